@@ -1,0 +1,20 @@
+import type { NodeDefinition } from "../runtime/node-contract";
+import { controlNodes } from "./control";
+import { driftNodes } from "./drift";
+import { ioNodes } from "./io";
+import { modelNodes } from "./model";
+import { samplerNodes } from "./sampler";
+import { trainerNodes } from "./trainer";
+import { transformNodes } from "./transform";
+import { validatorNodes } from "./validator";
+
+export const allNodes: NodeDefinition[] = [
+  ...ioNodes,
+  ...transformNodes,
+  ...modelNodes,
+  ...driftNodes,
+  ...samplerNodes,
+  ...trainerNodes,
+  ...validatorNodes,
+  ...controlNodes,
+];

@@ -1,0 +1,3 @@
+import type { NodeDefinition } from "../../runtime/node-contract";
+
+export const samplerNodes: NodeDefinition[] = [];

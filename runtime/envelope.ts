@@ -1,0 +1,60 @@
+/**
+ * The message envelope every node emits (DESIGN.md). `parents` are the ids of the
+ * messages consumed to make this one: that is provenance. `traceId` is a W3C
+ * trace-context trace id (32 hex) and `id` a span id (16 hex), so they join
+ * OpenTelemetry traces.
+ */
+import { randomBytes } from "node:crypto";
+
+export interface MessageSource {
+  pipeline: string;
+  node: string;
+  port: string;
+  /** The model version that produced this message, when a model did. */
+  model?: { name: string; version: string | number };
+}
+
+export interface Message<P = unknown> {
+  id: string;
+  traceId: string;
+  parents: string[];
+  ts: number;
+  source: MessageSource;
+  payload: P;
+}
+
+// Ids are a random per-process prefix plus a counter: unique, sortable within a
+// process, and far cheaper than a random draw per message on the hot path.
+const idPrefix = randomBytes(4).toString("hex");
+let idCounter = 0;
+const traceIdPrefix = randomBytes(8).toString("hex");
+let traceCounter = 0;
+
+export function newMessageId(): string {
+  idCounter = (idCounter + 1) >>> 0;
+  return idPrefix + idCounter.toString(16).padStart(8, "0");
+}
+
+export function newTraceId(): string {
+  traceCounter++;
+  return traceIdPrefix + traceCounter.toString(16).padStart(16, "0");
+}
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+
+/** Reads a W3C `traceparent` header (`00-<trace-id>-<parent-id>-<flags>`); undefined when absent or malformed. */
+export function traceIdFromTraceparent(header: string | undefined): string | undefined {
+  const traceId = header?.split("-")[1];
+  return traceId && TRACE_ID.test(traceId) && !/^0+$/.test(traceId) ? traceId : undefined;
+}
+
+export function createMessage<P>(source: MessageSource, payload: P, parents: readonly Message[] = [], traceId?: string): Message<P> {
+  return {
+    id: newMessageId(),
+    traceId: traceId ?? parents[0]?.traceId ?? newTraceId(),
+    parents: parents.map((p) => p.id),
+    ts: Date.now(),
+    source,
+    payload,
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The node contract. One `defineNode` declaration drives validation, the type
+ * checker, the editor's palette and property form, `evoflow nodes` and the docs.
+ */
+import { z } from "zod";
+import type { Message } from "./envelope";
+import type { Ports } from "./ports";
+
+export const CATEGORIES = ["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control"] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+export interface EmitOptions {
+  /** Messages this one was made from. Defaults to the message being handled (none in `start`). */
+  parents?: readonly Message[];
+  /** Defaults to the first parent's trace, or a new trace. */
+  traceId?: string;
+  /** The model version that produced the payload, recorded for provenance. */
+  model?: { name: string; version: string | number };
+}
+
+/**
+ * Emits a payload on an output port. Resolves once every sync edge from that port
+ * has answered (async edges only enqueue), with the reply of the sync chain: the
+ * messages that reached the end of the request path. See runtime/engine/engine.ts.
+ */
+export type Emit = (port: string, payload: unknown, options?: EmitOptions) => Promise<Message[]>;
+
+/** A sync entry point into the pipeline (used by `io.http`); the API layer exposes it, the engine knows no HTTP. */
+export interface Entrypoint {
+  name: string;
+  invoke(payload: unknown, options?: { traceId?: string }): Promise<Message[]>;
+}
+
+export interface NodeContext {
+  pipeline: string;
+  nodeId: string;
+  /** A folder this node may write to (created on demand by the node). */
+  dataDir: string;
+  log(level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void;
+  registerEntrypoint(entry: Entrypoint): void;
+  /** Shared services the host provides (model registry, agents, …) by name. */
+  service<T>(name: string): T;
+  /** Aborted when the pipeline stops. */
+  signal: AbortSignal;
+}
+
+export interface NodeInstance {
+  /** Called once the whole pipeline is wired; sources start producing here. */
+  start?(emit: Emit): void | Promise<void>;
+  onMessage?(port: string, message: Message, emit: Emit): void | Promise<void>;
+  /** Flush and release; called on undeploy. */
+  stop?(): void | Promise<void>;
+  /** Live figures for the dashboard (drift magnitude, buffer fill, …). */
+  status?(): Record<string, unknown>;
+}
+
+type PortsOf<C> = Ports | ((config: C) => Ports);
+
+export interface NodeDefinition<S extends z.ZodType = z.ZodType> {
+  type: string;
+  category: Category;
+  title: string;
+  description: string;
+  inputs: PortsOf<z.output<S>>;
+  outputs: PortsOf<z.output<S>>;
+  config: S;
+  /**
+   * False for nodes that gather many requests into one message (batch): a sync
+   * caller could never get its own answer back, so sync edges into them are refused.
+   */
+  acceptsSync?: boolean;
+  /** True for nodes whose inputs may each be fed by several sync edges (join). */
+  joinsSync?: boolean;
+  create(ctx: NodeContext, config: z.output<S>): NodeInstance | Promise<NodeInstance>;
+}
+
+export function defineNode<S extends z.ZodType>(def: NodeDefinition<S>): NodeDefinition<S> {
+  return def;
+}
+
+export function inputsOf(def: NodeDefinition, config: unknown): Ports {
+  return typeof def.inputs === "function" ? def.inputs(config) : def.inputs;
+}
+
+export function outputsOf(def: NodeDefinition, config: unknown): Ports {
+  return typeof def.outputs === "function" ? def.outputs(config) : def.outputs;
+}
+
+/** Config with defaults applied, or undefined when it does not parse. */
+export function parseConfig(def: NodeDefinition, config: unknown): unknown {
+  const r = def.config.safeParse(config ?? {});
+  return r.success ? r.data : undefined;
+}

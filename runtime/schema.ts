@@ -1,0 +1,89 @@
+/**
+ * Pipeline format v1: the one zod schema. `evoflow schema` prints it as JSON Schema
+ * so IDEs validate pipeline files too. Node configs are checked by each node
+ * type's own schema in validate.ts, not here.
+ */
+import { z } from "zod";
+
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+const name = (what: string) =>
+  z.string().regex(NAME, `${what} must start with a letter and hold only letters, digits, "_" and "-"`);
+export const endpointPattern = /^([A-Za-z][A-Za-z0-9_-]*)\.([A-Za-z][A-Za-z0-9_-]*)$/;
+
+export const queueSchema = z
+  .object({
+    capacity: z.number().int().min(1).default(1024).describe("Messages the edge holds before its overflow policy applies"),
+    overflow: z
+      .enum(["block", "drop-oldest"])
+      .default("block")
+      .describe("block: the producer waits for room (back-pressure); drop-oldest: the oldest queued message is dropped and counted"),
+    concurrency: z.number().int().min(1).default(1).describe("Messages the consumer handles at once"),
+  })
+  .strict();
+
+export const nodeSchema = z
+  .object({
+    id: name("node id"),
+    type: z.string().min(1),
+    title: z.string().optional(),
+    config: z.record(z.string(), z.unknown()).default({}),
+    position: z.object({ x: z.number(), y: z.number() }).strict().optional(),
+    placement: z.string().optional().describe("Worker group that runs this node on the nats transport"),
+  })
+  .strict();
+
+export const edgeSchema = z
+  .object({
+    id: name("edge id").optional().describe("Defaults to <from>-<to> with dots as underscores"),
+    from: z.string().regex(endpointPattern, 'must be "node.port"'),
+    to: z.string().regex(endpointPattern, 'must be "node.port"'),
+    mode: z.enum(["sync", "async"]).default("sync"),
+    queue: queueSchema.optional().describe("Async edges only"),
+  })
+  .strict();
+
+export const pipelineSchema = z
+  .object({
+    $schema: z.string().optional(),
+    apiVersion: z.literal("evoflow/v1"),
+    name: name("pipeline name"),
+    description: z.string().optional(),
+    nodes: z.array(nodeSchema),
+    edges: z.array(edgeSchema).default([]),
+    settings: z
+      .object({
+        tapCapacity: z.number().int().min(0).default(256).describe("Recent messages each edge keeps for taps"),
+        deadLetterCapacity: z.number().int().min(1).default(1000),
+        capture: z
+          .object({ sync: z.enum(["off", "sampled", "full"]).default("full"), sampleRate: z.number().min(0).max(1).default(0.01) })
+          .strict()
+          .optional()
+          .describe("How sync traffic is captured on the nats transport"),
+        retention: z
+          .object({ maxAgeSeconds: z.number().int().min(1).optional(), maxBytes: z.number().int().min(1).optional() })
+          .strict()
+          .optional()
+          .describe("Retention of the pipeline's JetStream stream"),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type PipelineInput = z.input<typeof pipelineSchema>;
+export type Pipeline = z.output<typeof pipelineSchema>;
+export type PipelineNode = Pipeline["nodes"][number];
+export type PipelineEdge = Pipeline["edges"][number];
+
+export function edgeId(edge: { id?: string; from: string; to: string }): string {
+  return edge.id ?? `${edge.from.replace(".", "_")}-${edge.to.replace(".", "_")}`;
+}
+
+export function splitEndpoint(endpoint: string): { node: string; port: string } {
+  const dot = endpoint.indexOf(".");
+  return { node: endpoint.slice(0, dot), port: endpoint.slice(dot + 1) };
+}
+
+export function pipelineJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(pipelineSchema, { io: "input" }) as Record<string, unknown>;
+}

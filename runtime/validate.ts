@@ -1,0 +1,260 @@
+/**
+ * The type checker behind `evoflow validate`, the editor and deploy. It reports
+ * every problem it can find at once, each with the JSON path it concerns, and on
+ * success returns the compiled graph the engine runs.
+ */
+import type { z } from "zod";
+import { inputsOf, outputsOf, type NodeDefinition } from "./node-contract";
+import type { NodeTypes } from "./node-types";
+import { describePortType, incompatibility, type PortType, type Ports } from "./ports";
+import { edgeId, endpointPattern, pipelineSchema, queueSchema, splitEndpoint, type Pipeline } from "./schema";
+import type { EdgeInfo } from "./transport/transport";
+
+export interface Problem {
+  /** JSON path in the pipeline file, e.g. `$.nodes[2].config.window`. */
+  path: string;
+  message: string;
+}
+
+export interface CompiledNode {
+  id: string;
+  def: NodeDefinition;
+  config: unknown;
+  inputs: Ports;
+  /** Output types with `sameAs` resolved against what feeds the node. */
+  outputs: Ports;
+  placement?: string;
+}
+
+export interface CompiledPipeline {
+  pipeline: Pipeline;
+  nodes: Map<string, CompiledNode>;
+  edges: EdgeInfo[];
+}
+
+export type ValidationResult = { ok: true; compiled: CompiledPipeline; problems: [] } | { ok: false; problems: Problem[] };
+
+export function jsonPath(segments: readonly PropertyKey[]): string {
+  let out = "$";
+  for (const s of segments) {
+    if (typeof s === "number") out += `[${s}]`;
+    else if (typeof s === "string" && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(s)) out += `.${s}`;
+    else out += `[${JSON.stringify(String(s))}]`;
+  }
+  return out;
+}
+
+function zodProblems(error: z.ZodError, prefix: PropertyKey[]): Problem[] {
+  return error.issues.map((i) => ({ path: jsonPath([...prefix, ...i.path]), message: i.message }));
+}
+
+interface RawNode {
+  index: number;
+  id: string;
+  def?: NodeDefinition;
+  config?: unknown;
+  inputs?: Ports;
+  outputs?: Ports;
+  placement?: string;
+}
+
+interface RawEdge {
+  index: number;
+  id: string;
+  from: { node: string; port: string };
+  to: { node: string; port: string };
+  mode: "sync" | "async";
+  queue?: unknown;
+  ok: boolean;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+export function validatePipeline(input: unknown, types: NodeTypes): ValidationResult {
+  const problems: Problem[] = [];
+  const parsed = pipelineSchema.safeParse(input);
+  if (!parsed.success) problems.push(...zodProblems(parsed.error, []));
+  if (!isObject(input)) return { ok: false, problems };
+
+  // Semantic checks run on the raw input too, so one run reports schema and graph problems together.
+  const nodes = new Map<string, RawNode>();
+  const rawNodes = Array.isArray(input.nodes) ? input.nodes : [];
+  rawNodes.forEach((n, index) => {
+    if (!isObject(n) || typeof n.id !== "string" || typeof n.type !== "string") return;
+    const first = nodes.get(n.id);
+    if (first) {
+      problems.push({ path: jsonPath(["nodes", index, "id"]), message: `duplicate node id "${n.id}" (first at ${jsonPath(["nodes", first.index])})` });
+      return;
+    }
+    const node: RawNode = { index, id: n.id, placement: typeof n.placement === "string" ? n.placement : undefined };
+    nodes.set(n.id, node);
+    const def = types.get(n.type);
+    if (!def) {
+      problems.push({ path: jsonPath(["nodes", index, "type"]), message: `unknown node type "${n.type}"${suggest(n.type, types)}` });
+      return;
+    }
+    node.def = def;
+    const config = def.config.safeParse(n.config ?? {});
+    if (!config.success) {
+      problems.push(...zodProblems(config.error, ["nodes", index, "config"]));
+      return;
+    }
+    node.config = config.data;
+    node.inputs = inputsOf(def, config.data);
+    node.outputs = outputsOf(def, config.data);
+  });
+
+  const edges: RawEdge[] = [];
+  const edgeIds = new Map<string, number>();
+  const rawEdges = Array.isArray(input.edges) ? input.edges : [];
+  rawEdges.forEach((e, index) => {
+    if (!isObject(e) || typeof e.from !== "string" || typeof e.to !== "string") return;
+    if (!endpointPattern.test(e.from) || !endpointPattern.test(e.to)) return; // the schema already said so
+    const id = edgeId({ id: typeof e.id === "string" ? e.id : undefined, from: e.from, to: e.to });
+    const firstIndex = edgeIds.get(id);
+    if (firstIndex !== undefined)
+      problems.push({ path: jsonPath(["edges", index, "id"]), message: `duplicate edge id "${id}" (first at ${jsonPath(["edges", firstIndex])})` });
+    else edgeIds.set(id, index);
+    const mode = e.mode === "async" ? "async" : "sync";
+    const edge: RawEdge = { index, id, from: splitEndpoint(e.from), to: splitEndpoint(e.to), mode, queue: e.queue, ok: true };
+    edges.push(edge);
+    if (mode === "sync" && e.queue !== undefined)
+      problems.push({ path: jsonPath(["edges", index, "queue"]), message: "queue settings apply to async edges only" });
+    for (const end of ["from", "to"] as const) {
+      const { node: nodeId, port } = edge[end];
+      const node = nodes.get(nodeId);
+      if (!node) {
+        problems.push({ path: jsonPath(["edges", index, end]), message: `no node "${nodeId}" in the pipeline` });
+        edge.ok = false;
+        continue;
+      }
+      const ports = end === "from" ? node.outputs : node.inputs;
+      if (!ports) {
+        edge.ok = false; // the node's own problem is reported already
+        continue;
+      }
+      if (!(port in ports)) {
+        const kind = end === "from" ? "output" : "input";
+        const names = Object.keys(ports);
+        problems.push({
+          path: jsonPath(["edges", index, end]),
+          message: `node "${nodeId}" (${node.def!.type}) has no ${kind} port "${port}"; its ${kind}s: ${names.length ? names.join(", ") : "none"}`,
+        });
+        edge.ok = false;
+      }
+    }
+  });
+
+  resolveSameAs(nodes, edges);
+  for (const e of edges) {
+    if (!e.ok) continue;
+    const fromType = nodes.get(e.from.node)!.outputs![e.from.port];
+    const toType = nodes.get(e.to.node)!.inputs![e.to.port];
+    const why = fromType.kind === "sameAs" ? undefined : incompatibility(fromType, toType);
+    if (why)
+      problems.push({
+        path: jsonPath(["edges", e.index]),
+        message: `${e.from.node}.${e.from.port} (${describePortType(fromType)}) cannot feed ${e.to.node}.${e.to.port} (${describePortType(toType)}): ${why}`,
+      });
+  }
+
+  problems.push(...syncFanInProblems(nodes, edges), ...syncCycleProblems(edges));
+  if (problems.length > 0 || !parsed.success) return { ok: false, problems };
+
+  const pipeline = parsed.data;
+  const compiledNodes = new Map<string, CompiledNode>();
+  for (const n of nodes.values())
+    compiledNodes.set(n.id, { id: n.id, def: n.def!, config: n.config, inputs: n.inputs!, outputs: n.outputs!, placement: n.placement });
+  const compiledEdges: EdgeInfo[] = edges.map((e) => ({
+    id: e.id,
+    pipeline: pipeline.name,
+    from: e.from,
+    to: e.to,
+    mode: e.mode,
+    queue: queueSchema.parse(e.queue ?? {}),
+  }));
+  return { ok: true, problems: [], compiled: { pipeline, nodes: compiledNodes, edges: compiledEdges } };
+}
+
+/** Replaces `sameAs(input)` outputs with the type that actually feeds that input, through chains of such nodes. */
+function resolveSameAs(nodes: Map<string, RawNode>, edges: RawEdge[]): void {
+  const feeding = (nodeId: string, port: string): PortType | undefined => {
+    const e = edges.find((x) => x.ok && x.to.node === nodeId && x.to.port === port);
+    return e ? nodes.get(e.from.node)?.outputs?.[e.from.port] : undefined;
+  };
+  for (let round = 0, changed = true; changed && round <= nodes.size; round++) {
+    changed = false;
+    for (const n of nodes.values()) {
+      if (!n.outputs || !n.inputs) continue;
+      for (const [name, t] of Object.entries(n.outputs)) {
+        if (t.kind !== "sameAs") continue;
+        const upstream = feeding(n.id, t.input);
+        const resolved = upstream && upstream.kind !== "sameAs" ? upstream : upstream ? undefined : n.inputs[t.input];
+        if (resolved && resolved.kind !== "sameAs") {
+          n.outputs = { ...n.outputs, [name]: resolved };
+          changed = true;
+        }
+      }
+    }
+  }
+}
+
+function syncFanInProblems(nodes: Map<string, RawNode>, edges: RawEdge[]): Problem[] {
+  const problems: Problem[] = [];
+  const byInput = new Map<string, RawEdge[]>();
+  for (const e of edges) {
+    if (!e.ok || e.mode !== "sync") continue;
+    const def = nodes.get(e.to.node)?.def;
+    if (def?.acceptsSync === false)
+      problems.push({
+        path: jsonPath(["edges", e.index, "mode"]),
+        message: `${def.type} gathers many messages into one, so a sync caller could never get its answer: make edge "${e.id}" async`,
+      });
+    if (def?.joinsSync) continue;
+    const key = `${e.to.node}.${e.to.port}`;
+    byInput.set(key, [...(byInput.get(key) ?? []), e]);
+  }
+  for (const [input, list] of byInput) {
+    if (list.length < 2) continue;
+    for (const e of list.slice(1))
+      problems.push({
+        path: jsonPath(["edges", e.index]),
+        message: `input ${input} is fed by ${list.length} sync edges (${list.map((x) => x.id).join(", ")}) without a join: put a control.join before it or make all but one async`,
+      });
+  }
+  return problems;
+}
+
+function syncCycleProblems(edges: RawEdge[]): Problem[] {
+  const next = new Map<string, RawEdge[]>();
+  for (const e of edges) if (e.ok && e.mode === "sync") next.set(e.from.node, [...(next.get(e.from.node) ?? []), e]);
+  const state = new Map<string, "open" | "done">();
+  const stack: RawEdge[] = [];
+  const problems: Problem[] = [];
+  const visit = (node: string): void => {
+    state.set(node, "open");
+    for (const e of next.get(node) ?? []) {
+      const s = state.get(e.to.node);
+      if (s === "open") {
+        const start = stack.findIndex((x) => x.from.node === e.to.node);
+        const cycle = [...stack.slice(start), e];
+        problems.push({
+          path: jsonPath(["edges", e.index]),
+          message: `sync edges form a cycle: ${[...cycle.map((x) => x.from.node), e.to.node].join(" → ")}; a request would never return (make one edge async)`,
+        });
+      } else if (s === undefined) {
+        stack.push(e);
+        visit(e.to.node);
+        stack.pop();
+      }
+    }
+    state.set(node, "done");
+  };
+  for (const node of next.keys()) if (!state.has(node)) visit(node);
+  return problems;
+}
+
+function suggest(type: string, types: NodeTypes): string {
+  const close = types.list().map((d) => d.type).filter((t) => t.endsWith(type.split(".").pop() ?? type) || t.startsWith(type));
+  return close.length ? `; did you mean ${close.slice(0, 3).join(", ")}?` : "";
+}
