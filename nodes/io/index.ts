@@ -1,3 +1,6 @@
 import type { NodeDefinition } from "../../runtime/node-contract";
+import generator from "./generator";
+import http from "./http";
+import sink from "./sink";
 
-export const ioNodes: NodeDefinition[] = [];
+export const ioNodes: NodeDefinition[] = [http, generator, sink];

@@ -1,3 +1,5 @@
 import type { NodeDefinition } from "../../runtime/node-contract";
+import jsonata from "./jsonata";
+import set from "./set";
 
-export const transformNodes: NodeDefinition[] = [];
+export const transformNodes: NodeDefinition[] = [jsonata, set];

@@ -1,0 +1,110 @@
+import { createReadStream } from "node:fs";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { z } from "zod";
+import { defineNode } from "../../runtime/node-contract";
+import { port } from "../../runtime/ports";
+
+const synthetic = z.object({
+  kind: z.literal("synthetic"),
+  count: z.number().int().min(1).default(1000).describe("Messages to emit"),
+  features: z.number().int().min(1).default(4).describe("Numbers per message in `x`"),
+  seed: z.number().int().default(1).describe("Seed of the generator, for reproducible streams"),
+  shiftAt: z.number().int().min(0).optional().describe("Index from which the mean of `x` shifts by `shift` (a drift to detect)"),
+  shift: z.number().default(1),
+});
+const file = z.object({
+  kind: z.enum(["jsonl", "csv"]),
+  path: z.string().describe("File to read, relative to the working directory"),
+  loop: z.boolean().default(false).describe("Start again at the end of the file"),
+});
+
+/** A small, fast, seedable PRNG (mulberry32): reproducible streams without a dependency. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+async function* records(source: z.output<typeof file>): AsyncGenerator<unknown> {
+  do {
+    const lines = createInterface({ input: createReadStream(resolve(source.path)), crlfDelay: Infinity });
+    let header: string[] | undefined;
+    let lineNo = 0;
+    for await (const line of lines) {
+      lineNo++;
+      if (line.trim() === "") continue;
+      if (source.kind === "jsonl") {
+        try {
+          yield JSON.parse(line);
+        } catch {
+          throw new Error(`${source.path}:${lineNo}: not JSON`);
+        }
+        continue;
+      }
+      // CSV: a header row, then numbers where they parse. Quoted commas are not supported.
+      const cells = line.split(",").map((c) => c.trim());
+      if (!header) header = cells;
+      else yield Object.fromEntries(header.map((h, i) => [h, cells[i] !== "" && !Number.isNaN(Number(cells[i])) ? Number(cells[i]) : cells[i]]));
+    }
+  } while (source.loop);
+}
+
+export default defineNode({
+  type: "io.generator",
+  category: "io",
+  title: "Generator",
+  description: "Emits a stream at a given rate: records from a JSONL or CSV file, or a seeded synthetic stream of `{i, x: number[]}` with an optional mean shift.",
+  inputs: {},
+  outputs: { out: port.record() },
+  config: z.object({
+    source: z.discriminatedUnion("kind", [synthetic, file]).default({ kind: "synthetic", count: 1000, features: 4, seed: 1, shift: 1 }),
+    rate: z.number().min(0).default(0).describe("Messages per second; 0 emits as fast as the edges accept"),
+  }),
+  create: (ctx, config) => {
+    let emitted = 0;
+    let done = false;
+    async function* stream(): AsyncGenerator<unknown> {
+      const src = config.source;
+      if (src.kind !== "synthetic") return yield* records(src);
+      const random = mulberry32(src.seed);
+      for (let i = 0; i < src.count; i++) {
+        const mean = src.shiftAt !== undefined && i >= src.shiftAt ? src.shift : 0;
+        yield { i, x: Array.from({ length: src.features }, () => mean + gaussian(random)) };
+      }
+    }
+    return {
+      start(emit) {
+        // Runs in the background: start() returns so the pipeline finishes deploying.
+        void (async () => {
+          const started = performance.now();
+          try {
+            for await (const record of stream()) {
+              if (ctx.signal.aborted) break;
+              if (config.rate > 0) {
+                const due = started + (emitted / config.rate) * 1000;
+                const wait = due - performance.now();
+                if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+              }
+              await emit("out", record).catch(() => undefined); // downstream failures are dead-lettered there
+              emitted++;
+            }
+          } catch (err) {
+            ctx.log("error", `generator stopped: ${(err as Error).message}`);
+          }
+          done = true;
+        })();
+      },
+      status: () => ({ emitted, done }),
+    };
+  },
+});

@@ -1,0 +1,112 @@
+/**
+ * Pipelines over HTTP: node types, validation, deploy/stop, sync entry points,
+ * taps (read back and live over WebSocket), dead letters, traces and /metrics.
+ */
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { traceIdFromTraceparent } from "../envelope";
+import { NodeError } from "../engine/engine";
+import { PipelineInvalidError, type Runtime } from "../runtime";
+import { pipelineJsonSchema } from "../schema";
+import { validatePipeline } from "../validate";
+import { stringify } from "./json";
+
+function notFound(reply: FastifyReply, what: string) {
+  return reply.status(404).send({ error: `${what} not found` });
+}
+
+export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
+  app.get("/api/nodes", async () => runtime.nodeTypes.describe());
+  app.get("/api/schema", async () => pipelineJsonSchema());
+
+  app.post("/api/validate", async (req) => {
+    const result = validatePipeline(req.body, runtime.nodeTypes);
+    return { ok: result.ok, problems: result.problems };
+  });
+
+  app.get("/api/pipelines", async () =>
+    runtime.list().map((p) => ({ name: p.name, nodes: p.compiled.nodes.size, edges: p.compiled.edges.length, entrypoints: [...p.entrypoints.keys()] })),
+  );
+
+  app.post("/api/pipelines", async (req, reply) => {
+    try {
+      const running = await runtime.deploy(req.body);
+      return reply.status(201).send({ name: running.name, status: running.status() });
+    } catch (err) {
+      if (err instanceof PipelineInvalidError) return reply.status(400).send({ error: "pipeline is not valid", problems: err.problems });
+      throw err;
+    }
+  });
+
+  app.get<{ Params: { name: string } }>("/api/pipelines/:name", async (req, reply) => {
+    const p = runtime.get(req.params.name);
+    return p ? { pipeline: p.compiled.pipeline, status: p.status() } : notFound(reply, `pipeline ${req.params.name}`);
+  });
+
+  app.get<{ Params: { name: string } }>("/api/pipelines/:name/status", async (req, reply) => {
+    const p = runtime.get(req.params.name);
+    return p ? { name: p.name, transport: runtime.transport.kind, ...p.status() } : notFound(reply, `pipeline ${req.params.name}`);
+  });
+
+  app.delete<{ Params: { name: string } }>("/api/pipelines/:name", async (req, reply) =>
+    (await runtime.undeploy(req.params.name)) ? { stopped: req.params.name } : notFound(reply, `pipeline ${req.params.name}`),
+  );
+
+  app.get<{ Params: { name: string; edge: string }; Querystring: { limit?: string } }>(
+    "/api/pipelines/:name/edges/:edge/messages",
+    async (req, reply) => {
+      const p = runtime.get(req.params.name);
+      if (!p) return notFound(reply, `pipeline ${req.params.name}`);
+      if (!p.compiled.edges.some((e) => e.id === req.params.edge)) return notFound(reply, `edge ${req.params.edge}`);
+      const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+      if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) return reply.status(400).send({ error: "limit must be a non-negative integer" });
+      return { edge: req.params.edge, ...p.taps.read(req.params.edge, limit) };
+    },
+  );
+
+  app.get<{ Params: { name: string; edge: string } }>("/api/pipelines/:name/edges/:edge/live", { websocket: true }, (socket, req) => {
+    const p = runtime.get(req.params.name);
+    if (!p || !p.compiled.edges.some((e) => e.id === req.params.edge)) {
+      socket.send(stringify({ error: `pipeline ${req.params.name} or edge ${req.params.edge} not found` }));
+      socket.close(4404);
+      return;
+    }
+    const unsubscribe = p.taps.subscribe(req.params.edge, (edge, message) => {
+      // A slow client gets fewer messages rather than slowing the pipeline.
+      if (socket.bufferedAmount < 1 << 20) socket.send(stringify({ edge, message }));
+    });
+    socket.on("close", unsubscribe);
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { limit?: string } }>("/api/pipelines/:name/dead-letters", async (req, reply) => {
+    const p = runtime.get(req.params.name);
+    if (!p) return notFound(reply, `pipeline ${req.params.name}`);
+    return { total: p.deadLetterCount(), letters: p.deadLetters.toArray(req.query.limit ? Number(req.query.limit) : undefined) };
+  });
+
+  app.get<{ Params: { traceId: string } }>("/api/traces/:traceId", async (req, reply) => {
+    for (const p of runtime.list()) {
+      const messages = p.traces.messages(req.params.traceId);
+      if (messages.length > 0) return { traceId: req.params.traceId, pipeline: p.name, messages, outputs: p.traces.tree(req.params.traceId) };
+    }
+    return notFound(reply, `trace ${req.params.traceId}`);
+  });
+
+  // Sync entry points (io.http): the body is the payload, the reply the pipeline's output.
+  app.post<{ Params: { name: string } }>("/pipelines/:name", async (req, reply) => {
+    const entry = runtime.list().flatMap((p) => [...p.entrypoints.values()]).find((e) => e.name === req.params.name);
+    if (!entry) return notFound(reply, `pipeline entry point ${req.params.name}`);
+    if (req.body === undefined) return reply.status(400).send({ error: "request body must be JSON" });
+    const traceId = traceIdFromTraceparent(req.headers.traceparent as string | undefined);
+    try {
+      const [output] = await entry.invoke(req.body, { traceId });
+      if (!output) return reply.status(204).header("x-trace-id", traceId ?? "").send();
+      return reply.header("x-trace-id", output.traceId).send(output.payload);
+    } catch (err) {
+      if (err instanceof NodeError)
+        return reply.status(422).send({ error: err.message, node: err.node, port: err.port });
+      throw err;
+    }
+  });
+
+  app.get("/metrics", async (_req, reply) => reply.header("content-type", runtime.metrics.contentType()).send(await runtime.metrics.text()));
+}

@@ -1,0 +1,14 @@
+/**
+ * The `evoflow` command. Each area registers its own subcommands from its own file.
+ */
+import { Command } from "commander";
+import { register as registerPipelineCommands } from "./pipeline";
+import { register as registerRunCommands } from "./run";
+
+const program = new Command("evoflow")
+  .description("Visual dataflow runtime for ML inference and continual-learning pipelines")
+  .showHelpAfterError();
+
+for (const register of [registerPipelineCommands, registerRunCommands]) register(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,94 @@
+/**
+ * Offline commands on pipeline files: schema, validate, fmt, nodes.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import type { Command } from "commander";
+import { formatPipeline } from "../canonical";
+import { nodeTypes } from "../node-types";
+import { describePortType } from "../ports";
+import { inputsOf, outputsOf, parseConfig } from "../node-contract";
+import { pipelineJsonSchema } from "../schema";
+import { validatePipeline, type Problem } from "../validate";
+
+/** Reads and parses a pipeline file; a JSON syntax error becomes a problem at `$`. */
+export function readPipelineFile(file: string): { json?: unknown; problems: Problem[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    return { problems: [{ path: "$", message: `cannot read file: ${(err as Error).message}` }] };
+  }
+  try {
+    return { json: JSON.parse(text), problems: [] };
+  } catch (err) {
+    return { problems: [{ path: "$", message: `not JSON: ${(err as Error).message}` }] };
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command("schema")
+    .description("print the JSON Schema of pipeline files (evoflow/v1)")
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(pipelineJsonSchema(), null, 2)}\n`);
+    });
+
+  program
+    .command("validate")
+    .description("check pipeline files: schema, node types, configs, ports, port types, sync cycles and fan-in")
+    .argument("<files...>")
+    .action((files: string[]) => {
+      let failed = false;
+      for (const file of files) {
+        const read = readPipelineFile(file);
+        const problems = read.json === undefined ? read.problems : validatePipeline(read.json, nodeTypes).problems;
+        for (const p of problems) process.stdout.write(`${file}: ${p.path}: ${p.message}\n`);
+        if (problems.length > 0) failed = true;
+      }
+      process.exitCode = failed ? 1 : 0;
+    });
+
+  program
+    .command("fmt")
+    .description("rewrite pipeline files in canonical form (stable order, 2 spaces, newline at end)")
+    .option("--check", "change nothing; exit 1 if a file is not canonical")
+    .argument("<files...>")
+    .action((files: string[], opts: { check?: boolean }) => {
+      let failed = false;
+      for (const file of files) {
+        const read = readPipelineFile(file);
+        if (read.json === undefined) {
+          for (const p of read.problems) process.stderr.write(`${file}: ${p.path}: ${p.message}\n`);
+          failed = true;
+          continue;
+        }
+        const canonical = formatPipeline(read.json);
+        if (canonical === readFileSync(file, "utf8")) continue;
+        if (opts.check) {
+          process.stdout.write(`${file}: not canonical (run evoflow fmt ${file})\n`);
+          failed = true;
+        } else writeFileSync(file, canonical);
+      }
+      process.exitCode = failed ? 1 : 0;
+    });
+
+  program
+    .command("nodes")
+    .description("list node types with their ports, port types and config schema")
+    .option("--json", "print the full description as JSON")
+    .action((opts: { json?: boolean }) => {
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(nodeTypes.describe(), null, 2)}\n`);
+        return;
+      }
+      for (const def of nodeTypes.list()) {
+        const config = parseConfig(def, {}) ?? {};
+        const ports = (p: ReturnType<typeof inputsOf>) =>
+          Object.entries(p).map(([name, t]) => `${name}: ${describePortType(t)}`).join(", ") || "-";
+        process.stdout.write(`${def.type}  (${def.category}) ${def.title}\n`);
+        process.stdout.write(`  in:  ${ports(inputsOf(def, config))}\n  out: ${ports(outputsOf(def, config))}\n`);
+        const fields = Object.keys((def.config as unknown as { shape?: object }).shape ?? {});
+        if (fields.length) process.stdout.write(`  config: ${fields.join(", ")}\n`);
+      }
+    });
+}

@@ -1,0 +1,82 @@
+/**
+ * A runtime hosts deployed pipelines on one transport, with the shared services
+ * nodes ask for (model registry, agents, …). The HTTP API and the CLI drive it;
+ * it knows nothing of HTTP.
+ */
+import { runPipeline, type RunningPipeline } from "./engine/engine";
+import { Metrics } from "./metrics";
+import { nodeTypes as defaultNodeTypes, type NodeTypes } from "./node-types";
+import { MemoryTransport } from "./transport/memory";
+import type { Transport } from "./transport/transport";
+import { validatePipeline, type Problem } from "./validate";
+
+export interface RuntimeOptions {
+  transport?: Transport;
+  nodeTypes?: NodeTypes;
+  dataDir?: string;
+  services?: Record<string, unknown>;
+  /** Nodes of each pipeline this process runs; all when absent (see the nats worker). */
+  localNodes?: (pipeline: string) => ReadonlySet<string> | undefined;
+  log?: (level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
+}
+
+export class PipelineInvalidError extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(`pipeline is not valid:\n${problems.map((p) => `${p.path}: ${p.message}`).join("\n")}`);
+  }
+}
+
+export class Runtime {
+  readonly transport: Transport;
+  readonly nodeTypes: NodeTypes;
+  readonly metrics = new Metrics();
+  readonly services: Record<string, unknown>;
+  readonly dataDir: string;
+  private readonly pipelines = new Map<string, RunningPipeline>();
+
+  constructor(private readonly options: RuntimeOptions = {}) {
+    this.transport = options.transport ?? new MemoryTransport();
+    this.nodeTypes = options.nodeTypes ?? defaultNodeTypes;
+    this.services = options.services ?? {};
+    this.dataDir = options.dataDir ?? ".evoflow";
+  }
+
+  /** Validates and runs a pipeline, replacing a running one of the same name. */
+  async deploy(pipelineJson: unknown): Promise<RunningPipeline> {
+    const result = validatePipeline(pipelineJson, this.nodeTypes);
+    if (!result.ok) throw new PipelineInvalidError(result.problems);
+    const name = result.compiled.pipeline.name;
+    await this.undeploy(name);
+    const running = await runPipeline(result.compiled, {
+      transport: this.transport,
+      metrics: this.metrics,
+      dataDir: this.dataDir,
+      services: this.services,
+      localNodes: this.options.localNodes?.(name),
+      log: this.options.log,
+    });
+    this.pipelines.set(name, running);
+    return running;
+  }
+
+  async undeploy(name: string): Promise<boolean> {
+    const running = this.pipelines.get(name);
+    if (!running) return false;
+    this.pipelines.delete(name);
+    await running.stop();
+    return true;
+  }
+
+  get(name: string): RunningPipeline | undefined {
+    return this.pipelines.get(name);
+  }
+
+  list(): RunningPipeline[] {
+    return [...this.pipelines.values()];
+  }
+
+  async close(): Promise<void> {
+    for (const name of [...this.pipelines.keys()]) await this.undeploy(name);
+    await this.transport.close();
+  }
+}
