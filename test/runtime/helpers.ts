@@ -1,0 +1,63 @@
+/**
+ * Test nodes with behaviour the tests control (a gate to hold a node mid-message,
+ * a recorder), registered beside the real node library.
+ */
+import { z } from "zod";
+import { allNodes } from "../../nodes";
+import { defineNode, type NodeDefinition } from "../../runtime/node-contract";
+import { NodeTypes } from "../../runtime/node-types";
+import { port } from "../../runtime/ports";
+import type { Message } from "../../runtime/envelope";
+
+export interface Gate {
+  promise: Promise<void>;
+  open(): void;
+}
+
+export function gate(): Gate {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
+
+/** Shared between a test and the nodes it deploys, by key. */
+export const probes = new Map<string, { received: Message[]; gate?: Gate; fail?: (m: Message) => boolean }>();
+
+export function probe(key: string, options: { gate?: Gate; fail?: (m: Message) => boolean } = {}) {
+  const p = { received: [] as Message[], ...options };
+  probes.set(key, p);
+  return p;
+}
+
+const recorder = defineNode({
+  type: "test.recorder",
+  category: "io",
+  title: "Recorder",
+  description: "Records what it receives into probes[key]; waits on the probe's gate first; throws when the probe says so; passes the payload on.",
+  inputs: { in: port.any() },
+  outputs: { out: port.sameAs("in") },
+  config: z.object({ key: z.string() }),
+  create: (_ctx, config) => ({
+    async onMessage(_port, message, emit) {
+      const p = probes.get(config.key)!;
+      await p.gate?.promise;
+      if (p.fail?.(message)) throw new Error(`recorder ${config.key} refused message ${JSON.stringify(message.payload)}`);
+      p.received.push(message);
+      await emit("out", message.payload);
+    },
+  }),
+});
+
+const tensorSink = defineNode({
+  type: "test.tensorIn",
+  category: "io",
+  title: "Tensor input",
+  description: "Accepts float32 tensors of shape [-1, 4] only.",
+  inputs: { in: port.tensor({ dtype: "float32", shape: [-1, 4] }) },
+  outputs: { out: port.tensor({ dtype: "float32", shape: [-1, 4] }), events: port.event("drift") },
+  config: z.object({}),
+  create: () => ({ onMessage: (_p, m, emit) => emit("out", m.payload).then(() => undefined) }),
+});
+
+export const testNodes: NodeDefinition[] = [recorder, tensorSink];
+export const testNodeTypes = new NodeTypes([...allNodes, ...testNodes]);
