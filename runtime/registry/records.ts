@@ -1,0 +1,86 @@
+/**
+ * Backend-independent registry logic: building version records, status changes and
+ * summaries. Backends store and fetch; the rules live here so every backend applies them alike.
+ */
+import { createHash } from "node:crypto";
+import { InvalidOnnxModelError, readSignature } from "../onnx/signature";
+import { checkModelName, RegistryError, MODEL_STATUSES, type ModelStatus, type ModelSummary, type ModelVersion, type RegisterInput } from "./types";
+
+/**
+ * Checks a registration before anything is stored: the name, and that the artifact is an
+ * ONNX model (its signature is read from it). Returns the record fields that do not depend on the version number.
+ */
+export function prepareRegistration(input: RegisterInput): Omit<ModelVersion, "version" | "createdAt" | "updatedAt" | "history"> {
+  checkModelName(input.name);
+  if (!(input.artifact instanceof Uint8Array)) throw new RegistryError("invalid", "the artifact must be the bytes of an .onnx file");
+  let signature;
+  try {
+    signature = readSignature(input.artifact);
+  } catch (err) {
+    if (err instanceof InvalidOnnxModelError) throw new RegistryError("invalid", `cannot register "${input.name}": ${err.message}`);
+    throw err;
+  }
+  for (const [k, v] of Object.entries(input.metrics ?? {})) {
+    if (typeof v !== "number") throw new RegistryError("invalid", `metric "${k}" must be a number`);
+  }
+  for (const [k, v] of Object.entries(input.labels ?? {})) {
+    if (typeof v !== "string") throw new RegistryError("invalid", `label "${k}" must be a string`);
+  }
+  return {
+    name: input.name,
+    status: "candidate",
+    artifact: { format: "onnx", sha256: sha256Hex(input.artifact), size: input.artifact.byteLength },
+    signature,
+    metrics: { ...input.metrics },
+    lineage: structuredClone(input.lineage ?? {}),
+    labels: { ...input.labels },
+  };
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export function checkStatus(status: string): asserts status is ModelStatus {
+  if (!(MODEL_STATUSES as readonly string[]).includes(status)) {
+    throw new RegistryError("invalid", `unknown status "${status}": use one of ${MODEL_STATUSES.join(", ")}`);
+  }
+}
+
+/** The record with a new status, its history extended. */
+export function withStatus(record: ModelVersion, status: ModelStatus, now: string, reason?: string): ModelVersion {
+  return {
+    ...record,
+    status,
+    history: [...record.history, reason === undefined ? { status, at: now } : { status, at: now, reason }],
+    updatedAt: now,
+  };
+}
+
+/**
+ * The records that change when `version` becomes champion: it, and every other champion
+ * (normally one) which is retired. Also returns the previous champion's number.
+ */
+export function planPromotion(all: ModelVersion[], version: number, now: string, reason?: string): { changed: ModelVersion[]; previous?: number } {
+  const target = all.find((v) => v.version === version);
+  if (!target) throw new RegistryError("not_found", `no version ${version} of model "${all[0]?.name ?? "?"}"`);
+  const previousChampions = all.filter((v) => v.status === "champion" && v.version !== version);
+  const changed = previousChampions.map((v) => withStatus(v, "retired", now, `replaced by version ${version}`));
+  if (target.status !== "champion") changed.push(withStatus(target, "champion", now, reason));
+  return { changed, previous: previousChampions.at(-1)?.version };
+}
+
+export function summarize(name: string, versions: ModelVersion[]): ModelSummary {
+  const champion = versions.filter((v) => v.status === "champion").at(-1);
+  return {
+    name,
+    versions: versions.length,
+    latest: Math.max(...versions.map((v) => v.version)),
+    ...(champion ? { champion: champion.version } : {}),
+    updatedAt: versions.map((v) => v.updatedAt).sort().at(-1)!,
+  };
+}
+
+export function notFound(name: string, version?: number): RegistryError {
+  return new RegistryError("not_found", version === undefined ? `no model "${name}"` : `no version ${version} of model "${name}"`);
+}

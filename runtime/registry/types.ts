@@ -1,0 +1,182 @@
+/**
+ * The model registry: models by name, each with numbered versions. A version holds the ONNX
+ * artifact, the signature read from it, a status, metrics, lineage, profile, validation
+ * report and labels. Backends (file system here; NATS KV + Object Store; MongoDB) implement
+ * `ModelRegistry` and must pass `test/registry/conformance.ts`.
+ */
+import type { ModelSignature } from "../onnx/signature";
+
+/**
+ * `candidate`: registered, not serving. `champion`: the one version serving `name@champion`
+ * (at most one per name). `rejected`: failed a gate, kept with the reasons. `retired`: a
+ * former champion, replaced by a newer one.
+ */
+export const MODEL_STATUSES = ["candidate", "champion", "rejected", "retired"] as const;
+export type ModelStatus = (typeof MODEL_STATUSES)[number];
+
+/** The data a version was trained on: sequence ranges of a stream (inclusive), or a snapshot. */
+export type TrainingDataRef = { stream: string; ranges: { from: number; to: number }[] } | { snapshot: string };
+
+export interface Lineage {
+  /** The version this one was trained from (warm start), if any. */
+  baseVersion?: number;
+  data?: TrainingDataRef;
+  /** The trainer's configuration, as it ran. */
+  trainer?: Record<string, unknown>;
+}
+
+export interface ArtifactInfo {
+  format: "onnx";
+  /** Hex SHA-256 of the file's bytes. */
+  sha256: string;
+  size: number;
+}
+
+/** Results of one batch size (see `runtime/profiler`). */
+export interface BatchProfile {
+  batchSize: number;
+  /** Timed batches (warm-up excluded). */
+  batches: number;
+  /** Examples per second: batchSize × batches / elapsed. */
+  throughput: number;
+  /** Per-batch latency in milliseconds. */
+  latencyMs: { mean: number; p50: number; p95: number; p99: number; max: number };
+  /** Resident set size of the process, bytes: growth over the run and peak seen. */
+  memory: { rssDeltaBytes: number; peakRssBytes: number };
+}
+
+export interface ModelProfile {
+  runtime: string;
+  executionProvider: string;
+  /** Warm-up batches run and discarded before timing, per batch size. */
+  warmupBatches: number;
+  /** Target timed duration per batch size, seconds. */
+  durationSeconds: number;
+  /** Memory of the process after loading the session, bytes over the RSS before it. */
+  loadRssDeltaBytes: number;
+  loadMs: number;
+  results: BatchProfile[];
+  host: { platform: string; arch: string; cpus: number; cpuModel: string; node: string };
+  createdAt: string;
+}
+
+export interface ValidationReport {
+  passed: boolean;
+  /** Why it failed (empty when passed). */
+  reasons: string[];
+  /** Check-by-check figures (accuracy per class, regression against the champion, latency…). */
+  checks?: Record<string, unknown>;
+  createdAt?: string;
+}
+
+export interface StatusChange {
+  status: ModelStatus;
+  at: string;
+  reason?: string;
+}
+
+export interface ModelVersion {
+  name: string;
+  /** 1, 2, 3… per name; never reused, even after a delete. */
+  version: number;
+  status: ModelStatus;
+  artifact: ArtifactInfo;
+  signature: ModelSignature;
+  metrics: Record<string, number>;
+  lineage: Lineage;
+  profile?: ModelProfile;
+  validation?: ValidationReport;
+  labels: Record<string, string>;
+  /** Every status the version has had, oldest first. */
+  history: StatusChange[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ModelSummary {
+  name: string;
+  versions: number;
+  latest: number;
+  champion?: number;
+  updatedAt: string;
+}
+
+export interface RegisterInput {
+  name: string;
+  /** The bytes of an `.onnx` file. */
+  artifact: Uint8Array;
+  labels?: Record<string, string>;
+  metrics?: Record<string, number>;
+  lineage?: Lineage;
+}
+
+/** What `watch` reports. `champion` is what a serving node hot-swaps on. */
+export type RegistryEvent =
+  | { type: "registered"; name: string; version: number }
+  | { type: "status"; name: string; version: number; status: ModelStatus; previous: ModelStatus; reason?: string }
+  | { type: "champion"; name: string; version: number; previous?: number }
+  | { type: "deleted"; name: string; version: number };
+
+/** A version as written in references: a number, the current champion, or the newest one. */
+export type VersionRef = number | "champion" | "latest";
+
+export interface ModelRegistry {
+  /** Checks the artifact is an ONNX model (nothing is stored otherwise), then stores it as the next version, status `candidate`. */
+  register(input: RegisterInput): Promise<ModelVersion>;
+  list(): Promise<ModelSummary[]>;
+  /** All versions of a model, oldest first; empty when there is no such model. */
+  versions(name: string): Promise<ModelVersion[]>;
+  /** A version, or undefined when there is none (no such model, version, or no champion). */
+  get(name: string, ref?: VersionRef): Promise<ModelVersion | undefined>;
+  /** The artifact's bytes. */
+  readArtifact(name: string, version: number): Promise<Uint8Array>;
+  /** Makes the version the champion; the previous champion becomes `retired`. */
+  promote(name: string, version: number, reason?: string): Promise<ModelVersion>;
+  /** Sets a status; `champion` is the same as `promote`. Demoting the champion leaves the model without one. */
+  setStatus(name: string, version: number, status: ModelStatus, reason?: string): Promise<ModelVersion>;
+  /** Removes a version and its artifact. The champion is only deleted with `force`. */
+  delete(name: string, version: number, options?: { force?: boolean }): Promise<void>;
+  /** Merges into the version's metrics. */
+  putMetrics(name: string, version: number, metrics: Record<string, number>): Promise<ModelVersion>;
+  putProfile(name: string, version: number, profile: ModelProfile): Promise<ModelVersion>;
+  putValidation(name: string, version: number, report: ValidationReport): Promise<ModelVersion>;
+  /** Merges labels; a null value removes that label. */
+  setLabels(name: string, version: number, labels: Record<string, string | null>): Promise<ModelVersion>;
+  /** Calls `listener` on every change to the model `name` ("*" for every model); returns the unsubscribe function. */
+  watch(name: string, listener: (event: RegistryEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+export type RegistryErrorCode = "not_found" | "invalid" | "conflict";
+
+/** A failed registry operation; `code` lets an HTTP layer answer 404 / 400 / 409. */
+export class RegistryError extends Error {
+  constructor(
+    readonly code: RegistryErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RegistryError";
+  }
+}
+
+/** Model names are safe as folder names, NATS subjects/KV keys and in `name@version` references. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function checkModelName(name: string): void {
+  if (typeof name !== "string" || !MODEL_NAME.test(name) || name.includes("..")) {
+    throw new RegistryError("invalid", `invalid model name "${name}": use letters, digits, ".", "_" and "-" (at most 128, starting with a letter or digit)`);
+  }
+}
+
+/** Parses `name`, `name@3`, `name@champion` or `name@latest` (a bare name means `defaultRef`). */
+export function parseModelRef(text: string, defaultRef: VersionRef = "latest"): { name: string; ref: VersionRef } {
+  const at = text.lastIndexOf("@");
+  const name = at < 0 ? text : text.slice(0, at);
+  checkModelName(name);
+  if (at < 0) return { name, ref: defaultRef };
+  const ref = text.slice(at + 1);
+  if (ref === "champion" || ref === "latest") return { name, ref };
+  if (/^[1-9][0-9]*$/.test(ref)) return { name, ref: Number(ref) };
+  throw new RegistryError("invalid", `invalid version "${ref}" in "${text}": use a number, "champion" or "latest"`);
+}

@@ -1,0 +1,93 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, rm, writeFile, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+import { FsModelRegistry } from "../../runtime/registry/fs";
+import { makeMlp } from "../fixtures/mlp";
+import { registryConformance } from "./conformance";
+
+const run = promisify(execFile);
+const dirs: string[] = [];
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "evoflow-registry-"));
+  dirs.push(dir);
+  return dir;
+}
+
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+registryConformance("fs", async () => {
+  const dir = await tempDir();
+  return { registry: new FsModelRegistry(dir), openAnother: async () => new FsModelRegistry(dir) };
+});
+
+async function allFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+}
+
+describe("fs registry backend", () => {
+  it("keeps the documented layout and leaves no temporary or lock files", async () => {
+    const dir = await tempDir();
+    const registry = new FsModelRegistry(dir);
+    await registry.register({ name: "m", artifact: makeMlp({ sizes: [2, 2] }).bytes });
+    await registry.register({ name: "m", artifact: makeMlp({ sizes: [2, 3] }).bytes });
+    await registry.promote("m", 2);
+    await registry.delete("m", 1);
+    await registry.close();
+    expect(await allFiles(dir)).toEqual([
+      "champions/m.json",
+      "models/m/versions/1/deleted",
+      "models/m/versions/2/model.onnx",
+      "models/m/versions/2/version.json",
+    ]);
+    expect(JSON.parse(await readFile(path.join(dir, "champions/m.json"), "utf8")).version).toBe(2);
+  });
+
+  it("stores nothing at all for an invalid artifact", async () => {
+    const dir = await tempDir();
+    const registry = new FsModelRegistry(dir);
+    await expect(registry.register({ name: "m", artifact: new TextEncoder().encode("{}") })).rejects.toThrow(/not a valid ONNX model/);
+    await registry.close();
+    expect(await allFiles(dir)).toEqual([]);
+  });
+
+  it("breaks a lock left by a process that died", async () => {
+    const dir = await tempDir();
+    const registry = new FsModelRegistry(dir);
+    await registry.register({ name: "m", artifact: makeMlp({ sizes: [2, 2] }).bytes });
+    // A pid far above any pid_max is a process that is certainly not running.
+    await writeFile(path.join(dir, "models/m/.lock"), "2147483600");
+    expect((await registry.register({ name: "m", artifact: makeMlp({ sizes: [2, 2], seed: 2 }).bytes })).version).toBe(2);
+    await registry.close();
+  });
+
+  it("gives distinct versions to registrations from several processes at once", async () => {
+    const dir = await tempDir();
+    const worker = path.join(import.meta.dirname, "register-worker.ts");
+    const outputs = await Promise.all(
+      [1, 2, 3].map((seed) => run(process.execPath, ["--import", "tsx", worker, dir, "multi", "4", String(seed)], { cwd: path.resolve(import.meta.dirname, "../..") })),
+    );
+    const versions = outputs.flatMap((o) => JSON.parse(o.stdout) as number[]).sort((a, b) => a - b);
+    expect(versions).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    const registry = new FsModelRegistry(dir);
+    const records = await registry.versions("multi");
+    expect(records.map((r) => r.version)).toEqual(versions);
+    for (const r of records) expect((await registry.readArtifact("multi", r.version)).byteLength).toBe(r.artifact.size);
+    await registry.close();
+  });
+
+  it("refuses to serve an artifact whose bytes changed on disk", async () => {
+    const dir = await tempDir();
+    const registry = new FsModelRegistry(dir);
+    await registry.register({ name: "m", artifact: makeMlp({ sizes: [2, 2] }).bytes });
+    await writeFile(registry.artifactPath("m", 1), makeMlp({ sizes: [2, 2], seed: 5 }).bytes);
+    await expect(registry.readArtifact("m", 1)).rejects.toThrow(/corrupt/);
+    await registry.close();
+  });
+});
