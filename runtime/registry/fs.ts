@@ -18,6 +18,7 @@ import { randomBytes } from "node:crypto";
 import { checkStatus, notFound, planPromotion, prepareRegistration, sha256Hex, summarize, withStatus } from "./records";
 import {
   checkModelName,
+  MODEL_NAME,
   RegistryError,
   type ModelProfile,
   type ModelRegistry,
@@ -192,10 +193,8 @@ export class FsModelRegistry implements ModelRegistry {
   async register(input: RegisterInput): Promise<ModelVersion> {
     const prepared = prepareRegistration(input); // throws before anything is written
     return this.withLock(input.name, async () => {
-      const claimed = await this.claimedVersions(input.name);
-      const version = (claimed.at(-1) ?? 0) + 1;
+      const version = await this.claimVersion(input.name);
       const dir = this.versionDir(input.name, version);
-      await fs.mkdir(dir, { recursive: true });
       const now = new Date().toISOString();
       const record: ModelVersion = { ...prepared, version, history: [{ status: "candidate", at: now }], createdAt: now, updatedAt: now };
       try {
@@ -210,6 +209,19 @@ export class FsModelRegistry implements ModelRegistry {
     });
   }
 
+  /** Creates the next version's folder; creating it exclusively makes the number ours even if a lock was wrongly broken. */
+  private async claimVersion(name: string): Promise<number> {
+    await fs.mkdir(path.join(this.modelDir(name), "versions"), { recursive: true });
+    for (let version = ((await this.claimedVersions(name)).at(-1) ?? 0) + 1; ; version++) {
+      try {
+        await fs.mkdir(this.versionDir(name, version));
+        return version;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+    }
+  }
+
   async list(): Promise<ModelSummary[]> {
     let names: string[];
     try {
@@ -219,7 +231,7 @@ export class FsModelRegistry implements ModelRegistry {
       throw err;
     }
     const summaries: ModelSummary[] = [];
-    for (const name of names.sort()) {
+    for (const name of names.filter((n) => MODEL_NAME.test(n)).sort()) {
       const versions = await this.versions(name);
       if (versions.length) summaries.push(summarize(name, versions));
     }
