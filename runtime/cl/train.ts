@@ -1,0 +1,243 @@
+/**
+ * The trainer core: trains a dense model with tfjs (wasm) on one experience, stateful
+ * (warm start from the champion's ONNX weights, with replay / EWC / LwF) or stateless
+ * (from scratch), and returns the candidate as ONNX with the champion's exact signature,
+ * plus the CL state the next stateful run needs (seen classes, EWC importance, replay buffer).
+ * Pure computation: `runtime/cl/trainer-process.ts` runs it in a child process.
+ */
+import { z } from "zod";
+import { seededRandom } from "./random";
+import { architectureOf, fromOnnx, initDense, toOnnx, type DenseModel } from "./dense";
+import type { LabelledSet } from "./fashion-mnist";
+import { ClassBalancedBuffer, chooseScenario, combineFisher, concatSets, ewcPenalty, lwfPenalty, type Scenario } from "./strategies";
+import { tfReady, type tf as TF } from "./tf";
+
+export const trainConfigSchema = z.object({
+  mode: z.enum(["stateful", "stateless"]).default("stateful").describe("stateful: warm start from the champion's weights; stateless: train from scratch"),
+  architecture: z
+    .object({
+      kind: z.enum(["softmax-regression", "mlp"]).default("mlp").describe("Used when there is no champion to warm-start from (or mode is stateless)"),
+      hidden: z.array(z.number().int().positive()).default([128]).describe("Hidden layer widths of an MLP"),
+      outputSoftmax: z.boolean().default(true).describe("End with a softmax (probabilities) rather than logits"),
+    })
+    .default({ kind: "mlp", hidden: [128], outputSoftmax: true }),
+  classes: z.number().int().min(2).default(10).describe("Output units when there is no champion"),
+  epochs: z.number().int().min(1).default(3),
+  batchSize: z.number().int().min(1).default(64),
+  learningRate: z.number().positive().default(0.001).describe("Adam learning rate"),
+  seed: z.number().int().default(1),
+  replay: z
+    .object({ memSize: z.number().int().min(1).default(200).describe("Rehearsal buffer size (Avalanche's mem_size)") })
+    .optional()
+    .describe("Class-balanced replay; omit to disable"),
+  ewc: z
+    .object({
+      lambda: z.number().min(0).default(100).describe("Penalty weight λ"),
+      mode: z.enum(["online", "separate"]).default("online").describe("online: one running importance, F_t = decay·F_{t−1} + F_new"),
+      decay: z.number().min(0).max(1).default(0.9).describe("Online decay factor"),
+    })
+    .optional()
+    .describe("Elastic Weight Consolidation; omit to disable"),
+  lwf: z
+    .object({
+      alpha: z.number().min(0).default(1).describe("Distillation weight α"),
+      temperature: z.number().positive().default(2).describe("Softmax temperature T"),
+    })
+    .optional()
+    .describe("Learning without Forgetting; omit to disable"),
+});
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+
+/** What a stateful trainer carries from one experience to the next, beside the weights. */
+export interface ClState {
+  seenClasses: number[];
+  /** EWC importance per parameter tensor and the weights it anchors to, one entry per past experience ("separate") or one ("online"). */
+  ewc?: { fisher: Float32Array[]; anchor: Float32Array[] }[];
+  replay?: LabelledSet;
+  experiences: number;
+}
+
+export interface TrainJob {
+  config: TrainConfig;
+  data: LabelledSet;
+  /** The champion's ONNX bytes (stateful warm start, and the signature to keep). */
+  base?: Uint8Array;
+  state?: ClState;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  samples: number;
+}
+
+export interface TrainResult {
+  onnx: Uint8Array;
+  state: ClState;
+  scenario: Scenario;
+  newClasses: number[];
+  /** Examples processed by forward+backward passes (epochs × training-set size, replay included) plus the importance pass. */
+  samplesSeen: number;
+  trainingMs: number;
+  finalLoss: number;
+  warmStart: boolean;
+}
+
+function paramTensors(tf: typeof TF, model: DenseModel): TF.Variable[] {
+  return model.layers.flatMap((l, i) => [tf.variable(tf.tensor2d(l.kernel, [l.inputs, l.units]), true, `W${i}`), tf.variable(tf.tensor1d(l.bias), true, `B${i}`)]);
+}
+
+/** Logits (before the last layer's softmax, if any). */
+export function forwardLogits(tf: typeof TF, model: DenseModel, params: TF.Tensor[], x: TF.Tensor2D): TF.Tensor2D {
+  let h: TF.Tensor2D = x;
+  model.layers.forEach((layer, i) => {
+    h = tf.add(tf.matMul(h, params[2 * i] as TF.Tensor2D), params[2 * i + 1]) as TF.Tensor2D;
+    const last = i === model.layers.length - 1;
+    if (last) return;
+    if (layer.activation === "relu") h = tf.relu(h);
+    else if (layer.activation === "sigmoid") h = tf.sigmoid(h);
+    else if (layer.activation === "tanh") h = tf.tanh(h);
+  });
+  return h;
+}
+
+/** The model's outputs as its ONNX file computes them (softmax applied when the model ends in one). */
+export async function predict(model: DenseModel, x: Float32Array, count: number): Promise<Float32Array> {
+  const tf = await tfReady();
+  return tf.tidy(() => {
+    const params = model.layers.flatMap((l) => [tf.tensor2d(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)]);
+    const logits = forwardLogits(tf, model, params, tf.tensor2d(x, [count, model.layers[0].inputs]));
+    return (model.layers.at(-1)!.activation === "softmax" ? tf.softmax(logits) : logits).dataSync() as Float32Array;
+  });
+}
+
+function shuffled(n: number, random: () => number): Int32Array {
+  const idx = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx;
+}
+
+function batchOf(set: LabelledSet, order: Int32Array, from: number, to: number): { x: Float32Array; y: Int32Array } {
+  const x = new Float32Array((to - from) * set.features);
+  const y = new Int32Array(to - from);
+  for (let k = from; k < to; k++) {
+    const i = order[k];
+    x.set(set.x.subarray(i * set.features, (i + 1) * set.features), (k - from) * set.features);
+    y[k - from] = set.y[i];
+  }
+  return { x, y };
+}
+
+/** EWC importance: squared gradients of the mean loss, averaged over minibatches (Avalanche's `compute_importances`). */
+async function importance(tf: typeof TF, model: DenseModel, params: TF.Variable[], set: LabelledSet, batchSize: number, classes: number): Promise<Float32Array[]> {
+  const sums = params.map((p) => new Float32Array(p.size));
+  const order = Int32Array.from({ length: set.count }, (_, i) => i);
+  let batches = 0;
+  for (let from = 0; from < set.count; from += batchSize) {
+    const to = Math.min(set.count, from + batchSize);
+    const { x, y } = batchOf(set, order, from, to);
+    const grads = tf.tidy(() => {
+      const xs = tf.tensor2d(x, [to - from, set.features]);
+      const ys = tf.oneHot(tf.tensor1d(y, "int32"), classes);
+      const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(ys, forwardLogits(tf, model, params, xs)) as TF.Scalar, params);
+      return params.map((p) => grads[p.name].square());
+    });
+    const values = await Promise.all(grads.map((g) => g.data()));
+    tf.dispose(grads);
+    values.forEach((v, i) => {
+      for (let k = 0; k < v.length; k++) sums[i][k] += v[k];
+    });
+    batches++;
+  }
+  return sums.map((s) => s.map((v) => v / Math.max(1, batches)));
+}
+
+export async function train(job: TrainJob, onProgress?: (p: TrainProgress) => void): Promise<TrainResult> {
+  const tf = await tfReady();
+  const started = performance.now();
+  const { config } = job;
+  const random = seededRandom(config.seed);
+  const warmStart = config.mode === "stateful" && job.base !== undefined;
+  const baseModel = job.base ? fromOnnx(job.base) : undefined;
+  const classes = baseModel ? baseModel.layers.at(-1)!.units : config.classes;
+  const features = job.data.features;
+  if (baseModel && baseModel.layers[0].inputs !== features) throw new Error(`the champion takes ${baseModel.layers[0].inputs} features, the data has ${features}`);
+  const prior = config.mode === "stateful" ? job.state : undefined;
+
+  let model: DenseModel;
+  if (warmStart) model = baseModel!;
+  else {
+    const arch = baseModel ? architectureOf(baseModel) : config.architecture;
+    model = { ...initDense(features, classes, arch, random), ...(baseModel ? { inputName: baseModel.inputName, outputName: baseModel.outputName, batch: baseModel.batch } : {}) };
+  }
+  for (let i = 0; i < job.data.count; i++) {
+    if (job.data.y[i] < 0 || job.data.y[i] >= classes) throw new Error(`label ${job.data.y[i]} at row ${i} is outside the model's ${classes} classes`);
+  }
+
+  const dataClasses = [...new Set(job.data.y)].sort((a, b) => a - b);
+  const { scenario, newClasses } = chooseScenario(prior?.seenClasses ?? [], dataClasses);
+  const replay = config.mode === "stateful" && config.replay ? prior?.replay : undefined;
+  const trainSet = replay ? concatSets(job.data, replay) : job.data;
+
+  const params = paramTensors(tf, model);
+  const optimizer = tf.train.adam(config.learningRate);
+  const ewcTerms = warmStart && config.ewc ? prior?.ewc ?? [] : [];
+  // LwF distils the champion's answers on the classes it has already seen.
+  const lwfUnits = warmStart && config.lwf ? (prior?.seenClasses ?? []) : [];
+  const oldLogits = lwfUnits.length ? tf.tidy(() => forwardLogits(tf, baseModel!, baseModel!.layers.flatMap((l) => [tf.tensor2d(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)]), tf.tensor2d(trainSet.x, [trainSet.count, features])).dataSync() as Float32Array) : undefined;
+
+  let samplesSeen = 0;
+  let finalLoss = NaN;
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    const order = shuffled(trainSet.count, random);
+    let lossSum = 0;
+    let batches = 0;
+    for (let from = 0; from < trainSet.count; from += config.batchSize) {
+      const to = Math.min(trainSet.count, from + config.batchSize);
+      const { x, y } = batchOf(trainSet, order, from, to);
+      const old = oldLogits ? batchOf({ x: oldLogits, y: trainSet.y, count: trainSet.count, features: classes }, order, from, to).x : undefined;
+      const loss = optimizer.minimize(() => {
+        const logits = forwardLogits(tf, model, params, tf.tensor2d(x, [to - from, features]));
+        let total = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, "int32"), classes), logits) as TF.Scalar;
+        for (const term of ewcTerms) total = total.add(ewcPenalty(tf, params, term.fisher, term.anchor, config.ewc!.lambda));
+        if (old) total = total.add(lwfPenalty(tf, logits, tf.tensor2d(old, [to - from, classes]), lwfUnits, config.lwf!.alpha, config.lwf!.temperature));
+        return total;
+      }, true, params);
+      lossSum += (await loss!.data())[0];
+      loss!.dispose();
+      batches++;
+      samplesSeen += to - from;
+    }
+    finalLoss = lossSum / Math.max(1, batches);
+    onProgress?.({ epoch: epoch + 1, epochs: config.epochs, loss: finalLoss, samples: samplesSeen });
+  }
+
+  const trained: DenseModel = {
+    ...model,
+    layers: await Promise.all(model.layers.map(async (l, i) => ({ ...l, kernel: (await params[2 * i].data()) as Float32Array, bias: (await params[2 * i + 1].data()) as Float32Array }))),
+  };
+
+  const state: ClState = { seenClasses: [...new Set([...(prior?.seenClasses ?? []), ...dataClasses])].sort((a, b) => a - b), experiences: (prior?.experiences ?? 0) + 1 };
+  if (config.ewc && config.mode === "stateful") {
+    const fresh = await importance(tf, model, params, job.data, config.batchSize, classes);
+    samplesSeen += job.data.count;
+    const anchor = trained.layers.flatMap((l) => [l.kernel, l.bias]);
+    const previous = prior?.ewc ?? [];
+    state.ewc = config.ewc.mode === "online" ? [{ fisher: combineFisher(previous[0]?.fisher, fresh, config.ewc.decay), anchor }] : [...previous, { fisher: fresh, anchor }];
+  }
+  if (config.replay && config.mode === "stateful") {
+    const buffer = new ClassBalancedBuffer(config.replay.memSize, features, random);
+    if (prior?.replay) buffer.add(prior.replay);
+    buffer.add(job.data);
+    state.replay = buffer.contents();
+  }
+  tf.dispose(params);
+  optimizer.dispose();
+
+  const onnx = toOnnx(trained, { "evoflow.trainer": "trainer.tfjs", "evoflow.mode": config.mode, "evoflow.scenario": scenario });
+  return { onnx, state, scenario, newClasses, samplesSeen, trainingMs: performance.now() - started, finalLoss, warmStart };
+}
