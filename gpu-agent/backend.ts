@@ -1,0 +1,32 @@
+/**
+ * What the model host needs from an execution backend: load a model file into
+ * something that runs, and unload it. Two implementations: `onnxruntime`
+ * (in-process sessions) and `triton` (a Triton server over HTTP v2).
+ */
+import type { Tensor } from "../runtime/ports";
+import type { TensorSpec } from "./tensors";
+
+export interface LoadRequest {
+  /** Unique per model version within the host (`name@version`). */
+  key: string;
+  name: string;
+  version: number;
+  /** The ONNX file in the host's local artifact cache. */
+  artifactPath: string;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+export interface LoadedModel {
+  /** Runs one request; `outputs` limits which outputs are computed (all when absent). */
+  run(inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>>;
+  unload(): Promise<void>;
+}
+
+export interface Backend {
+  readonly kind: "onnxruntime" | "triton";
+  /** Where models run: "cpu", "cuda", or the Triton server's URL. */
+  readonly device: string;
+  load(request: LoadRequest): Promise<LoadedModel>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,515 @@
+/**
+ * ModelHost: many models on one backend within a memory budget (DESIGN.md, GPU agent).
+ *
+ * - Models are *assigned* (their ONNX file copied into the local artifact cache,
+ *   `<cacheDir>/<name>/<version>/model.onnx`, and their signature read from it) and
+ *   *resident* (loaded in the backend). More may be assigned than fit: overcommit.
+ * - Memory per model is the declared figure, else an estimate: artifact size ×
+ *   `memoryFactor` + `memoryOverheadBytes`. Measured RSS growth is recorded per load
+ *   (`lastLoadRssDeltaBytes`) for the operator, but not used for accounting: it is
+ *   noisy (allocator caching, GC, loads running at the same time), and accounting on
+ *   it would make eviction depend on timing. On this machine a CPU session of an MLP
+ *   grows RSS by about 1.5–2.2× the file size plus a few MB, hence the defaults.
+ * - A request for a model that is not resident loads it; if it does not fit, the
+ *   least recently used *idle* resident model is evicted, then the next, until it
+ *   fits. A model with requests in flight is never evicted: when nothing can be, the
+ *   load waits for a model to become idle, up to `waitTimeoutMs`, then fails with
+ *   `CapacityError`. Concurrent requests for a model being loaded share the one load.
+ */
+import { EventEmitter } from "node:events";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { readSignature } from "../runtime/onnx/signature";
+import type { DType, Tensor } from "../runtime/ports";
+import type { Backend, LoadedModel } from "./backend";
+import { checkInputs, TensorInputError, type TensorSpec } from "./tensors";
+
+/** The model (or version) is not assigned to this host and no source knows it: HTTP 404. */
+export class ModelNotFoundError extends Error {
+  override name = "ModelNotFoundError";
+}
+
+/** The model cannot be made resident: too big for the budget, or no idle model freed room in time. HTTP 503. */
+export class CapacityError extends Error {
+  override name = "CapacityError";
+}
+
+/** Parses a memory size: `512MB`, `1.5GiB`, `64k`, `1048576` (bytes). Decimal units are powers of 1000, `i` units of 1024. */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$/i.exec(text);
+  if (!m) throw new Error(`invalid size "${text}": use e.g. 512MB, 2GiB or a number of bytes`);
+  const power = " kmgt".indexOf(m[2].toLowerCase() || " ");
+  const bytes = Number(m[1]) * (m[3] ? 1024 : 1000) ** power;
+  if (!Number.isFinite(bytes) || bytes <= 0) throw new Error(`invalid size "${text}"`);
+  return Math.round(bytes);
+}
+
+export function formatSize(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(v < 10 && i > 0 ? 1 : 0)}${units[i]}`;
+}
+
+/** Where the host fetches a model it is asked for but was not given (the registry, another agent…). */
+export type ArtifactSource = (name: string, version: number) => Promise<Uint8Array | undefined>;
+
+export interface ModelHostOptions {
+  backend: Backend;
+  /** Budget for resident models, bytes. */
+  memoryBytes: number;
+  /** Local artifact cache folder. */
+  cacheDir: string;
+  source?: ArtifactSource;
+  /** Longest a load waits for an in-flight model to become idle and free room. Default 30 s. */
+  waitTimeoutMs?: number;
+  memoryFactor?: number;
+  memoryOverheadBytes?: number;
+}
+
+export interface AssignInput {
+  name: string;
+  version: number;
+  /** The ONNX file's bytes, or a path to it. */
+  artifact: Uint8Array | string;
+  /** Declared memory need, bytes; estimated from the artifact when absent. */
+  memoryBytes?: number;
+}
+
+type ModelState = "cold" | "loading" | "resident" | "unloading";
+
+interface Entry {
+  key: string;
+  name: string;
+  version: number;
+  artifactPath: string;
+  artifactBytes: number;
+  memoryBytes: number;
+  memoryDeclared: boolean;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  state: ModelState;
+  loaded?: LoadedModel;
+  /** The load in progress, shared by every request that waits for it. */
+  loading?: Promise<void>;
+  unloading?: Promise<void>;
+  inFlight: number;
+  lastUsed: number;
+  loads: number;
+  evictions: number;
+  requests: number;
+  lastLoadMs?: number;
+  lastLoadRssDeltaBytes?: number;
+  /** Unload as soon as the last request in flight finishes (an old version after a hot swap). */
+  retireWhenIdle: boolean;
+}
+
+export interface ModelInfo {
+  name: string;
+  version: number;
+  state: ModelState;
+  memoryBytes: number;
+  memoryDeclared: boolean;
+  artifactBytes: number;
+  inFlight: number;
+  requests: number;
+  loads: number;
+  evictions: number;
+  lastUsed?: string;
+  lastLoadMs?: number;
+  lastLoadRssDeltaBytes?: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+export interface HostStatus {
+  backend: string;
+  device: string;
+  memoryBytes: number;
+  usedBytes: number;
+  freeBytes: number;
+  assigned: number;
+  assignedBytes: number;
+  resident: string[];
+  loads: number;
+  evictions: number;
+  loadFailures: number;
+  /** Most recent load times, milliseconds (newest last, at most 100). */
+  recentLoadMs: number[];
+  models: ModelInfo[];
+}
+
+/** Events: `load` ({key, ms}), `evict` ({key, inFlight}), `unload` ({key}). */
+export class ModelHost extends EventEmitter {
+  readonly backend: Backend;
+  readonly memoryBytes: number;
+  private readonly entries = new Map<string, Entry>();
+  /** Bytes of resident and loading models. */
+  private used = 0;
+  private loads = 0;
+  private evictions = 0;
+  private loadFailures = 0;
+  private readonly recentLoadMs: number[] = [];
+  /** Loads needing room run one after the other, so two never pick the same victim or overshoot together. */
+  private reserveChain: Promise<void> = Promise.resolve();
+  /** Woken whenever a model becomes idle or memory is freed. */
+  private roomWaiters: (() => void)[] = [];
+  private readonly waitTimeoutMs: number;
+  private readonly memoryFactor: number;
+  private readonly memoryOverhead: number;
+  private readonly metrics: ReturnType<ModelHost["createMetrics"]>;
+  private closed = false;
+
+  constructor(private readonly options: ModelHostOptions) {
+    super();
+    this.backend = options.backend;
+    this.memoryBytes = options.memoryBytes;
+    this.waitTimeoutMs = options.waitTimeoutMs ?? 30_000;
+    this.memoryFactor = options.memoryFactor ?? 2;
+    this.memoryOverhead = options.memoryOverheadBytes ?? 2 * 1024 * 1024;
+    this.metrics = this.createMetrics();
+  }
+
+  private createMetrics() {
+    // Registered in no registry yet: `registerMetrics` adds them to the one /metrics serves.
+    const host = this;
+    return {
+      loads: new Counter({ name: "evoflow_agent_model_loads_total", help: "Models loaded into the backend", registers: [] }),
+      evictions: new Counter({ name: "evoflow_agent_model_evictions_total", help: "Idle models evicted to make room", registers: [] }),
+      loadFailures: new Counter({ name: "evoflow_agent_model_load_failures_total", help: "Loads that failed", registers: [] }),
+      loadSeconds: new Histogram({
+        name: "evoflow_agent_model_load_seconds", help: "Time to make a model resident (backend load)", registers: [],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      }),
+      resident: new Gauge({
+        name: "evoflow_agent_resident_models", help: "Models resident in the backend", registers: [],
+        collect() { this.set([...host.entries.values()].filter((e) => e.state === "resident").length); },
+      }),
+      assigned: new Gauge({
+        name: "evoflow_agent_assigned_models", help: "Models assigned to the agent (resident or not)", registers: [],
+        collect() { this.set(host.entries.size); },
+      }),
+      usedBytes: new Gauge({
+        name: "evoflow_agent_memory_used_bytes", help: "Memory of resident and loading models", registers: [],
+        collect() { this.set(host.used); },
+      }),
+      budgetBytes: new Gauge({
+        name: "evoflow_agent_memory_budget_bytes", help: "Memory budget of the agent", registers: [],
+        collect() { this.set(host.memoryBytes); },
+      }),
+      inFlight: new Gauge({
+        name: "evoflow_agent_requests_in_flight", help: "Requests being served, per model", labelNames: ["model"], registers: [],
+        collect() {
+          this.reset();
+          for (const e of host.entries.values()) if (e.inFlight > 0) this.set({ model: e.key }, e.inFlight);
+        },
+      }),
+    };
+  }
+
+  /** Adds the host's metrics to a prom-client registry (the one `/metrics` serves). */
+  registerMetrics(registry: Registry): void {
+    for (const metric of Object.values(this.metrics)) {
+      if (!registry.getSingleMetric((metric as unknown as { name: string }).name)) registry.registerMetric(metric);
+    }
+  }
+
+  static key(name: string, version: number): string {
+    return `${name}@${version}`;
+  }
+
+  /** Copies the artifact into the cache and reads its signature; the model is not loaded yet. Re-assigning replaces a cold model. */
+  async assign(input: AssignInput): Promise<ModelInfo> {
+    const key = ModelHost.key(input.name, input.version);
+    const bytes = typeof input.artifact === "string" ? new Uint8Array(await readFile(input.artifact)) : input.artifact;
+    const signature = readSignature(bytes);
+    const specs = (list: typeof signature.inputs, what: string): TensorSpec[] =>
+      list.map((s) => {
+        if (s.kind !== "tensor" || !s.dtype || !s.shape) throw new TensorInputError(`${what} "${s.name}" is a ${s.kind}; the agent serves tensors only`);
+        if (!["bool", "uint8", "uint16", "uint32", "int8", "int16", "int32", "int64", "float32", "float64", "string"].includes(s.dtype))
+          throw new TensorInputError(`${what} "${s.name}" has dtype ${s.dtype}, which the agent cannot carry`);
+        return { name: s.name, dtype: s.dtype as DType, shape: s.shape };
+      });
+    const inputs = specs(signature.inputs, "input");
+    const outputs = specs(signature.outputs, "output");
+    const existing = this.entries.get(key);
+    if (existing) return this.info(existing);
+
+    const dir = join(this.options.cacheDir, input.name, String(input.version));
+    const artifactPath = join(dir, "model.onnx");
+    await mkdir(dir, { recursive: true });
+    const sameFile = await stat(artifactPath).then((s) => s.size === bytes.length, () => false);
+    if (!sameFile) {
+      // Write then rename, so a crash never leaves a half-written file that looks cached.
+      const tmp = `${artifactPath}.${process.pid}.tmp`;
+      await writeFile(tmp, bytes);
+      await rename(tmp, artifactPath);
+    }
+    const entry: Entry = {
+      key, name: input.name, version: input.version, artifactPath, artifactBytes: bytes.length,
+      memoryBytes: input.memoryBytes ?? Math.ceil(bytes.length * this.memoryFactor + this.memoryOverhead),
+      memoryDeclared: input.memoryBytes !== undefined,
+      inputs, outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, retireWhenIdle: false,
+    };
+    this.entries.set(key, entry);
+    return this.info(entry);
+  }
+
+  /** Unassigns a model: unloads it once idle and deletes its cached file. */
+  async remove(name: string, version: number): Promise<boolean> {
+    const entry = this.entries.get(ModelHost.key(name, version));
+    if (!entry) return false;
+    this.entries.delete(entry.key);
+    const deadline = Date.now() + this.waitTimeoutMs;
+    while ((entry.inFlight > 0 || entry.loading) && Date.now() < deadline) await this.waitForRoom(deadline, entry.key).catch(() => undefined);
+    if (entry.inFlight > 0) entry.retireWhenIdle = true; // unloaded by the last request to finish
+    else if (entry.state === "resident") await this.unload(entry);
+    await rm(join(this.options.cacheDir, name, String(version)), { recursive: true, force: true });
+    return true;
+  }
+
+  has(name: string, version: number): boolean {
+    return this.entries.has(ModelHost.key(name, version));
+  }
+
+  /** Versions of `name` assigned here, ascending. */
+  versionsOf(name: string): number[] {
+    return [...this.entries.values()].filter((e) => e.name === name).map((e) => e.version).sort((a, b) => a - b);
+  }
+
+  get(name: string, version: number): ModelInfo | undefined {
+    const e = this.entries.get(ModelHost.key(name, version));
+    return e && this.info(e);
+  }
+
+  /** Assigned, or fetched from the source and assigned now. */
+  private async entryFor(name: string, version: number): Promise<Entry> {
+    const key = ModelHost.key(name, version);
+    let entry = this.entries.get(key);
+    if (entry) return entry;
+    const bytes = await this.options.source?.(name, version);
+    if (!bytes) throw new ModelNotFoundError(`model ${key} not found`);
+    await this.assign({ name, version, artifact: bytes });
+    entry = this.entries.get(key);
+    if (!entry) throw new ModelNotFoundError(`model ${key} not found`);
+    return entry;
+  }
+
+  /**
+   * Runs one request: makes the model resident (loading, evicting idle models, or
+   * waiting for the one load in progress), then runs it. Inputs are checked against
+   * the model's signature first (TensorInputError).
+   */
+  async infer(name: string, version: number, inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
+    const entry = await this.entryFor(name, version);
+    checkInputs(entry.inputs, inputs);
+    if (outputs) {
+      const unknown = outputs.filter((o) => !entry.outputs.some((s) => s.name === o));
+      if (unknown.length) throw new TensorInputError(`unknown output ${unknown.map((o) => `"${o}"`).join(", ")} (the model has ${entry.outputs.map((s) => `"${s.name}"`).join(", ")})`);
+    }
+    // Pinned before anything is awaited, so the model cannot be chosen for eviction from here on.
+    entry.inFlight++;
+    entry.requests++;
+    try {
+      await this.ensureResident(entry);
+      entry.lastUsed = performance.now();
+      return await entry.loaded!.run(inputs, outputs);
+    } finally {
+      entry.inFlight--;
+      entry.lastUsed = performance.now();
+      if (entry.inFlight === 0) {
+        if (entry.retireWhenIdle && entry.state === "resident") void this.unload(entry).catch(() => undefined);
+        this.wakeRoomWaiters();
+      }
+    }
+  }
+
+  /** Loads a model ahead of requests (e.g. on assignment by a scheduler). */
+  async warm(name: string, version: number): Promise<void> {
+    const entry = await this.entryFor(name, version);
+    entry.inFlight++;
+    try {
+      await this.ensureResident(entry);
+      entry.lastUsed = performance.now();
+    } finally {
+      entry.inFlight--;
+      if (entry.inFlight === 0) this.wakeRoomWaiters();
+    }
+  }
+
+  /** Unloads `name@version` as soon as no request is in flight on it (an old version after a hot swap). */
+  retire(name: string, version: number): void {
+    const entry = this.entries.get(ModelHost.key(name, version));
+    if (!entry) return;
+    entry.retireWhenIdle = true;
+    if (entry.inFlight === 0 && entry.state === "resident") void this.unload(entry).catch(() => undefined);
+  }
+
+  private async ensureResident(entry: Entry): Promise<void> {
+    for (;;) {
+      if (this.closed) throw new CapacityError("the model host is closed");
+      if (entry.state === "resident") return;
+      if (entry.state === "unloading") await entry.unloading;
+      else if (entry.state === "loading") await entry.loading;
+      else {
+        entry.state = "loading";
+        entry.retireWhenIdle = false;
+        entry.loading = this.load(entry).finally(() => (entry.loading = undefined));
+        await entry.loading;
+      }
+    }
+  }
+
+  private async load(entry: Entry): Promise<void> {
+    try {
+      await this.reserve(entry);
+    } catch (err) {
+      entry.state = "cold";
+      throw err;
+    }
+    const rssBefore = process.memoryUsage.rss();
+    const started = performance.now();
+    const alone = [...this.entries.values()].filter((e) => e.state === "loading").length === 1;
+    try {
+      entry.loaded = await this.backend.load({ key: entry.key, name: entry.name, version: entry.version, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs });
+    } catch (err) {
+      entry.state = "cold";
+      this.used -= entry.memoryBytes;
+      this.loadFailures++;
+      this.metrics.loadFailures.inc();
+      this.wakeRoomWaiters();
+      throw new Error(`loading model ${entry.key} failed: ${(err as Error).message}`);
+    }
+    const ms = performance.now() - started;
+    entry.state = "resident";
+    entry.loads++;
+    entry.lastLoadMs = ms;
+    if (alone) entry.lastLoadRssDeltaBytes = process.memoryUsage.rss() - rssBefore;
+    this.loads++;
+    this.recentLoadMs.push(ms);
+    if (this.recentLoadMs.length > 100) this.recentLoadMs.shift();
+    this.metrics.loads.inc();
+    this.metrics.loadSeconds.observe(ms / 1000);
+    this.emit("load", { key: entry.key, ms });
+  }
+
+  /** Accounts the entry's memory, evicting LRU idle models (and waiting for one to become idle) as needed. */
+  private reserve(entry: Entry): Promise<void> {
+    if (entry.memoryBytes > this.memoryBytes)
+      return Promise.reject(new CapacityError(`model ${entry.key} needs ${formatSize(entry.memoryBytes)}, more than the agent's whole budget of ${formatSize(this.memoryBytes)}`));
+    const run = this.reserveChain.then(async () => {
+      const deadline = Date.now() + this.waitTimeoutMs;
+      while (this.used + entry.memoryBytes > this.memoryBytes) {
+        const victim = this.leastRecentlyUsedIdle();
+        if (victim) {
+          this.evictions++;
+          victim.evictions++;
+          this.metrics.evictions.inc();
+          this.emit("evict", { key: victim.key, inFlight: victim.inFlight, for: entry.key });
+          await this.unload(victim);
+        } else await this.waitForRoom(deadline, entry.key);
+      }
+      this.used += entry.memoryBytes;
+    });
+    this.reserveChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private leastRecentlyUsedIdle(): Entry | undefined {
+    let best: Entry | undefined;
+    for (const e of this.entries.values())
+      if (e.state === "resident" && e.inFlight === 0 && (!best || e.lastUsed < best.lastUsed)) best = e;
+    return best;
+  }
+
+  private waitForRoom(deadline: number, forKey: string): Promise<void> {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      const busy = [...this.entries.values()].filter((e) => e.state !== "cold" && e.inFlight > 0).map((e) => `${e.key} (${e.inFlight} in flight)`);
+      return Promise.reject(
+        new CapacityError(`no room to load model ${forKey} within ${this.waitTimeoutMs} ms: ${formatSize(this.used)} of ${formatSize(this.memoryBytes)} used by models with requests in flight: ${busy.join(", ") || "none"}`),
+      );
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(wake, remaining);
+      const waiters = this.roomWaiters;
+      function wake() {
+        clearTimeout(timer);
+        resolve();
+      }
+      waiters.push(wake);
+    });
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private unload(entry: Entry): Promise<void> {
+    if (entry.state !== "resident") return entry.unloading ?? Promise.resolve();
+    entry.state = "unloading";
+    const loaded = entry.loaded;
+    entry.loaded = undefined;
+    entry.unloading = (async () => {
+      try {
+        await loaded?.unload();
+      } finally {
+        this.used -= entry.memoryBytes;
+        entry.state = "cold";
+        entry.unloading = undefined;
+        this.emit("unload", { key: entry.key });
+        this.wakeRoomWaiters();
+      }
+    })();
+    return entry.unloading;
+  }
+
+  private info(e: Entry): ModelInfo {
+    return {
+      name: e.name, version: e.version, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
+      inFlight: e.inFlight, requests: e.requests, loads: e.loads, evictions: e.evictions,
+      lastUsed: e.lastUsed ? new Date(performance.timeOrigin + e.lastUsed).toISOString() : undefined,
+      lastLoadMs: e.lastLoadMs, lastLoadRssDeltaBytes: e.lastLoadRssDeltaBytes, inputs: e.inputs, outputs: e.outputs,
+    };
+  }
+
+  list(): ModelInfo[] {
+    return [...this.entries.values()].map((e) => this.info(e));
+  }
+
+  /** Memory not taken by resident or loading models. */
+  freeBytes(): number {
+    return this.memoryBytes - this.used;
+  }
+
+  /** Memory of every assigned model: may exceed the budget (overcommit). */
+  assignedBytes(): number {
+    let sum = 0;
+    for (const e of this.entries.values()) sum += e.memoryBytes;
+    return sum;
+  }
+
+  status(): HostStatus {
+    const models = this.list();
+    return {
+      backend: this.backend.kind, device: this.backend.device, memoryBytes: this.memoryBytes, usedBytes: this.used, freeBytes: this.freeBytes(),
+      assigned: models.length, assignedBytes: this.assignedBytes(),
+      resident: models.filter((m) => m.state === "resident").map((m) => `${m.name}@${m.version}`),
+      loads: this.loads, evictions: this.evictions, loadFailures: this.loadFailures, recentLoadMs: [...this.recentLoadMs], models,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wakeRoomWaiters();
+    for (const e of this.entries.values()) if (e.state === "resident") await this.unload(e).catch(() => undefined);
+    await this.backend.close();
+  }
+}

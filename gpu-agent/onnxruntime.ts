@@ -1,0 +1,84 @@
+/**
+ * The in-process backend: one onnxruntime-node `InferenceSession` per resident model.
+ * The execution provider is chosen at run time: CUDA when the machine has an NVIDIA
+ * device and this onnxruntime build ships the CUDA provider, CPU otherwise (and CPU
+ * again if a CUDA session fails to start).
+ */
+import { existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import * as ort from "onnxruntime-node";
+import type { DType, Tensor } from "../runtime/ports";
+import type { Backend, LoadedModel, LoadRequest } from "./backend";
+
+function machineHasNvidiaGpu(): boolean {
+  if (existsSync("/dev/nvidia0")) return true;
+  try {
+    execFileSync("nvidia-smi", ["-L"], { stdio: "ignore", timeout: 3000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** "cuda" when both the device and the provider are there, else "cpu". */
+export function chooseExecutionProvider(): "cuda" | "cpu" {
+  const providers = ort.listSupportedBackends().map((b) => b.name);
+  return providers.includes("cuda") && machineHasNvidiaGpu() ? "cuda" : "cpu";
+}
+
+export function toOrtTensor(t: Tensor): ort.Tensor {
+  return new ort.Tensor(t.dtype, t.data as ort.Tensor["data"], t.shape);
+}
+
+export function fromOrtTensor(t: ort.Tensor): Tensor {
+  return { dtype: t.type as DType, shape: [...t.dims], data: t.data as Tensor["data"] };
+}
+
+export interface OnnxRuntimeOptions {
+  /** Force a provider; chosen from the machine when absent. */
+  executionProvider?: "cuda" | "cpu";
+  /** Threads per session for one operator (onnxruntime's intra-op pool); its default when absent. */
+  intraOpThreads?: number;
+  log?: (message: string) => void;
+}
+
+export class OnnxRuntimeBackend implements Backend {
+  readonly kind = "onnxruntime";
+  device: "cuda" | "cpu";
+
+  constructor(private readonly options: OnnxRuntimeOptions = {}) {
+    this.device = options.executionProvider ?? chooseExecutionProvider();
+  }
+
+  private sessionOptions(provider: "cuda" | "cpu"): ort.InferenceSession.SessionOptions {
+    return {
+      executionProviders: provider === "cuda" ? ["cuda", "cpu"] : ["cpu"],
+      ...(this.options.intraOpThreads ? { intraOpNumThreads: this.options.intraOpThreads } : {}),
+    };
+  }
+
+  async load(request: LoadRequest): Promise<LoadedModel> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(request.artifactPath, this.sessionOptions(this.device));
+    } catch (err) {
+      if (this.device !== "cuda") throw err;
+      this.options.log?.(`CUDA session for ${request.key} failed (${(err as Error).message}); using CPU from now on`);
+      this.device = "cpu";
+      session = await ort.InferenceSession.create(request.artifactPath, this.sessionOptions("cpu"));
+    }
+    return {
+      async run(inputs, outputs) {
+        const feeds: Record<string, ort.Tensor> = {};
+        for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrtTensor(t);
+        const results = outputs?.length ? await session.run(feeds, outputs) : await session.run(feeds);
+        const out: Record<string, Tensor> = {};
+        for (const [name, t] of Object.entries(results)) out[name] = fromOrtTensor(t as ort.Tensor);
+        return out;
+      },
+      unload: () => session.release(),
+    };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,142 @@
+/**
+ * The `models` service nodes and the `/v2` routes use: run `name@version` wherever
+ * it is hosted. `LocalModels` is the in-process agent (a ModelHost fed from the
+ * registry); `gpu-agent/nats.ts` has the one that goes to agents over NATS. Both
+ * resolve `champion` / `latest` through the registry and follow champion changes.
+ */
+import type { ModelRegistry, VersionRef } from "../runtime/registry/types";
+import type { Tensor } from "../runtime/ports";
+import { ModelHost, ModelNotFoundError } from "./host";
+import type { TensorSpec } from "./tensors";
+
+export interface ModelDescription {
+  name: string;
+  version: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Whether it can answer now without a load (resident somewhere). */
+  resident: boolean;
+}
+
+export interface ModelService {
+  /** The version a reference means now; ModelNotFoundError when there is none. */
+  resolve(name: string, ref: VersionRef): Promise<number>;
+  describe(name: string, version: number): Promise<ModelDescription>;
+  infer(name: string, version: number, inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>>;
+  /** Calls `listener` with the new champion version of `name` (undefined when the model has none any more). */
+  watchChampion(name: string, listener: (version: number | undefined) => void): () => void;
+  /** A version no longer served by a pipeline after a hot swap: free it once idle. */
+  retire(name: string, version: number): void;
+}
+
+/**
+ * Champion and latest versions through the registry, cached and kept current by its
+ * watch, so resolving `name@champion` costs no file read per request.
+ */
+export class VersionResolver {
+  private readonly champions = new Map<string, number | undefined>();
+  private readonly listeners = new Map<string, Set<(version: number | undefined) => void>>();
+  private readonly unwatch = new Map<string, () => void>();
+
+  constructor(private readonly registry: ModelRegistry | undefined, private readonly fallbackVersions?: (name: string) => number[]) {}
+
+  async resolve(name: string, ref: VersionRef): Promise<number> {
+    if (typeof ref === "number") return ref;
+    if (!this.registry) {
+      // No registry: the host's own assignments are all there is; `champion` means the newest.
+      const versions = this.fallbackVersions?.(name) ?? [];
+      if (!versions.length) throw new ModelNotFoundError(`model ${name} not found`);
+      return versions[versions.length - 1];
+    }
+    if (ref === "latest") {
+      const v = await this.registry.get(name, "latest");
+      if (!v) throw new ModelNotFoundError(`model ${name} not found in the registry`);
+      return v.version;
+    }
+    this.follow(name);
+    if (!this.champions.has(name)) this.champions.set(name, (await this.registry.get(name, "champion"))?.version);
+    const version = this.champions.get(name);
+    if (version === undefined) {
+      const any = await this.registry.get(name, "latest");
+      throw new ModelNotFoundError(any ? `model ${name} has no champion (promote a version with \`evoflow model promote ${name}@N\`)` : `model ${name} not found in the registry`);
+    }
+    return version;
+  }
+
+  private follow(name: string): void {
+    if (!this.registry || this.unwatch.has(name)) return;
+    this.unwatch.set(
+      name,
+      this.registry.watch(name, (event) => {
+        let next: number | undefined | null = null;
+        if (event.type === "champion") next = event.version;
+        else if ((event.type === "status" && event.previous === "champion") || (event.type === "deleted" && this.champions.get(name) === event.version)) next = undefined;
+        if (next === null || (this.champions.has(name) && this.champions.get(name) === next)) return;
+        this.champions.set(name, next);
+        for (const l of this.listeners.get(name) ?? []) l(next);
+      }),
+    );
+  }
+
+  watchChampion(name: string, listener: (version: number | undefined) => void): () => void {
+    this.follow(name);
+    let set = this.listeners.get(name);
+    if (!set) this.listeners.set(name, (set = new Set()));
+    set.add(listener);
+    return () => set!.delete(listener);
+  }
+
+  close(): void {
+    for (const off of this.unwatch.values()) off();
+    this.unwatch.clear();
+  }
+}
+
+/** The in-process agent: a ModelHost whose artifacts come from the registry on first use. */
+export class LocalModels implements ModelService {
+  readonly resolver: VersionResolver;
+
+  constructor(readonly host: ModelHost, readonly registry?: ModelRegistry) {
+    this.resolver = new VersionResolver(registry, (name) => host.versionsOf(name));
+  }
+
+  /** The artifact source to give the host: reads from the registry. */
+  static registrySource(registry: ModelRegistry) {
+    return async (name: string, version: number): Promise<Uint8Array | undefined> => {
+      if (!(await registry.get(name, version))) return undefined;
+      return registry.readArtifact(name, version);
+    };
+  }
+
+  resolve(name: string, ref: VersionRef): Promise<number> {
+    return this.resolver.resolve(name, ref);
+  }
+
+  async describe(name: string, version: number): Promise<ModelDescription> {
+    let info = this.host.get(name, version);
+    if (!info) {
+      const record = await this.registry?.get(name, version);
+      if (!record) throw new ModelNotFoundError(`model ${name}@${version} not found`);
+      // Assigning reads the signature from the cached file, the same way a load would.
+      info = await this.host.assign({ name, version, artifact: await this.registry!.readArtifact(name, version) });
+    }
+    return { name, version, inputs: info.inputs, outputs: info.outputs, resident: info.state === "resident" };
+  }
+
+  infer(name: string, version: number, inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
+    return this.host.infer(name, version, inputs, outputs);
+  }
+
+  watchChampion(name: string, listener: (version: number | undefined) => void): () => void {
+    return this.resolver.watchChampion(name, listener);
+  }
+
+  retire(name: string, version: number): void {
+    this.host.retire(name, version);
+  }
+
+  async close(): Promise<void> {
+    this.resolver.close();
+    await this.host.close();
+  }
+}

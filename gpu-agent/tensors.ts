@@ -1,0 +1,173 @@
+/**
+ * Tensors at the agent's edges: Open Inference Protocol (KServe v2) datatypes and
+ * data (JSON, flat or nested, and the binary tensor extension) to and from the
+ * runtime's `Tensor` (typed arrays, row-major), and checks of a request against a
+ * model's signature. Shared by the runtime's `/v2` routes, the standalone agent's
+ * server and the Triton backend's client.
+ */
+import type { DType, Tensor } from "../runtime/ports";
+
+/** A request that does not fit the model (bad datatype, shape, data): the caller's fault, HTTP 400. */
+export class TensorInputError extends Error {
+  override name = "TensorInputError";
+}
+
+/** V2 datatype of each Evoflow dtype; FP16 and UINT64 have no typed array here, so they are refused with a clear error. */
+export const V2_DATATYPE: Record<DType, string> = {
+  bool: "BOOL", uint8: "UINT8", uint16: "UINT16", uint32: "UINT32", int8: "INT8", int16: "INT16", int32: "INT32", int64: "INT64",
+  float32: "FP32", float64: "FP64", string: "BYTES",
+};
+const DTYPE_OF_V2 = new Map(Object.entries(V2_DATATYPE).map(([d, v]) => [v, d as DType]));
+
+export function dtypeOfV2(datatype: string): DType {
+  const dtype = DTYPE_OF_V2.get(datatype);
+  if (!dtype) {
+    const known = [...DTYPE_OF_V2.keys()].join(", ");
+    throw new TensorInputError(`datatype ${JSON.stringify(datatype)} is not supported (use one of ${known})`);
+  }
+  return dtype;
+}
+
+type NumericArrayCtor = new (buffer: ArrayBuffer | number, byteOffset?: number, length?: number) => Exclude<Tensor["data"], string[]>;
+const ARRAY_OF: Record<Exclude<DType, "string">, NumericArrayCtor & { BYTES_PER_ELEMENT: number }> = {
+  bool: Uint8Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, int8: Int8Array, int16: Int16Array, int32: Int32Array,
+  int64: BigInt64Array, float32: Float32Array, float64: Float64Array,
+};
+
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** One tensor as the v2 protocol carries it (JSON part). */
+export interface V2Tensor {
+  name: string;
+  shape: number[];
+  datatype: string;
+  parameters?: Record<string, unknown>;
+  data?: unknown;
+}
+
+function checkShape(shape: unknown, where: string): number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new TensorInputError(`${where}: shape must be an array of non-negative integers`);
+  return shape as number[];
+}
+
+/** Builds a Tensor from a v2 JSON tensor whose `data` is flat or nested. */
+export function tensorFromJson(t: V2Tensor, where: string): Tensor {
+  const shape = checkShape(t.shape, where);
+  const dtype = dtypeOfV2(t.datatype);
+  if (!Array.isArray(t.data)) throw new TensorInputError(`${where}: data must be an array (or send it binary with parameters.binary_data_size)`);
+  const flat = (t.data as unknown[]).flat(Infinity);
+  const count = elementCount(shape);
+  if (flat.length !== count) throw new TensorInputError(`${where}: data has ${flat.length} elements, shape [${shape}] needs ${count}`);
+  if (dtype === "string") {
+    if (!flat.every((v) => typeof v === "string")) throw new TensorInputError(`${where}: BYTES data must be strings`);
+    return { dtype, shape, data: flat as string[] };
+  }
+  const data = new ARRAY_OF[dtype](count);
+  for (let i = 0; i < count; i++) {
+    const v = flat[i];
+    if (dtype === "bool") {
+      if (typeof v !== "boolean" && v !== 0 && v !== 1) throw new TensorInputError(`${where}: BOOL element ${i} is ${JSON.stringify(v)}, expected true or false`);
+      data[i] = v ? 1 : 0;
+    } else if (dtype === "int64") {
+      if (!(Number.isInteger(v) || (typeof v === "string" && /^-?\d+$/.test(v)))) throw new TensorInputError(`${where}: INT64 element ${i} is ${JSON.stringify(v)}, expected an integer`);
+      (data as BigInt64Array)[i] = BigInt(v as number | string);
+    } else {
+      if (typeof v !== "number" || (!dtype.startsWith("float") && !Number.isInteger(v)))
+        throw new TensorInputError(`${where}: ${t.datatype} element ${i} is ${JSON.stringify(v)}, expected a${dtype.startsWith("float") ? " number" : "n integer"}`);
+      (data as Float64Array)[i] = v;
+    }
+  }
+  return { dtype, shape, data };
+}
+
+/** Builds a Tensor from the raw little-endian bytes of the binary extension. */
+export function tensorFromBinary(t: V2Tensor, bytes: Uint8Array, where: string): Tensor {
+  const shape = checkShape(t.shape, where);
+  const dtype = dtypeOfV2(t.datatype);
+  const count = elementCount(shape);
+  if (dtype === "string") {
+    // BYTES: each element is a 4-byte little-endian length, then that many bytes.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out: string[] = [];
+    const decoder = new TextDecoder();
+    let at = 0;
+    while (at < bytes.length) {
+      if (at + 4 > bytes.length) throw new TensorInputError(`${where}: truncated BYTES length prefix`);
+      const len = view.getUint32(at, true);
+      if (at + 4 + len > bytes.length) throw new TensorInputError(`${where}: BYTES element ${out.length} runs past the data`);
+      out.push(decoder.decode(bytes.subarray(at + 4, at + 4 + len)));
+      at += 4 + len;
+    }
+    if (out.length !== count) throw new TensorInputError(`${where}: binary data has ${out.length} BYTES elements, shape [${shape}] needs ${count}`);
+    return { dtype, shape, data: out };
+  }
+  const ctor = ARRAY_OF[dtype];
+  if (bytes.length !== count * ctor.BYTES_PER_ELEMENT)
+    throw new TensorInputError(`${where}: binary_data_size is ${bytes.length} bytes, shape [${shape}] of ${t.datatype} needs ${count * ctor.BYTES_PER_ELEMENT}`);
+  // Copy into a fresh, aligned buffer: the slice of the request body may be misaligned for the element size.
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return { dtype, shape, data: new ctor(copy.buffer, 0, count) };
+}
+
+/** The raw bytes of a tensor for the binary extension. */
+export function tensorBytes(t: Tensor): Uint8Array {
+  if (t.dtype === "string") {
+    const encoder = new TextEncoder();
+    const parts = (t.data as string[]).map((s) => encoder.encode(s));
+    const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0));
+    const view = new DataView(out.buffer);
+    let at = 0;
+    for (const p of parts) {
+      view.setUint32(at, p.length, true);
+      out.set(p, at + 4);
+      at += 4 + p.length;
+    }
+    return out;
+  }
+  const data = t.data as Exclude<Tensor["data"], string[]>;
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** JSON data of a tensor, flat: BOOL as booleans, INT64 as numbers (strings beyond 2^53). */
+export function tensorJsonData(t: Tensor): unknown[] {
+  if (t.dtype === "string") return t.data as string[];
+  if (t.dtype === "bool") return Array.from(t.data as Uint8Array, (v) => v !== 0);
+  if (t.dtype === "int64") return Array.from(t.data as BigInt64Array, (v) => (v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString()));
+  return Array.from(t.data as ArrayLike<number>);
+}
+
+/** A model's declared input or output, as the agent's metadata and checks use it. */
+export interface TensorSpec {
+  name: string;
+  dtype: DType;
+  /** -1 for a dimension fixed only at run time. */
+  shape: number[];
+}
+
+/** Why `t` cannot feed the declared input `spec`, or undefined. */
+export function inputProblem(spec: TensorSpec, t: Tensor): string | undefined {
+  if (t.dtype !== spec.dtype) return `input "${spec.name}" needs datatype ${V2_DATATYPE[spec.dtype]}, got ${V2_DATATYPE[t.dtype]}`;
+  if (t.shape.length !== spec.shape.length || spec.shape.some((d, i) => d !== -1 && d !== t.shape[i]))
+    return `input "${spec.name}" needs shape [${spec.shape}] (-1 is any size), got [${t.shape}]`;
+  if (t.data.length !== elementCount(t.shape)) return `input "${spec.name}" has ${t.data.length} elements, shape [${t.shape}] needs ${elementCount(t.shape)}`;
+  return undefined;
+}
+
+/** Checks a whole request against the declared inputs: every input present, none unknown, each one fitting. */
+export function checkInputs(specs: readonly TensorSpec[], inputs: Record<string, Tensor>): void {
+  const problems: string[] = [];
+  for (const spec of specs) {
+    const t = inputs[spec.name];
+    if (!t) problems.push(`missing input "${spec.name}"`);
+    else {
+      const p = inputProblem(spec, t);
+      if (p) problems.push(p);
+    }
+  }
+  for (const name of Object.keys(inputs)) if (!specs.some((s) => s.name === name)) problems.push(`unknown input "${name}" (the model takes ${specs.map((s) => `"${s.name}"`).join(", ")})`);
+  if (problems.length) throw new TensorInputError(problems.join("; "));
+}

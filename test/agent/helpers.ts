@@ -1,0 +1,98 @@
+/**
+ * Shared pieces of the agent tests: seeded MLP fixtures with their JS reference, a
+ * backend wrapper that watches the real onnxruntime backend (runs in progress per
+ * model, unloads) and can hold runs at a gate, and tolerance checks.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Backend, LoadedModel, LoadRequest } from "../../gpu-agent/backend";
+import { makeMlp, randomFloats, type MlpFixture } from "../fixtures/mlp";
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `evoflow-${prefix}-`));
+}
+
+/** `count` MLPs of the same shape with different weights: each model answers differently. */
+export function mlpFamily(count: number, sizes = [8, 16, 4]): MlpFixture[] {
+  return Array.from({ length: count }, (_, i) => makeMlp({ sizes, seed: 100 + i }));
+}
+
+export function sampleInput(mlp: MlpFixture, batch: number, seed: number): Float32Array {
+  return randomFloats(batch * mlp.sizes[0], seed);
+}
+
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = 1e-4): void {
+  if (actual.length !== expected.length) throw new Error(`got ${actual.length} values, expected ${expected.length}`);
+  for (let i = 0; i < expected.length; i++) {
+    if (Math.abs(actual[i] - expected[i]) > tolerance * Math.max(1, Math.abs(expected[i])))
+      throw new Error(`element ${i}: got ${actual[i]}, expected ${expected[i]}`);
+  }
+}
+
+/** Delegates to a real backend; records violations (unload during a run) and can hold runs until released. */
+export class WatchedBackend implements Backend {
+  readonly kind;
+  readonly running = new Map<string, number>();
+  readonly violations: string[] = [];
+  readonly unloads: string[] = [];
+  private gate?: Promise<void>;
+  private openGate?: () => void;
+
+  constructor(private readonly inner: Backend) {
+    this.kind = inner.kind;
+  }
+
+  get device(): string {
+    return this.inner.device;
+  }
+
+  /** Runs started from now on wait until `release()`. */
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.openGate = resolve));
+  }
+
+  release(): void {
+    this.openGate?.();
+    this.gate = undefined;
+  }
+
+  async load(request: LoadRequest): Promise<LoadedModel> {
+    const model = await this.inner.load(request);
+    const key = request.key;
+    return {
+      run: async (inputs, outputs) => {
+        this.running.set(key, (this.running.get(key) ?? 0) + 1);
+        try {
+          if (this.gate) await this.gate;
+          return await model.run(inputs, outputs);
+        } finally {
+          this.running.set(key, this.running.get(key)! - 1);
+        }
+      },
+      unload: async () => {
+        if ((this.running.get(key) ?? 0) > 0) this.violations.push(`${key} unloaded with ${this.running.get(key)} runs in progress`);
+        this.unloads.push(key);
+        await model.unload();
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Zipf-distributed index in [0, n): rank k has weight 1/(k+1)^s. */
+export function zipfSampler(n: number, s: number, rand: () => number): () => number {
+  const weights = Array.from({ length: n }, (_, k) => 1 / (k + 1) ** s);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const cumulative: number[] = [];
+  let acc = 0;
+  for (const w of weights) cumulative.push((acc += w / total));
+  return () => {
+    const r = rand();
+    const i = cumulative.findIndex((c) => r < c);
+    return i < 0 ? n - 1 : i;
+  };
+}

@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { CapacityError, ModelHost, ModelNotFoundError, parseSize } from "../../gpu-agent/host";
+import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
+import { TensorInputError } from "../../gpu-agent/tensors";
+import { seededRandom } from "../fixtures/mlp";
+import { expectClose, mlpFamily, sampleInput, tempDir, WatchedBackend, zipfSampler } from "./helpers";
+
+const MB = 1024 * 1024;
+const hosts: ModelHost[] = [];
+afterEach(async () => {
+  for (const h of hosts.splice(0)) await h.close();
+});
+
+function newHost(options: { budgetModels: number; waitTimeoutMs?: number }) {
+  const backend = new WatchedBackend(new OnnxRuntimeBackend({ executionProvider: "cpu", intraOpThreads: 1 }));
+  const host = new ModelHost({ backend, memoryBytes: options.budgetModels * MB, cacheDir: tempDir("host"), waitTimeoutMs: options.waitTimeoutMs });
+  hosts.push(host);
+  return { host, backend };
+}
+
+describe("parseSize", () => {
+  it("reads decimal and binary units", () => {
+    expect(parseSize("512MB")).toBe(512_000_000);
+    expect(parseSize("1.5GiB")).toBe(1.5 * 1024 ** 3);
+    expect(parseSize("64k")).toBe(64_000);
+    expect(parseSize("1048576")).toBe(1048576);
+    expect(() => parseSize("lots")).toThrow(/invalid size/);
+  });
+});
+
+describe("ModelHost: overcommit, LRU eviction of idle models, single-flight loads", () => {
+  const models = mlpFamily(30);
+
+  async function traffic(host: ModelHost, backend: WatchedBackend, pick: () => number, requests: number, concurrency: number) {
+    let next = 0;
+    let maxResident = 0;
+    host.on("load", () => (maxResident = Math.max(maxResident, host.status().resident.length)));
+    const worker = async (w: number) => {
+      while (next < requests) {
+        const n = next++;
+        const i = pick();
+        const batch = 1 + (n % 3);
+        const x = sampleInput(models[i], batch, n * 7 + w);
+        const out = await host.infer(`m${i}`, 1, { input: { dtype: "float32", shape: [batch, 8], data: x } });
+        expect(out.output.shape).toEqual([batch, 4]);
+        expectClose(out.output.data as Float32Array, models[i].forward(x, batch));
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+    expect(backend.violations).toEqual([]);
+    expect(maxResident).toBeLessThanOrEqual(10);
+    return maxResident;
+  }
+
+  it("serves 30 models with room for 10 under random and skewed traffic: every answer right, none evicted mid-request", async () => {
+    const { host, backend } = newHost({ budgetModels: 10 });
+    for (let i = 0; i < models.length; i++) await host.assign({ name: `m${i}`, version: 1, artifact: models[i].bytes, memoryBytes: MB });
+    expect(host.status().assignedBytes).toBe(30 * MB); // three times the budget: overcommitted
+
+    const rand = seededRandom(42);
+    await traffic(host, backend, () => Math.floor(rand() * 30), 900, 12);
+    const uniform = host.status();
+    expect(uniform.evictions).toBeGreaterThan(0);
+    expect(uniform.usedBytes).toBeLessThanOrEqual(10 * MB);
+
+    const zipf = zipfSampler(30, 1.2, seededRandom(7));
+    await traffic(host, backend, zipf, 900, 12);
+    const after = host.status();
+    expect(after.resident.length).toBeLessThanOrEqual(10);
+    expect(after.loads).toBe(after.evictions + after.resident.length);
+    // Every request was counted against its model.
+    expect(after.models.reduce((n, m) => n + m.requests, 0)).toBe(1800);
+  }, 60_000);
+
+  it("evicts the least recently used idle model", async () => {
+    const { host } = newHost({ budgetModels: 2 });
+    for (let i = 0; i < 3; i++) await host.assign({ name: `m${i}`, version: 1, artifact: models[i].bytes, memoryBytes: MB });
+    const x = { input: { dtype: "float32" as const, shape: [1, 8], data: sampleInput(models[0], 1, 1) } };
+    await host.infer("m0", 1, x);
+    await host.infer("m1", 1, x);
+    await host.infer("m0", 1, x); // m1 is now the least recently used
+    const evicted: string[] = [];
+    host.on("evict", (e: { key: string }) => evicted.push(e.key));
+    await host.infer("m2", 1, x);
+    expect(evicted).toEqual(["m1@1"]);
+    expect(host.status().resident.sort()).toEqual(["m0@1", "m2@1"]);
+  });
+
+  it("shares one load between concurrent requests for a cold model", async () => {
+    const { host } = newHost({ budgetModels: 4 });
+    await host.assign({ name: "m0", version: 1, artifact: models[0].bytes, memoryBytes: MB });
+    const x = sampleInput(models[0], 2, 3);
+    const outs = await Promise.all(Array.from({ length: 20 }, () => host.infer("m0", 1, { input: { dtype: "float32", shape: [2, 8], data: x } })));
+    for (const o of outs) expectClose(o.output.data as Float32Array, models[0].forward(x, 2));
+    expect(host.get("m0", 1)!.loads).toBe(1);
+    expect(host.status().loads).toBe(1);
+  });
+
+  it("waits for an in-flight model to become idle instead of evicting it, and fails clearly when none does in time", async () => {
+    const { host, backend } = newHost({ budgetModels: 1, waitTimeoutMs: 300 });
+    await host.assign({ name: "m0", version: 1, artifact: models[0].bytes, memoryBytes: MB });
+    await host.assign({ name: "m1", version: 1, artifact: models[1].bytes, memoryBytes: MB });
+    const x = { input: { dtype: "float32" as const, shape: [1, 8], data: sampleInput(models[0], 1, 5) } };
+    await host.warm("m0", 1);
+    backend.hold();
+    const busy = host.infer("m0", 1, x); // held in flight
+    await expect(host.infer("m1", 1, x)).rejects.toThrow(CapacityError);
+    await expect(host.infer("m1", 1, x)).rejects.toThrow(/m0@1 \(1 in flight\)/);
+    expect(host.status().resident).toEqual(["m0@1"]);
+
+    // Now the waiting load gets its room as soon as m0 finishes.
+    const waiting = host.infer("m1", 1, x);
+    await new Promise((r) => setTimeout(r, 50));
+    backend.release();
+    await busy;
+    const out = await waiting;
+    expectClose(out.output.data as Float32Array, models[1].forward(x.input.data, 1));
+    expect(host.status().resident).toEqual(["m1@1"]);
+    expect(backend.violations).toEqual([]);
+  });
+
+  it("refuses a model larger than the whole budget, unknown models and bad inputs", async () => {
+    const { host } = newHost({ budgetModels: 1 });
+    await host.assign({ name: "big", version: 1, artifact: models[0].bytes, memoryBytes: 2 * MB });
+    const x = { input: { dtype: "float32" as const, shape: [1, 8], data: sampleInput(models[0], 1, 5) } };
+    await expect(host.infer("big", 1, x)).rejects.toThrow(/more than the agent's whole budget/);
+    await expect(host.infer("nope", 1, x)).rejects.toThrow(ModelNotFoundError);
+    await host.assign({ name: "m0", version: 1, artifact: models[0].bytes });
+    await expect(host.infer("m0", 1, { input: { dtype: "float32", shape: [1, 7], data: new Float32Array(7) } })).rejects.toThrow(TensorInputError);
+    await expect(host.infer("m0", 1, { input: { dtype: "float64", shape: [1, 8], data: new Float64Array(8) } })).rejects.toThrow(/datatype FP32/);
+    await expect(host.infer("m0", 1, { x: x.input })).rejects.toThrow(/missing input "input".*unknown input "x"/);
+  });
+
+  it("estimates memory from the artifact when none is declared", async () => {
+    const { host } = newHost({ budgetModels: 100 });
+    const info = await host.assign({ name: "m0", version: 1, artifact: models[0].bytes });
+    expect(info.memoryDeclared).toBe(false);
+    expect(info.memoryBytes).toBe(Math.ceil(models[0].bytes.length * 2 + 2 * MB));
+  });
+});
