@@ -4,11 +4,12 @@
 import { Command } from "commander";
 import { register as registerPipelineCommands } from "./pipeline";
 import { register as registerRunCommands } from "./run";
+import { register as registerModelCommands } from "./model";
 
 const program = new Command("evoflow")
   .description("Visual dataflow runtime for ML inference and continual-learning pipelines")
   .showHelpAfterError();
 
-for (const register of [registerPipelineCommands, registerRunCommands]) register(program);
+for (const register of [registerPipelineCommands, registerRunCommands, registerModelCommands]) register(program);
 
 await program.parseAsync(process.argv);
