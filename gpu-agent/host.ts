@@ -16,6 +16,7 @@
  *   load waits for a model to become idle, up to `waitTimeoutMs`, then fails with
  *   `CapacityError`. Concurrent requests for a model being loaded share the one load.
  */
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -149,6 +150,7 @@ export class ModelHost extends EventEmitter {
   readonly backend: Backend;
   readonly memoryBytes: number;
   private readonly entries = new Map<string, Entry>();
+  private readonly assigning = new Map<string, Promise<ModelInfo>>();
   /** Bytes of resident and loading models. */
   private used = 0;
   private loads = 0;
@@ -223,9 +225,21 @@ export class ModelHost extends EventEmitter {
     return `${name}@${version}`;
   }
 
-  /** Copies the artifact into the cache and reads its signature; the model is not loaded yet. Re-assigning replaces a cold model. */
-  async assign(input: AssignInput): Promise<ModelInfo> {
+  /** Copies the artifact into the cache and reads its signature; the model is not loaded yet. Assigning it again changes nothing. */
+  assign(input: AssignInput): Promise<ModelInfo> {
     const key = ModelHost.key(input.name, input.version);
+    const existing = this.entries.get(key);
+    if (existing) return Promise.resolve(this.info(existing));
+    // Concurrent first requests for one model write its cache file once.
+    let pending = this.assigning.get(key);
+    if (!pending) {
+      pending = this.assignNow(key, input).finally(() => this.assigning.delete(key));
+      this.assigning.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async assignNow(key: string, input: AssignInput): Promise<ModelInfo> {
     const bytes = typeof input.artifact === "string" ? new Uint8Array(await readFile(input.artifact)) : input.artifact;
     const signature = readSignature(bytes);
     const specs = (list: typeof signature.inputs, what: string): TensorSpec[] =>
@@ -237,16 +251,13 @@ export class ModelHost extends EventEmitter {
       });
     const inputs = specs(signature.inputs, "input");
     const outputs = specs(signature.outputs, "output");
-    const existing = this.entries.get(key);
-    if (existing) return this.info(existing);
-
     const dir = join(this.options.cacheDir, input.name, String(input.version));
     const artifactPath = join(dir, "model.onnx");
     await mkdir(dir, { recursive: true });
     const sameFile = await stat(artifactPath).then((s) => s.size === bytes.length, () => false);
     if (!sameFile) {
       // Write then rename, so a crash never leaves a half-written file that looks cached.
-      const tmp = `${artifactPath}.${process.pid}.tmp`;
+      const tmp = `${artifactPath}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
       await writeFile(tmp, bytes);
       await rename(tmp, artifactPath);
     }

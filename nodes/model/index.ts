@@ -1,3 +1,4 @@
 import type { NodeDefinition } from "../../runtime/node-contract";
+import onnx from "./onnx";
 
-export const modelNodes: NodeDefinition[] = [];
+export const modelNodes: NodeDefinition[] = [onnx];
