@@ -5,11 +5,12 @@ import { Command } from "commander";
 import { register as registerPipelineCommands } from "./pipeline";
 import { register as registerRunCommands } from "./run";
 import { register as registerModelCommands } from "./model";
+import { register as registerProfileCommands } from "./profile";
 
 const program = new Command("evoflow")
   .description("Visual dataflow runtime for ML inference and continual-learning pipelines")
   .showHelpAfterError();
 
-for (const register of [registerPipelineCommands, registerRunCommands, registerModelCommands]) register(program);
+for (const register of [registerPipelineCommands, registerRunCommands, registerModelCommands, registerProfileCommands]) register(program);
 
 await program.parseAsync(process.argv);
