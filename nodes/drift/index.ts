@@ -1,3 +1,5 @@
 import type { NodeDefinition } from "../../runtime/node-contract";
+import { streamingDriftNodes } from "./streaming-nodes";
+import { twoSampleDriftNodes } from "./two-sample-nodes";
 
-export const driftNodes: NodeDefinition[] = [];
+export const driftNodes: NodeDefinition[] = [...streamingDriftNodes, ...twoSampleDriftNodes];

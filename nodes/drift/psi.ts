@@ -20,7 +20,11 @@ export function populationStabilityIndex(reference: ArrayLike<number>, current: 
 
 /** PSI of two count (or share) vectors over the same categories. */
 export function psiFromCounts(referenceCounts: ArrayLike<number>, currentCounts: ArrayLike<number>): number {
-  const total = (c: ArrayLike<number>) => Array.prototype.reduce.call(c, (s: number, x: number) => s + x, 0) as number;
+  const total = (c: ArrayLike<number>) => {
+    let sum = 0;
+    for (let i = 0; i < c.length; i++) sum += c[i];
+    return sum;
+  };
   return psiFromShares(shares(referenceCounts, total(referenceCounts)), shares(currentCounts, total(currentCounts)));
 }
 
