@@ -5,6 +5,7 @@
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Runtime } from "../runtime";
+import { editorRoutes } from "./editor";
 import { pipelineRoutes } from "./pipelines";
 import { stringify } from "./json";
 
@@ -19,7 +20,7 @@ export interface ApiOptions {
 
 /** Route plugins, one per area: each gets the runtime. */
 export type ApiPlugin = (app: FastifyInstance, runtime: Runtime) => void | Promise<void>;
-const plugins: ApiPlugin[] = [pipelineRoutes];
+const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes];
 
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });

@@ -1,0 +1,71 @@
+/** A pipeline node on the canvas: one handle per port, coloured by port type, with its problems and live status. */
+import { Handle, Position, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
+import { memo, useEffect } from "react";
+import type { PortJson } from "./api";
+import { useCanvasInfo } from "./context";
+import { PORT_COLORS, type FlowNode } from "./graph";
+
+function PortRow({ name, type, side }: { name: string; type: PortJson; side: "in" | "out" }) {
+  return (
+    <div className={`port port-${side}`} title={`${name}: ${type.label}`}>
+      <Handle
+        type={side === "in" ? "target" : "source"}
+        position={side === "in" ? Position.Left : Position.Right}
+        id={name}
+        className={`handle-${type.kind}`}
+        style={{ background: PORT_COLORS[type.kind] }}
+      />
+      <span className="port-name">{name}</span>
+      <span className="port-type">{type.label}</span>
+    </div>
+  );
+}
+
+function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
+  const { types, problems, nodeStatus } = useCanvasInfo();
+  const info = types.get(data.type);
+  const nodeProblems = problems.nodes.get(id);
+  const live = nodeStatus.get(id);
+  const updateNodeInternals = useUpdateNodeInternals();
+  const portKey = `${Object.keys(data.inputs).join(",")}|${Object.keys(data.outputs).join(",")}`;
+  // Ports that depend on config change the handles React Flow has measured.
+  useEffect(() => updateNodeInternals(id), [id, portKey, updateNodeInternals]);
+
+  const classes = ["flow-node", `cat-${info?.category ?? "unknown"}`];
+  if (selected) classes.push("selected");
+  if (nodeProblems) classes.push("has-problems");
+  if (live) classes.push(live.errors > 0 ? "live-errors" : "live");
+  return (
+    <div className={classes.join(" ")} data-testid={`node-${id}`}>
+      <div className="flow-node-header">
+        <span className="flow-node-id">{id}</span>
+        <span className="flow-node-type">{info?.title ?? data.type}</span>
+      </div>
+      <div className="flow-node-ports">
+        <div className="ports-in">
+          {Object.entries(data.inputs).map(([name, t]) => (
+            <PortRow key={name} name={name} type={t} side="in" />
+          ))}
+        </div>
+        <div className="ports-out">
+          {Object.entries(data.outputs).map(([name, t]) => (
+            <PortRow key={name} name={name} type={t} side="out" />
+          ))}
+        </div>
+      </div>
+      {live && (
+        <div className="flow-node-status" data-testid={`status-${id}`}>
+          in {live.in} · out {live.out}
+          {live.errors > 0 && <span className="errors"> · {live.errors} err</span>} · {live.rate.toFixed(0)}/s
+        </div>
+      )}
+      {nodeProblems && (
+        <div className="flow-node-problems" title={nodeProblems.map((p) => p.message).join("\n")}>
+          ⚠ {nodeProblems.length === 1 ? nodeProblems[0].message : `${nodeProblems.length} problems`}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export const FlowNodeComponent = memo(FlowNodeView);

@@ -1,0 +1,65 @@
+/** The node palette: every registered node type, grouped by category, searchable; drag one onto the canvas (or double-click). */
+import { useMemo, useState } from "react";
+import type { NodeTypeInfo } from "./api";
+import { PORT_COLORS } from "./graph";
+
+export const DRAG_TYPE = "application/x-evoflow-node";
+const CATEGORY_ORDER = ["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control"];
+
+export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: string): void }) {
+  const [query, setQuery] = useState("");
+  const groups = useMemo(() => {
+    const q = query.trim().toLowerCase();
+    const hits = types.filter((t) => !q || `${t.type} ${t.title} ${t.description} ${t.category}`.toLowerCase().includes(q));
+    const byCategory = new Map<string, NodeTypeInfo[]>();
+    for (const t of hits) byCategory.set(t.category, [...(byCategory.get(t.category) ?? []), t]);
+    const rank = (c: string) => (CATEGORY_ORDER.includes(c) ? CATEGORY_ORDER.indexOf(c) : CATEGORY_ORDER.length);
+    return [...byCategory.entries()].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+  }, [types, query]);
+
+  return (
+    <aside className="palette" data-testid="palette">
+      <input className="palette-search" placeholder="Search nodes…" value={query} onChange={(e) => setQuery(e.target.value)} data-testid="palette-search" />
+      <div className="palette-groups">
+        {groups.map(([category, list]) => (
+          <section key={category}>
+            <h4>{category}</h4>
+            {list.map((t) => (
+              <div
+                key={t.type}
+                className={`palette-item cat-${t.category}`}
+                draggable
+                title={t.description}
+                data-testid={`palette-${t.type}`}
+                onDragStart={(e) => {
+                  e.dataTransfer.setData(DRAG_TYPE, t.type);
+                  e.dataTransfer.effectAllowed = "move";
+                }}
+                onDoubleClick={() => onAdd(t.type)}
+              >
+                <div className="palette-title">{t.title}</div>
+                <div className="palette-type">{t.type}</div>
+              </div>
+            ))}
+          </section>
+        ))}
+        {groups.length === 0 && <div className="muted">No node type matches “{query}”.</div>}
+      </div>
+      <div className="legend">
+        {Object.entries(PORT_COLORS)
+          .filter(([k]) => k !== "sameAs")
+          .map(([kind, color]) => (
+            <span key={kind}>
+              <i style={{ background: color }} /> {kind}
+            </span>
+          ))}
+        <span>
+          <i className="line solid" /> sync
+        </span>
+        <span>
+          <i className="line dashed" /> async
+        </span>
+      </div>
+    </aside>
+  );
+}

@@ -1,0 +1,175 @@
+/** The side panel: the selected node's properties, the selected edge (mode, queue, live tap), or the pipeline. */
+import { useEffect, useState } from "react";
+import { z } from "zod";
+import { queueSchema } from "../../runtime/schema";
+import type { JsonSchema, NodeTypeInfo, Problem } from "./api";
+import type { FlowEdge, FlowNode, PipelineDoc, PlacedProblems } from "./graph";
+import { edgeMode, type EdgeMode } from "./graph";
+import { SchemaForm } from "./SchemaForm";
+import { TapPanel } from "./TapPanel";
+
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+// The queue form comes from the pipeline schema itself, like node forms come from node declarations.
+const QUEUE_SCHEMA = z.toJSONSchema(queueSchema, { io: "input" }) as JsonSchema;
+
+/** An id box that applies on Enter or blur, refusing names the pipeline format does not allow. */
+function NameInput({ value, onCommit, testId, taken }: { value: string; onCommit(v: string): void; testId: string; taken?: Set<string> }) {
+  const [text, setText] = useState(value);
+  useEffect(() => setText(value), [value]);
+  const problem = !NAME.test(text)
+    ? 'must start with a letter and hold only letters, digits, "_" and "-"'
+    : text !== value && taken?.has(text)
+      ? `"${text}" is already used`
+      : undefined;
+  const commit = () => {
+    if (!problem && text !== value) onCommit(text);
+  };
+  return (
+    <>
+      <input
+        value={text}
+        data-testid={testId}
+        className={problem ? "invalid" : undefined}
+        onChange={(e) => setText(e.target.value)}
+        onBlur={commit}
+        onKeyDown={(e) => e.key === "Enter" && commit()}
+      />
+      {problem && <div className="field-problem">{problem}</div>}
+    </>
+  );
+}
+
+export function NodePanel(props: {
+  node: FlowNode;
+  info?: NodeTypeInfo;
+  problems: PlacedProblems;
+  nodeIds: Set<string>;
+  onRename(id: string): void;
+  onConfig(config: Record<string, unknown> | undefined): void;
+}) {
+  const { node, info, problems, nodeIds, onRename, onConfig } = props;
+  const mine = problems.nodes.get(node.id) ?? [];
+  return (
+    <div className="panel" data-testid="node-panel">
+      <h3>{info?.title ?? node.data.type}</h3>
+      <div className="muted mono">{node.data.type}</div>
+      {info && <p className="description">{info.description}</p>}
+      <div className="field">
+        <label className="field-label">id</label>
+        <NameInput value={node.id} onCommit={onRename} testId="node-id" taken={nodeIds} />
+      </div>
+      <PortList title="inputs" ports={node.data.inputs} />
+      <PortList title="outputs" ports={node.data.outputs} />
+      <h4>Settings</h4>
+      {info ? (
+        <SchemaForm key={node.id} schema={info.config} value={node.data.config} defaults={info.defaults} problems={mine} onChange={onConfig} />
+      ) : (
+        <div className="field-problem">Unknown node type “{node.data.type}”.</div>
+      )}
+    </div>
+  );
+}
+
+function PortList({ title, ports }: { title: string; ports: FlowNode["data"]["inputs"] }) {
+  const entries = Object.entries(ports);
+  if (!entries.length) return null;
+  return (
+    <div className="port-list">
+      <span className="muted">{title}:</span>{" "}
+      {entries.map(([name, t]) => (
+        <span key={name} className={`port-chip handle-${t.kind}`}>
+          {name}: {t.label}
+        </span>
+      ))}
+    </div>
+  );
+}
+
+export function EdgePanel(props: { edge: FlowEdge; problems: PlacedProblems; deployed?: string; onMode(mode: EdgeMode): void; onQueue(queue: unknown): void }) {
+  const { edge, problems, deployed, onMode, onQueue } = props;
+  const mode = edgeMode(edge);
+  const mine = problems.edges.get(edge.id) ?? [];
+  return (
+    <div className="panel" data-testid="edge-panel">
+      <h3>Edge</h3>
+      <div className="mono">
+        {edge.source}.{edge.sourceHandle} → {edge.target}.{edge.targetHandle}
+      </div>
+      <div className="muted mono">id {edge.id}</div>
+      {mine.map((m, i) => (
+        <div key={i} className="field-problem" role="alert">
+          {m}
+        </div>
+      ))}
+      <div className="field">
+        <label className="field-label">mode</label>
+        <select value={mode} onChange={(e) => onMode(e.target.value as EdgeMode)} data-testid="edge-mode">
+          <option value="sync">sync — on the request path</option>
+          <option value="async">async — handed off, never adds latency</option>
+        </select>
+      </div>
+      {mode === "async" && (
+        <>
+          <h4>Queue</h4>
+          <SchemaForm
+            key={edge.id}
+            schema={QUEUE_SCHEMA}
+            value={edge.data?.queue as Record<string, unknown> | undefined}
+            defaults={null}
+            problems={[]}
+            onChange={onQueue}
+          />
+        </>
+      )}
+      <h4>Live tap</h4>
+      {deployed ? <TapPanel key={`${deployed}/${edge.id}`} pipeline={deployed} edge={edge.id} /> : <div className="muted">Deploy the pipeline to tap this edge.</div>}
+    </div>
+  );
+}
+
+export function PipelinePanel(props: {
+  doc: PipelineDoc;
+  problems: Problem[];
+  placed: PlacedProblems;
+  counts: { nodes: number; edges: number };
+  onRename(name: string): void;
+  onSelect(kind: "node" | "edge", id: string): void;
+}) {
+  const { doc, problems, placed, counts, onRename, onSelect } = props;
+  return (
+    <div className="panel" data-testid="pipeline-panel">
+      <h3>Pipeline</h3>
+      <div className="field">
+        <label className="field-label">name</label>
+        <NameInput value={doc.name} onCommit={onRename} testId="pipeline-name" />
+      </div>
+      {typeof doc.meta.description === "string" && <p className="description">{doc.meta.description}</p>}
+      <div className="muted">
+        {counts.nodes} nodes · {counts.edges} edges
+      </div>
+      <h4>Problems</h4>
+      {problems.length === 0 && placed.nodes.size === 0 && placed.edges.size === 0 && <div className="ok">No problems found.</div>}
+      <ul className="problem-list" data-testid="problem-list">
+        {problems.map((p, i) => (
+          <li key={`p${i}`}>
+            <span className="mono">{p.path}</span> {p.message}
+          </li>
+        ))}
+        {[...placed.nodes].flatMap(([id, list]) =>
+          list.map((p, i) => (
+            <li key={`n${id}${i}`} className="clickable" onClick={() => onSelect("node", id)}>
+              <b>{id}</b> {p.field && <span className="mono">{p.field}</span>} {p.message}
+            </li>
+          )),
+        )}
+        {[...placed.edges].flatMap(([id, list]) =>
+          list.map((m, i) => (
+            <li key={`e${id}${i}`} className="clickable" onClick={() => onSelect("edge", id)}>
+              <b>{id}</b> {m}
+            </li>
+          )),
+        )}
+      </ul>
+    </div>
+  );
+}

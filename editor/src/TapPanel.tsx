@@ -1,0 +1,197 @@
+/**
+ * The live tap of an edge. Messages arrive over a WebSocket; at high rates they
+ * are counted as they come but only a sample is parsed and drawn, a few times a
+ * second, so the page stays responsive. Pause freezes the list; "Load past"
+ * reads the edge's ring back; a message opens its trace.
+ */
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api, tapSocketUrl, type Envelope, type Trace, type TraceNode } from "./api";
+import { findTensors, previewJson, TensorSummary } from "./TensorView";
+
+const KEEP = 200;
+const FLUSH_MS = 250;
+/** At most this many messages are drawn per flush; the rest are counted only. */
+const DRAW_PER_FLUSH = 8;
+
+interface TapState {
+  messages: Envelope[];
+  rate: number;
+  received: number;
+  sampled: boolean;
+}
+
+export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string }) {
+  const [state, setState] = useState<TapState>({ messages: [], rate: 0, received: 0, sampled: false });
+  const [paused, setPaused] = useState(false);
+  const [connected, setConnected] = useState(false);
+  const [error, setError] = useState<string>();
+  const [selected, setSelected] = useState<Envelope>();
+  const [traceId, setTraceId] = useState<string>();
+  const pending = useRef<string[]>([]);
+  const counted = useRef(0);
+  const pausedRef = useRef(paused);
+  pausedRef.current = paused;
+
+  const loadPast = useCallback(async () => {
+    try {
+      const past = await api.tapMessages(pipeline, edge, KEEP);
+      setState((s) => ({ ...s, messages: past.messages.slice().reverse(), received: Math.max(s.received, past.total) }));
+      setError(undefined);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  }, [pipeline, edge]);
+
+  useEffect(() => {
+    setState({ messages: [], rate: 0, received: 0, sampled: false });
+    setSelected(undefined);
+    void loadPast();
+    const socket = new WebSocket(tapSocketUrl(pipeline, edge));
+    socket.onopen = () => setConnected(true);
+    socket.onclose = () => setConnected(false);
+    socket.onmessage = (ev) => {
+      counted.current++;
+      const queue = pending.current;
+      queue.push(ev.data as string);
+      if (queue.length > DRAW_PER_FLUSH * 4) queue.splice(0, queue.length - DRAW_PER_FLUSH);
+    };
+    let last = performance.now();
+    let lastCount = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const arrived = counted.current - lastCount;
+      lastCount = counted.current;
+      const rate = (arrived * 1000) / (now - last);
+      last = now;
+      const raw = pending.current.splice(0);
+      const drawn = pausedRef.current ? [] : raw.slice(-DRAW_PER_FLUSH);
+      const fresh: Envelope[] = [];
+      for (const text of drawn) {
+        const frame = JSON.parse(text) as { message?: Envelope; error?: string };
+        if (frame.error) setError(frame.error);
+        else if (frame.message) fresh.push(frame.message);
+      }
+      setState((s) => {
+        if (!fresh.length && s.rate === rate && arrived === 0) return s;
+        return {
+          messages: fresh.length ? [...fresh.reverse(), ...s.messages].slice(0, KEEP) : s.messages,
+          rate: s.rate * 0.5 + rate * 0.5,
+          received: s.received + arrived,
+          sampled: arrived > drawn.length,
+        };
+      });
+    }, FLUSH_MS);
+    return () => {
+      clearInterval(timer);
+      socket.close();
+      pending.current = [];
+      counted.current = 0;
+    };
+  }, [pipeline, edge, loadPast]);
+
+  return (
+    <div className="tap-panel" data-testid="tap-panel">
+      <div className="tap-header">
+        <span className={`dot ${connected ? "on" : "off"}`} title={connected ? "live" : "not connected"} />
+        <b>{edge}</b>
+      </div>
+      <div className="tap-controls">
+        <span data-testid="tap-rate">{state.rate.toFixed(0)} msg/s</span>
+        <span className="muted">{state.received} seen</span>
+        {state.sampled && !paused && <span className="badge">sampled</span>}
+        <button type="button" onClick={() => setPaused((p) => !p)} data-testid="tap-pause">
+          {paused ? "Resume" : "Pause"}
+        </button>
+        <button
+          type="button"
+          onClick={() => {
+            setPaused(true);
+            void loadPast();
+          }}
+        >
+          Load past
+        </button>
+      </div>
+      {error && <div className="field-problem">{error}</div>}
+      <ul className="tap-list" data-testid="tap-messages">
+        {state.messages.map((m) => (
+          <li key={m.id} className={selected?.id === m.id ? "selected" : ""} onClick={() => setSelected(m)} data-testid="tap-message">
+            <span className="muted">{new Date(m.ts).toISOString().slice(11, 23)}</span> <span className="mono">{previewJson(m.payload).slice(0, 90)}</span>
+          </li>
+        ))}
+        {state.messages.length === 0 && <li className="muted">No messages yet.</li>}
+      </ul>
+      {selected && <MessageDetail message={selected} onTrace={() => setTraceId(selected.traceId)} />}
+      {traceId && <TraceView traceId={traceId} onClose={() => setTraceId(undefined)} />}
+    </div>
+  );
+}
+
+function MessageDetail({ message, onTrace }: { message: Envelope; onTrace(): void }) {
+  const tensors = findTensors(message.payload);
+  return (
+    <div className="message-detail" data-testid="message-detail">
+      <div className="muted">
+        {message.source.node}.{message.source.port} · {new Date(message.ts).toISOString()}
+        {message.source.model && ` · model ${message.source.model.name}@${message.source.model.version}`}
+      </div>
+      {tensors.map((t) => (
+        <TensorSummary key={t.path} tensor={t} />
+      ))}
+      <pre className="payload">{previewJson(message.payload, 2)}</pre>
+      <button type="button" onClick={onTrace} data-testid="open-trace">
+        Open trace {message.traceId.slice(0, 8)}…
+      </button>
+    </div>
+  );
+}
+
+function TraceTree({ nodes }: { nodes: TraceNode[] }) {
+  return (
+    <ul className="trace-tree">
+      {nodes.map((n) => (
+        <li key={n.id}>
+          <div className="trace-node">
+            <b>
+              {n.node}.{n.port}
+            </b>{" "}
+            <span className="muted">{new Date(n.ts).toISOString().slice(11, 23)}</span>
+            {n.model && <span className="badge">model {n.model.name}@{n.model.version}</span>}
+            <div className="mono">{previewJson(n.payload).slice(0, 140)}</div>
+          </div>
+          {n.parents.length > 0 && <TraceTree nodes={n.parents} />}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** The provenance of a trace: each output with, below it, the messages it was made from. */
+export function TraceView({ traceId, onClose }: { traceId: string; onClose(): void }) {
+  const [trace, setTrace] = useState<Trace>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    api.trace(traceId).then(setTrace, (err: Error) => setError(err.message));
+  }, [traceId]);
+  return (
+    <div className="modal-backdrop" onClick={onClose}>
+      <div className="modal" onClick={(e) => e.stopPropagation()} data-testid="trace-view">
+        <div className="modal-title">
+          Trace <span className="mono">{traceId}</span>
+          <button type="button" className="link" onClick={onClose}>
+            close
+          </button>
+        </div>
+        {error && <div className="field-problem">{error}</div>}
+        {trace && (
+          <>
+            <div className="muted">
+              pipeline {trace.pipeline} · {trace.messages.length} messages
+            </div>
+            <TraceTree nodes={trace.outputs} />
+          </>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,220 @@
+/**
+ * The runtime's HTTP/WebSocket API as the editor uses it, with the access token.
+ * The token comes from the URL (`#token=...`, removed from the address bar at once)
+ * or a prompt after a 401, and is kept in sessionStorage for the tab's lifetime.
+ */
+import type { Problem } from "../../runtime/validate";
+
+export type { Problem };
+
+const TOKEN_KEY = "evoflow.token";
+
+/** Reads `token=` from the hash (`#token=abc` or `#/route?token=abc`), stores it and strips it from the URL. */
+export function adoptTokenFromUrl(): void {
+  const hash = window.location.hash;
+  const match = /[#?&]token=([^&]*)/.exec(hash);
+  if (!match) return;
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+  const rest = hash.replace(/[?&#]?token=[^&]*/, "").replace(/^#?[?&]?/, "");
+  history.replaceState(null, "", `${window.location.pathname}${window.location.search}${rest ? `#${rest}` : ""}`);
+}
+
+export function getToken(): string | undefined {
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+}
+
+export function setToken(token: string | undefined): void {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(message);
+  }
+}
+
+async function request<T>(method: string, path: string, body?: unknown, retryAfterPrompt = true): Promise<T> {
+  const headers: Record<string, string> = {};
+  const token = getToken();
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (res.status === 401 && retryAfterPrompt) {
+    const entered = window.prompt("This Evoflow runtime needs an access token:");
+    if (entered) {
+      setToken(entered.trim());
+      return request(method, path, body, false);
+    }
+  }
+  if (!res.ok) {
+    const message = (json as { error?: string } | undefined)?.error ?? `HTTP ${res.status}`;
+    throw new ApiError(res.status, message, json);
+  }
+  return json as T;
+}
+
+/** A port type as `/api/nodes` describes it (runtime/ports.ts `portTypeToJson` plus a label). */
+export interface PortJson {
+  kind: "tensor" | "record" | "labelled" | "prediction" | "event" | "model" | "metrics" | "any" | "sameAs";
+  dtype?: string;
+  shape?: number[];
+  name?: string;
+  event?: string;
+  input?: string;
+  label: string;
+}
+
+export interface NodeTypeInfo {
+  type: string;
+  category: string;
+  title: string;
+  description: string;
+  inputs: Record<string, PortJson>;
+  outputs: Record<string, PortJson>;
+  portsDependOnConfig: boolean;
+  acceptsSync: boolean;
+  joinsSync: boolean;
+  config: JsonSchema;
+  defaults: Record<string, unknown> | null;
+}
+
+/** The subset of JSON Schema (as zod 4 writes it) the property form understands. */
+export interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  additionalProperties?: JsonSchema | boolean;
+  enum?: unknown[];
+  const?: unknown;
+  oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
+  default?: unknown;
+  description?: string;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  pattern?: string;
+  minItems?: number;
+}
+
+export interface EdgeStatus {
+  mode: string;
+  depth: number;
+  dropped: number;
+  tapped: number;
+}
+
+export interface PipelineStatus {
+  name: string;
+  transport: string;
+  nodes: Record<string, { type: string; in: number; out: number; errors: number; [k: string]: unknown }>;
+  edges: Record<string, EdgeStatus>;
+}
+
+export interface Envelope {
+  id: string;
+  traceId: string;
+  parents: string[];
+  ts: number;
+  source: { pipeline: string; node: string; port: string; model?: { name: string; version: string | number } };
+  payload: unknown;
+}
+
+export interface TraceNode {
+  id: string;
+  node: string;
+  port: string;
+  ts: number;
+  model?: { name: string; version: string | number };
+  payload: unknown;
+  parents: TraceNode[];
+}
+
+export interface Trace {
+  traceId: string;
+  pipeline: string;
+  messages: Envelope[];
+  outputs: TraceNode[];
+}
+
+/**
+ * The continual-learning service history (`GET /api/services/:name/history`).
+ * Shape decided here while the CL loop's API is written in parallel: one point
+ * per evaluation window for the charts, one entry per model update.
+ */
+export interface ServiceHistory {
+  service: string;
+  model: string;
+  champion?: { version: string | number; since: number };
+  /** Classes the champion has learned so far. */
+  classes: (string | number)[];
+  accuracy?: number;
+  drift?: number;
+  series: { ts: number; accuracy?: number; drift?: number; p99Ms?: number }[];
+  updates: ServiceUpdate[];
+}
+
+export interface ServiceUpdate {
+  ts: number;
+  version: string | number;
+  decision: "accepted" | "rejected";
+  trigger?: string;
+  reasons: string[];
+  metrics?: Record<string, number>;
+}
+
+/** A model version's card (`GET /api/models/:name/:version/card`). */
+export interface ModelCard {
+  name: string;
+  version: string | number;
+  status: string;
+  createdAt?: number;
+  strategy?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+  metrics?: Record<string, number>;
+  validation?: { passed: boolean; checks: { name: string; passed: boolean; detail?: string; value?: number; threshold?: number }[] };
+  profile?: { batch: number; p50Ms?: number; p99Ms?: number; throughput?: number }[];
+  lineage?: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  nodes: () => request<NodeTypeInfo[]>("GET", "/api/nodes"),
+  ports: (type: string, config: unknown) =>
+    request<{ inputs: Record<string, PortJson>; outputs: Record<string, PortJson> }>("POST", `/api/nodes/${enc(type)}/ports`, { config }),
+  validate: (pipeline: unknown) => request<{ ok: boolean; problems: Problem[] }>("POST", "/api/validate", pipeline),
+  deploy: (pipeline: unknown) => request<{ name: string }>("POST", "/api/pipelines", pipeline),
+  stop: (name: string) => request<{ stopped: string }>("DELETE", `/api/pipelines/${enc(name)}`),
+  list: () => request<{ name: string }[]>("GET", "/api/pipelines"),
+  pipeline: (name: string) => request<{ pipeline: unknown; status: PipelineStatus }>("GET", `/api/pipelines/${enc(name)}`),
+  status: (name: string) => request<PipelineStatus>("GET", `/api/pipelines/${enc(name)}/status`),
+  tapMessages: (name: string, edge: string, limit: number) =>
+    request<{ edge: string; total: number; messages: Envelope[] }>("GET", `/api/pipelines/${enc(name)}/edges/${enc(edge)}/messages?limit=${limit}`),
+  trace: (traceId: string) => request<Trace>("GET", `/api/traces/${enc(traceId)}`),
+  serviceHistory: (name: string) => request<ServiceHistory>("GET", `/api/services/${enc(name)}/history`),
+  modelCard: (name: string, version: string) => request<ModelCard>("GET", `/api/models/${enc(name)}/${enc(version)}/card`),
+};
+
+/** The live tap of an edge: a WebSocket sending `{edge, message}` per message. */
+export function tapSocketUrl(pipeline: string, edge: string): string {
+  const proto = window.location.protocol === "https:" ? "wss:" : "ws:";
+  const token = getToken();
+  return `${proto}//${window.location.host}/api/pipelines/${enc(pipeline)}/edges/${enc(edge)}/live${token ? `?token=${enc(token)}` : ""}`;
+}

@@ -1,0 +1,29 @@
+/**
+ * Builds the editor into editor/dist, which the runtime serves at `/` (runtime/api/editor.ts).
+ * No React plugin is needed: Vite 8's oxc transform compiles TSX with React's automatic JSX runtime.
+ */
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+const root = fileURLToPath(new URL(".", import.meta.url));
+
+export default defineConfig({
+  root,
+  base: "/",
+  oxc: { jsx: { runtime: "automatic", importSource: "react" } },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    // The runtime's token check leaves `/` and `/assets/*` open: keep every built file under assets/.
+    assetsDir: "assets",
+    chunkSizeWarningLimit: 2000,
+    rolldownOptions: {
+      // React Flow marks itself "use client" for server components; meaningless in this single-page app.
+      onwarn(warning, warn) {
+        if (warning.code !== "MODULE_LEVEL_DIRECTIVE") warn(warning);
+      },
+    },
+  },
+  // The editor imports the runtime's pure modules (ports, canonical) from ../runtime.
+  server: { fs: { allow: [fileURLToPath(new URL("..", import.meta.url))] } },
+});
