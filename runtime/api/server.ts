@@ -8,6 +8,7 @@ import type { Runtime } from "../runtime";
 import { editorRoutes } from "./editor";
 import { pipelineRoutes } from "./pipelines";
 import { stringify } from "./json";
+import { v2Routes } from "./v2";
 
 export interface ApiOptions {
   runtime: Runtime;

@@ -1,0 +1,318 @@
+/**
+ * The Open Inference Protocol (KServe v2) over HTTP: health, server and model
+ * metadata, readiness, inference with JSON tensors (flat or nested data) and the
+ * binary tensor extension, and Triton's model-repository extension where the
+ * provider has a repository. The same routes serve the runtime (registry models
+ * through the in-process agent, and sync pipelines under their own names) and the
+ * standalone `evoflow agent`.
+ *
+ * A sync pipeline (an `io.http` entry point) is called like a model: one input
+ * becomes the payload as a Tensor, several become a record of Tensors by name. A
+ * Tensor in reply is the output "output" (or the one output name the request asked
+ * for); a record of Tensors gives one output per key; any other reply is one BYTES
+ * output holding its JSON.
+ *
+ * Errors are 4xx/5xx with `{"error": "..."}`: unknown model 404, bad request (JSON,
+ * datatype, shape, data) 400, body over the limit 413 (refused from Content-Length
+ * before it is read, never a hang), no room to load a model in time 503.
+ */
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { z } from "zod";
+import { NodeError } from "../engine/engine";
+import { traceIdFromTraceparent } from "../envelope";
+import { isTensor, type Tensor } from "../ports";
+import type { Runtime } from "../runtime";
+import { RegistryError } from "../registry/types";
+import { CapacityError, ModelNotFoundError } from "../../gpu-agent/host";
+import { LocalModels } from "../../gpu-agent/service";
+import { modelsV2Provider, type V2InferResult, type V2ModelMetadata, type V2Provider } from "../../gpu-agent/v2-provider";
+import { tensorBytes, tensorFromBinary, tensorFromJson, tensorJsonData, TensorInputError, V2_DATATYPE } from "../../gpu-agent/tensors";
+import type { ModelService } from "../../gpu-agent/service";
+
+const parametersSchema = z.record(z.string(), z.unknown());
+const inferRequestSchema = z.object({
+  id: z.string().optional(),
+  parameters: parametersSchema.optional(),
+  inputs: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        shape: z.array(z.number().int().min(0)),
+        datatype: z.string(),
+        parameters: parametersSchema.optional(),
+        data: z.unknown().optional(),
+      }),
+    )
+    .min(1, "at least one input is required"),
+  outputs: z.array(z.object({ name: z.string().min(1), parameters: parametersSchema.optional() })).optional(),
+});
+type InferRequest = z.infer<typeof inferRequestSchema>;
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Splits a body into its JSON header and the binary tensor data after it. */
+function splitBody(body: Buffer | undefined, headerLength: string | string[] | undefined): { request: InferRequest; binary: Buffer } {
+  if (!body || body.length === 0) throw new HttpError(400, "request body is empty: send a JSON inference request");
+  let jsonPart = body;
+  let binary = Buffer.alloc(0);
+  if (headerLength !== undefined) {
+    const n = Number(headerLength);
+    if (!Number.isInteger(n) || n <= 0 || n > body.length)
+      throw new HttpError(400, `Inference-Header-Content-Length ${JSON.stringify(headerLength)} must be a whole number of bytes within the body (${body.length} bytes)`);
+    jsonPart = body.subarray(0, n);
+    binary = body.subarray(n);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(jsonPart.toString("utf8"));
+  } catch (err) {
+    throw new HttpError(400, `request is not valid JSON: ${(err as Error).message}${headerLength === undefined ? " (binary tensor data needs the Inference-Header-Content-Length header)" : ""}`);
+  }
+  const result = inferRequestSchema.safeParse(parsed);
+  if (!result.success) throw new HttpError(400, `invalid inference request: ${result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+  return { request: result.data, binary };
+}
+
+function decodeInputs(request: InferRequest, binary: Buffer): Record<string, Tensor> {
+  const inputs: Record<string, Tensor> = {};
+  let offset = 0;
+  for (const [i, input] of request.inputs.entries()) {
+    const where = `input "${input.name}"`;
+    if (inputs[input.name]) throw new HttpError(400, `input "${input.name}" is given twice`);
+    const size = input.parameters?.binary_data_size;
+    if (size !== undefined) {
+      if (!Number.isInteger(size) || (size as number) < 0) throw new HttpError(400, `${where}: binary_data_size must be a non-negative integer`);
+      if (input.data !== undefined) throw new HttpError(400, `${where}: give either data or binary_data_size, not both`);
+      if (offset + (size as number) > binary.length)
+        throw new HttpError(400, `${where}: binary_data_size ${size} runs past the ${binary.length} bytes of binary data after the JSON header (inputs ${i + 1}/${request.inputs.length})`);
+      inputs[input.name] = tensorFromBinary(input, binary.subarray(offset, offset + (size as number)), where);
+      offset += size as number;
+    } else inputs[input.name] = tensorFromJson(input, where);
+  }
+  if (offset !== binary.length) throw new HttpError(400, `${binary.length - offset} bytes of binary data after the JSON header belong to no input`);
+  return inputs;
+}
+
+function sendInferResult(reply: FastifyReply, request: InferRequest, result: V2InferResult): FastifyReply {
+  const allBinary = request.parameters?.binary_data_output === true;
+  const binaries: Uint8Array[] = [];
+  const outputs = result.outputs.map(({ name, tensor }) => {
+    const asked = request.outputs?.find((o) => o.name === name);
+    const binary = (asked?.parameters?.binary_data as boolean | undefined) ?? allBinary;
+    const base = { name, datatype: V2_DATATYPE[tensor.dtype], shape: tensor.shape };
+    if (!binary) return { ...base, data: tensorJsonData(tensor) };
+    const bytes = tensorBytes(tensor);
+    binaries.push(bytes);
+    return { ...base, parameters: { binary_data_size: bytes.length } };
+  });
+  const header = JSON.stringify({
+    model_name: result.modelName,
+    ...(result.modelVersion !== undefined ? { model_version: result.modelVersion } : {}),
+    ...(request.id !== undefined ? { id: request.id } : {}),
+    outputs,
+  });
+  if (binaries.length === 0) return reply.header("content-type", "application/json").send(header);
+  const head = Buffer.from(header);
+  return reply
+    .header("content-type", "application/octet-stream")
+    .header("inference-header-content-length", String(head.length))
+    .send(Buffer.concat([head, ...binaries]));
+}
+
+/** HTTP status of an error from a provider. */
+function statusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  if (err instanceof TensorInputError) return 400;
+  if (err instanceof ModelNotFoundError) return 404;
+  if (err instanceof RegistryError) return err.code === "not_found" ? 404 : err.code === "invalid" ? 400 : 409;
+  if (err instanceof CapacityError) return 503;
+  if (err instanceof NodeError) return 400; // the pipeline refused the request (its reason is dead-lettered too)
+  const code = (err as { statusCode?: number }).statusCode;
+  return code && code >= 400 ? code : 500;
+}
+
+function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  const body: Record<string, unknown> = { error: err instanceof Error ? err.message : String(err) };
+  if (err instanceof NodeError) Object.assign(body, { node: err.node, port: err.port });
+  return reply.status(statusOf(err)).header("content-type", "application/json").send(JSON.stringify(body));
+}
+
+export interface V2RouteOptions {
+  /** Largest request body, bytes (default 16 MiB); larger ones get 413 before they are read. */
+  bodyLimit?: number;
+  serverName?: string;
+}
+
+/** Registers `/v2/...` on `app` in its own scope, where every body is read raw (JSON header + binary data). */
+export async function registerV2Routes(app: FastifyInstance, provider: V2Provider, options: V2RouteOptions = {}): Promise<void> {
+  const bodyLimit = options.bodyLimit ?? 16 * 1024 * 1024;
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit }, (_req, body, done) => done(null, body));
+
+    const json = (reply: FastifyReply, status: number, body: unknown) => reply.status(status).header("content-type", "application/json").send(JSON.stringify(body));
+    const unknownModel = (reply: FastifyReply, name: string, version?: string) =>
+      json(reply, 404, { error: `model ${name}${version ? ` version ${version}` : ""} not found` });
+
+    scope.get("/v2", async (_req, reply) =>
+      json(reply, 200, { name: options.serverName ?? "evoflow", version: "1", extensions: ["binary_tensor_data", ...(provider.repository ? ["model_repository"] : [])] }),
+    );
+    scope.get("/v2/health/live", async (_req, reply) => json(reply, 200, { live: true }));
+    scope.get("/v2/health/ready", async (_req, reply) => json(reply, 200, { ready: true }));
+
+    const metadata = async (name: string, version: string | undefined, reply: FastifyReply) => {
+      try {
+        const meta: V2ModelMetadata | undefined = await provider.metadata(name, version);
+        return meta ? json(reply, 200, meta) : unknownModel(reply, name, version);
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    };
+    scope.get<{ Params: { name: string } }>("/v2/models/:name", (req, reply) => metadata(req.params.name, undefined, reply));
+    scope.get<{ Params: { name: string; version: string } }>("/v2/models/:name/versions/:version", (req, reply) => metadata(req.params.name, req.params.version, reply));
+
+    // 200 when the model can serve, a 4xx otherwise, as the protocol's readiness check asks.
+    const ready = async (name: string, version: string | undefined, reply: FastifyReply) => {
+      try {
+        return (await provider.metadata(name, version)) ? json(reply, 200, { name, ready: true }) : unknownModel(reply, name, version);
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    };
+    scope.get<{ Params: { name: string } }>("/v2/models/:name/ready", (req, reply) => ready(req.params.name, undefined, reply));
+    scope.get<{ Params: { name: string; version: string } }>("/v2/models/:name/versions/:version/ready", (req, reply) => ready(req.params.name, req.params.version, reply));
+
+    const infer = async (name: string, version: string | undefined, req: { body: unknown; headers: Record<string, string | string[] | undefined> }, reply: FastifyReply) => {
+      try {
+        const { request, binary } = splitBody(req.body as Buffer | undefined, req.headers["inference-header-content-length"]);
+        const inputs = decodeInputs(request, binary);
+        const traceId = traceIdFromTraceparent(req.headers.traceparent as string | undefined);
+        const result = await provider.infer(name, version, inputs, request.outputs?.map((o) => o.name), traceId);
+        return result ? sendInferResult(reply, request, result) : unknownModel(reply, name, version);
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    };
+    scope.post<{ Params: { name: string } }>("/v2/models/:name/infer", (req, reply) => infer(req.params.name, undefined, req, reply));
+    scope.post<{ Params: { name: string; version: string } }>("/v2/models/:name/versions/:version/infer", (req, reply) => infer(req.params.name, req.params.version, req, reply));
+
+    const repo = provider.repository;
+    if (repo) {
+      const bodyJson = (body: unknown): Record<string, unknown> => {
+        const text = body ? (body as Buffer).toString("utf8").trim() : "";
+        if (!text) return {};
+        try {
+          const parsed = JSON.parse(text);
+          if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed;
+        } catch {
+          // answered below
+        }
+        throw new HttpError(400, "request body must be a JSON object");
+      };
+      scope.post("/v2/repository/index", async (req, reply) => {
+        try {
+          return json(reply, 200, await repo.index(bodyJson(req.body).ready === true));
+        } catch (err) {
+          return sendError(reply, err);
+        }
+      });
+      scope.post<{ Params: { name: string } }>("/v2/repository/models/:name/load", async (req, reply) => {
+        try {
+          const params = bodyJson(req.body).parameters ?? {};
+          if (typeof params !== "object" || params === null) throw new HttpError(400, "parameters must be an object");
+          await repo.load(req.params.name, params as Record<string, unknown>);
+          return json(reply, 200, {});
+        } catch (err) {
+          return sendError(reply, err);
+        }
+      });
+      scope.post<{ Params: { name: string } }>("/v2/repository/models/:name/unload", async (req, reply) => {
+        try {
+          bodyJson(req.body);
+          await repo.unload(req.params.name);
+          return json(reply, 200, {});
+        } catch (err) {
+          return sendError(reply, err);
+        }
+      });
+    }
+  });
+}
+
+function pipelineOutputs(payload: unknown, asked: string[] | undefined): { name: string; tensor: Tensor }[] {
+  if (isTensor(payload)) return [{ name: asked?.length === 1 ? asked[0] : "output", tensor: payload }];
+  if (typeof payload === "object" && payload !== null && !Array.isArray(payload) && Object.values(payload).length > 0 && Object.values(payload).every(isTensor)) {
+    const all = Object.entries(payload as Record<string, Tensor>).map(([name, tensor]) => ({ name, tensor }));
+    if (!asked) return all;
+    return asked.map((name) => {
+      const found = all.find((o) => o.name === name);
+      if (!found) throw new HttpError(400, `the pipeline has no output "${name}" (it gives ${all.map((o) => `"${o.name}"`).join(", ")})`);
+      return found;
+    });
+  }
+  return [{ name: "output", tensor: { dtype: "string", shape: [1], data: [JSON.stringify(payload)] } }];
+}
+
+/** Sync pipelines (their `io.http` entry points) by name. */
+export function pipelinesV2Provider(runtime: Runtime): V2Provider {
+  const find = (name: string) => runtime.list().flatMap((p) => [...p.entrypoints.values()]).find((e) => e.name === name);
+  return {
+    async metadata(name, version) {
+      if (!find(name) || version) return undefined;
+      return { name, versions: [], platform: "evoflow_pipeline", inputs: [], outputs: [] };
+    },
+    async infer(name, version, inputs, outputs, traceId) {
+      const entry = find(name);
+      if (!entry || version) return undefined;
+      const values = Object.values(inputs);
+      const [reply] = await entry.invoke(values.length === 1 ? values[0] : inputs, { traceId });
+      if (!reply) throw new HttpError(500, `pipeline ${name} gave no reply on its sync path`);
+      const model = reply.source.model;
+      return { modelName: name, modelVersion: model ? `${model.name}@${model.version}` : undefined, outputs: pipelineOutputs(reply.payload, outputs) };
+    },
+  };
+}
+
+/** Asks each provider in turn; the first that knows the name answers. */
+export function firstOf(providers: V2Provider[]): V2Provider {
+  return {
+    async metadata(name, version) {
+      for (const p of providers) {
+        const m = await p.metadata(name, version);
+        if (m) return m;
+      }
+      return undefined;
+    },
+    async infer(name, version, inputs, outputs, traceId) {
+      for (const p of providers) {
+        const r = await p.infer(name, version, inputs, outputs, traceId);
+        if (r) return r;
+      }
+      return undefined;
+    },
+    repository: providers.find((p) => p.repository)?.repository,
+  };
+}
+
+/** The runtime's plugin: `/v2` for sync pipelines and registry models, `GET /api/agent` for the in-process agent. */
+export async function v2Routes(app: FastifyInstance, runtime: Runtime): Promise<void> {
+  const models = runtime.services.models as ModelService | undefined;
+  const local = models instanceof LocalModels ? models : undefined;
+  const providers = [pipelinesV2Provider(runtime)];
+  if (models)
+    providers.push(
+      modelsV2Provider(models, {
+        host: local?.host,
+        versions: local?.registry ? async (name) => (await local.registry!.versions(name)).map((v) => v.version) : undefined,
+      }),
+    );
+  await registerV2Routes(app, firstOf(providers), { bodyLimit: app.initialConfig.bodyLimit });
+  if (local) {
+    local.host.registerMetrics(runtime.metrics.registry);
+    app.get("/api/agent", async () => local.host.status());
+  }
+}
