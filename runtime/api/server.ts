@@ -21,7 +21,7 @@ export interface ApiOptions {
 
 /** Route plugins, one per area: each gets the runtime. */
 export type ApiPlugin = (app: FastifyInstance, runtime: Runtime) => void | Promise<void>;
-const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes];
+const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes];
 
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });
