@@ -1,3 +1,4 @@
 import type { NodeDefinition } from "../../runtime/node-contract";
+import tfjsTrainer from "./tfjs";
 
-export const trainerNodes: NodeDefinition[] = [];
+export const trainerNodes: NodeDefinition[] = [tfjsTrainer];

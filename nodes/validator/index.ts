@@ -1,3 +1,4 @@
 import type { NodeDefinition } from "../../runtime/node-contract";
+import gate from "./gate";
 
-export const validatorNodes: NodeDefinition[] = [];
+export const validatorNodes: NodeDefinition[] = [gate];

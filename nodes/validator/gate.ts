@@ -1,0 +1,142 @@
+import { z } from "zod";
+import { isHoldout, exampleOf } from "../../runtime/cl/examples";
+import type { LabelledSet } from "../../runtime/cl/fashion-mnist";
+import { evaluateOnnx, gateConfigSchema, runGate } from "../../runtime/cl/gate";
+import { HistoryStore, historyRootFromNodeDir, type HistoryEntry } from "../../runtime/cl/history";
+import { clMetrics } from "../../runtime/cl/metrics";
+import { rolloutConfigSchema, type RolloutRouter } from "../../runtime/cl/rollout";
+import { readSnapshot } from "../../runtime/cl/snapshot";
+import { ClassBalancedBuffer, concatSets } from "../../runtime/cl/strategies";
+import { seededRandom } from "../../runtime/cl/random";
+import { defineNode } from "../../runtime/node-contract";
+import { port } from "../../runtime/ports";
+import type { ModelRegistry } from "../../runtime/registry/types";
+import type { CandidateEvent } from "../trainer/tfjs";
+
+const config = gateConfigSchema.extend({
+  service: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).optional().describe("Name the CL history is kept under; defaults to the pipeline name"),
+  holdoutShare: z.number().min(0).max(0.9).default(0.2).describe("Share of labelled examples kept as holdout (same rule as the trainer's, which skips them)"),
+  holdoutPerExperience: z.number().int().min(10).default(1000).describe("Holdout examples kept per experience, class-balanced"),
+  golden: z.string().optional().describe("Folder of a trusted golden-set snapshot (runtime/cl/snapshot.ts format): the guard against poisoned data"),
+  rollout: rolloutConfigSchema.default(rolloutConfigSchema.parse({})).describe("How a passed candidate becomes champion"),
+});
+
+/**
+ * The gate between a trained candidate and serving. Every configured check must pass
+ * (holdout accuracy on all classes seen, no regression overall or per class against the
+ * champion, p99 latency and size budgets, a trusted golden set). A passed candidate is
+ * promoted (hot swap, or a shadow / canary rollout through the `cl.rollouts` service); a
+ * failed one is marked `rejected` with the report and never served. Every decision goes
+ * to the service's history with the Avalanche metrics of the update.
+ */
+export default defineNode({
+  type: "validator.gate",
+  category: "validator",
+  title: "Validator gate",
+  description:
+    "Validates a candidate (holdout accuracy, no regression vs champion overall and per class, latency and size budgets, golden set), then promotes it (hot swap, shadow or canary) or rejects it; records every decision in the CL history.",
+  inputs: { candidate: port.model(), holdout: port.labelled() },
+  outputs: { decision: port.event("promotion") },
+  config,
+  create: async (ctx, cfg) => {
+    const registry = ctx.service<ModelRegistry>("registry");
+    let router: RolloutRouter | undefined;
+    if (cfg.rollout.mode !== "direct") {
+      try {
+        router = ctx.service<RolloutRouter>("cl.rollouts");
+      } catch {
+        throw new Error(`rollout mode "${cfg.rollout.mode}" needs the serving side to route traffic (the "cl.rollouts" service), which this runtime does not provide; use mode "direct"`);
+      }
+    }
+    const history = new HistoryStore(historyRootFromNodeDir(ctx.dataDir));
+    const service = cfg.service ?? ctx.pipeline;
+    const golden: LabelledSet | undefined = cfg.golden ? (await readSnapshot(cfg.golden)).set : undefined;
+    const random = seededRandom(7);
+    // Holdout examples per experience: experience e is what arrived before the e-th update was judged.
+    const experiences: ClassBalancedBuffer[] = [];
+    let current: ClassBalancedBuffer | undefined;
+    let judged = 0;
+    let lastDecision: Record<string, unknown> = {};
+    let queue = Promise.resolve();
+
+    const judge = async (candidate: CandidateEvent): Promise<Record<string, unknown>> => {
+      if (current) (experiences.push(current), (current = undefined));
+      if (!experiences.length) throw new Error("no holdout examples yet: wire labelled data to validator.gate.holdout");
+      const holdout = experiences.map((b) => b.contents()).reduce(concatSets);
+      const bytes = await registry.readArtifact(candidate.name, candidate.version);
+      const champion = await registry.get(candidate.name, "champion");
+      const championBytes = champion && champion.version !== candidate.version ? await registry.readArtifact(candidate.name, champion.version) : undefined;
+      const report = await runGate({ candidate: bytes, champion: championBytes ? { bytes: championBytes, version: champion!.version } : undefined, holdout, golden, config: cfg });
+
+      // Avalanche's accuracy matrix: earlier rows from the accepted updates, this candidate's row on every experience so far.
+      const accepted = (await history.list(service)).filter((e) => e.model === candidate.name && e.decision === "promoted" && e.metrics);
+      const row: (number | null)[] = [];
+      for (const buffer of experiences) row.push((await evaluateOnnx(bytes, buffer.contents())).accuracy);
+      const width = row.length;
+      const previousRows = accepted.map((e) => e.metrics!.accuracyMatrix.at(-1)!).map((r) => [...r, ...Array(Math.max(0, width - r.length)).fill(null)].slice(0, width));
+      const metrics = clMetrics([...previousRows, row]);
+
+      await registry.putValidation(candidate.name, candidate.version, { passed: report.passed, reasons: report.reasons, checks: Object.fromEntries(report.checks.map((c) => [c.name, c])), createdAt: report.createdAt });
+      await registry.putMetrics(candidate.name, candidate.version, { holdoutAccuracy: report.candidate.holdout!.accuracy, averageAccuracy: metrics.averageAccuracy, bwt: metrics.bwt, forgetting: metrics.forgetting });
+
+      let decision: HistoryEntry["decision"];
+      let rolloutReport: unknown;
+      if (!report.passed) {
+        await registry.setStatus(candidate.name, candidate.version, "rejected", report.reasons.join("; "));
+        decision = "rejected";
+      } else if (!router) {
+        await registry.promote(candidate.name, candidate.version, `passed validator.gate (${report.checks.length} checks)`);
+        decision = "promoted";
+      } else {
+        const rollout = router.start(registry, candidate.name, candidate.version, champion?.version, cfg.rollout);
+        const result = await rollout.done;
+        rolloutReport = result;
+        decision = result.state === "promoted" ? "promoted" : "rolled-back";
+      }
+      judged++;
+      const entry: HistoryEntry = {
+        id: `${candidate.name}@${candidate.version}`,
+        service,
+        model: candidate.name,
+        version: candidate.version,
+        baseVersion: candidate.baseVersion,
+        at: new Date().toISOString(),
+        trigger: candidate.trigger,
+        scenario: candidate.scenario,
+        strategy: { trainer: "trainer.tfjs", ...candidate.strategy },
+        snapshot: candidate.snapshot,
+        trainingMs: candidate.trainingMs,
+        samplesSeen: candidate.samplesSeen,
+        sizeBytes: candidate.sizeBytes,
+        metrics: { accuracyMatrix: metrics.accuracyMatrix, averageAccuracy: metrics.averageAccuracy, bwt: metrics.bwt, forgetting: metrics.forgetting, holdoutAccuracy: report.candidate.holdout!.accuracy },
+        validation: report,
+        decision,
+        rollout: rolloutReport,
+      };
+      await history.append(entry);
+      ctx.log(decision === "promoted" ? "info" : "warn", `${candidate.name}@${candidate.version}: ${decision}${report.reasons.length ? ` (${report.reasons.join("; ")})` : ""}`);
+      return { kind: "promotion", model: candidate.name, version: candidate.version, decision, reason: report.reasons.join("; ") || undefined, checks: report.checks };
+    };
+
+    return {
+      async onMessage(portName, message, emit) {
+        if (portName === "holdout") {
+          if (!isHoldout(message.id, cfg.holdoutShare)) return;
+          const { x, y } = exampleOf(message.payload);
+          current ??= new ClassBalancedBuffer(cfg.holdoutPerExperience, x.length, random);
+          current.add({ x, y: Int32Array.of(y), count: 1, features: x.length });
+          return;
+        }
+        // Candidates are judged one at a time, in arrival order.
+        const candidate = message.payload as CandidateEvent;
+        const run = queue.then(async () => {
+          lastDecision = await judge(candidate);
+          await emit("decision", lastDecision);
+        });
+        queue = run.catch(() => undefined);
+        await run;
+      },
+      status: () => ({ experiences: experiences.length + (current ? 1 : 0), judged, last: lastDecision }),
+    };
+  },
+});

@@ -1,0 +1,69 @@
+/**
+ * A dataset snapshot on disk: the exact examples a candidate was trained on, kept so
+ * lineage can name them and an external trainer can read them. The format is the
+ * external trainer's contract (docs in nodes/trainer/external.ts):
+ *
+ *   <dir>/meta.json  { id, count, features, classes, createdAt, source }
+ *   <dir>/x.f32      count × features float32, little-endian, row-major
+ *   <dir>/y.i32      count int32 labels, little-endian
+ *
+ * In NumPy: np.fromfile("x.f32", "<f4").reshape(count, features), np.fromfile("y.i32", "<i4").
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs/promises";
+import path from "node:path";
+import type { LabelledSet } from "./fashion-mnist";
+
+export interface SnapshotSource {
+  /** Where the examples came from: a stream (pipeline edge or collector) and the message ids or sequence ranges it held. */
+  stream?: string;
+  ranges?: { from: number; to: number }[];
+  messageIds?: string[];
+  /** Free-form: which sampler built it, its seed, the replay share… */
+  [key: string]: unknown;
+}
+
+export interface SnapshotMeta {
+  id: string;
+  count: number;
+  features: number;
+  classes: Record<string, number>;
+  createdAt: string;
+  source: SnapshotSource;
+}
+
+/** The id is the content hash, so the same data always gets the same id. */
+export function snapshotId(set: LabelledSet): string {
+  const hash = createHash("sha256");
+  hash.update(new Uint8Array(set.x.buffer, set.x.byteOffset, set.x.byteLength));
+  hash.update(new Uint8Array(set.y.buffer, set.y.byteOffset, set.y.byteLength));
+  return `snap-${hash.digest("hex").slice(0, 16)}`;
+}
+
+export function classCounts(y: Int32Array): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const label of y) counts[label] = (counts[label] ?? 0) + 1;
+  return counts;
+}
+
+export async function writeSnapshot(root: string, set: LabelledSet, source: SnapshotSource = {}): Promise<{ dir: string; meta: SnapshotMeta }> {
+  const id = snapshotId(set);
+  const dir = path.join(root, id);
+  const meta: SnapshotMeta = { id, count: set.count, features: set.features, classes: classCounts(set.y), createdAt: new Date().toISOString(), source };
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(path.join(dir, "x.f32"), new Uint8Array(set.x.buffer, set.x.byteOffset, set.x.byteLength));
+  await fs.writeFile(path.join(dir, "y.i32"), new Uint8Array(set.y.buffer, set.y.byteOffset, set.y.byteLength));
+  await fs.writeFile(path.join(dir, "meta.json"), JSON.stringify(meta, null, 2) + "\n");
+  return { dir, meta };
+}
+
+export async function readSnapshot(dir: string): Promise<{ set: LabelledSet; meta: SnapshotMeta }> {
+  const meta = JSON.parse(await fs.readFile(path.join(dir, "meta.json"), "utf8")) as SnapshotMeta;
+  const xBytes = await fs.readFile(path.join(dir, "x.f32"));
+  const yBytes = await fs.readFile(path.join(dir, "y.i32"));
+  if (xBytes.length !== meta.count * meta.features * 4 || yBytes.length !== meta.count * 4)
+    throw new Error(`snapshot ${dir}: file sizes do not match ${meta.count} × ${meta.features}`);
+  const x = new Float32Array(new Uint8Array(xBytes).buffer);
+  const y = new Int32Array(new Uint8Array(yBytes).buffer);
+  return { set: { x, y, count: meta.count, features: meta.features }, meta };
+}
