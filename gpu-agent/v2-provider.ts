@@ -5,7 +5,7 @@
  * `file:<version>/model.onnx`, unload).
  */
 import type { Tensor } from "../runtime/ports";
-import { RegistryError } from "../runtime/registry/types";
+import { checkModelName, RegistryError } from "../runtime/registry/types";
 import type { ModelHost } from "./host";
 import { ModelNotFoundError } from "./host";
 import type { ModelService } from "./service";
@@ -113,6 +113,7 @@ export function hostRepository(host: ModelHost): V2Repository {
       return readyOnly ? entries.filter((e) => e.state === "READY") : entries;
     },
     async load(name, parameters) {
+      checkModelName(name); // it names a folder of the artifact cache
       const files = Object.entries(parameters).filter(([k]) => k.startsWith("file:"));
       if (files.length === 0) {
         const versions = host.versionsOf(name);
