@@ -1,7 +1,8 @@
 /**
  * Provenance: every emitted message is kept, grouped by trace, so an output can
  * be walked back through `parents` to the inputs, nodes and model versions that
- * made it. Bounded: the oldest traces are forgotten first.
+ * made it. Bounded: a ring of the most recent messages; when it wraps, the oldest
+ * message leaves its trace (traces are in emission order, so it is the first).
  */
 import type { Message } from "./envelope";
 
@@ -17,23 +18,28 @@ export interface TraceNode {
 
 export class TraceStore {
   private readonly traces = new Map<string, Message[]>();
-  private size = 0;
+  private readonly ring: (Message | undefined)[];
+  private next = 0;
 
-  constructor(private readonly maxMessages: number) {}
+  constructor(private readonly capacity: number) {
+    this.ring = new Array(capacity);
+  }
 
   record(message: Message): void {
-    if (this.maxMessages === 0) return;
+    if (this.capacity === 0) return;
+    const old = this.ring[this.next];
+    if (old) {
+      const list = this.traces.get(old.traceId);
+      if (list) {
+        list.shift();
+        if (list.length === 0) this.traces.delete(old.traceId);
+      }
+    }
+    this.ring[this.next] = message;
+    this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
     const list = this.traces.get(message.traceId);
     if (list) list.push(message);
     else this.traces.set(message.traceId, [message]);
-    if (++this.size > this.maxMessages) this.evictOldestTrace();
-  }
-
-  private evictOldestTrace(): void {
-    const oldest = this.traces.keys().next().value;
-    if (oldest === undefined) return;
-    this.size -= this.traces.get(oldest)!.length;
-    this.traces.delete(oldest);
   }
 
   messages(traceId: string): Message[] {
@@ -47,7 +53,7 @@ export class TraceStore {
   tree(traceId: string): TraceNode[] {
     const all = this.messages(traceId);
     const byId = new Map(all.map((m) => [m.id, m]));
-    const find = (id: string): Message | undefined => byId.get(id) ?? this.findAnywhere(id);
+    const find = (id: string): Message | undefined => byId.get(id) ?? this.ring.find((m) => m?.id === id);
     const consumed = new Set(all.flatMap((m) => m.parents));
     const build = (m: Message, seen: Set<string>): TraceNode => ({
       id: m.id,
@@ -63,13 +69,5 @@ export class TraceStore {
         .map((p) => build(p, new Set([...seen, p.id]))),
     });
     return all.filter((m) => !consumed.has(m.id)).map((m) => build(m, new Set([m.id])));
-  }
-
-  private findAnywhere(id: string): Message | undefined {
-    for (const list of this.traces.values()) {
-      const m = list.find((x) => x.id === id);
-      if (m) return m;
-    }
-    return undefined;
   }
 }

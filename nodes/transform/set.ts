@@ -25,7 +25,7 @@ export default defineNode({
       onMessage(_port, message, emit) {
         let payload = message.payload;
         for (const [path, value] of assignments) payload = withPath(payload, path, value);
-        return emit("out", payload).then(() => undefined);
+        void emit("out", payload); // the engine waits for emits the node does not await
       },
     };
   },

@@ -9,9 +9,9 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createMessage, type Message } from "../envelope";
+import { newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
 import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../node-contract";
-import type { Metrics, MetricsSource, NodeStats } from "../metrics";
+import { NodeStats, type Metrics, type MetricsSource } from "../metrics";
 import { payloadProblem, type PortType } from "../ports";
 import { TraceStore } from "../provenance";
 import { Ring, TapStore } from "../taps";
@@ -36,14 +36,38 @@ interface Outlet {
   ring: Ring<Message>;
 }
 
+interface OutputPort {
+  /** Shared by every message from this port that names no model: one object, not one per message. */
+  source: MessageSource;
+  sync: Outlet[];
+  async: Outlet[];
+}
+
 interface RunningNode {
   compiled: CompiledNode;
   instance: NodeInstance;
   stats: NodeStats;
-  /** Output port → its sync and async outlets. */
-  outlets: Map<string, { sync: Outlet[]; async: Outlet[] }>;
+  outlets: Map<string, OutputPort>;
   /** Input ports whose declared type is checked at run time. */
   checkedInputs: Map<string, PortType>;
+}
+
+const NO_REPLY: Message[] = [];
+const NO_PARENTS: Message[] = [];
+
+/** What one handling of a message has produced: its sync reply, and emits still under way. */
+interface Invocation {
+  replies: Message[] | undefined;
+  pending: Promise<unknown>[] | undefined;
+}
+
+/** Remembers an emit still under way so the handling waits for it even if the node did not await it. */
+function track<T>(invocation: Invocation | undefined, promise: Promise<T>): Promise<T> {
+  if (invocation) {
+    promise.catch(() => undefined); // observed by settle(); never an unhandled rejection
+    (invocation.pending ??= []).push(promise);
+  }
+  return promise;
 }
 
 export class NodeError extends Error {
@@ -81,13 +105,17 @@ export class RunningPipeline implements MetricsSource {
 
   async start(): Promise<void> {
     const { transport } = this.options;
+    const localNodes = [...this.compiled.nodes.keys()].filter((id) => this.isLocal(id));
+    await transport.attach?.({ pipeline: this.compiled.pipeline, edges: this.compiled.edges, localNodes });
     for (const compiled of this.compiled.nodes.values()) {
       if (!this.isLocal(compiled.id)) continue;
       const node: RunningNode = {
         compiled,
         instance: {},
-        stats: this.options.metrics.nodeStats(this.name, compiled.id),
-        outlets: new Map(Object.keys(compiled.outputs).map((p) => [p, { sync: [], async: [] }])),
+        stats: new NodeStats(),
+        outlets: new Map(
+          Object.keys(compiled.outputs).map((p) => [p, { source: { pipeline: this.name, node: compiled.id, port: p }, sync: [], async: [] }]),
+        ),
         checkedInputs: new Map(Object.entries(compiled.inputs).filter(([, t]) => t.kind !== "any")),
       };
       for (const edge of this.compiled.edges.filter((e) => e.from.node === compiled.id))
@@ -98,14 +126,12 @@ export class RunningPipeline implements MetricsSource {
     for (const edge of this.compiled.edges) {
       const target = this.nodes.get(edge.to.node);
       if (!target) continue;
-      if (edge.mode === "sync") await transport.serveSync(edge, (m) => this.handle(target, edge, m));
-      else
-        await transport.consumeAsync(edge, async (m) => {
-          await this.handle(target, edge, m).catch(() => undefined); // dead-lettered in handle
-        });
+      // Failures are dead-lettered in handle(); the async consumer just moves on.
+      if (edge.mode === "sync") await transport.serveSync(edge, async (m) => this.handle(target, edge, m, true));
+      else await transport.consumeAsync(edge, (m) => this.handle(target, edge, m, false));
     }
     this.options.metrics.add(this);
-    for (const node of this.nodes.values()) await node.instance.start?.(this.emitter(node, []));
+    for (const node of this.nodes.values()) await node.instance.start?.(this.emitter(node, NO_PARENTS));
   }
 
   private context(nodeId: string): NodeContext {
@@ -129,54 +155,96 @@ export class RunningPipeline implements MetricsSource {
     };
   }
 
-  /** Handles one message arriving at a node over an edge; resolves with the node's sync reply. */
-  private async handle(node: RunningNode, edge: EdgeInfo, message: Message): Promise<Message[]> {
+  /**
+   * Handles one message arriving at a node over an edge. When the node and every
+   * edge it emits on finish at once, this returns the reply itself and no promise
+   * is made: that keeps a hop of the in-process engine allocation-light.
+   */
+  private handle(node: RunningNode, edge: EdgeInfo, message: Message, wantsReply: boolean): Message[] | Promise<Message[]> {
     const port = edge.to.port;
     const expected = node.checkedInputs.get(port);
     const problem = expected && payloadProblem(expected, message.payload);
-    if (problem) {
-      await this.toDeadLetter(node, port, edge.id, `payload does not match input ${node.compiled.id}.${port}: ${problem}`, message);
-      throw new NodeError(node.compiled.id, port, `bad message on ${node.compiled.id}.${port}: ${problem}`);
-    }
+    if (problem)
+      return this.fail(node, edge, message, new NodeError(node.compiled.id, port, `payload does not match input ${node.compiled.id}.${port}: ${problem}`));
     node.stats.in++;
     const started = performance.now();
-    const replies: Message[] = [];
+    const invocation: Invocation = { replies: wantsReply ? [] : undefined, pending: undefined };
+    let result: void | Promise<void> | undefined;
     try {
-      await node.instance.onMessage?.(port, message, this.emitter(node, [message], replies));
-      return replies;
+      result = node.instance.onMessage?.(port, message, this.emitter(node, [message], invocation));
     } catch (err) {
-      if (err instanceof NodeError) throw err; // dead-lettered where it happened, downstream
-      node.stats.errors++;
-      const reason = err instanceof Error ? err.message : String(err);
-      await this.toDeadLetter(node, port, edge.id, reason, message);
-      throw new NodeError(node.compiled.id, port, reason);
+      node.stats.observeLatency((performance.now() - started) / 1000);
+      return this.fail(node, edge, message, err);
+    }
+    if (!result && !invocation.pending) {
+      node.stats.observeLatency((performance.now() - started) / 1000);
+      return invocation.replies ?? NO_REPLY;
+    }
+    return this.settle(node, edge, message, result, invocation, started);
+  }
+
+  /** Waits for the node and for every emit it made (awaited by the node or not), so failures downstream are its failures. */
+  private async settle(node: RunningNode, edge: EdgeInfo, message: Message, result: void | Promise<void> | undefined, invocation: Invocation, started: number): Promise<Message[]> {
+    try {
+      await result;
+      while (invocation.pending) {
+        const pending = invocation.pending;
+        invocation.pending = undefined;
+        await Promise.all(pending);
+      }
+      return invocation.replies ?? NO_REPLY;
+    } catch (err) {
+      return this.fail(node, edge, message, err);
     } finally {
       node.stats.observeLatency((performance.now() - started) / 1000);
     }
   }
 
-  private emitter(node: RunningNode, handling: readonly Message[], replies?: Message[]): Emit {
-    return async (port: string, payload: unknown, options?: EmitOptions) => {
+  private async fail(node: RunningNode, edge: EdgeInfo, message: Message, err: unknown): Promise<never> {
+    if (err instanceof NodeError && err.node !== node.compiled.id) throw err; // dead-lettered where it happened, downstream
+    const port = edge.to.port;
+    if (!(err instanceof NodeError)) node.stats.errors++;
+    const reason = err instanceof Error ? err.message : String(err);
+    await this.toDeadLetter(node, port, edge.id, reason, message);
+    throw err instanceof NodeError ? err : new NodeError(node.compiled.id, port, reason);
+  }
+
+  private emitter(node: RunningNode, handling: readonly Message[], invocation?: Invocation): Emit {
+    return (port: string, payload: unknown, options?: EmitOptions) => {
       const outlet = node.outlets.get(port);
-      if (!outlet) throw new Error(`node ${node.compiled.id} emitted on unknown port "${port}"`);
-      const message = createMessage(
-        { pipeline: this.name, node: node.compiled.id, port, model: options?.model },
+      if (!outlet) return track(invocation, Promise.reject(new Error(`node ${node.compiled.id} emitted on unknown port "${port}"`)));
+      const parents = options?.parents ?? handling;
+      const message: Message = {
+        id: newMessageId(),
+        traceId: options?.traceId ?? parents[0]?.traceId ?? newTraceId(),
+        parents: parents.length === 1 ? [parents[0].id] : parents.map((p) => p.id),
+        ts: Date.now(),
+        source: options?.model ? { ...outlet.source, model: options.model } : outlet.source,
         payload,
-        options?.parents ?? handling,
-        options?.traceId,
-      );
+      };
       node.stats.out++;
       this.traces.record(message);
+      // Hand off to async edges without waiting unless a queue pushes back.
+      let accepted: Promise<void> | undefined;
       for (const { edge, ring } of outlet.async) {
         this.taps.record(edge.id, ring, message);
-        await this.options.transport.publishAsync(edge, message);
+        const p = this.options.transport.publishAsync(edge, message);
+        if (p) accepted = accepted ? Promise.all([accepted, p]).then(() => undefined) : p;
       }
-      let reply: Message[];
-      if (outlet.sync.length === 0) reply = [message];
-      else if (outlet.sync.length === 1) reply = await this.call(outlet.sync[0], message);
-      else reply = (await Promise.all(outlet.sync.map((o) => this.call(o, message)))).flat();
-      if (replies) for (const r of reply) replies.push(r);
-      return reply;
+      if (outlet.sync.length === 0) {
+        invocation?.replies?.push(message);
+        return accepted ? track(invocation, accepted.then(() => [message])) : Promise.resolve([message]);
+      }
+      const replies = invocation?.replies;
+      return track(
+        invocation,
+        (accepted ?? Promise.resolve()).then(async () => {
+          const reply =
+            outlet.sync.length === 1 ? await this.call(outlet.sync[0], message) : (await Promise.all(outlet.sync.map((o) => this.call(o, message)))).flat();
+          if (replies) for (const r of reply) replies.push(r);
+          return reply;
+        }),
+      );
     };
   }
 

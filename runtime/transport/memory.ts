@@ -5,6 +5,8 @@
 import type { Message } from "../envelope";
 import type { AsyncHandler, DeadLetter, EdgeInfo, EdgeStats, SyncHandler, Transport } from "./transport";
 
+const FAIRNESS_BURST = 256;
+
 /**
  * A bounded FIFO with its consumers. A ring buffer rather than an array with
  * shift(): shift is O(n) on large queues and this is the hot path of every async hop.
@@ -79,15 +81,23 @@ class EdgeQueue {
   }
 
   private async run(first: Message): Promise<void> {
-    // Keep draining in this task while work is queued: one task per burst, not per message.
+    // Drain in this task while work is queued: one task per burst, not per message.
+    // A handler that finishes at once is not awaited, so a chain of such hops makes
+    // no promise at all; every FAIRNESS_BURST messages the loop yields to I/O.
     let message: Message | undefined = first;
+    let streak = 0;
     while (message) {
       try {
-        await this.handler!(message);
+        const done = this.handler!(message);
+        if (done instanceof Promise) await done;
       } catch {
         // The engine already dead-lettered it; the consumer carries on.
       }
-      message = this.size > 0 && !this.closed ? this.take() : undefined;
+      if (++streak === FAIRNESS_BURST) {
+        streak = 0;
+        await new Promise((r) => setImmediate(r));
+      }
+      message = this.size > 0 && !this.closed && this.handler ? this.take() : undefined;
     }
     this.inFlight--;
     if (this.inFlight === 0 && this.size === 0) this.notifyIdle();
@@ -124,10 +134,17 @@ export class MemoryTransport implements Transport {
     return `${edge.pipeline}/${edge.id}`;
   }
 
+  /** Per edge object, so the hot path does not build a key string per message. */
+  private readonly queueOf = new WeakMap<EdgeInfo, EdgeQueue>();
+  private readonly handlerOf = new WeakMap<EdgeInfo, SyncHandler>();
+
   private queue(edge: EdgeInfo): EdgeQueue {
+    let q = this.queueOf.get(edge);
+    if (q) return q;
     const key = this.key(edge);
-    let q = this.queues.get(key);
+    q = this.queues.get(key);
     if (!q) this.queues.set(key, (q = new EdgeQueue(edge)));
+    this.queueOf.set(edge, q);
     return q;
   }
 
@@ -136,7 +153,11 @@ export class MemoryTransport implements Transport {
   }
 
   callSync(edge: EdgeInfo, message: Message): Promise<Message[]> {
-    const handler = this.syncHandlers.get(this.key(edge));
+    let handler = this.handlerOf.get(edge);
+    if (!handler) {
+      handler = this.syncHandlers.get(this.key(edge));
+      if (handler) this.handlerOf.set(edge, handler);
+    }
     if (!handler) return Promise.reject(new Error(`no node serves sync edge ${edge.id} of pipeline ${edge.pipeline}`));
     return handler(message);
   }
@@ -145,8 +166,8 @@ export class MemoryTransport implements Transport {
     this.queue(edge).consume(handler);
   }
 
-  publishAsync(edge: EdgeInfo, message: Message): Promise<void> {
-    return this.queue(edge).publish(message) ?? Promise.resolve();
+  publishAsync(edge: EdgeInfo, message: Message): Promise<void> | undefined {
+    return this.queue(edge).publish(message);
   }
 
   async deadLetter(_letter: DeadLetter): Promise<void> {

@@ -7,6 +7,7 @@
  * caller beyond acceptance (a bounded queue in memory, a JetStream stream on NATS).
  */
 import type { Message } from "../envelope";
+import type { Pipeline } from "../schema";
 
 export interface EdgeInfo {
   id: string;
@@ -28,7 +29,8 @@ export interface DeadLetter {
 }
 
 export type SyncHandler = (message: Message) => Promise<Message[]>;
-export type AsyncHandler = (message: Message) => Promise<void>;
+/** May finish at once (returning anything but a promise) or return a promise; either way, done means acknowledged. */
+export type AsyncHandler = (message: Message) => unknown;
 
 export interface EdgeStats {
   /** Messages waiting on the edge. */
@@ -37,16 +39,42 @@ export interface EdgeStats {
   dropped: number;
 }
 
+/** What a process runs of a pipeline, told to the transport before any edge is served. */
+export interface PipelineAttachment {
+  pipeline: Pipeline;
+  edges: readonly EdgeInfo[];
+  /** The nodes this process runs. */
+  localNodes: readonly string[];
+}
+
+/** Where a distributed pipeline runs (see `Transport.status`). */
+export interface TransportStatus {
+  /** The live processes running part of the pipeline. */
+  processes: { id: string; host: string; pid: number; role: string; placement?: string; nodes: string[]; since: string }[];
+  /** Per node: the processes running it; replicas share its work. */
+  placement: Record<string, { replicas: number; processes: string[] }>;
+  /** Per async edge: messages not yet delivered, delivered but not acknowledged, and redelivered. */
+  lag: Record<string, { pending: number; ackPending: number; redelivered: number }>;
+}
+
 export interface Transport {
   readonly kind: string;
+  /** Optional: prepares the pipeline's shared resources (streams, consumers) before the engine serves its edges. */
+  attach?(attachment: PipelineAttachment): Promise<void>;
+  /** Optional: where the pipeline's nodes run and how far behind its async edges are. */
+  status?(pipeline: string): Promise<TransportStatus>;
   /** Makes this process answer calls over a sync edge. */
   serveSync(edge: EdgeInfo, handler: SyncHandler): Promise<void>;
   /** Sends over a sync edge and resolves with the reply; rejects with the remote node's error. */
   callSync(edge: EdgeInfo, message: Message): Promise<Message[]>;
   /** Makes this process consume an async edge; the handler resolving acknowledges the message. */
   consumeAsync(edge: EdgeInfo, handler: AsyncHandler): Promise<void>;
-  /** Resolves once the edge has accepted the message (a full `block` queue makes the producer wait). */
-  publishAsync(edge: EdgeInfo, message: Message): Promise<void>;
+  /**
+   * Hands a message to an async edge. Returns undefined when it was accepted at
+   * once, else a promise that resolves on acceptance (a full `block` queue makes the
+   * producer wait; a broker confirms). Undefined spares the hot path a promise.
+   */
+  publishAsync(edge: EdgeInfo, message: Message): Promise<void> | undefined;
   deadLetter(letter: DeadLetter): Promise<void>;
   edgeStats(edge: EdgeInfo): EdgeStats;
   /** Resolves when no message is queued or being handled on any async edge of the pipeline. */

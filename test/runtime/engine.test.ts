@@ -31,7 +31,7 @@ describe("engine, in-process transport", () => {
     // The async branch is still held at its gate while the sync reply is already here.
     expect(reply.payload).toEqual({ double: 42 });
     expect(slowProbe.received).toHaveLength(0);
-    expect(rt.transport.edgeStats(running.compiled.edges.find((e) => e.mode === "async")!).depth + running.status().nodes.slow.in).toBe(1);
+    expect(rt.transport.edgeStats(running.compiled.edges.find((e) => e.mode === "async")!).depth + (running.status().nodes.slow.in as number)).toBe(1);
     slow.open();
     await running.idle();
     expect(slowProbe.received.map((m) => m.payload)).toEqual([{ n: 21 }]);

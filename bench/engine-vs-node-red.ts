@@ -1,0 +1,172 @@
+/**
+ * Messages per second through a chain of N trivial transforms, Evoflow's
+ * in-process engine (taps and provenance on) against Node-RED 4 embedded, in the
+ * same run. Each side runs in its own child process so its peak RSS is its own.
+ *
+ *   npm run bench:engine            # writes bench/results/engine-vs-node-red.{json,md}
+ *
+ * The flow on both sides: inject → N × "set payload.kI = I" → counting sink,
+ * 200,000 messages in chunks of 10,000 (REFERENCE.md's measurement of Node-RED).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+const TOTAL = 200_000;
+const CHUNK = 10_000;
+const WARMUP = 20_000;
+
+interface SideResult {
+  side: string;
+  transforms: number;
+  edges?: string;
+  messages: number;
+  seconds: number;
+  msgsPerSecond: number;
+  /** Rate per CPU-second of this process: steadier than wall time when the machine is shared. */
+  msgsPerCpuSecond: number;
+  peakRssMB: number;
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
+async function runEvoflow(n: number, mode: "sync" | "async"): Promise<SideResult> {
+  const { Runtime } = await import("../runtime/runtime");
+  const runtime = new Runtime({ dataDir: mkdtempSync(`${tmpdir()}/evoflow-bench-`) });
+  const nodes = [{ id: "inject", type: "io.http" }, { id: "sink", type: "io.sink" }];
+  const edges: { from: string; to: string; mode: string }[] = [];
+  let prev = "inject.out";
+  for (let i = 1; i <= n; i++) {
+    nodes.push({ id: `t${i}`, type: "transform.set", config: { set: { [`k${i}`]: i } } } as never);
+    edges.push({ from: prev, to: `t${i}.in`, mode });
+    prev = `t${i}.out`;
+  }
+  edges.push({ from: prev, to: "sink.in", mode });
+  const running = await runtime.deploy({ apiVersion: "evoflow/v1", name: "bench", nodes, edges });
+  const entry = running.entrypoints.get("bench")!;
+  const send = async (count: number) => {
+    for (let done = 0; done < count; done += CHUNK) {
+      const batch: Promise<unknown>[] = [];
+      for (let i = 0; i < CHUNK; i++) batch.push(entry.invoke({ i }));
+      await Promise.all(batch);
+      await running.idle();
+    }
+  };
+  await send(WARMUP);
+  const sinkBefore = running.status().nodes.sink.in as number;
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  await send(TOTAL);
+  const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSecondsSince(cpu);
+  const received = (running.status().nodes.sink.in as number) - sinkBefore;
+  if (received !== TOTAL) throw new Error(`evoflow sink got ${received} of ${TOTAL}`);
+  if (running.taps.read(`t${n}_out-sink_in`, 0).total < TOTAL) throw new Error("taps were not on");
+  await runtime.close();
+  return { side: "evoflow", transforms: n, edges: mode, messages: TOTAL, seconds, msgsPerSecond: TOTAL / seconds, msgsPerCpuSecond: TOTAL / cpuSeconds, peakRssMB: process.resourceUsage().maxRSS / 1024 };
+}
+
+async function runNodeRed(n: number): Promise<SideResult> {
+  const require = createRequire(import.meta.url);
+  const RED = require("node-red");
+  const http = require("node:http");
+  RED.init(http.createServer(), {
+    userDir: mkdtempSync(`${tmpdir()}/node-red-bench-`),
+    httpAdminRoot: false,
+    httpNodeRoot: false,
+    credentialSecret: false,
+    logging: { console: { level: "off" } },
+  });
+  await RED.start();
+  const flow: Record<string, unknown>[] = [{ id: "tab", type: "tab", label: "bench" }];
+  for (let i = 1; i <= n; i++)
+    flow.push({
+      id: `t${i}`, type: "change", z: "tab", name: "",
+      rules: [{ t: "set", p: `payload.k${i}`, pt: "msg", to: String(i), tot: "num" }],
+      wires: [[i < n ? `t${i + 1}` : "sink"]],
+    });
+  flow.push({ id: "sink", type: "junction", z: "tab", wires: [] });
+  await RED.runtime.flows.setFlows({ flows: { flows: flow } });
+  await new Promise((r) => setTimeout(r, 500));
+  let received = 0;
+  RED.nodes.getNode("sink").on("input", (_msg: unknown, _send: unknown, done: () => void) => {
+    received++;
+    done();
+  });
+  const first = RED.nodes.getNode("t1");
+  const send = async (count: number) => {
+    for (let sent = 0; sent < count; sent += CHUNK) {
+      const target = received + CHUNK;
+      for (let i = 0; i < CHUNK; i++) first.receive({ payload: { i } });
+      while (received < target) await new Promise((r) => setImmediate(r));
+    }
+  };
+  await send(WARMUP);
+  const before = received;
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  await send(TOTAL);
+  const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSecondsSince(cpu);
+  if (received - before !== TOTAL) throw new Error(`node-red sink got ${received - before} of ${TOTAL}`);
+  await RED.stop();
+  return { side: "node-red", transforms: n, messages: TOTAL, seconds, msgsPerSecond: TOTAL / seconds, msgsPerCpuSecond: TOTAL / cpuSeconds, peakRssMB: process.resourceUsage().maxRSS / 1024 };
+}
+
+function child(args: string[]): SideResult {
+  const self = fileURLToPath(import.meta.url);
+  const r = spawnSync(process.execPath, ["--import", "tsx", self, ...args], { encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`bench child ${args.join(" ")} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+}
+
+async function main(): Promise<void> {
+  const [side, n, mode] = process.argv.slice(2);
+  if (side === "evoflow") return void console.log(JSON.stringify(await runEvoflow(Number(n), mode as "sync" | "async")));
+  if (side === "node-red") return void console.log(JSON.stringify(await runNodeRed(Number(n))));
+
+  const nodeRedVersion = createRequire(import.meta.url)("node-red/package.json").version;
+  const results: SideResult[] = [];
+  for (const transforms of [1, 10]) {
+    for (const args of [["node-red", String(transforms)], ["evoflow", String(transforms), "async"], ["evoflow", String(transforms), "sync"]]) {
+      process.stderr.write(`running ${args.join(" ")} ...\n`);
+      const r = child(args);
+      process.stderr.write(`  ${Math.round(r.msgsPerSecond).toLocaleString("en")} msgs/s, peak RSS ${r.peakRssMB.toFixed(0)} MB\n`);
+      results.push(r);
+    }
+  }
+  const rate = (side: string, t: number, edges?: string) => results.find((r) => r.side === side && r.transforms === t && r.edges === edges)!.msgsPerSecond;
+  const ratio10Async = rate("evoflow", 10, "async") / rate("node-red", 10);
+  const ratio10Sync = rate("evoflow", 10, "sync") / rate("node-red", 10);
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, nodeRed: nodeRedVersion };
+  const command = "npm run bench:engine";
+  const date = new Date().toISOString();
+  writeFileSync("bench/results/engine-vs-node-red.json", `${JSON.stringify({ date, command, machine, results, ratio10Async, ratio10Sync, target: 5 }, null, 2)}\n`);
+  const rows = results.map((r) => `| ${r.side} | ${r.transforms} | ${r.edges ?? "async (setImmediate per hop)"} | ${Math.round(r.msgsPerSecond).toLocaleString("en")} | ${r.peakRssMB.toFixed(0)} |`);
+  writeFileSync(
+    "bench/results/engine-vs-node-red.md",
+    [
+      "# Engine throughput against Node-RED",
+      "",
+      `${date}, \`${command}\`, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGB} GiB, Node ${machine.node}, Node-RED ${nodeRedVersion}.`,
+      "",
+      `inject → N × set-a-field transform → counting sink; ${TOTAL.toLocaleString("en")} messages in chunks of ${CHUNK.toLocaleString("en")} after ${WARMUP.toLocaleString("en")} of warm-up. Evoflow with taps (ring of 256 per edge) and provenance capture on. Each side in its own process.`,
+      "",
+      "| runtime | transforms | edges | msgs/s | peak RSS (MB) |",
+      "| --- | --- | --- | --- | --- |",
+      ...rows,
+      "",
+      `Ratio at N=10: async edges ${ratio10Async.toFixed(1)}×, sync edges ${ratio10Sync.toFixed(1)}× Node-RED (target ≥ 5×).`,
+      "",
+    ].join("\n"),
+  );
+  process.stdout.write(`ratio at N=10: async ${ratio10Async.toFixed(2)}x, sync ${ratio10Sync.toFixed(2)}x\n`);
+}
+
+await main();
+
