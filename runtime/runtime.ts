@@ -6,6 +6,7 @@
 import { runPipeline, type RunningPipeline } from "./engine/engine";
 import { Metrics } from "./metrics";
 import { nodeTypes as defaultNodeTypes, type NodeTypes } from "./node-types";
+import type { Pipeline } from "./schema";
 import { MemoryTransport } from "./transport/memory";
 import type { Transport } from "./transport/transport";
 import { validatePipeline, type Problem } from "./validate";
@@ -16,7 +17,9 @@ export interface RuntimeOptions {
   dataDir?: string;
   services?: Record<string, unknown>;
   /** Nodes of each pipeline this process runs; all when absent (see the nats worker). */
-  localNodes?: (pipeline: string) => ReadonlySet<string> | undefined;
+  localNodes?: (pipeline: string, definition: Pipeline) => ReadonlySet<string> | undefined;
+  /** Messages kept for `evoflow trace` per pipeline (in memory); 0 turns capture off. */
+  traceCapacity?: number;
   log?: (level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -52,8 +55,9 @@ export class Runtime {
       metrics: this.metrics,
       dataDir: this.dataDir,
       services: this.services,
-      localNodes: this.options.localNodes?.(name),
+      localNodes: this.options.localNodes?.(name, result.compiled.pipeline),
       log: this.options.log,
+      traceCapacity: this.options.traceCapacity,
     });
     this.pipelines.set(name, running);
     return running;
