@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ExampleBuffer, exampleOf, isHoldout } from "../../runtime/cl/examples";
 import { writeSnapshot } from "../../runtime/cl/snapshot";
 import { ClStateStore } from "../../runtime/cl/state-store";
-import { trainConfigSchema } from "../../runtime/cl/train";
+import { trainConfigSchema, type ClState } from "../../runtime/cl/train";
 import { trainInChildProcess } from "../../runtime/cl/trainer-process";
 import { defineNode, type Emit } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
@@ -16,6 +16,11 @@ const config = trainConfigSchema.extend({
   holdoutShare: z.number().min(0).max(0.9).default(0.2).describe("Share of labelled examples kept out of training for the validator (same rule as validator.gate's)"),
   niceness: z.number().int().min(0).max(19).default(10).describe("Nice value of the training process: higher leaves more CPU to serving"),
 });
+
+function stateFromLabels(labels: Record<string, string>): ClState | undefined {
+  const classes = labels.classes?.split(",").map(Number).filter((c) => Number.isInteger(c) && c >= 0);
+  return classes?.length ? { seenClasses: classes, experiences: 1 } : undefined;
+}
 
 /** Candidate announcements the validator gate consumes. */
 export interface CandidateEvent {
@@ -63,7 +68,8 @@ export default defineNode({
     const trainNow = async (trigger: { kind: string; reason?: string }, emit: Emit) => {
       const champion = await registry.get(cfg.model, "champion");
       const base = champion ? await registry.readArtifact(cfg.model, champion.version) : undefined;
-      const state = champion ? await states.load(cfg.model, champion.version) : undefined;
+      // A champion this node did not train has no saved state; its `classes` label (e.g. "0,1,2,3,4") still says what it has seen.
+      const state = champion ? ((await states.load(cfg.model, champion.version)) ?? stateFromLabels(champion.labels)) : undefined;
       const data = buffer.toSet();
       const messageIds = [...buffer.messageIds];
       buffer.clear();
@@ -85,7 +91,7 @@ export default defineNode({
         name: cfg.model,
         artifact: result.onnx,
         metrics: { trainingMs: result.trainingMs, samplesSeen: result.samplesSeen, finalLoss: result.finalLoss },
-        labels: { scenario: result.scenario, trigger: trigger.kind, trainer: "trainer.tfjs", mode: cfg.mode },
+        labels: { scenario: result.scenario, trigger: trigger.kind, trainer: "trainer.tfjs", mode: cfg.mode, classes: result.state.seenClasses.join(",") },
         lineage: { baseVersion: result.warmStart ? champion?.version : undefined, data: { snapshot: meta.id }, trainer: { ...trainConfig, snapshotSource: meta.source.stream } },
       });
       await states.save(cfg.model, registered.version, result.state);
