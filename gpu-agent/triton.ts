@@ -55,7 +55,7 @@ export class TritonBackend implements Backend {
     this.timeoutMs = options.timeoutMs ?? 60_000;
   }
 
-  private async call(path: string, init: { body: string | Uint8Array; headers?: Record<string, string> }): Promise<Response> {
+  private async call(path: string, init: { body: string | Buffer<ArrayBuffer>; headers?: Record<string, string> }): Promise<Response> {
     const res = await fetch(`${this.url}${path}`, {
       method: "POST",
       headers: { "content-type": "application/json", ...init.headers },

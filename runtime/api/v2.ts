@@ -57,8 +57,8 @@ class HttpError extends Error {
 /** Splits a body into its JSON header and the binary tensor data after it. */
 function splitBody(body: Buffer | undefined, headerLength: string | string[] | undefined): { request: InferRequest; binary: Buffer } {
   if (!body || body.length === 0) throw new HttpError(400, "request body is empty: send a JSON inference request");
-  let jsonPart = body;
-  let binary = Buffer.alloc(0);
+  let jsonPart: Buffer = body;
+  let binary: Buffer = Buffer.alloc(0);
   if (headerLength !== undefined) {
     const n = Number(headerLength);
     if (!Number.isInteger(n) || n <= 0 || n > body.length)

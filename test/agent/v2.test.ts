@@ -50,7 +50,7 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
   fetch(`${base}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
-    body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
+    body: typeof body === "string" || body instanceof Uint8Array ? (body as string | Buffer<ArrayBuffer>) : JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });
 
