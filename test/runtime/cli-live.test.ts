@@ -1,0 +1,59 @@
+/**
+ * `evoflow run`, `tap` and `trace` as a user runs them: real processes over HTTP.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+describe("evoflow run, tap and trace", () => {
+  let server: ChildProcess;
+  let url: string;
+
+  beforeAll(async () => {
+    const data = mkdtempSync(join(tmpdir(), "evoflow-cli-"));
+    server = spawn(process.execPath, ["bin/evoflow.js", "run", "pipelines/hello-http.json", "--port", "0", "--data", data], { stdio: ["ignore", "pipe", "pipe"] });
+    url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      server.stdout!.on("data", (d) => {
+        out += d;
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      server.once("exit", (code) => reject(new Error(`evoflow run exited with ${code}`)));
+    });
+  });
+  afterAll(() => {
+    server.kill("SIGTERM");
+  });
+
+  const cli = (args: string[]) => spawnSync(process.execPath, ["bin/evoflow.js", ...args, "--url", url], { encoding: "utf8" });
+
+  it("taps an edge and traces an output back to its request", async () => {
+    const res = await fetch(`${url}/pipelines/hello`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ x: [2, 4] }) });
+    expect(await res.json()).toEqual({ sum: 6, mean: 3, n: 2, pipeline: "hello" });
+    const traceId = res.headers.get("x-trace-id")!;
+
+    const tap = cli(["tap", "hello", "request_out-log_in", "--limit", "5"]);
+    expect(tap.status).toBe(0);
+    const tapped = tap.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(tapped.at(-1)).toMatchObject({ traceId, payload: { x: [2, 4] }, source: { node: "request", port: "out" } });
+
+    const trace = cli(["trace", traceId]);
+    expect(trace.status).toBe(0);
+    const lines = trace.stdout.trim().split("\n");
+    expect(lines[0]).toBe(`trace ${traceId} in pipeline hello`);
+    // Output first, then what it was made from, indented one level per step back.
+    expect(lines.slice(1).map((l) => l.match(/^(\s*)(\S+)/)!.slice(1, 3).join(""))).toEqual(["  tag.out", "    stats.out", "      request.out"]);
+  });
+
+  it("fails clearly on an unknown trace or edge", () => {
+    const trace = cli(["trace", "0123456789abcdef0123456789abcdef"]);
+    expect(trace.status).toBe(1);
+    expect(trace.stderr).toContain("trace 0123456789abcdef0123456789abcdef not found");
+    const tap = spawnSync(process.execPath, ["bin/evoflow.js", "tap", "hello", "nope", "--url", url], { encoding: "utf8" });
+    expect(tap.status).not.toBe(0);
+    expect(tap.stderr).toContain("edge nope not found");
+  });
+});
