@@ -2,5 +2,6 @@ import type { NodeDefinition } from "../../runtime/node-contract";
 import batch from "./batch";
 import join from "./join";
 import switchNode from "./switch";
+import trigger from "./trigger";
 
-export const controlNodes: NodeDefinition[] = [join, switchNode, batch];
+export const controlNodes: NodeDefinition[] = [join, switchNode, batch, trigger];

@@ -1,3 +1,4 @@
 import type { NodeDefinition } from "../../runtime/node-contract";
+import { samplerNodeList } from "./nodes";
 
-export const samplerNodes: NodeDefinition[] = [];
+export const samplerNodes: NodeDefinition[] = [...samplerNodeList];

@@ -1,0 +1,109 @@
+/**
+ * Training triggers: each policy fires for its reason, and the cooldown turns a
+ * storm of drift events into one training.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { TriggerPolicy, type TriggerEvent } from "../../nodes/control/trigger-policy";
+import { Runtime } from "../../runtime/runtime";
+import { probe, testNodeTypes } from "../runtime/helpers";
+
+describe("trigger policies", () => {
+  it("volume: fires after N new labelled samples, then counts again from zero", () => {
+    const p = new TriggerPolicy({ cooldownMs: 0, volume: { samples: 3 } }, 0);
+    expect([1, 2].map((t) => p.sample(t))).toEqual([undefined, undefined]);
+    expect(p.sample(3)).toMatchObject({ kind: "trigger", policy: "volume", newSamples: 3, reason: "3 new labelled samples (≥ 3)" });
+    expect(p.sample(4)).toBeUndefined();
+  });
+
+  it("volume: fires on +x % over the samples of the last training", () => {
+    const p = new TriggerPolicy({ cooldownMs: 0, volume: { samples: 100, growth: 0.2 } }, 0);
+    for (let i = 0; i < 99; i++) expect(p.sample(i)).toBeUndefined();
+    expect(p.sample(99)?.newSamples).toBe(100);
+    for (let i = 0; i < 19; i++) expect(p.sample(100 + i)).toBeUndefined();
+    expect(p.sample(200)).toMatchObject({ policy: "volume", newSamples: 20, reason: expect.stringMatching(/\+20 % over the 100/) });
+  });
+
+  it("performance: fires when rolling accuracy falls under the threshold, once enough outcomes came", () => {
+    const p = new TriggerPolicy({ cooldownMs: 0, performance: { threshold: 0.8, window: 10, minOutcomes: 5 } }, 0);
+    for (let i = 0; i < 10; i++) expect(p.outcome(true, i)).toBeUndefined();
+    expect(p.outcome(false, 10)).toBeUndefined(); // 0.9
+    expect(p.outcome(false, 11)).toBeUndefined(); // 0.8, not under
+    const event = p.outcome(false, 12); // 0.7
+    expect(event).toMatchObject({ policy: "performance", accuracy: 0.7 });
+    expect(event?.reason).toMatch(/rolling accuracy 0\.700 over the last 10 predictions is under 0\.8/);
+  });
+
+  it("time: fires every period on the caller's clock", () => {
+    const p = new TriggerPolicy({ cooldownMs: 0, time: { everyMs: 1000 } }, 0);
+    expect(p.tick(999)).toBeUndefined();
+    expect(p.tick(1000)).toMatchObject({ policy: "time", at: 1000 });
+    expect(p.tick(1500)).toBeUndefined();
+    expect(p.tick(2000)?.policy).toBe("time");
+  });
+
+  it("drift: fires on drift events at or above the magnitude asked, naming the detector", () => {
+    const p = new TriggerPolicy({ cooldownMs: 0, drift: { minMagnitude: 1 } }, 0);
+    expect(p.drift({ detector: "ks", magnitude: 0.5 }, 1)).toBeUndefined();
+    expect(p.drift({ detector: "adwin", magnitude: 1.5, reason: "mean moved" }, 2)).toMatchObject({
+      policy: "drift",
+      drift: { detector: "adwin", magnitude: 1.5 },
+      reason: "drift reported by adwin: mean moved",
+    });
+  });
+
+  it("cooldown: suppresses firings for cooldownMs, counts them, and reports the count in the next event", () => {
+    const p = new TriggerPolicy({ cooldownMs: 1000, drift: {}, volume: { samples: 2 } }, 0);
+    const fired: TriggerEvent[] = [];
+    const keep = (e: TriggerEvent | undefined) => e && fired.push(e);
+    keep(p.drift({ detector: "adwin" }, 100));
+    for (let t = 110; t < 1100; t += 100) keep(p.drift({ detector: "ks" }, t)); // ten more drifts within the cooldown
+    keep(p.sample(500));
+    keep(p.sample(600)); // volume reached, still cooling down
+    expect(fired).toHaveLength(1);
+    keep(p.drift({ detector: "kswin" }, 1100));
+    expect(fired).toHaveLength(2);
+    expect(fired[1]).toMatchObject({ policy: "drift", suppressed: 11, newSamples: 2 }); // ten drifts and the volume firing
+  });
+});
+
+describe("control.trigger node", () => {
+  let runtime: Runtime | undefined;
+  afterEach(async () => {
+    await runtime?.close();
+  });
+
+  it("turns a burst of drift events from two detectors into one trigger event", async () => {
+    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
+    const triggers = probe("triggers");
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "trigger",
+      nodes: [
+        { id: "drifts", type: "io.http", config: { name: "drifts" } },
+        { id: "trigger", type: "control.trigger", config: { cooldownMs: 3_600_000, drift: {} } },
+        { id: "rec", type: "test.recorder", config: { key: "triggers" } },
+      ],
+      edges: [
+        { from: "drifts.out", to: "trigger.drift", mode: "async" },
+        { from: "trigger.out", to: "rec.in", mode: "async" },
+      ],
+    });
+    const send = running.entrypoints.get("drifts")!;
+    for (let i = 0; i < 10; i++) await send.invoke({ kind: "drift", detector: i % 2 ? "ks" : "adwin", magnitude: 1 + i, reason: `shift ${i}` });
+    await running.idle();
+    expect(triggers.received.map((m) => m.payload)).toEqual([
+      expect.objectContaining({ kind: "trigger", policy: "drift", drift: { detector: "adwin", magnitude: 1, reason: "shift 0" } }),
+    ]);
+    expect(running.status().nodes.trigger).toMatchObject({ fired: 1, suppressed: 9, coolingDown: true });
+  });
+
+  it("refuses a trigger with no policy", async () => {
+    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
+    await expect(
+      runtime.deploy({ apiVersion: "evoflow/v1", name: "t", nodes: [{ id: "t", type: "control.trigger", config: {} }], edges: [] }),
+    ).rejects.toThrow(/at least one policy/);
+  });
+});
