@@ -106,8 +106,11 @@ describe("CL loop in a pipeline", () => {
     await classify(test, 50);
     expect([...served.keys()]).toEqual([1]);
     await feed(subset(stream, Array.from({ length: 2500 }, (_, i) => 10_000 + i)));
+    // Requests keep coming while the candidate trains and is promoted: none may fail (invoke would throw).
+    const serving = classify(test, 300);
     await runtime.get("fmnist-cl")!.entrypoints.get("trigger")!.invoke({ kind: "trigger", reason: "test: 2,500 new labelled examples" });
     const d2 = await decisionFor(2);
+    await serving;
     expect(d2, JSON.stringify((await registry.get(MODEL, 2))!.validation?.reasons)).toBe("champion");
     const v2 = (await registry.get(MODEL, 2))!;
     expect(v2.lineage.baseVersion).toBe(1);
@@ -118,8 +121,9 @@ describe("CL loop in a pipeline", () => {
     expect(entry.trigger.reason).toContain("2,500");
     expect(entry.metrics!.accuracyMatrix).toHaveLength(1);
     expect(entry.validation!.checks.map((c) => c.name)).toEqual(["holdout-accuracy", "no-regression", "no-class-regression", "golden-set", "latency-p99", "size"]);
+    const before = served.get(2) ?? 0;
     await classify(test, 50);
-    expect(served.get(2)).toBe(50);
+    expect(served.get(2)).toBe(before + 50);
   }, 90_000);
 
   it("rejects a candidate trained on label-flipped data, which never answers a request", async () => {
