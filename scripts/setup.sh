@@ -15,6 +15,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# .npmrc keeps onnxruntime-node from downloading CUDA files.
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# .npmrc keeps onnxruntime-node from downloading CUDA files. `npm install`, not
+# `npm ci`: npm 11 writes cbor-x's optional native packages into the lock in a
+# form its own `npm ci` then rejects as out of sync; install still follows the lock.
+npm install --no-audit --no-fund
 npm run --if-present build:editor
