@@ -11,7 +11,7 @@
  * Every file is written to a temporary name, flushed, then renamed: readers never see half a file.
  */
 import { EventEmitter } from "node:events";
-import { type FSWatcher, mkdirSync, watch as watchDir } from "node:fs";
+import { type FSWatcher, mkdirSync, readdirSync, readFileSync, watch as watchDir } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -34,6 +34,13 @@ import {
 /** `EVOFLOW_REGISTRY`, or `.evoflow/registry` under the working directory. */
 export function defaultRegistryDir(): string {
   return path.resolve(process.env.EVOFLOW_REGISTRY || ".evoflow/registry");
+}
+
+/** `champions/<name>.json`: the current champion (null: none), numbered so readers can order signals. */
+interface ChampionSignal {
+  version: number | null;
+  seq: number;
+  at: string;
 }
 
 const LOCK_STALE_MS = 30_000;
@@ -81,13 +88,27 @@ export class FsModelRegistry implements ModelRegistry {
   private readonly events = new EventEmitter();
   /** Per model, the tail of this process's queue of changes (the lock file orders processes). */
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** The last champion announced per model, so a change seen twice (here and by the folder watcher) is announced once. */
-  private readonly announcedChampion = new Map<string, number | null>();
+  /**
+   * The last champion signal announced per model. Signals are numbered, so a change seen twice
+   * (here and by the folder watcher) is announced once, and a late read never announces an older one.
+   */
+  private readonly announcedChampion = new Map<string, { version: number | null; seq: number }>();
   private championWatcher?: FSWatcher;
+  private championPoll?: NodeJS.Timeout;
+  private readonly pollMs: number;
+  private readonly fsWatch: boolean;
+  private watching = false;
   private closed = false;
 
-  constructor(dir: string = defaultRegistryDir()) {
+  /**
+   * `pollMs`: how often watchers re-read the champions folder in case the file-system watch
+   * missed a change (default 2 s). `fsWatch: false` relies on the poll alone, for file systems
+   * whose change notifications do not work (some network mounts).
+   */
+  constructor(dir: string = defaultRegistryDir(), options: { pollMs?: number; fsWatch?: boolean } = {}) {
     this.dir = path.resolve(dir);
+    this.pollMs = options.pollMs ?? 2000;
+    this.fsWatch = options.fsWatch ?? true;
     this.events.setMaxListeners(0);
   }
 
@@ -178,16 +199,22 @@ export class FsModelRegistry implements ModelRegistry {
     this.events.emit("*", event);
   }
 
-  private async writeChampionSignal(name: string, version: number | null): Promise<void> {
+  /** Call holding the model's lock: the lock is what keeps `seq` increasing across processes. */
+  private async writeChampionSignal(name: string, version: number | null): Promise<ChampionSignal> {
     await fs.mkdir(path.dirname(this.championFile(name)), { recursive: true });
-    await writeFileAtomic(this.championFile(name), `${JSON.stringify({ version, at: new Date().toISOString() })}\n`);
+    const current = await readJson<ChampionSignal>(this.championFile(name));
+    const signal: ChampionSignal = { version, seq: (current?.seq ?? 0) + 1, at: new Date().toISOString() };
+    await writeFileAtomic(this.championFile(name), `${JSON.stringify(signal)}\n`);
+    return signal;
   }
 
-  private announceChampion(name: string, version: number | null): void {
-    const previous = this.announcedChampion.get(name);
-    this.announcedChampion.set(name, version);
-    if (version === null || previous === version) return;
-    this.emit({ type: "champion", name, version, ...(previous !== undefined && previous !== null ? { previous } : {}) });
+  private announceChampion(name: string, signal: ChampionSignal): void {
+    const known = this.announcedChampion.get(name);
+    if (known && signal.seq <= known.seq) return;
+    this.announcedChampion.set(name, { version: signal.version, seq: signal.seq });
+    if (signal.version === null || known?.version === signal.version) return;
+    const previous = known?.version;
+    this.emit({ type: "champion", name, version: signal.version, ...(previous !== undefined && previous !== null ? { previous } : {}) });
   }
 
   async register(input: RegisterInput): Promise<ModelVersion> {
@@ -270,20 +297,20 @@ export class FsModelRegistry implements ModelRegistry {
 
   async promote(name: string, version: number, reason?: string): Promise<ModelVersion> {
     await this.requireRecord(name, version);
-    const { promoted, changes, previous } = await this.withLock(name, async () => {
+    const { promoted, changes, previous, signal } = await this.withLock(name, async () => {
       const now = new Date().toISOString();
       const before = await this.versions(name);
       const plan = planPromotion(before, version, now, reason);
       // The new champion is written first: a crash between writes leaves two champions, and readers take the newest.
       const ordered = [...plan.changed.filter((r) => r.version === version), ...plan.changed.filter((r) => r.version !== version)];
       for (const record of ordered) await this.writeRecord(record);
-      await this.writeChampionSignal(name, version);
+      const signal = await this.writeChampionSignal(name, version);
       const changes = plan.changed.map((after) => ({ after, before: before.find((b) => b.version === after.version)! }));
-      return { promoted: plan.changed.find((r) => r.version === version) ?? before.find((r) => r.version === version)!, changes, previous: plan.previous };
+      return { promoted: plan.changed.find((r) => r.version === version) ?? before.find((r) => r.version === version)!, changes, previous: plan.previous, signal };
     });
     for (const { before, after } of changes) this.emitStatus(before, after);
-    if (!this.announcedChampion.has(name) && previous !== undefined) this.announcedChampion.set(name, previous);
-    this.announceChampion(name, version);
+    if (!this.announcedChampion.has(name)) this.announcedChampion.set(name, { version: previous ?? null, seq: signal.seq - 1 });
+    this.announceChampion(name, signal);
     return promoted;
   }
 
@@ -295,17 +322,18 @@ export class FsModelRegistry implements ModelRegistry {
   async setStatus(name: string, version: number, status: ModelStatus, reason?: string): Promise<ModelVersion> {
     checkStatus(status);
     if (status === "champion") return this.promote(name, version, reason);
+    let signal: ChampionSignal | undefined;
     const { before, after } = await this.update(name, version, (r) => withStatus(r, status, new Date().toISOString(), reason), async (before) => {
-      if (before.status === "champion") await this.writeChampionSignal(name, null);
+      if (before.status === "champion") signal = await this.writeChampionSignal(name, null);
     });
     this.emitStatus(before, after);
-    if (before.status === "champion") this.announceChampion(name, null);
+    if (signal) this.announceChampion(name, signal);
     return after;
   }
 
   async delete(name: string, version: number, options: { force?: boolean } = {}): Promise<void> {
     await this.requireRecord(name, version);
-    const wasChampion = await this.withLock(name, async () => {
+    const signal = await this.withLock(name, async () => {
       const record = await this.requireRecord(name, version);
       if (record.status === "champion" && !options.force) {
         throw new RegistryError("conflict", `${name}@${version} is the champion: promote another version first, or force the delete`);
@@ -314,11 +342,10 @@ export class FsModelRegistry implements ModelRegistry {
       await writeFileAtomic(path.join(dir, "deleted"), `${new Date().toISOString()}\n`);
       await fs.rm(path.join(dir, "version.json"), { force: true });
       await fs.rm(path.join(dir, "model.onnx"), { force: true });
-      if (record.status === "champion") await this.writeChampionSignal(name, null);
-      return record.status === "champion";
+      return record.status === "champion" ? this.writeChampionSignal(name, null) : undefined;
     });
     this.emit({ type: "deleted", name, version });
-    if (wasChampion) this.announceChampion(name, null);
+    if (signal) this.announceChampion(name, signal);
   }
 
   /** Read-modify-write of one record under the lock. */
@@ -386,39 +413,52 @@ export class FsModelRegistry implements ModelRegistry {
 
   /**
    * Champions changed by other processes (e.g. `evoflow model promote` while a server runs)
-   * are seen through the champions folder, which every promotion rewrites.
+   * are seen through the champions folder, which every promotion rewrites: at once through
+   * a folder watch, and by a slow poll where watches miss events (network file systems).
    */
   private watchChampionsFolder(): void {
-    if (this.championWatcher || this.closed) return;
+    if (this.watching || this.closed) return;
+    this.watching = true;
     const folder = path.join(this.dir, "champions");
     // Created synchronously so the watch can start now, before any model exists.
     mkdirSync(folder, { recursive: true });
-    this.championWatcher = watchDir(folder, (_event, file) => {
-      const match = file && /^(.+)\.json$/.exec(String(file));
-      if (match && !match[1].includes(".tmp-")) void this.checkChampionSignal(match[1]);
-    });
-    this.championWatcher.on("error", () => undefined);
-    // Remember current champions so the first change seen is reported with its `previous`.
-    void fs.readdir(folder).then((files) =>
-      Promise.all(
-        files.filter((f) => f.endsWith(".json")).map(async (f) => {
-          const name = f.slice(0, -5);
-          const signal = await readJson<{ version: number | null }>(path.join(folder, f)).catch(() => undefined);
-          if (signal && !this.announcedChampion.has(name)) this.announcedChampion.set(name, signal.version);
-        }),
-      ),
-    );
+    if (this.fsWatch) {
+      this.championWatcher = watchDir(folder, (_event, file) => {
+        const match = file && /^(.+)\.json$/.exec(String(file));
+        if (match) void this.checkChampionSignal(match[1]);
+      });
+      this.championWatcher.on("error", () => undefined);
+    }
+    // Learn the current champions now (synchronously, once), so that a change made right after
+    // `watch` returns is reported, with its `previous`.
+    for (const file of readdirSync(folder).filter((f) => f.endsWith(".json"))) {
+      const name = file.slice(0, -".json".length);
+      try {
+        const signal = JSON.parse(readFileSync(path.join(folder, file), "utf8")) as ChampionSignal;
+        if (!this.announcedChampion.has(name)) this.announcedChampion.set(name, { version: signal.version, seq: signal.seq ?? 0 });
+      } catch {
+        // Unreadable signal: the next poll or watch event reads it again.
+      }
+    }
+    this.championPoll = setInterval(() => void this.pollChampions(), this.pollMs);
+    this.championPoll.unref();
+  }
+
+  private async pollChampions(): Promise<void> {
+    const files = await fs.readdir(path.join(this.dir, "champions")).catch(() => [] as string[]);
+    for (const file of files.filter((f) => f.endsWith(".json"))) await this.checkChampionSignal(file.slice(0, -".json".length));
   }
 
   private async checkChampionSignal(name: string): Promise<void> {
-    const signal = await readJson<{ version: number | null }>(this.championFile(name)).catch(() => undefined);
-    if (signal && !this.closed) this.announceChampion(name, signal.version);
+    const signal = await readJson<ChampionSignal>(this.championFile(name)).catch(() => undefined);
+    if (signal && !this.closed) this.announceChampion(name, signal);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.championWatcher?.close();
     this.championWatcher = undefined;
+    clearInterval(this.championPoll);
     this.events.removeAllListeners();
     await Promise.all([...this.queues.values()]);
   }

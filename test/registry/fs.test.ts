@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { FsModelRegistry } from "../../runtime/registry/fs";
+import type { RegistryEvent } from "../../runtime/registry/types";
 import { makeMlp } from "../fixtures/mlp";
 import { registryConformance } from "./conformance";
 
@@ -80,6 +81,57 @@ describe("fs registry backend", () => {
     expect(records.map((r) => r.version)).toEqual(versions);
     for (const r of records) expect((await registry.readArtifact("multi", r.version)).byteLength).toBe(r.artifact.size);
     await registry.close();
+  });
+
+  it("sees champion changes by polling where file-system watches do not work", async () => {
+    const dir = await tempDir();
+    const writer = new FsModelRegistry(dir);
+    const reader = new FsModelRegistry(dir, { fsWatch: false, pollMs: 20 });
+    await writer.register({ name: "m", artifact: makeMlp({ sizes: [2, 2] }).bytes });
+    await writer.register({ name: "m", artifact: makeMlp({ sizes: [2, 3] }).bytes });
+    await writer.promote("m", 1);
+    const events: RegistryEvent[] = [];
+    const seen = new Promise<void>((resolve) =>
+      reader.watch("m", (e) => {
+        events.push(e);
+        resolve();
+      }),
+    );
+    await writer.promote("m", 2);
+    await seen;
+    expect(events).toEqual([{ type: "champion", name: "m", version: 2, previous: 1 }]);
+    await writer.close();
+    await reader.close();
+  });
+
+  it("never reports an older champion after a newer one, under rapid promotions by another client", async () => {
+    const dir = await tempDir();
+    const writer = new FsModelRegistry(dir);
+    const reader = new FsModelRegistry(dir, { pollMs: 5 });
+    for (let i = 1; i <= 7; i++) await writer.register({ name: "m", artifact: makeMlp({ sizes: [2, 2], seed: i }).bytes });
+    const order = [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 7];
+    const seenHere: number[] = [];
+    const seenThere: number[] = [];
+    writer.watch("m", (e) => e.type === "champion" && seenHere.push(e.version));
+    const last = new Promise<void>((resolve) =>
+      reader.watch("m", (e) => {
+        if (e.type !== "champion") return;
+        seenThere.push(e.version);
+        if (e.version === 7) resolve();
+      }),
+    );
+    for (const v of order) await writer.promote("m", v);
+    await last;
+    expect(seenHere).toEqual(order);
+    // The other client may miss intermediate champions (notifications coalesce) but sees them in order, each once.
+    let cursor = 0;
+    for (const v of seenThere) {
+      const at = order.indexOf(v, cursor);
+      expect(at, `champion ${v} reported out of order in ${seenThere.join(",")}`).toBeGreaterThanOrEqual(cursor);
+      cursor = at + 1;
+    }
+    await writer.close();
+    await reader.close();
   });
 
   it("refuses to serve an artifact whose bytes changed on disk", async () => {
