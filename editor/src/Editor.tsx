@@ -89,7 +89,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
   useEffect(() => {
     if (!fitPending || !nodesInitialized) return;
     setFitPending(false);
-    void fitView({ padding: 0.1 });
+    void fitView({ padding: 0.1, maxZoom: 1.25 });
   }, [fitPending, nodesInitialized, fitView]);
 
   const say = useCallback((text: string, kind: StatusLine["kind"] = "info") => {
@@ -526,7 +526,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
         <button type="button" onClick={autoLayout} data-testid="layout" title="Auto-layout, left to right (dagre)">
           Layout
         </button>
-        <button type="button" onClick={() => void fitView({ padding: 0.1 })} data-testid="fit">
+        <button type="button" onClick={() => void fitView({ padding: 0.1, maxZoom: 1.25 })} data-testid="fit">
           Fit
         </button>
         <button type="button" onClick={undo} title="Ctrl+Z" data-testid="undo">
@@ -572,7 +572,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
               deleteKeyCode={["Backspace", "Delete"]}
               onlyRenderVisibleElements={nodes.length > 300}
               minZoom={0.05}
-              fitView
+              defaultViewport={{ x: 0, y: 0, zoom: 1 }}
             >
               <Background />
               <Controls />

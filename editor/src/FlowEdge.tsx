@@ -1,5 +1,5 @@
 /** An edge: solid when sync, dashed when async; red with the reason when the validator objects; live rate when deployed. */
-import { BaseEdge, EdgeLabelRenderer, getBezierPath, type EdgeProps } from "@xyflow/react";
+import { BaseEdge, EdgeLabelRenderer, getBezierPath, useReactFlow, type EdgeProps } from "@xyflow/react";
 import { memo } from "react";
 import { useCanvasInfo } from "./context";
 import type { FlowEdge } from "./graph";
@@ -7,6 +7,12 @@ import type { FlowEdge } from "./graph";
 function FlowEdgeView(props: EdgeProps<FlowEdge>) {
   const { id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, data, selected, markerEnd } = props;
   const { problems, edgeStatus } = useCanvasInfo();
+  const { setNodes, setEdges } = useReactFlow();
+  // The label sits on the edge: clicking it selects the edge, as clicking the line does.
+  const selectThis = () => {
+    setNodes((ns) => ns.map((n) => (n.selected ? { ...n, selected: false } : n)));
+    setEdges((es) => es.map((e) => (e.selected !== (e.id === id) ? { ...e, selected: e.id === id } : e)));
+  };
   const [path, labelX, labelY] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
   const mode = data?.mode ?? "sync";
   const edgeProblems = problems.edges.get(id);
@@ -27,6 +33,8 @@ function FlowEdgeView(props: EdgeProps<FlowEdge>) {
             className={`edge-label nodrag nopan ${edgeProblems ? "edge-label-problem" : ""}`}
             style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}
             title={edgeProblems?.join("\n")}
+            onClick={selectThis}
+            data-testid={`edge-label-${id}`}
           >
             {label}
           </div>

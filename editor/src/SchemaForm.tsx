@@ -56,7 +56,8 @@ function constValues(s: JsonSchema): unknown[] {
 
 function describeConstraint(s: JsonSchema): string | undefined {
   const parts: string[] = [];
-  if (s.minimum !== undefined) parts.push(`≥ ${s.minimum}`);
+  // zod writes ±MAX_SAFE_INTEGER as the bounds of every int: no news to the user.
+  if (s.minimum !== undefined && s.minimum > Number.MIN_SAFE_INTEGER) parts.push(`≥ ${s.minimum}`);
   if (s.exclusiveMinimum !== undefined) parts.push(`> ${s.exclusiveMinimum}`);
   if (s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER) parts.push(`≤ ${s.maximum}`);
   if (s.exclusiveMaximum !== undefined) parts.push(`< ${s.exclusiveMaximum}`);

@@ -6,7 +6,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, tapSocketUrl, type Envelope, type Trace, type TraceNode } from "./api";
-import { findTensors, previewJson, TensorSummary } from "./TensorView";
+import { findTensors, previewJson, TensorImage, TensorSummary } from "./TensorView";
 
 const KEEP = 200;
 const FLUSH_MS = 250;
@@ -55,14 +55,16 @@ export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string })
       queue.push(ev.data as string);
       if (queue.length > DRAW_PER_FLUSH * 4) queue.splice(0, queue.length - DRAW_PER_FLUSH);
     };
-    let last = performance.now();
+    // The rate is what arrived over the last second (the last few flushes).
+    const recent: { at: number; count: number }[] = [{ at: performance.now(), count: 0 }];
     let lastCount = 0;
     const timer = setInterval(() => {
       const now = performance.now();
       const arrived = counted.current - lastCount;
       lastCount = counted.current;
-      const rate = (arrived * 1000) / (now - last);
-      last = now;
+      recent.push({ at: now, count: counted.current });
+      while (recent.length > 5) recent.shift();
+      const rate = ((recent[recent.length - 1].count - recent[0].count) * 1000) / Math.max(1, now - recent[0].at);
       const raw = pending.current.splice(0);
       const drawn = pausedRef.current ? [] : raw.slice(-DRAW_PER_FLUSH);
       const fresh: Envelope[] = [];
@@ -75,7 +77,7 @@ export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string })
         if (!fresh.length && s.rate === rate && arrived === 0) return s;
         return {
           messages: fresh.length ? [...fresh.reverse(), ...s.messages].slice(0, KEEP) : s.messages,
-          rate: s.rate * 0.5 + rate * 0.5,
+          rate,
           received: s.received + arrived,
           sampled: arrived > drawn.length,
         };
@@ -157,7 +159,12 @@ function TraceTree({ nodes }: { nodes: TraceNode[] }) {
             </b>{" "}
             <span className="muted">{new Date(n.ts).toISOString().slice(11, 23)}</span>
             {n.model && <span className="badge">model {n.model.name}@{n.model.version}</span>}
-            <div className="mono">{previewJson(n.payload).slice(0, 140)}</div>
+            <div className="trace-payload">
+              {findTensors(n.payload).slice(0, 1).map((t) => (
+                <TensorImage key={t.path} tensor={t} size={28} />
+              ))}
+              <span className="mono">{previewJson(n.payload).slice(0, 140)}</span>
+            </div>
           </div>
           {n.parents.length > 0 && <TraceTree nodes={n.parents} />}
         </li>
@@ -173,6 +180,11 @@ export function TraceView({ traceId, onClose }: { traceId: string; onClose(): vo
   useEffect(() => {
     api.trace(traceId).then(setTrace, (err: Error) => setError(err.message));
   }, [traceId]);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [onClose]);
   return (
     <div className="modal-backdrop" onClick={onClose}>
       <div className="modal" onClick={(e) => e.stopPropagation()} data-testid="trace-view">
