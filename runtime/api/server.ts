@@ -9,6 +9,7 @@ import { editorRoutes } from "./editor";
 import { pipelineRoutes } from "./pipelines";
 import { stringify } from "./json";
 import { v2Routes } from "./v2";
+import { clRoutes } from "./cl";
 
 export interface ApiOptions {
   runtime: Runtime;
@@ -21,7 +22,7 @@ export interface ApiOptions {
 
 /** Route plugins, one per area: each gets the runtime. */
 export type ApiPlugin = (app: FastifyInstance, runtime: Runtime) => void | Promise<void>;
-const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes];
+const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, clRoutes];
 
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });

@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs/promises";
 import path from "node:path";
-import type { ModelVersion } from "../registry/types";
+import type { ModelRegistry, ModelVersion, VersionRef } from "../registry/types";
 import type { GateReport } from "./gate";
 import type { AccuracyMatrix } from "./metrics";
 import type { SnapshotMeta } from "./snapshot";
@@ -143,4 +143,16 @@ export function modelCard(model: string, version: number, record?: ModelVersion,
     decision: entry?.decision,
     rollout: entry?.rollout,
   };
+}
+
+/**
+ * The card of `model@ref` (ref: a number, "champion" or "latest") from the registry and the
+ * history; undefined when neither knows the version.
+ */
+export async function findModelCard(registry: ModelRegistry | undefined, history: HistoryStore, model: string, ref: VersionRef): Promise<ModelCard | undefined> {
+  const record = registry ? await registry.get(model, ref) : undefined;
+  const version = record?.version ?? (typeof ref === "number" ? ref : undefined);
+  if (version === undefined) return undefined;
+  const entry = await history.findVersion(model, version);
+  return record || entry ? modelCard(model, version, record, entry) : undefined;
 }

@@ -31,7 +31,7 @@ export function clMetrics(matrix: AccuracyMatrix): ClMetrics {
     if (firstRow && now !== null && now !== undefined) forgettingPerExperience.push(firstRow[e]! - now);
   }
   const forgetting = forgettingPerExperience.length ? mean(forgettingPerExperience) : 0;
-  return { accuracyMatrix: matrix, averageAccuracy: seen.length ? mean(seen) : NaN, forgettingPerExperience, forgetting, bwt: -forgetting };
+  return { accuracyMatrix: matrix, averageAccuracy: seen.length ? mean(seen) : NaN, forgettingPerExperience, forgetting, bwt: 0 - forgetting };
 }
 
 function mean(values: number[]): number {

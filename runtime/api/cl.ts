@@ -1,0 +1,34 @@
+/**
+ * Continual-learning routes: a service's update history and a model version's card.
+ *   GET /api/services/:name/history        every update, accepted or rejected, oldest first
+ *   GET /api/models/:name/:version/card    version: a number, "champion" or "latest"
+ */
+import type { FastifyInstance } from "fastify";
+import { findModelCard, historyRoot, HistoryStore } from "../cl/history";
+import { parseModelRef, RegistryError, type ModelRegistry } from "../registry/types";
+import type { Runtime } from "../runtime";
+
+export async function clRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
+  const history = new HistoryStore(historyRoot(runtime.dataDir));
+  const registry = runtime.services.registry as ModelRegistry | undefined;
+
+  app.get<{ Params: { name: string } }>("/api/services/:name/history", async (req, reply) => {
+    const { name } = req.params;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) return reply.status(400).send({ error: `invalid service name "${name}"` });
+    const entries = await history.list(name);
+    if (!entries.length && !runtime.get(name)) return reply.status(404).send({ error: `no CL service "${name}" (no history and no running pipeline of that name)` });
+    return { service: name, entries };
+  });
+
+  app.get<{ Params: { name: string; version: string } }>("/api/models/:name/:version/card", async (req, reply) => {
+    let ref;
+    try {
+      ref = parseModelRef(`${req.params.name}@${req.params.version}`).ref;
+    } catch (err) {
+      if (err instanceof RegistryError) return reply.status(400).send({ error: err.message });
+      throw err;
+    }
+    const card = await findModelCard(registry, history, req.params.name, ref);
+    return card ?? reply.status(404).send({ error: `no model ${req.params.name}@${req.params.version} in the registry or the CL history` });
+  });
+}

@@ -1,0 +1,107 @@
+/** The CL routes and commands over a real data folder: history entries and model cards. */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApi } from "../../runtime/api/server";
+import { HistoryStore, historyRoot, type HistoryEntry } from "../../runtime/cl/history";
+import { clMetrics } from "../../runtime/cl/metrics";
+import { FsModelRegistry } from "../../runtime/registry/fs";
+import { Runtime } from "../../runtime/runtime";
+import { makeMlp } from "../fixtures/mlp";
+
+const run = promisify(execFile);
+let dir: string;
+let registry: FsModelRegistry;
+let runtime: Runtime;
+
+const entry = (version: number, decision: HistoryEntry["decision"], matrix: (number | null)[][]): HistoryEntry => {
+  const m = clMetrics(matrix);
+  return {
+    id: `fm@${version}`,
+    service: "fm-cl",
+    model: "fm",
+    version,
+    baseVersion: version - 1,
+    at: new Date(Date.UTC(2026, 0, version)).toISOString(),
+    trigger: { kind: "drift", reason: "ks p=0.001 on pixel 14" },
+    scenario: "NC",
+    strategy: { trainer: "trainer.tfjs", mode: "stateful", replay: { memSize: 200 } },
+    snapshot: { id: `snap-${version}`, count: 1200, classes: { "5": 600, "6": 600 }, source: { stream: "fm-cl.trainer.data" } },
+    trainingMs: 1500,
+    samplesSeen: 3600,
+    sizeBytes: 4000,
+    metrics: { accuracyMatrix: matrix, averageAccuracy: m.averageAccuracy, bwt: m.bwt, forgetting: m.forgetting, holdoutAccuracy: 0.8 },
+    decision,
+  };
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "evoflow-clapi-"));
+  registry = new FsModelRegistry(path.join(dir, "registry"));
+  for (let i = 0; i < 3; i++) await registry.register({ name: "fm", artifact: makeMlp({ sizes: [4, 3], seed: i + 1 }).bytes });
+  await registry.promote("fm", 2);
+  await registry.setStatus("fm", 3, "rejected", "golden-set");
+  const history = new HistoryStore(historyRoot(dir));
+  await history.append(entry(2, "promoted", [[0.9, null]]));
+  await history.append(entry(3, "rejected", [[0.9, null], [0.4, 0.2]]));
+  runtime = new Runtime({ dataDir: dir, services: { registry } });
+});
+
+afterAll(async () => {
+  await runtime.close();
+  await registry.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("CL API", () => {
+  it("GET /api/services/:name/history lists every update, accepted or rejected", async () => {
+    const app = await createApi({ runtime });
+    const res = await app.inject({ method: "GET", url: "/api/services/fm-cl/history" });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { entries: HistoryEntry[] };
+    expect(body.entries.map((e) => [e.version, e.decision])).toEqual([[2, "promoted"], [3, "rejected"]]);
+    expect(body.entries[1].metrics!.forgetting).toBeCloseTo(0.5, 6);
+    expect(body.entries[1].metrics!.bwt).toBeCloseTo(-0.5, 6);
+    const missing = await app.inject({ method: "GET", url: "/api/services/nope/history" });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error).toMatch(/no CL service/);
+    await app.close();
+  });
+
+  it("GET /api/models/:name/:version/card joins the registry record and the history entry", async () => {
+    const app = await createApi({ runtime });
+    const card = (await app.inject({ method: "GET", url: "/api/models/fm/3/card" })).json();
+    expect(card).toMatchObject({ model: "fm", version: 3, status: "rejected", decision: "rejected", scenario: "NC", trigger: { kind: "drift" }, training: { ms: 1500, samplesSeen: 3600 } });
+    expect(card.metrics.accuracyMatrix).toEqual([[0.9, null], [0.4, 0.2]]);
+    expect(card.artifact.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect((await app.inject({ method: "GET", url: "/api/models/fm/champion/card" })).json()).toMatchObject({ version: 2, status: "champion" });
+    const bad = await app.inject({ method: "GET", url: "/api/models/fm/abc/card" });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatch(/invalid version/);
+    expect((await app.inject({ method: "GET", url: "/api/models/fm/9/card" })).statusCode).toBe(404);
+    await app.close();
+  });
+});
+
+describe("CL commands", () => {
+  const cli = (...args: string[]) => run(process.execPath, ["--import", "tsx", "runtime/cli/main.ts", ...args], { env: { ...process.env, EVOFLOW_REGISTRY: "" } });
+
+  it("evoflow history prints one row per update with decision and reasons", async () => {
+    const { stdout } = await cli("history", "fm-cl", "--data", dir);
+    const lines = stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^version\s+at\s+decision/);
+    expect(lines[1]).toMatch(/^fm@2 .* promoted .*drift: ks p=0.001/);
+    expect(lines[2]).toMatch(/^fm@3 .* rejected/);
+  }, 30_000);
+
+  it("evoflow card prints the card; a missing version exits 1 with a message", async () => {
+    const { stdout } = await cli("card", "fm@3", "--data", dir, "--json");
+    expect(JSON.parse(stdout)).toMatchObject({ model: "fm", version: 3, status: "rejected", decision: "rejected" });
+    const text = (await cli("card", "fm@2", "--data", dir)).stdout;
+    expect(text).toContain("accuracy matrix");
+    await expect(cli("card", "fm@9", "--data", dir)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("no model fm@9") });
+  }, 30_000);
+});
