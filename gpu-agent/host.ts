@@ -298,6 +298,11 @@ export class ModelHost extends EventEmitter {
     return e && this.info(e);
   }
 
+  /** Assigns a model from the artifact source unless it is assigned already (ModelNotFoundError when the source has none). */
+  async ensureAssigned(name: string, version: number): Promise<ModelInfo> {
+    return this.info(await this.entryFor(name, version));
+  }
+
   /** Assigned, or fetched from the source and assigned now. */
   private async entryFor(name: string, version: number): Promise<Entry> {
     const key = ModelHost.key(name, version);

@@ -96,3 +96,40 @@ export function zipfSampler(n: number, s: number, rand: () => number): () => num
     return i < 0 ? n - 1 : i;
   };
 }
+
+/** A real nats-server child process on a free loopback port, JetStream on, storage in a temp folder. */
+export async function startNatsServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const { spawn } = await import("node:child_process");
+  const { createServer } = await import("node:net");
+  const { existsSync } = await import("node:fs");
+  const port = await new Promise<number>((resolve, reject) => {
+    const srv = createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const binary = process.env.NATS_SERVER ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server");
+  const child = spawn(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", tempDir("nats")], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("Server is ready")) resolve();
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`nats-server exited (${code}):\n${output}`)));
+    child.once("error", reject);
+  });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}

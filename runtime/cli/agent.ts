@@ -1,0 +1,99 @@
+/**
+ * `evoflow agent`: a standalone model-hosting process (gpu-agent/) with its own
+ * Open Inference Protocol server, and on NATS when given `--nats`.
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { connect } from "@nats-io/transport-node";
+import type { Backend } from "../../gpu-agent/backend";
+import { formatSize, ModelHost, parseSize } from "../../gpu-agent/host";
+import { NatsAgent } from "../../gpu-agent/nats";
+import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
+import { createAgentServer } from "../../gpu-agent/server";
+import { LocalModels } from "../../gpu-agent/service";
+import { TritonBackend } from "../../gpu-agent/triton";
+import { defaultRegistryDir, FsModelRegistry } from "../registry/fs";
+
+interface AgentOptions {
+  memory: string;
+  backend: string;
+  tritonUrl?: string;
+  port: string;
+  host: string;
+  nats?: string;
+  id?: string;
+  registry?: string;
+  cache: string;
+  waitTimeout: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command("agent")
+    .description("host many models within a memory budget (overcommit, LRU swapping) behind the Open Inference Protocol; on NATS with --nats")
+    .requiredOption("--memory <size>", "memory budget for resident models, e.g. 512MB or 4GiB")
+    .option("--backend <name>", "onnxruntime (in-process, CUDA when present) or triton", "onnxruntime")
+    .option("--triton-url <url>", "Triton's HTTP endpoint, for --backend triton (explicit model control)")
+    .option("--port <n>", "HTTP port for /v2, /api/agent and /metrics (0 picks a free one)", "8001")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--nats <url>", "join the agents on this NATS server: announce, and serve the scheduler's requests")
+    .option("--id <id>", "agent id on NATS (default: random)")
+    .option("--registry <dir>", "registry the artifacts come from (default: $EVOFLOW_REGISTRY or .evoflow/registry when it exists)")
+    .option("--cache <dir>", "local artifact cache", ".evoflow/agent-cache")
+    .option("--wait-timeout <ms>", "longest a load waits for an in-flight model to free room", "30000")
+    .action(async (opts: AgentOptions) => {
+      const fail = (message: string): never => {
+        process.stderr.write(`${message}\n`);
+        process.exit(2);
+      };
+      let memoryBytes = 0;
+      try {
+        memoryBytes = parseSize(opts.memory);
+      } catch (err) {
+        fail((err as Error).message);
+      }
+      let backend: Backend;
+      if (opts.backend === "onnxruntime") backend = new OnnxRuntimeBackend({ log: (m) => process.stderr.write(`warn: ${m}\n`) });
+      else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url") });
+      else return fail(`unknown backend "${opts.backend}" (use onnxruntime or triton)`);
+
+      const registryDir = opts.registry ?? (process.env.EVOFLOW_REGISTRY || existsSync(defaultRegistryDir()) ? defaultRegistryDir() : undefined);
+      const registry = registryDir ? new FsModelRegistry(resolve(registryDir)) : undefined;
+      const host = new ModelHost({
+        backend,
+        memoryBytes,
+        cacheDir: resolve(opts.cache),
+        source: registry && LocalModels.registrySource(registry),
+        waitTimeoutMs: Number(opts.waitTimeout),
+      });
+      const models = new LocalModels(host, registry);
+
+      let natsAgent: NatsAgent | undefined;
+      const nc = opts.nats ? await connect({ servers: opts.nats, name: "evoflow-agent" }).catch((err: Error) => fail(`cannot reach NATS at ${opts.nats}: ${err.message}`)) : undefined;
+      if (nc) {
+        natsAgent = new NatsAgent(nc, host, { id: opts.id });
+        await natsAgent.start();
+      }
+      const app = await createAgentServer({
+        models, host,
+        versions: registry ? async (name) => (await registry.versions(name)).map((v) => v.version) : undefined,
+        status: () => ({ id: natsAgent?.id, nats: opts.nats, registry: registryDir && resolve(registryDir) }),
+      });
+      const address = await app.listen({ port: Number(opts.port), host: opts.host });
+      process.stdout.write(
+        `evoflow agent${natsAgent ? ` ${natsAgent.id}` : ""} listening on ${address} (backend ${backend.kind} on ${backend.device}, memory ${formatSize(memoryBytes)}` +
+          `${registryDir ? `, registry ${join(resolve(registryDir))}` : ""}${opts.nats ? `, nats ${opts.nats}` : ""})\n`,
+      );
+      const shutdown = async () => {
+        await natsAgent?.stop();
+        await app.close();
+        await models.close();
+        await nc?.close();
+        await registry?.close();
+        process.exit(0);
+      };
+      process.once("SIGINT", shutdown);
+      process.once("SIGTERM", shutdown);
+    });
+}

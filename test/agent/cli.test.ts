@@ -1,0 +1,88 @@
+/**
+ * `evoflow agent` as a real process: serves a registry model over /v2, reports itself
+ * on /api/agent and /metrics, joins NATS where a scheduler finds it, and refuses bad options.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, describe, expect, it } from "vitest";
+import { NatsModels } from "../../gpu-agent/nats";
+import { FsModelRegistry } from "../../runtime/registry/fs";
+import { makeMlp } from "../fixtures/mlp";
+import { expectClose, sampleInput, startNatsServer, tempDir } from "./helpers";
+
+const root = join(import.meta.dirname, "../..");
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+});
+
+function startAgent(args: string[]): Promise<{ child: ChildProcess; url: string; line: string }> {
+  const child = spawn(process.execPath, [join(root, "bin/evoflow.js"), "agent", ...args], { cwd: tempDir("agent-cwd"), stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ child, url: m[1], line: out.trim() });
+    });
+    child.stderr!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.once("exit", (code) => reject(new Error(`agent exited (${code}): ${out}`)));
+  });
+}
+
+describe("evoflow agent (spawned)", () => {
+  it("serves registry models over v2 and on NATS", async () => {
+    const mlp = makeMlp({ sizes: [4, 6, 2], seed: 5 });
+    const registryDir = tempDir("cli-registry");
+    const registry = new FsModelRegistry(registryDir);
+    await registry.register({ name: "tiny", artifact: mlp.bytes });
+    await registry.promote("tiny", 1);
+    await registry.close();
+    const nats = await startNatsServer();
+    try {
+      const { child, url, line } = await startAgent(["--memory", "64MB", "--port", "0", "--registry", registryDir, "--nats", nats.url, "--id", "gpu0"]);
+      expect(line).toMatch(/evoflow agent gpu0 listening on .* \(backend onnxruntime on cpu, memory 64MB/);
+
+      const x = sampleInput(mlp, 2, 1);
+      const res = await fetch(`${url}/v2/models/tiny/infer`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: [{ name: "input", shape: [2, 4], datatype: "FP32", data: Array.from(x) }] }) });
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body.model_version).toBe("1");
+      expectClose(body.outputs[0].data, mlp.forward(x, 2));
+      const status = await (await fetch(`${url}/api/agent`)).json();
+      expect(status).toMatchObject({ id: "gpu0", backend: "onnxruntime", memoryBytes: 64_000_000, resident: ["tiny@1"], loads: 1 });
+      expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/evoflow_agent_model_loads_total 1/);
+
+      const nc = await connect({ servers: nats.url });
+      const scheduler = new NatsModels(nc);
+      await scheduler.start();
+      expect(scheduler.agentsStatus().map((a) => a.id)).toEqual(["gpu0"]);
+      const out = await scheduler.infer("tiny", 1, { input: { dtype: "float32", shape: [2, 4], data: x } });
+      expectClose(out.output.data as Float32Array, mlp.forward(x, 2));
+      await scheduler.close();
+      await nc.close();
+
+      child.kill("SIGTERM");
+      expect(await new Promise((r) => child.once("exit", r))).toBe(0);
+    } finally {
+      await nats.stop();
+    }
+  }, 60_000);
+
+  it("refuses bad options with a clear message", async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stderr: string }>((resolve) =>
+        execFile(process.execPath, [join(root, "bin/evoflow.js"), "agent", ...args], { cwd: tempDir("agent-cwd") }, (err, _out, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr })),
+      );
+    const [size, triton, unknown] = await Promise.all([
+      run(["--memory", "lots"]),
+      run(["--memory", "1GB", "--backend", "triton"]),
+      run(["--memory", "1GB", "--backend", "tpu"]),
+    ]);
+    expect(size).toMatchObject({ code: 2, stderr: expect.stringMatching(/invalid size "lots"/) });
+    expect(triton).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs --triton-url/) });
+    expect(unknown).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown backend "tpu"/) });
+  }, 60_000);
+});
