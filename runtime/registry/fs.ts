@@ -94,6 +94,8 @@ export class FsModelRegistry implements ModelRegistry {
    */
   private readonly announcedChampion = new Map<string, { version: number | null; seq: number }>();
   private championWatcher?: FSWatcher;
+  /** Models with a champion change of this process in progress (see `changingChampion`). */
+  private readonly ownChampionChanges = new Map<string, number>();
   private championPoll?: NodeJS.Timeout;
   private readonly pollMs: number;
   private readonly fsWatch: boolean;
@@ -295,7 +297,31 @@ export class FsModelRegistry implements ModelRegistry {
     return path.join(this.versionDir(name, version), "model.onnx");
   }
 
-  async promote(name: string, version: number, reason?: string): Promise<ModelVersion> {
+  /**
+   * Runs a change that may move the champion. Until it has emitted its own events, the folder
+   * watcher stays quiet about this model, so that listeners always see a promotion as "status
+   * events, then the champion event" (a watcher read finishing first would reverse that).
+   */
+  private async changingChampion<T>(name: string, change: () => Promise<T>): Promise<T> {
+    this.ownChampionChanges.set(name, (this.ownChampionChanges.get(name) ?? 0) + 1);
+    try {
+      return await change();
+    } finally {
+      const left = (this.ownChampionChanges.get(name) ?? 1) - 1;
+      if (left > 0) this.ownChampionChanges.set(name, left);
+      else {
+        this.ownChampionChanges.delete(name);
+        // A change by another process may have been signalled meanwhile.
+        if (this.watching) void this.checkChampionSignal(name);
+      }
+    }
+  }
+
+  promote(name: string, version: number, reason?: string): Promise<ModelVersion> {
+    return this.changingChampion(name, () => this.promoteNow(name, version, reason));
+  }
+
+  private async promoteNow(name: string, version: number, reason?: string): Promise<ModelVersion> {
     await this.requireRecord(name, version);
     const { promoted, changes, previous, signal } = await this.withLock(name, async () => {
       const now = new Date().toISOString();
@@ -322,6 +348,10 @@ export class FsModelRegistry implements ModelRegistry {
   async setStatus(name: string, version: number, status: ModelStatus, reason?: string): Promise<ModelVersion> {
     checkStatus(status);
     if (status === "champion") return this.promote(name, version, reason);
+    return this.changingChampion(name, () => this.demoteNow(name, version, status, reason));
+  }
+
+  private async demoteNow(name: string, version: number, status: Exclude<ModelStatus, "champion">, reason?: string): Promise<ModelVersion> {
     let signal: ChampionSignal | undefined;
     const { before, after } = await this.update(name, version, (r) => withStatus(r, status, new Date().toISOString(), reason), async (before) => {
       if (before.status === "champion") signal = await this.writeChampionSignal(name, null);
@@ -331,7 +361,11 @@ export class FsModelRegistry implements ModelRegistry {
     return after;
   }
 
-  async delete(name: string, version: number, options: { force?: boolean } = {}): Promise<void> {
+  delete(name: string, version: number, options: { force?: boolean } = {}): Promise<void> {
+    return this.changingChampion(name, () => this.deleteNow(name, version, options));
+  }
+
+  private async deleteNow(name: string, version: number, options: { force?: boolean }): Promise<void> {
     await this.requireRecord(name, version);
     const signal = await this.withLock(name, async () => {
       const record = await this.requireRecord(name, version);
@@ -450,8 +484,9 @@ export class FsModelRegistry implements ModelRegistry {
   }
 
   private async checkChampionSignal(name: string): Promise<void> {
+    if (this.ownChampionChanges.has(name)) return; // read again when that change is done
     const signal = await readJson<ChampionSignal>(this.championFile(name)).catch(() => undefined);
-    if (signal && !this.closed) this.announceChampion(name, signal);
+    if (signal && !this.closed && !this.ownChampionChanges.has(name)) this.announceChampion(name, signal);
   }
 
   async close(): Promise<void> {

@@ -142,7 +142,13 @@ export interface ModelRegistry {
   putValidation(name: string, version: number, report: ValidationReport): Promise<ModelVersion>;
   /** Merges labels; a null value removes that label. */
   setLabels(name: string, version: number, labels: Record<string, string | null>): Promise<ModelVersion>;
-  /** Calls `listener` on every change to the model `name` ("*" for every model); returns the unsubscribe function. */
+  /**
+   * Calls `listener` on every change to the model `name` ("*" for every model); returns the
+   * unsubscribe function. A promotion made through this client is reported as the `status`
+   * events (old champion retired, new one champion) followed by one `champion` event; a
+   * champion change made by another client of the same storage arrives as a `champion` event
+   * alone. Champion events never go back to an older promotion.
+   */
   watch(name: string, listener: (event: RegistryEvent) => void): () => void;
   close(): Promise<void>;
 }

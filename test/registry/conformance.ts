@@ -196,6 +196,23 @@ export function registryConformance(backend: string, setup: () => Promise<Regist
       expect(events.at(-1)).toEqual({ type: "deleted", name: "m", version: 1 });
     });
 
+    it("reports each promotion as its status events, then the champion event", async () => {
+      const registry = await open();
+      for (let i = 1; i <= 3; i++) await registry.register({ name: "m", artifact: model(i) });
+      const events: RegistryEvent[] = [];
+      registry.watch("m", (e) => events.push(e));
+      const order = [1, 2, 3, 1, 3, 2, 1, 2, 3, 2];
+      for (const v of order) await registry.promote("m", v);
+      const expected: RegistryEvent[] = [];
+      order.forEach((v, i) => {
+        const previous = order[i - 1];
+        if (previous !== undefined) expected.push({ type: "status", name: "m", version: previous, status: "retired", previous: "champion", reason: `replaced by version ${v}` });
+        expected.push({ type: "status", name: "m", version: v, status: "champion", previous: i < 3 ? "candidate" : "retired" });
+        expected.push({ type: "champion", name: "m", version: v, ...(previous !== undefined ? { previous } : {}) });
+      });
+      expect(events).toEqual(expected);
+    });
+
     it("sets statuses: rejected keeps the version, champion means promote, demoting leaves no champion", async () => {
       const registry = await open();
       await registry.register({ name: "m", artifact: model(1) });
