@@ -104,6 +104,16 @@ describe("signature read from the file", () => {
     expect(sig.outputs[0]).toMatchObject({ name: "out", dtype: "int64", shape: [-1, 4], dimNames: ["n", null] });
   });
 
+  it("leaves out initializers listed among the graph inputs (the pre-IR-4 convention)", () => {
+    const bytes = buildOnnxModel({
+      inputs: [{ name: "x", dtype: "float32", shape: ["batch", 2] }, { name: "W", dtype: "float32", shape: [2, 2] }],
+      outputs: [{ name: "y", dtype: "float32", shape: ["batch", 2] }],
+      nodes: [{ op: "MatMul", inputs: ["x", "W"], outputs: ["y"] }],
+      initializers: [{ name: "W", dtype: "float32", dims: [2, 2], data: Float32Array.from([1, 0, 0, 1]) }],
+    });
+    expect(readSignature(bytes).inputs.map((i) => i.name)).toEqual(["x"]);
+  });
+
   it("throws a clear error for bytes that are not an ONNX model", () => {
     const notModels: [string, Uint8Array][] = [
       ["empty", new Uint8Array()],
