@@ -148,7 +148,7 @@ export class NatsAgent {
       this.host.retire(name, version);
       return true;
     });
-    this.subs.push(this.nc.subscribe(SUBJECTS.discover, { callback: (_err, msg) => msg.respond(encode(this.announcement())) }));
+    this.subs.push(this.nc.subscribe(SUBJECTS.discover, { callback: (_err, msg) => void msg.respond(encode(this.announcement())) }));
     this.host.on("load", this.onChange);
     this.host.on("unload", this.onChange);
     await this.nc.flush();
