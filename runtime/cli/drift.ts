@@ -148,7 +148,7 @@ export async function runDrift(
   }
 
   // Two-sample methods read everything first: with a reference file and no window, the input is one window.
-  let rows: AsyncIterable<Cell[]> | Cell[] = readRows(options.file, (h) => (header = h));
+  let rows: AsyncIterable<Cell[]> | Cell[][] = readRows(options.file, (h) => (header = h));
   if (!streaming && params.reference !== undefined && params.window === undefined) {
     const all: Cell[][] = [];
     for await (const row of rows) all.push(row);
