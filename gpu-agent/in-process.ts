@@ -1,14 +1,17 @@
 /**
- * The in-process agent a runtime gives its nodes as the `models` service (the
- * embedded default): a ModelHost on onnxruntime fed from the registry, its artifact
- * cache under the data folder. The budget comes from `EVOFLOW_AGENT_MEMORY`
- * (default 2GB).
+ * The `models` service a runtime gives its nodes. By default the in-process agent
+ * (the embedded default): a ModelHost on onnxruntime fed from the registry, its
+ * artifact cache under the data folder, its budget from `EVOFLOW_AGENT_MEMORY`
+ * (default 2GB). With `EVOFLOW_AGENTS_NATS=<url>`, models run on `evoflow agent`s
+ * over NATS instead, placed by the scheduler in gpu-agent/nats.ts.
  */
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
 import type { ModelRegistry } from "../runtime/registry/types";
 import { ModelHost, parseSize } from "./host";
+import { NatsModels } from "./nats";
 import { OnnxRuntimeBackend } from "./onnxruntime";
-import { LocalModels } from "./service";
+import { LocalModels, type ModelService } from "./service";
 
 export function createInProcessAgent(options: { dataDir: string; registry: ModelRegistry; memory?: string }): LocalModels {
   const backend = new OnnxRuntimeBackend();
@@ -19,4 +22,13 @@ export function createInProcessAgent(options: { dataDir: string; registry: Model
     source: LocalModels.registrySource(options.registry),
   });
   return new LocalModels(host, options.registry);
+}
+
+export async function createModelService(options: { dataDir: string; registry: ModelRegistry }): Promise<ModelService> {
+  const natsUrl = process.env.EVOFLOW_AGENTS_NATS;
+  if (!natsUrl) return createInProcessAgent(options);
+  const nc = await connect({ servers: natsUrl, name: "evoflow-scheduler" });
+  const models = new NatsModels(nc, { registry: options.registry });
+  await models.start();
+  return models;
 }

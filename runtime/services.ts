@@ -3,7 +3,7 @@
  * per process. Each area adds its own entry here.
  */
 import { join } from "node:path";
-import { createInProcessAgent } from "../gpu-agent/in-process";
+import { createModelService } from "../gpu-agent/in-process";
 import { FsModelRegistry } from "./registry/fs";
 
 export interface ServiceOptions {
@@ -15,6 +15,6 @@ export async function createServices(options: ServiceOptions): Promise<Record<st
   const registry = new FsModelRegistry(process.env.EVOFLOW_REGISTRY || join(options.dataDir, "registry"));
   return {
     registry,
-    models: createInProcessAgent({ dataDir: options.dataDir, registry }),
+    models: await createModelService({ dataDir: options.dataDir, registry }),
   };
 }
