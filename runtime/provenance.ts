@@ -1,8 +1,7 @@
 /**
  * Provenance: every emitted message is kept, grouped by trace, so an output can
  * be walked back through `parents` to the inputs, nodes and model versions that
- * made it. Bounded: a ring of the most recent messages; when it wraps, the oldest
- * message leaves its trace (traces are in emission order, so it is the first).
+ * made it. Bounded: a ring of the most recent messages.
  */
 import type { Message } from "./envelope";
 
@@ -17,7 +16,8 @@ export interface TraceNode {
 }
 
 export class TraceStore {
-  private readonly traces = new Map<string, Message[]>();
+  // Only a ring: recording is one array write on the hot path; a trace is found by
+  // scanning the ring, which is rare (a person asking) and takes well under a millisecond.
   private readonly ring: (Message | undefined)[];
   private next = 0;
 
@@ -27,23 +27,18 @@ export class TraceStore {
 
   record(message: Message): void {
     if (this.capacity === 0) return;
-    const old = this.ring[this.next];
-    if (old) {
-      const list = this.traces.get(old.traceId);
-      if (list) {
-        list.shift();
-        if (list.length === 0) this.traces.delete(old.traceId);
-      }
-    }
     this.ring[this.next] = message;
     this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
-    const list = this.traces.get(message.traceId);
-    if (list) list.push(message);
-    else this.traces.set(message.traceId, [message]);
   }
 
+  /** The trace's messages still held, in emission order. */
   messages(traceId: string): Message[] {
-    return this.traces.get(traceId) ?? [];
+    const out: Message[] = [];
+    for (let i = 0; i < this.capacity; i++) {
+      const m = this.ring[(this.next + i) % this.capacity];
+      if (m?.traceId === traceId) out.push(m);
+    }
+    return out;
   }
 
   /**

@@ -53,7 +53,6 @@ interface RunningNode {
 }
 
 const NO_REPLY: Message[] = [];
-const NO_PARENTS: Message[] = [];
 
 /** What one handling of a message has produced: its sync reply, and emits still under way. */
 interface Invocation {
@@ -131,7 +130,7 @@ export class RunningPipeline implements MetricsSource {
       else await transport.consumeAsync(edge, (m) => this.handle(target, edge, m, false));
     }
     this.options.metrics.add(this);
-    for (const node of this.nodes.values()) await node.instance.start?.(this.emitter(node, NO_PARENTS));
+    for (const node of this.nodes.values()) await node.instance.start?.(this.emitter(node, undefined));
   }
 
   private context(nodeId: string): NodeContext {
@@ -171,7 +170,7 @@ export class RunningPipeline implements MetricsSource {
     const invocation: Invocation = { replies: wantsReply ? [] : undefined, pending: undefined };
     let result: void | Promise<void> | undefined;
     try {
-      result = node.instance.onMessage?.(port, message, this.emitter(node, [message], invocation));
+      result = node.instance.onMessage?.(port, message, this.emitter(node, message, invocation));
     } catch (err) {
       node.stats.observeLatency((performance.now() - started) / 1000);
       return this.fail(node, edge, message, err);
@@ -209,15 +208,16 @@ export class RunningPipeline implements MetricsSource {
     throw err instanceof NodeError ? err : new NodeError(node.compiled.id, port, reason);
   }
 
-  private emitter(node: RunningNode, handling: readonly Message[], invocation?: Invocation): Emit {
+  /** `handling` is the message being handled (the default parent), none for sources. */
+  private emitter(node: RunningNode, handling: Message | undefined, invocation?: Invocation): Emit {
     return (port: string, payload: unknown, options?: EmitOptions) => {
       const outlet = node.outlets.get(port);
       if (!outlet) return track(invocation, Promise.reject(new Error(`node ${node.compiled.id} emitted on unknown port "${port}"`)));
-      const parents = options?.parents ?? handling;
+      const parents = options?.parents;
       const message: Message = {
         id: newMessageId(),
-        traceId: options?.traceId ?? parents[0]?.traceId ?? newTraceId(),
-        parents: parents.length === 1 ? [parents[0].id] : parents.map((p) => p.id),
+        traceId: options?.traceId ?? (parents ? parents[0]?.traceId : handling?.traceId) ?? newTraceId(),
+        parents: parents ? parents.map((p) => p.id) : handling ? [handling.id] : [],
         ts: Date.now(),
         source: options?.model ? { ...outlet.source, model: options.model } : outlet.source,
         payload,
