@@ -11,7 +11,7 @@ import { seededRandom } from "../../runtime/cl/random";
 import { defineNode } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
 import type { ModelRegistry } from "../../runtime/registry/types";
-import type { CandidateEvent } from "../trainer/tfjs";
+import type { CandidateEvent } from "../trainer/common";
 
 const config = gateConfigSchema.extend({
   service: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).optional().describe("Name the CL history is kept under; defaults to the pipeline name"),

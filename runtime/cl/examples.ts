@@ -28,6 +28,16 @@ export function isHoldout(messageId: string, share: number): boolean {
   return h / 2 ** 32 < share;
 }
 
+export function toSet(examples: { x: Float32Array; y: number }[]): LabelledSet {
+  const features = examples[0]?.x.length ?? 0;
+  const x = new Float32Array(examples.length * features);
+  examples.forEach((e, i) => {
+    if (e.x.length !== features) throw new Error(`example ${i} has ${e.x.length} features, the first has ${features}`);
+    x.set(e.x, i * features);
+  });
+  return { x, y: Int32Array.from(examples, (e) => e.y), count: examples.length, features };
+}
+
 /** Accumulates examples of one width, remembering which messages they came from. */
 export class ExampleBuffer {
   private rows: Float32Array[] = [];
