@@ -1,0 +1,184 @@
+/**
+ * The distributed side of the CLI:
+ *
+ *   evoflow run FILE --nats URL     coordinator: stores the pipeline in NATS KV, runs the
+ *                                   nodes that have no `placement`, and serves the API
+ *   evoflow worker --nats URL       runs nodes in this process: those named by --nodes,
+ *                                   else those placed in --placement, else every placed node
+ *   evoflow tap|trace ... --nats    read edges and traces back from the JetStream stream
+ *
+ * Workers take pipeline definitions from KV and follow them: a redeploy with `run`
+ * redeploys the worker's share too. Several workers running the same node share its
+ * work (one durable consumer per async edge, one queue group per sync edge).
+ */
+import type { Command } from "commander";
+import type { Pipeline } from "../schema";
+import { readStream, readTrace, edgeReadFilter, parseSince, type StartAt } from "../transport/nats-read";
+import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
+import { PipelineInvalidError, Runtime, type RuntimeOptions } from "../runtime";
+import { createServices } from "../services";
+import { edgeId } from "../schema";
+import { jsonReplacer, stringify } from "../api/json";
+import type { TraceNode } from "../provenance";
+
+const log: NonNullable<RuntimeOptions["log"]> = (level, message, fields) => {
+  if (level !== "debug") process.stderr.write(`${level}: ${message} ${fields ? JSON.stringify(fields) : ""}\n`);
+};
+
+export const serversOf = (url: string) => url.split(",").map((s) => s.trim()).filter(Boolean);
+
+/** Runtime options of a coordinator (`run --nats`): the NATS transport, and only the nodes without a placement run here. */
+export async function natsCoordinatorOptions(url: string, options: Partial<NatsTransportOptions> = {}): Promise<Pick<RuntimeOptions, "transport" | "localNodes">> {
+  const transport = await NatsTransport.connect({ servers: serversOf(url), role: "coordinator", log, ...options });
+  return { transport, localNodes: (_name, def) => new Set(def.nodes.filter((n) => !n.placement).map((n) => n.id)) };
+}
+
+export interface WorkerSelection {
+  nodes?: string[];
+  placement?: string;
+}
+
+/** The nodes of a pipeline a worker runs: named ones, else those placed in its group, else every placed node. */
+export function workerNodes(def: Pipeline, selection: WorkerSelection): Set<string> {
+  if (selection.nodes?.length) return new Set(def.nodes.filter((n) => selection.nodes!.includes(n.id)).map((n) => n.id));
+  if (selection.placement) return new Set(def.nodes.filter((n) => n.placement === selection.placement).map((n) => n.id));
+  return new Set(def.nodes.filter((n) => n.placement).map((n) => n.id));
+}
+
+interface WorkerOptions {
+  nats: string;
+  pipeline?: string;
+  nodes?: string;
+  placement?: string;
+  data: string;
+  replicas: string;
+}
+
+async function runWorker(opts: WorkerOptions): Promise<void> {
+  const selection: WorkerSelection = { nodes: opts.nodes?.split(",").map((s) => s.trim()).filter(Boolean), placement: opts.placement };
+  const transport = await NatsTransport.connect({
+    servers: serversOf(opts.nats),
+    role: "worker",
+    placement: opts.placement,
+    replicas: Number(opts.replicas),
+    log,
+  });
+  const runtime = new Runtime({
+    transport,
+    dataDir: opts.data,
+    services: await createServices({ dataDir: opts.data }),
+    localNodes: (_name, def) => workerNodes(def, selection),
+    log,
+  });
+  const deployed = new Map<string, string>();
+  // Definition changes are applied one at a time, in order.
+  let queue = Promise.resolve();
+  const apply = (name: string, def: Pipeline | undefined) => {
+    if (opts.pipeline && name !== opts.pipeline) return;
+    queue = queue.then(async () => {
+      const text = def && JSON.stringify(def);
+      if (text === deployed.get(name)) return;
+      if (!def) {
+        await runtime.undeploy(name);
+        deployed.delete(name);
+        process.stdout.write(`worker ${transport.processId}: pipeline ${name} removed\n`);
+        return;
+      }
+      const nodes = workerNodes(def, selection);
+      if (nodes.size === 0) {
+        process.stderr.write(`worker ${transport.processId}: nothing of pipeline ${name} to run here (${opts.nodes ? `--nodes ${opts.nodes}` : opts.placement ? `--placement ${opts.placement}` : "no node has a placement"})\n`);
+        return;
+      }
+      try {
+        await runtime.deploy(def);
+        deployed.set(name, text!);
+        process.stdout.write(`worker ${transport.processId} running ${name}: ${[...nodes].join(", ")}\n`);
+      } catch (err) {
+        const detail = err instanceof PipelineInvalidError ? err.problems.map((p) => `${p.path}: ${p.message}`).join("; ") : (err as Error).message;
+        process.stderr.write(`worker ${transport.processId}: cannot run pipeline ${name}: ${detail}\n`);
+      }
+    });
+  };
+  const stopWatching = await transport.watchDefinitions(apply);
+  if (opts.pipeline) process.stdout.write(`worker ${transport.processId} waiting for pipeline ${opts.pipeline}\n`);
+  const shutdown = async () => {
+    stopWatching();
+    await queue;
+    // Finish the messages in hand and acknowledge them before leaving; the rest stay in the stream.
+    for (const p of runtime.list()) await transport.quiesce(p.name);
+    await runtime.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+}
+
+/** `evoflow tap --nats`: prints an edge's messages from the stream, as JSON lines with their stream sequence. */
+export async function tapFromNats(
+  pipeline: string,
+  edge: string,
+  opts: { nats: string; since?: string; seq?: string; last?: string; follow?: boolean },
+): Promise<void> {
+  const transport = await NatsTransport.connect({ servers: serversOf(opts.nats), role: "worker" });
+  try {
+    const def = await transport.definition(pipeline);
+    if (!def) throw new Error(`no pipeline ${pipeline} is deployed on ${opts.nats}`);
+    const found = def.edges.find((e) => edgeId(e) === edge);
+    if (!found) throw new Error(`pipeline ${pipeline} has no edge ${edge} (edges: ${def.edges.map(edgeId).join(", ")})`);
+    const start: StartAt = opts.since
+      ? { since: parseSince(opts.since) }
+      : opts.seq
+        ? { seq: Number(opts.seq) }
+        : { last: opts.last ? Number(opts.last) : opts.follow ? 0 : 20 };
+    const abort = new AbortController();
+    process.once("SIGINT", () => abort.abort());
+    const filter = edgeReadFilter(pipeline, edge, found.mode ?? "sync");
+    for await (const m of readStream(transport.js, pipeline, filter, start, { follow: opts.follow, signal: abort.signal }))
+      process.stdout.write(`${stringify({ seq: m.seq, time: m.time.toISOString(), message: m.message })}\n`);
+  } finally {
+    await transport.close();
+  }
+}
+
+function printTree(nodes: TraceNode[], indent = ""): void {
+  for (const n of nodes) {
+    const model = n.model ? `  model ${n.model.name}@${n.model.version}` : "";
+    const payload = stringify(n.payload) ?? "";
+    process.stdout.write(`${indent}${n.node}.${n.port}  ${n.id}  ${new Date(n.ts).toISOString()}${model}  ${payload.length > 80 ? `${payload.slice(0, 77)}...` : payload}\n`);
+    printTree(n.parents, `${indent}  `);
+  }
+}
+
+/** `evoflow trace --nats`: the trace's messages from every process, read from the pipelines' streams. */
+export async function traceFromNats(traceId: string, opts: { nats: string; pipeline?: string; json?: boolean }): Promise<void> {
+  const transport = await NatsTransport.connect({ servers: serversOf(opts.nats), role: "worker" });
+  try {
+    const pipelines = opts.pipeline ? [opts.pipeline] : [...(await transport.definitions()).keys()];
+    for (const pipeline of pipelines) {
+      const trace = await readTrace(transport.js, pipeline, traceId);
+      if (trace.messages.length === 0) continue;
+      if (opts.json) process.stdout.write(`${JSON.stringify({ traceId, pipeline, ...trace }, jsonReplacer, 2)}\n`);
+      else {
+        process.stdout.write(`trace ${traceId} in pipeline ${pipeline}\n`);
+        printTree(trace.outputs, "  ");
+      }
+      return;
+    }
+    throw new Error(`trace ${traceId} not found in ${pipelines.length ? pipelines.join(", ") : "any pipeline"}`);
+  } finally {
+    await transport.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command("worker")
+    .description("run nodes of pipelines deployed with `run --nats` in this process; workers running the same node share its work")
+    .requiredOption("--nats <url>", "NATS server URL(s), comma-separated")
+    .option("--pipeline <name>", "only this pipeline (waits for it to be deployed)")
+    .option("--nodes <ids>", "run these nodes (comma-separated)")
+    .option("--placement <group>", "run the nodes whose placement is this group")
+    .option("--data <dir>", "data folder", ".evoflow")
+    .option("--replicas <n>", "replicas of the streams and buckets this worker creates", "1")
+    .action(runWorker);
+}

@@ -1,0 +1,34 @@
+/**
+ * Where a pipeline lives on NATS. One JetStream stream per pipeline holds its async
+ * edges, the captured sync traffic and its dead letters:
+ *
+ *   evoflow.<pipeline>.edge.<edge>.<traceId>     async edge messages (durable consumer per edge)
+ *   evoflow.<pipeline>.capture.<edge>.<traceId>  sync edge traffic, captured per `settings.capture`
+ *   evoflow.<pipeline>.dlq                       dead letters, with the reason
+ *
+ * The trace id is the last subject token so `evoflow trace` can ask the server for
+ * one trace's messages across every edge (`evoflow.<p>.*.*.<traceId>`) instead of
+ * scanning the stream itself. Sync requests go over `evoflow.<pipeline>.sync.<edge>`,
+ * which no stream listens on (a stream would answer the request with its PubAck).
+ */
+
+/** Stream names may not hold dots; pipeline names never do (see schema.ts). */
+export const streamName = (pipeline: string) => `EVOFLOW_${pipeline}`;
+export const consumerName = (edge: string) => `edge_${edge}`;
+
+/** Subject tokens must not hold dots, spaces or wildcards; trace ids are hex but nodes may set their own. */
+export const token = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_") || "_";
+
+export const edgeSubject = (pipeline: string, edge: string, traceId: string) => `evoflow.${pipeline}.edge.${edge}.${token(traceId)}`;
+export const edgeFilter = (pipeline: string, edge: string) => `evoflow.${pipeline}.edge.${edge}.*`;
+export const captureSubject = (pipeline: string, edge: string, traceId: string) => `evoflow.${pipeline}.capture.${edge}.${token(traceId)}`;
+export const captureFilter = (pipeline: string, edge: string) => `evoflow.${pipeline}.capture.${edge}.*`;
+export const traceFilter = (pipeline: string, traceId: string) => `evoflow.${pipeline}.*.*.${token(traceId)}`;
+export const dlqSubject = (pipeline: string) => `evoflow.${pipeline}.dlq`;
+export const syncSubject = (pipeline: string, edge: string) => `evoflow.${pipeline}.sync.${edge}`;
+export const streamSubjects = (pipeline: string) => [`evoflow.${pipeline}.edge.>`, `evoflow.${pipeline}.capture.>`, dlqSubject(pipeline)];
+
+/** KV bucket of deployed pipeline definitions (key: pipeline name), written by `run --nats`, read by workers. */
+export const PIPELINES_BUCKET = "evoflow_pipelines";
+/** KV bucket of live processes (key: `<pipeline>.<process>`), refreshed by each process; entries age out when it dies. */
+export const PROCESSES_BUCKET = "evoflow_processes";

@@ -1,0 +1,639 @@
+/**
+ * The distributed transport: the same pipeline JSON, its nodes spread over processes
+ * (`evoflow run --nats` as coordinator, `evoflow worker`), talking over NATS.
+ *
+ * Async edges are JetStream: one stream per pipeline (names in nats-names.ts), one
+ * durable pull consumer per edge shared by every process that runs the target node,
+ * so replicas share the work. A message is acknowledged only once the node has
+ * handled it AND everything it emitted on async edges has been stored by JetStream
+ * (its PubAcks): a crash anywhere between loses nothing, it redelivers (at-least-once).
+ *
+ * Duplicates. Redelivery re-runs a node, so it re-emits. Each async publish carries
+ * `Nats-Msg-Id = <edge>:<id of the message being handled>:<n-th emit on that edge>`,
+ * the same in whichever process re-runs it, so JetStream's duplicate window drops the
+ * re-emits before any consumer sees them. A redelivery to a process that had already
+ * handled the message (its ack was lost, e.g. across a server restart) is skipped by a
+ * bounded window of handled stream sequences per edge. Together: a message reaches the
+ * sink once, for deterministic nodes, within the duplicate window (2 min). Messages a
+ * node emits on async edges while serving a sync call are keyed by their own id.
+ *
+ * Sync edges are NATS request/reply on `evoflow.<pipeline>.sync.<edge>` with a queue
+ * group per edge and a timeout. A remote node's error comes back as a NodeError with
+ * the remote message; no responder or no reply in time is an error, never a hang.
+ * Sync traffic is captured into the stream per `settings.capture` so trace and tap see it.
+ *
+ * Bad bytes on an edge subject (not CBOR, not an envelope, over the size limit) go to
+ * `evoflow.<pipeline>.dlq` with the reason and are acknowledged; the consumer goes on.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { connect, errors, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { NodeError } from "../engine/engine";
+import type { Message } from "../envelope";
+import { edgeId, type Pipeline } from "../schema";
+import { decodeMessage, encode, decode, MalformedMessageError, type StoredDeadLetter, type SyncReply } from "./nats-codec";
+import * as names from "./nats-names";
+import type {
+  AsyncHandler,
+  DeadLetter,
+  EdgeInfo,
+  EdgeStats,
+  PipelineAttachment,
+  SyncHandler,
+  Transport,
+  TransportStatus,
+} from "./transport";
+
+export interface NatsTransportOptions {
+  servers: string | string[];
+  /** `coordinator` publishes pipeline definitions to KV for workers; `worker` only reads them. */
+  role?: "coordinator" | "worker";
+  /** The worker group this process stands for (shown in status). */
+  placement?: string;
+  /** Replicas of streams and KV buckets (3 on a three-server cluster). */
+  replicas?: number;
+  /** How long a sync call waits for its reply. */
+  syncTimeoutMs?: number;
+  /** Largest encoded message; defaults to the server's max_payload. */
+  maxMessageBytes?: number;
+  log?: (level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Per handled async message: keys its emits deterministically and collects their PubAcks. */
+interface HandlingScope {
+  key: string;
+  counts: Map<string, number>;
+  stored: Promise<unknown>[];
+}
+
+interface AttachedPipeline {
+  pipeline: Pipeline;
+  edges: readonly EdgeInfo[];
+  localNodes: Set<string>;
+  consumers: Map<string, ConsumerMessages>;
+  subscriptions: Subscription[];
+  /** Messages received and not yet acknowledged, plus publishes not yet stored. */
+  inFlight: number;
+  idleWaiters: (() => void)[];
+  lag: Map<string, number>;
+  heartbeat?: NodeJS.Timeout;
+  quiesced: boolean;
+}
+
+const DUPLICATE_WINDOW_NS = 120e9;
+const HANDLED_WINDOW = 50_000;
+const HEARTBEAT_MS = 5_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Same answer for the same trace in every process, so a sampled trace is captured whole. */
+function sampled(traceId: string, rate: number): boolean {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < traceId.length; i++) h = Math.imul(h ^ traceId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 0x1_0000_0000 < rate;
+}
+
+/** Remembers the last `capacity` numbers; a Set with FIFO eviction. */
+class RecentSet {
+  private readonly set = new Set<number>();
+  constructor(private readonly capacity: number) {}
+  has(n: number): boolean {
+    return this.set.has(n);
+  }
+  add(n: number): void {
+    this.set.add(n);
+    if (this.set.size > this.capacity) this.set.delete(this.set.values().next().value!);
+  }
+}
+
+/** Bounds the publishes in flight on one edge: the producer waits for room, as a `block` queue. */
+class Window {
+  private used = 0;
+  private readonly waiters: (() => void)[] = [];
+  constructor(private readonly size: number) {}
+  tryAcquire(): boolean {
+    if (this.used >= this.size) return false;
+    this.used++;
+    return true;
+  }
+  async acquire(): Promise<void> {
+    if (!this.tryAcquire()) await new Promise<void>((r) => this.waiters.push(r));
+  }
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.used--;
+  }
+}
+
+export class NatsTransport implements Transport {
+  readonly kind = "nats";
+  readonly processId: string;
+  private readonly scope = new AsyncLocalStorage<HandlingScope>();
+  private readonly pipelines = new Map<string, AttachedPipeline>();
+  private readonly windows = new Map<string, Window>();
+  private readonly maxMessageBytes: number;
+  private readonly startedAt = new Date().toISOString();
+  private closed = false;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    private readonly pipelinesKv: KV,
+    private readonly processesKv: KV,
+    private readonly options: NatsTransportOptions,
+  ) {
+    this.processId = `${hostname().replace(/[^A-Za-z0-9_-]/g, "_")}-${process.pid}-${randomBytes(3).toString("hex")}`;
+    this.maxMessageBytes = Math.min(options.maxMessageBytes ?? Infinity, nc.info?.max_payload ?? 1024 * 1024);
+  }
+
+  static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
+    const nc = await connect({
+      servers: options.servers,
+      name: `evoflow-${options.role ?? "coordinator"}`,
+      // Keep trying through a server restart: JetStream holds the data, we hold the work.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    const jsm = await jetstreamManager(nc);
+    const kvm = new Kvm(nc);
+    const replicas = options.replicas ?? 1;
+    const pipelinesKv = await kvm.create(names.PIPELINES_BUCKET, { history: 5, replicas });
+    const processesKv = await kvm.create(names.PROCESSES_BUCKET, { history: 1, replicas, ttl: HEARTBEAT_MS * 3 });
+    return new NatsTransport(nc, jetstream(nc), jsm, pipelinesKv, processesKv, options);
+  }
+
+  private log(level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void {
+    this.options.log?.(level, message, fields);
+  }
+
+  // ---- pipeline definitions (KV) -------------------------------------------------
+
+  /** The pipeline definitions `run --nats` stored, by name. */
+  async definitions(): Promise<Map<string, Pipeline>> {
+    const out = new Map<string, Pipeline>();
+    for await (const key of await this.pipelinesKv.keys()) {
+      const def = await this.definition(key);
+      if (def) out.set(key, def);
+    }
+    return out;
+  }
+
+  async definition(name: string): Promise<Pipeline | undefined> {
+    const entry = await this.pipelinesKv.get(name);
+    return entry && entry.operation === "PUT" ? (entry.json() as Pipeline) : undefined;
+  }
+
+  /** Calls back with each definition change (and the current ones first); returns the stop function. */
+  async watchDefinitions(listener: (name: string, pipeline: Pipeline | undefined) => void): Promise<() => void> {
+    const watch = await this.pipelinesKv.watch();
+    void (async () => {
+      for await (const e of watch) listener(e.key, e.operation === "PUT" ? (e.json() as Pipeline) : undefined);
+    })();
+    return () => watch.stop();
+  }
+
+  // ---- attach: stream, consumers, presence --------------------------------------
+
+  async attach({ pipeline, edges, localNodes }: PipelineAttachment): Promise<void> {
+    const name = pipeline.name;
+    await this.ensureStream(pipeline, edges);
+    const attached: AttachedPipeline = {
+      pipeline,
+      edges,
+      localNodes: new Set(localNodes),
+      consumers: new Map(),
+      subscriptions: [],
+      inFlight: 0,
+      idleWaiters: [],
+      lag: new Map(),
+      quiesced: false,
+    };
+    this.pipelines.set(name, attached);
+    if ((this.options.role ?? "coordinator") === "coordinator") await this.pipelinesKv.put(name, JSON.stringify(pipeline));
+    await this.beat(attached);
+    attached.heartbeat = setInterval(() => void this.beat(attached).catch(() => undefined), HEARTBEAT_MS);
+    attached.heartbeat.unref();
+  }
+
+  private async ensureStream(pipeline: Pipeline, edges: readonly EdgeInfo[]): Promise<void> {
+    const name = pipeline.name;
+    const retention = pipeline.settings?.retention;
+    const maxAgeNs = retention?.maxAgeSeconds ? retention.maxAgeSeconds * 1e9 : 0;
+    const config: Partial<StreamConfig> & { name: string } = {
+      name: names.streamName(name),
+      subjects: names.streamSubjects(name),
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: maxAgeNs,
+      max_bytes: retention?.maxBytes ?? -1,
+      num_replicas: this.options.replicas ?? 1,
+      duplicate_window: maxAgeNs > 0 ? Math.min(DUPLICATE_WINDOW_NS, maxAgeNs) : DUPLICATE_WINDOW_NS,
+    };
+    try {
+      await this.jsm.streams.add(config);
+    } catch (err) {
+      // Exists with other settings (retention changed in the JSON): update it in place.
+      if (!/already in use/i.test((err as Error).message)) throw err;
+      await this.jsm.streams.update(config.name, config);
+    }
+    const ackWaitSeconds = pipeline.settings?.delivery?.ackWaitSeconds ?? 30;
+    for (const edge of edges) {
+      if (edge.mode !== "async") continue;
+      const consumer: Partial<ConsumerConfig> = {
+        durable_name: names.consumerName(edge.id),
+        filter_subject: names.edgeFilter(name, edge.id),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ackWaitSeconds * 1e9,
+        max_ack_pending: Math.max(1024, edge.queue.capacity * 4),
+      };
+      try {
+        await this.jsm.consumers.add(names.streamName(name), consumer);
+      } catch (err) {
+        if (!/already (in use|exists)/i.test((err as Error).message)) throw err;
+        await this.jsm.consumers.update(names.streamName(name), consumer.durable_name!, consumer);
+      }
+    }
+  }
+
+  private async beat(attached: AttachedPipeline): Promise<void> {
+    const info = {
+      id: this.processId,
+      host: hostname(),
+      pid: process.pid,
+      role: this.options.role ?? "coordinator",
+      placement: this.options.placement,
+      nodes: [...attached.localNodes],
+      since: this.startedAt,
+    };
+    await this.processesKv.put(`${attached.pipeline.name}.${this.processId}`, JSON.stringify(info));
+    for (const edge of attached.edges) {
+      if (edge.mode !== "async") continue;
+      const ci = await this.jsm.consumers.info(names.streamName(attached.pipeline.name), names.consumerName(edge.id)).catch(() => undefined);
+      if (ci) attached.lag.set(edge.id, ci.num_pending + ci.num_ack_pending);
+    }
+  }
+
+  // ---- async edges ---------------------------------------------------------------
+
+  private window(edge: EdgeInfo): Window {
+    const key = `${edge.pipeline}/${edge.id}`;
+    let w = this.windows.get(key);
+    if (!w) this.windows.set(key, (w = new Window(edge.queue.capacity)));
+    return w;
+  }
+
+  private begin(attached: AttachedPipeline | undefined): void {
+    if (attached) attached.inFlight++;
+  }
+
+  private end(attached: AttachedPipeline | undefined): void {
+    if (!attached || --attached.inFlight > 0) return;
+    const waiters = attached.idleWaiters;
+    attached.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  publishAsync(edge: EdgeInfo, message: Message): Promise<void> | undefined {
+    const data = encode(message);
+    if (data.length > this.maxMessageBytes)
+      return Promise.reject(new Error(`message of ${data.length} bytes is over the ${this.maxMessageBytes}-byte limit of edge ${edge.id}`));
+    const scope = this.scope.getStore();
+    let msgId: string;
+    if (scope) {
+      const n = scope.counts.get(edge.id) ?? 0;
+      scope.counts.set(edge.id, n + 1);
+      msgId = `${edge.id}:${scope.key}:${n}`;
+    } else msgId = `${edge.id}:${message.id}`;
+    const subject = names.edgeSubject(edge.pipeline, edge.id, message.traceId);
+    const window = this.window(edge);
+    const send = () => {
+      const attached = this.pipelines.get(edge.pipeline);
+      this.begin(attached);
+      const stored = this.storeDurably(subject, data, msgId).finally(() => {
+        window.release();
+        this.end(attached);
+      });
+      if (scope) scope.stored.push(stored);
+      else stored.catch((err) => this.log("error", `lost message ${message.id} on edge ${edge.id}: ${(err as Error).message}`));
+    };
+    // Accepted at once while the edge's window of unconfirmed publishes has room; else the producer waits.
+    if (window.tryAcquire()) send();
+    else return window.acquire().then(send);
+    return undefined;
+  }
+
+  /** Publishes to the stream until JetStream stores it (retrying through outages); the msg id makes retries safe. */
+  private async storeDurably(subject: string, data: Uint8Array, msgID: string, hdrs?: ReturnType<typeof headers>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.js.publish(subject, data, { msgID, timeout: 5_000, headers: hdrs });
+        return;
+      } catch (err) {
+        if (this.closed || this.nc.isClosed()) throw err;
+        if (attempt % 20 === 0) this.log("warn", `publish to ${subject} failed, retrying: ${(err as Error).message}`);
+        await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+  }
+
+  async consumeAsync(edge: EdgeInfo, handler: AsyncHandler): Promise<void> {
+    const attached = this.pipelines.get(edge.pipeline);
+    if (!attached) throw new Error(`pipeline ${edge.pipeline} is not attached to the nats transport`);
+    const consumer = await this.js.consumers.get(names.streamName(edge.pipeline), names.consumerName(edge.id));
+    const batch = Math.min(256, Math.max(16, edge.queue.capacity));
+    const messages = await consumer.consume({ max_messages: batch });
+    attached.consumers.set(edge.id, messages);
+    const handled = new RecentSet(HANDLED_WINDOW);
+    const inProgress = new Set<JsMsg>();
+    const ackWaitMs = (attached.pipeline.settings?.delivery?.ackWaitSeconds ?? 30) * 1000;
+    // Long handlers (training) keep their messages: tell the server we are still at it.
+    const keepAlive = setInterval(() => {
+      for (const m of inProgress) m.working();
+    }, ackWaitMs / 3);
+    keepAlive.unref();
+    const slots = new Window(edge.queue.concurrency);
+    void (async () => {
+      for await (const m of messages) {
+        if (attached.quiesced) {
+          m.nak();
+          continue;
+        }
+        await slots.acquire();
+        this.begin(attached);
+        inProgress.add(m);
+        void this.handleAsync(m, handler, handled, () => slots.release())
+          .catch((err) => this.log("error", `edge ${edge.id}: ${(err as Error).message}`))
+          .finally(() => {
+            inProgress.delete(m);
+            this.end(attached);
+          });
+      }
+      clearInterval(keepAlive);
+    })();
+  }
+
+  /**
+   * One delivery: skip what was handled already, dead-letter bytes that are no message,
+   * else run the node. The slot frees once the node has handled it (`freeSlot`); the ack
+   * waits in the background for the PubAcks of what it emitted.
+   */
+  private async handleAsync(m: JsMsg, handler: AsyncHandler, handled: RecentSet, freeSlot: () => void): Promise<void> {
+    let released = false;
+    const release = () => {
+      if (!released) freeSlot();
+      released = true;
+    };
+    try {
+      if (m.info.redelivered && handled.has(m.seq)) {
+        m.ack();
+        return;
+      }
+      if (m.data.length > this.maxMessageBytes) {
+        release();
+        await this.rejectRaw(m, `oversized: ${m.data.length} bytes is over the ${this.maxMessageBytes}-byte limit`);
+        return;
+      }
+      let message: Message;
+      try {
+        message = decodeMessage(m.data);
+      } catch (err) {
+        if (!(err instanceof MalformedMessageError)) throw err;
+        release();
+        await this.rejectRaw(m, err.message);
+        return;
+      }
+      const scope: HandlingScope = { key: message.id, counts: new Map(), stored: [] };
+      try {
+        await this.scope.run(scope, () => handler(message));
+      } catch {
+        // A node failure was dead-lettered by the engine: the message is done with either way.
+      }
+      release();
+      await Promise.all(scope.stored);
+      m.ack();
+      handled.add(m.seq);
+    } finally {
+      release();
+    }
+  }
+
+  /** Bytes that are no message: kept on the DLQ with the reason, then acknowledged. */
+  private async rejectRaw(m: JsMsg, reason: string): Promise<void> {
+    const pipeline = m.subject.split(".")[1];
+    const letter: StoredDeadLetter = {
+      ts: Date.now(),
+      pipeline,
+      node: "",
+      port: "",
+      edge: m.subject.split(".")[3],
+      reason,
+      subject: m.subject,
+      size: m.data.length,
+      // Oversized bytes would not fit on the DLQ either: keep their head for diagnosis.
+      raw: m.data.length > this.maxMessageBytes ? m.data.slice(0, 1024) : m.data,
+    };
+    this.log("warn", `dead letter: ${reason}`, { pipeline, subject: m.subject });
+    await this.storeDurably(names.dlqSubject(pipeline), encode(letter), `dlq:seq:${m.seq}`, this.reasonHeaders(reason, letter.edge));
+    m.ack();
+  }
+
+  private reasonHeaders(reason: string, edge?: string): ReturnType<typeof headers> {
+    const h = headers();
+    h.set("Evoflow-Reason", reason.replace(/[\r\n]+/g, " ").slice(0, 1024));
+    if (edge) h.set("Evoflow-Edge", edge);
+    return h;
+  }
+
+  async deadLetter(letter: DeadLetter): Promise<void> {
+    const stored: StoredDeadLetter = letter;
+    let data = encode(stored);
+    if (data.length > this.maxMessageBytes) data = encode({ ...letter, message: { ...letter.message, payload: "(payload over the size limit)" } });
+    await this.storeDurably(
+      names.dlqSubject(letter.pipeline),
+      data,
+      `dlq:${letter.edge ?? letter.node}:${letter.message.id}`,
+      this.reasonHeaders(letter.reason, letter.edge),
+    );
+  }
+
+  // ---- sync edges ----------------------------------------------------------------
+
+  async serveSync(edge: EdgeInfo, handler: SyncHandler): Promise<void> {
+    const attached = this.pipelines.get(edge.pipeline);
+    if (!attached) throw new Error(`pipeline ${edge.pipeline} is not attached to the nats transport`);
+    const sub = this.nc.subscribe(names.syncSubject(edge.pipeline, edge.id), {
+      queue: `${edge.pipeline}.${edge.id}`,
+      callback: (err, msg) => {
+        if (!err) void this.answer(edge, attached, msg, handler);
+      },
+    });
+    attached.subscriptions.push(sub);
+  }
+
+  private async answer(edge: EdgeInfo, attached: AttachedPipeline, msg: Msg, handler: SyncHandler): Promise<void> {
+    let reply: SyncReply;
+    try {
+      const message = decodeMessage(msg.data);
+      const messages = await handler(message);
+      reply = { messages };
+      if (this.captures(attached, message.traceId))
+        for (const r of messages) if (r.source.node === edge.to.node) this.capture(edge, r);
+    } catch (err) {
+      reply =
+        err instanceof NodeError
+          ? { error: { node: err.node, port: err.port, message: err.message } }
+          : { error: { node: edge.to.node, port: edge.to.port, message: (err as Error).message } };
+    }
+    let data = encode(reply);
+    if (data.length > this.maxMessageBytes)
+      data = encode({ error: { node: edge.to.node, port: edge.to.port, message: `reply of ${data.length} bytes is over the ${this.maxMessageBytes}-byte limit` } });
+    msg.respond(data);
+  }
+
+  async callSync(edge: EdgeInfo, message: Message): Promise<Message[]> {
+    const data = encode(message);
+    if (data.length > this.maxMessageBytes)
+      throw new Error(`message of ${data.length} bytes is over the ${this.maxMessageBytes}-byte limit of edge ${edge.id}`);
+    const attached = this.pipelines.get(edge.pipeline);
+    if (attached && this.captures(attached, message.traceId)) this.capture(edge, message);
+    const timeout = this.options.syncTimeoutMs ?? 30_000;
+    const deadline = Date.now() + timeout;
+    let answer: Msg;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        answer = await this.nc.request(names.syncSubject(edge.pipeline, edge.id), data, { timeout: Math.max(1, deadline - Date.now()) });
+        break;
+      } catch (err) {
+        const cause = (err as Error).cause;
+        // No process serves the node (yet: a worker starting, or replaced): wait for one within the timeout.
+        if ((err instanceof errors.NoRespondersError || cause instanceof errors.NoRespondersError) && Date.now() < deadline - 50) {
+          await sleep(Math.min(500, 25 * 2 ** Math.min(attempt, 5), deadline - Date.now()));
+          continue;
+        }
+        if (err instanceof errors.NoRespondersError || cause instanceof errors.NoRespondersError)
+          throw new Error(`no process serves ${edge.to.node} (sync edge ${edge.id}) after ${timeout} ms: start a worker for it`);
+        if (err instanceof errors.TimeoutError || cause instanceof errors.TimeoutError)
+          throw new Error(`${edge.to.node} did not answer within ${timeout} ms (sync edge ${edge.id})`);
+        throw err;
+      }
+    }
+    const reply = decode(answer.data) as SyncReply;
+    if ("error" in reply) throw new NodeError(reply.error.node, reply.error.port, reply.error.message);
+    return reply.messages;
+  }
+
+  private captures(attached: AttachedPipeline, traceId: string): boolean {
+    const capture = attached.pipeline.settings?.capture;
+    const mode = capture?.sync ?? "full";
+    return mode === "full" || (mode === "sampled" && sampled(traceId, capture?.sampleRate ?? 0.01));
+  }
+
+  /** Fire-and-forget into the stream: capture must not add a round trip to the request path. */
+  private capture(edge: EdgeInfo, message: Message): void {
+    const h = headers();
+    h.set("Nats-Msg-Id", `cap:${edge.id}:${message.id}`);
+    this.nc.publish(names.captureSubject(edge.pipeline, edge.id, message.traceId), encode(message), { headers: h });
+  }
+
+  // ---- lifecycle and figures -----------------------------------------------------
+
+  edgeStats(edge: EdgeInfo): EdgeStats {
+    return { depth: this.pipelines.get(edge.pipeline)?.lag.get(edge.id) ?? 0, dropped: 0 };
+  }
+
+  /**
+   * Resolves when this process's share of the pipeline is drained: nothing it received is
+   * unacknowledged, nothing it published is unstored, and the edges it consumes have
+   * delivered everything that was in the stream when idle() was called (so it ends even
+   * while producers elsewhere keep going). Edges consumed only elsewhere are theirs to drain.
+   */
+  async idle(pipeline: string): Promise<void> {
+    const attached = this.pipelines.get(pipeline);
+    if (!attached) return;
+    const stream = names.streamName(pipeline);
+    const target = (await this.jsm.streams.info(stream)).state.last_seq;
+    const localEdges = attached.edges.filter((e) => e.mode === "async" && attached.localNodes.has(e.to.node));
+    for (;;) {
+      if (attached.inFlight > 0) await new Promise<void>((r) => attached.idleWaiters.push(r));
+      if (attached.quiesced || this.closed) return;
+      let drained = true;
+      for (const edge of localEdges) {
+        const ci = await this.jsm.consumers.info(stream, names.consumerName(edge.id));
+        const caughtUp = ci.num_pending === 0 && ci.num_ack_pending === 0;
+        if (!caughtUp && ci.ack_floor.stream_seq < target) drained = false;
+      }
+      if (drained && attached.inFlight === 0) return;
+      await sleep(20);
+    }
+  }
+
+  /** Stops taking messages for the pipeline and waits for the ones in hand to be acknowledged. */
+  async quiesce(pipeline: string): Promise<void> {
+    const attached = this.pipelines.get(pipeline);
+    if (!attached) return;
+    attached.quiesced = true;
+    await Promise.all([...attached.consumers.values()].map((c) => c.close()));
+    while (attached.inFlight > 0) await new Promise<void>((r) => attached.idleWaiters.push(r));
+  }
+
+  async detach(pipeline: string): Promise<void> {
+    const attached = this.pipelines.get(pipeline);
+    if (!attached) return;
+    await this.quiesce(pipeline);
+    for (const sub of attached.subscriptions) sub.unsubscribe();
+    clearInterval(attached.heartbeat);
+    await this.processesKv.delete(`${pipeline}.${this.processId}`).catch(() => undefined);
+    this.pipelines.delete(pipeline);
+  }
+
+  async status(pipeline: string): Promise<TransportStatus> {
+    const processes: TransportStatus["processes"] = [];
+    for await (const key of await this.processesKv.keys(`${pipeline}.*`)) {
+      const entry = await this.processesKv.get(key);
+      if (entry?.operation === "PUT") processes.push(entry.json());
+    }
+    processes.sort((a, b) => a.id.localeCompare(b.id));
+    const definition = this.pipelines.get(pipeline)?.pipeline ?? (await this.definition(pipeline));
+    const placement: TransportStatus["placement"] = {};
+    for (const node of definition?.nodes ?? []) {
+      const running = processes.filter((p) => p.nodes.includes(node.id)).map((p) => p.id);
+      placement[node.id] = { replicas: running.length, processes: running };
+    }
+    const lag: TransportStatus["lag"] = {};
+    const stream = names.streamName(pipeline);
+    for (const edge of definition?.edges ?? []) {
+      if (edge.mode !== "async") continue;
+      const id = edgeId(edge);
+      const ci = await this.jsm.consumers.info(stream, names.consumerName(id)).catch(() => undefined);
+      if (ci) lag[id] = { pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered };
+    }
+    return { processes, placement, lag };
+  }
+
+  async close(): Promise<void> {
+    for (const name of [...this.pipelines.keys()]) await this.detach(name);
+    this.closed = true;
+    await this.nc.drain().catch(() => undefined);
+  }
+}
