@@ -64,6 +64,18 @@ export const pipelineSchema = z
           .strict()
           .optional()
           .describe("Retention of the pipeline's JetStream stream"),
+        delivery: z
+          .object({
+            ackWaitSeconds: z
+              .number()
+              .int()
+              .min(1)
+              .default(30)
+              .describe("Seconds before an unacknowledged async message goes to another replica; a node still working keeps it"),
+          })
+          .strict()
+          .optional()
+          .describe("At-least-once delivery of async edges on the nats transport"),
       })
       .strict()
       .optional(),

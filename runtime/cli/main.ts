@@ -7,12 +7,13 @@ import { register as registerRunCommands } from "./run";
 import { register as registerAgentCommands } from "./agent";
 import { register as registerModelCommands } from "./model";
 import { register as registerProfileCommands } from "./profile";
+import { register as registerNatsCommands } from "./nats";
 import { register as registerDriftCommands } from "./drift";
 
 const program = new Command("evoflow")
   .description("Visual dataflow runtime for ML inference and continual-learning pipelines")
   .showHelpAfterError();
 
-for (const register of [registerPipelineCommands, registerRunCommands, registerAgentCommands, registerModelCommands, registerProfileCommands, registerDriftCommands]) register(program);
+for (const register of [registerPipelineCommands, registerRunCommands, registerAgentCommands, registerModelCommands, registerProfileCommands, registerNatsCommands, registerDriftCommands]) register(program);
 
 await program.parseAsync(process.argv);

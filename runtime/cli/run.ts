@@ -8,6 +8,7 @@ import { PipelineInvalidError, Runtime } from "../runtime";
 import { createServices } from "../services";
 import { readPipelineFile } from "./pipeline";
 import type { TraceNode } from "../provenance";
+import { natsCoordinatorOptions, tapFromNats, traceFromNats } from "./nats";
 
 const DEFAULT_URL = process.env.EVOFLOW_URL ?? "http://127.0.0.1:8080";
 
@@ -41,7 +42,9 @@ export function register(program: Command): void {
     .option("--host <host>", "address to listen on (localhost unless a token is set)")
     .option("--token <token>", "require this bearer token on the API (or EVOFLOW_TOKEN)")
     .option("--data <dir>", "data folder", ".evoflow")
-    .action(async (files: string[], opts: { port: string; host?: string; token?: string; data: string }) => {
+    .option("--nats <url>", "run distributed on NATS JetStream: this process runs the nodes without a placement (see `evoflow worker`)")
+    .option("--replicas <n>", "with --nats: replicas of the pipeline's stream (3 on a three-server cluster)", "1")
+    .action(async (files: string[], opts: { port: string; host?: string; token?: string; data: string; nats?: string; replicas: string }) => {
       const token = opts.token ?? process.env.EVOFLOW_TOKEN;
       const host = opts.host ?? (token ? "0.0.0.0" : "127.0.0.1");
       if (!token && !["127.0.0.1", "localhost", "::1"].includes(host)) {
@@ -49,6 +52,7 @@ export function register(program: Command): void {
         process.exit(2);
       }
       const runtime = new Runtime({
+        ...(opts.nats ? await natsCoordinatorOptions(opts.nats, { replicas: Number(opts.replicas) }) : {}),
         dataDir: opts.data,
         services: await createServices({ dataDir: opts.data }),
         log: (level, message, fields) => {
@@ -87,7 +91,12 @@ export function register(program: Command): void {
     .option("--token <token>")
     .option("--limit <n>", "recent messages to print", "20")
     .option("-f, --follow", "keep printing live messages")
-    .action(async (pipeline: string, edge: string, opts: { url: string; token?: string; limit: string; follow?: boolean }) => {
+    .option("--nats <url>", "read the edge from the pipeline's JetStream stream instead of the API")
+    .option("--since <when>", "with --nats: from a past point (10m, 2h, or a date)")
+    .option("--seq <n>", "with --nats: from this stream sequence")
+    .option("--last <n>", "with --nats: the last n messages (20 unless --since/--seq/--follow)")
+    .action(async (pipeline: string, edge: string, opts: { url: string; token?: string; limit: string; follow?: boolean; nats?: string; since?: string; seq?: string; last?: string }) => {
+      if (opts.nats) return tapFromNats(pipeline, edge, { ...opts, nats: opts.nats });
       const base = `${opts.url}/api/pipelines/${encodeURIComponent(pipeline)}/edges/${encodeURIComponent(edge)}`;
       const recent = (await getJson(`${base}/messages?limit=${Number(opts.limit)}`, opts.token)) as { messages: unknown[] };
       for (const m of recent.messages) process.stdout.write(`${JSON.stringify(m)}\n`);
@@ -112,8 +121,11 @@ export function register(program: Command): void {
     .option("--url <url>", "runtime API", DEFAULT_URL)
     .option("--token <token>")
     .option("--json", "print the trace as JSON")
-    .action(async (traceId: string, opts: { url: string; token?: string; json?: boolean }) => {
+    .option("--nats <url>", "read the trace from the pipelines' JetStream streams (every process) instead of the API")
+    .option("--pipeline <name>", "with --nats: look in this pipeline only")
+    .action(async (traceId: string, opts: { url: string; token?: string; json?: boolean; nats?: string; pipeline?: string }) => {
       try {
+        if (opts.nats) return await traceFromNats(traceId, { ...opts, nats: opts.nats });
         const trace = (await getJson(`${opts.url}/api/traces/${encodeURIComponent(traceId)}`, opts.token)) as { pipeline: string; outputs: TraceNode[] };
         if (opts.json) process.stdout.write(`${JSON.stringify(trace, null, 2)}\n`);
         else {
