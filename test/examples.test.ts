@@ -10,8 +10,29 @@ import { nodeTypes } from "../runtime/node-types";
 import { Runtime } from "../runtime/runtime";
 import { createServices } from "../runtime/services";
 import { validatePipeline } from "../runtime/validate";
+import type { RunningPipeline } from "../runtime/engine/engine";
+
+/** Resolves once every generator of the pipeline has emitted its whole stream. */
+async function sourcesDone(running: RunningPipeline): Promise<void> {
+  const generators = () => Object.values(running.status().nodes).filter((n) => n.type === "io.generator");
+  while (!generators().every((n) => n.done)) await new Promise((r) => setTimeout(r, 20));
+}
 
 const dir = "pipelines";
+/** What each example must do once its sources are done, beyond running without dead letters. */
+const outcomes: Record<string, (running: RunningPipeline) => void> = {
+  "drift-monitor.json": (running) => {
+    // The mean shifts at message 600: both detectors must see it, and not before.
+    const events = running.taps.read("ph_drift-events_in").messages.concat(running.taps.read("ks_drift-events_in").messages);
+    const detectors = new Set(events.map((m) => (m.payload as { detector: string }).detector));
+    expect(detectors.size).toBe(2);
+    for (const event of events) {
+      const cause = running.traces.messages(event.traceId).find((m) => m.source.node === "stream")!;
+      expect((cause.payload as { i: number }).i).toBeGreaterThanOrEqual(600);
+    }
+  },
+};
+
 /** Requests sent to the examples with an HTTP entry point, and what they must answer. */
 const calls: Record<string, { entrypoint: string; request: unknown; response: unknown }[]> = {
   "hello-http.json": [{ entrypoint: "hello", request: { x: [1, 2, 3] }, response: { sum: 6, mean: 2, n: 3, pipeline: "hello" } }],
@@ -36,8 +57,10 @@ describe.each(examples)("pipelines/%s", (file) => {
         const [reply] = await running.entrypoints.get(example.entrypoint)!.invoke(example.request);
         expect(reply.payload).toEqual(example.response);
       }
+      await sourcesDone(running);
       await running.idle();
       expect(running.deadLetters.toArray()).toEqual([]);
+      outcomes[file]?.(running);
     } finally {
       await runtime.close();
     }
