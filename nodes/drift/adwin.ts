@@ -181,6 +181,9 @@ export class ADWIN implements StreamingDetector {
       let n1 = this.width;
       let u0 = 0;
       let u1 = this.total;
+      // Constant over one pass: the width only changes when a cut ends the pass.
+      const deltaPrime = Math.log((2 * Math.log(this.width)) / this.delta);
+      const windowVariance = this.variance / this.width;
       for (let row = this.rows - 1; row >= 0 && !done; row--) {
         const size = 2 ** row;
         const base = row * slotsPerRow;
@@ -197,7 +200,8 @@ export class ADWIN implements StreamingDetector {
           }
           if (n1 < minWindowLength || n0 < minWindowLength) continue;
           const deltaMean = Math.abs(u0 / n0 - u1 / n1);
-          const epsilon = this.cutBound(n0, n1);
+          const mRecip = 1 / (n0 - minWindowLength + 1) + 1 / (n1 - minWindowLength + 1);
+          const epsilon = Math.sqrt(2 * mRecip * windowVariance * deltaPrime) + (2 / 3) * deltaPrime * mRecip;
           if (deltaMean / epsilon > bestRatio) {
             bestRatio = deltaMean / epsilon;
             this.statistic = deltaMean;
@@ -216,11 +220,5 @@ export class ADWIN implements StreamingDetector {
       }
     }
     return changed;
-  }
-
-  private cutBound(n0: number, n1: number): number {
-    const deltaPrime = Math.log((2 * Math.log(this.width)) / this.delta);
-    const mRecip = 1 / (n0 - this.minWindowLength + 1) + 1 / (n1 - this.minWindowLength + 1);
-    return Math.sqrt(2 * mRecip * (this.variance / this.width) * deltaPrime) + (2 / 3) * deltaPrime * mRecip;
   }
 }
