@@ -1,4 +1,5 @@
 import type { NodeDefinition } from "../../runtime/node-contract";
+import externalTrainer from "./external";
 import tfjsTrainer from "./tfjs";
 
-export const trainerNodes: NodeDefinition[] = [tfjsTrainer];
+export const trainerNodes: NodeDefinition[] = [tfjsTrainer, externalTrainer];

@@ -1,0 +1,62 @@
+import path from "node:path";
+import { z } from "zod";
+import { runExternalTrainer } from "../../runtime/cl/external";
+import { chooseScenario } from "../../runtime/cl/strategies";
+import { defineNode } from "../../runtime/node-contract";
+import { trainerCommonConfig, trainerInstance, trainerPorts } from "./common";
+
+const config = z.object({
+  ...trainerCommonConfig,
+  command: z
+    .array(z.string())
+    .min(1)
+    .describe('argv of the training command, no shell; {snapshot}, {base}, {output}, {config} are replaced, e.g. ["python3", "train.py", "{snapshot}", "{base}", "{output}"]'),
+  options: z.record(z.string(), z.unknown()).default({}).describe("Passed to the command as {config} / EVOFLOW_CONFIG (JSON)"),
+  timeoutMs: z.number().int().min(1000).default(3_600_000).describe("The command is killed after this long"),
+  niceness: z.number().int().min(0).max(19).default(10).describe("Nice value of the command: higher leaves more CPU to serving"),
+});
+
+/**
+ * Trains with a user's command, for models TypeScript cannot train well. The contract
+ * (snapshot folder + champion ONNX in, ONNX with the champion's signature out, JSON progress
+ * lines on stdout) is documented in runtime/cl/external.ts.
+ */
+export default defineNode({
+  type: "trainer.external",
+  category: "trainer",
+  title: "Trainer (external command)",
+  description:
+    "On a trigger or a sampler's dataset, runs your training command (e.g. a PyTorch script): dataset snapshot folder and champion ONNX in, candidate ONNX out (same signature), JSON progress lines on stdout; registers the candidate with its lineage and emits it.",
+  ...trainerPorts,
+  config,
+  create: (ctx, cfg) =>
+    trainerInstance(ctx, cfg, "trainer.external", async ({ data, snapshot, champion, base, onProgress }) => {
+      const result = await runExternalTrainer({
+        command: cfg.command,
+        snapshotDir: snapshot.dir,
+        base,
+        workDir: path.join(ctx.dataDir, "runs", snapshot.meta.id),
+        config: cfg.options,
+        timeoutMs: cfg.timeoutMs,
+        niceness: cfg.niceness,
+        signal: ctx.signal,
+        onProgress,
+        onLog: (line) => ctx.log("info", line),
+      });
+      const seen = champion?.labels.classes?.split(",").map(Number) ?? [];
+      const classes = [...new Set(data.y)];
+      const { scenario, newClasses } = chooseScenario(seen, classes);
+      return {
+        onnx: result.onnx,
+        // The command was handed the champion; whether it started from it is its own business, so lineage names it as the base.
+        warmStart: base !== undefined,
+        scenario,
+        newClasses,
+        samplesSeen: result.samplesSeen ?? data.count,
+        trainingMs: result.trainingMs,
+        strategy: { command: cfg.command, options: cfg.options },
+        config: { command: cfg.command, options: cfg.options },
+        labels: { classes: [...new Set([...seen, ...classes])].sort((a, b) => a - b).join(",") },
+      };
+    }),
+});
