@@ -44,14 +44,14 @@ export default defineNode({
         .optional()
         .describe("Performance policy, reading messages on `outcomes`"),
       drift: z
-        .object({ minMagnitude: z.number().min(0).optional().describe("Only drift events at least this large") })
-        .optional()
-        .describe("Drift policy, reading drift events on `drift`"),
+        .union([z.object({ minMagnitude: z.number().min(0).optional().describe("Only drift events at least this large") }), z.literal(false)])
+        .default({})
+        .describe("Drift policy, reading drift events on `drift` (on by default; false turns it off)"),
     })
-    .refine((c) => c.time || c.volume || c.performance || c.drift, { message: "enable at least one policy: time, volume, performance or drift" }),
+    .refine((c) => c.time || c.volume || c.performance || c.drift !== false, { message: "enable at least one policy: time, volume, performance or drift" }),
   create: (ctx, c) => {
     const policy = new TriggerPolicy(
-      { cooldownMs: c.cooldownMs, time: c.time, volume: c.volume, performance: c.performance, drift: c.drift },
+      { cooldownMs: c.cooldownMs, time: c.time, volume: c.volume, performance: c.performance, drift: c.drift === false ? undefined : c.drift },
       Date.now(),
     );
     const perf = c.performance;

@@ -103,7 +103,7 @@ describe("control.trigger node", () => {
   it("refuses a trigger with no policy", async () => {
     runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
     await expect(
-      runtime.deploy({ apiVersion: "evoflow/v1", name: "t", nodes: [{ id: "t", type: "control.trigger", config: {} }], edges: [] }),
+      runtime.deploy({ apiVersion: "evoflow/v1", name: "t", nodes: [{ id: "t", type: "control.trigger", config: { drift: false } }], edges: [] }),
     ).rejects.toThrow(/at least one policy/);
   });
 });
