@@ -23,7 +23,7 @@ function parsePositive(text: string, option: string, integer = false): number {
 
 export function formatProfile(profile: ModelProfile): string {
   return formatTable(
-    ["batch", "batches", "examples/s", "p50 ms", "p95 ms", "p99 ms", "RSS Δ", "peak RSS"],
+    ["batch", "batches", "examples/s", "p50 ms", "p95 ms", "p99 ms", "CPU", "RSS Δ", "peak RSS"],
     profile.results.map((r) => [
       String(r.batchSize),
       String(r.batches),
@@ -31,6 +31,7 @@ export function formatProfile(profile: ModelProfile): string {
       r.latencyMs.p50.toFixed(3),
       r.latencyMs.p95.toFixed(3),
       r.latencyMs.p99.toFixed(3),
+      `${Math.round(r.cpu.utilisation * 100)}%`,
       `${r.memory.rssDeltaBytes < 0 ? "-" : ""}${formatBytes(Math.abs(r.memory.rssDeltaBytes))}`,
       formatBytes(r.memory.peakRssBytes),
     ]),
@@ -46,9 +47,10 @@ export function register(program: Command): void {
     .option("--duration <seconds>", "timed seconds per batch size", "2")
     .option("--warmup <batches>", "warm-up batches per batch size, not timed", "5")
     .option("--provider <names>", "onnxruntime execution providers in order of preference, comma-separated", "cpu")
+    .option("--threads <n>", "onnxruntime intra-op threads (default: onnxruntime's choice)")
     .option("--json", "print the profile as JSON")
     .option("--registry <dir>", "registry folder (default: $EVOFLOW_REGISTRY or .evoflow/registry)")
-    .action(async (ref: string, opts: { batch: string; duration: string; warmup: string; provider: string; json?: boolean; registry?: string }) =>
+    .action(async (ref: string, opts: { batch: string; duration: string; warmup: string; provider: string; threads?: string; json?: boolean; registry?: string }) =>
       withRegistry(opts.registry, async (registry) => {
         const { name, ref: versionRef } = parseModelRef(ref, "latest");
         const batchSizes = parseBatchSizes(opts.batch);
@@ -64,6 +66,7 @@ export function register(program: Command): void {
             durationSeconds: parsePositive(opts.duration, "--duration"),
             warmupBatches: parsePositive(opts.warmup, "--warmup", true),
             executionProviders: opts.provider.split(",").map((p) => p.trim()).filter(Boolean),
+            intraOpNumThreads: opts.threads === undefined ? undefined : Math.max(1, parsePositive(opts.threads, "--threads", true)),
             onProgress: (p) => bar.update(Math.round(p.fraction * 100), { batchSize: p.batchSize }),
           });
           bar.stop();

@@ -39,6 +39,8 @@ function expectSaneProfile(profile: ModelProfile, batchSizes: number[]): void {
     // Throughput counts whole batches over the elapsed time, which is at least the sum of the latencies.
     expect(r.throughput).toBeLessThanOrEqual((r.batchSize * 1000) / mean + 1e-6);
     expect(r.memory.peakRssBytes).toBeGreaterThan(0);
+    expect(r.cpu.seconds).toBeGreaterThanOrEqual(0);
+    expect(r.cpu.utilisation).toBeGreaterThanOrEqual(0);
   }
 }
 

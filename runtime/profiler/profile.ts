@@ -109,6 +109,7 @@ export async function profileModel(bytes: Uint8Array, options: ProfileOptions = 
       const rssStart = process.memoryUsage.rss();
       let peakRss = rssStart;
       const latencies: number[] = [];
+      const cpuStart = process.cpuUsage();
       const start = performance.now();
       let elapsed = 0;
       // Memory sampling and progress reports cost a syscall and a redraw: a few per 10 ms keeps them out of the figures for small models.
@@ -125,6 +126,8 @@ export async function profileModel(bytes: Uint8Array, options: ProfileOptions = 
           options.onProgress?.({ batchSize, batches: latencies.length, fraction: (index + Math.min(1, elapsed / (durationSeconds * 1000))) / batchSizes.length });
         }
       }
+      const cpuUsed = process.cpuUsage(cpuStart);
+      const cpuSeconds = (cpuUsed.user + cpuUsed.system) / 1e6;
       const rssEnd = process.memoryUsage.rss();
       peakRss = Math.max(peakRss, rssEnd);
       const sorted = [...latencies].sort((a, b) => a - b);
@@ -140,6 +143,7 @@ export async function profileModel(bytes: Uint8Array, options: ProfileOptions = 
           max: sorted[sorted.length - 1],
         },
         memory: { rssDeltaBytes: rssEnd - rssStart, peakRssBytes: peakRss },
+        cpu: { seconds: cpuSeconds, utilisation: cpuSeconds / (elapsed / 1000) },
       });
       options.onProgress?.({ batchSize, batches: latencies.length, fraction: (index + 1) / batchSizes.length });
     }

@@ -43,6 +43,8 @@ export interface BatchProfile {
   latencyMs: { mean: number; p50: number; p95: number; p99: number; max: number };
   /** Resident set size of the process, bytes: growth over the run and peak seen. */
   memory: { rssDeltaBytes: number; peakRssBytes: number };
+  /** CPU time of the process over the timed batches (all threads), and that per second of wall time (2 = two cores busy). */
+  cpu: { seconds: number; utilisation: number };
 }
 
 export interface ModelProfile {

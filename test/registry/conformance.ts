@@ -58,7 +58,7 @@ const sampleProfile: ModelProfile = {
   durationSeconds: 1,
   loadRssDeltaBytes: 1024,
   loadMs: 3.5,
-  results: [{ batchSize: 4, batches: 100, throughput: 4000, latencyMs: { mean: 1, p50: 1, p95: 2, p99: 3, max: 4 }, memory: { rssDeltaBytes: 0, peakRssBytes: 1e8 } }],
+  results: [{ batchSize: 4, batches: 100, throughput: 4000, latencyMs: { mean: 1, p50: 1, p95: 2, p99: 3, max: 4 }, memory: { rssDeltaBytes: 0, peakRssBytes: 1e8 }, cpu: { seconds: 0.2, utilisation: 0.8 } }],
   host: { platform: "linux", arch: "x64", cpus: 2, cpuModel: "test", node: "v20" },
   createdAt: new Date(0).toISOString(),
 };
