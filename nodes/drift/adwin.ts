@@ -27,12 +27,16 @@ const MAX_ROWS = 64;
  *
  * @example
  * ```ts
+ * // River's docstring example, with Python's random reproduced.
  * import { ADWIN } from "./adwin";
+ * import { PythonRandom } from "./random";
+ * const rng = new PythonRandom(12345);
+ * const stream = [...rng.choices([0, 1], 1000), ...rng.choices([4, 5, 6, 7], 1000)];
  * const adwin = new ADWIN();
- * // River's docstring stream: random.Random(12345).choices([0, 1], k=1000) + .choices(range(4, 8), k=1000)
  * stream.forEach((x, i) => {
- *   if (adwin.update(x).driftDetected) console.log(`Change detected at index ${i}`); // → 1023, as River
+ *   if (adwin.update(x).driftDetected) console.log(`Change detected at index ${i}, input value: ${x}`);
  * });
+ * // Change detected at index 1023, input value: 4
  * ```
  */
 export class ADWIN implements StreamingDetector {

@@ -6,8 +6,10 @@
  * @example
  * ```ts
  * import { correctedDrift } from "./corrections";
- * correctedDrift([0.001, 0.2, 0.04], 0.05, "bonferroni"); // { isDrift: true, threshold: 0.0166…, driftedFeatures: [0] }
- * correctedDrift([0.01, 0.02, 0.03], 0.05, "fdr");        // all three rejected: 0.03 ≤ 3/3 · 0.05
+ * console.log(correctedDrift([0.001, 0.2, 0.04], 0.05, "bonferroni").driftedFeatures);
+ * console.log(correctedDrift([0.3, 0.04, 0.001, 0.02], 0.05, "fdr").driftedFeatures);
+ * // [ 0 ]
+ * // [ 2, 3 ]
  * ```
  */
 export type Correction = "bonferroni" | "fdr";

@@ -19,14 +19,27 @@ export interface DDMOptions {
  *
  * @example
  * ```ts
+ * // River's docstring example, with Python's random reproduced.
  * import { DDM } from "./ddm";
- * const ddm = new DDM();
- * // River's docstring stream: rng = random.Random(42); rng.choices([0, 1], k=1000)
- * //   + rng.choices([0, 1], k=1000, weights=[0.3, 0.7])
+ * import { PythonRandom } from "./random";
+ * const rng = new PythonRandom(42);
+ * const stream = [...rng.choices([0, 1], 1000), ...rng.choices([0, 1], 1000, [0.3, 0.7])];
+ * const detector = new DDM();
+ * let printWarning = true;
  * stream.forEach((x, i) => {
- *   ddm.update(x);
- *   if (ddm.driftDetected) console.log(`Change detected at index ${i}`); // → 1334, as River
+ *   detector.update(x);
+ *   if (detector.warningDetected && printWarning) {
+ *     console.log(`Warning detected at index ${i}`);
+ *     printWarning = false;
+ *   }
+ *   if (detector.driftDetected) {
+ *     console.log(`Change detected at index ${i}`);
+ *     printWarning = true;
+ *   }
  * });
+ * // Warning detected at index 1084
+ * // Change detected at index 1334
+ * // Warning detected at index 1492
  * ```
  */
 export class DDM implements StreamingDetector {

@@ -20,12 +20,26 @@ export interface EDDMOptions {
  *
  * @example
  * ```ts
+ * // River's docstring example, with Python's random reproduced.
  * import { EDDM } from "./eddm";
- * const eddm = new EDDM({ alpha: 0.8, beta: 0.75 });
- * // River's docstring stream (random.Random(42), error rate 0.5 then 0.7)
+ * import { PythonRandom } from "./random";
+ * const rng = new PythonRandom(42);
+ * const stream = [...rng.choices([0, 1], 1000), ...rng.choices([0, 1], 1000, [0.3, 0.7])];
+ * const detector = new EDDM({ alpha: 0.8, beta: 0.75 });
+ * let printWarning = true;
  * stream.forEach((x, i) => {
- *   if (eddm.update(x).driftDetected) console.log(`Change detected at index ${i}`); // → 1278, as River
+ *   detector.update(x);
+ *   if (detector.warningDetected && printWarning) {
+ *     console.log(`Warning detected at index ${i}`);
+ *     printWarning = false;
+ *   }
+ *   if (detector.driftDetected) {
+ *     console.log(`Change detected at index ${i}`);
+ *     printWarning = true;
+ *   }
  * });
+ * // Warning detected at index 1059
+ * // Change detected at index 1278
  * ```
  */
 export class EDDM implements StreamingDetector {

@@ -25,12 +25,26 @@ interface MeanState {
  *
  * @example
  * ```ts
+ * // River's docstring example, with Python's random reproduced.
  * import { HDDMA } from "./hddm-a";
- * const hddm = new HDDMA();
- * // River's docstring stream (random.Random(42), error rate 0.5 then 0.7)
+ * import { PythonRandom } from "./random";
+ * const rng = new PythonRandom(42);
+ * const stream = [...rng.choices([0, 1], 1000), ...rng.choices([0, 1], 1000, [0.3, 0.7])];
+ * const detector = new HDDMA();
+ * let printWarning = true;
  * stream.forEach((x, i) => {
- *   if (hddm.update(x).driftDetected) console.log(`Change detected at index ${i}`); // → 1206, as River
+ *   detector.update(x);
+ *   if (detector.warningDetected && printWarning) {
+ *     console.log(`Warning detected at index ${i}`);
+ *     printWarning = false;
+ *   }
+ *   if (detector.driftDetected) {
+ *     console.log(`Change detected at index ${i}`);
+ *     printWarning = true;
+ *   }
  * });
+ * // Warning detected at index 451
+ * // Change detected at index 1206
  * ```
  */
 export class HDDMA implements StreamingDetector {

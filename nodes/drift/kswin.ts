@@ -29,12 +29,16 @@ export interface KSWINOptions {
  *
  * @example
  * ```ts
+ * // River's docstring example, with Python's random reproduced.
  * import { KSWIN } from "./kswin";
+ * import { PythonRandom } from "./random";
+ * const rng = new PythonRandom(12345);
+ * const stream = [...rng.choices([0, 1], 1000), ...rng.choices([4, 5, 6, 7], 1000)];
  * const kswin = new KSWIN({ alpha: 0.0001, seed: 42 });
- * // River's docstring stream: random.Random(12345).choices([0, 1], k=1000) + .choices(range(4, 8), k=1000)
  * stream.forEach((x, i) => {
- *   if (kswin.update(x).driftDetected) console.log(`Change detected at index ${i}`); // → 1016, as River
+ *   if (kswin.update(x).driftDetected) console.log(`Change detected at index ${i}, input value: ${x}`);
  * });
+ * // Change detected at index 1016, input value: 6
  * ```
  */
 export class KSWIN implements StreamingDetector {

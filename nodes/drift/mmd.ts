@@ -37,8 +37,12 @@ export type Points = ArrayLike<ArrayLike<number>>;
  * @example
  * ```ts
  * import { mmdTest } from "./mmd";
- * const { statistic, pValue } = mmdTest(referencePoints, currentPoints, { seed: 0 });
- * if (pValue <= 0.05) console.log(`drift, MMD² = ${statistic}`);
+ * const reference = Array.from({ length: 50 }, (_, i) => [Math.sin(i), Math.cos(i)]);
+ * const shifted = Array.from({ length: 50 }, (_, i) => [Math.sin(i) + 1, Math.cos(i)]);
+ * console.log(mmdTest(reference, shifted, { seed: 0 }).pValue);
+ * console.log(mmdTest(reference, reference.slice().reverse(), { seed: 0 }).pValue > 0.05);
+ * // 0
+ * // true
  * ```
  */
 export function mmdTest(reference: Points, current: Points, { nPermutations = 100, sigma, seed = 0 }: MMDOptions = {}): MMDResult {

@@ -24,12 +24,16 @@ export interface PageHinkleyOptions {
  *
  * @example
  * ```ts
+ * // River's docstring example, with Python's random reproduced.
  * import { PageHinkley } from "./page-hinkley";
+ * import { PythonRandom } from "./random";
+ * const rng = new PythonRandom(12345);
+ * const stream = [...rng.choices([0, 1], 1000), ...rng.choices([4, 5, 6, 7], 1000)];
  * const ph = new PageHinkley();
- * // River's docstring stream: random.Random(12345).choices([0, 1], k=1000) + .choices(range(4, 8), k=1000)
  * stream.forEach((x, i) => {
- *   if (ph.update(x).driftDetected) console.log(`Change detected at index ${i}`); // → 1006, as River
+ *   if (ph.update(x).driftDetected) console.log(`Change detected at index ${i}, input value: ${x}`);
  * });
+ * // Change detected at index 1006, input value: 5
  * ```
  */
 export class PageHinkley implements StreamingDetector {

@@ -9,7 +9,10 @@
  * @example
  * ```ts
  * import { populationStabilityIndex } from "./psi";
- * populationStabilityIndex(referenceValues, currentValues, 10); // 0 for identical samples
+ * const reference = [1, 2, 2, 3, 3, 3, 4, 4, 5, 6];
+ * const current = [3, 4, 4, 5, 5, 5, 6, 6, 6, 6];
+ * console.log(populationStabilityIndex(reference, current, 5).toFixed(9));
+ * // 3.055609096
  * ```
  */
 export function populationStabilityIndex(reference: ArrayLike<number>, current: ArrayLike<number>, bins = 10): number {

@@ -8,9 +8,16 @@
  * No npm package reproduces CPython's integer seeding and `sample`, hence this file.
  *
  * @example
+ * ```ts
+ * import { PythonRandom } from "./random";
  * const rng = new PythonRandom(42);
- * rng.random();          // 0.6394267984578837, as random.Random(42).random()
- * rng.sample(70, 3);     // indexes, as random.Random(seed).sample(range(70), 3)
+ * console.log(rng.random());
+ * console.log(rng.sample(70, 3).join(" "));
+ * console.log(rng.choices([0, 1], 8).join(" "));
+ * // 0.6394267984578837
+ * // 3 35 31
+ * // 0 1 1 1 0 0 0 0
+ * ```
  */
 const N = 624;
 const M = 397;
@@ -142,6 +149,31 @@ export class PythonRandom {
       }
     }
     return out;
+  }
+
+  /**
+   * `random.choices(population, weights, k=k)`: k draws with replacement, with
+   * optional relative weights (CPython's cumulative-weights bisection).
+   */
+  choices<T>(population: readonly T[], k: number, weights?: readonly number[]): T[] {
+    const n = population.length;
+    if (!weights) return Array.from({ length: k }, () => population[Math.floor(this.random() * n)]);
+    if (weights.length !== n) throw new Error("the number of weights does not match the population");
+    const cumulative: number[] = [];
+    let total = 0;
+    for (const w of weights) cumulative.push((total += w));
+    return Array.from({ length: k }, () => {
+      // bisect_right(cumulative, random() * total, 0, n - 1)
+      const x = this.random() * total;
+      let lo = 0;
+      let hi = n - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (x < cumulative[mid]) hi = mid;
+        else lo = mid + 1;
+      }
+      return population[lo];
+    });
   }
 
   /** `random.shuffle(x)` in place. */

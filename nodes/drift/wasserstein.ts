@@ -9,7 +9,8 @@
  * @example
  * ```ts
  * import { wassersteinDistance } from "./wasserstein";
- * wassersteinDistance([0, 1, 3], [5, 6, 8]); // 5, as scipy.stats.wasserstein_distance
+ * console.log(wassersteinDistance([0, 1, 3], [5, 6, 8]));
+ * // 5
  * ```
  */
 export function wassersteinDistance(u: ArrayLike<number>, v: ArrayLike<number>): number {

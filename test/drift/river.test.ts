@@ -123,6 +123,13 @@ describe("detector behaviour River documents", () => {
 });
 
 describe("Python-compatible random generator", () => {
+  it("rebuilds River's docstring streams with choices(), weighted or not", () => {
+    const a = new PythonRandom(12345);
+    expect([...a.choices([0, 1], 1000), ...a.choices([4, 5, 6, 7], 1000)]).toEqual(streams.twoDistributions);
+    const b = new PythonRandom(42);
+    expect([...b.choices([0, 1], 1000), ...b.choices([0, 1], 1000, [0.3, 0.7])]).toEqual(streams.errorRateIncrease);
+  });
+
   it("gives CPython's random(), sample() and randrange() for the same seeds", () => {
     for (const c of streams.pythonRandom) {
       const rng = new PythonRandom(c.seed);
