@@ -44,7 +44,8 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
 
   app.get<{ Params: { name: string } }>("/api/pipelines/:name/status", async (req, reply) => {
     const p = runtime.get(req.params.name);
-    return p ? { name: p.name, transport: runtime.transport.kind, ...p.status() } : notFound(reply, `pipeline ${req.params.name}`);
+    // A distributed transport adds where each node runs (processes, replicas) and the lag of each async edge.
+    return p ? { name: p.name, transport: runtime.transport.kind, ...p.status(), ...(await runtime.transport.status?.(p.name)) } : notFound(reply, `pipeline ${req.params.name}`);
   });
 
   app.delete<{ Params: { name: string } }>("/api/pipelines/:name", async (req, reply) =>

@@ -7,7 +7,7 @@
  *   evoflow.<pipeline>.dlq                       dead letters, with the reason
  *
  * The trace id is the last subject token so `evoflow trace` can ask the server for
- * one trace's messages across every edge (`evoflow.<p>.*.*.<traceId>`) instead of
+ * one trace's messages across every edge (`evoflow.<p>.edge.*.<traceId>`) instead of
  * scanning the stream itself. Sync requests go over `evoflow.<pipeline>.sync.<edge>`,
  * which no stream listens on (a stream would answer the request with its PubAck).
  */
@@ -23,7 +23,8 @@ export const edgeSubject = (pipeline: string, edge: string, traceId: string) => 
 export const edgeFilter = (pipeline: string, edge: string) => `evoflow.${pipeline}.edge.${edge}.*`;
 export const captureSubject = (pipeline: string, edge: string, traceId: string) => `evoflow.${pipeline}.capture.${edge}.${token(traceId)}`;
 export const captureFilter = (pipeline: string, edge: string) => `evoflow.${pipeline}.capture.${edge}.*`;
-export const traceFilter = (pipeline: string, traceId: string) => `evoflow.${pipeline}.*.*.${token(traceId)}`;
+/** Async edges and captured sync traffic of one trace (two filters: the server wants each a subset of the stream's subjects). */
+export const traceFilters = (pipeline: string, traceId: string) => [`evoflow.${pipeline}.edge.*.${token(traceId)}`, `evoflow.${pipeline}.capture.*.${token(traceId)}`];
 export const dlqSubject = (pipeline: string) => `evoflow.${pipeline}.dlq`;
 export const syncSubject = (pipeline: string, edge: string) => `evoflow.${pipeline}.sync.${edge}`;
 export const streamSubjects = (pipeline: string) => [`evoflow.${pipeline}.edge.>`, `evoflow.${pipeline}.capture.>`, dlqSubject(pipeline)];

@@ -94,15 +94,16 @@ export async function readTrace(
   pipeline: string,
   traceId: string,
 ): Promise<{ messages: Message[]; outputs: TraceNode[] }> {
-  const store = new TraceStore(Number.MAX_SAFE_INTEGER);
   const seen = new Set<string>();
   const messages: Message[] = [];
-  for await (const { message } of readStream(js, pipeline, names.traceFilter(pipeline, traceId), { all: true })) {
-    if (seen.has(message.id)) continue; // fan-out stores a message once per edge
-    seen.add(message.id);
-    messages.push(message);
-    store.record(message);
-  }
+  for (const filter of names.traceFilters(pipeline, traceId))
+    for await (const { message } of readStream(js, pipeline, filter, { all: true })) {
+      if (seen.has(message.id)) continue; // fan-out stores a message once per edge
+      seen.add(message.id);
+      messages.push(message);
+    }
+  const store = new TraceStore(Math.max(1, messages.length));
+  for (const m of messages) store.record(m);
   return { messages, outputs: store.tree(traceId) };
 }
 

@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Runtime } from "../../runtime/runtime";
 import { consumerName, streamName } from "../../runtime/transport/nats-names";
-import { evoflow, until, type CliProcess } from "./cli";
+import { evoflow, evoflowOnce, until, type CliProcess } from "./cli";
 import { freePort, NatsServer } from "./server";
 
 interface SinkLine {
@@ -73,8 +73,9 @@ describe("coordinator and two workers", () => {
     const coordinator = evoflow(["run", join(dir, "split.json"), join(dir, "calc.json"), "--nats", server.url, "--port", String(apiPort), "--data", join(dir, "coord")]);
     processes.push(coordinator);
     await coordinator.waitFor(/listening on/);
-    for (const group of ["a", "b"]) {
-      const worker = evoflow(["worker", "--nats", server.url, "--placement", group, "--data", join(dir, `worker-${group}`)]);
+    // Two workers by placement group, and a second replica of `tag` named on the command line.
+    for (const [name, selection] of [["a", ["--placement", "a"]], ["b", ["--placement", "b"]], ["tag2", ["--nodes", "tag"]]]) {
+      const worker = evoflow(["worker", "--nats", server.url, ...selection, "--data", join(dir, `worker-${name}`)]);
       processes.push(worker);
       await worker.waitFor(/running split/);
     }
@@ -104,6 +105,55 @@ describe("coordinator and two workers", () => {
     expect(distributed).toHaveLength(2000);
     expect(payloads(distributed)).toEqual(payloads(inProcess));
     expect(distributed.every((l) => l.source.node === "stats" && l.parents.length === 1)).toBe(true);
+  });
+
+  it("reports where each node runs, its replicas and the lag of each async edge", async () => {
+    const status = (await (await fetch(`http://127.0.0.1:${apiPort}/api/pipelines/split/status`)).json()) as {
+      transport: string;
+      processes: { id: string; role: string; placement?: string; nodes: string[] }[];
+      placement: Record<string, { replicas: number; processes: string[] }>;
+      lag: Record<string, { pending: number; ackPending: number }>;
+    };
+    expect(status.transport).toBe("nats");
+    expect(status.processes).toHaveLength(4);
+    const byId = new Map(status.processes.map((p) => [p.id, p]));
+    const roles = (node: string) => status.placement[node].processes.map((id) => byId.get(id)!.role).sort();
+    expect(status.placement.tag.replicas).toBe(2);
+    expect(roles("tag")).toEqual(["worker", "worker"]);
+    expect(status.placement.stats.processes.map((id) => byId.get(id)!.placement)).toEqual(["b"]);
+    expect(roles("gen")).toEqual(["coordinator"]);
+    expect(roles("out")).toEqual(["coordinator"]);
+    expect(Object.keys(status.lag).sort()).toEqual(["gen_out-tag_in", "stats_out-out_in"]);
+    await until("the lag to reach zero", async () => {
+      const s = (await (await fetch(`http://127.0.0.1:${apiPort}/api/pipelines/split/status`)).json()) as typeof status;
+      return Object.values(s.lag).every((l) => l.pending === 0 && l.ackPending === 0) || undefined;
+    });
+  });
+
+  it("reads any edge back from the stream and traces across processes", async () => {
+    const tap = async (...args: string[]) => {
+      const r = await evoflowOnce(["tap", "split", ...args, "--nats", server.url]);
+      expect(r.stderr).toBe("");
+      return r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { seq: number; message: SinkLine });
+    };
+    const last = await tap("gen_out-tag_in", "--last", "3");
+    expect(last.map((l) => l.message.payload.i)).toEqual([1997, 1998, 1999]);
+    const fromSeq = await tap("gen_out-tag_in", "--seq", String(last[1].seq));
+    expect(fromSeq.map((l) => l.message.payload.i)).toEqual([1998, 1999]);
+    expect(await tap("gen_out-tag_in", "--since", "10m")).toHaveLength(2000);
+    // A sync edge is read from its captured traffic (settings.capture defaults to full): requests and their replies.
+    const sync = await tap("tag_out-stats_in", "--last", "10");
+    expect(sync).toHaveLength(10);
+    expect(new Set(sync.map((l) => l.message.source.node))).toEqual(new Set(["tag", "stats"]));
+
+    const output = readSink(join(dir, "coord/split/out/out.jsonl")).find((l) => l.payload.i === 42)!;
+    const trace = await evoflowOnce(["trace", (output as unknown as { traceId: string }).traceId, "--nats", server.url, "--json"]);
+    expect(trace.stderr).toBe("");
+    const parsed = JSON.parse(trace.stdout) as { pipeline: string; messages: SinkLine[]; outputs: { node: string; parents: { node: string; parents: { node: string }[] }[] }[] };
+    expect(parsed.pipeline).toBe("split");
+    expect(parsed.messages.map((m) => m.source.node).sort()).toEqual(["gen", "stats", "tag"]);
+    // The output of `stats` (worker b) ← `tag` (worker a or tag2) ← `gen` (coordinator).
+    expect(parsed.outputs[0]).toMatchObject({ node: "stats", parents: [{ node: "tag", parents: [{ node: "gen" }] }] });
   });
 
   it("brings a remote node's error back to the HTTP caller, and its answers", async () => {
