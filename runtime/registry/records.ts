@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { InvalidOnnxModelError, readSignature } from "../onnx/signature";
-import { checkModelName, RegistryError, MODEL_STATUSES, type ModelStatus, type ModelSummary, type ModelVersion, type RegisterInput } from "./types";
+import { checkModelName, RegistryError, MODEL_STATUSES, type Lineage, type ModelStatus, type ModelSummary, type ModelVersion, type RegisterInput } from "./types";
 
 /**
  * Checks a registration before anything is stored: the name, and that the artifact is an
@@ -23,6 +23,7 @@ export function prepareRegistration(input: RegisterInput): Omit<ModelVersion, "v
   for (const [k, v] of Object.entries(input.metrics ?? {})) {
     if (typeof v !== "number") throw new RegistryError("invalid", `metric "${k}" must be a number`);
   }
+  checkLineage(input.lineage);
   for (const [k, v] of Object.entries(input.labels ?? {})) {
     if (typeof v !== "string") throw new RegistryError("invalid", `label "${k}" must be a string`);
   }
@@ -35,6 +36,27 @@ export function prepareRegistration(input: RegisterInput): Omit<ModelVersion, "v
     lineage: structuredClone(input.lineage ?? {}),
     labels: { ...input.labels },
   };
+}
+
+function checkLineage(lineage: Lineage | undefined): void {
+  if (lineage === undefined) return;
+  const { baseVersion, data } = lineage;
+  if (baseVersion !== undefined && !(Number.isInteger(baseVersion) && baseVersion > 0)) {
+    throw new RegistryError("invalid", `lineage.baseVersion must be a version number, got ${JSON.stringify(baseVersion)}`);
+  }
+  if (data === undefined) return;
+  if ("snapshot" in data) {
+    if (typeof data.snapshot !== "string" || !data.snapshot) throw new RegistryError("invalid", "lineage.data.snapshot must be a non-empty string");
+    return;
+  }
+  if (typeof data.stream !== "string" || !data.stream || !Array.isArray(data.ranges)) {
+    throw new RegistryError("invalid", "lineage.data must be {stream, ranges: [{from, to}]} or {snapshot}");
+  }
+  data.ranges.forEach((r, i) => {
+    if (!(Number.isInteger(r?.from) && Number.isInteger(r?.to) && r.from >= 0 && r.from <= r.to)) {
+      throw new RegistryError("invalid", `lineage.data.ranges[${i}] must be {from, to} sequence numbers with from ≤ to, got ${JSON.stringify(r)}`);
+    }
+  });
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

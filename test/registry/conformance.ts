@@ -130,14 +130,17 @@ export function registryConformance(backend: string, setup: () => Promise<Regist
       expect((await registry.register({ name: "broken", artifact: model(1) })).version).toBe(1);
     });
 
-    it("refuses invalid names, metrics and statuses", async () => {
+    it("refuses invalid names, metrics, lineage and statuses", async () => {
       const registry = await open();
       for (const name of ["", "a b", "../escape", "x@1", "-lead", "a/b"]) {
         await rejectsWith(registry.register({ name, artifact: model(1) }), "invalid", /invalid model name/);
       }
       await rejectsWith(registry.register({ name: "m", artifact: model(1), metrics: { acc: "high" as unknown as number } }), "invalid", /metric "acc"/);
+      await rejectsWith(registry.register({ name: "m", artifact: model(1), lineage: { baseVersion: 0 } }), "invalid", /lineage.baseVersion/);
+      await rejectsWith(registry.register({ name: "m", artifact: model(1), lineage: { data: { stream: "s", ranges: [{ from: 9, to: 2 }] } } }), "invalid", /lineage.data.ranges\[0\]/);
       expect(await registry.list()).toEqual([]);
-      await registry.register({ name: "m", artifact: model(1) });
+      await registry.register({ name: "m", artifact: model(1), lineage: { data: { snapshot: "snap-2026-11-22" } } });
+      expect((await registry.get("m", 1))?.lineage).toEqual({ data: { snapshot: "snap-2026-11-22" } });
       await rejectsWith(registry.setStatus("m", 1, "deployed" as never), "invalid", /unknown status "deployed"/);
       await rejectsWith(registry.putMetrics("m", 1, { loss: null as unknown as number }), "invalid", /metric "loss"/);
     });
