@@ -12,6 +12,8 @@ export interface Sample {
   seq?: number;
   x: unknown;
   y: Label;
+  /** The stream it was served on, as "node.port" of the message's source. */
+  from?: string;
 }
 
 export interface DatasetSnapshot {
@@ -26,6 +28,8 @@ export interface DatasetSnapshot {
   size: number;
   /** Sequence range of the samples (collector numbering), when known. */
   range?: { first: number; last: number };
+  /** The streams the samples were served on ("node.port"). */
+  streams: string[];
   /** Exactly which messages, in dataset order. */
   messages: string[];
   /** The samples themselves, unless the node was told to leave them out. */

@@ -30,6 +30,7 @@ function snapshot(ctx: NodeContext, sampler: string, items: Sample[], tracker: C
     newClasses: tracker.newSince(items),
     size: items.length,
     ...(range ? { range } : {}),
+    streams: [...new Set(items.flatMap((s) => (s.from ? [s.from] : [])))],
     messages: items.map((s) => s.id),
     ...(withItems ? { items } : {}),
     ...extra,
@@ -38,10 +39,16 @@ function snapshot(ctx: NodeContext, sampler: string, items: Sample[], tracker: C
 
 /** A labelled message as a sample: the collector's output, or any `{x, y}` payload. */
 function sampleOf(message: Message): Sample {
-  const p = message.payload as { x: unknown; y: Label; messageId?: string; seq?: number };
+  const p = message.payload as { x: unknown; y: Label; messageId?: string; seq?: number; from?: string };
   if (typeof p !== "object" || p === null || !("x" in p) || (typeof p.y !== "number" && typeof p.y !== "string"))
     throw new Error("expected a labelled sample {x, y} with a number or string label");
-  return { id: p.messageId ?? message.id, ...(p.seq !== undefined ? { seq: p.seq } : {}), x: p.x, y: p.y };
+  return {
+    id: p.messageId ?? message.id,
+    ...(p.seq !== undefined ? { seq: p.seq } : {}),
+    x: p.x,
+    y: p.y,
+    from: p.from ?? `${message.source.node}.${message.source.port}`,
+  };
 }
 
 function isLabel(v: unknown): v is Label {
@@ -102,7 +109,8 @@ export const collectorNode = defineNode({
               })();
         if (result.kind !== "joined") return;
         const served = result.request;
-        const sample: Sample = { id: served.id, seq: seq++, x: readPath(served, paths.x), y: result.label };
+        const from = `${served.source.node}.${served.source.port}`;
+        const sample: Sample = { id: served.id, seq: seq++, x: readPath(served, paths.x), y: result.label, from };
         samples.push(sample);
         if (samples.length > c.capacity) {
           samples.shift();
@@ -111,7 +119,7 @@ export const collectorNode = defineNode({
         const prediction = paths.prediction ? readPath(served, paths.prediction) : undefined;
         await emit(
           "out",
-          { x: sample.x, y: sample.y, ...(prediction !== undefined ? { prediction } : {}), requestId: result.requestId, messageId: served.id, seq: sample.seq },
+          { x: sample.x, y: sample.y, ...(prediction !== undefined ? { prediction } : {}), requestId: result.requestId, messageId: served.id, seq: sample.seq, from },
           { parents: portName === "in" ? [message] : [served, message] },
         );
       },

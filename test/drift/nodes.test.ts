@@ -143,6 +143,46 @@ describe("drift nodes in a pipeline", () => {
     expect(first.index).toBeLessThan(1100);
   });
 
+  it("reads features out of tensors: an element for a streaming detector, chosen features for a two-sample test", async () => {
+    const adwinEvents = probe("tensor-adwin");
+    const ksEvents = probe("tensor-ks");
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "drift-tensor",
+      nodes: [
+        { id: "in", type: "io.http", config: { name: "in" } },
+        { id: "adwin", type: "drift.adwin", config: { value: "payload.t[1]" } },
+        { id: "ks", type: "drift.ks", config: { value: "payload.t", features: [0, 2], referenceSize: 200, window: 200 } },
+        { id: "a", type: "test.recorder", config: { key: "tensor-adwin" } },
+        { id: "k", type: "test.recorder", config: { key: "tensor-ks" } },
+      ],
+      edges: [
+        { from: "in.out", to: "adwin.in" },
+        { from: "in.out", to: "ks.in" },
+        { from: "adwin.drift", to: "a.in", mode: "async" },
+        { from: "ks.drift", to: "k.in", mode: "async" },
+      ],
+    });
+    const entry = running.entrypoints.get("in")!;
+    // Feature 1 steps from 0 to 1 at i = 400; feature 2 shifts at i = 400; feature 0 never changes.
+    for (let i = 0; i < 600; i++) {
+      const wave = Math.sin(i * 0.7);
+      const data = Float32Array.of(wave, i < 400 ? 0 : 1, wave + (i < 400 ? 0 : 2));
+      await entry.invoke({ t: { dtype: "float32", shape: [3], data } });
+    }
+    await running.idle();
+    const adwin = adwinEvents.received.map((m) => m.payload as DriftEvent);
+    expect(adwin[0].index).toBeGreaterThanOrEqual(400);
+    expect(adwin[0].index).toBeLessThan(450);
+    const ks = ksEvents.received.map((m) => m.payload as DriftEvent);
+    expect(ks).toHaveLength(1);
+    expect(ks[0]).toMatchObject({ index: 599, feature: [2] });
+    expect(ks[0].features!.map((f) => [f.feature, f.drift])).toEqual([
+      [0, false],
+      [2, true],
+    ]);
+  });
+
   it("refuses a config that is not a path, naming the field", async () => {
     await expect(
       runtime.deploy({

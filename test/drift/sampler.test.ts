@@ -168,11 +168,11 @@ describe("collector and samplers in a pipeline", () => {
     await running.idle();
 
     expect(joined.received.map((m) => m.payload)).toEqual([
-      { x: [0, 0], y: "a", prediction: 0, requestId: "r0", messageId: expect.any(String), seq: 0 },
-      { x: [1, 1], y: "a", prediction: 1, requestId: "r1", messageId: expect.any(String), seq: 1 },
-      { x: [2, 2], y: "b", prediction: 0, requestId: "r2", messageId: expect.any(String), seq: 2 },
-      { x: [3, 3], y: "b", prediction: 1, requestId: "r3", messageId: expect.any(String), seq: 3 },
-      { x: [7, 7], y: "b", prediction: 1, requestId: "r7", messageId: expect.any(String), seq: 4 },
+      { x: [0, 0], y: "a", prediction: 0, requestId: "r0", messageId: expect.any(String), seq: 0, from: "serve.out" },
+      { x: [1, 1], y: "a", prediction: 1, requestId: "r1", messageId: expect.any(String), seq: 1, from: "serve.out" },
+      { x: [2, 2], y: "b", prediction: 0, requestId: "r2", messageId: expect.any(String), seq: 2, from: "serve.out" },
+      { x: [3, 3], y: "b", prediction: 1, requestId: "r3", messageId: expect.any(String), seq: 3, from: "serve.out" },
+      { x: [7, 7], y: "b", prediction: 1, requestId: "r7", messageId: expect.any(String), seq: 4, from: "serve.out" },
     ]);
     // A label joined later names both the served message and the label message as parents.
     expect(joined.received[0].parents).toHaveLength(2);
@@ -185,6 +185,7 @@ describe("collector and samplers in a pipeline", () => {
       classes: { a: 2, b: 3 },
       newClasses: ["a", "b"],
       range: { first: 0, last: 4 },
+      streams: ["serve.out"],
       stats: { joined: 5, duplicate: 1, early: 1, waiting: 2, requests: 7, labels: 6 },
     });
     expect(snap.messages).toEqual(joined.received.map((m) => (m.payload as { messageId: string }).messageId));

@@ -100,6 +100,23 @@ describe("control.trigger node", () => {
     expect(running.status().nodes.trigger).toMatchObject({ fired: 1, suppressed: 9, coolingDown: true });
   });
 
+  it("time policy fires on its own clock and says so", async () => {
+    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
+    const triggers = probe("timed");
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "timed",
+      nodes: [
+        { id: "trigger", type: "control.trigger", config: { cooldownMs: 0, time: { everyMs: 20 }, drift: false } },
+        { id: "rec", type: "test.recorder", config: { key: "timed" } },
+      ],
+      edges: [{ from: "trigger.out", to: "rec.in", mode: "async" }],
+    });
+    while (triggers.received.length < 2) await new Promise((r) => setTimeout(r, 10));
+    await running.stop();
+    expect(triggers.received[0].payload).toMatchObject({ kind: "trigger", policy: "time", reason: "20 ms since the last scheduled training" });
+  });
+
   it("refuses a trigger with no policy", async () => {
     runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
     await expect(
