@@ -34,7 +34,7 @@ const common = {
   value: valuePathSchema.default("payload"),
   features: z.array(z.number().int().min(0)).optional().describe("Indexes of the features to test in the watched vector (all when absent)"),
   referenceSize: z.number().int().min(2).default(500).describe("The first N messages form the reference window"),
-  reference: z.array(vectorSchema).optional().describe("Reference values given here instead, one entry (number or vector) per message"),
+  reference: z.array(vectorSchema).min(2).optional().describe("Reference values given here instead, one entry (number or vector) per message"),
   window: z.number().int().min(2).default(500).describe("Messages in the current window"),
   every: z.number().int().min(1).optional().describe("Test every N messages once the window is full (default: `window`, so windows do not overlap)"),
   afterDrift: z
@@ -57,6 +57,8 @@ interface TestOutcome {
 
 interface TwoSampleSpec<S extends z.ZodRawShape> {
   detector: string;
+  /** Only numbers are accepted (KS, Wasserstein, MMD); chi-square and PSI also take string categories. */
+  numeric: boolean;
   title: string;
   description: string;
   params: S;
@@ -120,8 +122,12 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
           if (!vector) throw new Error(`${c.value} is not a number, string, vector or tensor in this message`);
           const width = (reference[0] ?? current[0] ?? vector).length;
           if (vector.length !== width) throw new Error(`${c.value} has ${vector.length} features, earlier values had ${width}`);
+          // Refused before it is passed on or stored, so a bad value never reaches a test.
+          if (spec.numeric)
+            for (const f of selectFeatures(width))
+              if (typeof vector[f] !== "number") throw new Error(`${spec.title} needs numbers; feature ${f} of ${c.value} is ${JSON.stringify(vector[f])}`);
           values++;
-          if (!referenceGiven && reference.length < c.referenceSize && tests === 0 && drifts === 0) {
+          if (!referenceGiven && reference.length < c.referenceSize && tests === 0) {
             reference.push(vector);
             await emit("out", message.payload);
             return;
@@ -226,6 +232,7 @@ function distanceOutcome(name: string, perFeature: { feature: number; distance: 
 
 export const ksNode = twoSampleDriftNode({
   detector: "ks",
+  numeric: true,
   title: "Kolmogorov–Smirnov drift",
   description: "Two-sample Kolmogorov–Smirnov test per numeric feature, reference vs recent window (SciPy's ks_2samp p-values).",
   params: { ...pValueParams, method: z.enum(["auto", "exact", "asymp"]).default("auto").describe("p-value method, as SciPy: exact up to 10,000 values under auto") },
@@ -243,6 +250,7 @@ export const ksNode = twoSampleDriftNode({
 
 export const chiSquareNode = twoSampleDriftNode({
   detector: "chi-square",
+  numeric: false,
   title: "Chi-square drift",
   description: "Chi-square test of category counts per categorical feature (numbers or strings), reference vs recent window.",
   params: pValueParams,
@@ -263,6 +271,7 @@ export const chiSquareNode = twoSampleDriftNode({
 
 export const psiNode = twoSampleDriftNode({
   detector: "psi",
+  numeric: false,
   title: "PSI drift",
   description: "Population Stability Index per feature (Evidently's formula): numeric features binned on the reference, string features by category.",
   params: {
@@ -286,6 +295,7 @@ export const psiNode = twoSampleDriftNode({
 
 export const wassersteinNode = twoSampleDriftNode({
   detector: "wasserstein",
+  numeric: true,
   title: "Wasserstein drift",
   description: "Wasserstein distance per numeric feature, divided by the reference's standard deviation (Evidently's normed Wasserstein).",
   params: { threshold: z.number().positive().default(0.1).describe("Drift when a feature's normed distance reaches this") },
@@ -299,6 +309,7 @@ export const wassersteinNode = twoSampleDriftNode({
 
 export const mmdNode = twoSampleDriftNode({
   detector: "mmd",
+  numeric: true,
   title: "MMD drift",
   description: "Maximum Mean Discrepancy over all selected features jointly, RBF kernel and permutation test (Alibi Detect's MMDDrift).",
   params: {

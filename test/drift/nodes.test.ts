@@ -183,6 +183,30 @@ describe("drift nodes in a pipeline", () => {
     ]);
   });
 
+  it("a two-sample node refuses a value its test cannot take before passing it on", async () => {
+    const passed = probe("ks-passed");
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "drift-bad-value",
+      nodes: [
+        { id: "in", type: "io.http", config: { name: "in" } },
+        { id: "ks", type: "drift.ks", config: { value: "payload.v" } },
+        { id: "rec", type: "test.recorder", config: { key: "ks-passed" } },
+      ],
+      edges: [
+        { from: "in.out", to: "ks.in" },
+        { from: "ks.out", to: "rec.in", mode: "async" },
+      ],
+    });
+    const entry = running.entrypoints.get("in")!;
+    await entry.invoke({ v: 1.5 });
+    await expect(entry.invoke({ v: "high" })).rejects.toThrow(/needs numbers/);
+    await entry.invoke({ v: 2.5 });
+    await running.idle();
+    expect(passed.received.map((m) => (m.payload as { v: number }).v)).toEqual([1.5, 2.5]);
+    expect(running.deadLetters.toArray().map((l) => l.reason)).toEqual([expect.stringMatching(/Kolmogorov–Smirnov drift needs numbers; feature 0 of payload\.v is "high"/)]);
+  });
+
   it("refuses a config that is not a path, naming the field", async () => {
     await expect(
       runtime.deploy({
