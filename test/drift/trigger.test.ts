@@ -100,6 +100,36 @@ describe("control.trigger node", () => {
     expect(running.status().nodes.trigger).toMatchObject({ fired: 1, suppressed: 9, coolingDown: true });
   });
 
+  it("performance policy compares the prediction with the label of joined samples", async () => {
+    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
+    const triggers = probe("perf");
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "perf",
+      nodes: [
+        { id: "outcomes", type: "io.http", config: { name: "outcomes" } },
+        {
+          id: "trigger",
+          type: "control.trigger",
+          config: { cooldownMs: 3_600_000, drift: false, performance: { threshold: 0.9, window: 20, minOutcomes: 20, prediction: "payload.prediction", label: "payload.y" } },
+        },
+        { id: "rec", type: "test.recorder", config: { key: "perf" } },
+      ],
+      edges: [
+        { from: "outcomes.out", to: "trigger.outcomes", mode: "async" },
+        { from: "trigger.out", to: "rec.in", mode: "async" },
+      ],
+    });
+    const send = running.entrypoints.get("outcomes")!;
+    // 30 right, then every third wrong: over the last 20, two errors make 0.9 (not under), the third 0.85.
+    for (let i = 0; i < 30; i++) await send.invoke({ prediction: i % 3, y: i % 3 });
+    for (let i = 0; i < 12; i++) await send.invoke({ prediction: 1, y: i % 3 === 0 ? 0 : 1 });
+    await running.idle();
+    expect(triggers.received.map((m) => m.payload)).toEqual([
+      expect.objectContaining({ kind: "trigger", policy: "performance", accuracy: 0.85, reason: expect.stringMatching(/rolling accuracy 0\.850 over the last 20/) }),
+    ]);
+  });
+
   it("time policy fires on its own clock and says so", async () => {
     runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
     const triggers = probe("timed");
