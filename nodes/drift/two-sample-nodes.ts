@@ -77,6 +77,9 @@ function numericColumn(rows: Vector[], feature: number, detector: string): numbe
   });
 }
 
+/** Test results listed in `status()` besides the magnitude history. */
+const RECENT_TESTS = 20;
+
 const fmt = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(4)) : x);
 
 function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): NodeDefinition {
@@ -146,7 +149,7 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
           const outcome = spec.test(reference, current, selectFeatures(width), params);
           history.record(message.ts, outcome.magnitude);
           results.push({ ts: message.ts, drift: outcome.drift, statistic: outcome.statistic, pValue: outcome.pValue });
-          if (results.length > c.history) results.shift();
+          if (results.length > RECENT_TESTS) results.shift();
           if (!outcome.drift) return;
           drifts++;
           lastDrift = {
@@ -177,7 +180,7 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
           tests,
           drifts,
           magnitude: history.toArray(),
-          recentTests: results.slice(-20),
+          recentTests: results,
           lastDrift,
         }),
       };
