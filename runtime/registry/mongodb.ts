@@ -10,8 +10,9 @@
  * and other clients' champion changes are seen by polling `championSeq`.
  *
  * The `mongodb` driver is an optional dependency, loaded only when this backend is opened.
- * NOTE: written without a driver or a server at hand; its conformance test runs where
- * MONGODB_URL is set (test/registry/mongodb.test.ts) and has not run yet.
+ * NOTE: written without a server at hand (its interfaces below were type-checked against
+ * the mongodb 6.22 driver's typings); its conformance test runs where MONGODB_URL is set
+ * (test/registry/mongodb.test.ts) and has not run yet.
  */
 import { randomBytes } from "node:crypto";
 import { EventEmitter, once } from "node:events";
@@ -31,9 +32,12 @@ import {
 } from "./types";
 
 /* The few driver types used here, so the project type-checks without the optional package. */
-interface Collection<T> {
+// The driver's own `Document` (an `any` index signature, which interfaces satisfy).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Document = { [key: string]: any };
+interface Collection<T extends Document> {
   findOne(filter: object, options?: object): Promise<T | null>;
-  find(filter: object, options?: object): { sort(spec: object): { toArray(): Promise<T[]> }; toArray(): Promise<T[]> };
+  find(filter: object, options?: object): { sort(spec: Record<string, 1 | -1>): { toArray(): Promise<T[]> }; toArray(): Promise<T[]> };
   insertOne(doc: T): Promise<unknown>;
   replaceOne(filter: object, doc: T, options?: object): Promise<unknown>;
   updateOne(filter: object, update: object, options?: object): Promise<{ matchedCount: number }>;
@@ -44,7 +48,7 @@ interface Collection<T> {
   drop(): Promise<unknown>;
 }
 interface Db {
-  collection<T>(name: string): Collection<T>;
+  collection<T extends Document>(name: string): Collection<T>;
 }
 interface GridFSBucket {
   openUploadStream(filename: string, options?: object): NodeJS.WritableStream & { id: unknown };
