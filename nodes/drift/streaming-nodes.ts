@@ -48,6 +48,8 @@ function streamingDriftNode<S extends z.ZodRawShape>(spec: StreamingSpec<S>): No
     create: (_ctx, cfg) => {
       const c = cfg as unknown as { value: string; history: number };
       const path = parsePath(c.value)!;
+      // A path ending in an index (`payload.x[3]`) watches that feature: events name it.
+      const feature = /^\d+$/.test(path[path.length - 1]) ? Number(path[path.length - 1]) : undefined;
       const detector = spec.make(cfg as z.output<z.ZodObject<S>>);
       const history = new MagnitudeHistory(c.history);
       let values = 0;
@@ -69,6 +71,7 @@ function streamingDriftNode<S extends z.ZodRawShape>(spec: StreamingSpec<S>): No
           lastDrift = {
             kind: "drift",
             detector: spec.detector,
+            ...(feature !== undefined ? { feature } : {}),
             statistic: detector.statistic,
             ...("pValue" in detector ? { pValue: (detector as KSWIN).pValue } : {}),
             threshold: detector.threshold,

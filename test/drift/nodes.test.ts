@@ -71,6 +71,7 @@ describe("drift nodes in a pipeline", () => {
     expect(ph[0].index).toBeGreaterThanOrEqual(2000);
     expect(ph[0].index).toBeLessThan(2300);
     expect(ph[0].magnitude).toBeGreaterThan(1);
+    expect(ph[0].feature).toBe(0); // the path payload.x[0] names the feature
     // The drift event's provenance points at the message that revealed the drift.
     expect(phEvents.received[0].parents).toHaveLength(1);
 
