@@ -153,7 +153,7 @@ export const rehearsalNode = defineNode({
   type: "sampler.rehearsal",
   category: "sampler",
   title: "Rehearsal buffer",
-  description: "Class-balanced replay memory of `memorySize` samples (Avalanche's ClassBalancedBuffer): equal room per class seen, reservoir sampling within each class, seeded; a message on `snapshot` emits it.",
+  description: "Class-balanced replay memory of `memorySize` samples (like Avalanche's ClassBalancedBuffer): equal room per class seen, reservoir sampling within each class, seeded; a message on `snapshot` emits it.",
   inputs: { in: port.labelled(), snapshot: port.any() },
   outputs: { snapshot: datasetPort() },
   config: z.object({ memorySize: z.number().int().min(1).default(200).describe("Samples the memory holds over all classes"), seed, includeItems }),
@@ -182,9 +182,9 @@ export const mixerNode = defineNode({
   category: "sampler",
   title: "Training-set mixer",
   description:
-    "Gathers new labelled samples on `new`; each time a rehearsal snapshot (with items) arrives on `memory`, builds a training set of `size` samples with a share `ratio` of new data and the rest from memory, shuffled and seeded, and emits it on `dataset`. The new samples used are then cleared.",
+    "Gathers new labelled samples on `new`; each time a rehearsal snapshot (with items) arrives on `memory`, builds a training set of `size` samples with a share `ratio` of new data and the rest from memory, shuffled and seeded, and emits it on `dataset`. Then it passes the new samples on `consumed` (wire it to the rehearsal buffer, so memory learns them after this training, as in Avalanche) and starts gathering afresh.",
   inputs: { new: port.labelled(), memory: datasetPort() },
-  outputs: { dataset: datasetPort() },
+  outputs: { dataset: datasetPort(), consumed: port.labelled() },
   acceptsSync: false,
   config: z.object({
     size: z.number().int().min(1).default(1000).describe("Samples in each training set"),
@@ -208,6 +208,7 @@ export const mixerNode = defineNode({
         if (!Array.isArray(memory.items)) throw new Error("the memory snapshot has no items: set includeItems on the rehearsal buffer");
         const buildSeed = c.seed + builds++;
         const mixed = mixTrainingSet(fresh, memory.items, { size: c.size, ratio: c.ratio, seed: buildSeed });
+        const consumed = fresh;
         fresh = [];
         await emit(
           "dataset",
@@ -216,6 +217,8 @@ export const mixerNode = defineNode({
             stats: { fromNew: mixed.fromNew, fromMemory: mixed.fromMemory, ratio: c.ratio, memorySnapshot: message.id },
           }),
         );
+        for (const sample of consumed)
+          await emit("consumed", { x: sample.x, y: sample.y, messageId: sample.id, ...(sample.seq !== undefined ? { seq: sample.seq } : {}), from: sample.from });
       },
       status: () => ({ newWaiting: fresh.length, builds }),
     };

@@ -1,5 +1,5 @@
 /**
- * Class-balanced rehearsal buffer, as Avalanche's `ClassBalancedBuffer`: a memory of
+ * Class-balanced rehearsal buffer, like Avalanche's `ClassBalancedBuffer`: a memory of
  * `memorySize` samples shared equally among the classes seen so far (the first
  * `memorySize mod classes` classes, by first appearance, get one more), each class
  * filled by its own reservoir sampling. When a new class appears, every class gives

@@ -193,4 +193,49 @@ describe("collector and samplers in a pipeline", () => {
     const mem = memory.received[0].payload as DatasetSnapshot;
     expect(mem).toMatchObject({ size: 4, classes: { a: 2, b: 2 }, source: { sampler: "rehearsal", seed: 1 } });
   });
+  it("runs the loop: a volume trigger asks memory for a snapshot, the mixer builds a training set, then memory learns the new samples", async () => {
+    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-loop-")) });
+    const datasets = probe("datasets");
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "loop",
+      nodes: [
+        { id: "serve", type: "io.http", config: { name: "serve" } },
+        { id: "labels", type: "io.http", config: { name: "labels" } },
+        { id: "collector", type: "sampler.collector", config: { requestId: "payload.requestId", x: "payload.x" } },
+        { id: "memory", type: "sampler.rehearsal", config: { memorySize: 6, seed: 2 } },
+        { id: "mixer", type: "sampler.mixer", config: { size: 8, ratio: 0.5, seed: 4 } },
+        { id: "trigger", type: "control.trigger", config: { cooldownMs: 0, drift: false, volume: { samples: 10 } } },
+        { id: "datasets", type: "test.recorder", config: { key: "datasets" } },
+      ],
+      edges: [
+        { from: "serve.out", to: "collector.in" },
+        { from: "labels.out", to: "collector.label" },
+        { from: "collector.out", to: "mixer.new", mode: "async" },
+        { from: "collector.out", to: "trigger.samples", mode: "async" },
+        { from: "trigger.out", to: "memory.snapshot", mode: "async" },
+        { from: "memory.snapshot", to: "mixer.memory", mode: "async" },
+        { from: "mixer.dataset", to: "datasets.in", mode: "async" },
+        { from: "mixer.consumed", to: "memory.in", mode: "async" },
+      ],
+    });
+    const call = (entry: string, payload: unknown) => running.entrypoints.get(entry)!.invoke(payload);
+    for (let i = 0; i < 20; i++) {
+      await call("serve", { requestId: `r${i}`, x: [i] });
+      await call("labels", { requestId: `r${i}`, label: i % 3 });
+      await running.idle(); // each sample reaches the mixer before the trigger fires
+    }
+    await running.idle();
+    const [first, second] = datasets.received.map((m) => m.payload as DatasetSnapshot);
+    expect(datasets.received).toHaveLength(2);
+    // First training: memory is empty, so all 8 come from the 10 new samples.
+    expect(first).toMatchObject({ kind: "dataset", size: 8, source: { sampler: "mixer", seed: 4 }, streams: ["serve.out"], stats: { fromNew: 8, fromMemory: 0 } });
+    expect(first.range!.last).toBeLessThanOrEqual(9);
+    // Second: half from samples 10–19, half from memory, which holds 6 of samples 0–9, 2 per class.
+    expect(second).toMatchObject({ size: 8, source: { seed: 5 }, stats: { fromNew: 4, fromMemory: 4 } });
+    const seqs = second.items!.map((s) => s.seq!);
+    expect(seqs.filter((s) => s >= 10)).toHaveLength(4);
+    expect(seqs.filter((s) => s < 10)).toHaveLength(4);
+    expect(running.status().nodes.memory).toMatchObject({ size: 6, quota: { "0": 2, "1": 2, "2": 2 } });
+  });
 });
