@@ -80,6 +80,37 @@ describe("streaming detectors reproduce River's documented detections", () => {
   });
 });
 
+describe("River's ADWIN regression tests (river/drift/test_adwin_regression.py)", () => {
+  it("multiple drifts at the captured indices", () => {
+    const rng = new PythonRandom(42);
+    const data = [
+      ...rng.choices([0, 1], 1000),
+      ...rng.choices([4, 5, 6, 7], 1000),
+      ...rng.choices([0, 1], 1000),
+      ...rng.choices([4, 5, 6, 7], 1000),
+    ];
+    const adwin = new ADWIN();
+    const detected: number[] = [];
+    data.forEach((x, i) => {
+      if (adwin.update(x).driftDetected) detected.push(i);
+    });
+    expect(detected).toEqual([1023, 2015, 3007]);
+  });
+
+  it("keeps exact window statistics without checks, and none within the grace period", () => {
+    const quiet = new ADWIN({ clock: 1_000_000 });
+    const values = Array.from({ length: 200 }, (_, i) => i % 7);
+    values.forEach((v) => quiet.update(v));
+    const mean = values.reduce((a, b) => a + b, 0) / 200;
+    expect(quiet.width).toBe(200);
+    expect(quiet.total).toBe(values.reduce((a, b) => a + b, 0));
+    expect(quiet.variance).toBeCloseTo(values.reduce((a, v) => a + (v - mean) ** 2, 0), 6);
+    const graceful = new ADWIN({ gracePeriod: 100, clock: 1 });
+    for (let i = 0; i < 100; i++) graceful.update(i < 50 ? 0 : 1000);
+    expect(graceful.nDetections).toBe(0);
+  });
+});
+
 describe("detector behaviour River documents", () => {
   it("a detector resets on the update after a drift", () => {
     const adwin = new ADWIN();
