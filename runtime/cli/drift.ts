@@ -126,6 +126,7 @@ export async function runDrift(
   const def: NodeDefinition | undefined = driftNodes.find((d) => d.type === `drift.${method}`);
   if (!def) throw new UsageError(`unknown method "${method}"; methods: ${driftNodes.map((d) => d.type.slice(6)).join(", ")}`);
   const streaming = STREAMING.has(method);
+  if (streaming && options.reference !== undefined) throw new UsageError(`--reference is for two-sample methods; ${method} learns its reference from the stream`);
   const params: Record<string, unknown> = Object.fromEntries(Object.entries(rawParams).map(([k, v]) => [k, parseValue(v)]));
 
   let header: string[] | undefined;

@@ -58,6 +58,8 @@ describe("evoflow drift", () => {
     const unknown = await evoflow(["drift", "cusum", "two.txt"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown method "cusum"; methods: adwin, ddm/);
+    const reference = await evoflow(["drift", "adwin", "--reference", "two.txt", "two.txt"]);
+    expect(reference.stderr).toMatch(/--reference is for two-sample methods/);
     writeFileSync(join(dir, "two-cols.csv"), "a,b\n1,2\n");
     const twoColumns = await evoflow(["drift", "ddm", "two-cols.csv"]);
     expect(twoColumns.stderr).toMatch(/pick a column with --column/);
