@@ -44,7 +44,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import { connect, errors, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { connect, createInbox, errors, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { NodeError } from "../engine/engine";
 import type { Message } from "../envelope";
 import { edgeId, type Pipeline } from "../schema";
@@ -143,6 +143,62 @@ class Window {
   }
 }
 
+/**
+ * Collects JetStream PubAcks for publishes sent as plain NATS messages with a reply
+ * subject under one inbox. Written here rather than using `js.publish` because that
+ * builds a request object with two Error instances (stack traces) per message, measured
+ * as the largest single cost of an async hop; here a publish is one map entry.
+ */
+class PubAcks {
+  private readonly inbox = createInbox();
+  private readonly pending = new Map<string, { resolve: () => void; reject: (err: Error) => void; sent: number }>();
+  private next = 0;
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(private readonly nc: NatsConnection, private readonly timeoutMs: number) {
+    nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.settle(msg) });
+    // Acks lost with a connection (server restart) time out here and the caller retries.
+    this.sweep = setInterval(() => {
+      const cutoff = Date.now() - this.timeoutMs;
+      for (const [id, p] of this.pending)
+        if (p.sent < cutoff) {
+          this.pending.delete(id);
+          p.reject(new Error(`no PubAck within ${this.timeoutMs} ms`));
+        }
+    }, Math.min(1000, this.timeoutMs));
+    this.sweep.unref();
+  }
+
+  publish(subject: string, data: Uint8Array, hdrs: ReturnType<typeof headers>): Promise<void> {
+    const id = (this.next++).toString(36);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, sent: Date.now() });
+      try {
+        this.nc.publish(subject, data, { reply: `${this.inbox}.${id}`, headers: hdrs });
+      } catch (err) {
+        this.pending.delete(id);
+        reject(err as Error);
+      }
+    });
+  }
+
+  private settle(msg: Msg): void {
+    const id = msg.subject.slice(this.inbox.length + 1);
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    // 503: no stream listens (JetStream not ready yet after a restart); else a PubAck or an API error.
+    if (msg.headers?.hasError) return p.reject(new Error(`JetStream: ${msg.headers.code} ${msg.headers.description}`));
+    const ack = msg.json<{ error?: { description: string } }>();
+    if (ack.error) p.reject(new Error(`JetStream: ${ack.error.description}`));
+    else p.resolve();
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+  }
+}
+
 export class NatsTransport implements Transport {
   readonly kind = "nats";
   readonly processId: string;
@@ -151,6 +207,7 @@ export class NatsTransport implements Transport {
   private readonly windows = new Map<string, Window>();
   private readonly maxMessageBytes: number;
   private readonly startedAt = new Date().toISOString();
+  private readonly pubAcks: PubAcks;
   private closed = false;
 
   private constructor(
@@ -163,6 +220,7 @@ export class NatsTransport implements Transport {
   ) {
     this.processId = `${hostname().replace(/[^A-Za-z0-9_-]/g, "_")}-${process.pid}-${randomBytes(3).toString("hex")}`;
     this.maxMessageBytes = Math.min(options.maxMessageBytes ?? Infinity, nc.info?.max_payload ?? 1024 * 1024);
+    this.pubAcks = new PubAcks(nc, 5_000);
   }
 
   static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
@@ -347,7 +405,9 @@ export class NatsTransport implements Transport {
   private async storeDurably(subject: string, data: Uint8Array, msgID: string, hdrs?: ReturnType<typeof headers>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.js.publish(subject, data, { msgID, timeout: 5_000, headers: hdrs });
+        const h = hdrs ?? headers();
+        h.set("Nats-Msg-Id", msgID);
+        await this.pubAcks.publish(subject, data, h);
         return;
       } catch (err) {
         if (this.closed || this.nc.isClosed()) throw err;
@@ -634,6 +694,7 @@ export class NatsTransport implements Transport {
   async close(): Promise<void> {
     for (const name of [...this.pipelines.keys()]) await this.detach(name);
     this.closed = true;
+    this.pubAcks.close();
     await this.nc.drain().catch(() => undefined);
   }
 }
