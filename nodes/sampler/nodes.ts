@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { Message } from "../../runtime/envelope";
 import { defineNode, type NodeContext } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
+import { Ring } from "../../runtime/taps";
 import { parsePath, readPath, valuePathSchema } from "../drift/value-path";
 import { ClassTracker, classCounts, seqRange, type DatasetSnapshot, type Label, type Sample } from "./dataset";
 import { LabelJoin } from "./label-join";
@@ -83,10 +84,10 @@ export const collectorNode = defineNode({
       label: parsePath(c.label)!,
     };
     const join = new LabelJoin<Message>({ windowMs: c.windowMs, maxPending: c.maxPending });
-    const samples: Sample[] = [];
+    // A ring, so keeping the last `capacity` samples costs nothing per message.
+    const samples = new Ring<Sample>(c.capacity);
     const tracker = new ClassTracker();
     let seq = 0;
-    let dropped = 0;
     const idOf = (message: Message, path: string[], name: string) => {
       const id = readPath(message, path);
       if (typeof id !== "string" && typeof id !== "number") throw new Error(`${name} is missing in this message`);
@@ -96,7 +97,9 @@ export const collectorNode = defineNode({
       async onMessage(portName, message, emit) {
         if (portName === "snapshot") {
           join.expire(message.ts);
-          await emit("snapshot", snapshot(ctx, "collector", samples, tracker, c.includeItems, { stats: { ...join.counters, waiting: join.waiting, dropped } }));
+          const held = samples.toArray();
+          const stats = { ...join.counters, waiting: join.waiting, dropped: samples.total - held.length };
+          await emit("snapshot", snapshot(ctx, "collector", held, tracker, c.includeItems, { stats }));
           return;
         }
         const result =
@@ -112,10 +115,6 @@ export const collectorNode = defineNode({
         const from = `${served.source.node}.${served.source.port}`;
         const sample: Sample = { id: served.id, seq: seq++, x: readPath(served, paths.x), y: result.label, from };
         samples.push(sample);
-        if (samples.length > c.capacity) {
-          samples.shift();
-          dropped++;
-        }
         const prediction = paths.prediction ? readPath(served, paths.prediction) : undefined;
         await emit(
           "out",
@@ -123,7 +122,10 @@ export const collectorNode = defineNode({
           { parents: portName === "in" ? [message] : [served, message] },
         );
       },
-      status: () => ({ samples: samples.length, classes: classCounts(samples), ...join.counters, waiting: join.waiting, dropped }),
+      status: () => {
+        const held = samples.toArray();
+        return { samples: held.length, classes: classCounts(held), ...join.counters, waiting: join.waiting, dropped: samples.total - held.length };
+      },
     };
   },
 });
@@ -194,22 +196,21 @@ export const mixerNode = defineNode({
     includeItems,
   }),
   create: (ctx, c) => {
-    let fresh: Sample[] = [];
+    let fresh = new Ring<Sample>(c.maxNew);
     let builds = 0;
     const tracker = new ClassTracker();
     return {
       async onMessage(portName, message, emit) {
         if (portName === "new") {
           fresh.push(sampleOf(message));
-          if (fresh.length > c.maxNew) fresh.shift();
           return;
         }
         const memory = message.payload as DatasetSnapshot;
         if (!Array.isArray(memory.items)) throw new Error("the memory snapshot has no items: set includeItems on the rehearsal buffer");
         const buildSeed = c.seed + builds++;
-        const mixed = mixTrainingSet(fresh, memory.items, { size: c.size, ratio: c.ratio, seed: buildSeed });
-        const consumed = fresh;
-        fresh = [];
+        const consumed = fresh.toArray();
+        fresh = new Ring<Sample>(c.maxNew);
+        const mixed = mixTrainingSet(consumed, memory.items, { size: c.size, ratio: c.ratio, seed: buildSeed });
         await emit(
           "dataset",
           snapshot(ctx, "mixer", mixed.items, tracker, c.includeItems, {
@@ -220,7 +221,7 @@ export const mixerNode = defineNode({
         for (const sample of consumed)
           await emit("consumed", { x: sample.x, y: sample.y, messageId: sample.id, ...(sample.seq !== undefined ? { seq: sample.seq } : {}), from: sample.from });
       },
-      status: () => ({ newWaiting: fresh.length, builds }),
+      status: () => ({ newWaiting: Math.min(fresh.total, c.maxNew), builds }),
     };
   },
 });
