@@ -193,6 +193,39 @@ describe("collector and samplers in a pipeline", () => {
     const mem = memory.received[0].payload as DatasetSnapshot;
     expect(mem).toMatchObject({ size: 4, classes: { a: 2, b: 2 }, source: { sampler: "rehearsal", seed: 1 } });
   });
+  it("keeps the last `capacity` joined samples and counts the ones it dropped", async () => {
+    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-collector-")) });
+    const snapshots = probe("small-snapshots");
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "small",
+      nodes: [
+        { id: "serve", type: "io.http", config: { name: "serve" } },
+        { id: "labels", type: "io.http", config: { name: "labels" } },
+        { id: "snap", type: "io.http", config: { name: "snap" } },
+        { id: "collector", type: "sampler.collector", config: { requestId: "payload.requestId", capacity: 3, includeItems: false } },
+        { id: "rec", type: "test.recorder", config: { key: "small-snapshots" } },
+      ],
+      edges: [
+        { from: "serve.out", to: "collector.in" },
+        { from: "labels.out", to: "collector.label" },
+        { from: "snap.out", to: "collector.snapshot" },
+        { from: "collector.snapshot", to: "rec.in", mode: "async" },
+      ],
+    });
+    const call = (entry: string, payload: unknown) => running.entrypoints.get(entry)!.invoke(payload);
+    for (let i = 0; i < 5; i++) {
+      await call("serve", { requestId: i, x: i });
+      await call("labels", { requestId: i, label: i });
+    }
+    await call("snap", {});
+    await running.idle();
+    const snap = snapshots.received[0].payload as DatasetSnapshot;
+    expect(snap).toMatchObject({ size: 3, range: { first: 2, last: 4 }, classes: { "2": 1, "3": 1, "4": 1 }, stats: { joined: 5, dropped: 2 } });
+    expect(snap.items).toBeUndefined();
+    expect(snap.messages).toHaveLength(3);
+  });
+
   it("runs the loop: a volume trigger asks memory for a snapshot, the mixer builds a training set, then memory learns the new samples", async () => {
     runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-loop-")) });
     const datasets = probe("datasets");
