@@ -15,6 +15,7 @@ import { z } from "zod";
 import type { Message } from "../../runtime/envelope";
 import { defineNode, type NodeDefinition } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
+import { Ring } from "../../runtime/taps";
 import { chiSquareTest, countCategories } from "./chi-square";
 import { correctedDrift } from "./corrections";
 import type { DriftEvent } from "./event";
@@ -100,9 +101,10 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
       const every = c.every ?? c.window;
       let reference: Vector[] = (c.reference ?? []).map((v) => (Array.isArray(v) ? v : [v]));
       const referenceGiven = c.reference !== undefined;
-      // Current window: values and the ids of their messages, oldest first.
-      let current: Vector[] = [];
-      let currentIds: string[] = [];
+      // Current window: values and the ids of their messages, in rings (no per-message shifting).
+      let current = new Ring<Vector>(c.window);
+      let currentIds = new Ring<string>(c.window);
+      const currentSize = () => Math.min(current.total, c.window);
       let sinceTest = 0;
       let values = 0;
       let tests = 0;
@@ -123,7 +125,7 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
           const raw = readPath(message, path);
           const vector = toVector(raw);
           if (!vector) throw new Error(`${c.value} is not a number, string, vector or tensor in this message`);
-          const width = (reference[0] ?? current[0] ?? vector).length;
+          const width = (reference[0] ?? current.toArray(1)[0] ?? vector).length;
           if (vector.length !== width) throw new Error(`${c.value} has ${vector.length} features, earlier values had ${width}`);
           // Refused before it is passed on or stored, so a bad value never reaches a test.
           if (spec.numeric)
@@ -137,16 +139,14 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
           }
           current.push(vector);
           currentIds.push(message.id);
-          if (current.length > c.window) {
-            current.shift();
-            currentIds.shift();
-          }
           sinceTest++;
           await emit("out", message.payload);
-          if (current.length < c.window || sinceTest < every) return;
+          if (currentSize() < c.window || sinceTest < every) return;
           sinceTest = 0;
           tests++;
-          const outcome = spec.test(reference, current, selectFeatures(width), params);
+          const window = current.toArray();
+          const ids = currentIds.toArray();
+          const outcome = spec.test(reference, window, selectFeatures(width), params);
           history.record(message.ts, outcome.magnitude);
           results.push({ ts: message.ts, drift: outcome.drift, statistic: outcome.statistic, pValue: outcome.pValue });
           if (results.length > RECENT_TESTS) results.shift();
@@ -160,15 +160,15 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
             ...(outcome.pValue !== undefined ? { pValue: outcome.pValue } : {}),
             threshold: outcome.threshold,
             magnitude: outcome.magnitude,
-            window: { size: current.length, reference: reference.length, firstMessage: currentIds[0], lastMessage: currentIds[currentIds.length - 1] },
+            window: { size: window.length, reference: reference.length, firstMessage: ids[0], lastMessage: ids[ids.length - 1] },
             index: values - 1,
             reason: outcome.reason,
             ...(outcome.features ? { features: outcome.features } : {}),
           };
           if (c.afterDrift === "adopt-current") {
-            reference = current;
-            current = [];
-            currentIds = [];
+            reference = window;
+            current = new Ring<Vector>(c.window);
+            currentIds = new Ring<string>(c.window);
           }
           await emit("drift", lastDrift);
         },
@@ -176,7 +176,7 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
           detector: spec.detector,
           values,
           reference: reference.length,
-          current: current.length,
+          current: currentSize(),
           tests,
           drifts,
           magnitude: history.toArray(),
