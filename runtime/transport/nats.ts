@@ -9,7 +9,7 @@
  * (its PubAcks): a crash anywhere between loses nothing, it redelivers (at-least-once).
  *
  * Duplicates. Redelivery re-runs a node, so it re-emits. Each async publish carries
- * `Nats-Msg-Id = <edge>:<id of the message being handled>:<n-th emit on that edge>`,
+ * `Nats-Msg-Id = <edge>:<input edge>/<id of the message being handled>:<n-th emit on that edge>`,
  * the same in whichever process re-runs it, so JetStream's duplicate window drops the
  * re-emits before any consumer sees them. A redelivery to a process that had already
  * handled the message (its ack was lost, e.g. across a server restart) is skipped by a
@@ -442,7 +442,7 @@ export class NatsTransport implements Transport {
         await slots.acquire();
         this.begin(attached);
         inProgress.add(m);
-        void this.handleAsync(m, handler, handled, () => slots.release())
+        void this.handleAsync(edge, m, handler, handled, () => slots.release())
           .catch((err) => this.log("error", `edge ${edge.id}: ${(err as Error).message}`))
           .finally(() => {
             inProgress.delete(m);
@@ -458,7 +458,7 @@ export class NatsTransport implements Transport {
    * else run the node. The slot frees once the node has handled it (`freeSlot`); the ack
    * waits in the background for the PubAcks of what it emitted.
    */
-  private async handleAsync(m: JsMsg, handler: AsyncHandler, handled: RecentSet, freeSlot: () => void): Promise<void> {
+  private async handleAsync(edge: EdgeInfo, m: JsMsg, handler: AsyncHandler, handled: RecentSet, freeSlot: () => void): Promise<void> {
     let released = false;
     const release = () => {
       if (!released) freeSlot();
@@ -483,7 +483,8 @@ export class NatsTransport implements Transport {
         await this.rejectRaw(m, err.message);
         return;
       }
-      const scope: HandlingScope = { key: message.id, counts: new Map(), stored: [] };
+      // The input edge is part of the key: a node fed one message on two edges emits twice, legitimately.
+      const scope: HandlingScope = { key: `${edge.id}/${message.id}`, counts: new Map(), stored: [] };
       try {
         await this.scope.run(scope, () => handler(message));
       } catch {

@@ -114,6 +114,37 @@ describe("nats-server faults", () => {
   });
 });
 
+describe("duplicate suppression", () => {
+  it("keeps both outputs of a node fed the same message on two edges", async () => {
+    const server = await NatsServer.start();
+    cleanups.push(() => server.dispose());
+    const dir = mkdtempSync(join(tmpdir(), "evoflow-fanin-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const transport = await NatsTransport.connect({ servers: server.url });
+    const runtime = new Runtime({ transport, dataDir: dir });
+    cleanups.push(() => runtime.close());
+    await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "twice",
+      nodes: [
+        { id: "gen", type: "io.generator", config: { source: { kind: "synthetic", count: 50, features: 1 } } },
+        { id: "tag", type: "transform.set", config: { set: { tagged: true } } },
+        { id: "out", type: "io.sink", config: { kind: "jsonl", path: "out.jsonl" } },
+      ],
+      edges: [
+        { id: "left", from: "gen.out", to: "tag.in", mode: "async" },
+        { id: "right", from: "gen.out", to: "tag.in", mode: "async" },
+        { id: "tagged", from: "tag.out", to: "out.in", mode: "async" },
+      ],
+    });
+    const sink = join(dir, "twice/out/out.jsonl");
+    await until("both copies at the sink", () => sinkLines(sink).length === 100 || undefined);
+    const perIndex = new Map<number, number>();
+    for (const l of sinkLines(sink)) perIndex.set(l.payload.i, (perIndex.get(l.payload.i) ?? 0) + 1);
+    expect([...perIndex.values()].every((n) => n === 2)).toBe(true);
+  });
+});
+
 describe("bytes that are no message", () => {
   it("go to the dead-letter subject with a reason, and the consumer goes on", async () => {
     const server = await NatsServer.start();
