@@ -1,9 +1,446 @@
+/**
+ * The continual-learning dashboard of a service (a pipeline whose CL loop writes
+ * history): learned classes, current accuracy, drift magnitude, charts of
+ * accuracy, drift and p99 latency over time, every update with its decision and
+ * reasons, and a model-card page per version. Everything comes from the runtime:
+ * the CL history, the pipeline's live status (drift nodes report a magnitude
+ * history) and the node latency histograms of /metrics.
+ */
+import { useEffect, useRef, useState } from "react";
+import uPlot from "uplot";
+import { api, type HistoryEntry, type ModelCard, type PipelineStatus } from "./api";
+
+const POLL_MS = 2000;
+const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "—" : `${(v * 100).toFixed(1)}%`);
+const time = (iso: string | number) => new Date(iso).toLocaleString();
+
+/** The candidate's holdout accuracy as the gate measured it, else what the trainer reported. */
+export function entryAccuracy(e: HistoryEntry): number | undefined {
+  return e.validation?.candidate.holdout?.accuracy ?? e.metrics?.holdoutAccuracy ?? e.metrics?.averageAccuracy;
+}
+
+function reasonsOf(e: HistoryEntry): string[] {
+  if (e.error) return [e.error];
+  if (e.validation?.reasons.length) return e.validation.reasons;
+  return e.decision === "promoted" ? (e.validation?.checks ?? []).filter((c) => c.passed).map((c) => c.detail) : [];
+}
+
+/** A uPlot time chart; created once, fed new data on every poll. */
+function Chart({ title, series, data, unit }: { title: string; series: { label: string; color: string; points?: boolean }[]; data: uPlot.AlignedData; unit?: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot>(undefined);
+  const shape = series.map((s) => s.label).join("|");
+  useEffect(() => {
+    if (!box.current) return;
+    plot.current = new uPlot(
+      {
+        width: Math.max(300, box.current.clientWidth - 4),
+        height: 200,
+        scales: { x: { time: true } },
+        axes: [{}, { label: unit, size: 60 }],
+        series: [
+          {},
+          ...series.map((s) => ({
+            label: s.label,
+            stroke: s.color,
+            width: 1.5,
+            points: { show: s.points ?? false, size: 6, fill: s.color },
+            spanGaps: true,
+          })),
+        ],
+      },
+      data,
+      box.current,
+    );
+    return () => plot.current?.destroy();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [shape]);
+  useEffect(() => plot.current?.setData(data), [data]);
+  const empty = data[0].length === 0;
+  return (
+    <div className="card">
+      <div className="label">{title}</div>
+      <div ref={box} data-testid={`chart-${title}`} />
+      {empty && <div className="muted">No data yet.</div>}
+    </div>
+  );
+}
+
+/** p99 from the change of a Prometheus histogram's cumulative buckets between two polls, in ms. */
+function p99FromBuckets(now: Map<number, number>, before: Map<number, number> | undefined): number | undefined {
+  const bounds = [...now.keys()].sort((a, b) => a - b);
+  const total = (now.get(Infinity) ?? 0) - (before?.get(Infinity) ?? 0);
+  if (total <= 0) return undefined;
+  for (const le of bounds) {
+    if ((now.get(le) ?? 0) - (before?.get(le) ?? 0) >= 0.99 * total) return le === Infinity ? undefined : le * 1000;
+  }
+  return undefined;
+}
+
+/** Cumulative latency buckets of one pipeline's nodes: node -> (le seconds -> count). */
+function latencyBuckets(metricsText: string, pipeline: string): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  const line = /^evoflow_node_latency_seconds_bucket\{([^}]*)\}\s+(\S+)$/gm;
+  for (const m of metricsText.matchAll(line)) {
+    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels.pipeline !== pipeline) continue;
+    const buckets = out.get(labels.node) ?? new Map<number, number>();
+    buckets.set(labels.le === "+Inf" ? Infinity : Number(labels.le), Number(m[2]));
+    out.set(labels.node, buckets);
+  }
+  return out;
+}
+
+interface LivePoint {
+  ts: number;
+  drift?: number;
+  p99Ms?: number;
+}
+
 export function Dashboard({ service }: { service: string }) {
-  return <div>{service}</div>;
+  const [entries, setEntries] = useState<HistoryEntry[]>();
+  const [status, setStatus] = useState<PipelineStatus>();
+  const [live, setLive] = useState<LivePoint[]>([]);
+  const [error, setError] = useState<string>();
+
+  useEffect(() => {
+    let stopped = false;
+    let previousBuckets: Map<number, number> | undefined;
+    const poll = async () => {
+      try {
+        const history = await api.serviceHistory(service);
+        if (!stopped) setEntries(history.entries);
+        setError(undefined);
+      } catch (err) {
+        if (!stopped) setError((err as Error).message);
+      }
+      try {
+        const s = await api.status(service);
+        const text = await api.metrics();
+        if (stopped) return;
+        setStatus(s);
+        // The request path's latency: the entry node (io.http) times the whole sync chain behind it.
+        const entry = Object.entries(s.nodes).find(([, n]) => n.type === "io.http")?.[0];
+        const buckets = latencyBuckets(text, service);
+        const nodeBuckets = entry ? buckets.get(entry) : [...buckets.values()].sort((a, b) => (b.get(Infinity) ?? 0) - (a.get(Infinity) ?? 0))[0];
+        const p99Ms = nodeBuckets ? p99FromBuckets(nodeBuckets, previousBuckets) : undefined;
+        previousBuckets = nodeBuckets;
+        setLive((points) => [...points.slice(-300), { ts: Date.now() / 1000, p99Ms }]);
+      } catch {
+        // Not running: the history is still shown.
+      }
+    };
+    void poll();
+    const timer = setInterval(poll, POLL_MS);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [service]);
+
+  const promoted = (entries ?? []).filter((e) => e.decision === "promoted");
+  const champion = promoted.at(-1);
+  const classes = new Set<string>();
+  for (const e of promoted) for (const c of Object.keys(e.snapshot?.classes ?? {})) classes.add(c);
+  for (const c of Object.keys(champion?.validation?.candidate.holdout?.perClass ?? {})) classes.add(c);
+
+  // Drift magnitude: every drift node of the running pipeline keeps its recent history.
+  const driftNodes = Object.entries(status?.nodes ?? {}).filter(([, n]) => n.type.startsWith("drift.") && Array.isArray(n.magnitude));
+  const driftSeries = driftNodes.map(([id, n]) => ({ id, points: n.magnitude as { ts: number; magnitude: number }[] }));
+  const currentDrift = driftSeries.length ? Math.max(...driftSeries.map((s) => s.points.at(-1)?.magnitude ?? 0)) : undefined;
+  const driftTimes = [...new Set(driftSeries.flatMap((s) => s.points.map((p) => Math.round(p.ts) / 1000)))].sort((a, b) => a - b);
+  const driftData: uPlot.AlignedData = [
+    driftTimes,
+    ...driftSeries.map((s) => {
+      const at = new Map(s.points.map((p) => [Math.round(p.ts) / 1000, p.magnitude]));
+      return driftTimes.map((t) => at.get(t) ?? null);
+    }),
+  ];
+
+  const all = entries ?? [];
+  const accuracyData: uPlot.AlignedData = [
+    all.map((e) => new Date(e.at).getTime() / 1000),
+    all.map((e) => entryAccuracy(e) ?? null),
+    // The champion's accuracy, held until the next promotion.
+    all.map((_, i) => {
+      const last = all.slice(0, i + 1).filter((e) => e.decision === "promoted").at(-1);
+      return last ? (entryAccuracy(last) ?? null) : null;
+    }),
+  ];
+  const latencyData: uPlot.AlignedData = [live.map((p) => p.ts), live.map((p) => p.p99Ms ?? null)];
+
+  return (
+    <div className="dashboard" data-testid="dashboard">
+      <header>
+        <h1>{service}</h1>
+        <span className="muted">continual-learning service</span>
+        <a href={`#/pipelines/${encodeURIComponent(service)}`}>open pipeline</a>
+        <a href="#/">editor</a>
+      </header>
+      {error && <div className="field-problem">{error}</div>}
+      <div className="cards">
+        <div className="card">
+          <div className="label">champion</div>
+          <div className="value" data-testid="champion">
+            {champion ? (
+              <a href={`#/models/${encodeURIComponent(champion.model)}/${champion.version}`}>
+                {champion.model}@{champion.version}
+              </a>
+            ) : (
+              "—"
+            )}
+          </div>
+        </div>
+        <div className="card">
+          <div className="label">current accuracy</div>
+          <div className="value" data-testid="accuracy">
+            {pct(champion && entryAccuracy(champion))}
+          </div>
+        </div>
+        <div className="card">
+          <div className="label">learned classes</div>
+          <div className="value" data-testid="classes">
+            {classes.size || "—"}
+          </div>
+          <div className="muted">{[...classes].sort((a, b) => Number(a) - Number(b)).join(", ")}</div>
+        </div>
+        <div className="card">
+          <div className="label">drift magnitude</div>
+          <div className="value">{currentDrift === undefined ? "—" : currentDrift.toPrecision(3)}</div>
+          <div className="muted">{driftNodes.map(([id]) => id).join(", ") || "no drift node running"}</div>
+        </div>
+        <div className="card">
+          <div className="label">updates</div>
+          <div className="value">
+            <span className="accepted">{promoted.length}</span> / <span className="rejected">{all.filter((e) => e.decision === "rejected").length}</span>
+          </div>
+          <div className="muted">promoted / rejected</div>
+        </div>
+      </div>
+      <div className="charts">
+        <Chart
+          title="accuracy"
+          unit="holdout"
+          series={[
+            { label: "candidate", color: "#868e96", points: true },
+            { label: "champion", color: "#2f9e44" },
+          ]}
+          data={accuracyData}
+        />
+        <Chart title="drift" unit="magnitude" series={driftSeries.map((s, i) => ({ label: s.id, color: ["#e03131", "#7048e8", "#f08c00", "#1c7ed6"][i % 4] }))} data={driftData} />
+        <Chart title="p99 latency" unit="ms" series={[{ label: "p99 (request path)", color: "#1971c2" }]} data={latencyData} />
+      </div>
+      <h3>Update history</h3>
+      <table className="history" data-testid="history">
+        <thead>
+          <tr>
+            <th>when</th>
+            <th>version</th>
+            <th>decision</th>
+            <th>trigger</th>
+            <th>strategy</th>
+            <th>data</th>
+            <th>accuracy</th>
+            <th>reasons</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...all].reverse().map((e) => (
+            <tr key={e.id} data-testid="history-entry">
+              <td>{time(e.at)}</td>
+              <td>{e.version !== undefined ? <a href={`#/models/${encodeURIComponent(e.model)}/${e.version}`}>{e.model}@{e.version}</a> : "—"}</td>
+              <td className={e.decision === "promoted" ? "accepted" : e.decision === "pending" ? "" : "rejected"}>{e.decision}</td>
+              <td>
+                {e.trigger.kind}
+                {e.trigger.reason && <div className="muted">{e.trigger.reason}</div>}
+              </td>
+              <td>
+                {e.strategy.trainer}
+                {e.strategy.mode && <span className="muted"> · {e.strategy.mode}</span>}
+              </td>
+              <td>{e.snapshot ? `${e.snapshot.count} examples, classes ${Object.keys(e.snapshot.classes).join(",")}` : "—"}</td>
+              <td>{pct(entryAccuracy(e))}</td>
+              <td>
+                {reasonsOf(e).map((r, i) => (
+                  <div key={i}>{r}</div>
+                ))}
+              </td>
+            </tr>
+          ))}
+          {all.length === 0 && (
+            <tr>
+              <td colSpan={8} className="muted">
+                No update yet.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
 }
+
 export function ServicePicker() {
-  return <div />;
+  const [pipelines, setPipelines] = useState<{ name: string }[]>();
+  const [name, setName] = useState("");
+  useEffect(() => {
+    api.list().then(setPipelines, () => setPipelines([]));
+  }, []);
+  return (
+    <div className="dashboard">
+      <header>
+        <h1>CL dashboards</h1>
+        <a href="#/">editor</a>
+      </header>
+      <p>Pick a running pipeline, or name a service whose history is kept:</p>
+      <ul>
+        {pipelines?.map((p) => (
+          <li key={p.name}>
+            <a href={`#/services/${encodeURIComponent(p.name)}`}>{p.name}</a>
+          </li>
+        ))}
+      </ul>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (name) window.location.hash = `#/services/${encodeURIComponent(name)}`;
+        }}
+      >
+        <input value={name} onChange={(e) => setName(e.target.value)} placeholder="service name" style={{ width: 240 }} /> <button type="submit">Open</button>
+      </form>
+    </div>
+  );
 }
+
+function Bars({ rows, unit = "" }: { rows: { label: string; value: number; max: number; ok?: boolean }[]; unit?: string }) {
+  return (
+    <div className="bars">
+      {rows.map((r) => (
+        <div key={r.label} className="bar-row">
+          <span className="bar-label">{r.label}</span>
+          <span className="bar" style={{ width: `${Math.max(1, (r.value / (r.max || 1)) * 100)}%`, background: r.ok === false ? "#e03131" : "#1971c2" }} />
+          <span className="bar-value">
+            {unit === "%" ? pct(r.value) : `${r.value.toFixed(2)} ${unit}`}
+          </span>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function KeyValues({ value }: { value: Record<string, unknown> | undefined }) {
+  if (!value) return <div className="muted">—</div>;
+  return (
+    <table className="history">
+      <tbody>
+        {Object.entries(value)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => (
+            <tr key={k}>
+              <th>{k}</th>
+              <td className="mono">{typeof v === "object" ? JSON.stringify(v) : String(v)}</td>
+            </tr>
+          ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function ModelCardPage({ model, version }: { model: string; version: string }) {
-  return <div>{model} {version}</div>;
+  const [card, setCard] = useState<ModelCard>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    api.modelCard(model, version).then(setCard, (err: Error) => setError(err.message));
+  }, [model, version]);
+  if (error) return <div className="page-error">{error}</div>;
+  if (!card) return <div className="page-loading">Loading model card…</div>;
+  const validation = card.validation as HistoryEntry["validation"] | undefined;
+  const holdout = validation?.candidate.holdout;
+  const latency = validation?.candidate.latencyMs;
+  const matrix = card.metrics?.accuracyMatrix;
+  return (
+    <div className="dashboard" data-testid="model-card">
+      <header>
+        <h1>
+          {card.model}@{card.version}
+        </h1>
+        <span className={card.decision === "promoted" || card.status === "champion" ? "accepted" : "rejected"}>{card.status ?? card.decision}</span>
+        {card.service && <a href={`#/services/${encodeURIComponent(card.service)}`}>service {card.service}</a>}
+      </header>
+      <div className="cards">
+        <div className="card">
+          <div className="label">created</div>
+          <div>{card.createdAt ? time(card.createdAt) : "—"}</div>
+        </div>
+        <div className="card">
+          <div className="label">holdout accuracy</div>
+          <div className="value">{pct(holdout?.accuracy ?? card.metrics?.holdoutAccuracy)}</div>
+        </div>
+        <div className="card">
+          <div className="label">latency p50 / p99</div>
+          <div className="value">{latency ? `${latency.p50.toFixed(2)} / ${latency.p99.toFixed(2)} ms` : "—"}</div>
+        </div>
+        <div className="card">
+          <div className="label">size</div>
+          <div className="value">{card.sizeBytes ? `${(card.sizeBytes / 1024).toFixed(0)} KB` : "—"}</div>
+        </div>
+      </div>
+      <div className="charts">
+        <div className="card">
+          <div className="label">trigger and strategy</div>
+          <KeyValues value={{ trigger: card.trigger, scenario: card.scenario, ...card.strategy }} />
+        </div>
+        <div className="card">
+          <div className="label">data snapshot</div>
+          <KeyValues value={card.data as Record<string, unknown> | undefined} />
+          <KeyValues value={card.training} />
+        </div>
+        <div className="card">
+          <div className="label">profile: accuracy per class (holdout)</div>
+          {holdout ? (
+            <Bars rows={Object.entries(holdout.perClass).map(([c, v]) => ({ label: `class ${c}`, value: v.accuracy, max: 1 }))} unit="%" />
+          ) : (
+            <div className="muted">—</div>
+          )}
+        </div>
+      </div>
+      <h3>Validation report</h3>
+      {validation ? (
+        <table className="history" data-testid="validation">
+          <tbody>
+            {validation.checks.map((c) => (
+              <tr key={c.name}>
+                <td className={c.passed ? "accepted" : "rejected"}>{c.passed ? "pass" : "fail"}</td>
+                <th>{c.name}</th>
+                <td>{c.detail}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <div className="muted">No validation report.</div>
+      )}
+      <h3>Metrics</h3>
+      <KeyValues value={card.metrics ? Object.fromEntries(Object.entries(card.metrics).filter(([k]) => k !== "accuracyMatrix")) : undefined} />
+      {matrix && (
+        <>
+          <h4>Accuracy matrix (rows: after update i; columns: experience j)</h4>
+          <table className="history">
+            <tbody>
+              {matrix.map((row, i) => (
+                <tr key={i}>
+                  <th>{i}</th>
+                  {row.map((v, j) => (
+                    <td key={j}>{v === null ? "" : pct(v)}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      <h3>Lineage</h3>
+      <KeyValues value={card.lineage as Record<string, unknown> | undefined} />
+    </div>
+  );
 }

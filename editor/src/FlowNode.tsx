@@ -1,6 +1,6 @@
 /** A pipeline node on the canvas: one handle per port, coloured by port type, with its problems and live status. */
 import { Handle, Position, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
-import { memo, useEffect } from "react";
+import { memo, useEffect, useRef } from "react";
 import type { PortJson } from "./api";
 import { useCanvasInfo } from "./context";
 import { PORT_COLORS, type FlowNode } from "./graph";
@@ -28,8 +28,14 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const live = nodeStatus.get(id);
   const updateNodeInternals = useUpdateNodeInternals();
   const portKey = `${Object.keys(data.inputs).join(",")}|${Object.keys(data.outputs).join(",")}`;
-  // Ports that depend on config change the handles React Flow has measured.
-  useEffect(() => updateNodeInternals(id), [id, portKey, updateNodeInternals]);
+  // Ports that depend on config change the handles React Flow has measured. Not on
+  // mount: React Flow measures new nodes itself, and 500 extra updates slow a big load.
+  const measuredPorts = useRef(portKey);
+  useEffect(() => {
+    if (measuredPorts.current === portKey) return;
+    measuredPorts.current = portKey;
+    updateNodeInternals(id);
+  }, [id, portKey, updateNodeInternals]);
 
   const classes = ["flow-node", `cat-${info?.category ?? "unknown"}`];
   if (selected) classes.push("selected");

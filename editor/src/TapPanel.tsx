@@ -1,8 +1,9 @@
 /**
- * The live tap of an edge. Messages arrive over a WebSocket; at high rates they
- * are counted as they come but only a sample is parsed and drawn, a few times a
- * second, so the page stays responsive. Pause freezes the list; "Load past"
- * reads the edge's ring back; a message opens its trace.
+ * The live tap of an edge. The runtime samples a fast edge down to ~20 messages
+ * a second and reports how many it saw, so the rate shown is the edge's true
+ * rate; the panel draws a few times a second, so the page stays responsive.
+ * Pause freezes the list; "Load past" reads the edge's ring back; a message
+ * opens its trace.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, tapSocketUrl, type Envelope, type Trace, type TraceNode } from "./api";
@@ -10,7 +11,7 @@ import { findTensors, previewJson, TensorImage, TensorSummary } from "./TensorVi
 
 const KEEP = 200;
 const FLUSH_MS = 250;
-/** At most this many messages are drawn per flush; the rest are counted only. */
+/** At most this many messages are drawn per flush. */
 const DRAW_PER_FLUSH = 8;
 
 interface TapState {
@@ -27,7 +28,7 @@ export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string })
   const [error, setError] = useState<string>();
   const [selected, setSelected] = useState<Envelope>();
   const [traceId, setTraceId] = useState<string>();
-  const pending = useRef<string[]>([]);
+  const pending = useRef<Envelope[]>([]);
   const counted = useRef(0);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
@@ -50,12 +51,16 @@ export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string })
     socket.onopen = () => setConnected(true);
     socket.onclose = () => setConnected(false);
     socket.onmessage = (ev) => {
-      counted.current++;
-      const queue = pending.current;
-      queue.push(ev.data as string);
-      if (queue.length > DRAW_PER_FLUSH * 4) queue.splice(0, queue.length - DRAW_PER_FLUSH);
+      const frame = JSON.parse(ev.data as string) as { message?: Envelope; seen?: number; error?: string };
+      if (frame.seen !== undefined) counted.current = frame.seen;
+      else if (frame.error) setError(frame.error);
+      else if (frame.message) {
+        const queue = pending.current;
+        queue.push(frame.message);
+        if (queue.length > DRAW_PER_FLUSH * 4) queue.splice(0, queue.length - DRAW_PER_FLUSH);
+      }
     };
-    // The rate is what arrived over the last second (the last few flushes).
+    // The rate is what the edge carried over the last second (the last few counts).
     const recent: { at: number; count: number }[] = [{ at: performance.now(), count: 0 }];
     let lastCount = 0;
     const timer = setInterval(() => {
@@ -65,21 +70,15 @@ export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string })
       recent.push({ at: now, count: counted.current });
       while (recent.length > 5) recent.shift();
       const rate = ((recent[recent.length - 1].count - recent[0].count) * 1000) / Math.max(1, now - recent[0].at);
-      const raw = pending.current.splice(0);
-      const drawn = pausedRef.current ? [] : raw.slice(-DRAW_PER_FLUSH);
-      const fresh: Envelope[] = [];
-      for (const text of drawn) {
-        const frame = JSON.parse(text) as { message?: Envelope; error?: string };
-        if (frame.error) setError(frame.error);
-        else if (frame.message) fresh.push(frame.message);
-      }
+      const received = pending.current.splice(0);
+      const fresh = pausedRef.current ? [] : received.slice(-DRAW_PER_FLUSH);
       setState((s) => {
         if (!fresh.length && s.rate === rate && arrived === 0) return s;
         return {
           messages: fresh.length ? [...fresh.reverse(), ...s.messages].slice(0, KEEP) : s.messages,
           rate,
           received: s.received + arrived,
-          sampled: arrived > drawn.length,
+          sampled: arrived > fresh.length,
         };
       });
     }, FLUSH_MS);

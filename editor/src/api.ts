@@ -38,13 +38,14 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(method: string, path: string, body?: unknown, retryAfterPrompt = true): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, retryAfterPrompt = true, asText = false): Promise<T> {
   const headers: Record<string, string> = {};
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
+  if (asText && res.ok) return text as T;
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : undefined;
@@ -55,7 +56,7 @@ async function request<T>(method: string, path: string, body?: unknown, retryAft
     const entered = window.prompt("This Evoflow runtime needs an access token:");
     if (entered) {
       setToken(entered.trim());
-      return request(method, path, body, false);
+      return request(method, path, body, false, asText);
     }
   }
   if (!res.ok) {
@@ -153,44 +154,18 @@ export interface Trace {
 }
 
 /**
- * The continual-learning service history (`GET /api/services/:name/history`).
- * Shape decided here while the CL loop's API is written in parallel: one point
- * per evaluation window for the charts, one entry per model update.
+ * The continual-learning loop's records, as runtime/cl/history.ts defines them
+ * (`GET /api/services/:name/history` → `{service, entries}`, one entry per update
+ * attempt; `GET /api/models/:name/:version/card`). Type-only imports: nothing of
+ * the runtime is bundled.
  */
+export type { Decision, HistoryEntry, ModelCard } from "../../runtime/cl/history";
+export type { GateReport } from "../../runtime/cl/gate";
+import type { HistoryEntry, ModelCard } from "../../runtime/cl/history";
+
 export interface ServiceHistory {
   service: string;
-  model: string;
-  champion?: { version: string | number; since: number };
-  /** Classes the champion has learned so far. */
-  classes: (string | number)[];
-  accuracy?: number;
-  drift?: number;
-  series: { ts: number; accuracy?: number; drift?: number; p99Ms?: number }[];
-  updates: ServiceUpdate[];
-}
-
-export interface ServiceUpdate {
-  ts: number;
-  version: string | number;
-  decision: "accepted" | "rejected";
-  trigger?: string;
-  reasons: string[];
-  metrics?: Record<string, number>;
-}
-
-/** A model version's card (`GET /api/models/:name/:version/card`). */
-export interface ModelCard {
-  name: string;
-  version: string | number;
-  status: string;
-  createdAt?: number;
-  strategy?: Record<string, unknown>;
-  data?: Record<string, unknown>;
-  metrics?: Record<string, number>;
-  validation?: { passed: boolean; checks: { name: string; passed: boolean; detail?: string; value?: number; threshold?: number }[] };
-  profile?: { batch: number; p50Ms?: number; p99Ms?: number; throughput?: number }[];
-  lineage?: Record<string, unknown>;
-  [k: string]: unknown;
+  entries: HistoryEntry[];
 }
 
 const enc = encodeURIComponent;
@@ -210,11 +185,16 @@ export const api = {
   trace: (traceId: string) => request<Trace>("GET", `/api/traces/${enc(traceId)}`),
   serviceHistory: (name: string) => request<ServiceHistory>("GET", `/api/services/${enc(name)}/history`),
   modelCard: (name: string, version: string) => request<ModelCard>("GET", `/api/models/${enc(name)}/${enc(version)}/card`),
+  /** Prometheus text of `/metrics` (node latency histograms for the dashboard's p99). */
+  metrics: () => request<string>("GET", "/metrics", undefined, true, true),
 };
 
-/** The live tap of an edge: a WebSocket sending `{edge, message}` per message. */
-export function tapSocketUrl(pipeline: string, edge: string): string {
+/**
+ * The live tap of an edge, sampled by the runtime (runtime/api/editor.ts): about
+ * `perSecond` messages a second as `{edge, message}`, and `{edge, seen}` counts.
+ */
+export function tapSocketUrl(pipeline: string, edge: string, perSecond = 20): string {
   const proto = window.location.protocol === "https:" ? "wss:" : "ws:";
   const token = getToken();
-  return `${proto}//${window.location.host}/api/pipelines/${enc(pipeline)}/edges/${enc(edge)}/live${token ? `?token=${enc(token)}` : ""}`;
+  return `${proto}//${window.location.host}/api/pipelines/${enc(pipeline)}/edges/${enc(edge)}/sampled?perSecond=${perSecond}${token ? `&token=${enc(token)}` : ""}`;
 }
