@@ -29,7 +29,10 @@ export const serversOf = (url: string) => url.split(",").map((s) => s.trim()).fi
 
 /** Runtime options of a coordinator (`run --nats`): the NATS transport, and only the nodes without a placement run here. */
 export async function natsCoordinatorOptions(url: string, options: Partial<NatsTransportOptions> = {}): Promise<Pick<RuntimeOptions, "transport" | "localNodes">> {
-  const transport = await NatsTransport.connect({ servers: serversOf(url), role: "coordinator", log, ...options });
+  const transport = await NatsTransport.connect({ servers: serversOf(url), role: "coordinator", log, ...options }).catch((err: Error) => {
+    process.stderr.write(`cannot connect to NATS at ${url}: ${err.message}\n`);
+    process.exit(1);
+  });
   return { transport, localNodes: (_name, def) => new Set(def.nodes.filter((n) => !n.placement).map((n) => n.id)) };
 }
 
@@ -56,13 +59,13 @@ interface WorkerOptions {
 
 async function runWorker(opts: WorkerOptions): Promise<void> {
   const selection: WorkerSelection = { nodes: opts.nodes?.split(",").map((s) => s.trim()).filter(Boolean), placement: opts.placement };
-  const transport = await NatsTransport.connect({
-    servers: serversOf(opts.nats),
-    role: "worker",
-    placement: opts.placement,
-    replicas: Number(opts.replicas),
-    log,
-  });
+  let transport: NatsTransport;
+  try {
+    transport = await NatsTransport.connect({ servers: serversOf(opts.nats), role: "worker", placement: opts.placement, replicas: Number(opts.replicas), log });
+  } catch (err) {
+    process.stderr.write(`cannot connect to NATS at ${opts.nats}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const runtime = new Runtime({
     transport,
     dataDir: opts.data,
@@ -113,14 +116,27 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
   process.once("SIGTERM", shutdown);
 }
 
+/** Connects for a one-off read; any failure (no server, no pipeline, no edge) is one line on stderr and exit code 1. */
+async function reading(url: string, read: (transport: NatsTransport) => Promise<void>): Promise<void> {
+  let transport: NatsTransport | undefined;
+  try {
+    transport = await NatsTransport.connect({ servers: serversOf(url), role: "worker" });
+    await read(transport);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exitCode = 1;
+  } finally {
+    await transport?.close();
+  }
+}
+
 /** `evoflow tap --nats`: prints an edge's messages from the stream, as JSON lines with their stream sequence. */
-export async function tapFromNats(
+export function tapFromNats(
   pipeline: string,
   edge: string,
   opts: { nats: string; since?: string; seq?: string; last?: string; follow?: boolean },
 ): Promise<void> {
-  const transport = await NatsTransport.connect({ servers: serversOf(opts.nats), role: "worker" });
-  try {
+  return reading(opts.nats, async (transport) => {
     const def = await transport.definition(pipeline);
     if (!def) throw new Error(`no pipeline ${pipeline} is deployed on ${opts.nats}`);
     const found = def.edges.find((e) => edgeId(e) === edge);
@@ -135,9 +151,7 @@ export async function tapFromNats(
     const filter = edgeReadFilter(pipeline, edge, found.mode ?? "sync");
     for await (const m of readStream(transport.js, pipeline, filter, start, { follow: opts.follow, signal: abort.signal }))
       process.stdout.write(`${stringify({ seq: m.seq, time: m.time.toISOString(), message: m.message })}\n`);
-  } finally {
-    await transport.close();
-  }
+  });
 }
 
 function printTree(nodes: TraceNode[], indent = ""): void {
@@ -150,9 +164,8 @@ function printTree(nodes: TraceNode[], indent = ""): void {
 }
 
 /** `evoflow trace --nats`: the trace's messages from every process, read from the pipelines' streams. */
-export async function traceFromNats(traceId: string, opts: { nats: string; pipeline?: string; json?: boolean }): Promise<void> {
-  const transport = await NatsTransport.connect({ servers: serversOf(opts.nats), role: "worker" });
-  try {
+export function traceFromNats(traceId: string, opts: { nats: string; pipeline?: string; json?: boolean }): Promise<void> {
+  return reading(opts.nats, async (transport) => {
     const pipelines = opts.pipeline ? [opts.pipeline] : [...(await transport.definitions()).keys()];
     for (const pipeline of pipelines) {
       const trace = await readTrace(transport.js, pipeline, traceId);
@@ -165,9 +178,7 @@ export async function traceFromNats(traceId: string, opts: { nats: string; pipel
       return;
     }
     throw new Error(`trace ${traceId} not found in ${pipelines.length ? pipelines.join(", ") : "any pipeline"}`);
-  } finally {
-    await transport.close();
-  }
+  });
 }
 
 export function register(program: Command): void {
