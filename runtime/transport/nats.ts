@@ -24,6 +24,13 @@
  *
  * Bad bytes on an edge subject (not CBOR, not an envelope, over the size limit) go to
  * `evoflow.<pipeline>.dlq` with the reason and are acknowledged; the consumer goes on.
+ *
+ * Edge settings on NATS: `queue.capacity` bounds the publishes awaiting their PubAck per
+ * edge and process (a full window makes the producer wait, as `block`); `drop-oldest` does
+ * not apply, what the stream keeps is `settings.retention` (max age, max bytes, oldest
+ * discarded first); `queue.concurrency` is how many messages each process handles at once.
+ * `settings.delivery.ackWaitSeconds` is how long a crashed worker's messages wait before
+ * another replica gets them (a live worker signals progress while its node works).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
