@@ -2,5 +2,6 @@ import type { NodeDefinition } from "../../runtime/node-contract";
 import generator from "./generator";
 import http from "./http";
 import sink from "./sink";
+import fashionMnist from "./fashion-mnist";
 
-export const ioNodes: NodeDefinition[] = [http, generator, sink];
+export const ioNodes: NodeDefinition[] = [http, generator, sink, fashionMnist];

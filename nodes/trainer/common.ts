@@ -8,6 +8,7 @@ import path from "node:path";
 import { z } from "zod";
 import { ExampleBuffer, exampleOf, isHoldout, toSet } from "../../runtime/cl/examples";
 import type { LabelledSet } from "../../runtime/cl/fashion-mnist";
+import { concatSets } from "../../runtime/cl/strategies";
 import { writeSnapshot, type SnapshotMeta, type SnapshotSource } from "../../runtime/cl/snapshot";
 import type { Emit, NodeContext, NodeInstance } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
@@ -76,6 +77,8 @@ export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: st
   let skipped = 0;
   let last: { version?: number; error?: string; at?: string } = {};
   let progress: Record<string, number> = {};
+  /** The examples of the last training and the champion it started from, kept in case that candidate is not promoted. */
+  let previous: { champion?: number; data: LabelledSet; messageIds: string[] } | undefined;
 
   const trainNow = async (trigger: CandidateEvent["trigger"], data: LabelledSet, source: SnapshotSource, emit: Emit) => {
     const champion = await registry.get(cfg.model, "champion");
@@ -142,7 +145,15 @@ export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: st
         const event = message.payload as { kind: string; policy?: string; reason?: string };
         trigger = { kind: event.policy ?? event.kind, reason: event.reason };
         data = buffer.toSet();
-        source = { stream: `${ctx.pipeline}.${ctx.nodeId}.data`, messageIds: [...buffer.messageIds] };
+        let messageIds = [...buffer.messageIds];
+        // The last candidate was not promoted (the champion is the one it started from): its examples are still new to the champion, so they train again.
+        const champion = (await registry.get(cfg.model, "champion"))?.version;
+        if (previous && previous.champion === champion && data.count < cfg.maxSamples) {
+          data = data.count ? concatSets(previous.data, data) : previous.data;
+          messageIds = [...previous.messageIds, ...messageIds];
+        }
+        source = { stream: `${ctx.pipeline}.${ctx.nodeId}.data`, messageIds };
+        if (!running && data.count >= cfg.minSamples) previous = { champion, data, messageIds };
       }
       // One training at a time ("best effort", as Continuum calls it): triggers during a run are counted, not queued.
       if (running || data.count < cfg.minSamples) {

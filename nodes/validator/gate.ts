@@ -6,7 +6,7 @@ import { HistoryStore, historyRootFromNodeDir, type HistoryEntry } from "../../r
 import { clMetrics } from "../../runtime/cl/metrics";
 import { rolloutConfigSchema, type RolloutRouter } from "../../runtime/cl/rollout";
 import { readSnapshot } from "../../runtime/cl/snapshot";
-import { ClassBalancedBuffer, concatSets } from "../../runtime/cl/strategies";
+import { ClassBalancedBuffer, RecentPerClass } from "../../runtime/cl/strategies";
 import { seededRandom } from "../../runtime/cl/random";
 import { defineNode } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
@@ -16,14 +16,16 @@ import type { CandidateEvent } from "../trainer/common";
 const config = gateConfigSchema.extend({
   service: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).optional().describe("Name the CL history is kept under; defaults to the pipeline name"),
   holdoutShare: z.number().min(0).max(0.9).default(0.2).describe("Share of labelled examples kept as holdout (same rule as the trainer's, which skips them)"),
-  holdoutPerExperience: z.number().int().min(10).default(1000).describe("Holdout examples kept per experience, class-balanced"),
+  holdoutPerClass: z.number().int().min(5).default(100).describe("Newest holdout examples kept per class: the gate judges on these (every class seen stays represented, in its latest form)"),
+  holdoutPerExperience: z.number().int().min(10).default(1000).describe("Holdout examples kept per experience, class-balanced, for the accuracy matrix"),
   golden: z.string().optional().describe("Folder of a trusted golden-set snapshot (runtime/cl/snapshot.ts format): the guard against poisoned data"),
   rollout: rolloutConfigSchema.default(rolloutConfigSchema.parse({})).describe("How a passed candidate becomes champion"),
 });
 
 /**
  * The gate between a trained candidate and serving. Every configured check must pass
- * (holdout accuracy on all classes seen, no regression overall or per class against the
+ * (holdout accuracy on all classes seen — the newest holdout examples of each class, so after
+ * a domain shift it judges on what will be served —, no regression overall or per class against the
  * champion, p99 latency and size budgets, a trusted golden set). A passed candidate is
  * promoted (hot swap, or a shadow / canary rollout through the `cl.rollouts` service); a
  * failed one is marked `rejected` with the report and never served. Every decision goes
@@ -55,6 +57,7 @@ export default defineNode({
     // Holdout examples per experience: experience e is what arrived before the e-th update was judged.
     const experiences: ClassBalancedBuffer[] = [];
     let current: ClassBalancedBuffer | undefined;
+    let recent: RecentPerClass | undefined;
     let judged = 0;
     let lastDecision: Record<string, unknown> = {};
     let queue = Promise.resolve();
@@ -62,7 +65,7 @@ export default defineNode({
     const judge = async (candidate: CandidateEvent): Promise<Record<string, unknown>> => {
       if (current) (experiences.push(current), (current = undefined));
       if (!experiences.length) throw new Error("no holdout examples yet: wire labelled data to validator.gate.holdout");
-      const holdout = experiences.map((b) => b.contents()).reduce(concatSets);
+      const holdout = recent!.contents();
       const bytes = await registry.readArtifact(candidate.name, candidate.version);
       const champion = await registry.get(candidate.name, "champion");
       const championBytes = champion && champion.version !== candidate.version ? await registry.readArtifact(candidate.name, champion.version) : undefined;
@@ -124,6 +127,8 @@ export default defineNode({
           if (!isHoldout(message.id, cfg.holdoutShare)) return;
           const { x, y } = exampleOf(message.payload);
           current ??= new ClassBalancedBuffer(cfg.holdoutPerExperience, x.length, random);
+          recent ??= new RecentPerClass(cfg.holdoutPerClass, x.length);
+          recent.add(x, y);
           current.add({ x, y: Int32Array.of(y), count: 1, features: x.length });
           return;
         }

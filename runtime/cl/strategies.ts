@@ -117,3 +117,38 @@ export function chooseScenario(seenClasses: readonly number[], dataClasses: read
   const scenario: Scenario = newClasses.length === 0 ? "NI" : oldPresent ? "NIC" : "NC";
   return { scenario, newClasses };
 }
+
+/**
+ * The newest `perClass` examples of every class seen: the validator's holdout. Every class
+ * seen so far stays represented, each by its most recent examples, so after a domain shift
+ * the gate judges a candidate on the data it will serve rather than on the old domain.
+ */
+export class RecentPerClass {
+  private readonly rows = new Map<number, Float32Array[]>();
+
+  constructor(
+    readonly perClass: number,
+    readonly features: number,
+  ) {}
+
+  add(x: Float32Array, y: number): void {
+    let list = this.rows.get(y);
+    if (!list) this.rows.set(y, (list = []));
+    list.push(x);
+    if (list.length > this.perClass) list.shift();
+  }
+
+  get count(): number {
+    let n = 0;
+    for (const list of this.rows.values()) n += list.length;
+    return n;
+  }
+
+  contents(): LabelledSet {
+    const classes = [...this.rows.keys()].sort((a, b) => a - b);
+    const x = new Float32Array(this.count * this.features);
+    const y: number[] = [];
+    for (const c of classes) for (const row of this.rows.get(c)!) (x.set(row, y.length * this.features), y.push(c));
+    return { x, y: Int32Array.from(y), count: y.length, features: this.features };
+  }
+}

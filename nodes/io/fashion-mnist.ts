@@ -1,0 +1,121 @@
+import { z } from "zod";
+import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../../runtime/cl/fashion-mnist";
+import { seededRandom } from "../../runtime/cl/random";
+import { train, trainConfigSchema } from "../../runtime/cl/train";
+import { defineNode } from "../../runtime/node-contract";
+import { isTensor, port, tensor } from "../../runtime/ports";
+import type { ModelRegistry } from "../../runtime/registry/types";
+
+const phase = z.object({
+  count: z.number().int().min(1).describe("Requests in this phase"),
+  classes: z.array(z.number().int().min(0).max(9)).min(1).describe("Fashion-MNIST classes drawn from"),
+  shift: z.enum(["none", "invert", "rotate90"]).default("none").describe("Domain shift applied to the images"),
+});
+
+const DEFAULT_PHASES = [
+  { count: 1000, classes: [0, 1, 2, 3, 4], shift: "none" as const },
+  { count: 2500, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], shift: "none" as const },
+  { count: 2500, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], shift: "invert" as const },
+];
+
+/**
+ * A Fashion-MNIST request stream for CL demos (Debian's dataset-fashion-mnist): each image goes
+ * out on `request` (wire it to the model with a sync edge); its label follows `labelDelay`
+ * requests later on `label` ({requestId, label}, the request's trace id), with the outcome of
+ * the model's answer on `outcome` ({prediction, label, correct, error}). Phases shift the
+ * stream: new classes, inverted or rotated images. With `bootstrap`, it first trains and
+ * promotes a champion on a few classes when the model has none, so the pipeline runs on a
+ * fresh data folder (nodes are created in id order: give this node an id that sorts before
+ * the model node's).
+ */
+export default defineNode({
+  type: "io.fashion-mnist",
+  category: "io",
+  title: "Fashion-MNIST stream",
+  description:
+    "Streams Fashion-MNIST images as requests (sync to a model), then their labels late on `label` and the outcome of each answer on `outcome`; phases shift the stream (new classes, inverted or rotated images). Can bootstrap a first champion.",
+  inputs: {},
+  outputs: {
+    request: port.tensor({ dtype: "float32", shape: [1, 784] }),
+    label: port.record("label"),
+    outcome: port.record("outcome"),
+  },
+  config: z.object({
+    phases: z.array(phase).min(1).default(DEFAULT_PHASES).describe("The stream, phase after phase"),
+    rate: z.number().min(0).default(200).describe("Requests per second; 0 sends as fast as answers come"),
+    labelDelay: z.number().int().min(0).default(50).describe("Labels arrive this many requests after their request"),
+    seed: z.number().int().default(1),
+    bootstrap: z
+      .object({
+        model: z.string().describe("Registry model to bootstrap"),
+        classes: z.array(z.number().int().min(0).max(9)).default([0, 1, 2, 3, 4]),
+        samples: z.number().int().min(10).default(1500),
+        epochs: z.number().int().min(1).default(3),
+        hidden: z.array(z.number().int().positive()).default([64]),
+      })
+      .optional()
+      .describe("Train and promote a first champion when the model has none"),
+  }),
+  create: async (ctx, cfg) => {
+    if (cfg.bootstrap) {
+      const registry = ctx.service<ModelRegistry>("registry");
+      if (!(await registry.get(cfg.bootstrap.model, "champion"))) {
+        const data = loadFashionMnist("train");
+        // The first 10,000 training images are the bootstrap's; the stream draws from the rest.
+        const pool = indicesOfClasses(data, cfg.bootstrap.classes).filter((i) => i < 10_000).slice(0, cfg.bootstrap.samples);
+        const first = await train({ config: trainConfigSchema.parse({ epochs: cfg.bootstrap.epochs, architecture: { hidden: cfg.bootstrap.hidden } }), data: subset(data, pool) });
+        const v = await registry.register({ name: cfg.bootstrap.model, artifact: first.onnx, labels: { classes: cfg.bootstrap.classes.join(","), trainer: "io.fashion-mnist bootstrap" } });
+        await registry.promote(cfg.bootstrap.model, v.version, "bootstrap champion");
+        ctx.log("info", `bootstrapped ${cfg.bootstrap.model}@${v.version} on classes ${cfg.bootstrap.classes}`);
+      }
+    }
+    const random = seededRandom(cfg.seed);
+    let sent = 0;
+    let correct = 0;
+    let labelled = 0;
+    let loop: Promise<void> | undefined;
+    const total = cfg.phases.reduce((a, p) => a + p.count, 0);
+    return {
+      start(emit) {
+        loop = (async () => {
+          const data = loadFashionMnist("train");
+          const pending: { requestId: string; label: number; prediction: number }[] = [];
+          const release = async () => {
+            const due = pending.shift()!;
+            labelled++;
+            if (due.prediction === due.label) correct++;
+            await emit("label", { requestId: due.requestId, label: due.label }, { parents: [] });
+            await emit("outcome", { prediction: due.prediction, label: due.label, correct: due.prediction === due.label, error: due.prediction === due.label ? 0 : 1 }, { parents: [] });
+          };
+          const started = Date.now();
+          for (const p of cfg.phases) {
+            const pool = indicesOfClasses(data, p.classes).filter((i) => i >= 10_000);
+            for (let n = 0; n < p.count; n++) {
+              if (ctx.signal.aborted) return;
+              let image: LabelledSet = subset(data, [pool[Math.floor(random() * pool.length)]]);
+              if (p.shift !== "none") image = shiftImages(image, p.shift);
+              const replies = await emit("request", tensor("float32", [1, 784], image.x));
+              const scores = replies[0]?.payload;
+              const values = isTensor(scores) ? (scores.data as Float32Array) : undefined;
+              const prediction = values ? values.indexOf(Math.max(...values)) : -1;
+              pending.push({ requestId: replies[0]?.traceId ?? "", label: image.y[0], prediction });
+              sent++;
+              if (pending.length > cfg.labelDelay) await release();
+              if (cfg.rate > 0) {
+                const wait = started + (sent * 1000) / cfg.rate - Date.now();
+                if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+              }
+            }
+          }
+          while (pending.length && !ctx.signal.aborted) await release();
+        })().catch((err: Error) => {
+          if (!ctx.signal.aborted) ctx.log("error", `stream stopped: ${err.message}`);
+        });
+      },
+      async stop() {
+        await loop;
+      },
+      status: () => ({ sent, total, done: sent === total, labelled, accuracy: labelled ? correct / labelled : undefined }),
+    };
+  },
+});
