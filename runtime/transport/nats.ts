@@ -498,7 +498,8 @@ export class NatsTransport implements Transport {
         // A node failure was dead-lettered by the engine: the message is done with either way.
       }
       release();
-      await Promise.all(scope.stored);
+      if (scope.stored.length === 1) await scope.stored[0];
+      else if (scope.stored.length > 1) await Promise.all(scope.stored);
       m.ack();
       handled.add(m.seq);
     } finally {
