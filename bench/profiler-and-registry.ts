@@ -12,7 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -124,11 +124,14 @@ if (section === "profiler") process.stdout.write(JSON.stringify(await profilerSe
 else if (section === "registry") process.stdout.write(JSON.stringify(await registrySection()));
 else {
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 1024 ** 3), node: process.version, onnxruntime: ort.env.versions.node };
+  const loadBefore = loadavg()[0];
   process.stderr.write("profiler section…\n");
   const profiler = runSection("profiler") as Awaited<ReturnType<typeof profilerSection>>;
   process.stderr.write("registry section…\n");
   const registry = runSection("registry") as Awaited<ReturnType<typeof registrySection>>;
-  const result = { date: new Date().toISOString(), machine, command: "node --import tsx bench/profiler-and-registry.ts", profiler, registry };
+  // Other work on the machine shows in wall-clock figures; the 1-minute load average says how much there was.
+  const load = { before: loadBefore, after: loadavg()[0] };
+  const result = { date: new Date().toISOString(), machine, load, command: "node --import tsx bench/profiler-and-registry.ts", profiler, registry };
   const out = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
   writeFileSync(path.join(out, "profiler-and-registry.json"), `${JSON.stringify(result, null, 2)}\n`);
 
@@ -137,6 +140,8 @@ else {
     "# Profiler and registry",
     "",
     `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGB} GB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. ${result.date}.`,
+    "",
+    `1-minute load average ${f(load.before, 1)} before, ${f(load.after, 1)} after (other work on the machine: wall-clock rates and tail latencies suffer first; per-CPU-second rates much less).`,
     "",
     `Command: \`${result.command}\``,
     "",
