@@ -13,7 +13,7 @@
  */
 import type { Command } from "commander";
 import type { Pipeline } from "../schema";
-import { readStream, readTrace, edgeReadFilter, parseSince, type StartAt } from "../transport/nats-read";
+import { edgeReadFilter, parseSince, readDeadLetters, readStream, readTrace, type StartAt } from "../transport/nats-read";
 import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
 import { PipelineInvalidError, Runtime, type RuntimeOptions } from "../runtime";
 import { createServices } from "../services";
@@ -139,8 +139,16 @@ export function tapFromNats(
   return reading(opts.nats, async (transport) => {
     const def = await transport.definition(pipeline);
     if (!def) throw new Error(`no pipeline ${pipeline} is deployed on ${opts.nats}`);
+    if (edge === "dlq") {
+      // The dead letters, with their reasons; bytes that never decoded are shown as text (up to 200 characters).
+      for (const letter of await readDeadLetters(transport.js, pipeline)) {
+        const raw = letter.raw && new TextDecoder().decode(letter.raw.subarray(0, 200));
+        process.stdout.write(`${stringify({ ...letter, raw })}\n`);
+      }
+      return;
+    }
     const found = def.edges.find((e) => edgeId(e) === edge);
-    if (!found) throw new Error(`pipeline ${pipeline} has no edge ${edge} (edges: ${def.edges.map(edgeId).join(", ")})`);
+    if (!found) throw new Error(`pipeline ${pipeline} has no edge ${edge} (edges: ${def.edges.map(edgeId).join(", ")}, and dlq for the dead letters)`);
     const start: StartAt = opts.since
       ? { since: parseSince(opts.since) }
       : opts.seq

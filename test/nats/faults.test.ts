@@ -13,7 +13,7 @@ import { consumerName, edgeSubject, streamName } from "../../runtime/transport/n
 import { readDeadLetters } from "../../runtime/transport/nats-read";
 import { NatsTransport } from "../../runtime/transport/nats";
 import { Runtime } from "../../runtime/runtime";
-import { until } from "./cli";
+import { evoflowOnce, until } from "./cli";
 import { NatsCluster, NatsServer } from "./server";
 
 function sinkLines(file: string): { id: string; payload: { i: number } }[] {
@@ -196,6 +196,13 @@ describe("bytes that are no message", () => {
     ]);
     expect(letters.every((l) => l.edge === "tagged" && l.subject === subject && l.raw instanceof Uint8Array)).toBe(true);
     expect(new TextDecoder().decode(letters[0].raw)).toBe("this is not CBOR {");
+
+    // The same letters through the CLI.
+    const cli = await evoflowOnce(["tap", "dlq", "dlq", "--nats", server.url]);
+    expect(cli.stderr).toBe("");
+    const printed = cli.stdout.trim().split("\n").map((l) => JSON.parse(l) as { reason: string; raw?: string });
+    expect(printed.map((l) => l.reason)).toEqual(letters.map((l) => l.reason));
+    expect(printed[0].raw).toBe("this is not CBOR {");
   });
 
   it("keeps typed arrays binary across the wire", async () => {
