@@ -29,10 +29,15 @@ const MAX_AUTO_N = 10000;
  * ```
  */
 export function ksTwoSample(a: ArrayLike<number>, b: ArrayLike<number>, method: KsMethod = "auto"): KsResult {
-  const n1 = a.length;
-  const n2 = b.length;
+  return ksTwoSampleSorted(Float64Array.from(a).sort(), Float64Array.from(b).sort(), method);
+}
+
+/** `ksTwoSample` on samples already sorted ascending (no copy: KSWIN calls it on every value). */
+export function ksTwoSampleSorted(sorted1: ArrayLike<number>, sorted2: ArrayLike<number>, method: KsMethod = "auto"): KsResult {
+  const n1 = sorted1.length;
+  const n2 = sorted2.length;
   if (n1 === 0 || n2 === 0) throw new Error("ks_2samp needs two non-empty samples");
-  const statistic = ksStatistic(Float64Array.from(a).sort(), Float64Array.from(b).sort());
+  const statistic = ksStatistic(sorted1, sorted2);
   let mode: "exact" | "asymp" = method === "auto" ? (Math.max(n1, n2) <= MAX_AUTO_N ? "exact" : "asymp") : method;
   const g = gcd(n1, n2);
   if (mode === "exact" && n1 / g >= 2147483647 / (n2 / g)) mode = "asymp";

@@ -1,5 +1,5 @@
 import type { StreamingDetector } from "./detector";
-import { ksTwoSample } from "./ks";
+import { ksTwoSampleSorted } from "./ks";
 import { PythonRandom } from "./random";
 
 export interface KSWINOptions {
@@ -127,13 +127,15 @@ export class KSWIN implements StreamingDetector {
       this.older[i] = this.at(this.drawn[i]);
       this.recent[i] = this.at(older + i);
     }
-    const { statistic, pValue } = ksTwoSample(this.older, this.recent);
+    // Sorted in place: the scratch arrays are refilled on every update.
+    const { statistic, pValue } = ksTwoSampleSorted(this.older.sort(), this.recent.sort());
     this.statistic = statistic;
     this.pValue = pValue;
     this.driftDetected = pValue <= this.alpha && statistic > 0.1;
     if (this.driftDetected) {
-      // Keep only the newest values, as River does.
-      const recent = Float64Array.from(this.recent);
+      // Keep only the newest values, in arrival order, as River does.
+      const recent = new Float64Array(this.statSize);
+      for (let i = 0; i < this.statSize; i++) recent[i] = this.at(older + i);
       this.start = 0;
       this.length = 0;
       for (const v of recent) this.push(v);
