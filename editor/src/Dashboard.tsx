@@ -55,7 +55,13 @@ function Chart({ title, series, data, unit }: { title: string; series: { label: 
     return () => plot.current?.destroy();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape]);
-  useEffect(() => plot.current?.setData(data), [data]);
+  useEffect(() => {
+    const p = plot.current;
+    if (!p) return;
+    p.setData(data);
+    // One point alone would stretch the time axis over years: give it an hour either side.
+    if (data[0].length === 1) p.setScale("x", { min: data[0][0] - 3600, max: data[0][0] + 3600 });
+  }, [data]);
   const empty = data[0].length === 0;
   return (
     <div className="card">
@@ -105,7 +111,7 @@ export function Dashboard({ service }: { service: string }) {
 
   useEffect(() => {
     let stopped = false;
-    let previousBuckets: Map<number, number> | undefined;
+    let previousBuckets = new Map<string, Map<number, number>>();
     const poll = async () => {
       try {
         const history = await api.serviceHistory(service);
@@ -119,12 +125,11 @@ export function Dashboard({ service }: { service: string }) {
         const text = await api.metrics();
         if (stopped) return;
         setStatus(s);
-        // The request path's latency: the entry node (io.http) times the whole sync chain behind it.
-        const entry = Object.entries(s.nodes).find(([, n]) => n.type === "io.http")?.[0];
+        // The slowest node's p99 over the last poll interval (a node's time includes the sync chain behind it).
         const buckets = latencyBuckets(text, service);
-        const nodeBuckets = entry ? buckets.get(entry) : [...buckets.values()].sort((a, b) => (b.get(Infinity) ?? 0) - (a.get(Infinity) ?? 0))[0];
-        const p99Ms = nodeBuckets ? p99FromBuckets(nodeBuckets, previousBuckets) : undefined;
-        previousBuckets = nodeBuckets;
+        const p99s = [...buckets].map(([node, b]) => p99FromBuckets(b, previousBuckets.get(node))).filter((v): v is number => v !== undefined);
+        const p99Ms = p99s.length ? Math.max(...p99s) : undefined;
+        previousBuckets = buckets;
         setLive((points) => [...points.slice(-300), { ts: Date.now() / 1000, p99Ms }]);
       } catch {
         // Not running: the history is still shown.
@@ -223,12 +228,12 @@ export function Dashboard({ service }: { service: string }) {
           unit="holdout"
           series={[
             { label: "candidate", color: "#868e96", points: true },
-            { label: "champion", color: "#2f9e44" },
+            { label: "champion", color: "#2f9e44", points: true },
           ]}
           data={accuracyData}
         />
         <Chart title="drift" unit="magnitude" series={driftSeries.map((s, i) => ({ label: s.id, color: ["#e03131", "#7048e8", "#f08c00", "#1c7ed6"][i % 4] }))} data={driftData} />
-        <Chart title="p99 latency" unit="ms" series={[{ label: "p99 (request path)", color: "#1971c2" }]} data={latencyData} />
+        <Chart title="p99 latency" unit="ms" series={[{ label: "p99, slowest node", color: "#1971c2", points: true }]} data={latencyData} />
       </div>
       <h3>Update history</h3>
       <table className="history" data-testid="history">
@@ -338,7 +343,7 @@ function KeyValues({ value }: { value: Record<string, unknown> | undefined }) {
           .map(([k, v]) => (
             <tr key={k}>
               <th>{k}</th>
-              <td className="mono">{typeof v === "object" ? JSON.stringify(v) : String(v)}</td>
+              <td className="mono wrap">{typeof v === "object" ? JSON.stringify(v) : String(v)}</td>
             </tr>
           ))}
       </tbody>

@@ -1,0 +1,134 @@
+/**
+ * The CL dashboard after a real promotion: a champion trained on Fashion-MNIST
+ * classes 0–4, a CL pipeline (trainer.tfjs in a child process, validator.gate,
+ * the registry) fed examples of every class and triggered; once the gate has
+ * promoted the candidate, the dashboard lists the update with its decision and
+ * the model card shows the validation report. Same recipe as test/cl/loop.test.ts,
+ * smaller so it fits the browser-test budget.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createInProcessAgent } from "../../gpu-agent/in-process";
+import { indicesOfClasses, loadFashionMnist, subset } from "../../runtime/cl/fashion-mnist";
+import { HistoryStore, historyRoot } from "../../runtime/cl/history";
+import { writeSnapshot } from "../../runtime/cl/snapshot";
+import { train, trainConfigSchema } from "../../runtime/cl/train";
+import { tensor } from "../../runtime/ports";
+import { FsModelRegistry } from "../../runtime/registry/fs";
+import { ARTIFACTS, ensureEditorBuilt, launch, pageErrors, serve, type Served } from "./harness";
+
+const MODEL = "fmnist";
+const SERVICE = "fmnist-cl";
+
+describe("CL dashboard", () => {
+  let dir: string;
+  let registry: FsModelRegistry;
+  let served: Served;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    await ensureEditorBuilt();
+    dir = mkdtempSync(path.join(tmpdir(), "evoflow-dashboard-"));
+    registry = new FsModelRegistry(path.join(dir, "registry"));
+    served = await serve({ runtime: { dataDir: dir, services: { registry, models: createInProcessAgent({ dataDir: dir, registry }) } } });
+    const trainSet = loadFashionMnist("train");
+    const testSet = loadFashionMnist("test");
+    const initial = await train({
+      config: trainConfigSchema.parse({ epochs: 2, architecture: { hidden: [32] } }),
+      data: subset(trainSet, indicesOfClasses(trainSet, [0, 1, 2, 3, 4]).slice(0, 1000)),
+    });
+    const v1 = await registry.register({ name: MODEL, artifact: initial.onnx, labels: { classes: "0,1,2,3,4" } });
+    await registry.promote(MODEL, v1.version, "initial");
+    const golden = await writeSnapshot(path.join(dir, "golden"), subset(testSet, Array.from({ length: 500 }, (_, i) => i)), { stream: "fashion-mnist test[0,500)" });
+    await served.runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: SERVICE,
+      nodes: [
+        { id: "labels", type: "io.http", config: { name: "labels" } },
+        { id: "trigger", type: "io.http", config: { name: "trigger" } },
+        { id: "trainer", type: "trainer.tfjs", config: { model: MODEL, epochs: 2, architecture: { hidden: [32] }, replay: { memSize: 200 }, minSamples: 100 } },
+        {
+          id: "gate",
+          type: "validator.gate",
+          // Loose thresholds: this test is about showing a promotion, not about the quality of a 2-epoch model.
+          config: { golden: golden.dir, minAccuracy: 0.2, maxRegression: 0.5, maxClassRegression: 0.9, maxGoldenRegression: 0.5, maxP99Ms: 500, latencyRuns: 20 },
+        },
+        { id: "labelDrift", type: "drift.page-hinkley", config: { value: "payload.y" } },
+        { id: "decisions", type: "io.sink" },
+      ],
+      edges: [
+        { from: "labels.out", to: "trainer.data", mode: "async" },
+        { from: "labels.out", to: "gate.holdout", mode: "async" },
+        { from: "labels.out", to: "labelDrift.in", mode: "async" },
+        { from: "trigger.out", to: "trainer.trigger", mode: "async" },
+        { from: "trainer.candidate", to: "gate.candidate", mode: "async" },
+        { from: "gate.decision", to: "decisions.in", mode: "async" },
+      ],
+    });
+    browser = await launch();
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    errors = pageErrors(page);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.close();
+    await registry?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("shows the update history entry after a promotion, and the model card of the new version", async () => {
+    await page.goto(`${served.url}/#/services/${SERVICE}`);
+    await page.waitForSelector('[data-testid="dashboard"]');
+    await expect.poll(() => page.locator('[data-testid="history"]').textContent()).toContain("No update yet.");
+
+    // New labelled examples of all ten classes, then a trigger.
+    const stream = loadFashionMnist("train");
+    const labels = served.runtime.get(SERVICE)!.entrypoints.get("labels")!;
+    for (let i = 0; i < 600; i++) await labels.invoke({ x: tensor("float32", [784], stream.x.slice((10_000 + i) * 784, (10_001 + i) * 784)), y: stream.y[10_000 + i] });
+    await served.runtime.get(SERVICE)!.idle();
+    await served.runtime.get(SERVICE)!.entrypoints.get("trigger")!.invoke({ kind: "trigger", reason: "dashboard test: 600 new labelled examples" });
+
+    const history = new HistoryStore(historyRoot(dir));
+    let entry;
+    for (const started = Date.now(); Date.now() - started < 40_000; await new Promise((r) => setTimeout(r, 200))) {
+      entry = (await history.list(SERVICE)).find((e) => e.version === 2 && e.decision !== "pending");
+      if (entry) break;
+    }
+    expect(entry?.decision, JSON.stringify(entry?.validation?.reasons)).toBe("promoted");
+
+    const row = page.locator('[data-testid="history-entry"]').first();
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain("promoted");
+    expect(await row.textContent()).toContain("fmnist@2");
+    expect(await row.textContent()).toContain("600 new labelled examples");
+    await expect.poll(() => page.textContent('[data-testid="champion"]')).toBe("fmnist@2");
+    expect(await page.textContent('[data-testid="accuracy"]')).toMatch(/^\d+\.\d%$/);
+    expect(Number(await page.textContent('[data-testid="classes"]'))).toBe(10);
+    // Requests over HTTP while the dashboard polls: the p99 chart follows the request path.
+    for (let i = 0; i < 3; i++) {
+      for (let k = 0; k < 20; k++) {
+        const at = 20_000 + i * 20 + k;
+        await fetch(`${served.url}/pipelines/labels`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ x: { dtype: "float32", shape: [784], data: Array.from(stream.x.subarray(at * 784, (at + 1) * 784)) }, y: stream.y[at] }),
+        });
+      }
+      await page.waitForTimeout(1000);
+    }
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
+
+    await row.locator("a", { hasText: "fmnist@2" }).click();
+    await page.waitForSelector('[data-testid="model-card"]');
+    const validation = page.locator('[data-testid="validation"]');
+    await expect.poll(() => validation.textContent()).toContain("holdout-accuracy");
+    expect(await validation.locator("td.accepted").count()).toBe(entry!.validation!.checks.length);
+    await page.screenshot({ path: `${ARTIFACTS}/model-card.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
