@@ -16,7 +16,7 @@ export interface MMDResult {
   pValue: number;
   /** The bandwidth used. */
   sigma: number;
-  /** MMD² exceeded by a share `alpha` of permutations: drift is called above it when pValue ≤ alpha (see `mmdThreshold`). */
+  /** MMD² of each permutation (see `mmdThreshold`). */
   permuted: Float64Array;
 }
 

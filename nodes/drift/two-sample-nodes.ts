@@ -21,7 +21,7 @@ import { correctedDrift } from "./corrections";
 import type { DriftEvent } from "./event";
 import { MagnitudeHistory } from "./history";
 import { ksTwoSample } from "./ks";
-import { mmdTest } from "./mmd";
+import { mmdTest, mmdThreshold } from "./mmd";
 import { populationStabilityIndex, psiFromCounts } from "./psi";
 import { normedWasserstein } from "./wasserstein";
 import { parsePath, readPath, toVector, valuePathSchema } from "./value-path";
@@ -334,7 +334,7 @@ export const mmdNode = twoSampleDriftNode({
       threshold: p.pValue,
       magnitude: r.statistic,
       feature: features.length === 1 ? features[0] : features,
-      reason: `MMD: MMD² ${fmt(r.statistic)} (σ ${fmt(r.sigma)}), permutation p = ${fmt(r.pValue)} ≤ ${p.pValue}`,
+      reason: `MMD: MMD² ${fmt(r.statistic)} (σ ${fmt(r.sigma)}) over the permutation threshold ${fmt(mmdThreshold(r.permuted, p.pValue))}, p = ${fmt(r.pValue)} ≤ ${p.pValue}`,
     };
   },
 });
