@@ -128,10 +128,13 @@ export function mmdTest(reference: Points, current: Points, { nPermutations = 10
   return { statistic, pValue: nPermutations ? atLeast / nPermutations : NaN, sigma: bandwidth, permuted };
 }
 
-/** The MMD² above which a share `alpha` of permutations lie: Alibi Detect's `distance_threshold`. */
+/**
+ * Alibi Detect's `distance_threshold`: the permuted MMD² at rank ⌊alpha · n⌋ from the top
+ * (`np.sort(permuted)[::-1][int(alpha * n)]`).
+ */
 export function mmdThreshold(permuted: Float64Array, alpha: number): number {
   const sorted = Float64Array.from(permuted).sort();
-  return sorted[Math.min(sorted.length - 1, Math.floor((1 - alpha) * sorted.length))];
+  return sorted[Math.max(0, sorted.length - 1 - Math.floor(alpha * sorted.length))];
 }
 
 /** Element at index ⌊(T − 1) / 2⌋ of the sorted values (T = count), by quickselect; reorders `values`. */

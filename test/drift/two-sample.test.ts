@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { chiSquareTest, countCategories } from "../../nodes/drift/chi-square";
 import { correctedDrift } from "../../nodes/drift/corrections";
 import { ksTwoSample } from "../../nodes/drift/ks";
-import { mmdTest } from "../../nodes/drift/mmd";
+import { mmdTest, mmdThreshold } from "../../nodes/drift/mmd";
 import { populationStabilityIndex, psiFromCounts } from "../../nodes/drift/psi";
 import { kolmogorovSf } from "../../nodes/drift/special";
 import { normedWasserstein, wassersteinDistance } from "../../nodes/drift/wasserstein";
@@ -80,6 +80,12 @@ describe("MMD follows Alibi Detect", () => {
       expect(Math.abs(r.statistic - c.mmd2)).toBeLessThan(TOLERANCE);
     },
   );
+
+  it("distance threshold as Alibi Detect: np.sort(permuted)[::-1][int(p_val * n)]", () => {
+    const permuted = Float64Array.from({ length: 100 }, (_, i) => (i * 37) % 100); // 0..99, shuffled
+    expect(mmdThreshold(permuted, 0.05)).toBe(94);
+    expect(mmdThreshold(permuted, 0)).toBe(99);
+  });
 
   it("finds a shifted sample and the same seed gives the same p-value", () => {
     const [x, y] = [fixtures.mmd[2].x, fixtures.mmd[2].y]; // mean shifted by 1
