@@ -166,6 +166,19 @@ describe("coordinator and two workers", () => {
     expect(failed.status).toBe(422);
     expect(await failed.json()).toMatchObject({ node: "check", error: expect.stringContaining("expected a record") });
   });
+
+  it("has workers follow a redeploy of the pipeline", async () => {
+    const changed = structuredClone(calcPipeline);
+    changed.nodes[2].config = { expression: "{ 'y': x * 3, 'checked': checked }" };
+    const deployed = await fetch(`http://127.0.0.1:${apiPort}/api/pipelines`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(changed) });
+    expect(deployed.status).toBe(201);
+    const answer = await until("worker b to run the new version", async () => {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/pipelines/calc`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ x: 21 }) });
+      const body = (await res.json()) as { y?: number };
+      return body.y === 63 ? body : undefined;
+    });
+    expect(answer).toEqual({ y: 63, checked: true });
+  });
 });
 
 const killPipeline = {
