@@ -59,7 +59,8 @@ function requireExplicitVersion(text: string): void {
 
 function describeTensor(t: TensorSignature): string {
   if (t.kind !== "tensor") return `${t.name}: ${t.kind}`;
-  const dims = t.shape!.map((d, i) => (d === -1 ? (t.dimNames?.[i] ?? "?") : String(d)));
+  if (!t.shape) return `${t.name}: ${t.dtype}[rank unknown]`;
+  const dims = t.shape.map((d, i) => (d === -1 ? (t.dimNames?.[i] ?? "?") : String(d)));
   return `${t.name}: ${t.dtype}[${dims.join(", ")}]`;
 }
 

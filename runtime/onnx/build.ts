@@ -20,7 +20,8 @@ export type Dim = number | string;
 export interface ValueSpec {
   name: string;
   dtype: OnnxDType;
-  shape: Dim[];
+  /** Omitted: the rank is unknown too (ONNX allows this, mostly on outputs). */
+  shape?: Dim[];
 }
 
 export type InitializerData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
@@ -70,7 +71,7 @@ function valueInfo(v: ValueSpec): IValueInfoProto {
       tensorType: {
         elemType: ONNX_DTYPE_CODES[v.dtype],
         // A dimension with neither value nor name is "unknown" in ONNX: that is what -1 means.
-        shape: { dim: v.shape.map((d) => (typeof d === "string" ? { dimParam: d } : d < 0 ? {} : { dimValue: d })) },
+        ...(v.shape ? { shape: { dim: v.shape.map((d) => (typeof d === "string" ? { dimParam: d } : d < 0 ? {} : { dimValue: d })) } } : {}),
       },
     },
   };

@@ -12,7 +12,10 @@ export interface TensorSignature {
   /** "tensor" for ordinary tensors; other ONNX value kinds are described but carry no dtype/shape of their own. */
   kind: "tensor" | "sparse_tensor" | "sequence" | "map" | "optional";
   dtype?: OnnxDType;
-  /** Sizes, with -1 for a dimension fixed only at run time (a named one such as "batch" or an unknown one). */
+  /**
+   * Sizes, with -1 for a dimension fixed only at run time (a named one such as "batch" or an
+   * unknown one). Absent when the model does not give even the rank (allowed by ONNX, seen on outputs).
+   */
   shape?: number[];
   /** The symbolic name of each dynamic dimension (e.g. "batch"), null where the size is fixed or unnamed. */
   dimNames?: (string | null)[];
@@ -45,10 +48,12 @@ function describeValue(v: OnnxProto.onnx.IValueInfoProto, where: string): Tensor
   if (tensor) {
     const dtype = dtypeOfCode(tensor.elemType ?? 0);
     if (!dtype) throw new InvalidOnnxModelError(`${where} "${name}" has unknown element type ${tensor.elemType ?? 0}`);
-    const dims = tensor.shape?.dim ?? [];
+    const kind = type.tensorType ? "tensor" : "sparse_tensor";
+    if (!tensor.shape) return { name, kind, dtype };
+    const dims = tensor.shape.dim ?? [];
     const shape = dims.map((d) => (d.dimValue !== undefined && d.dimValue !== null && Number(d.dimValue) > 0 ? Number(d.dimValue) : -1));
     const dimNames = dims.map((d) => (d.dimParam ? d.dimParam : null));
-    return { name, kind: type.tensorType ? "tensor" : "sparse_tensor", dtype, shape, dimNames };
+    return { name, kind, dtype, shape, dimNames };
   }
   if (type.sequenceType) return { name, kind: "sequence" };
   if (type.mapType) return { name, kind: "map" };

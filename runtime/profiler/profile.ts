@@ -48,7 +48,8 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 function inputTensor(input: TensorSignature, batchSize: number, dims: Record<string, number>): ort.Tensor {
-  if (input.kind !== "tensor" || !input.shape || !input.dtype) throw new Error(`input "${input.name}" is a ${input.kind}: only tensor inputs can be profiled`);
+  if (input.kind !== "tensor" || !input.dtype) throw new Error(`input "${input.name}" is a ${input.kind}: only tensor inputs can be profiled`);
+  if (!input.shape) throw new Error(`input "${input.name}" has no shape in the model (not even a rank): the profiler cannot make inputs for it`);
   const shape = input.shape.map((d, i) => {
     if (i === 0) {
       if (d !== -1 && d !== batchSize) throw new Error(`input "${input.name}" has a fixed batch dimension of ${d}: it cannot run batches of ${batchSize}`);

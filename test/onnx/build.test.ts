@@ -104,6 +104,20 @@ describe("signature read from the file", () => {
     expect(sig.outputs[0]).toMatchObject({ name: "out", dtype: "int64", shape: [-1, 4], dimNames: ["n", null] });
   });
 
+  it("tells a scalar (no dimensions) from a tensor of unknown rank (no shape at all)", async () => {
+    const bytes = buildOnnxModel({
+      inputs: [{ name: "x", dtype: "float32", shape: [] }],
+      outputs: [{ name: "y", dtype: "float32" }],
+      nodes: [{ op: "Identity", inputs: ["x"], outputs: ["y"] }],
+    });
+    const sig = readSignature(bytes);
+    expect(sig.inputs[0]).toEqual({ name: "x", kind: "tensor", dtype: "float32", shape: [], dimNames: [] });
+    expect(sig.outputs[0]).toEqual({ name: "y", kind: "tensor", dtype: "float32" });
+    const out = await runOrt(bytes, { x: new ort.Tensor("float32", Float32Array.from([2.5]), []) });
+    expect(out.y.dims).toEqual([]);
+    expect(Array.from(out.y.data as Float32Array)).toEqual([2.5]);
+  });
+
   it("leaves out initializers listed among the graph inputs (the pre-IR-4 convention)", () => {
     const bytes = buildOnnxModel({
       inputs: [{ name: "x", dtype: "float32", shape: ["batch", 2] }, { name: "W", dtype: "float32", shape: [2, 2] }],
