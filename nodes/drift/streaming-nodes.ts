@@ -54,7 +54,9 @@ function streamingDriftNode<S extends z.ZodRawShape>(spec: StreamingSpec<S>): No
       const history = new MagnitudeHistory(c.history);
       let values = 0;
       let drifts = 0;
+      // Warning episodes: counted when the detector enters its warning zone.
       let warnings = 0;
+      let inWarning = false;
       let lastDrift: DriftEvent | undefined;
       return {
         async onMessage(_port, message, emit) {
@@ -64,7 +66,8 @@ function streamingDriftNode<S extends z.ZodRawShape>(spec: StreamingSpec<S>): No
           detector.update(x);
           values++;
           history.record(message.ts, detector.magnitude);
-          if (detector.warningDetected) warnings++;
+          if (detector.warningDetected && !inWarning) warnings++;
+          inWarning = detector.warningDetected;
           await emit("out", message.payload);
           if (!detector.driftDetected) return;
           drifts++;
