@@ -7,10 +7,12 @@ import { defineConfig } from "vite";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
 
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   root,
   base: "/",
-  oxc: { jsx: { runtime: "automatic", importSource: "react" } },
+  oxc: { jsx: { runtime: "automatic", importSource: "react", development: command !== "build" } },
+  // Builds are for the runtime to serve: React's production build even when NODE_ENV says "test" (vitest builds it).
+  define: command === "build" ? { "process.env.NODE_ENV": JSON.stringify("production") } : {},
   build: {
     outDir: "dist",
     emptyOutDir: true,
@@ -26,4 +28,4 @@ export default defineConfig({
   },
   // The editor imports the runtime's pure modules (ports, canonical) from ../runtime.
   server: { fs: { allow: [fileURLToPath(new URL("..", import.meta.url))] } },
-});
+}));

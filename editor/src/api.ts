@@ -38,6 +38,18 @@ export class ApiError extends Error {
   }
 }
 
+/** Requests refused at the same moment share one prompt. */
+let asking: Promise<boolean> | undefined;
+function askForToken(): Promise<boolean> {
+  asking ??= Promise.resolve().then(() => {
+    const entered = window.prompt("This Evoflow runtime needs an access token:");
+    if (entered) setToken(entered.trim());
+    setTimeout(() => (asking = undefined), 0);
+    return Boolean(entered);
+  });
+  return asking;
+}
+
 async function request<T>(method: string, path: string, body?: unknown, retryAfterPrompt = true, asText = false): Promise<T> {
   const headers: Record<string, string> = {};
   const token = getToken();
@@ -52,13 +64,7 @@ async function request<T>(method: string, path: string, body?: unknown, retryAft
   } catch {
     json = undefined;
   }
-  if (res.status === 401 && retryAfterPrompt) {
-    const entered = window.prompt("This Evoflow runtime needs an access token:");
-    if (entered) {
-      setToken(entered.trim());
-      return request(method, path, body, false, asText);
-    }
-  }
+  if (res.status === 401 && retryAfterPrompt && (await askForToken())) return request(method, path, body, false, asText);
   if (!res.ok) {
     const message = (json as { error?: string } | undefined)?.error ?? `HTTP ${res.status}`;
     throw new ApiError(res.status, message, json);
