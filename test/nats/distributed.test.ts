@@ -228,12 +228,15 @@ describe("a worker killed with SIGKILL mid-stream", () => {
     await first.kill("SIGKILL");
     const atKill = readSink(sink).length;
     expect(atKill).toBeLessThan(10_000);
+    // The dead worker held messages it had not acknowledged: the replacement gets them again.
+    const jsm = await jetstreamManager(nc);
+    const held = await jsm.consumers.info(streamName("kill"), consumerName("gen_out-tag_in"));
+    expect(held.num_ack_pending).toBeGreaterThan(0);
 
     const replacement = evoflow(["worker", "--nats", server.url, "--placement", "w", "--data", join(dir, "w2")]);
     processes.push(replacement);
     await replacement.waitFor(/running kill/);
 
-    const jsm = await jetstreamManager(nc);
     await until(
       "every message at the sink and both edges drained",
       async () => {
