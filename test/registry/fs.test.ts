@@ -1,4 +1,5 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, readdir, rm, writeFile, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -132,6 +133,28 @@ describe("fs registry backend", () => {
     }
     await writer.close();
     await reader.close();
+  });
+
+  it("stays consistent when a registering process is killed mid-way", async () => {
+    const dir = await tempDir();
+    const worker = path.join(import.meta.dirname, "register-worker.ts");
+    const child = spawn(process.execPath, ["--import", "tsx", worker, dir, "crash", "100000", "7"], { cwd: path.resolve(import.meta.dirname, "../.."), stdio: "ignore" });
+    const registry = new FsModelRegistry(dir);
+    // Kill it once it is well into its loop: a kill at a random point of some registration.
+    while ((await registry.versions("crash")).length < 10) {
+      if (child.exitCode !== null) throw new Error(`the registering process ended early (exit ${child.exitCode})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    child.kill("SIGKILL");
+    await once(child, "exit");
+
+    const versions = await registry.versions("crash");
+    for (const v of versions) expect((await registry.readArtifact("crash", v.version)).byteLength).toBe(v.artifact.size);
+    // The lock the dead process may hold is broken, and the next number is past every one it claimed.
+    const next = await registry.register({ name: "crash", artifact: makeMlp({ sizes: [2, 2] }).bytes });
+    expect(next.version).toBeGreaterThan(versions.at(-1)!.version);
+    expect((await registry.versions("crash")).at(-1)?.version).toBe(next.version);
+    await registry.close();
   });
 
   it("refuses to serve an artifact whose bytes changed on disk", async () => {
