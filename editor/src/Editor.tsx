@@ -388,6 +388,15 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
   }, [open, load, say]);
 
   // ---- deploy / stop / live status ----
+  const [running, setRunning] = useState<string[]>([]);
+  const refreshRunning = useCallback(() => {
+    api.list().then(
+      (list) => setRunning(list.map((p) => p.name)),
+      () => undefined,
+    );
+  }, []);
+  useEffect(refreshRunning, [refreshRunning, deployed]);
+
   const deploy = useCallback(async () => {
     const { json, nodeIds, edgeIds } = toPipeline(docRef.current, getNodes(), getEdges());
     try {
@@ -410,12 +419,13 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     if (!deployed) return;
     try {
       await api.stop(deployed);
+      refreshRunning();
       say(`Stopped ${deployed}`, "ok");
     } catch (err) {
       say(`Stop: ${(err as Error).message}`, "error");
     }
     setDeployed(undefined);
-  }, [deployed, say]);
+  }, [deployed, say, refreshRunning]);
 
   useEffect(() => {
     if (!deployed) {
@@ -503,6 +513,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
         problems={problems.pipeline}
         placed={problems}
         counts={{ nodes: nodes.length, edges: edges.length }}
+        running={running}
         onRename={(name) => {
           remember();
           setDoc((d) => ({ ...d, name }));

@@ -132,10 +132,11 @@ export function PipelinePanel(props: {
   problems: Problem[];
   placed: PlacedProblems;
   counts: { nodes: number; edges: number };
+  running: string[];
   onRename(name: string): void;
   onSelect(kind: "node" | "edge", id: string): void;
 }) {
-  const { doc, problems, placed, counts, onRename, onSelect } = props;
+  const { doc, problems, placed, counts, running, onRename, onSelect } = props;
   return (
     <div className="panel" data-testid="pipeline-panel">
       <h3>Pipeline</h3>
@@ -169,6 +170,16 @@ export function PipelinePanel(props: {
             </li>
           )),
         )}
+      </ul>
+      <h4>Running in this runtime</h4>
+      {running.length === 0 && <div className="muted">No pipeline is running.</div>}
+      <ul className="running-list" data-testid="running-list">
+        {running.map((name) => (
+          <li key={name}>
+            <span className="mono">{name}</span> <a href={`#/pipelines/${encodeURIComponent(name)}`}>open</a> ·{" "}
+            <a href={`#/services/${encodeURIComponent(name)}`}>dashboard</a>
+          </li>
+        ))}
       </ul>
     </div>
   );

@@ -179,6 +179,18 @@ describe("editor", () => {
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-testid="export"]')]);
     expect(readFileSync(await download.path(), "utf8")).toBe(original);
+  });
+
+  it("lists the running pipeline, reopens it from the runtime, and stops it", async () => {
+    await page.click(".react-flow__pane", { position: { x: 600, y: 700 } }); // nothing selected: the pipeline panel
+    await expect.poll(() => page.textContent('[data-testid="running-list"]')).toContain("fashion");
+    await page.click('[data-testid="running-list"] a:text("open")');
+    await expect.poll(() => page.textContent('[data-testid="doc-name"]')).toBe("fashion");
+    await page.waitForSelector('[data-testid="node-generator"]');
+    await page.waitForSelector('[data-testid="deployed"]');
+    await page.click('[data-testid="stop"]');
+    await expect.poll(() => served.runtime.get("fashion")).toBeUndefined();
+    await expect.poll(() => page.locator('[data-testid="deployed"]').count()).toBe(0);
     expect(errors).toEqual([]);
   });
 });
