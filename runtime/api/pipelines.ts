@@ -85,6 +85,9 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
   });
 
   app.get<{ Params: { traceId: string } }>("/api/traces/:traceId", async (req, reply) => {
+    // A distributed transport holds the messages of every process (on nats: the pipeline's stream).
+    const distributed = await runtime.transport.trace?.(req.params.traceId);
+    if (distributed) return { traceId: req.params.traceId, ...distributed };
     for (const p of runtime.list()) {
       const messages = p.traces.messages(req.params.traceId);
       if (messages.length > 0) return { traceId: req.params.traceId, pipeline: p.name, messages, outputs: p.traces.tree(req.params.traceId) };

@@ -54,7 +54,9 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { connect, createInbox, errors, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { NodeError } from "../engine/engine";
 import type { Message } from "../envelope";
+import type { TraceNode } from "../provenance";
 import { edgeId, type Pipeline } from "../schema";
+import { readTrace } from "./nats-read";
 import { decodeMessage, encode, decode, MalformedMessageError, type StoredDeadLetter, type SyncReply } from "./nats-codec";
 import * as names from "./nats-names";
 import type {
@@ -698,6 +700,15 @@ export class NatsTransport implements Transport {
       if (ci) lag[id] = { pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered };
     }
     return { processes, placement, lag };
+  }
+
+  /** A trace from the streams of the pipelines this process runs: every process's async messages and captured sync traffic. */
+  async trace(traceId: string): Promise<{ pipeline: string; messages: Message[]; outputs: TraceNode[] } | undefined> {
+    for (const pipeline of this.pipelines.keys()) {
+      const found = await readTrace(this.js, pipeline, traceId);
+      if (found.messages.length > 0) return { pipeline, ...found };
+    }
+    return undefined;
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@
  * caller beyond acceptance (a bounded queue in memory, a JetStream stream on NATS).
  */
 import type { Message } from "../envelope";
+import type { TraceNode } from "../provenance";
 import type { Pipeline } from "../schema";
 
 export interface EdgeInfo {
@@ -63,6 +64,8 @@ export interface Transport {
   attach?(attachment: PipelineAttachment): Promise<void>;
   /** Optional: where the pipeline's nodes run and how far behind its async edges are. */
   status?(pipeline: string): Promise<TransportStatus>;
+  /** Optional: a trace's messages from every process, where the transport keeps them (the nats stream). */
+  trace?(traceId: string): Promise<{ pipeline: string; messages: Message[]; outputs: TraceNode[] } | undefined>;
   /** Makes this process answer calls over a sync edge. */
   serveSync(edge: EdgeInfo, handler: SyncHandler): Promise<void>;
   /** Sends over a sync edge and resolves with the reply; rejects with the remote node's error. */

@@ -154,6 +154,10 @@ describe("coordinator and two workers", () => {
     expect(parsed.messages.map((m) => m.source.node).sort()).toEqual(["gen", "stats", "tag"]);
     // The output of `stats` (worker b) ← `tag` (worker a or tag2) ← `gen` (coordinator).
     expect(parsed.outputs[0]).toMatchObject({ node: "stats", parents: [{ node: "tag", parents: [{ node: "gen" }] }] });
+    // The coordinator's API answers the same, though two of the three messages were made in workers.
+    const api = (await (await fetch(`http://127.0.0.1:${apiPort}/api/traces/${(output as unknown as { traceId: string }).traceId}`)).json()) as typeof parsed;
+    expect(api.messages.map((m) => m.source.node).sort()).toEqual(["gen", "stats", "tag"]);
+    expect(api.outputs).toEqual(parsed.outputs);
   });
 
   it("brings a remote node's error back to the HTTP caller, and its answers", async () => {
