@@ -18,7 +18,8 @@ function FlowEdgeView(props: EdgeProps<FlowEdge>) {
   const edgeProblems = problems.edges.get(id);
   const live = edgeStatus.get(id);
   const stroke = edgeProblems ? "#e03131" : selected ? "#1971c2" : mode === "async" ? "#7048e8" : "#495057";
-  const label = edgeProblems ? `⚠ ${edgeProblems[0]}` : live ? `${live.rate.toFixed(0)}/s${live.dropped ? ` · ${live.dropped} dropped` : ""}${mode === "async" && live.depth ? ` · queue ${live.depth}` : ""}` : undefined;
+  // Short on the canvas (edges can be short); the full reasons are in the tooltip and the panels.
+  const label = edgeProblems ? `⚠ ${edgeProblems.length > 1 ? `${edgeProblems.length} problems` : "problem"}` : live ? `${live.rate.toFixed(0)}/s${live.dropped ? ` · ${live.dropped} dropped` : ""}${mode === "async" && live.depth ? ` · queue ${live.depth}` : ""}` : undefined;
   return (
     <>
       <BaseEdge

@@ -107,6 +107,29 @@ describe("editor tools", () => {
     expect(errors).toEqual([]);
   });
 
+  it("shows the validator's edge problems on the edge and in the pipeline panel", async () => {
+    const file = join(ARTIFACTS, "../test-artifacts/bad-edge.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: "evoflow/v1",
+        name: "bad",
+        nodes: [
+          { id: "detector", type: "drift.adwin", position: { x: 0, y: 0 } },
+          { id: "tag", type: "transform.set", position: { x: 300, y: 0 }, config: { set: { a: 1 } } },
+        ],
+        edges: [{ from: "detector.drift", to: "tag.in", mode: "sync" }],
+      }),
+    );
+    await page.setInputFiles('[data-testid="import-file"]', file);
+    const label = page.locator('[data-testid="edge-label-detector_drift-tag_in"]');
+    await expect.poll(() => label.textContent(), { timeout: 10_000 }).toBe("⚠ problem");
+    expect(await label.getAttribute("title")).toContain("cannot feed");
+    await page.click(".react-flow__pane", { position: { x: 600, y: 700 } });
+    await expect.poll(() => page.textContent('[data-testid="problem-list"]')).toContain("detector.drift (event<drift>) cannot feed tag.in (record)");
+    await page.screenshot({ path: `${ARTIFACTS}/editor-edge-problem.png` });
+  });
+
   it("needs the token when the runtime has one, from the URL or a prompt", async () => {
     const guarded = await serve({ token: "s3cret" });
     try {
