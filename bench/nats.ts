@@ -310,6 +310,9 @@ Messages: ${r.messages.payload}; flooded runs ${r.messages.flood} messages, pace
 
 Ratio b/a (flooded msgs/s): **${r.ratioBOverA}** (target ≥ 0.5). Flooded latencies include queueing (the source outruns the consumers); paced ones do not.
 Each Evoflow hop stores the message (PubAck), delivers it to a durable consumer, runs the node, waits for the PubAcks of what it emitted, then acks.
+So (b) asks the one nats-server for three times the work of (a) per message (three stores, deliveries and acks, each edge's
+consumer filtering its subjects out of the one pipeline stream), and on ${r.machine.cores} cores the server, this process and the two
+workers share the CPU: ${r.ratioBOverA >= 0.5 ? "the target is met." : "the target is not met on this machine; the figures say how far off it is."}
 
 ## Sync: one request/reply hop to a worker
 

@@ -675,6 +675,7 @@ export class NatsTransport implements Transport {
     for (const sub of attached.subscriptions) sub.unsubscribe();
     clearInterval(attached.heartbeat);
     await this.processesKv.delete(`${pipeline}.${this.processId}`).catch(() => undefined);
+    for (const key of this.windows.keys()) if (key.startsWith(`${pipeline}/`)) this.windows.delete(key);
     this.pipelines.delete(pipeline);
   }
 
