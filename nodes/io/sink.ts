@@ -26,10 +26,10 @@ export default defineNode({
       out = createWriteStream(file, { flags: "a" });
     }
     return {
-      async onMessage(_port, message) {
+      onMessage(_port, message) {
         count++;
         // Respect the stream's back-pressure so a slow disk slows the edge, not memory.
-        if (out && !out.write(`${stringify(message)}\n`)) await new Promise<void>((r) => out!.once("drain", () => r()));
+        if (out && !out.write(`${stringify(message)}\n`)) return new Promise<void>((r) => out!.once("drain", () => r()));
       },
       async stop() {
         if (out) await new Promise<void>((r) => out!.end(() => r()));

@@ -60,6 +60,11 @@ interface Invocation {
   pending: Promise<unknown>[] | undefined;
 }
 
+function collectInto(replies: Message[] | undefined, reply: Message[]): Message[] {
+  if (replies) for (const r of reply) replies.push(r);
+  return reply;
+}
+
 /** Remembers an emit still under way so the handling waits for it even if the node did not await it. */
 function track<T>(invocation: Invocation | undefined, promise: Promise<T>): Promise<T> {
   if (invocation) {
@@ -126,7 +131,7 @@ export class RunningPipeline implements MetricsSource {
       const target = this.nodes.get(edge.to.node);
       if (!target) continue;
       // Failures are dead-lettered in handle(); the async consumer just moves on.
-      if (edge.mode === "sync") await transport.serveSync(edge, async (m) => this.handle(target, edge, m, true));
+      if (edge.mode === "sync") await transport.serveSync(edge, (m) => this.handle(target, edge, m, true));
       else await transport.consumeAsync(edge, (m) => this.handle(target, edge, m, false));
     }
     this.options.metrics.add(this);
@@ -235,20 +240,23 @@ export class RunningPipeline implements MetricsSource {
         invocation?.replies?.push(message);
         return accepted ? track(invocation, accepted.then(() => [message])) : Promise.resolve([message]);
       }
+      // No named closure per message here: tsx (esbuild keepNames) would wrap each in a
+      // __name() call that costs more than the hop itself.
       const replies = invocation?.replies;
+      if (!accepted && outlet.sync.length === 1) {
+        // A sync chain that finishes at once answers at once: no promise per hop.
+        const reply = this.call(outlet.sync[0], message);
+        if (!(reply instanceof Promise)) return Promise.resolve(collectInto(replies, reply));
+        return track(invocation, reply.then((r) => collectInto(replies, r)));
+      }
       return track(
         invocation,
-        (accepted ?? Promise.resolve()).then(async () => {
-          const reply =
-            outlet.sync.length === 1 ? await this.call(outlet.sync[0], message) : (await Promise.all(outlet.sync.map((o) => this.call(o, message)))).flat();
-          if (replies) for (const r of reply) replies.push(r);
-          return reply;
-        }),
+        (accepted ?? Promise.resolve()).then(async () => collectInto(replies, (await Promise.all(outlet.sync.map((o) => this.call(o, message)))).flat())),
       );
     };
   }
 
-  private call({ edge, ring }: Outlet, message: Message): Promise<Message[]> {
+  private call({ edge, ring }: Outlet, message: Message): Message[] | Promise<Message[]> {
     this.taps.record(edge.id, ring, message);
     return this.options.transport.callSync(edge, message);
   }

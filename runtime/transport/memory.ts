@@ -152,7 +152,7 @@ export class MemoryTransport implements Transport {
     this.syncHandlers.set(this.key(edge), handler);
   }
 
-  callSync(edge: EdgeInfo, message: Message): Promise<Message[]> {
+  callSync(edge: EdgeInfo, message: Message): Message[] | Promise<Message[]> {
     let handler = this.handlerOf.get(edge);
     if (!handler) {
       handler = this.syncHandlers.get(this.key(edge));

@@ -29,7 +29,8 @@ export interface DeadLetter {
   message: Message;
 }
 
-export type SyncHandler = (message: Message) => Promise<Message[]>;
+/** Answers at once (an array) when the chain behind it finished synchronously, else with a promise. */
+export type SyncHandler = (message: Message) => Message[] | Promise<Message[]>;
 /** May finish at once (returning anything but a promise) or return a promise; either way, done means acknowledged. */
 export type AsyncHandler = (message: Message) => unknown;
 
@@ -69,7 +70,7 @@ export interface Transport {
   /** Makes this process answer calls over a sync edge. */
   serveSync(edge: EdgeInfo, handler: SyncHandler): Promise<void>;
   /** Sends over a sync edge and resolves with the reply; rejects with the remote node's error. */
-  callSync(edge: EdgeInfo, message: Message): Promise<Message[]>;
+  callSync(edge: EdgeInfo, message: Message): Message[] | Promise<Message[]>;
   /** Makes this process consume an async edge; the handler resolving acknowledges the message. */
   consumeAsync(edge: EdgeInfo, handler: AsyncHandler): Promise<void>;
   /**
