@@ -3,6 +3,14 @@ import type { DemoResult } from "./cl-demo";
 
 const COLORS: Record<string, string> = { static: "#888888", stateless: "#1f77b4", stateful: "#d62728" };
 
+/** The plotted line's height at request `at` (linear between window points), so update markers sit on it. */
+function onLine(windows: { end: number; accuracy: number }[], at: number): number {
+  const next = windows.findIndex((w) => w.end >= at);
+  if (next <= 0) return (windows[Math.max(0, next)] ?? windows.at(-1)!).accuracy;
+  const [a, b] = [windows[next - 1], windows[next]];
+  return a.accuracy + ((b.accuracy - a.accuracy) * (at - a.end)) / (b.end - a.end);
+}
+
 export function demoChartSvg(result: DemoResult, title: string): string {
   const [W, H] = [900, 460];
   const m = { left: 60, right: 250, top: 40, bottom: 50 };
@@ -31,9 +39,9 @@ export function demoChartSvg(result: DemoResult, title: string): string {
     const points = s.windows.map((w) => `${x(w.end).toFixed(1)},${y(w.accuracy).toFixed(1)}`).join(" ");
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
     for (const u of s.updates) {
-      const w = s.windows.find((w) => w.end >= u.at) ?? s.windows.at(-1)!;
-      if (u.decision === "promoted") out.push(`<circle cx="${x(u.at)}" cy="${y(w.accuracy)}" r="4" fill="${color}"/>`);
-      else out.push(`<text x="${x(u.at)}" y="${y(w.accuracy) + 4}" text-anchor="middle" fill="${color}" font-weight="bold">×</text>`);
+      const level = onLine(s.windows, u.at);
+      if (u.decision === "promoted") out.push(`<circle cx="${x(u.at)}" cy="${y(level)}" r="4" fill="${color}"/>`);
+      else out.push(`<text x="${x(u.at)}" y="${y(level) + 4}" text-anchor="middle" fill="${color}" font-weight="bold">×</text>`);
     }
     const ly = m.top + 10 + k * 62;
     const lx = W - m.right + 16;

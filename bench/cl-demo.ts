@@ -44,7 +44,7 @@ export interface DemoOptions {
   window: number;
   trigger: { threshold: number; window: number; minOutcomes: number; cooldown: number };
   stateless: { epochs: number };
-  stateful: { epochs: number; memSize: number; ewc?: { lambda: number; decay: number }; lwf?: { alpha: number; temperature: number } };
+  stateful: { epochs: number; memSize: number; learningRate?: number; ewc?: { lambda: number; decay: number }; lwf?: { alpha: number; temperature: number } };
   /** Test-split examples per experience for the accuracy matrix and final accuracy. */
   testPerExperience: number;
   holdoutShare: number;
@@ -95,7 +95,7 @@ export function defaultDemoOptions(reduced: boolean): DemoOptions {
     window: reduced ? 250 : 500,
     trigger: { threshold: 0.75, window: 300, minOutcomes: 200, cooldown: reduced ? 700 : 1500 },
     stateless: { epochs: 5 },
-    stateful: { epochs: 4, memSize: 1000, ewc: { lambda: 1, decay: 0.5 } },
+    stateful: { epochs: 3, learningRate: 0.002, memSize: 1000, ewc: { lambda: 1, decay: 0.5 } },
     testPerExperience: reduced ? 500 : 2000,
     holdoutShare: 0.2,
     seed: 1,
@@ -171,7 +171,7 @@ async function runStrategy(strategy: StrategyName, options: DemoOptions, stream:
   state.replay = replay.contents();
 
   const policy = new TriggerPolicy({ cooldownMs: options.trigger.cooldown, performance: { threshold: options.trigger.threshold, window: options.trigger.window, minOutcomes: options.trigger.minOutcomes } }, 0);
-  const gateConfig = gateConfigSchema.parse({ minAccuracy: 0.6, maxRegression: 0.03, maxClassRegression: 0.25, maxGoldenRegression: 0.1, latencyRuns: 50 });
+  const gateConfig = gateConfigSchema.parse({ minAccuracy: 0.6, maxRegression: 0.03, maxClassRegression: 0.25, maxGoldenRegression: 0.1, latencyRuns: 50, maxP99Ms: 250 });
   const allLabelled: StreamItem[] = [];
   let sinceLastTraining: StreamItem[] = [];
   const holdout = new RecentPerClass(100, 784);
@@ -195,7 +195,7 @@ async function runStrategy(strategy: StrategyName, options: DemoOptions, stream:
     const config: TrainConfig =
       strategy === "stateless"
         ? trainConfigSchema.parse({ mode: "stateless", epochs: options.stateless.epochs, architecture: { hidden: options.hidden }, seed: options.seed + at })
-        : trainConfigSchema.parse({ mode: "stateful", epochs: options.stateful.epochs, replay: { memSize: options.stateful.memSize }, ewc: options.stateful.ewc && { ...options.stateful.ewc, mode: "online" }, lwf: options.stateful.lwf, seed: options.seed + at });
+        : trainConfigSchema.parse({ mode: "stateful", epochs: options.stateful.epochs, learningRate: options.stateful.learningRate, replay: { memSize: options.stateful.memSize }, ewc: options.stateful.ewc && { ...options.stateful.ewc, mode: "online" }, lwf: options.stateful.lwf, seed: options.seed + at });
     const job = strategy === "stateless" ? { config, data: everything } : { config, data: newData, base: champion.bytes, state };
     const result = await trainInChildProcess(job);
     const registered = await registry.register({ name: model, artifact: result.onnx, lineage: { baseVersion: result.warmStart ? champion.version : undefined, trainer: { strategy } } });

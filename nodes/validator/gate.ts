@@ -80,6 +80,7 @@ export default defineNode({
       const metrics = clMetrics([...previousRows, row]);
 
       await registry.putValidation(candidate.name, candidate.version, { passed: report.passed, reasons: report.reasons, checks: Object.fromEntries(report.checks.map((c) => [c.name, c])), createdAt: report.createdAt });
+      if (report.candidate.profile) await registry.putProfile(candidate.name, candidate.version, report.candidate.profile);
       await registry.putMetrics(candidate.name, candidate.version, { holdoutAccuracy: report.candidate.holdout!.accuracy, averageAccuracy: metrics.averageAccuracy, bwt: metrics.bwt, forgetting: metrics.forgetting });
 
       let decision: HistoryEntry["decision"];

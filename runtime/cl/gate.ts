@@ -10,6 +10,8 @@
  */
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
+import { profileModel } from "../profiler/profile";
+import type { ModelProfile } from "../registry/types";
 import type { LabelledSet } from "./fashion-mnist";
 
 export const gateConfigSchema = z.object({
@@ -20,7 +22,7 @@ export const gateConfigSchema = z.object({
   maxP99Ms: z.number().positive().default(50).describe("p99 latency budget, milliseconds, one example per call"),
   maxSizeBytes: z.number().int().positive().default(50_000_000).describe("Largest allowed ONNX file"),
   maxGoldenRegression: z.number().min(0).max(1).default(0.02).describe("Largest allowed drop on the trusted golden set against the champion"),
-  latencyRuns: z.number().int().min(10).default(200).describe("Timed single-example calls for the p99 (after 20 warm-up calls)"),
+  latencyRuns: z.number().int().min(10).default(200).describe("Timed single-example calls for the p99 (after 20 warm-up calls), through the profiler"),
 });
 export type GateConfig = z.output<typeof gateConfigSchema>;
 
@@ -43,7 +45,7 @@ export interface GateReport {
   passed: boolean;
   reasons: string[];
   checks: GateCheck[];
-  candidate: { holdout?: Evaluation; golden?: Evaluation; latencyMs?: { p50: number; p99: number }; sizeBytes: number };
+  candidate: { holdout?: Evaluation; golden?: Evaluation; latencyMs?: { p50: number; p99: number }; sizeBytes: number; profile?: ModelProfile };
   champion?: { version?: number; holdout?: Evaluation; golden?: Evaluation };
   createdAt: string;
 }
@@ -77,29 +79,6 @@ export async function evaluateOnnx(bytes: Uint8Array, set: LabelledSet, classes?
     }
     const perClass = Object.fromEntries([...per.entries()].sort((a, b) => a[0] - b[0]).map(([c, s]) => [String(c), { accuracy: s.right / s.count, count: s.count }]));
     return { accuracy: count ? right / count : NaN, count, perClass };
-  } finally {
-    await session.release();
-  }
-}
-
-/**
- * Single-example latency of the ONNX file on onnxruntime-node (warm-up excluded), the
- * figure the gate's budget is about.
- */
-export async function measureLatency(bytes: Uint8Array, features: number, runs: number): Promise<{ p50: number; p99: number }> {
-  const session = await ort.InferenceSession.create(bytes);
-  try {
-    const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", new Float32Array(features).fill(0.5), [1, features]) };
-    for (let i = 0; i < 20; i++) await session.run(feeds);
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      await session.run(feeds);
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    const q = (p: number) => times[Math.min(times.length - 1, Math.ceil(p * times.length) - 1)];
-    return { p50: q(0.5), p99: q(0.99) };
   } finally {
     await session.release();
   }
@@ -185,7 +164,9 @@ export async function runGate(input: GateInput): Promise<GateReport> {
     }
   }
 
-  const latencyMs = await measureLatency(input.candidate, input.holdout.features, config.latencyRuns);
+  // The registry engineer's profiler (warm-up excluded), batch size 1: the latency one request sees.
+  const profile = await profileModel(input.candidate, { batchSizes: [1], durationSeconds: 0.05, warmupBatches: 20, minBatches: config.latencyRuns, maxBatches: config.latencyRuns });
+  const latencyMs = { p50: profile.results[0].latencyMs.p50, p99: profile.results[0].latencyMs.p99 };
   checks.push({ name: "latency-p99", passed: latencyMs.p99 <= config.maxP99Ms, value: latencyMs.p99, threshold: config.maxP99Ms, detail: `p99 ${latencyMs.p99.toFixed(3)} ms (p50 ${latencyMs.p50.toFixed(3)} ms), budget ${config.maxP99Ms} ms` });
   const sizeBytes = input.candidate.byteLength;
   checks.push({ name: "size", passed: sizeBytes <= config.maxSizeBytes, value: sizeBytes, threshold: config.maxSizeBytes, detail: `${sizeBytes} bytes, budget ${config.maxSizeBytes}` });
@@ -195,7 +176,7 @@ export async function runGate(input: GateInput): Promise<GateReport> {
     passed: reasons.length === 0,
     reasons,
     checks,
-    candidate: { holdout, golden, latencyMs, sizeBytes },
+    candidate: { holdout, golden, latencyMs, sizeBytes, profile },
     champion: input.champion ? { version: input.champion.version, holdout: championHoldout, golden: championGolden } : undefined,
     createdAt: new Date().toISOString(),
   };
