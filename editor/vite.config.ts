@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
+const runtimeUrl = process.env.EVOFLOW_URL ?? "http://127.0.0.1:8080";
 
 export default defineConfig(({ command }) => ({
   root,
@@ -26,6 +27,10 @@ export default defineConfig(({ command }) => ({
       },
     },
   },
-  // The editor imports the runtime's pure modules (ports, canonical) from ../runtime.
-  server: { fs: { allow: [fileURLToPath(new URL("..", import.meta.url))] } },
+  server: {
+    // The editor imports the runtime's pure modules (ports, canonical) from ../runtime.
+    fs: { allow: [fileURLToPath(new URL("..", import.meta.url))] },
+    // `npx vite --config editor/vite.config.ts` for development, against a runtime started with `evoflow run`.
+    proxy: Object.fromEntries(["/api", "/metrics", "/pipelines"].map((path) => [path, { target: runtimeUrl, ws: true }])),
+  },
 }));

@@ -8,6 +8,13 @@ const CATEGORY_ORDER = ["io", "transform", "model", "drift", "sampler", "trainer
 
 export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: string): void }) {
   const [query, setQuery] = useState("");
+  const [collapsed, setCollapsed] = useState(new Set<string>());
+  const toggle = (category: string) =>
+    setCollapsed((c) => {
+      const next = new Set(c);
+      if (!next.delete(category)) next.add(category);
+      return next;
+    });
   const groups = useMemo(() => {
     const q = query.trim().toLowerCase();
     const hits = types.filter((t) => !q || `${t.type} ${t.title} ${t.description} ${t.category}`.toLowerCase().includes(q));
@@ -23,8 +30,10 @@ export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: s
       <div className="palette-groups">
         {groups.map(([category, list]) => (
           <section key={category}>
-            <h4>{category}</h4>
-            {list.map((t) => (
+            <h4 className="clickable" onClick={() => toggle(category)} title="show or hide">
+              {collapsed.has(category) && !query ? "▸" : "▾"} {category} <span className="count">{list.length}</span>
+            </h4>
+            {(!collapsed.has(category) || query) && list.map((t) => (
               <div
                 key={t.type}
                 className={`palette-item cat-${t.category}`}

@@ -108,7 +108,7 @@ describe("editor tools", () => {
   });
 
   it("shows the validator's edge problems on the edge and in the pipeline panel", async () => {
-    const file = join(ARTIFACTS, "../test-artifacts/bad-edge.json");
+    const file = join(mkdtempSync(join(tmpdir(), "evoflow-bad-edge-")), "bad.json");
     writeFileSync(
       file,
       JSON.stringify({
