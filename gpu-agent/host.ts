@@ -145,7 +145,7 @@ export interface HostStatus {
   models: ModelInfo[];
 }
 
-/** Events: `load` ({key, ms}), `evict` ({key, inFlight}), `unload` ({key}). */
+/** Events: `load` ({key, ms, swapInMs, at}), `evict` ({key, inFlight, for}), `unload` ({key}). */
 export class ModelHost extends EventEmitter {
   readonly backend: Backend;
   readonly memoryBytes: number;
@@ -382,6 +382,7 @@ export class ModelHost extends EventEmitter {
   }
 
   private async load(entry: Entry): Promise<void> {
+    const requested = performance.now();
     try {
       await this.reserve(entry);
     } catch (err) {
@@ -411,7 +412,8 @@ export class ModelHost extends EventEmitter {
     if (this.recentLoadMs.length > 100) this.recentLoadMs.shift();
     this.metrics.loads.inc();
     this.metrics.loadSeconds.observe(ms / 1000);
-    this.emit("load", { key: entry.key, ms });
+    // swapInMs: from the request for the model to resident, evictions and waiting for room included.
+    this.emit("load", { key: entry.key, ms, swapInMs: performance.now() - requested, at: performance.timeOrigin + performance.now() });
   }
 
   /** Accounts the entry's memory, evicting LRU idle models (and waiting for one to become idle) as needed. */

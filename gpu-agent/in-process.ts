@@ -2,7 +2,8 @@
  * The `models` service a runtime gives its nodes. By default the in-process agent
  * (the embedded default): a ModelHost on onnxruntime fed from the registry, its
  * artifact cache under the data folder, its budget from `EVOFLOW_AGENT_MEMORY`
- * (default 2GB). With `EVOFLOW_AGENTS_NATS=<url>`, models run on `evoflow agent`s
+ * (default 2GB), its sessions' intra-op threads from `EVOFLOW_AGENT_INTRA_OP_THREADS`
+ * (default 1, see gpu-agent/onnxruntime.ts). With `EVOFLOW_AGENTS_NATS=<url>`, models run on `evoflow agent`s
  * over NATS instead, placed by the scheduler in gpu-agent/nats.ts.
  */
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import { OnnxRuntimeBackend } from "./onnxruntime";
 import { LocalModels, type ModelService } from "./service";
 
 export function createInProcessAgent(options: { dataDir: string; registry: ModelRegistry; memory?: string }): LocalModels {
-  const backend = new OnnxRuntimeBackend();
+  const backend = new OnnxRuntimeBackend({ intraOpThreads: process.env.EVOFLOW_AGENT_INTRA_OP_THREADS ? Number(process.env.EVOFLOW_AGENT_INTRA_OP_THREADS) : undefined });
   const host = new ModelHost({
     backend,
     memoryBytes: parseSize(options.memory ?? process.env.EVOFLOW_AGENT_MEMORY ?? "2GB"),

@@ -26,6 +26,7 @@ interface AgentOptions {
   registry?: string;
   cache: string;
   waitTimeout: string;
+  intraOpThreads: string;
 }
 
 export function register(program: Command): void {
@@ -42,6 +43,7 @@ export function register(program: Command): void {
     .option("--registry <dir>", "registry the artifacts come from (default: $EVOFLOW_REGISTRY or .evoflow/registry when it exists)")
     .option("--cache <dir>", "local artifact cache", ".evoflow/agent-cache")
     .option("--wait-timeout <ms>", "longest a load waits for an in-flight model to free room", "30000")
+    .option("--intra-op-threads <n>", "onnxruntime threads per session (1 suits many small models; 0 = onnxruntime's default)", "1")
     .action(async (opts: AgentOptions) => {
       const fail = (message: string): never => {
         process.stderr.write(`${message}\n`);
@@ -54,7 +56,7 @@ export function register(program: Command): void {
         fail((err as Error).message);
       }
       let backend: Backend;
-      if (opts.backend === "onnxruntime") backend = new OnnxRuntimeBackend({ log: (m) => process.stderr.write(`warn: ${m}\n`) });
+      if (opts.backend === "onnxruntime") backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), log: (m) => process.stderr.write(`warn: ${m}\n`) });
       else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url") });
       else return fail(`unknown backend "${opts.backend}" (use onnxruntime or triton)`);
 

@@ -1,0 +1,60 @@
+/**
+ * Shared by the agent and sync-path benchmarks: child processes (servers and load
+ * client) over IPC, percentiles, and the machine description for the results.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import type { LoadPlan, LoadResult } from "./agent-load-client";
+
+export const benchDir = import.meta.dirname;
+
+/** Forks a TypeScript child with IPC; resolves with its first message (its "ready" report). */
+export function forkChild<T>(script: string, args: string[] = []): Promise<{ child: ChildProcess; ready: T }> {
+  const child = fork(join(benchDir, script), args, { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  return new Promise((resolve, reject) => {
+    child.once("message", (ready) => resolve({ child, ready: ready as T }));
+    child.once("exit", (code) => reject(new Error(`${script} exited (${code}) before it was ready`)));
+  });
+}
+
+/** Sends a message and waits for the child's answer. */
+export function ask<T>(child: ChildProcess, message: unknown): Promise<T> {
+  return new Promise((resolve) => {
+    child.once("message", (m) => resolve(m as T));
+    child.send(message as object);
+  });
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
+  const { child } = await forkChild("agent-load-client.ts");
+  const result = await ask<LoadResult>(child, plan);
+  await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
+  return result;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export function latencySummary(latencies: number[]) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { count: sorted.length, p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length) };
+}
+
+export const round = (v: number, digits = 3) => Math.round(v * 10 ** digits) / 10 ** digits;
+export const mb = (bytes: number) => round(bytes / 1e6, 1);
+
+export function machine() {
+  return { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGB: round(totalmem() / 1e9, 1), node: process.version, platform: `${process.platform}-${process.arch}` };
+}
