@@ -248,6 +248,8 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     return true;
   }, [remember]);
 
+  const onNodeDragStart = useCallback(() => remember(), [remember]);
+
   const renameNode = useCallback(
     (oldId: string, newId: string) => {
       remember();
@@ -590,7 +592,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
               onConnectEnd={onConnectEnd}
               isValidConnection={isValidConnection}
               onBeforeDelete={onBeforeDelete}
-              onNodeDragStart={() => remember()}
+              onNodeDragStart={onNodeDragStart}
               deleteKeyCode={["Backspace", "Delete"]}
               minZoom={0.05}
               defaultViewport={{ x: 0, y: 0, zoom: 1 }}
