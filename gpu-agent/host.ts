@@ -322,7 +322,7 @@ export class ModelHost extends EventEmitter {
    * the model's signature first (TensorInputError).
    */
   async infer(name: string, version: number, inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
-    const entry = await this.entryFor(name, version);
+    const entry = this.entries.get(ModelHost.key(name, version)) ?? (await this.entryFor(name, version));
     checkInputs(entry.inputs, inputs);
     if (outputs) {
       const unknown = outputs.filter((o) => !entry.outputs.some((s) => s.name === o));
@@ -332,7 +332,7 @@ export class ModelHost extends EventEmitter {
     entry.inFlight++;
     entry.requests++;
     try {
-      await this.ensureResident(entry);
+      if (entry.state !== "resident") await this.ensureResident(entry);
       entry.lastUsed = performance.now();
       return await entry.loaded!.run(inputs, outputs);
     } finally {

@@ -58,7 +58,9 @@ export function tensorFromJson(t: V2Tensor, where: string): Tensor {
   const shape = checkShape(t.shape, where);
   const dtype = dtypeOfV2(t.datatype);
   if (!Array.isArray(t.data)) throw new TensorInputError(`${where}: data must be an array (or send it binary with parameters.binary_data_size)`);
-  const flat = (t.data as unknown[]).flat(Infinity);
+  const data0 = t.data as unknown[];
+  // Flat data (the common case) is used as is; nested rows are flattened.
+  const flat = data0.length > 0 && Array.isArray(data0[0]) ? data0.flat(Infinity) : data0;
   const count = elementCount(shape);
   if (flat.length !== count) throw new TensorInputError(`${where}: data has ${flat.length} elements, shape [${shape}] needs ${count}`);
   if (dtype === "string") {

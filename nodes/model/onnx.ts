@@ -100,7 +100,7 @@ export default defineNode({
         outstanding.set(version, (outstanding.get(version) ?? 0) + 1);
         let payload: unknown;
         try {
-          const d = await describe(version);
+          const d = described.get(version) ?? (await describe(version));
           const outputs = await batcher.submit(version, toInputs(message.payload, d));
           payload = fromOutputs(outputs, d);
         } finally {
