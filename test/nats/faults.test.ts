@@ -145,6 +145,30 @@ describe("duplicate suppression", () => {
   });
 });
 
+describe("retention", () => {
+  it("sets the pipeline stream's max age and bytes from the JSON, and updates them on redeploy", async () => {
+    const server = await NatsServer.start();
+    cleanups.push(() => server.dispose());
+    const dir = mkdtempSync(join(tmpdir(), "evoflow-retention-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const transport = await NatsTransport.connect({ servers: server.url });
+    const runtime = new Runtime({ transport, dataDir: dir });
+    cleanups.push(() => runtime.close());
+    const pipeline = (retention: { maxAgeSeconds: number; maxBytes: number }) => ({
+      ...streamPipeline("kept", 10, 0),
+      settings: { retention },
+    });
+    await runtime.deploy(pipeline({ maxAgeSeconds: 3600, maxBytes: 50_000_000 }));
+    let config = (await transport.jsm.streams.info(streamName("kept"))).config;
+    expect(config.max_age).toBe(3600e9);
+    expect(config.max_bytes).toBe(50_000_000);
+    await runtime.deploy(pipeline({ maxAgeSeconds: 600, maxBytes: 20_000_000 }));
+    config = (await transport.jsm.streams.info(streamName("kept"))).config;
+    expect(config.max_age).toBe(600e9);
+    expect(config.max_bytes).toBe(20_000_000);
+  });
+});
+
 describe("bytes that are no message", () => {
   it("go to the dead-letter subject with a reason, and the consumer goes on", async () => {
     const server = await NatsServer.start();
