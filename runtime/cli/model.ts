@@ -1,17 +1,13 @@
 /**
  * `evoflow model …`: the model registry from the terminal (register, list, show, promote,
- * status, delete). Works on the file-system registry in `--registry DIR`, `EVOFLOW_REGISTRY`
- * or `.evoflow/registry`.
+ * status, delete). Works on the registry `--registry` names (a folder, nats://…, mongodb://…),
+ * else `EVOFLOW_REGISTRY_NATS`, `EVOFLOW_REGISTRY`, or the folder `.evoflow/registry`.
  */
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { FsModelRegistry, defaultRegistryDir } from "../registry/fs";
+import { openModelRegistry, registryLocation } from "../registry/open";
 import { parseModelRef, RegistryError, type ModelRegistry, type ModelStatus, type ModelVersion } from "../registry/types";
 import type { TensorSignature } from "../onnx/signature";
-
-export function openRegistry(dir?: string): ModelRegistry & { dir: string } {
-  return new FsModelRegistry(dir ?? defaultRegistryDir());
-}
 
 /** Left-aligned text columns, for terminal tables. */
 export function formatTable(header: string[], rows: string[][]): string {
@@ -99,18 +95,24 @@ function describeVersion(v: ModelVersion): string {
   return text;
 }
 
-/** Runs a command body with a registry, turning failures into a message and exit code 1. */
-export async function withRegistry(dir: string | undefined, body: (registry: ModelRegistry) => Promise<void>): Promise<void> {
-  const registry = openRegistry(dir);
+/** Runs a command body with the registry at `location`, turning failures into a message and exit code 1. */
+export async function withRegistry(location: string | undefined, body: (registry: ModelRegistry) => Promise<void>): Promise<void> {
+  let registry: ModelRegistry | undefined;
   try {
+    registry = await openModelRegistry(registryLocation(location));
     await body(registry);
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     process.exitCode = 1;
   } finally {
-    await registry.close();
+    await registry?.close();
   }
 }
+
+export const REGISTRY_OPTION = [
+  "--registry <location>",
+  "the registry: a folder, nats://host:port or mongodb://… (default: $EVOFLOW_REGISTRY_NATS, $EVOFLOW_REGISTRY, .evoflow/registry)",
+] as const;
 
 function print(text: string): void {
   process.stdout.write(text);
@@ -122,7 +124,6 @@ function printJson(value: unknown): void {
 
 export function register(program: Command): void {
   const model = program.command("model").description("the model registry: register, list, show, promote, set status, delete");
-  const registryOption = ["--registry <dir>", "registry folder (default: $EVOFLOW_REGISTRY or .evoflow/registry)"] as const;
 
   model
     .command("register")
@@ -134,7 +135,7 @@ export function register(program: Command): void {
     .option("--base <version>", "the version this one was trained from")
     .option("--promote", "make it the champion at once")
     .option("--json", "print the version record as JSON")
-    .option(...registryOption)
+    .option(...REGISTRY_OPTION)
     .action(async (file: string, opts: { name: string; label: string[]; metric: string[]; base?: string; promote?: boolean; json?: boolean; registry?: string }) =>
       withRegistry(opts.registry, async (registry) => {
         let bytes: Uint8Array;
@@ -162,7 +163,7 @@ export function register(program: Command): void {
     .command("list")
     .description("list models: versions, latest, champion")
     .option("--json", "print JSON")
-    .option(...registryOption)
+    .option(...REGISTRY_OPTION)
     .action(async (opts: { json?: boolean; registry?: string }) =>
       withRegistry(opts.registry, async (registry) => {
         const models = await registry.list();
@@ -177,7 +178,7 @@ export function register(program: Command): void {
     .description("show a model's versions (NAME) or one version in full (NAME@VERSION, NAME@champion, NAME@latest)")
     .argument("<ref>", "NAME or NAME@VERSION")
     .option("--json", "print JSON")
-    .option(...registryOption)
+    .option(...REGISTRY_OPTION)
     .action(async (ref: string, opts: { json?: boolean; registry?: string }) =>
       withRegistry(opts.registry, async (registry) => {
         if (ref.includes("@")) {
@@ -209,7 +210,7 @@ export function register(program: Command): void {
     .description("make NAME@VERSION the champion (the previous champion is retired; serving nodes hot-swap)")
     .argument("<ref>", "NAME@VERSION")
     .option("--reason <text>", "why, kept in the version's history")
-    .option(...registryOption)
+    .option(...REGISTRY_OPTION)
     .action(async (ref: string, opts: { reason?: string; registry?: string }) =>
       withRegistry(opts.registry, async (registry) => {
         requireExplicitVersion(ref);
@@ -227,7 +228,7 @@ export function register(program: Command): void {
     .argument("<ref>", "NAME@VERSION")
     .argument("<status>", "candidate | champion | rejected | retired")
     .option("--reason <text>", "why, kept in the version's history")
-    .option(...registryOption)
+    .option(...REGISTRY_OPTION)
     .action(async (ref: string, status: string, opts: { reason?: string; registry?: string }) =>
       withRegistry(opts.registry, async (registry) => {
         requireExplicitVersion(ref);
@@ -242,7 +243,7 @@ export function register(program: Command): void {
     .description("delete NAME@VERSION and its artifact (the champion only with --force)")
     .argument("<ref>", "NAME@VERSION")
     .option("--force", "also delete the champion, leaving the model without one")
-    .option(...registryOption)
+    .option(...REGISTRY_OPTION)
     .action(async (ref: string, opts: { force?: boolean; registry?: string }) =>
       withRegistry(opts.registry, async (registry) => {
         requireExplicitVersion(ref);

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { DEFAULT_BATCH_SIZES, profileRegisteredModel } from "../profiler/profile";
 import { parseModelRef, RegistryError } from "../registry/types";
 import type { ModelProfile } from "../registry/types";
-import { formatBytes, formatTable, withRegistry } from "./model";
+import { formatBytes, formatTable, REGISTRY_OPTION, withRegistry } from "./model";
 
 function parseBatchSizes(text: string): number[] {
   const sizes = text.split(",").map((s) => Number(s.trim()));
@@ -49,7 +49,7 @@ export function register(program: Command): void {
     .option("--provider <names>", "onnxruntime execution providers in order of preference, comma-separated", "cpu")
     .option("--threads <n>", "onnxruntime intra-op threads (default: onnxruntime's choice)")
     .option("--json", "print the profile as JSON")
-    .option("--registry <dir>", "registry folder (default: $EVOFLOW_REGISTRY or .evoflow/registry)")
+    .option(...REGISTRY_OPTION)
     .action(async (ref: string, opts: { batch: string; duration: string; warmup: string; provider: string; threads?: string; json?: boolean; registry?: string }) =>
       withRegistry(opts.registry, async (registry) => {
         const { name, ref: versionRef } = parseModelRef(ref, "latest");

@@ -113,5 +113,5 @@ describe("profiler", () => {
     await expect(cli(["cli-mlp@1", "--batch", "1,x"])).rejects.toMatchObject({ stderr: expect.stringMatching(/--batch wants positive integers/) });
     await expect(cli(["missing@1"])).rejects.toMatchObject({ stderr: 'error: no version 1 of model "missing"\n' });
     await registry.close();
-  });
+  }, 180_000); // four CLI spawns: about a second each on an idle machine, several under load
 });

@@ -4,10 +4,14 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsModelRegistry } from "../../runtime/registry/fs";
+import { NatsModelRegistry } from "../../runtime/registry/nats";
+import { NatsServer } from "../nats/server";
 import type { ModelSummary, ModelVersion } from "../../runtime/registry/types";
 import { makeMlp } from "../fixtures/mlp";
 
 const root = path.resolve(import.meta.dirname, "../..");
+/** Each test spawns the CLI several times (about a second each on an idle machine, several under load). */
+const SPAWNS_TIMEOUT_MS = 180_000;
 let dir: string;
 let registryDir: string;
 
@@ -73,7 +77,7 @@ describe("evoflow model (spawned CLI)", () => {
     expect(deleted.stdout).toBe("deleted iris@1\n");
     const after = await evoflow(["model", "show", "iris", "--json", ...reg]);
     expect((JSON.parse(after.stdout) as ModelVersion[]).map((v) => v.version)).toEqual([2]);
-  });
+  }, SPAWNS_TIMEOUT_MS);
 
   it("refuses a file that is not an ONNX model, with a clear error and nothing stored", async () => {
     const emptyDir = path.join(dir, "empty-registry");
@@ -82,7 +86,7 @@ describe("evoflow model (spawned CLI)", () => {
     expect(bad.stderr).toMatch(/^error: cannot register "junk": not a valid ONNX model: /);
     const list = await evoflow(["model", "list", "--registry", emptyDir]);
     expect(list.stdout).toBe("no models registered\n");
-  });
+  }, SPAWNS_TIMEOUT_MS);
 
   it("uses EVOFLOW_REGISTRY and reports unknown models and bad references", async () => {
     const env = { EVOFLOW_REGISTRY: path.join(dir, "from-env") };
@@ -95,5 +99,28 @@ describe("evoflow model (spawned CLI)", () => {
     const badStatus = await evoflow(["model", "status", "env-model@1", "shipped"], env);
     expect(badStatus.stderr).toMatch(/unknown status "shipped"/);
     expect(badStatus.code).toBe(1);
-  });
+  }, SPAWNS_TIMEOUT_MS);
+});
+
+describe("evoflow model on a NATS registry (real nats-server)", () => {
+  it("registers, promotes and lists through --registry nats://… and EVOFLOW_REGISTRY_NATS", async () => {
+    const server = await NatsServer.start();
+    try {
+      const reg = ["--registry", server.url];
+      expect((await evoflow(["model", "register", "small.onnx", "--name", "shared", ...reg])).stdout).toMatch(/^registered shared@1 /);
+      expect((await evoflow(["model", "register", "other.onnx", "--name", "shared"], { EVOFLOW_REGISTRY_NATS: server.url })).stdout).toMatch(/^registered shared@2 /);
+      expect((await evoflow(["model", "promote", "shared@2", ...reg])).stdout).toBe("shared@2 is the champion\n");
+      const list = JSON.parse((await evoflow(["model", "list", "--json"], { EVOFLOW_REGISTRY_NATS: server.url })).stdout) as ModelSummary[];
+      expect(list.map((m) => [m.name, m.versions, m.champion])).toEqual([["shared", 2, 2]]);
+
+      const registry = await NatsModelRegistry.connect({ servers: server.url });
+      expect((await registry.get("shared", "champion"))?.signature.inputs[0].name).toBe("input");
+      await registry.close();
+    } finally {
+      await server.dispose();
+    }
+    const down = await evoflow(["model", "list", "--registry", server.url]);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^error: /);
+  }, SPAWNS_TIMEOUT_MS);
 });
