@@ -591,6 +591,7 @@ export class NatsTransport implements Transport {
     const timeout = this.options.syncTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeout;
     let answer: Msg;
+    let unserved = false;
     for (let attempt = 0; ; attempt++) {
       try {
         answer = await this.nc.request(names.syncSubject(edge.pipeline, edge.id), data, { timeout: Math.max(1, deadline - Date.now()) });
@@ -598,13 +599,16 @@ export class NatsTransport implements Transport {
       } catch (err) {
         const cause = (err as Error).cause;
         // No process serves the node (yet: a worker starting, or replaced): wait for one within the timeout.
-        if ((err instanceof errors.NoRespondersError || cause instanceof errors.NoRespondersError) && Date.now() < deadline - 50) {
+        const noResponders = err instanceof errors.NoRespondersError || cause instanceof errors.NoRespondersError;
+        unserved ||= noResponders;
+        if (noResponders && Date.now() < deadline - 50) {
           await sleep(Math.min(500, 25 * 2 ** Math.min(attempt, 5), deadline - Date.now()));
           continue;
         }
-        if (err instanceof errors.NoRespondersError || cause instanceof errors.NoRespondersError)
+        const timedOut = err instanceof errors.TimeoutError || cause instanceof errors.TimeoutError;
+        if (noResponders || (timedOut && unserved))
           throw new Error(`no process serves ${edge.to.node} (sync edge ${edge.id}) after ${timeout} ms: start a worker for it`);
-        if (err instanceof errors.TimeoutError || cause instanceof errors.TimeoutError)
+        if (timedOut)
           throw new Error(`${edge.to.node} did not answer within ${timeout} ms (sync edge ${edge.id})`);
         throw err;
       }

@@ -145,6 +145,29 @@ describe("duplicate suppression", () => {
   });
 });
 
+describe("sync edges without an answer", () => {
+  it("fail with an error naming the node once the timeout passes, never hang", async () => {
+    const server = await NatsServer.start();
+    cleanups.push(() => server.dispose());
+    const dir = mkdtempSync(join(tmpdir(), "evoflow-nosync-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const transport = await NatsTransport.connect({ servers: server.url, syncTimeoutMs: 500 });
+    const runtime = new Runtime({ transport, dataDir: dir, localNodes: () => new Set(["request"]) });
+    cleanups.push(() => runtime.close());
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "lonely",
+      nodes: [
+        { id: "request", type: "io.http" },
+        { id: "double", type: "transform.jsonata", placement: "gpu", config: { expression: "{ 'y': x * 2 }" } },
+      ],
+      edges: [{ from: "request.out", to: "double.in", mode: "sync" }],
+    });
+    // No process runs `double`: the caller keeps asking until its timeout, then gets the reason.
+    await expect(running.entrypoints.get("lonely")!.invoke({ x: 1 })).rejects.toThrow(/no process serves double \(sync edge request_out-double_in\) after 500 ms/);
+  });
+});
+
 describe("retention", () => {
   it("sets the pipeline stream's max age and bytes from the JSON, and updates them on redeploy", async () => {
     const server = await NatsServer.start();
