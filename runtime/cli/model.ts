@@ -38,8 +38,8 @@ function parseMetrics(pairs: string[]): Record<string, number> {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** A `name@version` whose version must be a number (or champion/latest, resolved here). */
-export async function resolveVersion(registry: ModelRegistry, text: string): Promise<ModelVersion> {
+/** The version a reference names (NAME, NAME@N, NAME@champion, NAME@latest), or a not_found error. */
+async function resolveVersion(registry: ModelRegistry, text: string): Promise<ModelVersion> {
   const { name, ref } = parseModelRef(text, "latest");
   const found = await registry.get(name, ref);
   if (!found) {
