@@ -68,18 +68,33 @@ export function tensorFromJson(t: V2Tensor, where: string): Tensor {
     return { dtype, shape, data: flat as string[] };
   }
   const data = new ARRAY_OF[dtype](count);
-  for (let i = 0; i < count; i++) {
-    const v = flat[i];
-    if (dtype === "bool") {
-      if (typeof v !== "boolean" && v !== 0 && v !== 1) throw new TensorInputError(`${where}: BOOL element ${i} is ${JSON.stringify(v)}, expected true or false`);
+  const bad = (i: number, expected: string) => new TensorInputError(`${where}: ${t.datatype} element ${i} is ${JSON.stringify(flat[i])}, expected ${expected}`);
+  // One loop per kind of element, so the hot float case checks nothing but the type.
+  if (dtype === "bool") {
+    for (let i = 0; i < count; i++) {
+      const v = flat[i];
+      if (typeof v !== "boolean" && v !== 0 && v !== 1) throw bad(i, "true or false");
       data[i] = v ? 1 : 0;
-    } else if (dtype === "int64") {
-      if (!(Number.isInteger(v) || (typeof v === "string" && /^-?\d+$/.test(v)))) throw new TensorInputError(`${where}: INT64 element ${i} is ${JSON.stringify(v)}, expected an integer`);
+    }
+  } else if (dtype === "int64") {
+    for (let i = 0; i < count; i++) {
+      const v = flat[i];
+      if (!(Number.isInteger(v) || (typeof v === "string" && /^-?\d+$/.test(v)))) throw bad(i, "an integer");
       (data as BigInt64Array)[i] = BigInt(v as number | string);
-    } else {
-      if (typeof v !== "number" || (!dtype.startsWith("float") && !Number.isInteger(v)))
-        throw new TensorInputError(`${where}: ${t.datatype} element ${i} is ${JSON.stringify(v)}, expected a${dtype.startsWith("float") ? " number" : "n integer"}`);
-      (data as Float64Array)[i] = v;
+    }
+  } else if (dtype === "float32" || dtype === "float64") {
+    const out = data as Float32Array;
+    for (let i = 0; i < count; i++) {
+      const v = flat[i];
+      if (typeof v !== "number") throw bad(i, "a number");
+      out[i] = v;
+    }
+  } else {
+    const out = data as Int32Array;
+    for (let i = 0; i < count; i++) {
+      const v = flat[i];
+      if (!Number.isInteger(v)) throw bad(i, "an integer");
+      out[i] = v as number;
     }
   }
   return { dtype, shape, data };
