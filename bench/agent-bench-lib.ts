@@ -3,15 +3,18 @@
  * client) over IPC, percentiles, and the machine description for the results.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import type { LoadPlan, LoadResult } from "./agent-load-client";
 
 export const benchDir = import.meta.dirname;
 
 /** Forks a TypeScript child with IPC; resolves with its first message (its "ready" report). */
-export function forkChild<T>(script: string, args: string[] = []): Promise<{ child: ChildProcess; ready: T }> {
-  const child = fork(join(benchDir, script), args, { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+/** Node flags of the servers under test: the CLI's (bin/evoflow.js), so Evoflow runs as shipped and a bare server on equal flags. */
+export const SERVER_NODE_FLAGS = ["--max-semi-space-size=64"];
+
+export function forkChild<T>(script: string, args: string[] = [], nodeFlags: string[] = []): Promise<{ child: ChildProcess; ready: T }> {
+  const child = fork(join(benchDir, script), args, { execArgv: [...nodeFlags, "--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     child.once("message", (ready) => resolve({ child, ready: ready as T }));
     child.once("exit", (code) => reject(new Error(`${script} exited (${code}) before it was ready`)));
@@ -56,5 +59,6 @@ export const round = (v: number, digits = 3) => Math.round(v * 10 ** digits) / 1
 export const mb = (bytes: number) => round(bytes / 1e6, 1);
 
 export function machine() {
-  return { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGB: round(totalmem() / 1e9, 1), node: process.version, platform: `${process.platform}-${process.arch}` };
+  // The load average shows how busy the (shared) machine was when the figures were taken.
+  return { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGB: round(totalmem() / 1e9, 1), node: process.version, platform: `${process.platform}-${process.arch}`, loadAverage1m: round(loadavg()[0], 2) };
 }

@@ -15,7 +15,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
-import { ask, benchDir, forkChild, latencySummary, machine, mb, percentile, round, runLoad, stopChild } from "./agent-bench-lib";
+import { ask, benchDir, forkChild, SERVER_NODE_FLAGS, latencySummary, machine, mb, percentile, round, runLoad, stopChild } from "./agent-bench-lib";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,7 +38,7 @@ type Ready = { port: number; models: number; perModelBytes: number };
 type Stats = { loads: { key: string; ms: number; swapInMs: number; at: number }[]; evictions: number; memoryBytes: number; perModelBytes: number; peakRssBytes: number };
 
 async function scenario(room: number, warm: boolean) {
-  const { child, ready } = await forkChild<Ready>("agent-overcommit-server.ts", [modelDir, String(room), warm ? "warm" : "cold"]);
+  const { child, ready } = await forkChild<Ready>("agent-overcommit-server.ts", [modelDir, String(room), warm ? "warm" : "cold"], SERVER_NODE_FLAGS);
   // Every model answers correctly before timing.
   for (let i = 0; i < MODELS; i++) {
     const res = await fetch(`http://127.0.0.1:${ready.port}${targets[i].path}`, { method: "POST", headers: { "content-type": "application/json" }, body });
@@ -120,7 +120,7 @@ const md = `# Agent overcommit: 30 models, room for 10, Zipf traffic
 
 Command: \`${command}\` — ${report.date}
 
-Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}). Agent (onnxruntime, CPU) and load generator each in their own process on loopback.
+Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Agent (onnxruntime, CPU) and load generator each in their own process on loopback.
 
 Models: ${MODELS} MLPs ${SIZES.join("-")} (${mb(report.artifactBytes)} MB file, ${mb(report.perModelBudgetBytes)} MB budgeted each). Overcommitted agent: budget ${report.overcommit.budgetMb} MB (room for ${ROOM}); baseline: room for all ${MODELS}, all loaded before timing. Traffic: Zipf s=1 over the models (seed 42), ${concurrency} clients closed loop, ${seconds} s after a 3 s warm-up, batch 1 JSON v2 requests; the same sequence for both.
 
