@@ -9,13 +9,12 @@
  * ordered by a lease on its `models` document, version numbers come from an atomic `$inc`,
  * and other clients' champion changes are seen by polling `championSeq`.
  *
- * The `mongodb` driver is an optional dependency, loaded only when this backend is opened.
- * NOTE: written without a server at hand (its interfaces below were type-checked against
- * the mongodb 6.22 driver's typings); its conformance test runs where MONGODB_URL is set
- * (test/registry/mongodb.test.ts) and has not run yet.
+ * NOTE: written without a MongoDB server at hand: its conformance test runs where
+ * MONGODB_URL is set (test/registry/mongodb.test.ts) and has not run yet.
  */
 import { randomBytes } from "node:crypto";
 import { EventEmitter, once } from "node:events";
+import { GridFSBucket, MongoClient, type Collection } from "mongodb";
 import { checkStatus, notFound, planPromotion, prepareRegistration, sha256Hex, summarize, withStatus } from "./records";
 import {
   checkModelName,
@@ -30,42 +29,6 @@ import {
   type ValidationReport,
   type VersionRef,
 } from "./types";
-
-/* The few driver types used here, so the project type-checks without the optional package. */
-// The driver's own `Document` (an `any` index signature, which interfaces satisfy).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Document = { [key: string]: any };
-interface Collection<T extends Document> {
-  findOne(filter: object, options?: object): Promise<T | null>;
-  find(filter: object, options?: object): { sort(spec: Record<string, 1 | -1>): { toArray(): Promise<T[]> }; toArray(): Promise<T[]> };
-  insertOne(doc: T): Promise<unknown>;
-  replaceOne(filter: object, doc: T, options?: object): Promise<unknown>;
-  updateOne(filter: object, update: object, options?: object): Promise<{ matchedCount: number }>;
-  findOneAndUpdate(filter: object, update: object, options: object): Promise<unknown>;
-  deleteOne(filter: object): Promise<unknown>;
-  deleteMany(filter: object): Promise<unknown>;
-  distinct(key: string, filter?: object): Promise<unknown[]>;
-  drop(): Promise<unknown>;
-}
-interface Db {
-  collection<T extends Document>(name: string): Collection<T>;
-}
-interface GridFSBucket {
-  openUploadStream(filename: string, options?: object): NodeJS.WritableStream & { id: unknown };
-  openDownloadStreamByName(filename: string): NodeJS.ReadableStream;
-  find(filter: object): { toArray(): Promise<{ _id: unknown }[]> };
-  delete(id: unknown): Promise<void>;
-  drop(): Promise<void>;
-}
-interface MongoClient {
-  connect(): Promise<unknown>;
-  db(name?: string): Db;
-  close(): Promise<void>;
-}
-interface MongoDriver {
-  MongoClient: new (url: string) => MongoClient;
-  GridFSBucket: new (db: Db, options: { bucketName: string }) => GridFSBucket;
-}
 
 interface ModelDoc {
   _id: string;
@@ -89,12 +52,8 @@ export interface MongoRegistryOptions {
   prefix?: string;
   /** How often watchers poll for champion changes made by other clients (default 1 s). */
   pollMs?: number;
-}
-
-/** `findOneAndUpdate` returns the document (driver 6) or `{ value }` (driver 5 and older). */
-function unwrapDocument<T>(result: unknown): T | null {
-  if (result && typeof result === "object" && "value" in result && "ok" in result) return (result as { value: T | null }).value;
-  return result as T | null;
+  /** How long to look for a server before failing (default 5 s). */
+  connectTimeoutMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -119,14 +78,8 @@ export class MongoModelRegistry implements ModelRegistry {
   }
 
   static async open(options: MongoRegistryOptions): Promise<MongoModelRegistry> {
-    const moduleName = "mongodb"; // a variable, so the type checker does not require the optional package
-    let driver: MongoDriver;
-    try {
-      driver = (await import(moduleName)) as MongoDriver;
-    } catch {
-      throw new Error("the MongoDB registry backend needs the `mongodb` package: npm install mongodb");
-    }
-    const client = new driver.MongoClient(options.url);
+    // A server that cannot be reached is an error within seconds, not the driver's default 30 s.
+    const client = new MongoClient(options.url, { serverSelectionTimeoutMS: options.connectTimeoutMs ?? 5000 });
     await client.connect();
     const db = options.database ? client.db(options.database) : client.db();
     const prefix = options.prefix ?? "registry_";
@@ -134,7 +87,7 @@ export class MongoModelRegistry implements ModelRegistry {
       client,
       db.collection<ModelDoc>(`${prefix}models`),
       db.collection<VersionDoc>(`${prefix}versions`),
-      new driver.GridFSBucket(db, { bucketName: `${prefix}artifacts` }),
+      new GridFSBucket(db, { bucketName: `${prefix}artifacts` }),
       options.pollMs ?? 1000,
     );
     // Learn the current champions now, so a change made after `open` is reported, with its `previous`.
@@ -170,12 +123,10 @@ export class MongoModelRegistry implements ModelRegistry {
     const deadline = Date.now() + LOCK_TIMEOUT_MS;
     for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
       const now = Date.now();
-      const got = unwrapDocument<ModelDoc>(
-        await this.models.findOneAndUpdate(
-          { _id: name, $or: [{ lockedUntil: { $lt: now } }, { lockedUntil: { $exists: false } }] },
-          { $set: { lockedUntil: now + LEASE_MS, lockOwner: this.owner } },
-          { returnDocument: "after" },
-        ),
+      const got = await this.models.findOneAndUpdate(
+        { _id: name, $or: [{ lockedUntil: { $lt: now } }, { lockedUntil: { $exists: false } }] },
+        { $set: { lockedUntil: now + LEASE_MS, lockOwner: this.owner } },
+        { returnDocument: "after" },
       );
       if (got) break;
       if (now > deadline) throw new RegistryError("conflict", `model "${name}" is locked by another client`);
@@ -203,11 +154,11 @@ export class MongoModelRegistry implements ModelRegistry {
   }
 
   private writeRecord(record: ModelVersion): Promise<unknown> {
-    return this.versionDocs.replaceOne({ _id: `${record.name}@${record.version}` }, { _id: `${record.name}@${record.version}`, ...record });
+    return this.versionDocs.replaceOne({ _id: `${record.name}@${record.version}` }, record);
   }
 
   private async signalChampion(name: string, version: number | null): Promise<{ version: number | null; seq: number }> {
-    const doc = unwrapDocument<ModelDoc>(await this.models.findOneAndUpdate({ _id: name }, { $set: { champion: version }, $inc: { championSeq: 1 } }, { returnDocument: "after" }));
+    const doc = await this.models.findOneAndUpdate({ _id: name }, { $set: { champion: version }, $inc: { championSeq: 1 } }, { returnDocument: "after" });
     return { version, seq: doc?.championSeq ?? 0 };
   }
 
@@ -223,7 +174,7 @@ export class MongoModelRegistry implements ModelRegistry {
   async register(input: RegisterInput): Promise<ModelVersion> {
     const prepared = prepareRegistration(input);
     return this.withLock(input.name, async () => {
-      const counter = unwrapDocument<ModelDoc>(await this.models.findOneAndUpdate({ _id: input.name }, { $inc: { nextVersion: 1 } }, { returnDocument: "before" }));
+      const counter = await this.models.findOneAndUpdate({ _id: input.name }, { $inc: { nextVersion: 1 } }, { returnDocument: "before" });
       const version = counter?.nextVersion ?? 1;
       const filename = `${input.name}@${version}`;
       const upload = this.bucket.openUploadStream(filename, { metadata: { name: input.name, version, sha256: prepared.artifact.sha256 } });
