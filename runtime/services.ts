@@ -4,19 +4,18 @@
  */
 import { join } from "node:path";
 import { createModelService } from "../gpu-agent/in-process";
-import { FsModelRegistry } from "./registry/fs";
-import { NatsModelRegistry } from "./registry/nats";
+import { openModelRegistry } from "./registry/open";
 
 export interface ServiceOptions {
   dataDir: string;
 }
 
 export async function createServices(options: ServiceOptions): Promise<Record<string, unknown>> {
-  // The registry follows EVOFLOW_REGISTRY when set, like the `evoflow model` commands; else it lives in the data folder.
-  // EVOFLOW_REGISTRY_NATS=<url> puts it on NATS (KV + Object Store), shared by every process of a distributed run.
-  const registry = process.env.EVOFLOW_REGISTRY_NATS
-    ? await NatsModelRegistry.connect({ servers: process.env.EVOFLOW_REGISTRY_NATS.split(",") })
-    : new FsModelRegistry(process.env.EVOFLOW_REGISTRY || join(options.dataDir, "registry"));
+  // Like the `evoflow model` commands: EVOFLOW_REGISTRY_NATS or EVOFLOW_REGISTRY (a folder, nats:// or
+  // mongodb:// location) when set, so every process of a distributed run shares one; else the data folder.
+  const registry = await openModelRegistry(
+    process.env.EVOFLOW_REGISTRY_NATS || process.env.EVOFLOW_REGISTRY || join(options.dataDir, "registry"),
+  );
   return {
     registry,
     models: await createModelService({ dataDir: options.dataDir, registry }),
