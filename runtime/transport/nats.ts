@@ -676,7 +676,8 @@ export class NatsTransport implements Transport {
     const attached = this.pipelines.get(pipeline);
     if (!attached) return;
     await this.quiesce(pipeline);
-    for (const sub of attached.subscriptions) sub.unsubscribe();
+    // Drain, not unsubscribe: a request the server already routed here is answered, not dropped (its caller would wait out the timeout).
+    await Promise.all(attached.subscriptions.map((sub) => sub.drain().catch(() => undefined)));
     clearInterval(attached.heartbeat);
     await this.processesKv.delete(`${pipeline}.${this.processId}`).catch(() => undefined);
     for (const key of this.windows.keys()) if (key.startsWith(`${pipeline}/`)) this.windows.delete(key);
