@@ -107,7 +107,7 @@ export default defineNode({
         at: new Date().toISOString(),
         trigger: candidate.trigger,
         scenario: candidate.scenario,
-        strategy: { trainer: "trainer.tfjs", ...candidate.strategy },
+        strategy: { trainer: String(candidate.strategy.trainer ?? "unknown"), ...candidate.strategy },
         snapshot: candidate.snapshot,
         trainingMs: candidate.trainingMs,
         samplesSeen: candidate.samplesSeen,
