@@ -26,6 +26,7 @@ const NODES = 500;
 const CHAIN = 10;
 const TAP_RATE = 2000;
 const FRAME_SECONDS = 5;
+const ROUNDS = 5;
 const RESULTS = fileURLToPath(new URL("./results", import.meta.url));
 
 if (!existsSync(`${EDITOR_DIST}/index.html`)) {
@@ -114,36 +115,65 @@ const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", arg
 const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
 await page.goto(url);
 await page.waitForSelector('[data-testid="palette-io.generator"]');
+// The renderer's main-thread busy time (CDP TaskDuration): on a shared machine, steadier than wall time.
+const cdp = await page.context().newCDPSession(page);
+await cdp.send("Performance.enable");
+const busySeconds = async () => {
+  const { metrics } = await cdp.send("Performance.getMetrics");
+  return metrics.find((m) => m.name === "TaskDuration")!.value;
+};
 
-// 1. Open the 500-node file.
+// 1 and 2: open the 500-node file, then lay it out; ROUNDS times in a fresh page, the median reported.
 const file = join(work, "big.json");
 const big = bigPipeline();
 writeFileSync(file, formatPipeline(big));
 const loadBefore = loadavg()[0];
-const openStart = performance.now();
-await page.setInputFiles('[data-testid="import-file"]', file);
-await page.waitForFunction(
-  (n) => {
-    const els = document.querySelectorAll(".react-flow__node");
-    return els.length === n && [...els].every((e) => (e as HTMLElement).style.visibility !== "hidden");
-  },
-  NODES,
-  { polling: "raf", timeout: 60_000 },
-);
-await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-const firstRenderMs = ms(openStart);
-await page.waitForTimeout(1000); // let validation and the fit settle
-await page.screenshot({ path: join(shots, "bench-big-open.png") });
+const two = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+const rounds: { openMs: number; openBusyMs: number; layoutMs: number; layoutBusyMs: number; dagreMs: number }[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  await page.goto(url);
+  await page.waitForSelector('[data-testid="palette-io.generator"]');
+  const openBusy = await busySeconds();
+  const openStart = performance.now();
+  await page.setInputFiles('[data-testid="import-file"]', file);
+  await page.waitForFunction(
+    (n) => {
+      const els = document.querySelectorAll(".react-flow__node");
+      return els.length === n && [...els].every((e) => (e as HTMLElement).style.visibility !== "hidden");
+    },
+    NODES,
+    { polling: "raf", timeout: 60_000 },
+  );
+  await two();
+  const openMs = ms(openStart);
+  const openBusyMs = Math.round(((await busySeconds()) - openBusy) * 1000);
+  await page.waitForTimeout(1000); // let validation and the fit settle
+  if (round === 0) await page.screenshot({ path: join(shots, "bench-big-open.png") });
 
-// 2. Auto-layout.
-const layoutStart = performance.now();
-await page.click('[data-testid="layout"]');
-await page.waitForFunction(() => document.querySelector('[data-testid="canvas"]')?.getAttribute("data-layout-count") === "1", undefined, { polling: "raf" });
-await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-const layoutMs = ms(layoutStart);
-const dagreMs = await page.evaluate(() => Math.round(performance.getEntriesByName("evoflow.dagre").at(-1)!.duration * 10) / 10);
-await page.waitForTimeout(500);
-await page.screenshot({ path: join(shots, "bench-big-layout.png") });
+  const layoutBusy = await busySeconds();
+  const layoutStart = performance.now();
+  await page.click('[data-testid="layout"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="canvas"]')?.getAttribute("data-layout-count") === "1", undefined, { polling: "raf" });
+  await two();
+  const layoutMs = ms(layoutStart);
+  const layoutBusyMs = Math.round(((await busySeconds()) - layoutBusy) * 1000);
+  const dagreMs = await page.evaluate(() => Math.round(performance.getEntriesByName("evoflow.dagre").at(-1)!.duration * 10) / 10);
+  rounds.push({ openMs, openBusyMs, layoutMs, layoutBusyMs, dagreMs });
+  if (round === 0) {
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: join(shots, "bench-big-layout.png") });
+  }
+}
+const median = (pick: (r: (typeof rounds)[number]) => number) => {
+  const v = rounds.map(pick).sort((a, b) => a - b);
+  return v[Math.floor(v.length / 2)];
+};
+const firstRenderMs = median((r) => r.openMs);
+const firstRenderBusyMs = median((r) => r.openBusyMs);
+const layoutMs = median((r) => r.layoutMs);
+const layoutBusyMs = median((r) => r.layoutBusyMs);
+const dagreMs = median((r) => r.dagreMs);
+const best = (pick: (r: (typeof rounds)[number]) => number) => Math.min(...rounds.map(pick));
 
 // 3. A fast edge, tapped.
 await runtime.deploy({
@@ -193,8 +223,10 @@ const result = {
     loadAverage: Math.round(loadBefore * 10) / 10,
   },
   command: "npm run build:editor && npm run bench:editor",
-  open500: { nodes: big.nodes.length, edges: big.edges.length, firstRenderMs, targetMs: 1000 },
-  layout500: { layoutMs, dagreMs, targetMs: 1000 },
+  /** Medians of `rounds`. */
+  open500: { nodes: big.nodes.length, edges: big.edges.length, firstRenderMs, mainThreadBusyMs: firstRenderBusyMs, targetMs: 1000 },
+  layout500: { layoutMs, mainThreadBusyMs: layoutBusyMs, dagreMs, targetMs: 1000 },
+  rounds,
   tap: { targetRate: TAP_RATE, edgeMsgsPerSecond: edgeRate, shownRate, messagesShown, pauseResponseMs: pauseMs, framesIdle: idle, framesTapOpen: tapped },
   peakRssMB: { chromium: Math.round(peaks.browserMB), nodeRuntimeAndDriver: Math.round(peaks.nodeMB) },
 };
@@ -210,16 +242,19 @@ Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.
 Load average at the start: ${result.machine.loadAverage} (the machine is shared; wall times rise with it).
 Command: \`${result.command}\` (${result.date}).
 
+Open and layout: median of ${ROUNDS} rounds, each in a freshly loaded page (every round is in editor.json).
+
 | measure | result | target |
 | --- | --- | --- |
-| open a ${big.nodes.length}-node, ${big.edges.length}-edge pipeline file → fitted canvas, all nodes measured | ${firstRenderMs} ms | ≤ 1000 ms |
-| auto-layout (dagre, left→right) → laid-out, fitted canvas | ${layoutMs} ms (dagre alone ${dagreMs} ms) | ≤ 1000 ms |
+| open a ${big.nodes.length}-node, ${big.edges.length}-edge pipeline file → fitted canvas, all nodes measured | median ${firstRenderMs} ms wall, ${firstRenderBusyMs} ms main-thread busy; best ${best((r) => r.openMs)} ms | ≤ 1000 ms |
+| auto-layout (dagre, left→right) → laid-out, fitted canvas | median ${layoutMs} ms wall, ${layoutBusyMs} ms main-thread busy (dagre alone ${dagreMs} ms); best ${best((r) => r.layoutMs)} ms | ≤ 1000 ms |
 | frame times, pipeline running, no tap open | ${f(idle)} | |
 | frame times, tap panel open on an edge at ${edgeRate} msgs/s (784-float records) | ${f(tapped)} | responsive |
 | tap panel: rate shown / messages listed / Pause answered in | ${shownRate} / ${messagesShown} / ${pauseMs} ms | |
 | peak RSS: Chromium (all processes) / Node.js (runtime + driver) | ${result.peakRssMB.chromium} MB / ${result.peakRssMB.nodeRuntimeAndDriver} MB | |
 
-Frame times are requestAnimationFrame deltas over ${FRAME_SECONDS} s. The runtime samples the tap for the panel
+Main-thread busy is Chromium's TaskDuration (CDP Performance.getMetrics) over the same span: the renderer's own work,
+which moves less than wall time when other jobs share the cores. Frame times are requestAnimationFrame deltas over ${FRAME_SECONDS} s. The runtime samples the tap for the panel
 (runtime/api/editor.ts: ~20 messages/s sent, every message counted), so the rate shown is the edge's true rate; the
 panel draws at most 8 messages per 250 ms and keeps the last 200. Screenshots: test-artifacts/bench-*.png.
 `,
