@@ -31,7 +31,7 @@ const clPipeline = (goldenDir: string) => ({
     { id: "labels", type: "io.http", config: { name: "labels" } },
     { id: "trigger", type: "io.http", config: { name: "trigger" } },
     { id: "trainer", type: "trainer.tfjs", config: { model: MODEL, epochs: 3, architecture: { hidden: [64] }, replay: { memSize: 500 }, ewc: { lambda: 20 }, minSamples: 100 } },
-    { id: "gate", type: "validator.gate", config: { golden: goldenDir, minAccuracy: 0.5, maxRegression: 0.05, maxClassRegression: 0.3, maxGoldenRegression: 0.05, maxP99Ms: 100 } },
+    { id: "gate", type: "validator.gate", config: { golden: goldenDir, minAccuracy: 0.5, maxRegression: 0.05, maxClassRegression: 0.3, maxGoldenRegression: 0.05, maxP99Ms: 1000 } },
     { id: "decisions", type: "io.sink", config: { kind: "discard" } },
   ],
   edges: [

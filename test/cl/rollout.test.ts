@@ -29,10 +29,10 @@ async function register(classes: number[], flipLabels = false): Promise<number> 
   return v.version;
 }
 
-/** Serves `count` labelled requests through the rollout's routing; returns how many each version answered. */
-async function serve(rollout: Rollout, count: number, offset = 0): Promise<Map<number, number>> {
+/** Serves `count` labelled requests through the rollout's routing (or fewer, once it has finished, with `untilDone`); returns how many each version answered. */
+async function serve(rollout: Rollout, count: number, offset = 0, untilDone = false): Promise<Map<number, number>> {
   const answered = new Map<number, number>();
-  for (let k = 0; k < count; k++) {
+  for (let k = 0; k < count && !(untilDone && rollout.state !== "running"); k++) {
     const i = (offset + k) % test.count;
     const { serve: version, mirror } = rollout.route();
     const run = async (v: number) => {
@@ -90,8 +90,8 @@ describe("rollouts", () => {
   it("promotes a good canary after every weight step passes", async () => {
     const champion = (await registry.get(MODEL, "champion"))!.version;
     const good = await register([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const rollout = new RolloutRouter().start(registry, MODEL, good, champion, rolloutConfigSchema.parse({ mode: "canary", steps: [0.2, 0.5], requestsPerStep: 40, maxP99Ms: 1000, maxAccuracyDrop: 0.15 }));
-    await serve(rollout, 400, 1000);
+    const rollout = new RolloutRouter().start(registry, MODEL, good, champion, rolloutConfigSchema.parse({ mode: "canary", steps: [0.2, 0.5], requestsPerStep: 150, maxP99Ms: 1000, maxAccuracyDrop: 0.15 }));
+    await serve(rollout, 5000, 1000, true);
     const result = await rollout.done;
     expect(result.state, result.reason).toBe("promoted");
     expect(result.steps.map((s) => s.weight)).toEqual([0.2, 0.5]);
@@ -101,11 +101,11 @@ describe("rollouts", () => {
   it("shadow: the candidate gets mirrored traffic only and is compared with the champion", async () => {
     const champion = (await registry.get(MODEL, "champion"))!.version;
     const candidate = await register([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const rollout = new RolloutRouter().start(registry, MODEL, candidate, champion, rolloutConfigSchema.parse({ mode: "shadow", requestsPerStep: 50, maxP99Ms: 1000, maxAccuracyDrop: 0.15, minAgreement: 0.5 }));
-    const answered = await serve(rollout, 50, 2000);
+    const rollout = new RolloutRouter().start(registry, MODEL, candidate, champion, rolloutConfigSchema.parse({ mode: "shadow", requestsPerStep: 150, maxP99Ms: 1000, maxAccuracyDrop: 0.15, minAgreement: 0.5 }));
+    const answered = await serve(rollout, 150, 4000);
     const result = await rollout.done;
     expect(answered.get(candidate)).toBeUndefined();
-    expect(answered.get(champion)).toBe(50);
+    expect(answered.get(champion)).toBe(150);
     expect(result.state, result.reason).toBe("promoted");
     expect(result.steps[0].agreement).toBeGreaterThan(0.5);
   }, 60_000);
