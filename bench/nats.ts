@@ -49,6 +49,12 @@ function latencySummary(ms: number[]): { p50: number; p99: number; mean: number 
   return { p50: round(percentile(s, 50)), p99: round(percentile(s, 99)), mean: round(s.reduce((a, b) => a + b, 0) / s.length) };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 /** Peak RSS of a child, from /proc before it exits. */
 function peakRssMB(pid: number): number | undefined {
   try {
@@ -206,7 +212,14 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     process.stderr.write("(a) raw JetStream\n");
+    // Where the CPU goes in each flooded run: the server, and all client processes together.
+    const serverCpuBefore = cpuSeconds(server.pid!);
+    const clientCpuBefore = process.cpuUsage();
     const rawFlood = await rawJetStream(server.url, FLOOD, 0);
+    const rawCpu = {
+      serverSecondsPer1000: Math.round(((cpuSeconds(server.pid!) - serverCpuBefore) / FLOOD) * 1000 * 1000) / 1000,
+      clientsSecondsPer1000: Math.round(((process.cpuUsage(clientCpuBefore).user + process.cpuUsage(clientCpuBefore).system) / 1e6 / FLOOD) * 1000 * 1000) / 1000,
+    };
     const rawPaced = await rawJetStream(server.url, PACED, PACED_RATE);
 
     process.stderr.write("(b) 3-hop pipeline over two workers\n");
@@ -242,7 +255,13 @@ async function main(): Promise<void> {
       return { msgsPerSecond: Math.round(a.expected / ((a.last - started) / 1000)), latencyMs: latencySummary(a.latencies) };
     };
     const pipelinePaced = await runPipeline(paced);
+    const cpuOfAll = () => cpuSeconds(process.pid) + children.reduce((sum, c) => sum + cpuSeconds(c.pid!), 0);
+    const [serverBefore, clientsBefore] = [cpuSeconds(server.pid!), cpuOfAll()];
     const pipelineFlood = await runPipeline(flood);
+    const pipelineCpu = {
+      serverSecondsPer1000: Math.round(((cpuSeconds(server.pid!) - serverBefore) / FLOOD) * 1000 * 1000) / 1000,
+      clientsSecondsPer1000: Math.round(((cpuOfAll() - clientsBefore) / FLOOD) * 1000 * 1000) / 1000,
+    };
 
     process.stderr.write("(c, d) sync hop and capture\n");
     children.push(await spawnWaiting(["--import", "tsx", join(ROOT, "bench/nats-echo.ts"), server.url, "raw.echo"], /echo ready/));
@@ -266,8 +285,8 @@ async function main(): Promise<void> {
       command: "node --import tsx bench/nats.ts",
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, natsServer: natsVersion, storage: "file", loadAverageBefore: loadBefore },
       messages: { flood: FLOOD, paced: PACED, pacedRate: PACED_RATE, payload: `{i, x: ${FEATURES} numbers}, CBOR` },
-      a_rawJetStream: { flood: rawFlood, paced: rawPaced },
-      b_pipeline3HopsTwoWorkers: { flood: pipelineFlood, paced: pipelinePaced },
+      a_rawJetStream: { flood: { ...rawFlood, cpu: rawCpu }, paced: rawPaced },
+      b_pipeline3HopsTwoWorkers: { flood: { ...pipelineFlood, cpu: pipelineCpu }, paced: pipelinePaced },
       ratioBOverA: Math.round((pipelineFlood.msgsPerSecond / rawFlood.msgsPerSecond) * 100) / 100,
       c_syncHop: {
         rawNatsRequest: rawRequest,
@@ -307,6 +326,8 @@ Messages: ${r.messages.payload}; flooded runs ${r.messages.flood} messages, pace
 | --- | ---: | ---: | ---: |
 | (a) raw JetStream publish + durable consumer (1 hop) | ${a.flood.msgsPerSecond} | ${lat(a.flood.latencyMs)} | ${lat(a.paced.latencyMs)} |
 | (b) Evoflow, 3 JetStream hops, 2 workers | ${b.flood.msgsPerSecond} | ${lat(b.flood.latencyMs)} | ${lat(b.paced.latencyMs)} |
+
+CPU seconds per 1,000 messages in the flooded runs — (a): nats-server ${a.flood.cpu.serverSecondsPer1000}, clients ${a.flood.cpu.clientsSecondsPer1000}; (b): nats-server ${b.flood.cpu.serverSecondsPer1000}, clients (this process and both workers) ${b.flood.cpu.clientsSecondsPer1000}.
 
 Ratio b/a (flooded msgs/s): **${r.ratioBOverA}** (target ≥ 0.5). Flooded latencies include queueing (the source outruns the consumers); paced ones do not.
 Each Evoflow hop stores the message (PubAck), delivers it to a durable consumer, runs the node, waits for the PubAcks of what it emitted, then acks.
