@@ -34,9 +34,13 @@ export function combineFisher(previous: Float32Array[] | undefined, fresh: Float
 /** α·KL(softmax(old/T) ‖ softmax(new/T)) on the columns `activeUnits`, averaged over the batch. */
 export function lwfPenalty(tf: typeof TF, newLogits: TF.Tensor2D, oldLogits: TF.Tensor2D, activeUnits: number[], alpha: number, temperature: number): TF.Scalar {
   return tf.tidy(() => {
-    const units = tf.tensor1d(activeUnits, "int32");
-    const logP = tf.logSoftmax(tf.gather(newLogits, units, 1).div(temperature));
-    const logQ = tf.logSoftmax(tf.gather(oldLogits, units, 1).div(temperature));
+    // Columns are picked by a 0/1 selection matrix, not tf.gather: gather's gradient needs a kernel the wasm backend lacks.
+    const classes = newLogits.shape[1];
+    const pick = new Float32Array(classes * activeUnits.length);
+    activeUnits.forEach((unit, j) => (pick[unit * activeUnits.length + j] = 1));
+    const select = tf.tensor2d(pick, [classes, activeUnits.length]);
+    const logP = tf.logSoftmax(newLogits.matMul(select).div(temperature));
+    const logQ = tf.logSoftmax(oldLogits.matMul(select).div(temperature));
     const kl = tf.exp(logQ).mul(logQ.sub(logP)).sum();
     return kl.div(newLogits.shape[0]).mul(alpha) as TF.Scalar;
   });

@@ -120,6 +120,30 @@ describe("trainer on Fashion-MNIST", () => {
     expect(Array.from(fromOnnx(result.onnx).layers[0].bias)).not.toEqual(Array.from(champion.layers[0].bias));
   }, 60_000);
 
+  it("LwF trains through its distillation term (its gradient runs on the wasm backend) and keeps how old classes rank among themselves better than fine-tuning", async () => {
+    const base = trainConfigSchema.parse({ epochs: 2, architecture: { hidden: [64] } });
+    const step1 = await train({ config: base, data: first });
+    const lwf = await train({ config: { ...base, lwf: { alpha: 2, temperature: 2 } }, data: second, base: step1.onnx, state: step1.state });
+    const naive = await train({ config: base, data: second, base: step1.onnx, state: step1.state });
+    // The distillation term adds to the loss being minimised.
+    expect(lwf.finalLoss).toBeGreaterThan(naive.finalLoss);
+    // Avalanche's LwF distils the softmax over the old classes only, so what it keeps is how the model ranks old classes
+    // among themselves (in class-incremental learning it does not stop new classes taking the top spot — a known limit).
+    // Score that: on images of old classes, pick the best of the old classes only.
+    const oldClasses = subset(holdout, indicesOfClasses(holdout, [0, 1, 2, 3, 4]));
+    const amongOld = async (onnx: Uint8Array) => {
+      const p = await runOnnx(onnx, oldClasses.x, oldClasses.count, 784);
+      let right = 0;
+      for (let i = 0; i < oldClasses.count; i++) {
+        const row = Array.from(p.subarray(i * 10, i * 10 + 5));
+        if (row.indexOf(Math.max(...row)) === oldClasses.y[i]) right++;
+      }
+      return right / oldClasses.count;
+    };
+    const [kept, forgotten] = [await amongOld(lwf.onnx), await amongOld(naive.onnx)];
+    expect(kept).toBeGreaterThan(forgotten + 0.05);
+  }, 60_000);
+
   it("stateful with replay + EWC learns new classes and keeps old ones better than fine-tuning alone", async () => {
     const base = trainConfigSchema.parse({ epochs: 3, architecture: { hidden: [64] }, replay: { memSize: 300 }, ewc: { lambda: 50 } });
     const step1 = await train({ config: base, data: first });
