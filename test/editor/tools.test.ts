@@ -130,6 +130,29 @@ describe("editor tools", () => {
     await page.screenshot({ path: `${ARTIFACTS}/editor-edge-problem.png` });
   });
 
+  it("summarises tensor messages on a tap: shape, dtype, min/max/mean and a 28×28 image", async () => {
+    await served.runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "images",
+      nodes: [
+        { id: "stream", type: "io.fashion-mnist", position: { x: 0, y: 0 }, config: { rate: 20, phases: [{ count: 500, classes: [0, 1, 2], shift: "none" }] } },
+        { id: "sink", type: "io.sink", position: { x: 320, y: 0 } },
+      ],
+      edges: [{ from: "stream.request", to: "sink.in", mode: "sync" }],
+    });
+    await page.goto(`${served.url}/#/pipelines/images`);
+    const label = page.locator('[data-testid="edge-label-stream_request-sink_in"]');
+    await label.waitFor();
+    await label.click();
+    await expect.poll(() => page.locator('[data-testid="tap-message"]').count(), { timeout: 10_000 }).toBeGreaterThan(1);
+    await page.locator('[data-testid="tap-message"]').first().click();
+    const summary = page.locator('[data-testid="message-detail"] [data-testid="tensor-summary"]');
+    await expect.poll(() => summary.textContent()).toMatch(/payload float32 \[1, 784\]min [\d.]+ · max [\d.]+ · mean [\d.]+/);
+    expect(await page.locator('[data-testid="message-detail"] [data-testid="tensor-image"]').getAttribute("height")).toBe("28");
+    await page.screenshot({ path: `${ARTIFACTS}/editor-tap-tensor.png` });
+    await served.runtime.undeploy("images");
+  });
+
   it("needs the token when the runtime has one, from the URL or a prompt", async () => {
     const guarded = await serve({ token: "s3cret" });
     try {
