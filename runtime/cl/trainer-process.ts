@@ -19,9 +19,18 @@ type ChildMessage = { type: "progress"; progress: TrainProgress } | { type: "res
 
 const CHILD = fileURLToPath(new URL("./train-child.ts", import.meta.url));
 
+/** tsx's loader by absolute URL, so the child starts whatever the working directory (a bare "tsx" resolves from it). */
+function tsxLoader(): string {
+  try {
+    return import.meta.resolve("tsx");
+  } catch {
+    return "tsx";
+  }
+}
+
 export function trainInChildProcess(job: TrainJob, options: TrainInProcessOptions = {}): Promise<TrainResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [], { execArgv: ["--import", "tsx"], serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    const child = fork(CHILD, [], { execArgv: ["--import", tsxLoader()], serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"] });
     let stderr = "";
     let settled = false;
     const finish = (err?: Error, result?: TrainResult) => {
