@@ -81,6 +81,9 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
   app.get<{ Params: { name: string }; Querystring: { limit?: string } }>("/api/pipelines/:name/dead-letters", async (req, reply) => {
     const p = runtime.get(req.params.name);
     if (!p) return notFound(reply, `pipeline ${req.params.name}`);
+    // A distributed transport keeps every process's dead letters (on nats: the pipeline's dlq subject).
+    const distributed = await runtime.transport.deadLetters?.(p.name, req.query.limit ? Number(req.query.limit) : undefined);
+    if (distributed) return distributed;
     return { total: p.deadLetterCount(), letters: p.deadLetters.toArray(req.query.limit ? Number(req.query.limit) : undefined) };
   });
 

@@ -13,7 +13,7 @@
  */
 import type { Command } from "commander";
 import type { Pipeline } from "../schema";
-import { edgeReadFilter, parseSince, readDeadLetters, readStream, readTrace, type StartAt } from "../transport/nats-read";
+import { edgeReadFilter, parseSince, readStream, readTrace, type StartAt } from "../transport/nats-read";
 import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
 import { PipelineInvalidError, Runtime, type RuntimeOptions } from "../runtime";
 import { createServices } from "../services";
@@ -141,10 +141,7 @@ export function tapFromNats(
     if (!def) throw new Error(`no pipeline ${pipeline} is deployed on ${opts.nats}`);
     if (edge === "dlq") {
       // The dead letters, with their reasons; bytes that never decoded are shown as text (up to 200 characters).
-      for (const letter of await readDeadLetters(transport.js, pipeline)) {
-        const raw = letter.raw && new TextDecoder().decode(letter.raw.subarray(0, 200));
-        process.stdout.write(`${stringify({ ...letter, raw })}\n`);
-      }
+      for (const letter of (await transport.deadLetters(pipeline)).letters) process.stdout.write(`${stringify(letter)}\n`);
       return;
     }
     const found = def.edges.find((e) => edgeId(e) === edge);

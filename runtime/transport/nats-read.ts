@@ -7,7 +7,7 @@
 import { DeliverPolicy, type JetStreamClient, type OrderedConsumerOptions } from "@nats-io/jetstream";
 import type { Message } from "../envelope";
 import { TraceStore, type TraceNode } from "../provenance";
-import { decode, decodeMessage, type StoredDeadLetter } from "./nats-codec";
+import { decode, decodeMessage, type DeadLetterRecord } from "./nats-codec";
 import * as names from "./nats-names";
 
 export interface StoredMessage {
@@ -107,27 +107,25 @@ export async function readTrace(
   return { messages, outputs: store.tree(traceId) };
 }
 
-/** The dead letters of a pipeline, oldest first. */
-export async function readDeadLetters(js: JetStreamClient, pipeline: string): Promise<StoredDeadLetter[]> {
-  const letters: StoredDeadLetter[] = [];
-  for await (const m of readRaw(js, pipeline, names.dlqSubject(pipeline))) letters.push(decode(m) as StoredDeadLetter);
-  return letters;
-}
-
-/** The raw bytes stored on a filter, oldest first, up to the end of the stream as it is now. */
-async function* readRaw(js: JetStreamClient, pipeline: string, filter: string): AsyncGenerator<Uint8Array> {
-  const consumer = await js.consumers.get(names.streamName(pipeline), { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
-  if ((await consumer.info(true)).num_pending === 0) {
+/** The dead letters of a pipeline (the last `limit`, oldest first) and how many the stream holds. */
+export async function readDeadLetters(js: JetStreamClient, pipeline: string, limit = Infinity): Promise<{ total: number; letters: DeadLetterRecord[] }> {
+  const consumer = await js.consumers.get(names.streamName(pipeline), { filter_subjects: names.dlqSubject(pipeline), deliver_policy: DeliverPolicy.All });
+  const total = (await consumer.info(true)).num_pending;
+  const letters: DeadLetterRecord[] = [];
+  if (total === 0 || limit <= 0) {
     await consumer.delete().catch(() => undefined);
-    return;
+    return { total, letters };
   }
+  let skip = Math.max(0, total - limit);
   const messages = await consumer.consume();
   try {
     for await (const m of messages) {
-      yield m.data;
+      if (skip > 0) skip--;
+      else letters.push(decode(m.data) as DeadLetterRecord);
       if (m.info.pending === 0) break;
     }
   } finally {
     await messages.close();
   }
+  return { total, letters };
 }

@@ -56,8 +56,8 @@ import { NodeError } from "../engine/engine";
 import type { Message } from "../envelope";
 import type { TraceNode } from "../provenance";
 import { edgeId, type Pipeline } from "../schema";
-import { readTrace } from "./nats-read";
-import { decodeMessage, encode, decode, MalformedMessageError, type StoredDeadLetter, type SyncReply } from "./nats-codec";
+import { readDeadLetters, readTrace } from "./nats-read";
+import { decodeMessage, encode, decode, MalformedMessageError, type DeadLetterRecord, type SyncReply } from "./nats-codec";
 import * as names from "./nats-names";
 import type {
   AsyncHandler,
@@ -65,6 +65,7 @@ import type {
   EdgeInfo,
   EdgeStats,
   PipelineAttachment,
+  StoredDeadLetter,
   SyncHandler,
   Transport,
   TransportStatus,
@@ -512,7 +513,7 @@ export class NatsTransport implements Transport {
   /** Bytes that are no message: kept on the DLQ with the reason, then acknowledged. */
   private async rejectRaw(m: JsMsg, reason: string): Promise<void> {
     const pipeline = m.subject.split(".")[1];
-    const letter: StoredDeadLetter = {
+    const letter: DeadLetterRecord = {
       ts: Date.now(),
       pipeline,
       node: "",
@@ -537,7 +538,7 @@ export class NatsTransport implements Transport {
   }
 
   async deadLetter(letter: DeadLetter): Promise<void> {
-    const stored: StoredDeadLetter = letter;
+    const stored: DeadLetterRecord = letter;
     let data = encode(stored);
     if (data.length > this.maxMessageBytes) data = encode({ ...letter, message: { ...letter.message, payload: "(payload over the size limit)" } });
     await this.storeDurably(
@@ -706,6 +707,12 @@ export class NatsTransport implements Transport {
       if (ci) lag[id] = { pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered };
     }
     return { processes, placement, lag };
+  }
+
+  /** The dead letters on the pipeline's stream, from every process; undecodable bytes shown as a text preview. */
+  async deadLetters(pipeline: string, limit?: number): Promise<{ total: number; letters: StoredDeadLetter[] }> {
+    const { total, letters } = await readDeadLetters(this.js, pipeline, limit);
+    return { total, letters: letters.map((l) => ({ ...l, raw: l.raw && new TextDecoder().decode(l.raw.subarray(0, 200)) })) };
   }
 
   /** A trace from the streams of the pipelines this process runs: every process's async messages and captured sync traffic. */

@@ -30,6 +30,9 @@ export interface DeadLetter {
 }
 
 /** Answers at once (an array) when the chain behind it finished synchronously, else with a promise. */
+/** A dead letter as a transport keeps it: bytes that never decoded have no message, only their subject, size and a text preview. */
+export type StoredDeadLetter = Omit<DeadLetter, "message"> & { message?: Message; subject?: string; size?: number; raw?: string };
+
 export type SyncHandler = (message: Message) => Message[] | Promise<Message[]>;
 /** May finish at once (returning anything but a promise) or return a promise; either way, done means acknowledged. */
 export type AsyncHandler = (message: Message) => unknown;
@@ -67,6 +70,8 @@ export interface Transport {
   status?(pipeline: string): Promise<TransportStatus>;
   /** Optional: a trace's messages from every process, where the transport keeps them (the nats stream). */
   trace?(traceId: string): Promise<{ pipeline: string; messages: Message[]; outputs: TraceNode[] } | undefined>;
+  /** Optional: the pipeline's dead letters from every process (the last `limit`, oldest first) and how many there are. */
+  deadLetters?(pipeline: string, limit?: number): Promise<{ total: number; letters: StoredDeadLetter[] }>;
   /** Makes this process answer calls over a sync edge. */
   serveSync(edge: EdgeInfo, handler: SyncHandler): Promise<void>;
   /** Sends over a sync edge and resolves with the reply; rejects with the remote node's error. */

@@ -13,6 +13,7 @@ import { consumerName, edgeSubject, streamName } from "../../runtime/transport/n
 import { readDeadLetters } from "../../runtime/transport/nats-read";
 import { NatsTransport } from "../../runtime/transport/nats";
 import { Runtime } from "../../runtime/runtime";
+import { createApi } from "../../runtime/api/server";
 import { evoflowOnce, until } from "./cli";
 import { NatsCluster, NatsServer } from "./server";
 
@@ -232,7 +233,7 @@ describe("bytes that are no message", () => {
     expect(sinkLines(sink)[0]).toMatchObject({ id: "m2", payload: { x: [1.5, -2] } });
 
     const letters = await until("three dead letters", async () => {
-      const l = await readDeadLetters(transport.js, "dlq");
+      const { letters: l } = await readDeadLetters(transport.js, "dlq");
       return l.length >= 3 ? l : undefined;
     });
     expect(letters).toHaveLength(3);
@@ -244,7 +245,15 @@ describe("bytes that are no message", () => {
     expect(letters.every((l) => l.edge === "tagged" && l.subject === subject && l.raw instanceof Uint8Array)).toBe(true);
     expect(new TextDecoder().decode(letters[0].raw)).toBe("this is not CBOR {");
 
-    // The same letters through the CLI.
+    // The same letters through the HTTP API (the last two) and the CLI.
+    const app = await createApi({ runtime });
+    cleanups.push(() => app.close());
+    const res = await app.inject({ method: "GET", url: "/api/pipelines/dlq/dead-letters?limit=2" });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { total: number; letters: { reason: string; raw?: string }[] };
+    expect(body.total).toBe(3);
+    expect(body.letters.map((l) => l.reason)).toEqual(letters.slice(1).map((l) => l.reason));
+
     const cli = await evoflowOnce(["tap", "dlq", "dlq", "--nats", server.url]);
     expect(cli.stderr).toBe("");
     const printed = cli.stdout.trim().split("\n").map((l) => JSON.parse(l) as { reason: string; raw?: string });
