@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ExampleBuffer, exampleOf, isHoldout, toSet } from "../../runtime/cl/examples";
 import type { LabelledSet } from "../../runtime/cl/fashion-mnist";
 import { concatSets } from "../../runtime/cl/strategies";
+import { HistoryStore, historyRootFromNodeDir } from "../../runtime/cl/history";
 import { writeSnapshot, type SnapshotMeta, type SnapshotSource } from "../../runtime/cl/snapshot";
 import type { Emit, NodeContext, NodeInstance } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
@@ -72,6 +73,7 @@ export interface TrainOutput {
 export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: string, train: (input: TrainInput) => Promise<TrainOutput>): NodeInstance {
   const registry = ctx.service<ModelRegistry>("registry");
   const buffer = new ExampleBuffer(cfg.maxSamples);
+  const history = new HistoryStore(historyRootFromNodeDir(ctx.dataDir));
   let running: Promise<void> | undefined;
   let trainings = 0;
   let skipped = 0;
@@ -164,9 +166,14 @@ export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: st
       if (portName !== "dataset") buffer.clear();
       // Not awaited: examples keep arriving while training runs in its own process.
       running = trainNow(trigger, data, source, emit)
-        .catch((err: Error) => {
-          last = { error: err.message, at: new Date().toISOString() };
+        .catch(async (err: Error) => {
+          const at = new Date().toISOString();
+          last = { error: err.message, at };
           ctx.log("error", `training failed: ${err.message}`);
+          // A failed update is part of the service's history too (the gate records the ones that produced a candidate).
+          await history
+            .append({ id: `${cfg.model}-failed-${Date.now()}`, service: ctx.pipeline, model: cfg.model, at, trigger, strategy: { trainer }, decision: "failed", error: err.message })
+            .catch(() => undefined);
         })
         .finally(() => (running = undefined));
     },

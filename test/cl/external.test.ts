@@ -5,6 +5,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runExternalTrainer } from "../../runtime/cl/external";
+import { HistoryStore, historyRoot } from "../../runtime/cl/history";
 import { loadFashionMnist, subset } from "../../runtime/cl/fashion-mnist";
 import { writeSnapshot } from "../../runtime/cl/snapshot";
 import { readSignature } from "../../runtime/onnx/signature";
@@ -50,7 +51,7 @@ describe("external trainer contract", () => {
     const v1 = await registry.register({ name: "ext", artifact: champion.bytes, labels: { classes: "0,1,2,3,4,5,6,7,8,9" } });
     await registry.promote("ext", v1.version);
     const runtime = new Runtime({ dataDir: path.join(dir, "data"), services: { registry } });
-    const running = await runtime.deploy({
+    const pipeline = {
       apiVersion: "evoflow/v1",
       name: "ext-cl",
       nodes: [
@@ -64,7 +65,8 @@ describe("external trainer contract", () => {
         { from: "trigger.out", to: "trainer.trigger", mode: "async" },
         { from: "trainer.candidate", to: "out.in", mode: "async" },
       ],
-    });
+    };
+    const running = await runtime.deploy(pipeline);
     for (let i = 0; i < 300; i++) await running.entrypoints.get("labels")!.invoke({ x: tensor("float32", [784], data.x.slice(i * 784, (i + 1) * 784)), y: data.y[i] });
     await running.idle();
     await running.entrypoints.get("trigger")!.invoke({ kind: "trigger", policy: "volume", reason: "300 new samples" });
@@ -73,6 +75,17 @@ describe("external trainer contract", () => {
     expect(v2.lineage).toMatchObject({ baseVersion: 1, data: { snapshot: expect.stringMatching(/^snap-/) }, trainer: { type: "trainer.external" } });
     expect(v2.labels).toMatchObject({ trigger: "volume", scenario: "NI", trainer: "trainer.external" });
     expect(v2.metrics.samplesSeen).toBe(300);
+    // A training that fails is recorded in the service's history with its reason.
+    await runtime.undeploy("ext-cl");
+    const failing = await runtime.deploy({ ...pipeline, nodes: pipeline.nodes.map((n) => (n.id === "trainer" ? { ...n, config: { ...n.config, options: { fail: true } } } : n)) });
+    for (let i = 0; i < 150; i++) await failing.entrypoints.get("labels")!.invoke({ x: tensor("float32", [784], data.x.slice(i * 784, (i + 1) * 784)), y: data.y[i] });
+    await failing.idle();
+    await failing.entrypoints.get("trigger")!.invoke({ kind: "trigger", policy: "drift", reason: "test" });
+    const history = new HistoryStore(historyRoot(path.join(dir, "data")));
+    let failed;
+    while (!(failed = (await history.list("ext-cl")).find((e) => e.decision === "failed"))) await new Promise((r) => setTimeout(r, 100));
+    expect(failed).toMatchObject({ model: "ext", trigger: { kind: "drift" }, strategy: { trainer: "trainer.external" } });
+    expect(failed.error).toMatch(/CUDA out of memory/);
     await runtime.close();
     await registry.close();
   }, 60_000);
