@@ -53,7 +53,6 @@ function Chart({ title, series, data, unit }: { title: string; series: { label: 
       box.current,
     );
     return () => plot.current?.destroy();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape]);
   useEffect(() => {
     const p = plot.current;

@@ -106,7 +106,6 @@ function ParsedInput(props: {
   // Follow outside changes (undo, import, another node) unless the box holds text that does not parse.
   useEffect(() => {
     if (!error) setText(value === undefined ? "" : format(value));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [value]);
   const handle = (t: string) => {
     setText(t);
