@@ -346,8 +346,10 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
       const loaded = fromPipeline(json, typeMap);
       remember();
       // The previous document's problems go; the validator reports the new one's shortly.
-      problemsKey.current = "[]";
-      setProblems(emptyProblems());
+      if (problemsKey.current !== "[]") {
+        problemsKey.current = "[]";
+        setProblems(emptyProblems());
+      }
       setDoc(loaded.doc);
       setNodes(loaded.needsLayout ? layoutLeftToRight(loaded.nodes, loaded.edges) : loaded.nodes);
       setEdges(loaded.edges);
