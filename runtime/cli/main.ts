@@ -9,11 +9,12 @@ import { register as registerModelCommands } from "./model";
 import { register as registerProfileCommands } from "./profile";
 import { register as registerNatsCommands } from "./nats";
 import { register as registerDriftCommands } from "./drift";
+import { register as registerClCommands } from "./cl";
 
 const program = new Command("evoflow")
   .description("Visual dataflow runtime for ML inference and continual-learning pipelines")
   .showHelpAfterError();
 
-for (const register of [registerPipelineCommands, registerRunCommands, registerAgentCommands, registerModelCommands, registerProfileCommands, registerNatsCommands, registerDriftCommands]) register(program);
+for (const register of [registerPipelineCommands, registerRunCommands, registerAgentCommands, registerModelCommands, registerProfileCommands, registerNatsCommands, registerDriftCommands, registerClCommands]) register(program);
 
 await program.parseAsync(process.argv);
