@@ -342,7 +342,7 @@ function KeyValues({ value }: { value: Record<string, unknown> | undefined }) {
           .map(([k, v]) => (
             <tr key={k}>
               <th>{k}</th>
-              <td className="mono wrap">{typeof v === "object" ? JSON.stringify(v) : String(v)}</td>
+              <td className="mono wrap">{typeof v === "object" ? JSON.stringify(v) : typeof v === "number" && !Number.isInteger(v) ? String(Number(v.toPrecision(4))) : String(v)}</td>
             </tr>
           ))}
       </tbody>
