@@ -51,7 +51,8 @@ interface Figures { p50: number; p99: number; throughput: number; requests: numb
 const runs: Record<string, Record<string, Figures[]>> = { c1: { a: [], b: [] }, c16: { a: [], b: [] } };
 for (let r = 0; r < rounds; r++) {
   for (const [mode, concurrency] of [["c1", 1], ["c16", 16]] as const) {
-    for (const which of ["a", "b"] as const) {
+    // Alternate which server goes first, so neither always runs right after the other.
+    for (const which of r % 2 === 0 ? (["a", "b"] as const) : (["b", "a"] as const)) {
       const s = servers[which].ready;
       const result = await runLoad({
         url: `http://127.0.0.1:${s.port}`, targets: [{ path: s.path, body }], pick: "round",
@@ -96,7 +97,7 @@ Command: \`${command}\` — ${report.date}
 
 Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Servers and load generator each in their own process on loopback; both servers run with the CLI's Node flags (\`${SERVER_NODE_FLAGS.join(" ")}\`).
 
-Model: ${report.model}. (a) bare fastify + onnxruntime-node handler (same session options as the agent: CPU, 1 intra-op thread); (b) Evoflow pipeline \`io.http → model.onnx\` (registry champion, in-process agent, dynamic batching on) at \`/v2/models/classify/infer\`. Same request body; after a discarded 5 s warm-up run per server, a and b alternate, ${rounds} rounds of ${seconds} s (each after a 2 s warm-up); median round shown. Latency in ms, throughput in requests/s.
+Model: ${report.model}. (a) bare fastify + onnxruntime-node handler (same session options as the agent: CPU, 1 intra-op thread); (b) Evoflow pipeline \`io.http → model.onnx\` (registry champion, in-process agent, dynamic batching on) at \`/v2/models/classify/infer\`. Same request body; after a discarded 5 s warm-up run per server, a and b alternate (each goes first in every other round), ${rounds} rounds of ${seconds} s (each after a 2 s warm-up); median round shown. Latency in ms, throughput in requests/s.
 
 | load | a p50 | b p50 | b/a | a p99 | b p99 | b/a | a req/s | b req/s | b/a |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
