@@ -136,7 +136,15 @@ export default defineNode({
         // Candidates are judged one at a time, in arrival order.
         const candidate = message.payload as CandidateEvent;
         const run = queue.then(async () => {
-          lastDecision = await judge(candidate);
+          try {
+            lastDecision = await judge(candidate);
+          } catch (err) {
+            // A candidate that could not be validated is never served: reject it, with the reason, and record it.
+            const reason = `validation could not run: ${(err as Error).message}`;
+            await registry.setStatus(candidate.name, candidate.version, "rejected", reason).catch(() => undefined);
+            await history.append({ id: `${candidate.name}@${candidate.version}`, service, model: candidate.name, version: candidate.version, baseVersion: candidate.baseVersion, at: new Date().toISOString(), trigger: candidate.trigger, scenario: candidate.scenario, strategy: { trainer: String(candidate.strategy.trainer ?? "unknown"), ...candidate.strategy }, snapshot: candidate.snapshot, trainingMs: candidate.trainingMs, samplesSeen: candidate.samplesSeen, sizeBytes: candidate.sizeBytes, decision: "failed", error: reason });
+            throw err;
+          }
           await emit("decision", lastDecision);
         });
         queue = run.catch(() => undefined);
