@@ -73,7 +73,7 @@ describe("CL dashboard", () => {
     browser = await launch();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     errors = pageErrors(page);
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -96,7 +96,7 @@ describe("CL dashboard", () => {
 
     const history = new HistoryStore(historyRoot(dir));
     let entry;
-    for (const started = Date.now(); Date.now() - started < 40_000; await new Promise((r) => setTimeout(r, 200))) {
+    for (const started = Date.now(); Date.now() - started < 60_000; await new Promise((r) => setTimeout(r, 200))) {
       entry = (await history.list(SERVICE)).find((e) => e.version === 2 && e.decision !== "pending");
       if (entry) break;
     }
@@ -130,5 +130,5 @@ describe("CL dashboard", () => {
     expect(await validation.locator("td.accepted").count()).toBe(entry!.validation!.checks.length);
     await page.screenshot({ path: `${ARTIFACTS}/model-card.png`, fullPage: true });
     expect(errors).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });
