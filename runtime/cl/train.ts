@@ -10,7 +10,8 @@ import { seededRandom } from "./random";
 import { architectureOf, fromOnnx, initDense, toOnnx, type DenseModel } from "./dense";
 import type { LabelledSet } from "./fashion-mnist";
 import { ClassBalancedBuffer, chooseScenario, combineFisher, concatSets, ewcPenalty, lwfPenalty, type Scenario } from "./strategies";
-import { tfReady, type tf as TF } from "./tf";
+import type * as TF from "@tensorflow/tfjs";
+import { tfReady } from "./tf";
 
 export const trainConfigSchema = z.object({
   mode: z.enum(["stateful", "stateless"]).default("stateful").describe("stateful: warm start from the champion's weights; stateless: train from scratch"),
