@@ -3,7 +3,8 @@
  * (the embedded default): a ModelHost on onnxruntime fed from the registry, its
  * artifact cache under the data folder, its budget from `EVOFLOW_AGENT_MEMORY`
  * (default 2GB), its sessions' intra-op threads from `EVOFLOW_AGENT_INTRA_OP_THREADS`
- * (default 1, see gpu-agent/onnxruntime.ts). With `EVOFLOW_AGENTS_NATS=<url>`, models run on `evoflow agent`s
+ * (default 1, see gpu-agent/onnxruntime.ts), its session worker threads from
+ * `EVOFLOW_AGENT_WORKERS` (default 0: sessions in the main thread). With `EVOFLOW_AGENTS_NATS=<url>`, models run on `evoflow agent`s
  * over NATS instead, placed by the scheduler in gpu-agent/nats.ts.
  */
 import { join } from "node:path";
@@ -15,7 +16,8 @@ import { OnnxRuntimeBackend } from "./onnxruntime";
 import { LocalModels, type ModelService } from "./service";
 
 export function createInProcessAgent(options: { dataDir: string; registry: ModelRegistry; memory?: string }): LocalModels {
-  const backend = new OnnxRuntimeBackend({ intraOpThreads: process.env.EVOFLOW_AGENT_INTRA_OP_THREADS ? Number(process.env.EVOFLOW_AGENT_INTRA_OP_THREADS) : undefined });
+  const env = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
+  const backend = new OnnxRuntimeBackend({ intraOpThreads: env("EVOFLOW_AGENT_INTRA_OP_THREADS"), workers: env("EVOFLOW_AGENT_WORKERS") });
   const host = new ModelHost({
     backend,
     memoryBytes: parseSize(options.memory ?? process.env.EVOFLOW_AGENT_MEMORY ?? "2GB"),

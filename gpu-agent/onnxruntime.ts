@@ -6,6 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import { Worker } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import type { DType, Tensor } from "../runtime/ports";
 import type { Backend, LoadedModel, LoadRequest } from "./backend";
@@ -45,7 +46,50 @@ export interface OnnxRuntimeOptions {
    * join). Raise it for a few large models on many cores; 0 means onnxruntime's default.
    */
   intraOpThreads?: number;
+  /**
+   * Sessions live in this many worker threads instead of the event loop's thread
+   * (0, the default: in the main thread). onnxruntime-node creates and runs sessions
+   * synchronously on its calling thread, so in the main thread a 20 ms load stalls every
+   * other request; in workers, requests to resident models keep flowing while one loads,
+   * for the cost of copying tensors to and from the worker (tens of microseconds).
+   */
+  workers?: number;
   log?: (message: string) => void;
+}
+
+/** A worker thread (gpu-agent/ort-worker.mjs) and its calls in flight. */
+class SessionWorker {
+  private readonly worker = new Worker(new URL("./ort-worker.mjs", import.meta.url));
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private nextId = 0;
+  models = 0;
+
+  constructor() {
+    this.worker.unref();
+    this.worker.on("message", (m: { id: number; result?: unknown; error?: string }) => {
+      const call = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.error !== undefined) call?.reject(new Error(m.error));
+      else call?.resolve(m.result);
+    });
+    this.worker.on("error", (err) => {
+      for (const call of this.pending.values()) call.reject(err);
+      this.pending.clear();
+    });
+  }
+
+  call<T>(message: Record<string, unknown>): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      // Typed arrays are copied, not transferred: the caller's tensors stay intact (taps and traces hold them).
+      this.worker.postMessage({ ...message, id });
+    });
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
 }
 
 export class OnnxRuntimeBackend implements Backend {
@@ -65,7 +109,35 @@ export class OnnxRuntimeBackend implements Backend {
     };
   }
 
+  private pool?: SessionWorker[];
+
+  /** The worker with the fewest models, the pool started on first use. */
+  private workerForLoad(): SessionWorker {
+    this.pool ??= Array.from({ length: this.options.workers! }, () => new SessionWorker());
+    return this.pool.reduce((best, w) => (w.models < best.models ? w : best));
+  }
+
+  private async loadInWorker(request: LoadRequest): Promise<LoadedModel> {
+    const worker = this.workerForLoad();
+    const key = request.key;
+    worker.models++;
+    try {
+      await worker.call({ type: "load", key, path: request.artifactPath, options: this.sessionOptions() });
+    } catch (err) {
+      worker.models--;
+      throw err;
+    }
+    return {
+      run: (inputs, outputs) => worker.call<Record<string, Tensor>>({ type: "run", key, inputs, outputs }),
+      unload: async () => {
+        worker.models--;
+        await worker.call({ type: "unload", key });
+      },
+    };
+  }
+
   async load(request: LoadRequest): Promise<LoadedModel> {
+    if (this.options.workers && this.options.workers > 0) return this.loadInWorker(request);
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(request.artifactPath, this.sessionOptions(this.device));
@@ -88,5 +160,8 @@ export class OnnxRuntimeBackend implements Backend {
     };
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    for (const w of this.pool ?? []) await w.terminate();
+    this.pool = undefined;
+  }
 }

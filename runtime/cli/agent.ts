@@ -27,6 +27,7 @@ interface AgentOptions {
   cache: string;
   waitTimeout: string;
   intraOpThreads: string;
+  workers: string;
 }
 
 export function register(program: Command): void {
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option("--registry <dir>", "registry the artifacts come from (default: $EVOFLOW_REGISTRY or .evoflow/registry when it exists)")
     .option("--cache <dir>", "local artifact cache", ".evoflow/agent-cache")
     .option("--wait-timeout <ms>", "longest a load waits for an in-flight model to free room", "30000")
+    .option("--workers <n>", "run sessions in this many worker threads, so a load never stalls requests to resident models (0: in the main thread)", "0")
     .option("--intra-op-threads <n>", "onnxruntime threads per session (1 suits many small models; 0 = onnxruntime's default)", "1")
     .action(async (opts: AgentOptions) => {
       const fail = (message: string): never => {
@@ -56,7 +58,7 @@ export function register(program: Command): void {
         fail((err as Error).message);
       }
       let backend: Backend;
-      if (opts.backend === "onnxruntime") backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), log: (m) => process.stderr.write(`warn: ${m}\n`) });
+      if (opts.backend === "onnxruntime") backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), log: (m) => process.stderr.write(`warn: ${m}\n`) });
       else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url") });
       else return fail(`unknown backend "${opts.backend}" (use onnxruntime or triton)`);
 

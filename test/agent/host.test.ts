@@ -11,8 +11,8 @@ afterEach(async () => {
   for (const h of hosts.splice(0)) await h.close();
 });
 
-function newHost(options: { budgetModels: number; waitTimeoutMs?: number }) {
-  const backend = new WatchedBackend(new OnnxRuntimeBackend({ executionProvider: "cpu", intraOpThreads: 1 }));
+function newHost(options: { budgetModels: number; waitTimeoutMs?: number; workers?: number }) {
+  const backend = new WatchedBackend(new OnnxRuntimeBackend({ executionProvider: "cpu", intraOpThreads: 1, workers: options.workers }));
   const host = new ModelHost({ backend, memoryBytes: options.budgetModels * MB, cacheDir: tempDir("host"), waitTimeoutMs: options.waitTimeoutMs });
   hosts.push(host);
   return { host, backend };
@@ -71,6 +71,30 @@ describe("ModelHost: overcommit, LRU eviction of idle models, single-flight load
     // Every request was counted against its model.
     expect(after.models.reduce((n, m) => n + m.requests, 0)).toBe(1800);
   }, 60_000);
+
+  it("runs sessions in worker threads with the same answers and the same eviction guarantees", async () => {
+    const { host, backend } = newHost({ budgetModels: 4, workers: 2 });
+    for (let i = 0; i < 12; i++) await host.assign({ name: `m${i}`, version: 1, artifact: models[i].bytes, memoryBytes: MB });
+    const rand = seededRandom(3);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        while (next < 300) {
+          const n = next++;
+          const i = Math.floor(rand() * 12);
+          const x = sampleInput(models[i], 2, n + w);
+          const out = await host.infer(`m${i}`, 1, { input: { dtype: "float32", shape: [2, 8], data: x } });
+          expect(out.output.data).toBeInstanceOf(Float32Array);
+          expectClose(out.output.data as Float32Array, models[i].forward(x, 2));
+          // The caller's tensor is copied to the worker, not taken from it.
+          expect(x.length).toBe(16);
+        }
+      }),
+    );
+    expect(backend.violations).toEqual([]);
+    expect(host.status().evictions).toBeGreaterThan(0);
+    expect(host.status().resident.length).toBeLessThanOrEqual(4);
+  });
 
   it("evicts the least recently used idle model", async () => {
     const { host } = newHost({ budgetModels: 2 });
