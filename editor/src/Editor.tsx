@@ -582,10 +582,10 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
         <span className="grow" />
         <a href="#/services">CL dashboard</a>
       </header>
-      <div className="workspace">
-        <Palette types={types} onAdd={(t) => addNode(t)} />
-        <main className="canvas" onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount}>
-          <CanvasContext.Provider value={canvasInfo}>
+      <CanvasContext.Provider value={canvasInfo}>
+        <div className="workspace">
+          <Palette types={types} onAdd={(t) => addNode(t)} />
+          <main className="canvas" onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount}>
             <ReactFlow<FlowNode, FlowEdge>
               nodes={nodes}
               edges={edges}
@@ -606,10 +606,10 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
               <Controls />
               <MiniMap pannable zoomable />
             </ReactFlow>
-          </CanvasContext.Provider>
-        </main>
-        <aside className="side">{panel}</aside>
-      </div>
+          </main>
+          <aside className="side">{panel}</aside>
+        </div>
+      </CanvasContext.Provider>
       <footer className={`status-line ${status?.kind ?? ""}`} data-testid="status-line">
         {status?.text ?? "Drag a node from the palette, connect ports, deploy. Ctrl+Z undo, Ctrl+C/V copy, Delete removes."}
       </footer>

@@ -5,6 +5,7 @@ import { queueSchema } from "../../runtime/schema";
 import type { JsonSchema, NodeTypeInfo, Problem } from "./api";
 import type { FlowEdge, FlowNode, PipelineDoc, PlacedProblems } from "./graph";
 import { edgeMode, type EdgeMode } from "./graph";
+import { useCanvasInfo } from "./context";
 import { SchemaForm } from "./SchemaForm";
 import { TapPanel } from "./TapPanel";
 
@@ -60,11 +61,39 @@ export function NodePanel(props: {
       </div>
       <PortList title="inputs" ports={node.data.inputs} />
       <PortList title="outputs" ports={node.data.outputs} />
+      <LiveStatus nodeId={node.id} />
       <h4>Settings</h4>
       {info ? (
         <SchemaForm key={node.id} schema={info.config} value={node.data.config} defaults={info.defaults} problems={mine} onChange={onConfig} />
       ) : (
         <div className="field-problem">Unknown node type “{node.data.type}”.</div>
+      )}
+    </div>
+  );
+}
+
+/** What the running node reports (counts, and its own figures such as a drift detector's state). */
+function LiveStatus({ nodeId }: { nodeId: string }) {
+  const live = useCanvasInfo().nodeStatus.get(nodeId);
+  if (!live) return null;
+  const figures = Object.entries(live.extra).filter(([, v]) => v === null || ["number", "string", "boolean"].includes(typeof v));
+  return (
+    <div data-testid="node-live">
+      <h4>Live</h4>
+      <div className="muted">
+        in {live.in} · out {live.out} · errors {live.errors} · {live.rate.toFixed(1)}/s
+      </div>
+      {figures.length > 0 && (
+        <table className="live-figures">
+          <tbody>
+            {figures.map(([k, v]) => (
+              <tr key={k}>
+                <th>{k}</th>
+                <td className="mono">{typeof v === "number" && !Number.isInteger(v) ? Number(v.toPrecision(4)) : String(v)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
     </div>
   );

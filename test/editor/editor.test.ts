@@ -144,6 +144,10 @@ describe("editor", () => {
     await page.screenshot({ path: `${ARTIFACTS}/editor-trace.png` });
     await page.keyboard.press("Escape");
     await expect.poll(() => trace.count()).toBe(0);
+
+    // The drift node's own figures show in its panel while it runs.
+    await page.click('[data-testid="node-adwin"]');
+    await expect.poll(() => page.textContent('[data-testid="node-live"]')).toMatch(/values\s*\d+/);
   });
 
   it("exports exactly what evoflow fmt writes", async () => {
