@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../../runtime/cl/fashion-mnist";
 import { seededRandom } from "../../runtime/cl/random";
-import { train, trainConfigSchema } from "../../runtime/cl/train";
+import { trainConfigSchema } from "../../runtime/cl/train";
+import { trainInChildProcess } from "../../runtime/cl/trainer-process";
 import { defineNode } from "../../runtime/node-contract";
 import { isTensor, port, tensor } from "../../runtime/ports";
 import type { ModelRegistry } from "../../runtime/registry/types";
@@ -45,6 +46,13 @@ export default defineNode({
     rate: z.number().min(0).default(200).describe("Requests per second; 0 sends as fast as answers come"),
     labelDelay: z.number().int().min(0).default(50).describe("Labels arrive this many requests after their request"),
     seed: z.number().int().default(1),
+    poolSize: z
+      .number()
+      .int()
+      .min(11_000)
+      .max(60_000)
+      .default(20_000)
+      .describe("Training images loaded: the first 10,000 are the bootstrap's, the stream draws from the rest (memory: 3 kB per image)"),
     bootstrap: z
       .object({
         model: z.string().describe("Registry model to bootstrap"),
@@ -60,10 +68,14 @@ export default defineNode({
     if (cfg.bootstrap) {
       const registry = ctx.service<ModelRegistry>("registry");
       if (!(await registry.get(cfg.bootstrap.model, "champion"))) {
-        const data = loadFashionMnist("train");
+        const data = loadFashionMnist("train", undefined, cfg.poolSize);
         // The first 10,000 training images are the bootstrap's; the stream draws from the rest.
         const pool = indicesOfClasses(data, cfg.bootstrap.classes).filter((i) => i < 10_000).slice(0, cfg.bootstrap.samples);
-        const first = await train({ config: trainConfigSchema.parse({ epochs: cfg.bootstrap.epochs, architecture: { hidden: cfg.bootstrap.hidden } }), data: subset(data, pool) });
+        // In a child process, like every training: the serving process never loads tfjs.
+        const first = await trainInChildProcess({
+          config: trainConfigSchema.parse({ epochs: cfg.bootstrap.epochs, architecture: { hidden: cfg.bootstrap.hidden } }),
+          data: subset(data, pool),
+        });
         const v = await registry.register({ name: cfg.bootstrap.model, artifact: first.onnx, labels: { classes: cfg.bootstrap.classes.join(","), trainer: "io.fashion-mnist bootstrap" } });
         await registry.promote(cfg.bootstrap.model, v.version, "bootstrap champion");
         ctx.log("info", `bootstrapped ${cfg.bootstrap.model}@${v.version} on classes ${cfg.bootstrap.classes}`);
@@ -78,7 +90,7 @@ export default defineNode({
     return {
       start(emit) {
         loop = (async () => {
-          const data = loadFashionMnist("train");
+          const data = loadFashionMnist("train", undefined, cfg.poolSize);
           const pending: { requestId: string; label: number; prediction: number }[] = [];
           const release = async () => {
             const due = pending.shift()!;

@@ -51,16 +51,21 @@ export function parseIdx(bytes: Buffer): { dims: number[]; data: Uint8Array } {
 const cache = new Map<string, LabelledSet>();
 
 /** The training (60,000) or test (10,000) split. Cached per process. */
-export function loadFashionMnist(split: "train" | "test", onProgress?: Progress): LabelledSet {
-  const cached = cache.get(split);
+/**
+ * Loads a split, scaled to [0, 1]. `limit` keeps only the first rows: the whole training split is
+ * 188 MB as float32, more than a serving process that streams a few thousand images should hold.
+ */
+export function loadFashionMnist(split: "train" | "test", onProgress?: Progress, limit?: number): LabelledSet {
+  const key = limit === undefined ? split : `${split}:${limit}`;
+  const cached = cache.get(key);
   if (cached) return cached;
   const dir = fashionMnistDir();
   const prefix = split === "train" ? "train" : "t10k";
   onProgress?.(0, 1, `reading ${prefix} images`);
   const images = parseIdx(readMaybeGzipped(path.join(dir, `${prefix}-images-idx3-ubyte`)));
   const labels = parseIdx(readMaybeGzipped(path.join(dir, `${prefix}-labels-idx1-ubyte`)));
-  const count = images.dims[0];
-  if (labels.dims[0] !== count) throw new Error(`${count} images but ${labels.dims[0]} labels`);
+  if (labels.dims[0] !== images.dims[0]) throw new Error(`${images.dims[0]} images but ${labels.dims[0]} labels`);
+  const count = Math.min(images.dims[0], limit ?? Infinity);
   const features = images.dims.slice(1).reduce((a, b) => a * b, 1);
   const x = new Float32Array(count * features);
   const step = Math.max(1, Math.floor(count / 20));
@@ -69,8 +74,8 @@ export function loadFashionMnist(split: "train" | "test", onProgress?: Progress)
     if (i % step === 0) onProgress?.(i, count, `scaling ${prefix} images`);
   }
   onProgress?.(count, count, "done");
-  const set = { x, y: Int32Array.from(labels.data), count, features };
-  cache.set(split, set);
+  const set = { x, y: Int32Array.from(labels.data.subarray(0, count)), count, features };
+  cache.set(key, set);
   return set;
 }
 
