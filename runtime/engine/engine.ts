@@ -60,6 +60,13 @@ interface Invocation {
   pending: Promise<unknown>[] | undefined;
 }
 
+/** JSONata and some libraries throw plain objects with a `message`: keep it rather than "[object Object]". */
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === "object" && err !== null && typeof (err as { message?: unknown }).message === "string") return (err as { message: string }).message;
+  return String(err);
+}
+
 function collectInto(replies: Message[] | undefined, reply: Message[]): Message[] {
   if (replies) for (const r of reply) replies.push(r);
   return reply;
@@ -208,7 +215,7 @@ export class RunningPipeline implements MetricsSource {
     if (err instanceof NodeError && err.node !== node.compiled.id) throw err; // dead-lettered where it happened, downstream
     const port = edge.to.port;
     if (!(err instanceof NodeError)) node.stats.errors++;
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = errorMessage(err);
     await this.toDeadLetter(node, port, edge.id, reason, message);
     throw err instanceof NodeError ? err : new NodeError(node.compiled.id, port, reason);
   }

@@ -243,3 +243,15 @@ describe("engine, in-process transport", () => {
     expect(tree).toMatchObject({ node: "t2", payload: { x: 0, a: 1, b: 2 }, parents: [{ node: "t1", parents: [{ node: "h", payload: { x: 0 }, parents: [] }] }] });
   });
 });
+
+describe("errors thrown as plain objects", () => {
+  it("dead-letters a JSONata $error with its message", async () => {
+    const running = await runtime().deploy(
+      pipeline("p", [{ id: "h", type: "io.http" }, { id: "t", type: "transform.jsonata", config: { expression: 'n > 3 ? $error("n is too large") : n' } }], [{ from: "h.out", to: "t.in" }]),
+    );
+    const entry = running.entrypoints.get("p")!;
+    await expect(entry.invoke({ n: 9 })).rejects.toThrow("n is too large");
+    expect(running.deadLetters.toArray()[0].reason).toBe("n is too large");
+    expect((await entry.invoke({ n: 2 }))[0].payload).toBe(2);
+  });
+});
