@@ -74,6 +74,8 @@ export class Batcher {
     const rows = rowsOf(inputs);
     // Unbatchable requests (scalars, ragged dim 0, already a full batch) run on their own.
     if (this.maxBatchSize <= 1 || rows === undefined || rows >= this.maxBatchSize) return this.runAlone(version, inputs);
+    // An idle model with nothing queued runs the request at once; whatever arrives meanwhile queues for the next batch.
+    if (!this.busy && this.queue.length === 0 && this.maxDelayMs <= 0) return this.runIdle(version, inputs);
     return new Promise((resolve, reject) => {
       this.queue.push({ version, inputs, rows, signature: signatureOf(version, inputs), resolve, reject });
       this.schedule();
@@ -84,6 +86,18 @@ export class Batcher {
     this.batches++;
     this.batchedRequests++;
     return this.run(version, inputs);
+  }
+
+  private async runIdle(version: number, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    this.busy = true;
+    this.batches++;
+    this.batchedRequests++;
+    try {
+      return await this.run(version, inputs);
+    } finally {
+      this.busy = false;
+      if (this.queue.length) void this.flush();
+    }
   }
 
   private schedule(): void {
