@@ -196,11 +196,11 @@ export const api = {
 };
 
 /**
- * The live tap of an edge, sampled by the runtime (runtime/api/editor.ts): about
+ * The live tap of an edge, sampled by the runtime (runtime/api/pipelines.ts): about
  * `perSecond` messages a second as `{edge, message}`, and `{edge, seen}` counts.
  */
 export function tapSocketUrl(pipeline: string, edge: string, perSecond = 20): string {
   const proto = window.location.protocol === "https:" ? "wss:" : "ws:";
   const token = getToken();
-  return `${proto}//${window.location.host}/api/pipelines/${enc(pipeline)}/edges/${enc(edge)}/sampled?perSecond=${perSecond}${token ? `&token=${enc(token)}` : ""}`;
+  return `${proto}//${window.location.host}/api/pipelines/${enc(pipeline)}/edges/${enc(edge)}/live?perSecond=${perSecond}${token ? `&token=${enc(token)}` : ""}`;
 }

@@ -102,9 +102,10 @@ export function register(program: Command): void {
       for (const m of recent.messages) process.stdout.write(`${JSON.stringify(m)}\n`);
       if (!opts.follow) return;
       const token = opts.token ?? process.env.EVOFLOW_TOKEN;
-      const ws = new WebSocket(`${base.replace(/^http/, "ws")}/live${token ? `?token=${encodeURIComponent(token)}` : ""}`);
+      const ws = new WebSocket(`${base.replace(/^http/, "ws")}/live?perSecond=1000${token ? `&token=${encodeURIComponent(token)}` : ""}`);
       ws.on("message", (data) => {
         const parsed = JSON.parse(String(data)) as { message?: unknown; error?: string };
+        if (parsed.message === undefined && !parsed.error) return; // a rate tick ({seen})
         if (parsed.error) {
           process.stderr.write(`${parsed.error}\n`);
           process.exitCode = 1;

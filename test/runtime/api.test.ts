@@ -92,7 +92,13 @@ describe("HTTP API", () => {
   it("serves tapped messages, recent and live over WebSocket", async () => {
     const ws = new WebSocket(`${url.replace("http", "ws")}/api/pipelines/api/edges/h_out-log_in/live`);
     await new Promise((r) => ws.once("open", r));
-    const live = new Promise<{ edge: string; message: { payload: unknown } }>((resolve) => ws.once("message", (d) => resolve(JSON.parse(String(d)))));
+    // Skip the rate ticks ({edge, seen}) that come every 250 ms.
+    const live = new Promise<{ edge: string; message: { payload: unknown } }>((resolve) =>
+      ws.on("message", (d) => {
+        const parsed = JSON.parse(String(d));
+        if (parsed.message) resolve(parsed);
+      }),
+    );
     await post("/pipelines/api", JSON.stringify({ live: true }));
     expect(await live).toMatchObject({ edge: "h_out-log_in", message: { payload: { live: true } } });
     ws.close();
