@@ -71,6 +71,43 @@ function Chart({ title, series, data, unit }: { title: string; series: { label: 
   );
 }
 
+/** The profile of a model version: throughput and p99 latency against batch size (two y scales). */
+function ProfileChart({ profile }: { profile: NonNullable<ModelCard["profile"]> }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!box.current) return;
+    const rows = profile.results;
+    const plot = new uPlot(
+      {
+        width: Math.max(300, box.current.clientWidth - 4),
+        height: 200,
+        scales: { x: { time: false }, throughput: {}, latency: {} },
+        axes: [
+          { label: "batch size" },
+          { scale: "throughput", label: "examples/s", size: 70 },
+          { scale: "latency", label: "p99 ms", side: 1, size: 60, grid: { show: false } },
+        ],
+        series: [
+          {},
+          { label: "throughput", scale: "throughput", stroke: "#1f77b4", width: 1.5, points: { show: true, size: 6 } },
+          { label: "p99 latency", scale: "latency", stroke: "#d62728", width: 1.5, points: { show: true, size: 6 } },
+        ],
+      },
+      [rows.map((r) => r.batchSize), rows.map((r) => r.throughput), rows.map((r) => r.latencyMs.p99)],
+      box.current,
+    );
+    return () => plot.destroy();
+  }, [profile]);
+  return (
+    <div className="card">
+      <div className="label">
+        Profile ({profile.runtime}, {profile.executionProvider})
+      </div>
+      <div ref={box} data-testid="chart-profile" />
+    </div>
+  );
+}
+
 /** p99 from the change of a Prometheus histogram's cumulative buckets between two polls, in ms. */
 function p99FromBuckets(now: Map<number, number>, before: Map<number, number> | undefined): number | undefined {
   const bounds = [...now.keys()].sort((a, b) => a - b);
@@ -443,6 +480,8 @@ export function ModelCardPage({ model, version }: { model: string; version: stri
           </table>
         </>
       )}
+      <h3>Profile</h3>
+      {card.profile ? <ProfileChart profile={card.profile} /> : <div className="muted">Not profiled (evoflow profile {card.model}@{card.version}).</div>}
       <h3>Lineage</h3>
       <KeyValues value={card.lineage as Record<string, unknown> | undefined} />
     </div>

@@ -116,6 +116,8 @@ export interface ModelCard {
   sizeBytes?: number;
   metrics?: HistoryEntry["metrics"] & Record<string, unknown>;
   validation?: unknown;
+  /** Throughput and latency per batch size, from the registry (the gate profiles every candidate). */
+  profile?: ModelVersion["profile"];
   decision?: Decision;
   rollout?: unknown;
 }
@@ -140,6 +142,7 @@ export function modelCard(model: string, version: number, record?: ModelVersion,
     sizeBytes: entry?.sizeBytes ?? record?.artifact.size,
     metrics: entry?.metrics || record?.metrics ? { ...record?.metrics, ...entry?.metrics } as ModelCard["metrics"] : undefined,
     validation: entry?.validation ?? record?.validation,
+    profile: record?.profile,
     decision: entry?.decision,
     rollout: entry?.rollout,
   };

@@ -128,6 +128,8 @@ describe("CL dashboard", () => {
     const validation = page.locator('[data-testid="validation"]');
     await expect.poll(() => validation.textContent()).toContain("holdout-accuracy");
     expect(await validation.locator("td.accepted").count()).toBe(entry!.validation!.checks.length);
+    // The gate profiled the candidate: its card charts throughput and p99 against batch size.
+    await page.waitForSelector('[data-testid="chart-profile"] canvas');
     await page.screenshot({ path: `${ARTIFACTS}/model-card.png`, fullPage: true });
     expect(errors).toEqual([]);
   }, 90_000);
