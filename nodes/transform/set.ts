@@ -2,11 +2,17 @@ import { z } from "zod";
 import { defineNode } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
 
-/** Returns a copy of `obj` with `value` at the dotted `path`; objects along the path are copied, never mutated. */
-export function withPath(obj: unknown, path: readonly string[], value: unknown): unknown {
-  const [head, ...rest] = path;
+/**
+ * Returns a copy of `obj` with `value` at `path` (from segment `from` on); objects along the
+ * path are copied, never mutated. Spread first, then assign: a spread with a computed key in
+ * the same literal misses V8's fast object clone and costs twice as much.
+ */
+export function withPath(obj: unknown, path: readonly string[], value: unknown, from = 0): Record<string, unknown> {
   const base = typeof obj === "object" && obj !== null && !Array.isArray(obj) ? (obj as Record<string, unknown>) : {};
-  return { ...base, [head]: rest.length === 0 ? value : withPath(base[head], rest, value) };
+  const copy: Record<string, unknown> = { ...base };
+  const head = path[from];
+  copy[head] = from === path.length - 1 ? value : withPath(base[head], path, value, from + 1);
+  return copy;
 }
 
 export default defineNode({
