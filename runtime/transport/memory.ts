@@ -76,29 +76,50 @@ class EdgeQueue {
     if (!this.handler) return;
     while (this.inFlight < this.edge.queue.concurrency && this.size > 0) {
       this.inFlight++;
-      void this.run(this.take());
+      this.run(this.take());
     }
   }
 
-  private async run(first: Message): Promise<void> {
-    // Drain in this task while work is queued: one task per burst, not per message.
-    // A handler that finishes at once is not awaited, so a chain of such hops makes
-    // no promise at all; every FAIRNESS_BURST messages the loop yields to I/O.
+  /**
+   * Drains the queue in this task while work is queued: one task per burst, not per
+   * message. A handler that finishes at once is not awaited and this loop is plain
+   * synchronous code, so a chain of such hops makes no promise at all; a handler that
+   * returns a promise, or every FAIRNESS_BURST messages (to let I/O in), continues
+   * the loop asynchronously.
+   */
+  private run(first: Message): void {
     let message: Message | undefined = first;
     let streak = 0;
     while (message) {
+      let done: unknown;
       try {
-        const done = this.handler!(message);
-        if (done instanceof Promise) await done;
+        done = this.handler!(message);
       } catch {
         // The engine already dead-lettered it; the consumer carries on.
       }
-      if (++streak === FAIRNESS_BURST) {
-        streak = 0;
-        await new Promise((r) => setImmediate(r));
-      }
-      message = this.size > 0 && !this.closed && this.handler ? this.take() : undefined;
+      if (done instanceof Promise) return void this.resumeAfter(done);
+      if (++streak === FAIRNESS_BURST) return void this.resumeAfter(new Promise((r) => setImmediate(r)));
+      message = this.next();
     }
+    this.finish();
+  }
+
+  private async resumeAfter(pending: Promise<unknown>): Promise<void> {
+    try {
+      await pending;
+    } catch {
+      // Dead-lettered by the engine, as above.
+    }
+    const message = this.next();
+    if (message) this.run(message);
+    else this.finish();
+  }
+
+  private next(): Message | undefined {
+    return this.size > 0 && !this.closed && this.handler ? this.take() : undefined;
+  }
+
+  private finish(): void {
     this.inFlight--;
     if (this.inFlight === 0 && this.size === 0) this.notifyIdle();
   }
