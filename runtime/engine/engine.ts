@@ -34,6 +34,8 @@ export interface EngineOptions {
 interface Outlet {
   edge: EdgeInfo;
   ring: Ring<Message>;
+  /** Hands a message to this async edge (see Transport.publishAsync). */
+  publish: (message: Message) => Promise<void> | undefined;
 }
 
 interface OutputPort {
@@ -130,7 +132,11 @@ export class RunningPipeline implements MetricsSource {
         checkedInputs: new Map(Object.entries(compiled.inputs).filter(([, t]) => t.kind !== "any")),
       };
       for (const edge of this.compiled.edges.filter((e) => e.from.node === compiled.id))
-        node.outlets.get(edge.from.port)![edge.mode].push({ edge, ring: this.taps.ring(edge.id) });
+        node.outlets.get(edge.from.port)![edge.mode].push({
+          edge,
+          ring: this.taps.ring(edge.id),
+          publish: this.options.transport.publisher?.(edge) ?? ((m) => this.options.transport.publishAsync(edge, m)),
+        });
       node.instance = await compiled.def.create(this.context(compiled.id), compiled.config);
       this.nodes.set(compiled.id, node);
     }
@@ -238,9 +244,9 @@ export class RunningPipeline implements MetricsSource {
       this.traces.record(message);
       // Hand off to async edges without waiting unless a queue pushes back.
       let accepted: Promise<void> | undefined;
-      for (const { edge, ring } of outlet.async) {
+      for (const { edge, ring, publish } of outlet.async) {
         this.taps.record(edge.id, ring, message);
-        const p = this.options.transport.publishAsync(edge, message);
+        const p = publish(message);
         if (p) accepted = accepted ? Promise.all([accepted, p]).then(() => undefined) : p;
       }
       if (outlet.sync.length === 0) {

@@ -191,6 +191,11 @@ export class MemoryTransport implements Transport {
     return this.queue(edge).publish(message);
   }
 
+  publisher(edge: EdgeInfo): (message: Message) => Promise<void> | undefined {
+    const queue = this.queue(edge);
+    return (message) => queue.publish(message);
+  }
+
   async deadLetter(_letter: DeadLetter): Promise<void> {
     // In memory the engine's dead-letter ring is the stream; nothing more to persist.
   }

@@ -84,6 +84,8 @@ export interface Transport {
    * producer wait; a broker confirms). Undefined spares the hot path a promise.
    */
   publishAsync(edge: EdgeInfo, message: Message): Promise<void> | undefined;
+  /** Optional: publishAsync bound to one edge, for a transport that can skip finding the edge per message. */
+  publisher?(edge: EdgeInfo): (message: Message) => Promise<void> | undefined;
   deadLetter(letter: DeadLetter): Promise<void>;
   edgeStats(edge: EdgeInfo): EdgeStats;
   /** Resolves when no message is queued or being handled on any async edge of the pipeline. */
