@@ -20,8 +20,12 @@ export interface EmitOptions {
 
 /**
  * Emits a payload on an output port. Resolves once every sync edge from that port
- * has answered (async edges only enqueue), with the reply of the sync chain: the
- * messages that reached the end of the request path. See runtime/engine/engine.ts.
+ * has answered (async edges only enqueue), with what they answered: the messages
+ * that reached the end of the request path behind them. A port with no sync edge
+ * resolves with no messages: what is emitted there ends the request path and is
+ * the handling node's own answer to its sync caller, which the engine collects.
+ * A node need not await its emits: the engine waits for them before the message
+ * counts as handled. See runtime/engine/engine.ts.
  */
 export type Emit = (port: string, payload: unknown, options?: EmitOptions) => Promise<Message[]>;
 

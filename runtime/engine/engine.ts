@@ -3,9 +3,10 @@
  * of HTTP and nothing of where edges go; the transport does.
  *
  * Sync replies: `emit` on a port with sync edges waits for each of them and
- * resolves with what they replied; a port with no sync edge is the end of the
- * request path, so the message emitted there is itself the reply. A node's reply
- * to its sync caller is everything its emits produced while it handled the call.
+ * resolves with what they replied. A port with no sync edge is the end of the
+ * request path, so the message a node emits there is its reply to its sync
+ * caller; a node's reply is everything its emits produced while it handled the
+ * call. (An entry point whose port has no sync edge gets no reply.)
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -54,7 +55,9 @@ interface RunningNode {
   checkedInputs: Map<string, PortType>;
 }
 
-const NO_REPLY: Message[] = [];
+const NO_REPLY = Object.freeze([]) as unknown as Message[];
+/** What emit resolves with on a port without sync edges: shared, as it is the common case of every hop. */
+const ANSWERED_NOTHING = Promise.resolve(NO_REPLY);
 
 /** What one handling of a message has produced: its sync reply, and emits still under way. */
 interface Invocation {
@@ -251,7 +254,7 @@ export class RunningPipeline implements MetricsSource {
       }
       if (outlet.sync.length === 0) {
         invocation?.replies?.push(message);
-        return accepted ? track(invocation, accepted.then(() => [message])) : Promise.resolve([message]);
+        return accepted ? track(invocation, accepted.then(() => NO_REPLY)) : ANSWERED_NOTHING;
       }
       // No named closure per message here: tsx (esbuild keepNames) would wrap each in a
       // __name() call that costs more than the hop itself.
