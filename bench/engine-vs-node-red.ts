@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 const TOTAL = 200_000;
 const CHUNK = 10_000;
 const WARMUP = 20_000;
+const ROUNDS = 3;
 
 interface SideResult {
   side: string;
@@ -29,6 +30,7 @@ interface SideResult {
   msgsPerCpuSecond: number;
   peakRssMB: number;
   youngGenerationMB?: number | "default";
+  roundsMsgsPerSecond?: number[];
 }
 
 function cpuSecondsSince(start: NodeJS.CpuUsage): number {
@@ -137,21 +139,23 @@ async function main(): Promise<void> {
   const results: SideResult[] = [];
   const runs: [string[], number | undefined][] = [];
   for (const n of ["1", "10"])
-    runs.push([["node-red", n], undefined], [["node-red", n], 64], [["evoflow", n, "async"], undefined], [["evoflow", n, "async"], 64], [["evoflow", n, "sync"], 64]);
+    runs.push([["node-red", n], undefined], [["node-red", n], 32], [["evoflow", n, "async"], undefined], [["evoflow", n, "async"], 32], [["evoflow", n, "sync"], 32]);
+  // Runs vary by ±30% from one process to the next (GC timing): each figure is the median of ROUNDS processes.
   for (const [args, young] of runs) {
-    process.stderr.write(`running ${args.join(" ")} (young generation ${young ?? "default"}) ...\n`);
-    const r = child(args, young);
-    process.stderr.write(`  ${Math.round(r.msgsPerSecond).toLocaleString("en")} msgs/s, ${Math.round(r.msgsPerCpuSecond).toLocaleString("en")} msgs/CPU-s, peak RSS ${r.peakRssMB.toFixed(0)} MB\n`);
+    process.stderr.write(`running ${args.join(" ")} (young generation ${young ?? "default"}) ${ROUNDS} times ...\n`);
+    const rounds = Array.from({ length: ROUNDS }, () => child(args, young)).sort((a, b) => a.msgsPerSecond - b.msgsPerSecond);
+    const r = { ...rounds[Math.floor(ROUNDS / 2)], roundsMsgsPerSecond: rounds.map((x) => Math.round(x.msgsPerSecond)) };
+    process.stderr.write(`  median ${Math.round(r.msgsPerSecond).toLocaleString("en")} msgs/s (${r.roundsMsgsPerSecond.join(", ")}), peak RSS ${r.peakRssMB.toFixed(0)} MB\n`);
     results.push(r);
   }
   const pick = (side: string, edges: string | undefined, young: number | "default") =>
     results.find((r) => r.side === side && r.transforms === 10 && r.edges === edges && r.youngGenerationMB === young)!;
   // Each as shipped: Node-RED with Node's defaults, Evoflow as bin/evoflow.js runs it.
   const nodeRed = pick("node-red", undefined, "default");
-  const ratio10Async = pick("evoflow", "async", 64).msgsPerSecond / nodeRed.msgsPerSecond;
-  const ratio10Sync = pick("evoflow", "sync", 64).msgsPerSecond / nodeRed.msgsPerSecond;
-  const ratio10AsyncCpu = pick("evoflow", "async", 64).msgsPerCpuSecond / nodeRed.msgsPerCpuSecond;
-  const ratio10SameFlags = pick("evoflow", "async", 64).msgsPerSecond / pick("node-red", undefined, 64).msgsPerSecond;
+  const ratio10Async = pick("evoflow", "async", 32).msgsPerSecond / nodeRed.msgsPerSecond;
+  const ratio10Sync = pick("evoflow", "sync", 32).msgsPerSecond / nodeRed.msgsPerSecond;
+  const ratio10AsyncCpu = pick("evoflow", "async", 32).msgsPerCpuSecond / nodeRed.msgsPerCpuSecond;
+  const ratio10SameFlags = pick("evoflow", "async", 32).msgsPerSecond / pick("node-red", undefined, 32).msgsPerSecond;
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, nodeRed: nodeRedVersion };
   const command = "npm run bench:engine";
   const date = new Date().toISOString();
@@ -170,13 +174,13 @@ async function main(): Promise<void> {
       "",
       `${date}, \`${command}\`, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGB} GiB, Node ${machine.node}, Node-RED ${nodeRedVersion}.`,
       "",
-      `inject → N × set-a-field transform → counting sink; ${TOTAL.toLocaleString("en")} messages in chunks of ${CHUNK.toLocaleString("en")} after ${WARMUP.toLocaleString("en")} of warm-up. Evoflow with taps (ring of 256 per edge) and provenance capture on. Each side in its own process.`,
+      `inject → N × set-a-field transform → counting sink; ${TOTAL.toLocaleString("en")} messages in chunks of ${CHUNK.toLocaleString("en")} after ${WARMUP.toLocaleString("en")} of warm-up. Evoflow with taps (ring of 256 per edge) and provenance capture on. Each side in its own process; each figure is the median of ${ROUNDS} processes (all ${ROUNDS} in the JSON).`,
       "",
       "| runtime | transforms | edges | young generation (MB) | msgs/s | msgs/CPU-s | peak RSS (MB) |",
       "| --- | --- | --- | --- | --- | --- | --- |",
       ...rows,
       "",
-      `At N=10, each as shipped (Node-RED on Node's defaults, Evoflow as \`bin/evoflow.js\` runs it, with a 64 MB young generation): async edges ${ratio10Async.toFixed(1)}×, sync edges ${ratio10Sync.toFixed(1)}× Node-RED's msgs/s (target ≥ 5×); per CPU-second, async ${ratio10AsyncCpu.toFixed(1)}×. Both on the same 64 MB young generation: async ${ratio10SameFlags.toFixed(1)}×.`,
+      `At N=10, each as shipped (Node-RED on Node's defaults, Evoflow as \`bin/evoflow.js\` runs it, with a 32 MB young generation): async edges ${ratio10Async.toFixed(1)}×, sync edges ${ratio10Sync.toFixed(1)}× Node-RED's msgs/s (target ≥ 5×); per CPU-second, async ${ratio10AsyncCpu.toFixed(1)}×. Both on the same 32 MB young generation: async ${ratio10SameFlags.toFixed(1)}×.`,
       "",
       "msgs/CPU-s divides by the CPU time of the measuring process, which stays meaningful when other jobs share the machine; msgs/s is wall time.",
       "",
