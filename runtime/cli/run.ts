@@ -73,6 +73,7 @@ export function register(program: Command): void {
       const app = await createApi({ runtime, token });
       const address = await app.listen({ port: Number(opts.port), host });
       process.stdout.write(`evoflow listening on ${address} (pipelines: ${runtime.list().map((p) => p.name).join(", ")})\n`);
+      for (const p of runtime.list()) process.stdout.write(`  editor: ${address}/#/pipelines/${encodeURIComponent(p.name)}\n`);
       const shutdown = async () => {
         await app.close();
         await runtime.close();
