@@ -106,7 +106,7 @@ ${row("c16", "16 clients")}
 
 Targets (latency ≤ 1.10 × a, throughput ≥ 0.9 × a): ${(["c1", "c16"] as const).map((mode) => `${mode === "c1" ? "1 client" : "16 clients"}: p50 ${verdict(summary[mode].ratio.p50 <= 1.1)}, p99 ${verdict(summary[mode].ratio.p99 <= 1.1)}, throughput ${verdict(summary[mode].ratio.throughput >= 0.9)}`).join("; ")}.
 
-Where b's extra time goes (CPU profile of server b, \`--cpu-prof\`): request JSON parsing costs the same in both; b adds the engine hop (envelope, tap, provenance ring), the batcher and v2 decoding/validation, and keeps the last 50,000 messages for \`evoflow trace\` (its higher peak RSS). Figures vary from run to run on a shared machine: compare the load average.
+Where b's extra time goes (CPU profile of server b, \`--cpu-prof\`): request JSON parsing costs the same in both; b adds the engine hop (envelope, tap, provenance ring), the batcher and v2 decoding/validation, and keeps the last 10,000 messages for \`evoflow trace\` (its higher peak RSS). Figures vary from run to run on a shared machine: compare the load average.
 
 Peak RSS: server a ${peak.a} MB, server b ${peak.b} MB; load generator ≤ ${Math.max(...Object.values(runs).flatMap((r) => [...r.a, ...r.b]).map((f) => f.clientPeakRssMb))} MB.
 `;
