@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { seededRandom } from "../runtime/random";
 
 export interface LoadTarget {
   path: string;
@@ -40,16 +41,6 @@ export interface LoadResult {
   peakRssBytes: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function picker(plan: LoadPlan): () => number {
   const n = plan.targets.length;
@@ -57,7 +48,7 @@ function picker(plan: LoadPlan): () => number {
     let i = 0;
     return () => i++ % n;
   }
-  const rand = mulberry32(plan.seed ?? 1);
+  const rand = seededRandom(plan.seed ?? 1);
   const weights = Array.from({ length: n }, (_, k) => 1 / (k + 1) ** (plan.zipfS ?? 1));
   const total = weights.reduce((a, b) => a + b, 0);
   let acc = 0;

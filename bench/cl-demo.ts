@@ -22,7 +22,7 @@ import { TriggerPolicy } from "../nodes/control/trigger-policy";
 import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../runtime/cl/fashion-mnist";
 import { evaluateOnnx, gateConfigSchema, runGate, type GateReport } from "../runtime/cl/gate";
 import { clMetrics, type ClMetrics } from "../runtime/cl/metrics";
-import { seededRandom } from "../runtime/cl/random";
+import { seededRandom } from "../runtime/random";
 import { ClassBalancedBuffer, concatSets, RecentPerClass } from "../runtime/cl/strategies";
 import { train, trainConfigSchema, type ClState, type TrainConfig } from "../runtime/cl/train";
 import { trainInChildProcess } from "../runtime/cl/trainer-process";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../../runtime/cl/fashion-mnist";
-import { seededRandom } from "../../runtime/cl/random";
+import { seededRandom } from "../../runtime/random";
 import { trainConfigSchema } from "../../runtime/cl/train";
 import { trainInChildProcess } from "../../runtime/cl/trainer-process";
 import { defineNode } from "../../runtime/node-contract";

@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import { z } from "zod";
 import { defineNode } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
+import { seededRandom } from "../../runtime/random";
 
 const synthetic = z.object({
   kind: z.literal("synthetic"),
@@ -18,18 +19,6 @@ const file = z.object({
   path: z.string().describe("File to read, relative to the working directory"),
   loop: z.boolean().default(false).describe("Start again at the end of the file"),
 });
-
-/** A small, fast, seedable PRNG (mulberry32): reproducible streams without a dependency. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
@@ -76,7 +65,7 @@ export default defineNode({
     async function* stream(): AsyncGenerator<unknown> {
       const src = config.source;
       if (src.kind !== "synthetic") return yield* records(src);
-      const random = mulberry32(src.seed);
+      const random = seededRandom(src.seed);
       for (let i = 0; i < src.count; i++) {
         const mean = src.shiftAt !== undefined && i >= src.shiftAt ? src.shift : 0;
         yield { i, x: Array.from({ length: src.features }, () => mean + gaussian(random)) };

@@ -7,7 +7,7 @@ import { clMetrics } from "../../runtime/cl/metrics";
 import { rolloutConfigSchema, type RolloutRouter } from "../../runtime/cl/rollout";
 import { readSnapshot } from "../../runtime/cl/snapshot";
 import { ClassBalancedBuffer, RecentPerClass } from "../../runtime/cl/strategies";
-import { seededRandom } from "../../runtime/cl/random";
+import { seededRandom } from "../../runtime/random";
 import { defineNode } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
 import type { ModelRegistry } from "../../runtime/registry/types";

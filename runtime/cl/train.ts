@@ -6,7 +6,7 @@
  * Pure computation: `runtime/cl/trainer-process.ts` runs it in a child process.
  */
 import { z } from "zod";
-import { seededRandom } from "./random";
+import { seededRandom } from "../random";
 import { architectureOf, fromOnnx, initDense, toOnnx, type DenseModel } from "./dense";
 import type { LabelledSet } from "./fashion-mnist";
 import { ClassBalancedBuffer, chooseScenario, combineFisher, concatSets, ewcPenalty, lwfPenalty, type Scenario } from "./strategies";

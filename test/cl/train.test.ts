@@ -6,7 +6,7 @@ import { ClassBalancedBuffer, chooseScenario, combineFisher, ewcPenalty, lwfPena
 import { tfReady } from "../../runtime/cl/tf";
 import { predict, train, trainConfigSchema } from "../../runtime/cl/train";
 import { readSignature } from "../../runtime/onnx/signature";
-import { seededRandom } from "../../runtime/cl/random";
+import { seededRandom } from "../../runtime/random";
 import { makeMlp } from "../fixtures/mlp";
 
 async function runOnnx(bytes: Uint8Array, x: Float32Array, count: number, features: number): Promise<Float32Array> {

@@ -1,4 +1,4 @@
-/** mulberry32: a small seeded PRNG, uniform in [0, 1), so training runs and samples repeat. */
+/** mulberry32: a small seeded PRNG, uniform in [0, 1), so streams, samples and training runs repeat. A few lines; no package is among the dependencies for it. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
