@@ -99,7 +99,14 @@ export function register(program: Command): void {
     .action(async (pipeline: string, edge: string, opts: { url: string; token?: string; limit: string; follow?: boolean; nats?: string; since?: string; seq?: string; last?: string }) => {
       if (opts.nats) return tapFromNats(pipeline, edge, { ...opts, nats: opts.nats });
       const base = `${opts.url}/api/pipelines/${encodeURIComponent(pipeline)}/edges/${encodeURIComponent(edge)}`;
-      const recent = (await getJson(`${base}/messages?limit=${Number(opts.limit)}`, opts.token)) as { messages: unknown[] };
+      let recent: { messages: unknown[] };
+      try {
+        recent = (await getJson(`${base}/messages?limit=${Number(opts.limit)}`, opts.token)) as { messages: unknown[] };
+      } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
       for (const m of recent.messages) process.stdout.write(`${JSON.stringify(m)}\n`);
       if (!opts.follow) return;
       const token = opts.token ?? process.env.EVOFLOW_TOKEN;
