@@ -3,6 +3,9 @@
  * The token comes from the URL (`#token=...`, removed from the address bar at once)
  * or a prompt after a 401, and is kept in sessionStorage for the tab's lifetime.
  */
+// The runtime's own types (type-only imports: nothing of the runtime is bundled).
+import type { Message as Envelope } from "../../runtime/envelope";
+import type { TraceNode } from "../../runtime/provenance";
 import type { Problem } from "../../runtime/validate";
 
 export type { Problem };
@@ -133,24 +136,7 @@ export interface PipelineStatus {
   edges: Record<string, EdgeStatus>;
 }
 
-export interface Envelope {
-  id: string;
-  traceId: string;
-  parents: string[];
-  ts: number;
-  source: { pipeline: string; node: string; port: string; model?: { name: string; version: string | number } };
-  payload: unknown;
-}
-
-export interface TraceNode {
-  id: string;
-  node: string;
-  port: string;
-  ts: number;
-  model?: { name: string; version: string | number };
-  payload: unknown;
-  parents: TraceNode[];
-}
+export type { Envelope, TraceNode };
 
 export interface Trace {
   traceId: string;
