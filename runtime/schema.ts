@@ -53,6 +53,12 @@ export const pipelineSchema = z
     settings: z
       .object({
         tapCapacity: z.number().int().min(0).default(256).describe("Recent messages each edge keeps for taps"),
+        traceCapacity: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe("Recent messages the pipeline keeps for `evoflow trace` in memory (10,000 unless the runtime says otherwise); 0 turns provenance capture off"),
         deadLetterCapacity: z.number().int().min(1).default(1000),
         capture: z
           .object({ sync: z.enum(["off", "sampled", "full"]).default("full"), sampleRate: z.number().min(0).max(1).default(0.01) })
