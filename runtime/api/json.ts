@@ -3,10 +3,6 @@
  * arrays internally; over JSON they become `{dtype, shape, data: number[]}`.
  * BigInts become strings, since JSON has no 64-bit integers.
  */
-export function toJson(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, jsonReplacer));
-}
-
 export function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === "bigint") return value.toString();
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
