@@ -26,8 +26,9 @@ export const trainerCommonConfig = {
   minSamples: z.number().int().min(1).default(200).describe("A trigger with fewer new labelled examples is skipped (and recorded)"),
   maxSamples: z.number().int().min(1).default(20_000).describe("Newest labelled examples kept for the next training"),
   holdoutShare: z.number().min(0).max(0.9).default(0.2).describe("Share of labelled examples kept out of training for the validator (same rule as validator.gate's)"),
+  holdoutSeed: z.number().int().default(0).describe("Seed of the holdout split (a hash of each example's features): the same as validator.gate's"),
 };
-type CommonConfig = { model: string; minSamples: number; maxSamples: number; holdoutShare: number };
+type CommonConfig = { model: string; minSamples: number; maxSamples: number; holdoutShare: number; holdoutSeed: number };
 
 /** Candidate announcements the validator gate consumes. */
 export interface CandidateEvent {
@@ -129,8 +130,8 @@ export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: st
   return {
     async onMessage(portName, message, emit) {
       if (portName === "data") {
-        if (isHoldout(message.id, cfg.holdoutShare)) return;
         const { x, y } = exampleOf(message.payload);
+        if (isHoldout(x, cfg.holdoutShare, cfg.holdoutSeed)) return;
         buffer.add(x, y, message.id);
         return;
       }

@@ -19,12 +19,14 @@ export function exampleOf(payload: unknown): { x: Float32Array; y: number } {
 }
 
 /**
- * Whether an example belongs to the holdout: decided by a hash of its message id, so the
- * trainer (which skips it) and the validator (which keeps it) agree without talking.
+ * Whether an example belongs to the holdout: decided by a seeded hash of the example itself
+ * (its features), so the trainer (which skips it) and the validator (which keeps it) agree
+ * without talking, the same stream gives the same split on every run, and an example seen
+ * twice always falls on the same side.
  */
-export function isHoldout(messageId: string, share: number): boolean {
+export function isHoldout(x: Float32Array, share: number, seed: number): boolean {
   if (share <= 0) return false;
-  const h = createHash("sha1").update(messageId).digest().readUInt32BE(0);
+  const h = createHash("sha1").update(Uint32Array.of(seed >>> 0)).update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)).digest().readUInt32BE(0);
   return h / 2 ** 32 < share;
 }
 
