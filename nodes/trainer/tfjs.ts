@@ -4,11 +4,22 @@ import { ClStateStore } from "../../runtime/cl/state-store";
 import { trainConfigSchema, type ClState } from "../../runtime/cl/train";
 import { trainInChildProcess } from "../../runtime/cl/trainer-process";
 import { defineNode } from "../../runtime/node-contract";
+import { parseModelRef, type ModelRegistry } from "../../runtime/registry/types";
 import { trainerCommonConfig, trainerInstance, trainerPorts } from "./common";
 
 const config = trainConfigSchema.extend({
   ...trainerCommonConfig,
   niceness: z.number().int().min(0).max(19).default(10).describe("Nice value of the training process: higher leaves more CPU to serving"),
+  extractor: z
+    .object({
+      model: z
+        .string()
+        .refine((s) => { try { parseModelRef(s, "champion"); return true; } catch { return false; } }, { message: 'use "name", "name@3", "name@champion" or "name@latest"' })
+        .describe("Registry model that computes the features (name@version, name@champion; a bare name means the champion); its weights stay frozen"),
+      output: z.string().min(1).describe("Name of the feature tensor in its graph: an output or any intermediate value (e.g. the layer before its classifier)"),
+    })
+    .optional()
+    .describe("Train only a dense head (architecture) on a frozen ONNX feature extractor; the candidate is the extractor's graph followed by the head, as one model. Omit to train the whole dense model"),
 });
 
 /** A champion this node did not train has no saved state; its `classes` label (e.g. "0,1,2,3,4") still says what it has seen. */
@@ -28,16 +39,26 @@ export default defineNode({
   category: "trainer",
   title: "Trainer (tfjs)",
   description:
-    "On a trigger (from the labelled examples gathered on `data`), or on a dataset snapshot from a sampler (`dataset`, e.g. sampler.mixer), trains a dense model (softmax regression or MLP) with tfjs in a child process: stateful (warm start from the champion, replay / EWC / LwF) or stateless; registers the candidate with its lineage and emits it.",
+    "On a trigger (from the labelled examples gathered on `data`), or on a dataset snapshot from a sampler (`dataset`, e.g. sampler.mixer), trains a dense model (softmax regression or MLP, or such a head on a frozen ONNX feature extractor) with tfjs in a child process: stateful (warm start from the champion, replay / EWC / LwF) or stateless; registers the candidate with its lineage and emits it.",
   ...trainerPorts,
   config,
   create: (ctx, cfg) => {
     const states = new ClStateStore(path.join(ctx.dataDir, "state"));
-    const { model, minSamples: _a, maxSamples: _b, holdoutShare: _c, niceness, ...trainConfig } = cfg;
+    const { model, minSamples: _a, maxSamples: _b, holdoutShare: _c, niceness, extractor: extractorRef, ...trainConfig } = cfg;
+    const registry = ctx.service<ModelRegistry>("registry");
+    /** The extractor's bytes and exact version, looked up at each training (a `@champion` reference follows promotions). */
+    const loadExtractor = async () => {
+      if (!extractorRef) return undefined;
+      const { name, ref } = parseModelRef(extractorRef.model, "champion");
+      const version = await registry.get(name, ref);
+      if (!version) throw new Error(`feature extractor ${extractorRef.model} is not in the registry`);
+      return { bytes: await registry.readArtifact(name, version.version), output: extractorRef.output, version: `${name}@${version.version}` };
+    };
     return trainerInstance(ctx, cfg, "trainer.tfjs", async ({ data, champion, base, onProgress }) => {
       const state = champion ? ((await states.load(model, champion.version)) ?? stateFromLabels(champion.labels)) : undefined;
+      const extractor = await loadExtractor();
       const result = await trainInChildProcess(
-        { config: trainConfig, data, base, state },
+        { config: trainConfig, data, base, state, extractor },
         { niceness, signal: ctx.signal, onProgress: (p) => onProgress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, samples: p.samples }) },
       );
       return {
@@ -47,8 +68,8 @@ export default defineNode({
         newClasses: result.newClasses,
         samplesSeen: result.samplesSeen,
         trainingMs: result.trainingMs,
-        strategy: { mode: cfg.mode, warmStart: result.warmStart, replay: cfg.replay, ewc: cfg.ewc, lwf: cfg.lwf, epochs: cfg.epochs },
-        config: trainConfig,
+        strategy: { mode: cfg.mode, warmStart: result.warmStart, replay: cfg.replay, ewc: cfg.ewc, lwf: cfg.lwf, epochs: cfg.epochs, ...(extractor && { extractor: extractor.version }) },
+        config: { ...trainConfig, ...(extractor && { extractor: { ...extractorRef, version: extractor.version } }) },
         metrics: { finalLoss: result.finalLoss },
         labels: { mode: cfg.mode, classes: result.state.seenClasses.join(",") },
         registered: (version) => states.save(model, version, result.state),

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { seededRandom } from "../random";
 import { architectureOf, fromOnnx, initDense, toOnnx, type DenseModel } from "./dense";
+import { FrozenExtractor, headOf } from "./extractor";
 import type { LabelledSet } from "./fashion-mnist";
 import { ClassBalancedBuffer, chooseScenario, combineFisher, concatSets, ewcPenalty, lwfPenalty, type Scenario } from "./strategies";
 import type * as TF from "@tensorflow/tfjs";
@@ -64,6 +65,8 @@ export interface TrainJob {
   /** The champion's ONNX bytes (stateful warm start, and the signature to keep). */
   base?: Uint8Array;
   state?: ClState;
+  /** Train only a dense head on this frozen ONNX model's tensor `output`; the candidate is the extractor followed by the head. */
+  extractor?: { bytes: Uint8Array; output: string };
 }
 
 export interface TrainProgress {
@@ -158,14 +161,25 @@ async function importance(tf: typeof TF, model: DenseModel, params: TF.Variable[
 }
 
 export async function train(job: TrainJob, onProgress?: (p: TrainProgress) => void): Promise<TrainResult> {
-  const tf = await tfReady();
   const started = performance.now();
+  const frozen = job.extractor && (await FrozenExtractor.create(job.extractor.bytes, job.extractor.output));
+  try {
+    return await trainDense(job, frozen, started, onProgress);
+  } finally {
+    await frozen?.release();
+  }
+}
+
+/** Trains the dense model, or with `frozen` the dense head on the extractor's features (the CL state keeps raw examples either way). */
+async function trainDense(job: TrainJob, frozen: FrozenExtractor | undefined, started: number, onProgress?: (p: TrainProgress) => void): Promise<TrainResult> {
+  const tf = await tfReady();
   const { config } = job;
   const random = seededRandom(config.seed);
   const warmStart = config.mode === "stateful" && job.base !== undefined;
-  const baseModel = job.base ? fromOnnx(job.base) : undefined;
+  const baseModel = job.base ? (frozen ? headOf(job.base, frozen.output) : fromOnnx(job.base)) : undefined;
   const classes = baseModel ? baseModel.layers.at(-1)!.units : config.classes;
-  const features = job.data.features;
+  const data = frozen ? await frozen.features(job.data) : job.data;
+  const features = data.features;
   if (baseModel && baseModel.layers[0].inputs !== features) throw new Error(`the champion takes ${baseModel.layers[0].inputs} features, the data has ${features}`);
   const prior = config.mode === "stateful" ? job.state : undefined;
 
@@ -182,7 +196,7 @@ export async function train(job: TrainJob, onProgress?: (p: TrainProgress) => vo
   const dataClasses = [...new Set(job.data.y)].sort((a, b) => a - b);
   const { scenario, newClasses } = chooseScenario(prior?.seenClasses ?? [], dataClasses);
   const replay = config.mode === "stateful" && config.replay ? prior?.replay : undefined;
-  const trainSet = replay ? concatSets(job.data, replay) : job.data;
+  const trainSet = replay ? concatSets(data, frozen ? await frozen.features(replay) : replay) : data;
 
   const params = paramTensors(tf, model);
   const optimizer = tf.train.adam(config.learningRate);
@@ -224,14 +238,14 @@ export async function train(job: TrainJob, onProgress?: (p: TrainProgress) => vo
 
   const state: ClState = { seenClasses: [...new Set([...(prior?.seenClasses ?? []), ...dataClasses])].sort((a, b) => a - b), experiences: (prior?.experiences ?? 0) + 1 };
   if (config.ewc && config.mode === "stateful") {
-    const fresh = await importance(tf, model, params, job.data, config.batchSize, classes);
+    const fresh = await importance(tf, model, params, data, config.batchSize, classes);
     samplesSeen += job.data.count;
     const anchor = trained.layers.flatMap((l) => [l.kernel, l.bias]);
     const previous = prior?.ewc ?? [];
     state.ewc = config.ewc.mode === "online" ? [{ fisher: combineFisher(previous[0]?.fisher, fresh, config.ewc.decay), anchor }] : [...previous, { fisher: fresh, anchor }];
   }
   if (config.replay && config.mode === "stateful") {
-    const buffer = new ClassBalancedBuffer(config.replay.memSize, features, random);
+    const buffer = new ClassBalancedBuffer(config.replay.memSize, job.data.features, random);
     if (prior?.replay) buffer.add(prior.replay);
     buffer.add(job.data);
     state.replay = buffer.contents();
@@ -239,6 +253,7 @@ export async function train(job: TrainJob, onProgress?: (p: TrainProgress) => vo
   tf.dispose(params);
   optimizer.dispose();
 
-  const onnx = toOnnx(trained, { "evoflow.trainer": "trainer.tfjs", "evoflow.mode": config.mode, "evoflow.scenario": scenario });
+  const metadata = { "evoflow.trainer": "trainer.tfjs", "evoflow.mode": config.mode, "evoflow.scenario": scenario };
+  const onnx = frozen ? frozen.merge(trained, metadata) : toOnnx(trained, metadata);
   return { onnx, state, scenario, newClasses, samplesSeen, trainingMs: performance.now() - started, finalLoss, warmStart };
 }
