@@ -31,11 +31,10 @@ const clPipeline = (goldenDir: string) => ({
     { id: "labels", type: "io.http", config: { name: "labels" } },
     { id: "trigger", type: "io.http", config: { name: "trigger" } },
     { id: "trainer", type: "trainer.tfjs", config: { model: MODEL, epochs: 3, architecture: { hidden: [64] }, replay: { memSize: 500 }, ewc: { lambda: 20 }, minSamples: 100 } },
-    // The bounds are loose on purpose: which examples are held out depends on message ids, which
-    // differ from run to run, and a good candidate learning five new classes loses a few points on
-    // the old ones (golden-set drops of up to 7 points and per-class drops of 40 were seen, and
-    // refused at 0.05 and 0.3). Label-flipped data loses far more on the golden set: that is the check.
-    { id: "gate", type: "validator.gate", config: { golden: goldenDir, minAccuracy: 0.5, maxRegression: 0.05, maxClassRegression: 0.6, maxGoldenRegression: 0.15, maxP99Ms: 1000 } },
+    // The holdout is a seeded split keyed by each example's features and training is seeded, so
+    // these figures repeat run to run: the good candidate loses 16.7 points on its worst old class
+    // and 0.6 on the golden set (bounds 30 and 5); the label-flipped one loses 78.6 on the golden set.
+    { id: "gate", type: "validator.gate", config: { golden: goldenDir, minAccuracy: 0.5, maxRegression: 0.05, maxClassRegression: 0.3, maxGoldenRegression: 0.05, maxP99Ms: 1000 } },
     { id: "decisions", type: "io.sink", config: { kind: "discard" } },
   ],
   edges: [
