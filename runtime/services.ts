@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import { createModelService } from "../gpu-agent/in-process";
+import { RolloutRouter } from "./cl/rollout";
 import { openModelRegistry } from "./registry/open";
 
 export interface ServiceOptions {
@@ -19,5 +20,6 @@ export async function createServices(options: ServiceOptions): Promise<Record<st
   return {
     registry,
     models: await createModelService({ dataDir: options.dataDir, registry }),
+    "cl.rollouts": new RolloutRouter(),
   };
 }

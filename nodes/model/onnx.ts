@@ -3,6 +3,7 @@ import { defineNode } from "../../runtime/node-contract";
 import { isTensor, port, type Tensor } from "../../runtime/ports";
 import { parseModelRef } from "../../runtime/registry/types";
 import type { ModelDescription, ModelService } from "../../gpu-agent/service";
+import type { Rollout, RolloutRouter } from "../../runtime/cl/rollout";
 import { Batcher } from "./batcher";
 
 const config = z.object({
@@ -89,12 +90,50 @@ export default defineNode({
       return t;
     };
 
+    // Shadow and canary rollouts (validator.gate) pick the version per request through the
+    // `cl.rollouts` service; only a node following the champion takes part.
+    let rollouts: RolloutRouter | undefined;
+    if (ref === "champion") {
+      try {
+        rollouts = ctx.service<RolloutRouter>("cl.rollouts");
+      } catch {
+        // No `cl.rollouts` here: every request goes to the champion.
+      }
+    }
+    const runOn = async (version: number, payload: unknown): Promise<unknown> => {
+      outstanding.set(version, (outstanding.get(version) ?? 0) + 1);
+      try {
+        const d = described.get(version) ?? (await describe(version));
+        return fromOutputs(await batcher.submit(version, toInputs(payload, d)), d);
+      } finally {
+        finished(version);
+      }
+    };
+    // A rolled-back candidate is retired once its last request is done (a promoted one becomes champion through the watch).
+    const followed = new WeakSet<Rollout>();
+    const follow = (rollout: Rollout) => {
+      followed.add(rollout);
+      void rollout.done.then(({ state }) => {
+        if (state !== "rolled-back" || rollout.candidate === current) return;
+        if (outstanding.get(rollout.candidate)) retiring.add(rollout.candidate);
+        else models.retire(name, rollout.candidate);
+      });
+    };
+
     return {
       async onMessage(_port, message, emit) {
         if (cfg.io === "named") {
           const p = message.payload as Record<string, unknown>;
           const bad = Object.keys(p).filter((k) => !isTensor(p[k]));
           if (bad.length) throw new Error(`io "named" needs a record of tensors; ${bad.map((k) => `"${k}"`).join(", ")} ${bad.length > 1 ? "are" : "is"} not`);
+        }
+        // The rollout hook: one map lookup when no rollout runs.
+        const rollout = rollouts?.get(name);
+        if (rollout) {
+          if (!followed.has(rollout)) follow(rollout);
+          const answered = await rollout.serve(message.traceId, (v) => runOn(v, message.payload));
+          await emit("out", answered.answer, { model: { name, version: answered.version } });
+          return;
         }
         const version = current;
         outstanding.set(version, (outstanding.get(version) ?? 0) + 1);

@@ -4,7 +4,7 @@ import type { LabelledSet } from "../../runtime/cl/fashion-mnist";
 import { evaluateOnnx, gateConfigSchema, runGate } from "../../runtime/cl/gate";
 import { HistoryStore, historyRootFromNodeDir, type HistoryEntry } from "../../runtime/cl/history";
 import { clMetrics } from "../../runtime/cl/metrics";
-import { rolloutConfigSchema, type RolloutRouter } from "../../runtime/cl/rollout";
+import { rolloutConfigSchema, type Rollout, type RolloutRouter } from "../../runtime/cl/rollout";
 import { readSnapshot } from "../../runtime/cl/snapshot";
 import { ClassBalancedBuffer, RecentPerClass } from "../../runtime/cl/strategies";
 import { seededRandom } from "../../runtime/random";
@@ -61,7 +61,10 @@ export default defineNode({
     let recent: RecentPerClass | undefined;
     let judged = 0;
     let lastDecision: Record<string, unknown> = {};
+    let active: Rollout | undefined;
     let queue = Promise.resolve();
+    // A stopping pipeline drains its edges first: a running rollout ends (rolled back) rather than hold the stop.
+    ctx.signal.addEventListener("abort", () => active?.abort("the pipeline stopped during the rollout"), { once: true });
 
     const judge = async (candidate: CandidateEvent): Promise<Record<string, unknown>> => {
       if (current) (experiences.push(current), (current = undefined));
@@ -84,21 +87,6 @@ export default defineNode({
       if (report.candidate.profile) await registry.putProfile(candidate.name, candidate.version, report.candidate.profile);
       await registry.putMetrics(candidate.name, candidate.version, { holdoutAccuracy: report.candidate.holdout!.accuracy, averageAccuracy: metrics.averageAccuracy, bwt: metrics.bwt, forgetting: metrics.forgetting });
 
-      let decision: HistoryEntry["decision"];
-      let rolloutReport: unknown;
-      if (!report.passed) {
-        await registry.setStatus(candidate.name, candidate.version, "rejected", report.reasons.join("; "));
-        decision = "rejected";
-      } else if (!router) {
-        await registry.promote(candidate.name, candidate.version, `passed validator.gate (${report.checks.length} checks)`);
-        decision = "promoted";
-      } else {
-        const rollout = router.start(registry, candidate.name, candidate.version, champion?.version, cfg.rollout);
-        const result = await rollout.done;
-        rolloutReport = result;
-        decision = result.state === "promoted" ? "promoted" : "rolled-back";
-      }
-      judged++;
       const entry: HistoryEntry = {
         id: `${candidate.name}@${candidate.version}`,
         service,
@@ -115,18 +103,40 @@ export default defineNode({
         sizeBytes: candidate.sizeBytes,
         metrics: { accuracyMatrix: metrics.accuracyMatrix, averageAccuracy: metrics.averageAccuracy, bwt: metrics.bwt, forgetting: metrics.forgetting, holdoutAccuracy: report.candidate.holdout!.accuracy },
         validation: report,
-        decision,
-        rollout: rolloutReport,
+        decision: "pending",
       };
+      if (!report.passed) {
+        await registry.setStatus(candidate.name, candidate.version, "rejected", report.reasons.join("; "));
+        entry.decision = "rejected";
+      } else if (!router) {
+        await registry.promote(candidate.name, candidate.version, `passed validator.gate (${report.checks.length} checks)`);
+        entry.decision = "promoted";
+      } else {
+        active = router.start(registry, candidate.name, candidate.version, champion?.version, cfg.rollout);
+        // Recorded while it runs, so the history shows the rollout in progress; the final entry replaces it.
+        await history.append({ ...entry, rollout: active.status() });
+        const result = await active.done;
+        active = undefined;
+        entry.rollout = result;
+        entry.decision = result.state === "promoted" ? "promoted" : "rejected";
+        if (result.state === "rolled-back") entry.reason = `${cfg.rollout.mode} rollout rolled back: ${result.reason}`;
+      }
+      judged++;
+      entry.at = new Date().toISOString();
       await history.append(entry);
-      ctx.log(decision === "promoted" ? "info" : "warn", `${candidate.name}@${candidate.version}: ${decision}${report.reasons.length ? ` (${report.reasons.join("; ")})` : ""}`);
-      return { kind: "promotion", model: candidate.name, version: candidate.version, decision, reason: report.reasons.join("; ") || undefined, checks: report.checks };
+      const { decision } = entry;
+      const reason = [...report.reasons, ...(entry.reason ? [entry.reason] : [])].join("; ") || undefined;
+      ctx.log(decision === "promoted" ? "info" : "warn", `${candidate.name}@${candidate.version}: ${decision}${reason ? ` (${reason})` : ""}`);
+      return { kind: "promotion", model: candidate.name, version: candidate.version, decision, reason, checks: report.checks, ...(entry.rollout ? { rollout: entry.rollout } : {}) };
     };
 
     return {
       async onMessage(portName, message, emit) {
         if (portName === "holdout") {
           const { x, y } = exampleOf(message.payload);
+          // Labels of served requests (the collector's `requestId`) score a running rollout's answers.
+          const { requestId } = message.payload as { requestId?: unknown };
+          if (active && typeof requestId === "string") active.label(requestId, y);
           if (!isHoldout(x, cfg.holdoutShare, cfg.holdoutSeed)) return;
           current ??= new ClassBalancedBuffer(cfg.holdoutPerExperience, x.length, random);
           recent ??= new RecentPerClass(cfg.holdoutPerClass, x.length);
@@ -151,7 +161,7 @@ export default defineNode({
         queue = run.catch(() => undefined);
         await run;
       },
-      status: () => ({ experiences: experiences.length + (current ? 1 : 0), judged, last: lastDecision }),
+      status: () => ({ experiences: experiences.length + (current ? 1 : 0), judged, last: lastDecision, ...(active ? { rollout: active.status() } : {}) }),
     };
   },
 });

@@ -12,7 +12,8 @@ import type { GateReport } from "./gate";
 import type { AccuracyMatrix } from "./metrics";
 import type { SnapshotMeta } from "./snapshot";
 
-export type Decision = "promoted" | "rejected" | "rolled-back" | "failed" | "pending";
+/** `pending`: a rollout is running; a rolled-back rollout ends `rejected`, with its `reason`. */
+export type Decision = "promoted" | "rejected" | "failed" | "pending";
 
 export interface HistoryEntry {
   id: string;
@@ -33,6 +34,9 @@ export interface HistoryEntry {
   metrics?: { accuracyMatrix: AccuracyMatrix; averageAccuracy: number; bwt: number; forgetting: number; holdoutAccuracy?: number };
   validation?: GateReport;
   decision: Decision;
+  /** Why a candidate that passed validation was still rejected (its rollout rolled back). */
+  reason?: string;
+  /** The shadow or canary rollout (runtime/cl/rollout.ts RolloutStatus): steps, checks, requests answered by each version. */
   rollout?: unknown;
   error?: string;
 }

@@ -36,7 +36,7 @@ function historyTable(entries: HistoryEntry[]): string {
       pct(e.metrics?.holdoutAccuracy),
       pct(e.metrics?.averageAccuracy),
       e.metrics ? e.metrics.bwt.toFixed(3) : "-",
-      e.validation?.reasons.join("; ") || e.error || "",
+      [...(e.validation?.reasons ?? []), e.reason, e.error].filter(Boolean).join("; "),
     ]),
   );
 }

@@ -47,7 +47,7 @@ async function serve(rollout: Rollout, count: number, offset = 0, untilDone = fa
     rollout.record(version, { ok: true, latencyMs: answer.latencyMs, predicted: answer.predicted, label: test.y[i] });
     if (mirror !== undefined) {
       const shadow = await run(mirror);
-      rollout.record(mirror, { ok: true, latencyMs: shadow.latencyMs, predicted: shadow.predicted, label: test.y[i] }, answer.predicted);
+      rollout.record(mirror, { ok: true, latencyMs: shadow.latencyMs, predicted: shadow.predicted, label: test.y[i] }, { championPredicted: answer.predicted });
     }
     await new Promise((r) => setImmediate(r));
   }
