@@ -12,6 +12,7 @@
  * end-to-end latency without queueing). Peak RSS of this process and of each worker is recorded.
  *
  *   node --import tsx bench/nats.ts      # writes bench/results/nats.{json,md}
+ *   BENCH_PROFILE=DIR node --import tsx bench/nats.ts   # also writes the workers' CPU profiles (node --cpu-prof) into DIR
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -66,8 +67,11 @@ function peakRssMB(pid: number): number | undefined {
   }
 }
 
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+
 function spawnWaiting(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const profile = PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   return new Promise((resolveReady, reject) => {
     const onData = (c: Buffer) => {
@@ -246,7 +250,8 @@ async function main(): Promise<void> {
     for (const mode of captureModes) await runtime.deploy(syncPipelineOf(`bench_sync_${mode}`, mode));
     const bin = join(ROOT, "bin/evoflow.js");
     for (const group of ["w1", "w2"])
-      children.push(await spawnWaiting([bin, "worker", "--nats", server.url, "--placement", group, "--data", join(dir, group)], /running bench_flood/));
+      // As the CLI runs when started as `evoflow` (its shebang sets the young generation).
+      children.push(await spawnWaiting(["--max-semi-space-size=32", bin, "worker", "--nats", server.url, "--placement", group, "--data", join(dir, group)], /running bench_flood/));
     await sleep(500); // both workers have all their pipelines deployed
 
     // The source runs in its own runtime, started once the workers are up, so no run measures their start.
@@ -262,12 +267,17 @@ async function main(): Promise<void> {
     };
     await runPipeline(warmup);
     const pipelinePaced = await runPipeline(paced);
-    const cpuOfAll = () => cpuSeconds(process.pid) + children.reduce((sum, c) => sum + cpuSeconds(c.pid!), 0);
-    const [serverBefore, clientsBefore] = [cpuSeconds(server.pid!), cpuOfAll()];
+    // Per process: this one (coordinator with the sink, and the source), worker 1, worker 2, the server.
+    const cpuOfEach = () => [process.pid, children[0].pid!, children[1].pid!, server.pid!].map(cpuSeconds);
+    const cpuBefore = cpuOfEach();
     const pipelineFlood = await runPipeline(flood);
+    const per1000 = cpuOfEach().map((after, i) => Math.round(((after - cpuBefore[i]) / FLOOD) * 1000 * 1000) / 1000);
     const pipelineCpu = {
-      serverSecondsPer1000: Math.round(((cpuSeconds(server.pid!) - serverBefore) / FLOOD) * 1000 * 1000) / 1000,
-      clientsSecondsPer1000: Math.round(((cpuOfAll() - clientsBefore) / FLOOD) * 1000 * 1000) / 1000,
+      serverSecondsPer1000: per1000[3],
+      clientsSecondsPer1000: Math.round((per1000[0] + per1000[1] + per1000[2]) * 1000) / 1000,
+      benchProcessSecondsPer1000: per1000[0],
+      worker1SecondsPer1000: per1000[1],
+      worker2SecondsPer1000: per1000[2],
     };
 
     process.stderr.write("(c, d) sync hop and capture\n");
@@ -307,6 +317,8 @@ async function main(): Promise<void> {
     writeFileSync(join(ROOT, "bench/results/nats.md"), markdown(results));
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   } finally {
+    // A profiled worker writes its profile on a clean exit (SIGTERM), not when killed.
+    if (PROFILE_DIR) await Promise.all(children.map((c) => new Promise((r) => (c.once("exit", r), c.kill("SIGTERM"), setTimeout(r, 10_000)))));
     for (const c of children) c.kill("SIGKILL");
     await server.dispose();
     rmSync(dir, { recursive: true, force: true });

@@ -78,6 +78,12 @@ export const pipelineSchema = z
               .min(1)
               .default(30)
               .describe("Seconds before an unacknowledged async message goes to another replica; a node still working keeps it"),
+            maxDeliver: z
+              .number()
+              .int()
+              .min(1)
+              .optional()
+              .describe("Deliveries of an async message whose node fails (or whose process dies) before it goes to the dead-letter stream with the last error; default 5"),
           })
           .strict()
           .optional()

@@ -49,4 +49,11 @@ export function decodeMessage(bytes: Uint8Array): Message {
 export type SyncReply = { messages: Message[] } | { error: { node: string; port: string; message: string } };
 
 /** A dead letter as stored on `evoflow.<pipeline>.dlq`: the engine's letter, or raw bytes that never decoded. */
-export type DeadLetterRecord = Omit<DeadLetter, "message"> & { message?: Message; subject?: string; raw?: Uint8Array; size?: number };
+export type DeadLetterRecord = Omit<DeadLetter, "message"> & {
+  message?: Message;
+  subject?: string;
+  raw?: Uint8Array;
+  size?: number;
+  /** How many times the message was delivered before it was given up on (settings.delivery.maxDeliver). */
+  deliveries?: number;
+};

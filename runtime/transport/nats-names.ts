@@ -19,7 +19,8 @@ export const consumerName = (edge: string) => `edge_${edge}`;
 /** Subject tokens must not hold dots, spaces or wildcards; trace ids are hex but nodes may set their own. */
 export const token = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_") || "_";
 
-export const edgeSubject = (pipeline: string, edge: string, traceId: string) => `evoflow.${pipeline}.edge.${edge}.${token(traceId)}`;
+export const edgeSubjectPrefix = (pipeline: string, edge: string) => `evoflow.${pipeline}.edge.${edge}.`;
+export const edgeSubject = (pipeline: string, edge: string, traceId: string) => edgeSubjectPrefix(pipeline, edge) + token(traceId);
 export const edgeFilter = (pipeline: string, edge: string) => `evoflow.${pipeline}.edge.${edge}.*`;
 export const captureSubject = (pipeline: string, edge: string, traceId: string) => `evoflow.${pipeline}.capture.${edge}.${token(traceId)}`;
 export const captureFilter = (pipeline: string, edge: string) => `evoflow.${pipeline}.capture.${edge}.*`;

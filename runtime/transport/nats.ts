@@ -86,11 +86,40 @@ export interface NatsTransportOptions {
   log?: (level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
 }
 
-/** Per handled async message: keys its emits deterministically and collects their PubAcks. */
-interface HandlingScope {
-  key: string;
-  counts: Map<string, number>;
-  stored: Promise<unknown>[];
+/**
+ * One async message being handled: keys its emits deterministically and counts their
+ * PubAcks outstanding, so the message is acknowledged once the node is done and all are in.
+ */
+class HandlingScope {
+  readonly counts = new Map<string, number>();
+  /** Emits sent and not yet stored. */
+  pending = 0;
+  /** The node has finished with the message (or failed). */
+  handled = false;
+  /** An emit could not be stored (the transport is closing): leave the message to be redelivered. */
+  lost = false;
+  /** The node failed (dead-lettered by the engine, or retried). */
+  failed = false;
+  /** The node failed on a delivery that will be retried: its error, instead of a dead letter. */
+  retryReason?: string;
+  private settled = false;
+
+  constructor(
+    readonly key: string,
+    readonly edge: string,
+    readonly messageId: string,
+    readonly delivery: number,
+    readonly maxDeliver: number,
+    private readonly onSettled: (scope: HandlingScope) => void,
+  ) {}
+
+  /** Called when the node finishes and on each PubAck; settles once both are done. */
+  check(): void {
+    if (this.settled || !this.handled || this.pending > 0) return;
+    // A timer the node started keeps this context: emits made after settling belong to no acknowledgement.
+    this.settled = true;
+    this.onSettled(this);
+  }
 }
 
 interface AttachedPipeline {
@@ -110,6 +139,10 @@ interface AttachedPipeline {
 const DUPLICATE_WINDOW_NS = 120e9;
 const HANDLED_WINDOW = 50_000;
 const HEARTBEAT_MS = 5_000;
+const DEFAULT_MAX_DELIVER = 5;
+/** A failed message comes back after 0.2 s, then 0.4, 0.8, ... at most 10 s. */
+const RETRY_BACKOFF_MS = 200;
+const RETRY_BACKOFF_MAX_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -154,18 +187,72 @@ class Window {
 }
 
 /**
+ * Holds the sends made in one turn of the event loop and makes them together. nats.js
+ * flushes its write buffer on a microtask, so acks and publishes made from separate
+ * promise continuations (a node awaiting anything) otherwise cost a socket write each,
+ * in this process and in the server that reads them; together they are one write.
+ */
+class Outbox {
+  private publishes: { subject: string; data: Uint8Array; reply: string; headers: ReturnType<typeof headers>; failed: Stored }[] = [];
+  private acks: JsMsg[] = [];
+  private scheduled = false;
+
+  constructor(private readonly nc: NatsConnection) {}
+
+  publish(subject: string, data: Uint8Array, reply: string, hdrs: ReturnType<typeof headers>, failed: Stored): void {
+    this.publishes.push({ subject, data, reply, headers: hdrs, failed });
+    this.schedule();
+  }
+
+  ack(m: JsMsg): void {
+    this.acks.push(m);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.send());
+  }
+
+  /** Makes the held sends now (before a drain or close). */
+  send(): void {
+    this.scheduled = false;
+    const [publishes, acks] = [this.publishes, this.acks];
+    this.publishes = [];
+    this.acks = [];
+    for (const p of publishes)
+      try {
+        this.nc.publish(p.subject, p.data, { reply: p.reply, headers: p.headers });
+      } catch (err) {
+        p.failed(err as Error);
+      }
+    for (const m of acks)
+      try {
+        m.ack();
+      } catch {
+        // The connection closed first: the message is redelivered, and a replay of a handled one is skipped or deduplicated.
+      }
+  }
+}
+
+/** Called once a publish is stored by JetStream (no argument) or failed. */
+type Stored = (err?: Error) => void;
+
+/**
  * Collects JetStream PubAcks for publishes sent as plain NATS messages with a reply
  * subject under one inbox. Written here rather than using `js.publish` because that
  * builds a request object with two Error instances (stack traces) per message, measured
- * as the largest single cost of an async hop; here a publish is one map entry.
+ * as the largest single cost of an async hop; here a publish is one map entry and a
+ * callback, no promise.
  */
 class PubAcks {
   private readonly inbox = createInbox();
-  private readonly pending = new Map<string, { resolve: () => void; reject: (err: Error) => void; sent: number }>();
+  private readonly pending = new Map<string, { done: Stored; sent: number }>();
   private next = 0;
   private readonly sweep: NodeJS.Timeout;
 
-  constructor(private readonly nc: NatsConnection, private readonly timeoutMs: number) {
+  constructor(nc: NatsConnection, private readonly outbox: Outbox, private readonly timeoutMs: number) {
     nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.settle(msg) });
     // Acks lost with a connection (server restart) time out here and the caller retries.
     this.sweep = setInterval(() => {
@@ -173,22 +260,17 @@ class PubAcks {
       for (const [id, p] of this.pending)
         if (p.sent < cutoff) {
           this.pending.delete(id);
-          p.reject(new Error(`no PubAck within ${this.timeoutMs} ms`));
+          p.done(new Error(`no PubAck within ${this.timeoutMs} ms`));
         }
     }, Math.min(1000, this.timeoutMs));
     this.sweep.unref();
   }
 
-  publish(subject: string, data: Uint8Array, hdrs: ReturnType<typeof headers>): Promise<void> {
+  publish(subject: string, data: Uint8Array, hdrs: ReturnType<typeof headers>, done: Stored): void {
     const id = (this.next++).toString(36);
-    return new Promise<void>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, sent: Date.now() });
-      try {
-        this.nc.publish(subject, data, { reply: `${this.inbox}.${id}`, headers: hdrs });
-      } catch (err) {
-        this.pending.delete(id);
-        reject(err as Error);
-      }
+    this.pending.set(id, { done, sent: Date.now() });
+    this.outbox.publish(subject, data, `${this.inbox}.${id}`, hdrs, (err) => {
+      if (this.pending.delete(id)) done(err);
     });
   }
 
@@ -198,10 +280,10 @@ class PubAcks {
     if (!p) return;
     this.pending.delete(id);
     // 503: no stream listens (JetStream not ready yet after a restart); else a PubAck or an API error.
-    if (msg.headers?.hasError) return p.reject(new Error(`JetStream: ${msg.headers.code} ${msg.headers.description}`));
+    if (msg.headers?.hasError) return p.done(new Error(`JetStream: ${msg.headers.code} ${msg.headers.description}`));
+    // A PubAck is small JSON; only an error one names "error".
     const ack = msg.json<{ error?: { description: string } }>();
-    if (ack.error) p.reject(new Error(`JetStream: ${ack.error.description}`));
-    else p.resolve();
+    p.done(ack.error ? new Error(`JetStream: ${ack.error.description}`) : undefined);
   }
 
   close(): void {
@@ -217,6 +299,7 @@ export class NatsTransport implements Transport {
   private readonly windows = new Map<string, Window>();
   private readonly maxMessageBytes: number;
   private readonly startedAt = new Date().toISOString();
+  private readonly outbox: Outbox;
   private readonly pubAcks: PubAcks;
   private closed = false;
 
@@ -230,7 +313,8 @@ export class NatsTransport implements Transport {
   ) {
     this.processId = `${hostname().replace(/[^A-Za-z0-9_-]/g, "_")}-${process.pid}-${randomBytes(3).toString("hex")}`;
     this.maxMessageBytes = Math.min(options.maxMessageBytes ?? Infinity, nc.info?.max_payload ?? 1024 * 1024);
-    this.pubAcks = new PubAcks(nc, 5_000);
+    this.outbox = new Outbox(nc);
+    this.pubAcks = new PubAcks(nc, this.outbox, 5_000);
   }
 
   static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
@@ -383,131 +467,186 @@ export class NatsTransport implements Transport {
   }
 
   publishAsync(edge: EdgeInfo, message: Message): Promise<void> | undefined {
-    const data = encode(message);
-    if (data.length > this.maxMessageBytes)
-      return Promise.reject(new Error(`message of ${data.length} bytes is over the ${this.maxMessageBytes}-byte limit of edge ${edge.id}`));
-    const scope = this.scope.getStore();
-    let msgId: string;
-    if (scope) {
-      const n = scope.counts.get(edge.id) ?? 0;
-      scope.counts.set(edge.id, n + 1);
-      msgId = `${edge.id}:${scope.key}:${n}`;
-    } else msgId = `${edge.id}:${message.id}`;
-    const subject = names.edgeSubject(edge.pipeline, edge.id, message.traceId);
+    return this.publisher(edge)(message);
+  }
+
+  /** publishAsync bound to one edge: its window and subject prefix are found once. */
+  publisher(edge: EdgeInfo): (message: Message) => Promise<void> | undefined {
     const window = this.window(edge);
-    const send = () => {
-      const attached = this.pipelines.get(edge.pipeline);
-      this.begin(attached);
-      const stored = this.storeDurably(subject, data, msgId).finally(() => {
-        window.release();
-        this.end(attached);
-      });
-      if (scope) scope.stored.push(stored);
-      else stored.catch((err) => this.log("error", `lost message ${message.id} on edge ${edge.id}: ${(err as Error).message}`));
+    const subjectPrefix = names.edgeSubjectPrefix(edge.pipeline, edge.id);
+    return (message) => {
+      const data = encode(message);
+      if (data.length > this.maxMessageBytes)
+        return Promise.reject(new Error(`message of ${data.length} bytes is over the ${this.maxMessageBytes}-byte limit of edge ${edge.id}`));
+      const scope = this.scope.getStore();
+      let msgId: string;
+      if (scope) {
+        const n = scope.counts.get(edge.id) ?? 0;
+        scope.counts.set(edge.id, n + 1);
+        msgId = `${edge.id}:${scope.key}:${n}`;
+      } else msgId = `${edge.id}:${message.id}`;
+      const subject = subjectPrefix + names.token(message.traceId);
+      const send = () => {
+        const attached = this.pipelines.get(edge.pipeline);
+        this.begin(attached);
+        if (scope) scope.pending++;
+        this.store(subject, data, msgId, headers(), (err) => {
+          window.release();
+          this.end(attached);
+          if (err && !scope) this.log("error", `lost message ${message.id} on edge ${edge.id}: ${err.message}`);
+          if (!scope) return;
+          if (err) scope.lost = true;
+          scope.pending--;
+          scope.check();
+        });
+      };
+      // Accepted at once while the edge's window of unconfirmed publishes has room; else the producer waits.
+      if (window.tryAcquire()) send();
+      else return window.acquire().then(send);
+      return undefined;
     };
-    // Accepted at once while the edge's window of unconfirmed publishes has room; else the producer waits.
-    if (window.tryAcquire()) send();
-    else return window.acquire().then(send);
-    return undefined;
   }
 
   /** Publishes to the stream until JetStream stores it (retrying through outages); the msg id makes retries safe. */
-  private async storeDurably(subject: string, data: Uint8Array, msgID: string, hdrs?: ReturnType<typeof headers>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const h = hdrs ?? headers();
-        h.set("Nats-Msg-Id", msgID);
-        await this.pubAcks.publish(subject, data, h);
-        return;
-      } catch (err) {
-        if (this.closed || this.nc.isClosed()) throw err;
-        if (attempt % 20 === 0) this.log("warn", `publish to ${subject} failed, retrying: ${(err as Error).message}`);
-        await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
-      }
-    }
+  private store(subject: string, data: Uint8Array, msgID: string, hdrs: ReturnType<typeof headers>, done: Stored, attempt = 0): void {
+    hdrs.set("Nats-Msg-Id", msgID);
+    this.pubAcks.publish(subject, data, hdrs, (err) => {
+      if (!err) return done();
+      if (this.closed || this.nc.isClosed()) return done(err);
+      if (attempt % 20 === 0) this.log("warn", `publish to ${subject} failed, retrying: ${err.message}`);
+      setTimeout(() => this.store(subject, data, msgID, hdrs, done, attempt + 1), Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
+    });
+  }
+
+  private storeDurably(subject: string, data: Uint8Array, msgID: string, hdrs = headers()): Promise<void> {
+    return new Promise((resolve, reject) => this.store(subject, data, msgID, hdrs, (err) => (err ? reject(err) : resolve())));
   }
 
   async consumeAsync(edge: EdgeInfo, handler: AsyncHandler): Promise<void> {
     const attached = this.pipelines.get(edge.pipeline);
     if (!attached) throw new Error(`pipeline ${edge.pipeline} is not attached to the nats transport`);
     const consumer = await this.js.consumers.get(names.streamName(edge.pipeline), names.consumerName(edge.id));
-    const batch = Math.min(256, Math.max(16, edge.queue.capacity));
-    const messages = await consumer.consume({ max_messages: batch });
-    attached.consumers.set(edge.id, messages);
     const handled = new RecentSet(HANDLED_WINDOW);
     const inProgress = new Set<JsMsg>();
-    const ackWaitMs = (attached.pipeline.settings?.delivery?.ackWaitSeconds ?? 30) * 1000;
+    const delivery = attached.pipeline.settings?.delivery;
+    const ackWaitMs = (delivery?.ackWaitSeconds ?? 30) * 1000;
+    const maxDeliver = delivery?.maxDeliver ?? DEFAULT_MAX_DELIVER;
     // Long handlers (training) keep their messages: tell the server we are still at it.
     const keepAlive = setInterval(() => {
       for (const m of inProgress) m.working();
     }, ackWaitMs / 3);
     keepAlive.unref();
-    const slots = new Window(edge.queue.concurrency);
-    void (async () => {
-      for await (const m of messages) {
-        if (attached.quiesced) {
-          m.nak();
-          continue;
-        }
-        await slots.acquire();
-        this.begin(attached);
-        inProgress.add(m);
-        void this.handleAsync(edge, m, handler, handled, () => slots.release())
-          .catch((err) => this.log("error", `edge ${edge.id}: ${(err as Error).message}`))
-          .finally(() => {
-            inProgress.delete(m);
-            this.end(attached);
-          });
+    // Up to `concurrency` messages handled at once; the ones delivered beyond wait here, in order.
+    let busy = 0;
+    const waiting: JsMsg[] = [];
+    const start = (m: JsMsg) => {
+      if (attached.quiesced) {
+        m.nak();
+        this.end(attached);
+        return;
       }
-      clearInterval(keepAlive);
-    })();
+      busy++;
+      inProgress.add(m);
+      this.handleAsync(edge, m, handler, handled, maxDeliver, () => {
+        busy--;
+        const next = waiting.shift();
+        if (next) start(next);
+      }, () => {
+        inProgress.delete(m);
+        this.end(attached);
+      });
+    };
+    // A callback, not the async iterator: the messages of one read from the socket are handled
+    // in one go, and their acks and publishes leave in one write instead of one each.
+    const messages = await consumer.consume({
+      max_messages: Math.min(256, Math.max(16, edge.queue.capacity)),
+      callback: (m) => {
+        this.begin(attached);
+        if (busy < edge.queue.concurrency) start(m);
+        else waiting.push(m);
+      },
+    });
+    void messages.closed().then(() => clearInterval(keepAlive));
+    attached.consumers.set(edge.id, messages);
   }
 
   /**
-   * One delivery: skip what was handled already, dead-letter bytes that are no message,
-   * else run the node. The slot frees once the node has handled it (`freeSlot`); the ack
-   * waits in the background for the PubAcks of what it emitted.
+   * One delivery: skip what was handled already, dead-letter bytes that are no message and
+   * messages delivered `maxDeliver` times, else run the node. `freeSlot` is called once the node
+   * is done with it; `finished` once the message is acknowledged (after the PubAcks of what it
+   * emitted), handed back for a retry, or left for redelivery.
    */
-  private async handleAsync(edge: EdgeInfo, m: JsMsg, handler: AsyncHandler, handled: RecentSet, freeSlot: () => void): Promise<void> {
-    let released = false;
-    const release = () => {
-      if (!released) freeSlot();
-      released = true;
-    };
-    try {
-      if (m.info.redelivered && handled.has(m.seq)) {
-        m.ack();
-        return;
-      }
-      if (m.data.length > this.maxMessageBytes) {
-        release();
-        await this.rejectRaw(m, `oversized: ${m.data.length} bytes is over the ${this.maxMessageBytes}-byte limit`);
-        return;
-      }
-      let message: Message;
-      try {
-        message = decodeMessage(m.data);
-      } catch (err) {
-        if (!(err instanceof MalformedMessageError)) throw err;
-        release();
-        await this.rejectRaw(m, err.message);
-        return;
-      }
-      // The input edge is part of the key: a node fed one message on two edges emits twice, legitimately.
-      const scope: HandlingScope = { key: `${edge.id}/${message.id}`, counts: new Map(), stored: [] };
-      try {
-        await this.scope.run(scope, () => handler(message));
-      } catch {
-        // A node failure was dead-lettered by the engine: the message is done with either way.
-      }
-      release();
-      if (scope.stored.length === 1) await scope.stored[0];
-      else if (scope.stored.length > 1) await Promise.all(scope.stored);
+  private handleAsync(
+    edge: EdgeInfo,
+    m: JsMsg,
+    handler: AsyncHandler,
+    handled: RecentSet,
+    maxDeliver: number,
+    freeSlot: () => void,
+    finished: () => void,
+  ): void {
+    const delivery = m.info.deliveryCount;
+    if (delivery > 1 && handled.has(m.seq)) {
       m.ack();
-      handled.add(m.seq);
-    } finally {
-      release();
+      freeSlot();
+      return finished();
     }
+    const offBand = (work: Promise<void>) => {
+      freeSlot();
+      work.catch((err) => this.log("error", `edge ${edge.id}: ${(err as Error).message}`)).finally(finished);
+    };
+    if (m.data.length > this.maxMessageBytes)
+      return offBand(this.rejectRaw(m, `oversized: ${m.data.length} bytes is over the ${this.maxMessageBytes}-byte limit`));
+    let message: Message;
+    try {
+      message = decodeMessage(m.data);
+    } catch (err) {
+      return offBand(this.rejectRaw(m, err instanceof MalformedMessageError ? err.message : `undecodable: ${(err as Error).message}`));
+    }
+    if (delivery > maxDeliver) return offBand(this.giveUp(edge, m, message, maxDeliver));
+    // The input edge is part of the key: a node fed one message on two edges emits twice, legitimately.
+    const scope = new HandlingScope(`${edge.id}/${message.id}`, edge.id, message.id, delivery, maxDeliver, (s) => {
+      if (s.lost) {
+        // Left unacknowledged: redelivered after ackWait, to whoever runs the node then.
+      } else if (s.retryReason !== undefined) {
+        m.nak(Math.min(RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MS * 2 ** (delivery - 1)));
+      } else if (delivery >= maxDeliver && s.failed) {
+        m.term(`failed on delivery ${delivery} of ${maxDeliver}`);
+      } else {
+        this.outbox.ack(m);
+        handled.add(m.seq);
+      }
+      finished();
+    });
+    const done = () => {
+      freeSlot();
+      scope.handled = true;
+      scope.check();
+    };
+    const failed = () => {
+      // The engine has dead-lettered the failure (the last delivery) or handed its reason to retryReason.
+      scope.failed = true;
+      done();
+    };
+    let result: unknown;
+    try {
+      result = this.scope.run(scope, handler, message);
+    } catch {
+      return failed();
+    }
+    if (result instanceof Promise) result.then(done, failed);
+    else done();
+  }
+
+  /** Delivered `maxDeliver` times and never acknowledged (its processes died or hung): dead-lettered, not run again. */
+  private async giveUp(edge: EdgeInfo, m: JsMsg, message: Message, maxDeliver: number): Promise<void> {
+    const reason =
+      `delivered ${maxDeliver} times without being acknowledged: each process handling it stopped ` +
+      `(crashed, was killed or lost its connection) before finishing (settings.delivery.maxDeliver ${maxDeliver})`;
+    this.log("warn", `dead letter: ${reason}`, { pipeline: edge.pipeline, node: edge.to.node, message: message.id });
+    const letter: DeadLetterRecord = { ts: Date.now(), pipeline: edge.pipeline, node: edge.to.node, port: edge.to.port, edge: edge.id, reason, message, deliveries: m.info.deliveryCount - 1 };
+    await this.storeDurably(names.dlqSubject(edge.pipeline), encode(letter), `dlq:${edge.id}:${message.id}`, this.reasonHeaders(reason, edge.id));
+    m.term(reason);
   }
 
   /** Bytes that are no message: kept on the DLQ with the reason, then acknowledged. */
@@ -537,15 +676,30 @@ export class NatsTransport implements Transport {
     return h;
   }
 
+  /**
+   * A node failed on a message. On an async edge with deliveries left, the failure is not
+   * dead-lettered but retried: the message is handed back (nak with a growing delay) and
+   * delivered again, to this or another replica. On the last delivery, or for any other
+   * failure, it goes to the dead-letter stream with the reason and the delivery count.
+   */
   async deadLetter(letter: DeadLetter): Promise<void> {
-    const stored: DeadLetterRecord = letter;
+    const scope = this.scope.getStore();
+    const ofHandledMessage = scope !== undefined && letter.edge === scope.edge && letter.message.id === scope.messageId;
+    if (ofHandledMessage && scope.delivery < scope.maxDeliver) {
+      scope.retryReason = letter.reason;
+      this.log("info", `retrying: ${letter.reason}`, { pipeline: letter.pipeline, node: letter.node, delivery: scope.delivery });
+      return;
+    }
+    const stored: DeadLetterRecord = ofHandledMessage
+      ? { ...letter, reason: `${letter.reason} (failed on each of ${scope.delivery} deliveries; settings.delivery.maxDeliver ${scope.maxDeliver})`, deliveries: scope.delivery }
+      : letter;
     let data = encode(stored);
-    if (data.length > this.maxMessageBytes) data = encode({ ...letter, message: { ...letter.message, payload: "(payload over the size limit)" } });
+    if (data.length > this.maxMessageBytes) data = encode({ ...stored, message: { ...letter.message, payload: "(payload over the size limit)" } });
     await this.storeDurably(
       names.dlqSubject(letter.pipeline),
       data,
       `dlq:${letter.edge ?? letter.node}:${letter.message.id}`,
-      this.reasonHeaders(letter.reason, letter.edge),
+      this.reasonHeaders(stored.reason, letter.edge),
     );
   }
 
@@ -671,6 +825,7 @@ export class NatsTransport implements Transport {
     attached.quiesced = true;
     await Promise.all([...attached.consumers.values()].map((c) => c.close()));
     while (attached.inFlight > 0) await new Promise<void>((r) => attached.idleWaiters.push(r));
+    this.outbox.send();
   }
 
   async detach(pipeline: string): Promise<void> {
@@ -728,6 +883,7 @@ export class NatsTransport implements Transport {
     for (const name of [...this.pipelines.keys()]) await this.detach(name);
     this.closed = true;
     this.pubAcks.close();
+    this.outbox.send();
     await this.nc.drain().catch(() => undefined);
   }
 }
