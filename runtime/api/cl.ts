@@ -2,22 +2,35 @@
  * Continual-learning routes: a service's update history and a model version's card.
  *   GET /api/services/:name/history        every update, accepted or rejected, oldest first
  *   GET /api/models/:name/:version/card    version: a number, "champion" or "latest"
+ *   GET /api/rollouts                      shadow and canary rollouts running, and each model's last finished one
  */
 import type { FastifyInstance } from "fastify";
 import { findModelCard, historyRoot, HistoryStore } from "../cl/history";
+import type { RolloutRouter } from "../cl/rollout";
 import { parseModelRef, RegistryError, type ModelRegistry } from "../registry/types";
 import type { Runtime } from "../runtime";
 
 export async function clRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
   const history = new HistoryStore(historyRoot(runtime.dataDir));
   const registry = runtime.services.registry as ModelRegistry | undefined;
+  const rollouts = runtime.services["cl.rollouts"] as RolloutRouter | undefined;
 
   app.get<{ Params: { name: string } }>("/api/services/:name/history", async (req, reply) => {
     const { name } = req.params;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) return reply.status(400).send({ error: `invalid service name "${name}"` });
     const entries = await history.list(name);
     if (!entries.length && !runtime.get(name)) return reply.status(404).send({ error: `no CL service "${name}" (no history and no running pipeline of that name)` });
+    // A pending entry's rollout is recorded as it started: show how far it has got.
+    for (const e of entries) {
+      const live = e.decision === "pending" ? rollouts?.get(e.model) : undefined;
+      if (live && live.candidate === e.version) e.rollout = live.status();
+    }
     return { service: name, entries };
+  });
+
+  app.get("/api/rollouts", async (_req, reply) => {
+    if (!rollouts) return reply.status(404).send({ error: 'this runtime has no "cl.rollouts" service: rollouts need the serving side in the same process' });
+    return { rollouts: rollouts.list() };
   });
 
   app.get<{ Params: { name: string; version: string } }>("/api/models/:name/:version/card", async (req, reply) => {

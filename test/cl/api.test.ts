@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApi } from "../../runtime/api/server";
 import { HistoryStore, historyRoot, type HistoryEntry } from "../../runtime/cl/history";
 import { clMetrics } from "../../runtime/cl/metrics";
+import { rolloutConfigSchema, RolloutRouter, type RolloutStatus } from "../../runtime/cl/rollout";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { makeMlp } from "../fixtures/mlp";
@@ -83,6 +84,32 @@ describe("CL API", () => {
     expect(bad.json().error).toMatch(/invalid version/);
     expect((await app.inject({ method: "GET", url: "/api/models/fm/9/card" })).statusCode).toBe(404);
     await app.close();
+  });
+
+  it("GET /api/rollouts and a pending history entry show a running rollout's progress; the last finished one stays listed", async () => {
+    const without = await createApi({ runtime });
+    const refused = await without.inject({ method: "GET", url: "/api/rollouts" });
+    expect(refused.statusCode).toBe(404);
+    expect(refused.json().error).toMatch(/no "cl.rollouts" service/);
+    await without.close();
+    const router = new RolloutRouter();
+    const withRollouts = new Runtime({ dataDir: dir, services: { registry, "cl.rollouts": router } });
+    const app = await createApi({ runtime: withRollouts });
+    const candidate = (await registry.register({ name: "fm", artifact: makeMlp({ sizes: [4, 3], seed: 9 }).bytes })).version;
+    const rollout = router.start(registry, "fm", candidate, 2, rolloutConfigSchema.parse({ mode: "canary", steps: [0.5, 1], requestsPerStep: 2, maxP99Ms: 1000 }));
+    await new HistoryStore(historyRoot(dir)).append({ ...entry(candidate, "pending", [[0.9]]), service: "fm-rollout", rollout: rollout.status() });
+    // Two candidate answers pass the first step.
+    for (let i = 0; i < 4; i++) rollout.record(rollout.route().serve, { ok: true, latencyMs: 1, predicted: 0, label: 0 });
+    const [pending] = (await app.inject({ method: "GET", url: "/api/services/fm-rollout/history" })).json().entries as HistoryEntry[];
+    expect(pending.rollout).toMatchObject({ state: "running", step: 1, weight: 1, steps: [{ weight: 0.5, passed: true }] });
+    const listed = (await app.inject({ method: "GET", url: "/api/rollouts" })).json().rollouts as RolloutStatus[];
+    expect(listed).toMatchObject([{ model: "fm", candidate, champion: 2, mode: "canary", state: "running", step: 1 }]);
+    rollout.abort("test over");
+    await rollout.done;
+    expect((await app.inject({ method: "GET", url: "/api/rollouts" })).json().rollouts).toMatchObject([{ candidate, state: "rolled-back", reason: "test over" }]);
+    expect((await registry.get("fm", candidate))!.status).toBe("rejected");
+    await app.close();
+    await withRollouts.close();
   });
 });
 
