@@ -1,12 +1,13 @@
 /**
  * The CL demo end to end on a reduced stream: the example pipeline (pipelines/fashion-mnist-cl.json)
- * learns new classes with no human step.
+ * learns new classes with no human step, promoting through a canary rollout judged on late labels.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { HistoryStore, historyRoot } from "../../runtime/cl/history";
+import type { RolloutResult } from "../../runtime/cl/rollout";
 import type { ModelRegistry } from "../../runtime/registry/types";
 import { Runtime } from "../../runtime/runtime";
 import { createServices } from "../../runtime/services";
@@ -40,6 +41,13 @@ describe("CL demo pipeline on a reduced stream", () => {
       const champion = (await registry.get("fmnist", "champion"))!;
       expect(champion.version).toBeGreaterThan(1);
       expect(champion.lineage.baseVersion).toBeGreaterThanOrEqual(1);
+      // The canary climbed every step, each judged on labelled answers, and both versions answered on the way.
+      const rollout = promoted.rollout as RolloutResult;
+      expect(rollout).toMatchObject({ mode: "canary", state: "promoted", candidate: champion.version });
+      expect(rollout.steps.map((s) => [s.weight, s.passed])).toEqual([[0.1, true], [0.25, true], [0.5, true], [1, true]]);
+      expect(rollout.steps.every((s) => s.candidate.labelled >= 25)).toBe(true);
+      expect(rollout.answered[String(champion.version)]).toBeGreaterThan(0);
+      expect(rollout.answered[String(rollout.champion)]).toBeGreaterThan(0);
       expect(running.deadLetterCount()).toBe(0);
     } finally {
       await runtime.close();
