@@ -28,16 +28,19 @@ const config = gateConfigSchema.extend({
  * (holdout accuracy on all classes seen — the newest holdout examples of each class, so after
  * a domain shift it judges on what will be served —, no regression overall or per class against the
  * champion, p99 latency and size budgets, a trusted golden set). A passed candidate is
- * promoted (hot swap, or a shadow / canary rollout through the `cl.rollouts` service); a
- * failed one is marked `rejected` with the report and never served. Every decision goes
- * to the service's history with the Avalanche metrics of the update.
+ * promoted (hot swap, or a shadow / canary rollout through the `cl.rollouts` service, which
+ * model.onnx nodes following the champion consult per request); a failed one, or one whose
+ * rollout rolled back, is marked `rejected` with the reason and never served again. Labelled
+ * examples on `holdout` that carry the served request's id (`requestId`, as sampler.collector
+ * emits them) also score a running rollout's answers. Every decision goes to the service's
+ * history with the Avalanche metrics of the update (a rollout in progress as `pending`).
  */
 export default defineNode({
   type: "validator.gate",
   category: "validator",
   title: "Validator gate",
   description:
-    "Validates a candidate (holdout accuracy, no regression vs champion overall and per class, latency and size budgets, golden set), then promotes it (hot swap, shadow or canary) or rejects it; records every decision in the CL history.",
+    "Validates a candidate (holdout accuracy, no regression vs champion overall and per class, latency and size budgets, golden set), then promotes it (hot swap, or a shadow or canary rollout judged on the late labels of served requests, with automatic rollback) or rejects it; records every decision in the CL history.",
   inputs: { candidate: port.model(), holdout: port.labelled() },
   outputs: { decision: port.event("promotion") },
   config,

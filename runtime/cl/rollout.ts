@@ -9,6 +9,9 @@
  * Serving nodes (model.onnx) find their model's rollout in the `cl.rollouts` service and answer
  * each request through `serve()`. Labels come later than answers: `label()` joins them to the
  * answers by request id (the trace id), so accuracy is compared on labelled outcomes.
+ * The router lives in one process: the gate and the serving nodes of a rollout must share it
+ * (the embedded runtime, or one `evoflow run`); across NATS workers a rollout would see no
+ * candidate traffic and roll back after `maxStepSeconds`.
  */
 import { z } from "zod";
 import { isTensor } from "../ports";

@@ -261,4 +261,17 @@ describe("rollouts in a running pipeline", () => {
     expect(champion).not.toBe(twin);
     expect(failures).toBe(0);
   }, 60_000);
+
+  it("stopping the pipeline during a rollout rolls it back rather than holding the stop", async () => {
+    await deploy(canary);
+    const candidate = await register(teacher.bytes);
+    await running.entrypoints.get("candidates")!.invoke({ kind: "candidate", name: MODEL, version: candidate, trigger: { kind: "test" }, scenario: "NI", newClasses: [], snapshot: { id: "snap-s", count: 0, classes: {}, source: {} }, strategy: { trainer: "test" }, trainingMs: 0, samplesSeen: 0, sizeBytes: 0 });
+    while (!router.get(MODEL)) await new Promise((r) => setTimeout(r, 20));
+    const rollout = router.get(MODEL)!;
+    // No traffic: the step can never be judged. Stopping must not wait for it.
+    await runtime.undeploy("rollout-cl");
+    expect(rollout.state).toBe("rolled-back");
+    expect((await rollout.done).reason).toMatch(/pipeline stopped/);
+    expect((await registry.get(MODEL, candidate))!.status).toBe("rejected");
+  }, 30_000);
 });

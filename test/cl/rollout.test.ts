@@ -98,6 +98,43 @@ describe("rollouts", () => {
     expect((await registry.get(MODEL, "champion"))!.version).toBe(good);
   }, 60_000);
 
+  it("a step that gathers too little evidence in maxStepSeconds rolls back", async () => {
+    const champion = (await registry.get(MODEL, "champion"))!.version;
+    const candidate = await register([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const rollout = new RolloutRouter().start(registry, MODEL, candidate, champion, rolloutConfigSchema.parse({ mode: "canary", steps: [0.5, 1], requestsPerStep: 100, maxStepSeconds: 0.2 }));
+    await serve(rollout, 20);
+    const result = await rollout.done;
+    expect(result.state).toBe("rolled-back");
+    expect(result.reason).toMatch(/not enough evidence in 0.2 s: 10\/100 candidate answers/);
+    expect(result.steps).toMatchObject([{ weight: 0.5, passed: false, candidate: { requests: 10 } }]);
+    expect((await registry.get(MODEL, candidate))!.status).toBe("rejected");
+  }, 60_000);
+
+  it("serve(): a candidate that fails, or is rolled back while it runs, leaves the answer to the champion", async () => {
+    const champion = (await registry.get(MODEL, "champion"))!.version;
+    const candidate = await register([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const rollout = new RolloutRouter().start(registry, MODEL, candidate, champion, rolloutConfigSchema.parse({ mode: "canary", steps: [1], requestsPerStep: 3, maxErrorRate: 0.5, maxP99Ms: 1000 }));
+    const classify = async (version: number, width = 784) => {
+      const session = sessions.get(version)!;
+      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", test.x.slice(0, width), [1, width]) });
+      return out[session.outputNames[0]].data as Float32Array;
+    };
+    // At weight 1 every request goes to the candidate first. A real onnxruntime error (wrong input width) on it: the champion answers.
+    const failed = await rollout.serve("r1", (v) => (v === candidate ? classify(v, 783) : classify(v)));
+    expect(failed.version).toBe(champion);
+    expect((await rollout.serve("r2", (v) => classify(v))).version).toBe(candidate);
+    // Rolled back while its answer was being computed: that answer is dropped for the champion's.
+    const late = await rollout.serve("r3", async (v) => {
+      const answer = await classify(v);
+      if (v === candidate) rollout.abort("rolled back mid-request");
+      return answer;
+    });
+    expect(late.version).toBe(champion);
+    const result = await rollout.done;
+    expect(result.answered).toEqual({ [String(champion)]: 2, [String(candidate)]: 1 });
+    expect((await registry.get(MODEL, candidate))!.status).toBe("rejected");
+  }, 60_000);
+
   it("shadow: the candidate gets mirrored traffic only and is compared with the champion", async () => {
     const champion = (await registry.get(MODEL, "champion"))!.version;
     const candidate = await register([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
