@@ -7,6 +7,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { findModelCard, historyRoot, HistoryStore, type HistoryEntry, type ModelCard } from "../cl/history";
+import type { RolloutStatus } from "../cl/rollout";
 import { FsModelRegistry } from "../registry/fs";
 import { parseModelRef } from "../registry/types";
 import { formatTable } from "./model";
@@ -21,9 +22,18 @@ async function getJson(url: string, token?: string): Promise<unknown> {
 
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "-" : `${(100 * v).toFixed(1)}%`);
 
+/** "canary promoted 10→25→50→100%", "canary rolled-back at 10%", "shadow running". */
+function rolloutSummary(rollout: unknown): string {
+  if (!rollout) return "-";
+  const r = rollout as RolloutStatus;
+  const weights = r.steps.map((s) => `${Math.round(100 * s.weight)}`);
+  if (r.mode !== "canary" || !weights.length) return `${r.mode} ${r.state}`;
+  return r.state === "rolled-back" ? `canary rolled-back at ${weights.at(-1)}%` : `canary ${r.state} ${weights.join("→")}%`;
+}
+
 function historyTable(entries: HistoryEntry[]): string {
   return formatTable(
-    ["version", "at", "decision", "trigger", "scenario", "strategy", "examples", "train s", "holdout", "avg acc", "BWT", "why"],
+    ["version", "at", "decision", "trigger", "scenario", "strategy", "examples", "train s", "holdout", "avg acc", "BWT", "rollout", "why"],
     entries.map((e) => [
       e.version === undefined ? "-" : `${e.model}@${e.version}`,
       e.at.replace("T", " ").slice(0, 19),
@@ -36,6 +46,7 @@ function historyTable(entries: HistoryEntry[]): string {
       pct(e.metrics?.holdoutAccuracy),
       pct(e.metrics?.averageAccuracy),
       e.metrics ? e.metrics.bwt.toFixed(3) : "-",
+      rolloutSummary(e.rollout),
       [...(e.validation?.reasons ?? []), e.reason, e.error].filter(Boolean).join("; "),
     ]),
   );

@@ -124,6 +124,15 @@ describe("CL commands", () => {
     expect(lines[2]).toMatch(/^fm@3 .* rejected/);
   }, 30_000);
 
+  it("evoflow history summarises each rollout and gives a rolled-back candidate's reason", async () => {
+    const steps = [0.1, 0.25].map((weight, step) => ({ step, weight, candidate: { requests: 50, errorRate: 0, p99Ms: 1, labelled: 30 }, champion: { requests: 450, labelled: 400 }, passed: step === 0, reasons: [] }));
+    const rollout = { model: "fm", candidate: 5, champion: 2, mode: "canary", state: "rolled-back", startedAt: "", step: 1, weight: 0.25, steps, answered: { "2": 640, "5": 67 }, mirrored: 0 };
+    const reason = "canary rollout rolled back: step 2: accuracy 40.0% vs champion 80.0% on labelled requests";
+    await new HistoryStore(historyRoot(dir)).append({ ...entry(5, "rejected", [[0.9]]), service: "fm-canary", rollout, reason });
+    const { stdout } = await cli("history", "fm-canary", "--data", dir);
+    expect(stdout.trim().split("\n")[1]).toMatch(/^fm@5 .* rejected .* canary rolled-back at 25% +canary rollout rolled back: step 2: accuracy 40.0%/);
+  }, 30_000);
+
   it("evoflow card prints the card; a missing version exits 1 with a message", async () => {
     const { stdout } = await cli("card", "fm@3", "--data", dir, "--json");
     expect(JSON.parse(stdout)).toMatchObject({ model: "fm", version: 3, status: "rejected", decision: "rejected" });
