@@ -137,7 +137,8 @@ export function tapFromNats(
   opts: { nats: string; since?: string; seq?: string; last?: string; follow?: boolean },
 ): Promise<void> {
   return reading(opts.nats, async (transport) => {
-    const def = await transport.definition(pipeline);
+    // A pipeline whose coordinator has stopped is read back too: its stream stays.
+    const def = await transport.lastDefinition(pipeline);
     if (!def) throw new Error(`no pipeline ${pipeline} is deployed on ${opts.nats}`);
     if (edge === "dlq") {
       // The dead letters, with their reasons; bytes that never decoded are shown as text (up to 200 characters).

@@ -34,3 +34,5 @@ export const streamSubjects = (pipeline: string) => [`evoflow.${pipeline}.edge.>
 export const PIPELINES_BUCKET = "evoflow_pipelines";
 /** KV bucket of live processes (key: `<pipeline>.<process>`), refreshed by each process; entries age out when it dies. */
 export const PROCESSES_BUCKET = "evoflow_processes";
+/** KV bucket of redelivered messages being run (key: `<pipeline>.<edge>.<stream seq>`): how many deliveries of one died with their process. */
+export const ATTEMPTS_BUCKET = "evoflow_attempts";

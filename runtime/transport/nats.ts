@@ -299,6 +299,8 @@ export class NatsTransport implements Transport {
   private readonly windows = new Map<string, Window>();
   private readonly maxMessageBytes: number;
   private readonly startedAt = new Date().toISOString();
+  /** Definitions this coordinator stored in KV, with the revision it wrote. */
+  private readonly published = new Map<string, number>();
   private readonly outbox: Outbox;
   private readonly pubAcks: PubAcks;
   private closed = false;
@@ -309,6 +311,7 @@ export class NatsTransport implements Transport {
     readonly jsm: JetStreamManager,
     private readonly pipelinesKv: KV,
     private readonly processesKv: KV,
+    private readonly attemptsKv: KV,
     private readonly options: NatsTransportOptions,
   ) {
     this.processId = `${hostname().replace(/[^A-Za-z0-9_-]/g, "_")}-${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -330,7 +333,8 @@ export class NatsTransport implements Transport {
     const replicas = options.replicas ?? 1;
     const pipelinesKv = await kvm.create(names.PIPELINES_BUCKET, { history: 5, replicas });
     const processesKv = await kvm.create(names.PROCESSES_BUCKET, { history: 1, replicas, ttl: HEARTBEAT_MS * 3 });
-    return new NatsTransport(nc, jetstream(nc), jsm, pipelinesKv, processesKv, options);
+    const attemptsKv = await kvm.create(names.ATTEMPTS_BUCKET, { history: 1, replicas, ttl: 24 * 3600_000 });
+    return new NatsTransport(nc, jetstream(nc), jsm, pipelinesKv, processesKv, attemptsKv, options);
   }
 
   private log(level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void {
@@ -352,6 +356,15 @@ export class NatsTransport implements Transport {
   async definition(name: string): Promise<Pipeline | undefined> {
     const entry = await this.pipelinesKv.get(name);
     return entry && entry.operation === "PUT" ? (entry.json() as Pipeline) : undefined;
+  }
+
+  /** The definition running, else the last one stored before its coordinator stopped (for reading its edges back). */
+  async lastDefinition(name: string): Promise<Pipeline | undefined> {
+    const running = await this.definition(name);
+    if (running) return running;
+    let last: Pipeline | undefined;
+    for await (const e of await this.pipelinesKv.history({ key: name })) if (e.operation === "PUT") last = e.json() as Pipeline;
+    return last;
   }
 
   /** Calls back with each definition change (and the current ones first); returns the stop function. */
@@ -380,7 +393,7 @@ export class NatsTransport implements Transport {
       quiesced: false,
     };
     this.pipelines.set(name, attached);
-    if ((this.options.role ?? "coordinator") === "coordinator") await this.pipelinesKv.put(name, JSON.stringify(pipeline));
+    if ((this.options.role ?? "coordinator") === "coordinator") this.published.set(name, await this.pipelinesKv.put(name, JSON.stringify(pipeline)));
     await this.beat(attached);
     attached.heartbeat = setInterval(() => void this.beat(attached).catch(() => undefined), HEARTBEAT_MS);
     attached.heartbeat.unref();
@@ -571,10 +584,10 @@ export class NatsTransport implements Transport {
   }
 
   /**
-   * One delivery: skip what was handled already, dead-letter bytes that are no message and
-   * messages delivered `maxDeliver` times, else run the node. `freeSlot` is called once the node
-   * is done with it; `finished` once the message is acknowledged (after the PubAcks of what it
-   * emitted), handed back for a retry, or left for redelivery.
+   * One delivery: skip what was handled already, dead-letter bytes that are no message, else
+   * run the node. `freeSlot` is called once the node is done with it; `finished` once the
+   * message is acknowledged (after the PubAcks of what it emitted), handed back for a retry,
+   * or left for redelivery.
    */
   private handleAsync(
     edge: EdgeInfo,
@@ -603,20 +616,76 @@ export class NatsTransport implements Transport {
     } catch (err) {
       return offBand(this.rejectRaw(m, err instanceof MalformedMessageError ? err.message : `undecodable: ${(err as Error).message}`));
     }
-    if (delivery > maxDeliver) return offBand(this.giveUp(edge, m, message, maxDeliver));
+    if (delivery > 1) {
+      void this.handleRedelivered(edge, m, message, handler, handled, maxDeliver)
+        .catch((err) => this.log("error", `edge ${edge.id}: ${(err as Error).message}`))
+        .finally(() => {
+          freeSlot();
+          finished();
+        });
+      return;
+    }
+    this.runNode(edge, m, message, handler, handled, maxDeliver, freeSlot, finished);
+  }
+
+  /**
+   * A redelivery: the message was in the hands of a process that did not acknowledge it. The
+   * server's delivery count cannot say whether that process died because of this message: a
+   * crash redelivers every message the process had buffered too. So a redelivered message runs
+   * under a marker in KV, alone in its slot until its ack is confirmed; a marker found on the
+   * next delivery means the process died while running it. The first delivery is not marked
+   * (that would cost a write per message) and is counted as one such death. After
+   * `maxDeliver` deliveries that died, the message is dead-lettered and terminated.
+   */
+  private async handleRedelivered(edge: EdgeInfo, m: JsMsg, message: Message, handler: AsyncHandler, handled: RecentSet, maxDeliver: number): Promise<void> {
+    const marker = `${edge.pipeline}.${edge.id}.${m.seq}`;
+    const entry = await this.attemptsKv.get(marker).catch(() => null);
+    const died = 1 + (entry?.operation === "PUT" ? Number(entry.string()) : 0);
+    if (died >= maxDeliver) {
+      await this.giveUp(edge, m, message, died, maxDeliver);
+      await this.attemptsKv.delete(marker).catch(() => undefined);
+      return;
+    }
+    await this.attemptsKv.put(marker, String(died)).catch(() => undefined);
+    await new Promise<void>((resolve) => this.runNode(edge, m, message, handler, handled, maxDeliver, () => undefined, resolve, marker));
+  }
+
+  /** Runs the node on a decoded message in a handling scope, then acks, retries or terminates it. */
+  private runNode(
+    edge: EdgeInfo,
+    m: JsMsg,
+    message: Message,
+    handler: AsyncHandler,
+    handled: RecentSet,
+    maxDeliver: number,
+    freeSlot: () => void,
+    finished: () => void,
+    marker?: string,
+  ): void {
+    const delivery = m.info.deliveryCount;
     // The input edge is part of the key: a node fed one message on two edges emits twice, legitimately.
     const scope = new HandlingScope(`${edge.id}/${message.id}`, edge.id, message.id, delivery, maxDeliver, (s) => {
       if (s.lost) {
         // Left unacknowledged: redelivered after ackWait, to whoever runs the node then.
-      } else if (s.retryReason !== undefined) {
-        m.nak(Math.min(RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MS * 2 ** (delivery - 1)));
-      } else if (delivery >= maxDeliver && s.failed) {
-        m.term(`failed on delivery ${delivery} of ${maxDeliver}`);
+        return finished();
+      }
+      if (s.retryReason !== undefined) m.nak(Math.min(RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MS * 2 ** (delivery - 1)));
+      else if (delivery >= maxDeliver && s.failed) m.term(); // no reason text: nats-server 2.9 ignores a TERM that carries one
+      else if (marker) {
+        handled.add(m.seq);
+        // Confirmed before the marker goes: a death after this point is not this message's.
+        void m
+          .ackAck()
+          .then(() => this.attemptsKv.delete(marker))
+          .catch(() => undefined)
+          .finally(finished);
+        return;
       } else {
         this.outbox.ack(m);
         handled.add(m.seq);
       }
-      finished();
+      if (marker) void this.attemptsKv.delete(marker).catch(() => undefined).finally(finished);
+      else finished();
     });
     const done = () => {
       freeSlot();
@@ -638,15 +707,15 @@ export class NatsTransport implements Transport {
     else done();
   }
 
-  /** Delivered `maxDeliver` times and never acknowledged (its processes died or hung): dead-lettered, not run again. */
-  private async giveUp(edge: EdgeInfo, m: JsMsg, message: Message, maxDeliver: number): Promise<void> {
+  /** The processes handling it died on `died` deliveries: dead-lettered, not run again. */
+  private async giveUp(edge: EdgeInfo, m: JsMsg, message: Message, died: number, maxDeliver: number): Promise<void> {
     const reason =
-      `delivered ${maxDeliver} times without being acknowledged: each process handling it stopped ` +
-      `(crashed, was killed or lost its connection) before finishing (settings.delivery.maxDeliver ${maxDeliver})`;
+      `the process running ${edge.to.node} on it stopped (crashed, was killed or lost its connection) before acknowledging it, ` +
+      `on each of ${died} deliveries (settings.delivery.maxDeliver ${maxDeliver})`;
     this.log("warn", `dead letter: ${reason}`, { pipeline: edge.pipeline, node: edge.to.node, message: message.id });
-    const letter: DeadLetterRecord = { ts: Date.now(), pipeline: edge.pipeline, node: edge.to.node, port: edge.to.port, edge: edge.id, reason, message, deliveries: m.info.deliveryCount - 1 };
+    const letter: DeadLetterRecord = { ts: Date.now(), pipeline: edge.pipeline, node: edge.to.node, port: edge.to.port, edge: edge.id, reason, message, deliveries: died };
     await this.storeDurably(names.dlqSubject(edge.pipeline), encode(letter), `dlq:${edge.id}:${message.id}`, this.reasonHeaders(reason, edge.id));
-    m.term(reason);
+    m.term();
   }
 
   /** Bytes that are no message: kept on the DLQ with the reason, then acknowledged. */
@@ -879,8 +948,22 @@ export class NatsTransport implements Transport {
     return undefined;
   }
 
+  /**
+   * A coordinator stopping cleanly takes its definitions out of KV, so workers stop their
+   * share and status shows no pipeline nobody runs; the streams and their messages stay, and
+   * a coordinator started again puts the definition back. Only a definition still at the
+   * revision this process wrote is removed: one redeployed since by another coordinator stays.
+   * (A coordinator that dies leaves its definitions: the workers go on serving.)
+   */
+  private async withdrawDefinitions(): Promise<void> {
+    for (const [name, revision] of this.published)
+      await this.pipelinesKv.delete(name, { previousSeq: revision }).catch((err: Error) => this.log("debug", `definition ${name} left in KV: ${err.message}`));
+    this.published.clear();
+  }
+
   async close(): Promise<void> {
     for (const name of [...this.pipelines.keys()]) await this.detach(name);
+    await this.withdrawDefinitions();
     this.closed = true;
     this.pubAcks.close();
     this.outbox.send();
