@@ -17,6 +17,19 @@
  * sink once, for deterministic nodes, within the duplicate window (2 min). Messages a
  * node emits on async edges while serving a sync call are keyed by their own id.
  *
+ * Failures and crashes. A node that fails on an async message is retried: the message is
+ * handed back (nak, 0.2 s doubling to 10 s) and delivered again, up to
+ * `settings.delivery.maxDeliver` (default 5) deliveries; then it goes to the dead-letter stream
+ * with the last error and the delivery count, and is terminated. A message whose process dies
+ * while running it (crash, OOM kill) is counted the same way, through a KV marker set while a
+ * redelivered message runs (see handleRedelivered), so the other messages that process had
+ * buffered are not blamed. Only the failing message is held back; the edge keeps flowing.
+ *
+ * Ordering. With one replica and `concurrency` 1 an edge is handled in stream order until a
+ * message is redelivered: a retried or crash-redelivered message is handled after later ones,
+ * and replicas or `concurrency` > 1 interleave anyway. Evoflow does not restore the order; a
+ * node that needs it orders by what is in the message (its `ts`, a sequence in the payload).
+ *
  * Sync edges are NATS request/reply on `evoflow.<pipeline>.sync.<edge>` with a queue
  * group per edge and a timeout. A remote node's error comes back as a NodeError with
  * the remote message; no responder or no reply in time is an error, never a hang.
@@ -24,6 +37,9 @@
  *
  * Bad bytes on an edge subject (not CBOR, not an envelope, over the size limit) go to
  * `evoflow.<pipeline>.dlq` with the reason and are acknowledged; the consumer goes on.
+ *
+ * Definitions. `run --nats` stores each pipeline's definition in KV for the workers; stopping
+ * cleanly it takes them out again (workers stop their share), leaving the stream readable.
  *
  * Edge settings on NATS: `queue.capacity` bounds the publishes awaiting their PubAck per
  * edge and process (a full window makes the producer wait, as `block`); `drop-oldest` does
