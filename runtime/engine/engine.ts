@@ -36,7 +36,7 @@ interface Outlet {
   edge: EdgeInfo;
   ring: Ring<Message>;
   /** Hands a message to this async edge (see Transport.publishAsync). */
-  publish: (message: Message) => Promise<void> | undefined;
+  publish: (message: Message, handling?: Message) => Promise<void> | undefined;
 }
 
 interface OutputPort {
@@ -138,7 +138,7 @@ export class RunningPipeline implements MetricsSource {
         node.outlets.get(edge.from.port)![edge.mode].push({
           edge,
           ring: this.taps.ring(edge.id),
-          publish: this.options.transport.publisher?.(edge) ?? ((m) => this.options.transport.publishAsync(edge, m)),
+          publish: this.options.transport.publisher?.(edge) ?? ((m, h) => this.options.transport.publishAsync(edge, m, h)),
         });
       node.instance = await compiled.def.create(this.context(compiled.id), compiled.config);
       this.nodes.set(compiled.id, node);
@@ -249,7 +249,7 @@ export class RunningPipeline implements MetricsSource {
       let accepted: Promise<void> | undefined;
       for (const { edge, ring, publish } of outlet.async) {
         this.taps.record(edge.id, ring, message);
-        const p = publish(message);
+        const p = publish(message, handling);
         if (p) accepted = accepted ? Promise.all([accepted, p]).then(() => undefined) : p;
       }
       if (outlet.sync.length === 0) {

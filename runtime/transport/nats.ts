@@ -48,7 +48,6 @@
  * `settings.delivery.ackWaitSeconds` is how long a crashed worker's messages wait before
  * another replica gets them (a live worker signals progress while its node works).
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import {
@@ -132,7 +131,7 @@ class HandlingScope {
   /** Called when the node finishes and on each PubAck; settles once both are done. */
   check(): void {
     if (this.settled || !this.handled || this.pending > 0) return;
-    // A timer the node started keeps this context: emits made after settling belong to no acknowledgement.
+    // A node may emit for this message later (from a timer): such emits belong to no acknowledgement.
     this.settled = true;
     this.onSettled(this);
   }
@@ -310,7 +309,12 @@ class PubAcks {
 export class NatsTransport implements Transport {
   readonly kind = "nats";
   readonly processId: string;
-  private readonly scope = new AsyncLocalStorage<HandlingScope>();
+  /**
+   * The scope of each async message being handled, by the message object handed to the node:
+   * the engine names it on each emit (not AsyncLocalStorage, whose promise hooks would tax
+   * every promise in the process).
+   */
+  private readonly scopes = new WeakMap<Message, HandlingScope>();
   private readonly pipelines = new Map<string, AttachedPipeline>();
   private readonly windows = new Map<string, Window>();
   private readonly maxMessageBytes: number;
@@ -495,19 +499,19 @@ export class NatsTransport implements Transport {
     for (const w of waiters) w();
   }
 
-  publishAsync(edge: EdgeInfo, message: Message): Promise<void> | undefined {
-    return this.publisher(edge)(message);
+  publishAsync(edge: EdgeInfo, message: Message, handling?: Message): Promise<void> | undefined {
+    return this.publisher(edge)(message, handling);
   }
 
   /** publishAsync bound to one edge: its window and subject prefix are found once. */
-  publisher(edge: EdgeInfo): (message: Message) => Promise<void> | undefined {
+  publisher(edge: EdgeInfo): (message: Message, handling?: Message) => Promise<void> | undefined {
     const window = this.window(edge);
     const subjectPrefix = names.edgeSubjectPrefix(edge.pipeline, edge.id);
-    return (message) => {
+    return (message, handling) => {
       const data = encode(message);
       if (data.length > this.maxMessageBytes)
         return Promise.reject(new Error(`message of ${data.length} bytes is over the ${this.maxMessageBytes}-byte limit of edge ${edge.id}`));
-      const scope = this.scope.getStore();
+      const scope = handling && this.scopes.get(handling);
       let msgId: string;
       if (scope) {
         const n = scope.counts.get(edge.id) ?? 0;
@@ -715,7 +719,8 @@ export class NatsTransport implements Transport {
     };
     let result: unknown;
     try {
-      result = this.scope.run(scope, handler, message);
+      this.scopes.set(message, scope);
+      result = handler(message);
     } catch {
       return failed();
     }
@@ -768,7 +773,7 @@ export class NatsTransport implements Transport {
    * failure, it goes to the dead-letter stream with the reason and the delivery count.
    */
   async deadLetter(letter: DeadLetter): Promise<void> {
-    const scope = this.scope.getStore();
+    const scope = this.scopes.get(letter.message);
     const ofHandledMessage = scope !== undefined && letter.edge === scope.edge && letter.message.id === scope.messageId;
     if (ofHandledMessage && scope.delivery < scope.maxDeliver) {
       scope.retryReason = letter.reason;

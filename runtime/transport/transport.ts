@@ -82,10 +82,12 @@ export interface Transport {
    * Hands a message to an async edge. Returns undefined when it was accepted at
    * once, else a promise that resolves on acceptance (a full `block` queue makes the
    * producer wait; a broker confirms). Undefined spares the hot path a promise.
+   * `handling` is the message (the same object the transport handed to the node) that the
+   * emitting node was handling, if any: the nats transport ties the emit to its acknowledgement.
    */
-  publishAsync(edge: EdgeInfo, message: Message): Promise<void> | undefined;
+  publishAsync(edge: EdgeInfo, message: Message, handling?: Message): Promise<void> | undefined;
   /** Optional: publishAsync bound to one edge, for a transport that can skip finding the edge per message. */
-  publisher?(edge: EdgeInfo): (message: Message) => Promise<void> | undefined;
+  publisher?(edge: EdgeInfo): (message: Message, handling?: Message) => Promise<void> | undefined;
   deadLetter(letter: DeadLetter): Promise<void>;
   edgeStats(edge: EdgeInfo): EdgeStats;
   /** Resolves when no message is queued or being handled on any async edge of the pipeline. */
