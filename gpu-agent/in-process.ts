@@ -8,10 +8,8 @@
  * over NATS instead, placed by the scheduler in gpu-agent/nats.ts.
  */
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
 import type { ModelRegistry } from "../runtime/registry/types";
 import { ModelHost, parseSize } from "./host";
-import { NatsModels } from "./nats";
 import { OnnxRuntimeBackend } from "./onnxruntime";
 import { LocalModels, type ModelService } from "./service";
 
@@ -30,6 +28,8 @@ export function createInProcessAgent(options: { dataDir: string; registry: Model
 export async function createModelService(options: { dataDir: string; registry: ModelRegistry }): Promise<ModelService> {
   const natsUrl = process.env.EVOFLOW_AGENTS_NATS;
   if (!natsUrl) return createInProcessAgent(options);
+  // The NATS client loads only when agents are on NATS.
+  const [{ connect }, { NatsModels }] = await Promise.all([import("@nats-io/transport-node"), import("./nats")]);
   const nc = await connect({ servers: natsUrl, name: "evoflow-scheduler" });
   const models = new NatsModels(nc, { registry: options.registry });
   await models.start();

@@ -7,7 +7,9 @@
 import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
+import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { PROJECT_ROOT } from "../runtime/paths";
 import type { DType, Tensor } from "../runtime/ports";
 import type { Backend, LoadedModel, LoadRequest } from "./backend";
 
@@ -59,7 +61,7 @@ export interface OnnxRuntimeOptions {
 
 /** A worker thread (gpu-agent/ort-worker.mjs) and its calls in flight. */
 class SessionWorker {
-  private readonly worker = new Worker(new URL("./ort-worker.mjs", import.meta.url));
+  private readonly worker = new Worker(path.join(PROJECT_ROOT, "gpu-agent", "ort-worker.mjs"));
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private nextId = 0;
   models = 0;

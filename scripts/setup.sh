@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine (as root) to run and test Evoflow: the Debian
-# packages the tests talk to, then the npm dependencies and the editor build.
+# packages the tests talk to, then the npm dependencies, the runtime bundle and the editor build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +19,5 @@ fi
 # `npm ci`: npm 11 writes cbor-x's optional native packages into the lock in a
 # form its own `npm ci` then rejects as out of sync; install still follows the lock.
 npm install --no-audit --no-fund
-npm run --if-present build:editor
+npm run build:runtime
+npm run build:editor

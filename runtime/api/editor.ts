@@ -6,14 +6,15 @@
  * (the live tap it uses is runtime/api/pipelines.ts's `/live`).
  */
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import path from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
 import { inputsOf, outputsOf } from "../node-contract";
 import { describePortType, portTypeToJson, type Ports } from "../ports";
+import { PROJECT_ROOT } from "../paths";
 import type { Runtime } from "../runtime";
 
-export const EDITOR_DIST = fileURLToPath(new URL("../../editor/dist", import.meta.url));
+export const EDITOR_DIST = path.join(PROJECT_ROOT, "editor", "dist");
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Evoflow editor not built</title></head>

@@ -5,7 +5,7 @@
  */
 import { fork } from "node:child_process";
 import { setPriority } from "node:os";
-import { fileURLToPath } from "node:url";
+import { childEntry } from "../paths";
 import type { TrainJob, TrainProgress, TrainResult } from "./train";
 
 export interface TrainInProcessOptions {
@@ -17,20 +17,11 @@ export interface TrainInProcessOptions {
 
 type ChildMessage = { type: "progress"; progress: TrainProgress } | { type: "result"; result: TrainResult } | { type: "error"; message: string };
 
-const CHILD = fileURLToPath(new URL("./train-child.ts", import.meta.url));
-
-/** tsx's loader by absolute URL, so the child starts whatever the working directory (a bare "tsx" resolves from it). */
-function tsxLoader(): string {
-  try {
-    return import.meta.resolve("tsx");
-  } catch {
-    return "tsx";
-  }
-}
+const CHILD = childEntry("runtime/cl/train-child.ts");
 
 export function trainInChildProcess(job: TrainJob, options: TrainInProcessOptions = {}): Promise<TrainResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [], { execArgv: ["--import", tsxLoader()], serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    const child = fork(CHILD.module, [], { execArgv: CHILD.execArgv, serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"] });
     let stderr = "";
     let settled = false;
     const finish = (err?: Error, result?: TrainResult) => {

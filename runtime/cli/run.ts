@@ -8,7 +8,6 @@ import { PipelineInvalidError, Runtime } from "../runtime";
 import { createServices } from "../services";
 import { readPipelineFile } from "./pipeline";
 import type { TraceNode } from "../provenance";
-import { natsCoordinatorOptions, tapFromNats, traceFromNats } from "./nats";
 
 const DEFAULT_URL = process.env.EVOFLOW_URL ?? "http://127.0.0.1:8080";
 
@@ -52,7 +51,8 @@ export function register(program: Command): void {
         process.exit(2);
       }
       const runtime = new Runtime({
-        ...(opts.nats ? await natsCoordinatorOptions(opts.nats, { replicas: Number(opts.replicas) }) : {}),
+        // The NATS client loads only when it is used.
+        ...(opts.nats ? await (await import("./nats")).natsCoordinatorOptions(opts.nats, { replicas: Number(opts.replicas) }) : {}),
         dataDir: opts.data,
         services: await createServices({ dataDir: opts.data }),
         log: (level, message, fields) => {
@@ -97,7 +97,7 @@ export function register(program: Command): void {
     .option("--seq <n>", "with --nats: from this stream sequence")
     .option("--last <n>", "with --nats: the last n messages (20 unless --since/--seq/--follow)")
     .action(async (pipeline: string, edge: string, opts: { url: string; token?: string; limit: string; follow?: boolean; nats?: string; since?: string; seq?: string; last?: string }) => {
-      if (opts.nats) return tapFromNats(pipeline, edge, { ...opts, nats: opts.nats });
+      if (opts.nats) return (await import("./nats")).tapFromNats(pipeline, edge, { ...opts, nats: opts.nats });
       const base = `${opts.url}/api/pipelines/${encodeURIComponent(pipeline)}/edges/${encodeURIComponent(edge)}`;
       let recent: { messages: unknown[] };
       try {
@@ -134,7 +134,7 @@ export function register(program: Command): void {
     .option("--pipeline <name>", "with --nats: look in this pipeline only")
     .action(async (traceId: string, opts: { url: string; token?: string; json?: boolean; nats?: string; pipeline?: string }) => {
       try {
-        if (opts.nats) return await traceFromNats(traceId, { ...opts, nats: opts.nats });
+        if (opts.nats) return await (await import("./nats")).traceFromNats(traceId, { ...opts, nats: opts.nats });
         const trace = (await getJson(`${opts.url}/api/traces/${encodeURIComponent(traceId)}`, opts.token)) as { pipeline: string; outputs: TraceNode[] };
         if (opts.json) process.stdout.write(`${JSON.stringify(trace, null, 2)}\n`);
         else {
