@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../../runtime/cl/fashion-mnist";
+import { imageRow, indicesOfClasses, loadFashionMnistImages } from "../../runtime/cl/fashion-mnist";
 import { seededRandom } from "../../runtime/random";
 import { trainConfigSchema } from "../../runtime/cl/train";
 import { trainInChildProcess } from "../../runtime/cl/trainer-process";
@@ -52,7 +52,7 @@ export default defineNode({
       .min(11_000)
       .max(60_000)
       .default(20_000)
-      .describe("Training images loaded: the first 10,000 are the bootstrap's, the stream draws from the rest (memory: 3 kB per image)"),
+      .describe("Training images loaded: the first 10,000 are the bootstrap's, the stream draws from the rest (memory: 785 bytes per image)"),
     bootstrap: z
       .object({
         model: z.string().describe("Registry model to bootstrap"),
@@ -68,13 +68,15 @@ export default defineNode({
     if (cfg.bootstrap) {
       const registry = ctx.service<ModelRegistry>("registry");
       if (!(await registry.get(cfg.bootstrap.model, "champion"))) {
-        const data = loadFashionMnist("train", undefined, cfg.poolSize);
         // The first 10,000 training images are the bootstrap's; the stream draws from the rest.
-        const pool = indicesOfClasses(data, cfg.bootstrap.classes).filter((i) => i < 10_000).slice(0, cfg.bootstrap.samples);
+        const images = await loadFashionMnistImages("train", 10_000);
+        const pool = indicesOfClasses(images, cfg.bootstrap.classes).slice(0, cfg.bootstrap.samples);
+        const x = new Float32Array(pool.length * images.features);
+        pool.forEach((i, k) => x.set(imageRow(images, i), k * images.features));
         // In a child process, like every training: the serving process never loads tfjs.
         const first = await trainInChildProcess({
           config: trainConfigSchema.parse({ epochs: cfg.bootstrap.epochs, architecture: { hidden: cfg.bootstrap.hidden } }),
-          data: subset(data, pool),
+          data: { x, y: Int32Array.from(pool, (i) => images.y[i]), count: pool.length, features: images.features },
         });
         const v = await registry.register({ name: cfg.bootstrap.model, artifact: first.onnx, labels: { classes: cfg.bootstrap.classes.join(","), trainer: "io.fashion-mnist bootstrap" } });
         await registry.promote(cfg.bootstrap.model, v.version, "bootstrap champion");
@@ -90,7 +92,7 @@ export default defineNode({
     return {
       start(emit) {
         loop = (async () => {
-          const data = loadFashionMnist("train", undefined, cfg.poolSize);
+          const images = await loadFashionMnistImages("train", cfg.poolSize);
           const pending: { requestId: string; label: number; prediction: number }[] = [];
           const release = async () => {
             const due = pending.shift()!;
@@ -101,16 +103,15 @@ export default defineNode({
           };
           const started = Date.now();
           for (const p of cfg.phases) {
-            const pool = indicesOfClasses(data, p.classes).filter((i) => i >= 10_000);
+            const pool = indicesOfClasses(images, p.classes).filter((i) => i >= 10_000);
             for (let n = 0; n < p.count; n++) {
               if (ctx.signal.aborted) return;
-              let image: LabelledSet = subset(data, [pool[Math.floor(random() * pool.length)]]);
-              if (p.shift !== "none") image = shiftImages(image, p.shift);
-              const replies = await emit("request", tensor("float32", [1, 784], image.x));
+              const index = pool[Math.floor(random() * pool.length)];
+              const replies = await emit("request", tensor("float32", [1, 784], imageRow(images, index, p.shift)));
               const scores = replies[0]?.payload;
               const values = isTensor(scores) ? (scores.data as Float32Array) : undefined;
               const prediction = values ? values.indexOf(Math.max(...values)) : -1;
-              pending.push({ requestId: replies[0]?.traceId ?? "", label: image.y[0], prediction });
+              pending.push({ requestId: replies[0]?.traceId ?? "", label: images.y[index], prediction });
               sent++;
               if (pending.length > cfg.labelDelay) await release();
               if (cfg.rate > 0) {
