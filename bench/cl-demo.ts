@@ -44,7 +44,8 @@ export interface DemoOptions {
   window: number;
   trigger: { threshold: number; window: number; minOutcomes: number; cooldown: number };
   stateless: { epochs: number };
-  stateful: { epochs: number; memSize: number; learningRate?: number; ewc?: { lambda: number; decay: number }; lwf?: { alpha: number; temperature: number } };
+  /** maxSamples: the newest labelled examples a stateful training takes (trainer.tfjs's maxSamples); older ones since the last training are left out. */
+  stateful: { epochs: number; batchSize?: number; maxSamples?: number; memSize: number; batchSizeMem?: number; optimizer?: "adam" | "momentum"; learningRate?: number; ewc?: { lambda: number; decay: number; importanceSamples?: number }; lwf?: { alpha: number; temperature: number } };
   /** Test-split examples per experience for the accuracy matrix and final accuracy. */
   testPerExperience: number;
   holdoutShare: number;
@@ -190,12 +191,12 @@ async function runStrategy(strategy: StrategyName, options: DemoOptions, stream:
 
   const trainAndValidate = async (at: number, reason: string) => {
     const wallStart = performance.now();
-    const newData = setOf(sinceLastTraining);
+    const newData = setOf(sinceLastTraining.slice(-(options.stateful.maxSamples ?? sinceLastTraining.length)));
     const everything = concatSets(initial.set, setOf(allLabelled));
     const config: TrainConfig =
       strategy === "stateless"
         ? trainConfigSchema.parse({ mode: "stateless", epochs: options.stateless.epochs, architecture: { hidden: options.hidden }, seed: options.seed + at })
-        : trainConfigSchema.parse({ mode: "stateful", epochs: options.stateful.epochs, learningRate: options.stateful.learningRate, replay: { memSize: options.stateful.memSize }, ewc: options.stateful.ewc && { ...options.stateful.ewc, mode: "online" }, lwf: options.stateful.lwf, seed: options.seed + at });
+        : trainConfigSchema.parse({ mode: "stateful", epochs: options.stateful.epochs, batchSize: options.stateful.batchSize, optimizer: options.stateful.optimizer, learningRate: options.stateful.learningRate, replay: { memSize: options.stateful.memSize, batchSizeMem: options.stateful.batchSizeMem }, ewc: options.stateful.ewc && { ...options.stateful.ewc, mode: "online" }, lwf: options.stateful.lwf, seed: options.seed + at });
     const job = strategy === "stateless" ? { config, data: everything } : { config, data: newData, base: champion.bytes, state };
     const result = await trainInChildProcess(job);
     const registered = await registry.register({ name: model, artifact: result.onnx, lineage: { baseVersion: result.warmStart ? champion.version : undefined, trainer: { strategy } } });

@@ -110,6 +110,12 @@ async function interference(requests: number) {
   }
 }
 
+function statefulDescription(o: DemoResult["options"]["stateful"]): string {
+  const replay = o.batchSizeMem ? `each minibatch of ${o.batchSize ?? 64} new examples joined by ${o.batchSizeMem} drawn from a class-balanced replay buffer of ${o.memSize}` : `minibatches of ${o.batchSize ?? 64} over the new examples plus a class-balanced replay buffer of ${o.memSize}`;
+  const regulariser = o.ewc ? `online EWC (λ ${o.ewc.lambda}, decay ${o.ewc.decay}${o.ewc.importanceSamples ? `, importance from ${o.ewc.importanceSamples} examples` : ""})` : o.lwf ? `LwF (α ${o.lwf.alpha}, T ${o.lwf.temperature})` : "no regulariser";
+  return `warm start from the champion on ${o.maxSamples ? `the newest ≤ ${o.maxSamples} examples` : "every example"} labelled since its last promoted training, ${o.epochs} epoch${o.epochs === 1 ? "" : "s"} (${o.optimizer === "momentum" ? "SGD with momentum" : "Adam"}, learning rate ${o.learningRate ?? 0.001}), ${replay}, ${regulariser}`;
+}
+
 async function main() {
   const started = Date.now();
   mkdirSync(outDir, { recursive: true });
@@ -153,7 +159,7 @@ async function main() {
 Command: \`${record.command}\` (\`npm run demo:cl\`), ${record.date}.
 Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGB} GB, Node ${machine.node}. Peak RSS of the benchmark process: ${peakRssMB} MB (training child processes not included). Wall time ${record.wallSeconds.toFixed(0)} s.
 
-Stream: ${result.options.phases.map((p) => `${p.count} × ${p.name}`).join(" → ")}; labels arrive ${result.options.labelDelay} requests late; the first champion (MLP 784-${result.options.hidden.join("-")}-10) knows classes 0–4 (${result.initial.samples} examples). Trigger: rolling accuracy over ${result.options.trigger.window} labelled predictions under ${result.options.trigger.threshold}, cooldown ${result.options.trigger.cooldown} requests. Every candidate goes through the validator gate and the fs registry. Stateless: from scratch on every labelled example so far, ${result.options.stateless.epochs} epochs. Stateful: warm start on the new examples, ${result.options.stateful.epochs} epochs (Adam, learning rate ${result.options.stateful.learningRate ?? 0.001}), class-balanced replay of ${result.options.stateful.memSize}, online EWC (λ ${result.options.stateful.ewc?.lambda}, decay ${result.options.stateful.ewc?.decay}).
+Stream: ${result.options.phases.map((p) => `${p.count} × ${p.name}`).join(" → ")}; labels arrive ${result.options.labelDelay} requests late; the first champion (MLP 784-${result.options.hidden.join("-")}-10) knows classes 0–4 (${result.initial.samples} examples). Trigger: rolling accuracy over ${result.options.trigger.window} labelled predictions under ${result.options.trigger.threshold}, cooldown ${result.options.trigger.cooldown} requests. Every candidate goes through the validator gate and the fs registry. Stateless: from scratch on every labelled example so far, ${result.options.stateless.epochs} epochs. Stateful: ${statefulDescription(result.options.stateful)}.
 
 ![windowed accuracy](${name}.svg)
 

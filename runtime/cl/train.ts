@@ -26,10 +26,19 @@ export const trainConfigSchema = z.object({
   classes: z.number().int().min(2).default(10).describe("Output units when there is no champion"),
   epochs: z.number().int().min(1).default(3),
   batchSize: z.number().int().min(1).default(64),
-  learningRate: z.number().positive().default(0.001).describe("Adam learning rate"),
+  optimizer: z.enum(["adam", "momentum"]).default("adam").describe("adam; or momentum: SGD with momentum 0.9, whose steps follow the gradient's size, so a warm start moves weights the new data says little about less"),
+  learningRate: z.number().positive().default(0.001).describe("Learning rate of the optimizer"),
   seed: z.number().int().default(1),
   replay: z
-    .object({ memSize: z.number().int().min(1).default(200).describe("Rehearsal buffer size (Avalanche's mem_size)") })
+    .object({
+      memSize: z.number().int().min(1).default(200).describe("Rehearsal buffer size (Avalanche's mem_size)"),
+      batchSizeMem: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe("Set: every minibatch of new examples is joined by this many examples drawn from the buffer, so an epoch costs 2× the new data whatever memSize is (Avalanche's ReplayPlugin batch_size_mem). Unset: the buffer is appended to the new data and each epoch goes over both"),
+    })
     .optional()
     .describe("Class-balanced replay; omit to disable"),
   ewc: z
@@ -37,6 +46,7 @@ export const trainConfigSchema = z.object({
       lambda: z.number().min(0).default(100).describe("Penalty weight λ"),
       mode: z.enum(["online", "separate"]).default("online").describe("online: one running importance, F_t = decay·F_{t−1} + F_new"),
       decay: z.number().min(0).max(1).default(0.9).describe("Online decay factor"),
+      importanceSamples: z.number().int().min(1).optional().describe("Estimate the importance from this many of the experience's examples, drawn at random (fisher_n in van de Ven et al.'s code); unset: all of them, as Avalanche does"),
     })
     .optional()
     .describe("Elastic Weight Consolidation; omit to disable"),
@@ -125,6 +135,34 @@ function shuffled(n: number, random: () => number): Int32Array {
   return idx;
 }
 
+/**
+ * One epoch's minibatches as row indices into the training set: the new examples (rows 0…n−1)
+ * followed by `memory` replay rows. With `batchSizeMem`, each batch of new rows is joined by that
+ * many replay rows, drawn in a shuffled cycle over the memory; without it, all rows are shuffled together.
+ */
+function epochBatches(n: number, memory: number, batchSize: number, batchSizeMem: number | undefined, random: () => number): [Int32Array, number, number][] {
+  const batches: [Int32Array, number, number][] = [];
+  if (!batchSizeMem || memory === 0) {
+    const order = shuffled(n + memory, random);
+    for (let from = 0; from < order.length; from += batchSize) batches.push([order, from, Math.min(order.length, from + batchSize)]);
+    return batches;
+  }
+  const order = shuffled(n, random);
+  let memOrder = shuffled(memory, random);
+  let next = 0;
+  for (let from = 0; from < n; from += batchSize) {
+    const to = Math.min(n, from + batchSize);
+    const batch = new Int32Array(to - from + batchSizeMem);
+    batch.set(order.subarray(from, to));
+    for (let k = to - from; k < batch.length; k++) {
+      if (next === memory) (memOrder = shuffled(memory, random)), (next = 0);
+      batch[k] = n + memOrder[next++];
+    }
+    batches.push([batch, 0, batch.length]);
+  }
+  return batches;
+}
+
 function batchOf(set: LabelledSet, order: Int32Array, from: number, to: number): { x: Float32Array; y: Int32Array } {
   const x = new Float32Array((to - from) * set.features);
   const y = new Int32Array(to - from);
@@ -137,12 +175,11 @@ function batchOf(set: LabelledSet, order: Int32Array, from: number, to: number):
 }
 
 /** EWC importance: squared gradients of the mean loss, averaged over minibatches (Avalanche's `compute_importances`). */
-async function importance(tf: typeof TF, model: DenseModel, params: TF.Variable[], set: LabelledSet, batchSize: number, classes: number): Promise<Float32Array[]> {
+async function importance(tf: typeof TF, model: DenseModel, params: TF.Variable[], set: LabelledSet, batchSize: number, classes: number, order: Int32Array): Promise<Float32Array[]> {
   const sums = params.map((p) => new Float32Array(p.size));
-  const order = Int32Array.from({ length: set.count }, (_, i) => i);
   let batches = 0;
-  for (let from = 0; from < set.count; from += batchSize) {
-    const to = Math.min(set.count, from + batchSize);
+  for (let from = 0; from < order.length; from += batchSize) {
+    const to = Math.min(order.length, from + batchSize);
     const { x, y } = batchOf(set, order, from, to);
     const grads = tf.tidy(() => {
       const xs = tf.tensor2d(x, [to - from, set.features]);
@@ -199,7 +236,7 @@ async function trainDense(job: TrainJob, frozen: FrozenExtractor | undefined, st
   const trainSet = replay ? concatSets(data, frozen ? await frozen.features(replay) : replay) : data;
 
   const params = paramTensors(tf, model);
-  const optimizer = tf.train.adam(config.learningRate);
+  const optimizer = config.optimizer === "momentum" ? tf.train.momentum(config.learningRate, 0.9) : tf.train.adam(config.learningRate);
   const ewcTerms = warmStart && config.ewc ? prior?.ewc ?? [] : [];
   // LwF distils the champion's answers on the classes it has already seen.
   const lwfUnits = warmStart && config.lwf ? (prior?.seenClasses ?? []) : [];
@@ -208,11 +245,9 @@ async function trainDense(job: TrainJob, frozen: FrozenExtractor | undefined, st
   let samplesSeen = 0;
   let finalLoss = NaN;
   for (let epoch = 0; epoch < config.epochs; epoch++) {
-    const order = shuffled(trainSet.count, random);
     let lossSum = 0;
     let batches = 0;
-    for (let from = 0; from < trainSet.count; from += config.batchSize) {
-      const to = Math.min(trainSet.count, from + config.batchSize);
+    for (const [order, from, to] of epochBatches(data.count, trainSet.count - data.count, config.batchSize, config.replay?.batchSizeMem, random)) {
       const { x, y } = batchOf(trainSet, order, from, to);
       const old = oldLogits ? batchOf({ x: oldLogits, y: trainSet.y, count: trainSet.count, features: classes }, order, from, to).x : undefined;
       const loss = optimizer.minimize(() => {
@@ -238,8 +273,9 @@ async function trainDense(job: TrainJob, frozen: FrozenExtractor | undefined, st
 
   const state: ClState = { seenClasses: [...new Set([...(prior?.seenClasses ?? []), ...dataClasses])].sort((a, b) => a - b), experiences: (prior?.experiences ?? 0) + 1 };
   if (config.ewc && config.mode === "stateful") {
-    const fresh = await importance(tf, model, params, data, config.batchSize, classes);
-    samplesSeen += job.data.count;
+    const examples = config.ewc.importanceSamples && config.ewc.importanceSamples < data.count ? shuffled(data.count, random).subarray(0, config.ewc.importanceSamples) : Int32Array.from({ length: data.count }, (_, i) => i);
+    const fresh = await importance(tf, model, params, data, config.batchSize, classes, examples);
+    samplesSeen += examples.length;
     const anchor = trained.layers.flatMap((l) => [l.kernel, l.bias]);
     const previous = prior?.ewc ?? [];
     state.ewc = config.ewc.mode === "online" ? [{ fisher: combineFisher(previous[0]?.fisher, fresh, config.ewc.decay), anchor }] : [...previous, { fisher: fresh, anchor }];

@@ -160,4 +160,35 @@ describe("trainer on Fashion-MNIST", () => {
     const all = accuracy(await runOnnx(step2.onnx, holdout.x, holdout.count, 784), holdout.y, 10);
     expect(all).toBeGreaterThan(0.6);
   }, 60_000);
+
+  it("replay mixed into each minibatch (batchSizeMem): an epoch costs 2× the new data whatever the buffer size, and the buffer still stops forgetting", async () => {
+    const base = trainConfigSchema.parse({ epochs: 2, batchSize: 50, architecture: { hidden: [64] } });
+    const step1 = await train({ config: base, data: first });
+    const mixed = (memSize: number) => train({ config: { ...base, replay: { memSize, batchSizeMem: 50 } }, data: second, base: step1.onnx, state: { ...step1.state, replay: ClassBalancedBuffer.from(first, memSize, seededRandom(5)).contents() } });
+    const [small, large] = [await mixed(100), await mixed(1000)];
+    // 1500 new examples in batches of 50, each joined by 50 from the buffer, twice.
+    expect(small.samplesSeen).toBe(2 * (1500 + 30 * 50));
+    expect(large.samplesSeen).toBe(small.samplesSeen);
+    const naive = await train({ config: base, data: second, base: step1.onnx, state: step1.state });
+    const oldClasses = subset(holdout, indicesOfClasses(holdout, [0, 1, 2, 3, 4]));
+    const accMixed = accuracy(await runOnnx(large.onnx, oldClasses.x, oldClasses.count, 784), oldClasses.y, 10);
+    const accNaive = accuracy(await runOnnx(naive.onnx, oldClasses.x, oldClasses.count, 784), oldClasses.y, 10);
+    expect(accMixed).toBeGreaterThan(accNaive + 0.2);
+  }, 60_000);
+
+  it("EWC importance estimated from importanceSamples examples: counted in samplesSeen, and an estimate of the full one", async () => {
+    const base = trainConfigSchema.parse({ epochs: 1, batchSize: 50, architecture: { hidden: [16] } });
+    const run = (importanceSamples?: number) => train({ config: { ...base, ewc: { lambda: 1, mode: "online", decay: 0.5, importanceSamples } }, data: first });
+    const [sampled, full] = [await run(300), await run()];
+    expect(sampled.samplesSeen).toBe(1500 + 300);
+    expect(full.samplesSeen).toBe(1500 + 1500);
+    // Same training (same seed), importance from a fifth of the data: same order of magnitude per tensor, not the same values.
+    const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / a.length;
+    sampled.state.ewc![0].fisher.forEach((f, i) => {
+      const ratio = mean(f) / mean(full.state.ewc![0].fisher[i]);
+      expect(ratio).toBeGreaterThan(0.5);
+      expect(ratio).toBeLessThan(2);
+    });
+    expect(Array.from(sampled.state.ewc![0].fisher[0])).not.toEqual(Array.from(full.state.ewc![0].fisher[0]));
+  }, 60_000);
 });
