@@ -106,7 +106,8 @@ export interface NatsTransportOptions {
  * PubAcks outstanding, so the message is acknowledged once the node is done and all are in.
  */
 class HandlingScope {
-  readonly counts = new Map<string, number>();
+  /** Emits so far per edge, which number each emit's msg id. */
+  private readonly counts = new Map<string, number>();
   /** Emits sent and not yet stored. */
   pending = 0;
   /** The node has finished with the message (or failed). */
@@ -125,8 +126,24 @@ class HandlingScope {
     readonly messageId: string,
     readonly delivery: number,
     readonly maxDeliver: number,
+    private readonly freeSlot: () => void,
     private readonly onSettled: (scope: HandlingScope) => void,
   ) {}
+
+  /** The msg id of the next emit on `edge`: the same in whichever process re-runs the node. */
+  nextMsgId(edge: string): string {
+    const n = this.counts.get(edge) ?? 0;
+    this.counts.set(edge, n + 1);
+    return `${edge}:${this.key}:${n}`;
+  }
+
+  /** The node is done with the message; `failed`: the engine dead-lettered the failure or handed its reason to retryReason. */
+  nodeDone(failed: boolean): void {
+    this.failed = failed;
+    this.freeSlot();
+    this.handled = true;
+    this.check();
+  }
 
   /** Called when the node finishes and on each PubAck; settles once both are done. */
   check(): void {
@@ -168,16 +185,23 @@ function sampled(traceId: string, rate: number): boolean {
   return (h >>> 0) / 0x1_0000_0000 < rate;
 }
 
-/** Remembers the last `capacity` numbers; a Set with FIFO eviction. */
+/** Remembers the last `capacity` numbers: a Set, and a ring that says which one to forget next. */
 class RecentSet {
   private readonly set = new Set<number>();
-  constructor(private readonly capacity: number) {}
+  private readonly ring: Float64Array;
+  private next = 0;
+  constructor(capacity: number) {
+    this.ring = new Float64Array(capacity).fill(-1);
+  }
   has(n: number): boolean {
     return this.set.has(n);
   }
   add(n: number): void {
+    const oldest = this.ring[this.next];
+    if (oldest >= 0) this.set.delete(oldest);
+    this.ring[this.next] = n;
+    this.next = (this.next + 1) % this.ring.length;
     this.set.add(n);
-    if (this.set.size > this.capacity) this.set.delete(this.set.values().next().value!);
   }
 }
 
@@ -512,32 +536,31 @@ export class NatsTransport implements Transport {
       if (data.length > this.maxMessageBytes)
         return Promise.reject(new Error(`message of ${data.length} bytes is over the ${this.maxMessageBytes}-byte limit of edge ${edge.id}`));
       const scope = handling && this.scopes.get(handling);
-      let msgId: string;
-      if (scope) {
-        const n = scope.counts.get(edge.id) ?? 0;
-        scope.counts.set(edge.id, n + 1);
-        msgId = `${edge.id}:${scope.key}:${n}`;
-      } else msgId = `${edge.id}:${message.id}`;
+      const msgId = scope ? scope.nextMsgId(edge.id) : `${edge.id}:${message.id}`;
       const subject = subjectPrefix + names.token(message.traceId);
-      const send = () => {
-        const attached = this.pipelines.get(edge.pipeline);
-        this.begin(attached);
-        if (scope) scope.pending++;
-        this.store(subject, data, msgId, headers(), (err) => {
-          window.release();
-          this.end(attached);
-          if (err && !scope) this.log("error", `lost message ${message.id} on edge ${edge.id}: ${err.message}`);
-          if (!scope) return;
-          if (err) scope.lost = true;
-          scope.pending--;
-          scope.check();
-        });
-      };
       // Accepted at once while the edge's window of unconfirmed publishes has room; else the producer waits.
-      if (window.tryAcquire()) send();
-      else return window.acquire().then(send);
+      if (window.tryAcquire()) this.sendEmit(edge, window, subject, data, msgId, message.id, scope);
+      else return window.acquire().then(() => this.sendEmit(edge, window, subject, data, msgId, message.id, scope));
       return undefined;
     };
+  }
+
+  /** Stores an emit; its PubAck frees the window and counts toward the handled message's ack. */
+  private sendEmit(edge: EdgeInfo, window: Window, subject: string, data: Uint8Array, msgId: string, messageId: string, scope: HandlingScope | undefined): void {
+    const attached = this.pipelines.get(edge.pipeline);
+    this.begin(attached);
+    if (scope) scope.pending++;
+    this.store(subject, data, msgId, headers(), (err) => {
+      window.release();
+      this.end(attached);
+      if (!scope) {
+        if (err) this.log("error", `lost message ${messageId} on edge ${edge.id}: ${err.message}`);
+        return;
+      }
+      if (err) scope.lost = true;
+      scope.pending--;
+      scope.check();
+    });
   }
 
   /** Publishes to the stream until JetStream stores it (retrying through outages); the msg id makes retries safe. */
@@ -624,28 +647,28 @@ export class NatsTransport implements Transport {
       freeSlot();
       return finished();
     }
-    const offBand = (work: Promise<void>) => {
+    if (m.data.length > this.maxMessageBytes) {
       freeSlot();
-      work.catch((err) => this.log("error", `edge ${edge.id}: ${(err as Error).message}`)).finally(finished);
-    };
-    if (m.data.length > this.maxMessageBytes)
-      return offBand(this.rejectRaw(m, `oversized: ${m.data.length} bytes is over the ${this.maxMessageBytes}-byte limit`));
+      return this.offBand(edge, this.rejectRaw(m, `oversized: ${m.data.length} bytes is over the ${this.maxMessageBytes}-byte limit`), finished);
+    }
     let message: Message;
     try {
       message = decodeMessage(m.data);
     } catch (err) {
-      return offBand(this.rejectRaw(m, err instanceof MalformedMessageError ? err.message : `undecodable: ${(err as Error).message}`));
+      freeSlot();
+      return this.offBand(edge, this.rejectRaw(m, err instanceof MalformedMessageError ? err.message : `undecodable: ${(err as Error).message}`), finished);
     }
-    if (delivery > 1) {
-      void this.handleRedelivered(edge, m, message, handler, handled, maxDeliver)
-        .catch((err) => this.log("error", `edge ${edge.id}: ${(err as Error).message}`))
-        .finally(() => {
-          freeSlot();
-          finished();
-        });
-      return;
-    }
+    if (delivery > 1)
+      return this.offBand(edge, this.handleRedelivered(edge, m, message, handler, handled, maxDeliver), () => {
+        freeSlot();
+        finished();
+      });
     this.runNode(edge, m, message, handler, handled, maxDeliver, freeSlot, finished);
+  }
+
+  /** Work off the hot path: its failure is logged (the message stays unacknowledged and comes back). */
+  private offBand(edge: EdgeInfo, work: Promise<void>, finished: () => void): void {
+    work.catch((err) => this.log("error", `edge ${edge.id}: ${(err as Error).message}`)).finally(finished);
   }
 
   /**
@@ -684,7 +707,7 @@ export class NatsTransport implements Transport {
   ): void {
     const delivery = m.info.deliveryCount;
     // The input edge is part of the key: a node fed one message on two edges emits twice, legitimately.
-    const scope = new HandlingScope(`${edge.id}/${message.id}`, edge.id, message.id, delivery, maxDeliver, (s) => {
+    const scope = new HandlingScope(`${edge.id}/${message.id}`, edge.id, message.id, delivery, maxDeliver, freeSlot, (s) => {
       if (s.lost) {
         // Left unacknowledged: redelivered after ackWait, to whoever runs the node then.
         return finished();
@@ -707,25 +730,19 @@ export class NatsTransport implements Transport {
       if (marker) void this.attemptsKv.delete(marker).catch(() => undefined).finally(finished);
       else finished();
     });
-    const done = () => {
-      freeSlot();
-      scope.handled = true;
-      scope.check();
-    };
-    const failed = () => {
-      // The engine has dead-lettered the failure (the last delivery) or handed its reason to retryReason.
-      scope.failed = true;
-      done();
-    };
     let result: unknown;
     try {
       this.scopes.set(message, scope);
       result = handler(message);
     } catch {
-      return failed();
+      return scope.nodeDone(true);
     }
-    if (result instanceof Promise) result.then(done, failed);
-    else done();
+    if (result instanceof Promise)
+      result.then(
+        () => scope.nodeDone(false),
+        () => scope.nodeDone(true),
+      );
+    else scope.nodeDone(false);
   }
 
   /** The processes handling it died on `died` deliveries: dead-lettered, not run again. */
