@@ -9,7 +9,7 @@
  *   `InferenceSession.create` of the same files in the same process.
  * Writes bench/results/agent-overcommit.json and .md.
  *
- * Run: node --import tsx bench/agent-overcommit.ts [--seconds 20] [--concurrency 4]
+ * Run: node --import tsx bench/agent-overcommit.ts [--seconds 20] [--concurrency 4] [--workers 11] [--prepack 1|0]
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,7 +23,9 @@ const arg = (name: string, fallback: number) => {
 };
 const seconds = arg("seconds", 20);
 const concurrency = arg("concurrency", 4);
-const workers = arg("workers", 2);
+// One session worker per model that fits plus one: a load never shares a worker with a resident model.
+const workers = arg("workers", 11);
+const prepack = arg("prepack", 1) !== 0;
 const MODELS = 30;
 const ROOM = 10;
 const SIZES = [512, 1024, 1024, 10];
@@ -39,7 +41,7 @@ type Ready = { port: number; models: number; perModelBytes: number };
 type Stats = { loads: { key: string; ms: number; swapInMs: number; at: number }[]; evictions: number; memoryBytes: number; perModelBytes: number; peakRssBytes: number };
 
 async function scenario(room: number, warm: boolean) {
-  const { child, ready } = await forkChild<Ready>("agent-overcommit-server.ts", [modelDir, String(room), warm ? "warm" : "cold", String(workers)], SERVER_NODE_FLAGS);
+  const { child, ready } = await forkChild<Ready>("agent-overcommit-server.ts", [modelDir, String(room), warm ? "warm" : "cold", String(workers), prepack ? "prepack" : "no-prepack"], SERVER_NODE_FLAGS);
   // Every model answers correctly before timing.
   for (let i = 0; i < MODELS; i++) {
     const res = await fetch(`http://127.0.0.1:${ready.port}${targets[i].path}`, { method: "POST", headers: { "content-type": "application/json" }, body });
@@ -104,12 +106,13 @@ const figures = {
   bareCreateDefaultOptionsMedianMs: round(percentile(bareDefault, 50)),
   swapInRatio: round(percentile(swapIn, 50) / percentile(bare, 50)),
 };
-const command = `node --import tsx bench/agent-overcommit.ts --seconds ${seconds} --concurrency ${concurrency} --workers ${workers}`;
+const command = `node --import tsx bench/agent-overcommit.ts --seconds ${seconds} --concurrency ${concurrency} --workers ${workers} --prepack ${prepack ? 1 : 0}`;
 const report = {
   benchmark: "agent-overcommit", date: new Date().toISOString(), command, machine: machine(),
   models: MODELS, room: ROOM, modelSizes: SIZES, artifactBytes: fixtures[0].bytes.length, perModelBudgetBytes: over.ready.perModelBytes,
   traffic: { distribution: "zipf", s: 1, seed: 42, concurrency, seconds, warmupSeconds: 3 },
   sessionWorkers: workers,
+  prepackWeights: prepack,
   overcommit: { residentRequests: resident, allRequests: all, loads: measuredLoads.length, evictions: over.stats.evictions, peakRssMb: mb(over.stats.peakRssBytes), budgetMb: mb(over.stats.memoryBytes) },
   baseline: { requests: baseline, peakRssMb: mb(base.stats.peakRssBytes), budgetMb: mb(base.stats.memoryBytes) },
   figures,
@@ -122,7 +125,7 @@ const md = `# Agent overcommit: 30 models, room for 10, Zipf traffic
 
 Command: \`${command}\` — ${report.date}
 
-Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Agent (onnxruntime, CPU, ${workers ? `sessions in ${workers} worker threads` : "sessions in the main thread"}) and load generator each in their own process on loopback.
+Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Agent (onnxruntime, CPU, 1 intra-op thread, ${workers ? `sessions in up to ${workers} worker threads` : "sessions in the main thread"}, ${prepack ? "weights prepacked on load" : "no weight prepacking on load (\`prepackWeights: false\`)"}, one load at a time) and load generator each in their own process on loopback.
 
 Models: ${MODELS} MLPs ${SIZES.join("-")} (${mb(report.artifactBytes)} MB file, ${mb(report.perModelBudgetBytes)} MB budgeted each). Overcommitted agent: budget ${report.overcommit.budgetMb} MB (room for ${ROOM}); baseline: room for all ${MODELS}, all loaded before timing. Traffic: Zipf s=1 over the models (seed 42), ${concurrency} clients closed loop, ${seconds} s after a 3 s warm-up, batch 1 JSON v2 requests; the same sequence for both.
 

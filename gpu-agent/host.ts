@@ -71,6 +71,12 @@ export interface ModelHostOptions {
   waitTimeoutMs?: number;
   memoryFactor?: number;
   memoryOverheadBytes?: number;
+  /**
+   * Backend loads running at once (default 1). A load is CPU work (parsing, graph
+   * optimisation, weight packing); several at once take every core from the requests
+   * to resident models, while one at a time leaves them the rest of the machine.
+   */
+  maxConcurrentLoads?: number;
 }
 
 export interface AssignInput {
@@ -161,6 +167,10 @@ export class ModelHost extends EventEmitter {
   private reserveChain: Promise<void> = Promise.resolve();
   /** Woken whenever a model becomes idle or memory is freed. */
   private roomWaiters: (() => void)[] = [];
+  private loadsRunning = 0;
+  /** Loads waiting for one of `maxConcurrentLoads` slots, first come first served. */
+  private readonly loadSlotWaiters: (() => void)[] = [];
+  private readonly maxConcurrentLoads: number;
   private readonly waitTimeoutMs: number;
   private readonly memoryFactor: number;
   private readonly memoryOverhead: number;
@@ -174,6 +184,7 @@ export class ModelHost extends EventEmitter {
     this.waitTimeoutMs = options.waitTimeoutMs ?? 30_000;
     this.memoryFactor = options.memoryFactor ?? 2;
     this.memoryOverhead = options.memoryOverheadBytes ?? 2 * 1024 * 1024;
+    this.maxConcurrentLoads = Math.max(1, options.maxConcurrentLoads ?? 1);
     this.metrics = this.createMetrics();
   }
 
@@ -244,7 +255,11 @@ export class ModelHost extends EventEmitter {
     const signature = readSignature(bytes);
     const specs = (list: typeof signature.inputs, what: string): TensorSpec[] =>
       list.map((s) => {
-        if (s.kind !== "tensor" || !s.dtype || !s.shape) throw new TensorInputError(`${what} "${s.name}" is a ${s.kind}; the agent serves tensors only`);
+        if (s.kind !== "tensor" || !s.dtype) throw new TensorInputError(`${what} "${s.name}" is a ${s.kind.replace("_", " ")}; the agent serves tensors only`);
+        if (!s.shape)
+          throw new TensorInputError(
+            `${what} "${s.name}" is a ${s.dtype} tensor of unknown rank: the model file gives it no shape, not even its number of dimensions, and the agent needs that to check requests and describe the model (export the model with shapes, e.g. after onnx.shape_inference)`,
+          );
         if (!["bool", "uint8", "uint16", "uint32", "int8", "int16", "int32", "int64", "float32", "float64", "string"].includes(s.dtype))
           throw new TensorInputError(`${what} "${s.name}" has dtype ${s.dtype}, which the agent cannot carry`);
         return { name: s.name, dtype: s.dtype as DType, shape: s.shape };
@@ -291,6 +306,12 @@ export class ModelHost extends EventEmitter {
   /** Versions of `name` assigned here, ascending. */
   versionsOf(name: string): number[] {
     return [...this.entries.values()].filter((e) => e.name === name).map((e) => e.version).sort((a, b) => a - b);
+  }
+
+  /** What a request needs to know of an assigned model, without building its ModelInfo (asked per request). */
+  signature(name: string, version: number): { inputs: TensorSpec[]; outputs: TensorSpec[]; resident: boolean } | undefined {
+    const e = this.entries.get(ModelHost.key(name, version));
+    return e && { inputs: e.inputs, outputs: e.outputs, resident: e.state === "resident" };
   }
 
   get(name: string, version: number): ModelInfo | undefined {
@@ -389,9 +410,10 @@ export class ModelHost extends EventEmitter {
       entry.state = "cold";
       throw err;
     }
+    await this.takeLoadSlot();
     const rssBefore = process.memoryUsage.rss();
     const started = performance.now();
-    const alone = [...this.entries.values()].filter((e) => e.state === "loading").length === 1;
+    const alone = this.loadsRunning === 1;
     try {
       entry.loaded = await this.backend.load({ key: entry.key, name: entry.name, version: entry.version, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs });
     } catch (err) {
@@ -401,6 +423,8 @@ export class ModelHost extends EventEmitter {
       this.metrics.loadFailures.inc();
       this.wakeRoomWaiters();
       throw new Error(`loading model ${entry.key} failed: ${(err as Error).message}`);
+    } finally {
+      this.releaseLoadSlot();
     }
     const ms = performance.now() - started;
     entry.state = "resident";
@@ -414,6 +438,21 @@ export class ModelHost extends EventEmitter {
     this.metrics.loadSeconds.observe(ms / 1000);
     // swapInMs: from the request for the model to resident, evictions and waiting for room included.
     this.emit("load", { key: entry.key, ms, swapInMs: performance.now() - requested, at: performance.timeOrigin + performance.now() });
+  }
+
+  private takeLoadSlot(): Promise<void> | void {
+    if (this.loadsRunning < this.maxConcurrentLoads) {
+      this.loadsRunning++;
+      return;
+    }
+    // The slot passes straight from the load that ends to the next waiter (loadsRunning unchanged).
+    return new Promise((resolve) => this.loadSlotWaiters.push(resolve));
+  }
+
+  private releaseLoadSlot(): void {
+    const next = this.loadSlotWaiters.shift();
+    if (next) next();
+    else this.loadsRunning--;
   }
 
   /** Accounts the entry's memory, evicting LRU idle models (and waiting for one to become idle) as needed. */

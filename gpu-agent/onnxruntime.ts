@@ -49,22 +49,40 @@ export interface OnnxRuntimeOptions {
    */
   intraOpThreads?: number;
   /**
-   * Sessions live in this many worker threads instead of the event loop's thread
-   * (0, the default: in the main thread). onnxruntime-node creates and runs sessions
-   * synchronously on its calling thread, so in the main thread a 20 ms load stalls every
-   * other request; in workers, requests to resident models keep flowing while one loads,
-   * for the cost of copying tensors to and from the worker (tens of microseconds).
+   * Sessions live in up to this many worker threads, started as loads need them,
+   * instead of the event loop's thread (0, the default: in the main thread).
+   * onnxruntime-node creates and runs sessions synchronously on its calling thread, so
+   * in the main thread a 20 ms load stalls every other request; in a worker it stalls
+   * the requests to that worker's other sessions. With one worker more than the models
+   * that fit, a load never shares a worker with a resident model. Costs: copying tensors
+   * to and from the worker (tens of microseconds) and a V8 isolate per worker.
    */
   workers?: number;
+  /**
+   * Let onnxruntime repack MatMul/Gemm weights into its kernel's layout when a session
+   * is created (default true). Packing is about half of a load: measured here for a
+   * 6 MB MLP (512-1024-1024-10) create takes ~4.3 ms with it and ~2.2 ms without; runs
+   * of batch 1 take the same time, runs of batch 16 about twice as long without. Turn it
+   * off for an agent that swaps models often and serves small batches.
+   */
+  prepackWeights?: boolean;
   log?: (message: string) => void;
 }
+
+/** Recent requests decay with this half-life when choosing where a load goes. */
+const TRAFFIC_HALF_LIFE_MS = 1000;
 
 /** A worker thread (gpu-agent/ort-worker.mjs) and its calls in flight. */
 class SessionWorker {
   private readonly worker = new Worker(path.join(PROJECT_ROOT, "gpu-agent", "ort-worker.mjs"));
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private nextId = 0;
+  /** Sessions held, loads in progress. */
   models = 0;
+  loading = 0;
+  /** Requests run here lately (exponentially decayed), as of `trafficAt`. */
+  private traffic = 0;
+  private trafficAt = performance.now();
 
   constructor() {
     this.worker.unref();
@@ -78,6 +96,17 @@ class SessionWorker {
       for (const call of this.pending.values()) call.reject(err);
       this.pending.clear();
     });
+  }
+
+  recentTraffic(now = performance.now()): number {
+    this.traffic *= 0.5 ** ((now - this.trafficAt) / TRAFFIC_HALF_LIFE_MS);
+    this.trafficAt = now;
+    return this.traffic;
+  }
+
+  run(key: string, inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
+    this.traffic = this.recentTraffic() + 1;
+    return this.call({ type: "run", key, inputs, outputs });
   }
 
   call<T>(message: Record<string, unknown>): Promise<T> {
@@ -108,29 +137,54 @@ export class OnnxRuntimeBackend implements Backend {
     return {
       executionProviders: provider === "cuda" ? ["cuda", "cpu"] : ["cpu"],
       ...(intraOp > 0 ? { intraOpNumThreads: intraOp } : {}),
+      ...(this.options.prepackWeights === false ? { extra: { session: { disable_prepacking: "1" } } } : {}),
     };
   }
 
-  private pool?: SessionWorker[];
+  private readonly pool: SessionWorker[] = [];
 
-  /** The worker with the fewest models, the pool started on first use. */
+  /**
+   * Where a load goes. A worker creates a session synchronously, so every request to
+   * the other sessions of that worker waits for the whole load: a load goes to an
+   * empty worker (a new one while the pool is below `workers`), else to the worker
+   * not loading already whose sessions served the fewest requests lately.
+   */
   private workerForLoad(): SessionWorker {
-    this.pool ??= Array.from({ length: this.options.workers! }, () => new SessionWorker());
-    return this.pool.reduce((best, w) => (w.models < best.models ? w : best));
+    const empty = this.pool.find((w) => w.models === 0 && w.loading === 0);
+    if (empty) return empty;
+    if (this.pool.length < this.options.workers!) {
+      const started = new SessionWorker();
+      this.pool.push(started);
+      return started;
+    }
+    const now = performance.now();
+    let best = this.pool[0];
+    for (const w of this.pool) {
+      if (w.loading !== best.loading ? w.loading < best.loading : w.recentTraffic(now) < best.recentTraffic(now)) best = w;
+    }
+    return best;
+  }
+
+  /** Sessions held by each worker thread started so far. */
+  workerSessions(): number[] {
+    return this.pool.map((w) => w.models);
   }
 
   private async loadInWorker(request: LoadRequest): Promise<LoadedModel> {
     const worker = this.workerForLoad();
     const key = request.key;
     worker.models++;
+    worker.loading++;
     try {
       await worker.call({ type: "load", key, path: request.artifactPath, options: this.sessionOptions() });
     } catch (err) {
       worker.models--;
       throw err;
+    } finally {
+      worker.loading--;
     }
     return {
-      run: (inputs, outputs) => worker.call<Record<string, Tensor>>({ type: "run", key, inputs, outputs }),
+      run: (inputs, outputs) => worker.run(key, inputs, outputs),
       unload: async () => {
         worker.models--;
         await worker.call({ type: "unload", key });
@@ -163,7 +217,6 @@ export class OnnxRuntimeBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    for (const w of this.pool ?? []) await w.terminate();
-    this.pool = undefined;
+    for (const w of this.pool.splice(0)) await w.terminate();
   }
 }

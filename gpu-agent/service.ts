@@ -113,13 +113,12 @@ export class LocalModels implements ModelService {
   }
 
   async describe(name: string, version: number): Promise<ModelDescription> {
-    let info = this.host.get(name, version);
-    if (!info) {
-      const record = await this.registry?.get(name, version);
-      if (!record) throw new ModelNotFoundError(`model ${name}@${version} not found`);
-      // Assigning reads the signature from the cached file, the same way a load would.
-      info = await this.host.assign({ name, version, artifact: await this.registry!.readArtifact(name, version) });
-    }
+    const known = this.host.signature(name, version);
+    if (known) return { name, version, ...known };
+    const record = await this.registry?.get(name, version);
+    if (!record) throw new ModelNotFoundError(`model ${name}@${version} not found`);
+    // Assigning reads the signature from the cached file, the same way a load would.
+    const info = await this.host.assign({ name, version, artifact: await this.registry!.readArtifact(name, version) });
     return { name, version, inputs: info.inputs, outputs: info.outputs, resident: info.state === "resident" };
   }
 

@@ -259,7 +259,14 @@ function pipelineOutputs(payload: unknown, asked: string[] | undefined): { name:
 
 /** Sync pipelines (their `io.http` entry points) by name. */
 export function pipelinesV2Provider(runtime: Runtime): V2Provider {
-  const find = (name: string) => runtime.list().flatMap((p) => [...p.entrypoints.values()]).find((e) => e.name === name);
+  // Asked on every request (before any model): a Map lookup per pipeline, no array built.
+  const find = (name: string) => {
+    for (const p of runtime.list()) {
+      const entry = p.entrypoints.get(name);
+      if (entry) return entry;
+    }
+    return undefined;
+  };
   return {
     async metadata(name, version) {
       if (!find(name) || version) return undefined;

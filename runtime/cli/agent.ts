@@ -28,6 +28,8 @@ interface AgentOptions {
   waitTimeout: string;
   intraOpThreads: string;
   workers: string;
+  prepackWeights: boolean;
+  concurrentLoads: string;
 }
 
 export function register(program: Command): void {
@@ -44,7 +46,9 @@ export function register(program: Command): void {
     .option("--registry <dir>", "registry the artifacts come from (default: $EVOFLOW_REGISTRY or .evoflow/registry when it exists)")
     .option("--cache <dir>", "local artifact cache", ".evoflow/agent-cache")
     .option("--wait-timeout <ms>", "longest a load waits for an in-flight model to free room", "30000")
-    .option("--workers <n>", "run sessions in this many worker threads, so a load never stalls requests to resident models (0: in the main thread)", "0")
+    .option("--workers <n>", "run sessions in up to this many worker threads, so a load does not stall requests to resident models; one more than the models that fit keeps every load in a worker of its own (0: in the main thread)", "0")
+    .option("--concurrent-loads <n>", "model loads running at once (each takes a core while it runs)", "1")
+    .option("--no-prepack-weights", "skip onnxruntime's weight packing on load: loads about twice as fast, large batches slower (for agents that swap often)")
     .option("--intra-op-threads <n>", "onnxruntime threads per session (1 suits many small models; 0 = onnxruntime's default)", "1")
     .action(async (opts: AgentOptions) => {
       const fail = (message: string): never => {
@@ -58,7 +62,10 @@ export function register(program: Command): void {
         fail((err as Error).message);
       }
       let backend: Backend;
-      if (opts.backend === "onnxruntime") backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), log: (m) => process.stderr.write(`warn: ${m}\n`) });
+      const concurrentLoads = Number(opts.concurrentLoads);
+      if (!Number.isInteger(concurrentLoads) || concurrentLoads < 1) fail(`--concurrent-loads must be a whole number ≥ 1, got "${opts.concurrentLoads}"`);
+      if (opts.backend === "onnxruntime")
+        backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), prepackWeights: opts.prepackWeights, log: (m) => process.stderr.write(`warn: ${m}\n`) });
       else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url") });
       else return fail(`unknown backend "${opts.backend}" (use onnxruntime or triton)`);
 
@@ -70,6 +77,7 @@ export function register(program: Command): void {
         cacheDir: resolve(opts.cache),
         source: registry && LocalModels.registrySource(registry),
         waitTimeoutMs: Number(opts.waitTimeout),
+        maxConcurrentLoads: concurrentLoads,
       });
       const models = new LocalModels(host, registry);
 

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CapacityError, ModelHost, ModelNotFoundError, parseSize } from "../../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
 import { TensorInputError } from "../../gpu-agent/tensors";
+import { buildOnnxModel } from "../../runtime/onnx/build";
 import { seededRandom } from "../fixtures/mlp";
 import { expectClose, mlpFamily, sampleInput, tempDir, WatchedBackend, zipfSampler } from "./helpers";
 
@@ -11,11 +12,12 @@ afterEach(async () => {
   for (const h of hosts.splice(0)) await h.close();
 });
 
-function newHost(options: { budgetModels: number; waitTimeoutMs?: number; workers?: number }) {
-  const backend = new WatchedBackend(new OnnxRuntimeBackend({ executionProvider: "cpu", intraOpThreads: 1, workers: options.workers }));
-  const host = new ModelHost({ backend, memoryBytes: options.budgetModels * MB, cacheDir: tempDir("host"), waitTimeoutMs: options.waitTimeoutMs });
+function newHost(options: { budgetModels: number; waitTimeoutMs?: number; workers?: number; maxConcurrentLoads?: number }) {
+  const ort = new OnnxRuntimeBackend({ executionProvider: "cpu", intraOpThreads: 1, workers: options.workers });
+  const backend = new WatchedBackend(ort);
+  const host = new ModelHost({ backend, memoryBytes: options.budgetModels * MB, cacheDir: tempDir("host"), waitTimeoutMs: options.waitTimeoutMs, maxConcurrentLoads: options.maxConcurrentLoads });
   hosts.push(host);
-  return { host, backend };
+  return { host, backend, ort };
 }
 
 describe("parseSize", () => {
@@ -96,6 +98,54 @@ describe("ModelHost: overcommit, LRU eviction of idle models, single-flight load
     expect(host.status().resident.length).toBeLessThanOrEqual(4);
   });
 
+  it("with a worker more than the models that fit, loads a model into a worker holding no other session", async () => {
+    const { host, backend, ort } = newHost({ budgetModels: 3, workers: 4 });
+    for (let i = 0; i < 9; i++) await host.assign({ name: `m${i}`, version: 1, artifact: models[i].bytes, memoryBytes: MB });
+    const rand = seededRandom(11);
+    let most = 0;
+    host.on("load", () => (most = Math.max(most, ...ort.workerSessions())));
+    for (let n = 0; n < 60; n++) {
+      const i = Math.floor(rand() * 9);
+      const x = sampleInput(models[i], 1, n);
+      const out = await host.infer(`m${i}`, 1, { input: { dtype: "float32", shape: [1, 8], data: x } });
+      expectClose(out.output.data as Float32Array, models[i].forward(x, 1));
+    }
+    expect(host.status().evictions).toBeGreaterThan(0);
+    expect(most).toBe(1);
+    expect(ort.workerSessions().length).toBeLessThanOrEqual(4);
+    expect(backend.violations).toEqual([]);
+  });
+
+  it("runs at most maxConcurrentLoads backend loads at once, and every waiting load gets its turn", async () => {
+    for (const limit of [1, 3]) {
+      const { host, backend } = newHost({ budgetModels: 10, maxConcurrentLoads: limit });
+      let loading = 0;
+      let most = 0;
+      let opened!: () => void;
+      const gate = new Promise<void>((resolve) => (opened = resolve));
+      const load = backend.load.bind(backend);
+      backend.load = async (request) => {
+        most = Math.max(most, ++loading);
+        try {
+          await gate;
+          return await load(request);
+        } finally {
+          loading--;
+        }
+      };
+      for (let i = 0; i < 6; i++) await host.assign({ name: `m${i}`, version: 1, artifact: models[i].bytes, memoryBytes: MB });
+      const answers = Array.from({ length: 6 }, (_, i) => {
+        const x = sampleInput(models[i], 1, i);
+        return host.infer(`m${i}`, 1, { input: { dtype: "float32", shape: [1, 8], data: x } }).then((out) => expectClose(out.output.data as Float32Array, models[i].forward(x, 1)));
+      });
+      while (loading < limit) await new Promise((r) => setImmediate(r));
+      opened();
+      await Promise.all(answers);
+      expect(most).toBe(limit);
+      expect(host.status().resident.length).toBe(6);
+    }
+  });
+
   it("evicts the least recently used idle model", async () => {
     const { host } = newHost({ budgetModels: 2 });
     for (let i = 0; i < 3; i++) await host.assign({ name: `m${i}`, version: 1, artifact: models[i].bytes, memoryBytes: MB });
@@ -153,6 +203,17 @@ describe("ModelHost: overcommit, LRU eviction of idle models, single-flight load
     await expect(host.infer("m0", 1, { input: { dtype: "float32", shape: [1, 7], data: new Float32Array(7) } })).rejects.toThrow(TensorInputError);
     await expect(host.infer("m0", 1, { input: { dtype: "float64", shape: [1, 8], data: new Float64Array(8) } })).rejects.toThrow(/datatype FP32/);
     await expect(host.infer("m0", 1, { x: x.input })).rejects.toThrow(/missing input "input".*unknown input "x"/);
+  });
+
+  it("says what is wrong with a model whose output has no shape at all (unknown rank)", async () => {
+    const { host } = newHost({ budgetModels: 10 });
+    const bytes = buildOnnxModel({
+      inputs: [{ name: "x", dtype: "float32", shape: ["batch", 4] }],
+      outputs: [{ name: "y", dtype: "float32" }],
+      nodes: [{ op: "Identity", inputs: ["x"], outputs: ["y"] }],
+    });
+    await expect(host.assign({ name: "norank", version: 1, artifact: bytes })).rejects.toThrow(/output "y" is a float32 tensor of unknown rank: the model file gives it no shape/);
+    expect(host.has("norank", 1)).toBe(false);
   });
 
   it("estimates memory from the artifact when none is declared", async () => {
