@@ -1,9 +1,11 @@
 /**
  * A stateful trainer's memory between updates (seen classes, EWC importance, replay buffer),
  * stored per model version beside the node's data so a warm start picks up the champion's own
- * state. CBOR (cbor-x) keeps the typed arrays binary.
+ * state. V8's serializer keeps the typed arrays binary; cbor-x would too, but it keeps its
+ * encode buffer at the largest size it ever wrote (a replay buffer: megabytes) for the life
+ * of the serving process.
  */
-import { decode, encode } from "cbor-x";
+import { deserialize, serialize } from "node:v8";
 import * as fs from "node:fs/promises";
 import path from "node:path";
 import type { ClState } from "./train";
@@ -12,17 +14,17 @@ export class ClStateStore {
   constructor(private readonly dir: string) {}
 
   private file(model: string, version: number): string {
-    return path.join(this.dir, `${model}@${version}.cbor`);
+    return path.join(this.dir, `${model}@${version}.v8`);
   }
 
   async save(model: string, version: number, state: ClState): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
-    await fs.writeFile(this.file(model, version), encode(state));
+    await fs.writeFile(this.file(model, version), serialize(state));
   }
 
   async load(model: string, version: number): Promise<ClState | undefined> {
     try {
-      return decode(await fs.readFile(this.file(model, version))) as ClState;
+      return deserialize(await fs.readFile(this.file(model, version))) as ClState;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw err;
