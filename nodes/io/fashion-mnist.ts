@@ -13,6 +13,9 @@ const phase = z.object({
   shift: z.enum(["none", "invert", "rotate90"]).default("none").describe("Domain shift applied to the images"),
 });
 
+/** The first 10,000 training images are the bootstrap's; the stream draws from the rest. */
+const BOOTSTRAP_IMAGES = 10_000;
+
 const DEFAULT_PHASES = [
   { count: 1000, classes: [0, 1, 2, 3, 4], shift: "none" as const },
   { count: 2500, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], shift: "none" as const },
@@ -52,7 +55,7 @@ export default defineNode({
       .min(11_000)
       .max(60_000)
       .default(20_000)
-      .describe("Training images loaded: the first 10,000 are the bootstrap's, the stream draws from the rest (memory: 785 bytes per image)"),
+      .describe("Training images loaded: the first 10,000 are the bootstrap's, the stream draws from the rest (the stream holds the ones after the first 10,000, 785 bytes each)"),
     bootstrap: z
       .object({
         model: z.string().describe("Registry model to bootstrap"),
@@ -68,8 +71,7 @@ export default defineNode({
     if (cfg.bootstrap) {
       const registry = ctx.service<ModelRegistry>("registry");
       if (!(await registry.get(cfg.bootstrap.model, "champion"))) {
-        // The first 10,000 training images are the bootstrap's; the stream draws from the rest.
-        const images = await loadFashionMnistImages("train", 10_000);
+        const images = await loadFashionMnistImages("train", { to: BOOTSTRAP_IMAGES });
         const pool = indicesOfClasses(images, cfg.bootstrap.classes).slice(0, cfg.bootstrap.samples);
         const x = new Float32Array(pool.length * images.features);
         pool.forEach((i, k) => x.set(imageRow(images, i), k * images.features));
@@ -92,7 +94,7 @@ export default defineNode({
     return {
       start(emit) {
         loop = (async () => {
-          const images = await loadFashionMnistImages("train", cfg.poolSize);
+          const images = await loadFashionMnistImages("train", { from: BOOTSTRAP_IMAGES, to: cfg.poolSize });
           const pending: { requestId: string; label: number; prediction: number }[] = [];
           const release = async () => {
             const due = pending.shift()!;
@@ -103,7 +105,7 @@ export default defineNode({
           };
           const started = Date.now();
           for (const p of cfg.phases) {
-            const pool = indicesOfClasses(images, p.classes).filter((i) => i >= 10_000);
+            const pool = indicesOfClasses(images, p.classes);
             for (let n = 0; n < p.count; n++) {
               if (ctx.signal.aborted) return;
               const index = pool[Math.floor(random() * pool.length)];

@@ -57,15 +57,17 @@ export function parseIdx(bytes: Buffer): { dims: number[]; data: Uint8Array } {
 }
 
 /**
- * The first `rows` items of an IDX file, read as a stream that stops there: the training images
- * are 47 MB unpacked, and a serving process that draws from a few thousand should never hold them.
+ * Items `from` to `to` (exclusive) of an IDX file, read as a stream that stops there: the
+ * training images are 47 MB unpacked, and a serving process that draws from a few thousand
+ * should never hold them.
  */
-async function readIdxRows(file: string, rows: number): Promise<{ dims: number[]; data: Uint8Array }> {
+async function readIdxRows(file: string, from: number, to: number): Promise<{ dims: number[]; data: Uint8Array }> {
   const plain = existsSync(file);
   const raw = createReadStream(plain ? file : `${file}.gz`);
   const bytes = plain ? raw : raw.pipe(createGunzip());
   let head = Buffer.alloc(0);
   let dims: number[] | undefined;
+  let skip = 0;
   let data = new Uint8Array(0);
   let filled = 0;
   try {
@@ -76,14 +78,19 @@ async function readIdxRows(file: string, rows: number): Promise<{ dims: number[]
         const header = idxHeader(head);
         if (!header) continue;
         const rowSize = header.dims.slice(1).reduce((a, b) => a * b, 1);
-        dims = [Math.min(rows, header.dims[0]), ...header.dims.slice(1)];
-        data = new Uint8Array(dims[0] * rowSize);
+        const first = Math.min(from, header.dims[0]);
+        dims = [Math.min(to, header.dims[0]) - first, ...header.dims.slice(1)];
+        skip = first * rowSize;
+        data = new Uint8Array(Math.max(0, dims[0]) * rowSize);
         rest = head.subarray(header.offset);
       }
+      const skipped = Math.min(skip, rest.length);
+      skip -= skipped;
+      rest = rest.subarray(skipped);
       const take = Math.min(rest.length, data.length - filled);
       data.set(rest.subarray(0, take), filled);
       filled += take;
-      if (filled === data.length) break;
+      if (skip === 0 && filled === data.length) break;
     }
   } finally {
     raw.destroy();
@@ -101,12 +108,13 @@ export interface ImageSet {
   features: number;
 }
 
-/** The first `limit` images of a split, unscaled, reading no more of the files than that. */
-export async function loadFashionMnistImages(split: "train" | "test", limit = Infinity): Promise<ImageSet> {
+/** Images `from` to `to` (exclusive) of a split, unscaled, reading no more of the files than that. */
+export async function loadFashionMnistImages(split: "train" | "test", range: { from?: number; to?: number } = {}): Promise<ImageSet> {
   const dir = fashionMnistDir();
   const prefix = split === "train" ? "train" : "t10k";
-  const images = await readIdxRows(path.join(dir, `${prefix}-images-idx3-ubyte`), limit);
-  const labels = await readIdxRows(path.join(dir, `${prefix}-labels-idx1-ubyte`), limit);
+  const [from, to] = [range.from ?? 0, range.to ?? Infinity];
+  const images = await readIdxRows(path.join(dir, `${prefix}-images-idx3-ubyte`), from, to);
+  const labels = await readIdxRows(path.join(dir, `${prefix}-labels-idx1-ubyte`), from, to);
   if (labels.dims[0] !== images.dims[0]) throw new Error(`${images.dims[0]} images but ${labels.dims[0]} labels`);
   return { pixels: images.data, y: labels.data, count: images.dims[0], features: images.dims.slice(1).reduce((a, b) => a * b, 1) };
 }
