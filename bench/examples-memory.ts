@@ -114,7 +114,7 @@ function chartSvg(runs: Awaited<ReturnType<typeof runOnce>>[]): string {
   const y = (v: number) => m.top + (1 - v / maxMB) * (H - m.top - m.bottom);
   const colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`, `<rect width="${W}" height="${H}" fill="white"/>`];
-  out.push(`<text x="${m.left}" y="22" font-size="15" font-weight="bold">RSS of npm start's runtime (solid) and with its trainer process (dotted)</text>`);
+  out.push(`<text x="${m.left}" y="22" font-size="15" font-weight="bold">RSS of the runtime process (solid) and with its trainer process (dotted)</text>`);
   for (let v = 0; v <= maxMB; v += 50) {
     out.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 200 ? "#999" : "#eee"}"${v === 200 ? ' stroke-dasharray="6 3"' : ""}/>`);
     out.push(`<text x="${m.left - 8}" y="${y(v) + 4}" text-anchor="end">${v} MB</text>`);
