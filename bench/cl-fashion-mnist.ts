@@ -118,6 +118,7 @@ function statefulDescription(o: DemoResult["options"]["stateful"]): string {
 
 async function main() {
   const started = Date.now();
+  const loadAtStart = os.loadavg().map((l) => +l.toFixed(2));
   mkdirSync(outDir, { recursive: true });
   const bars = new cliProgress.MultiBar({ format: "{strategy} |{bar}| {value}/{total} requests {note}", clearOnComplete: false, hideCursor: true }, cliProgress.Presets.shades_classic);
   const options = defaultDemoOptions(reduced);
@@ -133,7 +134,9 @@ async function main() {
   });
   bars.stop();
   process.stderr.write("measuring serving interference…\n");
+  const loadBeforeServing = os.loadavg().map((l) => +l.toFixed(2));
   const serving = await interference(reduced ? 2500 : 5000);
+  const loadAtEnd = os.loadavg().map((l) => +l.toFixed(2));
 
   const by = Object.fromEntries(result.strategies.map((s) => [s.strategy, s]));
   const targets = {
@@ -148,7 +151,7 @@ async function main() {
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` };
   const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
   const name = reduced ? "cl-fashion-mnist-reduced" : "cl-fashion-mnist";
-  const record = { benchmark: "continual learning on Fashion-MNIST", command: `node --import tsx bench/cl-fashion-mnist.ts${reduced ? " --reduced" : ""}`, date: new Date().toISOString(), machine, peakRssMB, wallSeconds: (Date.now() - started) / 1000, targets, serving, ...result };
+  const record = { benchmark: "continual learning on Fashion-MNIST", command: `node --import tsx bench/cl-fashion-mnist.ts${reduced ? " --reduced" : ""}`, date: new Date().toISOString(), machine, peakRssMB, wallSeconds: (Date.now() - started) / 1000, loadAverage: { atStart: loadAtStart, beforeServing: loadBeforeServing, atEnd: loadAtEnd }, targets, serving, ...result };
   writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(record, null, 2) + "\n");
   writeFileSync(path.join(outDir, `${name}.svg`), demoChartSvg(result, `Fashion-MNIST stream: windowed accuracy by strategy${reduced ? " (reduced stream)" : ""}`));
 
@@ -157,7 +160,7 @@ async function main() {
   const md = `# Continual learning on Fashion-MNIST${reduced ? " (reduced stream)" : ""}
 
 Command: \`${record.command}\` (\`npm run demo:cl\`), ${record.date}.
-Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGB} GB, Node ${machine.node}. Peak RSS of the benchmark process: ${peakRssMB} MB (training child processes not included). Wall time ${record.wallSeconds.toFixed(0)} s.
+Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGB} GB, Node ${machine.node}. Peak RSS of the benchmark process: ${peakRssMB} MB (training child processes not included). Wall time ${record.wallSeconds.toFixed(0)} s. Load average (1, 5, 15 min): ${loadAtStart.join(", ")} at the start, ${loadBeforeServing.join(", ")} before the serving measurement, ${loadAtEnd.join(", ")} at the end.
 
 Stream: ${result.options.phases.map((p) => `${p.count} × ${p.name}`).join(" → ")}; labels arrive ${result.options.labelDelay} requests late; the first champion (MLP 784-${result.options.hidden.join("-")}-10) knows classes 0–4 (${result.initial.samples} examples). Trigger: rolling accuracy over ${result.options.trigger.window} labelled predictions under ${result.options.trigger.threshold}, cooldown ${result.options.trigger.cooldown} requests. Every candidate goes through the validator gate and the fs registry. Stateless: from scratch on every labelled example so far, ${result.options.stateless.epochs} epochs. Stateful: ${statefulDescription(result.options.stateful)}.
 
