@@ -38,6 +38,8 @@ export interface LoadResult {
   target: number[];
   status: number[];
   elapsedMs: number;
+  /** Requests sent during the warm-up (not in the arrays above). */
+  warmupRequests: number;
   peakRssBytes: number;
 }
 
@@ -88,7 +90,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
   const url = new URL(plan.url);
   const agent = new Agent({ keepAlive: true, maxSockets: plan.concurrency });
   const pick = picker(plan);
-  const result: LoadResult = { start: [], end: [], target: [], status: [], elapsedMs: 0, peakRssBytes: 0 };
+  const result: LoadResult = { start: [], end: [], target: [], status: [], elapsedMs: 0, warmupRequests: 0, peakRssBytes: 0 };
   const warmupEnd = now() + plan.warmupMs;
   const stopAt = warmupEnd + plan.durationMs;
   let measured = 0;
@@ -109,7 +111,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
         result.end.push(t1);
         result.target.push(target);
         result.status.push(status);
-      }
+      } else result.warmupRequests++;
     }
   };
   const begun = now();

@@ -3,7 +3,9 @@
  *   bare:    fastify + one onnxruntime-node session, a hand-written handler
  *   evoflow: the Evoflow runtime API, pipeline `request (io.http) → model (model.onnx)`,
  *            called over the Open Inference Protocol at /v2/models/<pipeline>/infer
- * Both take the same v2 JSON request. Reports {port, path} when listening and its
+ *   evoflow-untraced: the same pipeline with provenance and taps off (settings
+ *            traceCapacity 0, tapCapacity 0), for reference: what keeping them costs
+ * All take the same v2 JSON request. Reports {port, path} when listening and its
  * peak RSS when asked.
  */
 import { readFileSync } from "node:fs";
@@ -42,7 +44,7 @@ async function bare() {
   return { port: Number(new URL(address).port), path: "/infer" };
 }
 
-async function evoflow() {
+async function evoflow(untraced: boolean) {
   const dir = mkdtempSync(join(tmpdir(), "evoflow-syncbench-"));
   const registry = new FsModelRegistry(join(dir, "registry"));
   await registry.register({ name: "mnist", artifact: bytes });
@@ -52,6 +54,7 @@ async function evoflow() {
   await runtime.deploy({
     apiVersion: "evoflow/v1",
     name: "classify",
+    ...(untraced ? { settings: { traceCapacity: 0, tapCapacity: 0 } } : {}),
     nodes: [
       { id: "request", type: "io.http" },
       { id: "model", type: "model.onnx", config: { model: "mnist@champion" } },
@@ -63,7 +66,7 @@ async function evoflow() {
   return { port: Number(new URL(address).port), path: "/v2/models/classify/infer" };
 }
 
-const ready = mode === "bare" ? await bare() : await evoflow();
+const ready = mode === "bare" ? await bare() : await evoflow(mode === "evoflow-untraced");
 process.on("message", () => process.send!({ peakRssBytes: peakRss() }));
 process.on("disconnect", () => process.exit(0)); // the benchmark ended, however it ended
 process.send!(ready);

@@ -2,14 +2,16 @@
  * Sync path overhead: the same ONNX model (784-128-10 MLP) behind
  *   (a) a bare fastify + onnxruntime-node handler, and
  *   (b) an Evoflow sync pipeline `io.http → model.onnx` over the v2 endpoint,
- * in the same run, each in its own process, driven by a load generator in a third
- * process (closed loop on loopback). Alternates a and b over several rounds, at
- * concurrency 1 (latency) and 16 (throughput), and reports the median round.
+ * in the same run, each in its own process, driven by a load generator in another
+ * process (closed loop on loopback). For reference, (c) is (b) with provenance and taps
+ * off, to show what keeping them costs. Alternates the servers over several rounds, at
+ * concurrency 1 (latency) and 16 (throughput), and reports the median round, with each
+ * server's CPU time per request (all its threads, from /proc).
  * Writes bench/results/sync-path.json and .md.
  *
  * Run: node --import tsx bench/sync-path.ts [--rounds 3] [--seconds 8]
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
@@ -33,7 +35,16 @@ type Ready = { port: number; path: string };
 const servers = {
   a: await forkChild<Ready>("sync-path-server.ts", ["bare", modelFile], SERVER_NODE_FLAGS),
   b: await forkChild<Ready>("sync-path-server.ts", ["evoflow", modelFile], SERVER_NODE_FLAGS),
+  c: await forkChild<Ready>("sync-path-server.ts", ["evoflow-untraced", modelFile], SERVER_NODE_FLAGS),
 };
+type Which = keyof typeof servers;
+const order: Which[] = ["a", "b", "c"];
+
+/** CPU time (user + system, every thread) a process has used, ms: from /proc, as the servers are not asked mid-run. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s (USER_HZ on Linux)
+}
 
 // Both must answer the same thing before anything is timed.
 for (const s of Object.values(servers)) {
@@ -47,38 +58,42 @@ for (const s of Object.values(servers)) {
 for (const s of Object.values(servers))
   await runLoad({ url: `http://127.0.0.1:${s.ready.port}`, targets: [{ path: s.ready.path, body }], pick: "round", concurrency: 16, warmupMs: 0, durationMs: 5000, maxRequests: 1_000_000 });
 
-interface Figures { p50: number; p99: number; throughput: number; requests: number; errors: number; clientPeakRssMb: number }
-const runs: Record<string, Record<string, Figures[]>> = { c1: { a: [], b: [] }, c16: { a: [], b: [] } };
+interface Figures { p50: number; p99: number; throughput: number; cpuUsPerRequest: number; requests: number; errors: number; clientPeakRssMb: number }
+const runs: Record<string, Record<Which, Figures[]>> = { c1: { a: [], b: [], c: [] }, c16: { a: [], b: [], c: [] } };
 for (let r = 0; r < rounds; r++) {
   for (const [mode, concurrency] of [["c1", 1], ["c16", 16]] as const) {
-    // Alternate which server goes first, so neither always runs right after the other.
-    for (const which of r % 2 === 0 ? (["a", "b"] as const) : (["b", "a"] as const)) {
-      const s = servers[which].ready;
+    // Alternate the order, so no server always runs right after the same other.
+    for (const which of r % 2 === 0 ? order : [...order].reverse()) {
+      const { ready: s, child } = servers[which];
+      const cpuBefore = cpuMs(child.pid!);
       const result = await runLoad({
         url: `http://127.0.0.1:${s.port}`, targets: [{ path: s.path, body }], pick: "round",
         concurrency, warmupMs: 2000, durationMs: seconds * 1000, maxRequests: 1_000_000,
       });
+      // The warm-up's requests are in the CPU time too: divided by every request sent in the run.
+      const cpu = cpuMs(child.pid!) - cpuBefore;
       const ok = result.status.map((st, i) => (st === 200 ? result.end[i] - result.start[i] : -1)).filter((l) => l >= 0);
       const lat = latencySummary(ok);
-      const figures = { p50: lat.p50, p99: lat.p99, throughput: round((ok.length / result.elapsedMs) * 1000, 1), requests: result.status.length, errors: result.status.length - ok.length, clientPeakRssMb: mb(result.peakRssBytes) };
+      const figures = {
+        p50: lat.p50, p99: lat.p99, throughput: round((ok.length / result.elapsedMs) * 1000, 1), cpuUsPerRequest: round((cpu * 1000) / (result.status.length + result.warmupRequests), 1),
+        requests: result.status.length, errors: result.status.length - ok.length, clientPeakRssMb: mb(result.peakRssBytes),
+      };
       runs[mode][which].push(figures);
-      process.stderr.write(`round ${r + 1} ${mode} ${which}: p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${figures.throughput} req/s\n`);
+      process.stderr.write(`round ${r + 1} ${mode} ${which}: p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${figures.throughput} req/s, server CPU ${figures.cpuUsPerRequest} µs/request\n`);
     }
   }
 }
-const peak = {
-  a: mb((await ask<{ peakRssBytes: number }>(servers.a.child, "rss")).peakRssBytes),
-  b: mb((await ask<{ peakRssBytes: number }>(servers.b.child, "rss")).peakRssBytes),
-};
-await stopChild(servers.a.child);
-await stopChild(servers.b.child);
+const peak = {} as Record<Which, number>;
+for (const which of order) peak[which] = mb((await ask<{ peakRssBytes: number }>(servers[which].child, "rss")).peakRssBytes);
+for (const which of order) await stopChild(servers[which].child);
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+const medianFigures = (fs: Figures[]) => ({ p50: median(fs.map((f) => f.p50)), p99: median(fs.map((f) => f.p99)), throughput: median(fs.map((f) => f.throughput)), cpuUsPerRequest: median(fs.map((f) => f.cpuUsPerRequest)) });
 const summary = Object.fromEntries(
   Object.entries(runs).map(([mode, r]) => {
-    const a = { p50: median(r.a.map((f) => f.p50)), p99: median(r.a.map((f) => f.p99)), throughput: median(r.a.map((f) => f.throughput)) };
-    const b = { p50: median(r.b.map((f) => f.p50)), p99: median(r.b.map((f) => f.p99)), throughput: median(r.b.map((f) => f.throughput)) };
-    return [mode, { a, b, ratio: { p50: round(b.p50 / a.p50), p99: round(b.p99 / a.p99), throughput: round(b.throughput / a.throughput) } }];
+    const [a, b, c] = order.map((w) => medianFigures(r[w]));
+    const ratio = (x: typeof a) => ({ p50: round(x.p50 / a.p50), p99: round(x.p99 / a.p99), throughput: round(x.throughput / a.throughput), cpu: round(x.cpuUsPerRequest / a.cpuUsPerRequest) });
+    return [mode, { a, b, c, ratio: ratio(b), untracedRatio: ratio(c) }];
   }),
 );
 const command = `node --import tsx bench/sync-path.ts --rounds ${rounds} --seconds ${seconds}`;
@@ -90,14 +105,20 @@ const row = (mode: string, label: string) => {
   const s = summary[mode];
   return `| ${label} | ${s.a.p50} | ${s.b.p50} | ${s.ratio.p50} | ${s.a.p99} | ${s.b.p99} | ${s.ratio.p99} | ${s.a.throughput} | ${s.b.throughput} | ${s.ratio.throughput} |`;
 };
+const cpuRow = (mode: string, label: string) => {
+  const s = summary[mode];
+  return `| ${label} | ${s.a.cpuUsPerRequest} | ${s.b.cpuUsPerRequest} (${s.ratio.cpu}×) | ${s.c.cpuUsPerRequest} (${s.untracedRatio.cpu}×) | ${s.c.p50} (${s.untracedRatio.p50}×) | ${s.c.p99} (${s.untracedRatio.p99}×) | ${s.c.throughput} (${s.untracedRatio.throughput}×) |`;
+};
+const one = summary.c1;
+const EXPLANATION = `Where b's extra time goes, at 1 client: parsing the request's JSON (784 numbers) is the largest cost of both servers and the same in each. Provenance and taps (b against c): ${round(one.b.cpuUsPerRequest - one.c.cpuUsPerRequest, 1)} µs of CPU per request — the pipeline keeps its last 10,000 messages, tensors included, for \`evoflow trace\` (and 256 per edge for taps), so every message outlives young-generation GCs and is copied and promoted, and the old generation grows (peak RSS). The rest (c against a, ${round(one.c.cpuUsPerRequest - one.a.cpuUsPerRequest, 1)} µs) is the v2 layer (raw body, request check, tensor decode and encode), the engine hop (envelope, tap and trace records), the model node, batcher and host bookkeeping; no timer, worker thread or extra event-loop turn is on this path (an idle batcher runs a lone request at once, sessions run in the main thread). Figures vary from run to run on a shared machine: compare the load average.`;
 const m = report.machine;
 const md = `# Sync path overhead: bare fastify + onnxruntime vs Evoflow pipeline over v2
 
 Command: \`${command}\` — ${report.date}
 
-Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Servers and load generator each in their own process on loopback; both servers run with the CLI's Node flags (\`${SERVER_NODE_FLAGS.join(" ")}\`).
+Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Servers and load generator each in their own process on loopback; the servers run with the CLI's Node flags (\`${SERVER_NODE_FLAGS.join(" ")}\`).
 
-Model: ${report.model}. (a) bare fastify + onnxruntime-node handler (same session options as the agent: CPU, 1 intra-op thread); (b) Evoflow pipeline \`io.http → model.onnx\` (registry champion, in-process agent, dynamic batching on) at \`/v2/models/classify/infer\`. Same request body; after a discarded 5 s warm-up run per server, a and b alternate (each goes first in every other round), ${rounds} rounds of ${seconds} s (each after a 2 s warm-up); median round shown. Latency in ms, throughput in requests/s.
+Model: ${report.model}. (a) bare fastify + onnxruntime-node handler (same session options as the agent: CPU, 1 intra-op thread); (b) Evoflow pipeline \`io.http → model.onnx\` (registry champion, in-process agent with sessions in the main thread, dynamic batching on, provenance and taps on as shipped) at \`/v2/models/classify/infer\`; (c), for reference only, (b) with \`settings: {traceCapacity: 0, tapCapacity: 0}\`. Same request body; after a discarded 5 s warm-up run per server, the servers take turns (the order reversed every other round), ${rounds} rounds of ${seconds} s (each after a 2 s warm-up); median round shown. Latency in ms, throughput in requests/s.
 
 | load | a p50 | b p50 | b/a | a p99 | b p99 | b/a | a req/s | b req/s | b/a |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
@@ -106,9 +127,16 @@ ${row("c16", "16 clients")}
 
 Targets (latency ≤ 1.10 × a, throughput ≥ 0.9 × a): ${(["c1", "c16"] as const).map((mode) => `${mode === "c1" ? "1 client" : "16 clients"}: p50 ${verdict(summary[mode].ratio.p50 <= 1.1)}, p99 ${verdict(summary[mode].ratio.p99 <= 1.1)}, throughput ${verdict(summary[mode].ratio.throughput >= 0.9)}`).join("; ")}.
 
-Where b's extra time goes (CPU profile of server b, \`--cpu-prof\`): request JSON parsing costs the same in both; b adds the engine hop (envelope, tap, provenance ring), the batcher and v2 decoding/validation, and keeps the last 10,000 messages for \`evoflow trace\` (its higher peak RSS). Figures vary from run to run on a shared machine: compare the load average.
+Server CPU per request (µs, every thread of the server process: main thread, onnxruntime, GC helpers), and (c) against (a):
 
-Peak RSS: server a ${peak.a} MB, server b ${peak.b} MB; load generator ≤ ${Math.max(...Object.values(runs).flatMap((r) => [...r.a, ...r.b]).map((f) => f.clientPeakRssMb))} MB.
+| load | a CPU | b CPU | c CPU (no provenance) | c p50 | c p99 | c req/s |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+${cpuRow("c1", "1 client")}
+${cpuRow("c16", "16 clients")}
+
+${EXPLANATION}
+
+Peak RSS: server a ${peak.a} MB, server b ${peak.b} MB, server c ${peak.c} MB; load generator ≤ ${Math.max(...Object.values(runs).flatMap((r) => [...r.a, ...r.b, ...r.c]).map((f) => f.clientPeakRssMb))} MB.
 `;
 writeFileSync(join(benchDir, "results/sync-path.md"), md);
 process.stdout.write(md);

@@ -80,6 +80,8 @@ class SessionWorker {
   /** Sessions held, loads in progress. */
   models = 0;
   loading = 0;
+  /** Releases sent and not yet done: their memory is not free for a load in another worker until they are. */
+  readonly releasing = new Set<Promise<unknown>>();
   /** Requests run here lately (exponentially decayed), as of `trafficAt`. */
   private traffic = 0;
   private trafficAt = performance.now();
@@ -150,7 +152,8 @@ export class OnnxRuntimeBackend implements Backend {
    * not loading already whose sessions served the fewest requests lately.
    */
   private workerForLoad(): SessionWorker {
-    const empty = this.pool.find((w) => w.models === 0 && w.loading === 0);
+    // An empty worker still releasing its last session first: it releases before it loads, with no wait.
+    const empty = this.pool.find((w) => w.models === 0 && w.loading === 0 && w.releasing.size > 0) ?? this.pool.find((w) => w.models === 0 && w.loading === 0);
     if (empty) return empty;
     if (this.pool.length < this.options.workers!) {
       const started = new SessionWorker();
@@ -176,6 +179,9 @@ export class OnnxRuntimeBackend implements Backend {
     worker.models++;
     worker.loading++;
     try {
+      // Memory being released in another worker is free only once that release is done (in this worker, message order sees to it).
+      const elsewhere = this.pool.flatMap((w) => (w === worker ? [] : [...w.releasing]));
+      if (elsewhere.length) await Promise.all(elsewhere);
       await worker.call({ type: "load", key, path: request.artifactPath, options: this.sessionOptions() });
     } catch (err) {
       worker.models--;
@@ -185,9 +191,13 @@ export class OnnxRuntimeBackend implements Backend {
     }
     return {
       run: (inputs, outputs) => worker.run(key, inputs, outputs),
+      // Resolves once the release is sent, not done: a swap-in (evict, then load) then costs no round trip
+      // to the evicted model's worker, and the loads above wait for it wherever that would overlap.
       unload: async () => {
         worker.models--;
-        await worker.call({ type: "unload", key });
+        const released: Promise<unknown> = worker.call({ type: "unload", key }).catch((err: Error) => this.options.log?.(`releasing ${key} failed: ${err.message}`));
+        worker.releasing.add(released);
+        void released.then(() => worker.releasing.delete(released));
       },
     };
   }
@@ -217,6 +227,7 @@ export class OnnxRuntimeBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.pool.flatMap((w) => [...w.releasing]));
     for (const w of this.pool.splice(0)) await w.terminate();
   }
 }

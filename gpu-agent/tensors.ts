@@ -53,6 +53,11 @@ function checkShape(shape: unknown, where: string): number[] {
   return shape as number[];
 }
 
+// Module level, not a closure in tensorFromJson: tsx (esbuild keepNames) would wrap a named closure in __name() on every request.
+function badElement(t: V2Tensor, flat: unknown[], i: number, where: string, expected: string): TensorInputError {
+  return new TensorInputError(`${where}: ${t.datatype} element ${i} is ${JSON.stringify(flat[i])}, expected ${expected}`);
+}
+
 /** Builds a Tensor from a v2 JSON tensor whose `data` is flat or nested. */
 export function tensorFromJson(t: V2Tensor, where: string): Tensor {
   const shape = checkShape(t.shape, where);
@@ -68,32 +73,31 @@ export function tensorFromJson(t: V2Tensor, where: string): Tensor {
     return { dtype, shape, data: flat as string[] };
   }
   const data = new ARRAY_OF[dtype](count);
-  const bad = (i: number, expected: string) => new TensorInputError(`${where}: ${t.datatype} element ${i} is ${JSON.stringify(flat[i])}, expected ${expected}`);
   // One loop per kind of element, so the hot float case checks nothing but the type.
   if (dtype === "bool") {
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (typeof v !== "boolean" && v !== 0 && v !== 1) throw bad(i, "true or false");
+      if (typeof v !== "boolean" && v !== 0 && v !== 1) throw badElement(t, flat, i, where, "true or false");
       data[i] = v ? 1 : 0;
     }
   } else if (dtype === "int64") {
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (!(Number.isInteger(v) || (typeof v === "string" && /^-?\d+$/.test(v)))) throw bad(i, "an integer");
+      if (!(Number.isInteger(v) || (typeof v === "string" && /^-?\d+$/.test(v)))) throw badElement(t, flat, i, where, "an integer");
       (data as BigInt64Array)[i] = BigInt(v as number | string);
     }
   } else if (dtype === "float32" || dtype === "float64") {
     const out = data as Float32Array;
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (typeof v !== "number") throw bad(i, "a number");
+      if (typeof v !== "number") throw badElement(t, flat, i, where, "a number");
       out[i] = v;
     }
   } else {
     const out = data as Int32Array;
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (!Number.isInteger(v)) throw bad(i, "an integer");
+      if (!Number.isInteger(v)) throw badElement(t, flat, i, where, "an integer");
       out[i] = v as number;
     }
   }
