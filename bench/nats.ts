@@ -30,6 +30,8 @@ import { NatsTransport } from "../runtime/transport/nats";
 import { NatsServer } from "../test/nats/server";
 
 const FLOOD = Number(process.env.BENCH_FLOOD ?? 30_000);
+/** Flooded runs of each of (a) and (b), taking turns; the median is reported. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PACED_RATE = 1000;
 const PACED = 5_000;
 const WARMUP = 5_000;
@@ -217,15 +219,7 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     process.stderr.write("(a) raw JetStream\n");
-    // Where the CPU goes in each flooded run: the server, and all client processes together.
     await rawJetStream(server.url, "warmup", WARMUP, 0); // discarded, like (b)'s
-    const serverCpuBefore = cpuSeconds(server.pid!);
-    const clientCpuBefore = process.cpuUsage();
-    const rawFlood = await rawJetStream(server.url, "flood", FLOOD, 0);
-    const rawCpu = {
-      serverSecondsPer1000: Math.round(((cpuSeconds(server.pid!) - serverCpuBefore) / FLOOD) * 1000 * 1000) / 1000,
-      clientsSecondsPer1000: Math.round(((process.cpuUsage(clientCpuBefore).user + process.cpuUsage(clientCpuBefore).system) / 1e6 / FLOOD) * 1000 * 1000) / 1000,
-    };
     const rawPaced = await rawJetStream(server.url, "paced", PACED, PACED_RATE);
 
     process.stderr.write("(b) 3-hop pipeline over two workers\n");
@@ -236,22 +230,21 @@ async function main(): Promise<void> {
       dataDir: join(dir, "coordinator"),
       localNodes: (_name, def) => new Set(def.nodes.filter((n) => !n.placement).map((n) => n.id)),
     });
-    const flood = pipelineOf("bench_flood", FLOOD, 0);
+    const floods = Array.from({ length: ROUNDS }, (_, r) => pipelineOf(`bench_flood_${r + 1}`, FLOOD, 0));
     const paced = pipelineOf("bench_paced", PACED, PACED_RATE);
     // The workers' code is compiled on first use (tsx, then the JIT): a warm-up run is discarded.
     const warmup = pipelineOf("bench_warmup", WARMUP, 0);
-    arrivals.bench_flood = { latencies: [], last: 0, expected: FLOOD };
-    arrivals.bench_paced = { latencies: [], last: 0, expected: PACED };
-    arrivals.bench_warmup = { latencies: [], last: 0, expected: WARMUP };
-    await runtime.deploy(warmup);
-    await runtime.deploy(paced);
-    await runtime.deploy(flood);
+    const expected = new Map([[warmup, WARMUP], [paced, PACED], ...floods.map((f) => [f, FLOOD] as const)]);
+    for (const [def, count] of expected) {
+      arrivals[def.name] = { latencies: [], last: 0, expected: count };
+      await runtime.deploy(def);
+    }
     const captureModes = ["off", "sampled", "full"] as const;
     for (const mode of captureModes) await runtime.deploy(syncPipelineOf(`bench_sync_${mode}`, mode));
     const bin = join(ROOT, "bin/evoflow.js");
     for (const group of ["w1", "w2"])
       // As the CLI runs when started as `evoflow` (its shebang sets the young generation).
-      children.push(await spawnWaiting(["--max-semi-space-size=32", bin, "worker", "--nats", server.url, "--placement", group, "--data", join(dir, group)], /running bench_flood/));
+      children.push(await spawnWaiting(["--max-semi-space-size=32", bin, "worker", "--nats", server.url, "--placement", group, "--data", join(dir, group)], new RegExp(`running ${floods.at(-1)!.name}`)));
     await sleep(500); // both workers have all their pipelines deployed
 
     // The source runs in its own runtime, started once the workers are up, so no run measures their start.
@@ -267,18 +260,37 @@ async function main(): Promise<void> {
     };
     await runPipeline(warmup);
     const pipelinePaced = await runPipeline(paced);
-    // Per process: this one (coordinator with the sink, and the source), worker 1, worker 2, the server.
+
+    // Flooded runs: (a) and (b) take turns, ROUNDS times each, so both meet the same machine;
+    // each reports its median round. CPU per run: this process, worker 1, worker 2, the server.
+    const per1000 = (before: number, after: number) => Math.round(((after - before) / FLOOD) * 1000 * 1000) / 1000;
     const cpuOfEach = () => [process.pid, children[0].pid!, children[1].pid!, server.pid!].map(cpuSeconds);
-    const cpuBefore = cpuOfEach();
-    const pipelineFlood = await runPipeline(flood);
-    const per1000 = cpuOfEach().map((after, i) => Math.round(((after - cpuBefore[i]) / FLOOD) * 1000 * 1000) / 1000);
-    const pipelineCpu = {
-      serverSecondsPer1000: per1000[3],
-      clientsSecondsPer1000: Math.round((per1000[0] + per1000[1] + per1000[2]) * 1000) / 1000,
-      benchProcessSecondsPer1000: per1000[0],
-      worker1SecondsPer1000: per1000[1],
-      worker2SecondsPer1000: per1000[2],
-    };
+    const rawRounds = [];
+    const pipelineRounds = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      process.stderr.write(`flooded round ${r + 1} of ${ROUNDS}: (a), (b)\n`);
+      let before = cpuOfEach();
+      const raw = await rawJetStream(server.url, `flood${r + 1}`, FLOOD, 0);
+      let after = cpuOfEach();
+      rawRounds.push({ ...raw, cpu: { serverSecondsPer1000: per1000(before[3], after[3]), clientsSecondsPer1000: per1000(before[0], after[0]) } });
+      before = cpuOfEach();
+      const pipeline = await runPipeline(floods[r]);
+      after = cpuOfEach();
+      const [bench, worker1, worker2, natsServer] = after.map((a, i) => per1000(before[i], a));
+      pipelineRounds.push({
+        ...pipeline,
+        cpu: {
+          serverSecondsPer1000: natsServer,
+          clientsSecondsPer1000: Math.round((bench + worker1 + worker2) * 1000) / 1000,
+          benchProcessSecondsPer1000: bench,
+          worker1SecondsPer1000: worker1,
+          worker2SecondsPer1000: worker2,
+        },
+      });
+    }
+    const median = <T extends { msgsPerSecond: number }>(rounds: T[]): T => [...rounds].sort((x, y) => x.msgsPerSecond - y.msgsPerSecond)[Math.floor(rounds.length / 2)];
+    const rawFlood = { ...median(rawRounds), rounds: rawRounds.map((x) => x.msgsPerSecond) };
+    const pipelineFlood = { ...median(pipelineRounds), rounds: pipelineRounds.map((x) => x.msgsPerSecond) };
 
     process.stderr.write("(c, d) sync hop and capture\n");
     children.push(await spawnWaiting(["--import", "tsx", join(ROOT, "bench/nats-echo.ts"), server.url, "raw.echo"], /echo ready/));
@@ -301,9 +313,9 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       command: "node --import tsx bench/nats.ts",
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, natsServer: natsVersion, storage: "file", loadAverageBefore: loadBefore },
-      messages: { flood: FLOOD, paced: PACED, pacedRate: PACED_RATE, warmup: WARMUP, payload: `{i, x: ${FEATURES} numbers}, CBOR` },
-      a_rawJetStream: { flood: { ...rawFlood, cpu: rawCpu }, paced: rawPaced },
-      b_pipeline3HopsTwoWorkers: { flood: { ...pipelineFlood, cpu: pipelineCpu }, paced: pipelinePaced },
+      messages: { flood: FLOOD, floodRounds: ROUNDS, paced: PACED, pacedRate: PACED_RATE, warmup: WARMUP, payload: `{i, x: ${FEATURES} numbers}, CBOR` },
+      a_rawJetStream: { flood: rawFlood, paced: rawPaced },
+      b_pipeline3HopsTwoWorkers: { flood: pipelineFlood, paced: pipelinePaced },
       ratioBOverA: Math.round((pipelineFlood.msgsPerSecond / rawFlood.msgsPerSecond) * 100) / 100,
       c_syncHop: {
         rawNatsRequest: rawRequest,
@@ -342,7 +354,9 @@ Command: \`${r.command}\` — ${r.date}
 
 Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGB} GB, Node ${r.machine.node}, ${r.machine.natsServer}, JetStream file storage, one server on loopback.
 Load average before the run (1/5/15 min): ${r.machine.loadAverageBefore.join(" / ")} — other work on the machine shows in the figures.
-Messages: ${r.messages.payload}; flooded runs ${r.messages.flood} messages, paced runs ${r.messages.paced} at ${r.messages.pacedRate} msgs/s; (a) and (b) each after a discarded warm-up run of ${r.messages.warmup ?? 0} messages.
+Messages: ${r.messages.payload}; flooded runs ${r.messages.flood} messages${
+    r.messages.floodRounds ? `, ${r.messages.floodRounds} rounds of (a) then (b) taking turns, the median round of each reported` : ""
+  }; paced runs ${r.messages.paced} at ${r.messages.pacedRate} msgs/s; (a) and (b) each after a discarded warm-up run of ${r.messages.warmup ?? 0} messages.
 
 ## Async: raw JetStream (a) against a 3-hop Evoflow pipeline over two worker processes (b)
 
@@ -351,7 +365,7 @@ Messages: ${r.messages.payload}; flooded runs ${r.messages.flood} messages, pace
 | (a) raw JetStream publish + durable consumer (1 hop) | ${a.flood.msgsPerSecond} | ${lat(a.flood.latencyMs)} | ${lat(a.paced.latencyMs)} |
 | (b) Evoflow, 3 JetStream hops, 2 workers | ${b.flood.msgsPerSecond} | ${lat(b.flood.latencyMs)} | ${lat(b.paced.latencyMs)} |
 
-CPU seconds per 1,000 messages in the flooded runs — (a): nats-server ${a.flood.cpu.serverSecondsPer1000}, clients ${a.flood.cpu.clientsSecondsPer1000}; (b): nats-server ${b.flood.cpu.serverSecondsPer1000}, clients ${b.flood.cpu.clientsSecondsPer1000}${
+${a.flood.rounds ? `Flooded msgs/s of every round — (a): ${a.flood.rounds.join(", ")}; (b): ${b.flood.rounds.join(", ")}.\n\n` : ""}CPU seconds per 1,000 messages in the median flooded runs — (a): nats-server ${a.flood.cpu.serverSecondsPer1000}, clients ${a.flood.cpu.clientsSecondsPer1000}; (b): nats-server ${b.flood.cpu.serverSecondsPer1000}, clients ${b.flood.cpu.clientsSecondsPer1000}${
     b.flood.cpu.worker1SecondsPer1000 === undefined
       ? ""
       : ` (this process: source and sink ${b.flood.cpu.benchProcessSecondsPer1000}; worker 1, jsonata ${b.flood.cpu.worker1SecondsPer1000}; worker 2 ${b.flood.cpu.worker2SecondsPer1000})`
