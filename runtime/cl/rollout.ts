@@ -26,6 +26,12 @@ export const rolloutConfigSchema = z.object({
   maxErrorRate: z.number().min(0).max(1).default(0.01).describe("Largest share of failed candidate requests"),
   maxP99Ms: z.number().positive().default(50).describe("Candidate p99 latency budget at each step, ms"),
   maxAccuracyDrop: z.number().min(0).max(1).default(0.05).describe("Largest drop in accuracy on labelled requests against the champion"),
+  accuracyConfidence: z
+    .number()
+    .min(0.5)
+    .max(0.9999)
+    .default(0.95)
+    .describe("A step rolls back on accuracy only when the drop exceeds maxAccuracyDrop at this confidence (one-sided two-proportion z-test): a few dozen labels cannot tell a 5-point drop from noise"),
   minAgreement: z.number().min(0).max(1).default(0).describe("Shadow: least share of mirrored requests where candidate and champion agree (0 = not checked)"),
 });
 export type RolloutConfig = z.output<typeof rolloutConfigSchema>;
@@ -100,6 +106,33 @@ class Window {
     const s = [...this.latencies].sort((a, b) => a - b);
     return s.length ? s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)] : 0;
   }
+}
+
+/**
+ * The lower confidence bound of the champion's accuracy minus the candidate's, from their labelled
+ * answers (normal approximation of the difference of two proportions).
+ */
+export function lowestAccuracyDrop(champion: { right: number; labelled: number }, candidate: { right: number; labelled: number }, confidence: number): number {
+  const [ha, ca] = [champion.right / champion.labelled, candidate.right / candidate.labelled];
+  const se = Math.sqrt((ha * (1 - ha)) / champion.labelled + (ca * (1 - ca)) / candidate.labelled);
+  return ha - ca - normalQuantile(confidence) * se;
+}
+
+/**
+ * The standard normal quantile, by Acklam's rational approximation (relative error < 1.2e-9): written
+ * here because it is one function and none of our dependencies exports it.
+ */
+export function normalQuantile(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const tail = (q: number) => (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
 /** The class a classifier answered: the argmax of a one-row numeric output (a record's first tensor); undefined for anything else. */
@@ -268,8 +301,13 @@ export class Rollout {
     if (c.p99 > this.config.maxP99Ms) reasons.push(`p99 ${c.p99.toFixed(2)} ms > ${this.config.maxP99Ms} ms`);
     const ca = c.accuracy;
     const ha = h.accuracy;
-    if (ca !== undefined && ha !== undefined && ha - ca > this.config.maxAccuracyDrop)
-      reasons.push(`accuracy ${(100 * ca).toFixed(1)}% vs champion ${(100 * ha).toFixed(1)}% on labelled requests: drop over ${(100 * this.config.maxAccuracyDrop).toFixed(1)} points`);
+    if (ca !== undefined && ha !== undefined) {
+      const lowest = lowestAccuracyDrop(h, c, this.config.accuracyConfidence);
+      if (lowest > this.config.maxAccuracyDrop)
+        reasons.push(
+          `accuracy ${(100 * ca).toFixed(1)}% vs champion ${(100 * ha).toFixed(1)}% on labelled requests (${c.labelled} and ${h.labelled}): drop of at least ${(100 * lowest).toFixed(1)} points at ${(100 * this.config.accuracyConfidence).toFixed(0)}% confidence, allowed ${(100 * this.config.maxAccuracyDrop).toFixed(1)}`,
+        );
+    }
     const agreement = this.compared ? this.agreements / this.compared : undefined;
     if (this.config.minAgreement > 0 && agreement !== undefined && agreement < this.config.minAgreement)
       reasons.push(`agreement with the champion ${(100 * agreement).toFixed(1)}% < ${(100 * this.config.minAgreement).toFixed(1)}%`);
