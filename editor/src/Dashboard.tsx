@@ -8,6 +8,7 @@
  */
 import { useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
+import { rolloutSummary } from "../../runtime/cl/rollout-summary";
 import { api, type HistoryEntry, type ModelCard, type PipelineStatus } from "./api";
 
 const POLL_MS = 2000;
@@ -278,6 +279,7 @@ export function Dashboard({ service }: { service: string }) {
             <th>when</th>
             <th>version</th>
             <th>decision</th>
+            <th>rollout</th>
             <th>trigger</th>
             <th>strategy</th>
             <th>data</th>
@@ -291,6 +293,7 @@ export function Dashboard({ service }: { service: string }) {
               <td>{time(e.at)}</td>
               <td>{e.version !== undefined ? <a href={`#/models/${encodeURIComponent(e.model)}/${e.version}`}>{e.model}@{e.version}</a> : "—"}</td>
               <td className={e.decision === "promoted" ? "accepted" : e.decision === "pending" ? "" : "rejected"}>{e.decision}</td>
+              <td data-testid="history-rollout">{rolloutSummary(e.rollout)}</td>
               <td>
                 {e.trigger.kind}
                 {e.trigger.reason && <div className="muted">{e.trigger.reason}</div>}
@@ -310,7 +313,7 @@ export function Dashboard({ service }: { service: string }) {
           ))}
           {all.length === 0 && (
             <tr>
-              <td colSpan={8} className="muted">
+              <td colSpan={9} className="muted">
                 No update yet.
               </td>
             </tr>

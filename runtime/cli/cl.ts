@@ -7,7 +7,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { findModelCard, historyRoot, HistoryStore, type HistoryEntry, type ModelCard } from "../cl/history";
-import type { RolloutStatus } from "../cl/rollout";
+import { rolloutSummary } from "../cl/rollout-summary";
 import { FsModelRegistry } from "../registry/fs";
 import { parseModelRef } from "../registry/types";
 import { formatTable } from "./model";
@@ -21,15 +21,6 @@ async function getJson(url: string, token?: string): Promise<unknown> {
 }
 
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "-" : `${(100 * v).toFixed(1)}%`);
-
-/** "canary promoted 10→25→50→100%", "canary rolled-back at 10%", "shadow running". */
-function rolloutSummary(rollout: unknown): string {
-  if (!rollout) return "-";
-  const r = rollout as RolloutStatus;
-  const weights = r.steps.map((s) => `${Math.round(100 * s.weight)}`);
-  if (r.mode !== "canary" || !weights.length) return `${r.mode} ${r.state}`;
-  return r.state === "rolled-back" ? `canary rolled-back at ${weights.at(-1)}%` : `canary ${r.state} ${weights.join("→")}%`;
-}
 
 function historyTable(entries: HistoryEntry[]): string {
   return formatTable(

@@ -1,6 +1,7 @@
 /** The canary's accuracy check: it rolls back on a drop the labels show, not on noise. */
 import { describe, expect, it } from "vitest";
-import { lowestAccuracyDrop, normalQuantile } from "../../runtime/cl/rollout";
+import { lowestAccuracyDrop, normalQuantile, type RolloutStatus } from "../../runtime/cl/rollout";
+import { rolloutSummary } from "../../runtime/cl/rollout-summary";
 
 describe("canary accuracy check", () => {
   it("normal quantiles match the tables", () => {
@@ -20,5 +21,14 @@ describe("canary accuracy check", () => {
     expect(real).toBeGreaterThan(0.05);
     // By hand: difference 0.2, standard error sqrt(0.8·0.2/400 + 0.6·0.4/400) = 0.0316, bound 0.2 − 1.645·0.0316.
     expect(real).toBeCloseTo(0.2 - 1.6448536 * Math.sqrt((0.8 * 0.2 + 0.6 * 0.4) / 400), 6);
+  });
+
+  it("words a rollout for the history tables", () => {
+    const step = (weight: number, passed: boolean) => ({ weight, passed }) as RolloutStatus["steps"][number];
+    const status = (mode: RolloutStatus["mode"], state: RolloutStatus["state"], steps: RolloutStatus["steps"]) => ({ mode, state, steps }) as RolloutStatus;
+    expect(rolloutSummary(undefined)).toBe("-");
+    expect(rolloutSummary(status("canary", "promoted", [step(0.1, true), step(0.25, true), step(0.5, true), step(1, true)]))).toBe("canary promoted 10→25→50→100%");
+    expect(rolloutSummary(status("canary", "rolled-back", [step(0.1, true), step(0.25, false)]))).toBe("canary rolled-back at 25%");
+    expect(rolloutSummary(status("shadow", "running", []))).toBe("shadow running");
   });
 });

@@ -106,6 +106,8 @@ describe("CL dashboard", () => {
     await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain("promoted");
     expect(await row.textContent()).toContain("fmnist@2");
     expect(await row.textContent()).toContain("600 new labelled examples");
+    // A direct promotion: no rollout (runtime/cl/rollout-summary.ts words canary and shadow ones).
+    expect(await row.locator('[data-testid="history-rollout"]').textContent()).toBe("-");
     await expect.poll(() => page.textContent('[data-testid="champion"]')).toBe("fmnist@2");
     expect(await page.textContent('[data-testid="accuracy"]')).toMatch(/^\d+\.\d%$/);
     expect(Number(await page.textContent('[data-testid="classes"]'))).toBe(10);
