@@ -48,6 +48,12 @@ function usedInitializers(graph: Graph, names: Set<string>): OnnxProto.onnx.ITen
   return (graph.initializer ?? []).filter((t) => names.has(t.name!));
 }
 
+/** The graph's inputs less the pruned weights that models before IR 4 also list as inputs (left, they would become required inputs). */
+function keptInputs(graph: Graph, names: Set<string>): OnnxProto.onnx.IValueInfoProto[] {
+  const weights = new Set((graph.initializer ?? []).map((t) => t.name));
+  return (graph.input ?? []).filter((v) => !weights.has(v.name) || names.has(v.name!));
+}
+
 function defaultOpset(model: OnnxProto.onnx.IModelProto): number {
   return Number(model.opsetImport?.find((o) => !o.domain)?.version ?? 0);
 }
@@ -85,7 +91,7 @@ export class FrozenExtractor {
     // A copy that answers with the feature tensor: ONNX Runtime only returns graph outputs.
     const graph = model.graph!;
     const known = [...(graph.output ?? []), ...(graph.valueInfo ?? [])].find((v) => v.name === output);
-    const featureModel = onnx.ModelProto.create({ ...model, graph: { ...graph, node: pruned.nodes, initializer: usedInitializers(graph, pruned.names), output: [known ?? { name: output, type: { tensorType: { elemType: FLOAT } } }] } });
+    const featureModel = onnx.ModelProto.create({ ...model, graph: { ...graph, node: pruned.nodes, input: keptInputs(graph, pruned.names), initializer: usedInitializers(graph, pruned.names), output: [known ?? { name: output, type: { tensorType: { elemType: FLOAT } } }] } });
     const session = await ort.InferenceSession.create(onnx.ModelProto.encode(featureModel).finish());
     return new FrozenExtractor(model, pruned, output, session, { name: inputs[0].name, shape: inputs[0].shape });
   }
@@ -125,6 +131,7 @@ export class FrozenExtractor {
       metadataProps: [...(this.model.metadataProps ?? []).filter((p) => !(p.key! in metadata) && p.key !== HEAD_FEATURES_KEY), ...Object.entries(metadata).map(([key, value]) => ({ key, value })), { key: HEAD_FEATURES_KEY, value: this.output }],
       graph: {
         ...graph,
+        input: keptInputs(graph, this.pruned.names),
         node: [...this.pruned.nodes, flatten, ...tail.node!],
         initializer: [...usedInitializers(graph, this.pruned.names), ...tail.initializer!],
         valueInfo: (graph.valueInfo ?? []).filter((v) => this.pruned.names.has(v.name!)),
