@@ -153,8 +153,11 @@ export function headOf(bytes: Uint8Array, features: string): DenseModel {
   if (!reads) throw new Error(`the champion is not a head on a feature extractor (no ${HEAD_FEATURES_KEY} metadata), so a head cannot take its weights or signature: start the model with a head trained before any champion exists`);
   if (reads !== features) throw new Error(`the champion's head reads the extractor tensor "${reads}", the config says "${features}"`);
   const graph = model.graph!;
-  const nodes = graph.node!.filter((n) => n.name?.startsWith(HEAD) && n.opType !== "Flatten");
-  const initializers = graph.initializer!.filter((t) => t.name?.startsWith(HEAD));
+  // The head is every node after the Flatten that feeds it (the extractor's own names may use any prefix).
+  const flatten = graph.node!.findLastIndex((n) => n.opType === "Flatten" && n.output?.[0] === HEAD_INPUT);
+  const nodes = graph.node!.slice(flatten + 1);
+  const read = new Set(nodes.flatMap((n) => n.input ?? []));
+  const initializers = graph.initializer!.filter((t) => read.has(t.name!));
   const firstKernel = initializers.find((t) => t.name === nodes[0]?.input?.[1]);
   if (!firstKernel) throw new Error("the champion's head has no dense layer");
   const batch = graph.input!.find((v) => !graph.initializer?.some((t) => t.name === v.name))?.type?.tensorType?.shape?.dim?.[0] ?? { dimParam: "batch" };
