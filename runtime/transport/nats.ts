@@ -126,8 +126,8 @@ class HandlingScope {
     readonly messageId: string,
     readonly delivery: number,
     readonly maxDeliver: number,
-    private readonly freeSlot: () => void,
-    private readonly onSettled: (scope: HandlingScope) => void,
+    private freeSlot: (() => void) | undefined,
+    private onSettled: ((scope: HandlingScope) => void) | undefined,
   ) {}
 
   /** The msg id of the next emit on `edge`: the same in whichever process re-runs the node. */
@@ -140,7 +140,8 @@ class HandlingScope {
   /** The node is done with the message; `failed`: the engine dead-lettered the failure or handed its reason to retryReason. */
   nodeDone(failed: boolean): void {
     this.failed = failed;
-    this.freeSlot();
+    this.freeSlot?.();
+    this.freeSlot = undefined;
     this.handled = true;
     this.check();
   }
@@ -150,7 +151,10 @@ class HandlingScope {
     if (this.settled || !this.handled || this.pending > 0) return;
     // A node may emit for this message later (from a timer): such emits belong to no acknowledgement.
     this.settled = true;
-    this.onSettled(this);
+    // The scope lives as long as the message (trace rings keep it): let go of the delivery it held.
+    const settle = this.onSettled!;
+    this.onSettled = undefined;
+    settle(this);
   }
 }
 
