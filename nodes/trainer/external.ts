@@ -13,7 +13,7 @@ const config = z.object({
     .describe('argv of the training command, no shell; {snapshot}, {base}, {output}, {config} are replaced, e.g. ["python3", "train.py", "{snapshot}", "{base}", "{output}"]'),
   options: z.record(z.string(), z.unknown()).default({}).describe("Passed to the command as {config} / EVOFLOW_CONFIG (JSON)"),
   timeoutMs: z.number().int().min(1000).default(3_600_000).describe("The command is killed after this long"),
-  niceness: z.number().int().min(0).max(19).default(10).describe("Nice value of the command: higher leaves more CPU to serving"),
+  niceness: z.number().int().min(0).max(19).default(10).describe("Nice value of the command where Linux's idle scheduling class (chrt) is unavailable; with it, training only gets cores serving leaves idle"),
 });
 
 /**

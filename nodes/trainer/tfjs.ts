@@ -9,7 +9,7 @@ import { trainerCommonConfig, trainerInstance, trainerPorts } from "./common";
 
 const config = trainConfigSchema.extend({
   ...trainerCommonConfig,
-  niceness: z.number().int().min(0).max(19).default(10).describe("Nice value of the training process: higher leaves more CPU to serving"),
+  niceness: z.number().int().min(0).max(19).default(10).describe("Nice value of the training process where Linux's idle scheduling class (chrt) is unavailable; with it, training only gets cores serving leaves idle"),
   extractor: z
     .object({
       model: z

@@ -12,12 +12,11 @@
  * {output} and {config}; the same values are in the environment as EVOFLOW_SNAPSHOT,
  * EVOFLOW_BASE_MODEL (empty without a champion), EVOFLOW_OUTPUT and EVOFLOW_CONFIG (JSON).
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
-import { setPriority } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { readSignature } from "../onnx/signature";
+import { spawnLowPriority } from "./low-priority";
 
 export interface ExternalRun {
   command: string[];
@@ -59,16 +58,16 @@ export async function runExternalTrainer(run: ExternalRun): Promise<ExternalResu
   let samplesSeen: number | undefined;
   let stderr = "";
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd: run.workDir,
-      env: { ...process.env, EVOFLOW_SNAPSHOT: run.snapshotDir, EVOFLOW_BASE_MODEL: basePath, EVOFLOW_OUTPUT: output, EVOFLOW_CONFIG: configJson },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    try {
-      if (child.pid) setPriority(child.pid, run.niceness ?? 10);
-    } catch {
-      // Not allowed here: the command runs at normal priority.
-    }
+    const child = spawnLowPriority(
+      argv[0],
+      argv.slice(1),
+      {
+        cwd: run.workDir,
+        env: { ...process.env, EVOFLOW_SNAPSHOT: run.snapshotDir, EVOFLOW_BASE_MODEL: basePath, EVOFLOW_OUTPUT: output, EVOFLOW_CONFIG: configJson },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+      run.niceness,
+    );
     const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`the training command ran over ${run.timeoutMs} ms and was killed`))), run.timeoutMs);
     const abort = () => (child.kill("SIGKILL"), reject(new Error("training aborted")));
     run.signal?.addEventListener("abort", abort, { once: true });

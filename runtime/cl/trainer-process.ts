@@ -1,6 +1,6 @@
 /**
- * Runs `train()` in a child process at low CPU priority (nice 10) so the serving process
- * keeps its latency: training competes for cores only when they are idle. The examples go
+ * Runs `train()` in a child process at the lowest CPU priority (low-priority.ts) so the serving
+ * process keeps its latency: training gets a core only when serving leaves it idle. The examples go
  * through a snapshot file; the rest of the job and the result travel over IPC with Node's
  * "advanced" serialization, so typed arrays stay binary.
  *
@@ -8,18 +8,19 @@
  * copies the parent's page tables with its event loop blocked, ~35 ms for a 650 MB serving
  * process, and every request due meanwhile waits.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { setPriority, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { childEntry } from "../paths";
+import { spawnLowPriority } from "./low-priority";
 import { writeSnapshot } from "./snapshot";
 import type { TrainJob, TrainProgress, TrainResult } from "./train";
 
 export interface TrainInProcessOptions {
   onProgress?: (p: TrainProgress) => void;
   signal?: AbortSignal;
-  /** Nice value for the child (higher is lower priority). */
+  /** Nice value for the child where the idle scheduling class is unavailable (higher is lower priority). */
   niceness?: number;
 }
 
@@ -48,7 +49,7 @@ function holdsEventLoop(child: ChildProcess, hold: boolean): void {
   }
 }
 
-function takeChild(): ChildProcess {
+function takeChild(niceness?: number): ChildProcess {
   const kept = idle;
   idle = undefined;
   if (kept) (clearTimeout(kept.timer), kept.child.off("exit", kept.onExit));
@@ -57,7 +58,7 @@ function takeChild(): ChildProcess {
     return kept.child;
   }
   kept?.child.kill();
-  return fork(CHILD.module, [], { execArgv: CHILD.execArgv, serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"] });
+  return spawnLowPriority(process.execPath, [...CHILD.execArgv, CHILD.module], { serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"] }, niceness);
 }
 
 /** Keeps a child that finished its job cleanly for the next one; unreferenced, so it never keeps the parent alive. */
@@ -75,7 +76,7 @@ export async function trainInChildProcess(job: TrainJob, options: TrainInProcess
   const dataRoot = await mkdtemp(path.join(tmpdir(), "evoflow-train-"));
   try {
     const { data, ...rest } = job;
-    return await runChild(rest, (await writeSnapshot(dataRoot, data)).dir, options);
+    return await runChild(rest, (await writeSnapshot(dataRoot, data, {}, "job")).dir, options);
   } finally {
     await rm(dataRoot, { recursive: true, force: true });
   }
@@ -83,7 +84,7 @@ export async function trainInChildProcess(job: TrainJob, options: TrainInProcess
 
 function runChild(job: Omit<TrainJob, "data">, dataDir: string, options: TrainInProcessOptions): Promise<TrainResult> {
   return new Promise((resolve, reject) => {
-    const child = takeChild();
+    const child = takeChild(options.niceness);
     let stderr = "";
     let settled = false;
     const onStderr = (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000));
@@ -111,11 +112,6 @@ function runChild(job: Omit<TrainJob, "data">, dataDir: string, options: TrainIn
     };
     const abort = () => finish(new Error("training aborted"));
     options.signal?.addEventListener("abort", abort, { once: true });
-    try {
-      if (child.pid) setPriority(child.pid, options.niceness ?? 10);
-    } catch {
-      // Not allowed on this system: training still runs, at normal priority.
-    }
     child.stderr!.on("data", onStderr);
     child.on("message", onMessage).on("error", onError).on("exit", onExit);
     child.send({ type: "job", job, dataDir });
