@@ -8,17 +8,11 @@
  *
  *   node --import tsx bench/cl-fashion-mnist.ts [--reduced] [--out bench/results]
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import cliProgress from "cli-progress";
-import { createInProcessAgent } from "../gpu-agent/in-process";
-import { indicesOfClasses, loadFashionMnist, subset } from "../runtime/cl/fashion-mnist";
-import { train, trainConfigSchema } from "../runtime/cl/train";
-import { stopIdleTrainer, trainInChildProcess } from "../runtime/cl/trainer-process";
-import { tensor } from "../runtime/ports";
-import { FsModelRegistry } from "../runtime/registry/fs";
-import { Runtime } from "../runtime/runtime";
 import { demoChartSvg } from "./cl-chart";
 import { defaultDemoOptions, runClDemo, type DemoResult } from "./cl-demo";
 
@@ -26,100 +20,11 @@ const args = process.argv.slice(2);
 const reduced = args.includes("--reduced");
 const outDir = args.includes("--out") ? args[args.indexOf("--out") + 1] : "bench/results";
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-}
-
-function latencyStats(times: number[]) {
-  const s = [...times].sort((a, b) => a - b);
-  return { requests: s.length, p50Ms: quantile(s, 0.5), p99Ms: quantile(s, 0.99), maxMs: s.at(-1)! };
-}
-
-/** Serving p99 through a real pipeline, idle vs. while a training job runs (child process, then in-process). */
-async function interference(requests: number) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "evoflow-cl-interference-"));
-  const registry = new FsModelRegistry(path.join(dir, "registry"));
-  const runtime = new Runtime({ dataDir: dir, services: { registry, models: createInProcessAgent({ dataDir: dir, registry }) } });
-  try {
-    const trainSplit = loadFashionMnist("train");
-    const first = await train({ config: trainConfigSchema.parse({ epochs: 1, architecture: { hidden: [64] } }), data: subset(trainSplit, indicesOfClasses(trainSplit, [0, 1, 2, 3, 4]).slice(0, 2000)) });
-    const v = await registry.register({ name: "serve", artifact: first.onnx });
-    await registry.promote("serve", v.version);
-    const running = await runtime.deploy({
-      apiVersion: "evoflow/v1",
-      name: "serve",
-      nodes: [
-        { id: "in", type: "io.http", config: { name: "classify" } },
-        { id: "model", type: "model.onnx", config: { model: "serve@champion", maxBatchSize: 1 } },
-      ],
-      edges: [{ from: "in.out", to: "model.in", mode: "sync" }],
-    });
-    const entry = running.entrypoints.get("classify")!;
-    const test = loadFashionMnist("test");
-    /**
-     * Open-loop load: request k is due at start + k / rate whether or not earlier ones have
-     * answered, and its latency runs from when it was due, so time the event loop spends
-     * blocked (e.g. by training in the same process) counts, as it would for real clients.
-     */
-    const serve = async (rate: number, until: () => boolean, minRequests: number) => {
-      const times: number[] = [];
-      const inFlight = new Set<Promise<void>>();
-      const start = performance.now();
-      for (let k = 0; k < minRequests || !until(); k++) {
-        const due = start + (k * 1000) / rate;
-        const wait = due - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        const i = k % test.count;
-        // Timers may fire a little early: then the request counts from when it was really sent.
-        const sentAt = Math.min(due, performance.now());
-        const p = entry.invoke(tensor("float32", [1, 784], test.x.slice(i * 784, (i + 1) * 784))).then(() => void times.push(performance.now() - sentAt));
-        inFlight.add(p);
-        void p.finally(() => inFlight.delete(p));
-      }
-      await Promise.all(inFlight);
-      return times;
-    };
-    const rate = 500;
-    await serve(rate, () => true, 500); // warm-up
-    // Idle is measured before and after the training run (other work on the machine varies over time).
-    const idleTimes = await serve(rate, () => true, requests / 2);
-    // A stateless-size job: 12,000 examples, 3 epochs.
-    const job = { config: trainConfigSchema.parse({ mode: "stateless", epochs: 3, architecture: { hidden: [64] } }), data: subset(trainSplit, Array.from({ length: 12_000 }, (_, i) => i)) };
-    /** Serving latencies while the job trains in the trainer's child process. */
-    const duringChildTraining = async () => {
-      let done = false;
-      const t0 = performance.now();
-      const training = trainInChildProcess(job).then((r) => ((done = true), r));
-      const times = await serve(rate, () => done, 1);
-      return { times, trainingSeconds: (await training).trainingMs / 1000, wallSeconds: (performance.now() - t0) / 1000 };
-    };
-    // First a job whose process starts for it (as after a quiet spell), then one in the process kept from it.
-    stopIdleTrainer();
-    const coldChild = await duringChildTraining();
-    const keptChild = await duringChildTraining();
-    idleTimes.push(...(await serve(rate, () => true, requests / 2)));
-    const idle = latencyStats(idleTimes);
-    const childRow = (run: typeof coldChild) => {
-      const stats = latencyStats(run.times);
-      return { ...stats, trainingSeconds: run.trainingSeconds, wallSeconds: run.wallSeconds, p99Ratio: stats.p99Ms / idle.p99Ms };
-    };
-    stopIdleTrainer();
-    let done = false;
-    const inProcess = train(job).then(() => (done = true));
-    const duringInProcess = latencyStats(await serve(rate, () => done, 1));
-    await inProcess;
-    return {
-      pipeline: `io.http → model.onnx (sync, in-process agent on onnxruntime-node), open-loop load of ${rate} requests/s, latency from when each request was due`,
-      idle,
-      trainingInChildProcess: childRow(keptChild),
-      trainingInNewChildProcess: childRow(coldChild),
-      trainingInServingProcess: { ...duringInProcess, p99Ratio: duringInProcess.p99Ms / idle.p99Ms },
-    };
-  } finally {
-    await runtime.close();
-    await registry.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** Serving p99 idle vs. while a training job runs, measured in a serving process of its own (bench/cl-interference.ts). */
+function interference(requests: number): ReturnType<typeof JSON.parse> {
+  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "cl-interference.ts"), "--requests", String(requests)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (run.status !== 0) throw new Error(`bench/cl-interference.ts exited with ${run.status}`);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
 }
 
 function statefulDescription(o: DemoResult["options"]["stateful"]): string {
@@ -147,7 +52,7 @@ async function main() {
   bars.stop();
   process.stderr.write("measuring serving interference…\n");
   const loadBeforeServing = os.loadavg().map((l) => +l.toFixed(2));
-  const serving = await interference(reduced ? 2500 : 5000);
+  const serving = interference(reduced ? 2500 : 5000);
   const loadAtEnd = os.loadavg().map((l) => +l.toFixed(2));
 
   const by = Object.fromEntries(result.strategies.map((s) => [s.strategy, s]));
@@ -194,8 +99,8 @@ ${serving.pipeline}.
 | condition | requests | p50 ms | p99 ms | p99 / idle |
 | --- | --- | --- | --- | --- |
 | no training | ${serving.idle.requests} | ${serving.idle.p50Ms.toFixed(3)} | ${serving.idle.p99Ms.toFixed(3)} | 1 |
-| training in the trainer's child process (nice 10), kept from its previous job | ${serving.trainingInChildProcess.requests} | ${serving.trainingInChildProcess.p50Ms.toFixed(3)} | ${serving.trainingInChildProcess.p99Ms.toFixed(3)} | **${serving.trainingInChildProcess.p99Ratio.toFixed(2)}** (target ≤ 1.3) |
-| training in the trainer's child process (nice 10), started for the job (fork) | ${serving.trainingInNewChildProcess.requests} | ${serving.trainingInNewChildProcess.p50Ms.toFixed(3)} | ${serving.trainingInNewChildProcess.p99Ms.toFixed(3)} | ${serving.trainingInNewChildProcess.p99Ratio.toFixed(2)} |
+| training in the trainer's child process (idle scheduling class), kept from its previous job | ${serving.trainingInChildProcess.requests} | ${serving.trainingInChildProcess.p50Ms.toFixed(3)} | ${serving.trainingInChildProcess.p99Ms.toFixed(3)} | **${serving.trainingInChildProcess.p99Ratio.toFixed(2)}** (target ≤ 1.3) |
+| training in the trainer's child process (idle scheduling class), started for the job | ${serving.trainingInNewChildProcess.requests} | ${serving.trainingInNewChildProcess.p50Ms.toFixed(3)} | ${serving.trainingInNewChildProcess.p99Ms.toFixed(3)} | ${serving.trainingInNewChildProcess.p99Ratio.toFixed(2)} |
 | training inside the serving process (for contrast) | ${serving.trainingInServingProcess.requests} | ${serving.trainingInServingProcess.p50Ms.toFixed(3)} | ${serving.trainingInServingProcess.p99Ms.toFixed(3)} | ${serving.trainingInServingProcess.p99Ratio.toFixed(2)} |
 `;
   writeFileSync(path.join(outDir, `${name}.md`), md);
