@@ -54,12 +54,12 @@ export default defineNode({
       if (!version) throw new Error(`feature extractor ${extractorRef.model} is not in the registry`);
       return { bytes: await registry.readArtifact(name, version.version), output: extractorRef.output, version: `${name}@${version.version}` };
     };
-    return trainerInstance(ctx, cfg, "trainer.tfjs", async ({ data, champion, base, onProgress }) => {
+    return trainerInstance(ctx, cfg, "trainer.tfjs", async ({ data, snapshot, champion, base, onProgress }) => {
       const state = champion ? ((await states.load(model, champion.version)) ?? stateFromLabels(champion.labels)) : undefined;
       const extractor = await loadExtractor();
       const result = await trainInChildProcess(
         { config: trainConfig, data, base, state, extractor },
-        { niceness, signal: ctx.signal, onProgress: (p) => onProgress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, samples: p.samples }) },
+        { niceness, snapshotDir: snapshot.dir, signal: ctx.signal, onProgress: (p) => onProgress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, samples: p.samples }) },
       );
       return {
         onnx: result.onnx,

@@ -22,6 +22,8 @@ export interface TrainInProcessOptions {
   signal?: AbortSignal;
   /** Nice value for the child where the idle scheduling class is unavailable (higher is lower priority). */
   niceness?: number;
+  /** A snapshot folder (runtime/cl/snapshot.ts) that already holds `job.data`: the child reads it there instead of a copy. */
+  snapshotDir?: string;
 }
 
 type ChildMessage = { type: "progress"; progress: TrainProgress } | { type: "result"; result: TrainResult } | { type: "error"; message: string };
@@ -73,9 +75,10 @@ function keepChild(child: ChildProcess): void {
 export async function trainInChildProcess(job: TrainJob, options: TrainInProcessOptions = {}): Promise<TrainResult> {
   // The examples go to the child as a snapshot file, not over IPC: serializing megabytes of
   // them would make the serving process hold a copy while the child reads it.
+  const { data, ...rest } = job;
+  if (options.snapshotDir) return runChild(rest, options.snapshotDir, options);
   const dataRoot = await mkdtemp(path.join(tmpdir(), "evoflow-train-"));
   try {
-    const { data, ...rest } = job;
     return await runChild(rest, (await writeSnapshot(dataRoot, data, {}, "job")).dir, options);
   } finally {
     await rm(dataRoot, { recursive: true, force: true });
