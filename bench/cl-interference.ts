@@ -12,8 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createInProcessAgent } from "../gpu-agent/in-process";
-import { imageRow, indicesOfClasses, loadFashionMnistImages, type ImageSet } from "../runtime/cl/fashion-mnist";
-import type { LabelledSet } from "../runtime/cl/fashion-mnist";
+import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } from "../runtime/cl/fashion-mnist";
 import { train, trainConfigSchema } from "../runtime/cl/train";
 import { stopIdleTrainer, trainInChildProcess } from "../runtime/cl/trainer-process";
 import { tensor } from "../runtime/ports";
@@ -30,19 +29,13 @@ function latencyStats(times: number[]) {
   return { requests: s.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: s.at(-1)! };
 }
 
-function labelled(images: ImageSet, indices: number[]): LabelledSet {
-  const x = new Float32Array(indices.length * images.features);
-  indices.forEach((i, k) => x.set(imageRow(images, i), k * images.features));
-  return { x, y: Int32Array.from(indices, (i) => images.y[i]), count: indices.length, features: images.features };
-}
-
 const dir = mkdtempSync(path.join(os.tmpdir(), "evoflow-cl-interference-"));
 const registry = new FsModelRegistry(path.join(dir, "registry"));
 const runtime = new Runtime({ dataDir: dir, services: { registry, models: createInProcessAgent({ dataDir: dir, registry }) } });
 try {
   const trainImages = await loadFashionMnistImages("train", { to: 12_000 });
   // The first model trains in the child process too: a serving runtime never loads tfjs.
-  const first = await trainInChildProcess({ config: trainConfigSchema.parse({ epochs: 1, architecture: { hidden: [64] } }), data: labelled(trainImages, indicesOfClasses(trainImages, [0, 1, 2, 3, 4]).slice(0, 2000)) });
+  const first = await trainInChildProcess({ config: trainConfigSchema.parse({ epochs: 1, architecture: { hidden: [64] } }), data: labelledImages(trainImages, indicesOfClasses(trainImages, [0, 1, 2, 3, 4]).slice(0, 2000)) });
   const v = await registry.register({ name: "serve", artifact: first.onnx });
   await registry.promote("serve", v.version);
   const running = await runtime.deploy({
@@ -82,7 +75,7 @@ try {
   // Idle is measured before and after the training runs (other work on the machine varies over time).
   const idleTimes = await serve(() => true, requests / 2);
   // A stateless-size job: 12,000 examples, 3 epochs, held by the serving process as a trainer node holds them.
-  const job = { config: trainConfigSchema.parse({ mode: "stateless", epochs: 3, architecture: { hidden: [64] } }), data: labelled(trainImages, Array.from({ length: 12_000 }, (_, i) => i)) };
+  const job = { config: trainConfigSchema.parse({ mode: "stateless", epochs: 3, architecture: { hidden: [64] } }), data: labelledImages(trainImages, Array.from({ length: 12_000 }, (_, i) => i)) };
   /** Serving latencies while the job trains in the trainer's child process. */
   const duringChildTraining = async () => {
     let done = false;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { imageRow, indicesOfClasses, loadFashionMnistImages } from "../../runtime/cl/fashion-mnist";
+import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } from "../../runtime/cl/fashion-mnist";
 import { seededRandom } from "../../runtime/random";
 import { trainConfigSchema } from "../../runtime/cl/train";
 import { trainInChildProcess } from "../../runtime/cl/trainer-process";
@@ -73,12 +73,10 @@ export default defineNode({
       if (!(await registry.get(cfg.bootstrap.model, "champion"))) {
         const images = await loadFashionMnistImages("train", { to: BOOTSTRAP_IMAGES });
         const pool = indicesOfClasses(images, cfg.bootstrap.classes).slice(0, cfg.bootstrap.samples);
-        const x = new Float32Array(pool.length * images.features);
-        pool.forEach((i, k) => x.set(imageRow(images, i), k * images.features));
         // In a child process, like every training: the serving process never loads tfjs.
         const first = await trainInChildProcess({
           config: trainConfigSchema.parse({ epochs: cfg.bootstrap.epochs, architecture: { hidden: cfg.bootstrap.hidden } }),
-          data: { x, y: Int32Array.from(pool, (i) => images.y[i]), count: pool.length, features: images.features },
+          data: labelledImages(images, pool),
         });
         const v = await registry.register({ name: cfg.bootstrap.model, artifact: first.onnx, labels: { classes: cfg.bootstrap.classes.join(","), trainer: "io.fashion-mnist bootstrap" } });
         await registry.promote(cfg.bootstrap.model, v.version, "bootstrap champion");

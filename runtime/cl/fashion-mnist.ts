@@ -127,6 +127,13 @@ export function imageRow(images: ImageSet, index: number, shift: Shift = "none")
   return shift === "none" ? row : shiftRow(row, shift);
 }
 
+/** Images `indices` of `images` as a labelled set, scaled to [0, 1]. */
+export function labelledImages(images: ImageSet, indices: readonly number[]): LabelledSet {
+  const x = new Float32Array(indices.length * images.features);
+  indices.forEach((i, k) => x.set(imageRow(images, i), k * images.features));
+  return { x, y: Int32Array.from(indices, (i) => images.y[i]), count: indices.length, features: images.features };
+}
+
 const cache = new Map<string, LabelledSet>();
 
 /**
