@@ -93,7 +93,22 @@ function latencies(run: { load: LoadResult; stats: Stats }, residentOnly: boolea
     list.push({ from: l.at - l.swapInMs, to: l.at });
     loadsByModel.set(i, list);
   }
+  // Backend loads (of any model) in time order, to tell resident requests that ran beside a load from those that did not.
+  const loadSpans = run.stats.loads.map((l) => ({ from: l.at - l.ms, to: l.at })).sort((a, b) => a.from - b.from);
+  const besideALoad = (s: number, e: number) => {
+    let lo = 0;
+    let hi = loadSpans.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (loadSpans[mid].from < e) lo = mid + 1;
+      else hi = mid;
+    }
+    // Loads run one at a time, so only the last one starting before the request's end can overlap it.
+    return lo > 0 && loadSpans[lo - 1].to > s;
+  };
   const out: number[] = [];
+  const beside: number[] = [];
+  const apart: number[] = [];
   let cold = 0;
   let errors = 0;
   for (let k = 0; k < run.load.status.length; k++) {
@@ -107,8 +122,12 @@ function latencies(run: { load: LoadResult; stats: Stats }, residentOnly: boolea
       continue;
     }
     out.push(e - s);
+    (besideALoad(s, e) ? beside : apart).push(e - s);
   }
-  return { ...latencySummary(out), cold, errors, throughput: round((run.load.status.length / run.load.elapsedMs) * 1000, 1) };
+  return {
+    ...latencySummary(out), cold, errors, throughput: round((run.load.status.length / run.load.elapsedMs) * 1000, 1),
+    besideALoad: latencySummary(beside), apartFromLoads: latencySummary(apart),
+  };
 }
 
 const baseline = latencies(base, false);
@@ -156,6 +175,8 @@ const rows = (Object.keys(results) as (keyof typeof results)[])
   .map((k) => {
     const r = results[k];
     return `| overcommit, ${label[k]}: requests to resident models | ${r.resident.count} | ${r.resident.p50} | ${r.resident.p99} | — |
+| … of which ran while a load (of another model) was running | ${r.resident.besideALoad.count} | ${r.resident.besideALoad.p50} | ${r.resident.besideALoad.p99} | — |
+| … of which ran while no load was running | ${r.resident.apartFromLoads.count} | ${r.resident.apartFromLoads.p50} | ${r.resident.apartFromLoads.p99} | — |
 | overcommit, ${label[k]}: all requests (${r.resident.cold} waited for a load) | ${r.all.count} | ${r.all.p50} | ${r.all.p99} | ${r.all.throughput} |`;
   })
   .join("\n");

@@ -12,6 +12,7 @@ import * as ort from "onnxruntime-node";
 import { PROJECT_ROOT } from "../runtime/paths";
 import type { DType, Tensor } from "../runtime/ports";
 import type { Backend, LoadedModel, LoadRequest } from "./backend";
+import { IdleClass } from "./idle-class";
 
 function machineHasNvidiaGpu(): boolean {
   if (existsSync("/dev/nvidia0")) return true;
@@ -66,6 +67,16 @@ export interface OnnxRuntimeOptions {
    * off for an agent that swaps models often and serves small batches.
    */
   prepackWeights?: boolean;
+  /**
+   * CPU priority of a load in a session worker, the thread's class restored after it:
+   * "idle" (default) puts the loading thread in Linux's idle scheduling class
+   * (gpu-agent/idle-class.ts), so any request to a resident model, in another thread,
+   * takes the core from the load at once; "nice" runs the load at nice 19, which the
+   * kernel weighs far lower but still lets finish a slice before a request; "normal"
+   * leaves it alone. "idle" falls back to "nice" where the class is not available, and
+   * "nice" to "normal" where the thread could not raise its priority back (no CAP_SYS_NICE).
+   */
+  loadPriority?: "idle" | "nice" | "normal";
   log?: (message: string) => void;
 }
 
@@ -98,6 +109,13 @@ class SessionWorker {
       for (const call of this.pending.values()) call.reject(err);
       this.pending.clear();
     });
+  }
+
+  private tid?: Promise<number>;
+
+  /** The worker's thread id (Linux), for its scheduling class. */
+  threadId(): Promise<number> {
+    return (this.tid ??= this.call<number>({ type: "thread-id" }));
   }
 
   recentTraffic(now = performance.now()): number {
@@ -144,6 +162,8 @@ export class OnnxRuntimeBackend implements Backend {
   }
 
   private readonly pool: SessionWorker[] = [];
+  /** Started at the first load when `loadPriority` is "idle"; undefined inside where the class is not available. */
+  private idleClass?: Promise<IdleClass | undefined>;
 
   /**
    * Where a load goes. A worker creates a session synchronously, so every request to
@@ -182,7 +202,7 @@ export class OnnxRuntimeBackend implements Backend {
       // Memory being released in another worker is free only once that release is done (in this worker, message order sees to it).
       const elsewhere = this.pool.flatMap((w) => (w === worker ? [] : [...w.releasing]));
       if (elsewhere.length) await Promise.all(elsewhere);
-      await worker.call({ type: "load", key, path: request.artifactPath, options: this.sessionOptions() });
+      await this.loadAtLowPriority(worker, key, request.artifactPath);
     } catch (err) {
       worker.models--;
       throw err;
@@ -200,6 +220,25 @@ export class OnnxRuntimeBackend implements Backend {
         void released.then(() => worker.releasing.delete(released));
       },
     };
+  }
+
+  private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string): Promise<void> {
+    const priority = this.options.loadPriority ?? "idle";
+    const idle = priority === "idle" ? await (this.idleClass ??= IdleClass.start()) : undefined;
+    const load = { type: "load", key, path: artifactPath, options: this.sessionOptions() };
+    if (!idle) {
+      await worker.call({ ...load, niceness: priority === "normal" ? undefined : 19 });
+      return;
+    }
+    const tid = await worker.threadId();
+    // Not awaited: the helper takes the request in order, before the restore below.
+    const lowered = idle.set(tid, "idle");
+    try {
+      await worker.call(load);
+    } finally {
+      // Awaited: the model serves its first request at the normal class.
+      await Promise.all([lowered, idle.set(tid, "other")]).catch((err: Error) => this.options.log?.(`scheduling class of the worker loading ${key}: ${err.message}`));
+    }
   }
 
   async load(request: LoadRequest): Promise<LoadedModel> {
@@ -229,5 +268,6 @@ export class OnnxRuntimeBackend implements Backend {
   async close(): Promise<void> {
     await Promise.all(this.pool.flatMap((w) => [...w.releasing]));
     for (const w of this.pool.splice(0)) await w.terminate();
+    (await this.idleClass)?.close();
   }
 }

@@ -3,10 +3,55 @@
 // on the calling thread; here that thread is not the agent's event loop, so a load does
 // not stall requests to models that are already resident. Plain JavaScript so it needs
 // no TypeScript loader in the worker.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { getPriority, setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 
 const sessions = new Map();
+
+/**
+ * Whether this thread may take its priority back after lowering it: raising a nice value
+ * again needs CAP_SYS_NICE (bit 23 of the effective capabilities) on Linux. Without it a
+ * load is not lowered at all, since the thread would then serve its model at the lower
+ * priority for good.
+ */
+function mayRestorePriority() {
+  try {
+    const capEff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync("/proc/thread-self/status", "utf8"));
+    return capEff !== null && (BigInt(`0x${capEff[1]}`) & (1n << 23n)) !== 0n;
+  } catch {
+    return false;
+  }
+}
+const canLowerLoads = mayRestorePriority();
+
+/**
+ * Creates a session at nice `niceness` (Linux applies setpriority to the calling thread),
+ * then restores this thread's priority: the requests to resident models, in other
+ * threads, then take the CPU from a load whenever they need it.
+ */
+async function createAtNiceness(path, options, niceness) {
+  if (niceness === undefined || !canLowerLoads) return ort.InferenceSession.create(path, options);
+  const before = getPriority(0);
+  const lowered = Math.max(before, niceness);
+  const threadsBefore = new Set(readdirSync("/proc/self/task"));
+  setPriority(0, lowered);
+  try {
+    return await ort.InferenceSession.create(path, options);
+  } finally {
+    setPriority(0, before);
+    // A thread started during the load (onnxruntime starts one at the process's first session) inherited the nice value.
+    for (const tid of readdirSync("/proc/self/task")) {
+      if (threadsBefore.has(tid)) continue;
+      try {
+        if (getPriority(Number(tid)) === lowered) setPriority(Number(tid), before);
+      } catch {
+        // the thread has ended
+      }
+    }
+  }
+}
 
 function reply(id, result, transfer = []) {
   parentPort.postMessage({ id, result }, transfer);
@@ -14,8 +59,10 @@ function reply(id, result, transfer = []) {
 
 parentPort.on("message", async (msg) => {
   try {
-    if (msg.type === "load") {
-      sessions.set(msg.key, await ort.InferenceSession.create(msg.path, msg.options));
+    if (msg.type === "thread-id") {
+      reply(msg.id, Number(readlinkSync("/proc/thread-self").split("/").pop()));
+    } else if (msg.type === "load") {
+      sessions.set(msg.key, await createAtNiceness(msg.path, msg.options, msg.niceness));
       reply(msg.id, true);
     } else if (msg.type === "run") {
       const session = sessions.get(msg.key);

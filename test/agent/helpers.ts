@@ -3,7 +3,7 @@
  * backend wrapper that watches the real onnxruntime backend (runs in progress per
  * model, unloads) and can hold runs at a gate, and tolerance checks.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Backend, LoadedModel, LoadRequest } from "../../gpu-agent/backend";
@@ -132,4 +132,33 @@ export async function startNatsServer(): Promise<{ url: string; stop(): Promise<
         child.kill("SIGTERM");
       }),
   };
+}
+
+/** Policy and nice value of every thread of this process, from /proc/self/task/<tid>/stat. */
+export function threads(): { tid: number; policy: number; nice: number; name: string }[] {
+  const out = [];
+  for (const tid of readdirSync("/proc/self/task")) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out.push({ tid: Number(tid), nice: Number(fields[19 - 3]), policy: Number(fields[41 - 3]), name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
+  }
+  return out;
+}
+
+/** Calls `watch` between event-loop turns until `work` settles; returns what `watch` saw. */
+export async function watchWhile<T>(work: Promise<unknown>, watch: () => T[]): Promise<T[]> {
+  let done = false;
+  const settled = work.finally(() => (done = true));
+  const seen: T[] = [];
+  while (!done) {
+    seen.push(...watch());
+    await new Promise((r) => setImmediate(r));
+  }
+  await settled;
+  return seen;
 }

@@ -1,0 +1,81 @@
+/**
+ * Loads in session workers run in Linux's idle scheduling class, and the loading thread (and
+ * any thread started meanwhile) is back in the normal class before its model serves: watched
+ * from /proc while real onnxruntime loads run, not from the backend's own bookkeeping. The
+ * first session of this test process is created by a watched load (onnxruntime starts a
+ * thread then). The nice-value variant: load-priority-nice.test.ts, in a process of its own.
+ */
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { ModelHost } from "../../gpu-agent/host";
+import { IdleClass, schedulingPolicyOf } from "../../gpu-agent/idle-class";
+import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
+import { makeMlp, randomFloats } from "../fixtures/mlp";
+import { expectClose, mlpFamily, sampleInput, tempDir, threads, watchWhile } from "./helpers";
+
+const SCHED_IDLE = 5;
+const hosts: ModelHost[] = [];
+afterEach(async () => {
+  for (const h of hosts.splice(0)) await h.close();
+});
+
+// A model whose load takes long enough (tens of ms) to be watched while it runs.
+const big = makeMlp({ sizes: [1024, 2048, 2048, 2048, 10], seed: 5 });
+const small = mlpFamily(2);
+
+function newHost() {
+  const backend = new OnnxRuntimeBackend({ executionProvider: "cpu", workers: 3, loadPriority: "idle" });
+  const host = new ModelHost({ backend, memoryBytes: 1e9, cacheDir: tempDir("priority") });
+  hosts.push(host);
+  return host;
+}
+
+describe.runIf(process.platform === "linux")("session workers load in the idle scheduling class", () => {
+  it("the helper moves a thread into the idle class and back", async () => {
+    const idle = await IdleClass.start();
+    expect(idle, "needs python3 and the right to take a thread out of the idle class").toBeDefined();
+    const tid = Number(readFileSync("/proc/thread-self/stat", "utf8").split(" ")[0]);
+    try {
+      await idle!.set(tid, "idle");
+      expect(await schedulingPolicyOf(tid)).toBe(SCHED_IDLE);
+      await idle!.set(tid, "other");
+      expect(await schedulingPolicyOf(tid)).toBe(0);
+      await expect(idle!.set(2 ** 22 + 1, "idle")).rejects.toThrow(/sched_setscheduler failed/);
+    } finally {
+      idle!.close();
+    }
+  });
+
+  it("a load runs in the idle class, its worker serves at the normal class afterwards, and answers are right", async () => {
+    const host = newHost();
+    await host.assign({ name: "big", version: 1, artifact: big.bytes });
+    await host.assign({ name: "small", version: 1, artifact: small[0].bytes });
+    // The process's first session (onnxruntime starts a thread in it): nothing may stay in the idle class.
+    await host.warm("small", 1);
+    expect(threads().filter((t) => t.policy === SCHED_IDLE)).toEqual([]);
+    const seen = await watchWhile(host.warm("big", 1), () => threads().filter((t) => t.policy === SCHED_IDLE));
+    expect(seen.length).toBeGreaterThan(0);
+    expect(threads().filter((t) => t.policy === SCHED_IDLE)).toEqual([]);
+    const x = randomFloats(1024, 3);
+    const out = await host.infer("big", 1, { input: { dtype: "float32", shape: [1, 1024], data: x } });
+    expectClose(out.output.data as Float32Array, big.forward(x, 1), 1e-3);
+  }, 60_000);
+
+  it("a resident model answers while another model loads (the load does not hold it up)", async () => {
+    const host = newHost();
+    await host.assign({ name: "big", version: 1, artifact: big.bytes });
+    await host.assign({ name: "small", version: 1, artifact: small[1].bytes });
+    await host.warm("small", 1);
+    let loaded = false;
+    const loading = host.warm("big", 1).then(() => (loaded = true));
+    const answeredDuringLoad: boolean[] = [];
+    for (let n = 0; n < 5; n++) {
+      const x = sampleInput(small[1], 1, n);
+      const out = await host.infer("small", 1, { input: { dtype: "float32", shape: [1, 8], data: x } });
+      expectClose(out.output.data as Float32Array, small[1].forward(x, 1));
+      answeredDuringLoad.push(!loaded);
+    }
+    await loading;
+    expect(answeredDuringLoad).toEqual([true, true, true, true, true]);
+  }, 60_000);
+});
