@@ -7,8 +7,9 @@
  *   model overlapping the request) against the p99 of the all-resident baseline;
  * - swap-in time (request for a model → resident, eviction included) against a bare
  *   `InferenceSession.create` of the same files in the same process;
- * each for two overcommitted agents: weights prepacked on load (onnxruntime's and the
- * agent's default) and not (`prepackWeights: false`, cheaper loads).
+ * each for three overcommitted agents: the default (weights prepacked on load, loads in
+ * Linux's idle scheduling class), without prepacking (`prepackWeights: false`, cheaper
+ * loads), and with loads at the normal priority (`loadPriority: "normal"`, for reference).
  * Writes bench/results/agent-overcommit.json and .md.
  *
  * Run: node --import tsx bench/agent-overcommit.ts [--seconds 20] [--rounds 4] [--concurrency 4] [--workers 11]
@@ -43,8 +44,17 @@ const targets = fixtures.map((_, i) => ({ path: `/v2/models/m${i}/infer`, body }
 type Ready = { port: number; models: number; perModelBytes: number };
 type Stats = { loads: { key: string; ms: number; swapInMs: number; at: number }[]; evictions: number; memoryBytes: number; perModelBytes: number; peakRssBytes: number };
 
-async function startAgent(room: number, warm: boolean, prepack: boolean) {
-  const { child, ready } = await forkChild<Ready>("agent-overcommit-server.ts", [modelDir, String(room), warm ? "warm" : "cold", String(workers), prepack ? "prepack" : "no-prepack"], SERVER_NODE_FLAGS);
+type LoadPriority = "idle" | "nice" | "normal";
+const VARIANTS = {
+  prepacked: { prepack: true, loadPriority: "idle", label: "default: weights prepacked, loads in the idle class" },
+  unpacked: { prepack: false, loadPriority: "idle", label: "no weight prepacking (`prepackWeights: false`), loads in the idle class" },
+  normal: { prepack: true, loadPriority: "normal", label: "weights prepacked, loads at normal priority (`loadPriority: \"normal\"`, the agent before)" },
+} satisfies Record<string, { prepack: boolean; loadPriority: LoadPriority; label: string }>;
+type Variant = keyof typeof VARIANTS;
+const variants = Object.keys(VARIANTS) as Variant[];
+
+async function startAgent(room: number, warm: boolean, prepack: boolean, loadPriority: LoadPriority) {
+  const { child, ready } = await forkChild<Ready>("agent-overcommit-server.ts", [modelDir, String(room), warm ? "warm" : "cold", String(workers), prepack ? "prepack" : "no-prepack", loadPriority], SERVER_NODE_FLAGS);
   // Every model answers correctly before timing.
   for (let i = 0; i < MODELS; i++) {
     const res = await fetch(`http://127.0.0.1:${ready.port}${targets[i].path}`, { method: "POST", headers: { "content-type": "application/json" }, body });
@@ -57,10 +67,12 @@ async function startAgent(room: number, warm: boolean, prepack: boolean) {
 
 // The agents run side by side and take turns (the order reversed every other round), so
 // the machine's other work weighs on all alike; only the one under traffic uses CPU.
-const agents = { prepacked: await startAgent(ROOM, false, true), unpacked: await startAgent(ROOM, false, false), base: await startAgent(MODELS, true, true) };
-type Agent = keyof typeof agents;
-const order: Agent[] = ["prepacked", "unpacked", "base"];
-const runsOf: Record<Agent, LoadResult[]> = { prepacked: [], unpacked: [], base: [] };
+type Agent = Variant | "base";
+const agents = {} as Record<Agent, Awaited<ReturnType<typeof startAgent>>>;
+for (const v of variants) agents[v] = await startAgent(ROOM, false, VARIANTS[v].prepack, VARIANTS[v].loadPriority);
+agents.base = await startAgent(MODELS, true, true, "idle");
+const order: Agent[] = [...variants, "base"];
+const runsOf = Object.fromEntries(order.map((a) => [a, [] as LoadResult[]])) as Record<Agent, LoadResult[]>;
 for (let r = 0; r < rounds; r++) {
   for (const which of r % 2 === 0 ? order : [...order].reverse()) {
     const { ready } = agents[which];
@@ -73,7 +85,7 @@ const merged = (results: LoadResult[]): LoadResult => ({
   start: results.flatMap((x) => x.start), end: results.flatMap((x) => x.end), target: results.flatMap((x) => x.target), status: results.flatMap((x) => x.status),
   elapsedMs: results.reduce((n, x) => n + x.elapsedMs, 0), warmupRequests: results.reduce((n, x) => n + x.warmupRequests, 0), peakRssBytes: Math.max(...results.map((x) => x.peakRssBytes)),
 });
-async function overcommitted(which: "prepacked" | "unpacked") {
+async function overcommitted(which: Variant) {
   const { child, ready } = agents[which];
   return {
     load: merged(runsOf[which]), stats: await ask<Stats>(child, "stats"), ready,
@@ -81,7 +93,8 @@ async function overcommitted(which: "prepacked" | "unpacked") {
     bare: await ask<{ times: number[]; defaultOptionTimes: number[] }>(child, "bare-create"),
   };
 }
-const overs = { prepacked: await overcommitted("prepacked"), unpacked: await overcommitted("unpacked") };
+const overs = {} as Record<Variant, Awaited<ReturnType<typeof overcommitted>>>;
+for (const v of variants) overs[v] = await overcommitted(v);
 const base = { load: merged(runsOf.base), stats: await ask<Stats>(agents.base.child, "stats") };
 for (const which of order) await stopChild(agents[which].child);
 
@@ -131,7 +144,7 @@ function latencies(run: { load: LoadResult; stats: Stats }, residentOnly: boolea
 }
 
 const baseline = latencies(base, false);
-function summarise(which: "prepacked" | "unpacked") {
+function summarise(which: Variant) {
   const over = overs[which];
   const resident = latencies(over, true);
   const all = latencies(over, false);
@@ -156,7 +169,7 @@ function summarise(which: "prepacked" | "unpacked") {
   };
   return { resident, all, loads: measuredLoads.length, evictions: over.stats.evictions, peakRssMb: mb(over.stats.peakRssBytes), budgetMb: mb(over.stats.memoryBytes), figures };
 }
-const results = { prepacked: summarise("prepacked"), unpacked: summarise("unpacked") };
+const results = Object.fromEntries(variants.map((v) => [v, summarise(v)])) as Record<Variant, ReturnType<typeof summarise>>;
 const command = `node --import tsx bench/agent-overcommit.ts --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --workers ${workers}`;
 const report = {
   benchmark: "agent-overcommit", date: new Date().toISOString(), command, machine: machine(),
@@ -170,20 +183,20 @@ const report = {
 writeFileSync(join(benchDir, "results/agent-overcommit.json"), `${JSON.stringify(report, null, 2)}\n`);
 const m = report.machine;
 const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
-const label = { prepacked: "weights prepacked on load (default)", unpacked: "no weight prepacking (`prepackWeights: false`)" };
-const rows = (Object.keys(results) as (keyof typeof results)[])
+const label = (v: Variant) => VARIANTS[v].label;
+const rows = variants
   .map((k) => {
     const r = results[k];
-    return `| overcommit, ${label[k]}: requests to resident models | ${r.resident.count} | ${r.resident.p50} | ${r.resident.p99} | — |
+    return `| overcommit, ${label(k)}: requests to resident models | ${r.resident.count} | ${r.resident.p50} | ${r.resident.p99} | — |
 | … of which ran while a load (of another model) was running | ${r.resident.besideALoad.count} | ${r.resident.besideALoad.p50} | ${r.resident.besideALoad.p99} | — |
 | … of which ran while no load was running | ${r.resident.apartFromLoads.count} | ${r.resident.apartFromLoads.p50} | ${r.resident.apartFromLoads.p99} | — |
-| overcommit, ${label[k]}: all requests (${r.resident.cold} waited for a load) | ${r.all.count} | ${r.all.p50} | ${r.all.p99} | ${r.all.throughput} |`;
+| overcommit, ${label(k)}: all requests (${r.resident.cold} waited for a load) | ${r.all.count} | ${r.all.p50} | ${r.all.p99} | ${r.all.throughput} |`;
   })
   .join("\n");
-const verdicts = (Object.keys(results) as (keyof typeof results)[])
+const verdicts = variants
   .map((k) => {
     const { figures: f, loads, evictions } = results[k];
-    return `- **${label[k]}**: p99 of requests to resident models / baseline p99 **${f.residentP99Ratio}** (target ≤ 1.2: ${verdict(f.residentP99Ratio <= 1.2)}); swap-in (request for a cold model → resident, the eviction of the LRU model included; one at a time after the traffic, ${f.swapIns} models) median ${f.swapInMedianMs} ms, p90 ${f.swapInP90Ms} ms, against a bare \`InferenceSession.create\` of the same files with the same session options, one at a time in the same process, median ${f.bareCreateMedianMs} ms, p90 ${f.bareCreateP90Ms} ms (onnxruntime's default options: median ${f.bareCreateDefaultOptionsMedianMs} ms): ratio of medians **${f.swapInRatio}** (target ≤ 1.5: ${verdict(f.swapInRatio <= 1.5)}). Under traffic, swap-ins took median ${f.swapInUnderTrafficMedianMs} ms, p90 ${f.swapInUnderTrafficP90Ms} ms; ${loads} loads in the measured time (${round(loads / seconds, 0)} a second), ${evictions} evictions in all.`;
+    return `- **${label(k)}**: p99 of requests to resident models / baseline p99 **${f.residentP99Ratio}** (target ≤ 1.2: ${verdict(f.residentP99Ratio <= 1.2)}); swap-in (request for a cold model → resident, the eviction of the LRU model included; one at a time after the traffic, ${f.swapIns} models) median ${f.swapInMedianMs} ms, p90 ${f.swapInP90Ms} ms, against a bare \`InferenceSession.create\` of the same files with the same session options, one at a time in the same process, median ${f.bareCreateMedianMs} ms, p90 ${f.bareCreateP90Ms} ms (onnxruntime's default options: median ${f.bareCreateDefaultOptionsMedianMs} ms): ratio of medians **${f.swapInRatio}** (target ≤ 1.5: ${verdict(f.swapInRatio <= 1.5)}). Under traffic, swap-ins took median ${f.swapInUnderTrafficMedianMs} ms, p90 ${f.swapInUnderTrafficP90Ms} ms; ${loads} loads in the measured time (${round(loads / seconds, 0)} a second), ${evictions} evictions in all.`;
   })
   .join("\n");
 const errors = Object.values(results).reduce((n, r) => n + r.all.errors, baseline.errors);
@@ -193,7 +206,7 @@ Command: \`${command}\` — ${report.date}
 
 Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Agents (onnxruntime, CPU, 1 intra-op thread, ${workers ? `sessions in up to ${workers} worker threads` : "sessions in the main thread"}, one load at a time) and load generator each in their own process on loopback.
 
-Models: ${MODELS} MLPs ${SIZES.join("-")} (${mb(report.artifactBytes)} MB file, ${mb(report.perModelBudgetBytes)} MB budgeted each). Overcommitted agents: budget ${results.prepacked.budgetMb} MB (room for ${ROOM}), one with weights prepacked on load, one without; baseline: room for all ${MODELS}, all loaded before timing. Traffic: Zipf s=1 over the models, ${concurrency} clients closed loop, batch 1 JSON v2 requests; the three agents run side by side and take turns, ${rounds} rounds of ${round(seconds / rounds, 1)} s each (the order reversed every other round, a 3 s warm-up before the first and 1 s before the others), round r with seed 42 + r for all, ${seconds} s measured per agent.
+Models: ${MODELS} MLPs ${SIZES.join("-")} (${mb(report.artifactBytes)} MB file, ${mb(report.perModelBudgetBytes)} MB budgeted each). Overcommitted agents: budget ${results.prepacked.budgetMb} MB (room for ${ROOM}), ${variants.map((v) => label(v)).join("; ")}; baseline: room for all ${MODELS}, all loaded before timing. Traffic: Zipf s=1 over the models, ${concurrency} clients closed loop, batch 1 JSON v2 requests; the ${order.length} agents run side by side and take turns, ${rounds} rounds of ${round(seconds / rounds, 1)} s each (the order reversed every other round, a 3 s warm-up before the first and 1 s before the others), round r with seed 42 + r for all, ${seconds} s measured per agent.
 
 | | requests | p50 ms | p99 ms | req/s |
 | --- | ---: | ---: | ---: | ---: |
@@ -206,7 +219,7 @@ Failed requests: ${errors}.
 
 How the agent keeps requests to resident models fast: sessions live in worker threads, ${workers > ROOM ? "one model per worker (a worker more than the models that fit)" : `${workers} of them`}, so ${workers > ROOM ? "a load never holds up" : "a load holds up only the other models of its worker, not"} the requests to the other resident models; a load goes to an empty worker (or the least busy one not loading); loads run one at a time, so they take at most one of the 2 cores; an eviction does not wait for the evicted session's release (the worker releases it before it loads the next). Without weight prepacking a load costs about half the CPU, which is what the requests to resident models feel; the swap-in's fixed part (two thread hops, the release of the evicted session, both before the create) is then a larger share of it. What remains: with Zipf s=1 over 30 models and room for 10, LRU misses on about ${round((results.prepacked.resident.cold / Math.max(1, results.prepacked.all.count)) * 100, 0)}% of requests, and each load is CPU on 2 cores shared with the requests, the load generator and the machine's other jobs; the baseline's p99 itself moves with that load (compare the load average).
 
-Peak RSS: overcommitted agents ${results.prepacked.peakRssMb} MB (prepacked) and ${results.unpacked.peakRssMb} MB (not), all-resident agent ${report.baseline.peakRssMb} MB, load generator ≤ ${report.loadGeneratorPeakRssMb} MB.
+Peak RSS: overcommitted agents ${variants.map((v) => `${results[v].peakRssMb} MB (${v})`).join(", ")}, all-resident agent ${report.baseline.peakRssMb} MB, load generator ≤ ${report.loadGeneratorPeakRssMb} MB.
 `;
 writeFileSync(join(benchDir, "results/agent-overcommit.md"), md);
 process.stdout.write(md);

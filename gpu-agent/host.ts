@@ -5,8 +5,8 @@
  *   `<cacheDir>/<name>/<version>/model.onnx`, and their signature read from it) and
  *   *resident* (loaded in the backend). More may be assigned than fit: overcommit.
  * - Memory per model is the declared figure, else an estimate: artifact size ×
- *   `memoryFactor` + `memoryOverheadBytes`. Measured RSS growth is recorded per load
- *   (`lastLoadRssDeltaBytes`) for the operator, but not used for accounting: it is
+ *   `memoryFactor` + `memoryOverheadBytes`. Measured RSS growth is recorded at a model's
+ *   first load (`loadRssDeltaBytes`) for the operator, but not used for accounting: it is
  *   noisy (allocator caching, GC, loads running at the same time), and accounting on
  *   it would make eviction depend on timing. On this machine a CPU session of an MLP
  *   grows RSS by about 1.5–2.2× the file size plus a few MB, hence the defaults.
@@ -111,7 +111,7 @@ interface Entry {
   evictions: number;
   requests: number;
   lastLoadMs?: number;
-  lastLoadRssDeltaBytes?: number;
+  loadRssDeltaBytes?: number;
   /** Unload as soon as the last request in flight finishes (an old version after a hot swap). */
   retireWhenIdle: boolean;
 }
@@ -129,7 +129,7 @@ export interface ModelInfo {
   evictions: number;
   lastUsed?: string;
   lastLoadMs?: number;
-  lastLoadRssDeltaBytes?: number;
+  loadRssDeltaBytes?: number;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
 }
@@ -411,9 +411,10 @@ export class ModelHost extends EventEmitter {
       throw err;
     }
     await this.takeLoadSlot();
-    const rssBefore = process.memoryUsage.rss();
+    // RSS growth at a model's first load only: later loads measure the same again, and reading it costs the event loop a /proc read twice per load.
+    const measureRss = entry.loads === 0 && this.loadsRunning === 1;
+    const rssBefore = measureRss ? process.memoryUsage.rss() : 0;
     const started = performance.now();
-    const alone = this.loadsRunning === 1;
     try {
       entry.loaded = await this.backend.load({ key: entry.key, name: entry.name, version: entry.version, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs });
     } catch (err) {
@@ -430,7 +431,7 @@ export class ModelHost extends EventEmitter {
     entry.state = "resident";
     entry.loads++;
     entry.lastLoadMs = ms;
-    if (alone) entry.lastLoadRssDeltaBytes = process.memoryUsage.rss() - rssBefore;
+    if (measureRss) entry.loadRssDeltaBytes = process.memoryUsage.rss() - rssBefore;
     this.loads++;
     this.recentLoadMs.push(ms);
     if (this.recentLoadMs.length > 100) this.recentLoadMs.shift();
@@ -533,7 +534,7 @@ export class ModelHost extends EventEmitter {
       name: e.name, version: e.version, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
       inFlight: e.inFlight, requests: e.requests, loads: e.loads, evictions: e.evictions,
       lastUsed: e.lastUsed ? new Date(performance.timeOrigin + e.lastUsed).toISOString() : undefined,
-      lastLoadMs: e.lastLoadMs, lastLoadRssDeltaBytes: e.lastLoadRssDeltaBytes, inputs: e.inputs, outputs: e.outputs,
+      lastLoadMs: e.lastLoadMs, loadRssDeltaBytes: e.loadRssDeltaBytes, inputs: e.inputs, outputs: e.outputs,
     };
   }
 

@@ -30,6 +30,7 @@ interface AgentOptions {
   workers: string;
   prepackWeights: boolean;
   concurrentLoads: string;
+  loadPriority: string;
 }
 
 export function register(program: Command): void {
@@ -48,6 +49,7 @@ export function register(program: Command): void {
     .option("--wait-timeout <ms>", "longest a load waits for an in-flight model to free room", "30000")
     .option("--workers <n>", "run sessions in up to this many worker threads, so a load does not stall requests to resident models; one more than the models that fit keeps every load in a worker of its own (0: in the main thread)", "0")
     .option("--concurrent-loads <n>", "model loads running at once (each takes a core while it runs)", "1")
+    .option("--load-priority <class>", "CPU priority of a load in a session worker: idle (Linux's idle scheduling class, so requests to resident models take the core at once; nice 19 where unavailable), nice (nice 19) or normal", "idle")
     .option("--no-prepack-weights", "skip onnxruntime's weight packing on load: loads about twice as fast, large batches slower (for agents that swap often)")
     .option("--intra-op-threads <n>", "onnxruntime threads per session (1 suits many small models; 0 = onnxruntime's default)", "1")
     .action(async (opts: AgentOptions) => {
@@ -64,8 +66,10 @@ export function register(program: Command): void {
       let backend: Backend;
       const concurrentLoads = Number(opts.concurrentLoads);
       if (!Number.isInteger(concurrentLoads) || concurrentLoads < 1) fail(`--concurrent-loads must be a whole number ≥ 1, got "${opts.concurrentLoads}"`);
+      const loadPriority = opts.loadPriority as "idle" | "nice" | "normal";
+      if (!["idle", "nice", "normal"].includes(loadPriority)) fail(`--load-priority must be idle, nice or normal, got "${opts.loadPriority}"`);
       if (opts.backend === "onnxruntime")
-        backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), prepackWeights: opts.prepackWeights, log: (m) => process.stderr.write(`warn: ${m}\n`) });
+        backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), prepackWeights: opts.prepackWeights, loadPriority, log: (m) => process.stderr.write(`warn: ${m}\n`) });
       else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url") });
       else return fail(`unknown backend "${opts.backend}" (use onnxruntime or triton)`);
 
