@@ -12,10 +12,13 @@
  * `Nats-Msg-Id = <edge>:<input edge>/<id of the message being handled>:<n-th emit on that edge>`,
  * the same in whichever process re-runs it, so JetStream's duplicate window drops the
  * re-emits before any consumer sees them. A redelivery to a process that had already
- * handled the message (its ack was lost, e.g. across a server restart) is skipped by a
- * bounded window of handled stream sequences per edge. Together: a message reaches the
- * sink once, for deterministic nodes, within the duplicate window (2 min). Messages a
- * node emits on async edges while serving a sync call are keyed by their own id.
+ * handled the message (its ack was lost, e.g. across a server restart or a cluster's
+ * leader change, which can even deliver it again as a first delivery) is acknowledged and
+ * skipped by a bounded window of handled message ids per edge, which also drops a message
+ * the stream holds twice; a redelivery of a message still being handled (its ack wait ran
+ * out) is left to that handling. Together: a message reaches the sink once, for
+ * deterministic nodes, within the duplicate window (2 min). Messages a node emits on async
+ * edges while serving a sync call are keyed by their own id.
  *
  * Failures and crashes. A node that fails on an async message is retried: the message is
  * handed back (nak, 0.2 s doubling to 10 s) and delivered again, up to
@@ -189,23 +192,23 @@ function sampled(traceId: string, rate: number): boolean {
   return (h >>> 0) / 0x1_0000_0000 < rate;
 }
 
-/** Remembers the last `capacity` numbers: a Set, and a ring that says which one to forget next. */
+/** Remembers the last `capacity` keys: a Set, and a ring that says which one to forget next. */
 class RecentSet {
-  private readonly set = new Set<number>();
-  private readonly ring: Float64Array;
+  private readonly set = new Set<string>();
+  private readonly ring: (string | undefined)[];
   private next = 0;
   constructor(capacity: number) {
-    this.ring = new Float64Array(capacity).fill(-1);
+    this.ring = new Array(capacity);
   }
-  has(n: number): boolean {
-    return this.set.has(n);
+  has(key: string): boolean {
+    return this.set.has(key);
   }
-  add(n: number): void {
+  add(key: string): void {
     const oldest = this.ring[this.next];
-    if (oldest >= 0) this.set.delete(oldest);
-    this.ring[this.next] = n;
+    if (oldest !== undefined) this.set.delete(oldest);
+    this.ring[this.next] = key;
     this.next = (this.next + 1) % this.ring.length;
-    this.set.add(n);
+    this.set.add(key);
   }
 }
 
@@ -587,18 +590,25 @@ export class NatsTransport implements Transport {
     if (!attached) throw new Error(`pipeline ${edge.pipeline} is not attached to the nats transport`);
     const consumer = await this.js.consumers.get(names.streamName(edge.pipeline), names.consumerName(edge.id));
     const handled = new RecentSet(HANDLED_WINDOW);
-    const inProgress = new Set<JsMsg>();
+    /** The messages being handled, by stream sequence. */
+    const inProgress = new Map<number, JsMsg>();
     const delivery = attached.pipeline.settings?.delivery;
     const ackWaitMs = (delivery?.ackWaitSeconds ?? 30) * 1000;
     const maxDeliver = delivery?.maxDeliver ?? DEFAULT_MAX_DELIVER;
     // Long handlers (training) keep their messages: tell the server we are still at it.
     const keepAlive = setInterval(() => {
-      for (const m of inProgress) m.working();
+      for (const m of inProgress.values()) m.working();
     }, ackWaitMs / 3);
     keepAlive.unref();
     // Up to `concurrency` messages handled at once; the ones delivered beyond wait here, in order.
     let busy = 0;
     const waiting: JsMsg[] = [];
+    /** False for a redelivery of a message still being handled (its ack wait ran out): that handling acknowledges it. */
+    const admit = (m: JsMsg): boolean => {
+      if (!inProgress.has(m.seq)) return true;
+      this.end(attached);
+      return false;
+    };
     const start = (m: JsMsg) => {
       if (attached.quiesced) {
         m.nak();
@@ -606,13 +616,14 @@ export class NatsTransport implements Transport {
         return;
       }
       busy++;
-      inProgress.add(m);
+      inProgress.set(m.seq, m);
       this.handleAsync(edge, m, handler, handled, maxDeliver, () => {
         busy--;
-        const next = waiting.shift();
+        let next = waiting.shift();
+        while (next && !admit(next)) next = waiting.shift();
         if (next) start(next);
       }, () => {
-        inProgress.delete(m);
+        if (inProgress.get(m.seq) === m) inProgress.delete(m.seq);
         this.end(attached);
       });
     };
@@ -622,6 +633,7 @@ export class NatsTransport implements Transport {
       max_messages: Math.min(256, Math.max(16, edge.queue.capacity)),
       callback: (m) => {
         this.begin(attached);
+        if (!admit(m)) return;
         if (busy < edge.queue.concurrency) start(m);
         else waiting.push(m);
       },
@@ -645,12 +657,6 @@ export class NatsTransport implements Transport {
     freeSlot: () => void,
     finished: () => void,
   ): void {
-    const delivery = m.info.deliveryCount;
-    if (delivery > 1 && handled.has(m.seq)) {
-      m.ack();
-      freeSlot();
-      return finished();
-    }
     if (m.data.length > this.maxMessageBytes) {
       freeSlot();
       return this.offBand(edge, this.rejectRaw(m, `oversized: ${m.data.length} bytes is over the ${this.maxMessageBytes}-byte limit`), finished);
@@ -662,7 +668,12 @@ export class NatsTransport implements Transport {
       freeSlot();
       return this.offBand(edge, this.rejectRaw(m, err instanceof MalformedMessageError ? err.message : `undecodable: ${(err as Error).message}`), finished);
     }
-    if (delivery > 1)
+    if (handled.has(message.id)) {
+      m.ack();
+      freeSlot();
+      return finished();
+    }
+    if (m.info.deliveryCount > 1)
       return this.offBand(edge, this.handleRedelivered(edge, m, message, handler, handled, maxDeliver), () => {
         freeSlot();
         finished();
@@ -719,7 +730,7 @@ export class NatsTransport implements Transport {
       if (s.retryReason !== undefined) m.nak(Math.min(RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MS * 2 ** (delivery - 1)));
       else if (delivery >= maxDeliver && s.failed) m.term(); // no reason text: nats-server 2.9 ignores a TERM that carries one
       else if (marker) {
-        handled.add(m.seq);
+        handled.add(message.id);
         // Confirmed before the marker goes: a death after this point is not this message's.
         void m
           .ackAck()
@@ -729,7 +740,7 @@ export class NatsTransport implements Transport {
         return;
       } else {
         this.outbox.ack(m);
-        handled.add(m.seq);
+        handled.add(message.id);
       }
       if (marker) void this.attemptsKv.delete(marker).catch(() => undefined).finally(finished);
       else finished();
