@@ -77,6 +77,13 @@ export interface OnnxRuntimeOptions {
    * "nice" to "normal" where the thread could not raise its priority back (no CAP_SYS_NICE).
    */
   loadPriority?: "idle" | "nice" | "normal";
+  /**
+   * Longest a load stays in the idle class (default 250 ms); then it goes on at the normal
+   * class. On a machine whose cores something else keeps busy, an idle-class thread gets
+   * almost no CPU (a weight of 3 against 1024), and requests waiting for the load would
+   * wait without bound.
+   */
+  idleLoadLimitMs?: number;
   log?: (message: string) => void;
 }
 
@@ -233,9 +240,11 @@ export class OnnxRuntimeBackend implements Backend {
     const tid = await worker.threadId();
     // Not awaited: the helper takes the request in order, before the restore below.
     const lowered = idle.set(tid, "idle");
+    const limit = setTimeout(() => void idle.set(tid, "other").catch(() => undefined), this.options.idleLoadLimitMs ?? 250);
     try {
       await worker.call(load);
     } finally {
+      clearTimeout(limit);
       // Awaited: the model serves its first request at the normal class.
       await Promise.all([lowered, idle.set(tid, "other")]).catch((err: Error) => this.options.log?.(`scheduling class of the worker loading ${key}: ${err.message}`));
     }

@@ -134,8 +134,8 @@ export async function startNatsServer(): Promise<{ url: string; stop(): Promise<
   };
 }
 
-/** Policy and nice value of every thread of this process, from /proc/self/task/<tid>/stat. */
-export function threads(): { tid: number; policy: number; nice: number; name: string }[] {
+/** State (R running, S sleeping…), policy and nice value of every thread of this process, from /proc/self/task/<tid>/stat. */
+export function threads(): { tid: number; state: string; policy: number; nice: number; name: string }[] {
   const out = [];
   for (const tid of readdirSync("/proc/self/task")) {
     let stat: string;
@@ -145,7 +145,7 @@ export function threads(): { tid: number; policy: number; nice: number; name: st
       continue; // the thread ended meanwhile
     }
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    out.push({ tid: Number(tid), nice: Number(fields[19 - 3]), policy: Number(fields[41 - 3]), name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
+    out.push({ tid: Number(tid), state: fields[0], nice: Number(fields[19 - 3]), policy: Number(fields[41 - 3]), name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
   }
   return out;
 }

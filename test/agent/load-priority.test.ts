@@ -6,6 +6,8 @@
  * thread then). The nice-value variant: load-priority-nice.test.ts, in a process of its own.
  */
 import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { ModelHost } from "../../gpu-agent/host";
 import { IdleClass, schedulingPolicyOf } from "../../gpu-agent/idle-class";
@@ -23,8 +25,8 @@ afterEach(async () => {
 const big = makeMlp({ sizes: [1024, 2048, 2048, 2048, 10], seed: 5 });
 const small = mlpFamily(2);
 
-function newHost() {
-  const backend = new OnnxRuntimeBackend({ executionProvider: "cpu", workers: 3, loadPriority: "idle" });
+function newHost(idleLoadLimitMs?: number) {
+  const backend = new OnnxRuntimeBackend({ executionProvider: "cpu", workers: 3, loadPriority: "idle", idleLoadLimitMs });
   const host = new ModelHost({ backend, memoryBytes: 1e9, cacheDir: tempDir("priority") });
   hosts.push(host);
   return host;
@@ -78,4 +80,38 @@ describe.runIf(process.platform === "linux")("session workers load in the idle s
     await loading;
     expect(answeredDuringLoad).toEqual([true, true, true, true, true]);
   }, 60_000);
+
+  it("a load still running after idleLoadLimitMs (cores kept busy by other threads) goes on at the normal class", async () => {
+    const host = newHost(50);
+    await host.assign({ name: "big", version: 1, artifact: big.bytes });
+    await host.assign({ name: "small", version: 1, artifact: small[0].bytes });
+    await host.warm("small", 1); // the helper is running and the watched load is the big model's
+    // A busy thread per core at the normal class: an idle-class load gets next to no CPU until promoted.
+    const stopSpinning = spin(cpus().length);
+    let loader: number | undefined;
+    try {
+      const seen = await watchWhile(host.warm("big", 1), () => {
+        const now = threads();
+        loader ??= now.find((t) => t.policy === SCHED_IDLE)?.tid;
+        // The loading thread in the normal class and running: promoted mid-load (once done it sleeps, waiting for messages).
+        return now.filter((t) => t.tid === loader && t.policy === 0 && t.state === "R");
+      });
+      expect(loader).toBeDefined();
+      expect(seen.length).toBeGreaterThan(0);
+    } finally {
+      await stopSpinning();
+    }
+    expect(threads().filter((t) => t.policy === SCHED_IDLE)).toEqual([]);
+  }, 60_000);
 });
+
+/** `count` worker threads spinning until the returned function is called (or 30 s pass). */
+function spin(count: number): () => Promise<void> {
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const code = `const { workerData } = require("node:worker_threads"); const flag = new Int32Array(workerData); const end = Date.now() + 30000; while (Atomics.load(flag, 0) === 0 && Date.now() < end);`;
+  const spinners = Array.from({ length: count }, () => new Worker(code, { eval: true, workerData: stop.buffer }));
+  return async () => {
+    Atomics.store(stop, 0, 1);
+    await Promise.all(spinners.map((w) => w.terminate()));
+  };
+}
