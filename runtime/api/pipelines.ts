@@ -2,6 +2,7 @@
  * Pipelines over HTTP: node types, validation, deploy/stop, sync entry points,
  * taps (read back and live over WebSocket), dead letters, traces and /metrics.
  */
+import websocket from "@fastify/websocket";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { traceIdFromTraceparent } from "../envelope";
 import { NodeError } from "../engine/engine";
@@ -72,42 +73,47 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
    * asked, at most 1,000), evenly spread, as `{edge, message}`, and every 250 ms
    * `{edge, seen}`: the count of all messages since it opened, for the true rate.
    */
-  app.get<{ Params: { name: string; edge: string }; Querystring: { perSecond?: string } }>(
-    "/api/pipelines/:name/edges/:edge/live",
-    { websocket: true },
-    (socket, req) => {
-      const p = runtime.get(req.params.name);
-      if (!p || !p.compiled.edges.some((e) => e.id === req.params.edge)) {
-        socket.send(stringify({ error: `pipeline ${req.params.name} or edge ${req.params.edge} not found` }));
-        socket.close(4404);
-        return;
-      }
-      const perSecond = Math.min(1000, Math.max(1, Number(req.query.perSecond) || 20));
-      const perTick = Math.max(1, Math.round(perSecond / 4));
-      let seen = 0;
-      let seenAtTick = 0;
-      let stride = 1;
-      let sentThisTick = 0;
-      const unsubscribe = p.taps.subscribe(req.params.edge, (edge, message) => {
-        seen++;
-        // The stride spreads the sample over the tick; the budget holds before the stride has adapted,
-        // and a slow client gets fewer messages rather than slowing the pipeline.
-        if (seen % stride !== 0 || sentThisTick >= perTick || socket.bufferedAmount > 1 << 20) return;
-        sentThisTick++;
-        socket.send(stringify({ edge, message }));
-      });
-      const ticker = setInterval(() => {
-        stride = Math.max(1, Math.ceil((seen - seenAtTick) / perTick));
-        seenAtTick = seen;
-        sentThisTick = 0;
-        socket.send(JSON.stringify({ edge: req.params.edge, seen }));
-      }, 250);
-      socket.on("close", () => {
-        clearInterval(ticker);
-        unsubscribe();
-      });
-    },
-  );
+  // The WebSocket plugin in a scope of its own: its per-request hooks then run for this route
+  // only, not on every inference request.
+  await app.register(async (live) => {
+    await live.register(websocket);
+    live.get<{ Params: { name: string; edge: string }; Querystring: { perSecond?: string } }>(
+      "/api/pipelines/:name/edges/:edge/live",
+      { websocket: true },
+      (socket, req) => {
+        const p = runtime.get(req.params.name);
+        if (!p || !p.compiled.edges.some((e) => e.id === req.params.edge)) {
+          socket.send(stringify({ error: `pipeline ${req.params.name} or edge ${req.params.edge} not found` }));
+          socket.close(4404);
+          return;
+        }
+        const perSecond = Math.min(1000, Math.max(1, Number(req.query.perSecond) || 20));
+        const perTick = Math.max(1, Math.round(perSecond / 4));
+        let seen = 0;
+        let seenAtTick = 0;
+        let stride = 1;
+        let sentThisTick = 0;
+        const unsubscribe = p.taps.subscribe(req.params.edge, (edge, message) => {
+          seen++;
+          // The stride spreads the sample over the tick; the budget holds before the stride has adapted,
+          // and a slow client gets fewer messages rather than slowing the pipeline.
+          if (seen % stride !== 0 || sentThisTick >= perTick || socket.bufferedAmount > 1 << 20) return;
+          sentThisTick++;
+          socket.send(stringify({ edge, message }));
+        });
+        const ticker = setInterval(() => {
+          stride = Math.max(1, Math.ceil((seen - seenAtTick) / perTick));
+          seenAtTick = seen;
+          sentThisTick = 0;
+          socket.send(JSON.stringify({ edge: req.params.edge, seen }));
+        }, 250);
+        socket.on("close", () => {
+          clearInterval(ticker);
+          unsubscribe();
+        });
+      },
+    );
+  });
 
   app.get<{ Params: { name: string }; Querystring: { limit?: string } }>("/api/pipelines/:name/dead-letters", async (req, reply) => {
     const p = runtime.get(req.params.name);

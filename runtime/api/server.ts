@@ -2,7 +2,6 @@
  * The HTTP + WebSocket API over a Runtime. Each area is a fastify plugin in its
  * own file; this one wires them, access control and error bodies.
  */
-import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Runtime } from "../runtime";
 import { editorRoutes } from "./editor";
@@ -26,7 +25,6 @@ const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, clRoutes];
 
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });
-  await app.register(websocket);
   // Typed arrays become arrays in every JSON reply.
   app.setReplySerializer((payload) => stringify(payload));
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
