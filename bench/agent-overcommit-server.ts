@@ -8,11 +8,13 @@ import { readdirSync, readFileSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { ModelHost } from "../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { createAgentServer } from "../gpu-agent/server";
 import { LocalModels } from "../gpu-agent/service";
+import { PROJECT_ROOT } from "../runtime/paths";
 
 /** VmHWM: this process's peak resident set (getrusage's maxrss would include the parent's, from before exec). */
 function peakRss(): number {
@@ -39,7 +41,16 @@ const address = await app.listen({ port: 0, host: "127.0.0.1" });
 process.on("message", async (cmd: string) => {
   if (cmd === "stats") {
     const s = budgeted.status();
-    process.send!({ loads, evictions: s.evictions, memoryBytes: s.memoryBytes, perModelBytes: perModel, peakRssBytes: peakRss() });
+    process.send!({ loads, evictions: s.evictions, memoryBytes: s.memoryBytes, perModelBytes: perModel, peakRssBytes: peakRss(), workers: backend.workerSessions().length });
+  } else if (cmd === "worker-memory") {
+    // What a session worker costs with no session: a few more threads like the backend's (onnxruntime's module loaded), RSS before and after.
+    const count = 4;
+    const before = process.memoryUsage.rss();
+    const started = Array.from({ length: count }, () => new Worker(join(PROJECT_ROOT, "gpu-agent", "ort-worker.mjs")));
+    await Promise.all(started.map((w) => new Promise((resolve) => { w.once("message", resolve); w.postMessage({ type: "thread-id", id: 0 }); })));
+    const perWorkerBytes = (process.memoryUsage.rss() - before) / count;
+    await Promise.all(started.map((w) => w.terminate()));
+    process.send!({ perWorkerBytes });
   } else if (cmd === "swap-in") {
     // One cold model at a time, nothing else running: each evicts the least recently used one.
     const times: number[] = [];
@@ -67,4 +78,4 @@ process.on("message", async (cmd: string) => {
   }
 });
 process.on("disconnect", () => process.exit(0));
-process.send!({ port: Number(new URL(address).port), models: files.length, perModelBytes: perModel });
+process.send!({ port: Number(new URL(address).port), models: files.length, perModelBytes: perModel, rssBytes: process.memoryUsage.rss() });

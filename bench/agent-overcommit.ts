@@ -41,8 +41,8 @@ const input = randomFloats(SIZES[0], 9);
 const body = JSON.stringify({ inputs: [{ name: "input", shape: [1, SIZES[0]], datatype: "FP32", data: Array.from(input) }] });
 const targets = fixtures.map((_, i) => ({ path: `/v2/models/m${i}/infer`, body }));
 
-type Ready = { port: number; models: number; perModelBytes: number };
-type Stats = { loads: { key: string; ms: number; swapInMs: number; at: number }[]; evictions: number; memoryBytes: number; perModelBytes: number; peakRssBytes: number };
+type Ready = { port: number; models: number; perModelBytes: number; rssBytes: number };
+type Stats = { loads: { key: string; ms: number; swapInMs: number; at: number }[]; evictions: number; memoryBytes: number; perModelBytes: number; peakRssBytes: number; workers: number };
 
 type LoadPriority = "idle" | "nice" | "normal";
 const VARIANTS = {
@@ -95,6 +95,7 @@ async function overcommitted(which: Variant) {
 }
 const overs = {} as Record<Variant, Awaited<ReturnType<typeof overcommitted>>>;
 for (const v of variants) overs[v] = await overcommitted(v);
+const workerMemory = await ask<{ perWorkerBytes: number }>(agents.prepacked.child, "worker-memory");
 const base = { load: merged(runsOf.base), stats: await ask<Stats>(agents.base.child, "stats") };
 for (const which of order) await stopChild(agents[which].child);
 
@@ -167,7 +168,10 @@ function summarise(which: Variant) {
     swapInRatio: round(percentile(swapIn, 50) / percentile(bare, 50)),
     swapIns: swapIn.length,
   };
-  return { resident, all, loads: measuredLoads.length, evictions: over.stats.evictions, peakRssMb: mb(over.stats.peakRssBytes), budgetMb: mb(over.stats.memoryBytes), figures };
+  return {
+    resident, all, loads: measuredLoads.length, evictions: over.stats.evictions, figures,
+    peakRssMb: mb(over.stats.peakRssBytes), rssBeforeLoadsMb: mb(over.ready.rssBytes), workersStarted: over.stats.workers, budgetMb: mb(over.stats.memoryBytes),
+  };
 }
 const results = Object.fromEntries(variants.map((v) => [v, summarise(v)])) as Record<Variant, ReturnType<typeof summarise>>;
 const command = `node --import tsx bench/agent-overcommit.ts --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --workers ${workers}`;
@@ -176,6 +180,7 @@ const report = {
   models: MODELS, room: ROOM, modelSizes: SIZES, artifactBytes: fixtures[0].bytes.length, perModelBudgetBytes: overs.prepacked.ready.perModelBytes,
   traffic: { distribution: "zipf", s: 1, seeds: Array.from({ length: rounds }, (_, r) => 42 + r), concurrency, seconds, rounds, warmupSeconds: { first: 3, others: 1 } },
   sessionWorkers: workers,
+  perWorkerRssMb: mb(workerMemory.perWorkerBytes),
   overcommit: results,
   baseline: { requests: baseline, peakRssMb: mb(base.stats.peakRssBytes), budgetMb: mb(base.stats.memoryBytes) },
   loadGeneratorPeakRssMb: Math.max(...Object.values(runsOf).flat().map((x) => mb(x.peakRssBytes))),
@@ -217,9 +222,9 @@ ${verdicts}
 
 Failed requests: ${errors}.
 
-How the agent keeps requests to resident models fast: sessions live in worker threads, ${workers > ROOM ? "one model per worker (a worker more than the models that fit)" : `${workers} of them`}, so ${workers > ROOM ? "a load never holds up" : "a load holds up only the other models of its worker, not"} the requests to the other resident models; a load goes to an empty worker (or the least busy one not loading); loads run one at a time, so they take at most one of the 2 cores; an eviction does not wait for the evicted session's release (the worker releases it before it loads the next). Without weight prepacking a load costs about half the CPU, which is what the requests to resident models feel; the swap-in's fixed part (two thread hops, the release of the evicted session, both before the create) is then a larger share of it. What remains: with Zipf s=1 over 30 models and room for 10, LRU misses on about ${round((results.prepacked.resident.cold / Math.max(1, results.prepacked.all.count)) * 100, 0)}% of requests, and each load is CPU on 2 cores shared with the requests, the load generator and the machine's other jobs; the baseline's p99 itself moves with that load (compare the load average).
+How the agent keeps requests to resident models fast: sessions live in worker threads, ${workers > ROOM ? "one model per worker (a worker more than the models that fit)" : `${workers} of them`}, so ${workers > ROOM ? "a load never holds up" : "a load holds up only the other models of its worker, not"} the requests to the other resident models; loads run one at a time, and (by default) each runs in Linux's idle scheduling class: a long-lived python3 helper moves the loading worker thread into the class with \`sched_setscheduler\` and back (with any thread started meanwhile) before its model serves, and after 250 ms a load goes on at the normal class, so it cannot starve. A request's threads, at the normal class, then take a core from a load at once. A nice value does not do that: the kernel's EEVDF scheduler lets a running thread of any weight finish a protected slice (about a millisecond) before a woken thread preempts it, and nice 10 (tried before) left the resident p99 at 1.78–1.84×. The price is on the cold path: a load only gets CPU that no request wants, so requests that wait for a load wait longer while the agent is busy (compare the rows "all requests" of the default and of the agent with loads at normal priority). Without weight prepacking a load costs about half the CPU, and its swap-in's fixed part (two thread hops, the release of the evicted session) is a larger share of it. What remains: with Zipf s=1 over 30 models and room for 10, LRU misses on about ${round((results.prepacked.resident.cold / Math.max(1, results.prepacked.all.count)) * 100, 0)}% of requests and a load is running during ${round((results.prepacked.resident.besideALoad.count / Math.max(1, results.prepacked.resident.count)) * 100, 0)}% of the requests to resident models; what a scheduling class cannot take from them is the memory bandwidth and cache a load uses (it reads a 6 MB file and writes the packed weights) and the kernel's work mapping and freeing that memory; the baseline's p99 itself moves with the machine's other jobs (compare the load average).
 
-Peak RSS: overcommitted agents ${variants.map((v) => `${results[v].peakRssMb} MB (${v})`).join(", ")}, all-resident agent ${report.baseline.peakRssMb} MB, load generator ≤ ${report.loadGeneratorPeakRssMb} MB.
+Peak RSS: overcommitted agents ${variants.map((v) => `${results[v].peakRssMb} MB (${v}, ${results[v].workersStarted} session workers started)`).join(", ")}, all-resident agent ${report.baseline.peakRssMb} MB, load generator ≤ ${report.loadGeneratorPeakRssMb} MB. An agent process holds ${results.prepacked.rssBeforeLoadsMb} MB before its first load (30 models assigned, server listening); a session worker costs ${report.perWorkerRssMb} MB with onnxruntime loaded and no session (a V8 isolate and onnxruntime-node's module), ${round((report.perWorkerRssMb * workers), 0)} MB for ${workers}; the rest is the 10 sessions (${mb(report.perModelBudgetBytes)} MB budgeted each) and memory the allocator keeps after sessions are released.
 `;
 writeFileSync(join(benchDir, "results/agent-overcommit.md"), md);
 process.stdout.write(md);
