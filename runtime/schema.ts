@@ -59,6 +59,12 @@ export const pipelineSchema = z
           .min(0)
           .optional()
           .describe("Recent messages the pipeline keeps for `evoflow trace` in memory (10,000 unless the runtime says otherwise); 0 turns provenance capture off"),
+        traceBytes: z
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .optional()
+          .describe("Memory for those messages, kept encoded (16 MiB unless set): the oldest go first when either limit is reached"),
         deadLetterCapacity: z.number().int().min(1).default(1000),
         capture: z
           .object({ sync: z.enum(["off", "sampled", "full"]).default("full"), sampleRate: z.number().min(0).max(1).default(0.01) })

@@ -108,7 +108,7 @@ export class RunningPipeline implements MetricsSource {
     const settings = compiled.pipeline.settings;
     this.taps = new TapStore(settings?.tapCapacity ?? 256);
     this.deadLetters = new Ring(settings?.deadLetterCapacity ?? 1000);
-    this.traces = new TraceStore(settings?.traceCapacity ?? options.traceCapacity ?? 10_000);
+    this.traces = new TraceStore(settings?.traceCapacity ?? options.traceCapacity ?? 10_000, settings?.traceBytes);
   }
 
   get pipeline(): string {

@@ -6,7 +6,7 @@
  */
 import { DeliverPolicy, type JetStreamClient, type OrderedConsumerOptions } from "@nats-io/jetstream";
 import type { Message } from "../envelope";
-import { TraceStore, type TraceNode } from "../provenance";
+import { traceTree, type TraceNode } from "../provenance";
 import { decode, decodeMessage, type DeadLetterRecord } from "./nats-codec";
 import * as names from "./nats-names";
 
@@ -102,9 +102,7 @@ export async function readTrace(
       seen.add(message.id);
       messages.push(message);
     }
-  const store = new TraceStore(Math.max(1, messages.length));
-  for (const m of messages) store.record(m);
-  return { messages, outputs: store.tree(traceId) };
+  return { messages, outputs: traceTree(messages) };
 }
 
 /** The dead letters of a pipeline (the last `limit`, oldest first) and how many the stream holds. */
