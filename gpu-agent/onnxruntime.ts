@@ -68,13 +68,16 @@ export interface OnnxRuntimeOptions {
    */
   prepackWeights?: boolean;
   /**
-   * CPU priority of a load in a session worker, the thread's class restored after it:
-   * "idle" (default) puts the loading thread in Linux's idle scheduling class
-   * (gpu-agent/idle-class.ts), so any request to a resident model, in another thread,
-   * takes the core from the load at once; "nice" runs the load at nice 19, which the
-   * kernel weighs far lower but still lets finish a slice before a request; "normal"
-   * leaves it alone. "idle" falls back to "nice" where the class is not available, and
-   * "nice" to "normal" where the thread could not raise its priority back (no CAP_SYS_NICE).
+   * CPU priority of a load in a session worker, the thread's priority restored after it.
+   * "nice" (default): the load runs at nice 19, a weight of 15 against the 1024 of the
+   * threads serving requests to resident models, so they get the cores whenever they want
+   * them, while the load still gets a share next to other processes' background work.
+   * "idle": Linux's idle scheduling class (gpu-agent/idle-class.ts), which yields to every
+   * other thread of the machine, background work included: on a host with other busy
+   * processes loads crawl (bounded by `idleLoadLimitMs`); for a dedicated host.
+   * "normal" leaves loads alone. "idle" falls back to "nice" where the class is not
+   * available, and "nice" to "normal" where the thread could not raise its priority back
+   * (no CAP_SYS_NICE).
    */
   loadPriority?: "idle" | "nice" | "normal";
   /**
@@ -230,7 +233,7 @@ export class OnnxRuntimeBackend implements Backend {
   }
 
   private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string): Promise<void> {
-    const priority = this.options.loadPriority ?? "idle";
+    const priority = this.options.loadPriority ?? "nice";
     const idle = priority === "idle" ? await (this.idleClass ??= IdleClass.start()) : undefined;
     const load = { type: "load", key, path: artifactPath, options: this.sessionOptions() };
     if (!idle) {
