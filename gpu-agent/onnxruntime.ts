@@ -90,6 +90,9 @@ export interface OnnxRuntimeOptions {
   log?: (message: string) => void;
 }
 
+/** Linux's lowest priority: a weight of 15 against the 1024 of threads at nice 0. */
+const LOAD_NICENESS = 19;
+
 /** Recent requests decay with this half-life when choosing where a load goes. */
 const TRAFFIC_HALF_LIFE_MS = 1000;
 
@@ -225,7 +228,9 @@ export class OnnxRuntimeBackend implements Backend {
       // to the evicted model's worker, and the loads above wait for it wherever that would overlap.
       unload: async () => {
         worker.models--;
-        const released: Promise<unknown> = worker.call({ type: "unload", key }).catch((err: Error) => this.options.log?.(`releasing ${key} failed: ${err.message}`));
+        // Released at the loads' nice value where loads are niced: freeing a session's memory is work no request waits for.
+        const niceness = (this.options.loadPriority ?? "nice") === "nice" ? LOAD_NICENESS : undefined;
+        const released: Promise<unknown> = worker.call({ type: "unload", key, niceness }).catch((err: Error) => this.options.log?.(`releasing ${key} failed: ${err.message}`));
         worker.releasing.add(released);
         void released.then(() => worker.releasing.delete(released));
       },
@@ -237,7 +242,7 @@ export class OnnxRuntimeBackend implements Backend {
     const idle = priority === "idle" ? await (this.idleClass ??= IdleClass.start()) : undefined;
     const load = { type: "load", key, path: artifactPath, options: this.sessionOptions() };
     if (!idle) {
-      await worker.call({ ...load, niceness: priority === "normal" ? undefined : 19 });
+      await worker.call({ ...load, niceness: priority === "normal" ? undefined : LOAD_NICENESS });
       return;
     }
     const tid = await worker.threadId();

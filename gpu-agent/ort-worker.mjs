@@ -27,18 +27,18 @@ function mayRestorePriority() {
 const canLowerLoads = mayRestorePriority();
 
 /**
- * Creates a session at nice `niceness` (Linux applies setpriority to the calling thread),
- * then restores this thread's priority: the requests to resident models, in other
- * threads, then take the CPU from a load whenever they need it.
+ * Runs `work` (a session's creation or release) at nice `niceness` (Linux applies
+ * setpriority to the calling thread), then restores this thread's priority: the requests
+ * to resident models, in other threads, take the CPU from it whenever they need it.
  */
-async function createAtNiceness(path, options, niceness) {
-  if (niceness === undefined || !canLowerLoads) return ort.InferenceSession.create(path, options);
+async function atNiceness(niceness, work) {
+  if (niceness === undefined || !canLowerLoads) return work();
   const before = getPriority(0);
   const lowered = Math.max(before, niceness);
   const threadsBefore = new Set(readdirSync("/proc/self/task"));
   setPriority(0, lowered);
   try {
-    return await ort.InferenceSession.create(path, options);
+    return await work();
   } finally {
     setPriority(0, before);
     // A thread started during the load (onnxruntime starts one at the process's first session) inherited the nice value.
@@ -62,7 +62,7 @@ parentPort.on("message", async (msg) => {
     if (msg.type === "thread-id") {
       reply(msg.id, Number(readlinkSync("/proc/thread-self").split("/").pop()));
     } else if (msg.type === "load") {
-      sessions.set(msg.key, await createAtNiceness(msg.path, msg.options, msg.niceness));
+      sessions.set(msg.key, await atNiceness(msg.niceness, () => ort.InferenceSession.create(msg.path, msg.options)));
       reply(msg.id, true);
     } else if (msg.type === "run") {
       const session = sessions.get(msg.key);
@@ -80,7 +80,7 @@ parentPort.on("message", async (msg) => {
     } else if (msg.type === "unload") {
       const session = sessions.get(msg.key);
       sessions.delete(msg.key);
-      await session?.release();
+      await atNiceness(msg.niceness, async () => session?.release());
       reply(msg.id, true);
     }
   } catch (err) {
