@@ -49,7 +49,7 @@ export class Runtime {
     const result = validatePipeline(pipelineJson, this.nodeTypes);
     if (!result.ok) throw new PipelineInvalidError(result.problems);
     const name = result.compiled.pipeline.name;
-    await this.undeploy(name);
+    await this.stop(name);
     const running = await runPipeline(result.compiled, {
       transport: this.transport,
       metrics: this.metrics,
@@ -63,7 +63,14 @@ export class Runtime {
     return running;
   }
 
+  /** Stops and removes a pipeline (on NATS, its definition too, so workers stop their share). */
   async undeploy(name: string): Promise<boolean> {
+    if (!(await this.stop(name))) return false;
+    await this.transport.withdraw?.(name);
+    return true;
+  }
+
+  private async stop(name: string): Promise<boolean> {
     const running = this.pipelines.get(name);
     if (!running) return false;
     this.pipelines.delete(name);

@@ -1009,9 +1009,15 @@ export class NatsTransport implements Transport {
    * (A coordinator that dies leaves its definitions: the workers go on serving.)
    */
   private async withdrawDefinitions(): Promise<void> {
-    for (const [name, revision] of this.published)
-      await this.pipelinesKv.delete(name, { previousSeq: revision }).catch((err: Error) => this.log("debug", `definition ${name} left in KV: ${err.message}`));
-    this.published.clear();
+    for (const name of [...this.published.keys()]) await this.withdraw(name);
+  }
+
+  /** Takes the pipeline's definition out of KV (a DELETE of the pipeline), if it is still the one this process wrote. */
+  async withdraw(pipeline: string): Promise<void> {
+    const revision = this.published.get(pipeline);
+    if (revision === undefined) return;
+    this.published.delete(pipeline);
+    await this.pipelinesKv.delete(pipeline, { previousSeq: revision }).catch((err: Error) => this.log("debug", `definition ${pipeline} left in KV: ${err.message}`));
   }
 
   async close(): Promise<void> {

@@ -94,5 +94,7 @@ export interface Transport {
   idle(pipeline: string): Promise<void>;
   /** Stops serving and consuming the pipeline's edges. */
   detach(pipeline: string): Promise<void>;
+  /** Optional: the pipeline was removed, not replaced: a transport that shares definitions with other processes takes its own back. */
+  withdraw?(pipeline: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,7 +2,8 @@
  * `evoflow run --nats` stopping cleanly takes its pipeline definitions out of NATS KV: the
  * workers stop their share and status shows no pipeline nobody runs, while the stream and
  * its messages stay readable. Started again, the coordinator puts the definition back and
- * the workers follow. Real CLI processes on a real nats-server.
+ * the workers follow. A DELETE of the pipeline through the API withdraws it the same way.
+ * Real CLI processes on a real nats-server.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,8 +40,10 @@ it("withdraws the definitions of a coordinator that stops cleanly; the workers f
   writeFileSync(join(dir, "ghost.json"), JSON.stringify(pipeline));
   const processes: CliProcess[] = [];
   cleanups.push(() => Promise.all(processes.map((p) => p.kill("SIGKILL"))));
+  let port = 0;
   const startCoordinator = async () => {
-    const coordinator = evoflow(["run", join(dir, "ghost.json"), "--nats", server.url, "--port", String(await freePort()), "--data", join(dir, "coord")]);
+    port = await freePort();
+    const coordinator = evoflow(["run", join(dir, "ghost.json"), "--nats", server.url, "--port", String(port), "--data", join(dir, "coord")]);
     processes.push(coordinator);
     await coordinator.waitFor(/listening on/);
     return coordinator;
@@ -74,4 +77,10 @@ it("withdraws the definitions of a coordinator that stops cleanly; the workers f
   await startCoordinator();
   await until("the worker running ghost again", () => (worker.output.match(/running ghost/g)?.length === 2 ? true : undefined));
   expect((await reader.definitions()).has("ghost")).toBe(true);
+
+  // Deleted through the API (the coordinator goes on running): the definition goes too, and the worker follows.
+  const deleted = await fetch(`http://127.0.0.1:${port}/api/pipelines/ghost`, { method: "DELETE" });
+  expect(deleted.status).toBe(200);
+  expect((await reader.definitions()).has("ghost")).toBe(false);
+  await until("the worker to stop ghost again", () => (worker.output.match(/pipeline ghost removed/g)?.length === 2 ? true : undefined));
 });
