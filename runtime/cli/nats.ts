@@ -14,6 +14,7 @@
 import type { Command } from "commander";
 import type { Pipeline } from "../schema";
 import { edgeReadFilter, parseSince, readStream, readTrace, type StartAt } from "../transport/nats-read";
+import { pipelineOfStream } from "../transport/nats-names";
 import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
 import { PipelineInvalidError, Runtime, type RuntimeOptions } from "../runtime";
 import { createServices } from "../services";
@@ -169,10 +170,18 @@ function printTree(nodes: TraceNode[], indent = ""): void {
   }
 }
 
-/** `evoflow trace --nats`: the trace's messages from every process, read from the pipelines' streams. */
+/**
+ * `evoflow trace --nats`: the trace's messages from every process, read from the pipelines' streams;
+ * without `--pipeline`, from every pipeline's stream, running or stopped.
+ */
 export function traceFromNats(traceId: string, opts: { nats: string; pipeline?: string; json?: boolean }): Promise<void> {
   return reading(opts.nats, async (transport) => {
-    const pipelines = opts.pipeline ? [opts.pipeline] : [...(await transport.definitions()).keys()];
+    const pipelines: string[] = opts.pipeline ? [opts.pipeline] : [];
+    if (!opts.pipeline)
+      for await (const stream of transport.jsm.streams.names()) {
+        const pipeline = pipelineOfStream(stream);
+        if (pipeline) pipelines.push(pipeline);
+      }
     for (const pipeline of pipelines) {
       const trace = await readTrace(transport.js, pipeline, traceId);
       if (trace.messages.length === 0) continue;

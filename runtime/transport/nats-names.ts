@@ -14,6 +14,8 @@
 
 /** Stream names may not hold dots; pipeline names never do (see schema.ts). */
 export const streamName = (pipeline: string) => `EVOFLOW_${pipeline}`;
+/** The pipeline a stream belongs to, undefined for streams that are not a pipeline's (KV buckets, object stores). */
+export const pipelineOfStream = (stream: string) => (stream.startsWith("EVOFLOW_") ? stream.slice("EVOFLOW_".length) : undefined);
 export const consumerName = (edge: string) => `edge_${edge}`;
 
 /** Subject tokens must not hold dots, spaces or wildcards; trace ids are hex but nodes may set their own. */

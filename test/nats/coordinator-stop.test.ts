@@ -72,6 +72,11 @@ it("withdraws the definitions of a coordinator that stops cleanly; the workers f
   const tap = await evoflowOnce(["tap", "ghost", "tag_out-out_in", "--nats", server.url, "--last", "5"]);
   expect(tap.code).toBe(0);
   expect(tap.stdout.trim().split("\n").map((l) => JSON.parse(l).message.payload.tagged)).toEqual([true, true, true, true, true]);
+  // And a trace of a pipeline nobody runs any more is found without naming the pipeline.
+  const traceId = JSON.parse(tap.stdout.trim().split("\n")[0]).message.traceId;
+  const trace = await evoflowOnce(["trace", traceId, "--nats", server.url]);
+  expect(trace.code, trace.stderr).toBe(0);
+  expect(trace.stdout).toContain(`trace ${traceId} in pipeline ghost`);
 
   // Deployed again: the worker takes its share back.
   await startCoordinator();
