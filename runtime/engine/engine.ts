@@ -279,10 +279,12 @@ export class RunningPipeline implements MetricsSource {
 
   private async toDeadLetter(node: RunningNode, port: string, edge: string | undefined, reason: string, message: Message): Promise<void> {
     const letter: DeadLetter = { ts: Date.now(), pipeline: this.name, node: node.compiled.id, port, edge, reason, message };
+    // A transport with deliveries left (nats' maxDeliver) retries the message instead: no letter, nothing counted.
+    const stored = await this.options.transport.deadLetter(letter).catch(() => true);
+    if (!stored) return;
     this.deadLetters.push(letter);
     this.deadLetterTotal++;
     this.options.log?.("warn", `dead letter: ${reason}`, { pipeline: this.name, node: node.compiled.id, port });
-    await this.options.transport.deadLetter(letter).catch(() => undefined);
   }
 
   /** Resolves when every async edge is drained and idle. */

@@ -196,8 +196,9 @@ export class MemoryTransport implements Transport {
     return (message) => queue.publish(message);
   }
 
-  async deadLetter(_letter: DeadLetter): Promise<void> {
+  async deadLetter(_letter: DeadLetter): Promise<boolean> {
     // In memory the engine's dead-letter ring is the stream; nothing more to persist.
+    return true;
   }
 
   edgeStats(edge: EdgeInfo): EdgeStats {

@@ -804,13 +804,13 @@ export class NatsTransport implements Transport {
    * delivered again, to this or another replica. On the last delivery, or for any other
    * failure, it goes to the dead-letter stream with the reason and the delivery count.
    */
-  async deadLetter(letter: DeadLetter): Promise<void> {
+  async deadLetter(letter: DeadLetter): Promise<boolean> {
     const scope = this.scopes.get(letter.message);
     const ofHandledMessage = scope !== undefined && letter.edge === scope.edge && letter.message.id === scope.messageId;
     if (ofHandledMessage && scope.delivery < scope.maxDeliver) {
       scope.retryReason = letter.reason;
       this.log("info", `retrying: ${letter.reason}`, { pipeline: letter.pipeline, node: letter.node, delivery: scope.delivery });
-      return;
+      return false;
     }
     const stored: DeadLetterRecord = ofHandledMessage
       ? { ...letter, reason: `${letter.reason} (failed on each of ${scope.delivery} deliveries; settings.delivery.maxDeliver ${scope.maxDeliver})`, deliveries: scope.delivery }
@@ -823,6 +823,7 @@ export class NatsTransport implements Transport {
       `dlq:${letter.edge ?? letter.node}:${letter.message.id}`,
       this.reasonHeaders(stored.reason, letter.edge),
     );
+    return true;
   }
 
   // ---- sync edges ----------------------------------------------------------------

@@ -88,7 +88,8 @@ export interface Transport {
   publishAsync(edge: EdgeInfo, message: Message, handling?: Message): Promise<void> | undefined;
   /** Optional: publishAsync bound to one edge, for a transport that can skip finding the edge per message. */
   publisher?(edge: EdgeInfo): (message: Message, handling?: Message) => Promise<void> | undefined;
-  deadLetter(letter: DeadLetter): Promise<void>;
+  /** Stores a dead letter; resolves false when the transport retries the message instead (it has deliveries left), so there is no letter. */
+  deadLetter(letter: DeadLetter): Promise<boolean>;
   edgeStats(edge: EdgeInfo): EdgeStats;
   /** Resolves when no message is queued or being handled on any async edge of the pipeline. */
   idle(pipeline: string): Promise<void>;

@@ -83,6 +83,9 @@ describe("max deliveries", () => {
     expect(Object.fromEntries(running.nodeStats()).check.errors).toBe(3 + 1);
     const { total, letters } = await readDeadLetters(transport.js, "retries");
     expect(total).toBe(1);
+    // The engine counts the letter, not the retries before it.
+    expect(running.deadLetterCount()).toBe(1);
+    expect(running.deadLetters.toArray()).toHaveLength(1);
     expect(letters[0]).toMatchObject({ node: "check", port: "in", edge: "gen_out-check_in", deliveries: 3, message: { payload: { i: 3 } } });
     expect(letters[0].reason).toContain("poison message 3");
     expect(letters[0].reason).toContain("3 deliveries");
