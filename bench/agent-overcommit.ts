@@ -15,7 +15,7 @@
  * Run: node --import tsx bench/agent-overcommit.ts [--seconds 20] [--rounds 4] [--concurrency 4] [--workers 11]
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
 import type { LoadResult } from "./agent-load-client";
@@ -26,6 +26,8 @@ const arg = (name: string, fallback: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const seconds = arg("seconds", 20);
+// The machine is shared: its load before the run says as much about the figures as the load after it.
+const loadAverageAtStart = round(loadavg()[0], 2);
 const concurrency = arg("concurrency", 4);
 const rounds = arg("rounds", 4);
 // One session worker per model that fits plus one: a load never shares a worker with a resident model.
@@ -177,7 +179,7 @@ function summarise(which: Variant) {
 const results = Object.fromEntries(variants.map((v) => [v, summarise(v)])) as Record<Variant, ReturnType<typeof summarise>>;
 const command = `node --import tsx bench/agent-overcommit.ts --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --workers ${workers}`;
 const report = {
-  benchmark: "agent-overcommit", date: new Date().toISOString(), command, machine: machine(),
+  benchmark: "agent-overcommit", date: new Date().toISOString(), command, machine: { ...machine(), loadAverage1mAtStart: loadAverageAtStart },
   models: MODELS, room: ROOM, modelSizes: SIZES, artifactBytes: fixtures[0].bytes.length, perModelBudgetBytes: overs.prepacked.ready.perModelBytes,
   traffic: { distribution: "zipf", s: 1, seeds: Array.from({ length: rounds }, (_, r) => 42 + r), concurrency, seconds, rounds, warmupSeconds: { first: 3, others: 1 } },
   sessionWorkers: workers,
@@ -210,7 +212,7 @@ const md = `# Agent overcommit: 30 models, room for 10, Zipf traffic
 
 Command: \`${command}\` — ${report.date}
 
-Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Agents (onnxruntime, CPU, 1 intra-op thread, ${workers ? `sessions in up to ${workers} worker threads` : "sessions in the main thread"}, one load at a time) and load generator each in their own process on loopback.
+Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average ${m.loadAverage1mAtStart} at the start and ${m.loadAverage1m} at the end (the machine is shared with other jobs, and the kernel's autogroup shares the CPU between sessions first, so another session's processes take their part even when niced). Agents (onnxruntime, CPU, 1 intra-op thread, ${workers ? `sessions in up to ${workers} worker threads` : "sessions in the main thread"}, one load at a time) and load generator each in their own process on loopback.
 
 Models: ${MODELS} MLPs ${SIZES.join("-")} (${mb(report.artifactBytes)} MB file, ${mb(report.perModelBudgetBytes)} MB budgeted each). Overcommitted agents: budget ${results.prepacked.budgetMb} MB (room for ${ROOM}), ${variants.map((v) => label(v)).join("; ")}; baseline: room for all ${MODELS}, all loaded before timing. Traffic: Zipf s=1 over the models, ${concurrency} clients closed loop, batch 1 JSON v2 requests; the ${order.length} agents run side by side and take turns, ${rounds} rounds of ${round(seconds / rounds, 1)} s each (the order reversed every other round, a 3 s warm-up before the first and 1 s before the others), round r with seed 42 + r for all, ${seconds} s measured per agent.
 
