@@ -98,7 +98,8 @@ export async function readTrace(
   const messages: Message[] = [];
   for (const filter of names.traceFilters(pipeline, traceId))
     for await (const { message } of readStream(js, pipeline, filter, { all: true })) {
-      if (seen.has(message.id)) continue; // fan-out stores a message once per edge
+      // Fan-out stores a message once per edge; and subject tokens are sanitised, so another trace may share this one's.
+      if (seen.has(message.id) || message.traceId !== traceId) continue;
       seen.add(message.id);
       messages.push(message);
     }
