@@ -2,9 +2,10 @@
  * Puts threads of this process into Linux's idle scheduling class (SCHED_IDLE) and back,
  * so a session worker can create a session only with CPU that nothing else wants
  * (`loadPriority: "idle"`). Unlike nice 19 (a weight of 15 against 1024), the class also
- * yields to other processes' background work, even niced: measured with two nice-10 busy
- * processes on 2 cores, an overcommitted agent made 56 loads in 10 s in the class, 437 at
- * nice 19 and 1284 at normal priority. Hence not the default; for a dedicated host.
+ * yields to other processes' background work, even niced, so a load leaves it after
+ * `idleLoadLimitMs`: with two nice-10 busy processes on 2 cores an overcommitted agent
+ * made 259 loads in 10 s this way, 453 at nice 19 and 1581 at normal priority
+ * (bench/agent-background-load.ts). Hence not the default; for a dedicated host.
  *
  * Node has no call for `sched_setscheduler`, and one `chrt` process per load costs a
  * fork and exec of CPU (hundreds of loads a second under overcommit), so one long-lived

@@ -70,21 +70,22 @@ export interface OnnxRuntimeOptions {
   /**
    * CPU priority of a load in a session worker, the thread's priority restored after it.
    * "nice" (default): the load runs at nice 19, a weight of 15 against the 1024 of the
-   * threads serving requests to resident models, so they get the cores whenever they want
-   * them, while the load still gets a share next to other processes' background work.
-   * "idle": Linux's idle scheduling class (gpu-agent/idle-class.ts), which yields to every
-   * other thread of the machine, background work included: on a host with other busy
-   * processes loads crawl (bounded by `idleLoadLimitMs`); for a dedicated host.
+   * threads serving requests to resident models, so they get the cores first, while the
+   * load still gets a share next to other processes' background work.
+   * "idle": Linux's idle scheduling class (gpu-agent/idle-class.ts) for up to
+   * `idleLoadLimitMs`, then nice 19; the class yields to every other thread of the machine,
+   * background work included, so on a host with other busy processes loads slow down; for
+   * a dedicated host.
    * "normal" leaves loads alone. "idle" falls back to "nice" where the class is not
    * available, and "nice" to "normal" where the thread could not raise its priority back
    * (no CAP_SYS_NICE).
    */
   loadPriority?: "idle" | "nice" | "normal";
   /**
-   * Longest a load stays in the idle class (default 250 ms); then it goes on at the normal
-   * class. On a machine whose cores something else keeps busy, an idle-class thread gets
-   * almost no CPU (a weight of 3 against 1024), and requests waiting for the load would
-   * wait without bound.
+   * Longest a load stays in the idle class (default 25 ms); then it goes on at nice 19. On
+   * a machine whose cores something else keeps busy, even niced, an idle-class thread gets
+   * almost no CPU (a weight of 3 against 110 at nice 10), and the requests waiting for the
+   * load would wait with it.
    */
   idleLoadLimitMs?: number;
   log?: (message: string) => void;
@@ -229,7 +230,7 @@ export class OnnxRuntimeBackend implements Backend {
       unload: async () => {
         worker.models--;
         // Released at the loads' nice value where loads are niced: freeing a session's memory is work no request waits for.
-        const niceness = (this.options.loadPriority ?? "nice") === "nice" ? LOAD_NICENESS : undefined;
+        const niceness = (this.options.loadPriority ?? "nice") !== "normal" ? LOAD_NICENESS : undefined;
         const released: Promise<unknown> = worker.call({ type: "unload", key, niceness }).catch((err: Error) => this.options.log?.(`releasing ${key} failed: ${err.message}`));
         worker.releasing.add(released);
         void released.then(() => worker.releasing.delete(released));
@@ -240,15 +241,16 @@ export class OnnxRuntimeBackend implements Backend {
   private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string): Promise<void> {
     const priority = this.options.loadPriority ?? "nice";
     const idle = priority === "idle" ? await (this.idleClass ??= IdleClass.start()) : undefined;
-    const load = { type: "load", key, path: artifactPath, options: this.sessionOptions() };
+    // At nice 19 also in the idle class: it is the priority the load goes on at after `idleLoadLimitMs`.
+    const load = { type: "load", key, path: artifactPath, options: this.sessionOptions(), niceness: priority === "normal" ? undefined : LOAD_NICENESS };
     if (!idle) {
-      await worker.call({ ...load, niceness: priority === "normal" ? undefined : LOAD_NICENESS });
+      await worker.call(load);
       return;
     }
     const tid = await worker.threadId();
     // Not awaited: the helper takes the request in order, before the restore below.
     const lowered = idle.set(tid, "idle");
-    const limit = setTimeout(() => void idle.set(tid, "other").catch(() => undefined), this.options.idleLoadLimitMs ?? 250);
+    const limit = setTimeout(() => void idle.set(tid, "other").catch(() => undefined), this.options.idleLoadLimitMs ?? 25);
     try {
       await worker.call(load);
     } finally {
