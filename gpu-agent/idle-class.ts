@@ -5,7 +5,7 @@
  * yields to other processes' background work, even niced, so a load leaves it after
  * `idleLoadLimitMs`: with two nice-10 busy processes on 2 cores an overcommitted agent
  * made 259 loads in 10 s this way, 453 at nice 19 and 1581 at normal priority
- * (bench/agent-background-load.ts). Hence not the default; for a dedicated host.
+ * (bench/agent-background-load.ts).
  *
  * Node has no call for `sched_setscheduler`, and one `chrt` process per load costs a
  * fork and exec of CPU (hundreds of loads a second under overcommit), so one long-lived

@@ -69,13 +69,14 @@ export interface OnnxRuntimeOptions {
   prepackWeights?: boolean;
   /**
    * CPU priority of a load in a session worker, the thread's priority restored after it.
-   * "nice" (default): the load runs at nice 19, a weight of 15 against the 1024 of the
-   * threads serving requests to resident models, so they get the cores first, while the
-   * load still gets a share next to other processes' background work.
-   * "idle": Linux's idle scheduling class (gpu-agent/idle-class.ts) for up to
-   * `idleLoadLimitMs`, then nice 19; the class yields to every other thread of the machine,
-   * background work included, so on a host with other busy processes loads slow down; for
-   * a dedicated host.
+   * "idle" (default): Linux's idle scheduling class (gpu-agent/idle-class.ts) for up to
+   * `idleLoadLimitMs`, then nice 19. A thread in the class gets a core only when no other
+   * thread wants it, and the kernel counts a core running only such a thread as free when
+   * it places a waking thread. The class yields to other processes' background work too,
+   * hence the limit (bench/agent-background-load.ts).
+   * "nice": the load runs at nice 19, a weight of 15 against the 1024 of the threads
+   * serving requests to resident models, so they get the cores first (in the overcommit
+   * bench, less well than "idle"), while it keeps a share next to background work.
    * "normal" leaves loads alone. "idle" falls back to "nice" where the class is not
    * available, and "nice" to "normal" where the thread could not raise its priority back
    * (no CAP_SYS_NICE).
@@ -230,7 +231,7 @@ export class OnnxRuntimeBackend implements Backend {
       unload: async () => {
         worker.models--;
         // Released at the loads' nice value where loads are niced: freeing a session's memory is work no request waits for.
-        const niceness = (this.options.loadPriority ?? "nice") !== "normal" ? LOAD_NICENESS : undefined;
+        const niceness = (this.options.loadPriority ?? "idle") !== "normal" ? LOAD_NICENESS : undefined;
         const released: Promise<unknown> = worker.call({ type: "unload", key, niceness }).catch((err: Error) => this.options.log?.(`releasing ${key} failed: ${err.message}`));
         worker.releasing.add(released);
         void released.then(() => worker.releasing.delete(released));
@@ -239,7 +240,7 @@ export class OnnxRuntimeBackend implements Backend {
   }
 
   private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string): Promise<void> {
-    const priority = this.options.loadPriority ?? "nice";
+    const priority = this.options.loadPriority ?? "idle";
     const idle = priority === "idle" ? await (this.idleClass ??= IdleClass.start()) : undefined;
     // At nice 19 also in the idle class: it is the priority the load goes on at after `idleLoadLimitMs`.
     const load = { type: "load", key, path: artifactPath, options: this.sessionOptions(), niceness: priority === "normal" ? undefined : LOAD_NICENESS };

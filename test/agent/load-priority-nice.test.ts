@@ -1,5 +1,5 @@
 /**
- * The default load priority: a load in a session worker runs at nice 19, and the loading
+ * `loadPriority: "nice"`: a load in a session worker runs at nice 19, and the loading
  * thread, and any thread started meanwhile, get their nice value back. In a process of its
  * own, so the watched load is its first onnxruntime session (onnxruntime starts a thread then).
  */
@@ -15,9 +15,9 @@ afterEach(async () => {
 });
 
 describe.runIf(process.platform === "linux" && process.getuid?.() === 0)("session workers load at nice 19", () => {
-  it("by default a load runs at nice 19, every thread is back at its nice value afterwards, and answers are right", async () => {
+  it("a load runs at nice 19, every thread is back at its nice value afterwards, and answers are right", async () => {
     const big = makeMlp({ sizes: [1024, 2048, 2048, 2048, 10], seed: 5 });
-    host = new ModelHost({ backend: new OnnxRuntimeBackend({ executionProvider: "cpu", workers: 2 }), memoryBytes: 1e9, cacheDir: tempDir("nice") });
+    host = new ModelHost({ backend: new OnnxRuntimeBackend({ executionProvider: "cpu", workers: 2, loadPriority: "nice" }), memoryBytes: 1e9, cacheDir: tempDir("nice") });
     await host.assign({ name: "big", version: 1, artifact: big.bytes });
     const before = threads();
     const seen = await watchWhile(host.warm("big", 1), () => threads().filter((t) => t.nice === 19));

@@ -25,8 +25,9 @@ afterEach(async () => {
 const big = makeMlp({ sizes: [1024, 2048, 2048, 2048, 10], seed: 5 });
 const small = mlpFamily(2);
 
+// The default load priority: the idle class.
 function newHost(idleLoadLimitMs?: number) {
-  const backend = new OnnxRuntimeBackend({ executionProvider: "cpu", workers: 3, loadPriority: "idle", idleLoadLimitMs });
+  const backend = new OnnxRuntimeBackend({ executionProvider: "cpu", workers: 3, idleLoadLimitMs });
   const host = new ModelHost({ backend, memoryBytes: 1e9, cacheDir: tempDir("priority") });
   hosts.push(host);
   return host;
