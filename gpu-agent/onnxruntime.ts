@@ -76,8 +76,8 @@ export interface OnnxRuntimeOptions {
    * hence the limit (bench/agent-background-load.ts).
    * "nice": the load runs at nice 19, a weight of 15 against the 1024 of the threads
    * serving requests to resident models, so they get the cores first (in the overcommit
-   * bench, less well than "idle" in 4 of 6 runs), while it keeps a share next to
-   * background work.
+   * bench a little less well than "idle" on average, within the noise), while it keeps a
+   * share next to background work.
    * "normal" leaves loads alone. "idle" falls back to "nice" where the class is not
    * available, and "nice" to "normal" where the thread could not raise its priority back
    * (no CAP_SYS_NICE).
