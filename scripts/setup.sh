@@ -8,6 +8,8 @@ missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist)
+# The GPU agent moves loading threads into Linux's idle scheduling class through python3's os module.
+[ -x /usr/bin/python3 ] || missing+=(python3-minimal)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt"
   export DEBIAN_FRONTEND=noninteractive
