@@ -13,6 +13,7 @@
  * what keeping the object costs the collector.
  */
 import type { Message } from "./envelope";
+import { stringHash } from "./random";
 import { decode, encode } from "./transport/nats-codec";
 
 export interface TraceNode {
@@ -43,13 +44,6 @@ function carriesBinary(payload: unknown): boolean {
     if (typeof v === "object" && v !== null && ArrayBuffer.isView((v as { data?: unknown }).data) && (v as { data: ArrayBufferView }).data.byteLength >= ENCODE_FROM_BYTES) return true;
   }
   return false;
-}
-
-/** FNV-1a of a string: what the index compares before decoding anything. */
-function hash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 export class TraceStore {
@@ -102,14 +96,14 @@ export class TraceStore {
     this.slotGeneration[slot] = this.generation;
     this.slotOffset[slot] = this.offset;
     this.slotLength[slot] = bytes.length;
-    this.slotTrace[slot] = hash(message.traceId);
-    this.slotId[slot] = hash(message.id);
+    this.slotTrace[slot] = stringHash(message.traceId);
+    this.slotId[slot] = stringHash(message.id);
     this.offset += bytes.length;
   }
 
   /** The trace's messages still held, in emission order. */
   messages(traceId: string): Message[] {
-    return this.scan((m) => m.traceId === traceId, this.slotTrace, hash(traceId));
+    return this.scan((m) => m.traceId === traceId, this.slotTrace, stringHash(traceId));
   }
 
   /**
@@ -117,7 +111,7 @@ export class TraceStore {
    * consumed). Parents from other traces (a batch, a join) are looked up too.
    */
   tree(traceId: string): TraceNode[] {
-    return traceTree(this.messages(traceId), (id) => this.scan((m) => m.id === id, this.slotId, hash(id))[0]);
+    return traceTree(this.messages(traceId), (id) => this.scan((m) => m.id === id, this.slotId, stringHash(id))[0]);
   }
 
   /** Never throws: a payload CBOR cannot carry, or one too big for a chunk, is kept as a note saying so. */
@@ -133,7 +127,7 @@ export class TraceStore {
     return encode({ ...message, payload: { unrecorded: note } });
   }
 
-  /** The held messages that match, oldest first; an encoded one is decoded only when its hashed `keys` entry is `key`. */
+  /** The held messages that match, oldest first; an encoded one is decoded only when its `keys` entry (the stringHash of its trace or id) is `key`. */
   private scan(match: (m: Message) => boolean, keys: Uint32Array, key: number): Message[] {
     const out: Message[] = [];
     const oldestGeneration = this.generation - this.chunks.length + 1;

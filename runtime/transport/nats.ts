@@ -73,6 +73,7 @@ import { connect, createInbox, errors, headers, type Msg, type NatsConnection, t
 import { NodeError } from "../engine/engine";
 import type { Message } from "../envelope";
 import type { TraceNode } from "../provenance";
+import { stringHash } from "../random";
 import { edgeId, type Pipeline } from "../schema";
 import { readDeadLetters, readTrace } from "./nats-read";
 import { decodeMessage, encode, decode, MalformedMessageError, type DeadLetterRecord, type SyncReply } from "./nats-codec";
@@ -187,9 +188,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Same answer for the same trace in every process, so a sampled trace is captured whole. */
 function sampled(traceId: string, rate: number): boolean {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < traceId.length; i++) h = Math.imul(h ^ traceId.charCodeAt(i), 0x01000193);
-  return (h >>> 0) / 0x1_0000_0000 < rate;
+  return stringHash(traceId) / 0x1_0000_0000 < rate;
 }
 
 /** Remembers the last `capacity` keys: a Set, and a ring that says which one to forget next. */
@@ -623,7 +622,7 @@ export class NatsTransport implements Transport {
         while (next && !admit(next)) next = waiting.shift();
         if (next) start(next);
       }, () => {
-        if (inProgress.get(m.seq) === m) inProgress.delete(m.seq);
+        inProgress.delete(m.seq);
         this.end(attached);
       });
     };
