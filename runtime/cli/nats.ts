@@ -170,18 +170,23 @@ function printTree(nodes: TraceNode[], indent = ""): void {
   }
 }
 
+/** Every pipeline that has a stream on the server, running or not. */
+async function pipelinesWithStreams(transport: NatsTransport): Promise<string[]> {
+  const pipelines: string[] = [];
+  for await (const stream of transport.jsm.streams.names()) {
+    const pipeline = pipelineOfStream(stream);
+    if (pipeline) pipelines.push(pipeline);
+  }
+  return pipelines;
+}
+
 /**
  * `evoflow trace --nats`: the trace's messages from every process, read from the pipelines' streams;
  * without `--pipeline`, from every pipeline's stream, running or stopped.
  */
 export function traceFromNats(traceId: string, opts: { nats: string; pipeline?: string; json?: boolean }): Promise<void> {
   return reading(opts.nats, async (transport) => {
-    const pipelines: string[] = opts.pipeline ? [opts.pipeline] : [];
-    if (!opts.pipeline)
-      for await (const stream of transport.jsm.streams.names()) {
-        const pipeline = pipelineOfStream(stream);
-        if (pipeline) pipelines.push(pipeline);
-      }
+    const pipelines = opts.pipeline ? [opts.pipeline] : await pipelinesWithStreams(transport);
     for (const pipeline of pipelines) {
       const trace = await readTrace(transport.js, pipeline, traceId);
       if (trace.messages.length === 0) continue;
