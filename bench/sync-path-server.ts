@@ -5,14 +5,15 @@
  *            called over the Open Inference Protocol at /v2/models/<pipeline>/infer
  *   evoflow-untraced: the same pipeline with provenance and taps off (settings
  *            traceCapacity 0, tapCapacity 0), for reference: what keeping them costs
- * All take the same v2 JSON request. Reports {port, path} when listening and its
- * peak RSS when asked.
+ * All take the same v2 JSON request. Reports {port, path} when listening, its peak
+ * RSS when asked, and, asked to inject requests, the CPU each costs served in process
+ * (fastify's inject: no socket, so the loopback's noise is left out).
  */
 import { readFileSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Fastify from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import * as ort from "onnxruntime-node";
 import { ModelHost } from "../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
@@ -40,8 +41,7 @@ async function bare() {
     const out = results[session.outputNames[0]];
     return { model_name: "bare", outputs: [{ name: session.outputNames[0], datatype: "FP32", shape: out.dims, data: Array.from(out.data as Float32Array) }] };
   });
-  const address = await app.listen({ port: 0, host: "127.0.0.1" });
-  return { port: Number(new URL(address).port), path: "/infer" };
+  return { app, path: "/infer" };
 }
 
 async function evoflow(untraced: boolean) {
@@ -61,12 +61,25 @@ async function evoflow(untraced: boolean) {
     ],
     edges: [{ from: "request.out", to: "model.in", mode: "sync" }],
   });
-  const app = await createApi({ runtime });
-  const address = await app.listen({ port: 0, host: "127.0.0.1" });
-  return { port: Number(new URL(address).port), path: "/v2/models/classify/infer" };
+  return { app: await createApi({ runtime }), path: "/v2/models/classify/infer" };
 }
 
-const ready = mode === "bare" ? await bare() : await evoflow(mode === "evoflow-untraced");
-process.on("message", () => process.send!({ peakRssBytes: peakRss() }));
+/** CPU (every thread) per request over `count` requests injected one after another. */
+async function injected(app: FastifyInstance, path: string, body: string, count: number): Promise<number> {
+  const inject = () => app.inject({ method: "POST", url: path, headers: { "content-type": "application/json" }, payload: body });
+  for (let i = 0; i < count / 10; i++) await inject(); // warm-up
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i++) await inject();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / count;
+}
+
+const { app, path } = mode === "bare" ? await bare() : await evoflow(mode === "evoflow-untraced");
+const address = await app.listen({ port: 0, host: "127.0.0.1" });
+const ready = { port: Number(new URL(address).port), path };
+process.on("message", async (msg: { inject?: { body: string; count: number } }) => {
+  if (msg.inject) process.send!({ cpuUsPerRequest: await injected(app, path, msg.inject.body, msg.inject.count) });
+  else process.send!({ peakRssBytes: peakRss() });
+});
 process.on("disconnect", () => process.exit(0)); // the benchmark ended, however it ended
 process.send!(ready);

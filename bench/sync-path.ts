@@ -6,7 +6,9 @@
  * process (closed loop on loopback). For reference, (c) is (b) with provenance and taps
  * off, to show what keeping them costs. Alternates the servers over several rounds, at
  * concurrency 1 (latency) and 16 (throughput), and reports the median round, with each
- * server's CPU time per request (all its threads, from /proc).
+ * server's CPU time per request (all its threads, from /proc). Then, for where the time goes
+ * without the loopback's noise, each server serves requests injected in process
+ * (fastify's inject), taking turns over the same rounds.
  * Writes bench/results/sync-path.json and .md.
  *
  * Run: node --import tsx bench/sync-path.ts [--rounds 3] [--seconds 8]
@@ -83,6 +85,15 @@ for (let r = 0; r < rounds; r++) {
     }
   }
 }
+// In process: the same servers, requests injected one after another, CPU per request (median round).
+const INJECTED = 20_000;
+const injectedRuns: Record<Which, number[]> = { a: [], b: [], c: [] };
+for (let r = 0; r < rounds; r++)
+  for (const which of r % 2 === 0 ? order : [...order].reverse()) {
+    const { cpuUsPerRequest } = await ask<{ cpuUsPerRequest: number }>(servers[which].child, { inject: { body, count: INJECTED } });
+    injectedRuns[which].push(round(cpuUsPerRequest, 1));
+    process.stderr.write(`in process, round ${r + 1} ${which}: ${round(cpuUsPerRequest, 1)} µs CPU/request\n`);
+  }
 const peak = {} as Record<Which, number>;
 for (const which of order) peak[which] = mb((await ask<{ peakRssBytes: number }>(servers[which].child, "rss")).peakRssBytes);
 for (const which of order) await stopChild(servers[which].child);
@@ -96,8 +107,9 @@ const summary = Object.fromEntries(
     return [mode, { a, b, c, ratio: ratio(b), untracedRatio: ratio(c) }];
   }),
 );
+const inProcess = Object.fromEntries(order.map((w) => [w, median(injectedRuns[w])])) as Record<Which, number>;
 const command = `node --import tsx bench/sync-path.ts --rounds ${rounds} --seconds ${seconds}`;
-const report = { benchmark: "sync-path", date: new Date().toISOString(), command, machine: machine(), model: "MLP 784-128-10 (softmax), batch 1, JSON v2 request", rounds, secondsPerRun: seconds, warmupSeconds: 2, serverPeakRssMb: peak, summary, runs };
+const report = { benchmark: "sync-path", date: new Date().toISOString(), command, machine: machine(), model: "MLP 784-128-10 (softmax), batch 1, JSON v2 request", rounds, secondsPerRun: seconds, warmupSeconds: 2, serverPeakRssMb: peak, summary, runs, inProcessCpuUsPerRequest: { median: inProcess, runs: injectedRuns, requestsPerRun: INJECTED } };
 writeFileSync(join(benchDir, "results/sync-path.json"), `${JSON.stringify(report, null, 2)}\n`);
 
 const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
@@ -110,7 +122,7 @@ const cpuRow = (mode: string, label: string) => {
   return `| ${label} | ${s.a.cpuUsPerRequest} | ${s.b.cpuUsPerRequest} (${s.ratio.cpu}×) | ${s.c.cpuUsPerRequest} (${s.untracedRatio.cpu}×) | ${s.c.p50} (${s.untracedRatio.p50}×) | ${s.c.p99} (${s.untracedRatio.p99}×) | ${s.c.throughput} (${s.untracedRatio.throughput}×) |`;
 };
 const one = summary.c1;
-const EXPLANATION = `Where b's extra time goes, at 1 client (CPU profiles of both servers, \`--cpu-prof\`): parsing the request's JSON (784 numbers) is the largest cost of both and the same in each. b adds the v2 layer (raw body, request check, tensor decode and encode), the engine hop (envelope, tap and trace records), the model node, batcher and host bookkeeping, and the provenance it keeps for \`evoflow trace\`: its last 10,000 messages, those with tensors of 1 KB or more CBOR-encoded within 8 MiB, the rest as objects the collector has to promote and sweep. No timer, worker thread or extra event-loop turn is on this path (an idle batcher runs a lone request at once; sessions run in the main thread). With provenance and taps off (c), in this run: p50 ${one.untracedRatio.p50}× a, CPU ${one.untracedRatio.cpu}× a (b: ${one.ratio.p50}×, ${one.ratio.cpu}×). Figures vary widely from run to run on a shared machine: compare the load average. In process, without sockets (30,000 \`fastify.inject\` requests per server, CPU per request, 2026-11-22): a 115–125 µs, b 147–160 µs, b with provenance and taps off 130–138 µs; so the pipeline and the v2 layer cost about 10–15 µs a request and provenance and taps 10–24 µs, while the JSON parse is ~55 µs and onnxruntime's run 13–19 µs in both.`;
+const EXPLANATION = `Where b's extra time goes, at 1 client (CPU profiles of both servers, \`--cpu-prof\`): parsing the request's JSON (784 numbers) is the largest cost of both and the same in each. b adds the v2 layer (raw body, request check, tensor decode and encode), the engine hop (envelope, tap and trace records), the model node, batcher and host bookkeeping, and the provenance it keeps for \`evoflow trace\`: its last 10,000 messages, those with tensors of 1 KB or more CBOR-encoded within 8 MiB, the rest as objects the collector has to promote and sweep. No timer, worker thread or extra event-loop turn is on this path (an idle batcher runs a lone request at once; sessions run in the main thread). With provenance and taps off (c), in this run: p50 ${one.untracedRatio.p50}× a, CPU ${one.untracedRatio.cpu}× a (b: ${one.ratio.p50}×, ${one.ratio.cpu}×). Figures vary widely from run to run on a shared machine: compare the load average.\n\nIn process, without the sockets (each server serving ${INJECTED.toLocaleString("en")} requests injected one after another with \`fastify.inject\`, taking turns over ${rounds} rounds, median round), CPU per request: a ${inProcess.a} µs, b ${inProcess.b} µs (${round(inProcess.b / inProcess.a)}×), c ${inProcess.c} µs (${round(inProcess.c / inProcess.a)}×): the pipeline and the v2 layer cost ${round(inProcess.c - inProcess.a, 1)} µs a request, provenance and taps ${round(inProcess.b - inProcess.c, 1)} µs.`;
 const m = report.machine;
 const md = `# Sync path overhead: bare fastify + onnxruntime vs Evoflow pipeline over v2
 
