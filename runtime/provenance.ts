@@ -4,13 +4,20 @@
  * made it. Bounded: the most recent `capacity` messages.
  *
  * A message is kept as the object it is, which costs one array write; but one
- * whose payload carries binary data of a kilobyte or more (a tensor, an image) is
- * kept encoded (CBOR, the nats transport's codec) in a few large byte chunks, at
- * most `bytes` of them. Kept as objects, 10,000 such messages held 100 MB or more
- * (their backing stores, and the heap they were promoted to); encoded, they hold
- * what the budget says, and show the payload as it was when emitted. Small
- * messages are not encoded: cbor-x takes about 1 µs per message, several times
- * what keeping the object costs the collector.
+ * whose payload carries binary data (a tensor, an image) is kept encoded (CBOR, the
+ * nats transport's codec) in a few large byte chunks, at most `bytes` of them.
+ * Kept as objects, 10,000 such messages held 100 MB or more, and even small tensors
+ * cost the collector more than encoding them: each one kept is promoted to the old
+ * generation with its message, and its backing store lives outside the heap. On the
+ * sync-path bench, keeping them encoded took the server's CPU per request from ~250 to
+ * ~200 µs. Messages without binary data are not encoded: cbor-x takes about 1 µs per
+ * message, several times what keeping the object costs the collector.
+ *
+ * Encoding is deferred to the second check phase of the event loop after the record,
+ * so a sync request's reply (written when its model's run, itself a setImmediate in
+ * onnxruntime-node, resolves) never waits for it; a read encodes what is pending first.
+ * A trace therefore shows a payload as it was at the end of the event-loop turn that
+ * emitted it.
  */
 import type { Message } from "./envelope";
 import { stringHash } from "./random";
@@ -31,17 +38,17 @@ export const DEFAULT_TRACE_BYTES = 8 * 1024 * 1024;
 /** At least this many chunks, so reusing the oldest forgets at most an eighth of what is kept. */
 const MIN_CHUNKS = 8;
 const MAX_CHUNK_BYTES = 1024 * 1024;
-/** Binary data from this size on is kept encoded. */
-const ENCODE_FROM_BYTES = 1024;
+/** Messages waiting to be encoded beyond this many are encoded at once, so a burst within one turn cannot hold many. */
+const MAX_PENDING = 1024;
 
-/** Whether the payload (or a field of a record payload) holds binary data worth keeping encoded. */
+/** Whether the payload (or a field of a record payload, or a tensor's data) is binary data, kept encoded. */
 function carriesBinary(payload: unknown): boolean {
   if (typeof payload !== "object" || payload === null) return false;
-  if (ArrayBuffer.isView(payload)) return payload.byteLength >= ENCODE_FROM_BYTES;
+  if (ArrayBuffer.isView(payload)) return true;
   for (const key in payload) {
     const v = (payload as Record<string, unknown>)[key];
-    if (ArrayBuffer.isView(v) && v.byteLength >= ENCODE_FROM_BYTES) return true;
-    if (typeof v === "object" && v !== null && ArrayBuffer.isView((v as { data?: unknown }).data) && (v as { data: ArrayBufferView }).data.byteLength >= ENCODE_FROM_BYTES) return true;
+    if (ArrayBuffer.isView(v)) return true;
+    if (typeof v === "object" && v !== null && ArrayBuffer.isView((v as { data?: unknown }).data)) return true;
   }
   return false;
 }
@@ -62,6 +69,10 @@ export class TraceStore {
   private readonly slotId: Uint32Array;
   private next = 0;
   private count = 0;
+  // Messages with binary payloads recorded and not yet encoded, and their slots.
+  private pendingMessages: Message[] = [];
+  private pendingSlots: number[] = [];
+  private flushScheduled = false;
 
   constructor(private readonly capacity: number, bytes = DEFAULT_TRACE_BYTES) {
     this.chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.floor(bytes / MIN_CHUNKS));
@@ -80,10 +91,33 @@ export class TraceStore {
     const slot = this.next;
     this.next = slot + 1 === this.capacity ? 0 : slot + 1;
     if (this.count < this.capacity) this.count++;
-    if (!carriesBinary(message.payload)) {
-      this.slotMessage[slot] = message;
-      return;
+    this.slotMessage[slot] = message;
+    if (!carriesBinary(message.payload)) return;
+    this.pendingMessages.push(message);
+    this.pendingSlots.push(slot);
+    if (this.pendingMessages.length >= MAX_PENDING) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushNextTurn);
     }
+  }
+
+  // The first hop runs in this turn's check phase, possibly before the model run it would delay; the second in the next turn's.
+  private readonly flushNextTurn = () => setImmediate(this.flushPending);
+  private readonly flushPending = () => this.flush();
+
+  /** Encodes the pending messages whose slots they still hold. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const messages = this.pendingMessages;
+    const slots = this.pendingSlots;
+    if (messages.length === 0) return;
+    this.pendingMessages = [];
+    this.pendingSlots = [];
+    for (let i = 0; i < messages.length; i++) if (this.slotMessage[slots[i]] === messages[i]) this.store(slots[i], messages[i]);
+  }
+
+  private store(slot: number, message: Message): void {
     this.slotMessage[slot] = undefined;
     const bytes = this.encode(message);
     if (this.offset + bytes.length > this.chunkBytes) {
@@ -129,6 +163,7 @@ export class TraceStore {
 
   /** The held messages that match, oldest first; an encoded one is decoded only when its `keys` entry (the stringHash of its trace or id) is `key`. */
   private scan(match: (m: Message) => boolean, keys: Uint32Array, key: number): Message[] {
+    this.flush();
     const out: Message[] = [];
     const oldestGeneration = this.generation - this.chunks.length + 1;
     for (let i = 0; i < this.count; i++) {

@@ -4,12 +4,15 @@ import { tensor } from "../../runtime/ports";
 import { TraceStore } from "../../runtime/provenance";
 
 let n = 0;
+/** Two check phases of the event loop: the store has encoded what was recorded before. */
+const afterTurn = () => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+
 function message(traceId: string, payload: unknown, parents: string[] = [], node = "n"): Message {
   return { id: `m${n++}`, traceId, parents, ts: 1000 + n, source: { pipeline: "p", node, port: "out" }, payload };
 }
 
 describe("the trace store", () => {
-  it("gives back a trace's messages in order: binary payloads encoded as they were emitted, small ones as the objects they are", () => {
+  it("gives back a trace's messages in order: binary payloads encoded as they were at the end of the turn, others as the objects they are", async () => {
     const store = new TraceStore(100);
     const pixels = Float32Array.from({ length: 784 }, (_, i) => i / 784);
     const input = message("t1", tensor("float32", [1, 784], pixels.slice()));
@@ -17,7 +20,8 @@ describe("the trace store", () => {
     const other = message("t2", { x: 1 });
     const output = message("t1", { label: 2 }, [image.id]);
     for (const m of [input, image, other, output]) store.record(m);
-    // A node writing into the tensor after the emit does not change what the trace shows.
+    await afterTurn();
+    // A node writing into the tensor later does not change what the trace shows.
     (input.payload as { data: Float32Array }).data.fill(0);
 
     const kept = store.messages("t1");
@@ -27,6 +31,17 @@ describe("the trace store", () => {
     expect(kept[1].payload).toEqual({ image: new Uint8Array(2048).fill(7), label: 3 });
     expect(kept[2]).toBe(output);
     expect(store.messages("t3")).toEqual([]);
+  });
+
+  it("keeps small tensors encoded too, and a read before the encoding sees them", async () => {
+    const store = new TraceStore(10);
+    const scores = message("t", tensor("float32", [1, 3], new Float32Array([0.25, 0.5, 0.25])));
+    store.record(scores);
+    expect(store.messages("t")).toEqual([scores]);
+    await afterTurn();
+    const [kept] = store.messages("t");
+    expect(kept).not.toBe(scores);
+    expect(kept).toEqual(scores);
   });
 
   it("forgets the oldest messages past its message count", () => {
