@@ -150,7 +150,8 @@ class SessionWorker {
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       // Typed arrays are copied, not transferred: the caller's tensors stay intact (taps and traces hold them).
-      this.worker.postMessage({ ...message, id });
+      // The id beside the call, not spread into it: V8 promotes objects made by spreading (engine.ts, withModel).
+      this.worker.postMessage({ id, call: message });
     });
   }
 

@@ -57,13 +57,13 @@ function reply(id, result, transfer = []) {
   parentPort.postMessage({ id, result }, transfer);
 }
 
-parentPort.on("message", async (msg) => {
+parentPort.on("message", async ({ id, call: msg }) => {
   try {
     if (msg.type === "thread-id") {
-      reply(msg.id, Number(readlinkSync("/proc/thread-self").split("/").pop()));
+      reply(id, Number(readlinkSync("/proc/thread-self").split("/").pop()));
     } else if (msg.type === "load") {
       sessions.set(msg.key, await atNiceness(msg.niceness, () => ort.InferenceSession.create(msg.path, msg.options)));
-      reply(msg.id, true);
+      reply(id, true);
     } else if (msg.type === "run") {
       const session = sessions.get(msg.key);
       if (!session) throw new Error(`model ${msg.key} is not loaded in this worker`);
@@ -76,14 +76,14 @@ parentPort.on("message", async (msg) => {
         out[name] = { dtype: t.type, shape: [...t.dims], data: t.data };
         if (ArrayBuffer.isView(t.data)) transfer.push(t.data.buffer);
       }
-      reply(msg.id, out, transfer);
+      reply(id, out, transfer);
     } else if (msg.type === "unload") {
       const session = sessions.get(msg.key);
       sessions.delete(msg.key);
       await atNiceness(msg.niceness, async () => session?.release());
-      reply(msg.id, true);
+      reply(id, true);
     }
   } catch (err) {
-    parentPort.postMessage({ id: msg.id, error: err instanceof Error ? err.message : String(err) });
+    parentPort.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }
 });
