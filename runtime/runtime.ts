@@ -5,6 +5,7 @@
  */
 import { runPipeline, type RunningPipeline } from "./engine/engine";
 import { Metrics } from "./metrics";
+import type { Entrypoint } from "./node-contract";
 import { nodeTypes as defaultNodeTypes, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
 import { MemoryTransport } from "./transport/memory";
@@ -84,6 +85,15 @@ export class Runtime {
 
   list(): RunningPipeline[] {
     return [...this.pipelines.values()];
+  }
+
+  /** The sync entry point (io.http) of that name in any pipeline: asked on every request, so no array is built. */
+  entrypoint(name: string): Entrypoint | undefined {
+    for (const p of this.pipelines.values()) {
+      const entry = p.entrypoints.get(name);
+      if (entry) return entry;
+    }
+    return undefined;
   }
 
   async close(): Promise<void> {

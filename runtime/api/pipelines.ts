@@ -137,7 +137,7 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
 
   // Sync entry points (io.http): the body is the payload, the reply the pipeline's output.
   app.post<{ Params: { name: string } }>("/pipelines/:name", async (req, reply) => {
-    const entry = runtime.list().flatMap((p) => [...p.entrypoints.values()]).find((e) => e.name === req.params.name);
+    const entry = runtime.entrypoint(req.params.name);
     if (!entry) return notFound(reply, `pipeline entry point ${req.params.name}`);
     if (req.body === undefined) return reply.status(400).send({ error: "request body must be JSON" });
     const traceId = traceIdFromTraceparent(req.headers.traceparent as string | undefined);

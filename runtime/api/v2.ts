@@ -257,21 +257,13 @@ function pipelineOutputs(payload: unknown, asked: string[] | undefined): { name:
 
 /** Sync pipelines (their `io.http` entry points) by name. */
 export function pipelinesV2Provider(runtime: Runtime): V2Provider {
-  // Asked on every request (before any model): a Map lookup per pipeline, no array built.
-  const find = (name: string) => {
-    for (const p of runtime.list()) {
-      const entry = p.entrypoints.get(name);
-      if (entry) return entry;
-    }
-    return undefined;
-  };
   return {
     async metadata(name, version) {
-      if (!find(name) || version) return undefined;
+      if (!runtime.entrypoint(name) || version) return undefined;
       return { name, versions: [], platform: "evoflow_pipeline", inputs: [], outputs: [] };
     },
     async infer(name, version, inputs, outputs, traceId) {
-      const entry = find(name);
+      const entry = runtime.entrypoint(name);
       if (!entry || version) return undefined;
       const values = Object.values(inputs);
       const [reply] = await entry.invoke(values.length === 1 ? values[0] : inputs, { traceId });
