@@ -47,7 +47,7 @@ process.on("message", async (cmd: string) => {
     const count = 4;
     const before = process.memoryUsage.rss();
     const started = Array.from({ length: count }, () => new Worker(join(PROJECT_ROOT, "gpu-agent", "ort-worker.mjs")));
-    await Promise.all(started.map((w) => new Promise((resolve) => { w.once("message", resolve); w.postMessage({ type: "thread-id", id: 0 }); })));
+    await Promise.all(started.map((w) => new Promise((resolve) => { w.once("message", resolve); w.postMessage({ id: 0, call: { type: "thread-id" } }); })));
     const perWorkerBytes = (process.memoryUsage.rss() - before) / count;
     await Promise.all(started.map((w) => w.terminate()));
     process.send!({ perWorkerBytes });
