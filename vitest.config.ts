@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores on CI: files run in parallel processes, at most two at once.
     maxWorkers: 2,
+    globalSetup: ["test/temp-root.ts"],
   },
 });

@@ -3,11 +3,19 @@
  * client) over IPC, percentiles, and the machine description for the results.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { cpus, loadavg, totalmem } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { LoadPlan, LoadResult } from "./agent-load-client";
 
 export const benchDir = import.meta.dirname;
+
+// Every temporary file of the run (model files, artifact caches, registries) under one root,
+// removed when the benchmark exits: the servers it forks inherit TMPDIR. An overcommit run
+// leaves ~2 GB otherwise.
+const tempRoot = mkdtempSync(join(tmpdir(), "evoflow-bench-"));
+process.env.TMPDIR = tempRoot;
+process.on("exit", () => rmSync(tempRoot, { recursive: true, force: true }));
 
 /** Forks a TypeScript child with IPC; resolves with its first message (its "ready" report). */
 /** Node flags of the servers under test: the CLI's (bin/evoflow.js), so Evoflow runs as shipped and a bare server on equal flags. */
