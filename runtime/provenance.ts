@@ -34,7 +34,7 @@ export interface TraceNode {
 }
 
 /** Bytes of encoded messages (those with binary payloads) a pipeline keeps for traces unless its settings say otherwise. */
-export const DEFAULT_TRACE_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_TRACE_BYTES = 4 * 1024 * 1024;
 /** At least this many chunks, so reusing the oldest forgets at most an eighth of what is kept. */
 const MIN_CHUNKS = 8;
 const MAX_CHUNK_BYTES = 1024 * 1024;
