@@ -3,6 +3,7 @@
  * HTTP entry point are called; generator-driven ones run until their sources finish.
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatPipeline } from "../runtime/canonical";
@@ -49,7 +50,7 @@ describe.each(examples)("pipelines/%s", (file) => {
   });
 
   it("deploys and runs without dead letters", async () => {
-    const dataDir = `/tmp/evoflow-examples/${file}`;
+    const dataDir = join(tmpdir(), "evoflow-examples", file);
     const runtime = new Runtime({ dataDir, services: await createServices({ dataDir }) });
     try {
       const running = await runtime.deploy(json);
