@@ -150,7 +150,7 @@ class SessionWorker {
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       // Typed arrays are copied, not transferred: the caller's tensors stay intact (taps and traces hold them).
-      // The id beside the call, not spread into it: V8 promotes objects made by spreading (engine.ts, withModel).
+      // The id beside the call, not spread into it: see withModel in runtime/engine/engine.ts.
       this.worker.postMessage({ id, call: message });
     });
   }

@@ -6,12 +6,11 @@
  * A message is kept as the object it is, which costs one array write; but one
  * whose payload carries binary data (a tensor, an image) is kept encoded (CBOR, the
  * nats transport's codec) in a few large byte chunks, at most `bytes` of them.
- * Kept as objects, 10,000 such messages held 100 MB or more, and even small tensors
- * cost the collector more than encoding them: each one kept is promoted to the old
- * generation with its message, and its backing store lives outside the heap. On the
- * sync-path bench, keeping them encoded took the server's CPU per request from ~250 to
- * ~200 µs. Messages without binary data are not encoded: cbor-x takes about 1 µs per
- * message, several times what keeping the object costs the collector.
+ * Kept as objects, 10,000 such messages held 100 MB or more, and even a small tensor
+ * kept whole is promoted to the old generation with its message (a major collection
+ * frees it) while its backing store lives outside the heap. Messages without binary
+ * data are not encoded: cbor-x takes about 1 µs per message, several times what
+ * keeping the object costs the collector.
  *
  * Encoding is deferred to the second check phase of the event loop after the record,
  * so a sync request's reply (written when its model's run, itself a setImmediate in

@@ -100,8 +100,7 @@ function decodeInputs(request: InferRequest, binary: Buffer): Record<string, Ten
 function sendInferResult(reply: FastifyReply, request: InferRequest, result: V2InferResult): FastifyReply {
   const allBinary = request.parameters?.binary_data_output === true;
   const binaries: Uint8Array[] = [];
-  // Object literals rather than spreads here and below: V8 promotes objects made by spreading (about 150 bytes a
-  // request here), and the old generation they fill took major collections, not the cheap young ones, to clear.
+  // Object literals rather than spreads with added fields, here and below: see withModel in engine/engine.ts.
   const outputs = result.outputs.map(({ name, tensor }) => {
     const asked = request.outputs?.find((o) => o.name === name);
     const binary = (asked?.parameters?.binary_data as boolean | undefined) ?? allBinary;
