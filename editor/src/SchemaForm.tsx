@@ -5,7 +5,7 @@
  * decided by the runtime's validator (the same one deploy uses); its problems
  * arrive with a path and are shown beside the field they concern.
  */
-import { useEffect, useState } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import type { JsonSchema } from "./api";
 
 export interface FieldProblem {
@@ -161,6 +161,25 @@ function Field(props: FieldProps) {
       reset
     </button>
   );
+  // Every field is one of two shells around its control: a row, or a fieldset of sub-fields.
+  const row = (className: string, head: ReactNode, control: ReactNode) => (
+    <div className={className} data-field={key}>
+      {head}
+      {control}
+      {help}
+      <Problems problems={problems} path={path} />
+    </div>
+  );
+  const group = (className: string, content: ReactNode) => (
+    <fieldset className={className} data-field={key}>
+      <legend>
+        {label} {reset}
+      </legend>
+      {help}
+      {content}
+      <Problems problems={problems} path={path} />
+    </fieldset>
+  );
 
   // Nullable (`T | null`) unions read as T.
   if (options) {
@@ -171,12 +190,9 @@ function Field(props: FieldProps) {
       const current = isObject(value) ? value : isObject(defaultValue) ? defaultValue : undefined;
       const chosen = nonNull.find((o) => constValues(o.properties![tag]).includes(current?.[tag])) ?? undefined;
       const choices = nonNull.flatMap((o) => constValues(o.properties![tag]));
-      return (
-        <fieldset className="field field-union" data-field={key}>
-          <legend>
-            {label} {reset}
-          </legend>
-          {help}
+      return group(
+        "field field-union",
+        <>
           <select
             data-testid={`${testId}.${tag}`}
             value={String(current?.[tag] ?? "")}
@@ -198,8 +214,7 @@ function Field(props: FieldProps) {
               onChange={onChange}
             />
           )}
-          <Problems problems={problems} path={path} />
-        </fieldset>
+        </>,
       );
     }
   }
@@ -207,93 +222,73 @@ function Field(props: FieldProps) {
   const type = typeOf(schema);
   if (schema.enum || schema.const !== undefined) {
     const choices = constValues(schema);
-    return (
-      <div className="field" data-field={key}>
-        {label}
-        <select
-          data-testid={testId}
-          value={value === undefined ? "" : String(value)}
-          onChange={(e) => onChange(path, e.target.value === "" ? undefined : choices.find((c) => String(c) === e.target.value))}
-        >
-          <option value="">{defaultValue !== undefined ? `default (${String(defaultValue)})` : "—"}</option>
-          {choices.map((c) => (
-            <option key={String(c)} value={String(c)}>
-              {String(c)}
-            </option>
-          ))}
-        </select>
-        {help}
-        <Problems problems={problems} path={path} />
-      </div>
+    return row(
+      "field",
+      label,
+      <select
+        data-testid={testId}
+        value={value === undefined ? "" : String(value)}
+        onChange={(e) => onChange(path, e.target.value === "" ? undefined : choices.find((c) => String(c) === e.target.value))}
+      >
+        <option value="">{defaultValue !== undefined ? `default (${String(defaultValue)})` : "—"}</option>
+        {choices.map((c) => (
+          <option key={String(c)} value={String(c)}>
+            {String(c)}
+          </option>
+        ))}
+      </select>,
     );
   }
   if (type === "boolean") {
-    return (
-      <div className="field field-inline" data-field={key}>
-        <input type="checkbox" data-testid={testId} checked={Boolean(value ?? defaultValue)} onChange={(e) => onChange(path, e.target.checked)} />
+    const checkbox = <input type="checkbox" data-testid={testId} checked={Boolean(value ?? defaultValue)} onChange={(e) => onChange(path, e.target.checked)} />;
+    return row(
+      "field field-inline",
+      <>
+        {checkbox}
         {label} {reset}
-        {help}
-        <Problems problems={problems} path={path} />
-      </div>
+      </>,
+      null,
     );
   }
   if (type === "number" || type === "integer") {
-    return (
-      <div className="field" data-field={key}>
-        {label}
-        <ParsedInput
-          testId={testId}
-          value={value}
-          placeholder={placeholder}
-          format={(v) => String(v)}
-          parse={(t) => (Number.isFinite(Number(t)) ? { ok: true, value: Number(t) } : { ok: false, message: `"${t}" is not a number` })}
-          onChange={(v) => onChange(path, v)}
-        />
-        {help}
-        <Problems problems={problems} path={path} />
-      </div>
+    return row(
+      "field",
+      label,
+      <ParsedInput
+        testId={testId}
+        value={value}
+        placeholder={placeholder}
+        format={(v) => String(v)}
+        parse={(t) => (Number.isFinite(Number(t)) ? { ok: true, value: Number(t) } : { ok: false, message: `"${t}" is not a number` })}
+        onChange={(v) => onChange(path, v)}
+      />,
     );
   }
   if (type === "string") {
-    return (
-      <div className="field" data-field={key}>
-        {label}
-        <ParsedInput
-          testId={testId}
-          value={value}
-          placeholder={placeholder}
-          multiline={schema.pattern === undefined}
-          format={(v) => String(v)}
-          parse={(t) => ({ ok: true, value: t })}
-          onChange={(v) => onChange(path, v)}
-        />
-        {help}
-        <Problems problems={problems} path={path} />
-      </div>
+    return row(
+      "field",
+      label,
+      <ParsedInput
+        testId={testId}
+        value={value}
+        placeholder={placeholder}
+        multiline={schema.pattern === undefined}
+        format={(v) => String(v)}
+        parse={(t) => ({ ok: true, value: t })}
+        onChange={(v) => onChange(path, v)}
+      />,
     );
   }
   if (type === "object" && schema.properties && !schema.additionalProperties) {
-    return (
-      <fieldset className="field" data-field={key}>
-        <legend>
-          {label} {reset}
-        </legend>
-        {help}
-        <ObjectFields schema={schema} path={path} value={value} defaults={defaultValue} problems={problems} onChange={onChange} />
-        <Problems problems={problems} path={path} />
-      </fieldset>
-    );
+    return group("field", <ObjectFields schema={schema} path={path} value={value} defaults={defaultValue} problems={problems} onChange={onChange} />);
   }
   if (type === "array" && schema.items) {
     const items = Array.isArray(value) ? value : Array.isArray(defaultValue) ? defaultValue : [];
     const itemType = typeOf(schema.items);
     const blank = itemType === "object" ? {} : itemType === "string" ? "" : itemType === "number" || itemType === "integer" ? 0 : null;
-    return (
-      <fieldset className="field field-array" data-field={key}>
-        <legend>
-          {label} {reset}
-        </legend>
-        {help}
+    return group(
+      "field field-array",
+      <>
         {items.map((item, i) => (
           <div key={i} className="array-item">
             <Field
@@ -317,18 +312,16 @@ function Field(props: FieldProps) {
         <button type="button" data-testid={`${testId}-add`} onClick={() => onChange(path, [...items, blank])}>
           + add
         </button>
-        <Problems problems={problems} path={path} />
-      </fieldset>
+      </>,
     );
   }
   // Records, free-form objects and anything else: edited as JSON.
-  return (
-    <div className="field" data-field={key}>
+  return row(
+    "field",
+    <>
       {label} {reset}
-      <ParsedInput testId={testId} value={value} placeholder={placeholder} multiline format={jsonText} parse={parseJson} onChange={(v) => onChange(path, v)} />
-      {help}
-      <Problems problems={problems} path={path} />
-    </div>
+    </>,
+    <ParsedInput testId={testId} value={value} placeholder={placeholder} multiline format={jsonText} parse={parseJson} onChange={(v) => onChange(path, v)} />,
   );
 }
 
