@@ -19,7 +19,7 @@ process.on("exit", () => rmSync(tempRoot, { recursive: true, force: true }));
 
 /** Forks a TypeScript child with IPC; resolves with its first message (its "ready" report). */
 /** Node flags of the servers under test: the CLI's (bin/evoflow.js), so Evoflow runs as shipped and a bare server on equal flags. */
-export const SERVER_NODE_FLAGS = ["--max-semi-space-size=32"];
+export const SERVER_NODE_FLAGS = ["--max-semi-space-size=32", "--no-memory-reducer"];
 
 export function forkChild<T>(script: string, args: string[] = [], nodeFlags: string[] = []): Promise<{ child: ChildProcess; ready: T }> {
   const child = fork(join(benchDir, script), args, { execArgv: [...nodeFlags, "--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
