@@ -18,8 +18,13 @@ process.env.TMPDIR = tempRoot;
 process.on("exit", () => rmSync(tempRoot, { recursive: true, force: true }));
 
 /** Forks a TypeScript child with IPC; resolves with its first message (its "ready" report). */
-/** Node flags of the servers under test: the CLI's (bin/evoflow.js), so Evoflow runs as shipped and a bare server on equal flags. */
-export const SERVER_NODE_FLAGS = ["--max-semi-space-size=32", "--no-memory-reducer"];
+/**
+ * Node flags of the servers under test, as the CLI runs them (bin/evoflow.js), so Evoflow
+ * runs as shipped and a bare server on equal flags: `evoflow run` also turns V8's memory
+ * reducer off (runtime/cli/heap.ts), `evoflow agent` does not.
+ */
+export const RUNTIME_NODE_FLAGS = ["--max-semi-space-size=32", "--no-memory-reducer"];
+export const AGENT_NODE_FLAGS = ["--max-semi-space-size=32"];
 
 export function forkChild<T>(script: string, args: string[] = [], nodeFlags: string[] = []): Promise<{ child: ChildProcess; ready: T }> {
   const child = fork(join(benchDir, script), args, { execArgv: [...nodeFlags, "--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });

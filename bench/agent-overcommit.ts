@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
 import type { LoadResult } from "./agent-load-client";
-import { ask, benchDir, forkChild, SERVER_NODE_FLAGS, latencySummary, machine, mb, percentile, round, runLoad, stopChild } from "./agent-bench-lib";
+import { ask, benchDir, forkChild, AGENT_NODE_FLAGS, latencySummary, machine, mb, percentile, round, runLoad, stopChild } from "./agent-bench-lib";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -57,7 +57,7 @@ type Variant = keyof typeof VARIANTS;
 const variants = Object.keys(VARIANTS) as Variant[];
 
 async function startAgent(room: number, warm: boolean, prepack: boolean, loadPriority: LoadPriority) {
-  const { child, ready } = await forkChild<Ready>("agent-overcommit-server.ts", [modelDir, String(room), warm ? "warm" : "cold", String(workers), prepack ? "prepack" : "no-prepack", loadPriority], SERVER_NODE_FLAGS);
+  const { child, ready } = await forkChild<Ready>("agent-overcommit-server.ts", [modelDir, String(room), warm ? "warm" : "cold", String(workers), prepack ? "prepack" : "no-prepack", loadPriority], AGENT_NODE_FLAGS);
   // Every model answers correctly before timing.
   for (let i = 0; i < MODELS; i++) {
     const res = await fetch(`http://127.0.0.1:${ready.port}${targets[i].path}`, { method: "POST", headers: { "content-type": "application/json" }, body });

@@ -244,7 +244,7 @@ async function main(): Promise<void> {
     const bin = join(ROOT, "bin/evoflow.js");
     for (const group of ["w1", "w2"])
       // As the CLI runs when started as `evoflow` (its shebang sets the young generation).
-      children.push(await spawnWaiting(["--max-semi-space-size=32", "--no-memory-reducer", bin, "worker", "--nats", server.url, "--placement", group, "--data", join(dir, group)], new RegExp(`running ${floods.at(-1)!.name}`)));
+      children.push(await spawnWaiting(["--max-semi-space-size=32", bin, "worker", "--nats", server.url, "--placement", group, "--data", join(dir, group)], new RegExp(`running ${floods.at(-1)!.name}`)));
     await sleep(500); // both workers have all their pipelines deployed
 
     // The source runs in its own runtime, started once the workers are up, so no run measures their start.

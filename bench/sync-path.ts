@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_TRACE_BYTES } from "../runtime/provenance";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
-import { ask, benchDir, forkChild, SERVER_NODE_FLAGS, latencySummary, machine, mb, round, runLoad, stopChild } from "./agent-bench-lib";
+import { ask, benchDir, forkChild, RUNTIME_NODE_FLAGS, latencySummary, machine, mb, round, runLoad, stopChild } from "./agent-bench-lib";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,9 +36,9 @@ const body = JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatyp
 
 type Ready = { port: number; path: string };
 const servers = {
-  a: await forkChild<Ready>("sync-path-server.ts", ["bare", modelFile], SERVER_NODE_FLAGS),
-  b: await forkChild<Ready>("sync-path-server.ts", ["evoflow", modelFile], SERVER_NODE_FLAGS),
-  c: await forkChild<Ready>("sync-path-server.ts", ["evoflow-untraced", modelFile], SERVER_NODE_FLAGS),
+  a: await forkChild<Ready>("sync-path-server.ts", ["bare", modelFile], RUNTIME_NODE_FLAGS),
+  b: await forkChild<Ready>("sync-path-server.ts", ["evoflow", modelFile], RUNTIME_NODE_FLAGS),
+  c: await forkChild<Ready>("sync-path-server.ts", ["evoflow-untraced", modelFile], RUNTIME_NODE_FLAGS),
 };
 type Which = keyof typeof servers;
 const order: Which[] = ["a", "b", "c"];
@@ -129,7 +129,7 @@ const md = `# Sync path overhead: bare fastify + onnxruntime vs Evoflow pipeline
 
 Command: \`${command}\` — ${report.date}
 
-Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Servers and load generator each in their own process on loopback; the servers run with the CLI's Node flags (\`${SERVER_NODE_FLAGS.join(" ")}\`).
+Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Servers and load generator each in their own process on loopback; the servers run with \`evoflow run\`'s V8 settings (\`${RUNTIME_NODE_FLAGS.join(" ")}\`).
 
 Model: ${report.model}. (a) bare fastify + onnxruntime-node handler (same session options as the agent: CPU, 1 intra-op thread); (b) Evoflow pipeline \`io.http → model.onnx\` (registry champion, in-process agent with sessions in the main thread, dynamic batching on, provenance and taps on as shipped) at \`/v2/models/classify/infer\`; (c), for reference only, (b) with \`settings: {traceCapacity: 0, tapCapacity: 0}\`. Same request body; after a discarded 5 s warm-up run per server, the servers take turns (the order reversed every other round), ${rounds} rounds of ${seconds} s (each after a 2 s warm-up); median round shown. Latency in ms, throughput in requests/s.
 

@@ -1,13 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=32 --no-memory-reducer
+#!/usr/bin/env -S node --max-semi-space-size=32
 // A larger young generation: the engine makes a short-lived envelope per hop, and with
 // V8's default 16 MB one, messages still held by taps and queues get promoted more often
 // (bench/results/engine-vs-node-red.md measures both; 32 MB is ~10% faster and steadier).
-//
-// No memory reducer: it shrinks the heap's limits while the process is idle, and when
-// requests come back Node 20's V8 then runs major collections back to back. Measured on
-// the sync-path servers after 15 s idle, 16 clients: 198 mark-compacts in 20 s and p99
-// 8.7–11 ms with it, 16 and 3.0–4.6 ms without (the bare fastify server suffers too: 96
-// of them, p99 4.2–4.9 ms).
 //
 // The CLI is TypeScript. `npm run build:runtime` (run by scripts/setup.sh) bundles it into
 // dist/ with esbuild: the bundle starts in about half the CPU time and without tsx's loader
