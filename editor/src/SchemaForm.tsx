@@ -250,35 +250,16 @@ function Field(props: FieldProps) {
       null,
     );
   }
-  if (type === "number" || type === "integer") {
-    return row(
+  // Numbers and strings are typed as text; `parse` says what the text means.
+  const textField = (parse: (text: string) => { ok: true; value: unknown } | { ok: false; message: string }, multiline = false) =>
+    row(
       "field",
       label,
-      <ParsedInput
-        testId={testId}
-        value={value}
-        placeholder={placeholder}
-        format={(v) => String(v)}
-        parse={(t) => (Number.isFinite(Number(t)) ? { ok: true, value: Number(t) } : { ok: false, message: `"${t}" is not a number` })}
-        onChange={(v) => onChange(path, v)}
-      />,
+      <ParsedInput testId={testId} value={value} placeholder={placeholder} multiline={multiline} format={(v) => String(v)} parse={parse} onChange={(v) => onChange(path, v)} />,
     );
-  }
-  if (type === "string") {
-    return row(
-      "field",
-      label,
-      <ParsedInput
-        testId={testId}
-        value={value}
-        placeholder={placeholder}
-        multiline={schema.pattern === undefined}
-        format={(v) => String(v)}
-        parse={(t) => ({ ok: true, value: t })}
-        onChange={(v) => onChange(path, v)}
-      />,
-    );
-  }
+  if (type === "number" || type === "integer")
+    return textField((t) => (Number.isFinite(Number(t)) ? { ok: true, value: Number(t) } : { ok: false, message: `"${t}" is not a number` }));
+  if (type === "string") return textField((t) => ({ ok: true, value: t }), schema.pattern === undefined);
   if (type === "object" && schema.properties && !schema.additionalProperties) {
     return group("field", <ObjectFields schema={schema} path={path} value={value} defaults={defaultValue} problems={problems} onChange={onChange} />);
   }
