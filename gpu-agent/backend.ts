@@ -27,6 +27,8 @@ export interface Backend {
   readonly kind: "onnxruntime" | "triton";
   /** Where models run: "cpu", "cuda", or the Triton server's URL. */
   readonly device: string;
+  /** Called once a model's artifact is in the cache (`bytes` is its content), before any load: a backend may lay it out for fast loads. */
+  prepare?(artifactPath: string, bytes: Uint8Array): Promise<void>;
   load(request: LoadRequest): Promise<LoadedModel>;
   close(): Promise<void>;
 }

@@ -2,7 +2,8 @@
  * ModelHost: many models on one backend within a memory budget (DESIGN.md, GPU agent).
  *
  * - Models are *assigned* (their ONNX file copied into the local artifact cache,
- *   `<cacheDir>/<name>/<version>/model.onnx`, and their signature read from it) and
+ *   `<cacheDir>/<name>/<version>/model.onnx`, laid out there by the backend for fast
+ *   loads (`Backend.prepare`), and their signature read from it) and
  *   *resident* (loaded in the backend). More may be assigned than fit: overcommit.
  * - Memory per model is the declared figure, else an estimate: artifact size ×
  *   `memoryFactor` + `memoryOverheadBytes`. Measured RSS growth is recorded at a model's
@@ -276,6 +277,7 @@ export class ModelHost extends EventEmitter {
       await writeFile(tmp, bytes);
       await rename(tmp, artifactPath);
     }
+    await this.backend.prepare?.(artifactPath, bytes);
     const entry: Entry = {
       key, name: input.name, version: input.version, artifactPath, artifactBytes: bytes.length,
       memoryBytes: input.memoryBytes ?? Math.ceil(bytes.length * this.memoryFactor + this.memoryOverhead),

@@ -5,10 +5,12 @@
  * again if a CUDA session fails to start).
  */
 import { existsSync } from "node:fs";
+import { open, rename, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { splitWeights } from "../runtime/onnx/external-weights";
 import { PROJECT_ROOT } from "../runtime/paths";
 import type { DType, Tensor } from "../runtime/ports";
 import type { Backend, LoadedModel, LoadRequest } from "./backend";
@@ -61,10 +63,11 @@ export interface OnnxRuntimeOptions {
   workers?: number;
   /**
    * Let onnxruntime repack MatMul/Gemm weights into its kernel's layout when a session
-   * is created (default true). Packing is about half of a load: measured here for a
-   * 6 MB MLP (512-1024-1024-10) create takes ~4.3 ms with it and ~2.2 ms without; runs
-   * of batch 1 take the same time, runs of batch 16 about twice as long without. Turn it
-   * off for an agent that swaps models often and serves small batches.
+   * is created (default true). Packing is most of a load once the weights are mapped
+   * (`prepare`): measured here for a 6 MB MLP (512-1024-1024-10), create takes ~1.9 ms
+   * with it and ~0.5 ms without; runs of batch 1 take the same time, runs of batch 16
+   * about 2.4 times as long without. Turn it off for an agent that swaps models often
+   * and serves small batches.
    */
   prepackWeights?: boolean;
   /**
@@ -178,6 +181,43 @@ export class OnnxRuntimeBackend implements Backend {
     };
   }
 
+  /** Artifact → the split form sessions are created from (runtime/onnx/external-weights.ts). */
+  private readonly mapped = new Map<string, string>();
+
+  /**
+   * Writes the artifact's split form beside it (`model.mapped.onnx` and its page-aligned
+   * `model.weights`): onnxruntime then maps the weights instead of copying them at every
+   * load. A model that cannot be split loads from its artifact as it is.
+   */
+  async prepare(artifactPath: string, bytes: Uint8Array): Promise<void> {
+    const dir = path.dirname(artifactPath);
+    const base = path.basename(artifactPath, ".onnx");
+    try {
+      const split = splitWeights(bytes, `${base}.weights`);
+      if (split.weights.length === 0) return;
+      // Written aside then renamed, weights first, so a load never sees half a file.
+      const graphPath = path.join(dir, `${base}.mapped.onnx`);
+      const weightsPath = path.join(dir, `${base}.weights`);
+      const weights = await open(`${weightsPath}.${process.pid}.tmp`, "w");
+      try {
+        for (const chunk of split.weights) await weights.write(chunk.bytes, 0, chunk.bytes.length, chunk.offset);
+      } finally {
+        await weights.close();
+      }
+      await rename(`${weightsPath}.${process.pid}.tmp`, weightsPath);
+      await writeFile(`${graphPath}.${process.pid}.tmp`, split.graph);
+      await rename(`${graphPath}.${process.pid}.tmp`, graphPath);
+      this.mapped.set(artifactPath, graphPath);
+    } catch (err) {
+      this.options.log?.(`${artifactPath}: loads will copy the weights (${(err as Error).message})`);
+    }
+  }
+
+  /** The file sessions are created from. */
+  private sessionFile(artifactPath: string): string {
+    return this.mapped.get(artifactPath) ?? artifactPath;
+  }
+
   private readonly pool: SessionWorker[] = [];
   /** Started at the first load when `loadPriority` is "idle"; undefined inside where the class is not available. */
   private idleClass?: Promise<IdleClass | undefined>;
@@ -219,7 +259,7 @@ export class OnnxRuntimeBackend implements Backend {
       // Memory being released in another worker is free only once that release is done (in this worker, message order sees to it).
       const elsewhere = this.pool.flatMap((w) => (w === worker ? [] : [...w.releasing]));
       if (elsewhere.length) await Promise.all(elsewhere);
-      await this.loadAtLowPriority(worker, key, request.artifactPath);
+      await this.loadAtLowPriority(worker, key, this.sessionFile(request.artifactPath));
     } catch (err) {
       worker.models--;
       throw err;
@@ -265,14 +305,15 @@ export class OnnxRuntimeBackend implements Backend {
 
   async load(request: LoadRequest): Promise<LoadedModel> {
     if (this.options.workers && this.options.workers > 0) return this.loadInWorker(request);
+    const file = this.sessionFile(request.artifactPath);
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(request.artifactPath, this.sessionOptions(this.device));
+      session = await ort.InferenceSession.create(file, this.sessionOptions(this.device));
     } catch (err) {
       if (this.device !== "cuda") throw err;
       this.options.log?.(`CUDA session for ${request.key} failed (${(err as Error).message}); using CPU from now on`);
       this.device = "cpu";
-      session = await ort.InferenceSession.create(request.artifactPath, this.sessionOptions("cpu"));
+      session = await ort.InferenceSession.create(file, this.sessionOptions("cpu"));
     }
     return {
       async run(inputs, outputs) {

@@ -57,6 +57,10 @@ export class WatchedBackend implements Backend {
     this.gate = undefined;
   }
 
+  async prepare(artifactPath: string, bytes: Uint8Array): Promise<void> {
+    await this.inner.prepare?.(artifactPath, bytes);
+  }
+
   async load(request: LoadRequest): Promise<LoadedModel> {
     const model = await this.inner.load(request);
     const key = request.key;

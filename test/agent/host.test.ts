@@ -1,9 +1,11 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CapacityError, ModelHost, ModelNotFoundError, parseSize } from "../../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
 import { TensorInputError } from "../../gpu-agent/tensors";
 import { buildOnnxModel } from "../../runtime/onnx/build";
-import { seededRandom } from "../fixtures/mlp";
+import { makeMlp, randomFloats, seededRandom } from "../fixtures/mlp";
 import { expectClose, mlpFamily, sampleInput, tempDir, WatchedBackend, zipfSampler } from "./helpers";
 
 const MB = 1024 * 1024;
@@ -12,12 +14,13 @@ afterEach(async () => {
   for (const h of hosts.splice(0)) await h.close();
 });
 
-function newHost(options: { budgetModels: number; waitTimeoutMs?: number; workers?: number; maxConcurrentLoads?: number }) {
-  const ort = new OnnxRuntimeBackend({ executionProvider: "cpu", intraOpThreads: 1, workers: options.workers });
+function newHost(options: { budgetModels: number; waitTimeoutMs?: number; workers?: number; maxConcurrentLoads?: number; prepackWeights?: boolean }) {
+  const ort = new OnnxRuntimeBackend({ executionProvider: "cpu", intraOpThreads: 1, workers: options.workers, prepackWeights: options.prepackWeights });
   const backend = new WatchedBackend(ort);
-  const host = new ModelHost({ backend, memoryBytes: options.budgetModels * MB, cacheDir: tempDir("host"), waitTimeoutMs: options.waitTimeoutMs, maxConcurrentLoads: options.maxConcurrentLoads });
+  const cacheDir = tempDir("host");
+  const host = new ModelHost({ backend, memoryBytes: options.budgetModels * MB, cacheDir, waitTimeoutMs: options.waitTimeoutMs, maxConcurrentLoads: options.maxConcurrentLoads });
   hosts.push(host);
-  return { host, backend, ort };
+  return { host, backend, ort, cacheDir };
 }
 
 describe("parseSize", () => {
@@ -114,6 +117,27 @@ describe("ModelHost: overcommit, LRU eviction of idle models, single-flight load
     expect(most).toBe(1);
     expect(ort.workerSessions().length).toBeLessThanOrEqual(4);
     expect(backend.violations).toEqual([]);
+  });
+
+  it("loads a model from its split form in the cache: the weights mapped from a file, not copied into each session", async () => {
+    const big = [makeMlp({ sizes: [784, 128, 10], seed: 21 }), makeMlp({ sizes: [784, 128, 10], seed: 22 })];
+    for (const workers of [0, 2]) {
+      const { host, cacheDir } = newHost({ budgetModels: 1, workers, prepackWeights: false });
+      for (const [i, mlp] of big.entries()) await host.assign({ name: `big${i}`, version: 1, artifact: mlp.bytes, memoryBytes: MB });
+      // Room for one: each request below swaps the other model out and this one in again.
+      for (let n = 0; n < 4; n++) {
+        const i = n % 2;
+        const x = randomFloats(784, n);
+        const out = await host.infer(`big${i}`, 1, { input: { dtype: "float32", shape: [1, 784], data: x } });
+        expectClose(out.output.data as Float32Array, big[i].forward(x, 1));
+        const weights = join(cacheDir, `big${i}`, "1", "model.weights");
+        expect(existsSync(weights)).toBe(true);
+        // The registry's artifact stays whole beside it.
+        expect(readFileSync(join(cacheDir, `big${i}`, "1", "model.onnx")).equals(Buffer.from(big[i].bytes))).toBe(true);
+        if (process.platform === "linux") expect(readFileSync("/proc/self/maps", "utf8")).toContain(weights);
+      }
+      expect(host.status().evictions).toBe(3);
+    }
   });
 
   it("runs at most maxConcurrentLoads backend loads at once, and every waiting load gets its turn", async () => {
