@@ -5,7 +5,7 @@
  * Why: onnxruntime maps an external initializer whose offset is aligned (mmap) instead of
  * copying it out of the parsed protobuf, so creating a session from the split form reads
  * and allocates almost nothing: on this machine an MLP 512-1024-1024-10 (6.3 MB) loads
- * in ~0.6 ms instead of ~1.6 ms without weight prepacking, and its weights live in the
+ * in ~0.5 ms instead of ~1.0 ms without weight prepacking, and its weights live in the
  * page cache, shared by every session and process that maps them. The GPU agent swaps
  * models in and out hundreds of times a second under overcommit; a load that copies
  * 6 MB twice also takes cache and memory bandwidth from the models serving beside it.
