@@ -24,7 +24,7 @@ function peakRss(): number {
 
 const [modelDir, budgetArg, warmArg, workersArg, prepackArg, loadPriorityArg] = process.argv.slice(2);
 const files = readdirSync(modelDir).filter((f) => f.endsWith(".onnx")).sort((a, b) => Number(a.slice(1, -5)) - Number(b.slice(1, -5)));
-const backend = new OnnxRuntimeBackend({ executionProvider: "cpu", workers: Number(workersArg ?? 0), prepackWeights: prepackArg !== "no-prepack", loadPriority: (loadPriorityArg ?? "idle") as "idle" | "nice" | "normal" });
+const backend = new OnnxRuntimeBackend({ executionProvider: "cpu", workers: Number(workersArg ?? 0), prepackWeights: prepackArg === "auto" ? "auto" : prepackArg !== "no-prepack", loadPriority: (loadPriorityArg ?? "idle") as "idle" | "nice" | "normal" });
 const host = new ModelHost({ backend, memoryBytes: 1, cacheDir: mkdtempSync(join(tmpdir(), "evoflow-overcommit-")) });
 // The budget is set from the first model's estimate once assigned (all models are the same size).
 const infos = [];
@@ -74,7 +74,8 @@ process.on("message", async (cmd: string) => {
       }
       return times;
     };
-    process.send!({ times: await time(backend.sessionOptions()), defaultOptionTimes: await time({ executionProviders: ["cpu"] }) });
+    const overcommitted = budgeted.assignedBytes() > budgeted.status().memoryBytes;
+    process.send!({ times: await time(backend.sessionOptions("cpu", overcommitted)), defaultOptionTimes: await time({ executionProviders: ["cpu"] }) });
   }
 });
 process.on("disconnect", () => process.exit(0));

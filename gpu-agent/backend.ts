@@ -15,6 +15,8 @@ export interface LoadRequest {
   artifactPath: string;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** The host has more models assigned than its budget holds, so it swaps: loads are frequent. */
+  overcommitted: boolean;
 }
 
 export interface LoadedModel {

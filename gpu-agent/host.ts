@@ -418,7 +418,10 @@ export class ModelHost extends EventEmitter {
     const rssBefore = measureRss ? process.memoryUsage.rss() : 0;
     const started = performance.now();
     try {
-      entry.loaded = await this.backend.load({ key: entry.key, name: entry.name, version: entry.version, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs });
+      entry.loaded = await this.backend.load({
+        key: entry.key, name: entry.name, version: entry.version, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs,
+        overcommitted: this.assignedBytes() > this.memoryBytes,
+      });
     } catch (err) {
       entry.state = "cold";
       this.used -= entry.memoryBytes;

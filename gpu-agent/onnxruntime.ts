@@ -63,13 +63,14 @@ export interface OnnxRuntimeOptions {
   workers?: number;
   /**
    * Let onnxruntime repack MatMul/Gemm weights into its kernel's layout when a session
-   * is created (default true). Packing is most of a load once the weights are mapped
-   * (`prepare`): measured here for a 6 MB MLP (512-1024-1024-10), create takes ~1.9 ms
-   * with it and ~0.5 ms without; runs of batch 1 take the same time, runs of batch 16
-   * about 2.4 times as long without. Turn it off for an agent that swaps models often
-   * and serves small batches.
+   * is created. Packing is most of a load once the weights are mapped (`prepare`):
+   * measured here for a 6 MB MLP (512-1024-1024-10), create takes ~1.9 ms with it and
+   * ~0.5 ms without; runs of batch 1 take the same time, runs of batch 16 about 2.4
+   * times as long without. "auto" (the default) packs unless the host is overcommitted:
+   * an agent that swaps loads hundreds of times a second under skewed traffic, and
+   * unpacked loads doubled the requests it served in bench/agent-overcommit.ts.
    */
-  prepackWeights?: boolean;
+  prepackWeights?: boolean | "auto";
   /**
    * CPU priority of a load in a session worker, the thread's priority restored after it.
    * "idle" (default): Linux's idle scheduling class (gpu-agent/idle-class.ts) for up to
@@ -171,13 +172,14 @@ export class OnnxRuntimeBackend implements Backend {
     this.device = options.executionProvider ?? chooseExecutionProvider();
   }
 
-  /** The session options every load uses (also for comparisons in bench/). */
-  sessionOptions(provider: "cuda" | "cpu" = this.device): ort.InferenceSession.SessionOptions {
+  /** The session options of a load (also for comparisons in bench/); `overcommitted` as in LoadRequest. */
+  sessionOptions(provider: "cuda" | "cpu" = this.device, overcommitted = false): ort.InferenceSession.SessionOptions {
     const intraOp = this.options.intraOpThreads ?? 1;
+    const prepack = this.options.prepackWeights ?? "auto";
     return {
       executionProviders: provider === "cuda" ? ["cuda", "cpu"] : ["cpu"],
       ...(intraOp > 0 ? { intraOpNumThreads: intraOp } : {}),
-      ...(this.options.prepackWeights === false ? { extra: { session: { disable_prepacking: "1" } } } : {}),
+      ...((prepack === "auto" ? overcommitted : !prepack) ? { extra: { session: { disable_prepacking: "1" } } } : {}),
     };
   }
 
@@ -259,7 +261,7 @@ export class OnnxRuntimeBackend implements Backend {
       // Memory being released in another worker is free only once that release is done (in this worker, message order sees to it).
       const elsewhere = this.pool.flatMap((w) => (w === worker ? [] : [...w.releasing]));
       if (elsewhere.length) await Promise.all(elsewhere);
-      await this.loadAtLowPriority(worker, key, this.sessionFile(request.artifactPath));
+      await this.loadAtLowPriority(worker, key, this.sessionFile(request.artifactPath), this.sessionOptions(this.device, request.overcommitted));
     } catch (err) {
       worker.models--;
       throw err;
@@ -281,11 +283,11 @@ export class OnnxRuntimeBackend implements Backend {
     };
   }
 
-  private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string): Promise<void> {
+  private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string, options: ort.InferenceSession.SessionOptions): Promise<void> {
     const priority = this.options.loadPriority ?? "idle";
     const idle = priority === "idle" ? await (this.idleClass ??= IdleClass.start()) : undefined;
     // At nice 19 also in the idle class: it is the priority the load goes on at after `idleLoadLimitMs`.
-    const load = { type: "load", key, path: artifactPath, options: this.sessionOptions(), niceness: priority === "normal" ? undefined : LOAD_NICENESS };
+    const load = { type: "load", key, path: artifactPath, options, niceness: priority === "normal" ? undefined : LOAD_NICENESS };
     if (!idle) {
       await worker.call(load);
       return;
@@ -308,12 +310,12 @@ export class OnnxRuntimeBackend implements Backend {
     const file = this.sessionFile(request.artifactPath);
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(file, this.sessionOptions(this.device));
+      session = await ort.InferenceSession.create(file, this.sessionOptions(this.device, request.overcommitted));
     } catch (err) {
       if (this.device !== "cuda") throw err;
       this.options.log?.(`CUDA session for ${request.key} failed (${(err as Error).message}); using CPU from now on`);
       this.device = "cpu";
-      session = await ort.InferenceSession.create(file, this.sessionOptions("cpu"));
+      session = await ort.InferenceSession.create(file, this.sessionOptions("cpu", request.overcommitted));
     }
     return {
       async run(inputs, outputs) {

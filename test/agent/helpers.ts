@@ -36,6 +36,7 @@ export class WatchedBackend implements Backend {
   readonly running = new Map<string, number>();
   readonly violations: string[] = [];
   readonly unloads: string[] = [];
+  readonly loadRequests: LoadRequest[] = [];
   private gate?: Promise<void>;
   private openGate?: () => void;
 
@@ -62,6 +63,7 @@ export class WatchedBackend implements Backend {
   }
 
   async load(request: LoadRequest): Promise<LoadedModel> {
+    this.loadRequests.push(request);
     const model = await this.inner.load(request);
     const key = request.key;
     return {

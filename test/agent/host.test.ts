@@ -240,6 +240,23 @@ describe("ModelHost: overcommit, LRU eviction of idle models, single-flight load
     expect(host.has("norank", 1)).toBe(false);
   });
 
+  it("tells the backend at each load whether more models are assigned than fit, and packs weights by default only when not", async () => {
+    const { host, backend, ort } = newHost({ budgetModels: 2 });
+    for (const i of [0, 1]) await host.assign({ name: `m${i}`, version: 1, artifact: models[i].bytes, memoryBytes: MB });
+    await host.infer("m0", 1, { input: { dtype: "float32", shape: [1, 8], data: sampleInput(models[0], 1, 1) } });
+    await host.assign({ name: "m2", version: 1, artifact: models[2].bytes, memoryBytes: MB });
+    const x = sampleInput(models[2], 1, 2);
+    expectClose((await host.infer("m2", 1, { input: { dtype: "float32", shape: [1, 8], data: x } })).output.data as Float32Array, models[2].forward(x, 1));
+    expect(backend.loadRequests.map((r) => [r.key, r.overcommitted])).toEqual([["m0@1", false], ["m2@1", true]]);
+
+    const unpacked = { extra: { session: { disable_prepacking: "1" } } };
+    expect(ort.sessionOptions("cpu", false)).not.toMatchObject(unpacked);
+    expect(ort.sessionOptions("cpu", true)).toMatchObject(unpacked);
+    const always = new OnnxRuntimeBackend({ executionProvider: "cpu", prepackWeights: true });
+    const never = new OnnxRuntimeBackend({ executionProvider: "cpu", prepackWeights: false });
+    expect([always.sessionOptions("cpu", true), never.sessionOptions("cpu", false)]).toEqual([expect.not.objectContaining(unpacked), expect.objectContaining(unpacked)]);
+  });
+
   it("estimates memory from the artifact when none is declared", async () => {
     const { host } = newHost({ budgetModels: 100 });
     const info = await host.assign({ name: "m0", version: 1, artifact: models[0].bytes });
