@@ -34,6 +34,8 @@ except OSError as err:
     sys.exit(0)
 print("ready", flush=True)
 held = set()
+# Threads already checked: only a thread started since can have inherited the class.
+known = set()
 for line in sys.stdin:
     tid, policy = line.split()
     tid = int(tid)
@@ -44,12 +46,14 @@ for line in sys.stdin:
         else:
             held.discard(tid)
             # A thread started by a thread in the class (onnxruntime starts one at its first session) inherits it: take it out too.
-            for other in map(int, os.listdir(f"/proc/{agent}/task")):
+            threads = set(map(int, os.listdir(f"/proc/{agent}/task")))
+            for other in threads - known - held:
                 try:
-                    if other not in held and os.sched_getscheduler(other) == os.SCHED_IDLE:
+                    if os.sched_getscheduler(other) == os.SCHED_IDLE:
                         put(other, "other")
                 except OSError:
                     pass  # the thread has ended
+            known = threads - held
         print("ok", flush=True)
     except OSError as err:
         print("error", err, flush=True)

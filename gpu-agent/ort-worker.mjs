@@ -35,8 +35,9 @@ async function atNiceness(niceness, work) {
   if (niceness === undefined || !canLowerLoads) return work();
   const before = getPriority(0);
   const lowered = Math.max(before, niceness);
-  const threadsBefore = new Set(readdirSync("/proc/self/task"));
+  // Lowered before anything else: woken at the event loop's priority, this thread would otherwise list its threads ahead of it.
   setPriority(0, lowered);
+  const threadsBefore = new Set(readdirSync("/proc/self/task"));
   try {
     return await work();
   } finally {
