@@ -17,11 +17,11 @@
  *   load waits for a model to become idle, up to `waitTimeoutMs`, then fails with
  *   `CapacityError`. Concurrent requests for a model being loaded share the one load.
  */
-import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { writeFileAtomic } from "../runtime/files";
 import { readSignature } from "../runtime/onnx/signature";
 import type { DType, Tensor } from "../runtime/ports";
 import type { Backend, LoadedModel } from "./backend";
@@ -271,12 +271,8 @@ export class ModelHost extends EventEmitter {
     const artifactPath = join(dir, "model.onnx");
     await mkdir(dir, { recursive: true });
     const sameFile = await stat(artifactPath).then((s) => s.size === bytes.length, () => false);
-    if (!sameFile) {
-      // Write then rename, so a crash never leaves a half-written file that looks cached.
-      const tmp = `${artifactPath}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-      await writeFile(tmp, bytes);
-      await rename(tmp, artifactPath);
-    }
+    // Never a half-written file that looks cached, even after a crash.
+    if (!sameFile) await writeFileAtomic(artifactPath, bytes);
     await this.backend.prepare?.(artifactPath, bytes);
     const entry: Entry = {
       key, name: input.name, version: input.version, artifactPath, artifactBytes: bytes.length,

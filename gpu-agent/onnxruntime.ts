@@ -5,11 +5,11 @@
  * again if a CUDA session fails to start).
  */
 import { existsSync } from "node:fs";
-import { open, rename, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { writeFileAtomic } from "../runtime/files";
 import { splitWeights } from "../runtime/onnx/external-weights";
 import { PROJECT_ROOT } from "../runtime/paths";
 import type { DType, Tensor } from "../runtime/ports";
@@ -197,18 +197,12 @@ export class OnnxRuntimeBackend implements Backend {
     try {
       const split = splitWeights(bytes, `${base}.weights`);
       if (split.weights.length === 0) return;
-      // Written aside then renamed, weights first, so a load never sees half a file.
+      const weights = new Uint8Array(split.weightsBytes);
+      for (const chunk of split.weights) weights.set(chunk.bytes, chunk.offset);
+      // The weights first: the graph refers to them.
+      await writeFileAtomic(path.join(dir, `${base}.weights`), weights);
       const graphPath = path.join(dir, `${base}.mapped.onnx`);
-      const weightsPath = path.join(dir, `${base}.weights`);
-      const weights = await open(`${weightsPath}.${process.pid}.tmp`, "w");
-      try {
-        for (const chunk of split.weights) await weights.write(chunk.bytes, 0, chunk.bytes.length, chunk.offset);
-      } finally {
-        await weights.close();
-      }
-      await rename(`${weightsPath}.${process.pid}.tmp`, weightsPath);
-      await writeFile(`${graphPath}.${process.pid}.tmp`, split.graph);
-      await rename(`${graphPath}.${process.pid}.tmp`, graphPath);
+      await writeFileAtomic(graphPath, split.graph);
       this.mapped.set(artifactPath, graphPath);
     } catch (err) {
       this.options.log?.(`${artifactPath}: loads will copy the weights (${(err as Error).message})`);

@@ -13,7 +13,7 @@
 import { type FSWatcher, mkdirSync, readdirSync, readFileSync, watch as watchDir } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { randomBytes } from "node:crypto";
+import { writeFileAtomic } from "../files";
 import { BaseModelRegistry, type ChampionSignal } from "./base";
 import { prepareRegistration, sha256Hex, summarize } from "./records";
 import { checkModelName, MODEL_NAME, RegistryError, type ModelSummary, type ModelVersion, type RegisterInput } from "./types";
@@ -25,23 +25,6 @@ export function defaultRegistryDir(): string {
 
 const LOCK_STALE_MS = 30_000;
 const LOCK_TIMEOUT_MS = 15_000;
-
-async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const handle = await fs.open(tmp, "w");
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-}
 
 async function readJson<T>(file: string): Promise<T | undefined> {
   try {
