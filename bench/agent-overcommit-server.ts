@@ -74,8 +74,7 @@ process.on("message", async (cmd: string) => {
       }
       return times;
     };
-    const overcommitted = budgeted.assignedBytes() > budgeted.status().memoryBytes;
-    process.send!({ times: await time(backend.sessionOptions("cpu", overcommitted)), defaultOptionTimes: await time({ executionProviders: ["cpu"] }) });
+    process.send!({ times: await time(backend.sessionOptions("cpu", budgeted.overcommitted())), defaultOptionTimes: await time({ executionProviders: ["cpu"] }) });
   }
 });
 process.on("disconnect", () => process.exit(0));

@@ -416,7 +416,7 @@ export class ModelHost extends EventEmitter {
     try {
       entry.loaded = await this.backend.load({
         key: entry.key, name: entry.name, version: entry.version, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs,
-        overcommitted: this.assignedBytes() > this.memoryBytes,
+        overcommitted: this.overcommitted(),
       });
     } catch (err) {
       entry.state = "cold";
@@ -553,6 +553,11 @@ export class ModelHost extends EventEmitter {
     let sum = 0;
     for (const e of this.entries.values()) sum += e.memoryBytes;
     return sum;
+  }
+
+  /** More models assigned than the budget holds: the host swaps them. */
+  overcommitted(): boolean {
+    return this.assignedBytes() > this.memoryBytes;
   }
 
   status(): HostStatus {
