@@ -196,11 +196,9 @@ export class OnnxRuntimeBackend implements Backend {
     const base = path.basename(artifactPath, ".onnx");
     try {
       const split = splitWeights(bytes, `${base}.weights`);
-      if (split.weights.length === 0) return;
-      const weights = new Uint8Array(split.weightsBytes);
-      for (const chunk of split.weights) weights.set(chunk.bytes, chunk.offset);
+      if (split.moved.length === 0) return;
       // The weights first: the graph refers to them.
-      await writeFileAtomic(path.join(dir, `${base}.weights`), weights);
+      await writeFileAtomic(path.join(dir, `${base}.weights`), split.weights);
       const graphPath = path.join(dir, `${base}.mapped.onnx`);
       await writeFileAtomic(graphPath, split.graph);
       this.mapped.set(artifactPath, graphPath);

@@ -20,10 +20,10 @@ const MIN_EXTERNAL_BYTES = 4096;
 export interface SplitModel {
   /** The `.onnx` file with references to `weightsFile` instead of the large tensors' bytes. */
   graph: Uint8Array;
-  /** The weights file's content, in order; gaps between chunks are zeros up to `offset`. */
-  weights: { offset: number; bytes: Uint8Array }[];
-  /** Size of the weights file. */
-  weightsBytes: number;
+  /** The weights file's content (zeros between tensors); empty when no tensor moved. */
+  weights: Uint8Array;
+  /** Where each moved tensor lies in it. */
+  moved: { name: string; offset: number; length: number }[];
 }
 
 /**
@@ -33,13 +33,15 @@ export interface SplitModel {
  */
 export function splitWeights(modelBytes: Uint8Array, weightsFile: string): SplitModel {
   const model = onnx.ModelProto.decode(modelBytes);
-  const weights: SplitModel["weights"] = [];
+  const moved: SplitModel["moved"] = [];
+  const bytes: Uint8Array[] = [];
   let end = 0;
   for (const tensor of model.graph?.initializer ?? []) {
     const raw = tensor.rawData;
     if (!raw || raw.length < MIN_EXTERNAL_BYTES || tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) continue;
     const offset = Math.ceil(end / ALIGNMENT) * ALIGNMENT;
-    weights.push({ offset, bytes: raw });
+    moved.push({ name: tensor.name ?? "", offset, length: raw.length });
+    bytes.push(raw);
     end = offset + raw.length;
     tensor.rawData = new Uint8Array(0);
     tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
@@ -49,5 +51,7 @@ export function splitWeights(modelBytes: Uint8Array, weightsFile: string): Split
       { key: "length", value: String(raw.length) },
     ];
   }
-  return { graph: onnx.ModelProto.encode(model).finish(), weights, weightsBytes: end };
+  const weights = new Uint8Array(end);
+  moved.forEach((m, i) => weights.set(bytes[i], m.offset));
+  return { graph: onnx.ModelProto.encode(model).finish(), weights, moved };
 }

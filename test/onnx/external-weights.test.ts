@@ -11,9 +11,7 @@ import { makeMlp, randomFloats } from "../fixtures/mlp";
 function writeSplit(bytes: Uint8Array): { graphPath: string; weightsPath: string; split: ReturnType<typeof splitWeights> } {
   const dir = tempDir("split");
   const split = splitWeights(bytes, "model.weights");
-  const weights = new Uint8Array(split.weightsBytes);
-  for (const chunk of split.weights) weights.set(chunk.bytes, chunk.offset);
-  writeFileSync(join(dir, "model.weights"), weights);
+  writeFileSync(join(dir, "model.weights"), split.weights);
   writeFileSync(join(dir, "model.mapped.onnx"), split.graph);
   return { graphPath: join(dir, "model.mapped.onnx"), weightsPath: join(dir, "model.weights"), split };
 }
@@ -24,17 +22,19 @@ describe("splitWeights: large initializers in a page-aligned weights file", () =
   it("moves the large weights out at page-aligned offsets and keeps the small ones in the graph", () => {
     const { split, weightsPath } = writeSplit(mlp.bytes);
     // 784×128 and 128×10 floats move; the biases (128 and 10 floats) stay.
-    expect(split.weights.map((w) => w.bytes.length)).toEqual([784 * 128 * 4, 128 * 10 * 4]);
-    for (const w of split.weights) expect(w.offset % 4096).toBe(0);
-    expect(statSync(weightsPath).size).toBe(split.weightsBytes);
+    expect(split.moved.map((m) => m.length)).toEqual([784 * 128 * 4, 128 * 10 * 4]);
+    for (const m of split.moved) expect(m.offset % 4096).toBe(0);
+    expect(statSync(weightsPath).size).toBe(split.weights.length);
     expect(split.graph.length).toBeLessThan(4096);
     const graph = onnx.ModelProto.decode(split.graph);
     const external = graph.graph!.initializer!.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
-    expect(external.map((t) => Object.fromEntries(t.externalData!.map((e) => [e.key, e.value])))).toEqual(
-      split.weights.map((w) => ({ location: "model.weights", offset: String(w.offset), length: String(w.bytes.length) })),
+    expect(external.map((t) => [t.name, Object.fromEntries(t.externalData!.map((e) => [e.key, e.value]))])).toEqual(
+      split.moved.map((m) => [m.name, { location: "model.weights", offset: String(m.offset), length: String(m.length) }]),
     );
-    // The original bytes are untouched: the registry's artifact stays whole.
-    expect(onnx.ModelProto.decode(mlp.bytes).graph!.initializer!.every((t) => t.rawData!.length > 0)).toBe(true);
+    // Each tensor's bytes are where the graph says; the original bytes are untouched (the registry's artifact stays whole).
+    const original = new Map(onnx.ModelProto.decode(mlp.bytes).graph!.initializer!.map((t) => [t.name, t.rawData!]));
+    for (const m of split.moved) expect(Buffer.from(split.weights.subarray(m.offset, m.offset + m.length)).equals(Buffer.from(original.get(m.name)!))).toBe(true);
+    expect([...original.values()].every((raw) => raw.length > 0)).toBe(true);
   });
 
   for (const prepack of [true, false]) {
@@ -59,7 +59,7 @@ describe("splitWeights: large initializers in a page-aligned weights file", () =
   it("leaves a model with no large initializer without a weights file", () => {
     const small = makeMlp({ sizes: [8, 16, 4], seed: 2 });
     const split = splitWeights(small.bytes, "model.weights");
-    expect(split.weights).toEqual([]);
-    expect(split.weightsBytes).toBe(0);
+    expect(split.moved).toEqual([]);
+    expect(split.weights.length).toBe(0);
   });
 });
