@@ -17,7 +17,6 @@ const tempRoot = mkdtempSync(join(tmpdir(), "evoflow-bench-"));
 process.env.TMPDIR = tempRoot;
 process.on("exit", () => rmSync(tempRoot, { recursive: true, force: true }));
 
-/** Forks a TypeScript child with IPC; resolves with its first message (its "ready" report). */
 /**
  * Node flags of the servers under test, as the CLI runs them (bin/evoflow.js), so Evoflow
  * runs as shipped and a bare server on equal flags: `evoflow run` also turns V8's memory
@@ -26,6 +25,7 @@ process.on("exit", () => rmSync(tempRoot, { recursive: true, force: true }));
 export const RUNTIME_NODE_FLAGS = ["--max-semi-space-size=32", "--no-memory-reducer"];
 export const AGENT_NODE_FLAGS = ["--max-semi-space-size=32"];
 
+/** Forks a TypeScript child with IPC; resolves with its first message (its "ready" report). */
 export function forkChild<T>(script: string, args: string[] = [], nodeFlags: string[] = []): Promise<{ child: ChildProcess; ready: T }> {
   const child = fork(join(benchDir, script), args, { execArgv: [...nodeFlags, "--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
