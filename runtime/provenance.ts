@@ -3,23 +3,24 @@
  * be walked back through `parents` to the inputs, nodes and model versions that
  * made it. Bounded: the most recent `capacity` messages.
  *
- * A message is kept as the object it is, which costs one array write; but one
- * whose payload carries binary data (a tensor, an image) is kept encoded (CBOR, the
- * nats transport's codec) in a few large byte chunks, at most `bytes` of them.
- * Kept as objects, 10,000 such messages held 100 MB or more, and even a small tensor
- * kept whole is promoted to the old generation with its message (a major collection
- * frees it) while its backing store lives outside the heap. Messages without binary
- * data are not encoded: cbor-x takes about 1 µs per message, several times what
- * keeping the object costs the collector.
- *
- * Encoding is deferred to the second check phase of the event loop after the record,
- * so a sync request's reply (written when its model's run, itself a setImmediate in
- * onnxruntime-node, resolves) never waits for it; a read encodes what is pending first.
- * A trace therefore shows a payload as it was at the end of the event-loop turn that
- * emitted it.
+ * A message is kept as the object it is, which costs one array write. One whose
+ * payload carries binary data (a typed array: the payload itself, a field of it, or
+ * a field's `data`, as in a tensor or a record of tensors) is written, when it is
+ * recorded, into a few large byte chunks, at most `bytes` of them: the typed arrays'
+ * bytes copied as they are, and the rest of the message encoded (CBOR, the nats
+ * transport's codec) with each typed array replaced by where its bytes are.
+ * - Not kept as objects: 10,000 such messages held 100 MB or more, their backing
+ *   stores outside the heap, each freed only by a major collection once its message
+ *   was promoted. Even without the typed arrays, a message object kept per request
+ *   (~450 bytes) made V8 run a major collection every 70–160 ms at one client
+ *   (bench/sync-path.ts: 90 in 23 s, against 3).
+ * - Not encoded whole: a tensor request's two messages encoded whole (after the reply)
+ *   cost ~7 µs a request in process, the encoding and the model run after it slowed;
+ *   written this way, ~4 µs (bench/sync-path.ts's in-process figures).
+ * The trace shows a payload as it was emitted.
  */
+import { addExtension } from "cbor-x";
 import type { Message } from "./envelope";
-import { stringHash } from "./random";
 import { decode, encode } from "./transport/nats-codec";
 
 export interface TraceNode {
@@ -37,10 +38,35 @@ export const DEFAULT_TRACE_BYTES = 4 * 1024 * 1024;
 /** At least this many chunks, so reusing the oldest forgets at most an eighth of what is kept. */
 const MIN_CHUNKS = 8;
 const MAX_CHUNK_BYTES = 1024 * 1024;
-/** Messages waiting to be encoded beyond this many are encoded at once, so a burst within one turn cannot hold many. */
-const MAX_PENDING = 1024;
 
-/** Whether the payload (or a field of a record payload, or a tensor's data) is binary data, kept encoded. */
+type View = ArrayBufferView;
+type ViewType = new (buffer: ArrayBuffer) => View;
+const VIEW_TYPES = [
+  Float32Array, Float64Array, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array, DataView, Buffer,
+] as unknown as ViewType[];
+
+/** A typed array in a kept message: its type, and where its bytes are after the message's encoding. */
+class HeldView {
+  constructor(
+    readonly type: ViewType,
+    readonly offset: number,
+    readonly byteLength: number,
+  ) {}
+}
+// A private CBOR tag (unassigned by IANA), met only in the trace store's own chunks.
+addExtension({
+  Class: HeldView,
+  tag: 40500,
+  encode: (held: HeldView, encodeValue: (value: unknown) => Uint8Array) => encodeValue([VIEW_TYPES.indexOf(held.type), held.offset, held.byteLength]),
+  decode: ([type, offset, byteLength]: [number, number, number]) => new HeldView(VIEW_TYPES[type], offset, byteLength),
+});
+
+/** Typed arrays start at multiples of 8 bytes, so each can be copied in with a view of its own type. */
+const aligned = (n: number) => (n + 7) & ~7;
+const isView = (v: unknown): v is View => ArrayBuffer.isView(v);
+const isHeld = (v: unknown): v is HeldView => v instanceof HeldView;
+
+/** Whether the payload (or a field of a record payload, or a field's `data`) is a typed array. */
 function carriesBinary(payload: unknown): boolean {
   if (typeof payload !== "object" || payload === null) return false;
   if (ArrayBuffer.isView(payload)) return true;
@@ -52,26 +78,49 @@ function carriesBinary(payload: unknown): boolean {
   return false;
 }
 
+/** The payload with each leaf (a typed array, or a held one) replaced by `f`'s answer for it, in the places `carriesBinary` looks. */
+function mapLeaves<L>(payload: unknown, isLeaf: (v: unknown) => v is L, f: (leaf: L) => unknown): unknown {
+  if (isLeaf(payload)) return f(payload);
+  const out: Record<string, unknown> = Array.isArray(payload) ? ([] as unknown as Record<string, unknown>) : {};
+  for (const key in payload as Record<string, unknown>) {
+    const v = (payload as Record<string, unknown>)[key];
+    if (isLeaf(v)) out[key] = f(v);
+    else if (typeof v === "object" && v !== null && isLeaf((v as { data?: unknown }).data)) out[key] = { ...v, data: f((v as { data: L }).data) };
+    else out[key] = v;
+  }
+  return out;
+}
+
+/** Copies a typed array's bytes into `chunk` at `offset` (a multiple of 8), without asking for its buffer (which V8 would make for an array kept in the heap). */
+function copyInto(chunk: Uint8Array, offset: number, v: View): void {
+  if (v instanceof DataView) chunk.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offset);
+  else {
+    const Type = v.constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => Float32Array;
+    new Type(chunk.buffer, chunk.byteOffset + offset, (v as Float32Array).length).set(v as Float32Array);
+  }
+}
+
+/** A fresh typed array of the held type over a copy of its bytes. */
+function restoreView(held: HeldView, chunk: Uint8Array, base: number): View {
+  const buffer = chunk.slice(base + held.offset, base + held.offset + held.byteLength).buffer;
+  // Buffer's own constructor is deprecated; the others take the bytes as they are.
+  return (held.type as unknown) === Buffer ? Buffer.from(buffer) : new held.type(buffer);
+}
+
 export class TraceStore {
   /** Chunks by generation modulo their count: a chunk is reused, and its messages forgotten, once the budget is spent. */
   private readonly chunks: (Uint8Array | undefined)[];
-  /** Also the largest message kept whole. */
+  /** Also the most one message may take. */
   private readonly chunkBytes: number;
   private generation = -1;
   private offset: number;
-  // One slot per kept message, a ring of `capacity`: the message itself, or where its bytes are.
+  // One slot per kept message, a ring of `capacity`: the message itself, or where it was written.
   private readonly slotMessage: (Message | undefined)[];
   private readonly slotGeneration: Int32Array;
   private readonly slotOffset: Int32Array;
   private readonly slotLength: Int32Array;
-  private readonly slotTrace: Uint32Array;
-  private readonly slotId: Uint32Array;
   private next = 0;
   private count = 0;
-  // Messages with binary payloads recorded and not yet encoded, and their slots.
-  private pendingMessages: Message[] = [];
-  private pendingSlots: number[] = [];
-  private flushScheduled = false;
 
   constructor(private readonly capacity: number, bytes = DEFAULT_TRACE_BYTES) {
     this.chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.floor(bytes / MIN_CHUNKS));
@@ -81,8 +130,6 @@ export class TraceStore {
     this.slotGeneration = new Int32Array(capacity);
     this.slotOffset = new Int32Array(capacity);
     this.slotLength = new Int32Array(capacity);
-    this.slotTrace = new Uint32Array(capacity);
-    this.slotId = new Uint32Array(capacity);
   }
 
   record(message: Message): void {
@@ -91,52 +138,49 @@ export class TraceStore {
     this.next = slot + 1 === this.capacity ? 0 : slot + 1;
     if (this.count < this.capacity) this.count++;
     this.slotMessage[slot] = message;
-    if (!carriesBinary(message.payload)) return;
-    this.pendingMessages.push(message);
-    this.pendingSlots.push(slot);
-    if (this.pendingMessages.length >= MAX_PENDING) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushNextTurn);
+    if (carriesBinary(message.payload)) this.write(slot, message);
+  }
+
+  /** Writes a message with binary data into the current chunk (a fresh one when it does not fit); one that cannot be written is kept with a note instead of its payload. */
+  private write(slot: number, message: Message): void {
+    const views: View[] = [];
+    let binaryBytes = 0;
+    const payload = mapLeaves(message.payload, isView, (v) => {
+      views.push(v);
+      const held = new HeldView(v.constructor as ViewType, binaryBytes, v.byteLength);
+      binaryBytes += aligned(v.byteLength);
+      return held;
+    });
+    let encoded: Uint8Array;
+    try {
+      encoded = encode({ ...message, payload });
+    } catch (err) {
+      this.slotMessage[slot] = { ...message, payload: { unrecorded: `payload not kept: ${(err as Error).message}` } };
+      return;
     }
-  }
-
-  // The first hop runs in this turn's check phase, possibly before the model run it would delay; the second in the next turn's.
-  private readonly flushNextTurn = () => setImmediate(this.flushPending);
-  private readonly flushPending = () => this.flush();
-
-  /** Encodes the pending messages whose slots they still hold. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const messages = this.pendingMessages;
-    const slots = this.pendingSlots;
-    if (messages.length === 0) return;
-    this.pendingMessages = [];
-    this.pendingSlots = [];
-    for (let i = 0; i < messages.length; i++) if (this.slotMessage[slots[i]] === messages[i]) this.store(slots[i], messages[i]);
-  }
-
-  private store(slot: number, message: Message): void {
-    this.slotMessage[slot] = undefined;
-    const bytes = this.encode(message);
-    if (this.offset + bytes.length > this.chunkBytes) {
+    const bytes = aligned(encoded.length) + binaryBytes;
+    if (bytes > this.chunkBytes) {
+      this.slotMessage[slot] = { ...message, payload: { unrecorded: `payload not kept: ${bytes} bytes, over the trace's limit of ${this.chunkBytes} per message` } };
+      return;
+    }
+    if (this.offset + bytes > this.chunkBytes) {
       this.generation++;
       this.offset = 0;
     }
-    const at = this.generation % this.chunks.length;
-    const chunk = (this.chunks[at] ??= new Uint8Array(this.chunkBytes));
-    chunk.set(bytes, this.offset);
+    const chunk = (this.chunks[this.generation % this.chunks.length] ??= new Uint8Array(this.chunkBytes));
+    chunk.set(encoded, this.offset);
+    const binaryAt = this.offset + aligned(encoded.length);
+    for (let i = 0, at = binaryAt; i < views.length; at += aligned(views[i].byteLength), i++) copyInto(chunk, at, views[i]);
+    this.slotMessage[slot] = undefined;
     this.slotGeneration[slot] = this.generation;
     this.slotOffset[slot] = this.offset;
-    this.slotLength[slot] = bytes.length;
-    this.slotTrace[slot] = stringHash(message.traceId);
-    this.slotId[slot] = stringHash(message.id);
-    this.offset += bytes.length;
+    this.slotLength[slot] = encoded.length;
+    this.offset += bytes;
   }
 
   /** The trace's messages still held, in emission order. */
   messages(traceId: string): Message[] {
-    return this.scan((m) => m.traceId === traceId, this.slotTrace, stringHash(traceId));
+    return this.scan((m) => m.traceId === traceId);
   }
 
   /**
@@ -144,34 +188,23 @@ export class TraceStore {
    * consumed). Parents from other traces (a batch, a join) are looked up too.
    */
   tree(traceId: string): TraceNode[] {
-    return traceTree(this.messages(traceId), (id) => this.scan((m) => m.id === id, this.slotId, stringHash(id))[0]);
+    return traceTree(this.messages(traceId), (id) => this.scan((m) => m.id === id)[0]);
   }
 
-  /** Never throws: a payload CBOR cannot carry, or one too big for a chunk, is kept as a note saying so. */
-  private encode(message: Message): Uint8Array {
-    let note: string;
-    try {
-      const bytes = encode(message);
-      if (bytes.length <= this.chunkBytes) return bytes;
-      note = `payload not kept: ${bytes.length} bytes encoded, over the trace's limit of ${this.chunkBytes} per message`;
-    } catch (err) {
-      note = `payload not kept: ${(err as Error).message}`;
-    }
-    return encode({ ...message, payload: { unrecorded: note } });
-  }
-
-  /** The held messages that match, oldest first; an encoded one is decoded only when its `keys` entry (the stringHash of its trace or id) is `key`. */
-  private scan(match: (m: Message) => boolean, keys: Uint32Array, key: number): Message[] {
-    this.flush();
+  /** The held messages that match, oldest first; a written one is decoded (and its typed arrays copied out) as it is read, and gone once its chunk is reused. */
+  private scan(match: (m: Message) => boolean): Message[] {
     const out: Message[] = [];
     const oldestGeneration = this.generation - this.chunks.length + 1;
     for (let i = 0; i < this.count; i++) {
       const slot = (this.next - this.count + i + this.capacity) % this.capacity;
       let m = this.slotMessage[slot];
       if (!m) {
-        if (keys[slot] !== key || this.slotGeneration[slot] < oldestGeneration) continue;
+        if (this.slotGeneration[slot] < oldestGeneration) continue;
         const chunk = this.chunks[this.slotGeneration[slot] % this.chunks.length]!;
-        m = decode(chunk.subarray(this.slotOffset[slot], this.slotOffset[slot] + this.slotLength[slot])) as Message;
+        const at = this.slotOffset[slot];
+        const written = decode(chunk.subarray(at, at + this.slotLength[slot])) as Message;
+        const binaryAt = at + aligned(this.slotLength[slot]);
+        m = { ...written, payload: mapLeaves(written.payload, isHeld, (held) => restoreView(held, chunk, binaryAt)) };
       }
       if (match(m)) out.push(m);
     }

@@ -64,7 +64,7 @@ export const pipelineSchema = z
           .int()
           .min(1024 * 1024)
           .optional()
-          .describe("Memory for those messages, kept encoded (4 MiB unless set): the oldest go first when either limit is reached"),
+          .describe("Memory for those of them that carry binary data (tensors, images), written aside as emitted (4 MiB unless set): the oldest go first when either limit is reached"),
         deadLetterCapacity: z.number().int().min(1).default(1000),
         capture: z
           .object({ sync: z.enum(["off", "sampled", "full"]).default("full"), sampleRate: z.number().min(0).max(1).default(0.01) })

@@ -4,15 +4,13 @@ import { tensor } from "../../runtime/ports";
 import { TraceStore } from "../../runtime/provenance";
 
 let n = 0;
-/** Two check phases of the event loop: the store has encoded what was recorded before. */
-const afterTurn = () => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 
 function message(traceId: string, payload: unknown, parents: string[] = [], node = "n"): Message {
   return { id: `m${n++}`, traceId, parents, ts: 1000 + n, source: { pipeline: "p", node, port: "out" }, payload };
 }
 
 describe("the trace store", () => {
-  it("gives back a trace's messages in order: binary payloads encoded as they were at the end of the turn, others as the objects they are", async () => {
+  it("gives back a trace's messages in order: binary data as it was when recorded, other payloads as the objects they are", () => {
     const store = new TraceStore(100);
     const pixels = Float32Array.from({ length: 784 }, (_, i) => i / 784);
     const input = message("t1", tensor("float32", [1, 784], pixels.slice()));
@@ -20,7 +18,6 @@ describe("the trace store", () => {
     const other = message("t2", { x: 1 });
     const output = message("t1", { label: 2 }, [image.id]);
     for (const m of [input, image, other, output]) store.record(m);
-    await afterTurn();
     // A node writing into the tensor later does not change what the trace shows.
     (input.payload as { data: Float32Array }).data.fill(0);
 
@@ -29,19 +26,24 @@ describe("the trace store", () => {
     expect(kept[0]).toEqual({ ...input, payload: { dtype: "float32", shape: [1, 784], data: pixels } });
     expect((kept[0].payload as { data: unknown }).data).toBeInstanceOf(Float32Array);
     expect(kept[1].payload).toEqual({ image: new Uint8Array(2048).fill(7), label: 3 });
+    expect((kept[1].payload as { image: unknown }).image).toBeInstanceOf(Uint8Array);
     expect(kept[2]).toBe(output);
     expect(store.messages("t3")).toEqual([]);
   });
 
-  it("keeps small tensors encoded too, and a read before the encoding sees them", async () => {
+  it("copies binary data of every kind and size, each read getting its own copy", () => {
     const store = new TraceStore(10);
-    const scores = message("t", tensor("float32", [1, 3], new Float32Array([0.25, 0.5, 0.25])));
-    store.record(scores);
-    expect(store.messages("t")).toEqual([scores]);
-    await afterTurn();
-    const [kept] = store.messages("t");
-    expect(kept).not.toBe(scores);
-    expect(kept).toEqual(scores);
+    const scores = tensor("float32", [1, 3], new Float32Array([0.25, 0.5, 0.25]));
+    const named = { logits: tensor("float64", [2], new Float64Array([1.5, -2])), ids: tensor("int32", [2], new Int32Array([7, 9])) };
+    const raw = Buffer.from("raw bytes");
+    for (const payload of [scores, named, raw, new DataView(new ArrayBuffer(4))]) store.record(message("t", payload));
+    const first = store.messages("t");
+    expect(first.map((m) => m.payload)).toEqual([scores, named, raw, new DataView(new ArrayBuffer(4))]);
+    expect(Buffer.isBuffer(first[2].payload)).toBe(true);
+    expect(first[3].payload).toBeInstanceOf(DataView);
+    expect((first[0].payload as { data: unknown }).data).not.toBe(scores.data);
+    (first[0].payload as { data: Float32Array }).data.fill(0);
+    expect(store.messages("t")[0].payload).toEqual(scores);
   });
 
   it("forgets the oldest messages past its message count", () => {
@@ -62,15 +64,15 @@ describe("the trace store", () => {
     expect(kept).toEqual(Array.from({ length: kept.length }, (_, k) => 2000 - kept.length + k));
   });
 
-  it("keeps a note instead of a payload it cannot encode or that is too big, and goes on", () => {
+  it("keeps a note instead of a payload it cannot write or that is too big, and goes on", () => {
     const store = new TraceStore(10);
     store.record(message("t", { image: new Uint8Array(4096), f: Symbol("no") }));
     store.record(message("t", new Float32Array(1_000_000)));
-    store.record(message("t", "fine"));
+    store.record(message("t", { label: 3, pixels: new Uint8Array(2048).fill(1) }));
     const [unencodable, big, fine] = store.messages("t");
     expect(unencodable.payload).toEqual({ unrecorded: expect.stringMatching(/^payload not kept: /) });
-    expect(big.payload).toEqual({ unrecorded: expect.stringMatching(/4000\d+ bytes encoded, over the trace's limit/) });
-    expect(fine.payload).toBe("fine");
+    expect(big.payload).toEqual({ unrecorded: expect.stringMatching(/^payload not kept: 4000\d{3} bytes, over the trace's limit of 524288 per message$/) });
+    expect(fine.payload).toEqual({ label: 3, pixels: new Uint8Array(2048).fill(1) });
   });
 
   it("builds the tree behind each output, with parents from other traces", () => {
