@@ -6,6 +6,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { SERVING_V8_FLAGS } from "../runtime/cli/heap";
 import type { LoadPlan, LoadResult } from "./agent-load-client";
 
 export const benchDir = import.meta.dirname;
@@ -19,10 +20,10 @@ process.on("exit", () => rmSync(tempRoot, { recursive: true, force: true }));
 
 /**
  * Node flags of the servers under test, as the CLI runs them (bin/evoflow.js), so Evoflow
- * runs as shipped and a bare server on equal flags: `evoflow run` also turns V8's memory
- * reducer off (runtime/cli/heap.ts), `evoflow agent` does not.
+ * runs as shipped and a bare server on equal flags: `evoflow run` also sets the heap
+ * settings of runtime/cli/heap.ts, `evoflow agent` does not.
  */
-export const RUNTIME_NODE_FLAGS = ["--max-semi-space-size=32", "--no-memory-reducer"];
+export const RUNTIME_NODE_FLAGS = ["--max-semi-space-size=32", ...SERVING_V8_FLAGS];
 export const AGENT_NODE_FLAGS = ["--max-semi-space-size=32"];
 
 /** Forks a TypeScript child with IPC; resolves with its first message (its "ready" report). */

@@ -13,7 +13,7 @@
  */
 import type { Command } from "commander";
 import type { Pipeline } from "../schema";
-import { keepHeapLimitsThroughIdle } from "./heap";
+import { applyServingV8Flags } from "./heap";
 import { edgeReadFilter, parseSince, readStream, readTrace, type StartAt } from "../transport/nats-read";
 import { pipelineOfStream } from "../transport/nats-names";
 import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
@@ -60,7 +60,7 @@ interface WorkerOptions {
 }
 
 async function runWorker(opts: WorkerOptions): Promise<void> {
-  keepHeapLimitsThroughIdle();
+  applyServingV8Flags();
   const selection: WorkerSelection = { nodes: opts.nodes?.split(",").map((s) => s.trim()).filter(Boolean), placement: opts.placement };
   let transport: NatsTransport;
   try {

@@ -4,7 +4,7 @@
 import type { Command } from "commander";
 import WebSocket from "ws";
 import { createApi } from "../api/server";
-import { keepHeapLimitsThroughIdle } from "./heap";
+import { applyServingV8Flags } from "./heap";
 import { PipelineInvalidError, Runtime } from "../runtime";
 import { createServices } from "../services";
 import { readPipelineFile } from "./pipeline";
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option("--nats <url>", "run distributed on NATS JetStream: this process runs the nodes without a placement (see `evoflow worker`)")
     .option("--replicas <n>", "with --nats: replicas of the pipeline's stream (3 on a three-server cluster)", "1")
     .action(async (files: string[], opts: { port: string; host?: string; token?: string; data: string; nats?: string; replicas: string }) => {
-      keepHeapLimitsThroughIdle();
+      applyServingV8Flags();
       const token = opts.token ?? process.env.EVOFLOW_TOKEN;
       const host = opts.host ?? (token ? "0.0.0.0" : "127.0.0.1");
       if (!token && !["127.0.0.1", "localhost", "::1"].includes(host)) {
