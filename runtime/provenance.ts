@@ -21,6 +21,7 @@
  */
 import { addExtension } from "cbor-x";
 import type { Message } from "./envelope";
+import { stringHash } from "./random";
 import { decode, encode } from "./transport/nats-codec";
 
 export interface TraceNode {
@@ -119,6 +120,9 @@ export class TraceStore {
   private readonly slotGeneration: Int32Array;
   private readonly slotOffset: Int32Array;
   private readonly slotLength: Int32Array;
+  // Hashes of a written message's trace and id, so a read decodes only the messages that may match.
+  private readonly slotTrace: Uint32Array;
+  private readonly slotId: Uint32Array;
   private next = 0;
   private count = 0;
 
@@ -130,6 +134,8 @@ export class TraceStore {
     this.slotGeneration = new Int32Array(capacity);
     this.slotOffset = new Int32Array(capacity);
     this.slotLength = new Int32Array(capacity);
+    this.slotTrace = new Uint32Array(capacity);
+    this.slotId = new Uint32Array(capacity);
   }
 
   record(message: Message): void {
@@ -175,12 +181,14 @@ export class TraceStore {
     this.slotGeneration[slot] = this.generation;
     this.slotOffset[slot] = this.offset;
     this.slotLength[slot] = encoded.length;
+    this.slotTrace[slot] = stringHash(message.traceId);
+    this.slotId[slot] = stringHash(message.id);
     this.offset += bytes;
   }
 
   /** The trace's messages still held, in emission order. */
   messages(traceId: string): Message[] {
-    return this.scan((m) => m.traceId === traceId);
+    return this.scan((m) => m.traceId === traceId, this.slotTrace, stringHash(traceId));
   }
 
   /**
@@ -188,25 +196,31 @@ export class TraceStore {
    * consumed). Parents from other traces (a batch, a join) are looked up too.
    */
   tree(traceId: string): TraceNode[] {
-    return traceTree(this.messages(traceId), (id) => this.scan((m) => m.id === id)[0]);
+    return traceTree(this.messages(traceId), (id) => this.scan((m) => m.id === id, this.slotId, stringHash(id))[0]);
   }
 
-  /** The held messages that match, oldest first; a written one is decoded (and its typed arrays copied out) as it is read, and gone once its chunk is reused. */
-  private scan(match: (m: Message) => boolean): Message[] {
+  /**
+   * The held messages that match, oldest first. A written one is decoded only when its
+   * `keys` entry (the stringHash of its trace or id) is `key`, its typed arrays copied out
+   * only when it matches; it is gone once its chunk is reused.
+   */
+  private scan(match: (m: Message) => boolean, keys: Uint32Array, key: number): Message[] {
     const out: Message[] = [];
     const oldestGeneration = this.generation - this.chunks.length + 1;
     for (let i = 0; i < this.count; i++) {
       const slot = (this.next - this.count + i + this.capacity) % this.capacity;
-      let m = this.slotMessage[slot];
-      if (!m) {
-        if (this.slotGeneration[slot] < oldestGeneration) continue;
-        const chunk = this.chunks[this.slotGeneration[slot] % this.chunks.length]!;
-        const at = this.slotOffset[slot];
-        const written = decode(chunk.subarray(at, at + this.slotLength[slot])) as Message;
-        const binaryAt = at + aligned(this.slotLength[slot]);
-        m = { ...written, payload: mapLeaves(written.payload, isHeld, (held) => restoreView(held, chunk, binaryAt)) };
+      const kept = this.slotMessage[slot];
+      if (kept) {
+        if (match(kept)) out.push(kept);
+        continue;
       }
-      if (match(m)) out.push(m);
+      if (keys[slot] !== key || this.slotGeneration[slot] < oldestGeneration) continue;
+      const chunk = this.chunks[this.slotGeneration[slot] % this.chunks.length]!;
+      const at = this.slotOffset[slot];
+      const written = decode(chunk.subarray(at, at + this.slotLength[slot])) as Message;
+      if (!match(written)) continue;
+      const binaryAt = at + aligned(this.slotLength[slot]);
+      out.push({ ...written, payload: mapLeaves(written.payload, isHeld, (held) => restoreView(held, chunk, binaryAt)) });
     }
     return out;
   }
