@@ -54,7 +54,7 @@ class HeldView {
     readonly byteLength: number,
   ) {}
 }
-// A private CBOR tag (unassigned by IANA), met only in the trace store's own chunks.
+// A private CBOR tag (unassigned by IANA). cbor-x registers extensions for all its encoders.
 addExtension({
   Class: HeldView,
   tag: 40500,
@@ -101,8 +101,13 @@ function copyInto(chunk: Uint8Array, offset: number, v: View): void {
   }
 }
 
-/** A fresh typed array of the held type over a copy of its bytes. */
-function restoreView(held: HeldView, chunk: Uint8Array, base: number): View {
+/**
+ * A fresh typed array of the held type over a copy of its bytes. The CBOR tag is known to
+ * every decoder of the process, so a message from NATS may carry a held view of its own:
+ * one that is not within its message's binary data stays as it is.
+ */
+function restoreView(held: HeldView, chunk: Uint8Array, base: number, binaryBytes: number): View | HeldView {
+  if (!held.type || !(held.offset >= 0 && held.byteLength >= 0 && held.offset + held.byteLength <= binaryBytes)) return held;
   const buffer = chunk.slice(base + held.offset, base + held.offset + held.byteLength).buffer;
   // Buffer's own constructor is deprecated; the others take the bytes as they are.
   return (held.type as unknown) === Buffer ? Buffer.from(buffer) : new held.type(buffer);
@@ -120,6 +125,7 @@ export class TraceStore {
   private readonly slotGeneration: Int32Array;
   private readonly slotOffset: Int32Array;
   private readonly slotLength: Int32Array;
+  private readonly slotBinaryBytes: Int32Array;
   // Hashes of a written message's trace and id, so a read decodes only the messages that may match.
   private readonly slotTrace: Uint32Array;
   private readonly slotId: Uint32Array;
@@ -134,6 +140,7 @@ export class TraceStore {
     this.slotGeneration = new Int32Array(capacity);
     this.slotOffset = new Int32Array(capacity);
     this.slotLength = new Int32Array(capacity);
+    this.slotBinaryBytes = new Int32Array(capacity);
     this.slotTrace = new Uint32Array(capacity);
     this.slotId = new Uint32Array(capacity);
   }
@@ -181,6 +188,7 @@ export class TraceStore {
     this.slotGeneration[slot] = this.generation;
     this.slotOffset[slot] = this.offset;
     this.slotLength[slot] = encoded.length;
+    this.slotBinaryBytes[slot] = binaryBytes;
     this.slotTrace[slot] = stringHash(message.traceId);
     this.slotId[slot] = stringHash(message.id);
     this.offset += bytes;
@@ -220,7 +228,7 @@ export class TraceStore {
       const written = decode(chunk.subarray(at, at + this.slotLength[slot])) as Message;
       if (!match(written)) continue;
       const binaryAt = at + aligned(this.slotLength[slot]);
-      out.push({ ...written, payload: mapLeaves(written.payload, isHeld, (held) => restoreView(held, chunk, binaryAt)) });
+      out.push({ ...written, payload: mapLeaves(written.payload, isHeld, (held) => restoreView(held, chunk, binaryAt, this.slotBinaryBytes[slot])) });
     }
     return out;
   }

@@ -1,7 +1,9 @@
+import { Tag } from "cbor-x";
 import { describe, expect, it } from "vitest";
 import type { Message } from "../../runtime/envelope";
 import { tensor } from "../../runtime/ports";
 import { TraceStore } from "../../runtime/provenance";
+import { decode, encode } from "../../runtime/transport/nats-codec";
 
 let n = 0;
 
@@ -44,6 +46,17 @@ describe("the trace store", () => {
     expect((first[0].payload as { data: unknown }).data).not.toBe(scores.data);
     (first[0].payload as { data: Float32Array }).data.fill(0);
     expect(store.messages("t")[0].payload).toEqual(scores);
+  });
+
+  it("gives back no bytes outside a message's own for a held-view tag that came from elsewhere (a message decoded from NATS)", () => {
+    const store = new TraceStore(10);
+    store.record(message("t", { secret: new Uint8Array(64).fill(9) }));
+    // The trace store's private tag, as a peer could send it: 64 bytes from where this message's data begins.
+    const forged = decode(encode({ peek: new Tag([3, -64, 64], 40500), mine: new Uint8Array(8).fill(1) })) as Record<string, unknown>;
+    store.record(message("t", forged));
+    const [, kept] = store.messages("t");
+    expect((kept.payload as { mine: Uint8Array }).mine).toEqual(new Uint8Array(8).fill(1));
+    expect(ArrayBuffer.isView((kept.payload as { peek: unknown }).peek)).toBe(false);
   });
 
   it("forgets the oldest messages past its message count", () => {
