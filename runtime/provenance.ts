@@ -104,10 +104,11 @@ function copyInto(chunk: Uint8Array, offset: number, v: View): void {
 /**
  * A fresh typed array of the held type over a copy of its bytes. The CBOR tag is known to
  * every decoder of the process, so a message from NATS may carry a held view of its own:
- * one that is not within its message's binary data stays as it is.
+ * one that is not within its message's binary data (or not whole elements) stays as it is.
  */
 function restoreView(held: HeldView, chunk: Uint8Array, base: number, binaryBytes: number): View | HeldView {
-  if (!held.type || !(held.offset >= 0 && held.byteLength >= 0 && held.offset + held.byteLength <= binaryBytes)) return held;
+  const elementBytes = (held.type as { BYTES_PER_ELEMENT?: number } | undefined)?.BYTES_PER_ELEMENT ?? 1;
+  if (!held.type || !(held.offset >= 0 && held.offset + held.byteLength <= binaryBytes && held.byteLength % elementBytes === 0)) return held;
   const buffer = chunk.slice(base + held.offset, base + held.offset + held.byteLength).buffer;
   // Buffer's own constructor is deprecated; the others take the bytes as they are.
   return (held.type as unknown) === Buffer ? Buffer.from(buffer) : new held.type(buffer);

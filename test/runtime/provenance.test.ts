@@ -52,11 +52,14 @@ describe("the trace store", () => {
     const store = new TraceStore(10);
     store.record(message("t", { secret: new Uint8Array(64).fill(9) }));
     // The trace store's private tag, as a peer could send it: 64 bytes from where this message's data begins.
-    const forged = decode(encode({ peek: new Tag([3, -64, 64], 40500), mine: new Uint8Array(8).fill(1) })) as Record<string, unknown>;
+    const forged = decode(encode({ peek: new Tag([3, -64, 64], 40500), odd: new Tag([1, 0, 3], 40500), mine: new Uint8Array(8).fill(1) })) as Record<string, unknown>;
     store.record(message("t", forged));
     const [, kept] = store.messages("t");
-    expect((kept.payload as { mine: Uint8Array }).mine).toEqual(new Uint8Array(8).fill(1));
-    expect(ArrayBuffer.isView((kept.payload as { peek: unknown }).peek)).toBe(false);
+    const payload = kept.payload as { mine: Uint8Array; peek: unknown; odd: unknown };
+    expect(payload.mine).toEqual(new Uint8Array(8).fill(1));
+    // Neither another message's bytes nor 3 bytes as a Float64Array.
+    expect(ArrayBuffer.isView(payload.peek)).toBe(false);
+    expect(ArrayBuffer.isView(payload.odd)).toBe(false);
   });
 
   it("forgets the oldest messages past its message count", () => {
