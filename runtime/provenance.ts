@@ -4,11 +4,11 @@
  * made it. Bounded: the most recent `capacity` messages.
  *
  * A message is kept as the object it is, which costs one array write. One whose
- * payload carries binary data (a typed array: the payload itself, a field of it, or
- * a field's `data`, as in a tensor or a record of tensors) is written, when it is
- * recorded, into a few large byte chunks, at most `bytes` of them: the typed arrays'
- * bytes copied as they are, and the rest of the message encoded (CBOR, the nats
- * transport's codec) with each typed array replaced by where its bytes are.
+ * payload carries binary data (typed arrays, where runtime/binary-payload.ts looks)
+ * is written, when it is recorded, into a few large byte chunks, at most `bytes` of
+ * them: the typed arrays' bytes copied as they are, and the rest of the message
+ * encoded (CBOR, the nats transport's codec) with each typed array replaced by where
+ * its bytes are.
  * - Not kept as objects: 10,000 such messages held 100 MB or more, their backing
  *   stores outside the heap, each freed only by a major collection once its message
  *   was promoted. Even without the typed arrays, the kept objects (~450 bytes a
@@ -20,6 +20,7 @@
  * The trace shows a payload as it was emitted.
  */
 import { addExtension } from "cbor-x";
+import { mapLeaves } from "./binary-payload";
 import type { Message } from "./envelope";
 import { stringHash } from "./random";
 import { decode, encode } from "./transport/nats-codec";
@@ -67,31 +68,6 @@ const aligned = (n: number) => (n + 7) & ~7;
 const isView = (v: unknown): v is View => ArrayBuffer.isView(v);
 const isHeld = (v: unknown): v is HeldView => v instanceof HeldView;
 
-/** Whether the payload (or a field of a record payload, or a field's `data`) is a typed array. */
-function carriesBinary(payload: unknown): boolean {
-  if (typeof payload !== "object" || payload === null) return false;
-  if (ArrayBuffer.isView(payload)) return true;
-  for (const key in payload) {
-    const v = (payload as Record<string, unknown>)[key];
-    if (ArrayBuffer.isView(v)) return true;
-    if (typeof v === "object" && v !== null && ArrayBuffer.isView((v as { data?: unknown }).data)) return true;
-  }
-  return false;
-}
-
-/** The payload with each leaf (a typed array, or a held one) replaced by `f`'s answer for it, in the places `carriesBinary` looks. */
-function mapLeaves<L>(payload: unknown, isLeaf: (v: unknown) => v is L, f: (leaf: L) => unknown): unknown {
-  if (isLeaf(payload)) return f(payload);
-  const out: Record<string, unknown> = Array.isArray(payload) ? ([] as unknown as Record<string, unknown>) : {};
-  for (const key in payload as Record<string, unknown>) {
-    const v = (payload as Record<string, unknown>)[key];
-    if (isLeaf(v)) out[key] = f(v);
-    else if (typeof v === "object" && v !== null && isLeaf((v as { data?: unknown }).data)) out[key] = { ...v, data: f((v as { data: L }).data) };
-    else out[key] = v;
-  }
-  return out;
-}
-
 /** Copies a typed array's bytes into `chunk` at `offset` (a multiple of 8), without asking for its buffer (which V8 would make for an array kept in the heap). */
 function copyInto(chunk: Uint8Array, offset: number, v: View): void {
   if (v instanceof DataView) chunk.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offset);
@@ -106,9 +82,9 @@ function copyInto(chunk: Uint8Array, offset: number, v: View): void {
  * every decoder of the process, so a message from NATS may carry a held view of its own:
  * one that is not within its message's binary data (or not whole elements) stays as it is.
  */
-function restoreView(held: HeldView, chunk: Uint8Array, base: number, binaryBytes: number): View | HeldView {
+function restoreView(held: HeldView, chunk: Uint8Array, base: number, heldBytes: number): View | HeldView {
   const elementBytes = (held.type as { BYTES_PER_ELEMENT?: number } | undefined)?.BYTES_PER_ELEMENT ?? 1;
-  if (!held.type || !(held.offset >= 0 && held.offset + held.byteLength <= binaryBytes && held.byteLength % elementBytes === 0)) return held;
+  if (!held.type || !(held.offset >= 0 && held.offset + held.byteLength <= heldBytes && held.byteLength % elementBytes === 0)) return held;
   const buffer = chunk.slice(base + held.offset, base + held.offset + held.byteLength).buffer;
   // Buffer's own constructor is deprecated; the others take the bytes as they are.
   return (held.type as unknown) === Buffer ? Buffer.from(buffer) : new held.type(buffer);
@@ -146,23 +122,24 @@ export class TraceStore {
     this.slotId = new Uint32Array(capacity);
   }
 
-  record(message: Message): void {
+  /** `binaryBytes`: of its payload (runtime/binary-payload.ts), which the engine weighs once for taps and traces. */
+  record(message: Message, binaryBytes: number): void {
     if (this.capacity === 0) return;
     const slot = this.next;
     this.next = slot + 1 === this.capacity ? 0 : slot + 1;
     if (this.count < this.capacity) this.count++;
     this.slotMessage[slot] = message;
-    if (carriesBinary(message.payload)) this.write(slot, message);
+    if (binaryBytes > 0) this.write(slot, message);
   }
 
   /** Writes a message with binary data into the current chunk (a fresh one when it does not fit); one that cannot be written is kept with a note instead of its payload. */
   private write(slot: number, message: Message): void {
     const views: View[] = [];
-    let binaryBytes = 0;
+    let heldBytes = 0;
     const payload = mapLeaves(message.payload, isView, (v) => {
       views.push(v);
-      const held = new HeldView(v.constructor as ViewType, binaryBytes, v.byteLength);
-      binaryBytes += aligned(v.byteLength);
+      const held = new HeldView(v.constructor as ViewType, heldBytes, v.byteLength);
+      heldBytes += aligned(v.byteLength);
       return held;
     });
     let encoded: Uint8Array;
@@ -172,7 +149,7 @@ export class TraceStore {
       this.slotMessage[slot] = { ...message, payload: { unrecorded: `payload not kept: ${(err as Error).message}` } };
       return;
     }
-    const bytes = aligned(encoded.length) + binaryBytes;
+    const bytes = aligned(encoded.length) + heldBytes;
     if (bytes > this.chunkBytes) {
       this.slotMessage[slot] = { ...message, payload: { unrecorded: `payload not kept: ${bytes} bytes, over the trace's limit of ${this.chunkBytes} per message` } };
       return;
@@ -189,7 +166,7 @@ export class TraceStore {
     this.slotGeneration[slot] = this.generation;
     this.slotOffset[slot] = this.offset;
     this.slotLength[slot] = encoded.length;
-    this.slotBinaryBytes[slot] = binaryBytes;
+    this.slotBinaryBytes[slot] = heldBytes;
     this.slotTrace[slot] = stringHash(message.traceId);
     this.slotId[slot] = stringHash(message.id);
     this.offset += bytes;

@@ -53,6 +53,12 @@ export const pipelineSchema = z
     settings: z
       .object({
         tapCapacity: z.number().int().min(0).default(256).describe("Recent messages each edge keeps for taps"),
+        tapBytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .optional()
+          .describe("Binary data (tensors, images) those messages may hold, per edge (4 MiB unless set): the oldest go first when either limit is reached, the newest always stays"),
         traceCapacity: z
           .number()
           .int()

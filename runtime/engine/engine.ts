@@ -10,6 +10,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { binaryBytes } from "../binary-payload";
 import { newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
 import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../node-contract";
 import { NodeStats, type Metrics, type MetricsSource } from "../metrics";
@@ -117,7 +118,7 @@ export class RunningPipeline implements MetricsSource {
   constructor(readonly compiled: CompiledPipeline, private readonly options: EngineOptions) {
     this.name = compiled.pipeline.name;
     const settings = compiled.pipeline.settings;
-    this.taps = new TapStore(settings?.tapCapacity ?? 256);
+    this.taps = new TapStore(settings?.tapCapacity ?? 256, settings?.tapBytes);
     this.deadLetters = new Ring(settings?.deadLetterCapacity ?? 1000);
     this.traces = new TraceStore(settings?.traceCapacity ?? options.traceCapacity ?? 10_000, settings?.traceBytes);
   }
@@ -255,11 +256,12 @@ export class RunningPipeline implements MetricsSource {
         payload,
       };
       node.stats.out++;
-      this.traces.record(message);
+      const binary = binaryBytes(payload);
+      this.traces.record(message, binary);
       // Hand off to async edges without waiting unless a queue pushes back.
       let accepted: Promise<void> | undefined;
       for (const { edge, ring, publish } of outlet.async) {
-        this.taps.record(edge.id, ring, message);
+        this.taps.record(edge.id, ring, message, binary);
         const p = publish(message, handling);
         if (p) accepted = accepted ? Promise.all([accepted, p]).then(() => undefined) : p;
       }
@@ -272,19 +274,19 @@ export class RunningPipeline implements MetricsSource {
       const replies = invocation?.replies;
       if (!accepted && outlet.sync.length === 1) {
         // A sync chain that finishes at once answers at once: no promise per hop.
-        const reply = this.call(outlet.sync[0], message);
+        const reply = this.call(outlet.sync[0], message, binary);
         if (!(reply instanceof Promise)) return Promise.resolve(collectInto(replies, reply));
         return track(invocation, reply.then((r) => collectInto(replies, r)));
       }
       return track(
         invocation,
-        (accepted ?? Promise.resolve()).then(async () => collectInto(replies, (await Promise.all(outlet.sync.map((o) => this.call(o, message)))).flat())),
+        (accepted ?? Promise.resolve()).then(async () => collectInto(replies, (await Promise.all(outlet.sync.map((o) => this.call(o, message, binary)))).flat())),
       );
     };
   }
 
-  private call({ edge, ring }: Outlet, message: Message): Message[] | Promise<Message[]> {
-    this.taps.record(edge.id, ring, message);
+  private call({ edge, ring }: Outlet, message: Message, binary: number): Message[] | Promise<Message[]> {
+    this.taps.record(edge.id, ring, message, binary);
     return this.options.transport.callSync(edge, message);
   }
 

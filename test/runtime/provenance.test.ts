@@ -2,10 +2,13 @@ import { Tag } from "cbor-x";
 import { describe, expect, it } from "vitest";
 import type { Message } from "../../runtime/envelope";
 import { tensor } from "../../runtime/ports";
+import { binaryBytes } from "../../runtime/binary-payload";
 import { TraceStore } from "../../runtime/provenance";
 import { decode, encode } from "../../runtime/transport/nats-codec";
 
 let n = 0;
+/** As the engine records: the payload weighed first. */
+const record = (store: TraceStore, m: Message) => store.record(m, binaryBytes(m.payload));
 
 function message(traceId: string, payload: unknown, parents: string[] = [], node = "n"): Message {
   return { id: `m${n++}`, traceId, parents, ts: 1000 + n, source: { pipeline: "p", node, port: "out" }, payload };
@@ -19,7 +22,7 @@ describe("the trace store", () => {
     const image = message("t1", { image: new Uint8Array(2048).fill(7), label: 3 }, [input.id]);
     const other = message("t2", { x: 1 });
     const output = message("t1", { label: 2 }, [image.id]);
-    for (const m of [input, image, other, output]) store.record(m);
+    for (const m of [input, image, other, output]) record(store, m);
     // A node writing into the tensor later does not change what the trace shows.
     (input.payload as { data: Float32Array }).data.fill(0);
 
@@ -38,7 +41,7 @@ describe("the trace store", () => {
     const scores = tensor("float32", [1, 3], new Float32Array([0.25, 0.5, 0.25]));
     const named = { logits: tensor("float64", [2], new Float64Array([1.5, -2])), ids: tensor("int32", [2], new Int32Array([7, 9])) };
     const raw = Buffer.from("raw bytes");
-    for (const payload of [scores, named, raw, new DataView(new ArrayBuffer(4))]) store.record(message("t", payload));
+    for (const payload of [scores, named, raw, new DataView(new ArrayBuffer(4))]) record(store, message("t", payload));
     const first = store.messages("t");
     expect(first.map((m) => m.payload)).toEqual([scores, named, raw, new DataView(new ArrayBuffer(4))]);
     expect(Buffer.isBuffer(first[2].payload)).toBe(true);
@@ -50,10 +53,10 @@ describe("the trace store", () => {
 
   it("gives back no bytes outside a message's own for a held-view tag that came from elsewhere (a message decoded from NATS)", () => {
     const store = new TraceStore(10);
-    store.record(message("t", { secret: new Uint8Array(64).fill(9) }));
+    record(store, message("t", { secret: new Uint8Array(64).fill(9) }));
     // The trace store's private tag, as a peer could send it: 64 bytes from where this message's data begins.
     const forged = decode(encode({ peek: new Tag([3, -64, 64], 40500), odd: new Tag([1, 0, 3], 40500), mine: new Uint8Array(8).fill(1) })) as Record<string, unknown>;
-    store.record(message("t", forged));
+    record(store, message("t", forged));
     const [, kept] = store.messages("t");
     const payload = kept.payload as { mine: Uint8Array; peek: unknown; odd: unknown };
     expect(payload.mine).toEqual(new Uint8Array(8).fill(1));
@@ -65,15 +68,15 @@ describe("the trace store", () => {
   it("forgets the oldest messages past its message count", () => {
     const store = new TraceStore(3);
     const sent = Array.from({ length: 5 }, (_, i) => message("t", { i }));
-    for (const m of sent) store.record(m);
+    for (const m of sent) record(store, m);
     expect(store.messages("t").map((m) => (m.payload as { i: number }).i)).toEqual([2, 3, 4]);
   });
 
   it("stays within its bytes: the oldest go first", () => {
     // 1 MiB in 8 chunks holds 280–320 messages of 3.2 KB; 2,000 are sent.
     const store = new TraceStore(10_000, 1024 * 1024);
-    for (let i = 0; i < 2000; i++) store.record(message("t", { i, data: new Float32Array(784) }));
-    store.record(message("t", { small: true }));
+    for (let i = 0; i < 2000; i++) record(store, message("t", { i, data: new Float32Array(784) }));
+    record(store, message("t", { small: true }));
     const kept = store.messages("t").slice(0, -1).map((m) => (m.payload as { i: number }).i);
     expect(kept.length).toBeGreaterThanOrEqual(280);
     expect(kept.length).toBeLessThanOrEqual(330);
@@ -82,9 +85,9 @@ describe("the trace store", () => {
 
   it("keeps a note instead of a payload it cannot write or that is too big, and goes on", () => {
     const store = new TraceStore(10);
-    store.record(message("t", { image: new Uint8Array(4096), f: Symbol("no") }));
-    store.record(message("t", new Float32Array(1_000_000)));
-    store.record(message("t", { label: 3, pixels: new Uint8Array(2048).fill(1) }));
+    record(store, message("t", { image: new Uint8Array(4096), f: Symbol("no") }));
+    record(store, message("t", new Float32Array(1_000_000)));
+    record(store, message("t", { label: 3, pixels: new Uint8Array(2048).fill(1) }));
     const [unencodable, big, fine] = store.messages("t");
     expect(unencodable.payload).toEqual({ unrecorded: expect.stringMatching(/^payload not kept: /) });
     expect(big.payload).toEqual({ unrecorded: expect.stringMatching(/^payload not kept: 4000\d{3} bytes, over the trace's limit of 524288 per message$/) });
@@ -96,14 +99,14 @@ describe("the trace store", () => {
     const a = message("ta", 1, [], "source");
     const b = message("tb", 2, [], "source");
     const joined = message("ta", 3, [a.id, b.id], "join");
-    for (const m of [a, b, joined]) store.record(m);
+    for (const m of [a, b, joined]) record(store, m);
     const [tree] = store.tree("ta");
     expect(tree).toMatchObject({ id: joined.id, node: "join", parents: [{ id: a.id, payload: 1 }, { id: b.id, payload: 2 }] });
   });
 
   it("keeps nothing with a capacity of 0", () => {
     const store = new TraceStore(0);
-    store.record(message("t", 1));
+    record(store, message("t", 1));
     expect(store.messages("t")).toEqual([]);
   });
 });
