@@ -71,6 +71,8 @@ const isHeld = (v: unknown): v is HeldView => v instanceof HeldView;
 /** Copies a typed array's bytes into `chunk` at `offset` (a multiple of 8), without asking for its buffer (which V8 would make for an array kept in the heap). */
 function copyInto(chunk: Uint8Array, offset: number, v: View): void {
   if (v instanceof DataView) chunk.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offset);
+  // Bytes as bytes: a Buffer's own constructor is deprecated (and warns).
+  else if (v instanceof Uint8Array) chunk.set(v, offset);
   else {
     const Type = v.constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => Float32Array;
     new Type(chunk.buffer, chunk.byteOffset + offset, (v as Float32Array).length).set(v as Float32Array);
