@@ -6,6 +6,7 @@
  * server and the Triton backend's client.
  */
 import type { DType, Tensor } from "../runtime/ports";
+import { JsonNumbers } from "./v2-json";
 
 /** A request that does not fit the model (bad datatype, shape, data): the caller's fault, HTTP 400. */
 export class TensorInputError extends Error {
@@ -58,15 +59,46 @@ function badElement(t: V2Tensor, flat: unknown[], i: number, where: string, expe
   return new TensorInputError(`${where}: ${t.datatype} element ${i} is ${JSON.stringify(flat[i])}, expected ${expected}`);
 }
 
-/** Builds a Tensor from a v2 JSON tensor whose `data` is flat or nested. */
+/** The number runs that make up flat or nested `data`, in order, if they are all it holds. */
+function numberRuns(data: unknown, runs: JsonNumbers[] = []): JsonNumbers[] | undefined {
+  if (data instanceof JsonNumbers) runs.push(data);
+  else if (!Array.isArray(data) || data.length === 0) return undefined;
+  else for (const row of data) if (!numberRuns(row, runs)) return undefined;
+  return runs;
+}
+
+const isRows = (v: unknown): v is unknown[] | JsonNumbers => Array.isArray(v) || v instanceof JsonNumbers;
+
+/** Flat data as it is, nested rows flattened; number runs read from a request give their numbers. */
+function flatData(data: unknown[] | JsonNumbers): unknown[] {
+  if (data instanceof JsonNumbers) return data.numbers();
+  if (data.length === 0 || !isRows(data[0])) return data;
+  return data.flatMap((row) => (isRows(row) ? flatData(row) : [row]));
+}
+
+/**
+ * Builds a Tensor from a v2 JSON tensor whose `data` is flat or nested, given as
+ * JSON.parse gives it or with number runs from `parseInferRequestJson`.
+ */
 export function tensorFromJson(t: V2Tensor, where: string): Tensor {
   const shape = checkShape(t.shape, where);
   const dtype = dtypeOfV2(t.datatype);
-  if (!Array.isArray(t.data)) throw new TensorInputError(`${where}: data must be an array (or send it binary with parameters.binary_data_size)`);
-  const data0 = t.data as unknown[];
-  // Flat data (the common case) is used as is; nested rows are flattened.
-  const flat = data0.length > 0 && Array.isArray(data0[0]) ? data0.flat(Infinity) : data0;
+  if (!Array.isArray(t.data) && !(t.data instanceof JsonNumbers))
+    throw new TensorInputError(`${where}: data must be an array (or send it binary with parameters.binary_data_size)`);
   const count = elementCount(shape);
+  const runs = dtype === "float32" || dtype === "float64" ? numberRuns(t.data) : undefined;
+  if (runs) {
+    const length = runs.reduce((n, r) => n + r.length, 0);
+    if (length !== count) throw new TensorInputError(`${where}: data has ${length} elements, shape [${shape}] needs ${count}`);
+    const out = dtype === "float32" ? new Float32Array(count) : new Float64Array(count);
+    let at = 0;
+    for (const run of runs) {
+      run.readInto(out, at);
+      at += run.length;
+    }
+    return { dtype, shape, data: out };
+  }
+  const flat = flatData(t.data);
   if (flat.length !== count) throw new TensorInputError(`${where}: data has ${flat.length} elements, shape [${shape}] needs ${count}`);
   if (dtype === "string") {
     if (!flat.every((v) => typeof v === "string")) throw new TensorInputError(`${where}: BYTES data must be strings`);

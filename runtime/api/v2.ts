@@ -28,6 +28,7 @@ import { LocalModels } from "../../gpu-agent/service";
 import { modelsV2Provider, type V2InferResult, type V2ModelMetadata, type V2Provider } from "../../gpu-agent/v2-provider";
 import { tensorBytes, tensorFromBinary, tensorFromJson, tensorJsonData, TensorInputError, V2_DATATYPE } from "../../gpu-agent/tensors";
 import type { ModelService } from "../../gpu-agent/service";
+import { parseInferRequestJson } from "../../gpu-agent/v2-json";
 
 const parametersSchema = z.record(z.string(), z.unknown());
 const inferRequestSchema = z.object({
@@ -68,7 +69,7 @@ function splitBody(body: Buffer | undefined, headerLength: string | string[] | u
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(jsonPart.toString("utf8"));
+    parsed = parseInferRequestJson(jsonPart);
   } catch (err) {
     throw new HttpError(400, `request is not valid JSON: ${(err as Error).message}${headerLength === undefined ? " (binary tensor data needs the Inference-Header-Content-Length header)" : ""}`);
   }
