@@ -5,6 +5,9 @@
  *            called over the Open Inference Protocol at /v2/models/<pipeline>/infer
  *   evoflow-untraced: the same pipeline with provenance and taps off (settings
  *            traceCapacity 0, tapCapacity 0), for reference: what keeping them costs
+ *   bare-reader: the bare handler reading its body as the v2 endpoint does
+ *            (parseInferRequestJson, tensorFromJson) instead of JSON.parse, for
+ *            reference: what the pipeline costs beyond the JSON reader
  * All take the same v2 JSON request. Reports {port, path} when listening, its peak
  * RSS when asked, and, asked to inject requests, the CPU each costs served in process
  * (fastify's inject: no socket, so the loopback's noise is left out).
@@ -18,6 +21,8 @@ import * as ort from "onnxruntime-node";
 import { ModelHost } from "../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { LocalModels } from "../gpu-agent/service";
+import { tensorFromJson, type V2Tensor } from "../gpu-agent/tensors";
+import { parseInferRequestJson } from "../gpu-agent/v2-json";
 import { createApi } from "../runtime/api/server";
 import { FsModelRegistry } from "../runtime/registry/fs";
 import { Runtime } from "../runtime/runtime";
@@ -31,13 +36,15 @@ function peakRss(): number {
 const [mode, modelFile] = process.argv.slice(2);
 const bytes = new Uint8Array(readFileSync(modelFile));
 
-async function bare() {
+async function bare(evoflowReader: boolean) {
   // The agent's session options (CPU, 1 intra-op thread), so only the serving path differs.
   const session = await ort.InferenceSession.create(modelFile, new OnnxRuntimeBackend({ executionProvider: "cpu" }).sessionOptions());
   const app = Fastify({ bodyLimit: 16 * 1024 * 1024 });
+  if (evoflowReader) app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, body, done) => done(null, parseInferRequestJson(body as Buffer)));
   app.post("/infer", async (req) => {
-    const input = (req.body as { inputs: { name: string; shape: number[]; data: number[] }[] }).inputs[0];
-    const results = await session.run({ [input.name]: new ort.Tensor("float32", Float32Array.from(input.data), input.shape) });
+    const input = (req.body as { inputs: V2Tensor[] }).inputs[0];
+    const data = evoflowReader ? (tensorFromJson(input, "input").data as Float32Array) : Float32Array.from(input.data as number[]);
+    const results = await session.run({ [input.name]: new ort.Tensor("float32", data, input.shape) });
     const out = results[session.outputNames[0]];
     return { model_name: "bare", outputs: [{ name: session.outputNames[0], datatype: "FP32", shape: out.dims, data: Array.from(out.data as Float32Array) }] };
   });
@@ -74,7 +81,7 @@ async function injected(app: FastifyInstance, path: string, body: string, count:
   return (used.user + used.system) / count;
 }
 
-const { app, path } = mode === "bare" ? await bare() : await evoflow(mode === "evoflow-untraced");
+const { app, path } = mode.startsWith("bare") ? await bare(mode === "bare-reader") : await evoflow(mode === "evoflow-untraced");
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
 const ready = { port: Number(new URL(address).port), path };
 process.on("message", async (msg: { inject?: { body: string; count: number } }) => {

@@ -8,7 +8,9 @@
  * concurrency 1 (latency) and 16 (throughput), and reports the median round, with each
  * server's CPU time per request (all its threads, from /proc). Then, for where the time goes
  * without the loopback's noise, each server serves requests injected in process
- * (fastify's inject), taking turns over the same rounds.
+ * (fastify's inject), taking turns over the same rounds, and so does (a′), the bare handler
+ * reading its body with the v2 endpoint's JSON reader instead of JSON.parse: b's reader is
+ * faster than JSON.parse, and (a′) shows what the pipeline costs beyond it.
  * Writes bench/results/sync-path.json and .md.
  *
  * Run: node --import tsx bench/sync-path.ts [--rounds 3] [--seconds 8]
@@ -39,9 +41,13 @@ const servers = {
   a: await forkChild<Ready>("sync-path-server.ts", ["bare", modelFile], RUNTIME_NODE_FLAGS),
   b: await forkChild<Ready>("sync-path-server.ts", ["evoflow", modelFile], RUNTIME_NODE_FLAGS),
   c: await forkChild<Ready>("sync-path-server.ts", ["evoflow-untraced", modelFile], RUNTIME_NODE_FLAGS),
+  // In process only.
+  aReader: await forkChild<Ready>("sync-path-server.ts", ["bare-reader", modelFile], RUNTIME_NODE_FLAGS),
 };
 type Which = keyof typeof servers;
-const order: Which[] = ["a", "b", "c"];
+type OverHttp = Exclude<Which, "aReader">;
+const order: OverHttp[] = ["a", "b", "c"];
+const injectedOrder: Which[] = ["a", "aReader", "b", "c"];
 
 /** CPU time (user + system, every thread) a process has used, ms: from /proc, as the servers are not asked mid-run. */
 function cpuMs(pid: number): number {
@@ -58,11 +64,11 @@ for (const s of Object.values(servers)) {
 }
 
 // One discarded warm-up run per server first (JIT, heap sizing, the pipeline's trace ring filling up).
-for (const s of Object.values(servers))
+for (const s of order.map((w) => servers[w]))
   await runLoad({ url: `http://127.0.0.1:${s.ready.port}`, targets: [{ path: s.ready.path, body }], pick: "round", concurrency: 16, warmupMs: 0, durationMs: 5000, maxRequests: 1_000_000 });
 
 interface Figures { p50: number; p99: number; throughput: number; cpuUsPerRequest: number; requests: number; errors: number; clientPeakRssMb: number }
-const runs: Record<string, Record<Which, Figures[]>> = { c1: { a: [], b: [], c: [] }, c16: { a: [], b: [], c: [] } };
+const runs: Record<string, Record<OverHttp, Figures[]>> = { c1: { a: [], b: [], c: [] }, c16: { a: [], b: [], c: [] } };
 for (let r = 0; r < rounds; r++) {
   for (const [mode, concurrency] of [["c1", 1], ["c16", 16]] as const) {
     // Alternate the order, so no server always runs right after the same other.
@@ -88,16 +94,16 @@ for (let r = 0; r < rounds; r++) {
 }
 // In process: the same servers, requests injected one after another, CPU per request (median round).
 const INJECTED = 20_000;
-const injectedRuns: Record<Which, number[]> = { a: [], b: [], c: [] };
+const injectedRuns: Record<Which, number[]> = { a: [], aReader: [], b: [], c: [] };
 for (let r = 0; r < rounds; r++)
-  for (const which of r % 2 === 0 ? order : [...order].reverse()) {
+  for (const which of r % 2 === 0 ? injectedOrder : [...injectedOrder].reverse()) {
     const { cpuUsPerRequest } = await ask<{ cpuUsPerRequest: number }>(servers[which].child, { inject: { body, count: INJECTED } });
     injectedRuns[which].push(round(cpuUsPerRequest, 1));
     process.stderr.write(`in process, round ${r + 1} ${which}: ${round(cpuUsPerRequest, 1)} µs CPU/request\n`);
   }
 const peak = {} as Record<Which, number>;
-for (const which of order) peak[which] = mb((await ask<{ peakRssBytes: number }>(servers[which].child, "rss")).peakRssBytes);
-for (const which of order) await stopChild(servers[which].child);
+for (const which of injectedOrder) peak[which] = mb((await ask<{ peakRssBytes: number }>(servers[which].child, "rss")).peakRssBytes);
+for (const which of injectedOrder) await stopChild(servers[which].child);
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const medianFigures = (fs: Figures[]) => ({ p50: median(fs.map((f) => f.p50)), p99: median(fs.map((f) => f.p99)), throughput: median(fs.map((f) => f.throughput)), cpuUsPerRequest: median(fs.map((f) => f.cpuUsPerRequest)) });
@@ -108,7 +114,7 @@ const summary = Object.fromEntries(
     return [mode, { a, b, c, ratio: ratio(b), untracedRatio: ratio(c) }];
   }),
 );
-const inProcess = Object.fromEntries(order.map((w) => [w, median(injectedRuns[w])])) as Record<Which, number>;
+const inProcess = Object.fromEntries(injectedOrder.map((w) => [w, median(injectedRuns[w])])) as Record<Which, number>;
 const command = `node --import tsx bench/sync-path.ts --rounds ${rounds} --seconds ${seconds}`;
 const report = { benchmark: "sync-path", date: new Date().toISOString(), command, machine: machine(), model: "MLP 784-128-10 (softmax), batch 1, JSON v2 request", rounds, secondsPerRun: seconds, warmupSeconds: 2, serverPeakRssMb: peak, summary, runs, inProcessCpuUsPerRequest: { median: inProcess, runs: injectedRuns, requestsPerRun: INJECTED } };
 writeFileSync(join(benchDir, "results/sync-path.json"), `${JSON.stringify(report, null, 2)}\n`);
@@ -123,7 +129,7 @@ const cpuRow = (mode: string, label: string) => {
   return `| ${label} | ${s.a.cpuUsPerRequest} | ${s.b.cpuUsPerRequest} (${s.ratio.cpu}×) | ${s.c.cpuUsPerRequest} (${s.untracedRatio.cpu}×) | ${s.c.p50} (${s.untracedRatio.p50}×) | ${s.c.p99} (${s.untracedRatio.p99}×) | ${s.c.throughput} (${s.untracedRatio.throughput}×) |`;
 };
 const one = summary.c1;
-const EXPLANATION = `Where b's extra time goes, at 1 client (CPU profiles of both servers, \`--cpu-prof\`): parsing the request's JSON (784 numbers) is the largest cost of both and the same in each. b adds the v2 layer (raw body, request check, tensor decode and encode), the engine hop (envelope, tap record), the model node, batcher and host bookkeeping, and the provenance it keeps for \`evoflow trace\`: its last 10,000 messages, those carrying tensors written as they are emitted into ${DEFAULT_TRACE_BYTES / 1024 / 1024} MiB of byte chunks (the tensors' bytes copied, the rest CBOR-encoded), the others kept as objects. No timer, worker thread or extra event-loop turn is on this path (an idle batcher runs a lone request at once; sessions run in the main thread). With provenance and taps off (c), in this run: p50 ${one.untracedRatio.p50}× a, CPU ${one.untracedRatio.cpu}× a (b: ${one.ratio.p50}×, ${one.ratio.cpu}×). Figures vary widely from run to run on a shared machine: compare the load average.\n\nIn process, without the sockets (each server serving ${INJECTED.toLocaleString("en")} requests injected one after another with \`fastify.inject\`, taking turns over ${rounds} rounds, median round), CPU per request: a ${inProcess.a} µs, b ${inProcess.b} µs (${round(inProcess.b / inProcess.a)}×), c ${inProcess.c} µs (${round(inProcess.c / inProcess.a)}×): the pipeline and the v2 layer cost ${round(inProcess.c - inProcess.a, 1)} µs a request, provenance and taps ${round(inProcess.b - inProcess.c, 1)} µs.`;
+const EXPLANATION = `Where the time goes, at 1 client (CPU profiles of both servers, \`--cpu-prof\`): reading the request's JSON (784 numbers) is the largest cost of both. a reads it with fastify's JSON.parse, which converts each 17-digit decimal exactly to a double before the handler rounds it to float32; b's v2 endpoint reads the numbers of tensor data straight from the body into float32 (\`gpu-agent/v2-json.ts\`: bit for bit the same tensor, in about half the time). b adds the v2 layer (raw body, request check, tensor encode), the engine hop (envelope, tap record), the model node, batcher and host bookkeeping, and the provenance it keeps for \`evoflow trace\`: its last 10,000 messages, those carrying tensors written as they are emitted into ${DEFAULT_TRACE_BYTES / 1024 / 1024} MiB of byte chunks (the tensors' bytes copied, the rest CBOR-encoded), the others kept as objects. No timer, worker thread or extra event-loop turn is on this path (an idle batcher runs a lone request at once; sessions run in the main thread). With provenance and taps off (c), in this run: p50 ${one.untracedRatio.p50}× a, CPU ${one.untracedRatio.cpu}× a (b: ${one.ratio.p50}×, ${one.ratio.cpu}×). Figures vary widely from run to run on a shared machine: compare the load average.\n\nIn process, without the sockets (each server serving ${INJECTED.toLocaleString("en")} requests injected one after another with \`fastify.inject\`, taking turns over ${rounds} rounds, median round), CPU per request: a ${inProcess.a} µs, b ${inProcess.b} µs (${round(inProcess.b / inProcess.a)}×), c ${inProcess.c} µs (${round(inProcess.c / inProcess.a)}×), and a′, the bare handler reading its body with b's JSON reader, ${inProcess.aReader} µs: the reader saves ${round(inProcess.a - inProcess.aReader, 1)} µs a request; beyond it, the pipeline and the rest of the v2 layer cost ${round(inProcess.c - inProcess.aReader, 1)} µs, provenance and taps ${round(inProcess.b - inProcess.c, 1)} µs.`;
 const m = report.machine;
 const md = `# Sync path overhead: bare fastify + onnxruntime vs Evoflow pipeline over v2
 
@@ -149,7 +155,7 @@ ${cpuRow("c16", "16 clients")}
 
 ${EXPLANATION}
 
-Peak RSS: server a ${peak.a} MB, server b ${peak.b} MB, server c ${peak.c} MB; load generator ≤ ${Math.max(...Object.values(runs).flatMap((r) => [...r.a, ...r.b, ...r.c]).map((f) => f.clientPeakRssMb))} MB.
+Peak RSS: server a ${peak.a} MB, server b ${peak.b} MB, server c ${peak.c} MB, server a′ ${peak.aReader} MB; load generator ≤ ${Math.max(...Object.values(runs).flatMap((r) => [...r.a, ...r.b, ...r.c]).map((f) => f.clientPeakRssMb))} MB.
 `;
 writeFileSync(join(benchDir, "results/sync-path.md"), md);
 process.stdout.write(md);
