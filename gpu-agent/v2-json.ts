@@ -90,9 +90,25 @@ const enum Place {
   Data,
 }
 
+/**
+ * The value of four ASCII digits in a little-endian 32-bit word (the first digit in the
+ * low byte), or -1 if any byte is not a digit: SWAR, a quarter of the loads and of the
+ * loop's turns of reading them one by one, which is most of the time of a 17-digit number.
+ */
+function fourDigits(word: number): number {
+  // A digit is 0x30-0x39: its high nibble is 3, and still 3 after adding 6.
+  if (((word & 0xf0f0f0f0) ^ 0x30303030) | (((word + 0x06060606) & 0xf0f0f0f0) ^ 0x30303030)) return -1;
+  let x = word & 0x0f0f0f0f;
+  x = (Math.imul(x, 10) + (x >>> 8)) & 0x00ff00ff; // two 2-digit numbers
+  return (Math.imul(x, 100) + (x >>> 16)) & 0xffff;
+}
+
 class Reader {
   pos = 0;
-  constructor(private readonly b: Buffer) {}
+  private readonly view: DataView;
+  constructor(private readonly b: Buffer) {
+    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
 
   /** The next byte that is not JSON whitespace. */
   private peek(): number {
@@ -168,7 +184,8 @@ class Reader {
 
   /** Numbers up to the closing `]`, or undefined (position anywhere) if something else comes first. */
   private numberRun(start: number): JsonNumbers | undefined {
-    const b = this.b;
+    const { b, view } = this;
+    const fourBefore = b.length - 4;
     let pos = this.pos;
     const values: number[] = [];
     let exact = true;
@@ -196,6 +213,18 @@ class Reader {
         c = b[++pos];
         if (!(c >= 0x30 && c <= 0x39)) return undefined;
         do {
+          // Past the first significant digit, four at a time while they fit in the 19.
+          if (mantissa !== 0 && digits <= 15 && pos <= fourBefore) {
+            const four = fourDigits(view.getUint32(pos, true));
+            if (four >= 0) {
+              mantissa = mantissa * 1e4 + four;
+              digits += 4;
+              exponent -= 4;
+              pos += 4;
+              c = b[pos];
+              continue;
+            }
+          }
           if (digits < 19) {
             mantissa = mantissa * 10 + (c - 0x30);
             if (mantissa !== 0) digits++; // leading zeros are not significant
