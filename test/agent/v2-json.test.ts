@@ -125,7 +125,7 @@ describe("parseInferRequestJson: everything else is JSON.parse's", () => {
 
   it("text that is not JSON gets JSON.parse's own error", () => {
     const bad = [`{"inputs":[{"data":[1,2,]}]}`, `{"inputs":[{"data":[01]}]}`, `{"inputs":[{"data":[1.]}]}`, `{"inputs":[{"data":[.5]}]}`, `{"inputs":[{"data":[1e]}]}`,
-      `{"inputs":[{"data":[+1]}]}`, `{"inputs":[{"data":[1 2]}]}`, `{"a":1}x`, `{"a":"tab\there"}`, `{"a":tru}`, `{"a" 1}`, `{'a':1}`, `\ufeff{}`, ``, `{"a":"unterminated`];
+      `{"inputs":[{"data":[+1]}]}`, `{"inputs":[{"data":[1 2]}]}`, `{"inputs":[{"data":[0.1234:567]}]}`, `{"inputs":[{"data":[0.12345?78]}]}`, `{"a":1}x`, `{"a":"tab\there"}`, `{"a":tru}`, `{"a" 1}`, `{'a':1}`, `\ufeff{}`, ``, `{"a":"unterminated`];
     for (const text of bad) {
       let expected: unknown;
       try {
