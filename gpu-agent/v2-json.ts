@@ -9,9 +9,10 @@
  * rounds those doubles away. Here the numbers of `inputs[i].data` are read in one pass
  * into doubles that are exact for up to 15 significant digits and otherwise within a
  * few units in the last place; `JsonNumbers.readInto` rounds them to float32 and
- * checks that the error could not change the result, and for float64 data or an
- * unclear case it reads the array exactly with `JSON.parse`. The tensor is then
- * bit for bit what `JSON.parse` and a typed array would give, in about half the time.
+ * checks that the error could not change the result; for float64 data (unless every
+ * number was read exactly) or an unclear case it reads the array with `JSON.parse`. The tensor is then
+ * bit for bit what `JSON.parse` and a typed array would give, about 2.5 times as fast
+ * (that image: 18 µs against 46).
  *
  * Everything that is not a number array under `inputs[i].data` is what `JSON.parse`
  * gives. Anything unexpected (bad JSON, a `__proto__` key, nesting deeper than the
