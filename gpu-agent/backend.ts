@@ -29,8 +29,13 @@ export interface Backend {
   readonly kind: "onnxruntime" | "triton";
   /** Where models run: "cpu", "cuda", or the Triton server's URL. */
   readonly device: string;
-  /** Called once a model's artifact is in the cache (`bytes` is its content), before any load: a backend may lay it out for fast loads. */
-  prepare?(artifactPath: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Called when a model is assigned (`bytes` is its artifact, to be cached at
+   * `artifactPath`), before any load: a backend may lay it out beside that path for fast
+   * loads. True if its loads need only that layout: the host then keeps no copy of the
+   * whole artifact, which for a large model would be on disk twice.
+   */
+  prepare?(artifactPath: string, bytes: Uint8Array): Promise<boolean>;
   load(request: LoadRequest): Promise<LoadedModel>;
   close(): Promise<void>;
 }

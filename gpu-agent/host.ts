@@ -1,9 +1,9 @@
 /**
  * ModelHost: many models on one backend within a memory budget (DESIGN.md, GPU agent).
  *
- * - Models are *assigned* (their ONNX file copied into the local artifact cache,
- *   `<cacheDir>/<name>/<version>/model.onnx`, laid out there by the backend for fast
- *   loads (`Backend.prepare`), and their signature read from it) and
+ * - Models are *assigned* (their signature read from the ONNX file, and the file copied
+ *   into the local artifact cache, `<cacheDir>/<name>/<version>/model.onnx`, unless the
+ *   backend lays it out there in a form of its own for fast loads: `Backend.prepare`) and
  *   *resident* (loaded in the backend). More may be assigned than fit: overcommit.
  * - Memory per model is the declared figure, else an estimate: artifact size ×
  *   `memoryFactor` + `memoryOverheadBytes`. Measured RSS growth is recorded at a model's
@@ -270,10 +270,12 @@ export class ModelHost extends EventEmitter {
     const dir = join(this.options.cacheDir, input.name, String(input.version));
     const artifactPath = join(dir, "model.onnx");
     await mkdir(dir, { recursive: true });
-    const sameFile = await stat(artifactPath).then((s) => s.size === bytes.length, () => false);
-    // Never a half-written file that looks cached, even after a crash.
-    if (!sameFile) await writeFileAtomic(artifactPath, bytes);
-    await this.backend.prepare?.(artifactPath, bytes);
+    if (await this.backend.prepare?.(artifactPath, bytes)) await rm(artifactPath, { force: true }); // left by an earlier assignment
+    else {
+      const sameFile = await stat(artifactPath).then((s) => s.size === bytes.length, () => false);
+      // Never a half-written file that looks cached, even after a crash.
+      if (!sameFile) await writeFileAtomic(artifactPath, bytes);
+    }
     const entry: Entry = {
       key, name: input.name, version: input.version, artifactPath, artifactBytes: bytes.length,
       memoryBytes: input.memoryBytes ?? Math.ceil(bytes.length * this.memoryFactor + this.memoryOverhead),

@@ -187,23 +187,27 @@ export class OnnxRuntimeBackend implements Backend {
   private readonly mapped = new Map<string, string>();
 
   /**
-   * Writes the artifact's split form beside it (`model.mapped.onnx` and its page-aligned
-   * `model.weights`): onnxruntime then maps the weights instead of copying them at every
-   * load. A model that cannot be split loads from its artifact as it is.
+   * Writes the artifact's split form beside where it would be cached (`model.mapped.onnx`
+   * and its page-aligned `model.weights`): onnxruntime then maps the weights instead of
+   * copying them at every load, and the artifact itself need not be cached. A model that
+   * cannot be split (or has no large tensors) loads from its artifact as it is.
    */
-  async prepare(artifactPath: string, bytes: Uint8Array): Promise<void> {
+  async prepare(artifactPath: string, bytes: Uint8Array): Promise<boolean> {
     const dir = path.dirname(artifactPath);
     const base = path.basename(artifactPath, ".onnx");
+    this.mapped.delete(artifactPath);
     try {
       const split = splitWeights(bytes, `${base}.weights`);
-      if (split.moved.length === 0) return;
+      if (split.moved.length === 0) return false;
       // The weights first: the graph refers to them.
       await writeFileAtomic(path.join(dir, `${base}.weights`), split.weights);
       const graphPath = path.join(dir, `${base}.mapped.onnx`);
       await writeFileAtomic(graphPath, split.graph);
       this.mapped.set(artifactPath, graphPath);
+      return true;
     } catch (err) {
       this.options.log?.(`${artifactPath}: loads will copy the weights (${(err as Error).message})`);
+      return false;
     }
   }
 

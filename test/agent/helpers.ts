@@ -58,8 +58,8 @@ export class WatchedBackend implements Backend {
     this.gate = undefined;
   }
 
-  async prepare(artifactPath: string, bytes: Uint8Array): Promise<void> {
-    await this.inner.prepare?.(artifactPath, bytes);
+  async prepare(artifactPath: string, bytes: Uint8Array): Promise<boolean> {
+    return (await this.inner.prepare?.(artifactPath, bytes)) ?? false;
   }
 
   async load(request: LoadRequest): Promise<LoadedModel> {
