@@ -72,6 +72,16 @@ export interface OnnxRuntimeOptions {
    */
   prepackWeights?: boolean | "auto";
   /**
+   * onnxruntime's CPU memory arena and memory pattern (its plan of a run's buffers, made
+   * on the first runs). "auto" (the default) keeps them unless the host is overcommitted:
+   * in an agent that swaps, a session's arena is allocated and freed at every swap-in
+   * and eviction. In bench/agent-overcommit.ts (two agents each way, same run) requests to
+   * resident models had a p99 of 1.23–1.24× the all-resident one without them against
+   * 1.37–1.41× with them, and served as many requests; batch-1 runs take a malloc per
+   * intermediate tensor instead.
+   */
+  memoryArena?: boolean | "auto";
+  /**
    * CPU priority of a load in a session worker, the thread's priority restored after it.
    * "idle" (default): Linux's idle scheduling class (gpu-agent/idle-class.ts) for up to
    * `idleLoadLimitMs`, then nice 19. A thread in the class gets a core only when no other
@@ -176,10 +186,12 @@ export class OnnxRuntimeBackend implements Backend {
   sessionOptions(provider: "cuda" | "cpu" = this.device, overcommitted = false): ort.InferenceSession.SessionOptions {
     const intraOp = this.options.intraOpThreads ?? 1;
     const prepack = this.options.prepackWeights ?? "auto";
+    const arena = this.options.memoryArena ?? "auto";
     return {
       executionProviders: provider === "cuda" ? ["cuda", "cpu"] : ["cpu"],
       ...(intraOp > 0 ? { intraOpNumThreads: intraOp } : {}),
       ...((prepack === "auto" ? overcommitted : !prepack) ? { extra: { session: { disable_prepacking: "1" } } } : {}),
+      ...((arena === "auto" ? overcommitted : !arena) ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
     };
   }
 

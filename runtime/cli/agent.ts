@@ -29,6 +29,7 @@ interface AgentOptions {
   intraOpThreads: string;
   workers: string;
   prepackWeights: string;
+  memoryArena: string;
   concurrentLoads: string;
   loadPriority: string;
 }
@@ -51,6 +52,7 @@ export function register(program: Command): void {
     .option("--concurrent-loads <n>", "model loads running at once (each takes a core while it runs)", "1")
     .option("--load-priority <class>", "CPU priority of a load in a session worker: idle (Linux's idle scheduling class for up to 25 ms, then nice 19, so requests to resident models get the cores first; nice 19 where the class is unavailable), nice (nice 19 only: keeps more of a share next to other processes' background work) or normal", "idle")
     .option("--prepack-weights <when>", "onnxruntime's weight packing on load: always, never, or auto (unless more models are assigned than fit). Unpacked loads are about 3.5 times as fast and batches of 16 about 2.4 times as slow", "auto")
+    .option("--memory-arena <when>", "onnxruntime's CPU memory arena and memory pattern: always, never, or auto (unless more models are assigned than fit: an agent that swaps would allocate and free an arena at every swap)", "auto")
     .option("--intra-op-threads <n>", "onnxruntime threads per session (1 suits many small models; 0 = onnxruntime's default)", "1")
     .action(async (opts: AgentOptions) => {
       const fail = (message: string): never => {
@@ -68,11 +70,15 @@ export function register(program: Command): void {
       if (!Number.isInteger(concurrentLoads) || concurrentLoads < 1) fail(`--concurrent-loads must be a whole number ≥ 1, got "${opts.concurrentLoads}"`);
       const loadPriority = opts.loadPriority as "idle" | "nice" | "normal";
       if (!["idle", "nice", "normal"].includes(loadPriority)) fail(`--load-priority must be idle, nice or normal, got "${opts.loadPriority}"`);
-      const prepackChoices = { always: true, never: false, auto: "auto" } as const;
-      if (!Object.hasOwn(prepackChoices, opts.prepackWeights)) fail(`--prepack-weights must be always, never or auto, got "${opts.prepackWeights}"`);
-      const prepackWeights = prepackChoices[opts.prepackWeights as keyof typeof prepackChoices];
+      const whenChoices = { always: true, never: false, auto: "auto" } as const;
+      const when = (flag: string, value: string) => {
+        if (!Object.hasOwn(whenChoices, value)) fail(`${flag} must be always, never or auto, got "${value}"`);
+        return whenChoices[value as keyof typeof whenChoices];
+      };
+      const prepackWeights = when("--prepack-weights", opts.prepackWeights);
+      const memoryArena = when("--memory-arena", opts.memoryArena);
       if (opts.backend === "onnxruntime")
-        backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), prepackWeights, loadPriority, log: (m) => process.stderr.write(`warn: ${m}\n`) });
+        backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), prepackWeights, memoryArena, loadPriority, log: (m) => process.stderr.write(`warn: ${m}\n`) });
       else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url") });
       else return fail(`unknown backend "${opts.backend}" (use onnxruntime or triton)`);
 

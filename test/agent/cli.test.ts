@@ -42,7 +42,7 @@ describe("evoflow agent (spawned)", () => {
     await registry.close();
     const nats = await startNatsServer();
     try {
-      const { child, url, line } = await startAgent(["--memory", "64MB", "--port", "0", "--registry", registryDir, "--nats", nats.url, "--id", "gpu0", "--workers", "2", "--concurrent-loads", "2", "--prepack-weights", "never", "--load-priority", "nice"]);
+      const { child, url, line } = await startAgent(["--memory", "64MB", "--port", "0", "--registry", registryDir, "--nats", nats.url, "--id", "gpu0", "--workers", "2", "--concurrent-loads", "2", "--prepack-weights", "never", "--memory-arena", "never", "--load-priority", "nice"]);
       expect(line).toMatch(/evoflow agent gpu0 listening on .* \(backend onnxruntime on cpu, memory 64MB/);
 
       const x = sampleInput(mlp, 2, 1);
@@ -76,13 +76,14 @@ describe("evoflow agent (spawned)", () => {
       new Promise<{ code: number; stderr: string }>((resolve) =>
         execFile(process.execPath, [join(root, "bin/evoflow.js"), "agent", ...args], { cwd: tempDir("agent-cwd") }, (err, _out, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr })),
       );
-    const [size, triton, unknown, loads, priority, prepack] = await Promise.all([
+    const [size, triton, unknown, loads, priority, prepack, arena] = await Promise.all([
       run(["--memory", "lots"]),
       run(["--memory", "1GB", "--backend", "triton"]),
       run(["--memory", "1GB", "--backend", "tpu"]),
       run(["--memory", "1GB", "--concurrent-loads", "0"]),
       run(["--memory", "1GB", "--load-priority", "low"]),
       run(["--memory", "1GB", "--prepack-weights", "toString"]),
+      run(["--memory", "1GB", "--memory-arena", "sometimes"]),
     ]);
     expect(size).toMatchObject({ code: 2, stderr: expect.stringMatching(/invalid size "lots"/) });
     expect(triton).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs --triton-url/) });
@@ -90,5 +91,6 @@ describe("evoflow agent (spawned)", () => {
     expect(loads).toMatchObject({ code: 2, stderr: expect.stringMatching(/--concurrent-loads must be a whole number ≥ 1, got "0"/) });
     expect(priority).toMatchObject({ code: 2, stderr: expect.stringMatching(/--load-priority must be idle, nice or normal, got "low"/) });
     expect(prepack).toMatchObject({ code: 2, stderr: expect.stringMatching(/--prepack-weights must be always, never or auto, got "toString"/) });
+    expect(arena).toMatchObject({ code: 2, stderr: expect.stringMatching(/--memory-arena must be always, never or auto, got "sometimes"/) });
   }, 60_000);
 });

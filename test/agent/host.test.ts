@@ -246,7 +246,7 @@ describe("ModelHost: overcommit, LRU eviction of idle models, single-flight load
     expect(host.has("norank", 1)).toBe(false);
   });
 
-  it("tells the backend at each load whether more models are assigned than fit, and packs weights by default only when not", async () => {
+  it("tells the backend at each load whether more models are assigned than fit, and packs weights and keeps an arena by default only when not", async () => {
     const { host, backend, ort } = newHost({ budgetModels: 2 });
     for (const i of [0, 1]) await host.assign({ name: `m${i}`, version: 1, artifact: models[i].bytes, memoryBytes: MB });
     await host.infer("m0", 1, { input: { dtype: "float32", shape: [1, 8], data: sampleInput(models[0], 1, 1) } });
@@ -261,6 +261,13 @@ describe("ModelHost: overcommit, LRU eviction of idle models, single-flight load
     const always = new OnnxRuntimeBackend({ executionProvider: "cpu", prepackWeights: true });
     const never = new OnnxRuntimeBackend({ executionProvider: "cpu", prepackWeights: false });
     expect([always.sessionOptions("cpu", true), never.sessionOptions("cpu", false)]).toEqual([expect.not.objectContaining(unpacked), expect.objectContaining(unpacked)]);
+
+    const noArena = { enableCpuMemArena: false, enableMemPattern: false };
+    expect(ort.sessionOptions("cpu", false)).not.toMatchObject(noArena);
+    expect(ort.sessionOptions("cpu", true)).toMatchObject(noArena);
+    const arena = new OnnxRuntimeBackend({ executionProvider: "cpu", memoryArena: true });
+    const noneEver = new OnnxRuntimeBackend({ executionProvider: "cpu", memoryArena: false });
+    expect([arena.sessionOptions("cpu", true), noneEver.sessionOptions("cpu", false)]).toEqual([expect.not.objectContaining(noArena), expect.objectContaining(noArena)]);
   });
 
   it("estimates memory from the artifact when none is declared", async () => {
