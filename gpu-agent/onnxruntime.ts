@@ -75,10 +75,11 @@ export interface OnnxRuntimeOptions {
    * onnxruntime's CPU memory arena and memory pattern (its plan of a run's buffers, made
    * on the first runs). "auto" (the default) keeps them unless the host is overcommitted:
    * in an agent that swaps, a session's arena is allocated and freed at every swap-in
-   * and eviction. In bench/agent-overcommit.ts (two agents each way, same run) requests to
-   * resident models had a p99 of 1.23–1.24× the all-resident one without them against
-   * 1.37–1.41× with them, and served as many requests; batch-1 runs take a malloc per
-   * intermediate tensor instead.
+   * and eviction, and memory an idle session's arena holds is not in the model's budget.
+   * In bench/agent-overcommit.ts the resident p99 was 1.23–1.33× the all-resident one
+   * without them against 1.28–1.41× with them (three agents each way over two runs; one
+   * run's difference is within its noise) at the same throughput, and the peak RSS ~20 MB
+   * lower. Batch-1 runs take a malloc per intermediate tensor instead.
    */
   memoryArena?: boolean | "auto";
   /**
