@@ -17,7 +17,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import * as ort from "onnxruntime-node";
+import { ort } from "../runtime/onnx/ort";
 import { TriggerPolicy } from "../nodes/control/trigger-policy";
 import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../runtime/cl/fashion-mnist";
 import { evaluateOnnx, gateConfigSchema, runGate, type GateReport } from "../runtime/cl/gate";

@@ -16,7 +16,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import * as ort from "onnxruntime-node";
+import { ort } from "../runtime/onnx/ort";
 import { profileModel, percentile } from "../runtime/profiler/profile";
 import { FsModelRegistry } from "../runtime/registry/fs";
 import { makeMlp } from "../test/fixtures/mlp";

@@ -45,7 +45,7 @@ for line in sys.stdin:
             held.add(tid)
         else:
             held.discard(tid)
-            # A thread started by a thread in the class (onnxruntime starts one at its first session) inherits it: take it out too.
+            # A thread started by a thread in the class (a session's own thread pool, with more than one intra-op thread) inherits it: take it out too.
             threads = set(map(int, os.listdir(f"/proc/{agent}/task")))
             for other in threads - known - held:
                 try:

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import path from "node:path";
-import * as ort from "onnxruntime-node";
+import { ort } from "../runtime/onnx/ort";
 import { writeFileAtomic } from "../runtime/files";
 import { splitWeights } from "../runtime/onnx/external-weights";
 import { PROJECT_ROOT } from "../runtime/paths";

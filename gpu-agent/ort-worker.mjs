@@ -2,7 +2,8 @@
 // (gpu-agent/onnxruntime.ts). onnxruntime-node creates and runs sessions synchronously
 // on the calling thread; here that thread is not the agent's event loop, so a load does
 // not stall requests to models that are already resident. Plain JavaScript so it needs
-// no TypeScript loader in the worker.
+// no TypeScript loader in the worker. onnxruntime's telemetry is off here too: the
+// backend (runtime/onnx/ort.ts) sets the process's environment before it starts a worker.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
@@ -42,7 +43,7 @@ async function atNiceness(niceness, work) {
     return await work();
   } finally {
     setPriority(0, before);
-    // A thread started during the load (onnxruntime starts one at the process's first session) inherited the nice value.
+    // A thread started during the load (a session's own thread pool, with more than one intra-op thread) inherited the nice value.
     for (const tid of readdirSync("/proc/self/task")) {
       if (threadsBefore.has(tid)) continue;
       try {

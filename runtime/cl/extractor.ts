@@ -6,7 +6,7 @@
  * and weights carry a `head/` prefix and the model's metadata names the feature tensor, so the
  * next stateful training reads the head back out of the champion and warm-starts from it.
  */
-import * as ort from "onnxruntime-node";
+import { ort } from "../onnx/ort";
 import { attr } from "../onnx/build";
 import { onnx, type OnnxProto } from "../onnx/proto";
 import { decodeModel, readSignature } from "../onnx/signature";

@@ -8,7 +8,7 @@
  * against poisoned or adversarial training data, which a holdout drawn from the same
  * (poisoned) stream cannot catch.
  */
-import * as ort from "onnxruntime-node";
+import { ort } from "../onnx/ort";
 import { z } from "zod";
 import { profileModel } from "../profiler/profile";
 import type { ModelProfile } from "../registry/types";

@@ -6,7 +6,7 @@
  */
 import * as os from "node:os";
 import { performance } from "node:perf_hooks";
-import * as ort from "onnxruntime-node";
+import { ort } from "../onnx/ort";
 import { readSignature, type TensorSignature } from "../onnx/signature";
 import type { ModelRegistry, ModelProfile, ModelVersion, BatchProfile, VersionRef } from "../registry/types";
 import { RegistryError } from "../registry/types";

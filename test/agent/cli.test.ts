@@ -3,6 +3,7 @@
  * on /api/agent and /metrics, joins NATS where a scheduler finds it, and refuses bad options.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
@@ -17,8 +18,11 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
 });
 
-function startAgent(args: string[]): Promise<{ child: ChildProcess; url: string; line: string }> {
-  const child = spawn(process.execPath, [join(root, "bin/evoflow.js"), "agent", ...args], { cwd: tempDir("agent-cwd"), stdio: ["ignore", "pipe", "pipe"] });
+/** Starts `evoflow agent` with a home folder of its own (`home`), where onnxruntime would keep its telemetry. */
+function startAgent(args: string[], home = tempDir("agent-home")): Promise<{ child: ChildProcess; url: string; line: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  delete env.ORT_DISABLE_TELEMETRY;
+  const child = spawn(process.execPath, [join(root, "bin/evoflow.js"), "agent", ...args], { cwd: tempDir("agent-cwd"), env, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = "";
@@ -42,7 +46,8 @@ describe("evoflow agent (spawned)", () => {
     await registry.close();
     const nats = await startNatsServer();
     try {
-      const { child, url, line } = await startAgent(["--memory", "64MB", "--port", "0", "--registry", registryDir, "--nats", nats.url, "--id", "gpu0", "--workers", "2", "--concurrent-loads", "2", "--prepack-weights", "never", "--memory-arena", "never", "--load-priority", "nice"]);
+      const home = tempDir("agent-home");
+      const { child, url, line } = await startAgent(["--memory", "64MB", "--port", "0", "--registry", registryDir, "--nats", nats.url, "--id", "gpu0", "--workers", "2", "--concurrent-loads", "2", "--prepack-weights", "never", "--memory-arena", "never", "--load-priority", "nice"], home);
       expect(line).toMatch(/evoflow agent gpu0 listening on .* \(backend onnxruntime on cpu, memory 64MB/);
 
       const x = sampleInput(mlp, 2, 1);
@@ -54,6 +59,8 @@ describe("evoflow agent (spawned)", () => {
       const status = await (await fetch(`${url}/api/agent`)).json();
       expect(status).toMatchObject({ id: "gpu0", backend: "onnxruntime", memoryBytes: 64_000_000, resident: ["tiny@1"], loads: 1 });
       expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/evoflow_agent_model_loads_total 1/);
+      // onnxruntime's telemetry is off (runtime/onnx/ort.ts): it keeps no store in the agent's home.
+      expect(existsSync(join(home, ".cache", "Microsoft"))).toBe(false);
 
       const nc = await connect({ servers: nats.url });
       const scheduler = new NatsModels(nc);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import * as ort from "onnxruntime-node";
+import { ort } from "../../runtime/onnx/ort";
 import { headOf } from "../../runtime/cl/extractor";
 import { loadFashionMnist, subset, type LabelledSet } from "../../runtime/cl/fashion-mnist";
 import { tensor } from "../../runtime/ports";

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import * as ort from "onnxruntime-node";
+import { ort } from "../../runtime/onnx/ort";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { indicesOfClasses, loadFashionMnist, subset } from "../../runtime/cl/fashion-mnist";
 import { rolloutConfigSchema, RolloutRouter, type Rollout } from "../../runtime/cl/rollout";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import * as ort from "onnxruntime-node";
+import { ort } from "../../runtime/onnx/ort";
 import { fromOnnx, toOnnx } from "../../runtime/cl/dense";
 import { indicesOfClasses, loadFashionMnist, subset } from "../../runtime/cl/fashion-mnist";
 import { ClassBalancedBuffer, chooseScenario, combineFisher, ewcPenalty, lwfPenalty } from "../../runtime/cl/strategies";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import * as ort from "onnxruntime-node";
+import { ort } from "../../runtime/onnx/ort";
 import { buildMlp, buildOnnxModel, attr } from "../../runtime/onnx/build";
 import { readSignature, InvalidOnnxModelError } from "../../runtime/onnx/signature";
 import { makeMlp, randomFloats } from "../fixtures/mlp";

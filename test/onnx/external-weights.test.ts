@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as ort from "onnxruntime-node";
+import { ort } from "../../runtime/onnx/ort";
 import { describe, expect, it } from "vitest";
 import { splitWeights } from "../../runtime/onnx/external-weights";
 import { onnx } from "../../runtime/onnx/proto";
