@@ -24,7 +24,7 @@ function peakRss(): number {
 
 const [modelDir, budgetArg, warmArg, workersArg, prepackArg, loadPriorityArg, arenaArg] = process.argv.slice(2);
 const files = readdirSync(modelDir).filter((f) => f.endsWith(".onnx")).sort((a, b) => Number(a.slice(1, -5)) - Number(b.slice(1, -5)));
-const backend = new OnnxRuntimeBackend({ executionProvider: "cpu", workers: Number(workersArg ?? 0), prepackWeights: prepackArg === "auto" ? "auto" : prepackArg !== "no-prepack", loadPriority: (loadPriorityArg ?? "idle") as "idle" | "nice" | "normal", memoryArena: arenaArg === "arena" ? true : "auto" });
+const backend = new OnnxRuntimeBackend({ executionProvider: "cpu", workers: Number(workersArg ?? 0), prepackWeights: prepackArg === "auto" ? "auto" : prepackArg !== "no-prepack", loadPriority: (loadPriorityArg ?? "idle") as "idle" | "nice" | "normal", ...(arenaArg === "always" ? { memoryArena: true } : {}) });
 const host = new ModelHost({ backend, memoryBytes: 1, cacheDir: mkdtempSync(join(tmpdir(), "evoflow-overcommit-")) });
 // The budget is set from the first model's estimate once assigned (all models are the same size).
 const infos = [];

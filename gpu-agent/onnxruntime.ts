@@ -79,7 +79,9 @@ export interface OnnxRuntimeOptions {
    * In bench/agent-overcommit.ts the resident p99 was 1.23–1.33× the all-resident one
    * without them against 1.28–1.41× with them (three agents each way over two runs; one
    * run's difference is within its noise) at the same throughput, and the peak RSS ~20 MB
-   * lower. Batch-1 runs take a malloc per intermediate tensor instead.
+   * lower; with onnxruntime's telemetry off, 1.03–1.10× against 1.06–1.22× (two agents
+   * without, three with, in one run), and 1.21–1.29× against 1.17–1.37× over three runs.
+   * Batch-1 runs take a malloc per intermediate tensor instead.
    */
   memoryArena?: boolean | "auto";
   /**
