@@ -5,7 +5,7 @@
  * and logs every session's creation into an SQLite store under ~/.cache/Microsoft (with
  * an fsync each time), to upload it to Microsoft where it can. A serving agent that
  * swaps models creates hundreds of sessions a second: with the telemetry on, a swap took
- * ~20% more CPU in bench/ and the thread ran beside the requests at their priority. Nor
+ * 15–20% more CPU and the thread ran beside the requests at their priority. Nor
  * should a self-hosted server report its use. A value the user sets is kept.
  *
  * onnxruntime reads the variable when it starts its environment, at the first session,

@@ -22,6 +22,7 @@ afterAll(() => {
 function startAgent(args: string[], home = tempDir("agent-home")): Promise<{ child: ChildProcess; url: string; line: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
   delete env.ORT_DISABLE_TELEMETRY;
+  delete env.XDG_CACHE_HOME;
   const child = spawn(process.execPath, [join(root, "bin/evoflow.js"), "agent", ...args], { cwd: tempDir("agent-cwd"), env, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   return new Promise((resolve, reject) => {
