@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { NatsModels } from "../../gpu-agent/nats";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { makeMlp } from "../fixtures/mlp";
-import { expectClose, sampleInput, startNatsServer, tempDir } from "./helpers";
+import { expectClose, sampleInput, startNatsServer, telemetryTestEnv, tempDir } from "./helpers";
 
 const root = join(import.meta.dirname, "../..");
 const children: ChildProcess[] = [];
@@ -20,10 +20,7 @@ afterAll(() => {
 
 /** Starts `evoflow agent` with a home folder of its own (`home`), where onnxruntime would keep its telemetry. */
 function startAgent(args: string[], home = tempDir("agent-home")): Promise<{ child: ChildProcess; url: string; line: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-  delete env.ORT_DISABLE_TELEMETRY;
-  delete env.XDG_CACHE_HOME;
-  const child = spawn(process.execPath, [join(root, "bin/evoflow.js"), "agent", ...args], { cwd: tempDir("agent-cwd"), env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [join(root, "bin/evoflow.js"), "agent", ...args], { cwd: tempDir("agent-cwd"), env: telemetryTestEnv(home), stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = "";

@@ -9,6 +9,18 @@ import { join } from "node:path";
 import type { Backend, LoadedModel, LoadRequest } from "../../gpu-agent/backend";
 import { makeMlp, randomFloats, type MlpFixture } from "../fixtures/mlp";
 
+/**
+ * The environment for a child process in which onnxruntime's telemetry is on unless Evoflow
+ * turns it off: a home folder of its own, where onnxruntime keeps its telemetry store, and
+ * none of the variables by which onnxruntime turns its telemetry off itself in CI (its list,
+ * read from libonnxruntime 1.30), nor ORT_DISABLE_TELEMETRY.
+ */
+export function telemetryTestEnv(home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  for (const name of ["ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME", "CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "JENKINS_URL", "CODEBUILD_BUILD_ID", "BUILDKITE", "TEAMCITY_VERSION", "APPVEYOR", "BITBUCKET_BUILD_NUMBER"]) delete env[name];
+  return env;
+}
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `evoflow-${prefix}-`));
 }

@@ -1,14 +1,15 @@
 /**
  * onnxruntime's telemetry is off wherever Evoflow runs it (runtime/onnx/ort.ts). Each case
- * runs a child process with a home folder of its own, creates two sessions and looks for
- * the telemetry store onnxruntime keeps under ~/.cache/Microsoft.
+ * runs a child process with a home folder of its own and without the CI variables by which
+ * onnxruntime turns it off itself, creates two sessions and looks for the telemetry store
+ * onnxruntime keeps under ~/.cache/Microsoft.
  */
 import { execFile } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { tempDir } from "../agent/helpers";
+import { telemetryTestEnv, tempDir } from "../agent/helpers";
 
 const TSX = pathToFileURL(resolve("node_modules/tsx/dist/loader.mjs")).href;
 
@@ -26,10 +27,8 @@ for (const seed of [1, 2]) {
 }
 `,
   );
-  const childEnv: Record<string, string | undefined> = { ...process.env, HOME: home, XDG_CACHE_HOME: undefined, ...env };
-  if (!("ORT_DISABLE_TELEMETRY" in env)) delete childEnv.ORT_DISABLE_TELEMETRY;
   await new Promise<void>((done, fail) =>
-    execFile(process.execPath, ["--import", TSX, script], { env: childEnv as NodeJS.ProcessEnv, cwd: resolve(".") }, (err, _out, stderr) => (err ? fail(new Error(stderr || err.message)) : done())),
+    execFile(process.execPath, ["--import", TSX, script], { env: { ...telemetryTestEnv(home), ...env }, cwd: resolve(".") }, (err, _out, stderr) => (err ? fail(new Error(stderr || err.message)) : done())),
   );
   return existsSync(join(home, ".cache", "Microsoft"));
 }
