@@ -93,8 +93,9 @@ export interface OnnxRuntimeOptions {
    * hence the limit (bench/agent-background-load.ts).
    * "nice": the load runs at nice 19, a weight of 15 against the 1024 of the threads
    * serving requests to resident models, so they get the cores first (in the overcommit
-   * bench a little less well than "idle" on average, within the noise), while it keeps a
-   * share next to background work.
+   * bench less well than "idle": 1.33–1.36× the all-resident p99 against 1.21–1.29× in
+   * three runs with onnxruntime's telemetry off), while it keeps a share next to
+   * background work.
    * "normal" leaves loads alone. "idle" falls back to "nice" where the class is not
    * available, and "nice" to "normal" where the thread could not raise its priority back
    * (no CAP_SYS_NICE).
