@@ -87,7 +87,8 @@ export interface OnnxRuntimeOptions {
   /**
    * CPU priority of a load in a session worker, the thread's priority restored after it.
    * "idle" (default): Linux's idle scheduling class (gpu-agent/idle-class.ts) for up to
-   * `idleLoadLimitMs`, then nice 19. A thread in the class gets a core only when no other
+   * `idleLoadLimitMs`, then nice 19; the class lasts until the model's first run is done
+   * (loadAtLowPriority). A thread in the class gets a core only when no other
    * thread wants it, and the kernel counts a core running only such a thread as free when
    * it places a waking thread. The class yields to other processes' background work too,
    * hence the limit (bench/agent-background-load.ts).
@@ -102,10 +103,10 @@ export interface OnnxRuntimeOptions {
    */
   loadPriority?: "idle" | "nice" | "normal";
   /**
-   * Longest a load stays in the idle class (default 25 ms); then it goes on at nice 19. On
-   * a machine whose cores something else keeps busy, even niced, an idle-class thread gets
-   * almost no CPU (a weight of 3 against 110 at nice 10), and the requests waiting for the
-   * load would wait with it.
+   * Longest a load and its model's first run stay in the idle class, from the load's start
+   * (default 25 ms); then the load goes on at nice 19. On a machine whose cores something
+   * else keeps busy, even niced, an idle-class thread gets almost no CPU (a weight of 3
+   * against 110 at nice 10), and the requests waiting for the load would wait with it.
    */
   idleLoadLimitMs?: number;
   log?: (message: string) => void;
@@ -267,24 +268,38 @@ export class OnnxRuntimeBackend implements Backend {
   private async loadInWorker(request: LoadRequest): Promise<LoadedModel> {
     const worker = this.workerForLoad();
     const key = request.key;
+    let endLowPriority: (() => Promise<void>) | undefined;
     worker.models++;
     worker.loading++;
     try {
       // Memory being released in another worker is free only once that release is done (in this worker, message order sees to it).
       const elsewhere = this.pool.flatMap((w) => (w === worker ? [] : [...w.releasing]));
       if (elsewhere.length) await Promise.all(elsewhere);
-      await this.loadAtLowPriority(worker, key, this.sessionFile(request.artifactPath), this.sessionOptions(this.device, request.overcommitted));
+      endLowPriority = await this.loadAtLowPriority(worker, key, this.sessionFile(request.artifactPath), this.sessionOptions(this.device, request.overcommitted));
     } catch (err) {
       worker.models--;
       throw err;
     } finally {
       worker.loading--;
     }
+    const endLowPriorityOnce = () => {
+      const end = endLowPriority;
+      endLowPriority = undefined;
+      return end?.();
+    };
     return {
-      run: (inputs, outputs) => worker.run(key, inputs, outputs),
+      run: async (inputs, outputs) => {
+        try {
+          return await worker.run(key, inputs, outputs);
+        } finally {
+          // Awaited: the model's later requests run at the normal class.
+          await endLowPriorityOnce();
+        }
+      },
       // Resolves once the release is sent, not done: a swap-in (evict, then load) then costs no round trip
       // to the evicted model's worker, and the loads above wait for it wherever that would overlap.
       unload: async () => {
+        void endLowPriorityOnce();
         worker.models--;
         // Released at the loads' nice value where loads are niced: freeing a session's memory is work no request waits for.
         const niceness = (this.options.loadPriority ?? "idle") !== "normal" ? LOAD_NICENESS : undefined;
@@ -295,26 +310,41 @@ export class OnnxRuntimeBackend implements Backend {
     };
   }
 
-  private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string, options: ort.InferenceSession.SessionOptions): Promise<void> {
+  /**
+   * Loads at `loadPriority`. In the idle class the low priority lasts until the model's
+   * first run is done (or `idleLoadLimitMs` after the load began), not only while the
+   * session is created: a fresh session's first run costs several times a later one (0.37
+   * against 0.07 ms for the 6 MB MLP of bench/agent-overcommit.ts: its mapped weights'
+   * pages are touched, its buffers planned), and the runs then are those of requests that
+   * waited for the load. There, over two runs, five agents doing this measured a resident
+   * p99 of 1.10–1.20× the all-resident one and 1,155–1,247 req/s, five that restored the
+   * class after the create 1.16–1.29× and 1,080–1,119 req/s. Resolves to what ends the low
+   * priority (the caller's first run), undefined when nothing is held.
+   */
+  private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string, options: ort.InferenceSession.SessionOptions): Promise<(() => Promise<void>) | undefined> {
     const priority = this.options.loadPriority ?? "idle";
     const idle = priority === "idle" ? await (this.idleClass ??= IdleClass.start()) : undefined;
     // At nice 19 also in the idle class: it is the priority the load goes on at after `idleLoadLimitMs`.
     const load = { type: "load", key, path: artifactPath, options, niceness: priority === "normal" ? undefined : LOAD_NICENESS };
     if (!idle) {
       await worker.call(load);
-      return;
+      return undefined;
     }
     const tid = await worker.threadId();
     // Not awaited: the helper takes the request in order, before the restore below.
     const lowered = idle.set(tid, "idle");
     const limit = setTimeout(() => void idle.set(tid, "other").catch(() => undefined), this.options.idleLoadLimitMs ?? 25);
+    const restore = async () => {
+      clearTimeout(limit);
+      await Promise.all([lowered, idle.set(tid, "other")]).catch((err: Error) => this.options.log?.(`scheduling class of the worker loading ${key}: ${err.message}`));
+    };
     try {
       await worker.call(load);
-    } finally {
-      clearTimeout(limit);
-      // Awaited: the model serves its first request at the normal class.
-      await Promise.all([lowered, idle.set(tid, "other")]).catch((err: Error) => this.options.log?.(`scheduling class of the worker loading ${key}: ${err.message}`));
+    } catch (err) {
+      await restore();
+      throw err;
     }
+    return restore;
   }
 
   async load(request: LoadRequest): Promise<LoadedModel> {

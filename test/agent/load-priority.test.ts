@@ -1,9 +1,9 @@
 /**
  * Loads in session workers run in Linux's idle scheduling class, and the loading thread (and
- * any thread started meanwhile) is back in the normal class before its model serves: watched
- * from /proc while real onnxruntime loads run, not from the backend's own bookkeeping. The
- * first session of this test process is created by a watched load (onnxruntime starts a
- * thread then). The nice-value variant: load-priority-nice.test.ts, in a process of its own.
+ * any thread started meanwhile) is back in the normal class once its model's first run is
+ * done, or `idleLoadLimitMs` after the load began: watched from /proc while real onnxruntime
+ * loads run, not from the backend's own bookkeeping. The nice-value variant:
+ * load-priority-nice.test.ts, in a process of its own.
  */
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -49,19 +49,31 @@ describe.runIf(process.platform === "linux")("session workers load in the idle s
     }
   });
 
-  it("a load runs in the idle class, its worker serves at the normal class afterwards, and answers are right", async () => {
-    const host = newHost();
+  it("a load runs in the idle class until its model's first run, then its worker serves at the normal class, and answers are right", async () => {
+    const host = newHost(10_000);
     await host.assign({ name: "big", version: 1, artifact: big.bytes });
     await host.assign({ name: "small", version: 1, artifact: small[0].bytes });
-    // The process's first session (onnxruntime starts a thread in it): nothing may stay in the idle class.
+    // Loaded with no request waiting: its worker stays in the class (and nothing else does) until the model runs.
     await host.warm("small", 1);
-    expect(threads().filter((t) => t.policy === SCHED_IDLE)).toEqual([]);
+    expect(threads().filter((t) => t.policy === SCHED_IDLE)).toHaveLength(1);
+    const s = sampleInput(small[0], 1, 0);
+    expectClose((await host.infer("small", 1, { input: { dtype: "float32", shape: [1, 8], data: s } })).output.data as Float32Array, small[0].forward(s, 1));
+    expect(threads().filter((t) => t.policy === SCHED_IDLE || t.nice === 19)).toEqual([]);
+
     const seen = await watchWhile(host.warm("big", 1), () => threads().filter((t) => t.policy === SCHED_IDLE));
     expect(seen.length).toBeGreaterThan(0);
-    expect(threads().filter((t) => t.policy === SCHED_IDLE || t.nice === 19)).toEqual([]);
     const x = randomFloats(1024, 3);
     const out = await host.infer("big", 1, { input: { dtype: "float32", shape: [1, 1024], data: x } });
     expectClose(out.output.data as Float32Array, big.forward(x, 1), 1e-3);
+    expect(threads().filter((t) => t.policy === SCHED_IDLE || t.nice === 19)).toEqual([]);
+  }, 60_000);
+
+  it("a model loaded and not run leaves the idle class after idleLoadLimitMs", async () => {
+    const host = newHost(50);
+    await host.assign({ name: "small", version: 1, artifact: small[0].bytes });
+    await host.warm("small", 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(threads().filter((t) => t.policy === SCHED_IDLE || t.nice === 19)).toEqual([]);
   }, 60_000);
 
   it("a resident model answers while another model loads (the load does not hold it up)", async () => {
@@ -86,7 +98,9 @@ describe.runIf(process.platform === "linux")("session workers load in the idle s
     const host = newHost(50);
     await host.assign({ name: "big", version: 1, artifact: big.bytes });
     await host.assign({ name: "small", version: 1, artifact: small[0].bytes });
-    await host.warm("small", 1); // the helper is running and the watched load is the big model's
+    // The helper is running, and after its first run the small model's worker is out of the class: the watched load is the big model's.
+    await host.warm("small", 1);
+    await host.infer("small", 1, { input: { dtype: "float32", shape: [1, 8], data: sampleInput(small[0], 1, 0) } });
     // A busy thread per core at the normal class: an idle-class load gets next to no CPU until promoted.
     const stopSpinning = spin(cpus().length);
     let loader: number | undefined;
