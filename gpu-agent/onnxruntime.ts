@@ -289,6 +289,7 @@ export class OnnxRuntimeBackend implements Backend {
     };
     return {
       run: async (inputs, outputs) => {
+        if (!endLowPriority) return worker.run(key, inputs, outputs);
         try {
           return await worker.run(key, inputs, outputs);
         } finally {
@@ -318,8 +319,10 @@ export class OnnxRuntimeBackend implements Backend {
    * pages are touched, its buffers planned), and the runs then are those of requests that
    * waited for the load. There, over two runs, five agents doing this measured a resident
    * p99 of 1.10–1.20× the all-resident one and 1,155–1,247 req/s, five that restored the
-   * class after the create 1.16–1.29× and 1,080–1,119 req/s. Resolves to what ends the low
-   * priority (the caller's first run), undefined when nothing is held.
+   * class after the create 1.16–1.29× and 1,080–1,119 req/s. A worker's other models (where
+   * there are fewer workers than models) run in the class meanwhile too, at most until
+   * `idleLoadLimitMs` after the load began. Resolves to what ends the low priority (the
+   * caller's first run), undefined when nothing is held.
    */
   private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string, options: ort.InferenceSession.SessionOptions): Promise<(() => Promise<void>) | undefined> {
     const priority = this.options.loadPriority ?? "idle";
