@@ -4,7 +4,9 @@
  * loop: `concurrency` workers each send one request, wait for the answer, send the
  * next, over keep-alive HTTP connections on loopback, until `durationMs` or
  * `maxRequests`. Bounded in count and time. The target of each request is picked
- * round-robin or from a Zipf distribution (seeded).
+ * round-robin, from a Zipf distribution (seeded), or by turns: each target alone for
+ * `turnMs` in turn, so that servers compared in one run share the machine's changing
+ * load evenly.
  *
  * The child says "ready", the parent sends one LoadPlan, the child answers with
  * LoadResult and exits.
@@ -14,6 +16,8 @@ import { Agent, request } from "node:http";
 import { seededRandom } from "../runtime/random";
 
 export interface LoadTarget {
+  /** Server of this target, when not the plan's. */
+  url?: string;
   path: string;
   /** JSON body, sent as is. */
   body: string;
@@ -22,9 +26,16 @@ export interface LoadTarget {
 export interface LoadPlan {
   url: string;
   targets: LoadTarget[];
-  pick: "round" | "zipf";
+  pick: "round" | "zipf" | "turns";
   zipfS?: number;
   seed?: number;
+  /**
+   * With "turns": how long each target's turn lasts, and how much of its start is not
+   * measured (the server's caches are cold after the others' turns). Each cycle of turns
+   * starts one target further along, so every target follows every other.
+   */
+  turnMs?: number;
+  settleMs?: number;
   concurrency: number;
   warmupMs: number;
   durationMs: number;
@@ -38,14 +49,26 @@ export interface LoadResult {
   target: number[];
   status: number[];
   elapsedMs: number;
-  /** Requests sent during the warm-up (not in the arrays above). */
+  /** Requests sent during the warm-up or a turn's settling (not in the arrays above). */
   warmupRequests: number;
+  /** Every request sent, measured or not, per target. */
+  sentByTarget: number[];
+  /** When the load began (ms since the epoch): turns are counted from here. */
+  begunAt: number;
   peakRssBytes: number;
 }
 
 
-function picker(plan: LoadPlan): () => number {
+/** Picks the target of a request sent `sinceMs` after the load began. */
+function picker(plan: LoadPlan): (sinceMs: number) => number {
   const n = plan.targets.length;
+  if (plan.pick === "turns") {
+    const turnMs = plan.turnMs ?? 1000;
+    return (sinceMs) => {
+      const turn = Math.floor(sinceMs / turnMs);
+      return ((turn % n) + Math.floor(turn / n)) % n;
+    };
+  }
   if (plan.pick === "round") {
     let i = 0;
     return () => i++ % n;
@@ -87,25 +110,28 @@ function send(agent: Agent, url: URL, target: LoadTarget): Promise<number> {
 }
 
 async function run(plan: LoadPlan): Promise<LoadResult> {
-  const url = new URL(plan.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: plan.concurrency });
+  const servers = plan.targets.map((t) => new URL(t.url ?? plan.url));
+  const agents = new Map(servers.map((u) => [u.host, new Agent({ keepAlive: true, maxSockets: plan.concurrency })]));
   const pick = picker(plan);
-  const result: LoadResult = { start: [], end: [], target: [], status: [], elapsedMs: 0, warmupRequests: 0, peakRssBytes: 0 };
-  const warmupEnd = now() + plan.warmupMs;
+  const settling = (sinceMs: number) => plan.pick === "turns" && sinceMs % (plan.turnMs ?? 1000) < (plan.settleMs ?? 0);
+  const begun = now();
+  const result: LoadResult = { start: [], end: [], target: [], status: [], elapsedMs: 0, warmupRequests: 0, sentByTarget: plan.targets.map(() => 0), begunAt: begun, peakRssBytes: 0 };
+  const warmupEnd = begun + plan.warmupMs;
   const stopAt = warmupEnd + plan.durationMs;
   let measured = 0;
   const worker = async () => {
     while (now() < stopAt && measured < plan.maxRequests) {
-      const target = pick();
       const t0 = now();
+      const target = pick(t0 - begun);
+      result.sentByTarget[target]++;
       let status: number;
       try {
-        status = await send(agent, url, plan.targets[target]);
+        status = await send(agents.get(servers[target].host)!, servers[target], plan.targets[target]);
       } catch {
         status = 0;
       }
       const t1 = now();
-      if (t0 >= warmupEnd) {
+      if (t0 >= warmupEnd && !settling(t0 - begun)) {
         measured++;
         result.start.push(t0);
         result.end.push(t1);
@@ -114,10 +140,9 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
       } else result.warmupRequests++;
     }
   };
-  const begun = now();
   await Promise.all(Array.from({ length: plan.concurrency }, worker));
-  result.elapsedMs = now() - Math.max(begun, warmupEnd);
-  agent.destroy();
+  result.elapsedMs = now() - warmupEnd;
+  for (const agent of agents.values()) agent.destroy();
   result.peakRssBytes = peakRss();
   return result;
 }

@@ -95,6 +95,7 @@ for (let r = 0; r < rounds; r++) {
 const merged = (results: LoadResult[]): LoadResult => ({
   start: results.flatMap((x) => x.start), end: results.flatMap((x) => x.end), target: results.flatMap((x) => x.target), status: results.flatMap((x) => x.status),
   elapsedMs: results.reduce((n, x) => n + x.elapsedMs, 0), warmupRequests: results.reduce((n, x) => n + x.warmupRequests, 0), peakRssBytes: Math.max(...results.map((x) => x.peakRssBytes)),
+  sentByTarget: results[0].sentByTarget.map((_, t) => results.reduce((n, x) => n + x.sentByTarget[t], 0)), begunAt: results[0].begunAt,
 });
 async function overcommitted(which: Variant) {
   const { child, ready } = agents[which];

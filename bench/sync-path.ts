@@ -4,30 +4,36 @@
  *   (b) an Evoflow sync pipeline `io.http → model.onnx` over the v2 endpoint,
  * in the same run, each in its own process, driven by a load generator in another
  * process (closed loop on loopback). For reference, (c) is (b) with provenance and taps
- * off, to show what keeping them costs. Alternates the servers over several rounds, at
- * concurrency 1 (latency) and 16 (throughput), and reports the median round, with each
- * server's CPU time per request (all its threads, from /proc). Then, for where the time goes
- * without the loopback's noise, each server serves requests injected in process
- * (fastify's inject), taking turns over the same rounds, and so does (a′), the bare handler
- * reading its body with the v2 endpoint's JSON reader instead of JSON.parse: b's reader is
- * faster than JSON.parse, and (a′) shows what the pipeline costs beyond it.
+ * off, to show what keeping them costs. The servers take turns of a second each (the
+ * first 0.1 s of a turn not measured), at concurrency 1 (latency) and 16 (throughput), so
+ * the shared machine's changing load falls on all three alike; each server's latency
+ * percentiles are taken over all its turns, with its CPU time per request (all its
+ * threads, from /proc). Then, for where the time goes without the loopback's noise, each
+ * server serves requests injected in process (fastify's inject), taking turns over several
+ * rounds, and so does (a′), the bare handler reading its body with the v2 endpoint's JSON
+ * reader instead of JSON.parse: b's reader is faster than JSON.parse, and (a′) shows what
+ * the pipeline costs beyond it.
  * Writes bench/results/sync-path.json and .md.
  *
- * Run: node --import tsx bench/sync-path.ts [--rounds 3] [--seconds 8]
+ * Run: node --import tsx bench/sync-path.ts [--seconds 30] [--rounds 11]
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_TRACE_BYTES } from "../runtime/provenance";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
-import { ask, benchDir, forkChild, RUNTIME_NODE_FLAGS, latencySummary, machine, mb, round, runLoad, stopChild } from "./agent-bench-lib";
+import { ask, benchDir, forkChild, RUNTIME_NODE_FLAGS, latencySummary, machine, mb, percentile, round, runLoad, stopChild } from "./agent-bench-lib";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const rounds = arg("rounds", 3);
-const seconds = arg("seconds", 8);
+/** Seconds of turns each server gets at each load. */
+const seconds = arg("seconds", 30);
+/** Rounds of the in-process measurement. */
+const rounds = arg("rounds", 11);
+const TURN_MS = 1000;
+const SETTLE_MS = 100;
 
 const mlp = makeMlp({ sizes: [784, 128, 10], seed: 7, softmax: true });
 const modelFile = join(mkdtempSync(join(tmpdir(), "evoflow-syncpath-")), "mnist.onnx");
@@ -67,35 +73,46 @@ for (const s of Object.values(servers)) {
 for (const s of order.map((w) => servers[w]))
   await runLoad({ url: `http://127.0.0.1:${s.ready.port}`, targets: [{ path: s.ready.path, body }], pick: "round", concurrency: 16, warmupMs: 0, durationMs: 5000, maxRequests: 1_000_000 });
 
-interface Figures { p50: number; p99: number; throughput: number; cpuUsPerRequest: number; requests: number; errors: number; clientPeakRssMb: number }
-const runs: Record<string, Record<OverHttp, Figures[]>> = { c1: { a: [], b: [], c: [] }, c16: { a: [], b: [], c: [] } };
-for (let r = 0; r < rounds; r++) {
-  for (const [mode, concurrency] of [["c1", 1], ["c16", 16]] as const) {
-    // Alternate the order, so no server always runs right after the same other.
-    for (const which of r % 2 === 0 ? order : [...order].reverse()) {
-      const { ready: s, child } = servers[which];
-      const cpuBefore = cpuMs(child.pid!);
-      const result = await runLoad({
-        url: `http://127.0.0.1:${s.port}`, targets: [{ path: s.path, body }], pick: "round",
-        concurrency, warmupMs: 2000, durationMs: seconds * 1000, maxRequests: 1_000_000,
-      });
-      // The warm-up's requests are in the CPU time too: divided by every request sent in the run.
-      const cpu = cpuMs(child.pid!) - cpuBefore;
-      const ok = result.status.map((st, i) => (st === 200 ? result.end[i] - result.start[i] : -1)).filter((l) => l >= 0);
-      const lat = latencySummary(ok);
-      const figures = {
-        p50: lat.p50, p99: lat.p99, throughput: round((ok.length / result.elapsedMs) * 1000, 1), cpuUsPerRequest: round((cpu * 1000) / (result.status.length + result.warmupRequests), 1),
-        requests: result.status.length, errors: result.status.length - ok.length, clientPeakRssMb: mb(result.peakRssBytes),
-      };
-      runs[mode][which].push(figures);
-      process.stderr.write(`round ${r + 1} ${mode} ${which}: p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${figures.throughput} req/s, server CPU ${figures.cpuUsPerRequest} µs/request\n`);
-    }
-  }
+interface Figures { p50: number; p99: number; throughput: number; cpuUsPerRequest: number; requests: number; errors: number }
+const loads = { c1: 1, c16: 16 } as const;
+type Load = keyof typeof loads;
+const summaryOf: Record<Load, Record<OverHttp, Figures>> = { c1: {} as Record<OverHttp, Figures>, c16: {} as Record<OverHttp, Figures> };
+/** b's p50 against a's in each cycle of turns: how much one short comparison moves. */
+const cycleRatios: Record<Load, number[]> = { c1: [], c16: [] };
+let clientPeakRssMb = 0;
+for (const [load, concurrency] of Object.entries(loads) as [Load, number][]) {
+  const cpuBefore = order.map((w) => cpuMs(servers[w].child.pid!));
+  const result = await runLoad({
+    url: "http://127.0.0.1", targets: order.map((w) => ({ url: `http://127.0.0.1:${servers[w].ready.port}`, path: servers[w].ready.path, body })),
+    pick: "turns", turnMs: TURN_MS, settleMs: SETTLE_MS, concurrency, warmupMs: 0, durationMs: seconds * order.length * TURN_MS, maxRequests: 10_000_000,
+  });
+  clientPeakRssMb = Math.max(clientPeakRssMb, mb(result.peakRssBytes));
+  const cycleMs = TURN_MS * order.length;
+  const cycles = Math.floor(result.elapsedMs / cycleMs);
+  order.forEach((which, t) => {
+    const mine = result.target.map((target, i) => (target === t ? i : -1)).filter((i) => i >= 0);
+    const ok = mine.filter((i) => result.status[i] === 200).map((i) => result.end[i] - result.start[i]);
+    const lat = latencySummary(ok);
+    // Throughput over the measured part of its turns; CPU over every request it served (its idle time in others' turns included).
+    const cpu = cpuMs(servers[which].child.pid!) - cpuBefore[t];
+    summaryOf[load][which] = {
+      p50: lat.p50, p99: lat.p99, throughput: round((ok.length / (seconds * (TURN_MS - SETTLE_MS))) * 1000, 1), cpuUsPerRequest: round((cpu * 1000) / result.sentByTarget[t], 1),
+      requests: mine.length, errors: mine.length - ok.length,
+    };
+  });
+  // Latencies of a's and b's requests by cycle of turns.
+  const byCycle = Array.from({ length: cycles }, () => [[], []] as [number[], number[]]);
+  result.target.forEach((t, i) => {
+    const cycle = Math.floor((result.start[i] - result.begunAt) / cycleMs);
+    if (t < 2 && cycle < cycles) byCycle[cycle][t].push(result.end[i] - result.start[i]);
+  });
+  for (const [a, b] of byCycle) cycleRatios[load].push(round(latencySummary(b).p50 / latencySummary(a).p50));
+  process.stderr.write(`${load}: ${order.map((w) => `${w} p50 ${summaryOf[load][w].p50} ms, p99 ${summaryOf[load][w].p99} ms, ${summaryOf[load][w].throughput} req/s, CPU ${summaryOf[load][w].cpuUsPerRequest} µs/request`).join("; ")}\n`);
 }
 // In process: the same servers, requests injected one after another, CPU per request (median round).
 const INJECTED = 20_000;
-// More rounds than over HTTP: each is short (~2.5 s), and a single round moves by ±10 µs.
-const injectedRounds = 2 * rounds + 1;
+// Each round is short (~2.5 s), and a single round moves by ±10 µs: the median of many.
+const injectedRounds = rounds;
 const injectedRuns: Record<Which, number[]> = { a: [], aReader: [], b: [], c: [] };
 for (let r = 0; r < injectedRounds; r++)
   for (const which of r % 2 === 0 ? injectedOrder : [...injectedOrder].reverse()) {
@@ -108,17 +125,17 @@ for (const which of injectedOrder) peak[which] = mb((await ask<{ peakRssBytes: n
 for (const which of injectedOrder) await stopChild(servers[which].child);
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-const medianFigures = (fs: Figures[]) => ({ p50: median(fs.map((f) => f.p50)), p99: median(fs.map((f) => f.p99)), throughput: median(fs.map((f) => f.throughput)), cpuUsPerRequest: median(fs.map((f) => f.cpuUsPerRequest)) });
+const quartiles = (xs: number[]) => { const sorted = [...xs].sort((x, y) => x - y); return [percentile(sorted, 25), percentile(sorted, 50), percentile(sorted, 75)]; };
 const summary = Object.fromEntries(
-  Object.entries(runs).map(([mode, r]) => {
-    const [a, b, c] = order.map((w) => medianFigures(r[w]));
-    const ratio = (x: typeof a) => ({ p50: round(x.p50 / a.p50), p99: round(x.p99 / a.p99), throughput: round(x.throughput / a.throughput), cpu: round(x.cpuUsPerRequest / a.cpuUsPerRequest) });
-    return [mode, { a, b, c, ratio: ratio(b), untracedRatio: ratio(c) }];
+  (Object.keys(loads) as Load[]).map((load) => {
+    const { a, b, c } = summaryOf[load];
+    const ratio = (x: Figures) => ({ p50: round(x.p50 / a.p50), p99: round(x.p99 / a.p99), throughput: round(x.throughput / a.throughput), cpu: round(x.cpuUsPerRequest / a.cpuUsPerRequest) });
+    return [load, { a, b, c, ratio: ratio(b), untracedRatio: ratio(c), p50RatioPerCycle: { quartiles: quartiles(cycleRatios[load]), cycles: cycleRatios[load].length } }];
   }),
 );
 const inProcess = Object.fromEntries(injectedOrder.map((w) => [w, median(injectedRuns[w])])) as Record<Which, number>;
-const command = `node --import tsx bench/sync-path.ts --rounds ${rounds} --seconds ${seconds}`;
-const report = { benchmark: "sync-path", date: new Date().toISOString(), command, machine: machine(), model: "MLP 784-128-10 (softmax), batch 1, JSON v2 request", rounds, secondsPerRun: seconds, warmupSeconds: 2, serverPeakRssMb: peak, summary, runs, inProcessCpuUsPerRequest: { median: inProcess, runs: injectedRuns, rounds: injectedRounds, requestsPerRun: INJECTED } };
+const command = `node --import tsx bench/sync-path.ts --seconds ${seconds} --rounds ${rounds}`;
+const report = { benchmark: "sync-path", date: new Date().toISOString(), command, machine: machine(), model: "MLP 784-128-10 (softmax), batch 1, JSON v2 request", secondsPerServer: seconds, turnMs: TURN_MS, settleMs: SETTLE_MS, serverPeakRssMb: peak, summary, p50RatioPerCycle: cycleRatios, inProcessCpuUsPerRequest: { median: inProcess, runs: injectedRuns, rounds: injectedRounds, requestsPerRun: INJECTED } };
 writeFileSync(join(benchDir, "results/sync-path.json"), `${JSON.stringify(report, null, 2)}\n`);
 
 const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
@@ -139,7 +156,7 @@ Command: \`${command}\` — ${report.date}
 
 Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Servers and load generator each in their own process on loopback; the servers run with \`evoflow run\`'s V8 settings (\`${RUNTIME_NODE_FLAGS.join(" ")}\`).
 
-Model: ${report.model}. (a) bare fastify + onnxruntime-node handler (same session options as the agent: CPU, 1 intra-op thread); (b) Evoflow pipeline \`io.http → model.onnx\` (registry champion, in-process agent with sessions in the main thread, dynamic batching on, provenance and taps on as shipped) at \`/v2/models/classify/infer\`; (c), for reference only, (b) with \`settings: {traceCapacity: 0, tapCapacity: 0}\`. Same request body; after a discarded 5 s warm-up run per server, the servers take turns (the order reversed every other round), ${rounds} rounds of ${seconds} s (each after a 2 s warm-up); median round shown. Latency in ms, throughput in requests/s.
+Model: ${report.model}. (a) bare fastify + onnxruntime-node handler (same session options as the agent: CPU, 1 intra-op thread); (b) Evoflow pipeline \`io.http → model.onnx\` (registry champion, in-process agent with sessions in the main thread, dynamic batching on, provenance and taps on as shipped) at \`/v2/models/classify/infer\`; (c), for reference only, (b) with \`settings: {traceCapacity: 0, tapCapacity: 0}\`. Same request body; after a discarded 5 s warm-up run per server, one load generator sends to the servers in turns of ${TURN_MS / 1000} s, ${seconds} turns each (each cycle of turns starts one server further along), so that the shared machine's changing load falls on all alike; the first ${SETTLE_MS} ms of a turn are not measured (the server's caches are cold after the others' turns). Percentiles over all of a server's measured requests. Latency in ms, throughput in requests/s.
 
 | load | a p50 | b p50 | b/a | a p99 | b p99 | b/a | a req/s | b req/s | b/a |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
@@ -147,6 +164,8 @@ ${row("c1", "1 client")}
 ${row("c16", "16 clients")}
 
 Targets (latency ≤ 1.10 × a, throughput ≥ 0.9 × a): ${(["c1", "c16"] as const).map((mode) => `${mode === "c1" ? "1 client" : "16 clients"}: p50 ${verdict(summary[mode].ratio.p50 <= 1.1)}, p99 ${verdict(summary[mode].ratio.p99 <= 1.1)}, throughput ${verdict(summary[mode].ratio.throughput >= 0.9)}`).join("; ")}.
+
+How much a short comparison moves: b's p50 over a's within each cycle of turns (${(TURN_MS * order.length) / 1000} s), quartiles over the ${summary.c1.p50RatioPerCycle.cycles} cycles: 1 client ${summary.c1.p50RatioPerCycle.quartiles.join(" / ")}, 16 clients ${summary.c16.p50RatioPerCycle.quartiles.join(" / ")}.
 
 Server CPU per request (µs, every thread of the server process: main thread, onnxruntime, GC helpers), and (c) against (a):
 
@@ -157,7 +176,7 @@ ${cpuRow("c16", "16 clients")}
 
 ${EXPLANATION}
 
-Peak RSS: server a ${peak.a} MB, server b ${peak.b} MB, server c ${peak.c} MB, server a′ ${peak.aReader} MB; load generator ≤ ${Math.max(...Object.values(runs).flatMap((r) => [...r.a, ...r.b, ...r.c]).map((f) => f.clientPeakRssMb))} MB.
+Peak RSS: server a ${peak.a} MB, server b ${peak.b} MB, server c ${peak.c} MB, server a′ ${peak.aReader} MB; load generator ≤ ${clientPeakRssMb} MB.
 `;
 writeFileSync(join(benchDir, "results/sync-path.md"), md);
 process.stdout.write(md);
