@@ -83,6 +83,32 @@ describe("the trace store", () => {
     expect(kept).toEqual(Array.from({ length: kept.length }, (_, k) => 2000 - kept.length + k));
   });
 
+  it("copies a message's bytes when it is recorded and encodes the rest a turn later, across chunks: reads in between see the same", async () => {
+    // 1 MiB in 8 chunks of 128 KiB; 600 messages of 3.2 KB in bursts of 50, a turn of the event loop apart.
+    const store = new TraceStore(10_000, 1024 * 1024);
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
+    const sent: Message[] = [];
+    for (let burst = 0; burst < 12; burst++) {
+      for (let i = 0; i < 50; i++) {
+        const pixels = new Float32Array(784).fill(sent.length);
+        const m = message("t", { i: sent.length, data: pixels });
+        record(store, m);
+        sent.push(m);
+        pixels.fill(-1); // written into after it was emitted: the trace keeps what was emitted
+      }
+      if (burst === 5) expect(store.messages("t").at(-1)!.payload).toEqual({ i: 299, data: new Float32Array(784).fill(299) });
+      await tick();
+    }
+    const kept = store.messages("t");
+    expect(kept.length).toBeGreaterThanOrEqual(280);
+    for (const m of kept) {
+      const { i, data } = m.payload as { i: number; data: Float32Array };
+      expect(m).toEqual({ ...sent[i], payload: { i, data: new Float32Array(784).fill(i) } });
+      expect(data).toBeInstanceOf(Float32Array);
+    }
+    expect(kept.map((m) => (m.payload as { i: number }).i)).toEqual(Array.from({ length: kept.length }, (_, k) => 600 - kept.length + k));
+  });
+
   it("keeps a note instead of a payload it cannot write or that is too big, and goes on", () => {
     const store = new TraceStore(10);
     record(store, message("t", { image: new Uint8Array(4096), f: Symbol("no") }));
