@@ -59,13 +59,14 @@ export interface LoadResult {
 }
 
 
+const turnMs = (plan: LoadPlan) => plan.turnMs ?? 1000;
+
 /** Picks the target of a request sent `sinceMs` after the load began. */
 function picker(plan: LoadPlan): (sinceMs: number) => number {
   const n = plan.targets.length;
   if (plan.pick === "turns") {
-    const turnMs = plan.turnMs ?? 1000;
     return (sinceMs) => {
-      const turn = Math.floor(sinceMs / turnMs);
+      const turn = Math.floor(sinceMs / turnMs(plan));
       return ((turn % n) + Math.floor(turn / n)) % n;
     };
   }
@@ -113,7 +114,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
   const servers = plan.targets.map((t) => new URL(t.url ?? plan.url));
   const agents = new Map(servers.map((u) => [u.host, new Agent({ keepAlive: true, maxSockets: plan.concurrency })]));
   const pick = picker(plan);
-  const settling = (sinceMs: number) => plan.pick === "turns" && sinceMs % (plan.turnMs ?? 1000) < (plan.settleMs ?? 0);
+  const settling = (sinceMs: number) => plan.pick === "turns" && sinceMs % turnMs(plan) < (plan.settleMs ?? 0);
   const begun = now();
   const result: LoadResult = { start: [], end: [], target: [], status: [], elapsedMs: 0, warmupRequests: 0, sentByTarget: plan.targets.map(() => 0), begunAt: begun, peakRssBytes: 0 };
   const warmupEnd = begun + plan.warmupMs;
