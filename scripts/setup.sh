@@ -20,8 +20,7 @@ fi
 # onnxruntime-node downloads CUDA files at install unless told not to: .npmrc says so today,
 # but npm warns it will stop reading unknown keys, so the variable is exported too.
 export ONNXRUNTIME_NODE_INSTALL=skip
-#  `npm install`, not
-# `npm ci`: npm 11 writes cbor-x's optional native packages into the lock in a
+# `npm install`, not `npm ci`: npm 11 writes cbor-x's optional native packages into the lock in a
 # form its own `npm ci` then rejects as out of sync; install still follows the lock.
 npm install --no-audit --no-fund
 npm run build:runtime
