@@ -3,6 +3,7 @@
  * Open Inference Protocol server, and on NATS when given `--nats`.
  */
 import { existsSync } from "node:fs";
+import { totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
@@ -16,7 +17,7 @@ import { TritonBackend } from "../../gpu-agent/triton";
 import { defaultRegistryDir, FsModelRegistry } from "../registry/fs";
 
 interface AgentOptions {
-  memory: string;
+  memory?: string;
   backend: string;
   tritonUrl?: string;
   port: string;
@@ -34,11 +35,26 @@ interface AgentOptions {
   loadPriority: string;
 }
 
+/**
+ * Half of what the process may still use, rounded down to whole MB: the other half is left for
+ * the agent itself (onnxruntime's arenas, request buffers) and its neighbours, since models
+ * over budget are swapped rather than refused. libuv's figure already accounts for a cgroup
+ * limit (v1 or v2): within a container, the limit less what is used, when that is below free memory.
+ */
+function defaultMemoryBudget(): { bytes: number; why: string } {
+  const available = process.availableMemory();
+  const limit = process.constrainedMemory();
+  const limited = limit > 0 && limit < totalmem();
+  const bytes = Math.max(1, Math.floor(available / 2 / 1e6)) * 1e6;
+  const source = limited ? `within the cgroup's ${formatSize(limit)} limit` : "free memory; no cgroup limit";
+  return { bytes, why: `half of the ${formatSize(available)} available at start (${source})` };
+}
+
 export function register(program: Command): void {
   program
     .command("agent")
     .description("host many models within a memory budget (overcommit, LRU swapping) behind the Open Inference Protocol; on NATS with --nats")
-    .requiredOption("--memory <size>", "memory budget for resident models, e.g. 512MB or 4GiB")
+    .option("--memory <size>", "memory budget for resident models, e.g. 512MB or 4GiB (default: half the memory available at start, within the cgroup's limit)")
     .option("--backend <name>", "onnxruntime (in-process, CUDA when present) or triton", "onnxruntime")
     .option("--triton-url <url>", "Triton's HTTP endpoint, for --backend triton (explicit model control)")
     .option("--port <n>", "HTTP port for /v2, /api/agent and /metrics (0 picks a free one)", "8001")
@@ -60,11 +76,16 @@ export function register(program: Command): void {
         process.exit(2);
       };
       let memoryBytes = 0;
-      try {
-        memoryBytes = parseSize(opts.memory);
-      } catch (err) {
-        fail((err as Error).message);
-      }
+      if (opts.memory === undefined) {
+        const budget = defaultMemoryBudget();
+        memoryBytes = budget.bytes;
+        process.stdout.write(`memory budget ${formatSize(memoryBytes)}, ${budget.why}; --memory sets another\n`);
+      } else
+        try {
+          memoryBytes = parseSize(opts.memory);
+        } catch (err) {
+          fail((err as Error).message);
+        }
       let backend: Backend;
       const concurrentLoads = Number(opts.concurrentLoads);
       if (!Number.isInteger(concurrentLoads) || concurrentLoads < 1) fail(`--concurrent-loads must be a whole number ≥ 1, got "${opts.concurrentLoads}"`);
