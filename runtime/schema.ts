@@ -8,16 +8,34 @@ import { z } from "zod";
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const name = (what: string) =>
   z.string().regex(NAME, `${what} must start with a letter and hold only letters, digits, "_" and "-"`);
+/**
+ * Upper bounds of every number that sizes memory (or a timer), so an absurd value is a
+ * validation error with its JSON path rather than a 500 at deploy (a queue of 2.2e14
+ * slots, a tap ring of 4e9). Each is far beyond what a real ML pipeline needs.
+ */
+export const MAX_QUEUE_CAPACITY = 1_000_000;
+export const MAX_CONCURRENCY = 1_000;
+export const MAX_TAP_CAPACITY = 100_000;
+export const MAX_TRACE_CAPACITY = 1_000_000;
+export const MAX_DEAD_LETTER_CAPACITY = 100_000;
+/** Bytes of binary data a tap ring or a trace store may keep: 1 GiB. */
+export const MAX_RING_BYTES = 1024 * 1024 * 1024;
+/** Sync requests a pipeline handles at once; beyond its `maxInFlight` new ones are refused (HTTP 429/503). */
+const MAX_RETENTION_SECONDS = 10 * 365 * 24 * 3600;
+const MAX_RETENTION_BYTES = 2 ** 50;
+export const MAX_IN_FLIGHT = 100_000;
+export const DEFAULT_MAX_IN_FLIGHT = 256;
+
 export const endpointPattern = /^([A-Za-z][A-Za-z0-9_-]*)\.([A-Za-z][A-Za-z0-9_-]*)$/;
 
 export const queueSchema = z
   .object({
-    capacity: z.number().int().min(1).default(1024).describe("Messages the edge holds before its overflow policy applies"),
+    capacity: z.number().int().min(1).max(MAX_QUEUE_CAPACITY).default(1024).describe(`Messages the edge holds before its overflow policy applies (at most ${MAX_QUEUE_CAPACITY.toLocaleString("en")}: the queue's slots are allocated up front)`),
     overflow: z
       .enum(["block", "drop-oldest"])
       .default("block")
       .describe("block: the producer waits for room (back-pressure); drop-oldest: the oldest queued message is dropped and counted"),
-    concurrency: z.number().int().min(1).default(1).describe("Messages the consumer handles at once"),
+    concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(1).describe(`Messages the consumer handles at once (at most ${MAX_CONCURRENCY.toLocaleString("en")})`),
   })
   .strict();
 
@@ -52,33 +70,55 @@ export const pipelineSchema = z
     edges: z.array(edgeSchema).default([]),
     settings: z
       .object({
-        tapCapacity: z.number().int().min(0).default(256).describe("Recent messages each edge keeps for taps"),
+        tapCapacity: z.number().int().min(0).max(MAX_TAP_CAPACITY).default(256).describe(`Recent messages each edge keeps for taps (at most ${MAX_TAP_CAPACITY.toLocaleString("en")})`),
         tapBytes: z
           .number()
           .int()
           .min(64 * 1024)
+          .max(MAX_RING_BYTES)
           .optional()
-          .describe("Binary data (tensors, images) those messages may hold, per edge (4 MiB unless set): the oldest go first when either limit is reached, the newest always stays"),
+          .describe("Binary data (tensors, images) those messages may hold, per edge (4 MiB unless set, at most 1 GiB): the oldest go first when either limit is reached, the newest always stays"),
         traceCapacity: z
           .number()
           .int()
           .min(0)
+          .max(MAX_TRACE_CAPACITY)
           .optional()
-          .describe("Recent messages the pipeline keeps for `evoflow trace` in memory (10,000 unless the runtime says otherwise); 0 turns provenance capture off"),
+          .describe("Recent messages the pipeline keeps for `evoflow trace` in memory (10,000 unless the runtime says otherwise, at most 1,000,000); 0 turns provenance capture off"),
         traceBytes: z
           .number()
           .int()
           .min(1024 * 1024)
+          .max(MAX_RING_BYTES)
           .optional()
-          .describe("Memory for those of them that carry binary data (tensors, images), written aside as emitted (4 MiB unless set): the oldest go first when either limit is reached"),
-        deadLetterCapacity: z.number().int().min(1).default(1000),
+          .describe("Memory for those of them that carry binary data (tensors, images), written aside as emitted (4 MiB unless set, at most 1 GiB): the oldest go first when either limit is reached"),
+        deadLetterCapacity: z
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_DEAD_LETTER_CAPACITY)
+          .default(1000)
+          .describe("Dead letters kept in memory (at most 100,000)"),
+        maxInFlight: z
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_IN_FLIGHT)
+          .optional()
+          .describe(
+            "Sync requests (POST /pipelines/<name>, /v2 infer) the pipeline handles at once (256 unless set, at most 100,000); beyond it new ones are refused at once with 429 (503 on /v2) and Retry-After, counted in evoflow_requests_shed_total",
+          ),
         capture: z
           .object({ sync: z.enum(["off", "sampled", "full"]).default("full"), sampleRate: z.number().min(0).max(1).default(0.01) })
           .strict()
           .optional()
           .describe("How sync traffic is captured on the nats transport"),
         retention: z
-          .object({ maxAgeSeconds: z.number().int().min(1).optional(), maxBytes: z.number().int().min(1).optional() })
+          .object({
+            // JetStream takes both as int64 (the age in nanoseconds); the bounds keep them far inside it.
+            maxAgeSeconds: z.number().int().min(1).max(MAX_RETENTION_SECONDS).optional().describe("At most 10 years"),
+            maxBytes: z.number().int().min(1).max(MAX_RETENTION_BYTES).optional().describe("On the broker's disk; at most 1 PiB"),
+          })
           .strict()
           .optional()
           .describe("Retention of the pipeline's JetStream stream"),
@@ -88,14 +128,16 @@ export const pipelineSchema = z
               .number()
               .int()
               .min(1)
+              .max(86_400)
               .default(30)
-              .describe("Seconds before an unacknowledged async message goes to another replica; a node still working keeps it"),
+              .describe("Seconds before an unacknowledged async message goes to another replica; a node still working keeps it (at most a day)"),
             maxDeliver: z
               .number()
               .int()
               .min(1)
+              .max(1000)
               .optional()
-              .describe("Deliveries of an async message whose node fails (or whose process dies) before it goes to the dead-letter stream with the last error; default 5"),
+              .describe("Deliveries of an async message whose node fails (or whose process dies) before it goes to the dead-letter stream with the last error; default 5, at most 1,000"),
           })
           .strict()
           .optional()

@@ -12,8 +12,8 @@ export default defineNode({
   outputs: { out: port.any() },
   acceptsSync: false,
   config: z.object({
-    size: z.number().int().min(1).default(32).describe("Messages per batch"),
-    maxDelayMs: z.number().int().min(0).default(100).describe("Longest a message waits for its batch to fill"),
+    size: z.number().int().min(1).max(100_000).default(32).describe("Messages per batch (at most 100,000)"),
+    maxDelayMs: z.number().int().min(0).max(2_147_483_647).default(100).describe("Longest a message waits for its batch to fill (at most 2,147,483,647: setTimeout's limit, about 24.8 days)"),
   }),
   create: (_ctx, config) => {
     let batch: Message[] = [];

@@ -24,7 +24,7 @@ export default defineNode({
   config: z.object({
     inputs: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/)).min(2).default(["a", "b"]).describe("Input port names"),
     mode: z.enum(["inner", "any"]).default("inner"),
-    windowMs: z.number().int().min(1).default(5000).describe("How long a partial join (inner) or a winner (any) is remembered"),
+    windowMs: z.number().int().min(1).max(2_147_483_647).default(5000).describe("How long a partial join (inner) or a winner (any) is remembered (at most 2,147,483,647: setTimeout's limit, about 24.8 days)"),
   }),
   create: (_ctx, config) => {
     const pending = new Map<string, Pending>();

@@ -22,11 +22,11 @@ export default defineNode({
   acceptsSync: false,
   config: z
     .object({
-      cooldownMs: z.number().int().min(0).default(600_000).describe("After firing, further firings are suppressed (and counted) for this long"),
-      time: z.object({ everyMs: z.number().int().min(1).describe("Fire this often") }).optional().describe("Time policy"),
+      cooldownMs: z.number().int().min(0).max(2_147_483_647).default(600_000).describe("After firing, further firings are suppressed (and counted) for this long (at most 2,147,483,647: setTimeout's limit, about 24.8 days)"),
+      time: z.object({ everyMs: z.number().int().min(1).max(2_147_483_647).describe("Fire this often (at most 2,147,483,647: setTimeout's limit, about 24.8 days)") }).optional().describe("Time policy"),
       volume: z
         .object({
-          samples: z.number().int().min(1).optional().describe("Fire after this many new labelled samples"),
+          samples: z.number().int().min(1).max(1_000_000_000).optional().describe("Fire after this many new labelled samples (at most 1,000,000,000)"),
           growth: z.number().positive().optional().describe("Or when new samples reach this share of those the last training had (0.2 = +20 %)"),
         })
         .refine((v) => v.samples !== undefined || v.growth !== undefined, { message: "give samples or growth" })
@@ -35,8 +35,8 @@ export default defineNode({
       performance: z
         .object({
           threshold: z.number().min(0).max(1).describe("Fire when rolling accuracy is under this"),
-          window: z.number().int().min(1).default(500).describe("Outcomes in the rolling window"),
-          minOutcomes: z.number().int().min(1).default(100).describe("Outcomes needed before the policy may fire"),
+          window: z.number().int().min(1).max(10_000_000).default(500).describe("Outcomes in the rolling window (at most 10,000,000)"),
+          minOutcomes: z.number().int().min(1).max(10_000_000).default(100).describe("Outcomes needed before the policy may fire (at most 10,000,000)"),
           correct: valuePathSchema.default("payload.correct").describe("Path to a boolean: was the prediction right?"),
           prediction: valuePathSchema.optional().describe("Or: path to the predicted label, compared with `label`"),
           label: valuePathSchema.optional().describe("Path to the true label, with `prediction`"),

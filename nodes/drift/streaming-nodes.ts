@@ -108,10 +108,10 @@ export const adwinNode = streamingDriftNode({
   description: "ADaptive WINdowing (River's drift.ADWIN): detects a change in the mean of a numeric stream, e.g. an error or a feature.",
   params: {
     delta: z.number().gt(0).lt(1).default(0.002).describe("Significance value: smaller = fewer false alarms, slower detection"),
-    clock: z.number().int().min(1).default(32).describe("Check for change every `clock` values"),
-    maxBuckets: z.number().int().min(2).default(5).describe("Buckets of each size kept before merging"),
-    minWindowLength: z.number().int().min(1).default(5).describe("Shortest sub-window tested"),
-    gracePeriod: z.number().int().min(0).default(10).describe("Values before any detection"),
+    clock: z.number().int().min(1).max(1_000_000).default(32).describe("Check for change every `clock` values (at most 1,000,000)"),
+    maxBuckets: z.number().int().min(2).max(1_000).default(5).describe("Buckets of each size kept before merging (at most 1,000)"),
+    minWindowLength: z.number().int().min(1).max(10_000_000).default(5).describe("Shortest sub-window tested (at most 10,000,000)"),
+    gracePeriod: z.number().int().min(0).max(1_000_000_000).default(10).describe("Values before any detection (at most 1,000,000,000)"),
   },
   make: (p) => new ADWIN(p),
   explain: (d) => `ADWIN: the window mean moved by ${fmt(d.statistic)}, over the bound ${fmt(d.threshold)}; kept the last ${d.window} values`,
@@ -122,7 +122,7 @@ export const ddmNode = streamingDriftNode({
   title: "DDM drift",
   description: "Drift Detection Method (River's drift.binary.DDM) on a 0/1 error stream (1 = wrong prediction).",
   params: {
-    warmStart: z.number().int().min(0).default(30).describe("Values before a warning or drift can be reported"),
+    warmStart: z.number().int().min(0).max(1_000_000_000).default(30).describe("Values before a warning or drift can be reported (at most 1,000,000,000)"),
     warningThreshold: z.number().positive().default(2).describe("Warning at p + s > p_min + warningThreshold · s_min"),
     driftThreshold: z.number().positive().default(3).describe("Drift at p + s > p_min + driftThreshold · s_min"),
   },
@@ -135,7 +135,7 @@ export const eddmNode = streamingDriftNode({
   title: "EDDM drift",
   description: "Early Drift Detection Method (River's drift.binary.EDDM) on a 0/1 error stream: errors coming closer together.",
   params: {
-    warmStart: z.number().int().min(0).default(30).describe("Values and errors before a warning or drift can be reported"),
+    warmStart: z.number().int().min(0).max(1_000_000_000).default(30).describe("Values and errors before a warning or drift can be reported (at most 1,000,000,000)"),
     alpha: z.number().gt(0).lt(1).default(0.95).describe("Warning when the spacing level falls under alpha"),
     beta: z.number().gt(0).lt(1).default(0.9).describe("Drift when the spacing level falls under beta (≤ alpha)"),
   },
@@ -162,8 +162,8 @@ export const kswinNode = streamingDriftNode({
   description: "Kolmogorov–Smirnov windowing (River's drift.KSWIN): the newest values against a random sample of older ones.",
   params: {
     alpha: z.number().gt(0).lt(1).default(0.005).describe("p-value at or under which drift is reported"),
-    windowSize: z.number().int().min(2).default(100).describe("Values in the sliding window"),
-    statSize: z.number().int().min(1).default(30).describe("Newest values tested (and values drawn from the rest)"),
+    windowSize: z.number().int().min(2).max(10_000_000).default(100).describe("Values in the sliding window (at most 10,000,000)"),
+    statSize: z.number().int().min(1).max(10_000_000).default(30).describe("Newest values tested (and values drawn from the rest) (at most 10,000,000)"),
     seed: z.number().int().min(0).optional().describe("Seed of the draws, for reproducible detections"),
   },
   make: (p) => new KSWIN(p),
@@ -175,7 +175,7 @@ export const pageHinkleyNode = streamingDriftNode({
   title: "Page-Hinkley drift",
   description: "The Page-Hinkley test (River's drift.PageHinkley): cumulative deviation from the running mean.",
   params: {
-    minInstances: z.number().int().min(1).default(30).describe("Values before a drift can be reported"),
+    minInstances: z.number().int().min(1).max(1_000_000_000).default(30).describe("Values before a drift can be reported (at most 1,000,000,000)"),
     delta: z.number().min(0).default(0.005).describe("Tolerated deviation from the mean"),
     threshold: z.number().positive().default(50).describe("Drift when the cumulative deviation exceeds this (lambda)"),
     alpha: z.number().gt(0).max(1).default(1 - 0.0001).describe("Forgetting factor of the sums"),

@@ -33,11 +33,11 @@ const vectorSchema = z.union([z.number(), z.string(), z.array(z.union([z.number(
 
 const common = {
   value: valuePathSchema.default("payload"),
-  features: z.array(z.number().int().min(0)).optional().describe("Indexes of the features to test in the watched vector (all when absent)"),
-  referenceSize: z.number().int().min(2).default(500).describe("The first N messages form the reference window"),
+  features: z.array(z.number().int().min(0).max(10_000_000)).optional().describe("Indexes of the features to test in the watched vector (all when absent) (indexes at most 10,000,000)"),
+  referenceSize: z.number().int().min(2).max(10_000_000).default(500).describe("The first N messages form the reference window (at most 10,000,000)"),
   reference: z.array(vectorSchema).min(2).optional().describe("Reference values given here instead, one entry (number or vector) per message"),
-  window: z.number().int().min(2).default(500).describe("Messages in the current window"),
-  every: z.number().int().min(1).optional().describe("Test every N messages once the window is full (default: `window`, so windows do not overlap)"),
+  window: z.number().int().min(2).max(10_000_000).default(500).describe("Messages in the current window (at most 10,000,000)"),
+  every: z.number().int().min(1).max(10_000_000).optional().describe("Test every N messages once the window is full (default: `window`, so windows do not overlap) (at most 10,000,000)"),
   afterDrift: z
     .enum(["adopt-current", "keep-reference"])
     .default("adopt-current")
@@ -279,7 +279,7 @@ export const psiNode = twoSampleDriftNode({
   description: "Population Stability Index per feature (Evidently's formula): numeric features binned on the reference, string features by category.",
   params: {
     threshold: z.number().positive().default(0.1).describe("Drift when a feature's PSI reaches this (0.1 moderate, 0.25 major)"),
-    bins: z.number().int().min(2).default(10).describe("Equal-width bins over the reference range, for numeric features"),
+    bins: z.number().int().min(2).max(10_000).default(10).describe("Equal-width bins over the reference range, for numeric features (at most 10,000)"),
   },
   test: (ref, cur, features, p) =>
     distanceOutcome(
@@ -317,7 +317,7 @@ export const mmdNode = twoSampleDriftNode({
   description: "Maximum Mean Discrepancy over all selected features jointly, RBF kernel and permutation test (Alibi Detect's MMDDrift).",
   params: {
     pValue: z.number().gt(0).lt(1).default(0.05).describe("Drift when the permutation p-value is at or under this"),
-    nPermutations: z.number().int().min(10).default(100).describe("Permutations for the p-value"),
+    nPermutations: z.number().int().min(10).max(100_000).default(100).describe("Permutations for the p-value (at most 100,000)"),
     sigma: z.number().positive().optional().describe("RBF bandwidth (median heuristic when absent)"),
     seed: z.number().int().min(0).default(0).describe("Seed of the permutations"),
   },

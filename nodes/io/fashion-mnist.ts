@@ -8,7 +8,7 @@ import { isTensor, port, tensor } from "../../runtime/ports";
 import type { ModelRegistry } from "../../runtime/registry/types";
 
 const phase = z.object({
-  count: z.number().int().min(1).describe("Requests in this phase"),
+  count: z.number().int().min(1).max(10_000_000).describe("Requests in this phase (at most 10,000,000)"),
   classes: z.array(z.number().int().min(0).max(9)).min(1).describe("Fashion-MNIST classes drawn from"),
   shift: z.enum(["none", "invert", "rotate90"]).default("none").describe("Domain shift applied to the images"),
 });
@@ -47,7 +47,7 @@ export default defineNode({
   config: z.object({
     phases: z.array(phase).min(1).default(DEFAULT_PHASES).describe("The stream, phase after phase"),
     rate: z.number().min(0).default(200).describe("Requests per second; 0 sends as fast as answers come"),
-    labelDelay: z.number().int().min(0).default(50).describe("Labels arrive this many requests after their request"),
+    labelDelay: z.number().int().min(0).max(1_000_000).default(50).describe("Labels arrive this many requests after their request (at most 1,000,000)"),
     seed: z.number().int().default(1),
     poolSize: z
       .number()
@@ -60,9 +60,9 @@ export default defineNode({
       .object({
         model: z.string().describe("Registry model to bootstrap"),
         classes: z.array(z.number().int().min(0).max(9)).default([0, 1, 2, 3, 4]),
-        samples: z.number().int().min(10).default(1500),
-        epochs: z.number().int().min(1).default(3),
-        hidden: z.array(z.number().int().positive()).default([64]),
+        samples: z.number().int().min(10).max(60_000).default(1500).describe("At most 60,000"),
+        epochs: z.number().int().min(1).max(1_000).default(3).describe("At most 1,000"),
+        hidden: z.array(z.number().int().positive().max(65_536)).default([64]).describe("Layer widths at most 65,536"),
       })
       .optional()
       .describe("Train and promote a first champion when the model has none"),

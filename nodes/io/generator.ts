@@ -8,10 +8,10 @@ import { seededRandom } from "../../runtime/random";
 
 const synthetic = z.object({
   kind: z.literal("synthetic"),
-  count: z.number().int().min(1).default(1000).describe("Messages to emit"),
-  features: z.number().int().min(1).default(4).describe("Numbers per message in `x`"),
+  count: z.number().int().min(1).max(1_000_000_000).default(1000).describe("Messages to emit (at most 1,000,000,000)"),
+  features: z.number().int().min(1).max(1_000_000).default(4).describe("Numbers per message in `x` (at most 1,000,000)"),
   seed: z.number().int().default(1).describe("Seed of the generator, for reproducible streams"),
-  shiftAt: z.number().int().min(0).optional().describe("Index from which the mean of `x` shifts by `shift` (a drift to detect)"),
+  shiftAt: z.number().int().min(0).max(1_000_000_000).optional().describe("Index from which the mean of `x` shifts by `shift` (a drift to detect) (at most 1,000,000,000)"),
   shift: z.number().default(1),
 });
 const file = z.object({

@@ -70,9 +70,9 @@ export const collectorNode = defineNode({
     prediction: valuePathSchema.optional().describe("Path to the prediction in a served message, kept beside the sample"),
     labelRequestId: valuePathSchema.default("payload.requestId").describe("Path to the request id in a label message"),
     label: valuePathSchema.default("payload.label").describe("Path to the label (number or string) in a label message"),
-    windowMs: z.number().int().min(1).default(600_000).describe("How long a request waits for its label (and an early label for its request)"),
-    maxPending: z.number().int().min(1).default(100_000).describe("Requests waiting at most; the oldest expire beyond it"),
-    capacity: z.number().int().min(1).default(10_000).describe("Joined samples kept for snapshots (the oldest are dropped)"),
+    windowMs: z.number().int().min(1).max(2_147_483_647).default(600_000).describe("How long a request waits for its label (and an early label for its request) (at most 2,147,483,647: setTimeout's limit, about 24.8 days)"),
+    maxPending: z.number().int().min(1).max(10_000_000).default(100_000).describe("Requests waiting at most; the oldest expire beyond it (at most 10,000,000)"),
+    capacity: z.number().int().min(1).max(10_000_000).default(10_000).describe("Joined samples kept for snapshots (the oldest are dropped) (at most 10,000,000)"),
     includeItems,
   }),
   create: (ctx, c) => {
@@ -137,7 +137,7 @@ export const reservoirNode = defineNode({
   description: "Keeps a uniform random sample of `size` labelled samples from the stream (reservoir sampling, seeded); a message on `snapshot` emits it.",
   inputs: { in: port.labelled(), snapshot: port.any() },
   outputs: { snapshot: datasetPort() },
-  config: z.object({ size: z.number().int().min(1).default(200).describe("Samples kept"), seed, includeItems }),
+  config: z.object({ size: z.number().int().min(1).max(10_000_000).default(200).describe("Samples kept (at most 10,000,000)"), seed, includeItems }),
   create: (ctx, c) => {
     const reservoir = new Reservoir<Sample>(c.size, c.seed);
     const tracker = new ClassTracker();
@@ -158,7 +158,7 @@ export const rehearsalNode = defineNode({
   description: "Class-balanced replay memory of `memorySize` samples (like Avalanche's ClassBalancedBuffer): equal room per class seen, reservoir sampling within each class, seeded; a message on `snapshot` emits it.",
   inputs: { in: port.labelled(), snapshot: port.any() },
   outputs: { snapshot: datasetPort() },
-  config: z.object({ memorySize: z.number().int().min(1).default(200).describe("Samples the memory holds over all classes"), seed, includeItems }),
+  config: z.object({ memorySize: z.number().int().min(1).max(10_000_000).default(200).describe("Samples the memory holds over all classes (at most 10,000,000)"), seed, includeItems }),
   create: (ctx, c) => {
     const buffer = new RehearsalBuffer(c.memorySize, c.seed);
     const tracker = new ClassTracker();
@@ -189,9 +189,9 @@ export const mixerNode = defineNode({
   outputs: { dataset: datasetPort(), consumed: port.labelled() },
   acceptsSync: false,
   config: z.object({
-    size: z.number().int().min(1).default(1000).describe("Samples in each training set"),
+    size: z.number().int().min(1).max(10_000_000).default(1000).describe("Samples in each training set (at most 10,000,000)"),
     ratio: z.number().min(0).max(1).default(0.5).describe("Share of the set taken from new data (the rest from rehearsal memory)"),
-    maxNew: z.number().int().min(1).default(100_000).describe("New samples held between builds (the oldest are dropped)"),
+    maxNew: z.number().int().min(1).max(10_000_000).default(100_000).describe("New samples held between builds (the oldest are dropped) (at most 10,000,000)"),
     seed,
     includeItems,
   }),

@@ -23,8 +23,8 @@ export const trainerPorts = {
 
 export const trainerCommonConfig = {
   model: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).describe("Registry model name the candidate is registered under (its champion is the warm start)"),
-  minSamples: z.number().int().min(1).default(200).describe("A trigger with fewer new labelled examples is skipped (and recorded)"),
-  maxSamples: z.number().int().min(1).default(20_000).describe("Newest labelled examples kept for the next training"),
+  minSamples: z.number().int().min(1).max(10_000_000).default(200).describe("A trigger with fewer new labelled examples is skipped (and recorded) (at most 10,000,000)"),
+  maxSamples: z.number().int().min(1).max(10_000_000).default(20_000).describe("Newest labelled examples kept for the next training (at most 10,000,000)"),
   holdoutShare: z.number().min(0).max(0.9).default(0.2).describe("Share of labelled examples kept out of training for the validator (same rule as validator.gate's)"),
   holdoutSeed: z.number().int().default(0).describe("Seed of the holdout split (a hash of each example's features): the same as validator.gate's"),
 };

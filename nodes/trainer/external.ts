@@ -12,7 +12,7 @@ const config = z.object({
     .min(1)
     .describe('argv of the training command, no shell; {snapshot}, {base}, {output}, {config} are replaced, e.g. ["python3", "train.py", "{snapshot}", "{base}", "{output}"]'),
   options: z.record(z.string(), z.unknown()).default({}).describe("Passed to the command as {config} / EVOFLOW_CONFIG (JSON)"),
-  timeoutMs: z.number().int().min(1000).default(3_600_000).describe("The command is killed after this long"),
+  timeoutMs: z.number().int().min(1000).max(2_147_483_647).default(3_600_000).describe("The command is killed after this long (at most 2,147,483,647: setTimeout's limit, about 24.8 days)"),
   niceness: z.number().int().min(0).max(19).default(10).describe("Nice value of the command where Linux's idle scheduling class (chrt) is unavailable; with it, training only gets cores serving leaves idle"),
 });
 

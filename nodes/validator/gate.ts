@@ -17,8 +17,8 @@ const config = gateConfigSchema.extend({
   service: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).optional().describe("Name the CL history is kept under; defaults to the pipeline name"),
   holdoutShare: z.number().min(0).max(0.9).default(0.2).describe("Share of labelled examples kept as holdout (same rule as the trainer's, which skips them)"),
   holdoutSeed: z.number().int().default(0).describe("Seed of the holdout split, a hash of each example's features, so the same stream gives the same holdout on every run (the trainer's must match)"),
-  holdoutPerClass: z.number().int().min(5).default(100).describe("Newest holdout examples kept per class: the gate judges on these (every class seen stays represented, in its latest form)"),
-  holdoutPerExperience: z.number().int().min(10).default(1000).describe("Holdout examples kept per experience, class-balanced, for the accuracy matrix"),
+  holdoutPerClass: z.number().int().min(5).max(1_000_000).default(100).describe("Newest holdout examples kept per class: the gate judges on these (every class seen stays represented, in its latest form) (at most 1,000,000)"),
+  holdoutPerExperience: z.number().int().min(10).max(10_000_000).default(1000).describe("Holdout examples kept per experience, class-balanced, for the accuracy matrix (at most 10,000,000)"),
   golden: z.string().optional().describe("Folder of a trusted golden-set snapshot (runtime/cl/snapshot.ts format): the guard against poisoned data"),
   rollout: rolloutConfigSchema.default(rolloutConfigSchema.parse({})).describe("How a passed candidate becomes champion"),
 });

@@ -18,11 +18,11 @@ export const gateConfigSchema = z.object({
   minAccuracy: z.number().min(0).max(1).default(0.7).describe("Holdout accuracy (all classes seen so far) the candidate must reach"),
   maxRegression: z.number().min(0).max(1).default(0.02).describe("ε: largest allowed drop in holdout accuracy against the champion"),
   maxClassRegression: z.number().min(0).max(1).default(0.1).describe("Largest allowed drop on any single class the champion was evaluated on"),
-  minClassExamples: z.number().int().min(1).default(20).describe("Classes with fewer holdout examples are reported but not judged per class"),
+  minClassExamples: z.number().int().min(1).max(10_000_000).default(20).describe("Classes with fewer holdout examples are reported but not judged per class (at most 10,000,000)"),
   maxP99Ms: z.number().positive().default(50).describe("p99 latency budget, milliseconds, one example per call"),
-  maxSizeBytes: z.number().int().positive().default(50_000_000).describe("Largest allowed ONNX file"),
+  maxSizeBytes: z.number().int().positive().max(4_294_967_296).default(50_000_000).describe("Largest allowed ONNX file (at most 4 GiB)"),
   maxGoldenRegression: z.number().min(0).max(1).default(0.02).describe("Largest allowed drop on the trusted golden set against the champion"),
-  latencyRuns: z.number().int().min(10).default(200).describe("Timed single-example calls for the p99 (after 20 warm-up calls), through the profiler"),
+  latencyRuns: z.number().int().min(10).max(1_000_000).default(200).describe("Timed single-example calls for the p99 (after 20 warm-up calls), through the profiler (at most 1,000,000)"),
 });
 export type GateConfig = z.output<typeof gateConfigSchema>;
 

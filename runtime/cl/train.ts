@@ -19,23 +19,24 @@ export const trainConfigSchema = z.object({
   architecture: z
     .object({
       kind: z.enum(["softmax-regression", "mlp"]).default("mlp").describe("Used when there is no champion to warm-start from (or mode is stateless)"),
-      hidden: z.array(z.number().int().positive()).default([128]).describe("Hidden layer widths of an MLP"),
+      hidden: z.array(z.number().int().positive().max(65_536)).default([128]).describe("Hidden layer widths of an MLP (at most 65,536 units a layer)"),
       outputSoftmax: z.boolean().default(true).describe("End with a softmax (probabilities) rather than logits"),
     })
     .default({ kind: "mlp", hidden: [128], outputSoftmax: true }),
-  classes: z.number().int().min(2).default(10).describe("Output units when there is no champion"),
-  epochs: z.number().int().min(1).default(3),
-  batchSize: z.number().int().min(1).default(64),
+  classes: z.number().int().min(2).max(100_000).default(10).describe("Output units when there is no champion (at most 100,000)"),
+  epochs: z.number().int().min(1).max(1_000).default(3).describe("At most 1,000"),
+  batchSize: z.number().int().min(1).max(1_000_000).default(64).describe("At most 1,000,000"),
   optimizer: z.enum(["adam", "momentum"]).default("adam").describe("adam; or momentum: SGD with momentum 0.9, whose steps follow the gradient's size, so a warm start moves weights the new data says little about less"),
   learningRate: z.number().positive().default(0.001).describe("Learning rate of the optimizer"),
   seed: z.number().int().default(1),
   replay: z
     .object({
-      memSize: z.number().int().min(1).default(200).describe("Rehearsal buffer size (Avalanche's mem_size)"),
+      memSize: z.number().int().min(1).max(10_000_000).default(200).describe("Rehearsal buffer size (Avalanche's mem_size) (at most 10,000,000)"),
       batchSizeMem: z
         .number()
         .int()
         .min(1)
+        .max(1_000_000)
         .optional()
         .describe("Set: every minibatch of new examples is joined by this many examples drawn from the buffer, so an epoch costs 2× the new data whatever memSize is (Avalanche's ReplayPlugin batch_size_mem). Unset: the buffer is appended to the new data and each epoch goes over both"),
     })
@@ -46,7 +47,7 @@ export const trainConfigSchema = z.object({
       lambda: z.number().min(0).default(100).describe("Penalty weight λ"),
       mode: z.enum(["online", "separate"]).default("online").describe("online: one running importance, F_t = decay·F_{t−1} + F_new"),
       decay: z.number().min(0).max(1).default(0.9).describe("Online decay factor"),
-      importanceSamples: z.number().int().min(1).optional().describe("Estimate the importance from this many of the experience's examples, drawn at random (fisher_n in van de Ven et al.'s code); unset: all of them, as Avalanche does"),
+      importanceSamples: z.number().int().min(1).max(10_000_000).optional().describe("Estimate the importance from this many of the experience's examples, drawn at random (fisher_n in van de Ven et al.'s code); unset: all of them, as Avalanche does (at most 10,000,000)"),
     })
     .optional()
     .describe("Elastic Weight Consolidation; omit to disable"),
