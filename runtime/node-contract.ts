@@ -75,6 +75,11 @@ export interface NodeDefinition<S extends z.ZodType = z.ZodType> {
   acceptsSync?: boolean;
   /** True for nodes whose inputs may each be fed by several sync edges (join). */
   joinsSync?: boolean;
+  /**
+   * Names of the sync entry points a node with this config registers (io.http's URL name), so
+   * validate and deploy can refuse two nodes claiming one name without knowing any node type.
+   */
+  entrypoints?(config: z.output<S>, pipeline: string): readonly string[];
   create(ctx: NodeContext, config: z.output<S>): NodeInstance | Promise<NodeInstance>;
 }
 

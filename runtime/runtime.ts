@@ -10,7 +10,7 @@ import { nodeTypes as defaultNodeTypes, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
 import { MemoryTransport } from "./transport/memory";
 import type { Transport } from "./transport/transport";
-import { validatePipeline, type Problem } from "./validate";
+import { entrypointClaims, validatePipeline, type CompiledPipeline, type Problem } from "./validate";
 
 export interface RuntimeOptions {
   transport?: Transport;
@@ -37,6 +37,7 @@ export class Runtime {
   readonly services: Record<string, unknown>;
   readonly dataDir: string;
   private readonly pipelines = new Map<string, RunningPipeline>();
+  private readonly deploying = new Set<CompiledPipeline>();
 
   constructor(private readonly options: RuntimeOptions = {}) {
     this.transport = options.transport ?? new MemoryTransport();
@@ -50,18 +51,40 @@ export class Runtime {
     const result = validatePipeline(pipelineJson, this.nodeTypes);
     if (!result.ok) throw new PipelineInvalidError(result.problems);
     const name = result.compiled.pipeline.name;
-    await this.stop(name);
-    const running = await runPipeline(result.compiled, {
-      transport: this.transport,
-      metrics: this.metrics,
-      dataDir: this.dataDir,
-      services: this.services,
-      localNodes: this.options.localNodes?.(name, result.compiled.pipeline),
-      log: this.options.log,
-      traceCapacity: this.options.traceCapacity,
+    this.refuseEntrypointClashes(result.compiled);
+    this.deploying.add(result.compiled);
+    try {
+      await this.stop(name);
+      const running = await runPipeline(result.compiled, {
+        transport: this.transport,
+        metrics: this.metrics,
+        dataDir: this.dataDir,
+        services: this.services,
+        localNodes: this.options.localNodes?.(name, result.compiled.pipeline),
+        log: this.options.log,
+        traceCapacity: this.options.traceCapacity,
+      });
+      this.pipelines.set(name, running);
+      return running;
+    } finally {
+      this.deploying.delete(result.compiled);
+    }
+  }
+
+  /**
+   * `entrypoint()` would serve one of two pipelines claiming the same name: refused, naming both.
+   * Checked against pipelines still starting too; a redeploy replaces its own pipeline's claims.
+   */
+  private refuseEntrypointClashes(compiled: CompiledPipeline): void {
+    const others = [...[...this.pipelines.values()].map((p) => p.compiled), ...this.deploying].filter((c) => c.pipeline.name !== compiled.pipeline.name);
+    const taken = new Map<string, { pipeline: string; node: string }>();
+    for (const other of others) for (const claim of entrypointClaims(other)) taken.set(claim.name, { pipeline: other.pipeline.name, node: claim.node });
+    const problems = entrypointClaims(compiled).flatMap((claim) => {
+      const owner = taken.get(claim.name);
+      if (!owner) return [];
+      return [{ path: claim.path, message: `node "${claim.node}" claims entry point "${claim.name}", which node "${owner.node}" of pipeline "${owner.pipeline}" serves already: give one another name or undeploy "${owner.pipeline}"` }];
     });
-    this.pipelines.set(name, running);
-    return running;
+    if (problems.length > 0) throw new PipelineInvalidError(problems);
   }
 
   /** Stops and removes a pipeline (on NATS, its definition too, so workers stop their share). */

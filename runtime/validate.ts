@@ -159,6 +159,7 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
   }
 
   problems.push(...syncFanInProblems(nodes, edges), ...syncCycleProblems(edges));
+  problems.push(...duplicateEntrypointProblems(nodes, typeof input.name === "string" ? input.name : ""));
   if (problems.length > 0 || !parsed.success) return { ok: false, problems };
 
   const pipeline = parsed.data;
@@ -197,6 +198,43 @@ function resolveSameAs(nodes: Map<string, RawNode>, edges: RawEdge[]): void {
       }
     }
   }
+}
+
+/** A sync entry point name a node claims (through its type's `entrypoints` declaration). */
+export interface EntrypointClaim {
+  name: string;
+  node: string;
+  /** JSON path of the node's config, where the name comes from. */
+  path: string;
+}
+
+function claimsOf(nodes: Iterable<{ index: number; id: string; def?: NodeDefinition; config?: unknown }>, pipeline: string): EntrypointClaim[] {
+  const claims: EntrypointClaim[] = [];
+  for (const n of nodes)
+    if (n.def?.entrypoints && n.config !== undefined)
+      for (const name of n.def.entrypoints(n.config, pipeline)) claims.push({ name, node: n.id, path: jsonPath(["nodes", n.index, "config"]) });
+  return claims;
+}
+
+/** The entry points a valid pipeline's nodes claim: the runtime refuses a deploy that claims one another pipeline serves. */
+export function entrypointClaims(compiled: CompiledPipeline): EntrypointClaim[] {
+  return claimsOf(compiled.pipeline.nodes.map((n, index) => ({ ...compiled.nodes.get(n.id), index, id: n.id })), compiled.pipeline.name);
+}
+
+// Two nodes serving one entry point name would leave the runtime to pick one of them per request.
+function duplicateEntrypointProblems(nodes: Map<string, RawNode>, pipeline: string): Problem[] {
+  const first = new Map<string, EntrypointClaim>();
+  const problems: Problem[] = [];
+  for (const claim of claimsOf(nodes.values(), pipeline)) {
+    const earlier = first.get(claim.name);
+    if (!earlier) first.set(claim.name, claim);
+    else
+      problems.push({
+        path: claim.path,
+        message: `nodes "${earlier.node}" (${earlier.path}) and "${claim.node}" (${claim.path}) both claim entry point "${claim.name}": give one another name`,
+      });
+  }
+  return problems;
 }
 
 function syncFanInProblems(nodes: Map<string, RawNode>, edges: RawEdge[]): Problem[] {

@@ -20,6 +20,7 @@ export default defineNode({
       .optional()
       .describe("Entry point name in the URL; defaults to the pipeline name"),
   }),
+  entrypoints: (config, pipeline) => [config.name ?? pipeline],
   create: (ctx, config) => ({
     start(emit) {
       ctx.registerEntrypoint({
