@@ -9,11 +9,16 @@ import { pipelineRoutes } from "./pipelines";
 import { stringify } from "./json";
 import { v2Routes } from "./v2";
 import { clRoutes } from "./cl";
+import { addAccessChecks, type GuardOptions } from "./auth";
+import { registerJsonBodyParser } from "./json-body";
 
-export interface ApiOptions {
+/**
+ * Access (runtime/api/auth.ts): `auth` maps tokens to roles; without it no token is asked
+ * for, but the Host, Origin and content-type checks always apply. `boundHost` is the
+ * address given to `listen`, accepted as a Host name when it is one.
+ */
+export interface ApiOptions extends GuardOptions {
   runtime: Runtime;
-  /** When set, every /api and /pipelines request needs `Authorization: Bearer <token>` (or `?token=` for WebSockets). */
-  token?: string;
   /** Largest request body, bytes. */
   bodyLimit?: number;
   logger?: boolean;
@@ -24,7 +29,9 @@ export type ApiPlugin = (app: FastifyInstance, runtime: Runtime) => void | Promi
 const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, clRoutes];
 
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });
+  // A WebSocket's URL may carry ?token=: the request log never shows it.
+  const logger = options.logger ? { serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/([?&]token=)[^&]*/, "$1[redacted]") }) } } : false;
+  const app = Fastify({ logger, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });
   // Typed arrays become arrays in every JSON reply.
   app.setReplySerializer((payload) => stringify(payload));
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
@@ -32,15 +39,8 @@ export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
     void reply.status(status).send({ error: err.message });
   });
   app.setNotFoundHandler((req, reply) => void reply.status(404).send({ error: `no route ${req.method} ${req.url}` }));
-  if (options.token) {
-    const expected = `Bearer ${options.token}`;
-    app.addHook("onRequest", async (req, reply) => {
-      const open = req.url === "/" || req.url.startsWith("/assets/") || req.url.startsWith("/v2/health");
-      const query = new URL(req.url, "http://x").searchParams.get("token");
-      if (!open && req.headers.authorization !== expected && query !== options.token)
-        return reply.status(401).send({ error: "missing or wrong token (send Authorization: Bearer <token>)" });
-    });
-  }
+  addAccessChecks(app, options);
+  registerJsonBodyParser(app); // nesting-depth limit (64) before fastify's own JSON parser
   for (const plugin of plugins) await plugin(app, options.runtime);
   return app;
 }

@@ -11,10 +11,11 @@ import { rolloutSummary } from "../cl/rollout-summary";
 import { FsModelRegistry } from "../registry/fs";
 import { parseModelRef } from "../registry/types";
 import { formatTable } from "./model";
+import { authHeaders } from "./token";
 
-async function getJson(url: string, token?: string): Promise<unknown> {
-  const t = token ?? process.env.EVOFLOW_TOKEN;
-  const res = await fetch(url, { headers: t ? { authorization: `Bearer ${t}` } : {} });
+/** With --url: the token from --token, EVOFLOW_TOKEN or the data folder's token file, as `evoflow run` saved it. */
+async function getJson(url: string, opts: { token?: string; data: string }): Promise<unknown> {
+  const res = await fetch(url, { headers: authHeaders(opts) });
   const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
   if (!res.ok) throw new Error((body as { error?: string }).error ?? `HTTP ${res.status}`);
   return body;
@@ -87,12 +88,12 @@ export function register(program: Command): void {
     .argument("<service>", "the CL service (its pipeline name)")
     .option("--data <dir>", "data folder", ".evoflow")
     .option("--url <url>", "ask a running runtime's API instead of reading the data folder")
-    .option("--token <token>")
+    .option("--token <token>", "with --url: API token (default: EVOFLOW_TOKEN, else <data>/token)")
     .option("--json", "print JSON")
     .action((service: string, opts: { data: string; url?: string; token?: string; json?: boolean }) =>
       run(async () => {
         const entries = opts.url
-          ? ((await getJson(`${opts.url}/api/services/${encodeURIComponent(service)}/history`, opts.token)) as { entries: HistoryEntry[] }).entries
+          ? ((await getJson(`${opts.url}/api/services/${encodeURIComponent(service)}/history`, opts)) as { entries: HistoryEntry[] }).entries
           : await new HistoryStore(historyRoot(opts.data)).list(service);
         if (!opts.url && !entries.length) throw new Error(`no history for service "${service}" in ${historyRoot(opts.data)}`);
         process.stdout.write(opts.json ? `${JSON.stringify(entries, null, 2)}\n` : historyTable(entries));
@@ -106,13 +107,13 @@ export function register(program: Command): void {
     .option("--data <dir>", "data folder", ".evoflow")
     .option("--registry <dir>", "registry folder (default: $EVOFLOW_REGISTRY or <data>/registry)")
     .option("--url <url>", "ask a running runtime's API instead")
-    .option("--token <token>")
+    .option("--token <token>", "with --url: API token (default: EVOFLOW_TOKEN, else <data>/token)")
     .option("--json", "print JSON")
     .action((ref: string, opts: { data: string; registry?: string; url?: string; token?: string; json?: boolean }) =>
       run(async () => {
         const parsed = parseModelRef(ref, "champion");
         let card: ModelCard | undefined;
-        if (opts.url) card = (await getJson(`${opts.url}/api/models/${encodeURIComponent(parsed.name)}/${parsed.ref}/card`, opts.token)) as ModelCard;
+        if (opts.url) card = (await getJson(`${opts.url}/api/models/${encodeURIComponent(parsed.name)}/${parsed.ref}/card`, opts)) as ModelCard;
         else {
           const registry = new FsModelRegistry(opts.registry ?? (process.env.EVOFLOW_REGISTRY || path.join(opts.data, "registry")));
           try {

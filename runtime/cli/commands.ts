@@ -21,6 +21,7 @@ export const COMMAND_FILES: Record<string, CommandFile> = {
   run: runCommands,
   tap: runCommands,
   trace: runCommands,
+  serve: runCommands,
   agent: () => import("./agent"),
   model: modelCommands,
   profile: () => import("./profile"),

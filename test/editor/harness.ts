@@ -33,7 +33,7 @@ export interface Served {
 
 export async function serve(options: { token?: string; runtime?: RuntimeOptions } = {}): Promise<Served> {
   const runtime = new Runtime(options.runtime);
-  const app = await createApi({ runtime, token: options.token });
+  const app = await createApi({ runtime, auth: options.token ? { tokens: { [options.token]: "operator" } } : undefined });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   return {
     url,

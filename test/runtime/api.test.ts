@@ -117,7 +117,7 @@ describe("HTTP API", () => {
   });
 
   it("requires the token when started with one", async () => {
-    const guarded = await createApi({ runtime, token: "s3cret" });
+    const guarded = await createApi({ runtime, auth: { tokens: { s3cret: "operator" } } });
     const guardedUrl = await guarded.listen({ port: 0, host: "127.0.0.1" });
     try {
       const denied = await fetch(`${guardedUrl}/api/pipelines`);
