@@ -72,6 +72,8 @@ async function runOnce(variant: (typeof variants)[number], port: number) {
     if (Date.now() - started > 60_000) throw new Error(`not listening after 60 s: ${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  // npm start generates the API token into the data folder, as a user's CLI finds it.
+  const auth = { authorization: `Bearer ${readFileSync(path.join(dataDir, "token"), "utf8").trim()}` };
   const samples: Sample[] = [];
   let helloAnswers = 0;
   let helloFailures = 0;
@@ -82,15 +84,15 @@ async function runOnce(variant: (typeof variants)[number], port: number) {
     if (samples.length % 40 === 0) process.stderr.write(`  ${variant.name}: ${Math.round((Date.now() - started) / 1000)}/${seconds} s, runtime ${Math.round(main / 1024)} MB RSS\n`);
   }, 250);
   const hello = setInterval(() => {
-    fetch(`${base}/pipelines/hello`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ x: [1, 2, 3, 4] }) })
+    fetch(`${base}/pipelines/hello`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ x: [1, 2, 3, 4] }) })
       .then((r) => (r.ok ? helloAnswers++ : helloFailures++))
       .catch(() => helloFailures++);
   }, 20);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   clearInterval(hello);
   clearInterval(sampler);
-  const stream = ((await (await fetch(`${base}/api/pipelines/fashion-mnist-cl/status`)).json()) as { nodes: Record<string, { sent?: number; total?: number }> }).nodes.fmnist;
-  const history = ((await (await fetch(`${base}/api/services/fashion-mnist-cl/history`)).json()) as { entries: { decision: string }[] }).entries;
+  const stream = ((await (await fetch(`${base}/api/pipelines/fashion-mnist-cl/status`, { headers: auth })).json()) as { nodes: Record<string, { sent?: number; total?: number }> }).nodes.fmnist;
+  const history = ((await (await fetch(`${base}/api/services/fashion-mnist-cl/history`, { headers: auth })).json()) as { entries: { decision: string }[] }).entries;
   const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0);
   child.kill("SIGTERM");
   await new Promise((r) => child.once("exit", r));

@@ -43,7 +43,7 @@ it("withdraws the definitions of a coordinator that stops cleanly; the workers f
   let port = 0;
   const startCoordinator = async () => {
     port = await freePort();
-    const coordinator = evoflow(["run", join(dir, "ghost.json"), "--nats", server.url, "--port", String(port), "--data", join(dir, "coord")]);
+    const coordinator = evoflow(["run", join(dir, "ghost.json"), "--nats", server.url, "--port", String(port), "--data", join(dir, "coord"), "--no-auth"]);
     processes.push(coordinator);
     await coordinator.waitFor(/listening on/);
     return coordinator;

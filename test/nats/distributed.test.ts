@@ -70,7 +70,7 @@ describe("coordinator and two workers", () => {
     writeFileSync(join(dir, "split.json"), JSON.stringify(splitPipeline));
     writeFileSync(join(dir, "calc.json"), JSON.stringify(calcPipeline));
     apiPort = await freePort();
-    const coordinator = evoflow(["run", join(dir, "split.json"), join(dir, "calc.json"), "--nats", server.url, "--port", String(apiPort), "--data", join(dir, "coord")]);
+    const coordinator = evoflow(["run", join(dir, "split.json"), join(dir, "calc.json"), "--nats", server.url, "--port", String(apiPort), "--data", join(dir, "coord"), "--no-auth"]);
     processes.push(coordinator);
     await coordinator.waitFor(/listening on/);
     // Two workers by placement group, and a second replica of `tag` named on the command line.
@@ -222,7 +222,7 @@ describe("a worker killed with SIGKILL mid-stream", () => {
   it("loses nothing and delivers nothing twice once a replacement runs", async () => {
     writeFileSync(join(dir, "kill.json"), JSON.stringify(killPipeline));
     const sink = join(dir, "coord/kill/out/out.jsonl");
-    const coordinator = evoflow(["run", join(dir, "kill.json"), "--nats", server.url, "--port", String(await freePort()), "--data", join(dir, "coord")]);
+    const coordinator = evoflow(["run", join(dir, "kill.json"), "--nats", server.url, "--port", String(await freePort()), "--data", join(dir, "coord"), "--no-auth"]);
     processes.push(coordinator);
     await coordinator.waitFor(/listening on/);
 

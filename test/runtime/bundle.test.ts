@@ -30,7 +30,7 @@ describe("the runtime bundle", () => {
   });
 
   it("serves the Fashion-MNIST example, whose bootstrap trains in the child process", async () => {
-    const child = spawn(process.execPath, [`${outdir}/main.js`, "run", "pipelines/fashion-mnist-cl.json", "--port", "0", "--data", dataDir], { cwd: root });
+    const child = spawn(process.execPath, [`${outdir}/main.js`, "run", "pipelines/fashion-mnist-cl.json", "--port", "0", "--data", dataDir, "--no-auth"], { cwd: root });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));

@@ -2,7 +2,7 @@
  * `evoflow run`, `tap` and `trace` as a user runs them: real processes over HTTP.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 describe("evoflow run, tap and trace", () => {
   let server: ChildProcess;
   let url: string;
+  let data: string;
 
   beforeAll(async () => {
-    const data = mkdtempSync(join(tmpdir(), "evoflow-cli-"));
+    data = mkdtempSync(join(tmpdir(), "evoflow-cli-"));
     server = spawn(process.execPath, ["bin/evoflow.js", "run", "pipelines/hello-http.json", "--port", "0", "--data", data], { stdio: ["ignore", "pipe", "pipe"] });
     url = await new Promise<string>((resolve, reject) => {
       let out = "";
@@ -28,10 +29,12 @@ describe("evoflow run, tap and trace", () => {
     server.kill("SIGTERM");
   });
 
-  const cli = (args: string[]) => spawnSync(process.execPath, ["bin/evoflow.js", ...args, "--url", url], { encoding: "utf8" });
+  // The CLI finds the token `evoflow run` generated in the data folder.
+  const cli = (args: string[]) => spawnSync(process.execPath, ["bin/evoflow.js", ...args, "--url", url, "--data", data], { encoding: "utf8" });
+  const token = () => readFileSync(join(data, "token"), "utf8").trim();
 
   it("taps an edge and traces an output back to its request", async () => {
-    const res = await fetch(`${url}/pipelines/hello`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ x: [2, 4] }) });
+    const res = await fetch(`${url}/pipelines/hello`, { method: "POST", headers: { authorization: `Bearer ${token()}`, "content-type": "application/json" }, body: JSON.stringify({ x: [2, 4] }) });
     expect(await res.json()).toEqual({ sum: 6, mean: 3, n: 2, pipeline: "hello" });
     const traceId = res.headers.get("x-trace-id")!;
 
@@ -52,7 +55,7 @@ describe("evoflow run, tap and trace", () => {
     const trace = cli(["trace", "0123456789abcdef0123456789abcdef"]);
     expect(trace.status).toBe(1);
     expect(trace.stderr).toContain("trace 0123456789abcdef0123456789abcdef not found");
-    const tap = spawnSync(process.execPath, ["bin/evoflow.js", "tap", "hello", "nope", "--url", url], { encoding: "utf8" });
+    const tap = cli(["tap", "hello", "nope"]);
     expect(tap.status).toBe(1);
     expect(tap.stderr.trim()).toBe("edge nope not found");
   });
