@@ -5,9 +5,22 @@
 import { z } from "zod";
 import type { Message } from "./envelope";
 import type { Ports } from "./ports";
+import type { ResolvePathOptions } from "./confined-path";
+
+export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./confined-path";
 
 export const CATEGORIES = ["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control"] as const;
 export type Category = (typeof CATEGORIES)[number];
+
+/**
+ * What a node type may need beyond computing on its messages, granted by the runtime
+ * (RuntimeOptions.grants): `exec` runs a process or user code of the pipeline's choosing,
+ * `fs-write` writes files at paths the pipeline names, `network` opens connections of its
+ * own to other services (not the runtime's own transport, registry or agents). Reading
+ * config paths needs none: they are confined to the pipeline's data folder anyway.
+ */
+export const CAPABILITIES = ["exec", "fs-write", "network"] as const;
+export type Capability = (typeof CAPABILITIES)[number];
 
 export interface EmitOptions {
   /** Messages this one was made from. Defaults to the message being handled (none in `start`). */
@@ -38,8 +51,14 @@ export interface Entrypoint {
 export interface NodeContext {
   pipeline: string;
   nodeId: string;
-  /** A folder this node may write to (created on demand by the node). */
+  /** This node's own folder for its state (`<pipeline's data folder>/<node id>`), created on first use. */
   dataDir: string;
+  /**
+   * A path from the node's config (declared with `configPath`) as the real path to open,
+   * relative to the pipeline's data folder with symlinks followed; rejects (a message being
+   * handled then goes to the dead letters) when it leaves that folder. Call it when opening.
+   */
+  resolvePath(path: string, options?: ResolvePathOptions): Promise<string>;
   log(level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void;
   registerEntrypoint(entry: Entrypoint): void;
   /** Shared services the host provides (model registry, agents, …) by name. */
@@ -80,6 +99,8 @@ export interface NodeDefinition<S extends z.ZodType = z.ZodType> {
    * validate and deploy can refuse two nodes claiming one name without knowing any node type.
    */
   entrypoints?(config: z.output<S>, pipeline: string): readonly string[];
+  /** Capabilities this type needs; a deploy is refused unless the runtime grants them all. */
+  capabilities?: readonly Capability[];
   create(ctx: NodeContext, config: z.output<S>): NodeInstance | Promise<NodeInstance>;
 }
 
@@ -93,6 +114,11 @@ export function inputsOf(def: NodeDefinition, config: unknown): Ports {
 
 export function outputsOf(def: NodeDefinition, config: unknown): Ports {
   return typeof def.outputs === "function" ? def.outputs(config) : def.outputs;
+}
+
+/** The capabilities a node type needs that `grants` lacks. */
+export function missingCapabilities(def: NodeDefinition, grants: ReadonlySet<Capability>): Capability[] {
+  return (def.capabilities ?? []).filter((c) => !grants.has(c));
 }
 
 /** Config with defaults applied, or undefined when it does not parse. */

@@ -4,7 +4,8 @@
  */
 import { z } from "zod";
 import { allNodes } from "../nodes";
-import { inputsOf, outputsOf, parseConfig, type NodeDefinition } from "./node-contract";
+import { configPathFields, type PathMeta } from "./confined-path";
+import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition } from "./node-contract";
 import { describePortType, portTypeToJson } from "./ports";
 
 export class NodeTypes {
@@ -25,8 +26,11 @@ export class NodeTypes {
     return [...this.byType.values()].sort((a, b) => a.category.localeCompare(b.category) || a.type.localeCompare(b.type));
   }
 
-  /** The JSON description served to the editor and printed by `evoflow nodes --json`. */
-  describe(): NodeTypeDescription[] {
+  /**
+   * The JSON description served to the editor and printed by `evoflow nodes --json`. Given the
+   * capabilities a runtime grants, each type also says whether it is `locked` there and why.
+   */
+  describe(grants?: ReadonlySet<Capability>): NodeTypeDescription[] {
     return this.list().map((def) => {
       const defaults = parseConfig(def, {});
       const ports = (p: ReturnType<typeof inputsOf>) =>
@@ -41,11 +45,19 @@ export class NodeTypes {
         portsDependOnConfig: typeof def.inputs === "function" || typeof def.outputs === "function",
         acceptsSync: def.acceptsSync !== false,
         joinsSync: def.joinsSync === true,
+        capabilities: [...(def.capabilities ?? [])],
+        ...(grants && lockOf(def, grants)),
+        paths: configPathFields(def.config).map((f) => ({ field: f.name, ...f.meta })),
         config: z.toJSONSchema(def.config, { io: "input", unrepresentable: "any" }),
         defaults: defaults ?? null,
       };
     });
   }
+}
+
+function lockOf(def: NodeDefinition, grants: ReadonlySet<Capability>): { locked: boolean; missing: Capability[] } {
+  const missing = missingCapabilities(def, grants);
+  return { locked: missing.length > 0, missing };
 }
 
 export interface NodeTypeDescription {
@@ -58,6 +70,13 @@ export interface NodeTypeDescription {
   portsDependOnConfig: boolean;
   acceptsSync: boolean;
   joinsSync: boolean;
+  /** What the type needs beyond computing (node-contract.ts CAPABILITIES). */
+  capabilities: Capability[];
+  /** Present when described for a runtime: true when it lacks one of the capabilities (`missing`). */
+  locked?: boolean;
+  missing?: Capability[];
+  /** Config fields naming files or folders in the pipeline's data folder. */
+  paths: ({ field: string } & PathMeta)[];
   config: unknown;
   defaults: unknown;
 }

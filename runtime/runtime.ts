@@ -3,14 +3,18 @@
  * nodes ask for (model registry, agents, …). The HTTP API and the CLI drive it;
  * it knows nothing of HTTP.
  */
+import { ConfinedPathError, configPathValues, pipelineDataDir, resolveConfined } from "./confined-path";
 import { runPipeline, type RunningPipeline } from "./engine/engine";
 import { Metrics } from "./metrics";
-import type { Entrypoint } from "./node-contract";
-import { nodeTypes as defaultNodeTypes, type NodeTypes } from "./node-types";
+import { missingCapabilities, type Capability, type Entrypoint } from "./node-contract";
+import { nodeTypes as defaultNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
 import { MemoryTransport } from "./transport/memory";
 import type { Transport } from "./transport/transport";
-import { entrypointClaims, validatePipeline, type CompiledPipeline, type Problem } from "./validate";
+import { entrypointClaims, jsonPath, validatePipeline, type CompiledPipeline, type Problem } from "./validate";
+
+/** What a runtime grants when told nothing: files and network, but no running of commands. */
+export const DEFAULT_GRANTS: readonly Capability[] = ["fs-write", "network"];
 
 export interface RuntimeOptions {
   transport?: Transport;
@@ -22,6 +26,8 @@ export interface RuntimeOptions {
   /** Messages kept for `evoflow trace` per pipeline (in memory); 0 turns capture off. */
   traceCapacity?: number;
   log?: (level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
+  /** Capabilities deployed nodes may use (see CAPABILITIES); DEFAULT_GRANTS when absent. */
+  grants?: readonly Capability[];
 }
 
 export class PipelineInvalidError extends Error {
@@ -36,6 +42,7 @@ export class Runtime {
   readonly metrics = new Metrics();
   readonly services: Record<string, unknown>;
   readonly dataDir: string;
+  readonly grants: ReadonlySet<Capability>;
   private readonly pipelines = new Map<string, RunningPipeline>();
   private readonly deploying = new Set<CompiledPipeline>();
 
@@ -44,6 +51,12 @@ export class Runtime {
     this.nodeTypes = options.nodeTypes ?? defaultNodeTypes;
     this.services = options.services ?? {};
     this.dataDir = options.dataDir ?? ".evoflow";
+    this.grants = new Set(options.grants ?? DEFAULT_GRANTS);
+  }
+
+  /** Node types as /api/nodes serves them: with whether this runtime's grants lock each one. */
+  describeNodeTypes(): NodeTypeDescription[] {
+    return this.nodeTypes.describe(this.grants);
   }
 
   /** Validates and runs a pipeline, replacing a running one of the same name. */
@@ -51,6 +64,9 @@ export class Runtime {
     const result = validatePipeline(pipelineJson, this.nodeTypes);
     if (!result.ok) throw new PipelineInvalidError(result.problems);
     const name = result.compiled.pipeline.name;
+    const localNodes = this.options.localNodes?.(name, result.compiled.pipeline);
+    const refused = [...this.capabilityProblems(result.compiled), ...(await this.pathProblems(result.compiled, localNodes))];
+    if (refused.length) throw new PipelineInvalidError(refused);
     this.refuseEntrypointClashes(result.compiled);
     this.deploying.add(result.compiled);
     try {
@@ -60,7 +76,7 @@ export class Runtime {
         metrics: this.metrics,
         dataDir: this.dataDir,
         services: this.services,
-        localNodes: this.options.localNodes?.(name, result.compiled.pipeline),
+        localNodes,
         log: this.options.log,
         traceCapacity: this.options.traceCapacity,
       });
@@ -85,6 +101,42 @@ export class Runtime {
       return [{ path: claim.path, message: `node "${claim.node}" claims entry point "${claim.name}", which node "${owner.node}" of pipeline "${owner.pipeline}" serves already: give one another name or undeploy "${owner.pipeline}"` }];
     });
     if (problems.length > 0) throw new PipelineInvalidError(problems);
+  }
+
+  /** Every node whose type needs a capability this runtime does not grant; the whole pipeline is judged, wherever its nodes run. */
+  private capabilityProblems(compiled: CompiledPipeline): Problem[] {
+    return compiled.pipeline.nodes.flatMap((n, index) => {
+      const missing = missingCapabilities(compiled.nodes.get(n.id)!.def, this.grants);
+      if (!missing.length) return [];
+      const list = missing.map((c) => `"${c}"`).join(", ");
+      return [{
+        path: jsonPath(["nodes", index, "type"]),
+        message: `node "${n.id}" (${n.type}) needs the ${list} capabilit${missing.length > 1 ? "ies" : "y"}, which this runtime does not grant: start it with --grant ${missing.join(",")} (or list them in the settings' "grants") if you trust this pipeline`,
+      }];
+    });
+  }
+
+  /**
+   * Config paths resolved on this machine's disk, symlinks followed: a path that leaves the
+   * pipeline's data folder is refused at deploy (the string itself was checked by validate).
+   * Only the nodes that run here: a worker's disk is its own.
+   */
+  private async pathProblems(compiled: CompiledPipeline, localNodes: ReadonlySet<string> | undefined): Promise<Problem[]> {
+    const root = pipelineDataDir(this.dataDir, compiled.pipeline.name);
+    const problems: Problem[] = [];
+    for (const [index, n] of compiled.pipeline.nodes.entries()) {
+      if (localNodes && !localNodes.has(n.id)) continue;
+      const node = compiled.nodes.get(n.id)!;
+      for (const field of configPathValues(node.def.config, node.config)) {
+        try {
+          await resolveConfined(root, field.value);
+        } catch (err) {
+          if (!(err instanceof ConfinedPathError)) throw err;
+          problems.push({ path: jsonPath(["nodes", index, "config", ...field.at]), message: err.message });
+        }
+      }
+    }
+    return problems;
   }
 
   /** Stops and removes a pipeline (on NATS, its definition too, so workers stop their share). */

@@ -1,8 +1,7 @@
 import { createReadStream } from "node:fs";
-import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { z } from "zod";
-import { defineNode } from "../../runtime/node-contract";
+import { configPath, defineNode } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
 import { seededRandom } from "../../runtime/random";
 
@@ -16,7 +15,7 @@ const synthetic = z.object({
 });
 const file = z.object({
   kind: z.enum(["jsonl", "csv"]),
-  path: z.string().describe("File to read, relative to the working directory"),
+  path: configPath({ kind: "file", describe: "File to read" }),
   loop: z.boolean().default(false).describe("Start again at the end of the file"),
 });
 
@@ -24,9 +23,10 @@ function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
 
-async function* records(source: z.output<typeof file>): AsyncGenerator<unknown> {
+/** `realPath` is `source.path` as ctx.resolvePath found it. */
+async function* records(source: z.output<typeof file>, realPath: string): AsyncGenerator<unknown> {
   do {
-    const lines = createInterface({ input: createReadStream(resolve(source.path)), crlfDelay: Infinity });
+    const lines = createInterface({ input: createReadStream(realPath), crlfDelay: Infinity });
     let header: string[] | undefined;
     let lineNo = 0;
     for await (const line of lines) {
@@ -62,9 +62,10 @@ export default defineNode({
   create: (ctx, config) => {
     let emitted = 0;
     let done = false;
+    let error: string | undefined;
     async function* stream(): AsyncGenerator<unknown> {
       const src = config.source;
-      if (src.kind !== "synthetic") return yield* records(src);
+      if (src.kind !== "synthetic") return yield* records(src, await ctx.resolvePath(src.path, { mustExist: true }));
       const random = seededRandom(src.seed);
       for (let i = 0; i < src.count; i++) {
         const mean = src.shiftAt !== undefined && i >= src.shiftAt ? src.shift : 0;
@@ -88,12 +89,13 @@ export default defineNode({
               emitted++;
             }
           } catch (err) {
-            ctx.log("error", `generator stopped: ${(err as Error).message}`);
+            error = (err as Error).message;
+            ctx.log("error", `generator stopped: ${error}`);
           }
           done = true;
         })();
       },
-      status: () => ({ emitted, done }),
+      status: () => ({ emitted, done, ...(error && { error }) }),
     };
   },
 });

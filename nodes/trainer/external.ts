@@ -28,6 +28,8 @@ export default defineNode({
   description:
     "On a trigger or a sampler's dataset, runs your training command (e.g. a PyTorch script): dataset snapshot folder and champion ONNX in, candidate ONNX out (same signature), JSON progress lines on stdout; registers the candidate with its lineage and emits it.",
   ...trainerPorts,
+  // It runs whatever argv the pipeline names: a deploy needs the runtime to grant "exec".
+  capabilities: ["exec"],
   config,
   create: (ctx, cfg) =>
     trainerInstance(ctx, cfg, "trainer.external", async ({ data, snapshot, champion, base, onProgress }) => {

@@ -41,6 +41,7 @@ export default defineNode({
   description:
     "On a trigger (from the labelled examples gathered on `data`), or on a dataset snapshot from a sampler (`dataset`, e.g. sampler.mixer), trains a dense model (softmax regression or MLP, or such a head on a frozen ONNX feature extractor) with tfjs in a child process: stateful (warm start from the champion, replay / EWC / LwF) or stateless; registers the candidate with its lineage and emits it.",
   ...trainerPorts,
+  // No "exec": its child process runs Evoflow's own training code (runtime/cl/train-child.ts), never a command of the pipeline's.
   config,
   create: (ctx, cfg) => {
     const states = new ClStateStore(path.join(ctx.dataDir, "state"));

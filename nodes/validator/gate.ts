@@ -8,7 +8,7 @@ import { rolloutConfigSchema, type Rollout, type RolloutRouter } from "../../run
 import { readSnapshot } from "../../runtime/cl/snapshot";
 import { ClassBalancedBuffer, RecentPerClass } from "../../runtime/cl/strategies";
 import { seededRandom } from "../../runtime/random";
-import { defineNode } from "../../runtime/node-contract";
+import { configPath, defineNode } from "../../runtime/node-contract";
 import { port } from "../../runtime/ports";
 import type { ModelRegistry } from "../../runtime/registry/types";
 import type { CandidateEvent } from "../trainer/common";
@@ -19,7 +19,7 @@ const config = gateConfigSchema.extend({
   holdoutSeed: z.number().int().default(0).describe("Seed of the holdout split, a hash of each example's features, so the same stream gives the same holdout on every run (the trainer's must match)"),
   holdoutPerClass: z.number().int().min(5).max(1_000_000).default(100).describe("Newest holdout examples kept per class: the gate judges on these (every class seen stays represented, in its latest form) (at most 1,000,000)"),
   holdoutPerExperience: z.number().int().min(10).max(10_000_000).default(1000).describe("Holdout examples kept per experience, class-balanced, for the accuracy matrix (at most 10,000,000)"),
-  golden: z.string().optional().describe("Folder of a trusted golden-set snapshot (runtime/cl/snapshot.ts format): the guard against poisoned data"),
+  golden: configPath({ kind: "folder", describe: "Folder of a trusted golden-set snapshot (runtime/cl/snapshot.ts format): the guard against poisoned data" }).optional(),
   rollout: rolloutConfigSchema.default(rolloutConfigSchema.parse({})).describe("How a passed candidate becomes champion"),
 });
 
@@ -56,7 +56,7 @@ export default defineNode({
     }
     const history = new HistoryStore(historyRootFromNodeDir(ctx.dataDir));
     const service = cfg.service ?? ctx.pipeline;
-    const golden: LabelledSet | undefined = cfg.golden ? (await readSnapshot(cfg.golden)).set : undefined;
+    const golden: LabelledSet | undefined = cfg.golden ? (await readSnapshot(await ctx.resolvePath(cfg.golden, { mustExist: true }))).set : undefined;
     const random = seededRandom(7);
     // Holdout examples per experience: experience e is what arrived before the e-th update was judged.
     const experiences: ClassBalancedBuffer[] = [];

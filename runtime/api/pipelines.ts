@@ -16,7 +16,7 @@ function notFound(reply: FastifyReply, what: string) {
 }
 
 export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
-  app.get("/api/nodes", async () => runtime.nodeTypes.describe());
+  app.get("/api/nodes", async () => runtime.describeNodeTypes());
   app.get("/api/schema", async () => pipelineJsonSchema());
 
   app.post("/api/validate", async (req) => {

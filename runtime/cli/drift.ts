@@ -109,6 +109,8 @@ function nodeContext(method: string): NodeContext {
     dataDir: tmpdir(),
     log: (level, message) => process.stderr.write(`${level}: ${message}\n`),
     registerEntrypoint: () => undefined,
+    // Drift detectors name no files; the command reads its own --file.
+    resolvePath: (path) => Promise.reject(new Error(`the drift command opens no config paths ("${path}")`)),
     service: (name) => {
       throw new Error(`the drift command provides no "${name}" service`);
     },

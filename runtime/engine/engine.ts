@@ -11,6 +11,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { binaryBytes } from "../binary-payload";
+import { pipelineDataDir, resolveConfined } from "../confined-path";
 import { newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
 import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../node-contract";
 import { NodeStats, type Metrics, type MetricsSource } from "../metrics";
@@ -23,7 +24,7 @@ import type { CompiledNode, CompiledPipeline } from "../validate";
 export interface EngineOptions {
   transport: Transport;
   metrics: Metrics;
-  /** Where nodes keep their files (`<dataDir>/<pipeline>/<node>`). */
+  /** The runtime's data folder: each pipeline's is `<dataDir>/<pipeline>`, its nodes' `<dataDir>/<pipeline>/<node>`. */
   dataDir: string;
   services?: Record<string, unknown>;
   /** Runs only these nodes here (the rest run in workers); all when absent. */
@@ -167,7 +168,8 @@ export class RunningPipeline implements MetricsSource {
   }
 
   private context(nodeId: string): NodeContext {
-    const dataDir = join(this.options.dataDir, this.name, nodeId);
+    const pipelineDir = pipelineDataDir(this.options.dataDir, this.name);
+    const dataDir = join(pipelineDir, nodeId);
     const log = this.options.log ?? (() => {});
     return {
       pipeline: this.name,
@@ -176,6 +178,7 @@ export class RunningPipeline implements MetricsSource {
         mkdirSync(dataDir, { recursive: true });
         return dataDir;
       },
+      resolvePath: (path, options) => resolveConfined(pipelineDir, path, options),
       log: (level, message, fields) => log(level, message, { pipeline: this.name, node: nodeId, ...fields }),
       registerEntrypoint: (entry) => this.entrypoints.set(entry.name, entry),
       service: <T>(name: string): T => {

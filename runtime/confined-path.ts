@@ -1,0 +1,245 @@
+/**
+ * Files and folders named in node configs, confined to the pipeline's data folder.
+ *
+ * The pipeline's data folder is `<runtime data folder>/<pipeline name>` (e.g.
+ * `.evoflow/hello-http/`): every config path is relative to it, so `requests.jsonl` in
+ * pipelines/hello-http.json is `.evoflow/hello-http/requests.jsonl`. Nodes keep their own
+ * state one level below, in `<pipeline>/<node id>/` (NodeContext.dataDir).
+ *
+ * Three checks, one declaration (`configPath`):
+ * - validate (and so deploy): the string itself — no absolute path, no `..` that climbs out.
+ *   It is a refinement of the field's own zod schema, so wherever a config is parsed the
+ *   check runs, and zod reports it at the field's JSON path through nested objects, arrays,
+ *   unions and optionals;
+ * - deploy: the paths in the parsed config (found by walking it against the schema,
+ *   `configPathValues`) resolved on disk, symlinks followed, must stay inside;
+ * - run time: a node opens a path only through `NodeContext.resolvePath` (`resolveConfined`),
+ *   which resolves it again when it opens it, so a symlink planted after deploy is refused.
+ * What is left: a link swapped in between the check and the open (a race with someone who can
+ * already write into the data folder) is not covered; `O_NOFOLLOW` on every component would be.
+ */
+import * as fs from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+
+export type PathKind = "file" | "folder";
+
+/** What the validator, the editor form (`evoflowPath` in the JSON Schema) and docs know of a path field. */
+export interface PathMeta {
+  kind: PathKind;
+  /** write: the node creates or appends to it (and needs the `fs-write` capability). */
+  access: "read" | "write";
+}
+
+const META_KEY = "evoflowPath";
+
+/** Why a config path may not be used, or undefined when it stays inside the data folder. */
+export function confinedPathProblem(p: string): string | undefined {
+  if (p === "") return "a path must not be empty";
+  if (p.includes("\0")) return "a path must not contain NUL characters";
+  // Backslashes count as separators too, so `..\..\x` is no way out on any system.
+  const slashed = p.replace(/\\/g, "/");
+  if (path.posix.isAbsolute(slashed) || /^[A-Za-z]:/.test(slashed))
+    return `absolute paths are not allowed: name a file relative to the pipeline's data folder (e.g. "${path.posix.basename(slashed) || "out.jsonl"}")`;
+  const normal = path.posix.normalize(slashed);
+  if (normal === ".." || normal.startsWith("../")) return `"${p}" leaves the pipeline's data folder: ".." may only go back down into it`;
+  return undefined;
+}
+
+/**
+ * A config field naming a file or folder inside the pipeline's data folder. Use it for every
+ * such field, so validate, deploy and the run-time checks all apply.
+ */
+export function configPath(options: { kind: PathKind; access?: PathMeta["access"]; describe: string }) {
+  const meta: PathMeta = { kind: options.kind, access: options.access ?? "read" };
+  return z
+    .string()
+    .superRefine((p, ctx) => {
+      const problem = confinedPathProblem(p);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .meta({ description: `${options.describe} (relative to the pipeline's data folder)`, [META_KEY]: meta });
+}
+
+export function pathMetaOf(schema: z.ZodType): PathMeta | undefined {
+  return z.globalRegistry.get(schema)?.[META_KEY] as PathMeta | undefined;
+}
+
+export class ConfinedPathError extends Error {
+  constructor(readonly path: string, reason: string) {
+    super(`path "${path}": ${reason}`);
+  }
+}
+
+type Def = { type: string } & Record<string, unknown>;
+const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Schemas that wrap one other schema (and validate the same value). */
+const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "catch", "readonly", "nonoptional"]);
+
+export interface PathValue {
+  at: PropertyKey[];
+  value: string;
+  meta: PathMeta;
+}
+
+/** The path fields present in a config that parsed against `schema`, with where they are. */
+export function configPathValues(schema: z.ZodType, config: unknown, at: PropertyKey[] = []): PathValue[] {
+  const meta = pathMetaOf(schema);
+  if (meta) return typeof config === "string" ? [{ at, value: config, meta }] : [];
+  const def = defOf(schema);
+  if (WRAPPERS.has(def.type)) return configPathValues(def.innerType as z.ZodType, config, at);
+  switch (def.type) {
+    case "pipe": {
+      // A transform's output is not the input's shape: walk the input side then.
+      const out = def.out as z.ZodType;
+      return configPathValues(defOf(out).type === "transform" ? (def.in as z.ZodType) : out, config, at);
+    }
+    case "lazy":
+      return configPathValues((def.getter as () => z.ZodType)(), config, at);
+    case "object": {
+      if (!isObject(config)) return [];
+      const shape = def.shape as Record<string, z.ZodType>;
+      return Object.entries(config).flatMap(([k, v]) => {
+        const field = shape[k] ?? (def.catchall as z.ZodType | undefined);
+        return field ? configPathValues(field, v, [...at, k]) : [];
+      });
+    }
+    case "record":
+      return isObject(config) ? Object.entries(config).flatMap(([k, v]) => configPathValues(def.valueType as z.ZodType, v, [...at, k])) : [];
+    case "array":
+      return Array.isArray(config) ? config.flatMap((v, i) => configPathValues(def.element as z.ZodType, v, [...at, i])) : [];
+    case "tuple": {
+      if (!Array.isArray(config)) return [];
+      const items = def.items as z.ZodType[];
+      return config.flatMap((v, i) => {
+        const item = items[i] ?? (def.rest as z.ZodType | undefined);
+        return item ? configPathValues(item, v, [...at, i]) : [];
+      });
+    }
+    case "union": {
+      // The option the value is (as zod picked it when parsing).
+      const option = (def.options as z.ZodType[]).find((o) => o.safeParse(config).success);
+      return option ? configPathValues(option, config, at) : [];
+    }
+    case "intersection":
+      return [...configPathValues(def.left as z.ZodType, config, at), ...configPathValues(def.right as z.ZodType, config, at)];
+    default:
+      return [];
+  }
+}
+
+/** A path field a schema declares: where it is, and a config fragment reaching it. */
+export interface PathField {
+  /** Dotted, as the editor form names fields: `source.path`, `files[].path`. */
+  name: string;
+  /** The JSON path segments of the field in `place(value)`'s result. */
+  at: PropertyKey[];
+  meta: PathMeta;
+  /** The smallest config holding `value` in this field (union discriminators filled in). */
+  place(value: string): unknown;
+}
+
+/**
+ * Every path field a schema declares, whether or not a config uses it: what tests enumerate
+ * (so a new path field is covered without touching them) and what `evoflow nodes` lists.
+ */
+export function configPathFields(schema: z.ZodType): PathField[] {
+  const fields: PathField[] = [];
+  const visit = (s: z.ZodType, at: PropertyKey[], name: string[], place: (v: unknown) => unknown, seen: Set<z.ZodType>): void => {
+    if (seen.has(s)) return; // a recursive (lazy) schema
+    const meta = pathMetaOf(s);
+    if (meta) {
+      fields.push({ name: name.join("."), at, meta, place: (v) => place(v) });
+      return;
+    }
+    const next = new Set(seen).add(s);
+    const def = defOf(s);
+    if (WRAPPERS.has(def.type)) return visit(def.innerType as z.ZodType, at, name, place, next);
+    switch (def.type) {
+      case "pipe":
+        return visit(def.in as z.ZodType, at, name, place, next);
+      case "lazy":
+        return visit((def.getter as () => z.ZodType)(), at, name, place, next);
+      case "object":
+        for (const [k, field] of Object.entries(def.shape as Record<string, z.ZodType>))
+          visit(field, [...at, k], [...name, k], (v) => place({ [k]: v }), next);
+        return;
+      case "record":
+        return visit(def.valueType as z.ZodType, [...at, "x"], [...name, "x"], (v) => place({ x: v }), next);
+      case "array": {
+        const last = name.length ? [...name.slice(0, -1), `${name.at(-1)}[]`] : ["[]"];
+        return visit(def.element as z.ZodType, [...at, 0], last, (v) => place([v]), next);
+      }
+      case "union": {
+        const discriminator = def.discriminator as string | undefined;
+        for (const option of def.options as z.ZodType[]) {
+          const tag = discriminator ? literalOf(option, discriminator) : undefined;
+          visit(option, at, name, tag === undefined ? place : (v) => place(isObject(v) ? { [discriminator!]: tag, ...v } : v), next);
+        }
+        return;
+      }
+      case "intersection":
+        visit(def.left as z.ZodType, at, name, place, next);
+        return visit(def.right as z.ZodType, at, name, place, next);
+    }
+  };
+  visit(schema, [], [], (v) => v, new Set());
+  return fields;
+}
+
+/** The value a discriminated union's option fixes its discriminator to. */
+function literalOf(option: z.ZodType, key: string): unknown {
+  const field = (defOf(option).shape as Record<string, z.ZodType> | undefined)?.[key];
+  if (!field) return undefined;
+  const def = defOf(field);
+  // z.literal keeps `values`, z.enum `entries`.
+  return (def.values as unknown[] | undefined)?.[0] ?? Object.values((def.entries as Record<string, unknown> | undefined) ?? {})[0];
+}
+
+export interface ResolvePathOptions {
+  /** Refuse a path that does not exist (for files and folders the node reads). */
+  mustExist?: boolean;
+  /** Create the missing parent folders (inside the data folder) for a file the node writes. */
+  forWrite?: boolean;
+}
+
+/**
+ * A config path as the real absolute path to open: relative to `root` (the pipeline's data
+ * folder), symlinks followed — of the file itself, or of its nearest existing parent for one
+ * not yet made — and refused with a ConfinedPathError if that leaves `root`.
+ */
+export async function resolveConfined(root: string, p: string, options: ResolvePathOptions = {}): Promise<string> {
+  const problem = confinedPathProblem(p);
+  if (problem) throw new ConfinedPathError(p, problem);
+  await fs.mkdir(root, { recursive: true });
+  const realRoot = await fs.realpath(root);
+  let existing = path.resolve(root, p);
+  const missing: string[] = [];
+  let real: string;
+  for (;;) {
+    try {
+      real = await fs.realpath(existing);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new ConfinedPathError(p, (err as Error).message);
+      // A link whose target is missing: writing through it would create the target, wherever it points.
+      if (await fs.lstat(existing).then((s) => s.isSymbolicLink(), () => false))
+        throw new ConfinedPathError(p, "it goes through a symbolic link whose target does not exist");
+      if (options.mustExist) throw new ConfinedPathError(p, "no such file or folder in the pipeline's data folder");
+      missing.unshift(path.basename(existing));
+      existing = path.dirname(existing);
+    }
+  }
+  if (real !== realRoot && !real.startsWith(realRoot + path.sep))
+    throw new ConfinedPathError(p, "it leaves the pipeline's data folder through a symbolic link");
+  const resolved = path.join(real, ...missing);
+  if (options.forWrite && missing.length > 1) await fs.mkdir(path.dirname(resolved), { recursive: true });
+  return resolved;
+}
+
+/** The pipeline's data folder inside a runtime's data folder. */
+export function pipelineDataDir(runtimeDataDir: string, pipeline: string): string {
+  return path.join(runtimeDataDir, pipeline);
+}
