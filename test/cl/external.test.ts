@@ -50,7 +50,8 @@ describe("external trainer contract", () => {
     const registry = new FsModelRegistry(path.join(dir, "registry"));
     const v1 = await registry.register({ name: "ext", artifact: champion.bytes, labels: { classes: "0,1,2,3,4,5,6,7,8,9" } });
     await registry.promote("ext", v1.version);
-    const runtime = new Runtime({ dataDir: path.join(dir, "data"), services: { registry } });
+    // trainer.external runs a command: the runtime must grant "exec" (test/security/capabilities.test.ts covers the refusal).
+    const runtime = new Runtime({ dataDir: path.join(dir, "data"), services: { registry }, grants: ["exec", "fs-write"] });
     const pipeline = {
       apiVersion: "evoflow/v1",
       name: "ext-cl",

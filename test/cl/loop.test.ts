@@ -90,8 +90,10 @@ beforeAll(async () => {
   const initial = await train({ config: trainConfigSchema.parse({ epochs: 3, architecture: { hidden: [64] } }), data: subset(train0, indicesOfClasses(train0, [0, 1, 2, 3, 4]).slice(0, 2000)) });
   const v1 = await registry.register({ name: MODEL, artifact: initial.onnx, labels: { classes: "0,1,2,3,4" } });
   await registry.promote(MODEL, v1.version, "initial");
-  const golden = await writeSnapshot(path.join(dir, "golden"), subset(test, Array.from({ length: 1000 }, (_, i) => i)), { stream: "fashion-mnist test[0,1000)" });
-  await runtime.deploy(clPipeline(golden.dir));
+  // Inside the pipeline's data folder (<data>/<pipeline>), where config paths are confined.
+  const pipelineDir = path.join(dir, "fmnist-cl");
+  const golden = await writeSnapshot(path.join(pipelineDir, "golden"), subset(test, Array.from({ length: 1000 }, (_, i) => i)), { stream: "fashion-mnist test[0,1000)" });
+  await runtime.deploy(clPipeline(path.relative(pipelineDir, golden.dir)));
   await runtime.deploy(servingPipeline);
 }, 60_000);
 

@@ -3,7 +3,7 @@
  * seeded synthetic generator shifts the mean of `x` at message 2000, the
  * detectors pass every message through and emit drift events we record.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -113,7 +113,9 @@ describe("drift nodes in a pipeline", () => {
   });
 
   it("drift.ddm on a 0/1 error field, with messages lacking it dead-lettered while the rest flow on", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "evoflow-ddm-"));
+    // In the pipeline's data folder, where config paths are confined.
+    const dir = join(runtime.dataDir, "drift-ddm");
+    mkdirSync(dir, { recursive: true });
     const file = join(dir, "errors.jsonl");
     const lines: string[] = [];
     for (let i = 0; i < 2000; i++) lines.push(JSON.stringify({ i, wrong: i < 1000 ? i % 10 === 0 : i % 2 === 0 }));
@@ -124,7 +126,7 @@ describe("drift nodes in a pipeline", () => {
       apiVersion: "evoflow/v1",
       name: "drift-ddm",
       nodes: [
-        { id: "gen", type: "io.generator", config: { source: { kind: "jsonl", path: file } } },
+        { id: "gen", type: "io.generator", config: { source: { kind: "jsonl", path: "errors.jsonl" } } },
         { id: "ddm", type: "drift.ddm", config: { value: "payload.wrong" } },
         { id: "rec", type: "test.recorder", config: { key: "ddm-events" } },
       ],

@@ -44,7 +44,8 @@ describe("CL dashboard", () => {
     });
     const v1 = await registry.register({ name: MODEL, artifact: initial.onnx, labels: { classes: "0,1,2,3,4" } });
     await registry.promote(MODEL, v1.version, "initial");
-    const golden = await writeSnapshot(path.join(dir, "golden"), subset(testSet, Array.from({ length: 500 }, (_, i) => i)), { stream: "fashion-mnist test[0,500)" });
+    // Inside the pipeline's data folder (<data>/<pipeline>), where config paths are confined.
+    const golden = await writeSnapshot(path.join(dir, SERVICE, "golden"), subset(testSet, Array.from({ length: 500 }, (_, i) => i)), { stream: "fashion-mnist test[0,500)" });
     await served.runtime.deploy({
       apiVersion: "evoflow/v1",
       name: SERVICE,
@@ -56,7 +57,7 @@ describe("CL dashboard", () => {
           id: "gate",
           type: "validator.gate",
           // Loose thresholds: this test is about showing a promotion, not about the quality of a 2-epoch model.
-          config: { golden: golden.dir, minAccuracy: 0.2, maxRegression: 0.5, maxClassRegression: 0.9, maxGoldenRegression: 0.5, maxP99Ms: 500, latencyRuns: 20 },
+          config: { golden: path.relative(path.join(dir, SERVICE), golden.dir), minAccuracy: 0.2, maxRegression: 0.5, maxClassRegression: 0.9, maxGoldenRegression: 0.5, maxP99Ms: 500, latencyRuns: 20 },
         },
         { id: "labelDrift", type: "drift.page-hinkley", config: { value: "payload.y" } },
         { id: "decisions", type: "io.sink" },

@@ -5,7 +5,7 @@
  * images flow through a tap, open a trace, and export the canonical file.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -42,7 +42,10 @@ describe("editor", () => {
   beforeAll(async () => {
     await ensureEditorBuilt();
     dir = mkdtempSync(join(tmpdir(), "evoflow-editor-"));
-    dataPath = writeFashionJsonl(dir);
+    // In the data folder of the pipeline built below ("fashion"): config paths are relative to it and confined there.
+    mkdirSync(join(dir, "data", "fashion"), { recursive: true });
+    writeFashionJsonl(join(dir, "data", "fashion"));
+    dataPath = "fashion.jsonl";
     served = await serve({ runtime: { dataDir: join(dir, "data") } });
     browser = await launch();
     page = await browser.newPage({ viewport: { width: 1400, height: 860 }, acceptDownloads: true });

@@ -73,7 +73,7 @@ describe("max deliveries", () => {
         { from: "check.out", to: "out.in", mode: "async" },
       ],
     });
-    const sink = join(dir, "retries/out/out.jsonl");
+    const sink = join(dir, "retries/out.jsonl");
     await until("19 messages at the sink and the edges drained", async () =>
       sinkValues(sink).length >= 19 && (await edgesDrained(transport, "retries", ["gen_out-check_in", "check_out-out_in"])) ? true : undefined,
     );
@@ -127,7 +127,7 @@ describe("max deliveries", () => {
     });
     startWorker();
 
-    const sink = join(dir, "crashes/out/out.jsonl");
+    const sink = join(dir, "crashes/out.jsonl");
     await until(
       "29 messages at the sink and the edges drained",
       async () => (sinkValues(sink).length >= 29 && (await edgesDrained(transport, "crashes", ["gen_out-boom_in", "boom_out-out_in"])) ? true : undefined),

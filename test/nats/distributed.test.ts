@@ -89,7 +89,7 @@ describe("coordinator and two workers", () => {
 
   it("gives the same outputs as the in-process run", async () => {
     const distributed = await until("2000 messages at the distributed sink", () => {
-      const lines = readSink(join(dir, "coord/split/out/out.jsonl"));
+      const lines = readSink(join(dir, "coord/split/out.jsonl"));
       return lines.length >= 2000 ? lines : undefined;
     });
 
@@ -98,7 +98,7 @@ describe("coordinator and two workers", () => {
     await until("the in-process generator to finish", () => (local.status().nodes.gen as { done: boolean }).done || undefined);
     await local.idle();
     await runtime.close();
-    const inProcess = readSink(join(dir, "memory/split/out/out.jsonl"));
+    const inProcess = readSink(join(dir, "memory/split/out.jsonl"));
 
     const payloads = (lines: SinkLine[]) => lines.map((l) => l.payload).sort((a, b) => a.i - b.i);
     expect(inProcess).toHaveLength(2000);
@@ -146,7 +146,7 @@ describe("coordinator and two workers", () => {
     expect(sync).toHaveLength(10);
     expect(new Set(sync.map((l) => l.message.source.node))).toEqual(new Set(["tag", "stats"]));
 
-    const output = readSink(join(dir, "coord/split/out/out.jsonl")).find((l) => l.payload.i === 42)!;
+    const output = readSink(join(dir, "coord/split/out.jsonl")).find((l) => l.payload.i === 42)!;
     const trace = await evoflowOnce(["trace", (output as unknown as { traceId: string }).traceId, "--nats", server.url, "--json"]);
     expect(trace.stderr).toBe("");
     const parsed = JSON.parse(trace.stdout) as { pipeline: string; messages: SinkLine[]; outputs: { node: string; parents: { node: string; parents: { node: string }[] }[] }[] };
@@ -221,7 +221,7 @@ describe("a worker killed with SIGKILL mid-stream", () => {
 
   it("loses nothing and delivers nothing twice once a replacement runs", async () => {
     writeFileSync(join(dir, "kill.json"), JSON.stringify(killPipeline));
-    const sink = join(dir, "coord/kill/out/out.jsonl");
+    const sink = join(dir, "coord/kill/out.jsonl");
     const coordinator = evoflow(["run", join(dir, "kill.json"), "--nats", server.url, "--port", String(await freePort()), "--data", join(dir, "coord"), "--no-auth"]);
     processes.push(coordinator);
     await coordinator.waitFor(/listening on/);

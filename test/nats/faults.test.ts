@@ -79,7 +79,7 @@ describe("nats-server faults", () => {
     const runtime = new Runtime({ transport, dataDir: dir });
     cleanups.push(() => runtime.close());
     await runtime.deploy(streamPipeline("restart", 4000, 800));
-    const sink = join(dir, "restart/out/out.jsonl");
+    const sink = join(dir, "restart/out.jsonl");
 
     await until("the stream to be under way", () => sinkLines(sink).length >= 800 || undefined);
     await server.stop();
@@ -101,7 +101,7 @@ describe("nats-server faults", () => {
     const runtime = new Runtime({ transport, dataDir: dir });
     cleanups.push(() => runtime.close());
     await runtime.deploy(streamPipeline("replicated", 4000, 800));
-    const sink = join(dir, "replicated/out/out.jsonl");
+    const sink = join(dir, "replicated/out.jsonl");
     const info = await transport.jsm.streams.info(streamName("replicated"));
     expect(info.config.num_replicas).toBe(3);
 
@@ -138,7 +138,7 @@ describe("duplicate suppression", () => {
         { id: "tagged", from: "tag.out", to: "out.in", mode: "async" },
       ],
     });
-    const sink = join(dir, "twice/out/out.jsonl");
+    const sink = join(dir, "twice/out.jsonl");
     await until("both copies at the sink", () => sinkLines(sink).length === 100 || undefined);
     const perIndex = new Map<number, number>();
     for (const l of sinkLines(sink)) perIndex.set(l.payload.i, (perIndex.get(l.payload.i) ?? 0) + 1);
@@ -228,7 +228,7 @@ describe("bytes that are no message", () => {
     raw.publish(subject, encode(envelope(2, { x: new Float32Array([1.5, -2]) })));
     await raw.flush();
 
-    const sink = join(dir, "dlq/out/out.jsonl");
+    const sink = join(dir, "dlq/out.jsonl");
     await until("the good message at the sink", () => sinkLines(sink).length === 1 || undefined);
     expect(sinkLines(sink)[0]).toMatchObject({ id: "m2", payload: { x: [1.5, -2] } });
 
