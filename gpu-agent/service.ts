@@ -30,6 +30,18 @@ export interface ModelService {
 }
 
 /**
+ * The model exists but has no champion to serve (only candidates, rejected or retired
+ * versions): HTTP 409 on the `/v2` routes, with what there is, rather than "not found".
+ */
+export class NoChampionError extends ModelNotFoundError {
+  override name = "NoChampionError";
+  constructor(readonly model: string, readonly statuses: Record<string, number>) {
+    const versions = Object.entries(statuses).map(([status, n]) => `${n} ${status}`).join(", ");
+    super(`no champion for ${model} (versions: ${versions}); promote one with \`evoflow model promote ${model}@N\``);
+  }
+}
+
+/**
  * Champion and latest versions through the registry, cached and kept current by its
  * watch, so resolving `name@champion` costs no file read per request.
  */
@@ -57,8 +69,11 @@ export class VersionResolver {
     if (!this.champions.has(name)) this.champions.set(name, (await this.registry.get(name, "champion"))?.version);
     const version = this.champions.get(name);
     if (version === undefined) {
-      const any = await this.registry.get(name, "latest");
-      throw new ModelNotFoundError(any ? `model ${name} has no champion (promote a version with \`evoflow model promote ${name}@N\`)` : `model ${name} not found in the registry`);
+      const versions = await this.registry.versions(name);
+      if (!versions.length) throw new ModelNotFoundError(`model ${name} not found in the registry`);
+      const statuses: Record<string, number> = {};
+      for (const v of versions) statuses[v.status] = (statuses[v.status] ?? 0) + 1;
+      throw new NoChampionError(name, statuses);
     }
     return version;
   }

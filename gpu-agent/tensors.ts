@@ -48,15 +48,39 @@ export interface V2Tensor {
   data?: unknown;
 }
 
+/** Dimensions a tensor may have (numpy 2 allows 64). */
+const MAX_RANK = 64;
+/**
+ * Elements a tensor may have: 2^31 - 1, more than any request body the servers take
+ * holds. A shape whose product is larger (or overflows 2^53) is refused before anything
+ * is allocated or compared against it; so is a dimension beyond it next to a 0.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
+
 function checkShape(shape: unknown, where: string): number[] {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
-    throw new TensorInputError(`${where}: shape must be an array of non-negative integers`);
+    throw new TensorInputError(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)?.slice(0, 100)}`);
+  if (shape.length > MAX_RANK) throw new TensorInputError(`${where}: shape has ${shape.length} dimensions, at most ${MAX_RANK} are allowed`);
+  let product = 1;
+  for (const d of shape as number[]) {
+    if (d > MAX_TENSOR_ELEMENTS) throw new TensorInputError(`${where}: dimension ${d} of shape [${shape}] is over the limit of ${MAX_TENSOR_ELEMENTS} elements`);
+    product *= d;
+    if (product > MAX_TENSOR_ELEMENTS) throw new TensorInputError(`${where}: shape [${shape}] has more than ${MAX_TENSOR_ELEMENTS} elements`);
+  }
   return shape as number[];
 }
 
+/** The values each integer datatype holds; a value outside is refused rather than wrapped (300 is not UINT8 44). */
+const INTEGER_RANGE: Partial<Record<DType, readonly [number, number]>> = {
+  uint8: [0, 255], int8: [-128, 127], uint16: [0, 65_535], int16: [-32_768, 32_767], uint32: [0, 4_294_967_295], int32: [-2_147_483_648, 2_147_483_647],
+};
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
 // Module level, not a closure in tensorFromJson: tsx (esbuild keepNames) would wrap a named closure in __name() on every request.
 function badElement(t: V2Tensor, flat: unknown[], i: number, where: string, expected: string): TensorInputError {
-  return new TensorInputError(`${where}: ${t.datatype} element ${i} is ${JSON.stringify(flat[i])}, expected ${expected}`);
+  const shown = JSON.stringify(flat[i]) ?? String(flat[i]);
+  return new TensorInputError(`${where}: ${t.datatype} element ${i} is ${shown.length > 60 ? `${shown.slice(0, 60)}…` : shown}, expected ${expected}`);
 }
 
 /** The number runs that make up flat or nested `data`, in order, if they are all it holds. */
@@ -115,8 +139,10 @@ export function tensorFromJson(t: V2Tensor, where: string): Tensor {
   } else if (dtype === "int64") {
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (!(Number.isInteger(v) || (typeof v === "string" && /^-?\d+$/.test(v)))) throw badElement(t, flat, i, where, "an integer");
-      (data as BigInt64Array)[i] = BigInt(v as number | string);
+      if (!(Number.isInteger(v) || (typeof v === "string" && /^-?\d{1,20}$/.test(v)))) throw badElement(t, flat, i, where, "an integer");
+      const big = BigInt(v as number | string);
+      if (big < INT64_MIN || big > INT64_MAX) throw badElement(t, flat, i, where, "an integer within INT64's range");
+      (data as BigInt64Array)[i] = big;
     }
   } else if (dtype === "float32" || dtype === "float64") {
     const out = data as Float32Array;
@@ -127,9 +153,10 @@ export function tensorFromJson(t: V2Tensor, where: string): Tensor {
     }
   } else {
     const out = data as Int32Array;
+    const [min, max] = INTEGER_RANGE[dtype]!;
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (!Number.isInteger(v)) throw badElement(t, flat, i, where, "an integer");
+      if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw badElement(t, flat, i, where, `an integer from ${min} to ${max}`);
       out[i] = v as number;
     }
   }

@@ -15,9 +15,12 @@
  * (that image: 18 µs against 46).
  *
  * Everything that is not a number array under `inputs[i].data` is what `JSON.parse`
- * gives. Anything unexpected (bad JSON, a `__proto__` key, nesting deeper than the
- * stack) is handed to `JSON.parse` whole, which gives the result or the error.
+ * gives. Anything unexpected (bad JSON, a `__proto__` key) is handed to `JSON.parse`
+ * whole, which gives the result or the error. Nesting deeper than `maxDepth` (64, as the
+ * API's JSON bodies: runtime/json-depth.ts) is a JsonDepthError either way: the reader
+ * counts its own depth, and text handed to `JSON.parse` is scanned first.
  */
+import { checkJsonDepth, DEFAULT_MAX_JSON_DEPTH, JsonDepthError } from "../runtime/json-depth";
 
 /** Exact powers of ten as doubles (10^22 is the largest). */
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
@@ -106,8 +109,12 @@ function fourDigits(word: number): number {
 
 class Reader {
   pos = 0;
+  private depth = 0;
   private readonly view: DataView;
-  constructor(private readonly b: Buffer) {
+  constructor(
+    private readonly b: Buffer,
+    private readonly maxDepth: number,
+  ) {
     this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 
@@ -127,8 +134,12 @@ class Reader {
 
   private value(place: Place): unknown {
     const c = this.peek();
-    if (c === 0x7b) return this.object(place);
-    if (c === 0x5b) return this.array(place);
+    if (c === 0x7b || c === 0x5b) {
+      if (++this.depth > this.maxDepth) throw new JsonDepthError(this.maxDepth, this.pos);
+      const value = c === 0x7b ? this.object(place) : this.array(place);
+      this.depth--;
+      return value;
+    }
     if (c === 0x22) return this.string();
     if (c === 0x74) return this.literal("true", true);
     if (c === 0x66) return this.literal("false", false);
@@ -318,14 +329,17 @@ class Reader {
 /**
  * Parses an inference request's JSON: the result of `JSON.parse`, except that the
  * number arrays under `inputs[i].data` (flat, or the rows of nested data) are
- * `JsonNumbers`. Throws JSON.parse's own SyntaxError for text that is not JSON.
+ * `JsonNumbers`. Throws JSON.parse's own SyntaxError for text that is not JSON, JsonDepthError for nesting deeper than `maxDepth`.
  */
-export function parseInferRequestJson(bytes: Buffer): unknown {
+export function parseInferRequestJson(bytes: Buffer, maxDepth = DEFAULT_MAX_JSON_DEPTH): unknown {
   try {
-    return new Reader(bytes).document();
+    return new Reader(bytes, maxDepth).document();
   } catch (err) {
-    // NotFast, or a RangeError from nesting deeper than the stack: JSON.parse has neither limit.
+    // NotFast, or a RangeError from a limit set deeper than the stack. The reader may have
+    // stopped before a deep part: the whole text is checked first.
     if (!(err instanceof NotFast) && !(err instanceof RangeError)) throw err;
-    return JSON.parse(bytes.toString("utf8"));
+    const text = bytes.toString("utf8");
+    checkJsonDepth(text, maxDepth);
+    return JSON.parse(text);
   }
 }

@@ -8,7 +8,7 @@ import type { Tensor } from "../runtime/ports";
 import { checkModelName, RegistryError } from "../runtime/registry/types";
 import type { ModelHost } from "./host";
 import { ModelNotFoundError } from "./host";
-import type { ModelService } from "./service";
+import { NoChampionError, type ModelService } from "./service";
 import { TensorInputError, V2_DATATYPE, type TensorSpec } from "./tensors";
 
 export interface V2TensorMetadata {
@@ -60,11 +60,16 @@ function parseVersion(version: string | undefined): number | undefined {
   return Number(version);
 }
 
-/** Treats "no such model" from the service or registry as unknown (undefined), so a caller can try other providers. */
+/**
+ * Treats "no such model" from the service or registry as unknown (undefined), so a caller
+ * can try other providers. A model that exists without a champion is not unknown: its
+ * NoChampionError says what versions it has.
+ */
 async function orUndefined<T>(work: () => Promise<T>): Promise<T | undefined> {
   try {
     return await work();
   } catch (err) {
+    if (err instanceof NoChampionError) throw err;
     if (err instanceof ModelNotFoundError || (err instanceof RegistryError && err.code === "not_found")) return undefined;
     throw err;
   }

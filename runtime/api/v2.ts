@@ -12,9 +12,11 @@
  * for); a record of Tensors gives one output per key; any other reply is one BYTES
  * output holding its JSON.
  *
- * Errors are 4xx/5xx with `{"error": "..."}`: unknown model 404, bad request (JSON,
- * datatype, shape, data) 400, body over the limit 413 (refused from Content-Length
- * before it is read, never a hang), no room to load a model in time 503.
+ * Errors are 4xx/5xx with `{"error": "..."}`: unknown model 404, a model with no
+ * champion to serve 409 (naming the versions it has), bad request (JSON nested deeper
+ * than 64, datatype, shape, data, integers out of their datatype's range) 400, body over
+ * the limit 413 (refused from Content-Length before it is read, never a hang), no room
+ * to load a model in time 503.
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
@@ -24,7 +26,8 @@ import { isTensor, type Tensor } from "../ports";
 import type { Runtime } from "../runtime";
 import { RegistryError } from "../registry/types";
 import { CapacityError, ModelNotFoundError } from "../../gpu-agent/host";
-import { LocalModels } from "../../gpu-agent/service";
+import { LocalModels, NoChampionError } from "../../gpu-agent/service";
+import { checkJsonDepth } from "../json-depth";
 import { modelsV2Provider, type V2InferResult, type V2ModelMetadata, type V2Provider } from "../../gpu-agent/v2-provider";
 import { tensorBytes, tensorFromBinary, tensorFromJson, tensorJsonData, TensorInputError, V2_DATATYPE } from "../../gpu-agent/tensors";
 import type { ModelService } from "../../gpu-agent/service";
@@ -125,6 +128,7 @@ function sendInferResult(reply: FastifyReply, request: InferRequest, result: V2I
 function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.status;
   if (err instanceof TensorInputError) return 400;
+  if (err instanceof NoChampionError) return 409;
   if (err instanceof ModelNotFoundError) return 404;
   if (err instanceof RegistryError) return err.code === "not_found" ? 404 : err.code === "invalid" ? 400 : 409;
   if (err instanceof CapacityError) return 503;
@@ -203,6 +207,7 @@ export async function registerV2Routes(app: FastifyInstance, provider: V2Provide
       const bodyJson = (body: unknown): Record<string, unknown> => {
         const text = body ? (body as Buffer).toString("utf8").trim() : "";
         if (!text) return {};
+        checkJsonDepth(text);
         try {
           const parsed = JSON.parse(text);
           if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { tensorFromJson } from "../../gpu-agent/tensors";
 import { JsonNumbers, parseInferRequestJson } from "../../gpu-agent/v2-json";
 import { seededRandom } from "../../runtime/random";
+import { JsonDepthError } from "../../runtime/json-depth";
 
 /** The tensor `JSON.parse` and a typed array give, and the one the fast reader gives, for one input's data text. */
 function bothWays(dataText: string, datatype: "FP32" | "FP64", shape?: number[]) {
@@ -116,8 +117,13 @@ describe("parseInferRequestJson: everything else is JSON.parse's", () => {
     expect(Object.getPrototypeOf(fast)).toBe(Object.getPrototypeOf(JSON.parse(text)));
   });
 
-  it("nesting deeper than the stack is read by JSON.parse", () => {
-    const { a } = parseInferRequestJson(Buffer.from(`{"a":${"[".repeat(50000)}${"]".repeat(50000)}}`)) as { a: unknown[] };
+  it("nesting deeper than the limit (64 unless given) is a JsonDepthError", () => {
+    expect(() => parseInferRequestJson(Buffer.from(`{"a":${"[".repeat(64)}${"]".repeat(64)}}`))).toThrow(JsonDepthError);
+    expect(parseInferRequestJson(Buffer.from(`{"a":${"[".repeat(63)}${"]".repeat(63)}}`))).toBeTruthy();
+  });
+
+  it("nesting deeper than the stack, where the limit allows it, is read by JSON.parse", () => {
+    const { a } = parseInferRequestJson(Buffer.from(`{"a":${"[".repeat(50000)}${"]".repeat(50000)}}`), 100_000) as { a: unknown[] };
     let depth = 1;
     for (let array = a; array.length > 0; array = array[0] as unknown[]) depth++;
     expect(depth).toBe(50000);
