@@ -1,7 +1,7 @@
 /** A pipeline node on the canvas: one handle per port, coloured by port type, with its problems and live status. */
 import { Handle, Position, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
 import { memo, useEffect, useRef } from "react";
-import type { PortJson } from "./api";
+import { lockReason, type PortJson } from "./api";
 import { useCanvasInfo } from "./context";
 import { PORT_COLORS, type FlowNode } from "./graph";
 
@@ -40,11 +40,16 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const classes = ["flow-node", `cat-${info?.category ?? "unknown"}`];
   if (selected) classes.push("selected");
   if (nodeProblems) classes.push("has-problems");
+  const locked = lockReason(info);
+  if (locked) classes.push("locked");
   if (live) classes.push(live.errors > 0 ? "live-errors" : "live");
   return (
     <div className={classes.join(" ")} data-testid={`node-${id}`}>
       <div className="flow-node-header">
-        <span className="flow-node-id">{id}</span>
+        <span className="flow-node-id">
+          {locked && <span className="lock-mark" title={locked} data-testid={`lock-node-${id}`}>🔒 </span>}
+          {id}
+        </span>
         <span className="flow-node-type">{info?.title ?? data.type}</span>
       </div>
       <div className="flow-node-ports">

@@ -1,6 +1,6 @@
 /** The node palette: every registered node type, grouped by category, searchable; drag one onto the canvas (or double-click). */
 import { useMemo, useState } from "react";
-import type { NodeTypeInfo } from "./api";
+import { lockReason, type NodeTypeInfo } from "./api";
 import { PORT_COLORS } from "./graph";
 
 export const DRAG_TYPE = "application/x-evoflow-node";
@@ -33,23 +33,31 @@ export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: s
             <h4 className="clickable" onClick={() => toggle(category)} title="show or hide">
               {collapsed.has(category) && !query ? "▸" : "▾"} {category} <span className="count">{list.length}</span>
             </h4>
-            {(!collapsed.has(category) || query) && list.map((t) => (
-              <div
-                key={t.type}
-                className={`palette-item cat-${t.category}`}
-                draggable
-                title={t.description}
-                data-testid={`palette-${t.type}`}
-                onDragStart={(e) => {
-                  e.dataTransfer.setData(DRAG_TYPE, t.type);
-                  e.dataTransfer.effectAllowed = "move";
-                }}
-                onDoubleClick={() => onAdd(t.type)}
-              >
-                <div className="palette-title">{t.title}</div>
-                <div className="palette-type">{t.type}</div>
-              </div>
-            ))}
+            {(!collapsed.has(category) || query) && list.map((t) => {
+              const locked = lockReason(t);
+              // Still placeable: the pipeline can be edited and exported for a runtime that grants it.
+              return (
+                <div
+                  key={t.type}
+                  className={`palette-item cat-${t.category}${locked ? " locked" : ""}`}
+                  draggable
+                  title={locked ? `${locked}\n\n${t.description}` : t.description}
+                  data-testid={`palette-${t.type}`}
+                  data-locked={locked ? "true" : undefined}
+                  onDragStart={(e) => {
+                    e.dataTransfer.setData(DRAG_TYPE, t.type);
+                    e.dataTransfer.effectAllowed = "move";
+                  }}
+                  onDoubleClick={() => onAdd(t.type)}
+                >
+                  <div className="palette-title">
+                    {locked && <span className="lock-mark" data-testid={`lock-${t.type}`} aria-label="locked">🔒 </span>}
+                    {t.title}
+                  </div>
+                  <div className="palette-type">{t.type}</div>
+                </div>
+              );
+            })}
           </section>
         ))}
         {groups.length === 0 && <div className="muted">No node type matches “{query}”.</div>}

@@ -96,8 +96,20 @@ export interface NodeTypeInfo {
   portsDependOnConfig: boolean;
   acceptsSync: boolean;
   joinsSync: boolean;
+  /** What the type needs beyond computing: "exec", "fs-write", "network". */
+  capabilities: string[];
+  /** True when the runtime does not grant all of them (`missing`): a deploy using it is refused. */
+  locked?: boolean;
+  missing?: string[];
   config: JsonSchema;
   defaults: Record<string, unknown> | null;
+}
+
+/** Why a locked node type cannot be deployed here, for tooltips; undefined when it is not locked. */
+export function lockReason(info: NodeTypeInfo | undefined): string | undefined {
+  if (!info?.locked || !info.missing?.length) return undefined;
+  const list = info.missing.map((c) => `"${c}"`).join(", ");
+  return `Locked: needs the ${list} capability, which this runtime does not grant (start it with --grant ${info.missing.join(",")} to deploy it)`;
 }
 
 /** The subset of JSON Schema (as zod 4 writes it) the property form understands. */
