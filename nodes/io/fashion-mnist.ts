@@ -5,7 +5,7 @@ import { trainConfigSchema } from "../../runtime/cl/train";
 import { trainInChildProcess } from "../../runtime/cl/trainer-process";
 import { defineNode } from "../../runtime/node-contract";
 import { isTensor, port, tensor } from "../../runtime/ports";
-import type { ModelRegistry } from "../../runtime/registry/types";
+import { MODEL_NAME, type ModelRegistry } from "../../runtime/registry/types";
 
 const phase = z.object({
   count: z.number().int().min(1).max(10_000_000).describe("Requests in this phase (at most 10,000,000)"),
@@ -58,7 +58,12 @@ export default defineNode({
       .describe("Training images loaded: the first 10,000 are the bootstrap's, the stream draws from the rest (the stream holds the ones after the first 10,000, 785 bytes each)"),
     bootstrap: z
       .object({
-        model: z.string().describe("Registry model to bootstrap"),
+        // The registry's own rule, so a bad name is a validation error rather than a failed deploy.
+        model: z
+          .string()
+          .regex(MODEL_NAME, 'a registry model name: letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128')
+          .refine((n) => !n.includes(".."), 'a registry model name holds no ".."')
+          .describe("Registry model to bootstrap"),
         classes: z.array(z.number().int().min(0).max(9)).default([0, 1, 2, 3, 4]),
         samples: z.number().int().min(10).max(60_000).default(1500).describe("At most 60,000"),
         epochs: z.number().int().min(1).max(1_000).default(3).describe("At most 1,000"),

@@ -1,0 +1,138 @@
+/**
+ * Fuzzing pipelines (issue 18, point 8): every example in pipelines/ mutated many ways, through
+ * validatePipeline (never throws, every problem has a JSON path), `evoflow validate` (exit 0 or 1,
+ * no stack) and the deploy API on a real listening server (never a 5xx, never over 5 s).
+ * A failure prints the seed, the case number and its steps: FUZZ_SEED=<seed> replays the run.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApi } from "../../runtime/api/server";
+import { nodeTypes } from "../../runtime/node-types";
+import { Runtime } from "../../runtime/runtime";
+import { createServices } from "../../runtime/services";
+import { validatePipeline, type ValidationResult } from "../../runtime/validate";
+import { FUZZ_SEED, preview, rngFor, toJsonText } from "./mutate";
+import { examples, mutatePipeline } from "./pipeline-mutations";
+import { watchUncaught } from "./uncaught";
+
+const VALIDATE_CASES = 1_500;
+const CLI_CASES = 12;
+const DEPLOY_CASES = 240;
+const root = join(import.meta.dirname, "../..");
+const uncaught = watchUncaught();
+
+/** A failure as the report shows it: enough to replay the case and see what was sent. */
+const failure = (kind: string, index: number, steps: string[], input: unknown, what: string) =>
+  `${what}\n  replay: FUZZ_SEED=${FUZZ_SEED} ${kind} case ${index}\n  steps: ${steps.join("; ")}\n  input: ${preview(input)}`;
+
+function problemsAreWellFormed(r: ValidationResult): string | undefined {
+  if (r.ok) return r.problems.length === 0 && r.compiled ? undefined : "ok but with problems or without a compiled graph";
+  if (!Array.isArray(r.problems) || r.problems.length === 0) return "not ok, yet no problem listed";
+  const bad = r.problems.find((p) => typeof p.path !== "string" || !p.path.startsWith("$") || typeof p.message !== "string" || p.message.length === 0);
+  if (bad) return `a problem without a JSON path or message: ${preview(bad)}`;
+  JSON.stringify(r.problems); // what the CLI and the API send must serialise
+  return undefined;
+}
+
+describe("fuzzed pipelines", () => {
+  it(`validatePipeline: ${VALIDATE_CASES} mutants of the examples, no throw, every problem with a JSON path`, () => {
+    const failures: string[] = [];
+    let valid = 0;
+    for (let i = 0; i < VALIDATE_CASES; i++) {
+      const rng = rngFor("validate", i);
+      const base = examples[i % examples.length].pipeline;
+      // Half of them hold what only an in-process caller can pass (NaN, Infinity, undefined).
+      const { pipeline, steps } = mutatePipeline(base, rng, nodeTypes, { json: i % 2 === 0, max: 4 });
+      try {
+        const r = validatePipeline(pipeline, nodeTypes);
+        if (r.ok) valid++;
+        const wrong = problemsAreWellFormed(r);
+        if (wrong) failures.push(failure("validate", i, steps, pipeline, wrong));
+      } catch (err) {
+        failures.push(failure("validate", i, steps, pipeline, `threw ${(err as Error).stack?.split("\n").slice(0, 4).join(" | ")}`));
+      }
+    }
+    expect(failures, failures.slice(0, 5).join("\n\n")).toEqual([]);
+    // The mutations must leave some pipelines valid, or the deploy run below would test only refusals.
+    expect(valid).toBeGreaterThan(VALIDATE_CASES / 20);
+  });
+
+  it(`evoflow validate on ${CLI_CASES} mutated files: exit 1 when one is invalid, one line per problem, no stack`, () => {
+    const dir = mkdtempSync(join(tmpdir(), "evoflow-fuzz-cli-"));
+    try {
+      const cases = Array.from({ length: CLI_CASES }, (_, i) => {
+        const { pipeline, steps } = mutatePipeline(examples[i % examples.length].pipeline, rngFor("cli", i), nodeTypes, { json: true, max: 3 });
+        const file = join(dir, `case-${i}.json`);
+        const text = toJsonText(pipeline);
+        writeFileSync(file, text);
+        return { file, steps, pipeline, expected: validatePipeline(JSON.parse(text), nodeTypes) };
+      });
+      // One process for all the files, as CI runs it: each file's problems, and one exit status.
+      const run = spawnSync(process.execPath, [join(root, "bin/evoflow.js"), "validate", ...cases.map((c) => c.file)], { cwd: root, encoding: "utf8", timeout: 60_000 });
+      const context = `replay: FUZZ_SEED=${FUZZ_SEED} (cli cases 0-${CLI_CASES - 1})\n${run.stdout.slice(0, 2_000)}\n${run.stderr.slice(0, 2_000)}`;
+      expect(run.status, context).toBe(cases.every((c) => c.expected.ok) ? 0 : 1);
+      expect(run.stderr, context).not.toMatch(/\n\s+at /);
+      const failures = cases.flatMap((c, i) => {
+        const lines = run.stdout.split("\n").filter((l) => l.startsWith(`${c.file}: $`));
+        return lines.length === c.expected.problems.length ? [] : [failure("cli", i, c.steps, c.pipeline, `${lines.length} problem lines for ${c.expected.problems.length} problems`)];
+      });
+      expect(failures, failures.join("\n\n")).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe("fuzzed deploys through the API (real server)", () => {
+  let runtime: Runtime;
+  let app: FastifyInstance;
+  let url: string;
+  const dataDir = mkdtempSync(join(tmpdir(), "evoflow-fuzz-deploy-"));
+
+  beforeAll(async () => {
+    runtime = new Runtime({ dataDir, services: await createServices({ dataDir }) });
+    app = await createApi({ runtime });
+    url = await app.listen({ port: 0, host: "127.0.0.1" });
+    // The Fashion-MNIST example trains its first model on its first deploy: once, here, not in every case.
+    for (const { pipeline } of examples) await runtime.deploy(pipeline);
+    for (const { pipeline } of examples) await runtime.undeploy(pipeline.name as string);
+  }, 120_000);
+  afterAll(async () => {
+    await app?.close();
+    await runtime?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it(`POST /api/pipelines: ${DEPLOY_CASES} mutants, every answer below 500 and within 5 s, undeployed after`, async () => {
+    const failures: string[] = [];
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < DEPLOY_CASES; i++) {
+      const { pipeline, steps } = mutatePipeline(examples[i % examples.length].pipeline, rngFor("deploy", i), nodeTypes, { json: true, max: 2 });
+      const body = toJsonText(pipeline);
+      let status: number;
+      try {
+        const res = await fetch(`${url}/api/pipelines`, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(5_000) });
+        status = res.status;
+        const text = await res.text();
+        if (status >= 500) failures.push(failure("deploy", i, steps, pipeline, `status ${status}: ${text.slice(0, 300)}`));
+        else if (status >= 400 && !/"error"/.test(text)) failures.push(failure("deploy", i, steps, pipeline, `status ${status} without a JSON error: ${text.slice(0, 300)}`));
+      } catch (err) {
+        status = 0;
+        failures.push(failure("deploy", i, steps, pipeline, `no answer within 5 s (${(err as Error).name})`));
+      }
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      for (const p of runtime.list()) await runtime.undeploy(p.name);
+    }
+    console.log(`deploy fuzz (seed ${FUZZ_SEED}): statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    expect(failures, failures.slice(0, 5).join("\n\n")).toEqual([]);
+    expect(statuses.get(201) ?? 0).toBeGreaterThan(0);
+  }, 180_000);
+
+  it("no uncaught exception or unhandled rejection during the run", () => {
+    expect(uncaught.errors.map((e) => (e as Error).stack ?? String(e))).toEqual([]);
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * What the fuzz tests found, each as a named case on the real thing: a deploy through the API of
+ * a real listening server, or a request to it. Named after what was wrong.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApi } from "../../runtime/api/server";
+import { nodeTypes } from "../../runtime/node-types";
+import { Runtime } from "../../runtime/runtime";
+import { createServices } from "../../runtime/services";
+import { validatePipeline } from "../../runtime/validate";
+import { examples } from "./pipeline-mutations";
+
+const example = (file: string) => structuredClone(examples.find((e) => e.file === file)!.pipeline) as unknown as { nodes: { id: string; config: Record<string, unknown> }[] } & Record<string, unknown>;
+const node = (p: ReturnType<typeof example>, id: string) => p.nodes.find((n) => n.id === id)!;
+
+let runtime: Runtime;
+let app: FastifyInstance;
+let url: string;
+const dataDir = mkdtempSync(join(tmpdir(), "evoflow-fuzz-regressions-"));
+
+beforeAll(async () => {
+  runtime = new Runtime({ dataDir, services: await createServices({ dataDir }) });
+  app = await createApi({ runtime });
+  url = await app.listen({ port: 0, host: "127.0.0.1" });
+});
+afterAll(async () => {
+  await app?.close();
+  await runtime?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const deploy = (pipeline: unknown) =>
+  fetch(`${url}/api/pipelines`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(pipeline), signal: AbortSignal.timeout(5_000) });
+
+describe("fuzz regressions: deploys", () => {
+  // Found by deploy case 79 of seed 20261207: the registry refused the name when the node
+  // started, which the API answered with 500. Now the node's schema holds the registry's rule.
+  it.each(["//server/share", "../", "a..b"])("io.fashion-mnist bootstrap.model %j is a validation error (400), not a 500", async (model) => {
+    const p = example("fashion-mnist-cl.json");
+    (node(p, "fmnist").config.bootstrap as Record<string, unknown>).model = model;
+    expect(new Set(validatePipeline(p, nodeTypes).problems.map((x) => x.path))).toEqual(new Set(["$.nodes[3].config.bootstrap.model"]));
+    const res = await deploy(p);
+    expect(res.status).toBe(400);
+    expect((await res.json()).problems[0].path).toBe("$.nodes[3].config.bootstrap.model");
+  });
+});
