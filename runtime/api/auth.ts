@@ -155,7 +155,15 @@ function bearer(header: string | undefined): string | undefined {
 
 const mediaType = (header: string | undefined) => header?.split(";")[0].trim().toLowerCase();
 
-const refuse = (reply: FastifyReply, status: number, error: string) => reply.status(status).header("content-type", "application/json; charset=utf-8").send(JSON.stringify({ error }));
+const refuse = (reply: FastifyReply, status: number, error: string) => {
+  // A refused WebSocket upgrade's socket has left the HTTP server's bookkeeping: close it
+  // with the answer, or it stays open (and `app.close()` waits for it).
+  if (reply.request.headers.upgrade) {
+    const socket = reply.request.raw.socket;
+    reply.header("connection", "close").raw.once("finish", () => socket.end(() => socket.destroy()));
+  }
+  return reply.status(status).header("content-type", "application/json; charset=utf-8").send(JSON.stringify({ error }));
+};
 
 /** Adds the checks described above to `app` (call before registering routes, so every scope inherits them). */
 export function addAccessChecks(app: FastifyInstance, options: GuardOptions): void {
