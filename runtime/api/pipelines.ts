@@ -9,10 +9,17 @@ import { NodeError } from "../engine/engine";
 import { PipelineInvalidError, type Runtime } from "../runtime";
 import { pipelineJsonSchema } from "../schema";
 import { validatePipeline } from "../validate";
-import { stringify } from "./json";
+import { jsonReplacer, stringify } from "./json";
 
 function notFound(reply: FastifyReply, what: string) {
   return reply.status(404).send({ error: `${what} not found` });
+}
+
+/** `?limit=`: undefined when absent, NaN when it is not a non-negative integer. */
+function limitOf(query: { limit?: string }): number | undefined {
+  if (query.limit === undefined) return undefined;
+  const limit = Number(query.limit);
+  return Number.isInteger(limit) && limit >= 0 ? limit : NaN;
 }
 
 export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
@@ -59,8 +66,8 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
       const p = runtime.get(req.params.name);
       if (!p) return notFound(reply, `pipeline ${req.params.name}`);
       if (!p.compiled.edges.some((e) => e.id === req.params.edge)) return notFound(reply, `edge ${req.params.edge}`);
-      const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
-      if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) return reply.status(400).send({ error: "limit must be a non-negative integer" });
+      const limit = limitOf(req.query);
+      if (Number.isNaN(limit)) return reply.status(400).send({ error: "limit must be a non-negative integer" });
       return { edge: req.params.edge, ...p.taps.read(req.params.edge, limit) };
     },
   );
@@ -118,10 +125,12 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
   app.get<{ Params: { name: string }; Querystring: { limit?: string } }>("/api/pipelines/:name/dead-letters", async (req, reply) => {
     const p = runtime.get(req.params.name);
     if (!p) return notFound(reply, `pipeline ${req.params.name}`);
+    const limit = limitOf(req.query);
+    if (Number.isNaN(limit)) return reply.status(400).send({ error: "limit must be a non-negative integer" });
     // A distributed transport keeps every process's dead letters (on nats: the pipeline's dlq subject).
-    const distributed = await runtime.transport.deadLetters?.(p.name, req.query.limit ? Number(req.query.limit) : undefined);
+    const distributed = await runtime.transport.deadLetters?.(p.name, limit);
     if (distributed) return distributed;
-    return { total: p.deadLetterCount(), letters: p.deadLetters.toArray(req.query.limit ? Number(req.query.limit) : undefined) };
+    return { total: p.deadLetterCount(), letters: p.deadLetters.toArray(limit) };
   });
 
   app.get<{ Params: { traceId: string } }>("/api/traces/:traceId", async (req, reply) => {
@@ -144,7 +153,14 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
     try {
       const [output] = await entry.invoke(req.body, { traceId });
       if (!output) return reply.status(204).header("x-trace-id", traceId ?? "").send();
-      return reply.header("x-trace-id", output.traceId).send(output.payload);
+      // Not the lenient reply serializer (json.ts): a reply JSON cannot hold is the pipeline's failure, not a 200 with a note.
+      let body: string | undefined;
+      try {
+        body = JSON.stringify(output.payload, jsonReplacer);
+      } catch (err) {
+        return reply.status(500).send({ error: `the reply of pipeline ${req.params.name} cannot be sent as JSON: ${(err as Error).message}` });
+      }
+      return reply.header("x-trace-id", output.traceId).header("content-type", "application/json; charset=utf-8").send(body);
     } catch (err) {
       if (err instanceof NodeError)
         return reply.status(422).send({ error: err.message, node: err.node, port: err.port });
