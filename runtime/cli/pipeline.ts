@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { formatPipeline } from "../canonical";
+import { configPathFields } from "../confined-path";
 import { nodeTypes } from "../node-types";
 import { describePortType } from "../ports";
 import { inputsOf, outputsOf, parseConfig } from "../node-contract";
@@ -89,6 +90,10 @@ export function register(program: Command): void {
         process.stdout.write(`  in:  ${ports(inputsOf(def, config))}\n  out: ${ports(outputsOf(def, config))}\n`);
         const fields = Object.keys((def.config as unknown as { shape?: object }).shape ?? {});
         if (fields.length) process.stdout.write(`  config: ${fields.join(", ")}\n`);
+        const paths = configPathFields(def.config).map((f) => `${f.name} (${f.meta.kind}, ${f.meta.access})`);
+        if (paths.length) process.stdout.write(`  paths: ${paths.join(", ")}, inside the pipeline's data folder\n`);
+        // Which of them a server grants is its own setting (evoflow run --grant), unknown here.
+        if (def.capabilities?.length) process.stdout.write(`  needs: ${def.capabilities.join(", ")} (granted by the runtime: --grant)\n`);
       }
     });
 }
