@@ -30,7 +30,9 @@ const DEFAULT_PHASES = [
  * stream: new classes, inverted or rotated images. With `bootstrap`, it first trains and
  * promotes a champion on a few classes when the model has none, so the pipeline runs on a
  * fresh data folder (nodes are created in id order: give this node an id that sorts before
- * the model node's).
+ * the model node's). It names no file: the read-only dataset is found where Debian installs it
+ * (or in FASHION_MNIST_DIR, the operator's setting), so it has no path field to confine and
+ * needs no capability.
  */
 export default defineNode({
   type: "io.fashion-mnist",
