@@ -1,7 +1,10 @@
 /**
  * The runtime's HTTP/WebSocket API as the editor uses it, with the access token.
- * The token comes from the URL (`#token=...`, removed from the address bar at once)
- * or a prompt after a 401, and is kept in sessionStorage for the tab's lifetime.
+ * Usually there is nothing to do: the URL `evoflow run` prints (`/?token=...`) is traded
+ * by the server for an HttpOnly cookie and a redirect (runtime/api/auth.ts), and the
+ * browser sends that cookie with every fetch and WebSocket. Without it the token comes
+ * from `#token=...` (removed from the address bar at once) or a prompt after a 401, is
+ * kept in sessionStorage for the tab's lifetime and sent as `Authorization`.
  */
 // The runtime's own types (type-only imports: nothing of the runtime is bundled).
 import type { Message as Envelope } from "../../runtime/envelope";
