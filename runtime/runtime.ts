@@ -118,7 +118,8 @@ export class Runtime {
 
   /**
    * Config paths resolved on this machine's disk, symlinks followed: a path that leaves the
-   * pipeline's data folder is refused at deploy (the string itself was checked by validate).
+   * pipeline's data folder, or a file to read that is missing, is refused at deploy (the string
+   * itself was checked by validate).
    * Only the nodes that run here: a worker's disk is its own.
    */
   private async pathProblems(compiled: CompiledPipeline, localNodes: ReadonlySet<string> | undefined): Promise<Problem[]> {
@@ -129,7 +130,8 @@ export class Runtime {
       const node = compiled.nodes.get(n.id)!;
       for (const field of configPathValues(node.def.config, node.config)) {
         try {
-          await resolveConfined(root, field.value);
+          // What a node reads must be there: a clear refusal now rather than a node failing later.
+          await resolveConfined(root, field.value, { mustExist: field.meta.access === "read" });
         } catch (err) {
           if (!(err instanceof ConfinedPathError)) throw err;
           problems.push({ path: jsonPath(["nodes", index, "config", ...field.at]), message: err.message });

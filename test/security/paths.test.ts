@@ -174,6 +174,19 @@ describe("deploy", () => {
     expect(readdirSync(outside)).toEqual([]);
   });
 
+  it("refuses at deploy a file or folder to read that is not in the data folder", async () => {
+    const err = (await runtime
+      .deploy(pipeline("missing", [
+        { id: "gen", type: "io.generator", config: { source: { kind: "jsonl", path: "rows.jsonl" } } },
+        { id: "gate", type: "validator.gate", config: { golden: "golden" } },
+      ]))
+      .catch((e: unknown) => e)) as PipelineInvalidError;
+    expect(err.problems).toEqual([
+      { path: "$.nodes[0].config.source.path", message: 'path "rows.jsonl": no such file or folder in the pipeline\'s data folder' },
+      { path: "$.nodes[1].config.golden", message: 'path "golden": no such file or folder in the pipeline\'s data folder' },
+    ]);
+  });
+
   it("reads generator files relative to the pipeline's data folder", async () => {
     const folder = join(dir, "data", "reader");
     mkdirSync(join(folder, "in"), { recursive: true });
