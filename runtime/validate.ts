@@ -133,7 +133,7 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
         edge.ok = false; // the node's own problem is reported already
         continue;
       }
-      if (!(port in ports)) {
+      if (!Object.hasOwn(ports, port)) { // not `in`: "toString" is in every object
         const kind = end === "from" ? "output" : "input";
         const names = Object.keys(ports);
         problems.push({

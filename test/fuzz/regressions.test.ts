@@ -47,4 +47,27 @@ describe("fuzz regressions: deploys", () => {
     expect(res.status).toBe(400);
     expect((await res.json()).problems[0].path).toBe("$.nodes[3].config.bootstrap.model");
   });
+
+  // Found by seeds 2 and 3 (deploy cases 73, 12, 48): "toString" and "constructor" are `in` every
+  // object, so validate took them for ports and the engine failed wiring the edge (a 500).
+  it.each(["ph.toString", "stream.constructor", "ks.__proto__", "ks.hasOwnProperty"])("an edge from %j is an unknown port (400), not a 500", async (from) => {
+    const p = example("drift-monitor.json") as unknown as { edges: { from: string }[] };
+    const at = p.edges.findIndex((e) => e.from.startsWith(`${from.split(".")[0]}.`));
+    p.edges[at].from = from;
+    const problems = validatePipeline(p, nodeTypes).problems;
+    expect(problems).toEqual([expect.objectContaining({ path: `$.edges[${at}].from`, message: expect.stringMatching(/has no output port|must be "node.port"/) })]);
+    const res = await deploy(p);
+    expect(res.status).toBe(400);
+    expect((await res.json()).problems).toEqual(problems);
+  });
+
+  // Found by seed 1, deploy case 114: a 200,000-character pipeline name passes the schema and
+  // becomes a folder name: mkdir fails with ENAMETOOLONG, answered as a 500. Names need a length bound.
+  it("a pipeline name of 200,000 characters is a validation error at $.name (400), not a 500", async () => {
+    const p = example("hello-http.json");
+    p.name = "x".repeat(200_000);
+    expect(validatePipeline(p, nodeTypes).problems).toEqual([expect.objectContaining({ path: "$.name" })]);
+    const res = await deploy(p);
+    expect(res.status).toBe(400);
+  });
 });
