@@ -79,7 +79,7 @@ function mutateInferBody(body: Record<string, unknown>, rng: Rng): string {
 const RAW_TEXTS = ["", "{", "null", "[]", "1e400", "\ufeff{}", '{"a":1,"a":2}', '{"__proto__":{"polluted":1}}', '"str"', "NaN", "Infinity", "{\"inputs\": [", "\u0000", "{}".repeat(1000)];
 
 interface Request {
-  body: string | Buffer;
+  body: string | Buffer<ArrayBuffer>;
   headers: Record<string, string>;
   steps: string[];
 }
