@@ -151,7 +151,7 @@ export function configPathFields(schema: z.ZodType): PathField[] {
     if (seen.has(s)) return; // a recursive (lazy) schema
     const meta = pathMetaOf(s);
     if (meta) {
-      fields.push({ name: name.join("."), at, meta, place: (v) => place(v) });
+      fields.push({ name: name.join("."), at, meta, place });
       return;
     }
     const next = new Set(seen).add(s);

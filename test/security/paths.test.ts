@@ -11,9 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { createApi } from "../../runtime/api/server";
-import { configPathFields } from "../../runtime/confined-path";
-import { nodeTypes } from "../../runtime/node-types";
+import { configPath, configPathFields, configPathValues } from "../../runtime/confined-path";
+import { defineNode } from "../../runtime/node-contract";
+import { NodeTypes, nodeTypes } from "../../runtime/node-types";
 import { PipelineInvalidError, Runtime } from "../../runtime/runtime";
 import { jsonPath, validatePipeline, type Problem } from "../../runtime/validate";
 
@@ -66,6 +68,46 @@ describe("path fields", () => {
   it("refuses /etc/passwd as an io.generator file", () => {
     const result = validatePipeline(pipeline("confined", [{ id: "gen", type: "io.generator", config: { source: { kind: "csv", path: "/etc/passwd" } } }]), nodeTypes);
     expect(result.problems).toEqual([{ path: "$.nodes[0].config.source.path", message: expect.stringMatching(/absolute paths are not allowed/) }]);
+  });
+});
+
+describe("path fields nested in arrays, records and defaults", () => {
+  const file = (access: "read" | "write") => configPath({ kind: "file", access, describe: "A file" });
+  const nested = defineNode({
+    type: "test.paths",
+    category: "io",
+    title: "Paths",
+    description: "Paths in every shape a config can hold them",
+    inputs: {},
+    outputs: {},
+    config: z.object({
+      files: z.array(z.object({ path: file("read") })).default([]),
+      byName: z.record(z.string(), file("read")).optional(),
+      out: z.object({ inner: file("write").default("out/default.jsonl") }).default({ inner: "out/default.jsonl" }),
+    }),
+    create: () => ({}),
+  });
+  const types = new NodeTypes([nested]);
+
+  it("are enumerated with a config that reaches each", () => {
+    const fields = configPathFields(nested.config);
+    expect(fields.map((f) => [f.name, f.at])).toEqual([["files[].path", ["files", 0, "path"]], ["byName.x", ["byName", "x"]], ["out.inner", ["out", "inner"]]]);
+    expect(fields.map((f) => f.place("p"))).toEqual([{ files: [{ path: "p" }] }, { byName: { x: "p" } }, { out: { inner: "p" } }]);
+  });
+
+  it("are refused at their JSON paths by validate", () => {
+    const config = { files: [{ path: "in.jsonl" }, { path: "../x" }], byName: { a: "/etc/shadow" }, out: { inner: "a/../../b" } };
+    const result = validatePipeline(pipeline("nested", [{ id: "n", type: "test.paths", config }]), types);
+    expect(result.problems.map((p) => p.path).sort()).toEqual(["$.nodes[0].config.byName.a", "$.nodes[0].config.files[1].path", "$.nodes[0].config.out.inner"]);
+  });
+
+  it("are found in a parsed config, defaults included", () => {
+    const parsed = nested.config.parse({ files: [{ path: "a.jsonl" }], byName: { b: "b.jsonl" } });
+    expect(configPathValues(nested.config, parsed).map((v) => [v.at, v.value])).toEqual([
+      [["files", 0, "path"], "a.jsonl"],
+      [["byName", "b"], "b.jsonl"],
+      [["out", "inner"], "out/default.jsonl"],
+    ]);
   });
 });
 
