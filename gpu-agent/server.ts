@@ -30,7 +30,8 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Fa
   app.setNotFoundHandler((req, reply) => void reply.status(404).send({ error: `no route ${req.method} ${req.url}` }));
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "evoflow_process_" });
+  // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …) for existing dashboards; the agent's own are evoflow_agent_*.
+  collectDefaultMetrics({ register: registry });
   options.host.registerMetrics(registry);
 
   await registerV2Routes(app, modelsV2Provider(options.models, { host: options.host, versions: options.versions }), { bodyLimit, serverName: "evoflow-agent" });

@@ -4,6 +4,10 @@
  * own Histogram hashes its labels on every observe, which cost more than a whole
  * message hop here, so node latency keeps its buckets itself and is exported
  * through a custom collector in prom-client's registry.
+ *
+ * Names: prom-client's default process and Node.js metrics keep their standard names
+ * (`process_cpu_seconds_total`, `nodejs_heap_size_used_bytes`, …), so existing Grafana
+ * dashboards for Node.js services work as they are; Evoflow's own are under `evoflow_`.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
 
@@ -30,6 +34,8 @@ export interface MetricsSource {
   nodeStats(): Iterable<[string, NodeStats]>;
   edgeStats(): Iterable<[string, { depth: number; dropped: number }]>;
   deadLetterCount(): number;
+  /** Sync requests being handled now (see runtime/overload.ts). */
+  requestsInFlight?(): number;
 }
 
 export class Metrics {
@@ -37,7 +43,7 @@ export class Metrics {
   private readonly sources = new Set<MetricsSource>();
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "evoflow_process_" });
+    collectDefaultMetrics({ register: this.registry });
     const sources = this.sources;
     const counterFrom = (name: string, help: string, pick: (s: NodeStats) => number) =>
       new Counter({
@@ -71,6 +77,19 @@ export class Metrics {
         for (const src of sources) this.inc({ pipeline: src.pipeline }, src.deadLetterCount());
       },
     });
+    new Gauge({
+      name: "evoflow_requests_in_flight", help: "Sync requests a pipeline is handling now (at most its settings.maxInFlight)", labelNames: ["pipeline"], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const src of sources) if (src.requestsInFlight) this.set({ pipeline: src.pipeline }, src.requestsInFlight());
+      },
+    });
+    this.shedCounter = new Counter({
+      name: "evoflow_requests_shed_total",
+      help: "Sync requests refused because the pipeline was overloaded (reason: in-flight limit, or a full async edge with block overflow)",
+      labelNames: ["pipeline", "reason"],
+      registers: [this.registry],
+    });
     const latency = {
       name: "evoflow_node_latency_seconds",
       help: "Time a node takes to handle a message, sync downstream included",
@@ -95,6 +114,13 @@ export class Metrics {
       },
     };
     this.registry.registerMetric(latency as unknown as Metric);
+  }
+
+  private readonly shedCounter: Counter<"pipeline" | "reason">;
+
+  /** A sync request refused by load shedding (not on the hot path: only refusals count). */
+  shed(pipeline: string, reason: string): void {
+    this.shedCounter.inc({ pipeline, reason });
   }
 
   add(source: MetricsSource): void {

@@ -6,6 +6,7 @@ import websocket from "@fastify/websocket";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { traceIdFromTraceparent } from "../envelope";
 import { NodeError } from "../engine/engine";
+import { OverloadedError } from "../overload";
 import { PipelineInvalidError, type Runtime } from "../runtime";
 import { pipelineJsonSchema } from "../schema";
 import { validatePipeline } from "../validate";
@@ -164,6 +165,9 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
     } catch (err) {
       if (err instanceof NodeError)
         return reply.status(422).send({ error: err.message, node: err.node, port: err.port });
+      // Load shedding (runtime/overload.ts): refused before anything of it ran.
+      if (err instanceof OverloadedError)
+        return reply.status(429).header("retry-after", String(err.retryAfterSeconds)).send({ error: err.message, reason: err.reason });
       throw err;
     }
   });

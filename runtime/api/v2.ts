@@ -16,7 +16,8 @@
  * champion to serve 409 (naming the versions it has), bad request (JSON nested deeper
  * than 64, datatype, shape, data, integers out of their datatype's range) 400, body over
  * the limit 413 (refused from Content-Length before it is read, never a hang), no room
- * to load a model in time 503.
+ * to load a model in time 503, a sync pipeline over its load limits 503 with Retry-After
+ * (runtime/overload.ts; Triton also answers an overfull queue with 503).
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
@@ -28,6 +29,7 @@ import { RegistryError } from "../registry/types";
 import { CapacityError, ModelNotFoundError } from "../../gpu-agent/host";
 import { LocalModels, NoChampionError } from "../../gpu-agent/service";
 import { checkJsonDepth } from "../json-depth";
+import { OverloadedError } from "../overload";
 import { modelsV2Provider, type V2InferResult, type V2ModelMetadata, type V2Provider } from "../../gpu-agent/v2-provider";
 import { tensorBytes, tensorFromBinary, tensorFromJson, tensorJsonData, TensorInputError, V2_DATATYPE } from "../../gpu-agent/tensors";
 import type { ModelService } from "../../gpu-agent/service";
@@ -131,7 +133,7 @@ function statusOf(err: unknown): number {
   if (err instanceof NoChampionError) return 409;
   if (err instanceof ModelNotFoundError) return 404;
   if (err instanceof RegistryError) return err.code === "not_found" ? 404 : err.code === "invalid" ? 400 : 409;
-  if (err instanceof CapacityError) return 503;
+  if (err instanceof CapacityError || err instanceof OverloadedError) return 503;
   if (err instanceof NodeError) return 400; // the pipeline refused the request (its reason is dead-lettered too)
   const code = (err as { statusCode?: number }).statusCode;
   return code && code >= 400 ? code : 500;
@@ -140,6 +142,10 @@ function statusOf(err: unknown): number {
 function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const body: Record<string, unknown> = { error: err instanceof Error ? err.message : String(err) };
   if (err instanceof NodeError) Object.assign(body, { node: err.node, port: err.port });
+  if (err instanceof OverloadedError) {
+    body.reason = err.reason;
+    reply.header("retry-after", String(err.retryAfterSeconds));
+  }
   return reply.status(statusOf(err)).header("content-type", "application/json").send(JSON.stringify(body));
 }
 

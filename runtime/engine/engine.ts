@@ -15,6 +15,8 @@ import { pipelineDataDir, resolveConfined } from "../confined-path";
 import { newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
 import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../node-contract";
 import { NodeStats, type Metrics, type MetricsSource } from "../metrics";
+import { Admission, requestPathBlockEdges } from "../overload";
+import { DEFAULT_MAX_IN_FLIGHT } from "../schema";
 import { payloadProblem, type PortType } from "../ports";
 import { TraceStore } from "../provenance";
 import { Ring, TapStore } from "../taps";
@@ -111,6 +113,8 @@ export class RunningPipeline implements MetricsSource {
   readonly traces: TraceStore;
   readonly deadLetters: Ring<DeadLetter>;
   readonly entrypoints = new Map<string, Entrypoint>();
+  /** Load shedding of the sync requests of its entry points (runtime/overload.ts). */
+  readonly admission: Admission;
   private readonly nodes = new Map<string, RunningNode>();
   private readonly abort = new AbortController();
   private deadLetterTotal = 0;
@@ -122,6 +126,7 @@ export class RunningPipeline implements MetricsSource {
     this.taps = new TapStore(settings?.tapCapacity ?? 256, settings?.tapBytes);
     this.deadLetters = new Ring(settings?.deadLetterCapacity ?? 1000);
     this.traces = new TraceStore(settings?.traceCapacity ?? options.traceCapacity ?? 10_000, settings?.traceBytes);
+    this.admission = new Admission(this.name, settings?.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, options.transport, (reason) => options.metrics.shed(this.name, reason));
   }
 
   get pipeline(): string {
@@ -180,7 +185,7 @@ export class RunningPipeline implements MetricsSource {
       },
       resolvePath: (path, options) => resolveConfined(pipelineDir, path, options),
       log: (level, message, fields) => log(level, message, { pipeline: this.name, node: nodeId, ...fields }),
-      registerEntrypoint: (entry) => this.entrypoints.set(entry.name, entry),
+      registerEntrypoint: (entry) => this.entrypoints.set(entry.name, this.admission.guard(entry, requestPathBlockEdges(this.compiled.edges, nodeId))),
       service: <T>(name: string): T => {
         const s = this.options.services?.[name];
         if (s === undefined) throw new Error(`node ${nodeId} needs the "${name}" service, which this runtime does not provide`);
@@ -328,6 +333,10 @@ export class RunningPipeline implements MetricsSource {
 
   deadLetterCount(): number {
     return this.deadLetterTotal;
+  }
+
+  requestsInFlight(): number {
+    return this.admission.current;
   }
 
   /** Per node: counters and the node's own live figures. */

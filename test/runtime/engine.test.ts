@@ -41,22 +41,36 @@ describe("engine, in-process transport", () => {
     const hold = gate();
     const sink = probe("sink", { gate: hold });
     const running = await runtime().deploy(
+      pipeline("p", [{ id: "g", type: "io.generator", config: { source: { kind: "synthetic", count: 5 } } }, recorder("sink", "sink")], [
+        { from: "g.out", to: "sink.in", mode: "async", queue: { capacity: 2, overflow: "block" } },
+      ]),
+    );
+    for (let i = 0; i < 5; i++) await tick();
+    // One message is held by the consumer, two fill the queue: the source waits with the fourth.
+    expect(running.status().nodes.g).toMatchObject({ emitted: 3, done: false });
+    expect(running.status().edges["g_out-sink_in"]).toMatchObject({ depth: 2, dropped: 0 });
+    hold.open();
+    await expect.poll(() => running.status().nodes.g.done).toBe(true);
+    await running.idle();
+    expect(sink.received.map((m) => (m.payload as { i: number }).i)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("a sync request whose path would block on a full edge is refused (load shedding), not queued", async () => {
+    const hold = gate();
+    const sink = probe("sink", { gate: hold });
+    const running = await runtime().deploy(
       pipeline("p", [{ id: "h", type: "io.http" }, recorder("sink", "sink")], [
         { from: "h.out", to: "sink.in", mode: "async", queue: { capacity: 2, overflow: "block" } },
       ]),
     );
     const entry = running.entrypoints.get("p")!;
-    const sent: Promise<unknown>[] = [];
-    const settled: number[] = [];
-    for (let i = 0; i < 5; i++) sent.push(entry.invoke({ i }).then(() => settled.push(i)));
-    for (let i = 0; i < 5; i++) await tick();
-    // One message is held by the consumer, two fill the queue: the last two producers wait.
-    expect(settled).toEqual([0, 1, 2]);
+    const outcomes = await Promise.all(Array.from({ length: 5 }, (_, i) => entry.invoke({ i }).then(() => "accepted", (err: Error) => err.name)));
+    // One message is held by the consumer, two fill the queue: the last two requests are refused.
+    expect(outcomes).toEqual(["accepted", "accepted", "accepted", "OverloadedError", "OverloadedError"]);
     expect(running.status().edges["h_out-sink_in"]).toMatchObject({ depth: 2, dropped: 0 });
     hold.open();
-    await Promise.all(sent);
     await running.idle();
-    expect(sink.received.map((m) => (m.payload as { i: number }).i)).toEqual([0, 1, 2, 3, 4]);
+    expect(sink.received.map((m) => (m.payload as { i: number }).i)).toEqual([0, 1, 2]);
   });
 
   it("drop-oldest overflow keeps the newest messages and counts the drops", async () => {
