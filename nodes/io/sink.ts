@@ -45,7 +45,12 @@ export default defineNode({
     return {
       onMessage(_port, message) {
         if (config.kind !== "jsonl") return void count++;
-        if (failed) throw failed;
+        if (failed) {
+          // A write failed (disk full, file removed…): this message says why, the next one reopens.
+          const err = failed;
+          (failed = undefined), (out = undefined);
+          throw err;
+        }
         const line = `${stringify(message)}\n`;
         return out ? write(out, line) : openStream(config.path!).then((s) => write(s, line));
       },
