@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApi } from "../../runtime/api/server";
 import { nodeTypes } from "../../runtime/node-types";
 import { Runtime } from "../../runtime/runtime";
+import type { ModelRegistry } from "../../runtime/registry/types";
 import { createServices } from "../../runtime/services";
 import { validatePipeline } from "../../runtime/validate";
+import { makeMlp } from "../fixtures/mlp";
 import { examples } from "./pipeline-mutations";
 
 const example = (file: string) => structuredClone(examples.find((e) => e.file === file)!.pipeline) as unknown as { nodes: { id: string; config: Record<string, unknown> }[] } & Record<string, unknown>;
@@ -23,7 +25,22 @@ let url: string;
 const dataDir = mkdtempSync(join(tmpdir(), "evoflow-fuzz-regressions-"));
 
 beforeAll(async () => {
-  runtime = new Runtime({ dataDir, services: await createServices({ dataDir }) });
+  const services = await createServices({ dataDir });
+  runtime = new Runtime({ dataDir, services });
+  // A model pipeline as the inference fuzz runs it: io.http into a registry model.
+  const registry = services.registry as ModelRegistry;
+  await registry.register({ name: "iris", artifact: makeMlp({ sizes: [5, 10, 3], seed: 3, softmax: true }).bytes });
+  await registry.promote("iris", 1);
+  await runtime.deploy(example("hello-http.json"));
+  await runtime.deploy({
+    apiVersion: "evoflow/v1",
+    name: "score",
+    nodes: [
+      { id: "request", type: "io.http" },
+      { id: "model", type: "model.onnx", config: { model: "iris@champion" } },
+    ],
+    edges: [{ from: "request.out", to: "model.in", mode: "sync" }],
+  });
   app = await createApi({ runtime });
   url = await app.listen({ port: 0, host: "127.0.0.1" });
 });
@@ -69,5 +86,27 @@ describe("fuzz regressions: deploys", () => {
     expect(validatePipeline(p, nodeTypes).problems).toEqual([expect.objectContaining({ path: "$.name" })]);
     const res = await deploy(p);
     expect(res.status).toBe(400);
+  });
+});
+
+const deep = (n: number) => `${"[".repeat(n)}1${"]".repeat(n)}`;
+const post = (path: string, body: string) =>
+  fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(5_000) });
+
+describe("fuzz regressions: requests", () => {
+  // Found by seeds 1 and 3 (infer cases 821, 761): a tensor's shape holding arrays nested 10,000
+  // deep reached the model pipeline and overflowed the stack there: a 500. The JSON depth limit
+  // (64, runtime/json-depth.ts) must refuse it before any route sees it.
+  it("POST /pipelines/score with a shape nested 10,000 deep is a 400 naming the depth limit", async () => {
+    const res = await post("/pipelines/score", `{"dtype":"float32","shape":[2,${deep(10_000)}],"data":[1,2,3,4,5,6,7,8,9,10]}`);
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatch(/nested deeper than 64/);
+  });
+
+  it("POST /pipelines/hello with arrays nested 10,000 deep is a 400 naming the depth limit, and hello still answers", async () => {
+    const res = await post("/pipelines/hello", `{"x":${deep(10_000)}}`);
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatch(/nested deeper than 64/);
+    expect(await (await post("/pipelines/hello", '{"x":[1,2,3]}')).json()).toEqual({ sum: 6, mean: 2, n: 3, pipeline: "hello" });
   });
 });
