@@ -5,6 +5,7 @@
  * `error`, never a 5xx, a crash or a hang, and the server keeps serving.
  */
 import type { FastifyInstance } from "fastify";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ModelHost } from "../../gpu-agent/host";
@@ -14,7 +15,7 @@ import { LocalModels } from "../../gpu-agent/service";
 import { parseInferRequestJson } from "../../gpu-agent/v2-json";
 import { allNodes } from "../../nodes";
 import { createApi } from "../../runtime/api/server";
-import { JsonDepthError } from "../../runtime/json-depth";
+import { checkJsonDepth, JsonDepthError } from "../../runtime/json-depth";
 import { defineNode } from "../../runtime/node-contract";
 import { NodeTypes } from "../../runtime/node-types";
 import { port } from "../../runtime/ports";
@@ -108,6 +109,23 @@ describe("JSON nesting depth", () => {
     await expectRefused(await post(`${base}/pipelines/echo`, '{"__proto__":{"admin":true}}'), 400, /not valid JSON/);
     await expectRefused(await post(`${base}/pipelines/echo`, '{"constructor":{"prototype":{"admin":true}}}'), 400, /not valid JSON/);
     await expectRefused(await post(`${base}/pipelines/echo`, "{not json"), 400, /not valid JSON/);
+  });
+
+  it("the scan agrees with the depth of the parsed value, whatever strings hold (brackets, quotes, backslashes)", () => {
+    const depthOf = (v: unknown): number => (typeof v === "object" && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0);
+    const text = fc.string({ unit: fc.constantFrom("[", "]", "{", "}", '"', "\\", "a", "\u00e9") });
+    const { tree } = fc.letrec((tie) => ({
+      tree: fc.oneof({ depthSize: "small", withCrossShrink: true }, text, fc.integer(), fc.array(tie("tree"), { maxLength: 3 }), fc.dictionary(text, tie("tree"), { maxKeys: 3 })),
+    }));
+    fc.assert(
+      fc.property(tree, fc.integer({ min: 0, max: 6 }), (value, max) => {
+        const json = JSON.stringify(value);
+        const deep = depthOf(value) > max;
+        if (deep) expect(() => checkJsonDepth(json, max)).toThrow(JsonDepthError);
+        else expect(() => checkJsonDepth(json, max)).not.toThrow();
+      }),
+      { numRuns: 2000, seed: 18 },
+    );
   });
 
   it("the OIP reader counts depth itself and on the text it hands to JSON.parse", () => {
