@@ -19,7 +19,7 @@ import { FUZZ_SEED, preview, rngFor, toJsonText } from "./mutate";
 import { examples, mutatePipeline } from "./pipeline-mutations";
 import { watchUncaught } from "./uncaught";
 
-const VALIDATE_CASES = 1_500;
+const VALIDATE_CASES = 1_200;
 const CLI_CASES = 12;
 const DEPLOY_CASES = 240;
 const root = join(import.meta.dirname, "../..");
@@ -107,7 +107,7 @@ describe("fuzzed deploys through the API (real server)", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it(`POST /api/pipelines: ${DEPLOY_CASES} mutants, every answer below 500 and within 5 s, undeployed after`, async () => {
+  it(`POST /api/pipelines: ${DEPLOY_CASES} mutants, every answer below 500 and within 5 s, undeployed through the API after`, async () => {
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     for (let i = 0; i < DEPLOY_CASES; i++) {
@@ -125,7 +125,11 @@ describe("fuzzed deploys through the API (real server)", () => {
         failures.push(failure("deploy", i, steps, pipeline, `no answer within 5 s (${(err as Error).name})`));
       }
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      for (const p of runtime.list()) await runtime.undeploy(p.name);
+      for (const p of runtime.list()) {
+        const res = await fetch(`${url}/api/pipelines/${encodeURIComponent(p.name)}`, { method: "DELETE", signal: AbortSignal.timeout(5_000) });
+        if (res.status !== 200) failures.push(failure("deploy", i, steps, pipeline, `DELETE /api/pipelines/${p.name} answered ${res.status}: ${(await res.text()).slice(0, 300)}`));
+      }
+      if (runtime.list().length > 0) failures.push(failure("deploy", i, steps, pipeline, `still running after DELETE: ${runtime.list().map((p) => p.name).join(", ")}`));
     }
     console.log(`deploy fuzz (seed ${FUZZ_SEED}): statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
     expect(failures, failures.slice(0, 5).join("\n\n")).toEqual([]);
