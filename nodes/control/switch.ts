@@ -1,8 +1,7 @@
-import jsonata from "jsonata";
 import { z } from "zod";
 import { defineNode } from "../../runtime/node-contract";
 import { port, type Ports } from "../../runtime/ports";
-import { jsonataExpression } from "../transform/jsonata";
+import { jsonataExpression, jsonataLimitFields, LimitedJsonata } from "../../runtime/user-code/limited-jsonata";
 
 const portName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/);
 
@@ -10,7 +9,8 @@ export default defineNode({
   type: "control.switch",
   category: "control",
   title: "Switch",
-  description: "Routes each message to the output of the first rule whose JSONata condition is true (or of every true rule), else to `otherwise`.",
+  description:
+    "Routes each message to the output of the first rule whose JSONata condition is true (or of every true rule), else to `otherwise`. Each condition runs under the time and depth limits; one that trips a limit sends the message to the dead letters with the limit named.",
   inputs: { in: port.any() },
   outputs: (config) => {
     const ports: Ports = {};
@@ -25,9 +25,10 @@ export default defineNode({
       .describe("Checked in order"),
     otherwise: portName.default("otherwise").describe("Output for messages no rule matched"),
     mode: z.enum(["first", "all"]).default("first").describe("first: only the first matching rule; all: every matching rule"),
+    ...jsonataLimitFields,
   }),
   create: (_ctx, config) => {
-    const rules = config.rules.map((r) => ({ when: jsonata(r.when), port: r.port }));
+    const rules = config.rules.map((r) => ({ when: new LimitedJsonata(r.when, config), port: r.port }));
     return {
       async onMessage(_port, message, emit) {
         let matched = false;

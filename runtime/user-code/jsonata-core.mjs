@@ -1,0 +1,207 @@
+// JSONata with limits, shared by the runtime's thread (runtime/user-code/limited-jsonata.ts) and
+// the worker that takes over runaways (jsonata-worker.mjs). jsonata 2.x looks up
+// Symbol.for("jsonata.__evaluate_entry"/"__evaluate_exit") in the expression's environment and
+// awaits them around every step (as its own `timeboxExpression` test does); the entry hook
+// checks the depth and the clock and now and then waits a turn of the event loop (a runaway
+// otherwise runs on microtasks and no socket is read until it ends), the exit hook measures
+// what the step made. Plain JavaScript so the worker needs no TypeScript loader; types in
+// jsonata-core.d.mts.
+import v8 from "node:v8";
+import jsonata from "jsonata";
+import { SLICE_MS, TimeBudget, UserCodeLimitError, formatCount } from "./limits.mjs";
+
+/** Largest array (items counted through nested arrays and objects) one step may make. */
+export const MAX_ITEMS = 1_000_000;
+/** Longest string one step may make, and the most characters nested in one value. */
+export const MAX_STRING = 10_000_000;
+/**
+ * `$sort` (without a function) and `$distinct` run as one call no hook sees, and jsonata's are
+ * quadratic: `$sort` of 10,000 numbers took 1.1 s here, of 100,000 it filled a 1.5 GB heap.
+ * Longer arrays are sorted where the time and memory limits are hard (the worker).
+ */
+export const INLINE_SORT_ITEMS = 1_000;
+
+const ENTRY = Symbol.for("jsonata.__evaluate_entry");
+const EXIT = Symbol.for("jsonata.__evaluate_exit");
+/** A binding name JSONata syntax cannot spell (it has a space), so an expression cannot read it. */
+const STATE_BINDING = " evoflow limits";
+const STATE = Symbol("evoflow.jsonata.state");
+
+/** Thrown in the runtime's thread when the evaluation must continue in the worker. */
+export class MoveToWorker extends Error {
+  constructor(why) {
+    super(`JSONata evaluation moved to a worker: ${why}`);
+    this.name = "MoveToWorker";
+  }
+}
+
+// V8's linear-time regexp engine (the `l` flag) cannot backtrack without bound, so
+// `$match(s, /(a+)+b/)` stays fast on the runtime's thread. The flag only makes `l` parse;
+// no other regexp changes. Patterns it cannot run (back-references, lookaround) go to the worker.
+v8.setFlagsFromString("--enable-experimental-regexp-engine");
+const linearRegExpAvailable = (() => {
+  try {
+    return new RegExp("a", "l").test("a");
+  } catch {
+    return false;
+  }
+})();
+
+function linearRegExp(re) {
+  return new RegExp(re.source, `${re.flags}l`);
+}
+
+function canRunLinear(re) {
+  if (!linearRegExpAvailable) return false;
+  try {
+    linearRegExp(re);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether any regex literal in the parsed expression can backtrack without bound. */
+function hasBacktrackingRegex(node) {
+  if (node instanceof RegExp) return !canRunLinear(node);
+  if (node === null || typeof node !== "object") return false;
+  for (const key of Object.keys(node)) if (hasBacktrackingRegex(node[key])) return true;
+  return false;
+}
+
+const isCallable = (v) => typeof v === "function" || v._jsonata_lambda === true || v._jsonata_function === true;
+
+/** One evaluation's limits and clock, found by the hooks through the environment's root. */
+class Evaluation extends TimeBudget {
+  constructor(limits, inline) {
+    super(limits.timeoutMs, inline ? SLICE_MS : Infinity, inline ? inline.overrunMs : Infinity);
+    this.limits = limits;
+    this.sizes = undefined; // WeakMap value -> { items, chars }, made on first use
+  }
+
+  timeError() {
+    return new UserCodeLimitError(`JSONata expression exceeded its time limit of ${formatCount(this.limits.label ?? this.timeoutMs)} ms`, "time");
+  }
+
+  overrunError() {
+    return new MoveToWorker(`ran over ${this.overrunMs} ms`);
+  }
+
+  /** Counts the items and characters in a value a step made; shared parts are counted once per reference (what serialising it would write) and measured once. */
+  measure(value) {
+    this.sizes ??= new WeakMap();
+    const known = this.sizes.get(value);
+    if (known !== undefined) return known;
+    let items = 0;
+    let chars = 0;
+    const add = (v) => {
+      if (typeof v === "string") chars += v.length;
+      else if (v !== null && typeof v === "object" && !isCallable(v)) {
+        const inner = this.measure(v);
+        items += inner.items;
+        chars += inner.chars;
+      }
+    };
+    if (ArrayBuffer.isView(value)) items = value.length ?? value.byteLength;
+    else if (Array.isArray(value)) {
+      items = value.length;
+      if (items > MAX_ITEMS) this.check({ items, chars });
+      for (let i = 0; i < value.length; i++) add(value[i]);
+    } else
+      for (const key of Object.keys(value)) {
+        items++;
+        chars += key.length;
+        add(value[key]);
+      }
+    const size = { items, chars };
+    this.check(size);
+    this.sizes.set(value, size);
+    return size;
+  }
+
+  check({ items, chars }) {
+    if (items > MAX_ITEMS)
+      throw new UserCodeLimitError(`JSONata expression made an array of ${formatCount(items)} items (limit ${formatCount(MAX_ITEMS)})`, "items");
+    if (chars > MAX_STRING)
+      throw new UserCodeLimitError(`JSONata expression made a string of ${formatCount(chars)} characters (limit ${formatCount(MAX_STRING)})`, "string");
+  }
+}
+
+function evaluationOf(env) {
+  const base = env.base;
+  let evaluation = base[STATE];
+  if (evaluation === undefined) {
+    evaluation = base[STATE] = base.lookup(STATE_BINDING);
+    // jsonata's `sequence` option (MAX_ITEMS) makes a range check its size before it allocates,
+    // but also wraps push() of every sequence; this evaluation's sequences go without the wrapper
+    // (their size is what the exit hook measures).
+    base.createSequence = createSequence;
+  }
+  return evaluation;
+}
+
+/** jsonata's createSequence without the `sequence` option. */
+function createSequence(...items) {
+  const sequence = [];
+  sequence.sequence = true;
+  if (items.length === 1) sequence.push(items[0]);
+  return sequence;
+}
+
+/** jsonata's own limit (D2015: a range longer than the `sequence` option) as ours. */
+function asLimitError(err) {
+  if (err?.code !== "D2015") throw err;
+  throw new UserCodeLimitError(`JSONata expression made an array of ${formatCount(err.value)} items (limit ${formatCount(MAX_ITEMS)})`, "items");
+}
+
+function onEntry(_node, _input, env) {
+  const evaluation = evaluationOf(env);
+  if (env.base.depth > evaluation.limits.maxDepth)
+    throw new UserCodeLimitError(`JSONata expression exceeded its depth limit of ${formatCount(evaluation.limits.maxDepth)} (nested evaluation: a recursion that does not end?)`, "depth");
+  return evaluation.tick();
+}
+
+function onExit(_node, input, env, result) {
+  if (typeof result === "string") {
+    if (result.length > MAX_STRING) evaluationOf(env).check({ items: 0, chars: result.length });
+  } else if (result !== null && typeof result === "object" && result !== input && !isCallable(result)) evaluationOf(env).measure(result);
+}
+
+// The builtins wrapped below, taken from jsonata itself.
+const builtin = {
+  sort: await jsonata("$sort").evaluate(undefined),
+  distinct: await jsonata("$distinct").evaluate(undefined),
+};
+
+function inlineOnlyWhenShort(name) {
+  const original = builtin[name].implementation;
+  return function (array, ...rest) {
+    if (Array.isArray(array) && array.length > INLINE_SORT_ITEMS) throw new MoveToWorker(`$${name} of ${formatCount(array.length)} items`);
+    return original.call(this, array, ...rest);
+  };
+}
+
+/**
+ * Compiles `source` (throws jsonata's syntax error). `inline` (the runtime's thread): regexes
+ * run on the linear engine, long `$sort`/`$distinct` calls and evaluations past
+ * `inline.overrunMs` throw MoveToWorker, and the clock yields every SLICE_MS. Without it (the
+ * worker): plain RegExp, no yields; the worker's owner enforces the deadline and memory.
+ */
+export function compileLimited(source, inline) {
+  const options = inline && linearRegExpAvailable ? { sequence: MAX_ITEMS, RegexEngine: linearRegExp } : { sequence: MAX_ITEMS };
+  const expression = jsonata(source, options);
+  const needsWorker = inline !== undefined && hasBacktrackingRegex(expression.ast());
+  expression.assign(ENTRY, onEntry);
+  expression.assign(EXIT, onExit);
+  if (inline) {
+    expression.registerFunction("sort", inlineOnlyWhenShort("sort"), builtin.sort.signature.definition);
+    expression.registerFunction("distinct", inlineOnlyWhenShort("distinct"), builtin.distinct.signature.definition);
+  }
+  return {
+    /** True when some regex in it needs the backtracking engine: run it in the worker only. */
+    needsWorker,
+    evaluate(input, bindings, limits) {
+      return expression.evaluate(input, { ...bindings, [STATE_BINDING]: new Evaluation(limits, inline) }).catch(asLimitError);
+    },
+  };
+}

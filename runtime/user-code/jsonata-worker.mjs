@@ -1,0 +1,23 @@
+// The worker thread where a JSONata evaluation continues when it ran over its time on the
+// runtime's thread, or needs the backtracking regexp engine (runtime/user-code/limited-jsonata.ts).
+// Its owner gives it a heap limit (resourceLimits) and terminates it at the deadline, which
+// also stops a builtin or a regexp that no hook sees. One job at a time.
+import { parentPort } from "node:worker_threads";
+import { compileLimited } from "./jsonata-core.mjs";
+
+const compiled = new Map(); // source -> compiled expression; a worker serves few expressions
+
+parentPort.on("message", async ({ id, source, input, bindings, limits }) => {
+  try {
+    let expression = compiled.get(source);
+    if (!expression) compiled.set(source, (expression = compileLimited(source)));
+    const value = await expression.evaluate(input, bindings, limits);
+    try {
+      parentPort.postMessage({ id, ok: true, value });
+    } catch (err) {
+      parentPort.postMessage({ id, ok: false, message: `JSONata result cannot leave the expression: ${err.message}` });
+    }
+  } catch (err) {
+    parentPort.postMessage({ id, ok: false, message: err?.message ?? String(err), limit: err?.limit });
+  }
+});

@@ -1,0 +1,109 @@
+/**
+ * JSONata for nodes, under limits (issue 18 point 6): what transform.jsonata, control.switch
+ * and any later JSONata user compile their expressions with.
+ *
+ * Each evaluation starts on the runtime's thread with hooks at every step (jsonata-core.mjs):
+ * a depth limit, a size limit on what a step makes (MAX_ITEMS items, MAX_STRING characters,
+ * counted through nested values), regexes on V8's linear engine, and a clock that waits a turn
+ * of the event loop every SLICE_MS so other pipelines are served. An evaluation that is still
+ * running after INLINE_MS (or calls `$sort`/`$distinct` on a long array, or has a regex that
+ * needs backtracking) is started again in a worker thread with a heap limit of WORKER_MEMORY_MB
+ * and ended at the deadline, so neither memory nor a builtin that never yields can take the
+ * runtime down. JSONata has no side effects, so starting over gives the same result (`$now()`
+ * aside). A tripped limit throws an error naming it; the engine dead-letters the message with
+ * that reason and a sync caller gets 422.
+ *
+ * Costs measured (see the report in bench/results/runaway-neighbour.md): the hooks add
+ * ~1.5 us to a trivial `{ 'double': n * 2 }` (2.3 -> 3.8 us an evaluation); a runaway costs the
+ * runtime's thread at most INLINE_MS, then only the worker's core.
+ */
+import path from "node:path";
+import jsonata from "jsonata";
+import { z } from "zod";
+import { PROJECT_ROOT } from "../paths";
+import { compileLimited, MoveToWorker, type CompiledLimited } from "./jsonata-core.mjs";
+import { UserCodeWorkerPool } from "./worker-pool";
+
+export const DEFAULT_TIMEOUT_MS = 1000;
+export const MAX_TIMEOUT_MS = 60_000;
+/**
+ * Nested evaluation steps: ~3 per level of a recursive function (`$fact(170)` needs 512). A
+ * level holds ~1.3 KB of promises, so the limit keeps a runaway recursion to ~1.3 MB where
+ * `$f(1000000)` without it filled a 4 GB heap.
+ */
+export const DEFAULT_MAX_DEPTH = 1000;
+/** How long an evaluation may run on the runtime's thread before it continues in a worker. */
+export const INLINE_MS = 25;
+export const WORKER_MEMORY_MB = 256;
+
+/** Compiles a JSONata expression, turning a syntax error into a zod issue so `validate` reports it with its path. */
+export const jsonataExpression = z
+  .string()
+  .min(1)
+  .superRefine((expr, ctx) => {
+    try {
+      jsonata(expr);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `JSONata: ${(err as Error).message}` });
+    }
+  });
+
+/** The limit fields of a node's config that runs JSONata (spread into its z.object). */
+export const jsonataLimitFields = {
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_TIMEOUT_MS)
+    .default(DEFAULT_TIMEOUT_MS)
+    .describe("Time limit of one evaluation, ms: a message whose expression runs longer goes to the dead letters"),
+  maxDepth: z
+    .number()
+    .int()
+    .min(10)
+    .max(10_000)
+    .default(DEFAULT_MAX_DEPTH)
+    .describe("Nesting limit of one evaluation (about 3 per level of a recursive function)"),
+};
+
+export interface JsonataLimits {
+  timeoutMs: number;
+  maxDepth: number;
+}
+
+let workers: UserCodeWorkerPool | undefined;
+function workerPool(): UserCodeWorkerPool {
+  workers ??= new UserCodeWorkerPool({
+    module: path.join(PROJECT_ROOT, "runtime", "user-code", "jsonata-worker.mjs"),
+    memoryMb: WORKER_MEMORY_MB,
+    what: "JSONata expression",
+  });
+  return workers;
+}
+
+export class LimitedJsonata {
+  private readonly inline: CompiledLimited;
+
+  /** Compiles once (throws jsonata's syntax error); evaluate() as often as needed. */
+  constructor(
+    readonly source: string,
+    readonly limits: JsonataLimits,
+  ) {
+    this.inline = compileLimited(source, { overrunMs: INLINE_MS });
+  }
+
+  evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown> {
+    const started = performance.now();
+    if (this.inline.needsWorker) return this.inWorker(input, bindings, started);
+    return this.inline.evaluate(input, bindings, this.limits).catch((err: unknown) => {
+      if (err instanceof MoveToWorker) return this.inWorker(input, bindings, started);
+      throw err;
+    });
+  }
+
+  private inWorker(input: unknown, bindings: Record<string, unknown> | undefined, started: number): Promise<unknown> {
+    const deadline = started + this.limits.timeoutMs;
+    const limits = { timeoutMs: deadline - performance.now(), label: this.limits.timeoutMs, maxDepth: this.limits.maxDepth };
+    return workerPool().run({ source: this.source, input, bindings, limits }, deadline, this.limits.timeoutMs);
+  }
+}

@@ -1,0 +1,124 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { UserCodeLimitError, formatCount } from "./limits.mjs";
+
+/**
+ * Worker threads for user code whose limits must be hard: a heap limit (`resourceLimits`: an
+ * allocation past it ends the worker, not the process) and a deadline (terminate() stops even a
+ * builtin or a regexp that never returns to JavaScript). A worker runs one job at a time and is
+ * replaced after it was ended; workers start on first use and do not keep the process alive.
+ *
+ * The worker module answers `{ id, ok: true, value }` or `{ id, ok: false, message, limit? }`
+ * to each `{ id, ...job }` it is posted.
+ */
+export interface WorkerPoolOptions {
+  /** Absolute path of the worker module (plain JavaScript: workers get no TypeScript loader). */
+  module: string;
+  /** Heap limit of each worker, MB. */
+  memoryMb: number;
+  /** Names the code in errors: "JSONata expression". */
+  what: string;
+  size?: number;
+}
+
+interface Pending {
+  job: Record<string, unknown>;
+  deadline: number;
+  limitMs: number;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  running?: Pending & { timer: NodeJS.Timeout };
+}
+
+/** Two workers on a small machine: one runaway holding a worker does not queue everyone else's. */
+const defaultSize = () => Math.min(4, Math.max(2, Math.floor(availableParallelism() / 2)));
+
+export class UserCodeWorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private readonly size: number;
+  private nextId = 0;
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    this.size = options.size ?? defaultSize();
+  }
+
+  /** Runs `job` by `deadline` (a performance.now() time); `limitMs` is the user's limit, named in the error. */
+  run(job: Record<string, unknown>, deadline: number, limitMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job, deadline, limitMs, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      const slot = this.slots.find((s) => !s.running) ?? (this.slots.length < this.size ? this.spawn() : undefined);
+      if (!slot) return;
+      const pending = this.queue.shift()!;
+      const left = pending.deadline - performance.now();
+      if (left <= 0) {
+        pending.reject(this.timeError(pending));
+        continue;
+      }
+      const id = this.nextId++;
+      const timer = setTimeout(() => this.end(slot, this.timeError(pending)), left);
+      slot.running = { ...pending, timer };
+      try {
+        slot.worker.postMessage({ id, ...pending.job });
+      } catch (err) {
+        clearTimeout(timer);
+        slot.running = undefined;
+        pending.reject(new Error(`${this.options.what}: its input cannot be copied to a worker: ${(err as Error).message}`));
+      }
+    }
+  }
+
+  private spawn(): Slot {
+    // No execArgv: the worker needs no TypeScript loader (tsx would add ~35 MB to each).
+    const worker = new Worker(this.options.module, {
+      execArgv: [],
+      resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+    });
+    worker.unref();
+    const slot: Slot = { worker };
+    worker.on("message", (reply: { ok: boolean; value?: unknown; message?: string; limit?: string }) => {
+      const running = slot.running;
+      if (!running) return;
+      clearTimeout(running.timer);
+      slot.running = undefined;
+      if (reply.ok) running.resolve(reply.value);
+      else running.reject(reply.limit ? new UserCodeLimitError(reply.message!, reply.limit as never) : new Error(reply.message));
+      this.dispatch();
+    });
+    worker.on("error", (err: Error & { code?: string }) => {
+      const memory = err.code === "ERR_WORKER_OUT_OF_MEMORY";
+      this.end(slot, memory ? new UserCodeLimitError(`${this.options.what} exceeded its memory limit of ${this.options.memoryMb} MB`, "memory") : err, false);
+    });
+    worker.on("exit", () => this.end(slot, new Error(`${this.options.what}: its worker stopped`), false));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** Fails the slot's job with `err` and drops the worker (terminating it unless it is already gone). */
+  private end(slot: Slot, err: Error, terminate = true): void {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return;
+    this.slots.splice(index, 1);
+    if (terminate) void slot.worker.terminate();
+    if (slot.running) {
+      clearTimeout(slot.running.timer);
+      slot.running.reject(err);
+      slot.running = undefined;
+    }
+    this.dispatch();
+  }
+
+  private timeError(pending: Pending): Error {
+    return new UserCodeLimitError(`${this.options.what} exceeded its time limit of ${formatCount(pending.limitMs)} ms`, "time");
+  }
+}
