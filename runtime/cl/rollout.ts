@@ -22,7 +22,7 @@ export const rolloutConfigSchema = z.object({
   steps: z.array(z.number().gt(0).max(1)).min(1).default([0.05, 0.25, 0.5, 1]).describe("Canary: share of requests the candidate answers at each step (0.05 = 5%); it is promoted once the last step passes"),
   requestsPerStep: z.number().int().min(1).max(10_000_000).default(200).describe("Candidate answers observed (canary) or mirrored (shadow) before a step is judged (at most 10,000,000)"),
   labelledPerStep: z.number().int().min(0).max(10_000_000).default(0).describe("Labelled candidate answers (labels are joined to answers by request id, however late) also needed before a step is judged; 0 judges without waiting for labels (at most 10,000,000)"),
-  maxStepSeconds: z.number().positive().default(600).describe("A step that has not gathered its answers (and labels) in this time rolls back: a candidate is promoted only on evidence"),
+  maxStepSeconds: z.number().positive().max(2_147_483).default(600).describe("A step that has not gathered its answers (and labels) in this time rolls back: a candidate is promoted only on evidence (at most 2,147,483 s: setTimeout's limit, about 24.8 days)"),
   maxErrorRate: z.number().min(0).max(1).default(0.01).describe("Largest share of failed candidate requests"),
   maxP99Ms: z.number().positive().default(50).describe("Candidate p99 latency budget at each step, ms"),
   maxAccuracyDrop: z.number().min(0).max(1).default(0.05).describe("Largest drop in accuracy on labelled requests against the champion"),
