@@ -213,6 +213,15 @@ export interface ResolvePathOptions {
 export async function resolveConfined(root: string, p: string, options: ResolvePathOptions = {}): Promise<string> {
   const problem = confinedPathProblem(p);
   if (problem) throw new ConfinedPathError(p, problem);
+  try {
+    return await resolveOnDisk(root, p, options);
+  } catch (err) {
+    // The file system's own refusals (a name too long, a file where a folder should be…) concern this path too.
+    throw err instanceof ConfinedPathError ? err : new ConfinedPathError(p, (err as Error).message);
+  }
+}
+
+async function resolveOnDisk(root: string, p: string, options: ResolvePathOptions): Promise<string> {
   await fs.mkdir(root, { recursive: true });
   const realRoot = await fs.realpath(root);
   let existing = path.resolve(root, p);
@@ -223,7 +232,7 @@ export async function resolveConfined(root: string, p: string, options: ResolveP
       real = await fs.realpath(existing);
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new ConfinedPathError(p, (err as Error).message);
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       // A link whose target is missing: writing through it would create the target, wherever it points.
       if (await fs.lstat(existing).then((s) => s.isSymbolicLink(), () => false))
         throw new ConfinedPathError(p, "it goes through a symbolic link whose target does not exist");
