@@ -25,7 +25,9 @@ const config = z.object({
  * Runs a registry model on the `models` service (the in-process GPU agent, or agents
  * over NATS). Every request is pinned to the version current when it arrives, so on
  * a champion change new requests go to the new version at once while those in flight
- * finish on the old one, which is then retired once idle.
+ * finish on the old one, which is then retired once idle. It needs no `network` capability:
+ * the agents it reaches (in process, over NATS, Triton behind an agent) are the runtime's own,
+ * set up by the operator, never named by the pipeline.
  */
 export default defineNode({
   type: "model.onnx",
