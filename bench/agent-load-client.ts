@@ -21,6 +21,8 @@ export interface LoadTarget {
   path: string;
   /** JSON body, sent as is. */
   body: string;
+  /** More request headers (an Authorization token). */
+  headers?: Record<string, string>;
 }
 
 export interface LoadPlan {
@@ -97,7 +99,7 @@ const now = () => performance.timeOrigin + performance.now();
 function send(agent: Agent, url: URL, target: LoadTarget): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { agent, host: url.hostname, port: url.port, path: target.path, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(target.body) } },
+      { agent, host: url.hostname, port: url.port, path: target.path, method: "POST", headers: { ...target.headers, "content-type": "application/json", "content-length": Buffer.byteLength(target.body) } },
       (res) => {
         res.on("data", () => undefined);
         res.on("end", () => resolve(res.statusCode ?? 0));

@@ -5,6 +5,9 @@
  *            called over the Open Inference Protocol at /v2/models/<pipeline>/infer
  *   evoflow-untraced: the same pipeline with provenance and taps off (settings
  *            traceCapacity 0, tapCapacity 0), for reference: what keeping them costs
+ *   evoflow-token / evoflow-unchecked: for bench/auth-overhead.ts, the evoflow server
+ *            asking for the token given as the third argument (and checking Host, Origin, content type,
+ *            as every server does), and the same with no access checks at all
  *   bare-reader: the bare handler reading its body as the v2 endpoint does
  *            (parseInferRequestJson, tensorFromJson) instead of JSON.parse, for
  *            reference: what the pipeline costs beyond the JSON reader
@@ -23,7 +26,7 @@ import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { LocalModels } from "../gpu-agent/service";
 import { tensorFromJson, type V2Tensor } from "../gpu-agent/tensors";
 import { parseInferRequestJson } from "../gpu-agent/v2-json";
-import { createApi } from "../runtime/api/server";
+import { createApi, createApiWithoutAccessChecks } from "../runtime/api/server";
 import { FsModelRegistry } from "../runtime/registry/fs";
 import { Runtime } from "../runtime/runtime";
 
@@ -33,7 +36,7 @@ function peakRss(): number {
   return kb ? Number(kb[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
 }
 
-const [mode, modelFile] = process.argv.slice(2);
+const [mode, modelFile, token] = process.argv.slice(2);
 const bytes = new Uint8Array(readFileSync(modelFile));
 
 async function bare(evoflowReader: boolean) {
@@ -51,7 +54,7 @@ async function bare(evoflowReader: boolean) {
   return { app, path: "/infer" };
 }
 
-async function evoflow(untraced: boolean) {
+async function evoflow(untraced: boolean, access: "checks" | "token" | "unchecked" = "checks") {
   const dir = mkdtempSync(join(tmpdir(), "evoflow-syncbench-"));
   const registry = new FsModelRegistry(join(dir, "registry"));
   await registry.register({ name: "mnist", artifact: bytes });
@@ -68,12 +71,14 @@ async function evoflow(untraced: boolean) {
     ],
     edges: [{ from: "request.out", to: "model.in", mode: "sync" }],
   });
-  return { app: await createApi({ runtime }), path: "/v2/models/classify/infer" };
+  const app =
+    access === "unchecked" ? await createApiWithoutAccessChecks({ runtime }) : await createApi({ runtime, auth: access === "token" ? { tokens: { [token]: "operator" } } : undefined });
+  return { app, path: "/v2/models/classify/infer" };
 }
 
 /** CPU (every thread) per request over `count` requests injected one after another. */
-async function injected(app: FastifyInstance, path: string, body: string, count: number): Promise<number> {
-  const inject = () => app.inject({ method: "POST", url: path, headers: { "content-type": "application/json" }, payload: body });
+async function injected(app: FastifyInstance, path: string, body: string, count: number, headers: Record<string, string> = {}): Promise<number> {
+  const inject = () => app.inject({ method: "POST", url: path, headers: { ...headers, "content-type": "application/json" }, payload: body });
   for (let i = 0; i < count / 10; i++) await inject(); // warm-up
   const before = process.cpuUsage();
   for (let i = 0; i < count; i++) await inject();
@@ -81,11 +86,13 @@ async function injected(app: FastifyInstance, path: string, body: string, count:
   return (used.user + used.system) / count;
 }
 
-const { app, path } = mode.startsWith("bare") ? await bare(mode === "bare-reader") : await evoflow(mode === "evoflow-untraced");
+const { app, path } = mode.startsWith("bare")
+  ? await bare(mode === "bare-reader")
+  : await evoflow(mode === "evoflow-untraced", mode === "evoflow-token" ? "token" : mode === "evoflow-unchecked" ? "unchecked" : "checks");
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
 const ready = { port: Number(new URL(address).port), path };
-process.on("message", async (msg: { inject?: { body: string; count: number } }) => {
-  if (msg.inject) process.send!({ cpuUsPerRequest: await injected(app, path, msg.inject.body, msg.inject.count) });
+process.on("message", async (msg: { inject?: { body: string; count: number; headers?: Record<string, string> } }) => {
+  if (msg.inject) process.send!({ cpuUsPerRequest: await injected(app, path, msg.inject.body, msg.inject.count, msg.inject.headers) });
   else process.send!({ peakRssBytes: peakRss() });
 });
 process.on("disconnect", () => process.exit(0)); // the benchmark ended, however it ended

@@ -21,7 +21,7 @@
  *    or application/octet-stream on the OIP infer routes (binary tensor extension); no
  *    cross-site "simple" request (text/plain, forms, multipart, or none) can pass: 415.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
@@ -78,7 +78,8 @@ export function requiredRole(method: string, route: string | undefined, auth: Au
   return route !== undefined && VIEWER_POSTS.has(route) ? "viewer" : "operator";
 }
 
-const digest = (token: string) => createHash("sha256").update(token).digest();
+// crypto.hash: one call, no Hash object per request (Node ≥ 20.12).
+const digest = (token: string) => hash("sha256", token, "buffer");
 
 /** Tokens by digest; `roleOf` compares against every entry in constant time. */
 export class TokenTable {
@@ -113,18 +114,19 @@ function hostName(host: string): string {
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
 const unmapped = (address: string | undefined) => (address?.startsWith("::ffff:") ? address.slice(7) : address);
 
-function hostMatcher(options: GuardOptions): (name: string, localAddress: string | undefined) => boolean {
+function hostMatcher(options: GuardOptions): (name: string, socket: { localAddress?: string }) => boolean {
   const extra = (options.allowHosts ?? []).map((h) => h.toLowerCase());
   if (extra.includes("*")) return () => true;
   const exact = new Set([...LOOPBACK_NAMES, ...extra.filter((h) => !h.startsWith("*.")).map(hostName)]);
   const suffixes = extra.filter((h) => h.startsWith("*.")).map((h) => h.slice(1));
   const bound = options.boundHost?.toLowerCase();
   if (bound && bound !== "0.0.0.0" && bound !== "::") exact.add(hostName(bound.includes(":") && isIP(bound) === 6 ? `[${bound}]` : bound));
-  return (name, localAddress) =>
+  return (name, socket) =>
     exact.has(name) ||
     name.endsWith(".localhost") ||
     // An IP literal the connection really arrived on: a rebinding page cannot send it as its Host.
-    (isIP(name) !== 0 && name === unmapped(localAddress)) ||
+    // (Read last: localAddress asks the kernel each time.)
+    (isIP(name) !== 0 && name === unmapped(socket.localAddress)) ||
     suffixes.some((s) => name.endsWith(s));
 }
 
@@ -173,11 +175,12 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
   const tokens = options.auth ? new TokenTable(options.auth) : undefined;
   const auth = options.auth;
 
-  app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
+  // Synchronous, and a callback hook rather than an async one: no promise on every request's path.
+  const check = (req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
     const host = req.headers.host;
     if (!host) return refuse(reply, 403, "the request has no Host header");
     const name = hostName(host);
-    if (!hostAllowed(name, req.socket.localAddress))
+    if (!hostAllowed(name, req.socket))
       return refuse(reply, 403, `Host "${name}" is not a name this server answers to (start it with --allow-host ${name} if it should)`);
 
     const upgrade = req.headers.upgrade?.toLowerCase() === "websocket";
@@ -235,5 +238,10 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
       if (!ok && (req.method !== "DELETE" || hasBody || type !== undefined))
         return refuse(reply, 415, `${req.method} needs Content-Type: application/json${route !== undefined && BINARY_ROUTES.has(route) ? " (or application/octet-stream with the binary tensor extension)" : ""}, not ${type ?? "none"}`);
     }
+    return undefined;
+  };
+  // A refused request has its answer sent; fastify goes on only when `done` is called.
+  app.addHook("onRequest", (req, reply, done) => {
+    if (!check(req, reply)) done();
   });
 }

@@ -29,6 +29,23 @@ export type ApiPlugin = (app: FastifyInstance, runtime: Runtime) => void | Promi
 const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, clRoutes];
 
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
+  const app = baseApp(options);
+  addAccessChecks(app, options);
+  for (const plugin of plugins) await plugin(app, options.runtime);
+  return app;
+}
+
+/**
+ * The same API with no access checks at all (no token, Host, Origin or content-type
+ * check): only for bench/auth-overhead.ts, which measures what the checks cost. Never serve it.
+ */
+export async function createApiWithoutAccessChecks(options: Omit<ApiOptions, keyof GuardOptions>): Promise<FastifyInstance> {
+  const app = baseApp(options);
+  for (const plugin of plugins) await plugin(app, options.runtime);
+  return app;
+}
+
+function baseApp(options: Pick<ApiOptions, "logger" | "bodyLimit">): FastifyInstance {
   // A WebSocket's URL may carry ?token=: the request log never shows it.
   const logger = options.logger ? { serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.replace(/([?&]token=)[^&]*/, "$1[redacted]") }) } } : false;
   const app = Fastify({ logger, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });
@@ -39,8 +56,6 @@ export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
     void reply.status(status).send({ error: err.message });
   });
   app.setNotFoundHandler((req, reply) => void reply.status(404).send({ error: `no route ${req.method} ${req.url}` }));
-  addAccessChecks(app, options);
   registerJsonBodyParser(app); // nesting-depth limit (64) before fastify's own JSON parser
-  for (const plugin of plugins) await plugin(app, options.runtime);
   return app;
 }
