@@ -10,7 +10,8 @@
  *   model at 1,000 req/s and 10 ms is 10 in flight) and keeps memory bounded: a
  *   request's body (16 MiB at most) and its messages are held only while in flight.
  * - a full async edge with `overflow: "block"` on the request's sync path (an async
- *   edge leaving any node the request passes through): while it is full a request
+ *   edge leaving any node the request passes through), where the transport has bounded
+ *   queues (memory; on nats the stream takes what it is sent): while it is full a request
  *   would wait for the consumer, so it is refused instead. Requests admitted just
  *   before the edge filled may still wait, but they are within the in-flight limit:
  *   the blocked producers of an edge are bounded by it, and so is their memory.
@@ -58,7 +59,7 @@ export class Admission {
   constructor(
     private readonly pipeline: string,
     private readonly maxInFlight: number,
-    private readonly transport: Pick<Transport, "edgeStats">,
+    private readonly transport: Pick<Transport, "isFull">,
     private readonly onShed: (reason: ShedReason) => void,
   ) {}
 
@@ -96,7 +97,7 @@ export class Admission {
     if (this.inFlight >= this.maxInFlight)
       return new OverloadedError(this.pipeline, "in-flight", `pipeline ${this.pipeline} is handling ${this.maxInFlight} requests, its limit (settings.maxInFlight): retry later`);
     for (const edge of blockEdges)
-      if (this.transport.edgeStats(edge).depth >= edge.queue.capacity)
+      if (this.transport.isFull?.(edge))
         return new OverloadedError(this.pipeline, "queue-full", `async edge ${edge.id} of pipeline ${this.pipeline} is full (${edge.queue.capacity} messages, overflow block): retry later`);
     return undefined;
   }

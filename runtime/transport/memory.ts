@@ -201,6 +201,10 @@ export class MemoryTransport implements Transport {
     return true;
   }
 
+  isFull(edge: EdgeInfo): boolean {
+    return this.queue(edge).depth >= edge.queue.capacity;
+  }
+
   edgeStats(edge: EdgeInfo): EdgeStats {
     const q = this.queues.get(this.key(edge));
     return { depth: q?.depth ?? 0, dropped: q?.dropped ?? 0 };

@@ -91,6 +91,12 @@ export interface Transport {
   /** Stores a dead letter; resolves false when the transport retries the message instead (it has deliveries left), so there is no letter. */
   deadLetter(letter: DeadLetter): Promise<boolean>;
   edgeStats(edge: EdgeInfo): EdgeStats;
+  /**
+   * Optional: whether a producer publishing on this `block` edge now would have to wait for
+   * the consumer (its bounded queue is full). Load shedding refuses sync requests then
+   * (runtime/overload.ts). Absent (nats: the stream takes what it is sent), never.
+   */
+  isFull?(edge: EdgeInfo): boolean;
   /** Resolves when no message is queued or being handled on any async edge of the pipeline. */
   idle(pipeline: string): Promise<void>;
   /** Stops serving and consuming the pipeline's edges. */
