@@ -267,28 +267,37 @@ function syncCycleProblems(edges: RawEdge[]): Problem[] {
   const next = new Map<string, RawEdge[]>();
   for (const e of edges) if (e.ok && e.mode === "sync") next.set(e.from.node, [...(next.get(e.from.node) ?? []), e]);
   const state = new Map<string, "open" | "done">();
-  const stack: RawEdge[] = [];
   const problems: Problem[] = [];
-  const visit = (node: string): void => {
-    state.set(node, "open");
-    for (const e of next.get(node) ?? []) {
+  // Depth-first with a stack of its own, not recursion: a chain of thousands of sync edges
+  // must be checked, not overflow the call stack. `via` is the edge each frame was entered by.
+  for (const root of next.keys()) {
+    if (state.has(root)) continue;
+    state.set(root, "open");
+    const frames: { node: string; next: number; via?: RawEdge }[] = [{ node: root, next: 0 }];
+    while (frames.length > 0) {
+      const top = frames[frames.length - 1];
+      const out = next.get(top.node) ?? [];
+      if (top.next >= out.length) {
+        state.set(top.node, "done");
+        frames.pop();
+        continue;
+      }
+      const e = out[top.next++];
       const s = state.get(e.to.node);
       if (s === "open") {
-        const start = stack.findIndex((x) => x.from.node === e.to.node);
-        const cycle = [...stack.slice(start), e];
+        const path = frames.slice(1).map((f) => f.via!);
+        const start = path.findIndex((x) => x.from.node === e.to.node);
+        const cycle = [...(start < 0 ? [] : path.slice(start)), e];
         problems.push({
           path: jsonPath(["edges", e.index]),
           message: `sync edges form a cycle: ${[...cycle.map((x) => x.from.node), e.to.node].join(" → ")}; a request would never return (make one edge async)`,
         });
       } else if (s === undefined) {
-        stack.push(e);
-        visit(e.to.node);
-        stack.pop();
+        state.set(e.to.node, "open");
+        frames.push({ node: e.to.node, next: 0, via: e });
       }
     }
-    state.set(node, "done");
-  };
-  for (const node of next.keys()) if (!state.has(node)) visit(node);
+  }
   return problems;
 }
 

@@ -15,7 +15,7 @@ import { nodeTypes } from "../../runtime/node-types";
 import { Runtime } from "../../runtime/runtime";
 import { createServices } from "../../runtime/services";
 import { validatePipeline, type ValidationResult } from "../../runtime/validate";
-import { FUZZ_SEED, preview, rngFor, toJsonText } from "./mutate";
+import { FUZZ_SEED, nested, preview, rngFor, toJsonText } from "./mutate";
 import { examples, mutatePipeline } from "./pipeline-mutations";
 import { watchUncaught } from "./uncaught";
 
@@ -59,6 +59,17 @@ describe("fuzzed pipelines", () => {
     expect(failures, failures.slice(0, 5).join("\n\n")).toEqual([]);
     // The mutations must leave some pipelines valid, or the deploy run below would test only refusals.
     expect(valid).toBeGreaterThan(VALIDATE_CASES / 20);
+  });
+
+  it("validatePipeline on documents that are not pipelines at all: no throw, problems at $", () => {
+    const docs: unknown[] = [null, undefined, 0, Number.NaN, "pipeline", [], {}, [examples[0].pipeline], { nodes: null, edges: null }, { nodes: "x", edges: 1 },
+      { apiVersion: "evoflow/v1", name: "x", nodes: [null, 1, "a", [], {}], edges: [null, 1, "a.b", [], {}] }, nested(10_000, "object"), nested(10_000, "array"),
+      { apiVersion: "evoflow/v1", name: "big", nodes: Array.from({ length: 5_000 }, (_, i) => ({ id: `n${i}`, type: "transform.set" })), edges: Array.from({ length: 4_999 }, (_, i) => ({ from: `n${i}.out`, to: `n${i + 1}.in` })) }];
+    for (const doc of docs) {
+      let r: ValidationResult | undefined;
+      expect(() => (r = validatePipeline(doc, nodeTypes)), preview(doc, 200)).not.toThrow();
+      if (!r!.ok) expect(problemsAreWellFormed(r!), preview(doc, 200)).toBeUndefined();
+    }
   });
 
   it(`evoflow validate on ${CLI_CASES} mutated files: exit 1 when one is invalid, one line per problem, no stack`, () => {

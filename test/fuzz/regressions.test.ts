@@ -50,6 +50,14 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** io.http into `n` transform.set nodes in a row, all sync; `loop` joins the last back to the first. */
+const syncChain = (n: number, loop: boolean) => ({
+  apiVersion: "evoflow/v1",
+  name: "chain",
+  nodes: [{ id: "request", type: "io.http" }, ...Array.from({ length: n }, (_, i) => ({ id: `n${i}`, type: "transform.set", config: { set: { last: i } } }))],
+  edges: [{ from: "request.out", to: "n0.in" }, ...Array.from({ length: n - 1 }, (_, i) => ({ from: `n${i}.out`, to: `n${i + 1}.in` })), ...(loop ? [{ from: `n${n - 1}.out`, to: "n0.in" }] : [])],
+});
+
 const deploy = (pipeline: unknown) =>
   fetch(`${url}/api/pipelines`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(pipeline), signal: AbortSignal.timeout(5_000) });
 
@@ -76,6 +84,28 @@ describe("fuzz regressions: deploys", () => {
     const res = await deploy(p);
     expect(res.status).toBe(400);
     expect((await res.json()).problems).toEqual(problems);
+  });
+
+  // Found by the fuzz of documents that are not example mutants: validate's sync-cycle check
+  // recursed once per edge, so a chain of 5,000 sync edges threw RangeError out of validatePipeline
+  // (a crash of `evoflow validate`, a 500 from the API). It walks with a stack of its own now.
+  it("a chain of 5,000 sync edges validates; closed into a loop it is a cycle problem", async () => {
+    const looped = validatePipeline(syncChain(5_000, true), nodeTypes);
+    const cycles = looped.problems.filter((p) => p.message.startsWith("sync edges form a cycle"));
+    expect(cycles).toEqual([{ path: "$.edges[5000]", message: expect.stringMatching(/^sync edges form a cycle: n0 → n1 → .* → n4999 → n0;/) }]);
+    expect(validatePipeline(syncChain(5_000, false), nodeTypes).problems).toEqual([]);
+    const res = await deploy(syncChain(5_000, true));
+    expect(res.status).toBe(400);
+  });
+
+  // Found next to it: the engine runs a sync chain by nested calls, and about 800 nodes down a
+  // request overflows the stack (422 "Maximum call stack size exceeded" at node n797). Either the
+  // engine runs deep chains, or validate refuses sync paths deeper than the engine can run.
+  it("a valid chain of 1,000 sync nodes answers its request", async () => {
+    expect((await deploy(syncChain(1_000, false))).status).toBe(201);
+    const reply = await fetch(`${url}/pipelines/chain`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}", signal: AbortSignal.timeout(5_000) });
+    expect(await reply.json()).toEqual({ last: 999 });
+    expect(reply.status).toBe(200);
   });
 
   // Found by seed 1, deploy case 114: a 200,000-character pipeline name passes the schema and
