@@ -84,7 +84,15 @@ export class TapStore {
     ring.push(message, binaryBytes);
     if (this.listeners.size === 0) return;
     const set = this.listeners.get(edge);
-    if (set) for (const l of set) l(edge, message);
+    if (!set) return;
+    for (const l of set) {
+      // A subscriber (a WebSocket, `evoflow tap`) that fails must not fail the emit that fed it.
+      try {
+        l(edge, message);
+      } catch {
+        // its own loss: the message is in the ring and went on downstream
+      }
+    }
   }
 
   read(edge: string, limit?: number): { total: number; messages: Message[] } {
