@@ -1,6 +1,7 @@
 export declare const MAX_ITEMS: number;
 export declare const MAX_STRING: number;
 export declare const INLINE_SORT_ITEMS: number;
+export declare const INLINE_QUADRATIC_ITEMS: number;
 export declare class MoveToWorker extends Error {
   constructor(why: string);
 }

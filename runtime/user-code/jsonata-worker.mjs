@@ -21,3 +21,4 @@ parentPort.on("message", async ({ id, source, input, bindings, limits }) => {
     parentPort.postMessage({ id, ok: false, message: err?.message ?? String(err), limit: err?.limit });
   }
 });
+parentPort.postMessage({ ready: true });

@@ -102,8 +102,8 @@ export class LimitedJsonata {
   }
 
   private inWorker(input: unknown, bindings: Record<string, unknown> | undefined, started: number): Promise<unknown> {
-    const deadline = started + this.limits.timeoutMs;
-    const limits = { timeoutMs: deadline - performance.now(), label: this.limits.timeoutMs, maxDepth: this.limits.maxDepth };
-    return workerPool().run({ source: this.source, input, bindings, limits }, deadline, this.limits.timeoutMs);
+    const leftMs = Math.max(0, started + this.limits.timeoutMs - performance.now());
+    const limits = { timeoutMs: leftMs, label: this.limits.timeoutMs, maxDepth: this.limits.maxDepth };
+    return workerPool().run({ source: this.source, input, bindings, limits }, leftMs, this.limits.timeoutMs);
   }
 }

@@ -6,10 +6,14 @@ import { UserCodeLimitError, formatCount } from "./limits.mjs";
  * Worker threads for user code whose limits must be hard: a heap limit (`resourceLimits`: an
  * allocation past it ends the worker, not the process) and a deadline (terminate() stops even a
  * builtin or a regexp that never returns to JavaScript). A worker runs one job at a time and is
- * replaced after it was ended; workers start on first use and do not keep the process alive.
+ * replaced after it was ended; workers start on first use (~12 MB of RSS each, 50-400 ms to
+ * start) and do not keep the process alive.
  *
- * The worker module answers `{ id, ok: true, value }` or `{ id, ok: false, message, limit? }`
- * to each `{ id, ...job }` it is posted.
+ * A job's clock starts when a ready worker takes it: the limit is on the code's run time, and a
+ * worker's start-up (the first job only) or a queue behind other jobs is not the code's doing.
+ *
+ * The worker module posts `{ ready: true }` once loaded, then answers `{ id, ok: true, value }` or
+ * `{ id, ok: false, message, limit? }` to each `{ id, ...job }` it is posted.
  */
 export interface WorkerPoolOptions {
   /** Absolute path of the worker module (plain JavaScript: workers get no TypeScript loader). */
@@ -23,7 +27,8 @@ export interface WorkerPoolOptions {
 
 interface Pending {
   job: Record<string, unknown>;
-  deadline: number;
+  /** Run time left, ms. */
+  leftMs: number;
   limitMs: number;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
@@ -31,6 +36,7 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
+  ready: boolean;
   running?: Pending & { timer: NodeJS.Timeout };
 }
 
@@ -47,26 +53,25 @@ export class UserCodeWorkerPool {
     this.size = options.size ?? defaultSize();
   }
 
-  /** Runs `job` by `deadline` (a performance.now() time); `limitMs` is the user's limit, named in the error. */
-  run(job: Record<string, unknown>, deadline: number, limitMs: number): Promise<unknown> {
+  /** Runs `job` for at most `leftMs`; `limitMs` is the user's limit, named in the error. */
+  run(job: Record<string, unknown>, leftMs: number, limitMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ job, deadline, limitMs, resolve, reject });
+      this.queue.push({ job, leftMs, limitMs, resolve, reject });
       this.dispatch();
     });
   }
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const slot = this.slots.find((s) => !s.running) ?? (this.slots.length < this.size ? this.spawn() : undefined);
-      if (!slot) return;
-      const pending = this.queue.shift()!;
-      const left = pending.deadline - performance.now();
-      if (left <= 0) {
-        pending.reject(this.timeError(pending));
-        continue;
+      const slot = this.slots.find((s) => s.ready && !s.running);
+      if (!slot) {
+        // Start a worker unless one is starting already or the pool is full.
+        if (this.slots.length < this.size && this.slots.every((s) => s.ready)) this.spawn();
+        return;
       }
+      const pending = this.queue.shift()!;
       const id = this.nextId++;
-      const timer = setTimeout(() => this.end(slot, this.timeError(pending)), left);
+      const timer = setTimeout(() => this.end(slot, this.timeError(pending)), pending.leftMs);
       slot.running = { ...pending, timer };
       try {
         slot.worker.postMessage({ id, ...pending.job });
@@ -78,15 +83,19 @@ export class UserCodeWorkerPool {
     }
   }
 
-  private spawn(): Slot {
+  private spawn(): void {
     // No execArgv: the worker needs no TypeScript loader (tsx would add ~35 MB to each).
     const worker = new Worker(this.options.module, {
       execArgv: [],
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
     worker.unref();
-    const slot: Slot = { worker };
-    worker.on("message", (reply: { ok: boolean; value?: unknown; message?: string; limit?: string }) => {
+    const slot: Slot = { worker, ready: false };
+    worker.on("message", (reply: { ready?: true; ok: boolean; value?: unknown; message?: string; limit?: string }) => {
+      if (reply.ready) {
+        slot.ready = true;
+        return this.dispatch();
+      }
       const running = slot.running;
       if (!running) return;
       clearTimeout(running.timer);
@@ -101,7 +110,6 @@ export class UserCodeWorkerPool {
     });
     worker.on("exit", () => this.end(slot, new Error(`${this.options.what}: its worker stopped`), false));
     this.slots.push(slot);
-    return slot;
   }
 
   /** Fails the slot's job with `err` and drops the worker (terminating it unless it is already gone). */
@@ -115,6 +123,8 @@ export class UserCodeWorkerPool {
       slot.running.reject(err);
       slot.running = undefined;
     }
+    // A worker that ended before it was ready would end again: fail what waits rather than loop.
+    if (!slot.ready) for (const pending of this.queue.splice(0)) pending.reject(new Error(`${this.options.what}: its worker could not start: ${err.message}`));
     this.dispatch();
   }
 
