@@ -85,7 +85,7 @@ export function mutatePipelineOnce(p: RawPipeline, rng: Rng, types: NodeTypes, j
     }
     case 5: {
       if (!node) break;
-      p.nodes.push(JSON.parse(JSON.stringify(node)));
+      p.nodes.push({ ...node }); // shallow: a deep value from an earlier step would overflow a JSON round trip
       return `duplicate node ${node.id}`;
     }
     case 6: {
