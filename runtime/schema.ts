@@ -6,8 +6,13 @@
 import { z } from "zod";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+/** Names become folder names (<data>/<pipeline>/<node>) and NATS subjects: 128 keeps both well inside their limits (255 bytes a path component). */
+export const MAX_NAME_LENGTH = 128;
 const name = (what: string) =>
-  z.string().regex(NAME, `${what} must start with a letter and hold only letters, digits, "_" and "-"`);
+  z
+    .string()
+    .max(MAX_NAME_LENGTH, `${what} must be at most ${MAX_NAME_LENGTH} characters`)
+    .regex(NAME, `${what} must start with a letter and hold only letters, digits, "_" and "-"`);
 /**
  * Upper bounds of every number that sizes memory (or a timer), so an absurd value is a
  * validation error with its JSON path rather than a 500 at deploy (a queue of 2.2e14
@@ -42,7 +47,7 @@ export const queueSchema = z
 export const nodeSchema = z
   .object({
     id: name("node id"),
-    type: z.string().min(1),
+    type: z.string().min(1).max(200),
     title: z.string().optional(),
     config: z.record(z.string(), z.unknown()).default({}),
     position: z.object({ x: z.number(), y: z.number() }).strict().optional(),
