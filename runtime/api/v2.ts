@@ -53,6 +53,9 @@ const inferRequestSchema = z.object({
   outputs: z.array(z.object({ name: z.string().min(1), parameters: parametersSchema.optional() })).optional(),
 });
 type InferRequest = z.infer<typeof inferRequestSchema>;
+/** Inputs (or outputs) one request may name: more than any model an OIP client calls has. */
+const MAX_INPUTS = 1024;
+const MAX_ISSUES_SHOWN = 10;
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -78,8 +81,18 @@ function splitBody(body: Buffer | undefined, headerLength: string | string[] | u
   } catch (err) {
     throw new HttpError(400, `request is not valid JSON: ${(err as Error).message}${headerLength === undefined ? " (binary tensor data needs the Inference-Header-Content-Length header)" : ""}`);
   }
+  // Checked before the schema: 100,000 bad inputs made 100,000 issues and a 6 MB error in 1.5 s.
+  for (const key of ["inputs", "outputs"] as const) {
+    const list = (parsed as Record<string, unknown> | null)?.[key];
+    if (Array.isArray(list) && list.length > MAX_INPUTS) throw new HttpError(400, `invalid inference request: ${list.length} ${key}, at most ${MAX_INPUTS} are taken`);
+  }
   const result = inferRequestSchema.safeParse(parsed);
-  if (!result.success) throw new HttpError(400, `invalid inference request: ${result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+  if (!result.success) {
+    const { issues } = result.error;
+    const shown = issues.slice(0, MAX_ISSUES_SHOWN).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    if (issues.length > MAX_ISSUES_SHOWN) shown.push(`and ${issues.length - MAX_ISSUES_SHOWN} more`);
+    throw new HttpError(400, `invalid inference request: ${shown.join("; ")}`);
+  }
   return { request: result.data, binary };
 }
 

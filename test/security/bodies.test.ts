@@ -168,6 +168,8 @@ describe("OIP tensor checks", () => {
     ["data that is not an array", tensor({ shape: [1], datatype: "FP32", data: "1" }), /data must be an array/],
     ["a shape that is not an array", tensor({ shape: "1", datatype: "FP32", data: [1] }), /shape/],
     ["no inputs", JSON.stringify({ inputs: [] }), /at least one input/],
+    ["100,000 inputs that are numbers", JSON.stringify({ inputs: Array.from({ length: 100_000 }, (_, i) => i) }), /100000 inputs, at most 1024/],
+    ["1,000 bad inputs: the first ten issues named", JSON.stringify({ inputs: Array.from({ length: 1000 }, (_, i) => i) }), /inputs\.9: .*; and 990 more$/],
   ];
   for (const [surface, url] of [["runtime", () => base], ["agent", () => agentBase]] as const)
     it(`/v2 on the ${surface} refuses each bad tensor with a 400 and a reason`, async () => {
