@@ -133,9 +133,42 @@ export function mutatePipelineOnce(p: RawPipeline, rng: Rng, types: NodeTypes, j
 
 const TYPES_UNKNOWN = ["io.nope", "nope", "", "IO.HTTP", "__proto__", "constructor", "toString", "io.", "io.http "];
 
-/** A mutated copy of `base`: 1 to `max` steps. */
-export function mutatePipeline(base: RawPipeline, rng: Rng, types: NodeTypes, options: { json: boolean; max: number }): { pipeline: RawPipeline; steps: string[] } {
+// Sizes an absurd value would not reach but a large plausible one does: these pass a schema
+// without bounds and then decide how much memory or time a node takes.
+const PLAUSIBLE = [0, 1, -1, 0.5, 100, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 2 ** 31 - 1, 2 ** 32, 1e12, 1e15];
+
+/** The config fields that are numbers (under optional/default wrappers). */
+function numericKeys(types: NodeTypes, type: string): string[] {
+  const schema = types.get(type)?.config;
+  if (!(schema instanceof z.ZodObject)) return [];
+  return Object.entries(schema.shape as Record<string, z.ZodType>)
+    .filter(([, field]) => {
+      let inner = field as unknown as { _zod: { def: { type: string; innerType?: unknown } } };
+      while (inner._zod.def.innerType) inner = inner._zod.def.innerType as typeof inner;
+      return inner._zod.def.type === "number";
+    })
+    .map(([key]) => key);
+}
+
+/** One numeric config field or setting set to a plausible-looking size: more of these deploy than of the wild ones. */
+function mutateSize(p: RawPipeline, rng: Rng, types: NodeTypes): string {
+  const value = pick(rng, PLAUSIBLE);
+  const node = Array.isArray(p.nodes) ? nodeOf(p, rng) : undefined;
+  const keys = node ? numericKeys(types, node.type) : [];
+  if (!node || keys.length === 0 || rng() < 0.2) {
+    const key = pick(rng, SETTINGS);
+    p.settings = { ...(p.settings ?? {}), [key]: value };
+    return `set settings.${key} = ${value}`;
+  }
+  const key = pick(rng, keys);
+  node.config = node.config && typeof node.config === "object" ? node.config : {};
+  setOwn(node.config, key, value);
+  return `set node ${node.id} config.${key} = ${value}`;
+}
+
+/** A mutated copy of `base`: 1 to `max` steps; `sizes`: only plausible sizes in configs and settings. */
+export function mutatePipeline(base: RawPipeline, rng: Rng, types: NodeTypes, options: { json: boolean; max: number; sizes?: boolean }): { pipeline: RawPipeline; steps: string[] } {
   const pipeline = structuredClone(base);
-  const steps = Array.from({ length: int(rng, 1, options.max) }, () => mutatePipelineOnce(pipeline, rng, types, options.json));
+  const steps = Array.from({ length: int(rng, 1, options.max) }, () => (options.sizes ? mutateSize(pipeline, rng, types) : mutatePipelineOnce(pipeline, rng, types, options.json)));
   return { pipeline, steps };
 }

@@ -122,7 +122,8 @@ describe("fuzzed deploys through the API (real server)", () => {
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     for (let i = 0; i < DEPLOY_CASES; i++) {
-      const { pipeline, steps } = mutatePipeline(examples[i % examples.length].pipeline, rngFor("deploy", i), nodeTypes, { json: true, max: 2 });
+      // Every third case sets plausible sizes only: more of those deploy, and a deploy is where a size bites.
+      const { pipeline, steps } = mutatePipeline(examples[i % examples.length].pipeline, rngFor("deploy", i), nodeTypes, { json: true, max: 2, sizes: i % 3 === 2 });
       const body = toJsonText(pipeline);
       let status: number;
       try {
