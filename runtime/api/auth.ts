@@ -201,10 +201,10 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
       const need = requiredRole(req.method, route, auth);
       const query = (req.query as Record<string, unknown> | undefined)?.token;
       const queryToken = typeof query === "string" ? query : undefined;
-      const path = req.url.split("?")[0];
+      const path = () => req.url.split("?")[0];
       if (queryToken !== undefined && !upgrade) {
         // The editor's first load: trade the URL's token for a cookie and drop it from the address bar.
-        if (req.method === "GET" && route !== undefined && EDITOR_ROUTES.has(route) && (path === "/" || path.endsWith(".html"))) {
+        if (req.method === "GET" && route !== undefined && EDITOR_ROUTES.has(route) && (path() === "/" || path().endsWith(".html"))) {
           if (!tokens.roleOf(queryToken)) return refuse(reply, 401, "the token in this URL is wrong: open the URL `evoflow run` printed");
           const params = new URLSearchParams(req.url.slice(req.url.indexOf("?") + 1));
           params.delete("token");
@@ -214,7 +214,7 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
             .status(302)
             .header("set-cookie", `${cookieName(host)}=${encodeURIComponent(queryToken)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000${secure}`)
             .header("cache-control", "no-store")
-            .header("location", `${path}${rest ? `?${rest}` : ""}`)
+            .header("location", `${path()}${rest ? `?${rest}` : ""}`)
             .send();
         }
         return refuse(reply, 401, "?token= is accepted only on WebSocket upgrades and the editor's first page: send the header Authorization: Bearer <token>");
@@ -226,7 +226,7 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
           reply.header("www-authenticate", "Bearer");
           return refuse(reply, 401, given === undefined ? "this server needs a token: send Authorization: Bearer <token> (evoflow run prints it; the CLI reads <data>/token)" : "wrong token");
         }
-        if (need === "operator" && role !== "operator") return refuse(reply, 403, `${req.method} ${route ?? path} needs role operator; this token has role ${role}`);
+        if (need === "operator" && role !== "operator") return refuse(reply, 403, `${req.method} ${route ?? path()} needs role operator; this token has role ${role}`);
       }
     }
 
