@@ -95,7 +95,8 @@ const TYPED_ARRAY_OF: Record<DType, new (n: number) => unknown> = {
 export function isTensor(v: unknown): v is Tensor {
   if (typeof v !== "object" || v === null) return false;
   const t = v as Tensor;
-  return typeof t.dtype === "string" && Array.isArray(t.shape) && t.data !== undefined && t.dtype in TYPED_ARRAY_OF;
+  // data an array or typed array: `{dtype, shape, data: null}` from a JSON body is no tensor (it crashed the port check).
+  return typeof t.dtype === "string" && Array.isArray(t.shape) && (Array.isArray(t.data) || ArrayBuffer.isView(t.data)) && t.dtype in TYPED_ARRAY_OF;
 }
 
 export function tensor(dtype: DType, shape: number[], data: Tensor["data"]): Tensor {
@@ -117,6 +118,7 @@ export function payloadProblem(t: PortType, payload: unknown): string | undefine
     case "tensor": {
       if (!isTensor(payload)) return "expected a tensor {dtype, shape, data}";
       if (t.dtype && payload.dtype !== t.dtype) return `expected dtype ${t.dtype}, got ${payload.dtype}`;
+      if (!payload.shape.every((d) => Number.isInteger(d) && d >= 0)) return `tensor shape [${payload.shape}] must hold non-negative integers`;
       const size = payload.shape.reduce((a, b) => a * b, 1);
       if (payload.data.length !== size) return `tensor data has ${payload.data.length} elements, shape [${payload.shape}] needs ${size}`;
       if (t.shape && !shapesCompatible(t.shape, payload.shape)) return `expected shape [${t.shape}], got [${payload.shape}]`;
