@@ -5,6 +5,7 @@
  * loopback and a bad settings file stop the server with exit 2.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,9 +83,14 @@ describe("the token of evoflow run and serve", () => {
     expect(again.out).toContain(`token: from ${join(data, "token")}`);
   });
 
-  it("serve starts with no pipelines; tokens from settings.json have their roles; --token is not written down", async () => {
+  it("serve starts with no pipelines; tokens from settings.json (plain, in a file, by SHA-256) have their roles; --token is not written down", async () => {
     const data = dataDir();
-    writeFileSync(join(data, "settings.json"), JSON.stringify({ tokens: [{ token: "viewer-token-0123456789", role: "viewer" }] }));
+    writeFileSync(join(data, "grafana.token"), "file-viewer-token-0123456789\n");
+    const hashed = createHash("sha256").update("hashed-operator-token-0123456789").digest("hex");
+    writeFileSync(
+      join(data, "settings.json"),
+      JSON.stringify({ tokens: [{ token: "viewer-token-0123456789", role: "viewer" }, { tokenFile: "grafana.token", role: "viewer" }, { tokenSha256: hashed, role: "operator" }] }),
+    );
     const served = await startServer(["serve", "--port", "0", "--data", data, "--token", "operator-token-0123456789"]);
     expect(served.out).toContain("(pipelines: none yet)");
     expect(served.editor).toBe(`${served.url}/?token=operator-token-0123456789`);
@@ -95,6 +101,9 @@ describe("the token of evoflow run and serve", () => {
     expect([viewer.status, await viewer.json()]).toEqual([403, { error: "POST /api/pipelines needs role operator; this token has role viewer" }]);
     expect((await deploy("operator-token-0123456789")).status).toBe(201);
     expect((await fetch(`${served.url}/api/pipelines`, { headers: { authorization: "Bearer viewer-token-0123456789" } })).status).toBe(200);
+    expect((await deploy("file-viewer-token-0123456789")).status).toBe(403);
+    const stop = await fetch(`${served.url}/api/pipelines/hello`, { method: "DELETE", headers: { authorization: "Bearer hashed-operator-token-0123456789" } });
+    expect(stop.status).toBe(200);
   });
 
   it("stops on a bad settings file with every problem's JSON path", () => {
