@@ -67,7 +67,8 @@ function mutateInferBody(body: Record<string, unknown>, rng: Rng): string {
     return `inputs[0].parameters ~ ${label}`;
   }
   if (inputs && op === 4) {
-    const count = pick(rng, [2, 100, 1_000]);
+    // At most ~4 MB of copies: an input an earlier step made huge, times 1,000, would not fit in a string.
+    const count = Math.max(2, Math.min(pick(rng, [2, 100, 1_000]), Math.floor(4e6 / toJsonText(inputs[0]).length)));
     body.inputs = Array.from({ length: count }, () => structuredClone(inputs[0]));
     return `inputs × ${count}`;
   }
