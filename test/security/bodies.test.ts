@@ -205,6 +205,14 @@ describe("OIP tensor checks", () => {
   });
 });
 
+describe("the agent's /metrics", () => {
+  it("uses prom-client's standard default names, its own under evoflow_agent_", async () => {
+    const text = await (await fetch(`${agentBase}/metrics`)).text();
+    for (const name of ["process_cpu_seconds_total", "nodejs_heap_size_used_bytes", "evoflow_agent_model_loads_total"]) expect(text).toMatch(new RegExp(`^# TYPE ${name} `, "m"));
+    expect(text).not.toMatch(/evoflow_process_/);
+  });
+});
+
 describe("a model with no champion", () => {
   it.each([["runtime", () => base], ["agent", () => agentBase]])("/v2 on the %s says there is none and what versions there are (409)", async (_name, url) => {
     const row = tensor({ shape: [1, 5], datatype: "FP32", data: [1, 2, 3, 4, 5] }, "input");
