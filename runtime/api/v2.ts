@@ -28,7 +28,7 @@ import type { Runtime } from "../runtime";
 import { RegistryError } from "../registry/types";
 import { CapacityError, ModelNotFoundError } from "../../gpu-agent/host";
 import { LocalModels, NoChampionError } from "../../gpu-agent/service";
-import { checkJsonDepth } from "../json-depth";
+import { checkJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../json-depth";
 import { OverloadedError } from "../overload";
 import { modelsV2Provider, type V2InferResult, type V2ModelMetadata, type V2Provider } from "../../gpu-agent/v2-provider";
 import { tensorBytes, tensorFromBinary, tensorFromJson, tensorJsonData, TensorInputError, V2_DATATYPE } from "../../gpu-agent/tensors";
@@ -64,7 +64,7 @@ class HttpError extends Error {
 }
 
 /** Splits a body into its JSON header and the binary tensor data after it. */
-function splitBody(body: Buffer | undefined, headerLength: string | string[] | undefined): { request: InferRequest; binary: Buffer } {
+function splitBody(body: Buffer | undefined, headerLength: string | string[] | undefined, maxDepth: number): { request: InferRequest; binary: Buffer } {
   if (!body || body.length === 0) throw new HttpError(400, "request body is empty: send a JSON inference request");
   let jsonPart: Buffer = body;
   let binary: Buffer = Buffer.alloc(0);
@@ -77,7 +77,7 @@ function splitBody(body: Buffer | undefined, headerLength: string | string[] | u
   }
   let parsed: unknown;
   try {
-    parsed = parseInferRequestJson(jsonPart);
+    parsed = parseInferRequestJson(jsonPart, maxDepth);
   } catch (err) {
     throw new HttpError(400, `request is not valid JSON: ${(err as Error).message}${headerLength === undefined ? " (binary tensor data needs the Inference-Header-Content-Length header)" : ""}`);
   }
@@ -166,11 +166,14 @@ export interface V2RouteOptions {
   /** Largest request body, bytes (default 16 MiB); larger ones get 413 before they are read. */
   bodyLimit?: number;
   serverName?: string;
+  /** Deepest JSON nesting a body may have (64, as the API's other JSON bodies). */
+  maxJsonDepth?: number;
 }
 
 /** Registers `/v2/...` on `app` in its own scope, where every body is read raw (JSON header + binary data). */
 export async function registerV2Routes(app: FastifyInstance, provider: V2Provider, options: V2RouteOptions = {}): Promise<void> {
   const bodyLimit = options.bodyLimit ?? 16 * 1024 * 1024;
+  const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit }, (_req, body, done) => done(null, body));
@@ -209,7 +212,7 @@ export async function registerV2Routes(app: FastifyInstance, provider: V2Provide
 
     const infer = async (name: string, version: string | undefined, req: { body: unknown; headers: Record<string, string | string[] | undefined> }, reply: FastifyReply) => {
       try {
-        const { request, binary } = splitBody(req.body as Buffer | undefined, req.headers["inference-header-content-length"]);
+        const { request, binary } = splitBody(req.body as Buffer | undefined, req.headers["inference-header-content-length"], maxJsonDepth);
         const inputs = decodeInputs(request, binary);
         const traceId = traceIdFromTraceparent(req.headers.traceparent as string | undefined);
         const result = await provider.infer(name, version, inputs, request.outputs?.map((o) => o.name), traceId);
@@ -226,7 +229,7 @@ export async function registerV2Routes(app: FastifyInstance, provider: V2Provide
       const bodyJson = (body: unknown): Record<string, unknown> => {
         const text = body ? (body as Buffer).toString("utf8").trim() : "";
         if (!text) return {};
-        checkJsonDepth(text);
+        checkJsonDepth(text, maxJsonDepth);
         try {
           const parsed = JSON.parse(text);
           if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed;
