@@ -15,7 +15,7 @@ const BIN = "bin/evoflow.js";
 const children: ChildProcess[] = [];
 
 /** Starts the CLI and resolves with what it printed once the editor URL is out. */
-function startServer(args: string[], env: Record<string, string> = {}): Promise<{ out: string; url: string; editor: string }> {
+function startServer(args: string[], env: Record<string, string> = {}): Promise<{ out: string; err: () => string; url: string; editor: string }> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, EVOFLOW_TOKEN: "", ...env } });
   children.push(child);
   return new Promise((resolve, reject) => {
@@ -26,7 +26,7 @@ function startServer(args: string[], env: Record<string, string> = {}): Promise<
       out += d;
       const listening = /listening on (http:\/\/\S+)/.exec(out);
       const editor = /editor: (http:\/\/\S+)/.exec(out);
-      if (listening && editor) resolve({ out, url: listening[1], editor: editor[1] });
+      if (listening && editor) resolve({ out, err: () => err, url: listening[1], editor: editor[1] });
     });
     child.once("exit", (code) => reject(new Error(`evoflow exited with ${code}: ${err}`)));
   });
@@ -77,6 +77,7 @@ describe("the token of evoflow run and serve", () => {
     expect(without.status).toBe(1);
     expect(without.stderr).toMatch(/needs a token/);
 
+    expect(first.err()).not.toContain(token); // nor logged, after requests with it in headers and a refused one
     await stopAll();
     const again = await startServer(["run", "pipelines/hello-http.json", "--port", "0", "--data", data]);
     expect(again.editor).toContain(`?token=${token}#`);
