@@ -17,3 +17,5 @@ export interface CompiledLimited {
   evaluate(input: unknown, bindings: Record<string, unknown> | undefined, limits: EvaluationLimits): Promise<unknown>;
 }
 export declare function compileLimited(source: string, inline?: { overrunMs: number }): CompiledLimited;
+/** jsonata's own size limit error as a UserCodeLimitError; any other error as it is. */
+export declare function asLimitError(err: unknown): unknown;

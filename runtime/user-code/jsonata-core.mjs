@@ -24,7 +24,9 @@ export const MAX_STRING = 10_000_000;
 export const INLINE_SORT_ITEMS = 100_000;
 export const INLINE_QUADRATIC_ITEMS = 1_000;
 
-const ENTRY = Symbol.for("jsonata.__evaluate_entry");
+/** Flat values up to this many items are measured again when met again rather than remembered. */
+const MEMO_ITEMS = 64;
+
 const EXIT = Symbol.for("jsonata.__evaluate_exit");
 /** A binding name JSONata syntax cannot spell (it has a space), so an expression cannot read it. */
 const STATE_BINDING = " evoflow limits";
@@ -87,28 +89,35 @@ const isCallable = (v) => typeof v === "function" || v._jsonata_lambda === true 
 class Evaluation extends TimeBudget {
   constructor(limits, inline) {
     super(limits.timeoutMs, inline ? SLICE_MS : Infinity, inline ? inline.overrunMs : Infinity);
-    this.limits = limits;
+    this.label = limits.label;
+    this.maxDepth = limits.maxDepth;
     this.sizes = undefined; // WeakMap value -> { items, chars }, made on first use
   }
 
   timeError() {
-    return new UserCodeLimitError(`JSONata expression exceeded its time limit of ${formatCount(this.limits.label ?? this.timeoutMs)} ms`, "time");
+    return new UserCodeLimitError(`JSONata expression exceeded its time limit of ${formatCount(this.label ?? this.timeoutMs)} ms`, "time");
   }
 
   overrunError() {
     return new MoveToWorker(`ran over ${this.overrunMs} ms`);
   }
 
-  /** Counts the items and characters in a value a step made; shared parts are counted once per reference (what serialising it would write) and measured once. */
+  /**
+   * Counts the items and characters in a value a step made; shared parts are counted once per
+   * reference (what serialising it would write). Values holding other values or more than
+   * MEMO_ITEMS items are remembered for this evaluation, so each is walked once; small flat ones
+   * (most results) are counted again rather than paying for a WeakMap.
+   */
   measure(value) {
-    this.sizes ??= new WeakMap();
-    const known = this.sizes.get(value);
+    const known = this.sizes?.get(value);
     if (known !== undefined) return known;
     let items = 0;
     let chars = 0;
+    let nested = false;
     const add = (v) => {
       if (typeof v === "string") chars += v.length;
       else if (v !== null && typeof v === "object" && !isCallable(v)) {
+        nested = true;
         const inner = this.measure(v);
         items += inner.items;
         chars += inner.chars;
@@ -127,7 +136,7 @@ class Evaluation extends TimeBudget {
       }
     const size = { items, chars };
     this.check(size);
-    this.sizes.set(value, size);
+    if (nested || items > MEMO_ITEMS) (this.sizes ??= new WeakMap()).set(value, size);
     return size;
   }
 
@@ -160,23 +169,27 @@ function createSequence(...items) {
   return sequence;
 }
 
-/** jsonata's own limit (D2015: a range longer than the `sequence` option) as ours. */
-function asLimitError(err) {
-  if (err?.code !== "D2015") throw err;
-  throw new UserCodeLimitError(`JSONata expression made an array of ${formatCount(err.value)} items (limit ${formatCount(MAX_ITEMS)})`, "items");
+/** jsonata's own limit (D2015: a range longer than the `sequence` option) as ours; any other error as it is. */
+export function asLimitError(err) {
+  if (err?.code === "D2015")
+    return new UserCodeLimitError(`JSONata expression made an array of ${formatCount(err.value)} items (limit ${formatCount(MAX_ITEMS)})`, "items");
+  return err;
 }
 
-function onEntry(_node, _input, env) {
-  const evaluation = evaluationOf(env);
-  if (env.base.depth > evaluation.limits.maxDepth)
-    throw new UserCodeLimitError(`JSONata expression exceeded its depth limit of ${formatCount(evaluation.limits.maxDepth)} (nested evaluation: a recursion that does not end?)`, "depth");
-  return evaluation.tick();
-}
-
+/**
+ * After every step: its depth is checked (a recursion's steps end at every level on the way
+ * down, so one hook serves; an entry hook too cost ~1 us more per evaluation, jsonata's own
+ * `stack` option as much), what it made is measured, and the clock is checked (it may ask to
+ * wait a turn).
+ */
 function onExit(_node, input, env, result) {
+  const evaluation = evaluationOf(env);
+  if (env.base.depth > evaluation.maxDepth)
+    throw new UserCodeLimitError(`JSONata expression exceeded its depth limit of ${formatCount(evaluation.maxDepth)} (nested evaluation: a recursion that does not end?)`, "depth");
   if (typeof result === "string") {
-    if (result.length > MAX_STRING) evaluationOf(env).check({ items: 0, chars: result.length });
-  } else if (result !== null && typeof result === "object" && result !== input && !isCallable(result)) evaluationOf(env).measure(result);
+    if (result.length > MAX_STRING) evaluation.check({ items: 0, chars: result.length });
+  } else if (result !== null && typeof result === "object" && result !== input && !isCallable(result)) evaluation.measure(result);
+  return evaluation.tick();
 }
 
 // The builtins replaced below, taken from jsonata itself.
@@ -215,12 +228,13 @@ function distinctFor(inline) {
  * run on the linear engine, long `$sort`/`$distinct` calls and evaluations past
  * `inline.overrunMs` throw MoveToWorker, and the clock yields every SLICE_MS. Without it (the
  * worker): plain RegExp, no yields; the worker's owner enforces the deadline and memory.
+ * evaluate() rejects with jsonata's errors: pass them through asLimitError().
  */
 export function compileLimited(source, inline) {
-  const options = inline && linearRegExpAvailable ? { sequence: MAX_ITEMS, RegexEngine: inlineRegExp } : { sequence: MAX_ITEMS };
+  const options = { sequence: MAX_ITEMS };
+  if (inline && linearRegExpAvailable) options.RegexEngine = inlineRegExp;
   const expression = jsonata(source, options);
   const needsWorker = inline !== undefined && hasBacktrackingRegex(expression.ast());
-  expression.assign(ENTRY, onEntry);
   expression.assign(EXIT, onExit);
   expression.registerFunction("sort", sortFor(inline !== undefined), builtin.sort.signature.definition);
   if (inline) expression.registerFunction("distinct", distinctFor(true), builtin.distinct.signature.definition);
@@ -228,7 +242,7 @@ export function compileLimited(source, inline) {
     /** True when some regex in it needs the backtracking engine: run it in the worker only. */
     needsWorker,
     evaluate(input, bindings, limits) {
-      return expression.evaluate(input, { ...bindings, [STATE_BINDING]: new Evaluation(limits, inline) }).catch(asLimitError);
+      return expression.evaluate(input, { ...bindings, [STATE_BINDING]: new Evaluation(limits, inline) });
     },
   };
 }

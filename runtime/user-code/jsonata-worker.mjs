@@ -2,10 +2,11 @@
 // runtime's thread, or needs the backtracking regexp engine (runtime/user-code/limited-jsonata.ts).
 // Its owner gives it a heap limit (resourceLimits) and terminates it at the deadline, which
 // also stops a builtin or a regexp that no hook sees. One job at a time.
+import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
-import { compileLimited } from "./jsonata-core.mjs";
+import { asLimitError, compileLimited } from "./jsonata-core.mjs";
 
-const compiled = new Map(); // source -> compiled expression; a worker serves few expressions
+const compiled = new Map(); // source -> compiled expression; a worker serves few
 
 parentPort.on("message", async ({ id, source, input, bindings, limits }) => {
   try {
@@ -17,8 +18,17 @@ parentPort.on("message", async ({ id, source, input, bindings, limits }) => {
     } catch (err) {
       parentPort.postMessage({ id, ok: false, message: `JSONata result cannot leave the expression: ${err.message}` });
     }
-  } catch (err) {
+  } catch (thrown) {
+    const err = asLimitError(thrown);
     parentPort.postMessage({ id, ok: false, message: err?.message ?? String(err), limit: err?.limit });
   }
 });
+// The lowest priority from now on, once started at the normal one (Linux applies it to this
+// thread only, and lowering needs no privilege): a runaway burning this thread's core for its
+// whole time limit takes the CPU from no request the runtime's own thread is serving.
+try {
+  setPriority(0, 19);
+} catch {
+  // not on this platform
+}
 parentPort.postMessage({ ready: true });

@@ -21,7 +21,7 @@ import path from "node:path";
 import jsonata from "jsonata";
 import { z } from "zod";
 import { PROJECT_ROOT } from "../paths";
-import { compileLimited, MoveToWorker, type CompiledLimited } from "./jsonata-core.mjs";
+import { asLimitError, compileLimited, MoveToWorker, type CompiledLimited } from "./jsonata-core.mjs";
 import { UserCodeWorkerPool } from "./worker-pool";
 
 export const DEFAULT_TIMEOUT_MS = 1000;
@@ -32,8 +32,12 @@ export const MAX_TIMEOUT_MS = 60_000;
  * `$f(1000000)` without it filled a 4 GB heap.
  */
 export const DEFAULT_MAX_DEPTH = 1000;
-/** How long an evaluation may run on the runtime's thread before it continues in a worker. */
-export const INLINE_MS = 25;
+/**
+ * How long an evaluation may run on the runtime's thread before it continues in a worker: long
+ * enough for nearly every per-message transform, short enough that a runaway leaves the
+ * runtime's thread (and the CPU a neighbour's requests need) soon.
+ */
+export const INLINE_MS = 10;
 export const WORKER_MEMORY_MB = 256;
 
 /** Compiles a JSONata expression, turning a syntax error into a zod issue so `validate` reports it with its path. */
@@ -97,7 +101,7 @@ export class LimitedJsonata {
     if (this.inline.needsWorker) return this.inWorker(input, bindings, started);
     return this.inline.evaluate(input, bindings, this.limits).catch((err: unknown) => {
       if (err instanceof MoveToWorker) return this.inWorker(input, bindings, started);
-      throw err;
+      throw asLimitError(err);
     });
   }
 

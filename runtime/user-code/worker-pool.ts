@@ -125,6 +125,8 @@ export class UserCodeWorkerPool {
     }
     // A worker that ended before it was ready would end again: fail what waits rather than loop.
     if (!slot.ready) for (const pending of this.queue.splice(0)) pending.reject(new Error(`${this.options.what}: its worker could not start: ${err.message}`));
+    // Replaced at once, so the next job (often the same runaway again) does not wait for a start.
+    else if (this.slots.every((s) => s.ready)) this.spawn();
     this.dispatch();
   }
 
