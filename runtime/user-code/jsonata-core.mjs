@@ -91,15 +91,22 @@ class Evaluation extends TimeBudget {
     super(limits.timeoutMs, inline ? SLICE_MS : Infinity, inline ? inline.overrunMs : Infinity);
     this.label = limits.label;
     this.maxDepth = limits.maxDepth;
+    this.thrown = undefined; // the first limit this evaluation tripped (see evalFor)
     this.sizes = undefined; // WeakMap value -> { items, chars }, made on first use
   }
 
+  /** Remembers the first limit tripped: `$eval` turns any error inside it into its own D3121. */
+  fail(err) {
+    this.thrown ??= err;
+    return err;
+  }
+
   timeError() {
-    return new UserCodeLimitError(`JSONata expression exceeded its time limit of ${formatCount(this.label ?? this.timeoutMs)} ms`, "time");
+    return this.fail(new UserCodeLimitError(`JSONata expression exceeded its time limit of ${formatCount(this.label ?? this.timeoutMs)} ms`, "time"));
   }
 
   overrunError() {
-    return new MoveToWorker(`ran over ${this.overrunMs} ms`);
+    return this.fail(new MoveToWorker(`ran over ${this.overrunMs} ms`));
   }
 
   /**
@@ -142,9 +149,9 @@ class Evaluation extends TimeBudget {
 
   check({ items, chars }) {
     if (items > MAX_ITEMS)
-      throw new UserCodeLimitError(`JSONata expression made an array of ${formatCount(items)} items (limit ${formatCount(MAX_ITEMS)})`, "items");
+      throw this.fail(new UserCodeLimitError(`JSONata expression made an array of ${formatCount(items)} items (limit ${formatCount(MAX_ITEMS)})`, "items"));
     if (chars > MAX_STRING)
-      throw new UserCodeLimitError(`JSONata expression made a string of ${formatCount(chars)} characters (limit ${formatCount(MAX_STRING)})`, "string");
+      throw this.fail(new UserCodeLimitError(`JSONata expression made a string of ${formatCount(chars)} characters (limit ${formatCount(MAX_STRING)})`, "string"));
   }
 }
 
@@ -185,7 +192,7 @@ export function asLimitError(err) {
 function onExit(_node, input, env, result) {
   const evaluation = evaluationOf(env);
   if (env.base.depth > evaluation.maxDepth)
-    throw new UserCodeLimitError(`JSONata expression exceeded its depth limit of ${formatCount(evaluation.maxDepth)} (nested evaluation: a recursion that does not end?)`, "depth");
+    throw evaluation.fail(new UserCodeLimitError(`JSONata expression exceeded its depth limit of ${formatCount(evaluation.maxDepth)} (nested evaluation: a recursion that does not end?)`, "depth"));
   if (typeof result === "string") {
     if (result.length > MAX_STRING) evaluation.check({ items: 0, chars: result.length });
   } else if (result !== null && typeof result === "object" && result !== input && !isCallable(result)) evaluation.measure(result);
@@ -196,6 +203,7 @@ function onExit(_node, input, env, result) {
 const builtin = {
   sort: await jsonata("$sort").evaluate(undefined),
   distinct: await jsonata("$distinct").evaluate(undefined),
+  eval: await jsonata("$eval").evaluate(undefined),
 };
 
 const ascending = (a, b) => (a > b ? 1 : a < b ? -1 : 0);
@@ -207,10 +215,10 @@ function sortFor(inline) {
     if (array === undefined || array.length <= 1) return array;
     if (compare === undefined) {
       if (!allOf(array, "number") && !allOf(array, "string")) throw { code: "D3070", stack: new Error().stack, index: 1 };
-      if (inline && array.length > INLINE_SORT_ITEMS) throw new MoveToWorker(`$sort of ${formatCount(array.length)} items`);
+      if (inline && array.length > INLINE_SORT_ITEMS) throw evaluationOf(this.environment).fail(new MoveToWorker(`$sort of ${formatCount(array.length)} items`));
       return Array.prototype.slice.call(array).sort(ascending);
     }
-    if (inline && array.length > INLINE_QUADRATIC_ITEMS) throw new MoveToWorker(`$sort of ${formatCount(array.length)} items`);
+    if (inline && array.length > INLINE_QUADRATIC_ITEMS) throw evaluationOf(this.environment).fail(new MoveToWorker(`$sort of ${formatCount(array.length)} items`));
     return original.call(this, array, compare);
   };
 }
@@ -218,8 +226,35 @@ function sortFor(inline) {
 function distinctFor(inline) {
   const original = builtin.distinct.implementation;
   return function (array) {
-    if (inline && Array.isArray(array) && array.length > INLINE_QUADRATIC_ITEMS) throw new MoveToWorker(`$distinct of ${formatCount(array.length)} items`);
+    if (inline && Array.isArray(array) && array.length > INLINE_QUADRATIC_ITEMS)
+      throw evaluationOf(this.environment).fail(new MoveToWorker(`$distinct of ${formatCount(array.length)} items`));
     return original.call(this, array);
+  };
+}
+
+/**
+ * jsonata's `$eval` turns every error inside it into D3121 ("Dynamic error evaluating..."):
+ * a limit tripped inside comes out as itself, and inline, an expression whose regex needs
+ * backtracking moves before it starts.
+ */
+function evalFor(inline) {
+  const original = builtin.eval.implementation;
+  return async function (source, focus) {
+    const evaluation = evaluationOf(this.environment);
+    if (inline && typeof source === "string") {
+      let ast;
+      try {
+        ast = jsonata(source).ast();
+      } catch {
+        // the original reports the syntax error
+      }
+      if (ast && hasBacktrackingRegex(ast)) throw evaluation.fail(new MoveToWorker("a regex in $eval needs the backtracking regexp engine"));
+    }
+    try {
+      return await original.call(this, source, focus);
+    } catch (err) {
+      throw evaluation.thrown ?? err;
+    }
   };
 }
 
@@ -238,6 +273,7 @@ export function compileLimited(source, inline) {
   expression.assign(EXIT, onExit);
   expression.registerFunction("sort", sortFor(inline !== undefined), builtin.sort.signature.definition);
   if (inline) expression.registerFunction("distinct", distinctFor(true), builtin.distinct.signature.definition);
+  expression.registerFunction("eval", evalFor(inline !== undefined), builtin.eval.signature.definition);
   return {
     /** True when some regex in it needs the backtracking engine: run it in the worker only. */
     needsWorker,

@@ -2,20 +2,23 @@
  * JSONata for nodes, under limits (issue 18 point 6): what transform.jsonata, control.switch
  * and any later JSONata user compile their expressions with.
  *
- * Each evaluation starts on the runtime's thread with hooks at every step (jsonata-core.mjs):
- * a depth limit, a size limit on what a step makes (MAX_ITEMS items, MAX_STRING characters,
- * counted through nested values), regexes on V8's linear engine, and a clock that waits a turn
- * of the event loop every SLICE_MS so other pipelines are served. An evaluation that is still
- * running after INLINE_MS (or calls `$sort`/`$distinct` on a long array, or has a regex that
- * needs backtracking) is started again in a worker thread with a heap limit of WORKER_MEMORY_MB
- * and ended at the deadline, so neither memory nor a builtin that never yields can take the
- * runtime down. JSONata has no side effects, so starting over gives the same result (`$now()`
- * aside). A tripped limit throws an error naming it; the engine dead-letters the message with
- * that reason and a sync caller gets 422.
+ * Each evaluation starts on the runtime's thread with a hook after every step
+ * (jsonata-core.mjs): a depth limit, a size limit on what a step makes (MAX_ITEMS items,
+ * MAX_STRING characters, counted through nested values, so `[$a, $a]` doubled 40 times stops at
+ * 2^20), regexes on V8's linear engine, and a clock that waits a turn of the event loop every
+ * SLICE_MS so other pipelines are served. An evaluation still running after INLINE_MS (or
+ * calling `$sort`/`$distinct` on a long array, or with a regex that needs backtracking) starts
+ * again in a worker thread with a heap limit of WORKER_MEMORY_MB, at the lowest CPU priority,
+ * terminated at the deadline: neither memory, nor a builtin, nor a regexp that never yields can
+ * take the runtime down or hold its thread. JSONata has no side effects, so starting over gives
+ * the same result (`$now()` aside). A tripped limit throws an error naming it; the engine
+ * dead-letters the message with that reason and a sync caller gets 422.
  *
- * Costs measured (see the report in bench/results/runaway-neighbour.md): the hooks add
- * ~1.5 us to a trivial `{ 'double': n * 2 }` (2.3 -> 3.8 us an evaluation); a runaway costs the
- * runtime's thread at most INLINE_MS, then only the worker's core.
+ * Costs measured (bench/results/runaway-neighbour.md; a machine shared with other jobs, CPU
+ * time): the hook makes a trivial `{ 'double': n * 2 }` cost ~10.4 us instead of ~8.4 us
+ * (medians; minima 8.7 against 7.0): ~0.3 us per step, mostly jsonata awaiting the hook. A
+ * runaway holds the runtime's thread for INLINE_MS in 1 ms slices, then only a worker's core.
+ * Neighbour p99 during back-to-back runaways: 1.31x idle.
  */
 import path from "node:path";
 import jsonata from "jsonata";
