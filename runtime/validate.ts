@@ -44,6 +44,18 @@ export function jsonPath(segments: readonly PropertyKey[]): string {
   return out;
 }
 
+/** Adds to the list under `key` in place (copying it each time is quadratic in the edges of one node). */
+function appendTo<T>(map: Map<string, T[]>, key: string, item: T): void {
+  const list = map.get(key);
+  if (list) list.push(item);
+  else map.set(key, [item]);
+}
+
+/** Appends one by one: `push(...list)` passes each problem as an argument, and 200,000 of them overflow the stack. */
+function append(problems: Problem[], more: readonly Problem[]): void {
+  for (const p of more) problems.push(p);
+}
+
 function zodProblems(error: z.ZodError, prefix: PropertyKey[]): Problem[] {
   return error.issues.map((i) => ({ path: jsonPath([...prefix, ...i.path]), message: i.message }));
 }
@@ -73,7 +85,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 export function validatePipeline(input: unknown, types: NodeTypes): ValidationResult {
   const problems: Problem[] = [];
   const parsed = pipelineSchema.safeParse(input);
-  if (!parsed.success) problems.push(...zodProblems(parsed.error, []));
+  if (!parsed.success) append(problems, zodProblems(parsed.error, []));
   if (!isObject(input)) return { ok: false, problems };
 
   // Semantic checks run on the raw input too, so one run reports schema and graph problems together.
@@ -96,7 +108,7 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
     node.def = def;
     const config = def.config.safeParse(n.config ?? {});
     if (!config.success) {
-      problems.push(...zodProblems(config.error, ["nodes", index, "config"]));
+      append(problems, zodProblems(config.error, ["nodes", index, "config"]));
       return;
     }
     node.config = config.data;
@@ -158,8 +170,9 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
       });
   }
 
-  problems.push(...syncFanInProblems(nodes, edges), ...syncCycleProblems(edges));
-  problems.push(...duplicateEntrypointProblems(nodes, typeof input.name === "string" ? input.name : ""));
+  append(problems, syncFanInProblems(nodes, edges));
+  append(problems, syncCycleProblems(edges));
+  append(problems, duplicateEntrypointProblems(nodes, typeof input.name === "string" ? input.name : ""));
   if (problems.length > 0 || !parsed.success) return { ok: false, problems };
 
   const pipeline = parsed.data;
@@ -177,26 +190,36 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
   return { ok: true, problems: [], compiled: { pipeline, nodes: compiledNodes, edges: compiledEdges } };
 }
 
-/** Replaces `sameAs(input)` outputs with the type that actually feeds that input, through chains of such nodes. */
+/**
+ * Replaces `sameAs(input)` outputs with the type that actually feeds that input, through chains of
+ * such nodes. A worklist: a node is looked at again only when something feeding it was resolved,
+ * so a chain listed last-node-first costs its length, not its length squared per round.
+ */
 function resolveSameAs(nodes: Map<string, RawNode>, edges: RawEdge[]): void {
-  const feeding = (nodeId: string, port: string): PortType | undefined => {
-    const e = edges.find((x) => x.ok && x.to.node === nodeId && x.to.port === port);
-    return e ? nodes.get(e.from.node)?.outputs?.[e.from.port] : undefined;
-  };
-  for (let round = 0, changed = true; changed && round <= nodes.size; round++) {
-    changed = false;
-    for (const n of nodes.values()) {
-      if (!n.outputs || !n.inputs) continue;
-      for (const [name, t] of Object.entries(n.outputs)) {
-        if (t.kind !== "sameAs") continue;
-        const upstream = feeding(n.id, t.input);
-        const resolved = upstream && upstream.kind !== "sameAs" ? upstream : upstream ? undefined : n.inputs[t.input];
-        if (resolved && resolved.kind !== "sameAs") {
-          n.outputs = { ...n.outputs, [name]: resolved };
-          changed = true;
-        }
+  const feeder = new Map<string, RawEdge>(); // "node.port" → the first edge into it
+  const outgoing = new Map<string, RawEdge[]>();
+  for (const e of edges) {
+    if (!e.ok) continue;
+    const input = `${e.to.node}.${e.to.port}`;
+    if (!feeder.has(input)) feeder.set(input, e);
+    appendTo(outgoing, e.from.node, e);
+  }
+  const queue = [...nodes.values()];
+  while (queue.length > 0) {
+    const n = queue.pop()!;
+    if (!n.outputs || !n.inputs) continue;
+    let changed = false;
+    for (const [name, t] of Object.entries(n.outputs)) {
+      if (t.kind !== "sameAs") continue;
+      const e = feeder.get(`${n.id}.${t.input}`);
+      // Fed: the feeding output once it is resolved itself; unfed: the input's own declared type.
+      const resolved = e ? nodes.get(e.from.node)?.outputs?.[e.from.port] : n.inputs[t.input];
+      if (resolved && resolved.kind !== "sameAs") {
+        n.outputs = { ...n.outputs, [name]: resolved };
+        changed = true;
       }
     }
+    if (changed) for (const e of outgoing.get(n.id) ?? []) queue.push(nodes.get(e.to.node)!);
   }
 }
 
@@ -250,14 +273,16 @@ function syncFanInProblems(nodes: Map<string, RawNode>, edges: RawEdge[]): Probl
       });
     if (def?.joinsSync) continue;
     const key = `${e.to.node}.${e.to.port}`;
-    byInput.set(key, [...(byInput.get(key) ?? []), e]);
+    appendTo(byInput, key, e);
   }
   for (const [input, list] of byInput) {
     if (list.length < 2) continue;
+    // At most 10 ids in each message: 100,000 edges into one input would make each of 100,000 messages list them all.
+    const ids = list.slice(0, 10).map((x) => x.id).join(", ") + (list.length > 10 ? `, … ${list.length - 10} more` : "");
     for (const e of list.slice(1))
       problems.push({
         path: jsonPath(["edges", e.index]),
-        message: `input ${input} is fed by ${list.length} sync edges (${list.map((x) => x.id).join(", ")}) without a join: put a control.join before it or make all but one async`,
+        message: `input ${input} is fed by ${list.length} sync edges (${ids}) without a join: put a control.join before it or make all but one async`,
       });
   }
   return problems;
@@ -265,7 +290,7 @@ function syncFanInProblems(nodes: Map<string, RawNode>, edges: RawEdge[]): Probl
 
 function syncCycleProblems(edges: RawEdge[]): Problem[] {
   const next = new Map<string, RawEdge[]>();
-  for (const e of edges) if (e.ok && e.mode === "sync") next.set(e.from.node, [...(next.get(e.from.node) ?? []), e]);
+  for (const e of edges) if (e.ok && e.mode === "sync") appendTo(next, e.from.node, e);
   const state = new Map<string, "open" | "done">();
   const problems: Problem[] = [];
   // Depth-first with a stack of its own, not recursion: a chain of thousands of sync edges

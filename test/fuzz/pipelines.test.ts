@@ -42,13 +42,19 @@ describe("fuzzed pipelines", () => {
   it(`validatePipeline: ${VALIDATE_CASES} mutants of the examples, no throw, every problem with a JSON path`, () => {
     const failures: string[] = [];
     let valid = 0;
+    let slowest = 0;
+    let slowestCase = "";
     for (let i = 0; i < VALIDATE_CASES; i++) {
       const rng = rngFor("validate", i);
       const base = examples[i % examples.length].pipeline;
       // Half of them hold what only an in-process caller can pass (NaN, Infinity, undefined).
       const { pipeline, steps } = mutatePipeline(base, rng, nodeTypes, { json: i % 2 === 0, max: 4 });
       try {
+        const started = performance.now();
         const r = validatePipeline(pipeline, nodeTypes);
+        const ms = performance.now() - started;
+        if (ms > slowest) (slowest = ms), (slowestCase = `case ${i}: ${steps.join("; ")}`);
+        if (ms > 5_000) failures.push(failure("validate", i, steps, pipeline, `took ${Math.round(ms)} ms`));
         if (r.ok) valid++;
         const wrong = problemsAreWellFormed(r);
         if (wrong) failures.push(failure("validate", i, steps, pipeline, wrong));
@@ -56,6 +62,7 @@ describe("fuzzed pipelines", () => {
         failures.push(failure("validate", i, steps, pipeline, `threw ${(err as Error).stack?.split("\n").slice(0, 4).join(" | ")}`));
       }
     }
+    console.log(`validate fuzz (seed ${FUZZ_SEED}): ${valid} of ${VALIDATE_CASES} valid, slowest ${Math.round(slowest)} ms (${slowestCase})`);
     expect(failures, failures.slice(0, 5).join("\n\n")).toEqual([]);
     // The mutations must leave some pipelines valid, or the deploy run below would test only refusals.
     expect(valid).toBeGreaterThan(VALIDATE_CASES / 50);

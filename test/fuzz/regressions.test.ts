@@ -98,6 +98,30 @@ describe("fuzz regressions: deploys", () => {
     expect(res.status).toBe(400);
   });
 
+  // Found by timing the validate fuzz (its slowest case, `edges` set to 100,000 numbers): with one
+  // problem per element, `problems.push(...list)` passed 200,000 arguments and threw RangeError.
+  it("100,000 empty nodes: 200,000 problems listed, no throw", () => {
+    const r = validatePipeline({ apiVersion: "evoflow/v1", name: "x", nodes: Array.from({ length: 100_000 }, () => ({})), edges: [] }, nodeTypes);
+    expect(r.problems).toHaveLength(200_000);
+    expect(r.problems[199_999].path).toBe("$.nodes[99999].type");
+  });
+
+  // Found next to it: types passed down chains of sameAs nodes were resolved in rounds over every
+  // node, each searching every edge: a 20,000-node drift chain listed last-first took minutes.
+  it("a 20,000-node chain of sameAs nodes listed last-first validates (within the test's time)", () => {
+    const m = 20_000;
+    const nodes = Array.from({ length: m }, (_, i) => ({ id: `n${i}`, type: "drift.ddm", config: { value: "payload" } })).reverse();
+    const edges = Array.from({ length: m - 1 }, (_, i) => ({ from: `n${i}.out`, to: `n${i + 1}.in`, mode: "async" }));
+    expect(validatePipeline({ apiVersion: "evoflow/v1", name: "x", nodes, edges }, nodeTypes).problems).toEqual([]);
+  }, 30_000);
+
+  // And: 50,000 sync edges into one input made 49,999 messages each listing all 50,000 edge ids.
+  it("50,000 sync edges into one input: each problem names at most 10 of them", () => {
+    const r = validatePipeline({ apiVersion: "evoflow/v1", name: "x", nodes: [{ id: "a", type: "transform.set" }, { id: "b", type: "transform.set" }], edges: Array.from({ length: 50_000 }, (_, i) => ({ id: `e${i}`, from: "a.out", to: "b.in" })) }, nodeTypes);
+    expect(r.problems).toHaveLength(49_999);
+    expect(r.problems[0].message).toBe("input b.in is fed by 50000 sync edges (e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, … 49990 more) without a join: put a control.join before it or make all but one async");
+  }, 30_000);
+
   // Found next to it: the engine runs a sync chain by nested calls, and about 800 nodes down a
   // request overflows the stack (422 "Maximum call stack size exceeded" at node n797). Either the
   // engine runs deep chains, or validate refuses sync paths deeper than the engine can run.
