@@ -122,9 +122,9 @@ describe("fuzz regressions: deploys", () => {
     expect(r.problems[0].message).toBe("input b.in is fed by 50000 sync edges (e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, … 49990 more) without a join: put a control.join before it or make all but one async");
   }, 30_000);
 
-  // Found next to it: the engine runs a sync chain by nested calls, and about 800 nodes down a
-  // request overflows the stack (422 "Maximum call stack size exceeded" at node n797). Either the
-  // engine runs deep chains, or validate refuses sync paths deeper than the engine can run.
+  // Found next to it: the engine ran a sync chain by nested calls, and about 800 nodes down a
+  // request overflowed the stack (422 "Maximum call stack size exceeded" at node n797). The engine
+  // now starts a fresh stack every 100 nested hops.
   it("a valid chain of 1,000 sync nodes answers its request", async () => {
     expect((await deploy(syncChain(1_000, false))).status).toBe(201);
     const reply = await fetch(`${url}/pipelines/chain`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}", signal: AbortSignal.timeout(5_000) });
@@ -132,8 +132,8 @@ describe("fuzz regressions: deploys", () => {
     expect(reply.status).toBe(200);
   });
 
-  // Found by seed 1, deploy case 114: a 200,000-character pipeline name passes the schema and
-  // becomes a folder name: mkdir fails with ENAMETOOLONG, answered as a 500. Names need a length bound.
+  // Found by seed 1, deploy case 114: a 200,000-character pipeline name passed the schema and
+  // became a folder name: mkdir failed with ENAMETOOLONG, answered as a 500. Names are at most 128 now (schema.ts).
   it("a pipeline name of 200,000 characters is a validation error at $.name (400), not a 500", async () => {
     const p = example("hello-http.json");
     p.name = "x".repeat(200_000);
