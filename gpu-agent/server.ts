@@ -2,9 +2,15 @@
  * The standalone agent's HTTP server (`evoflow agent`): the same `/v2` routes as the
  * runtime (models and Triton's repository extension, so one agent can stand in for a
  * Triton server), `GET /api/agent` for the host's status and `/metrics`.
+ *
+ * A repository load carries a whole model, so a page that drives this port (DNS rebinding,
+ * a cross-site form) could swap in its own: the runtime's access checks
+ * (runtime/api/auth.ts) always apply — Host, Origin, JSON or binary-OIP content types — and
+ * a token with its role when `access.auth` is set (infer and reads: viewer; load, unload: operator).
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { addAccessChecks, type GuardOptions } from "../runtime/api/auth";
 import { registerV2Routes } from "../runtime/api/v2";
 import type { ModelHost } from "./host";
 import type { ModelService } from "./service";
@@ -19,6 +25,8 @@ export interface AgentServerOptions {
   versions?: (name: string) => Promise<number[]>;
   /** Extra status merged into `GET /api/agent` (NATS membership…). */
   status?: () => Record<string, unknown>;
+  /** Tokens, extra Host names and the bound address; Host, Origin and content-type checks apply even when absent. */
+  access?: GuardOptions;
 }
 
 export async function createAgentServer(options: AgentServerOptions): Promise<FastifyInstance> {
@@ -28,6 +36,8 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Fa
     void reply.status(err.statusCode && err.statusCode >= 400 ? err.statusCode : 500).send({ error: err.message });
   });
   app.setNotFoundHandler((req, reply) => void reply.status(404).send({ error: `no route ${req.method} ${req.url}` }));
+  // Before any route, so the v2 scope inherits the hook.
+  addAccessChecks(app, options.access ?? {});
 
   const registry = new Registry();
   // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …) for existing dashboards; the agent's own are evoflow_agent_*.

@@ -37,6 +37,8 @@ export interface TritonOptions {
   url: string;
   /** Per call; loads of big models may need more. Default 60 s. */
   timeoutMs?: number;
+  /** Sent as `Authorization: Bearer`: an `evoflow agent --token` standing in for Triton, or a Triton behind an authenticating proxy. */
+  token?: string;
 }
 
 export class TritonError extends Error {
@@ -48,17 +50,19 @@ export class TritonBackend implements Backend {
   readonly device: string;
   private readonly url: string;
   private readonly timeoutMs: number;
+  private readonly auth: Record<string, string>;
 
   constructor(options: TritonOptions) {
     this.url = options.url.replace(/\/+$/, "");
     this.device = this.url;
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.auth = options.token ? { authorization: `Bearer ${options.token}` } : {};
   }
 
   private async call(path: string, init: { body: string | Buffer<ArrayBuffer>; headers?: Record<string, string> }): Promise<Response> {
     const res = await fetch(`${this.url}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...init.headers },
+      headers: { "content-type": "application/json", ...this.auth, ...init.headers },
       body: init.body,
       signal: AbortSignal.timeout(this.timeoutMs),
     });

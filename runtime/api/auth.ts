@@ -37,6 +37,8 @@ export interface AuthOptions {
   openMetrics?: boolean;
   /** Let `/v2/health/live` and `/ready` answer without a token (default true: probes need it, it reveals nothing). */
   openHealth?: boolean;
+  /** Where a client without a token finds one, for the 401's message (default: the runtime's). */
+  tokenHint?: string;
 }
 
 export interface GuardOptions {
@@ -224,7 +226,7 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
         const role = given === undefined ? undefined : tokens.roleOf(given);
         if (!role) {
           reply.header("www-authenticate", "Bearer");
-          return refuse(reply, 401, given === undefined ? "this server needs a token: send Authorization: Bearer <token> (evoflow run prints it; the CLI reads <data>/token)" : "wrong token");
+          return refuse(reply, 401, given === undefined ? `this server needs a token: send Authorization: Bearer <token> (${auth.tokenHint ?? "evoflow run prints it; the CLI reads <data>/token"})` : "wrong token");
         }
         if (need === "operator" && role !== "operator") return refuse(reply, 403, `${req.method} ${route ?? path()} needs role operator; this token has role ${role}`);
       }

@@ -1,6 +1,11 @@
 /**
  * `evoflow agent`: a standalone model-hosting process (gpu-agent/) with its own
  * Open Inference Protocol server, and on NATS when given `--nats`.
+ *
+ * Its HTTP port takes whole models (Triton's repository load), so it has the runtime's
+ * access checks (runtime/api/auth.ts): Host, Origin and content type always, and a token
+ * (`--token`, else EVOFLOW_AGENT_TOKEN) when one is given. Beyond loopback a token is
+ * required — the agent will not start without one, as `run` refuses `--no-auth` there.
  */
 import { existsSync } from "node:fs";
 import { totalmem } from "node:os";
@@ -14,14 +19,20 @@ import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
 import { createAgentServer } from "../../gpu-agent/server";
 import { LocalModels } from "../../gpu-agent/service";
 import { TritonBackend } from "../../gpu-agent/triton";
+import type { GuardOptions } from "../api/auth";
 import { defaultRegistryDir, FsModelRegistry } from "../registry/fs";
+import { isLoopback } from "./loopback";
 
 interface AgentOptions {
   memory?: string;
   backend: string;
   tritonUrl?: string;
+  tritonToken?: string;
   port: string;
   host: string;
+  token?: string;
+  allowHost: string[];
+  openMetrics?: boolean;
   nats?: string;
   id?: string;
   registry?: string;
@@ -50,6 +61,8 @@ function defaultMemoryBudget(): { bytes: number; why: string } {
   return { bytes, why: `half of the ${formatSize(available)} available at start (${source})` };
 }
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 export function register(program: Command): void {
   program
     .command("agent")
@@ -57,8 +70,12 @@ export function register(program: Command): void {
     .option("--memory <size>", "memory budget for resident models, e.g. 512MB or 4GiB (default: half the memory available at start, within the cgroup's limit)")
     .option("--backend <name>", "onnxruntime (in-process, CUDA when present) or triton", "onnxruntime")
     .option("--triton-url <url>", "Triton's HTTP endpoint, for --backend triton (explicit model control)")
+    .option("--triton-token <token>", "bearer token for --triton-url, e.g. another agent's --token (default: $EVOFLOW_TRITON_TOKEN)")
     .option("--port <n>", "HTTP port for /v2, /api/agent and /metrics (0 picks a free one)", "8001")
-    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--host <host>", "address to listen on; beyond loopback a token is required", "127.0.0.1")
+    .option("--token <token>", "token every HTTP client must send as Authorization: Bearer (operator: infer, load, unload); default $EVOFLOW_AGENT_TOKEN, which stays out of `ps`. Optional on loopback, required beyond it")
+    .option("--allow-host <name>", "also answer to this Host name, e.g. the name runtimes use to reach this agent (repeatable; * turns the check off)", collect, [])
+    .option("--open-metrics", "let /metrics be scraped without the token")
     .option("--nats <url>", "join the agents on this NATS server: announce, and serve the scheduler's requests")
     .option("--id <id>", "agent id on NATS (default: random)")
     .option("--registry <dir>", "registry the artifacts come from (default: $EVOFLOW_REGISTRY or .evoflow/registry when it exists)")
@@ -75,6 +92,16 @@ export function register(program: Command): void {
         process.stderr.write(`${message}\n`);
         process.exit(2);
       };
+      // Refused before anything loads: an agent reachable from the network takes models from anyone without a token.
+      const token = opts.token ?? (process.env.EVOFLOW_AGENT_TOKEN || undefined);
+      if (!token && !isLoopback(opts.host))
+        fail(`refusing to listen on ${opts.host} without a token: anyone who can reach it could load models and use them. Give --token (or EVOFLOW_AGENT_TOKEN), or listen on 127.0.0.1`);
+      const access: GuardOptions = {
+        auth: token ? { tokens: { [token]: "operator" }, openMetrics: opts.openMetrics, tokenHint: "the token the agent was started with: --token or EVOFLOW_AGENT_TOKEN" } : undefined,
+        allowHosts: opts.allowHost,
+        boundHost: opts.host,
+      };
+      if (opts.allowHost.includes("*")) process.stderr.write("warning: --allow-host * turns the Host check off: a DNS-rebinding page can reach this agent\n");
       let memoryBytes = 0;
       if (opts.memory === undefined) {
         const budget = defaultMemoryBudget();
@@ -100,7 +127,7 @@ export function register(program: Command): void {
       const memoryArena = when("--memory-arena", opts.memoryArena);
       if (opts.backend === "onnxruntime")
         backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), prepackWeights, memoryArena, loadPriority, log: (m) => process.stderr.write(`warn: ${m}\n`) });
-      else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url") });
+      else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url"), token: opts.tritonToken ?? (process.env.EVOFLOW_TRITON_TOKEN || undefined) });
       else return fail(`unknown backend "${opts.backend}" (use onnxruntime or triton)`);
 
       const registryDir = opts.registry ?? (process.env.EVOFLOW_REGISTRY || existsSync(defaultRegistryDir()) ? defaultRegistryDir() : undefined);
@@ -125,12 +152,15 @@ export function register(program: Command): void {
         models, host,
         versions: registry ? async (name) => (await registry.versions(name)).map((v) => v.version) : undefined,
         status: () => ({ id: natsAgent?.id, nats: opts.nats, registry: registryDir && resolve(registryDir) }),
+        access,
       });
       const address = await app.listen({ port: Number(opts.port), host: opts.host });
       process.stdout.write(
         `evoflow agent${natsAgent ? ` ${natsAgent.id}` : ""} listening on ${address} (backend ${backend.kind} on ${backend.device}, memory ${formatSize(memoryBytes)}` +
           `${registryDir ? `, registry ${join(resolve(registryDir))}` : ""}${opts.nats ? `, nats ${opts.nats}` : ""})\n`,
       );
+      // Where the token came from, never the token itself.
+      process.stdout.write(token ? `  token: from ${opts.token ? "--token" : "EVOFLOW_AGENT_TOKEN"}\n` : "  no token asked for (loopback only): any local user can load models; --token adds one\n");
       const shutdown = async () => {
         await natsAgent?.stop();
         await app.close();
