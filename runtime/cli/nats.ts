@@ -5,6 +5,11 @@
  *                                   nodes that have no `placement`, and serves the API
  *   evoflow worker --nats URL       runs nodes in this process: those named by --nodes,
  *                                   else those placed in --placement, else every placed node
+ *
+ * A worker takes its pipelines from the network, so it grants nodes what a Runtime does
+ * when told nothing (fs-write, network: no exec), whatever the coordinator grants: each
+ * process decides what it lets run. `--grant`, else the data folder's settings `grants`,
+ * says otherwise; a pipeline needing more is not run here, and the worker says why.
  *   evoflow tap|trace ... --nats    read edges and traces back from the JetStream stream
  *
  * Workers take pipeline definitions from KV and follow them: a redeploy with `run`
@@ -13,11 +18,13 @@
  */
 import type { Command } from "commander";
 import type { Pipeline } from "../schema";
+import { GRANT_LIST_HELP, parseGrants } from "./grants";
 import { applyServingV8Flags } from "./heap";
+import { loadServerSettings } from "./server-settings";
 import { edgeReadFilter, parseSince, readStream, readTrace, type StartAt } from "../transport/nats-read";
 import { pipelineOfStream } from "../transport/nats-names";
 import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
-import { PipelineInvalidError, Runtime, type RuntimeOptions } from "../runtime";
+import { DEFAULT_GRANTS, PipelineInvalidError, Runtime, type RuntimeOptions } from "../runtime";
 import { createServices } from "../services";
 import { edgeId } from "../schema";
 import { jsonReplacer, stringify } from "../api/json";
@@ -57,10 +64,19 @@ interface WorkerOptions {
   placement?: string;
   data: string;
   replicas: string;
+  grant?: string;
 }
 
 async function runWorker(opts: WorkerOptions): Promise<void> {
   applyServingV8Flags();
+  let grants;
+  try {
+    grants = opts.grant !== undefined ? parseGrants(opts.grant) : (loadServerSettings(opts.data).grants ?? [...DEFAULT_GRANTS]);
+  } catch (err) {
+    // An unknown capability or a bad settings file (every problem with its JSON path).
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const selection: WorkerSelection = { nodes: opts.nodes?.split(",").map((s) => s.trim()).filter(Boolean), placement: opts.placement };
   let transport: NatsTransport;
   try {
@@ -72,6 +88,7 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
   const runtime = new Runtime({
     transport,
     dataDir: opts.data,
+    grants,
     services: await createServices({ dataDir: opts.data }),
     localNodes: (_name, def) => workerNodes(def, selection),
     log,
@@ -105,6 +122,7 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
       }
     });
   };
+  process.stdout.write(`worker ${transport.processId} grants: ${grants.join(", ") || "none"}\n`);
   const stopWatching = await transport.watchDefinitions(apply);
   if (opts.pipeline) process.stdout.write(`worker ${transport.processId} waiting for pipeline ${opts.pipeline}\n`);
   const shutdown = async () => {
@@ -213,5 +231,6 @@ export function register(program: Command): void {
     .option("--placement <group>", "run the nodes whose placement is this group")
     .option("--data <dir>", "data folder", ".evoflow")
     .option("--replicas <n>", "replicas of the streams and buckets this worker creates", "1")
+    .option("--grant <list>", `capabilities this worker's nodes may use: ${GRANT_LIST_HELP} (default: the settings file's grants, else fs-write,network: no exec, whatever the coordinator grants, since pipelines reach a worker over the network)`)
     .action(runWorker);
 }

@@ -13,13 +13,14 @@
  *   file's `grants`, else: all of them on loopback (a developer's machine: the examples
  *   and `npm start` work), `fs-write,network` beyond it (no `exec` unless told).
  */
-import { isIP } from "node:net";
 import type { Command } from "commander";
 import { createApi } from "../api/server";
-import { CAPABILITIES, type Capability } from "../node-contract";
-import { PipelineInvalidError, Runtime } from "../runtime";
+import { CAPABILITIES } from "../node-contract";
+import { DEFAULT_GRANTS, PipelineInvalidError, Runtime } from "../runtime";
 import { createServices } from "../services";
+import { GRANT_LIST_HELP, parseGrants } from "./grants";
 import { applyServingV8Flags } from "./heap";
+import { isLoopback } from "./loopback";
 import { readPipelineFile } from "./pipeline";
 import { loadServerSettings, SettingsError } from "./server-settings";
 import { serverToken } from "./token";
@@ -49,25 +50,14 @@ export function serverOptions(command: Command): Command {
     .option("--data <dir>", "data folder (token, settings.json, registry, history)", ".evoflow")
     .option("--allow-host <name>", "also answer to this Host name, e.g. a proxy's public name (repeatable; * turns the check off)", collect, [])
     .option("--allow-origin <origin>", "also accept changes and WebSockets from this origin, e.g. https://evoflow.example.com (repeatable)", collect, [])
-    .option("--grant <list>", `capabilities nodes may use: a comma list of ${CAPABILITIES.join(", ")}, or all, or none (default: all on loopback, fs-write,network beyond)`)
+    .option("--grant <list>", `capabilities nodes may use: ${GRANT_LIST_HELP} (default: all on loopback, fs-write,network beyond)`)
     .option("--nats <url>", "run distributed on NATS JetStream: this process runs the nodes without a placement (see `evoflow worker`)")
     .option("--replicas <n>", "with --nats: replicas of the pipeline's stream (3 on a three-server cluster)", "1");
 }
 
-export const isLoopback = (host: string) => host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
-
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(2);
-}
-
-function parseGrants(list: string): Capability[] {
-  if (list === "all") return [...CAPABILITIES];
-  if (list === "none") return [];
-  const names = list.split(",").map((s) => s.trim()).filter(Boolean);
-  const unknown = names.filter((n) => !(CAPABILITIES as readonly string[]).includes(n));
-  if (unknown.length) fail(`--grant: unknown capability ${unknown.join(", ")} (known: ${CAPABILITIES.join(", ")}, or all, none)`);
-  return names as Capability[];
 }
 
 export async function startServer(files: string[], opts: ServeOptions): Promise<void> {
@@ -84,7 +74,12 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
   }
   const allowHosts = [...settings.allowHosts, ...opts.allowHost];
   if (allowHosts.includes("*")) process.stderr.write("warning: --allow-host * turns the Host check off: a DNS-rebinding page can reach this server (the token still guards it)\n");
-  const grants = opts.grant !== undefined ? parseGrants(opts.grant) : (settings.grants ?? (loopback ? [...CAPABILITIES] : ["fs-write", "network"]));
+  let grants = settings.grants ?? (loopback ? [...CAPABILITIES] : [...DEFAULT_GRANTS]);
+  try {
+    if (opts.grant !== undefined) grants = parseGrants(opts.grant);
+  } catch (err) {
+    fail((err as Error).message);
+  }
 
   const operator = opts.auth ? serverToken({ token: opts.token, data: opts.data }) : undefined;
   if (operator?.warning) process.stderr.write(`warning: ${operator.warning}\n`);
