@@ -19,7 +19,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import jsonata from "jsonata";
-import { LimitedJsonata } from "../runtime/user-code/limited-jsonata";
+import { DEFAULT_MAX_DEPTH, DEFAULT_TIMEOUT_MS, LimitedJsonata } from "../runtime/user-code/limited-jsonata";
 import { benchDir, forkChild, RUNTIME_NODE_FLAGS, ask, latencySummary, machine, mb, round, runLoad, stopChild } from "./agent-bench-lib";
 
 const arg = (name: string, fallback: number) => {
@@ -141,7 +141,7 @@ async function main() {
 async function measureHookCost() {
   const input = { n: 21 };
   const plain = jsonata(NEIGHBOUR);
-  const limited = new LimitedJsonata(NEIGHBOUR, { timeoutMs: 1000, maxDepth: 1000 });
+  const limited = new LimitedJsonata(NEIGHBOUR, { timeoutMs: DEFAULT_TIMEOUT_MS, maxDepth: DEFAULT_MAX_DEPTH });
   const variants = { plain: () => plain.evaluate(input), limited: () => limited.evaluate(input) };
   const samples: Record<string, number[]> = { plain: [], limited: [] };
   const N = 20_000;
@@ -181,6 +181,8 @@ ${rows}
 | --- | --- | --- | --- | --- | --- | --- |
 ${kinds}
 
-What the limits cost a trivial evaluation (\`${o.hookCost.expression}\`, CPU time of this process, turns of 20,000): plain jsonata ${o.hookCost.plainNsMedian} ns (min ${o.hookCost.plainNsMin}), LimitedJsonata ${o.hookCost.limitedNsMedian} ns (min ${o.hookCost.limitedNsMin}).
+What the limits cost a trivial evaluation (\`${o.hookCost.expression}\`, CPU time of this process, turns of 20,000, medians of 25): plain jsonata ${o.hookCost.plainNsMedian} ns (min ${o.hookCost.plainNsMin}), LimitedJsonata ${o.hookCost.limitedNsMedian} ns (min ${o.hookCost.limitedNsMin}).
+
+How they end (runtime/user-code/limited-jsonata.ts): the recursion at the depth limit on the runtime's thread (or, when it ran over 10 ms there, in the worker at the depth or the time limit); the range before it allocates (jsonata's \`sequence\` option at 1,000,000); the loop, the long filter and the sort with a function after 10 ms on the runtime's thread (in 1 ms slices) move to a worker thread (nice 19, 256 MB heap) and are terminated at 1 s; the back-reference regex goes to the worker at once (V8's linear engine cannot run it) and is terminated there. The range-map row is mostly load, not a runaway: each of its requests is refused within a few ms, so it is a second client hitting the same process. The peak RSS includes the two workers' heaps (the sort with a function fills its worker's heap before the deadline).
 `;
 }

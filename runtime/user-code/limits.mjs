@@ -11,7 +11,7 @@
 export const SLICE_MS = 1;
 
 /** Calls between two clock reads: performance.now() costs ~40 ns, a JSONata step ~0.3-1 us. */
-const CALLS_PER_CHECK = 64;
+const CALLS_PER_CHECK = 32;
 
 /** A limit user code ran into; `limit` names which (time, depth, items, string, memory). */
 export class UserCodeLimitError extends Error {
