@@ -90,7 +90,7 @@ const DEEP = "\u0001deep:";
 
 /** The document as JSON text, deep-nesting markers expanded (see weirdValue). */
 export function toJsonText(doc: unknown): string {
-  return JSON.stringify(doc).replace(/"\\u0001deep:(array|object):(\d+)\\u0001deep:"/g, (_m, shape: string, depth: string) => {
+  return (JSON.stringify(doc) ?? "null").replace(/"\\u0001deep:(array|object):(\d+)\\u0001deep:"/g, (_m, shape: string, depth: string) => {
     const n = Number(depth);
     return shape === "array" ? `${"[".repeat(n)}1${"]".repeat(n)}` : `${'{"a":'.repeat(n)}1${"}".repeat(n)}`;
   });

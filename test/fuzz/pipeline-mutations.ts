@@ -25,6 +25,7 @@ export const examples: { file: string; pipeline: RawPipeline }[] = readdirSync(j
 const SETTINGS = ["tapCapacity", "tapBytes", "traceCapacity", "traceBytes", "deadLetterCapacity"];
 const QUEUE_SIZES = [2.2e14, 4e9, 1e300, -1, 0, 1.5, 1e6];
 const OVERFLOWS = ["block", "drop-oldest", "drop-newest", "nope", ""];
+const TYPES_UNKNOWN = ["io.nope", "nope", "", "IO.HTTP", "__proto__", "constructor", "toString", "io.", "io.http "];
 
 /** The config fields a node type's schema names (zod objects only). */
 function configKeys(types: NodeTypes, type: string): string[] {
@@ -85,8 +86,10 @@ export function mutatePipelineOnce(p: RawPipeline, rng: Rng, types: NodeTypes, j
     }
     case 5: {
       if (!node) break;
-      p.nodes.push({ ...node }); // shallow: a deep value from an earlier step would overflow a JSON round trip
-      return `duplicate node ${node.id}`;
+      // The same id, or a copy under a new one (two io.http nodes then claim one entry point).
+      const id = rng() < 0.5 ? node.id : `${node.id}_copy`;
+      p.nodes.push({ ...node, id }); // shallow: a deep value from an earlier step would overflow a JSON round trip
+      return `duplicate node ${node.id} as ${id}`;
     }
     case 6: {
       if (!edge) break;
@@ -130,8 +133,6 @@ export function mutatePipelineOnce(p: RawPipeline, rng: Rng, types: NodeTypes, j
   }
   return mutateAnywhere(p, rng, json);
 }
-
-const TYPES_UNKNOWN = ["io.nope", "nope", "", "IO.HTTP", "__proto__", "constructor", "toString", "io.", "io.http "];
 
 // Sizes an absurd value would not reach but a large plausible one does: these pass a schema
 // without bounds and then decide how much memory or time a node takes.
