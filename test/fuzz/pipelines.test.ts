@@ -1,7 +1,8 @@
 /**
  * Fuzzing pipelines (issue 18, point 8): every example in pipelines/ mutated many ways, through
  * validatePipeline (never throws, every problem has a JSON path), `evoflow validate` (exit 0 or 1,
- * no stack) and the deploy API on a real listening server (never a 5xx, never over 5 s).
+ * no stack), the editor's POST /api/validate (the same verdict) and the deploy API on a real listening
+ * server (never a 5xx, never over 5 s).
  * A failure prints the seed, the case number and its steps: FUZZ_SEED=<seed> replays the run.
  */
 import { spawnSync } from "node:child_process";
@@ -130,7 +131,7 @@ describe("fuzzed deploys through the API (real server)", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it(`POST /api/pipelines: ${DEPLOY_CASES} mutants, every answer below 500 and within 5 s, undeployed through the API after`, async () => {
+  it(`POST /api/validate and /api/pipelines: ${DEPLOY_CASES} mutants, every answer below 500 and within 5 s, undeployed through the API after`, async () => {
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     for (let i = 0; i < DEPLOY_CASES; i++) {
@@ -138,6 +139,16 @@ describe("fuzzed deploys through the API (real server)", () => {
       const { pipeline, steps } = mutatePipeline(examples[i % examples.length].pipeline, rngFor("deploy", i), nodeTypes, { json: true, max: 2, sizes: i % 3 === 2 });
       const body = toJsonText(pipeline);
       let status: number;
+      try {
+        // The editor's check first: the same verdict as validatePipeline here, with the problems as JSON.
+        const checked = await fetch(`${url}/api/validate`, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(5_000) });
+        const text = await checked.text();
+        if (checked.status >= 500) failures.push(failure("deploy", i, steps, pipeline, `POST /api/validate answered ${checked.status}: ${text.slice(0, 300)}`));
+        else if (checked.status === 200 && (JSON.parse(text) as { ok: boolean }).ok !== validatePipeline(JSON.parse(body), nodeTypes).ok)
+          failures.push(failure("deploy", i, steps, pipeline, `POST /api/validate says ${text.slice(0, 300)}, unlike validatePipeline`));
+      } catch (err) {
+        failures.push(failure("deploy", i, steps, pipeline, `POST /api/validate: no answer within 5 s (${(err as Error).name})`));
+      }
       try {
         const res = await fetch(`${url}/api/pipelines`, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(5_000) });
         status = res.status;
