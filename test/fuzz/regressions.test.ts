@@ -132,6 +132,26 @@ describe("fuzz regressions: deploys", () => {
     expect(reply.status).toBe(200);
   });
 
+  // Found by seed 33, deploy case 94 (model.onnx config.model = "0x10"): a model the registry does
+  // not hold is refused when the node starts, and the API answers that with 500. A deploy naming a
+  // missing model is the client's mistake: a 4xx naming the node and the model.
+  it("a model.onnx node naming a model the registry lacks: deploy is a 4xx naming it, not a 500", async () => {
+    const res = await deploy({
+      apiVersion: "evoflow/v1",
+      name: "missing-model",
+      nodes: [
+        { id: "request", type: "io.http" },
+        { id: "model", type: "model.onnx", config: { model: "0x10" } },
+      ],
+      edges: [{ from: "request.out", to: "model.in", mode: "sync" }],
+    });
+    const body = await res.json();
+    expect(res.status, JSON.stringify(body)).toBeGreaterThanOrEqual(400);
+    expect(res.status, JSON.stringify(body)).toBeLessThan(500);
+    expect(JSON.stringify(body)).toMatch(/0x10/);
+    expect(runtime.get("missing-model")).toBeUndefined();
+  });
+
   // Found by seed 1, deploy case 114: a 200,000-character pipeline name passed the schema and
   // became a folder name: mkdir failed with ENAMETOOLONG, answered as a 500. Names are at most 128 now (schema.ts).
   it("a pipeline name of 200,000 characters is a validation error at $.name (400), not a 500", async () => {
