@@ -1,10 +1,21 @@
 // The worker thread where a JSONata evaluation continues when it ran over its time on the
 // runtime's thread, or needs the backtracking regexp engine (runtime/user-code/limited-jsonata.ts).
-// Its owner gives it a heap limit (resourceLimits) and terminates it at the deadline, which
-// also stops a builtin or a regexp that no hook sees. One job at a time.
+// The hooks' clock ends most runaways here; its owner gives it a heap limit (resourceLimits) and
+// terminates it shortly after the deadline, which also stops a builtin or a regexp that no hook
+// sees. One job at a time.
 import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
-import { asLimitError, compileLimited } from "./jsonata-core.mjs";
+
+// The lowest priority, before anything else (Linux applies it to this thread only, and lowering
+// needs no privilege): a runaway burning this thread's core for its whole time limit, or a
+// replacement worker loading jsonata, takes the CPU from no request the runtime's own thread is
+// serving. Its start-up is not charged to any job's time.
+try {
+  setPriority(0, 19);
+} catch {
+  // not on this platform
+}
+const { asLimitError, compileLimited } = await import("./jsonata-core.mjs");
 
 const compiled = new Map(); // source -> compiled expression; a worker serves few
 
@@ -23,12 +34,4 @@ parentPort.on("message", async ({ id, source, input, bindings, limits }) => {
     parentPort.postMessage({ id, ok: false, message: err?.message ?? String(err), limit: err?.limit });
   }
 });
-// The lowest priority from now on, once started at the normal one (Linux applies it to this
-// thread only, and lowering needs no privilege): a runaway burning this thread's core for its
-// whole time limit takes the CPU from no request the runtime's own thread is serving.
-try {
-  setPriority(0, 19);
-} catch {
-  // not on this platform
-}
 parentPort.postMessage({ ready: true });

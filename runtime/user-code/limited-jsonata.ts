@@ -25,6 +25,7 @@ import jsonata from "jsonata";
 import { z } from "zod";
 import { PROJECT_ROOT } from "../paths";
 import { asLimitError, compileLimited, MoveToWorker, type CompiledLimited } from "./jsonata-core.mjs";
+import { UserCodeLimitError } from "./limits.mjs";
 import { UserCodeWorkerPool } from "./worker-pool";
 
 export const DEFAULT_TIMEOUT_MS = 1000;
@@ -44,6 +45,8 @@ export const DEFAULT_MAX_DEPTH = 500;
  */
 export const INLINE_MS = 10;
 export const WORKER_MEMORY_MB = 256;
+/** Evaluations in a row within INLINE_MS after which an expression that ran away runs on the runtime's thread again. */
+export const WELL_BEHAVED_RUNS = 20;
 
 /** Compiles a JSONata expression, turning a syntax error into a zod issue so `validate` reports it with its path. */
 export const jsonataExpression = z
@@ -93,6 +96,15 @@ function workerPool(): UserCodeWorkerPool {
 export class LimitedJsonata {
   private readonly inline: CompiledLimited;
 
+  /**
+   * Set when an evaluation of this expression ran over INLINE_MS or into the depth or time
+   * limit: the next ones go straight to the worker, so the same runaway sent again and again
+   * (a client retrying, a replay) costs the runtime's thread nothing. Cleared after
+   * WELL_BEHAVED_RUNS in a row answered within INLINE_MS.
+   */
+  private offThread = false;
+  private wellBehaved = 0;
+
   /** Compiles once (throws jsonata's syntax error); evaluate() as often as needed. */
   constructor(
     readonly source: string,
@@ -103,16 +115,30 @@ export class LimitedJsonata {
 
   evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown> {
     const started = performance.now();
-    if (this.inline.needsWorker) return this.inWorker(input, bindings, started);
-    return this.inline.evaluate(input, bindings, this.limits).catch((err: unknown) => {
+    if (this.inline.needsWorker || this.offThread) return this.inWorker(input, bindings, started);
+    return this.inline.evaluate(input, bindings, this.limits).catch((thrown: unknown) => {
+      const err = asLimitError(thrown);
+      if (err instanceof MoveToWorker || (err instanceof UserCodeLimitError && (err.limit === "depth" || err.limit === "time"))) this.offThread = true;
       if (err instanceof MoveToWorker) return this.inWorker(input, bindings, started);
-      throw asLimitError(err);
+      throw err;
     });
   }
 
   private inWorker(input: unknown, bindings: Record<string, unknown> | undefined, started: number): Promise<unknown> {
     const leftMs = Math.max(0, started + this.limits.timeoutMs - performance.now());
     const limits = { timeoutMs: leftMs, label: this.limits.timeoutMs, maxDepth: this.limits.maxDepth };
-    return workerPool().run({ source: this.source, input, bindings, limits }, leftMs, this.limits.timeoutMs);
+    const running = workerPool().run({ source: this.source, input, bindings, limits }, leftMs, this.limits.timeoutMs);
+    if (!this.offThread) return running;
+    return running.then(
+      (value) => {
+        if (performance.now() - started > INLINE_MS) this.wellBehaved = 0;
+        else if (++this.wellBehaved >= WELL_BEHAVED_RUNS) this.offThread = false;
+        return value;
+      },
+      (err: unknown) => {
+        this.wellBehaved = 0;
+        throw err;
+      },
+    );
   }
 }

@@ -6,9 +6,10 @@
 /**
  * How long user code may run in one go on the runtime's event loop before it waits a turn
  * (setImmediate) so other pipelines' sockets are read and answered. A turn costs ~5-20 us, so
- * 1 ms slices cost a runaway a few per cent and keep a neighbour's extra wait to ~1 ms.
+ * 0.5 ms slices cost a runaway a few per cent; a request needs a few turns (read, parse,
+ * reply), each delayed by up to a slice.
  */
-export const SLICE_MS = 1;
+export const SLICE_MS = 0.5;
 
 /** Calls between two clock reads: performance.now() costs ~40 ns, a JSONata step ~0.3-1 us. */
 const CALLS_PER_CHECK = 32;

@@ -40,6 +40,13 @@ interface Slot {
   running?: Pending & { timer: NodeJS.Timeout };
 }
 
+/**
+ * How long past a job's time the pool waits before it terminates the worker: code whose own
+ * clock stops it (the worker's JSONata hooks) ends cleanly and the worker serves on; only code
+ * stuck where no clock is read (a builtin, a regexp) costs a worker's restart.
+ */
+const GRACE_MS = 100;
+
 /** Two workers on a small machine: one runaway holding a worker does not queue everyone else's. */
 const defaultSize = () => Math.min(4, Math.max(2, Math.floor(availableParallelism() / 2)));
 
@@ -71,7 +78,7 @@ export class UserCodeWorkerPool {
       }
       const pending = this.queue.shift()!;
       const id = this.nextId++;
-      const timer = setTimeout(() => this.end(slot, this.timeError(pending)), pending.leftMs);
+      const timer = setTimeout(() => this.end(slot, this.timeError(pending)), pending.leftMs + GRACE_MS);
       slot.running = { ...pending, timer };
       try {
         slot.worker.postMessage({ id, ...pending.job });
