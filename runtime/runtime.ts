@@ -4,7 +4,7 @@
  * it knows nothing of HTTP.
  */
 import { ConfinedPathError, configPathValues, pipelineDataDir, resolveConfined } from "./confined-path";
-import { runPipeline, type RunningPipeline } from "./engine/engine";
+import { NodeStartError, runPipeline, type RunningPipeline } from "./engine/engine";
 import { Metrics } from "./metrics";
 import { missingCapabilities, type Capability, type Entrypoint } from "./node-contract";
 import { nodeTypes as defaultNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
@@ -33,6 +33,14 @@ export interface RuntimeOptions {
 export class PipelineInvalidError extends Error {
   constructor(readonly problems: Problem[]) {
     super(`pipeline is not valid:\n${problems.map((p) => `${p.path}: ${p.message}`).join("\n")}`);
+  }
+}
+
+/** A valid pipeline one of whose nodes could not start (a model the registry lacks…): nothing of it runs. */
+export class PipelineStartError extends PipelineInvalidError {
+  constructor(problems: Problem[]) {
+    super(problems);
+    this.message = `pipeline could not start:\n${problems.map((p) => `${p.path}: ${p.message}`).join("\n")}`;
   }
 }
 
@@ -79,6 +87,10 @@ export class Runtime {
         localNodes,
         log: this.options.log,
         traceCapacity: this.options.traceCapacity,
+      }).catch((err: unknown) => {
+        if (!(err instanceof NodeStartError)) throw err;
+        const index = result.compiled.pipeline.nodes.findIndex((n) => n.id === err.node);
+        throw new PipelineStartError([{ path: jsonPath(["nodes", index]), message: err.message }]);
       });
       this.pipelines.set(name, running);
       return running;

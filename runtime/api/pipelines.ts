@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { traceIdFromTraceparent } from "../envelope";
 import { NodeError } from "../engine/engine";
 import { OverloadedError } from "../overload";
-import { PipelineInvalidError, type Runtime } from "../runtime";
+import { PipelineInvalidError, PipelineStartError, type Runtime } from "../runtime";
 import { pipelineJsonSchema } from "../schema";
 import { validatePipeline } from "../validate";
 import { jsonReplacer, stringify } from "./json";
@@ -41,6 +41,7 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
       const running = await runtime.deploy(req.body);
       return reply.status(201).send({ name: running.name, status: running.status() });
     } catch (err) {
+      if (err instanceof PipelineStartError) return reply.status(422).send({ error: "pipeline could not start", problems: err.problems });
       if (err instanceof PipelineInvalidError) return reply.status(400).send({ error: "pipeline is not valid", problems: err.problems });
       throw err;
     }

@@ -109,6 +109,13 @@ export class NodeError extends Error {
   }
 }
 
+/** A node whose `create` or `start` threw: the pipeline did not start (a missing model, a file it cannot open). */
+export class NodeStartError extends Error {
+  constructor(readonly node: string, reason: unknown) {
+    super(`node "${node}" could not start: ${reason instanceof Error ? reason.message : String(reason)}`, { cause: reason });
+  }
+}
+
 export class RunningPipeline implements MetricsSource {
   readonly name: string;
   readonly taps: TapStore;
@@ -160,7 +167,11 @@ export class RunningPipeline implements MetricsSource {
           ring: this.taps.ring(edge.id),
           publish: this.options.transport.publisher?.(edge) ?? ((m, h) => this.options.transport.publishAsync(edge, m, h)),
         });
-      node.instance = await compiled.def.create(this.context(compiled.id), compiled.config);
+      try {
+        node.instance = await compiled.def.create(this.context(compiled.id), compiled.config);
+      } catch (err) {
+        throw new NodeStartError(compiled.id, err);
+      }
       this.nodes.set(compiled.id, node);
     }
     for (const edge of this.compiled.edges) {
@@ -171,7 +182,13 @@ export class RunningPipeline implements MetricsSource {
       else await transport.consumeAsync(edge, (m) => this.handle(target, edge, m, false));
     }
     this.options.metrics.add(this);
-    for (const node of this.nodes.values()) await node.instance.start?.(this.emitter(node, undefined));
+    for (const [id, node] of this.nodes) {
+      try {
+        await node.instance.start?.(this.emitter(node, undefined));
+      } catch (err) {
+        throw new NodeStartError(id, err);
+      }
+    }
   }
 
   private context(nodeId: string): NodeContext {
@@ -368,6 +385,12 @@ export class RunningPipeline implements MetricsSource {
 
 export async function runPipeline(compiled: CompiledPipeline, options: EngineOptions): Promise<RunningPipeline> {
   const running = new RunningPipeline(compiled, options);
-  await running.start();
+  try {
+    await running.start();
+  } catch (err) {
+    // The nodes that did start (timers, child processes, transport subscriptions) are stopped, not leaked.
+    await running.stop({ drain: false }).catch(() => {});
+    throw err;
+  }
   return running;
 }
