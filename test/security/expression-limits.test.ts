@@ -104,6 +104,14 @@ describe("runaway JSONata", () => {
     expect((await deadLetters("switch-runaway"))[0].reason).toMatch(/time limit of 300 ms/);
   });
 
+  it("after a runaway, the same expression keeps answering its other messages rightly (off the runtime's thread, then back)", async () => {
+    await runtime.deploy(pipeline("sometimes", { expression: "n > 0 ? ($loop := function(){ $loop() }; $loop()) : { 'fast': true }", timeoutMs: 300 }));
+    expect((await post("sometimes", { n: 1 })).status).toBe(422);
+    for (let i = 0; i < 25; i++) expect(await post("sometimes", { n: 0 })).toEqual({ status: 200, body: { fast: true } });
+    expect((await post("sometimes", { n: 1 })).body?.error).toBe("JSONata expression exceeded its time limit of 300 ms");
+    expect(await post("sometimes", { n: 0 })).toEqual({ status: 200, body: { fast: true } });
+  });
+
   it("a runaway on an async branch dead-letters there; the sync reply is not held", async () => {
     await runtime.deploy({
       apiVersion: "evoflow/v1",
