@@ -1,10 +1,10 @@
 // JSONata with limits, shared by the runtime's thread (runtime/user-code/limited-jsonata.ts) and
 // the worker that takes over runaways (jsonata-worker.mjs). jsonata 2.x looks up
 // Symbol.for("jsonata.__evaluate_entry"/"__evaluate_exit") in the expression's environment and
-// awaits them around every step (as its own `timeboxExpression` test does); the entry hook
-// checks the depth and the clock and now and then waits a turn of the event loop (a runaway
-// otherwise runs on microtasks and no socket is read until it ends), the exit hook measures
-// what the step made. Plain JavaScript so the worker needs no TypeScript loader; types in
+// awaits them around every step (as its own `timeboxExpression` test does). One exit hook
+// checks the depth, measures what the step made, and reads the clock, now and then waiting a
+// turn of the event loop: a runaway otherwise runs on microtasks only and no socket is read
+// until it ends. Plain JavaScript so the worker needs no TypeScript loader; types in
 // jsonata-core.d.mts.
 import v8 from "node:v8";
 import jsonata from "jsonata";
@@ -56,7 +56,7 @@ function linearRegExp(re) {
   return new RegExp(re.source, `${re.flags}l`);
 }
 
-/** The RegexEngine of inline evaluations; a pattern only met at run time (in `$eval`) that needs backtracking moves the evaluation. */
+/** The RegexEngine of inline evaluations: a pattern that needs backtracking and got past the checks below moves the evaluation. */
 function inlineRegExp(re) {
   try {
     return linearRegExp(re);
@@ -76,10 +76,11 @@ function canRunLinear(re) {
 }
 
 /** Whether any regex literal in the parsed expression can backtrack without bound. */
-function hasBacktrackingRegex(node) {
+function hasBacktrackingRegex(node, seen = new Set()) {
   if (node instanceof RegExp) return !canRunLinear(node);
-  if (node === null || typeof node !== "object") return false;
-  for (const key of Object.keys(node)) if (hasBacktrackingRegex(node[key])) return true;
+  if (node === null || typeof node !== "object" || seen.has(node)) return false;
+  seen.add(node);
+  for (const key of Object.keys(node)) if (hasBacktrackingRegex(node[key], seen)) return true;
   return false;
 }
 
