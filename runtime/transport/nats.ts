@@ -183,6 +183,8 @@ const DEFAULT_MAX_DELIVER = 5;
 /** A failed message comes back after 0.2 s, then 0.4, 0.8, ... at most 10 s. */
 const RETRY_BACKOFF_MS = 200;
 const RETRY_BACKOFF_MAX_MS = 10_000;
+/** Messages started within one another's call before the next starts on a fresh stack (see consumeAsync). */
+const MAX_NESTED_STARTS = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -608,6 +610,10 @@ export class NatsTransport implements Transport {
       this.end(attached);
       return false;
     };
+    // A node that finishes at once frees its slot inside `start`, which starts the next waiting
+    // message: a backlog (a replacement worker's first pull) would nest one call per message
+    // and overflow the stack. Past MAX_NESTED_STARTS the next starts on a fresh stack.
+    let nested = 0;
     const start = (m: JsMsg) => {
       if (attached.quiesced) {
         m.nak();
@@ -616,15 +622,27 @@ export class NatsTransport implements Transport {
       }
       busy++;
       inProgress.set(m.seq, m);
-      this.handleAsync(edge, m, handler, handled, maxDeliver, () => {
-        busy--;
-        let next = waiting.shift();
-        while (next && !admit(next)) next = waiting.shift();
-        if (next) start(next);
-      }, () => {
-        inProgress.delete(m.seq);
-        this.end(attached);
-      });
+      nested++;
+      try {
+        this.handleAsync(edge, m, handler, handled, maxDeliver, () => {
+          let next = waiting.shift();
+          while (next && !admit(next)) next = waiting.shift();
+          if (!next || nested < MAX_NESTED_STARTS) {
+            busy--;
+            if (next) start(next);
+          } else
+            // The slot stays taken until then, so a message delivered meanwhile waits behind `next`.
+            setImmediate(() => {
+              busy--;
+              start(next);
+            });
+        }, () => {
+          inProgress.delete(m.seq);
+          this.end(attached);
+        });
+      } finally {
+        nested--;
+      }
     };
     // A callback, not the async iterator: the messages of one read from the socket are handled
     // in one go, and their acks and publishes leave in one write instead of one each.
