@@ -40,9 +40,14 @@ export class MoveToWorker extends Error {
   }
 }
 
-// V8's linear-time regexp engine (the `l` flag) cannot backtrack without bound, so
-// `$match(s, /(a+)+b/)` stays fast on the runtime's thread. The flag only makes `l` parse;
-// no other regexp changes. Patterns it cannot run (back-references, lookaround) go to the worker.
+// Catastrophic backtracking (`$match(s, /(a+)+b/)` on a long `s`) cannot be interrupted on this
+// thread. With this flag V8 runs a regexp that backtracks too much (50,000 times by default) on
+// its linear-time engine instead: same matches, no unbounded run. Normal matches stay on the
+// backtracking engine (the linear one was ~20x slower on a plain pattern here). The flag is
+// process-wide and only changes how long such a regexp takes. Patterns the linear engine cannot
+// run (back-references, lookaround) cannot fall back: expressions with one run in the worker.
+// The second flag lets canRunLinear() ask V8 by compiling the pattern with the `l` flag.
+v8.setFlagsFromString("--enable-experimental-regexp-engine-on-excessive-backtracks");
 v8.setFlagsFromString("--enable-experimental-regexp-engine");
 const linearRegExpAvailable = (() => {
   try {
@@ -52,23 +57,10 @@ const linearRegExpAvailable = (() => {
   }
 })();
 
-function linearRegExp(re) {
-  return new RegExp(re.source, `${re.flags}l`);
-}
-
-/** The RegexEngine of inline evaluations: a pattern that needs backtracking and got past the checks below moves the evaluation. */
-function inlineRegExp(re) {
-  try {
-    return linearRegExp(re);
-  } catch {
-    throw new MoveToWorker(`/${re.source}/ needs the backtracking regexp engine`);
-  }
-}
-
 function canRunLinear(re) {
   if (!linearRegExpAvailable) return false;
   try {
-    linearRegExp(re);
+    new RegExp(re.source, `${re.flags}l`);
     return true;
   } catch {
     return false;
@@ -260,16 +252,15 @@ function evalFor(inline) {
 }
 
 /**
- * Compiles `source` (throws jsonata's syntax error). `inline` (the runtime's thread): regexes
- * run on the linear engine, long `$sort`/`$distinct` calls and evaluations past
+ * Compiles `source` (throws jsonata's syntax error). `inline` (the runtime's thread): an
+ * expression with a regex that needs backtracking says so (`needsWorker`), long
+ * `$sort`/`$distinct` calls and evaluations past
  * `inline.overrunMs` throw MoveToWorker, and the clock yields every SLICE_MS. Without it (the
- * worker): plain RegExp, no yields; the worker's owner enforces the deadline and memory.
+ * worker): no yields; the worker's owner enforces the deadline and memory.
  * evaluate() rejects with jsonata's errors: pass them through asLimitError().
  */
 export function compileLimited(source, inline) {
-  const options = { sequence: MAX_ITEMS };
-  if (inline && linearRegExpAvailable) options.RegexEngine = inlineRegExp;
-  const expression = jsonata(source, options);
+  const expression = jsonata(source, { sequence: MAX_ITEMS });
   const needsWorker = inline !== undefined && hasBacktrackingRegex(expression.ast());
   expression.assign(EXIT, onExit);
   expression.registerFunction("sort", sortFor(inline !== undefined), builtin.sort.signature.definition);

@@ -153,6 +153,13 @@ describe("legitimate JSONata under the limits", () => {
       expect(await deadLetters(`legit-${name}`)).toEqual([]);
     });
 
+  it("catastrophic backtracking on a pattern the linear engine can run answers at once, on the runtime's thread", async () => {
+    await runtime.deploy(pipeline("legit-backtracking", { expression: "{ 'match': $match(s, /(a+)+b/).match, 'found': $contains(s, /(a+)+b/) }", timeoutMs: 5_000 }));
+    // Backtracking alone, 40 a's already take hours; a 200 means it ended within its 5 s limit.
+    expect(await post("legit-backtracking", { s: `${"a".repeat(40_000)}c` })).toEqual({ status: 200, body: { found: false } });
+    expect(await post("legit-backtracking", { s: "xaab" })).toEqual({ status: 200, body: { match: "aab", found: true } });
+  });
+
   it("timeoutMs and maxDepth are bounded in the config schema, with their JSON paths", async () => {
     const refused = await runtime.deploy(pipeline("bad-limits", { expression: "$", timeoutMs: 0, maxDepth: 1e9 })).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(PipelineInvalidError);
