@@ -7,14 +7,15 @@
  * runaway kind. A load client (bench/agent-load-client.ts, another process) keeps the
  * neighbour busy for the whole run; this process alternates windows of WINDOW_MS: idle, then
  * runaway (one kind per window, in turn, one request at a time, each sent when the last one's
- * 422 came back). The first SETTLE_MS of a window is not counted. Latencies are classed by
+ * 422 came back), or, as a control, of legitimate requests to a third pipeline sent the same way.
+ * The first SETTLE_MS of a window is not counted. Latencies are classed by
  * the window their request started in, so both classes share the machine's changing load.
  * Also: the server's peak RSS, and what the limits cost a trivial evaluation (in this
  * process, CPU time, plain jsonata and LimitedJsonata taking turns).
  * Writes bench/results/runaway-neighbour.json and .md.
  *
  * Run: node --import tsx bench/runaway-neighbour.ts [--seconds 48] [--concurrency 4]
- * (48 s: each of the six runaway kinds gets two windows of 2 s, each after an idle one)
+ * (56 s: the six runaway kinds and the control get two windows of 2 s each, each after an idle one)
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -36,6 +37,11 @@ export const RUNAWAYS: Record<string, string> = {
   "regex-backreference": "$match($pad('', 40, 'a') & 'c', /(a|a)*\\1b/)",
 };
 const NEIGHBOUR = "{ 'double': n * 2 }";
+/**
+ * A control window: the neighbour's own expression in another pipeline, sent back to back like
+ * the runaways. What any second client of the process costs the neighbour, runaway or not.
+ */
+const BUSY = "busy";
 
 if (process.argv[2] === "--server") await serve();
 else await main();
@@ -54,6 +60,7 @@ async function serve() {
     edges: [{ from: "h.out", to: "t.in" }],
   });
   await runtime.deploy(pipeline("neighbour", NEIGHBOUR));
+  await runtime.deploy(pipeline(`runaway-${BUSY}`, NEIGHBOUR));
   for (const [kind, expression] of Object.entries(RUNAWAYS)) await runtime.deploy(pipeline(`runaway-${kind}`, expression));
   const app = await createApi({ runtime });
   await app.listen({ port: 0, host: "127.0.0.1" });
@@ -72,7 +79,7 @@ interface Window {
 }
 
 async function main() {
-  const seconds = arg("seconds", 48);
+  const seconds = arg("seconds", 56);
   const concurrency = arg("concurrency", 4);
   const WINDOW_MS = 2000;
   const SETTLE_MS = 200;
@@ -91,7 +98,7 @@ async function main() {
   const runaways: { kind: string; status: number; ms: number; error: string }[] = [];
   await new Promise((r) => setTimeout(r, warmupMs));
   const stopAt = now() + seconds * 1000;
-  const kinds = Object.keys(RUNAWAYS);
+  const kinds = [...Object.keys(RUNAWAYS), BUSY];
   for (let w = 0; now() < stopAt; w++) {
     const kind = w % 2 === 0 ? "idle" : kinds[((w - 1) / 2) % kinds.length];
     const start = now();
@@ -116,25 +123,27 @@ async function main() {
     if (result.status[i] !== 200) errors++;
     const w = windows.find((x) => result.start[i] >= x.from && result.start[i] < x.to);
     if (!w) continue;
-    const klass = w.kind === "idle" ? "idle" : "runaway";
-    for (const key of w.kind === "idle" ? [klass] : [klass, `runaway: ${w.kind}`]) {
+    const keys = w.kind === "idle" ? ["idle"] : w.kind === BUSY ? ["busy: legit requests back to back"] : ["runaway", `runaway: ${w.kind}`];
+    for (const key of keys) {
       if (!latencies.has(key)) latencies.set(key, []);
       latencies.get(key)!.push(result.end[i] - result.start[i]);
     }
   }
   const summary = Object.fromEntries([...latencies].map(([k, v]) => [k, latencySummary(v)]));
-  const ratio = { p50: round(summary.runaway.p50 / summary.idle.p50, 2), p99: round(summary.runaway.p99 / summary.idle.p99, 2) };
+  const ratioTo = (s: { p50: number; p99: number }) => ({ p50: round(s.p50 / summary.idle.p50, 2), p99: round(s.p99 / summary.idle.p99, 2) });
+  const ratio = ratioTo(summary.runaway);
+  const busyRatio = ratioTo(summary["busy: legit requests back to back"]);
   const outcomes = Object.fromEntries(
-    kinds.map((kind) => {
+    Object.keys(RUNAWAYS).map((kind) => {
       const mine = runaways.filter((r) => r.kind === kind);
       return [kind, { count: mine.length, statuses: [...new Set(mine.map((r) => r.status))], errors: [...new Set(mine.map((r) => r.error))], msMax: Math.max(...mine.map((r) => r.ms)), msMedian: mine.map((r) => r.ms).sort((a, b) => a - b)[Math.floor(mine.length / 2)] }];
     }),
   );
   const hookCost = measureHookCost();
-  const out = { date: new Date().toISOString(), machine: machine(), command: `node --import tsx bench/runaway-neighbour.ts --seconds ${seconds} --concurrency ${concurrency}`, seconds, concurrency, windowMs: WINDOW_MS, settleMs: SETTLE_MS, neighbourRequests: result.start.length, neighbourErrors: errors, summary, ratio, runaways: outcomes, serverPeakRssMB: mb(peakRssBytes), hookCost: await hookCost };
+  const out = { date: new Date().toISOString(), machine: machine(), command: `node --import tsx bench/runaway-neighbour.ts --seconds ${seconds} --concurrency ${concurrency}`, seconds, concurrency, windowMs: WINDOW_MS, settleMs: SETTLE_MS, neighbourRequests: result.start.length, neighbourErrors: errors, summary, ratio, busyRatio, runaways: outcomes, serverPeakRssMB: mb(peakRssBytes), hookCost: await hookCost };
   writeFileSync(join(benchDir, "results", "runaway-neighbour.json"), `${JSON.stringify(out, null, 2)}\n`);
   writeFileSync(join(benchDir, "results", "runaway-neighbour.md"), markdown(out));
-  console.log(JSON.stringify({ summary, ratio, serverPeakRssMB: out.serverPeakRssMB, hookCost: out.hookCost }, null, 2));
+  console.log(JSON.stringify({ summary, ratio, busyRatio, serverPeakRssMB: out.serverPeakRssMB, hookCost: out.hookCost }, null, 2));
 }
 
 /** CPU ns per evaluation of the neighbour's expression, plain jsonata against LimitedJsonata, in turns of 20,000. */
@@ -169,13 +178,13 @@ function markdown(o: any): string {
 
 ${o.date}, \`${o.command}\`, ${m.cores} × ${m.cpu}, ${m.memoryGB} GB, Node ${m.node}, load average ${m.loadAverage1m} when it ended (a machine shared with other jobs).
 
-One runtime, a neighbour sync pipeline under a closed-loop load of ${o.concurrency} clients from another process, for ${o.seconds} s; windows of ${o.windowMs} ms take turns: idle, then one runaway kind's requests back to back (the next sent when the last one's 422 came back). The first ${o.settleMs} ms of each window are not counted. Latencies in ms.
+One runtime, a neighbour sync pipeline under a closed-loop load of ${o.concurrency} clients from another process, for ${o.seconds} s; windows of ${o.windowMs} ms take turns: idle, then one runaway kind's requests back to back (the next sent when the last one's 422 came back), or as a control legitimate requests to a third pipeline sent the same way. The first ${o.settleMs} ms of each window are not counted. Latencies in ms.
 
 | neighbour during | requests | p50 | p99 | mean |
 | --- | --- | --- | --- | --- |
 ${rows}
 
-**Neighbour p99 during runaways: ${o.ratio.p99}× idle** (target ≤ 1.5×); p50 ${o.ratio.p50}×. ${o.neighbourErrors} neighbour requests failed. The server's peak RSS: ${o.serverPeakRssMB} MB.
+**Neighbour p99 during runaways: ${o.ratio.p99}× idle** (target ≤ 1.5×); p50 ${o.ratio.p50}×. During the control (legitimate requests back to back to another pipeline): p99 ${o.busyRatio.p99}×, p50 ${o.busyRatio.p50}×. ${o.neighbourErrors} neighbour requests failed. The server's peak RSS: ${o.serverPeakRssMB} MB.
 
 | runaway | expression | sent | status | reply | median ms | max ms |
 | --- | --- | --- | --- | --- | --- | --- |
