@@ -6,11 +6,12 @@
  * (jsonata-core.mjs): a depth limit, a size limit on what a step makes (MAX_ITEMS items,
  * MAX_STRING characters, counted through nested values, so `[$a, $a]` doubled 40 times stops at
  * 2^20), and a clock that waits a turn of the event loop every SLICE_MS so other pipelines are
- * served; a regexp that backtracks too much falls back to V8's linear-time engine. An evaluation still running after INLINE_MS (or
- * calling `$sort`/`$distinct` on a long array, or with a regex that needs backtracking) starts
- * again in a worker thread with a heap limit of WORKER_MEMORY_MB, at the lowest CPU priority,
- * terminated at the deadline: neither memory, nor a builtin, nor a regexp that never yields can
- * take the runtime down or hold its thread. JSONata has no side effects, so starting over gives
+ * served; a regexp that backtracks too much falls back to V8's linear-time engine. An
+ * evaluation still running after INLINE_MS (or calling `$sort`/`$distinct` on a long array, or
+ * with a regex that needs backtracking) starts again in a worker thread with a heap limit of
+ * WORKER_MEMORY_MB, at the lowest CPU priority, where its own clock ends it at the deadline and
+ * the pool terminates it if it is stuck: neither memory, nor a builtin, nor a regexp that never
+ * yields can take the runtime down or hold its thread. JSONata has no side effects, so starting over gives
  * the same result (`$now()` aside). A tripped limit throws an error naming it; the engine
  * dead-letters the message with that reason and a sync caller gets 422.
  *
