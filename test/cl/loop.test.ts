@@ -17,6 +17,7 @@ import { train, trainConfigSchema } from "../../runtime/cl/train";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { tensor } from "../../runtime/ports";
+import { OverloadedError } from "../../runtime/overload";
 
 const MODEL = "fmnist";
 let dir: string;
@@ -56,9 +57,21 @@ const servingPipeline = {
   edges: [{ from: "in.out", to: "model.in", mode: "sync" }],
 };
 
+/** Sends labelled samples as an HTTP client would: a refusal while the trainer's full queue drains (429) is retried. */
 async function feed(set: LabelledSet): Promise<void> {
   const labels = runtime.get("fmnist-cl")!.entrypoints.get("labels")!;
-  for (let i = 0; i < set.count; i++) await labels.invoke({ x: tensor("float32", [784], set.x.slice(i * 784, (i + 1) * 784)), y: set.y[i] });
+  for (let i = 0; i < set.count; i++) {
+    const payload = { x: tensor("float32", [784], set.x.slice(i * 784, (i + 1) * 784)), y: set.y[i] };
+    for (;;) {
+      try {
+        await labels.invoke(payload);
+        break;
+      } catch (err) {
+        if (!(err instanceof OverloadedError)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  }
   await runtime.get("fmnist-cl")!.idle();
 }
 
