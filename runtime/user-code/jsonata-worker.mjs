@@ -3,6 +3,8 @@
 // The hooks' clock ends most runaways here; its owner gives it a heap limit (resourceLimits) and
 // terminates it shortly after the deadline, which also stops a builtin or a regexp that no hook
 // sees. One job at a time.
+import { execFile } from "node:child_process";
+import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 
@@ -14,6 +16,16 @@ try {
   setPriority(0, 19);
 } catch {
   // not on this platform
+}
+// Then Linux's idle class (SCHED_IDLE), where the kernel allows it: nice 19 still has a weight
+// (15 against 1024), so a request's thread waking on a core this worker holds waited for it, and
+// a neighbour pipeline's p50 doubled during runaways (bench/runaway-neighbour.ts). One `chrt`
+// per worker start (workers start rarely); where it fails, nice 19 stays.
+try {
+  const tid = readlinkSync("/proc/thread-self").split("/").pop();
+  execFile("chrt", ["--idle", "--pid", "0", tid], () => {});
+} catch {
+  // no /proc (not Linux)
 }
 const { asLimitError, compileLimited } = await import("./jsonata-core.mjs");
 
