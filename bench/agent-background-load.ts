@@ -16,15 +16,11 @@ import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { createAgentServer } from "../gpu-agent/server";
 import { LocalModels } from "../gpu-agent/service";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
-import { latencySummary, machine, runLoad } from "./agent-bench-lib";
+import { latencySummary, machine, runLoad, numberArg } from "./agent-bench-lib";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const hogs = arg("hogs", 2);
-const hogNice = arg("hog-nice", 10);
-const seconds = arg("seconds", 10);
+const hogs = numberArg("hogs", 2);
+const hogNice = numberArg("hog-nice", 10);
+const seconds = numberArg("seconds", 10);
 
 const modelDir = mkdtempSync(join(tmpdir(), "evoflow-background-models-"));
 for (let i = 0; i < 30; i++) writeFileSync(join(modelDir, `m${i}.onnx`), makeMlp({ sizes: [512, 1024, 1024, 10], seed: 1000 + i }).bytes);

@@ -69,6 +69,12 @@ export function latencySummary(latencies: number[]) {
   return { count: sorted.length, p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length) };
 }
 
+/** `--name N` from the command line, else `fallback`. */
+export function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
 export const round = (v: number, digits = 3) => Math.round(v * 10 ** digits) / 10 ** digits;
 export const mb = (bytes: number) => round(bytes / 1e6, 1);
 

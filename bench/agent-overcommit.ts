@@ -21,19 +21,15 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
 import type { LoadResult } from "./agent-load-client";
-import { ask, benchDir, forkChild, AGENT_NODE_FLAGS, latencySummary, machine, mb, percentile, round, runLoad, stopChild } from "./agent-bench-lib";
+import { ask, benchDir, forkChild, AGENT_NODE_FLAGS, latencySummary, machine, mb, percentile, round, runLoad, stopChild, numberArg } from "./agent-bench-lib";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const seconds = arg("seconds", 20);
+const seconds = numberArg("seconds", 20);
 // The machine is shared: its load before the run says as much about the figures as the load after it.
 const loadAverageAtStart = round(loadavg()[0], 2);
-const concurrency = arg("concurrency", 4);
-const rounds = arg("rounds", 6);
+const concurrency = numberArg("concurrency", 4);
+const rounds = numberArg("rounds", 6);
 // One session worker per model that fits plus one: a load never shares a worker with a resident model.
-const workers = arg("workers", 11);
+const workers = numberArg("workers", 11);
 const MODELS = 30;
 const ROOM = 10;
 const SIZES = [512, 1024, 1024, 10];

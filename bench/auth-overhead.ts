@@ -20,14 +20,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
-import { ask, benchDir, forkChild, RUNTIME_NODE_FLAGS, latencySummary, machine, mb, round, runLoad, stopChild } from "./agent-bench-lib";
+import { ask, benchDir, forkChild, RUNTIME_NODE_FLAGS, latencySummary, machine, mb, round, runLoad, stopChild, numberArg } from "./agent-bench-lib";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const seconds = arg("seconds", 30);
-const rounds = arg("rounds", 11);
+const seconds = numberArg("seconds", 30);
+const rounds = numberArg("rounds", 11);
 const TURN_MS = 1000;
 const SETTLE_MS = 100;
 const INJECTED = 20_000;

@@ -21,12 +21,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import jsonata from "jsonata";
 import { DEFAULT_MAX_DEPTH, DEFAULT_TIMEOUT_MS, LimitedJsonata } from "../runtime/user-code/limited-jsonata";
-import { benchDir, forkChild, RUNTIME_NODE_FLAGS, ask, latencySummary, machine, mb, round, runLoad, stopChild } from "./agent-bench-lib";
+import { benchDir, forkChild, RUNTIME_NODE_FLAGS, ask, latencySummary, machine, mb, round, runLoad, stopChild, numberArg } from "./agent-bench-lib";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
 
 export const RUNAWAYS: Record<string, string> = {
   recursion: "($f := function($n){ $n = 0 ? 0 : 1 + $f($n-1) }; $f(1000000))",
@@ -79,8 +75,8 @@ interface Window {
 }
 
 async function main() {
-  const seconds = arg("seconds", 56);
-  const concurrency = arg("concurrency", 4);
+  const seconds = numberArg("seconds", 56);
+  const concurrency = numberArg("concurrency", 4);
   const WINDOW_MS = 2000;
   const SETTLE_MS = 200;
   const now = () => performance.timeOrigin + performance.now();

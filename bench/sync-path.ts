@@ -22,16 +22,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_TRACE_BYTES } from "../runtime/provenance";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
-import { ask, benchDir, forkChild, RUNTIME_NODE_FLAGS, latencySummary, machine, mb, percentile, round, runLoad, stopChild } from "./agent-bench-lib";
+import { ask, benchDir, forkChild, RUNTIME_NODE_FLAGS, latencySummary, machine, mb, percentile, round, runLoad, stopChild, numberArg } from "./agent-bench-lib";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
 /** Seconds of turns each server gets at each load. */
-const seconds = arg("seconds", 30);
+const seconds = numberArg("seconds", 30);
 /** Rounds of the in-process measurement. */
-const rounds = arg("rounds", 11);
+const rounds = numberArg("rounds", 11);
 const TURN_MS = 1000;
 const SETTLE_MS = 100;
 
