@@ -1,4 +1,4 @@
-import type { NodeDefinition } from "../runtime/node-contract";
+import type { NodeDefinition } from "../sdk";
 import { controlNodes } from "./control";
 import { driftNodes } from "./drift";
 import { ioNodes } from "./io";

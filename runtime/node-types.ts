@@ -4,9 +4,10 @@
  */
 import { z } from "zod";
 import { allNodes } from "../nodes";
-import { configPathFields, type PathMeta } from "./confined-path";
-import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition } from "./node-contract";
-import { describePortType, portTypeToJson } from "./ports";
+import { configPathFields } from "./confined-path";
+import type { PathMeta } from "../sdk/config-path";
+import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition } from "../sdk/contract";
+import { describePortType, portTypeToJson } from "../sdk/ports";
 
 export class NodeTypes {
   private readonly byType = new Map<string, NodeDefinition>();

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import type { Message } from "../../runtime/envelope";
-import { defineNode, type Emit } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import type { Message } from "../../sdk";
+import { defineNode, type Emit } from "../../sdk";
+import { port } from "../../sdk";
 
 export default defineNode({
   type: "control.batch",

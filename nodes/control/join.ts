@@ -1,7 +1,7 @@
 import { z } from "zod";
-import type { Message } from "../../runtime/envelope";
-import { defineNode } from "../../runtime/node-contract";
-import { port, type Ports } from "../../runtime/ports";
+import type { Message } from "../../sdk";
+import { defineNode } from "../../sdk";
+import { port, type Ports } from "../../sdk";
 
 interface Pending {
   since: number;

@@ -7,8 +7,8 @@
  * A message without a usable number at `value` is dead-lettered with the reason.
  */
 import { z } from "zod";
-import { defineNode, type NodeDefinition } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { defineNode, type NodeDefinition } from "../../sdk";
+import { port } from "../../sdk";
 import { ADWIN } from "./adwin";
 import { DDM } from "./ddm";
 import type { StreamingDetector } from "./detector";

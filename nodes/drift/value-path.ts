@@ -7,8 +7,8 @@
  * (`payload.features[5]` is element 5 of the tensor `features`).
  */
 import { z } from "zod";
-import type { Message } from "../../runtime/envelope";
-import { isTensor } from "../../runtime/ports";
+import type { Message } from "../../sdk";
+import { isTensor } from "../../sdk";
 
 const SEGMENT = /^[A-Za-z_$][\w$-]*$|^\d+$/;
 

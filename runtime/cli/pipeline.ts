@@ -6,8 +6,8 @@ import type { Command } from "commander";
 import { formatPipeline } from "../canonical";
 import { configPathFields } from "../confined-path";
 import { nodeTypes } from "../node-types";
-import { describePortType } from "../ports";
-import { inputsOf, outputsOf, parseConfig } from "../node-contract";
+import { describePortType } from "../../sdk/ports";
+import { inputsOf, outputsOf, parseConfig } from "../../sdk/contract";
 import { pipelineJsonSchema } from "../schema";
 import { validatePipeline, type Problem } from "../validate";
 

@@ -15,7 +15,7 @@
  */
 import type { Command } from "commander";
 import { createApi } from "../api/server";
-import { CAPABILITIES } from "../node-contract";
+import { CAPABILITIES } from "../../sdk/contract";
 import { DEFAULT_GRANTS, PipelineInvalidError, Runtime } from "../runtime";
 import { createServices } from "../services";
 import { GRANT_LIST_HELP, parseGrants } from "./grants";
