@@ -18,3 +18,6 @@ export const allNodes: NodeDefinition[] = [
   ...validatorNodes,
   ...controlNodes,
 ];
+
+// The module nodes/package.json lists: the package's node types.
+export default allNodes;
