@@ -1,7 +1,5 @@
 import { z } from "zod";
-import type { Message } from "../../sdk";
-import { defineNode, type Emit } from "../../sdk";
-import { port } from "../../sdk";
+import { defineNode, port, type Emit, type Message } from "../../sdk";
 
 export default defineNode({
   type: "control.batch",

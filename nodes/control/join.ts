@@ -1,7 +1,5 @@
 import { z } from "zod";
-import type { Message } from "../../sdk";
-import { defineNode } from "../../sdk";
-import { port, type Ports } from "../../sdk";
+import { defineNode, port, type Message, type Ports } from "../../sdk";
 
 interface Pending {
   since: number;

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { defineNode } from "../../sdk";
-import { port, type Ports } from "../../sdk";
+import { defineNode, port, type Ports } from "../../sdk";
 import { jsonataExpression, jsonataLimitFields, LimitedJsonata } from "../../runtime/user-code/limited-jsonata";
 
 const portName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/);

@@ -12,9 +12,7 @@
  * `status()` has the magnitude of every test for the dashboard.
  */
 import { z } from "zod";
-import type { Message } from "../../sdk";
-import { defineNode, type NodeDefinition } from "../../sdk";
-import { port } from "../../sdk";
+import { defineNode, port, type Message, type NodeDefinition } from "../../sdk";
 import { Ring } from "../../runtime/taps";
 import { chiSquareTest, countCategories } from "./chi-square";
 import { correctedDrift } from "./corrections";

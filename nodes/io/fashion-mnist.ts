@@ -3,8 +3,7 @@ import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } fr
 import { seededRandom } from "../../runtime/random";
 import { trainConfigSchema } from "../../runtime/cl/train";
 import { trainInChildProcess } from "../../runtime/cl/trainer-process";
-import { defineNode } from "../../sdk";
-import { isTensor, port, tensor } from "../../sdk";
+import { defineNode, isTensor, port, tensor } from "../../sdk";
 import { MODEL_NAME } from "../../runtime/registry/types";
 import { registry as registryService } from "../services";
 

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { defineNode } from "../../sdk";
-import { port } from "../../sdk";
+import { defineNode, port } from "../../sdk";
 
 /**
  * A sync entry point: the API exposes it as `POST /pipelines/<name>`. The request

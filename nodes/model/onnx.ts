@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { defineNode } from "../../sdk";
-import { isTensor, port, type Tensor } from "../../sdk";
+import { defineNode, isTensor, port, type Tensor } from "../../sdk";
 import { parseModelRef } from "../../runtime/registry/types";
 import type { ModelDescription } from "../../gpu-agent/service";
 import type { Rollout, RolloutRouter } from "../../runtime/cl/rollout";

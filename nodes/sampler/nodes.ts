@@ -6,9 +6,7 @@
  * makes it emit its current snapshot on its `snapshot` output.
  */
 import { z } from "zod";
-import type { Message } from "../../sdk";
-import { defineNode, type NodeContext } from "../../sdk";
-import { port } from "../../sdk";
+import { defineNode, port, type Message, type NodeContext } from "../../sdk";
 import { Ring } from "../../runtime/taps";
 import { parsePath, readPath, valuePathSchema } from "../drift/value-path";
 import { ClassTracker, classCounts, seqRange, type DatasetSnapshot, type Label, type Sample } from "./dataset";

@@ -8,8 +8,7 @@ import { rolloutConfigSchema, type Rollout, type RolloutRouter } from "../../run
 import { readSnapshot } from "../../runtime/cl/snapshot";
 import { ClassBalancedBuffer, RecentPerClass } from "../../runtime/cl/strategies";
 import { seededRandom } from "../../runtime/random";
-import { configPath, defineNode } from "../../sdk";
-import { port } from "../../sdk";
+import { configPath, defineNode, port } from "../../sdk";
 import { registry as registryService, rollouts as rolloutsService } from "../services";
 import type { CandidateEvent } from "../trainer/common";
 

@@ -127,7 +127,7 @@ function namespacesOf(name: string, declared: unknown): string[] | string {
   }
   const fromName = /^@([a-z0-9-]+)\//.exec(name)?.[1] ?? /^evoflow-nodes-([a-z0-9-]+)$/.exec(name)?.[1];
   if (fromName && NAMESPACE.test(fromName)) return [fromName];
-  return `its name gives no namespace (only @scope/… and evoflow-nodes-<namespace> do): declare one, e.g. "evoflow": { "namespace": "${name.replace(/^.*[/-]/, "").toLowerCase() || "acme"}" }`;
+  return `its name gives no namespace (only @scope/… and evoflow-nodes-<namespace> do): declare one, e.g. "evoflow": { "namespace": "${name.replace(/^@[^/]+\//, "").split(/[^a-z0-9]/i)[0].toLowerCase() || "acme"}" }`;
 }
 
 /** Why an export is not a node definition this package may give, or undefined. */
