@@ -83,7 +83,7 @@ export interface NodeTypeDescription {
   portsDependOnConfig: boolean;
   acceptsSync: boolean;
   joinsSync: boolean;
-  /** What the type needs beyond computing (node-contract.ts CAPABILITIES). */
+  /** What the type needs beyond computing (sdk/contract.ts CAPABILITIES). */
   capabilities: Capability[];
   /** Present when described for a runtime: true when it lacks one of the capabilities (`missing`). */
   locked?: boolean;

@@ -40,8 +40,11 @@ export function discoverPackageFolders(options: DiscoverOptions): PackageFolder[
 export function isNodePackage(dir: string): boolean {
   const file = path.join(dir, "package.json");
   if (!existsSync(file)) return false;
+  const text = readFileSync(file, "utf8");
+  // Most of node_modules is other packages: a package.json never naming evoflow is not parsed.
+  if (!text.includes('"evoflow"')) return false;
   try {
-    const json = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    const json = JSON.parse(text) as Record<string, unknown>;
     return typeof json === "object" && json !== null && "evoflow" in json;
   } catch {
     return true;
