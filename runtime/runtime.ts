@@ -77,11 +77,15 @@ export class Runtime {
 
   /** Validates and runs a pipeline, replacing a running one of the same name. */
   async deploy(pipelineJson: unknown): Promise<RunningPipeline> {
-    const result = this.validate(pipelineJson);
+    const result = validatePipeline(pipelineJson, this.nodeTypes);
     if (!result.ok) throw new PipelineInvalidError(result.problems);
     const name = result.compiled.pipeline.name;
     const localNodes = this.options.localNodes?.(name, result.compiled.pipeline);
-    const refused = [...this.capabilityProblems(result.compiled), ...(await this.pathProblems(result.compiled, localNodes))];
+    const refused = [
+      ...this.serviceProblems(result.compiled, localNodes),
+      ...this.capabilityProblems(result.compiled),
+      ...(await this.pathProblems(result.compiled, localNodes)),
+    ];
     if (refused.length) throw new PipelineInvalidError(refused);
     this.refuseEntrypointClashes(result.compiled);
     this.deploying.add(result.compiled);
