@@ -96,7 +96,9 @@ export function register(program: Command): void {
       const config = parseConfig(def, {}) ?? {};
       const ports = (p: ReturnType<typeof inputsOf>) =>
         Object.entries(p).map(([name, t]) => `${name}: ${describePortType(t)}`).join(", ") || "-";
-      process.stdout.write(`${def.type}  (${def.category}, ${nodeTypes.packageOf(def.type)?.name ?? "no package"}) ${def.title}\n`);
+      process.stdout.write(`${def.type}  (${def.category}) ${def.title}\n`);
+      const pkg = nodeTypes.packageOf(def.type);
+      if (pkg) process.stdout.write(`  package: ${pkg.name}@${pkg.version}\n`);
       process.stdout.write(`  in:  ${ports(inputsOf(def, config))}\n  out: ${ports(outputsOf(def, config))}\n`);
       const fields = Object.keys((def.config as unknown as { shape?: object }).shape ?? {});
       if (fields.length) process.stdout.write(`  config: ${fields.join(", ")}\n`);

@@ -20,7 +20,7 @@ describe("node package discovery", () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ name: "@evoflow/nodes", version: builtin.version, source: "builtin", dir: path.join(ROOT, "nodes") });
     expect(seen[0].types).toEqual(expect.arrayContaining(["io.http", "transform.set", "model.onnx", "validator.gate"]));
-    expect(evoflow(["nodes"], fresh("list")).stdout).toMatch(/^io\.http {2}\(io, @evoflow\/nodes\) /m);
+    expect(evoflow(["nodes"], fresh("list")).stdout).toContain(`io.http  (io) HTTP request\n  package: @evoflow/nodes@${builtin.version}\n`);
   });
 
   it("finds packages with the evoflow key in the project's node_modules, @scope folders included", () => {
@@ -35,7 +35,7 @@ describe("node package discovery", () => {
       ["@gamma/evoflow-nodes", ["gamma.pass"]],
       ["evoflow-nodes-beta", ["beta.pass"]],
     ]);
-    expect(evoflow(["nodes"], project).stdout).toMatch(/^beta\.pass {2}\(transform, evoflow-nodes-beta\) Pass$/m);
+    expect(evoflow(["nodes"], project).stdout).toContain("beta.pass  (transform) Pass\n  package: evoflow-nodes-beta@1.0.0\n");
   });
 
   it("takes --nodes as a package folder or a folder of packages, and validate uses them", () => {
