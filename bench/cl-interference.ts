@@ -15,7 +15,7 @@ import { createInProcessAgent } from "../gpu-agent/in-process";
 import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } from "../runtime/cl/fashion-mnist";
 import { train, trainConfigSchema } from "../runtime/cl/train";
 import { stopIdleTrainer, trainInChildProcess } from "../runtime/cl/trainer-process";
-import { tensor } from "../runtime/ports";
+import { tensor } from "../sdk/ports";
 import { FsModelRegistry } from "../runtime/registry/fs";
 import { Runtime } from "../runtime/runtime";
 

@@ -22,7 +22,7 @@ import { AckPolicy, jetstream, jetstreamManager, StorageType } from "@nats-io/je
 import { connect } from "@nats-io/transport-node";
 import { allNodes } from "../nodes";
 import sink from "../nodes/io/sink";
-import { defineNode, type NodeDefinition } from "../runtime/node-contract";
+import { defineNode, type NodeDefinition } from "../sdk/contract";
 import { NodeTypes } from "../runtime/node-types";
 import { Runtime } from "../runtime/runtime";
 import { decode, encode } from "../runtime/transport/nats-codec";

@@ -3,7 +3,7 @@
  * something that runs, and unload it. Two implementations: `onnxruntime`
  * (in-process sessions) and `triton` (a Triton server over HTTP v2).
  */
-import type { Tensor } from "../runtime/ports";
+import type { Tensor } from "../sdk/ports";
 import type { TensorSpec } from "./tensors";
 
 export interface LoadRequest {

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { writeFileAtomic } from "../runtime/files";
 import { readSignature } from "../runtime/onnx/signature";
-import type { DType, Tensor } from "../runtime/ports";
+import type { DType, Tensor } from "../sdk/ports";
 import type { Backend, LoadedModel } from "./backend";
 import { checkInputs, TensorInputError, type TensorSpec } from "./tensors";
 

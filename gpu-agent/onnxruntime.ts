@@ -12,7 +12,7 @@ import { ort } from "../runtime/onnx/ort";
 import { writeFileAtomic } from "../runtime/files";
 import { splitWeights } from "../runtime/onnx/external-weights";
 import { PROJECT_ROOT } from "../runtime/paths";
-import type { DType, Tensor } from "../runtime/ports";
+import type { DType, Tensor } from "../sdk/ports";
 import type { Backend, LoadedModel, LoadRequest } from "./backend";
 import { IdleClass } from "./idle-class";
 

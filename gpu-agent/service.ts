@@ -5,7 +5,7 @@
  * resolve `champion` / `latest` through the registry and follow champion changes.
  */
 import type { ModelRegistry, VersionRef } from "../runtime/registry/types";
-import type { Tensor } from "../runtime/ports";
+import type { Tensor } from "../sdk/ports";
 import { ModelHost, ModelNotFoundError } from "./host";
 import type { TensorSpec } from "./tensors";
 

@@ -5,7 +5,7 @@
  * model's signature. Shared by the runtime's `/v2` routes, the standalone agent's
  * server and the Triton backend's client.
  */
-import type { DType, Tensor } from "../runtime/ports";
+import type { DType, Tensor } from "../sdk/ports";
 import { JsonNumbers } from "./v2-json";
 
 /** A request that does not fit the model (bad datatype, shape, data): the caller's fault, HTTP 400. */

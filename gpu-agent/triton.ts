@@ -12,7 +12,7 @@
  * replaces a Triton model's whole directory, so two versions under one Triton name
  * could not be resident together (which a hot swap needs).
  */
-import type { Tensor } from "../runtime/ports";
+import type { Tensor } from "../sdk/ports";
 import type { Backend, LoadedModel, LoadRequest } from "./backend";
 import { tensorBytes, tensorFromBinary, tensorFromJson, V2_DATATYPE, type TensorSpec, type V2Tensor } from "./tensors";
 

@@ -4,7 +4,7 @@
  * repository (Triton's explicit model control: index, load with `config` and
  * `file:<version>/model.onnx`, unload).
  */
-import type { Tensor } from "../runtime/ports";
+import type { Tensor } from "../sdk/ports";
 import { checkModelName, RegistryError } from "../runtime/registry/types";
 import type { ModelHost } from "./host";
 import { ModelNotFoundError } from "./host";

@@ -1,4 +1,4 @@
-import type { NodeDefinition } from "../runtime/node-contract";
+import type { NodeDefinition } from "../sdk";
 import { controlNodes } from "./control";
 import { driftNodes } from "./drift";
 import { ioNodes } from "./io";
@@ -18,3 +18,6 @@ export const allNodes: NodeDefinition[] = [
   ...validatorNodes,
   ...controlNodes,
 ];
+
+// The module nodes/package.json lists: the package's node types.
+export default allNodes;

@@ -6,22 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 
-export interface MessageSource {
-  pipeline: string;
-  node: string;
-  port: string;
-  /** The model version that produced this message, when a model did. */
-  model?: { name: string; version: string | number };
-}
-
-export interface Message<P = unknown> {
-  id: string;
-  traceId: string;
-  parents: string[];
-  ts: number;
-  source: MessageSource;
-  payload: P;
-}
+export type { Message, MessageSource } from "../sdk/envelope";
+import type { Message, MessageSource } from "../sdk/envelope";
 
 // Ids are a random per-process prefix plus a counter: unique, sortable within a
 // process, and far cheaper than a random draw per message on the hot path. The

@@ -1,21 +1,31 @@
 /**
- * The node type registry: every declaration from nodes/, by type name.
- * Validation, the engine, `evoflow nodes` and the editor all read it.
+ * The node type registry: every declaration of the loaded node packages (runtime/packages/),
+ * Evoflow's own among them, by type name. Validation, the engine, `evoflow nodes` and the
+ * editor all read it.
  */
 import { z } from "zod";
-import { allNodes } from "../nodes";
-import { configPathFields, type PathMeta } from "./confined-path";
-import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition } from "./node-contract";
-import { describePortType, portTypeToJson } from "./ports";
+import { loadNodePackages, type LoadOptions, type NodePackage } from "./packages/load";
+import { configPathFields } from "./confined-path";
+import type { PathMeta } from "../sdk/config-path";
+import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition } from "../sdk/contract";
+import { describePortType, portTypeToJson } from "../sdk/ports";
 
 export class NodeTypes {
   private readonly byType = new Map<string, NodeDefinition>();
+  private readonly packageOfType = new Map<string, NodePackage>();
 
-  constructor(definitions: readonly NodeDefinition[]) {
+  /** `packages`: where the definitions came from (none for types made up in code, as tests do). */
+  constructor(definitions: readonly NodeDefinition[], readonly packages: readonly NodePackage[] = []) {
     for (const def of definitions) {
       if (this.byType.has(def.type)) throw new Error(`node type ${def.type} is declared twice`);
       this.byType.set(def.type, def);
     }
+    for (const pkg of packages) for (const type of pkg.types) this.packageOfType.set(type, pkg);
+  }
+
+  /** The package a type came from. */
+  packageOf(type: string): NodePackage | undefined {
+    return this.packageOfType.get(type);
   }
 
   get(type: string): NodeDefinition | undefined {
@@ -37,6 +47,7 @@ export class NodeTypes {
         Object.fromEntries(Object.entries(p).map(([k, t]) => [k, { ...portTypeToJson(t), label: describePortType(t) }]));
       return {
         type: def.type,
+        ...(this.packageOf(def.type) && { package: this.packageOf(def.type)!.name }),
         category: def.category,
         title: def.title,
         description: def.description,
@@ -62,6 +73,8 @@ function lockOf(def: NodeDefinition, grants: ReadonlySet<Capability>): { locked:
 
 export interface NodeTypeDescription {
   type: string;
+  /** The node package giving the type. */
+  package?: string;
   category: string;
   title: string;
   description: string;
@@ -70,7 +83,7 @@ export interface NodeTypeDescription {
   portsDependOnConfig: boolean;
   acceptsSync: boolean;
   joinsSync: boolean;
-  /** What the type needs beyond computing (node-contract.ts CAPABILITIES). */
+  /** What the type needs beyond computing (sdk/contract.ts CAPABILITIES). */
   capabilities: Capability[];
   /** Present when described for a runtime: true when it lacks one of the capabilities (`missing`). */
   locked?: boolean;
@@ -81,4 +94,11 @@ export interface NodeTypeDescription {
   defaults: unknown;
 }
 
-export const nodeTypes = new NodeTypes(allNodes);
+/** The node types of the built-in package and of the packages `options` finds (runtime/packages/discover.ts). */
+export async function loadNodeTypes(options: LoadOptions = {}): Promise<NodeTypes> {
+  const { packages, definitions } = await loadNodePackages(options);
+  return new NodeTypes(definitions, packages);
+}
+
+/** Evoflow's own node types, loaded from its package like anyone's: the default of a Runtime and offline commands. */
+export const nodeTypes = await loadNodeTypes();

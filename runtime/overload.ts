@@ -18,7 +18,7 @@
  *   Producers that are not requests (sources, async consumers) keep blocking, as
  *   `block` promises: nothing of theirs is dropped.
  */
-import type { Entrypoint } from "./node-contract";
+import type { Entrypoint } from "../sdk/contract";
 import type { EdgeInfo, Transport } from "./transport/transport";
 
 export type ShedReason = "in-flight" | "queue-full";

@@ -24,3 +24,12 @@ export function childEntry(sourcePath: string): { module: string; execArgv: stri
   // tsx's loader by absolute URL, so the child starts whatever the working directory.
   return { module: path.join(PROJECT_ROOT, sourcePath), execArgv: ["--import", import.meta.resolve("tsx")] };
 }
+
+/**
+ * Evoflow's own node package, loaded like any other (runtime/packages/): nodes/ in the sources;
+ * the bundle carries it built, as `nodes/` beside its other files (scripts/build-runtime.mjs).
+ */
+export const BUILTIN_NODES_DIR = BUNDLED ? path.join(path.dirname(here), "nodes") : path.join(PROJECT_ROOT, "nodes");
+
+/** The module node packages get for `evoflow/sdk`: the same SDK the runtime itself runs. */
+export const SDK_MODULE = BUNDLED ? path.join(path.dirname(here), "sdk.js") : path.join(PROJECT_ROOT, "sdk", "index.ts");

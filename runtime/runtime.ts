@@ -6,12 +6,12 @@
 import { ConfinedPathError, configPathValues, pipelineDataDir, resolveConfined } from "./confined-path";
 import { NodeStartError, runPipeline, type RunningPipeline } from "./engine/engine";
 import { Metrics } from "./metrics";
-import { missingCapabilities, type Capability, type Entrypoint } from "./node-contract";
+import { missingCapabilities, missingServices, type Capability, type Entrypoint } from "../sdk/contract";
 import { nodeTypes as defaultNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
 import { MemoryTransport } from "./transport/memory";
 import type { Transport } from "./transport/transport";
-import { entrypointClaims, jsonPath, validatePipeline, type CompiledPipeline, type Problem } from "./validate";
+import { entrypointClaims, jsonPath, validatePipeline, type CompiledPipeline, type Problem, type ValidationResult } from "./validate";
 
 /** What a runtime grants when told nothing: files and network, but no running of commands. */
 export const DEFAULT_GRANTS: readonly Capability[] = ["fs-write", "network"];
@@ -67,13 +67,25 @@ export class Runtime {
     return this.nodeTypes.describe(this.grants);
   }
 
+  /** validatePipeline, then what this runtime itself lacks for it (services its local nodes need). */
+  validate(pipelineJson: unknown): ValidationResult {
+    const result = validatePipeline(pipelineJson, this.nodeTypes);
+    if (!result.ok) return result;
+    const problems = this.serviceProblems(result.compiled, this.options.localNodes?.(result.compiled.pipeline.name, result.compiled.pipeline));
+    return problems.length ? { ok: false, problems } : result;
+  }
+
   /** Validates and runs a pipeline, replacing a running one of the same name. */
   async deploy(pipelineJson: unknown): Promise<RunningPipeline> {
     const result = validatePipeline(pipelineJson, this.nodeTypes);
     if (!result.ok) throw new PipelineInvalidError(result.problems);
     const name = result.compiled.pipeline.name;
     const localNodes = this.options.localNodes?.(name, result.compiled.pipeline);
-    const refused = [...this.capabilityProblems(result.compiled), ...(await this.pathProblems(result.compiled, localNodes))];
+    const refused = [
+      ...this.serviceProblems(result.compiled, localNodes),
+      ...this.capabilityProblems(result.compiled),
+      ...(await this.pathProblems(result.compiled, localNodes)),
+    ];
     if (refused.length) throw new PipelineInvalidError(refused);
     this.refuseEntrypointClashes(result.compiled);
     this.deploying.add(result.compiled);
@@ -124,6 +136,20 @@ export class Runtime {
       return [{
         path: jsonPath(["nodes", index, "type"]),
         message: `node "${n.id}" (${n.type}) needs the ${list} capabilit${missing.length > 1 ? "ies" : "y"}, which this runtime does not grant: start it with --grant ${missing.join(",")} (or list them in the settings' "grants") if you trust this pipeline`,
+      }];
+    });
+  }
+
+  /** Every local node whose type needs a service (NodeDefinition.services) this runtime was not given; a worker has its own. */
+  private serviceProblems(compiled: CompiledPipeline, localNodes: ReadonlySet<string> | undefined): Problem[] {
+    const available = new Set(Object.keys(this.services));
+    return compiled.pipeline.nodes.flatMap((n, index) => {
+      if (localNodes && !localNodes.has(n.id)) return [];
+      const missing = missingServices(compiled.nodes.get(n.id)!.def, available);
+      if (!missing.length) return [];
+      return [{
+        path: jsonPath(["nodes", index, "type"]),
+        message: `node "${n.id}" (${n.type}) needs the ${missing.map((s) => `"${s}"`).join(", ")} service${missing.length > 1 ? "s" : ""}, which this runtime does not provide`,
       }];
     });
   }

@@ -4,9 +4,9 @@
  * success returns the compiled graph the engine runs.
  */
 import type { z } from "zod";
-import { inputsOf, outputsOf, type NodeDefinition } from "./node-contract";
+import { inputsOf, outputsOf, type NodeDefinition } from "../sdk/contract";
 import type { NodeTypes } from "./node-types";
-import { describePortType, incompatibility, type PortType, type Ports } from "./ports";
+import { describePortType, incompatibility, type PortType, type Ports } from "../sdk/ports";
 import { edgeId, endpointPattern, pipelineSchema, queueSchema, splitEndpoint, type Pipeline } from "./schema";
 import type { EdgeInfo } from "./transport/transport";
 

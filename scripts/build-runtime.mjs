@@ -2,7 +2,11 @@
 // bin/evoflow.js can run them without tsx: `node scripts/build-runtime.mjs [outdir]` (default dist).
 // Code splitting keeps each command's dependencies (the NATS client, MongoDB, the agent) in
 // chunks loaded only when used. npm packages stay imports: node_modules is read at run time.
-import { rmSync } from "node:fs";
+// Evoflow's own node package (nodes/) is built as a package beside them, `<outdir>/nodes/` with
+// its package.json naming the built modules, and loaded from there like any node package
+// (runtime/paths.ts BUILTIN_NODES_DIR); `<outdir>/sdk.js` is what packages get for `evoflow/sdk`.
+// Being entry points of one build, they share the runtime's chunks: one SDK instance for all.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -12,11 +16,14 @@ const outdir = path.resolve(root, process.argv[2] ?? "dist");
 // The bundle locates the project from its own folder (runtime/paths.ts): one level below the root.
 if (path.dirname(outdir) !== root) throw new Error(`the bundle must be one folder below ${root}, not ${outdir}`);
 
+const builtin = JSON.parse(readFileSync(path.join(root, "nodes/package.json"), "utf8"));
+const builtModule = (module) => module.replace(/\.ts$/, ".js");
+const nodeEntries = Object.fromEntries(builtin.evoflow.nodes.map((m) => [path.posix.join("nodes", builtModule(m).replace(/\.js$/, "")), path.posix.join("nodes", m)]));
+
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: ["runtime/cli/main.ts", "runtime/cl/train-child.ts"],
-  entryNames: "[name]",
+  entryPoints: { main: "runtime/cli/main.ts", "train-child": "runtime/cl/train-child.ts", sdk: "sdk/index.ts", ...nodeEntries },
   outdir,
   bundle: true,
   splitting: true,
@@ -25,3 +32,6 @@ await build({
   packages: "external",
   logLevel: "warning",
 });
+mkdirSync(path.join(outdir, "nodes"), { recursive: true });
+const builtPackage = { ...builtin, evoflow: { ...builtin.evoflow, nodes: builtin.evoflow.nodes.map(builtModule) } };
+writeFileSync(path.join(outdir, "nodes/package.json"), `${JSON.stringify(builtPackage, null, 2)}\n`);

@@ -78,7 +78,7 @@ async function request<T>(method: string, path: string, body?: unknown, retryAft
   return json as T;
 }
 
-/** A port type as `/api/nodes` describes it (runtime/ports.ts `portTypeToJson` plus a label). */
+/** A port type as `/api/nodes` describes it (sdk/ports.ts `portTypeToJson` plus a label). */
 export interface PortJson {
   kind: "tensor" | "record" | "labelled" | "prediction" | "event" | "model" | "metrics" | "any" | "sameAs";
   dtype?: string;

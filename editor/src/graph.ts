@@ -5,7 +5,7 @@
  */
 import type { Edge, Node } from "@xyflow/react";
 import { formatPipeline } from "../../runtime/canonical";
-import { incompatibility, type PortType } from "../../runtime/ports";
+import { incompatibility, type PortType } from "../../sdk/ports";
 import { edgeId } from "../../runtime/schema";
 import type { NodeTypeInfo, PortJson, Problem } from "./api";
 

@@ -1,7 +1,5 @@
 import { z } from "zod";
-import type { Message } from "../../runtime/envelope";
-import { defineNode, type Emit } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { defineNode, port, type Emit, type Message } from "../../sdk";
 
 export default defineNode({
   type: "control.batch",

@@ -1,4 +1,4 @@
-import type { NodeDefinition } from "../../runtime/node-contract";
+import type { NodeDefinition } from "../../sdk";
 import batch from "./batch";
 import join from "./join";
 import switchNode from "./switch";

@@ -1,7 +1,5 @@
 import { z } from "zod";
-import type { Message } from "../../runtime/envelope";
-import { defineNode } from "../../runtime/node-contract";
-import { port, type Ports } from "../../runtime/ports";
+import { defineNode, port, type Message, type Ports } from "../../sdk";
 
 interface Pending {
   since: number;

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { defineNode } from "../../runtime/node-contract";
-import { port, type Ports } from "../../runtime/ports";
+import { defineNode, port, type Ports } from "../../sdk";
 import { jsonataExpression, jsonataLimitFields, LimitedJsonata } from "../../runtime/user-code/limited-jsonata";
 
 const portName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/);

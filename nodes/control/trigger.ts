@@ -7,8 +7,7 @@
  * drift from starting ten trainings. See trigger-policy.ts for the rules.
  */
 import { z } from "zod";
-import { defineNode } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { defineNode, port } from "../../sdk";
 import { parsePath, readPath, valuePathSchema } from "../drift/value-path";
 import { TriggerPolicy } from "./trigger-policy";
 

@@ -1,4 +1,4 @@
-import type { NodeDefinition } from "../../runtime/node-contract";
+import type { NodeDefinition } from "../../sdk";
 import { streamingDriftNodes } from "./streaming-nodes";
 import { twoSampleDriftNodes } from "./two-sample-nodes";
 

@@ -7,8 +7,7 @@
  * A message without a usable number at `value` is dead-lettered with the reason.
  */
 import { z } from "zod";
-import { defineNode, type NodeDefinition } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { defineNode, port, type NodeDefinition } from "../../sdk";
 import { ADWIN } from "./adwin";
 import { DDM } from "./ddm";
 import type { StreamingDetector } from "./detector";

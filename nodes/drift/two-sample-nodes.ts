@@ -12,9 +12,7 @@
  * `status()` has the magnitude of every test for the dashboard.
  */
 import { z } from "zod";
-import type { Message } from "../../runtime/envelope";
-import { defineNode, type NodeDefinition } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { defineNode, port, type Message, type NodeDefinition } from "../../sdk";
 import { Ring } from "../../runtime/taps";
 import { chiSquareTest, countCategories } from "./chi-square";
 import { correctedDrift } from "./corrections";

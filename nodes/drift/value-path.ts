@@ -7,8 +7,7 @@
  * (`payload.features[5]` is element 5 of the tensor `features`).
  */
 import { z } from "zod";
-import type { Message } from "../../runtime/envelope";
-import { isTensor } from "../../runtime/ports";
+import { isTensor, type Message } from "../../sdk";
 
 const SEGMENT = /^[A-Za-z_$][\w$-]*$|^\d+$/;
 

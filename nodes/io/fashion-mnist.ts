@@ -3,9 +3,9 @@ import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } fr
 import { seededRandom } from "../../runtime/random";
 import { trainConfigSchema } from "../../runtime/cl/train";
 import { trainInChildProcess } from "../../runtime/cl/trainer-process";
-import { defineNode } from "../../runtime/node-contract";
-import { isTensor, port, tensor } from "../../runtime/ports";
-import { MODEL_NAME, type ModelRegistry } from "../../runtime/registry/types";
+import { defineNode, isTensor, port, tensor } from "../../sdk";
+import { MODEL_NAME } from "../../runtime/registry/types";
+import { registry as registryService } from "../services";
 
 const phase = z.object({
   count: z.number().int().min(1).max(10_000_000).describe("Requests in this phase (at most 10,000,000)"),
@@ -76,7 +76,7 @@ export default defineNode({
   }),
   create: async (ctx, cfg) => {
     if (cfg.bootstrap) {
-      const registry = ctx.service<ModelRegistry>("registry");
+      const registry = ctx.service(registryService);
       if (!(await registry.get(cfg.bootstrap.model, "champion"))) {
         const images = await loadFashionMnistImages("train", { to: BOOTSTRAP_IMAGES });
         const pool = indicesOfClasses(images, cfg.bootstrap.classes).slice(0, cfg.bootstrap.samples);

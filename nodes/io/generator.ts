@@ -1,8 +1,7 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { z } from "zod";
-import { configPath, defineNode } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { configPath, defineNode, port } from "../../sdk";
 import { seededRandom } from "../../runtime/random";
 
 const synthetic = z.object({

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { defineNode } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { defineNode, port } from "../../sdk";
 
 /**
  * A sync entry point: the API exposes it as `POST /pipelines/<name>`. The request

@@ -1,4 +1,4 @@
-import type { NodeDefinition } from "../../runtime/node-contract";
+import type { NodeDefinition } from "../../sdk";
 import generator from "./generator";
 import http from "./http";
 import sink from "./sink";

@@ -2,8 +2,7 @@ import { open } from "node:fs/promises";
 import type { WriteStream } from "node:fs";
 import { z } from "zod";
 import { stringify } from "../../runtime/api/json";
-import { configPath, defineNode } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { configPath, defineNode, port } from "../../sdk";
 
 /** Writes every message it receives as one JSON line (envelope included), or discards it. */
 export default defineNode({

@@ -6,7 +6,7 @@
  * Requests are only stacked with others for the same model version whose inputs have
  * the same dtypes and trailing dimensions.
  */
-import type { Tensor } from "../../runtime/ports";
+import type { Tensor } from "../../sdk";
 
 export type RunBatch = (version: number, inputs: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
 

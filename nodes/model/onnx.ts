@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { defineNode } from "../../runtime/node-contract";
-import { isTensor, port, type Tensor } from "../../runtime/ports";
+import { defineNode, isTensor, port, type Tensor } from "../../sdk";
 import { parseModelRef } from "../../runtime/registry/types";
-import type { ModelDescription, ModelService } from "../../gpu-agent/service";
+import type { ModelDescription } from "../../gpu-agent/service";
 import type { Rollout, RolloutRouter } from "../../runtime/cl/rollout";
+import { models as modelsService, rollouts as rolloutsService } from "../services";
 import { Batcher } from "./batcher";
 
 const config = z.object({
@@ -38,8 +38,9 @@ export default defineNode({
   inputs: (c: z.output<typeof config>) => ({ in: c.io === "named" ? port.record("tensors") : port.tensor() }),
   outputs: (c: z.output<typeof config>) => ({ out: c.io === "named" ? port.record("tensors") : port.tensor() }),
   config,
+  services: [modelsService],
   create: async (ctx, cfg) => {
-    const models = ctx.service<ModelService>("models");
+    const models = ctx.service(modelsService);
     const { name, ref } = parseModelRef(cfg.model, "champion");
     const described = new Map<number, ModelDescription>();
     const describe = async (version: number) => {
@@ -97,7 +98,7 @@ export default defineNode({
     let rollouts: RolloutRouter | undefined;
     if (ref === "champion") {
       try {
-        rollouts = ctx.service<RolloutRouter>("cl.rollouts");
+        rollouts = ctx.service(rolloutsService);
       } catch {
         // No `cl.rollouts` here: every request goes to the champion.
       }

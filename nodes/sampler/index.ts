@@ -1,4 +1,4 @@
-import type { NodeDefinition } from "../../runtime/node-contract";
+import type { NodeDefinition } from "../../sdk";
 import { samplerNodeList } from "./nodes";
 
 export const samplerNodes: NodeDefinition[] = [...samplerNodeList];

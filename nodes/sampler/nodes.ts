@@ -6,9 +6,7 @@
  * makes it emit its current snapshot on its `snapshot` output.
  */
 import { z } from "zod";
-import type { Message } from "../../runtime/envelope";
-import { defineNode, type NodeContext } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { defineNode, port, type Message, type NodeContext } from "../../sdk";
 import { Ring } from "../../runtime/taps";
 import { parsePath, readPath, valuePathSchema } from "../drift/value-path";
 import { ClassTracker, classCounts, seqRange, type DatasetSnapshot, type Label, type Sample } from "./dataset";

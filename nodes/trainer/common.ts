@@ -11,9 +11,9 @@ import type { LabelledSet } from "../../runtime/cl/fashion-mnist";
 import { concatSets } from "../../runtime/cl/strategies";
 import { HistoryStore, historyRootFromNodeDir } from "../../runtime/cl/history";
 import { writeSnapshot, type SnapshotMeta, type SnapshotSource } from "../../runtime/cl/snapshot";
-import type { Emit, NodeContext, NodeInstance } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
-import type { ModelRegistry, ModelVersion } from "../../runtime/registry/types";
+import { port, type Emit, type NodeContext, type NodeInstance } from "../../sdk";
+import type { ModelVersion } from "../../runtime/registry/types";
+import { registry as registryService } from "../services";
 import type { DatasetSnapshot } from "../sampler/dataset";
 
 export const trainerPorts = {
@@ -72,7 +72,7 @@ export interface TrainOutput {
 }
 
 export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: string, train: (input: TrainInput) => Promise<TrainOutput>): NodeInstance {
-  const registry = ctx.service<ModelRegistry>("registry");
+  const registry = ctx.service(registryService);
   const buffer = new ExampleBuffer(cfg.maxSamples);
   const history = new HistoryStore(historyRootFromNodeDir(ctx.dataDir));
   let running: Promise<void> | undefined;

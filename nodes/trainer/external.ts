@@ -2,7 +2,8 @@ import path from "node:path";
 import { z } from "zod";
 import { runExternalTrainer } from "../../runtime/cl/external";
 import { chooseScenario } from "../../runtime/cl/strategies";
-import { defineNode } from "../../runtime/node-contract";
+import { defineNode } from "../../sdk";
+import { registry as registryService } from "../services";
 import { trainerCommonConfig, trainerInstance, trainerPorts } from "./common";
 
 const config = z.object({
@@ -30,6 +31,7 @@ export default defineNode({
   ...trainerPorts,
   // It runs whatever argv the pipeline names: a deploy needs the runtime to grant "exec".
   capabilities: ["exec"],
+  services: [registryService],
   config,
   create: (ctx, cfg) =>
     trainerInstance(ctx, cfg, "trainer.external", async ({ data, snapshot, champion, base, onProgress }) => {

@@ -1,4 +1,4 @@
-import type { NodeDefinition } from "../../runtime/node-contract";
+import type { NodeDefinition } from "../../sdk";
 import externalTrainer from "./external";
 import tfjsTrainer from "./tfjs";
 

@@ -3,8 +3,9 @@ import { z } from "zod";
 import { ClStateStore } from "../../runtime/cl/state-store";
 import { trainConfigSchema, type ClState } from "../../runtime/cl/train";
 import { trainInChildProcess } from "../../runtime/cl/trainer-process";
-import { defineNode } from "../../runtime/node-contract";
-import { parseModelRef, type ModelRegistry } from "../../runtime/registry/types";
+import { defineNode } from "../../sdk";
+import { parseModelRef } from "../../runtime/registry/types";
+import { registry as registryService } from "../services";
 import { trainerCommonConfig, trainerInstance, trainerPorts } from "./common";
 
 const config = trainConfigSchema.extend({
@@ -43,10 +44,11 @@ export default defineNode({
   ...trainerPorts,
   // No "exec": its child process runs Evoflow's own training code (runtime/cl/train-child.ts), never a command of the pipeline's.
   config,
+  services: [registryService],
   create: (ctx, cfg) => {
     const states = new ClStateStore(path.join(ctx.dataDir, "state"));
     const { model, minSamples: _a, maxSamples: _b, holdoutShare: _c, niceness, extractor: extractorRef, ...trainConfig } = cfg;
-    const registry = ctx.service<ModelRegistry>("registry");
+    const registry = ctx.service(registryService);
     /** The extractor's bytes and exact version, looked up at each training (a `@champion` reference follows promotions). */
     const loadExtractor = async () => {
       if (!extractorRef) return undefined;

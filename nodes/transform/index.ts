@@ -1,4 +1,4 @@
-import type { NodeDefinition } from "../../runtime/node-contract";
+import type { NodeDefinition } from "../../sdk";
 import jsonata from "./jsonata";
 import set from "./set";
 

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { defineNode } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { defineNode, port } from "../../sdk";
 import { jsonataExpression, jsonataLimitFields, LimitedJsonata } from "../../runtime/user-code/limited-jsonata";
 
 export default defineNode({

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { defineNode } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
+import { defineNode, port } from "../../sdk";
 
 /**
  * Returns a copy of `obj` with `value` at `path` (from segment `from` on); objects along the

@@ -8,9 +8,8 @@ import { rolloutConfigSchema, type Rollout, type RolloutRouter } from "../../run
 import { readSnapshot } from "../../runtime/cl/snapshot";
 import { ClassBalancedBuffer, RecentPerClass } from "../../runtime/cl/strategies";
 import { seededRandom } from "../../runtime/random";
-import { configPath, defineNode } from "../../runtime/node-contract";
-import { port } from "../../runtime/ports";
-import type { ModelRegistry } from "../../runtime/registry/types";
+import { configPath, defineNode, port } from "../../sdk";
+import { registry as registryService, rollouts as rolloutsService } from "../services";
 import type { CandidateEvent } from "../trainer/common";
 
 const config = gateConfigSchema.extend({
@@ -44,12 +43,13 @@ export default defineNode({
   inputs: { candidate: port.model(), holdout: port.labelled() },
   outputs: { decision: port.event("promotion") },
   config,
+  services: [registryService],
   create: async (ctx, cfg) => {
-    const registry = ctx.service<ModelRegistry>("registry");
+    const registry = ctx.service(registryService);
     let router: RolloutRouter | undefined;
     if (cfg.rollout.mode !== "direct") {
       try {
-        router = ctx.service<RolloutRouter>("cl.rollouts");
+        router = ctx.service(rolloutsService);
       } catch {
         throw new Error(`rollout mode "${cfg.rollout.mode}" needs the serving side to route traffic (the "cl.rollouts" service), which this runtime does not provide; use mode "direct"`);
       }

@@ -9,8 +9,8 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
-import { inputsOf, outputsOf } from "../node-contract";
-import { describePortType, portTypeToJson, type Ports } from "../ports";
+import { inputsOf, outputsOf } from "../../sdk/contract";
+import { describePortType, portTypeToJson, type Ports } from "../../sdk/ports";
 import { PROJECT_ROOT } from "../paths";
 import type { Runtime } from "../runtime";
 

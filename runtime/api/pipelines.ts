@@ -5,11 +5,10 @@
 import websocket from "@fastify/websocket";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { traceIdFromTraceparent } from "../envelope";
-import { NodeError } from "../engine/engine";
+import { NodeError } from "../../sdk/errors";
 import { OverloadedError } from "../overload";
 import { PipelineInvalidError, PipelineStartError, type Runtime } from "../runtime";
 import { pipelineJsonSchema } from "../schema";
-import { validatePipeline } from "../validate";
 import { jsonReplacer, stringify } from "./json";
 
 function notFound(reply: FastifyReply, what: string) {
@@ -28,7 +27,7 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
   app.get("/api/schema", async () => pipelineJsonSchema());
 
   app.post("/api/validate", async (req) => {
-    const result = validatePipeline(req.body, runtime.nodeTypes);
+    const result = runtime.validate(req.body);
     return { ok: result.ok, problems: result.problems };
   });
 

@@ -21,9 +21,9 @@
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
-import { NodeError } from "../engine/engine";
+import { NodeError } from "../../sdk/errors";
 import { traceIdFromTraceparent } from "../envelope";
-import { isTensor, type Tensor } from "../ports";
+import { isTensor, type Tensor } from "../../sdk/ports";
 import type { Runtime } from "../runtime";
 import { RegistryError } from "../registry/types";
 import { CapacityError, ModelNotFoundError } from "../../gpu-agent/host";

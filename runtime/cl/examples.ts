@@ -3,7 +3,7 @@
  * number array, y a class index), gathered into training / holdout sets.
  */
 import { createHash } from "node:crypto";
-import { isTensor } from "../ports";
+import { isTensor } from "../../sdk/ports";
 import type { LabelledSet } from "./fashion-mnist";
 
 export function exampleOf(payload: unknown): { x: Float32Array; y: number } {

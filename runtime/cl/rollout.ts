@@ -14,7 +14,7 @@
  * candidate traffic and roll back after `maxStepSeconds`.
  */
 import { z } from "zod";
-import { isTensor } from "../ports";
+import { isTensor } from "../../sdk/ports";
 import type { ModelRegistry } from "../registry/types";
 
 export const rolloutConfigSchema = z.object({

@@ -24,7 +24,7 @@ import type { Command } from "commander";
 import { driftNodes } from "../../nodes/drift";
 import type { DriftEvent } from "../../nodes/drift/event";
 import { createMessage } from "../envelope";
-import type { NodeContext, NodeDefinition } from "../node-contract";
+import type { NodeContext, NodeDefinition } from "../../sdk/contract";
 
 type Cell = number | string;
 

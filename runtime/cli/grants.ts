@@ -3,7 +3,7 @@
  * `worker` alike — a comma list of CAPABILITIES, or `all`, or `none`. An unknown name
  * is an error (exit 2 from the caller), not something silently dropped.
  */
-import { CAPABILITIES, type Capability } from "../node-contract";
+import { CAPABILITIES, type Capability } from "../../sdk/contract";
 
 export const GRANT_LIST_HELP = `a comma list of ${CAPABILITIES.join(", ")}, or all, or none`;
 

@@ -29,6 +29,7 @@ import { createServices } from "../services";
 import { edgeId } from "../schema";
 import { jsonReplacer, stringify } from "../api/json";
 import type { TraceNode } from "../provenance";
+import { commandNodeTypes, nodesDirOption } from "./node-packages";
 
 const log: NonNullable<RuntimeOptions["log"]> = (level, message, fields) => {
   if (level !== "debug") process.stderr.write(`${level}: ${message} ${fields ? JSON.stringify(fields) : ""}\n`);
@@ -65,6 +66,7 @@ interface WorkerOptions {
   data: string;
   replicas: string;
   grant?: string;
+  nodePackages: string[];
 }
 
 async function runWorker(opts: WorkerOptions): Promise<void> {
@@ -87,6 +89,7 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
   }
   const runtime = new Runtime({
     transport,
+    nodeTypes: await commandNodeTypes({ dirs: opts.nodePackages, data: opts.data }),
     dataDir: opts.data,
     grants,
     services: await createServices({ dataDir: opts.data }),
@@ -222,7 +225,7 @@ export function traceFromNats(traceId: string, opts: { nats: string; pipeline?: 
 }
 
 export function register(program: Command): void {
-  program
+  const worker = program
     .command("worker")
     .description("run nodes of pipelines deployed with `run --nats` in this process; workers running the same node share its work")
     .requiredOption("--nats <url>", "NATS server URL(s), comma-separated")
@@ -231,6 +234,7 @@ export function register(program: Command): void {
     .option("--placement <group>", "run the nodes whose placement is this group")
     .option("--data <dir>", "data folder", ".evoflow")
     .option("--replicas <n>", "replicas of the streams and buckets this worker creates", "1")
-    .option("--grant <list>", `capabilities this worker's nodes may use: ${GRANT_LIST_HELP} (default: the settings file's grants, else fs-write,network: no exec, whatever the coordinator grants, since pipelines reach a worker over the network)`)
-    .action(runWorker);
+    .option("--grant <list>", `capabilities this worker's nodes may use: ${GRANT_LIST_HELP} (default: the settings file's grants, else fs-write,network: no exec, whatever the coordinator grants, since pipelines reach a worker over the network)`);
+  // --nodes names the node ids this worker runs, so the package folders have a flag of their own.
+  nodesDirOption(worker, "--node-packages <dir>").action(runWorker);
 }

@@ -5,9 +5,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { formatPipeline } from "../canonical";
 import { configPathFields } from "../confined-path";
-import { nodeTypes } from "../node-types";
-import { describePortType } from "../ports";
-import { inputsOf, outputsOf, parseConfig } from "../node-contract";
+import type { NodeTypes } from "../node-types";
+import { commandNodeTypes, nodesDirOption, type NodePackageOptions } from "./node-packages";
+import { describePortType } from "../../sdk/ports";
+import { inputsOf, outputsOf, parseConfig } from "../../sdk/contract";
 import { pipelineJsonSchema } from "../schema";
 import { validatePipeline, type Problem } from "../validate";
 
@@ -34,20 +35,23 @@ export function register(program: Command): void {
       process.stdout.write(`${JSON.stringify(pipelineJsonSchema(), null, 2)}\n`);
     });
 
-  program
-    .command("validate")
-    .description("check pipeline files: schema, node types, configs, ports, port types, sync cycles and fan-in")
-    .argument("<files...>")
-    .action((files: string[]) => {
-      let failed = false;
-      for (const file of files) {
-        const read = readPipelineFile(file);
-        const problems = read.json === undefined ? read.problems : validatePipeline(read.json, nodeTypes).problems;
-        for (const p of problems) process.stdout.write(`${file}: ${p.path}: ${p.message}\n`);
-        if (problems.length > 0) failed = true;
-      }
-      process.exitCode = failed ? 1 : 0;
-    });
+  nodesDirOption(
+    program
+      .command("validate")
+      .description("check pipeline files: schema, node types, configs, ports, port types, sync cycles and fan-in")
+      .argument("<files...>")
+      .option("--data <dir>", "data folder whose nodes/ holds installed node packages", ".evoflow"),
+  ).action(async (files: string[], opts: NodePackageOptions) => {
+    const nodeTypes = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
+    let failed = false;
+    for (const file of files) {
+      const read = readPipelineFile(file);
+      const problems = read.json === undefined ? read.problems : validatePipeline(read.json, nodeTypes).problems;
+      for (const p of problems) process.stdout.write(`${file}: ${p.path}: ${p.message}\n`);
+      if (problems.length > 0) failed = true;
+    }
+    process.exitCode = failed ? 1 : 0;
+  });
 
   program
     .command("fmt")
@@ -73,27 +77,47 @@ export function register(program: Command): void {
       process.exitCode = failed ? 1 : 0;
     });
 
-  program
-    .command("nodes")
-    .description("list node types with their ports, port types and config schema")
-    .option("--json", "print the full description as JSON")
-    .action((opts: { json?: boolean }) => {
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(nodeTypes.describe(), null, 2)}\n`);
-        return;
-      }
-      for (const def of nodeTypes.list()) {
-        const config = parseConfig(def, {}) ?? {};
-        const ports = (p: ReturnType<typeof inputsOf>) =>
-          Object.entries(p).map(([name, t]) => `${name}: ${describePortType(t)}`).join(", ") || "-";
-        process.stdout.write(`${def.type}  (${def.category}) ${def.title}\n`);
-        process.stdout.write(`  in:  ${ports(inputsOf(def, config))}\n  out: ${ports(outputsOf(def, config))}\n`);
-        const fields = Object.keys((def.config as unknown as { shape?: object }).shape ?? {});
-        if (fields.length) process.stdout.write(`  config: ${fields.join(", ")}\n`);
-        const paths = configPathFields(def.config).map((f) => `${f.name} (${f.meta.kind}, ${f.meta.access})`);
-        if (paths.length) process.stdout.write(`  paths: ${paths.join(", ")}, inside the pipeline's data folder\n`);
-        // Which of them a server grants is its own setting (evoflow run --grant), unknown here.
-        if (def.capabilities?.length) process.stdout.write(`  needs: ${def.capabilities.join(", ")} (granted by the runtime: --grant)\n`);
-      }
-    });
+  const nodes = program.command("nodes").description("node types and the node packages that give them");
+  nodesDirOption(
+    nodes
+      .command("list", { isDefault: true })
+      .description("list node types with their package, ports, port types and config schema")
+      .option("--json", "print the full description as JSON")
+      .option("--packages", "list the node packages instead: name, version, folder, node types")
+      .option("--data <dir>", "data folder whose nodes/ holds installed node packages", ".evoflow"),
+  ).action(async (opts: NodePackageOptions & { json?: boolean; packages?: boolean }) => {
+    const nodeTypes = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
+    if (opts.packages) return printPackages(nodeTypes, opts.json);
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(nodeTypes.describe(), null, 2)}\n`);
+      return;
+    }
+    for (const def of nodeTypes.list()) {
+      const config = parseConfig(def, {}) ?? {};
+      const ports = (p: ReturnType<typeof inputsOf>) =>
+        Object.entries(p).map(([name, t]) => `${name}: ${describePortType(t)}`).join(", ") || "-";
+      process.stdout.write(`${def.type}  (${def.category}) ${def.title}\n`);
+      const pkg = nodeTypes.packageOf(def.type);
+      if (pkg) process.stdout.write(`  package: ${pkg.name}@${pkg.version}\n`);
+      process.stdout.write(`  in:  ${ports(inputsOf(def, config))}\n  out: ${ports(outputsOf(def, config))}\n`);
+      const fields = Object.keys((def.config as unknown as { shape?: object }).shape ?? {});
+      if (fields.length) process.stdout.write(`  config: ${fields.join(", ")}\n`);
+      const paths = configPathFields(def.config).map((f) => `${f.name} (${f.meta.kind}, ${f.meta.access})`);
+      if (paths.length) process.stdout.write(`  paths: ${paths.join(", ")}, inside the pipeline's data folder\n`);
+      // Which of them a server grants is its own setting (evoflow run --grant), unknown here.
+      if (def.capabilities?.length) process.stdout.write(`  needs: ${def.capabilities.join(", ")} (granted by the runtime: --grant)\n`);
+    }
+  });
+}
+
+function printPackages(nodeTypes: NodeTypes, json: boolean | undefined): void {
+  const packages = nodeTypes.packages.map(({ name, version, dir, source, sdk, namespaces, types }) => ({ name, version, dir, source, sdk, namespaces, types }));
+  if (json) {
+    process.stdout.write(`${JSON.stringify(packages, null, 2)}\n`);
+    return;
+  }
+  for (const p of packages) {
+    process.stdout.write(`${p.name}@${p.version}  (${p.source}) ${p.dir}\n`);
+    process.stdout.write(`  sdk ${p.sdk}, namespace${p.namespaces.length > 1 ? "s" : ""} ${p.namespaces.join(", ")}\n  types: ${p.types.join(", ")}\n`);
+  }
 }

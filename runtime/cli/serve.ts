@@ -15,12 +15,13 @@
  */
 import type { Command } from "commander";
 import { createApi } from "../api/server";
-import { CAPABILITIES } from "../node-contract";
+import { CAPABILITIES } from "../../sdk/contract";
 import { DEFAULT_GRANTS, PipelineInvalidError, Runtime } from "../runtime";
 import { createServices } from "../services";
 import { GRANT_LIST_HELP, parseGrants } from "./grants";
 import { applyServingV8Flags } from "./heap";
 import { isLoopback } from "./loopback";
+import { commandNodeTypes, NODES_DIR_HELP } from "./node-packages";
 import { readPipelineFile } from "./pipeline";
 import { loadServerSettings, SettingsError } from "./server-settings";
 import { serverToken } from "./token";
@@ -36,6 +37,7 @@ export interface ServeOptions {
   grant?: string;
   nats?: string;
   replicas: string;
+  nodes: string[];
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -52,7 +54,8 @@ export function serverOptions(command: Command): Command {
     .option("--allow-origin <origin>", "also accept changes and WebSockets from this origin, e.g. https://evoflow.example.com (repeatable)", collect, [])
     .option("--grant <list>", `capabilities nodes may use: ${GRANT_LIST_HELP} (default: all on loopback, fs-write,network beyond)`)
     .option("--nats <url>", "run distributed on NATS JetStream: this process runs the nodes without a placement (see `evoflow worker`)")
-    .option("--replicas <n>", "with --nats: replicas of the pipeline's stream (3 on a three-server cluster)", "1");
+    .option("--replicas <n>", "with --nats: replicas of the pipeline's stream (3 on a three-server cluster)", "1")
+    .option("--nodes <dir>", NODES_DIR_HELP, collect, []);
 }
 
 function fail(message: string): never {
@@ -87,6 +90,7 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
   const runtime = new Runtime({
     // The NATS client loads only when it is used.
     ...(opts.nats ? await (await import("./nats")).natsCoordinatorOptions(opts.nats, { replicas: Number(opts.replicas) }) : {}),
+    nodeTypes: await commandNodeTypes({ dirs: opts.nodes, data: opts.data }),
     dataDir: opts.data,
     grants,
     services: await createServices({ dataDir: opts.data }),

@@ -20,7 +20,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { ROLES, type Role } from "../api/auth";
-import { CAPABILITIES, type Capability } from "../node-contract";
+import { CAPABILITIES, type Capability } from "../../sdk/contract";
 
 const tokenEntry = z
   .object({

@@ -13,12 +13,14 @@ import { join } from "node:path";
 import { binaryBytes } from "../binary-payload";
 import { pipelineDataDir, resolveConfined } from "../confined-path";
 import { newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
-import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../node-contract";
+import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../../sdk/contract";
 import { NodeStats, type Metrics, type MetricsSource } from "../metrics";
 import { Admission, requestPathBlockEdges } from "../overload";
 import { DEFAULT_MAX_IN_FLIGHT } from "../schema";
-import { payloadProblem, type PortType } from "../ports";
+import { payloadProblem, type PortType } from "../../sdk/ports";
 import { TraceStore } from "../provenance";
+import { NodeError } from "../../sdk/errors";
+import type { ServiceKey } from "../../sdk/services";
 import { Ring, TapStore } from "../taps";
 import type { DeadLetter, EdgeInfo, Transport } from "../transport/transport";
 import type { CompiledNode, CompiledPipeline } from "../validate";
@@ -101,12 +103,6 @@ function track<T>(invocation: Invocation | undefined, promise: Promise<T>): Prom
     (invocation.pending ??= []).push(promise);
   }
   return promise;
-}
-
-export class NodeError extends Error {
-  constructor(readonly node: string, readonly port: string, message: string) {
-    super(message);
-  }
 }
 
 /** A node whose `create` or `start` threw: the pipeline did not start (a missing model, a file it cannot open). */
@@ -205,7 +201,8 @@ export class RunningPipeline implements MetricsSource {
       resolvePath: (path, options) => resolveConfined(pipelineDir, path, options),
       log: (level, message, fields) => log(level, message, { pipeline: this.name, node: nodeId, ...fields }),
       registerEntrypoint: (entry) => this.entrypoints.set(entry.name, this.admission.guard(entry, requestPathBlockEdges(this.compiled.edges, nodeId))),
-      service: <T>(name: string): T => {
+      service: <T>(key: ServiceKey<T> | string): T => {
+        const name = typeof key === "string" ? key : key.name;
         const s = this.options.services?.[name];
         if (s === undefined) throw new Error(`node ${nodeId} needs the "${name}" service, which this runtime does not provide`);
         return s as T;

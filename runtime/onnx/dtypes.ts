@@ -1,5 +1,5 @@
 /**
- * ONNX element types under the names Evoflow uses everywhere else (`runtime/ports.ts` DTYPES),
+ * ONNX element types under the names Evoflow uses everywhere else (`sdk/ports.ts` DTYPES),
  * plus the ONNX-only ones so a signature can describe any model file.
  */
 import { onnx } from "./proto";

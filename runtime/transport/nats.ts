@@ -70,7 +70,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, createInbox, errors, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { NodeError } from "../engine/engine";
+import { NodeError } from "../../sdk/errors";
 import type { Message } from "../envelope";
 import type { TraceNode } from "../provenance";
 import { stringHash } from "../random";

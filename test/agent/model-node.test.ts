@@ -3,7 +3,7 @@ import { ModelHost } from "../../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
 import { LocalModels } from "../../gpu-agent/service";
 import type { Message } from "../../runtime/envelope";
-import type { Tensor } from "../../runtime/ports";
+import type { Tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { makeMlp, type MlpFixture } from "../fixtures/mlp";

@@ -9,7 +9,7 @@ import { ModelHost } from "../../gpu-agent/host";
 import { NatsAgent, NatsModels } from "../../gpu-agent/nats";
 import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
 import { LocalModels } from "../../gpu-agent/service";
-import type { Tensor } from "../../runtime/ports";
+import type { Tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { expectClose, mlpFamily, sampleInput, startNatsServer, tempDir } from "./helpers";

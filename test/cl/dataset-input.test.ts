@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadFashionMnist, subset } from "../../runtime/cl/fashion-mnist";
 import { readSnapshot } from "../../runtime/cl/snapshot";
-import { tensor } from "../../runtime/ports";
+import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { makeMlp } from "../fixtures/mlp";

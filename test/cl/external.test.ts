@@ -11,7 +11,7 @@ import { writeSnapshot } from "../../runtime/cl/snapshot";
 import { readSignature } from "../../runtime/onnx/signature";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
-import { tensor } from "../../runtime/ports";
+import { tensor } from "../../sdk/ports";
 import { makeMlp } from "../fixtures/mlp";
 
 const SCRIPT = path.resolve("test/cl/fixtures/external-trainer.ts");

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ort } from "../../runtime/onnx/ort";
 import { headOf } from "../../runtime/cl/extractor";
 import { loadFashionMnist, subset, type LabelledSet } from "../../runtime/cl/fashion-mnist";
-import { tensor } from "../../runtime/ports";
+import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { predict, train, trainConfigSchema } from "../../runtime/cl/train";

@@ -10,7 +10,7 @@ import { isHoldout } from "../../runtime/cl/examples";
 import { loadFashionMnist } from "../../runtime/cl/fashion-mnist";
 import type { GateReport } from "../../runtime/cl/gate";
 import { HistoryStore, historyRoot } from "../../runtime/cl/history";
-import { tensor } from "../../runtime/ports";
+import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { makeMlp } from "../fixtures/mlp";

@@ -16,7 +16,7 @@ import { writeSnapshot } from "../../runtime/cl/snapshot";
 import { train, trainConfigSchema } from "../../runtime/cl/train";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
-import { tensor } from "../../runtime/ports";
+import { tensor } from "../../sdk/ports";
 import { OverloadedError } from "../../runtime/overload";
 
 const MODEL = "fmnist";

@@ -17,7 +17,7 @@ import { createInProcessAgent } from "../../gpu-agent/in-process";
 import { HistoryStore, historyRoot, type HistoryEntry } from "../../runtime/cl/history";
 import { RolloutRouter, type Rollout, type RolloutConfig, type RolloutResult } from "../../runtime/cl/rollout";
 import { buildMlp } from "../../runtime/onnx/build";
-import { tensor } from "../../runtime/ports";
+import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import type { RunningPipeline } from "../../runtime/engine/engine";
 import { Runtime } from "../../runtime/runtime";

@@ -16,7 +16,7 @@ import { indicesOfClasses, loadFashionMnist, subset } from "../../runtime/cl/fas
 import { HistoryStore, historyRoot } from "../../runtime/cl/history";
 import { writeSnapshot } from "../../runtime/cl/snapshot";
 import { train, trainConfigSchema } from "../../runtime/cl/train";
-import { tensor } from "../../runtime/ports";
+import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { ARTIFACTS, ensureEditorBuilt, launch, pageErrors, serve, type Served } from "./harness";
 

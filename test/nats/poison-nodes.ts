@@ -5,9 +5,9 @@
  */
 import { z } from "zod";
 import { allNodes } from "../../nodes";
-import { defineNode, type NodeDefinition } from "../../runtime/node-contract";
+import { defineNode, type NodeDefinition } from "../../sdk/contract";
 import { NodeTypes } from "../../runtime/node-types";
-import { port } from "../../runtime/ports";
+import { port } from "../../sdk/ports";
 
 const failing = defineNode({
   type: "test.failing",

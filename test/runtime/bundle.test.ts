@@ -29,6 +29,17 @@ describe("the runtime bundle", () => {
     expect(run.status).toBe(0);
   });
 
+  it("loads its own node package built beside it, and a package outside gets the bundle's SDK", () => {
+    const run = spawnSync(process.execPath, [`${outdir}/main.js`, "nodes", "list", "--packages", "--json", "--nodes", "examples/node-package"], { cwd: root, encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    const packages = JSON.parse(run.stdout) as { name: string; dir: string; types: string[] }[];
+    expect(packages.map((p) => [p.name, p.dir])).toEqual([
+      ["@evoflow/nodes", path.join(root, outdir, "nodes")],
+      ["evoflow-nodes-acme", path.join(root, "examples/node-package")],
+    ]);
+    expect(packages[1].types).toEqual(["acme.count", "acme.scale"]);
+  });
+
   it("serves the Fashion-MNIST example, whose bootstrap trains in the child process", async () => {
     const child = spawn(process.execPath, [`${outdir}/main.js`, "run", "pipelines/fashion-mnist-cl.json", "--port", "0", "--data", dataDir, "--no-auth"], { cwd: root });
     let output = "";

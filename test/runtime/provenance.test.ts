@@ -1,7 +1,7 @@
 import { Tag } from "cbor-x";
 import { describe, expect, it } from "vitest";
 import type { Message } from "../../runtime/envelope";
-import { tensor } from "../../runtime/ports";
+import { tensor } from "../../sdk/ports";
 import { binaryBytes } from "../../runtime/binary-payload";
 import { TraceStore } from "../../runtime/provenance";
 import { decode, encode } from "../../runtime/transport/nats-codec";

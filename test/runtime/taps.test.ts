@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { binaryBytes } from "../../runtime/binary-payload";
 import type { Message } from "../../runtime/envelope";
-import { tensor } from "../../runtime/ports";
+import { tensor } from "../../sdk/ports";
 import { Ring, TapStore } from "../../runtime/taps";
 
 let n = 0;

@@ -11,9 +11,9 @@ import WebSocket from "ws";
 import { z } from "zod";
 import { allNodes } from "../../nodes";
 import { createApi } from "../../runtime/api/server";
-import { defineNode } from "../../runtime/node-contract";
+import { defineNode } from "../../sdk/contract";
 import { NodeTypes } from "../../runtime/node-types";
-import { port } from "../../runtime/ports";
+import { port } from "../../sdk/ports";
 import { Runtime } from "../../runtime/runtime";
 import { tempDir } from "../agent/helpers";
 

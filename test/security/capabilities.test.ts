@@ -11,7 +11,7 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApi } from "../../runtime/api/server";
 import { configPathFields } from "../../runtime/confined-path";
-import { CAPABILITIES } from "../../runtime/node-contract";
+import { CAPABILITIES } from "../../sdk/contract";
 import { nodeTypes, type NodeTypeDescription } from "../../runtime/node-types";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { DEFAULT_GRANTS, PipelineInvalidError, Runtime } from "../../runtime/runtime";

@@ -13,9 +13,11 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createApi } from "../../runtime/api/server";
-import { configPath, configPathFields, configPathValues } from "../../runtime/confined-path";
-import { defineNode } from "../../runtime/node-contract";
+import { configPathFields, configPathValues } from "../../runtime/confined-path";
+import { configPath } from "../../sdk";
+import { defineNode } from "../../sdk/contract";
 import { NodeTypes, nodeTypes } from "../../runtime/node-types";
+import { FsModelRegistry } from "../../runtime/registry/fs";
 import { PipelineInvalidError, Runtime } from "../../runtime/runtime";
 import { jsonPath, validatePipeline, type Problem } from "../../runtime/validate";
 
@@ -122,7 +124,8 @@ describe("deploy", () => {
     dir = mkdtempSync(join(tmpdir(), "evoflow-paths-"));
     outside = join(dir, "outside");
     mkdirSync(outside);
-    runtime = new Runtime({ dataDir: join(dir, "data") });
+    // The gate needs a registry: a runtime without one refuses it before looking at paths.
+    runtime = new Runtime({ dataDir: join(dir, "data"), services: { registry: new FsModelRegistry(join(dir, "registry")) } });
     app = await createApi({ runtime });
     url = await app.listen({ port: 0, host: "127.0.0.1" });
   });

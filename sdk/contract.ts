@@ -5,9 +5,8 @@
 import { z } from "zod";
 import type { Message } from "./envelope";
 import type { Ports } from "./ports";
-import type { ResolvePathOptions } from "./confined-path";
-
-export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./confined-path";
+import type { ResolvePathOptions } from "./config-path";
+import type { ServiceKey } from "./services";
 
 export const CATEGORIES = ["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control"] as const;
 export type Category = (typeof CATEGORIES)[number];
@@ -61,8 +60,11 @@ export interface NodeContext {
   resolvePath(path: string, options?: ResolvePathOptions): Promise<string>;
   log(level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void;
   registerEntrypoint(entry: Entrypoint): void;
-  /** Shared services the host provides (model registry, agents, …) by name. */
-  service<T>(name: string): T;
+  /**
+   * A shared service the host provides (model registry, agents, …), by its key (list the key
+   * in the type's `services`, so a runtime lacking it refuses the pipeline up front) or name.
+   */
+  service<T>(key: ServiceKey<T> | string): T;
   /** Aborted when the pipeline stops. */
   signal: AbortSignal;
 }
@@ -101,6 +103,8 @@ export interface NodeDefinition<S extends z.ZodType = z.ZodType> {
   entrypoints?(config: z.output<S>, pipeline: string): readonly string[];
   /** Capabilities this type needs; a deploy is refused unless the runtime grants them all. */
   capabilities?: readonly Capability[];
+  /** Services `create` and the instance use: a runtime that lacks one refuses the pipeline at validate and deploy. */
+  services?: readonly ServiceKey[];
   create(ctx: NodeContext, config: z.output<S>): NodeInstance | Promise<NodeInstance>;
 }
 
@@ -119,6 +123,11 @@ export function outputsOf(def: NodeDefinition, config: unknown): Ports {
 /** The capabilities a node type needs that `grants` lacks. */
 export function missingCapabilities(def: NodeDefinition, grants: ReadonlySet<Capability>): Capability[] {
   return (def.capabilities ?? []).filter((c) => !grants.has(c));
+}
+
+/** The services a node type needs that `available` lacks. */
+export function missingServices(def: NodeDefinition, available: ReadonlySet<string>): string[] {
+  return (def.services ?? []).map((s) => s.name).filter((name) => !available.has(name));
 }
 
 /** Config with defaults applied, or undefined when it does not parse. */

@@ -1,0 +1,12 @@
+/**
+ * The keys of the runtime's shared services that Evoflow's own nodes use (runtime/services.ts
+ * provides them). Declared here, beside the nodes, because their types are the runtime's.
+ */
+import type { ModelService } from "../gpu-agent/service";
+import type { ModelRegistry } from "../runtime/registry/types";
+import type { RolloutRouter } from "../runtime/cl/rollout";
+import { defineService } from "../sdk";
+
+export const models = defineService<ModelService>("models");
+export const registry = defineService<ModelRegistry>("registry");
+export const rollouts = defineService<RolloutRouter>("cl.rollouts");
