@@ -124,6 +124,7 @@ export class TestNode {
     const name = `test-${def.type.replace(/[^A-Za-z0-9_-]/g, "-")}`;
     this.root = mkdtempSync(path.join(tmpdir(), "evoflow-testing-"));
     this.dataDir = pipelineDataDir(this.root, name);
+    mkdirSync(this.dataDir);
     const types = new NodeTypes([def, this.feed.def, captureNode(Object.keys(this.outputs), this.captured)]);
     this.runtime = new Runtime({
       nodeTypes: types,
@@ -240,14 +241,17 @@ export class TestNode {
     await this.start();
   }
 
-  /** Stops the node (its `stop()` runs, async edges drain first) and removes the data folder. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the node (its `stop()` runs, async edges drain first) and removes the data folder,
+   * unless `keepData`: then what the node wrote and flushed on stop stays there to be read.
+   */
+  async stop(options: { keepData?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     try {
       await this.runtime.close();
     } finally {
-      rmSync(this.root, { recursive: true, force: true });
+      if (!options.keepData) rmSync(this.root, { recursive: true, force: true });
     }
   }
 
