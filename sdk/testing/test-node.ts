@@ -181,10 +181,10 @@ export class TestNode {
   }
 
   /** The next message on output `port` that next() has not returned yet, waiting for it up to the timeout. */
-  async next(port: string, options: { timeout?: number } = {}): Promise<Message> {
+  async next<P = unknown>(port: string, options: { timeout?: number } = {}): Promise<Message<P>> {
     this.checkOutput(port);
     const taken = this.captured.take(port);
-    if (taken.message) return taken.message;
+    if (taken.message) return taken.message as Message<P>;
     const ms = options.timeout ?? this.timeout;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -194,21 +194,21 @@ export class TestNode {
       }, ms);
     });
     try {
-      return await Promise.race([taken.wait!, timedOut]);
+      return (await Promise.race([taken.wait!, timedOut])) as Message<P>;
     } finally {
       clearTimeout(timer);
     }
   }
 
   /** Every message emitted on output `port` so far, in order. */
-  emitted(port: string): Message[] {
+  emitted<P = unknown>(port: string): Message<P>[] {
     this.checkOutput(port);
-    return this.captured.all(port);
+    return this.captured.all(port) as Message<P>[];
   }
 
   /** The payloads of emitted(port). */
-  payloads(port: string): unknown[] {
-    return this.emitted(port).map((m) => m.payload);
+  payloads<P = unknown>(port: string): P[] {
+    return this.emitted<P>(port).map((m) => m.payload);
   }
 
   deadLetters(): SeenDeadLetter[] {

@@ -135,7 +135,7 @@ describe("a drift node on its own", () => {
     expect(letters).toHaveLength(1);
     expect(letters[0].reason).toMatch(/payload\.wrong is not a number/);
     expect(node.status()).toMatchObject({ values: 2000 });
-    const first = (await node.next("drift")).payload as DriftEvent;
+    const first = (await node.next<DriftEvent>("drift")).payload;
     expect(first.detector).toBe("ddm");
     expect(first.index).toBeGreaterThanOrEqual(1000);
     expect(first.index).toBeLessThan(1100);
@@ -152,10 +152,10 @@ describe("a drift node on its own", () => {
         await adwin.send("in", { t: { dtype: "float32", shape: [3], data } });
         await ks.send("in", { t: { dtype: "float32", shape: [3], data } });
       }
-      const adwinEvents = adwin.payloads("drift") as DriftEvent[];
+      const adwinEvents = adwin.payloads<DriftEvent>("drift");
       expect(adwinEvents[0].index).toBeGreaterThanOrEqual(400);
       expect(adwinEvents[0].index).toBeLessThan(450);
-      const ksEvents = ks.payloads("drift") as DriftEvent[];
+      const ksEvents = ks.payloads<DriftEvent>("drift");
       expect(ksEvents).toHaveLength(1);
       expect(ksEvents[0]).toMatchObject({ index: 599, feature: [2] });
       expect(ksEvents[0].features!.map((f) => [f.feature, f.drift])).toEqual([
@@ -173,7 +173,7 @@ describe("a drift node on its own", () => {
     await node.send("in", { v: 1.5 });
     await node.send("in", { v: "high" });
     await node.send("in", { v: 2.5 });
-    expect(node.payloads("out").map((p) => (p as { v: number }).v)).toEqual([1.5, 2.5]);
+    expect(node.payloads<{ v: number }>("out").map((p) => p.v)).toEqual([1.5, 2.5]);
     expect(node.deadLetters().map((l) => l.reason)).toEqual([expect.stringMatching(/Kolmogorov–Smirnov drift needs numbers; feature 0 of payload\.v is "high"/)]);
   });
 

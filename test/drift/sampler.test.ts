@@ -204,7 +204,7 @@ describe("collector and samplers in a pipeline", () => {
         await collector.send("label", { requestId: i, label: i });
       }
       await collector.send("snapshot", {});
-      const snap = (await collector.next("snapshot")).payload as DatasetSnapshot;
+      const snap = (await collector.next<DatasetSnapshot>("snapshot")).payload;
       expect(snap).toMatchObject({ size: 3, range: { first: 2, last: 4 }, classes: { "2": 1, "3": 1, "4": 1 }, stats: { joined: 5, dropped: 2 } });
       expect(snap.items).toBeUndefined();
       expect(snap.messages).toHaveLength(3);

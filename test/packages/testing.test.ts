@@ -112,6 +112,8 @@ const stamp = defineNode({
 describe("services and capabilities", () => {
   it("gives a service by its typed key, and refuses to load without it", async () => {
     await expect(loadNode(stamp)).rejects.toThrow('test.stamp could not load:\n  $.type: needs the "test.clock" service: give it with loadNode(def, { services: [provide(key, value)] })');
+    // @ts-expect-error the key's type is checked: a clock's now() gives a number
+    provide(clock, { now: () => "noon" });
     node = await loadNode(stamp, { services: [provide(clock, { now: () => 42 })] });
     await node.send("in", "hi");
     expect(node.payloads("out")).toEqual([{ at: 42, payload: "hi" }]);
