@@ -42,7 +42,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("a node package's own tests with evoflow/testing", () => {
   it("pass under npm test (node --test), with the package's tests and the README's example both run", () => {
-    const run = spawnSync("npm", ["test"], { cwd: project, encoding: "utf8" });
+    // TAP, whatever the terminal, to read the results from.
+    const run = spawnSync("npm", ["test"], { cwd: project, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "--test-reporter=tap" } });
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
     const passed = [...run.stdout.matchAll(/^\s*ok \d+ - (.*)$/gm)].map((m) => m[1]);
     expect(run.stdout).toMatch(/^# fail 0$/m);
