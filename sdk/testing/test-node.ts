@@ -46,7 +46,7 @@ export interface LoadNodeOptions<S extends z.ZodType = z.ZodType> {
   files?: Record<string, string | Uint8Array>;
   /** The edges into and out of the node: sync by default, async for a node refusing sync inputs. */
   mode?: "sync" | "async";
-  /** How long `next()` waits by default, in ms (5000). */
+  /** How long `next()` waits for a message and `send()` for its handling, by default, in ms (5000). */
   timeout?: number;
 }
 
@@ -168,16 +168,21 @@ export class TestNode {
   /**
    * Sends `payload` into input `port` and resolves once the node has handled it: what it
    * emitted is then in `emitted()`, and a message it refused in `deadLetters()` (bad input is
-   * a dead letter, not a rejection, as in a pipeline).
+   * a dead letter, not a rejection, as in a pipeline). A handling still unfinished after the
+   * timeout rejects, so a hung node fails its test rather than stalling it.
    */
-  async send(port: string, payload: unknown, options: { traceId?: string } = {}): Promise<void> {
+  async send(port: string, payload: unknown, options: { traceId?: string; timeout?: number } = {}): Promise<void> {
     if (!(port in this.inputs)) throw new Error(`${this.label} has no input port "${port}"; its inputs: ${this.portList(this.inputs)}`);
-    try {
-      await this.feed.emitter()(port, payload, options.traceId ? { traceId: options.traceId } : undefined);
-    } catch (err) {
-      if (!(err instanceof NodeError)) throw err;
-    }
-    if (this.mode === "async") await this.idle();
+    const handled = (async () => {
+      try {
+        await this.feed.emitter()(port, payload, options.traceId ? { traceId: options.traceId } : undefined);
+      } catch (err) {
+        if (!(err instanceof NodeError)) throw err;
+      }
+      if (this.mode === "async") await this.idle();
+    })();
+    const ms = options.timeout ?? this.timeout;
+    await within(handled, ms, () => `${this.label} did not finish handling a message on "${port}" within ${ms} ms`);
   }
 
   /** The next message on output `port` that next() has not returned yet, waiting for it up to the timeout. */
@@ -186,18 +191,10 @@ export class TestNode {
     const taken = this.captured.take(port);
     if (taken.message) return taken.message as Message<P>;
     const ms = options.timeout ?? this.timeout;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        taken.cancel();
-        reject(new Error(this.nothingOn(port, ms)));
-      }, ms);
-    });
-    try {
-      return (await Promise.race([taken.wait!, timedOut])) as Message<P>;
-    } finally {
-      clearTimeout(timer);
-    }
+    return (await within(taken.wait!, ms, () => {
+      taken.cancel();
+      return this.nothingOn(port, ms);
+    })) as Message<P>;
   }
 
   /** Every message emitted on output `port` so far, in order. */
@@ -304,5 +301,16 @@ export class TestNode {
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, content);
     }
+  }
+}
+
+/** `promise`, or a rejection with `why()` once `ms` have passed. */
+async function within<T>(promise: Promise<T>, ms: number, why: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why())), ms)));
+  try {
+    return await Promise.race([promise, timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -89,6 +89,22 @@ describe("loadNode", () => {
     expect((refused as Error).message).toMatch(/^test\.double could not load:\n {2}\$\.config\.limit: /);
   });
 
+  it("fails a send whose handling hangs, after the timeout", async () => {
+    const hang = defineNode({
+      type: "test.hang",
+      category: "transform",
+      title: "Hang",
+      description: "Never finishes handling a message.",
+      inputs: { in: port.any() },
+      outputs: {},
+      config: z.object({}),
+      create: () => ({ onMessage: () => new Promise<void>(() => {}) }),
+    });
+    node = await loadNode(hang);
+    await expect(node.send("in", 1, { timeout: 100 })).rejects.toThrow('node "node" (test.hang) did not finish handling a message on "in" within 100 ms');
+    // stop() drains async edges only: the hung sync call does not hold it.
+  });
+
   it("names unknown ports", async () => {
     node = await loadNode(doubler);
     await expect(node.send("nope", {})).rejects.toThrow('node "node" (test.double) has no input port "nope"; its inputs: in');
