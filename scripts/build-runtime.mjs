@@ -4,7 +4,8 @@
 // chunks loaded only when used. npm packages stay imports: node_modules is read at run time.
 // Evoflow's own node package (nodes/) is built as a package beside them, `<outdir>/nodes/` with
 // its package.json naming the built modules, and loaded from there like any node package
-// (runtime/paths.ts BUILTIN_NODES_DIR); `<outdir>/sdk.js` is what packages get for `evoflow/sdk`.
+// (runtime/paths.ts BUILTIN_NODES_DIR); `<outdir>/sdk.js` is what packages get for `evoflow/sdk`,
+// `<outdir>/testing.js` what their tests get for `evoflow/testing`.
 // Being entry points of one build, they share the runtime's chunks: one SDK instance for all.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -23,7 +24,7 @@ const nodeEntries = Object.fromEntries(builtin.evoflow.nodes.map((m) => [path.po
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { main: "runtime/cli/main.ts", "train-child": "runtime/cl/train-child.ts", sdk: "sdk/index.ts", ...nodeEntries },
+  entryPoints: { main: "runtime/cli/main.ts", "train-child": "runtime/cl/train-child.ts", sdk: "sdk/index.ts", testing: "sdk/testing/index.ts", ...nodeEntries },
   outdir,
   bundle: true,
   splitting: true,

@@ -1,15 +1,18 @@
 /**
  * Drift nodes inside real pipelines run by the Runtime (memory transport): the
  * seeded synthetic generator shifts the mean of `x` at message 2000, the
- * detectors pass every message through and emit drift events we record.
+ * detectors pass every message through and emit drift events we record; then
+ * single drift nodes fed message by message with evoflow/testing.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningPipeline } from "../../runtime/engine/engine";
 import { Runtime } from "../../runtime/runtime";
 import type { DriftEvent } from "../../nodes/drift/event";
+import { loadNode, NodeLoadError, type TestNode } from "../../sdk/testing";
+import { builtin } from "../nodes/builtin";
 import { probe, testNodeTypes } from "../runtime/helpers";
 
 let runtime: Runtime;
@@ -112,112 +115,71 @@ describe("drift nodes in a pipeline", () => {
     expect(first.index).toBeLessThan(2500);
   });
 
+});
+
+/** Drift nodes on their own (evoflow/testing): each fed message by message on its input. */
+describe("a drift node on its own", () => {
+  let node: TestNode | undefined;
+  afterEach(async () => {
+    await node?.stop();
+    node = undefined;
+  });
+
   it("drift.ddm on a 0/1 error field, with messages lacking it dead-lettered while the rest flow on", async () => {
-    // In the pipeline's data folder, where config paths are confined.
-    const dir = join(runtime.dataDir, "drift-ddm");
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, "errors.jsonl");
-    const lines: string[] = [];
-    for (let i = 0; i < 2000; i++) lines.push(JSON.stringify({ i, wrong: i < 1000 ? i % 10 === 0 : i % 2 === 0 }));
-    lines.splice(500, 0, JSON.stringify({ i: -1, note: "no error field" }));
-    writeFileSync(file, `${lines.join("\n")}\n`);
-    const events = probe("ddm-events");
-    const running = await runtime.deploy({
-      apiVersion: "evoflow/v1",
-      name: "drift-ddm",
-      nodes: [
-        { id: "gen", type: "io.generator", config: { source: { kind: "jsonl", path: "errors.jsonl" } } },
-        { id: "ddm", type: "drift.ddm", config: { value: "payload.wrong" } },
-        { id: "rec", type: "test.recorder", config: { key: "ddm-events" } },
-      ],
-      edges: [
-        { from: "gen.out", to: "ddm.in", mode: "async" },
-        { from: "ddm.drift", to: "rec.in", mode: "async" },
-      ],
-    });
-    await finished(running);
-    const letters = running.deadLetters.toArray();
+    node = await loadNode(builtin("drift.ddm"), { config: { value: "payload.wrong" } });
+    for (let i = 0; i < 2000; i++) {
+      if (i === 500) await node.send("in", { i: -1, note: "no error field" });
+      await node.send("in", { i, wrong: i < 1000 ? i % 10 === 0 : i % 2 === 0 });
+    }
+    const letters = node.deadLetters();
     expect(letters).toHaveLength(1);
     expect(letters[0].reason).toMatch(/payload\.wrong is not a number/);
-    expect(running.status().nodes.ddm).toMatchObject({ values: 2000 });
-    const first = events.received[0]?.payload as DriftEvent;
+    expect(node.status()).toMatchObject({ values: 2000 });
+    const first = (await node.next<DriftEvent>("drift")).payload;
     expect(first.detector).toBe("ddm");
     expect(first.index).toBeGreaterThanOrEqual(1000);
     expect(first.index).toBeLessThan(1100);
   });
 
   it("reads features out of tensors: an element for a streaming detector, chosen features for a two-sample test", async () => {
-    const adwinEvents = probe("tensor-adwin");
-    const ksEvents = probe("tensor-ks");
-    const running = await runtime.deploy({
-      apiVersion: "evoflow/v1",
-      name: "drift-tensor",
-      nodes: [
-        { id: "in", type: "io.http", config: { name: "in" } },
-        { id: "adwin", type: "drift.adwin", config: { value: "payload.t[1]" } },
-        { id: "ks", type: "drift.ks", config: { value: "payload.t", features: [0, 2], referenceSize: 200, window: 200 } },
-        { id: "a", type: "test.recorder", config: { key: "tensor-adwin" } },
-        { id: "k", type: "test.recorder", config: { key: "tensor-ks" } },
-      ],
-      edges: [
-        { from: "in.out", to: "adwin.in" },
-        { from: "in.out", to: "ks.in" },
-        { from: "adwin.drift", to: "a.in", mode: "async" },
-        { from: "ks.drift", to: "k.in", mode: "async" },
-      ],
-    });
-    const entry = running.entrypoints.get("in")!;
-    // Feature 1 steps from 0 to 1 at i = 400; feature 2 shifts at i = 400; feature 0 never changes.
-    for (let i = 0; i < 600; i++) {
-      const wave = Math.sin(i * 0.7);
-      const data = Float32Array.of(wave, i < 400 ? 0 : 1, wave + (i < 400 ? 0 : 2));
-      await entry.invoke({ t: { dtype: "float32", shape: [3], data } });
+    const adwin = await loadNode(builtin("drift.adwin"), { config: { value: "payload.t[1]" } });
+    const ks = await loadNode(builtin("drift.ks"), { config: { value: "payload.t", features: [0, 2], referenceSize: 200, window: 200 } });
+    try {
+      // Feature 1 steps from 0 to 1 at i = 400; feature 2 shifts at i = 400; feature 0 never changes.
+      for (let i = 0; i < 600; i++) {
+        const wave = Math.sin(i * 0.7);
+        const data = Float32Array.of(wave, i < 400 ? 0 : 1, wave + (i < 400 ? 0 : 2));
+        await adwin.send("in", { t: { dtype: "float32", shape: [3], data } });
+        await ks.send("in", { t: { dtype: "float32", shape: [3], data } });
+      }
+      const adwinEvents = adwin.payloads<DriftEvent>("drift");
+      expect(adwinEvents[0].index).toBeGreaterThanOrEqual(400);
+      expect(adwinEvents[0].index).toBeLessThan(450);
+      const ksEvents = ks.payloads<DriftEvent>("drift");
+      expect(ksEvents).toHaveLength(1);
+      expect(ksEvents[0]).toMatchObject({ index: 599, feature: [2] });
+      expect(ksEvents[0].features!.map((f) => [f.feature, f.drift])).toEqual([
+        [0, false],
+        [2, true],
+      ]);
+    } finally {
+      await adwin.stop();
+      await ks.stop();
     }
-    await running.idle();
-    const adwin = adwinEvents.received.map((m) => m.payload as DriftEvent);
-    expect(adwin[0].index).toBeGreaterThanOrEqual(400);
-    expect(adwin[0].index).toBeLessThan(450);
-    const ks = ksEvents.received.map((m) => m.payload as DriftEvent);
-    expect(ks).toHaveLength(1);
-    expect(ks[0]).toMatchObject({ index: 599, feature: [2] });
-    expect(ks[0].features!.map((f) => [f.feature, f.drift])).toEqual([
-      [0, false],
-      [2, true],
-    ]);
   });
 
   it("a two-sample node refuses a value its test cannot take before passing it on", async () => {
-    const passed = probe("ks-passed");
-    const running = await runtime.deploy({
-      apiVersion: "evoflow/v1",
-      name: "drift-bad-value",
-      nodes: [
-        { id: "in", type: "io.http", config: { name: "in" } },
-        { id: "ks", type: "drift.ks", config: { value: "payload.v" } },
-        { id: "rec", type: "test.recorder", config: { key: "ks-passed" } },
-      ],
-      edges: [
-        { from: "in.out", to: "ks.in" },
-        { from: "ks.out", to: "rec.in", mode: "async" },
-      ],
-    });
-    const entry = running.entrypoints.get("in")!;
-    await entry.invoke({ v: 1.5 });
-    await expect(entry.invoke({ v: "high" })).rejects.toThrow(/needs numbers/);
-    await entry.invoke({ v: 2.5 });
-    await running.idle();
-    expect(passed.received.map((m) => (m.payload as { v: number }).v)).toEqual([1.5, 2.5]);
-    expect(running.deadLetters.toArray().map((l) => l.reason)).toEqual([expect.stringMatching(/Kolmogorov–Smirnov drift needs numbers; feature 0 of payload\.v is "high"/)]);
+    node = await loadNode(builtin("drift.ks"), { config: { value: "payload.v" } });
+    await node.send("in", { v: 1.5 });
+    await node.send("in", { v: "high" });
+    await node.send("in", { v: 2.5 });
+    expect(node.payloads<{ v: number }>("out").map((p) => p.v)).toEqual([1.5, 2.5]);
+    expect(node.deadLetters().map((l) => l.reason)).toEqual([expect.stringMatching(/Kolmogorov–Smirnov drift needs numbers; feature 0 of payload\.v is "high"/)]);
   });
 
   it("refuses a config that is not a path, naming the field", async () => {
-    await expect(
-      runtime.deploy({
-        apiVersion: "evoflow/v1",
-        name: "bad",
-        nodes: [{ id: "d", type: "drift.adwin", config: { value: "payload..x", delta: 3 } }],
-        edges: [],
-      }),
-    ).rejects.toThrow(/value[\s\S]*delta|delta[\s\S]*value/);
+    const refused = await loadNode(builtin("drift.adwin"), { config: { value: "payload..x", delta: 3 } }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(NodeLoadError);
+    expect((refused as NodeLoadError).problems.map((p) => p.path).sort()).toEqual(["$.config.delta", "$.config.value"]);
   });
 });

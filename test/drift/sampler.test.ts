@@ -1,7 +1,8 @@
 /**
  * The data side of the loop: label join (late, missing, duplicate and early
  * labels), reservoir and class-balanced rehearsal sampling, the mixer, and the
- * collector node in a real pipeline fed through its HTTP entry points.
+ * collector node in a real pipeline fed through its HTTP entry points, and on its own
+ * (evoflow/testing).
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,8 @@ import { mixTrainingSet } from "../../nodes/sampler/mix";
 import { RehearsalBuffer } from "../../nodes/sampler/rehearsal";
 import { Reservoir } from "../../nodes/sampler/reservoir";
 import { Runtime } from "../../runtime/runtime";
+import { loadNode } from "../../sdk/testing";
+import { builtin } from "../nodes/builtin";
 import { probe, testNodeTypes } from "../runtime/helpers";
 
 describe("label join", () => {
@@ -194,36 +197,20 @@ describe("collector and samplers in a pipeline", () => {
     expect(mem).toMatchObject({ size: 4, classes: { a: 2, b: 2 }, source: { sampler: "rehearsal", seed: 1 } });
   });
   it("keeps the last `capacity` joined samples and counts the ones it dropped", async () => {
-    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-collector-")) });
-    const snapshots = probe("small-snapshots");
-    const running = await runtime.deploy({
-      apiVersion: "evoflow/v1",
-      name: "small",
-      nodes: [
-        { id: "serve", type: "io.http", config: { name: "serve" } },
-        { id: "labels", type: "io.http", config: { name: "labels" } },
-        { id: "snap", type: "io.http", config: { name: "snap" } },
-        { id: "collector", type: "sampler.collector", config: { requestId: "payload.requestId", capacity: 3, includeItems: false } },
-        { id: "rec", type: "test.recorder", config: { key: "small-snapshots" } },
-      ],
-      edges: [
-        { from: "serve.out", to: "collector.in" },
-        { from: "labels.out", to: "collector.label" },
-        { from: "snap.out", to: "collector.snapshot" },
-        { from: "collector.snapshot", to: "rec.in", mode: "async" },
-      ],
-    });
-    const call = (entry: string, payload: unknown) => running.entrypoints.get(entry)!.invoke(payload);
-    for (let i = 0; i < 5; i++) {
-      await call("serve", { requestId: i, x: i });
-      await call("labels", { requestId: i, label: i });
+    const collector = await loadNode(builtin("sampler.collector"), { config: { requestId: "payload.requestId", capacity: 3, includeItems: false } });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await collector.send("in", { requestId: i, x: i });
+        await collector.send("label", { requestId: i, label: i });
+      }
+      await collector.send("snapshot", {});
+      const snap = (await collector.next<DatasetSnapshot>("snapshot")).payload;
+      expect(snap).toMatchObject({ size: 3, range: { first: 2, last: 4 }, classes: { "2": 1, "3": 1, "4": 1 }, stats: { joined: 5, dropped: 2 } });
+      expect(snap.items).toBeUndefined();
+      expect(snap.messages).toHaveLength(3);
+    } finally {
+      await collector.stop();
     }
-    await call("snap", {});
-    await running.idle();
-    const snap = snapshots.received[0].payload as DatasetSnapshot;
-    expect(snap).toMatchObject({ size: 3, range: { first: 2, last: 4 }, classes: { "2": 1, "3": 1, "4": 1 }, stats: { joined: 5, dropped: 2 } });
-    expect(snap.items).toBeUndefined();
-    expect(snap.messages).toHaveLength(3);
   });
 
   it("runs the loop: a volume trigger asks memory for a snapshot, the mixer builds a training set, then memory learns the new samples", async () => {

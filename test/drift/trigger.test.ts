@@ -1,14 +1,11 @@
 /**
  * Training triggers: each policy fires for its reason, and the cooldown turns a
- * storm of drift events into one training.
+ * storm of drift events into one training; the node on its own with evoflow/testing.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TriggerPolicy, type TriggerEvent } from "../../nodes/control/trigger-policy";
-import { Runtime } from "../../runtime/runtime";
-import { probe, testNodeTypes } from "../runtime/helpers";
+import { loadNode, type TestNode } from "../../sdk/testing";
+import { builtin } from "../nodes/builtin";
 
 describe("trigger policies", () => {
   it("volume: fires after N new labelled samples, then counts again from zero", () => {
@@ -70,87 +67,42 @@ describe("trigger policies", () => {
 });
 
 describe("control.trigger node", () => {
-  let runtime: Runtime | undefined;
+  const trigger = builtin("control.trigger");
+  let node: TestNode | undefined;
   afterEach(async () => {
-    await runtime?.close();
+    await node?.stop();
+    node = undefined;
   });
 
   it("turns a burst of drift events from two detectors into one trigger event", async () => {
-    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
-    const triggers = probe("triggers");
-    const running = await runtime.deploy({
-      apiVersion: "evoflow/v1",
-      name: "trigger",
-      nodes: [
-        { id: "drifts", type: "io.http", config: { name: "drifts" } },
-        { id: "trigger", type: "control.trigger", config: { cooldownMs: 3_600_000, drift: {} } },
-        { id: "rec", type: "test.recorder", config: { key: "triggers" } },
-      ],
-      edges: [
-        { from: "drifts.out", to: "trigger.drift", mode: "async" },
-        { from: "trigger.out", to: "rec.in", mode: "async" },
-      ],
-    });
-    const send = running.entrypoints.get("drifts")!;
-    for (let i = 0; i < 10; i++) await send.invoke({ kind: "drift", detector: i % 2 ? "ks" : "adwin", magnitude: 1 + i, reason: `shift ${i}` });
-    await running.idle();
-    expect(triggers.received.map((m) => m.payload)).toEqual([
+    node = await loadNode(trigger, { config: { cooldownMs: 3_600_000, drift: {} } });
+    for (let i = 0; i < 10; i++) await node.send("drift", { kind: "drift", detector: i % 2 ? "ks" : "adwin", magnitude: 1 + i, reason: `shift ${i}` });
+    expect(node.payloads("out")).toEqual([
       expect.objectContaining({ kind: "trigger", policy: "drift", drift: { detector: "adwin", magnitude: 1, reason: "shift 0" } }),
     ]);
-    expect(running.status().nodes.trigger).toMatchObject({ fired: 1, suppressed: 9, coolingDown: true });
+    expect(node.status()).toMatchObject({ fired: 1, suppressed: 9, coolingDown: true });
   });
 
   it("performance policy compares the prediction with the label of joined samples", async () => {
-    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
-    const triggers = probe("perf");
-    const running = await runtime.deploy({
-      apiVersion: "evoflow/v1",
-      name: "perf",
-      nodes: [
-        { id: "outcomes", type: "io.http", config: { name: "outcomes" } },
-        {
-          id: "trigger",
-          type: "control.trigger",
-          config: { cooldownMs: 3_600_000, drift: false, performance: { threshold: 0.9, window: 20, minOutcomes: 20, prediction: "payload.prediction", label: "payload.y" } },
-        },
-        { id: "rec", type: "test.recorder", config: { key: "perf" } },
-      ],
-      edges: [
-        { from: "outcomes.out", to: "trigger.outcomes", mode: "async" },
-        { from: "trigger.out", to: "rec.in", mode: "async" },
-      ],
+    node = await loadNode(trigger, {
+      config: { cooldownMs: 3_600_000, drift: false, performance: { threshold: 0.9, window: 20, minOutcomes: 20, prediction: "payload.prediction", label: "payload.y" } },
     });
-    const send = running.entrypoints.get("outcomes")!;
     // 30 right, then every third wrong: over the last 20, two errors make 0.9 (not under), the third 0.85.
-    for (let i = 0; i < 30; i++) await send.invoke({ prediction: i % 3, y: i % 3 });
-    for (let i = 0; i < 12; i++) await send.invoke({ prediction: 1, y: i % 3 === 0 ? 0 : 1 });
-    await running.idle();
-    expect(triggers.received.map((m) => m.payload)).toEqual([
+    for (let i = 0; i < 30; i++) await node.send("outcomes", { prediction: i % 3, y: i % 3 });
+    for (let i = 0; i < 12; i++) await node.send("outcomes", { prediction: 1, y: i % 3 === 0 ? 0 : 1 });
+    expect(node.payloads("out")).toEqual([
       expect.objectContaining({ kind: "trigger", policy: "performance", accuracy: 0.85, reason: expect.stringMatching(/rolling accuracy 0\.850 over the last 20/) }),
     ]);
   });
 
   it("time policy fires on its own clock and says so", async () => {
-    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
-    const triggers = probe("timed");
-    const running = await runtime.deploy({
-      apiVersion: "evoflow/v1",
-      name: "timed",
-      nodes: [
-        { id: "trigger", type: "control.trigger", config: { cooldownMs: 0, time: { everyMs: 20 }, drift: false } },
-        { id: "rec", type: "test.recorder", config: { key: "timed" } },
-      ],
-      edges: [{ from: "trigger.out", to: "rec.in", mode: "async" }],
-    });
-    while (triggers.received.length < 2) await new Promise((r) => setTimeout(r, 10));
-    await running.stop();
-    expect(triggers.received[0].payload).toMatchObject({ kind: "trigger", policy: "time", reason: "20 ms since the last scheduled training" });
+    node = await loadNode(trigger, { config: { cooldownMs: 0, time: { everyMs: 20 }, drift: false } });
+    const first = await node.next("out");
+    await node.next("out");
+    expect(first.payload).toMatchObject({ kind: "trigger", policy: "time", reason: "20 ms since the last scheduled training" });
   });
 
   it("refuses a trigger with no policy", async () => {
-    runtime = new Runtime({ nodeTypes: testNodeTypes, dataDir: mkdtempSync(join(tmpdir(), "evoflow-trigger-")) });
-    await expect(
-      runtime.deploy({ apiVersion: "evoflow/v1", name: "t", nodes: [{ id: "t", type: "control.trigger", config: { drift: false } }], edges: [] }),
-    ).rejects.toThrow(/at least one policy/);
+    await expect(loadNode(trigger, { config: { drift: false } })).rejects.toThrow(/\$\.config: .*at least one policy/);
   });
 });

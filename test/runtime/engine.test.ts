@@ -1,3 +1,8 @@
+/**
+ * The engine on the in-process transport: sync and async edges, overflow, load shedding, fan-out
+ * and fan-in, joins on the sync path, dead letters, taps and provenance. What single node types
+ * do on their own is tested with evoflow/testing in test/nodes/.
+ */
 import { afterEach, describe, expect, it } from "vitest";
 import { Runtime } from "../../runtime/runtime";
 import { gate, probe, testNodeTypes } from "./helpers";
@@ -135,84 +140,6 @@ describe("engine, in-process transport", () => {
     expect(replies[0].parents).toHaveLength(2);
   });
 
-  it("any join lets the first input win and drops the later one of the same trace", async () => {
-    const out = probe("out");
-    const slowB = gate();
-    probe("b", { gate: slowB });
-    const running = await runtime().deploy(
-      pipeline("p", [{ id: "h", type: "io.http" }, recorder("b", "b"), { id: "j", type: "control.join", config: { inputs: ["a", "b"], mode: "any" } }, recorder("out", "out")], [
-        { from: "h.out", to: "j.a", mode: "async" },
-        { from: "h.out", to: "b.in", mode: "async" },
-        { from: "b.out", to: "j.b", mode: "async" },
-        { from: "j.out", to: "out.in", mode: "async" },
-      ]),
-    );
-    await running.entrypoints.get("p")!.invoke("hello");
-    await new Promise((r) => setTimeout(r, 20));
-    slowB.open();
-    await running.idle();
-    expect(out.received.map((m) => m.payload)).toEqual([{ a: "hello", from: "a" }]);
-    expect(running.status().nodes.j).toMatchObject({ duplicates: 1 });
-  });
-
-  it("inner join expires partial joins after the window", async () => {
-    const out = probe("out");
-    const running = await runtime().deploy(
-      pipeline("p", [{ id: "h", type: "io.http" }, { id: "j", type: "control.join", config: { inputs: ["a", "b"], windowMs: 20 } }, recorder("out", "out")], [
-        { from: "h.out", to: "j.a", mode: "async" },
-        { from: "j.out", to: "out.in", mode: "async" },
-      ]),
-    );
-    await running.entrypoints.get("p")!.invoke(1);
-    await new Promise((r) => setTimeout(r, 80));
-    expect(running.status().nodes.j).toMatchObject({ pending: 0, expired: 1 });
-    expect(out.received).toHaveLength(0);
-  });
-
-  it("switch routes by JSONata condition, with a fallback port", async () => {
-    const big = probe("big");
-    const small = probe("small");
-    const running = await runtime().deploy(
-      pipeline(
-        "p",
-        [
-          { id: "h", type: "io.http" },
-          { id: "s", type: "control.switch", config: { rules: [{ when: "n > 10", port: "big" }], otherwise: "small" } },
-          recorder("big", "big"),
-          recorder("small", "small"),
-        ],
-        [
-          { from: "h.out", to: "s.in" },
-          { from: "s.big", to: "big.in" },
-          { from: "s.small", to: "small.in", mode: "async" },
-        ],
-      ),
-    );
-    const entry = running.entrypoints.get("p")!;
-    for (const n of [5, 50, 7, 70]) await entry.invoke({ n });
-    await running.idle();
-    expect(big.received.map((m) => m.payload)).toEqual([{ n: 50 }, { n: 70 }]);
-    expect(small.received.map((m) => m.payload)).toEqual([{ n: 5 }, { n: 7 }]);
-  });
-
-  it("batch emits on size and on max delay, with every member as a parent", async () => {
-    const out = probe("out");
-    const running = await runtime().deploy(
-      pipeline("p", [{ id: "h", type: "io.http" }, { id: "b", type: "control.batch", config: { size: 3, maxDelayMs: 30 } }, recorder("out", "out")], [
-        { from: "h.out", to: "b.in", mode: "async" },
-        { from: "b.out", to: "out.in", mode: "async" },
-      ]),
-    );
-    const entry = running.entrypoints.get("p")!;
-    for (let i = 0; i < 4; i++) await entry.invoke(i);
-    await running.idle();
-    expect(out.received.map((m) => m.payload)).toEqual([[0, 1, 2]]);
-    await new Promise((r) => setTimeout(r, 80));
-    await running.idle();
-    expect(out.received.map((m) => m.payload)).toEqual([[0, 1, 2], [3]]);
-    expect(out.received[0].parents).toHaveLength(3);
-  });
-
   it("sends a failing message and a mistyped one to the dead-letter stream and keeps serving", async () => {
     probe("picky", { fail: (m) => (m.payload as { n: number }).n === 13 });
     const running = await runtime().deploy(
@@ -255,17 +182,5 @@ describe("engine, in-process transport", () => {
     expect(tapped.messages[0].id).toMatch(/^[0-9a-f]{16}$/);
     const [tree] = running.traces.tree(reply.traceId);
     expect(tree).toMatchObject({ node: "t2", payload: { x: 0, a: 1, b: 2 }, parents: [{ node: "t1", parents: [{ node: "h", payload: { x: 0 }, parents: [] }] }] });
-  });
-});
-
-describe("errors thrown as plain objects", () => {
-  it("dead-letters a JSONata $error with its message", async () => {
-    const running = await runtime().deploy(
-      pipeline("p", [{ id: "h", type: "io.http" }, { id: "t", type: "transform.jsonata", config: { expression: 'n > 3 ? $error("n is too large") : n' } }], [{ from: "h.out", to: "t.in" }]),
-    );
-    const entry = running.entrypoints.get("p")!;
-    await expect(entry.invoke({ n: 9 })).rejects.toThrow("n is too large");
-    expect(running.deadLetters.toArray()[0].reason).toBe("n is too large");
-    expect((await entry.invoke({ n: 2 }))[0].payload).toBe(2);
   });
 });
