@@ -19,7 +19,9 @@ export {
   type Entrypoint,
   type NodeContext,
   type NodeDefinition,
+  type NodeExample,
   type NodeInstance,
+  type NodeLook,
 } from "./contract";
 export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./config-path";
 export type { Message, MessageSource } from "./envelope";
