@@ -127,6 +127,12 @@ Peak RSS: each process's VmHWM just before it is stopped.
 | ${packageCount} node packages (${packageCount * 2} types) | ${withPackages.medianMs} | ${withPackages.p90Ms} | ${withPackages.peakRssMB} |
 
 ${packageCount} packages add **${overMs} ms** to the median start (p90: ${report.p90OverNoneMs} ms); target ≤ +300 ms: ${report.met ? "met" : "**not met**"}.
+
+Where the extra time goes (a CPU profile of \`evoflow nodes list --packages\` with these 50 packages, 2026-12-07): about
+45 ms waiting on the module-resolution hook's thread (runtime/packages/sdk-hook.ts: Node 20's \`module.register\` runs
+hooks on a thread of their own, started at the first package outside the runtime and asked for every import after
+it; Node 22's in-thread \`registerHooks\` would remove most of it), ~20 ms compiling the packages' modules, ~15 ms
+building their zod schemas, the rest garbage collection of it all. Packages are imported all at once, not one by one.
 `,
 );
 console.log(JSON.stringify({ none, withPackages, overMs }, null, 2));

@@ -55,8 +55,10 @@ export async function loadNodePackages(options: LoadOptions = {}): Promise<{ pac
   const folders: PackageFolder[] = [...(builtin ? [{ dir: builtin, source: "builtin" as const }] : []), ...discoverPackageFolders(options)];
   const problems: string[] = [];
   const loaded: { pkg: NodePackage; definitions: NodeDefinition[] }[] = [];
-  for (const folder of folders) {
-    const result = await loadPackage(folder).catch((err: Error) => ({ problems: [err.message] }));
+  // All at once: each import is a round trip to the module loader (and its resolve hook's thread);
+  // the results are taken in discovery order, so problems and clashes read the same every time.
+  const results = await Promise.all(folders.map((folder) => loadPackage(folder).catch((err: Error) => ({ problems: [err.message] }))));
+  for (const result of results) {
     if ("problems" in result) problems.push(...result.problems);
     else loaded.push(result);
   }
