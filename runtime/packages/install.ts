@@ -136,10 +136,19 @@ function npm(args: string[], dir: string, onOutput?: (text: string) => void): Pr
     child.once("error", (err) => reject(new PackageManageError(`cannot run npm: ${err.message}`)));
     child.once("close", (code) => {
       if (code === 0) return resolve(output);
-      const tail = output.trim().split("\n").slice(-12);
-      reject(new PackageManageError(`npm ${args.join(" ")} failed (exit ${code})`, tail));
+      reject(new PackageManageError(`npm ${args.join(" ")} failed (exit ${code})`, npmErrorSummary(output)));
     });
   });
+}
+
+/** npm's error lines that say what went wrong, without its stack traces, object dumps and log-file notes. */
+export function npmErrorSummary(output: string): string[] {
+  const lines = output
+    .split("\n")
+    .filter((l) => l.startsWith("npm error ") || l.startsWith("npm ERR! "))
+    .map((l) => l.replace(/^npm (error|ERR!) /, ""))
+    .filter((l) => l.trim() !== "" && !/^\s/.test(l) && !/^[{}]/.test(l) && !/^(A complete log|syscall|errno) /.test(l));
+  return lines.length ? lines.slice(0, 6) : output.trim().split("\n").slice(-6);
 }
 
 async function loadAll(options: ManageOptions) {

@@ -3,7 +3,7 @@
  * package from its `npm pack` tarball, a package from a folder, and broken packages refused and
  * removed again (a new one, and an upgrade that puts the previous version back).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -87,6 +87,20 @@ describe("evoflow nodes install / uninstall", () => {
     expect(run.stderr).toContain("(1.0.0 is back)");
     expect(run.stderr).toContain('node type "Up.Pass" is not in the package\'s namespace "up"');
     expect(dataPackages(data)).toMatchObject([{ name: "evoflow-nodes-up", version: "1.0.0", types: ["up.pass"] }]);
+  }, 60_000);
+
+  it("shows npm's error when the registry cannot be reached, and installs nothing", () => {
+    const data = path.join(work, "no-registry");
+    const run = spawnSync(process.execPath, [path.join(ROOT, "bin/evoflow.js"), "nodes", "install", "evoflow-nodes-nothere@^1", "--data", data], {
+      cwd: work,
+      encoding: "utf8",
+      env: { ...process.env, npm_config_registry: "http://127.0.0.1:9/", npm_config_fetch_retries: "0" },
+    });
+    expect(run.status).toBe(1);
+    const summary = run.stderr.slice(run.stderr.indexOf("npm install --save evoflow-nodes-nothere@^1 failed (exit 1):"));
+    expect(summary.split("\n").slice(1, 3)).toEqual(["  code ECONNREFUSED", expect.stringMatching(/^ {2}FetchError: request to http:\/\/127\.0\.0\.1:9\/evoflow-nodes-nothere failed/)]);
+    expect(summary).not.toContain("    at ");
+    expect(installed(data)).toEqual({});
   }, 60_000);
 
   it("says what is wrong with an argument it cannot install or a name that is not installed", () => {
