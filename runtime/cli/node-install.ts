@@ -35,7 +35,7 @@ export function registerInstallCommands(nodes: Command): void {
       const p = result.package;
       process.stdout.write(`installed ${p.name}@${p.version}${result.replaced ? ` (was ${result.replaced})` : ""} in ${p.dir}\n`);
       process.stdout.write(`  node types: ${p.types.join(", ")}${result.added.length < p.types.length ? ` (new: ${result.added.join(", ") || "none"})` : ""}\n`);
-      process.stdout.write("  a running runtime sees them after its registry refreshes (the editor's palette manager does that), or a restart\n");
+      process.stdout.write("  a runtime already running on this data folder sees them once restarted (installs from its palette manager need no restart)\n");
     } catch (err) {
       failed(err);
     }

@@ -62,13 +62,19 @@ export function parseRegistrySpec(spec: string): { name: string; range?: string 
   return { name, ...(range !== undefined && { range }) };
 }
 
-/** What the CLI's argument names: an existing .tgz file or folder, else a registry name. */
+/**
+ * What the CLI's argument names, read as npm reads it: a path (starting with . / or ~, holding a
+ * slash that is not @scope/'s, or ending in .tgz) is a tarball or folder; anything else a registry name.
+ */
 export function sourceOf(arg: string, cwd = process.cwd()): InstallSource {
-  const full = path.resolve(cwd, arg);
-  const stat = statSync(full, { throwIfNoEntry: false });
-  if (stat?.isDirectory()) return { kind: "folder", path: full };
-  if (stat?.isFile()) return { kind: "tarball", path: full };
-  if (/[/\\]|\.t(ar\.)?gz$/.test(arg) && !arg.startsWith("@")) throw new PackageManageError(`${arg}: no such file or folder`);
+  const isPath = /^[.~/]/.test(arg) || /\.t(ar\.)?gz$/.test(arg) || (/[/\\]/.test(arg) && !arg.startsWith("@"));
+  if (isPath) {
+    const full = path.resolve(cwd, arg.replace(/^~(?=$|\/)/, process.env.HOME ?? "~"));
+    const stat = statSync(full, { throwIfNoEntry: false });
+    if (stat?.isDirectory()) return { kind: "folder", path: full };
+    if (stat?.isFile()) return { kind: "tarball", path: full };
+    throw new PackageManageError(`${arg}: no such file or folder`);
+  }
   const parsed = parseRegistrySpec(arg);
   if (typeof parsed === "string") throw new PackageManageError(parsed);
   return { kind: "registry", spec: arg, name: parsed.name };
