@@ -44,7 +44,7 @@ function writePackages(dataDir: string, count: number): void {
     const name = `p${String(i).padStart(2, "0")}`;
     const dir = path.join(dataDir, "nodes", "node_modules", `evoflow-nodes-${name}`);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `evoflow-nodes-${name}`, version: "1.0.0", type: "module", evoflow: { sdk: "^1", nodes: ["./index.js"] } }));
+    writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `evoflow-nodes-${name}`, version: "1.0.0", type: "module", evoflow: { sdk: "^1.1", nodes: ["./index.js"] } }));
     const node = (type: string, title: string) => `defineNode({
   type: "${name}.${type}", category: "${name}", title: "${title}", description: "${title} a number field.", color: "#336699", icon: "${i % 10}",
   inputs: { in: port.record() }, outputs: { out: port.record() },

@@ -30,7 +30,7 @@ describe("palette manager and package nodes", () => {
     execFileSync("npm", ["pack", "--pack-destination", dataDir], { cwd: join(ROOT, "examples/node-package"), stdio: "pipe" });
     tarball = readdirSync(dataDir).find((f) => f.endsWith(".tgz"))!;
     // A package with a category of its own and no declared colour.
-    writePackage(join(dataDir, "imaging"), { name: "evoflow-nodes-imaging", evoflow: { sdk: "^1", nodes: ["./index.js"] } }, []);
+    writePackage(join(dataDir, "imaging"), { name: "evoflow-nodes-imaging", evoflow: { sdk: "^1.1", nodes: ["./index.js"] } }, []);
     execFileSync("sed", ["-i", "s/export default \\[\\]/export default [defineNode({ type: \"imaging.crop\", category: \"imaging\", icon: \"✂\", title: \"Crop\", description: \"Crops an image.\", inputs: { in: port.tensor() }, outputs: { out: port.sameAs(\"in\") }, config: z.object({ size: z.number().int().min(1).default(24).describe(\"Side of the square kept, in pixels\") }), create: () => ({}) })]/", join(dataDir, "imaging/index.js")]);
     served = await startRun(["--grant", "exec,fs-write,network"], dataDir, dataDir, "serve");
     browser = await launch();
