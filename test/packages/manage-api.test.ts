@@ -38,6 +38,7 @@ const types = async (server: Server) => ((await call(server, "GET", "/api/nodes"
 beforeAll(async () => {
   const a = dataFolder("with-exec");
   const b = dataFolder("without-exec");
+  writePackage(path.join(a, "scoped"), { name: "@demo/nodes", evoflow: { sdk: "^1", nodes: ["./index.js"] } }, ["demo.pass"]);
   writePackage(path.join(a, "broken"), { name: "evoflow-nodes-broken", evoflow: { sdk: "^1", nodes: ["./index.js"] } }, ["Broken.pass"]);
   [withExec, withoutExec] = await Promise.all([startRun(["--grant", "exec"], a, work, "serve"), startRun(["--grant", "fs-write,network"], b, work, "serve")]);
 }, 120_000);
@@ -98,6 +99,13 @@ describe("installing node packages over HTTP", () => {
     expect(again.status).toBe(400);
     expect(JSON.stringify(again.body)).toContain("acme.scale");
     expect((await call(withExec, "DELETE", "/api/packages/evoflow-nodes-acme")).status).toBe(404);
+  }, 60_000);
+
+  it("installs and uninstalls a scoped package by its @scope/name", async () => {
+    expect(await call(withExec, "POST", "/api/packages", { folder: "scoped" })).toMatchObject({ status: 201, body: { package: { name: "@demo/nodes" }, added: ["demo.pass"] } });
+    expect(await types(withExec)).toContain("demo.pass");
+    expect(await call(withExec, "DELETE", "/api/packages/@demo/nodes")).toMatchObject({ status: 200, body: { uninstalled: "@demo/nodes", types: ["demo.pass"] } });
+    expect(await types(withExec)).not.toContain("demo.pass");
   }, 60_000);
 
   it("refuses a folder whose package does not load with 422 and its reasons, and the registry stays as it was", async () => {
