@@ -194,8 +194,8 @@ async function loadProblems(options: ManageOptions, name: string, installedDir: 
   } catch (err) {
     if (!(err instanceof NodePackageError)) throw err;
     const own = err.problems.filter((p) => p.includes(`"${name}"`) || p.includes(installedDir));
-    // Every package failing was broken before this install too: report it, but it is not this one's doing.
-    if (!own.length) throw err;
+    // Only other packages fail: not this one's doing, so it stays, and the others are named.
+    if (!own.length) throw new PackageManageError(`${name} is installed, but other node packages do not load, so no runtime starts until they are fixed or uninstalled`, err.problems);
     return { problems: own };
   }
 }

@@ -77,6 +77,17 @@ describe("evoflow nodes install / uninstall", () => {
     expect(installed(data)).toEqual({});
   }, 60_000);
 
+  it("keeps a package that loads when only another, already broken one fails, and names that one", () => {
+    const data = path.join(work, "other-broken");
+    // A package under development, given with --nodes, that does not load.
+    const old = writePackage(path.join(work, "src/evoflow-nodes-old"), { name: "evoflow-nodes-old", evoflow: { sdk: "^2", nodes: ["./index.js"] } }, ["old.pass"]);
+    const run = evoflow(["nodes", "install", tarball, "--data", data, "--nodes", old], work);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("evoflow-nodes-acme is installed, but other node packages do not load");
+    expect(run.stderr).toContain('package "evoflow-nodes-old"');
+    expect(installed(data)).toEqual({ "evoflow-nodes-acme": expect.stringContaining("evoflow-nodes-acme-1.0.0.tgz") });
+  }, 60_000);
+
   it("puts the previous version back when an upgrade does not load", () => {
     const data = path.join(work, "upgrade");
     const v1 = writePackage(path.join(work, "src/up-v1"), { name: "evoflow-nodes-up", evoflow: { sdk: "^1", nodes: ["./index.js"] } }, ["up.pass"]);
