@@ -7,7 +7,8 @@
  *
  * is all an install is. A tarball or a folder installs with --offline: it needs no registry
  * unless it has dependencies npm's cache lacks. A folder is copied (--install-links), so the
- * data folder holds what runs rather than a link to a working copy.
+ * data folder holds what runs rather than a link to a working copy. Being npm's folder, a
+ * package copied into its node_modules by hand is pruned by the next install: install it instead.
  *
  * Then the package must load beside every other one (the SDK range, its namespace, each
  * definition: runtime/packages/load.ts); one that does not is removed again, and the reasons

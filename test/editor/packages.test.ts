@@ -7,7 +7,7 @@
  * package's code is imported by Node itself, with the runtime's SDK (runtime/packages/sdk-hook.ts).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -31,7 +31,15 @@ describe("palette manager and package nodes", () => {
     tarball = readdirSync(dataDir).find((f) => f.endsWith(".tgz"))!;
     // A package with a category of its own and no declared colour.
     writePackage(join(dataDir, "imaging"), { name: "evoflow-nodes-imaging", evoflow: { sdk: "^1.1", nodes: ["./index.js"] } }, []);
-    execFileSync("sed", ["-i", "s/export default \\[\\]/export default [defineNode({ type: \"imaging.crop\", category: \"imaging\", icon: \"✂\", title: \"Crop\", description: \"Crops an image.\", inputs: { in: port.tensor() }, outputs: { out: port.sameAs(\"in\") }, config: z.object({ size: z.number().int().min(1).default(24).describe(\"Side of the square kept, in pixels\") }), create: () => ({}) })]/", join(dataDir, "imaging/index.js")]);
+    writeFileSync(
+      join(dataDir, "imaging/index.js"),
+      `import { defineNode, port, z } from "evoflow/sdk";
+export default defineNode({ type: "imaging.crop", category: "imaging", icon: "✂", title: "Crop", description: "Crops an image.",
+  inputs: { in: port.tensor() }, outputs: { out: port.sameAs("in") },
+  config: z.object({ size: z.number().int().min(1).default(24).describe("Side of the square kept, in pixels") }),
+  create: () => ({}) });
+`,
+    );
     served = await startRun(["--grant", "exec,fs-write,network"], dataDir, dataDir, "serve");
     browser = await launch();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
