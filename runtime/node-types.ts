@@ -7,15 +7,22 @@ import { z } from "zod";
 import { loadNodePackages, type LoadOptions, type NodePackage } from "./packages/load";
 import { configPathFields } from "./confined-path";
 import type { PathMeta } from "../sdk/config-path";
-import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition } from "../sdk/contract";
+import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition, type NodeExample } from "../sdk/contract";
 import { describePortType, portTypeToJson } from "../sdk/ports";
 
 export class NodeTypes {
   private readonly byType = new Map<string, NodeDefinition>();
   private readonly packageOfType = new Map<string, NodePackage>();
 
-  /** `packages`: where the definitions came from (none for types made up in code, as tests do). */
-  constructor(definitions: readonly NodeDefinition[], readonly packages: readonly NodePackage[] = []) {
+  /**
+   * `packages`: where the definitions came from (none for types made up in code, as tests do);
+   * `loadedWith`: where they were looked for, so a runtime can look again after an install.
+   */
+  constructor(
+    definitions: readonly NodeDefinition[],
+    readonly packages: readonly NodePackage[] = [],
+    readonly loadedWith?: LoadOptions,
+  ) {
     for (const def of definitions) {
       if (this.byType.has(def.type)) throw new Error(`node type ${def.type} is declared twice`);
       this.byType.set(def.type, def);
@@ -49,8 +56,11 @@ export class NodeTypes {
         type: def.type,
         ...(this.packageOf(def.type) && { package: this.packageOf(def.type)!.name }),
         category: def.category,
+        ...(def.color && { color: def.color }),
+        ...(def.icon && { icon: def.icon }),
         title: def.title,
         description: def.description,
+        ...(def.example && { example: def.example }),
         inputs: defaults === undefined ? {} : ports(inputsOf(def, defaults)),
         outputs: defaults === undefined ? {} : ports(outputsOf(def, defaults)),
         portsDependOnConfig: typeof def.inputs === "function" || typeof def.outputs === "function",
@@ -76,8 +86,12 @@ export interface NodeTypeDescription {
   /** The node package giving the type. */
   package?: string;
   category: string;
+  /** The declaration's look (sdk/contract.ts NodeLook): the editor falls back to its category's. */
+  color?: string;
+  icon?: string;
   title: string;
   description: string;
+  example?: NodeExample;
   inputs: Record<string, Record<string, unknown>>;
   outputs: Record<string, Record<string, unknown>>;
   portsDependOnConfig: boolean;
@@ -97,7 +111,7 @@ export interface NodeTypeDescription {
 /** The node types of the built-in package and of the packages `options` finds (runtime/packages/discover.ts). */
 export async function loadNodeTypes(options: LoadOptions = {}): Promise<NodeTypes> {
   const { packages, definitions } = await loadNodePackages(options);
-  return new NodeTypes(definitions, packages);
+  return new NodeTypes(definitions, packages, options);
 }
 
 /** Evoflow's own node types, loaded from its package like anyone's: the default of a Runtime and offline commands. */

@@ -7,7 +7,7 @@ import { ConfinedPathError, configPathValues, pipelineDataDir, resolveConfined }
 import { NodeStartError, runPipeline, type RunningPipeline } from "./engine/engine";
 import { Metrics } from "./metrics";
 import { missingCapabilities, missingServices, type Capability, type Entrypoint } from "../sdk/contract";
-import { nodeTypes as defaultNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
+import { nodeTypes as defaultNodeTypes, loadNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
 import { MemoryTransport } from "./transport/memory";
 import type { Transport } from "./transport/transport";
@@ -46,7 +46,7 @@ export class PipelineStartError extends PipelineInvalidError {
 
 export class Runtime {
   readonly transport: Transport;
-  readonly nodeTypes: NodeTypes;
+  private types: NodeTypes;
   readonly metrics = new Metrics();
   readonly services: Record<string, unknown>;
   readonly dataDir: string;
@@ -56,10 +56,25 @@ export class Runtime {
 
   constructor(private readonly options: RuntimeOptions = {}) {
     this.transport = options.transport ?? new MemoryTransport();
-    this.nodeTypes = options.nodeTypes ?? defaultNodeTypes;
+    this.types = options.nodeTypes ?? defaultNodeTypes;
     this.services = options.services ?? {};
     this.dataDir = options.dataDir ?? ".evoflow";
     this.grants = new Set(options.grants ?? DEFAULT_GRANTS);
+  }
+
+  /** The registry deploys are validated against; replaced by `reloadNodeTypes`. */
+  get nodeTypes(): NodeTypes {
+    return this.types;
+  }
+
+  /**
+   * Looks for node packages again where these were found, this runtime's data folder too (after
+   * an install or uninstall there): new types deploy at once, running pipelines keep their code.
+   * Throws NodePackageError (and keeps the old registry) when a package no longer loads.
+   */
+  async reloadNodeTypes(): Promise<NodeTypes> {
+    this.types = await loadNodeTypes({ ...this.types.loadedWith, dataDir: this.dataDir });
+    return this.types;
   }
 
   /** Node types as /api/nodes serves them: with whether this runtime's grants lock each one. */

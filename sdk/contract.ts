@@ -8,8 +8,28 @@ import type { Ports } from "./ports";
 import type { ResolvePathOptions } from "./config-path";
 import type { ServiceKey } from "./services";
 
+/**
+ * Evoflow's own categories, in the palette's order. A category is an open string: a package
+ * may give its nodes one of these or its own ("imaging"), which the palette lists after these.
+ */
 export const CATEGORIES = ["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control"] as const;
-export type Category = (typeof CATEGORIES)[number];
+// `string & {}` keeps the known names as editor completions while any string is accepted.
+export type Category = (typeof CATEGORIES)[number] | (string & {});
+
+/** How a node type is shown in the palette and on the canvas, beside its category. */
+export interface NodeLook {
+  /** A CSS colour `#rrggbb` (default: its category's). */
+  color?: string;
+  /** A short mark, an emoji or up to 3 letters, e.g. "⚖" or "Σ" (default: none). */
+  icon?: string;
+}
+
+/** A worked example for the node's help: a config, and a payload in and what comes out. */
+export interface NodeExample {
+  config?: Record<string, unknown>;
+  input?: unknown;
+  output?: unknown;
+}
 
 /**
  * What a node type may need beyond computing on its messages, granted by the runtime
@@ -81,11 +101,13 @@ export interface NodeInstance {
 
 type PortsOf<C> = Ports | ((config: C) => Ports);
 
-export interface NodeDefinition<S extends z.ZodType = z.ZodType> {
+export interface NodeDefinition<S extends z.ZodType = z.ZodType> extends NodeLook {
   type: string;
   category: Category;
   title: string;
   description: string;
+  /** Shown in the editor's help panel with the config fields and ports the declaration gives. */
+  example?: NodeExample;
   inputs: PortsOf<z.output<S>>;
   outputs: PortsOf<z.output<S>>;
   config: S;

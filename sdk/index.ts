@@ -19,7 +19,9 @@ export {
   type Entrypoint,
   type NodeContext,
   type NodeDefinition,
+  type NodeExample,
   type NodeInstance,
+  type NodeLook,
 } from "./contract";
 export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./config-path";
 export type { Message, MessageSource } from "./envelope";
@@ -27,4 +29,6 @@ export { NodeError } from "./errors";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
 export { defineService, type ServiceKey } from "./services";
 
-export const sdkVersion = "1.0.0";
+// 1.1: categories are open strings, and a declaration may give `color`, `icon` and `example`
+// (a package using its own category needs "sdk": "^1.1": a 1.0 runtime refuses it).
+export const sdkVersion = "1.1.0";

@@ -580,6 +580,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
           </span>
         )}
         <span className="grow" />
+        <a href="#/packages" data-testid="open-palette-manager">Palette manager</a>
         <a href="#/services">CL dashboard</a>
       </header>
       <CanvasContext.Provider value={canvasInfo}>

@@ -4,6 +4,7 @@ import { memo, useEffect, useRef } from "react";
 import { lockReason, type PortJson } from "./api";
 import { useCanvasInfo } from "./context";
 import { PORT_COLORS, type FlowNode } from "./graph";
+import { NodeIcon, nodeColor } from "./node-look";
 
 function PortRow({ name, type, side }: { name: string; type: PortJson; side: "in" | "out" }) {
   return (
@@ -44,8 +45,9 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   if (locked) classes.push("locked");
   if (live) classes.push(live.errors > 0 ? "live-errors" : "live");
   return (
-    <div className={classes.join(" ")} data-testid={`node-${id}`}>
+    <div className={classes.join(" ")} data-testid={`node-${id}`} style={{ borderLeftColor: nodeColor(info) }}>
       <div className="flow-node-header">
+        <NodeIcon info={info} />
         <span className="flow-node-id">
           {locked && <span className="lock-mark" title={locked} data-testid={`lock-node-${id}`}>🔒 </span>}
           {id}

@@ -1,14 +1,21 @@
-/** The node palette: every registered node type, grouped by category, searchable; drag one onto the canvas (or double-click). */
+/**
+ * The node palette: every registered node type, grouped by its own category (Evoflow's first,
+ * then packages' own), each with its declared colour and icon; searchable; drag one onto the
+ * canvas (or double-click). "?" opens the type's help beside the palette (NodeHelp.tsx).
+ */
 import { useMemo, useState } from "react";
 import { lockReason, type NodeTypeInfo } from "./api";
 import { PORT_COLORS } from "./graph";
+import { NodeHelp } from "./NodeHelp";
+import { CATEGORY_ORDER, categoryColor, NodeIcon, nodeColor } from "./node-look";
 
 export const DRAG_TYPE = "application/x-evoflow-node";
-const CATEGORY_ORDER = ["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control"];
 
 export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: string): void }) {
   const [query, setQuery] = useState("");
   const [collapsed, setCollapsed] = useState(new Set<string>());
+  const [help, setHelp] = useState<string>();
+  const helpInfo = help === undefined ? undefined : types.find((t) => t.type === help);
   const toggle = (category: string) =>
     setCollapsed((c) => {
       const next = new Set(c);
@@ -17,7 +24,7 @@ export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: s
     });
   const groups = useMemo(() => {
     const q = query.trim().toLowerCase();
-    const hits = types.filter((t) => !q || `${t.type} ${t.title} ${t.description} ${t.category}`.toLowerCase().includes(q));
+    const hits = types.filter((t) => !q || `${t.type} ${t.title} ${t.description} ${t.category} ${t.package ?? ""}`.toLowerCase().includes(q));
     const byCategory = new Map<string, NodeTypeInfo[]>();
     for (const t of hits) byCategory.set(t.category, [...(byCategory.get(t.category) ?? []), t]);
     const rank = (c: string) => (CATEGORY_ORDER.includes(c) ? CATEGORY_ORDER.indexOf(c) : CATEGORY_ORDER.length);
@@ -30,8 +37,9 @@ export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: s
       <div className="palette-groups">
         {groups.map(([category, list]) => (
           <section key={category}>
-            <h4 className="clickable" onClick={() => toggle(category)} title="show or hide">
-              {collapsed.has(category) && !query ? "▸" : "▾"} {category} <span className="count">{list.length}</span>
+            <h4 className="clickable" onClick={() => toggle(category)} title="show or hide" data-testid={`category-${category}`}>
+              {collapsed.has(category) && !query ? "▸" : "▾"} <i className="swatch" style={{ background: categoryColor(category) }} />
+              {category} <span className="count">{list.length}</span>
             </h4>
             {(!collapsed.has(category) || query) && list.map((t) => {
               const locked = lockReason(t);
@@ -40,6 +48,7 @@ export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: s
                 <div
                   key={t.type}
                   className={`palette-item cat-${t.category}${locked ? " locked" : ""}`}
+                  style={{ borderLeftColor: nodeColor(t) }}
                   draggable
                   title={locked ? `${locked}\n\n${t.description}` : t.description}
                   data-testid={`palette-${t.type}`}
@@ -51,8 +60,14 @@ export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: s
                   onDoubleClick={() => onAdd(t.type)}
                 >
                   <div className="palette-title">
-                    {locked && <span className="lock-mark" data-testid={`lock-${t.type}`} aria-label="locked">🔒 </span>}
-                    {t.title}
+                    <NodeIcon info={t} />
+                    <span className="grow">
+                      {locked && <span className="lock-mark" data-testid={`lock-${t.type}`} aria-label="locked">🔒 </span>}
+                      {t.title}
+                    </span>
+                    <button type="button" className="help-button" title="help" data-testid={`help-${t.type}`} onClick={() => setHelp(help === t.type ? undefined : t.type)}>
+                      ?
+                    </button>
                   </div>
                   <div className="palette-type">{t.type}</div>
                 </div>
@@ -62,6 +77,11 @@ export function Palette({ types, onAdd }: { types: NodeTypeInfo[]; onAdd(type: s
         ))}
         {groups.length === 0 && <div className="muted">No node type matches “{query}”.</div>}
       </div>
+      {helpInfo && (
+        <div className="palette-help">
+          <NodeHelp info={helpInfo} onClose={() => setHelp(undefined)} />
+        </div>
+      )}
       <div className="legend">
         {Object.entries(PORT_COLORS)
           .filter(([k]) => k !== "sameAs")

@@ -6,6 +6,7 @@ import type { JsonSchema, NodeTypeInfo, Problem } from "./api";
 import type { FlowEdge, FlowNode, PipelineDoc, PlacedProblems } from "./graph";
 import { edgeMode, type EdgeMode } from "./graph";
 import { useCanvasInfo } from "./context";
+import { NodeHelp } from "./NodeHelp";
 import { SchemaForm } from "./SchemaForm";
 import { TapPanel } from "./TapPanel";
 
@@ -67,6 +68,12 @@ export function NodePanel(props: {
         <SchemaForm key={node.id} schema={info.config} value={node.data.config} defaults={info.defaults} problems={mine} onChange={onConfig} />
       ) : (
         <div className="field-problem">Unknown node type “{node.data.type}”.</div>
+      )}
+      {info && (
+        <details className="node-panel-help" data-testid="node-panel-help">
+          <summary>Help</summary>
+          <NodeHelp info={info} />
+        </details>
       )}
     </div>
   );

@@ -91,9 +91,16 @@ export interface PortJson {
 
 export interface NodeTypeInfo {
   type: string;
+  /** The node package giving it. */
+  package?: string;
+  /** An open string: Evoflow's own categories or a package's. */
   category: string;
+  /** The declaration's look: `#rrggbb` and a short mark (else the category's colour, no mark). */
+  color?: string;
+  icon?: string;
   title: string;
   description: string;
+  example?: { config?: Record<string, unknown>; input?: unknown; output?: unknown };
   inputs: Record<string, PortJson>;
   outputs: Record<string, PortJson>;
   portsDependOnConfig: boolean;
@@ -177,6 +184,20 @@ export interface ServiceHistory {
 
 const enc = encodeURIComponent;
 
+/** A loaded node package as `/api/packages` lists it. */
+export interface PackageInfo {
+  name: string;
+  version: string;
+  /** builtin, project (node_modules), data (installed in the data folder), dir (--nodes). */
+  source: string;
+  sdk: string;
+  namespaces: string[];
+  types: string[];
+}
+
+/** What to install: a registry name, or a tarball or folder inside the runtime's data folder. */
+export type InstallRequest = { package: string } | { tarball: string } | { folder: string };
+
 export const api = {
   nodes: () => request<NodeTypeInfo[]>("GET", "/api/nodes"),
   ports: (type: string, config: unknown) =>
@@ -192,6 +213,10 @@ export const api = {
   trace: (traceId: string) => request<Trace>("GET", `/api/traces/${enc(traceId)}`),
   serviceHistory: (name: string) => request<ServiceHistory>("GET", `/api/services/${enc(name)}/history`),
   modelCard: (name: string, version: string) => request<ModelCard>("GET", `/api/models/${enc(name)}/${enc(version)}/card`),
+  packages: () => request<{ packages: PackageInfo[]; canManage: boolean }>("GET", "/api/packages"),
+  installPackage: (what: InstallRequest) => request<{ package: PackageInfo; added: string[]; replaced: string | null; npm: string }>("POST", "/api/packages", what),
+  // A scoped name keeps its slash: the route has a form for @scope/name.
+  uninstallPackage: (name: string) => request<{ uninstalled: string; types: string[]; npm: string }>("DELETE", `/api/packages/${name.split("/").map(enc).join("/")}`),
   /** Prometheus text of `/metrics` (node latency histograms for the dashboard's p99). */
   metrics: () => request<string>("GET", "/metrics", undefined, true, true),
 };

@@ -7,6 +7,7 @@ import { createRoot } from "react-dom/client";
 import { adoptTokenFromUrl, api, type NodeTypeInfo } from "./api";
 import { Dashboard, ModelCardPage, ServicePicker } from "./Dashboard";
 import { Editor } from "./Editor";
+import { PaletteManager } from "./PaletteManager";
 
 function useHashRoute(): string {
   const [hash, setHash] = useState(window.location.hash);
@@ -22,12 +23,14 @@ function App() {
   const route = useHashRoute().split("/").map(decodeURIComponent);
   const [types, setTypes] = useState<NodeTypeInfo[]>();
   const [error, setError] = useState<string>();
+  // Loaded again on each page change: the palette manager may have installed or removed types.
   useEffect(() => {
     api.nodes().then(setTypes, (err: Error) => setError(err.message));
-  }, []);
+  }, [route[0]]);
 
   if (route[0] === "services" && route[1]) return <Dashboard service={route[1]} />;
   if (route[0] === "services") return <ServicePicker />;
+  if (route[0] === "packages") return <PaletteManager />;
   if (route[0] === "models" && route[1] && route[2]) return <ModelCardPage model={route[1]} version={route[2]} />;
   if (error) return <div className="page-error">Cannot reach the Evoflow runtime: {error}</div>;
   if (!types) return <div className="page-loading">Loading node types…</div>;

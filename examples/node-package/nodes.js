@@ -6,6 +6,9 @@ import { defineNode, isTensor, port, z } from "evoflow/sdk";
 const scale = defineNode({
   type: "acme.scale",
   category: "transform",
+  // The palette and the canvas show these; the help panel shows the example.
+  color: "#7048e8",
+  icon: "×",
   title: "Scale",
   description: "Multiplies a tensor's values, or the number in the record field `field`, by `factor`.",
   inputs: { in: port.any() },
@@ -14,6 +17,7 @@ const scale = defineNode({
     factor: z.number().default(2).describe("What values are multiplied by"),
     field: z.string().default("value").describe("The record field to scale when the payload is not a tensor"),
   }),
+  example: { config: { factor: 3 }, input: { value: 2 }, output: { value: 6 } },
   create: (_ctx, config) => ({
     onMessage(_port, message, emit) {
       const p = message.payload;
@@ -33,6 +37,8 @@ const scale = defineNode({
 const count = defineNode({
   type: "acme.count",
   category: "transform",
+  color: "#7048e8",
+  icon: "#",
   title: "Count",
   description: "Adds `count`, the number of messages seen since the pipeline started, to each record; the dashboard shows it too.",
   inputs: { in: port.record() },

@@ -9,6 +9,7 @@ import { pipelineRoutes } from "./pipelines";
 import { stringify } from "./json";
 import { v2Routes } from "./v2";
 import { clRoutes } from "./cl";
+import { packageRoutes } from "./packages";
 import { addAccessChecks, type GuardOptions } from "./auth";
 import { registerJsonBodyParser } from "./json-body";
 
@@ -26,7 +27,7 @@ export interface ApiOptions extends GuardOptions {
 
 /** Route plugins, one per area: each gets the runtime. */
 export type ApiPlugin = (app: FastifyInstance, runtime: Runtime) => void | Promise<void>;
-const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, clRoutes];
+const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, clRoutes, packageRoutes];
 
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
   const app = baseApp(options);

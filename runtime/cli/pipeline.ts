@@ -7,6 +7,7 @@ import { formatPipeline } from "../canonical";
 import { configPathFields } from "../confined-path";
 import type { NodeTypes } from "../node-types";
 import { commandNodeTypes, nodesDirOption, type NodePackageOptions } from "./node-packages";
+import { registerInstallCommands } from "./node-install";
 import { describePortType } from "../../sdk/ports";
 import { inputsOf, outputsOf, parseConfig } from "../../sdk/contract";
 import { pipelineJsonSchema } from "../schema";
@@ -108,6 +109,7 @@ export function register(program: Command): void {
       if (def.capabilities?.length) process.stdout.write(`  needs: ${def.capabilities.join(", ")} (granted by the runtime: --grant)\n`);
     }
   });
+  registerInstallCommands(nodes);
 }
 
 function printPackages(nodeTypes: NodeTypes, json: boolean | undefined): void {

@@ -15,10 +15,10 @@
  * packages owning one namespace (also: one package installed twice) is an error naming both.
  * Every problem of every package is reported at once and nothing is loaded then.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { CATEGORIES, type NodeDefinition } from "../../sdk/contract";
+import type { NodeDefinition } from "../../sdk/contract";
 import { sdkVersion } from "../../sdk";
 import { BUILTIN_NODES_DIR } from "../paths";
 import { discoverPackageFolders, type DiscoverOptions, type PackageFolder, type PackageSource } from "./discover";
@@ -55,8 +55,10 @@ export async function loadNodePackages(options: LoadOptions = {}): Promise<{ pac
   const folders: PackageFolder[] = [...(builtin ? [{ dir: builtin, source: "builtin" as const }] : []), ...discoverPackageFolders(options)];
   const problems: string[] = [];
   const loaded: { pkg: NodePackage; definitions: NodeDefinition[] }[] = [];
-  for (const folder of folders) {
-    const result = await loadPackage(folder).catch((err: Error) => ({ problems: [err.message] }));
+  // All at once: each import is a round trip to the module loader (and its resolve hook's thread);
+  // the results are taken in discovery order, so problems and clashes read the same every time.
+  const results = await Promise.all(folders.map((folder) => loadPackage(folder).catch((err: Error) => ({ problems: [err.message] }))));
+  for (const result of results) {
     if ("problems" in result) problems.push(...result.problems);
     else loaded.push(result);
   }
@@ -98,7 +100,9 @@ async function loadPackage({ dir, source }: PackageFolder): Promise<Loaded> {
     }
     let exported: unknown;
     try {
-      exported = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+      // A package reinstalled at the same folder is a new module: the import cache is keyed by URL.
+      const url = pathToFileURL(file).href + (source === "builtin" ? "" : `?v=${statSync(file).mtimeMs}`);
+      exported = ((await import(url)) as { default?: unknown }).default;
     } catch (err) {
       problems.push(`${label}: module "${module}" does not load: ${(err as Error).message}`);
       continue;
@@ -137,10 +141,24 @@ function definitionProblem(def: unknown, namespaces: string[]): string | undefin
   if (typeof d.type !== "string") return "a node definition needs a \"type\" name";
   const missing = (["title", "create", "config", "inputs", "outputs"] as const).filter((k) => d[k] === undefined);
   if (missing.length) return `node type "${d.type}" lacks ${missing.join(", ")} (is it made with defineNode?)`;
-  if (!CATEGORIES.includes(d.category as never)) return `node type "${d.type}": category "${d.category}" is not one of ${CATEGORIES.join(", ")}`;
+  const look = lookProblem(d);
+  if (look) return `node type "${d.type}": ${look}`;
   const namespace = d.type.split(".")[0];
   if (!d.type.includes(".") || !namespaces.includes(namespace))
     return `node type "${d.type}" is not in the package's namespace${namespaces.length > 1 ? "s" : ""} ${namespaces.map((n) => `"${n}"`).join(", ")}: name it "${namespaces[0]}.${d.type.split(".").at(-1)}"`;
+  return undefined;
+}
+
+const CATEGORY = /^[a-z][a-z0-9 -]{0,31}$/;
+const COLOR = /^#[0-9a-f]{6}$/i;
+
+/** Categories are open (a package may name its own), but shown in the palette: so short, lower case. */
+function lookProblem(d: Partial<NodeDefinition>): string | undefined {
+  if (typeof d.category !== "string" || !CATEGORY.test(d.category))
+    return `category ${JSON.stringify(d.category)} must be a short lower-case name (letters, digits, space, -; up to 32), e.g. "transform" or "imaging"`;
+  if (d.color !== undefined && (typeof d.color !== "string" || !COLOR.test(d.color))) return `color ${JSON.stringify(d.color)} must be a CSS colour "#rrggbb"`;
+  if (d.icon !== undefined && (typeof d.icon !== "string" || d.icon.trim() === "" || [...d.icon].length > 3))
+    return `icon ${JSON.stringify(d.icon)} must be a short mark: an emoji or up to 3 letters`;
   return undefined;
 }
 

@@ -42,8 +42,8 @@ export interface Server {
 }
 
 /** `evoflow run <args>` on any free port; resolves once it listens (or rejects with its output). */
-export function startRun(args: string[], dataDir: string, cwd = ROOT): Promise<Server> {
-  const child = spawn(process.execPath, [BIN, "run", ...args, "--port", "0", "--data", dataDir], { cwd });
+export function startRun(args: string[], dataDir: string, cwd = ROOT, command: "run" | "serve" = "run"): Promise<Server> {
+  const child = spawn(process.execPath, [BIN, command, ...args, "--port", "0", "--data", dataDir], { cwd });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));

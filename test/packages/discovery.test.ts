@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { evoflow, packagesSeen, ROOT, writePackage } from "./cli";
+import { sdkVersion } from "../../sdk";
 
 const fresh = (name: string) => mkdtempSync(path.join(tmpdir(), `evoflow-${name}-`));
 const sdk = "^1";
@@ -98,7 +99,7 @@ describe("namespaces, clashes and the SDK version", () => {
     writeFileSync(path.join(dir, "index.js"), 'throw new Error("imported");\n');
     const run = evoflow(["nodes", "--nodes", dir]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain(`package "evoflow-nodes-future" (${dir}): it is built for evoflow SDK ^2, and this runtime's SDK is 1.0.0`);
+    expect(run.stderr).toContain(`package "evoflow-nodes-future" (${dir}): it is built for evoflow SDK ^2, and this runtime's SDK is ${sdkVersion}`);
     expect(run.stderr).not.toContain("imported");
 
     const unstated = writePackage(path.join(fresh("nosdk"), "old"), { name: "evoflow-nodes-old", evoflow: { nodes: ["./index.js"] } }, ["old.pass"]);
