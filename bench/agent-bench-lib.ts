@@ -2,7 +2,7 @@
  * Shared by the agent and sync-path benchmarks: child processes (servers and load
  * client) over IPC, percentiles, and the machine description for the results.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -81,4 +81,12 @@ export const mb = (bytes: number) => round(bytes / 1e6, 1);
 export function machine() {
   // The load average shows how busy the (shared) machine was when the figures were taken.
   return { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGB: round(totalmem() / 1e9, 1), node: process.version, platform: `${process.platform}-${process.arch}`, loadAverage1m: round(loadavg()[0], 2) };
+}
+
+/**
+ * Pins a process, every thread it has and will start, to one core (taskset): benches that
+ * compare servers put them alike, away from their load generator's core.
+ */
+export function pinToCore(pid: number, core: number): void {
+  execFileSync("taskset", ["-a", "-p", "-c", String(core), String(pid)], { stdio: "ignore" });
 }

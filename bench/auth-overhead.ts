@@ -17,10 +17,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
-import { ask, benchDir, forkChild, RUNTIME_NODE_FLAGS, latencySummary, machine, mb, round, runLoad, stopChild, numberArg } from "./agent-bench-lib";
+import { ask, benchDir, forkChild, RUNTIME_NODE_FLAGS, latencySummary, machine, mb, round, runLoad, stopChild, numberArg, pinToCore } from "./agent-bench-lib";
 
 const seconds = numberArg("seconds", 30);
 const rounds = numberArg("rounds", 11);
@@ -43,6 +43,14 @@ const servers = {
 };
 type Which = keyof typeof servers;
 const order: Which[] = ["on", "off"];
+// Where each process runs changes a 1-client latency more than the checks do (a server woken on
+// the load generator's core or on another): both servers share one core and the load generator
+// (inherited by its child) and this process the other, so the placement is the same for both.
+const pinned = availableParallelism() >= 2;
+if (pinned) {
+  for (const w of order) pinToCore(servers[w].child.pid!, 1);
+  pinToCore(process.pid, 0);
+}
 const urlOf = (w: Which) => `http://127.0.0.1:${servers[w].ready.port}${servers[w].ready.path}`;
 
 function cpuMs(pid: number): number {
@@ -123,7 +131,7 @@ Command: \`${command}\` — ${report.date}
 
 Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); 1-minute load average at the end ${m.loadAverage1m} (the machine is shared with other jobs). Servers and load generator each in their own process on loopback, the servers with \`evoflow run\`'s V8 settings (\`${RUNTIME_NODE_FLAGS.join(" ")}\`).
 
-The Evoflow pipeline \`io.http → model.onnx\` (MLP 784-128-10, batch 1, JSON v2 request) at \`/v2/models/classify/infer\`: **on** as shipped (token checked by SHA-256 and timingSafeEqual, role looked up, Host, Origin and content type checked: runtime/api/auth.ts), **off** the same server with no access checks. Both get the same request, \`Authorization: Bearer\` included. After a discarded 5 s warm-up run each, one load generator sends to both in turns of ${TURN_MS / 1000} s, ${seconds} turns each, the first ${SETTLE_MS} ms of a turn not measured. Latency in ms, throughput in requests/s, server CPU in µs per request (every thread).
+The Evoflow pipeline \`io.http → model.onnx\` (MLP 784-128-10, batch 1, JSON v2 request) at \`/v2/models/classify/infer\`: **on** as shipped (token checked by SHA-256 and timingSafeEqual, role looked up, Host, Origin and content type checked: runtime/api/auth.ts), **off** the same server with no access checks. Both get the same request, \`Authorization: Bearer\` included. After a discarded 5 s warm-up run each, one load generator sends to both in turns of ${TURN_MS / 1000} s, ${seconds} turns each, the first ${SETTLE_MS} ms of a turn not measured${pinned ? "; both servers pinned to one core, the load generator to the other (taskset), so both are placed alike" : ""}. Latency in ms, throughput in requests/s, server CPU in µs per request (every thread).
 
 | load | off p50 | on p50 | on/off | off p99 | on p99 | on/off | off req/s | on req/s | on/off | off CPU | on CPU |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |

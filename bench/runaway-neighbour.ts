@@ -18,10 +18,11 @@
  * (56 s: the six runaway kinds and the control get two windows of 2 s each, each after an idle one)
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import jsonata from "jsonata";
 import { DEFAULT_MAX_DEPTH, DEFAULT_TIMEOUT_MS, LimitedJsonata } from "../runtime/user-code/limited-jsonata";
-import { benchDir, forkChild, RUNTIME_NODE_FLAGS, ask, latencySummary, machine, mb, round, runLoad, stopChild, numberArg } from "./agent-bench-lib";
+import { benchDir, forkChild, RUNTIME_NODE_FLAGS, ask, latencySummary, machine, mb, round, runLoad, stopChild, numberArg, pinToCore } from "./agent-bench-lib";
 
 
 export const RUNAWAYS: Record<string, string> = {
@@ -82,6 +83,15 @@ async function main() {
   const now = () => performance.timeOrigin + performance.now();
 
   const server = await forkChild<{ port: number }>("runaway-neighbour.ts", ["--server"], RUNTIME_NODE_FLAGS);
+  // The clients' own CPU (the load generator's and this process's fetches of the runaways) must
+  // not be what the neighbour pays for: the server (its worker threads inherit it) gets one core
+  // to itself, shared with the runaways' workers (the worst case for the neighbour), and both
+  // clients the other.
+  const pinned = availableParallelism() >= 2;
+  if (pinned) {
+    pinToCore(server.child.pid!, 1);
+    pinToCore(process.pid, 0);
+  }
   const url = `http://127.0.0.1:${server.ready.port}`;
   const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   if ((await (await post("/pipelines/neighbour", { n: 21 })).json() as { double: number }).double !== 42) throw new Error("the neighbour answers wrongly");
@@ -136,7 +146,7 @@ async function main() {
     }),
   );
   const hookCost = measureHookCost();
-  const out = { date: new Date().toISOString(), machine: machine(), command: `node --import tsx bench/runaway-neighbour.ts --seconds ${seconds} --concurrency ${concurrency}`, seconds, concurrency, windowMs: WINDOW_MS, settleMs: SETTLE_MS, neighbourRequests: result.start.length, neighbourErrors: errors, summary, ratio, busyRatio, runaways: outcomes, serverPeakRssMB: mb(peakRssBytes), hookCost: await hookCost };
+  const out = { date: new Date().toISOString(), machine: machine(), pinned, command: `node --import tsx bench/runaway-neighbour.ts --seconds ${seconds} --concurrency ${concurrency}`, seconds, concurrency, windowMs: WINDOW_MS, settleMs: SETTLE_MS, neighbourRequests: result.start.length, neighbourErrors: errors, summary, ratio, busyRatio, runaways: outcomes, serverPeakRssMB: mb(peakRssBytes), hookCost: await hookCost };
   writeFileSync(join(benchDir, "results", "runaway-neighbour.json"), `${JSON.stringify(out, null, 2)}\n`);
   writeFileSync(join(benchDir, "results", "runaway-neighbour.md"), markdown(out));
   console.log(JSON.stringify({ summary, ratio, busyRatio, serverPeakRssMB: out.serverPeakRssMB, hookCost: out.hookCost }, null, 2));
@@ -174,7 +184,7 @@ function markdown(o: any): string {
 
 ${o.date}, \`${o.command}\`, ${m.cores} × ${m.cpu}, ${m.memoryGB} GB, Node ${m.node}, load average ${m.loadAverage1m} when it ended (a machine shared with other jobs).
 
-One runtime, a neighbour sync pipeline under a closed-loop load of ${o.concurrency} clients from another process, for ${o.seconds} s; windows of ${o.windowMs} ms take turns: idle, then one runaway kind's requests back to back (the next sent when the last one's 422 came back), or as a control legitimate requests to a third pipeline sent the same way. The first ${o.settleMs} ms of each window are not counted. Latencies in ms.
+One runtime, a neighbour sync pipeline under a closed-loop load of ${o.concurrency} clients from another process, for ${o.seconds} s; windows of ${o.windowMs} ms take turns: idle, then one runaway kind's requests back to back (the next sent when the last one's 422 came back), or as a control legitimate requests to a third pipeline sent the same way. The first ${o.settleMs} ms of each window are not counted.${o.pinned ? " The server and its worker threads are pinned to one core, both clients (the load generator and the runaways' sender) to the other (taskset), so the clients' own CPU is not charged to the neighbour." : ""} Latencies in ms.
 
 | neighbour during | requests | p50 | p99 | mean |
 | --- | --- | --- | --- | --- |
