@@ -4,7 +4,7 @@
  */
 import type { ModelService } from "../gpu-agent/service";
 import type { ModelRegistry } from "../runtime/registry/types";
-import type { RolloutRouter } from "../runtime/cl/rollout";
+import type { RolloutRouter } from "./continual-learning/rollout";
 import { defineService } from "../sdk";
 
 export const models = defineService<ModelService>("models");

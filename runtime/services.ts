@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { createModelService } from "../gpu-agent/in-process";
-import { RolloutRouter } from "./cl/rollout";
+import { RolloutRouter } from "../nodes/continual-learning/rollout";
 import { openModelRegistry } from "./registry/open";
 
 export interface ServiceOptions {

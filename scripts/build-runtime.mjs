@@ -23,7 +23,7 @@ const nodeEntries = Object.fromEntries(builtin.evoflow.nodes.map((m) => [path.po
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { main: "runtime/cli/main.ts", "train-child": "runtime/cl/train-child.ts", sdk: "sdk/index.ts", ...nodeEntries },
+  entryPoints: { main: "runtime/cli/main.ts", "train-child": "nodes/continual-learning/train-child.ts", sdk: "sdk/index.ts", ...nodeEntries },
   outdir,
   bundle: true,
   splitting: true,

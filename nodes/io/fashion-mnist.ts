@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } from "../../runtime/cl/fashion-mnist";
+import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } from "../continual-learning/fashion-mnist";
 import { seededRandom } from "../../runtime/random";
-import { trainConfigSchema } from "../../runtime/cl/train";
-import { trainInChildProcess } from "../../runtime/cl/trainer-process";
+import { trainConfigSchema } from "../continual-learning/train";
+import { trainInChildProcess } from "../continual-learning/trainer-process";
 import { defineNode, isTensor, port, tensor } from "../../sdk";
 import { MODEL_NAME } from "../../runtime/registry/types";
 import { registry as registryService } from "../services";

@@ -5,8 +5,8 @@
  *   GET /api/rollouts                      shadow and canary rollouts running, and each model's last finished one
  */
 import type { FastifyInstance } from "fastify";
-import { findModelCard, historyRoot, HistoryStore } from "../cl/history";
-import type { RolloutRouter } from "../cl/rollout";
+import { findModelCard, historyRoot, HistoryStore } from "../../nodes/continual-learning/history";
+import type { RolloutRouter } from "../../nodes/continual-learning/rollout";
 import { parseModelRef, RegistryError, type ModelRegistry } from "../registry/types";
 import type { Runtime } from "../runtime";
 

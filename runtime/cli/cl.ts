@@ -6,8 +6,8 @@
  */
 import path from "node:path";
 import type { Command } from "commander";
-import { findModelCard, historyRoot, HistoryStore, type HistoryEntry, type ModelCard } from "../cl/history";
-import { rolloutSummary } from "../cl/rollout-summary";
+import { findModelCard, historyRoot, HistoryStore, type HistoryEntry, type ModelCard } from "../../nodes/continual-learning/history";
+import { rolloutSummary } from "../../nodes/continual-learning/rollout-summary";
 import { FsModelRegistry } from "../registry/fs";
 import { parseModelRef } from "../registry/types";
 import { formatTable } from "./model";

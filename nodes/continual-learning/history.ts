@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs/promises";
 import path from "node:path";
-import type { ModelRegistry, ModelVersion, VersionRef } from "../registry/types";
+import type { ModelRegistry, ModelVersion, VersionRef } from "../../runtime/registry/types";
 import type { GateReport } from "./gate";
 import type { AccuracyMatrix } from "./metrics";
 import type { SnapshotMeta } from "./snapshot";
@@ -36,7 +36,7 @@ export interface HistoryEntry {
   decision: Decision;
   /** Why a candidate that passed validation was still rejected (its rollout rolled back). */
   reason?: string;
-  /** The shadow or canary rollout (runtime/cl/rollout.ts RolloutStatus): steps, checks, requests answered by each version. */
+  /** The shadow or canary rollout (nodes/continual-learning/rollout.ts RolloutStatus): steps, checks, requests answered by each version. */
   rollout?: unknown;
   error?: string;
 }

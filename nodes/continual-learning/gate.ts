@@ -8,10 +8,10 @@
  * against poisoned or adversarial training data, which a holdout drawn from the same
  * (poisoned) stream cannot catch.
  */
-import { ort } from "../onnx/ort";
+import { ort } from "../../runtime/onnx/ort";
 import { z } from "zod";
-import { profileModel } from "../profiler/profile";
-import type { ModelProfile } from "../registry/types";
+import { profileModel } from "../../runtime/profiler/profile";
+import type { ModelProfile } from "../../runtime/registry/types";
 import type { LabelledSet } from "./fashion-mnist";
 
 export const gateConfigSchema = z.object({
