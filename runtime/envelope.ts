@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 
-export type { Message, MessageSource } from "../sdk/envelope";
+export type { Message, MessageSource, TraceNode } from "../sdk/envelope";
 import type { Message, MessageSource } from "../sdk/envelope";
 
 // Ids are a random per-process prefix plus a counter: unique, sortable within a

@@ -19,3 +19,13 @@ export interface Message<P = unknown> {
   payload: P;
 }
 
+/** A message with the messages that led to it, as `evoflow trace` and the API show a trace. */
+export interface TraceNode {
+  id: string;
+  node: string;
+  port: string;
+  ts: number;
+  model?: { name: string; version: string | number };
+  payload: unknown;
+  parents: TraceNode[];
+}

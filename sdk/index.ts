@@ -22,7 +22,7 @@ export {
   type NodeInstance,
 } from "./contract";
 export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./config-path";
-export type { Message, MessageSource } from "./envelope";
+export type { Message, MessageSource, TraceNode } from "./envelope";
 export { NodeError } from "./errors";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
 export { defineService, type ServiceKey } from "./services";
