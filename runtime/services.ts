@@ -3,7 +3,7 @@
  * per process. Each area adds its own entry here.
  */
 import { join } from "node:path";
-import { createModelService } from "../gpu-agent/in-process";
+import { createModelService } from "../gpu-agent";
 import { RolloutRouter } from "../nodes/continual-learning/rollout";
 import { openModelRegistry } from "./registry/open";
 
