@@ -22,7 +22,7 @@ import { TriggerPolicy } from "../nodes/control/trigger-policy";
 import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../nodes/continual-learning/fashion-mnist";
 import { evaluateOnnx, gateConfigSchema, runGate, type GateReport } from "../nodes/continual-learning/gate";
 import { clMetrics, type ClMetrics } from "../nodes/continual-learning/metrics";
-import { seededRandom } from "../runtime/random";
+import { seededRandom } from "../sdk/random";
 import { ClassBalancedBuffer, concatSets, RecentPerClass } from "../nodes/continual-learning/strategies";
 import { train, trainConfigSchema, type ClState, type TrainConfig } from "../nodes/continual-learning/train";
 import { trainInChildProcess } from "../nodes/continual-learning/trainer-process";

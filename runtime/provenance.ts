@@ -31,7 +31,7 @@ import { mapLeaves } from "./binary-payload";
 import type { Message, TraceNode } from "./envelope";
 // TraceNode is a message-tree type (sdk/envelope.ts); exported here too for existing importers.
 export type { TraceNode } from "./envelope";
-import { stringHash } from "./random";
+import { stringHash } from "../sdk/random";
 import { decode, encode } from "./transport/nats-codec";
 
 /** Bytes of encoded messages (those with binary payloads) a pipeline keeps for traces unless its settings say otherwise. */

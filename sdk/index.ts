@@ -24,7 +24,10 @@ export {
 export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./config-path";
 export type { Message, MessageSource, TraceNode } from "./envelope";
 export { NodeError } from "./errors";
+export { jsonReplacer, stringify } from "./json";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
+export { seededRandom, stringHash } from "./random";
+export { Ring } from "./ring";
 export { defineService, type ServiceKey } from "./services";
 
 export const sdkVersion = "1.0.0";

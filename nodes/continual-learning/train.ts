@@ -6,7 +6,7 @@
  * Pure computation: `nodes/continual-learning/trainer-process.ts` runs it in a child process.
  */
 import { z } from "zod";
-import { seededRandom } from "../../runtime/random";
+import { seededRandom } from "../../sdk/random";
 import { architectureOf, fromOnnx, initDense, toOnnx, type DenseModel } from "./dense";
 import { FrozenExtractor, headOf } from "./extractor";
 import type { LabelledSet } from "./fashion-mnist";

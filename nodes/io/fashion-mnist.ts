@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } from "../continual-learning/fashion-mnist";
-import { seededRandom } from "../../runtime/random";
+import { seededRandom } from "../../sdk/random";
 import { trainConfigSchema } from "../continual-learning/train";
 import { trainInChildProcess } from "../continual-learning/trainer-process";
 import { defineNode, isTensor, port, tensor } from "../../sdk";

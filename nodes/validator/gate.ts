@@ -7,7 +7,7 @@ import { clMetrics } from "../continual-learning/metrics";
 import { rolloutConfigSchema, type Rollout, type RolloutRouter } from "../continual-learning/rollout";
 import { readSnapshot } from "../continual-learning/snapshot";
 import { ClassBalancedBuffer, RecentPerClass } from "../continual-learning/strategies";
-import { seededRandom } from "../../runtime/random";
+import { seededRandom } from "../../sdk/random";
 import { configPath, defineNode, port } from "../../sdk";
 import { registry as registryService, rollouts as rolloutsService } from "../services";
 import type { CandidateEvent } from "../trainer/common";

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Runtime } from "../runtime";
 import { editorRoutes } from "./editor";
 import { pipelineRoutes } from "./pipelines";
-import { stringify } from "./json";
+import { stringify } from "../../sdk/json";
 import { v2Routes } from "./v2";
 import { clRoutes } from "./cl";
 import { addAccessChecks, type GuardOptions } from "./auth";

@@ -27,7 +27,7 @@ import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
 import { DEFAULT_GRANTS, PipelineInvalidError, Runtime, type RuntimeOptions } from "../runtime";
 import { createServices } from "../services";
 import { edgeId } from "../schema";
-import { jsonReplacer, stringify } from "../api/json";
+import { jsonReplacer, stringify } from "../../sdk/json";
 import type { TraceNode } from "../provenance";
 import { commandNodeTypes, nodesDirOption } from "./node-packages";
 

@@ -6,7 +6,7 @@
  */
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { stringHash } from "../random";
+import { stringHash } from "../../sdk/random";
 import type { Pipeline } from "../schema";
 import * as names from "./nats-names";
 import type { EdgeInfo } from "./transport";

@@ -6,7 +6,7 @@ import { ClassBalancedBuffer, chooseScenario, combineFisher, ewcPenalty, lwfPena
 import { tfReady } from "../../nodes/continual-learning/tf";
 import { predict, train, trainConfigSchema } from "../../nodes/continual-learning/train";
 import { readSignature } from "../../runtime/onnx/signature";
-import { seededRandom } from "../../runtime/random";
+import { seededRandom } from "../../sdk/random";
 import { makeMlp } from "../fixtures/mlp";
 
 async function runOnnx(bytes: Uint8Array, x: Float32Array, count: number, features: number): Promise<Float32Array> {
