@@ -20,7 +20,7 @@ import { NodeError } from "../sdk/errors";
 import { traceIdFromTraceparent } from "../runtime/envelope";
 import type { Registry } from "prom-client";
 import type { Tensor } from "../sdk/ports";
-import { RegistryError } from "../runtime/registry/types";
+import { RegistryError } from "../sdk/registry";
 import { CapacityError, ModelNotFoundError } from "./host";
 import { LocalModels, NoChampionError, type ModelService } from "./service";
 import { checkJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../runtime/json-depth";

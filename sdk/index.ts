@@ -25,8 +25,19 @@ export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } fro
 export type { Message, MessageSource, TraceNode } from "./envelope";
 export { NodeError } from "./errors";
 export { jsonReplacer, stringify } from "./json";
+export type { ModelDescription, ModelService, TensorSpec } from "./models";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
 export { seededRandom, stringHash } from "./random";
+export {
+  checkModelName,
+  parseModelRef,
+  RegistryError,
+  type ModelRegistry,
+  type ModelSignature,
+  type ModelStatus,
+  type ModelVersion,
+  type VersionRef,
+} from "./registry";
 export { Ring } from "./ring";
 export { defineService, type ServiceKey } from "./services";
 

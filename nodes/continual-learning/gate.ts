@@ -11,7 +11,7 @@
 import { ort } from "../../runtime/onnx/ort";
 import { z } from "zod";
 import { profileModel } from "../../runtime/profiler/profile";
-import type { ModelProfile } from "../../runtime/registry/types";
+import type { ModelProfile } from "../../sdk/registry";
 import type { LabelledSet } from "./fashion-mnist";
 
 export const gateConfigSchema = z.object({

@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs/promises";
 import path from "node:path";
-import type { ModelRegistry, ModelVersion, VersionRef } from "../../runtime/registry/types";
+import type { ModelRegistry, ModelVersion, VersionRef } from "../../sdk/registry";
 import type { GateReport } from "./gate";
 import type { AccuracyMatrix } from "./metrics";
 import type { SnapshotMeta } from "./snapshot";

@@ -4,7 +4,7 @@ import { seededRandom } from "../../sdk/random";
 import { trainConfigSchema } from "../continual-learning/train";
 import { trainInChildProcess } from "../continual-learning/trainer-process";
 import { defineNode, isTensor, port, tensor } from "../../sdk";
-import { MODEL_NAME } from "../../runtime/registry/types";
+import { MODEL_NAME } from "../../sdk/registry";
 import { registry as registryService } from "../services";
 
 const phase = z.object({

@@ -12,7 +12,7 @@ import { concatSets } from "../continual-learning/strategies";
 import { HistoryStore, historyRootFromNodeDir } from "../continual-learning/history";
 import { writeSnapshot, type SnapshotMeta, type SnapshotSource } from "../continual-learning/snapshot";
 import { port, type Emit, type NodeContext, type NodeInstance } from "../../sdk";
-import type { ModelVersion } from "../../runtime/registry/types";
+import type { ModelVersion } from "../../sdk/registry";
 import { registry as registryService } from "../services";
 import type { DatasetSnapshot } from "../sampler/dataset";
 

@@ -4,7 +4,7 @@ import { ClStateStore } from "../continual-learning/state-store";
 import { trainConfigSchema, type ClState } from "../continual-learning/train";
 import { trainInChildProcess } from "../continual-learning/trainer-process";
 import { defineNode } from "../../sdk";
-import { parseModelRef } from "../../runtime/registry/types";
+import { parseModelRef } from "../../sdk/registry";
 import { registry as registryService } from "../services";
 import { trainerCommonConfig, trainerInstance, trainerPorts } from "./common";
 

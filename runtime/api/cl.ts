@@ -7,7 +7,7 @@
 import type { FastifyInstance } from "fastify";
 import { findModelCard, historyRoot, HistoryStore } from "../../nodes/continual-learning/history";
 import type { RolloutRouter } from "../../nodes/continual-learning/rollout";
-import { parseModelRef, RegistryError, type ModelRegistry } from "../registry/types";
+import { parseModelRef, RegistryError, type ModelRegistry } from "../../sdk/registry";
 import type { Runtime } from "../runtime";
 
 export async function clRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {

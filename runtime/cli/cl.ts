@@ -9,7 +9,7 @@ import type { Command } from "commander";
 import { findModelCard, historyRoot, HistoryStore, type HistoryEntry, type ModelCard } from "../../nodes/continual-learning/history";
 import { rolloutSummary } from "../../nodes/continual-learning/rollout-summary";
 import { FsModelRegistry } from "../registry/fs";
-import { parseModelRef } from "../registry/types";
+import { parseModelRef } from "../../sdk/registry";
 import { formatTable } from "./model";
 import { authHeaders } from "./token";
 

@@ -8,7 +8,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { HistoryStore, historyRoot } from "../../nodes/continual-learning/history";
 import type { RolloutResult } from "../../nodes/continual-learning/rollout";
-import type { ModelRegistry } from "../../runtime/registry/types";
+import type { ModelRegistry } from "../../sdk/registry";
 import { Runtime } from "../../runtime/runtime";
 import { createServices } from "../../runtime/services";
 
