@@ -87,12 +87,13 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
     process.stderr.write(`cannot connect to NATS at ${opts.nats}: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  const nodeTypes = await commandNodeTypes({ dirs: opts.nodePackages, data: opts.data });
   const runtime = new Runtime({
     transport,
-    nodeTypes: await commandNodeTypes({ dirs: opts.nodePackages, data: opts.data }),
+    nodeTypes,
     dataDir: opts.data,
     grants,
-    services: await createServices({ dataDir: opts.data }),
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages }),
     localNodes: (_name, def) => workerNodes(def, selection),
     log,
   });
