@@ -4,10 +4,11 @@
  *
  *   "evoflow": { "services": ["./dist/services.js"], "routes": ["./dist/api.js"], "commands": { "acme": "./dist/cli.js" } }
  *
- * Evoflow's own CL service history routes, rollouts service and `evoflow drift` come this way.
+ * Evoflow's own CL history routes, rollouts service and `evoflow drift`, `history` and `card` come this way.
  */
 import type { Command } from "commander";
 import type { FastifyInstance } from "fastify";
+import type { ModelRegistry } from "./registry";
 import type { ServiceKey } from "./services";
 
 /** `"services"`: called once per runtime process; returns services by name (the `defineService` names). */
@@ -26,5 +27,15 @@ export interface RouteHost {
 /** `"routes"`: registered after the runtime's own, behind the same access checks (token and role, Host, Origin). */
 export type RegisterRoutes = (app: FastifyInstance, host: RouteHost) => void | Promise<void>;
 
+/** What a package's commands get from the `evoflow` CLI, so they work as its own commands do. */
+export interface CommandHost {
+  /** The registry a location names (a folder, nats://…, mongodb://…), as `evoflow model --registry` opens it. */
+  openRegistry(location: string): Promise<ModelRegistry>;
+  /** The Authorization header for a running runtime's API: --token, EVOFLOW_TOKEN or the data folder's token file. */
+  authHeaders(opts: { token?: string; data?: string }): Record<string, string>;
+  /** Left-aligned text columns, as the CLI prints its tables. */
+  formatTable(header: string[], rows: string[][]): string;
+}
+
 /** `"commands"`: adds the subcommand of that name to `evoflow`. */
-export type RegisterCommand = (program: Command) => void;
+export type RegisterCommand = (program: Command, host: CommandHost) => void;

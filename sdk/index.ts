@@ -24,7 +24,7 @@ export {
 export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./config-path";
 export { createMessage, type Message, type MessageSource, type TraceNode } from "./envelope";
 export { NodeError } from "./errors";
-export type { ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
+export type { CommandHost, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
 export { jsonReplacer, stringify } from "./json";
 export type { ModelDescription, ModelService, TensorSpec } from "./models";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";

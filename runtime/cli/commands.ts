@@ -12,7 +12,6 @@ import { packageCommandFiles, type CommandFile } from "../packages/extensions";
 const pipelineCommands: CommandFile = () => import("./pipeline");
 const runCommands: CommandFile = () => import("./run");
 const modelCommands: CommandFile = () => import("./model");
-const clCommands: CommandFile = () => import("./cl");
 
 export const COMMAND_FILES: Record<string, CommandFile> = {
   schema: pipelineCommands,
@@ -27,8 +26,6 @@ export const COMMAND_FILES: Record<string, CommandFile> = {
   model: modelCommands,
   profile: () => import("./profile"),
   worker: () => import("./nats"),
-  history: clCommands,
-  card: clCommands,
 };
 
 export async function buildProgram(command?: string): Promise<Command> {
@@ -43,5 +40,5 @@ export async function buildProgram(command?: string): Promise<Command> {
 
 /** The runtime's own commands and those node packages give (the runtime's own win a name). */
 export function commandFiles(): Record<string, CommandFile> {
-  return { ...packageCommandFiles(), ...COMMAND_FILES };
+  return { ...packageCommandFiles(async () => (await import("./command-host")).commandHost), ...COMMAND_FILES };
 }

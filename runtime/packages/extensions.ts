@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
 import type { FastifyInstance } from "fastify";
-import type { ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "../../sdk/extensions";
+import type { CommandHost, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "../../sdk/extensions";
 import { BUILTIN_NODES_DIR } from "../paths";
 import { discoverPackageFolders } from "./discover";
 import { extensionModules, type NodePackage } from "./load";
@@ -43,9 +43,10 @@ export async function registerPackageRoutes(app: FastifyInstance, packages: read
 
 export type CommandFile = () => Promise<{ register(program: Command): void }>;
 
-/** Subcommands the built-in package and the project's packages give, by name (the first to name one keeps it). */
-export function packageCommandFiles(projectDir = process.cwd()): Record<string, CommandFile> {
+/** Subcommands the built-in package and the project's packages give, by name (the first to name one keeps it); `host` is loaded when one runs. */
+export function packageCommandFiles(host: () => Promise<CommandHost>, projectDir = process.cwd()): Record<string, CommandFile> {
   const files: Record<string, CommandFile> = {};
+  const byModule = new Map<string, CommandFile>();
   for (const { dir, source } of [{ dir: BUILTIN_NODES_DIR, source: "builtin" }, ...discoverPackageFolders({ projectDir })]) {
     let declared: Record<string, unknown>;
     try {
@@ -55,8 +56,15 @@ export function packageCommandFiles(projectDir = process.cwd()): Record<string, 
     }
     const modules = extensionModules(dir, declared);
     if (typeof modules === "string") continue;
-    for (const [name, file] of Object.entries(modules.commands))
-      files[name] ??= async () => ({ register: await defaultExport<RegisterCommand>(file, source === "builtin") });
+    for (const [name, file] of Object.entries(modules.commands)) {
+      // One loader per module, so a module giving several commands registers them once.
+      if (!byModule.has(file))
+        byModule.set(file, async () => {
+          const [register, commandHost] = await Promise.all([defaultExport<RegisterCommand>(file, source === "builtin"), host()]);
+          return { register: (program: Command) => register(program, commandHost) };
+        });
+      files[name] ??= byModule.get(file)!;
+    }
   }
   return files;
 }
