@@ -13,7 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { seededRandom } from "../runtime/random";
+import { seededRandom } from "../sdk/random";
 
 export interface LoadTarget {
   /** Server of this target, when not the plan's. */

@@ -19,13 +19,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ort } from "../runtime/onnx/ort";
 import { TriggerPolicy } from "../nodes/control/trigger-policy";
-import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../runtime/cl/fashion-mnist";
-import { evaluateOnnx, gateConfigSchema, runGate, type GateReport } from "../runtime/cl/gate";
-import { clMetrics, type ClMetrics } from "../runtime/cl/metrics";
-import { seededRandom } from "../runtime/random";
-import { ClassBalancedBuffer, concatSets, RecentPerClass } from "../runtime/cl/strategies";
-import { train, trainConfigSchema, type ClState, type TrainConfig } from "../runtime/cl/train";
-import { trainInChildProcess } from "../runtime/cl/trainer-process";
+import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../nodes/continual-learning/fashion-mnist";
+import { evaluateOnnx, gateConfigSchema, runGate, type GateReport } from "../nodes/continual-learning/gate";
+import { clMetrics, type ClMetrics } from "../nodes/continual-learning/metrics";
+import { seededRandom } from "../sdk/random";
+import { ClassBalancedBuffer, concatSets, RecentPerClass } from "../nodes/continual-learning/strategies";
+import { train, trainConfigSchema, type ClState, type TrainConfig } from "../nodes/continual-learning/train";
+import { trainInChildProcess } from "../nodes/continual-learning/trainer-process";
 import { FsModelRegistry } from "../runtime/registry/fs";
 
 export interface Phase {

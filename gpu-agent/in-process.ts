@@ -8,7 +8,7 @@
  * over NATS instead, placed by the scheduler in gpu-agent/nats.ts.
  */
 import { join } from "node:path";
-import type { ModelRegistry } from "../runtime/registry/types";
+import type { ModelRegistry } from "../sdk/registry";
 import { ModelHost, parseSize } from "./host";
 import { OnnxRuntimeBackend } from "./onnxruntime";
 import { LocalModels, type ModelService } from "./service";

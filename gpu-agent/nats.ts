@@ -20,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import { Encoder } from "cbor-x";
 import { RequestError, TimeoutError, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Tensor } from "../sdk/ports";
-import type { ModelRegistry, VersionRef } from "../runtime/registry/types";
+import type { ModelRegistry, VersionRef } from "../sdk/registry";
 import { CapacityError, ModelHost, ModelNotFoundError, type ModelInfo } from "./host";
 import type { ModelDescription, ModelService } from "./service";
 import { VersionResolver } from "./service";

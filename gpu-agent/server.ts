@@ -11,7 +11,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { addAccessChecks, type GuardOptions } from "../runtime/api/auth";
-import { registerV2Routes } from "../runtime/api/v2";
+import { registerV2Routes } from "./v2-routes";
 import type { ModelHost } from "./host";
 import type { ModelService } from "./service";
 import { modelsV2Provider } from "./v2-provider";

@@ -4,30 +4,12 @@
  * registry); `gpu-agent/nats.ts` has the one that goes to agents over NATS. Both
  * resolve `champion` / `latest` through the registry and follow champion changes.
  */
-import type { ModelRegistry, VersionRef } from "../runtime/registry/types";
+import type { ModelDescription, ModelService } from "../sdk/models";
+import type { ModelRegistry, VersionRef } from "../sdk/registry";
 import type { Tensor } from "../sdk/ports";
 import { ModelHost, ModelNotFoundError } from "./host";
-import type { TensorSpec } from "./tensors";
-
-export interface ModelDescription {
-  name: string;
-  version: number;
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-  /** Whether it can answer now without a load (resident somewhere). */
-  resident: boolean;
-}
-
-export interface ModelService {
-  /** The version a reference means now; ModelNotFoundError when there is none. */
-  resolve(name: string, ref: VersionRef): Promise<number>;
-  describe(name: string, version: number): Promise<ModelDescription>;
-  infer(name: string, version: number, inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>>;
-  /** Calls `listener` with the new champion version of `name` (undefined when the model has none any more). */
-  watchChampion(name: string, listener: (version: number | undefined) => void): () => void;
-  /** A version no longer served by a pipeline after a hot swap: free it once idle. */
-  retire(name: string, version: number): void;
-}
+// The service's types are the SDK's: nodes reach it as the `models` service (sdk/models.ts).
+export type { ModelDescription, ModelService } from "../sdk/models";
 
 /**
  * The model exists but has no champion to serve (only candidates, rejected or retired

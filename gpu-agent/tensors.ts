@@ -5,6 +5,7 @@
  * model's signature. Shared by the runtime's `/v2` routes, the standalone agent's
  * server and the Triton backend's client.
  */
+import type { TensorSpec } from "../sdk/models";
 import type { DType, Tensor } from "../sdk/ports";
 import { JsonNumbers } from "./v2-json";
 
@@ -221,12 +222,7 @@ export function tensorJsonData(t: Tensor): unknown[] {
 }
 
 /** A model's declared input or output, as the agent's metadata and checks use it. */
-export interface TensorSpec {
-  name: string;
-  dtype: DType;
-  /** -1 for a dimension fixed only at run time. */
-  shape: number[];
-}
+export type { TensorSpec } from "../sdk/models";
 
 /** Why `t` cannot feed the declared input `spec`, or undefined. */
 export function inputProblem(spec: TensorSpec, t: Tensor): string | undefined {

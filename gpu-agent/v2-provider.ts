@@ -5,7 +5,7 @@
  * `file:<version>/model.onnx`, unload).
  */
 import type { Tensor } from "../sdk/ports";
-import { checkModelName, RegistryError } from "../runtime/registry/types";
+import { checkModelName, RegistryError } from "../sdk/registry";
 import type { ModelHost } from "./host";
 import { ModelNotFoundError } from "./host";
 import { NoChampionError, type ModelService } from "./service";

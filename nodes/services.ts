@@ -2,9 +2,9 @@
  * The keys of the runtime's shared services that Evoflow's own nodes use (runtime/services.ts
  * provides them). Declared here, beside the nodes, because their types are the runtime's.
  */
-import type { ModelService } from "../gpu-agent/service";
-import type { ModelRegistry } from "../runtime/registry/types";
-import type { RolloutRouter } from "../runtime/cl/rollout";
+import type { ModelService } from "../sdk/models";
+import type { ModelRegistry } from "../sdk/registry";
+import type { RolloutRouter } from "./continual-learning/rollout";
 import { defineService } from "../sdk";
 
 export const models = defineService<ModelService>("models");

@@ -16,7 +16,7 @@ export const BUNDLED = !here.endsWith(".ts");
 
 /**
  * How to start one of the runtime's child-process entry points, given by its source path
- * (e.g. `runtime/cl/train-child.ts`; the bundle has it as `<name>.js` beside its other files):
+ * (e.g. `nodes/continual-learning/train-child.ts`; the bundle has it as `<name>.js` beside its other files):
  * the module to run and Node's flags for it.
  */
 export function childEntry(sourcePath: string): { module: string; execArgv: string[] } {

@@ -28,19 +28,11 @@
  */
 import { addExtension } from "cbor-x";
 import { mapLeaves } from "./binary-payload";
-import type { Message } from "./envelope";
-import { stringHash } from "./random";
+import type { Message, TraceNode } from "./envelope";
+// TraceNode is a message-tree type (sdk/envelope.ts); exported here too for existing importers.
+export type { TraceNode } from "./envelope";
+import { stringHash } from "../sdk/random";
 import { decode, encode } from "./transport/nats-codec";
-
-export interface TraceNode {
-  id: string;
-  node: string;
-  port: string;
-  ts: number;
-  model?: { name: string; version: string | number };
-  payload: unknown;
-  parents: TraceNode[];
-}
 
 /** Bytes of encoded messages (those with binary payloads) a pipeline keeps for traces unless its settings say otherwise. */
 export const DEFAULT_TRACE_BYTES = 4 * 1024 * 1024;

@@ -1,14 +1,19 @@
 /**
  * The shared services a runtime gives its nodes (`ctx.service(name)`), built once
- * per process. Each area adds its own entry here.
+ * per process: the registry and models here, then those the loaded node packages give
+ * (their package.json "services", as Evoflow's own gives the CL rollouts).
  */
 import { join } from "node:path";
-import { createModelService } from "../gpu-agent/in-process";
-import { RolloutRouter } from "./cl/rollout";
+import { createModelService } from "../gpu-agent";
+import { nodeTypes } from "./node-types";
+import type { NodePackage } from "./packages/load";
+import { packageServices } from "./packages/extensions";
 import { openModelRegistry } from "./registry/open";
 
 export interface ServiceOptions {
   dataDir: string;
+  /** The node packages loaded (NodeTypes.packages); default: the built-in package. */
+  packages?: readonly NodePackage[];
 }
 
 export async function createServices(options: ServiceOptions): Promise<Record<string, unknown>> {
@@ -20,6 +25,6 @@ export async function createServices(options: ServiceOptions): Promise<Record<st
   return {
     registry,
     models: await createModelService({ dataDir: options.dataDir, registry }),
-    "cl.rollouts": new RolloutRouter(),
+    ...(await packageServices(options.packages ?? nodeTypes.packages, { dataDir: options.dataDir })),
   };
 }

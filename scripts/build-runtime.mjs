@@ -19,12 +19,15 @@ if (path.dirname(outdir) !== root) throw new Error(`the bundle must be one folde
 
 const builtin = JSON.parse(readFileSync(path.join(root, "nodes/package.json"), "utf8"));
 const builtModule = (module) => module.replace(/\.ts$/, ".js");
-const nodeEntries = Object.fromEntries(builtin.evoflow.nodes.map((m) => [path.posix.join("nodes", builtModule(m).replace(/\.js$/, "")), path.posix.join("nodes", m)]));
+// Its node modules and the services, routes and commands it gives (runtime/packages/load.ts).
+const { nodes, services = [], routes = [], commands = {} } = builtin.evoflow;
+const packageModules = [...nodes, ...services, ...routes, ...Object.values(commands)];
+const nodeEntries = Object.fromEntries(packageModules.map((m) => [path.posix.join("nodes", builtModule(m).replace(/\.js$/, "")), path.posix.join("nodes", m)]));
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { main: "runtime/cli/main.ts", "train-child": "runtime/cl/train-child.ts", sdk: "sdk/index.ts", testing: "sdk/testing/index.ts", ...nodeEntries },
+  entryPoints: { main: "runtime/cli/main.ts", "train-child": "nodes/continual-learning/train-child.ts", sdk: "sdk/index.ts", testing: "testing/index.ts", ...nodeEntries },
   outdir,
   bundle: true,
   splitting: true,
@@ -34,5 +37,14 @@ await build({
   logLevel: "warning",
 });
 mkdirSync(path.join(outdir, "nodes"), { recursive: true });
-const builtPackage = { ...builtin, evoflow: { ...builtin.evoflow, nodes: builtin.evoflow.nodes.map(builtModule) } };
+const builtPackage = {
+  ...builtin,
+  evoflow: {
+    ...builtin.evoflow,
+    nodes: nodes.map(builtModule),
+    services: services.map(builtModule),
+    routes: routes.map(builtModule),
+    commands: Object.fromEntries(Object.entries(commands).map(([name, m]) => [name, builtModule(m)])),
+  },
+};
 writeFileSync(path.join(outdir, "nodes/package.json"), `${JSON.stringify(builtPackage, null, 2)}\n`);

@@ -24,9 +24,24 @@ export {
   type NodeLook,
 } from "./contract";
 export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./config-path";
-export type { Message, MessageSource } from "./envelope";
+export { createMessage, type Message, type MessageSource, type TraceNode } from "./envelope";
 export { NodeError } from "./errors";
+export type { CommandHost, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
+export { jsonReplacer, stringify } from "./json";
+export type { ModelDescription, ModelService, TensorSpec } from "./models";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
+export { seededRandom, stringHash } from "./random";
+export {
+  checkModelName,
+  parseModelRef,
+  RegistryError,
+  type ModelRegistry,
+  type ModelSignature,
+  type ModelStatus,
+  type ModelVersion,
+  type VersionRef,
+} from "./registry";
+export { Ring } from "./ring";
 export { defineService, type ServiceKey } from "./services";
 
 // 1.1: categories are open strings, and a declaration may give `color`, `icon` and `example`

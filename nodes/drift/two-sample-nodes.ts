@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import { defineNode, port, type Message, type NodeDefinition } from "../../sdk";
-import { Ring } from "../../runtime/taps";
+import { Ring } from "../../sdk/ring";
 import { chiSquareTest, countCategories } from "./chi-square";
 import { correctedDrift } from "./corrections";
 import type { DriftEvent } from "./event";

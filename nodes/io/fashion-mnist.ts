@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } from "../../runtime/cl/fashion-mnist";
-import { seededRandom } from "../../runtime/random";
-import { trainConfigSchema } from "../../runtime/cl/train";
-import { trainInChildProcess } from "../../runtime/cl/trainer-process";
+import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } from "../continual-learning/fashion-mnist";
+import { seededRandom } from "../../sdk/random";
+import { trainConfigSchema } from "../continual-learning/train";
+import { trainInChildProcess } from "../continual-learning/trainer-process";
 import { defineNode, isTensor, port, tensor } from "../../sdk";
-import { MODEL_NAME } from "../../runtime/registry/types";
+import { MODEL_NAME } from "../../sdk/registry";
 import { registry as registryService } from "../services";
 
 const phase = z.object({

@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { z } from "zod";
 import { configPath, defineNode, port } from "../../sdk";
-import { seededRandom } from "../../runtime/random";
+import { seededRandom } from "../../sdk/random";
 
 const synthetic = z.object({
   kind: z.literal("synthetic"),

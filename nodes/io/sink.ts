@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import type { WriteStream } from "node:fs";
 import { z } from "zod";
-import { stringify } from "../../runtime/api/json";
+import { stringify } from "../../sdk/json";
 import { configPath, defineNode, port } from "../../sdk";
 
 /** Writes every message it receives as one JSON line (envelope included), or discards it. */

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { defineNode, isTensor, port, type Tensor } from "../../sdk";
-import { parseModelRef } from "../../runtime/registry/types";
-import type { ModelDescription } from "../../gpu-agent/service";
-import type { Rollout, RolloutRouter } from "../../runtime/cl/rollout";
+import { parseModelRef } from "../../sdk/registry";
+import type { ModelDescription } from "../../sdk/models";
+import type { Rollout, RolloutRouter } from "../continual-learning/rollout";
 import { models as modelsService, rollouts as rolloutsService } from "../services";
 import { Batcher } from "./batcher";
 

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { defineNode, port, type Message, type NodeContext } from "../../sdk";
-import { Ring } from "../../runtime/taps";
+import { Ring } from "../../sdk/ring";
 import { parsePath, readPath, valuePathSchema } from "../drift/value-path";
 import { ClassTracker, classCounts, seqRange, type DatasetSnapshot, type Label, type Sample } from "./dataset";
 import { LabelJoin } from "./label-join";

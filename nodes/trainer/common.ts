@@ -6,13 +6,13 @@
  */
 import path from "node:path";
 import { z } from "zod";
-import { ExampleBuffer, exampleOf, isHoldout, toSet } from "../../runtime/cl/examples";
-import type { LabelledSet } from "../../runtime/cl/fashion-mnist";
-import { concatSets } from "../../runtime/cl/strategies";
-import { HistoryStore, historyRootFromNodeDir } from "../../runtime/cl/history";
-import { writeSnapshot, type SnapshotMeta, type SnapshotSource } from "../../runtime/cl/snapshot";
+import { ExampleBuffer, exampleOf, isHoldout, toSet } from "../continual-learning/examples";
+import type { LabelledSet } from "../continual-learning/fashion-mnist";
+import { concatSets } from "../continual-learning/strategies";
+import { HistoryStore, historyRootFromNodeDir } from "../continual-learning/history";
+import { writeSnapshot, type SnapshotMeta, type SnapshotSource } from "../continual-learning/snapshot";
 import { port, type Emit, type NodeContext, type NodeInstance } from "../../sdk";
-import type { ModelVersion } from "../../runtime/registry/types";
+import type { ModelVersion } from "../../sdk/registry";
 import { registry as registryService } from "../services";
 import type { DatasetSnapshot } from "../sampler/dataset";
 

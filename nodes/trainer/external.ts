@@ -1,7 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
-import { runExternalTrainer } from "../../runtime/cl/external";
-import { chooseScenario } from "../../runtime/cl/strategies";
+import { runExternalTrainer } from "../continual-learning/external";
+import { chooseScenario } from "../continual-learning/strategies";
 import { defineNode } from "../../sdk";
 import { registry as registryService } from "../services";
 import { trainerCommonConfig, trainerInstance, trainerPorts } from "./common";
@@ -20,7 +20,7 @@ const config = z.object({
 /**
  * Trains with a user's command, for models TypeScript cannot train well. The contract
  * (snapshot folder + champion ONNX in, ONNX with the champion's signature out, JSON progress
- * lines on stdout) is documented in runtime/cl/external.ts.
+ * lines on stdout) is documented in nodes/continual-learning/external.ts.
  */
 export default defineNode({
   type: "trainer.external",

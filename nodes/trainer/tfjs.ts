@@ -1,10 +1,10 @@
 import path from "node:path";
 import { z } from "zod";
-import { ClStateStore } from "../../runtime/cl/state-store";
-import { trainConfigSchema, type ClState } from "../../runtime/cl/train";
-import { trainInChildProcess } from "../../runtime/cl/trainer-process";
+import { ClStateStore } from "../continual-learning/state-store";
+import { trainConfigSchema, type ClState } from "../continual-learning/train";
+import { trainInChildProcess } from "../continual-learning/trainer-process";
 import { defineNode } from "../../sdk";
-import { parseModelRef } from "../../runtime/registry/types";
+import { parseModelRef } from "../../sdk/registry";
 import { registry as registryService } from "../services";
 import { trainerCommonConfig, trainerInstance, trainerPorts } from "./common";
 
@@ -42,7 +42,7 @@ export default defineNode({
   description:
     "On a trigger (from the labelled examples gathered on `data`), or on a dataset snapshot from a sampler (`dataset`, e.g. sampler.mixer), trains a dense model (softmax regression or MLP, or such a head on a frozen ONNX feature extractor) with tfjs in a child process: stateful (warm start from the champion, replay / EWC / LwF) or stateless; registers the candidate with its lineage and emits it.",
   ...trainerPorts,
-  // No "exec": its child process runs Evoflow's own training code (runtime/cl/train-child.ts), never a command of the pipeline's.
+  // No "exec": its child process runs Evoflow's own training code (nodes/continual-learning/train-child.ts), never a command of the pipeline's.
   config,
   services: [registryService],
   create: (ctx, cfg) => {

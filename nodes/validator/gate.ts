@@ -1,13 +1,13 @@
 import { z } from "zod";
-import { isHoldout, exampleOf } from "../../runtime/cl/examples";
-import type { LabelledSet } from "../../runtime/cl/fashion-mnist";
-import { evaluateOnnx, gateConfigSchema, runGate } from "../../runtime/cl/gate";
-import { HistoryStore, historyRootFromNodeDir, type HistoryEntry } from "../../runtime/cl/history";
-import { clMetrics } from "../../runtime/cl/metrics";
-import { rolloutConfigSchema, type Rollout, type RolloutRouter } from "../../runtime/cl/rollout";
-import { readSnapshot } from "../../runtime/cl/snapshot";
-import { ClassBalancedBuffer, RecentPerClass } from "../../runtime/cl/strategies";
-import { seededRandom } from "../../runtime/random";
+import { isHoldout, exampleOf } from "../continual-learning/examples";
+import type { LabelledSet } from "../continual-learning/fashion-mnist";
+import { evaluateOnnx, gateConfigSchema, runGate } from "../continual-learning/gate";
+import { HistoryStore, historyRootFromNodeDir, type HistoryEntry } from "../continual-learning/history";
+import { clMetrics } from "../continual-learning/metrics";
+import { rolloutConfigSchema, type Rollout, type RolloutRouter } from "../continual-learning/rollout";
+import { readSnapshot } from "../continual-learning/snapshot";
+import { ClassBalancedBuffer, RecentPerClass } from "../continual-learning/strategies";
+import { seededRandom } from "../../sdk/random";
 import { configPath, defineNode, port } from "../../sdk";
 import { registry as registryService, rollouts as rolloutsService } from "../services";
 import type { CandidateEvent } from "../trainer/common";
@@ -18,7 +18,7 @@ const config = gateConfigSchema.extend({
   holdoutSeed: z.number().int().default(0).describe("Seed of the holdout split, a hash of each example's features, so the same stream gives the same holdout on every run (the trainer's must match)"),
   holdoutPerClass: z.number().int().min(5).max(1_000_000).default(100).describe("Newest holdout examples kept per class: the gate judges on these (every class seen stays represented, in its latest form) (at most 1,000,000)"),
   holdoutPerExperience: z.number().int().min(10).max(10_000_000).default(1000).describe("Holdout examples kept per experience, class-balanced, for the accuracy matrix (at most 10,000,000)"),
-  golden: configPath({ kind: "folder", describe: "Folder of a trusted golden-set snapshot (runtime/cl/snapshot.ts format): the guard against poisoned data" }).optional(),
+  golden: configPath({ kind: "folder", describe: "Folder of a trusted golden-set snapshot (nodes/continual-learning/snapshot.ts format): the guard against poisoned data" }).optional(),
   rollout: rolloutConfigSchema.default(rolloutConfigSchema.parse({})).describe("How a passed candidate becomes champion"),
 });
 

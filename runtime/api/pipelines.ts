@@ -9,7 +9,7 @@ import { NodeError } from "../../sdk/errors";
 import { OverloadedError } from "../overload";
 import { PipelineInvalidError, PipelineStartError, type Runtime } from "../runtime";
 import { pipelineJsonSchema } from "../schema";
-import { jsonReplacer, stringify } from "./json";
+import { jsonReplacer, stringify } from "../../sdk/json";
 
 function notFound(reply: FastifyReply, what: string) {
   return reply.status(404).send({ error: `${what} not found` });

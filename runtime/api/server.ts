@@ -6,12 +6,12 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Runtime } from "../runtime";
 import { editorRoutes } from "./editor";
 import { pipelineRoutes } from "./pipelines";
-import { stringify } from "./json";
+import { stringify } from "../../sdk/json";
 import { v2Routes } from "./v2";
-import { clRoutes } from "./cl";
 import { packageRoutes } from "./packages";
 import { addAccessChecks, type GuardOptions } from "./auth";
 import { registerJsonBodyParser } from "./json-body";
+import { registerPackageRoutes } from "../packages/extensions";
 
 /**
  * Access (runtime/api/auth.ts): `auth` maps tokens to roles; without it no token is asked
@@ -25,9 +25,17 @@ export interface ApiOptions extends GuardOptions {
   logger?: boolean;
 }
 
-/** Route plugins, one per area: each gets the runtime. */
+/** Route plugins, one per area: each gets the runtime. Then the routes node packages give (their package.json "routes"). */
 export type ApiPlugin = (app: FastifyInstance, runtime: Runtime) => void | Promise<void>;
-const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, clRoutes, packageRoutes];
+const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, packageRoutes, contributedRoutes];
+
+async function contributedRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
+  await registerPackageRoutes(app, runtime.nodeTypes.packages, {
+    dataDir: runtime.dataDir,
+    service: (key) => runtime.services[key.name] as never,
+    hasPipeline: (name) => runtime.get(name) !== undefined,
+  });
+}
 
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
   const app = baseApp(options);

@@ -12,13 +12,18 @@ import { totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
-import type { Backend } from "../../gpu-agent/backend";
-import { formatSize, ModelHost, parseSize } from "../../gpu-agent/host";
-import { NatsAgent } from "../../gpu-agent/nats";
-import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
-import { createAgentServer } from "../../gpu-agent/server";
-import { LocalModels } from "../../gpu-agent/service";
-import { TritonBackend } from "../../gpu-agent/triton";
+import {
+  createAgentServer,
+  formatSize,
+  loadNatsAgent,
+  LocalModels,
+  ModelHost,
+  OnnxRuntimeBackend,
+  parseSize,
+  TritonBackend,
+  type Backend,
+  type NatsAgent,
+} from "../../gpu-agent";
 import type { GuardOptions } from "../api/auth";
 import { defaultRegistryDir, FsModelRegistry } from "../registry/fs";
 import { isLoopback } from "./loopback";
@@ -145,7 +150,7 @@ export function register(program: Command): void {
       let natsAgent: NatsAgent | undefined;
       const nc = opts.nats ? await connect({ servers: opts.nats, name: "evoflow-agent" }).catch((err: Error) => fail(`cannot reach NATS at ${opts.nats}: ${err.message}`)) : undefined;
       if (nc) {
-        natsAgent = new NatsAgent(nc, host, { id: opts.id });
+        natsAgent = new (await loadNatsAgent())(nc, host, { id: opts.id });
         await natsAgent.start();
       }
       const app = await createAgentServer({

@@ -27,7 +27,7 @@ import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
 import { DEFAULT_GRANTS, PipelineInvalidError, Runtime, type RuntimeOptions } from "../runtime";
 import { createServices } from "../services";
 import { edgeId } from "../schema";
-import { jsonReplacer, stringify } from "../api/json";
+import { jsonReplacer, stringify } from "../../sdk/json";
 import type { TraceNode } from "../provenance";
 import { commandNodeTypes, nodesDirOption } from "./node-packages";
 
@@ -87,12 +87,13 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
     process.stderr.write(`cannot connect to NATS at ${opts.nats}: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  const nodeTypes = await commandNodeTypes({ dirs: opts.nodePackages, data: opts.data });
   const runtime = new Runtime({
     transport,
-    nodeTypes: await commandNodeTypes({ dirs: opts.nodePackages, data: opts.data }),
+    nodeTypes,
     dataDir: opts.data,
     grants,
-    services: await createServices({ dataDir: opts.data }),
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages }),
     localNodes: (_name, def) => workerNodes(def, selection),
     log,
   });

@@ -5,8 +5,8 @@
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { DEFAULT_BATCH_SIZES, profileRegisteredModel } from "../profiler/profile";
-import { parseModelRef, RegistryError } from "../registry/types";
-import type { ModelProfile } from "../registry/types";
+import { parseModelRef, RegistryError } from "../../sdk/registry";
+import type { ModelProfile } from "../../sdk/registry";
 import { formatBytes, formatTable, REGISTRY_OPTION, withRegistry } from "./model";
 
 function parseBatchSizes(text: string): number[] {

@@ -87,13 +87,14 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
   const operator = opts.auth ? serverToken({ token: opts.token, data: opts.data }) : undefined;
   if (operator?.warning) process.stderr.write(`warning: ${operator.warning}\n`);
 
+  const nodeTypes = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
   const runtime = new Runtime({
     // The NATS client loads only when it is used.
     ...(opts.nats ? await (await import("./nats")).natsCoordinatorOptions(opts.nats, { replicas: Number(opts.replicas) }) : {}),
-    nodeTypes: await commandNodeTypes({ dirs: opts.nodes, data: opts.data }),
+    nodeTypes,
     dataDir: opts.data,
     grants,
-    services: await createServices({ dataDir: opts.data }),
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages }),
     log: (level, message, fields) => {
       if (level !== "debug") process.stderr.write(`${level}: ${message} ${fields ? JSON.stringify(fields) : ""}\n`);
     },

@@ -21,7 +21,8 @@ import { payloadProblem, type PortType } from "../../sdk/ports";
 import { TraceStore } from "../provenance";
 import { NodeError } from "../../sdk/errors";
 import type { ServiceKey } from "../../sdk/services";
-import { Ring, TapStore } from "../taps";
+import { Ring } from "../../sdk/ring";
+import { TapStore } from "../taps";
 import type { DeadLetter, EdgeInfo, Transport } from "../transport/transport";
 import type { CompiledNode, CompiledPipeline } from "../validate";
 

@@ -2,6 +2,7 @@
  * ONNX element types under the names Evoflow uses everywhere else (`sdk/ports.ts` DTYPES),
  * plus the ONNX-only ones so a signature can describe any model file.
  */
+import type { OnnxDType } from "../../sdk/registry";
 import { onnx } from "./proto";
 
 const DataType = onnx.TensorProto.DataType;
@@ -23,9 +24,9 @@ export const ONNX_DTYPE_CODES = {
   string: DataType.STRING,
   complex64: DataType.COMPLEX64,
   complex128: DataType.COMPLEX128,
-} as const;
+} as const satisfies Record<OnnxDType, number>;
 
-export type OnnxDType = keyof typeof ONNX_DTYPE_CODES;
+export type { OnnxDType };
 
 const NAME_OF_CODE = new Map<number, OnnxDType>(
   Object.entries(ONNX_DTYPE_CODES).map(([name, code]) => [code as number, name as OnnxDType]),

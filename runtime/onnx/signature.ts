@@ -5,31 +5,11 @@
  */
 import type { OnnxProto } from "./proto";
 import { onnx } from "./proto";
-import { dtypeOfCode, type OnnxDType } from "./dtypes";
+import type { ModelSignature, TensorSignature } from "../../sdk/registry";
+import { dtypeOfCode } from "./dtypes";
 
-export interface TensorSignature {
-  name: string;
-  /** "tensor" for ordinary tensors; other ONNX value kinds are described but carry no dtype/shape of their own. */
-  kind: "tensor" | "sparse_tensor" | "sequence" | "map" | "optional";
-  dtype?: OnnxDType;
-  /**
-   * Sizes, with -1 for a dimension fixed only at run time (a named one such as "batch" or an
-   * unknown one). Absent when the model does not give even the rank (allowed by ONNX, seen on outputs).
-   */
-  shape?: number[];
-  /** The symbolic name of each dynamic dimension (e.g. "batch"), null where the size is fixed or unnamed. */
-  dimNames?: (string | null)[];
-}
-
-export interface ModelSignature {
-  inputs: TensorSignature[];
-  outputs: TensorSignature[];
-  irVersion: number;
-  opsets: { domain: string; version: number }[];
-  producer?: string;
-  graphName?: string;
-  metadata: Record<string, string>;
-}
+// The signature types are the registry's (sdk/registry.ts), exported here too for their readers.
+export type { ModelSignature, TensorSignature } from "../../sdk/registry";
 
 /** The bytes are not an ONNX model; the message says what is wrong. */
 export class InvalidOnnxModelError extends Error {

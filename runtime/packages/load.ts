@@ -4,7 +4,10 @@
  *   "evoflow": { "sdk": "^1", "nodes": ["./index.js"], "namespace": "acme" }
  *
  * `nodes` lists modules whose default export is a node definition (`defineNode`) or an array of
- * them; `sdk` is the SDK range it was built for (sdk-range.ts). Evoflow's own nodes are such a
+ * them; `sdk` is the SDK range it was built for (sdk-range.ts). A package may also give the
+ * runtime shared services (`"services": [module]`, default export `ProvideServices`), HTTP
+ * routes (`"routes": [module]`, `RegisterRoutes`) and CLI subcommands (`"commands": { name:
+ * module }`, `RegisterCommand`): sdk/extensions.ts; runtime/packages/extensions.ts loads them. Evoflow's own nodes are such a
  * package (nodes/package.json) and load through here like any other.
  *
  * Namespaces, one rule for every package: a type is named `<namespace>.<name>`, its namespace one
@@ -35,6 +38,10 @@ export interface NodePackage {
   namespaces: string[];
   /** The node types it gives, sorted. */
   types: string[];
+  /** Modules giving shared services, HTTP routes (absolute paths), and CLI subcommands by name. */
+  services: string[];
+  routes: string[];
+  commands: Record<string, string>;
 }
 
 export interface LoadOptions extends DiscoverOptions {
@@ -87,6 +94,8 @@ async function loadPackage({ dir, source }: PackageFolder): Promise<Loaded> {
   const modules = declared.nodes;
   if (!Array.isArray(modules) || modules.length === 0 || !modules.every((m) => typeof m === "string"))
     problems.push(`${label}: "evoflow.nodes" must list its node modules, e.g. ["./dist/index.js"]`);
+  const extensions = extensionModules(dir, declared);
+  if (typeof extensions === "string") problems.push(`${label}: ${extensions}`);
   // An SDK mismatch refuses the package before any of its code runs.
   if (problems.length) return { problems };
   if (source !== "builtin") resolveSdkForPackages();
@@ -118,7 +127,34 @@ async function loadPackage({ dir, source }: PackageFolder): Promise<Loaded> {
   for (const [i, type] of types.entries()) if (type === types[i - 1]) problems.push(`${label}: node type "${type}" is declared twice`);
   if (problems.length) return { problems };
   const version = typeof json.version === "string" ? json.version : "0.0.0";
-  return { pkg: { name, version, dir, source, sdk: sdk as string, namespaces: namespaces as string[], types }, definitions };
+  const { services, routes, commands } = extensions as Exclude<typeof extensions, string>;
+  return { pkg: { name, version, dir, source, sdk: sdk as string, namespaces: namespaces as string[], types, services, routes, commands }, definitions };
+}
+
+/** The package's service, route and command modules as absolute paths inside it, or what is wrong with them. */
+export function extensionModules(dir: string, declared: Record<string, unknown>): Pick<NodePackage, "services" | "routes" | "commands"> | string {
+  const inside = (module: unknown, key: string): string => {
+    if (typeof module !== "string") throw new Error(`"evoflow.${key}" must name modules, e.g. "./dist/${key}.js"`);
+    const file = path.resolve(dir, module);
+    if (!file.startsWith(dir + path.sep)) throw new Error(`"evoflow.${key}": module "${module}" is outside the package`);
+    return file;
+  };
+  const list = (key: string) => {
+    const value = declared[key] ?? [];
+    if (!Array.isArray(value)) throw new Error(`"evoflow.${key}" must be a list of modules`);
+    return value.map((m) => inside(m, key));
+  };
+  try {
+    const commands = declared.commands ?? {};
+    if (typeof commands !== "object" || commands === null || Array.isArray(commands)) throw new Error(`"evoflow.commands" must map command names to modules, e.g. { "acme": "./dist/cli.js" }`);
+    return {
+      services: list("services"),
+      routes: list("routes"),
+      commands: Object.fromEntries(Object.entries(commands).map(([name, m]) => [name, inside(m, "commands")])),
+    };
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** The namespaces a package owns, or why it has none. */

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildMlp } from "../onnx/build";
 import { FsModelRegistry } from "../registry/fs";
-import type { ModelProfile } from "../registry/types";
+import type { ModelProfile } from "../../sdk/registry";
 import { makeMlp } from "../../test/fixtures/mlp";
 import { percentile, profileModel, profileRegisteredModel, type ProfileProgress } from "./profile";
 

@@ -8,8 +8,8 @@ import * as os from "node:os";
 import { performance } from "node:perf_hooks";
 import { ort } from "../onnx/ort";
 import { readSignature, type TensorSignature } from "../onnx/signature";
-import type { ModelRegistry, ModelProfile, ModelVersion, BatchProfile, VersionRef } from "../registry/types";
-import { RegistryError } from "../registry/types";
+import type { ModelRegistry, ModelProfile, ModelVersion, BatchProfile, VersionRef } from "../../sdk/registry";
+import { RegistryError } from "../../sdk/registry";
 
 export interface ProfileOptions {
   /** Batch sizes to measure, in order (default 1, 2, 4, 8, 16, 32). */

@@ -18,7 +18,7 @@ import {
   type RegistryEvent,
   type ValidationReport,
   type VersionRef,
-} from "./types";
+} from "../../sdk/registry";
 
 /** The current champion of a model (null: none), numbered so readers can order signals. */
 export interface ChampionSignal {

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { writeFileAtomic } from "../files";
 import { BaseModelRegistry, type ChampionSignal } from "./base";
 import { prepareRegistration, sha256Hex, summarize } from "./records";
-import { checkModelName, MODEL_NAME, RegistryError, type ModelSummary, type ModelVersion, type RegisterInput } from "./types";
+import { checkModelName, MODEL_NAME, RegistryError, type ModelSummary, type ModelVersion, type RegisterInput } from "../../sdk/registry";
 
 /** `EVOFLOW_REGISTRY`, or `.evoflow/registry` under the working directory. */
 export function defaultRegistryDir(): string {

@@ -17,7 +17,7 @@ import { once } from "node:events";
 import { GridFSBucket, MongoClient, type Collection } from "mongodb";
 import { BaseModelRegistry, type ChampionSignal } from "./base";
 import { prepareRegistration, sha256Hex, summarize } from "./records";
-import { checkModelName, RegistryError, type ModelSummary, type ModelVersion, type RegisterInput } from "./types";
+import { checkModelName, RegistryError, type ModelSummary, type ModelVersion, type RegisterInput } from "../../sdk/registry";
 
 interface ModelDoc {
   _id: string;

@@ -20,7 +20,7 @@ import { Objm, type ObjectStore } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { BaseModelRegistry, type ChampionSignal } from "./base";
 import { notFound, prepareRegistration, sha256Hex, summarize } from "./records";
-import { checkModelName, RegistryError, type ModelSummary, type ModelVersion, type RegisterInput } from "./types";
+import { checkModelName, RegistryError, type ModelSummary, type ModelVersion, type RegisterInput } from "../../sdk/registry";
 
 export interface NatsRegistryOptions {
   /** Server URL(s); or pass an open `connection` to share it. */

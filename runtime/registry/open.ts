@@ -7,7 +7,7 @@
  *   mongodb://… / mongodb+srv://…     MongoDB documents + GridFS (needs the `mongodb` package)
  */
 import { FsModelRegistry } from "./fs";
-import type { ModelRegistry } from "./types";
+import type { ModelRegistry } from "../../sdk/registry";
 
 /** The location to use: the one given, else EVOFLOW_REGISTRY_NATS, else EVOFLOW_REGISTRY, else `.evoflow/registry`. */
 export function registryLocation(explicit?: string): string {

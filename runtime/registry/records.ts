@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { InvalidOnnxModelError, readSignature } from "../onnx/signature";
-import { checkModelName, RegistryError, MODEL_STATUSES, type Lineage, type ModelStatus, type ModelSummary, type ModelVersion, type RegisterInput } from "./types";
+import { checkModelName, RegistryError, MODEL_STATUSES, type Lineage, type ModelStatus, type ModelSummary, type ModelVersion, type RegisterInput } from "../../sdk/registry";
 
 /**
  * Checks a registration before anything is stored: the name, and that the artifact is an

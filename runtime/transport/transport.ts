@@ -7,7 +7,7 @@
  * caller beyond acceptance (a bounded queue in memory, a JetStream stream on NATS).
  */
 import type { Message } from "../envelope";
-import type { TraceNode } from "../provenance";
+import type { TraceNode } from "../envelope";
 import type { Pipeline } from "../schema";
 
 export interface EdgeInfo {

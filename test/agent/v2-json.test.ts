@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { tensorFromJson } from "../../gpu-agent/tensors";
 import { JsonNumbers, parseInferRequestJson } from "../../gpu-agent/v2-json";
-import { seededRandom } from "../../runtime/random";
+import { seededRandom } from "../../sdk/random";
 import { JsonDepthError } from "../../runtime/json-depth";
 
 /** The tensor `JSON.parse` and a typed array give, and the one the fast reader gives, for one input's data text. */

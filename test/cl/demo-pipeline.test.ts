@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { HistoryStore, historyRoot } from "../../runtime/cl/history";
-import type { RolloutResult } from "../../runtime/cl/rollout";
-import type { ModelRegistry } from "../../runtime/registry/types";
+import { HistoryStore, historyRoot } from "../../nodes/continual-learning/history";
+import type { RolloutResult } from "../../nodes/continual-learning/rollout";
+import type { ModelRegistry } from "../../sdk/registry";
 import { Runtime } from "../../runtime/runtime";
 import { createServices } from "../../runtime/services";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { imageRow, loadFashionMnist, loadFashionMnistImages } from "../../runtime/cl/fashion-mnist";
+import { imageRow, loadFashionMnist, loadFashionMnistImages } from "../../nodes/continual-learning/fashion-mnist";
 
 describe("Fashion-MNIST loading", () => {
   it("reads a range of rows as bytes that match the whole split read at once", async () => {

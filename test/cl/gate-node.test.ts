@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { HistoryStore, historyRoot } from "../../runtime/cl/history";
+import { HistoryStore, historyRoot } from "../../nodes/continual-learning/history";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { makeMlp } from "../fixtures/mlp";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clMetrics } from "../../runtime/cl/metrics";
+import { clMetrics } from "../../nodes/continual-learning/metrics";
 
 describe("Avalanche CL metrics", () => {
   it("average accuracy, forgetting and BWT of a 3-step accuracy matrix, by hand", () => {

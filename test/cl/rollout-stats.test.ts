@@ -1,7 +1,7 @@
 /** The canary's accuracy check: it rolls back on a drop the labels show, not on noise. */
 import { describe, expect, it } from "vitest";
-import { lowestAccuracyDrop, normalQuantile, type RolloutStatus } from "../../runtime/cl/rollout";
-import { rolloutSummary } from "../../runtime/cl/rollout-summary";
+import { lowestAccuracyDrop, normalQuantile, type RolloutStatus } from "../../nodes/continual-learning/rollout";
+import { rolloutSummary } from "../../nodes/continual-learning/rollout-summary";
 
 describe("canary accuracy check", () => {
   it("normal quantiles match the tables", () => {

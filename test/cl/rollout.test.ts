@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ort } from "../../runtime/onnx/ort";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { indicesOfClasses, loadFashionMnist, subset } from "../../runtime/cl/fashion-mnist";
-import { rolloutConfigSchema, RolloutRouter, type Rollout } from "../../runtime/cl/rollout";
-import { train, trainConfigSchema } from "../../runtime/cl/train";
+import { indicesOfClasses, loadFashionMnist, subset } from "../../nodes/continual-learning/fashion-mnist";
+import { rolloutConfigSchema, RolloutRouter, type Rollout } from "../../nodes/continual-learning/rollout";
+import { train, trainConfigSchema } from "../../nodes/continual-learning/train";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 
 const MODEL = "canary-test";

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ort } from "../../runtime/onnx/ort";
-import { fromOnnx, toOnnx } from "../../runtime/cl/dense";
-import { indicesOfClasses, loadFashionMnist, subset } from "../../runtime/cl/fashion-mnist";
-import { ClassBalancedBuffer, chooseScenario, combineFisher, ewcPenalty, lwfPenalty } from "../../runtime/cl/strategies";
-import { tfReady } from "../../runtime/cl/tf";
-import { predict, train, trainConfigSchema } from "../../runtime/cl/train";
+import { fromOnnx, toOnnx } from "../../nodes/continual-learning/dense";
+import { indicesOfClasses, loadFashionMnist, subset } from "../../nodes/continual-learning/fashion-mnist";
+import { ClassBalancedBuffer, chooseScenario, combineFisher, ewcPenalty, lwfPenalty } from "../../nodes/continual-learning/strategies";
+import { tfReady } from "../../nodes/continual-learning/tf";
+import { predict, train, trainConfigSchema } from "../../nodes/continual-learning/train";
 import { readSignature } from "../../runtime/onnx/signature";
-import { seededRandom } from "../../runtime/random";
+import { seededRandom } from "../../sdk/random";
 import { makeMlp } from "../fixtures/mlp";
 
 async function runOnnx(bytes: Uint8Array, x: Float32Array, count: number, features: number): Promise<Float32Array> {

@@ -4,9 +4,9 @@
  * and a failed job's process never reused.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { indicesOfClasses, loadFashionMnist, subset } from "../../runtime/cl/fashion-mnist";
-import { train, trainConfigSchema } from "../../runtime/cl/train";
-import { stopIdleTrainer, trainInChildProcess } from "../../runtime/cl/trainer-process";
+import { indicesOfClasses, loadFashionMnist, subset } from "../../nodes/continual-learning/fashion-mnist";
+import { train, trainConfigSchema } from "../../nodes/continual-learning/train";
+import { stopIdleTrainer, trainInChildProcess } from "../../nodes/continual-learning/trainer-process";
 
 afterAll(() => void stopIdleTrainer());
 

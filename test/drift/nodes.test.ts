@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunningPipeline } from "../../runtime/engine/engine";
 import { Runtime } from "../../runtime/runtime";
 import type { DriftEvent } from "../../nodes/drift/event";
-import { loadNode, NodeLoadError, type TestNode } from "../../sdk/testing";
+import { loadNode, NodeLoadError, type TestNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
 import { probe, testNodeTypes } from "../runtime/helpers";
 

@@ -14,7 +14,7 @@ import { mixTrainingSet } from "../../nodes/sampler/mix";
 import { RehearsalBuffer } from "../../nodes/sampler/rehearsal";
 import { Reservoir } from "../../nodes/sampler/reservoir";
 import { Runtime } from "../../runtime/runtime";
-import { loadNode } from "../../sdk/testing";
+import { loadNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
 import { probe, testNodeTypes } from "../runtime/helpers";
 

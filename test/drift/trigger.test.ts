@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { TriggerPolicy, type TriggerEvent } from "../../nodes/control/trigger-policy";
-import { loadNode, type TestNode } from "../../sdk/testing";
+import { loadNode, type TestNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
 
 describe("trigger policies", () => {

@@ -12,10 +12,10 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInProcessAgent } from "../../gpu-agent/in-process";
-import { indicesOfClasses, loadFashionMnist, subset } from "../../runtime/cl/fashion-mnist";
-import { HistoryStore, historyRoot } from "../../runtime/cl/history";
-import { writeSnapshot } from "../../runtime/cl/snapshot";
-import { train, trainConfigSchema } from "../../runtime/cl/train";
+import { indicesOfClasses, loadFashionMnist, subset } from "../../nodes/continual-learning/fashion-mnist";
+import { HistoryStore, historyRoot } from "../../nodes/continual-learning/history";
+import { writeSnapshot } from "../../nodes/continual-learning/snapshot";
+import { train, trainConfigSchema } from "../../nodes/continual-learning/train";
 import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { ARTIFACTS, ensureEditorBuilt, launch, pageErrors, serve, type Served } from "./harness";
@@ -107,7 +107,7 @@ describe("CL dashboard", () => {
     await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain("promoted");
     expect(await row.textContent()).toContain("fmnist@2");
     expect(await row.textContent()).toContain("600 new labelled examples");
-    // A direct promotion: no rollout (runtime/cl/rollout-summary.ts words canary and shadow ones).
+    // A direct promotion: no rollout (nodes/continual-learning/rollout-summary.ts words canary and shadow ones).
     expect(await row.locator('[data-testid="history-rollout"]').textContent()).toBe("-");
     await expect.poll(() => page.textContent('[data-testid="champion"]')).toBe("fmnist@2");
     expect(await page.textContent('[data-testid="accuracy"]')).toMatch(/^\d+\.\d%$/);

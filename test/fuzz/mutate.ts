@@ -8,7 +8,7 @@
  * when each step is printed.
  */
 import { jsonPath } from "../../runtime/validate";
-import { seededRandom, stringHash } from "../../runtime/random";
+import { seededRandom, stringHash } from "../../sdk/random";
 
 export type Rng = () => number;
 

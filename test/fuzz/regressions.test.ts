@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApi } from "../../runtime/api/server";
 import { nodeTypes } from "../../runtime/node-types";
 import { Runtime } from "../../runtime/runtime";
-import type { ModelRegistry } from "../../runtime/registry/types";
+import type { ModelRegistry } from "../../sdk/registry";
 import { createServices } from "../../runtime/services";
 import { validatePipeline } from "../../runtime/validate";
 import { makeMlp } from "../fixtures/mlp";

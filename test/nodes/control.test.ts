@@ -3,7 +3,7 @@
  * their input ports, read back on their output ports, on the real engine.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { loadNode, type TestNode } from "../../sdk/testing";
+import { loadNode, type TestNode } from "../../testing";
 import { builtin } from "./builtin";
 
 let node: TestNode | undefined;

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadNode, type TestNode } from "../../sdk/testing";
+import { loadNode, type TestNode } from "../../testing";
 import { builtin } from "./builtin";
 
 const sink = builtin("io.sink");

@@ -4,7 +4,7 @@
  * JSON paths.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { loadNode, NodeLoadError, type TestNode } from "../../sdk/testing";
+import { loadNode, NodeLoadError, type TestNode } from "../../testing";
 import { builtin } from "./builtin";
 
 let node: TestNode | undefined;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { configPath, defineNode, defineService, port, z } from "../../sdk";
-import { loadNode, NodeLoadError, provide, type TestNode } from "../../sdk/testing";
+import { loadNode, NodeLoadError, provide, type TestNode } from "../../testing";
 
 let node: TestNode | undefined;
 afterEach(async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { NatsModelRegistry } from "../../runtime/registry/nats";
 import { NatsServer } from "../nats/server";
-import type { ModelSummary, ModelVersion } from "../../runtime/registry/types";
+import type { ModelSummary, ModelVersion } from "../../sdk/registry";
 import { makeMlp } from "../fixtures/mlp";
 
 const root = path.resolve(import.meta.dirname, "../..");

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { RegistryError, type ModelRegistry, type ModelProfile, type RegistryEvent } from "../../runtime/registry/types";
+import { RegistryError, type ModelRegistry, type ModelProfile, type RegistryEvent } from "../../sdk/registry";
 import { makeMlp } from "../fixtures/mlp";
 
 export interface RegistryFixture {

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { FsModelRegistry } from "../../runtime/registry/fs";
-import type { RegistryEvent } from "../../runtime/registry/types";
+import type { RegistryEvent } from "../../sdk/registry";
 import { makeMlp } from "../fixtures/mlp";
 import { registryConformance } from "./conformance";
 

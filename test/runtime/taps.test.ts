@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { binaryBytes } from "../../runtime/binary-payload";
 import type { Message } from "../../runtime/envelope";
 import { tensor } from "../../sdk/ports";
-import { Ring, TapStore } from "../../runtime/taps";
+import { Ring } from "../../sdk/ring";
+import { TapStore } from "../../runtime/taps";
 
 let n = 0;
 function message(payload: unknown): Message {

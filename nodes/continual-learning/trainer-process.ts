@@ -12,7 +12,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { childEntry } from "../paths";
+import { childEntry } from "../../runtime/paths";
 import { spawnLowPriority } from "./low-priority";
 import { writeSnapshot } from "./snapshot";
 import type { TrainJob, TrainProgress, TrainResult } from "./train";
@@ -22,13 +22,13 @@ export interface TrainInProcessOptions {
   signal?: AbortSignal;
   /** Nice value for the child where the idle scheduling class is unavailable (higher is lower priority). */
   niceness?: number;
-  /** A snapshot folder (runtime/cl/snapshot.ts) that already holds `job.data`: the child reads it there instead of a copy. */
+  /** A snapshot folder (nodes/continual-learning/snapshot.ts) that already holds `job.data`: the child reads it there instead of a copy. */
   snapshotDir?: string;
 }
 
 type ChildMessage = { type: "progress"; progress: TrainProgress } | { type: "result"; result: TrainResult } | { type: "error"; message: string };
 
-const CHILD = childEntry("runtime/cl/train-child.ts");
+const CHILD = childEntry("nodes/continual-learning/train-child.ts");
 
 /** How long a training process waits for its next job before it is stopped. */
 export const IDLE_EXIT_MS = 60_000;

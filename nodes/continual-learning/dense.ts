@@ -3,8 +3,8 @@
  * ONNX files (written with runtime/onnx/build.ts, read back with onnx-proto so a
  * stateful trainer can warm-start from the champion's file) and tfjs variables.
  */
-import { buildMlp, type Activation } from "../onnx/build";
-import { decodeModel } from "../onnx/signature";
+import { buildMlp, type Activation } from "../../runtime/onnx/build";
+import { decodeModel } from "../../runtime/onnx/signature";
 
 export interface DenseWeights {
   /** [inputs, units] row-major: y = x·W + b. */

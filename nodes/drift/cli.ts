@@ -21,9 +21,9 @@ import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { driftNodes } from "../../nodes/drift";
-import type { DriftEvent } from "../../nodes/drift/event";
-import { createMessage } from "../envelope";
+import { driftNodes } from "./index";
+import type { DriftEvent } from "./event";
+import { createMessage } from "../../sdk/envelope";
 import type { NodeContext, NodeDefinition } from "../../sdk/contract";
 
 type Cell = number | string;
@@ -184,7 +184,7 @@ export async function runDrift(
   return count;
 }
 
-export function register(program: Command): void {
+export default function register(program: Command): void {
   program
     .command("drift")
     .description("run a drift detector offline over numbers (one per line) or CSV columns; prints one JSON line per detection")

@@ -2,20 +2,17 @@
  * `evoflow history <service>` and `evoflow card <model@version>`: a CL service's updates and
  * a model version's card, read from the data folder (history under `<data>/cl/history`, the
  * registry in `$EVOFLOW_REGISTRY` or `<data>/registry`, as `evoflow run` uses them) or, with
- * `--url`, from a running runtime's API.
+ * `--url`, from a running runtime's API. Commands of Evoflow's own node package (nodes/package.json "commands").
  */
 import path from "node:path";
 import type { Command } from "commander";
-import { findModelCard, historyRoot, HistoryStore, type HistoryEntry, type ModelCard } from "../cl/history";
-import { rolloutSummary } from "../cl/rollout-summary";
-import { FsModelRegistry } from "../registry/fs";
-import { parseModelRef } from "../registry/types";
-import { formatTable } from "./model";
-import { authHeaders } from "./token";
+import { parseModelRef, type CommandHost } from "../../sdk";
+import { findModelCard, historyRoot, HistoryStore, type HistoryEntry, type ModelCard } from "./history";
+import { rolloutSummary } from "./rollout-summary";
 
 /** With --url: the token from --token, EVOFLOW_TOKEN or the data folder's token file, as `evoflow run` saved it. */
-async function getJson(url: string, opts: { token?: string; data: string }): Promise<unknown> {
-  const res = await fetch(url, { headers: authHeaders(opts) });
+async function getJson(host: CommandHost, url: string, opts: { token?: string; data: string }): Promise<unknown> {
+  const res = await fetch(url, { headers: host.authHeaders(opts) });
   const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
   if (!res.ok) throw new Error((body as { error?: string }).error ?? `HTTP ${res.status}`);
   return body;
@@ -23,8 +20,8 @@ async function getJson(url: string, opts: { token?: string; data: string }): Pro
 
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "-" : `${(100 * v).toFixed(1)}%`);
 
-function historyTable(entries: HistoryEntry[]): string {
-  return formatTable(
+function historyTable(host: CommandHost, entries: HistoryEntry[]): string {
+  return host.formatTable(
     ["version", "at", "decision", "trigger", "scenario", "strategy", "examples", "train s", "holdout", "avg acc", "BWT", "rollout", "why"],
     entries.map((e) => [
       e.version === undefined ? "-" : `${e.model}@${e.version}`,
@@ -81,7 +78,7 @@ async function run(body: () => Promise<void>): Promise<void> {
   }
 }
 
-export function register(program: Command): void {
+export default function register(program: Command, host: CommandHost): void {
   program
     .command("history")
     .description("every model update of a CL service, accepted or rejected, with its trigger, data, strategy, metrics and validation")
@@ -93,10 +90,10 @@ export function register(program: Command): void {
     .action((service: string, opts: { data: string; url?: string; token?: string; json?: boolean }) =>
       run(async () => {
         const entries = opts.url
-          ? ((await getJson(`${opts.url}/api/services/${encodeURIComponent(service)}/history`, opts)) as { entries: HistoryEntry[] }).entries
+          ? ((await getJson(host, `${opts.url}/api/services/${encodeURIComponent(service)}/history`, opts)) as { entries: HistoryEntry[] }).entries
           : await new HistoryStore(historyRoot(opts.data)).list(service);
         if (!opts.url && !entries.length) throw new Error(`no history for service "${service}" in ${historyRoot(opts.data)}`);
-        process.stdout.write(opts.json ? `${JSON.stringify(entries, null, 2)}\n` : historyTable(entries));
+        process.stdout.write(opts.json ? `${JSON.stringify(entries, null, 2)}\n` : historyTable(host, entries));
       }),
     );
 
@@ -113,9 +110,9 @@ export function register(program: Command): void {
       run(async () => {
         const parsed = parseModelRef(ref, "champion");
         let card: ModelCard | undefined;
-        if (opts.url) card = (await getJson(`${opts.url}/api/models/${encodeURIComponent(parsed.name)}/${parsed.ref}/card`, opts)) as ModelCard;
+        if (opts.url) card = (await getJson(host, `${opts.url}/api/models/${encodeURIComponent(parsed.name)}/${parsed.ref}/card`, opts)) as ModelCard;
         else {
-          const registry = new FsModelRegistry(opts.registry ?? (process.env.EVOFLOW_REGISTRY || path.join(opts.data, "registry")));
+          const registry = await host.openRegistry(opts.registry ?? (process.env.EVOFLOW_REGISTRY || path.join(opts.data, "registry")));
           try {
             card = await findModelCard(registry, new HistoryStore(historyRoot(opts.data)), parsed.name, parsed.ref);
           } finally {

@@ -2,9 +2,41 @@
  * The model registry: models by name, each with numbered versions. A version holds the ONNX
  * artifact, the signature read from it, a status, metrics, lineage, profile, validation
  * report and labels. Backends (file system here; NATS KV + Object Store; MongoDB) implement
- * `ModelRegistry` and must pass `test/registry/conformance.ts`.
+ * `ModelRegistry` and must pass `test/registry/conformance.ts`. In the SDK: nodes reach the
+ * registry as the `registry` service, typed by `ModelRegistry`.
  */
-import type { ModelSignature } from "../onnx/signature";
+
+/** ONNX element types under Evoflow's names (runtime/onnx/dtypes.ts maps each to its ONNX code). */
+export type OnnxDType =
+  | "float32" | "float64" | "float16" | "bfloat16"
+  | "int8" | "int16" | "int32" | "int64"
+  | "uint8" | "uint16" | "uint32" | "uint64"
+  | "bool" | "string" | "complex64" | "complex128";
+
+/** A model's inputs and outputs as its ONNX file declares them (runtime/onnx/signature.ts reads them). */
+export interface TensorSignature {
+  name: string;
+  /** "tensor" for ordinary tensors; other ONNX value kinds are described but carry no dtype/shape of their own. */
+  kind: "tensor" | "sparse_tensor" | "sequence" | "map" | "optional";
+  dtype?: OnnxDType;
+  /**
+   * Sizes, with -1 for a dimension fixed only at run time (a named one such as "batch" or an
+   * unknown one). Absent when the model does not give even the rank (allowed by ONNX, seen on outputs).
+   */
+  shape?: number[];
+  /** The symbolic name of each dynamic dimension (e.g. "batch"), null where the size is fixed or unnamed. */
+  dimNames?: (string | null)[];
+}
+
+export interface ModelSignature {
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+  irVersion: number;
+  opsets: { domain: string; version: number }[];
+  producer?: string;
+  graphName?: string;
+  metadata: Record<string, string>;
+}
 
 /**
  * `candidate`: registered, not serving. `champion`: the one version serving `name@champion`

@@ -3,10 +3,10 @@
  * (warm start from the champion's ONNX weights, with replay / EWC / LwF) or stateless
  * (from scratch), and returns the candidate as ONNX with the champion's exact signature,
  * plus the CL state the next stateful run needs (seen classes, EWC importance, replay buffer).
- * Pure computation: `runtime/cl/trainer-process.ts` runs it in a child process.
+ * Pure computation: `nodes/continual-learning/trainer-process.ts` runs it in a child process.
  */
 import { z } from "zod";
-import { seededRandom } from "../random";
+import { seededRandom } from "../../sdk/random";
 import { architectureOf, fromOnnx, initDense, toOnnx, type DenseModel } from "./dense";
 import { FrozenExtractor, headOf } from "./extractor";
 import type { LabelledSet } from "./fashion-mnist";

@@ -5,9 +5,9 @@
  * records every message arriving there. Made per test node, as closures over its own records.
  */
 import { z } from "zod";
-import { defineNode, type Emit, type NodeDefinition } from "../contract";
-import type { Message } from "../envelope";
-import { port as portType, type Ports } from "../ports";
+import { defineNode, type Emit, type NodeDefinition } from "../sdk/contract";
+import type { Message } from "../sdk/envelope";
+import { port as portType, type Ports } from "../sdk/ports";
 
 export const FEED_ID = "testing-feed";
 export const CAPTURE_ID = "testing-capture";

@@ -1,7 +1,7 @@
 /**
  * Runs a user's training command (a PyTorch script, anything) under a fixed contract:
  *
- *   in   the dataset snapshot folder (runtime/cl/snapshot.ts: meta.json, x.f32, y.i32) and,
+ *   in   the dataset snapshot folder (nodes/continual-learning/snapshot.ts: meta.json, x.f32, y.i32) and,
  *        when there is a champion, its ONNX file;
  *   out  an ONNX file at the output path, with the champion's signature (checked);
  *   stdout  progress as JSON lines: {"progress": 0.5, "loss": 0.31, "samples": 12000}
@@ -15,7 +15,7 @@
 import * as fs from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { readSignature } from "../onnx/signature";
+import { readSignature } from "../../runtime/onnx/signature";
 import { spawnLowPriority } from "./low-priority";
 
 export interface ExternalRun {

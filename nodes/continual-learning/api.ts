@@ -3,23 +3,23 @@
  *   GET /api/services/:name/history        every update, accepted or rejected, oldest first
  *   GET /api/models/:name/:version/card    version: a number, "champion" or "latest"
  *   GET /api/rollouts                      shadow and canary rollouts running, and each model's last finished one
+ * Routes of Evoflow's own node package (nodes/package.json "routes"), served by the runtime behind its access checks.
  */
 import type { FastifyInstance } from "fastify";
-import { findModelCard, historyRoot, HistoryStore } from "../cl/history";
-import type { RolloutRouter } from "../cl/rollout";
-import { parseModelRef, RegistryError, type ModelRegistry } from "../registry/types";
-import type { Runtime } from "../runtime";
+import { parseModelRef, RegistryError, type RouteHost } from "../../sdk";
+import { registry as registryKey, rollouts as rolloutsKey } from "../services";
+import { findModelCard, historyRoot, HistoryStore } from "./history";
 
-export async function clRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
+export default async function clRoutes(app: FastifyInstance, runtime: RouteHost): Promise<void> {
   const history = new HistoryStore(historyRoot(runtime.dataDir));
-  const registry = runtime.services.registry as ModelRegistry | undefined;
-  const rollouts = runtime.services["cl.rollouts"] as RolloutRouter | undefined;
+  const registry = runtime.service(registryKey);
+  const rollouts = runtime.service(rolloutsKey);
 
   app.get<{ Params: { name: string } }>("/api/services/:name/history", async (req, reply) => {
     const { name } = req.params;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) return reply.status(400).send({ error: `invalid service name "${name}"` });
     const entries = await history.list(name);
-    if (!entries.length && !runtime.get(name)) return reply.status(404).send({ error: `no CL service "${name}" (no history and no running pipeline of that name)` });
+    if (!entries.length && !runtime.hasPipeline(name)) return reply.status(404).send({ error: `no CL service "${name}" (no history and no running pipeline of that name)` });
     // A pending entry's rollout is recorded as it started: show how far it has got.
     for (const e of entries) {
       const live = e.decision === "pending" ? rollouts?.get(e.model) : undefined;

@@ -10,16 +10,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { z } from "zod";
-import { pipelineDataDir } from "../../runtime/confined-path";
-import type { RunningPipeline } from "../../runtime/engine/engine";
-import { NodeTypes } from "../../runtime/node-types";
-import { PipelineInvalidError, Runtime } from "../../runtime/runtime";
-import type { DeadLetter } from "../../runtime/transport/transport";
-import { inputsOf, missingCapabilities, missingServices, outputsOf, parseConfig, type Capability, type NodeDefinition } from "../contract";
-import type { Message } from "../envelope";
-import { NodeError } from "../errors";
-import type { Ports } from "../ports";
-import type { ServiceKey } from "../services";
+import { pipelineDataDir } from "../runtime/confined-path";
+import type { RunningPipeline } from "../runtime/engine/engine";
+import { NodeTypes } from "../runtime/node-types";
+import { PipelineInvalidError, Runtime } from "../runtime/runtime";
+import type { DeadLetter } from "../runtime/transport/transport";
+import { inputsOf, missingCapabilities, missingServices, outputsOf, parseConfig, type Capability, type NodeDefinition } from "../sdk/contract";
+import type { Message } from "../sdk/envelope";
+import { NodeError } from "../sdk/errors";
+import type { Ports } from "../sdk/ports";
+import type { ServiceKey } from "../sdk/services";
 import { Captured, CAPTURE_ID, captureNode, FEED_ID, feedNode } from "./harness";
 
 /** A service given to the node under test; make it with `provide(key, value)`. */

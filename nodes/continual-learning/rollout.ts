@@ -15,7 +15,7 @@
  */
 import { z } from "zod";
 import { isTensor } from "../../sdk/ports";
-import type { ModelRegistry } from "../registry/types";
+import type { ModelRegistry } from "../../sdk/registry";
 
 export const rolloutConfigSchema = z.object({
   mode: z.enum(["direct", "shadow", "canary"]).default("direct").describe("direct: hot swap at once; shadow: mirror traffic, compare, then swap; canary: weighted steps with checks"),

@@ -1,5 +1,5 @@
 /**
- * JSON views of messages for the HTTP/WebSocket API. Tensors travel as typed
+ * JSON views of messages, for the HTTP/WebSocket API and nodes that write JSON. Tensors travel as typed
  * arrays internally; over JSON they become `{dtype, shape, data: number[]}`.
  * BigInts become strings, since JSON has no 64-bit integers.
  *

@@ -1,0 +1,18 @@
+/**
+ * The agent's front door: what the runtime uses of it (DESIGN.md "Layout": the runtime
+ * imports nothing else of gpu-agent/). The model host and its backends for `evoflow agent`,
+ * the `models` service an embedded runtime gives its nodes, and the Open Inference Protocol
+ * routes the agent owns.
+ */
+export type { Backend } from "./backend";
+export { CapacityError, formatSize, ModelHost, ModelNotFoundError, parseSize } from "./host";
+export { createModelService } from "./in-process";
+export type { NatsAgent } from "./nats";
+/** Loaded on demand: a runtime that never joins agents over NATS does not load the NATS client. */
+export const loadNatsAgent = async () => (await import("./nats")).NatsAgent;
+export { OnnxRuntimeBackend } from "./onnxruntime";
+export { createAgentServer } from "./server";
+export { LocalModels, NoChampionError, type ModelDescription, type ModelService } from "./service";
+export { TritonBackend } from "./triton";
+export { HttpError, registerRuntimeV2Routes, registerV2Routes } from "./v2-routes";
+export type { V2Provider } from "./v2-provider";

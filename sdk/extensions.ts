@@ -1,0 +1,41 @@
+/**
+ * What a node package may add to a runtime besides node types, each module named in its
+ * package.json `evoflow` key (runtime/packages/load.ts) with one of these as its default export:
+ *
+ *   "evoflow": { "services": ["./dist/services.js"], "routes": ["./dist/api.js"], "commands": { "acme": "./dist/cli.js" } }
+ *
+ * Evoflow's own CL history routes, rollouts service and `evoflow drift`, `history` and `card` come this way.
+ */
+import type { Command } from "commander";
+import type { FastifyInstance } from "fastify";
+import type { ModelRegistry } from "./registry";
+import type { ServiceKey } from "./services";
+
+/** `"services"`: called once per runtime process; returns services by name (the `defineService` names). */
+export type ProvideServices = (options: { dataDir: string }) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+/** What a package's routes see of the runtime. */
+export interface RouteHost {
+  /** The runtime's data folder. */
+  dataDir: string;
+  /** A shared service, or undefined when this runtime has none of that name. */
+  service<T>(key: ServiceKey<T>): T | undefined;
+  /** Whether a pipeline of that name is deployed here. */
+  hasPipeline(name: string): boolean;
+}
+
+/** `"routes"`: registered after the runtime's own, behind the same access checks (token and role, Host, Origin). */
+export type RegisterRoutes = (app: FastifyInstance, host: RouteHost) => void | Promise<void>;
+
+/** What a package's commands get from the `evoflow` CLI, so they work as its own commands do. */
+export interface CommandHost {
+  /** The registry a location names (a folder, nats://…, mongodb://…), as `evoflow model --registry` opens it. */
+  openRegistry(location: string): Promise<ModelRegistry>;
+  /** The Authorization header for a running runtime's API: --token, EVOFLOW_TOKEN or the data folder's token file. */
+  authHeaders(opts: { token?: string; data?: string }): Record<string, string>;
+  /** Left-aligned text columns, as the CLI prints its tables. */
+  formatTable(header: string[], rows: string[][]): string;
+}
+
+/** `"commands"`: adds the subcommand of that name to `evoflow`. */
+export type RegisterCommand = (program: Command, host: CommandHost) => void;
