@@ -91,6 +91,9 @@ export interface PortJson {
 
 export interface NodeTypeInfo {
   type: string;
+  /** The node package giving the type, and the range of it a pipeline using the type lists in `requires` (none for Evoflow's own). */
+  package?: string;
+  requires?: string;
   category: string;
   title: string;
   description: string;
