@@ -9,6 +9,7 @@
 import semver from "semver";
 import type { NodeTypes } from "./node-types";
 import { namespaceOfName, type NodePackage } from "./packages/load";
+import { requiresSchema } from "./schema";
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -26,7 +27,7 @@ export function installCommand(name: string, range: string): string {
 /** The entries of `requires` that are well-formed (the schema reports the others). */
 function entries(requires: unknown): [string, string][] {
   if (!isObject(requires)) return [];
-  return Object.entries(requires).filter((e): e is [string, string] => typeof e[1] === "string" && semver.validRange(e[1]) !== null);
+  return Object.entries(requires).filter((e): e is [string, string] => requiresSchema.safeParse({ [e[0]]: e[1] }).success);
 }
 
 function installedPackage(types: NodeTypes, name: string): NodePackage | undefined {
