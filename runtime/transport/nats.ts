@@ -76,6 +76,7 @@ import type { TraceNode } from "../provenance";
 import { stringHash } from "../random";
 import { edgeId, type Pipeline } from "../schema";
 import { readDeadLetters, readTrace } from "./nats-read";
+import { readRefusals } from "./nats-refusals";
 import { decodeMessage, encode, decode, MalformedMessageError, type DeadLetterRecord, type SyncReply } from "./nats-codec";
 import * as names from "./nats-names";
 import type {
@@ -1001,7 +1002,7 @@ export class NatsTransport implements Transport {
       const ci = await this.jsm.consumers.info(stream, names.consumerName(id)).catch(() => undefined);
       if (ci) lag[id] = { pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered };
     }
-    return { processes, placement, lag };
+    return { processes, placement, lag, refused: await readRefusals(this.nc, pipeline) };
   }
 
   /** The dead letters on the pipeline's stream, from every process; undecodable bytes shown as a text preview. */
