@@ -3,7 +3,7 @@
  * so IDEs validate pipeline files too. Node configs are checked by each node
  * type's own schema in validate.ts, not here.
  */
-import validRange from "semver/ranges/valid";
+import semver from "semver";
 import { z } from "zod";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -77,7 +77,7 @@ export const requiresSchema = z
     z
       .string()
       .max(256)
-      .refine((range) => validRange(range) !== null, { message: 'must be an npm version range, e.g. "^1.2.0"' }),
+      .refine((range) => semver.validRange(range) !== null, { message: 'must be an npm version range, e.g. "^1.2.0"' }),
     { error: (issue) => (issue.code === "invalid_key" ? "must be an npm package name (lower case, an optional @scope/)" : undefined) },
   )
   .refine((r) => Object.keys(r).length <= MAX_REQUIRES, { message: `at most ${MAX_REQUIRES} packages` })
