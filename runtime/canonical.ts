@@ -83,7 +83,8 @@ export function fillRequires(pipeline: unknown, requirementOf: (type: string) =>
     const req = isPlainObject(node) && typeof node.type === "string" ? requirementOf(node.type) : undefined;
     if (req?.range) used.set(req.package, req.range);
   }
-  const requires: Record<string, unknown> = {};
+  // No prototype: a key "__proto__" in a file is an entry like any (validate then refuses its name).
+  const requires: Record<string, unknown> = Object.create(null);
   for (const [name, range] of Object.entries(written)) if (used.has(name) || !installed.has(name)) requires[name] = range;
   for (const [name, range] of used) requires[name] ??= range;
   const { requires: _old, ...rest } = pipeline;
