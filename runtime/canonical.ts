@@ -2,9 +2,9 @@
  * Canonical pipeline JSON, so Git diffs show only real changes: known keys in a
  * fixed order, other keys (node configs) sorted, nodes sorted by id, edges by
  * their ends, positions rounded to whole pixels, 2-space indent, newline at end.
- * Pure (no Node.js APIs): the editor's export uses this same function.
+ * Pure (no Node.js APIs): the editor's export uses this same function, and fillRequires below.
  */
-const TOP_KEYS = ["$schema", "apiVersion", "name", "description", "settings", "nodes", "edges"];
+const TOP_KEYS = ["$schema", "apiVersion", "name", "description", "requires", "settings", "nodes", "edges"];
 const NODE_KEYS = ["id", "type", "title", "placement", "position", "config"];
 const EDGE_KEYS = ["id", "from", "to", "mode", "queue"];
 
@@ -57,4 +57,36 @@ export function canonicalPipeline(pipeline: unknown): unknown {
 /** The canonical text of a pipeline file. */
 export function formatPipeline(pipeline: unknown): string {
   return `${JSON.stringify(canonicalPipeline(pipeline) as Json, null, 2)}\n`;
+}
+
+/** The package giving a node type, with the range `requires` lists for it (none for Evoflow's own). */
+export interface TypeRequirement {
+  package: string;
+  range?: string;
+}
+
+/**
+ * The pipeline with `requires` (runtime/requires.ts) filled from the node types its nodes use, as
+ * `evoflow fmt` and the editor's export write it. Each package giving a used type is listed, with
+ * the range already written for it, else `range`; an entry for one of the `installed` packages
+ * that no node uses any more goes; others stay (a package not installed here may well be used).
+ * No entry left: no `requires` key, so a pipeline of Evoflow's own types keeps its form.
+ * `installed`: the packages installed here that `requires` lists (not Evoflow's own).
+ */
+export function fillRequires(pipeline: unknown, requirementOf: (type: string) => TypeRequirement | undefined, installed: ReadonlySet<string>): unknown {
+  if (!isPlainObject(pipeline) || !Array.isArray(pipeline.nodes)) return pipeline;
+  // A `requires` that is not an object is left for validate to report, not replaced.
+  if (pipeline.requires !== undefined && !isPlainObject(pipeline.requires)) return pipeline;
+  const written = pipeline.requires ?? {};
+  const used = new Map<string, string>();
+  for (const node of pipeline.nodes) {
+    const req = isPlainObject(node) && typeof node.type === "string" ? requirementOf(node.type) : undefined;
+    if (req?.range) used.set(req.package, req.range);
+  }
+  // No prototype: a key "__proto__" in a file is an entry like any (validate then refuses its name).
+  const requires: Record<string, unknown> = Object.create(null);
+  for (const [name, range] of Object.entries(written)) if (used.has(name) || !installed.has(name)) requires[name] = range;
+  for (const [name, range] of used) requires[name] ??= range;
+  const { requires: _old, ...rest } = pipeline;
+  return Object.keys(requires).length ? { ...rest, requires } : rest;
 }

@@ -4,7 +4,9 @@
  * editor all read it.
  */
 import { z } from "zod";
+import type { TypeRequirement } from "./canonical";
 import { loadNodePackages, type LoadOptions, type NodePackage } from "./packages/load";
+import { requiredRange } from "./requires";
 import { configPathFields } from "./confined-path";
 import type { PathMeta } from "../sdk/config-path";
 import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition, type NodeExample } from "../sdk/contract";
@@ -35,6 +37,17 @@ export class NodeTypes {
     return this.packageOfType.get(type);
   }
 
+  /** The package giving a type and the range a pipeline using it lists in `requires` (fmt, runtime/canonical.ts fillRequires). */
+  requirementOf(type: string): TypeRequirement | undefined {
+    const pkg = this.packageOf(type);
+    return pkg && { package: pkg.name, range: requiredRange(pkg) };
+  }
+
+  /** The packages loaded here that `requires` lists when used: all but Evoflow's own. */
+  requirablePackages(): Set<string> {
+    return new Set(this.packages.filter((p) => requiredRange(p) !== undefined).map((p) => p.name));
+  }
+
   get(type: string): NodeDefinition | undefined {
     return this.byType.get(type);
   }
@@ -55,6 +68,7 @@ export class NodeTypes {
       return {
         type: def.type,
         ...(this.packageOf(def.type) && { package: this.packageOf(def.type)!.name }),
+        ...(this.requirementOf(def.type)?.range && { requires: this.requirementOf(def.type)!.range }),
         category: def.category,
         ...(def.color && { color: def.color }),
         ...(def.icon && { icon: def.icon }),
@@ -85,6 +99,8 @@ export interface NodeTypeDescription {
   type: string;
   /** The node package giving the type. */
   package?: string;
+  /** The range of that package a pipeline using the type lists in `requires` (absent for Evoflow's own). */
+  requires?: string;
   category: string;
   /** The declaration's look (sdk/contract.ts NodeLook): the editor falls back to its category's. */
   color?: string;

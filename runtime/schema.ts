@@ -3,6 +3,7 @@
  * so IDEs validate pipeline files too. Node configs are checked by each node
  * type's own schema in validate.ts, not here.
  */
+import semver from "semver";
 import { z } from "zod";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -65,12 +66,30 @@ export const edgeSchema = z
   })
   .strict();
 
+/** npm's rule for package names (lower case, an optional @scope/), at most 214 characters. */
+const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
+/** Packages one pipeline may require: far more than any pipeline uses, few enough to check at once. */
+export const MAX_REQUIRES = 256;
+
+export const requiresSchema = z
+  .record(
+    z.string().max(214).regex(PACKAGE_NAME, "must be an npm package name"),
+    z
+      .string()
+      .max(256)
+      .refine((range) => semver.validRange(range) !== null, { message: 'must be an npm version range, e.g. "^1.2.0"' }),
+    { error: (issue) => (issue.code === "invalid_key" ? "must be an npm package name (lower case, an optional @scope/)" : undefined) },
+  )
+  .refine((r) => Object.keys(r).length <= MAX_REQUIRES, { message: `at most ${MAX_REQUIRES} packages` })
+  .describe('The node packages the pipeline uses, each with the versions it works with: { "evoflow-nodes-acme": "^1.0.0" }. `evoflow fmt` fills it from the node types used; validate and deploy refuse a pipeline whose packages are missing or of another version, naming the install command');
+
 export const pipelineSchema = z
   .object({
     $schema: z.string().optional(),
     apiVersion: z.literal("evoflow/v1"),
     name: name("pipeline name"),
     description: z.string().optional(),
+    requires: requiresSchema.optional(),
     nodes: z.array(nodeSchema),
     edges: z.array(edgeSchema).default([]),
     settings: z

@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { inputsOf, outputsOf, type NodeDefinition } from "../sdk/contract";
 import type { NodeTypes } from "./node-types";
 import { describePortType, incompatibility, type PortType, type Ports } from "../sdk/ports";
+import { requirementProblems, unknownTypeMessage, unownedNamespaceHint } from "./requires";
 import { edgeId, endpointPattern, pipelineSchema, queueSchema, splitEndpoint, type Pipeline } from "./schema";
 import type { EdgeInfo } from "./transport/transport";
 
@@ -89,6 +90,7 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
   if (!isObject(input)) return { ok: false, problems };
 
   // Semantic checks run on the raw input too, so one run reports schema and graph problems together.
+  for (const { name, message } of requirementProblems(input.requires, types)) problems.push({ path: jsonPath(["requires", name]), message });
   const nodes = new Map<string, RawNode>();
   const rawNodes = Array.isArray(input.nodes) ? input.nodes : [];
   rawNodes.forEach((n, index) => {
@@ -102,7 +104,8 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
     nodes.set(n.id, node);
     const def = types.get(n.type);
     if (!def) {
-      problems.push({ path: jsonPath(["nodes", index, "type"]), message: `unknown node type "${n.type}"${suggest(n.type, types)}` });
+      const message = unknownTypeMessage(n.type, input.requires, types) ?? `unknown node type "${n.type}"${suggest(n.type, types)}${unownedNamespaceHint(n.type, types)}`;
+      problems.push({ path: jsonPath(["nodes", index, "type"]), message });
       return;
     }
     node.def = def;

@@ -372,7 +372,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
   );
 
   const exportFile = useCallback(() => {
-    const text = exportPipeline(docRef.current, getNodes(), getEdges());
+    const text = exportPipeline(docRef.current, getNodes(), getEdges(), typeMap);
     const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
     const a = document.createElement("a");
     a.href = url;
@@ -380,7 +380,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     a.click();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
     say(`Exported ${a.download} (canonical, as evoflow fmt writes it)`, "ok");
-  }, [getNodes, getEdges, say]);
+  }, [getNodes, getEdges, typeMap, say]);
 
   // Open a running pipeline when asked (#/pipelines/<name>).
   useEffect(() => {

@@ -91,8 +91,9 @@ export interface PortJson {
 
 export interface NodeTypeInfo {
   type: string;
-  /** The node package giving it. */
+  /** The node package giving the type, and the range of it a pipeline using the type lists in `requires` (none for Evoflow's own). */
   package?: string;
+  requires?: string;
   /** An open string: Evoflow's own categories or a package's. */
   category: string;
   /** The declaration's look: `#rrggbb` and a short mark (else the category's colour, no mark). */

@@ -4,7 +4,7 @@
  * validator problem paths (`$.nodes[2].config.window`) back to what they concern.
  */
 import type { Edge, Node } from "@xyflow/react";
-import { formatPipeline } from "../../runtime/canonical";
+import { fillRequires, formatPipeline } from "../../runtime/canonical";
 import { incompatibility, type PortType } from "../../sdk/ports";
 import { edgeId } from "../../runtime/schema";
 import type { NodeTypeInfo, PortJson, Problem } from "./api";
@@ -149,9 +149,17 @@ export function toPipeline(doc: PipelineDoc, nodes: FlowNode[], edges: FlowEdge[
   return { json, nodeIds: nodes.map((n) => n.id), edgeIds: edges.map((e) => e.id) };
 }
 
-/** The exported file: exactly what `evoflow fmt` writes for the same pipeline. */
-export function exportPipeline(doc: PipelineDoc, nodes: FlowNode[], edges: FlowEdge[]): string {
-  return formatPipeline(toPipeline(doc, nodes, edges).json);
+/**
+ * The exported file: exactly what `evoflow fmt` writes for the same pipeline, `requires` filled
+ * from the packages the runtime's node types come from (`types`: what /api/nodes said).
+ */
+export function exportPipeline(doc: PipelineDoc, nodes: FlowNode[], edges: FlowEdge[], types: Map<string, NodeTypeInfo>): string {
+  const installed = new Set([...types.values()].filter((t) => t.package && t.requires).map((t) => t.package!));
+  const requirementOf = (type: string) => {
+    const info = types.get(type);
+    return info?.package ? { package: info.package, range: info.requires } : undefined;
+  };
+  return formatPipeline(fillRequires(toPipeline(doc, nodes, edges).json, requirementOf, installed));
 }
 
 export interface PlacedProblems {

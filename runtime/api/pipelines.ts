@@ -8,7 +8,8 @@ import { traceIdFromTraceparent } from "../envelope";
 import { NodeError } from "../../sdk/errors";
 import { OverloadedError } from "../overload";
 import { PipelineInvalidError, PipelineStartError, type Runtime } from "../runtime";
-import { pipelineJsonSchema } from "../schema";
+import { pipelineJsonSchema, type Pipeline } from "../schema";
+import type { Refusal } from "../transport/transport";
 import { jsonReplacer, stringify } from "../../sdk/json";
 
 function notFound(reply: FastifyReply, what: string) {
@@ -20,6 +21,25 @@ function limitOf(query: { limit?: string }): number | undefined {
   if (query.limit === undefined) return undefined;
   const limit = Number(query.limit);
   return Number.isInteger(limit) && limit >= 0 ? limit : NaN;
+}
+
+/**
+ * Each node a process refused gets `refused`: that process and why (the problems on that node,
+ * else all of them), so the editor's node panel shows it among the node's figures. A node run
+ * elsewhere has no entry of its own here yet: it gets one with zero counts.
+ */
+function withRefusals(nodes: Record<string, Record<string, unknown>>, pipeline: Pipeline, refused: Refusal[] | undefined): Record<string, Record<string, unknown>> {
+  if (!refused?.length) return nodes;
+  const out = { ...nodes };
+  for (const refusal of refused)
+    for (const id of refusal.nodes) {
+      const index = pipeline.nodes.findIndex((n) => n.id === id);
+      const own = refusal.problems.filter((p) => p.path === `$.nodes[${index}]` || p.path.startsWith(`$.nodes[${index}].`));
+      const why = `${refusal.process}: ${(own.length ? own : refusal.problems).map((p) => `${p.path}: ${p.message}`).join("; ")}`;
+      const entry = out[id] ?? { type: pipeline.nodes[index]?.type, in: 0, out: 0, errors: 0 };
+      out[id] = { ...entry, refused: entry.refused ? `${entry.refused}\n${why}` : why };
+    }
+  return out;
 }
 
 export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
@@ -53,8 +73,11 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
 
   app.get<{ Params: { name: string } }>("/api/pipelines/:name/status", async (req, reply) => {
     const p = runtime.get(req.params.name);
-    // A distributed transport adds where each node runs (processes, replicas) and the lag of each async edge.
-    return p ? { name: p.name, transport: runtime.transport.kind, ...p.status(), ...(await runtime.transport.status?.(p.name)) } : notFound(reply, `pipeline ${req.params.name}`);
+    if (!p) return notFound(reply, `pipeline ${req.params.name}`);
+    // A distributed transport adds where each node runs (processes, replicas), the lag of each async edge and what processes refused.
+    const own = p.status();
+    const distributed = await runtime.transport.status?.(p.name);
+    return { name: p.name, transport: runtime.transport.kind, ...own, ...distributed, nodes: withRefusals(own.nodes, p.compiled.pipeline, distributed?.refused) };
   });
 
   app.delete<{ Params: { name: string } }>("/api/pipelines/:name", async (req, reply) =>

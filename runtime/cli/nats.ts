@@ -24,6 +24,7 @@ import { loadServerSettings } from "./server-settings";
 import { edgeReadFilter, parseSince, readStream, readTrace, type StartAt } from "../transport/nats-read";
 import { pipelineOfStream } from "../transport/nats-names";
 import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
+import { WorkerRefusals } from "../transport/nats-refusals";
 import { DEFAULT_GRANTS, PipelineInvalidError, Runtime, type RuntimeOptions } from "../runtime";
 import { createServices } from "../services";
 import { edgeId } from "../schema";
@@ -97,6 +98,8 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
     localNodes: (_name, def) => workerNodes(def, selection),
     log,
   });
+  // What this worker will not run is posted for the pipeline's status (a package it lacks, …).
+  const refusals = await WorkerRefusals.open(transport.nc, transport.processId, Number(opts.replicas));
   const deployed = new Map<string, string>();
   // Definition changes are applied one at a time, in order.
   let queue = Promise.resolve();
@@ -107,22 +110,26 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
       if (text === deployed.get(name)) return;
       if (!def) {
         await runtime.undeploy(name);
+        await refusals.withdraw(name);
         deployed.delete(name);
         process.stdout.write(`worker ${transport.processId}: pipeline ${name} removed\n`);
         return;
       }
       const nodes = workerNodes(def, selection);
       if (nodes.size === 0) {
+        await refusals.withdraw(name);
         process.stderr.write(`worker ${transport.processId}: nothing of pipeline ${name} to run here (${opts.nodes ? `--nodes ${opts.nodes}` : opts.placement ? `--placement ${opts.placement}` : "no node has a placement"})\n`);
         return;
       }
       try {
         await runtime.deploy(def);
+        await refusals.withdraw(name);
         deployed.set(name, text!);
         process.stdout.write(`worker ${transport.processId} running ${name}: ${[...nodes].join(", ")}\n`);
       } catch (err) {
-        const detail = err instanceof PipelineInvalidError ? err.problems.map((p) => `${p.path}: ${p.message}`).join("; ") : (err as Error).message;
-        process.stderr.write(`worker ${transport.processId}: cannot run pipeline ${name}: ${detail}\n`);
+        const problems = err instanceof PipelineInvalidError ? err.problems : [{ path: "$", message: (err as Error).message }];
+        process.stderr.write(`worker ${transport.processId}: cannot run pipeline ${name}: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}\n`);
+        await refusals.refuse(name, nodes, problems).catch((e: Error) => log("warn", `refusal of ${name} not posted: ${e.message}`));
       }
     });
   };
@@ -134,6 +141,7 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
     await queue;
     // Finish the messages in hand and acknowledge them before leaving; the rest stay in the stream.
     for (const p of runtime.list()) await transport.quiesce(p.name);
+    await refusals.close();
     await runtime.close();
     process.exit(0);
   };

@@ -3,7 +3,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { formatPipeline } from "../canonical";
+import { fillRequires, formatPipeline } from "../canonical";
 import { configPathFields } from "../confined-path";
 import type { NodeTypes } from "../node-types";
 import { commandNodeTypes, nodesDirOption, type NodePackageOptions } from "./node-packages";
@@ -54,29 +54,33 @@ export function register(program: Command): void {
     process.exitCode = failed ? 1 : 0;
   });
 
-  program
-    .command("fmt")
-    .description("rewrite pipeline files in canonical form (stable order, 2 spaces, newline at end)")
-    .option("--check", "change nothing; exit 1 if a file is not canonical")
-    .argument("<files...>")
-    .action((files: string[], opts: { check?: boolean }) => {
-      let failed = false;
-      for (const file of files) {
-        const read = readPipelineFile(file);
-        if (read.json === undefined) {
-          for (const p of read.problems) process.stderr.write(`${file}: ${p.path}: ${p.message}\n`);
-          failed = true;
-          continue;
-        }
-        const canonical = formatPipeline(read.json);
-        if (canonical === readFileSync(file, "utf8")) continue;
-        if (opts.check) {
-          process.stdout.write(`${file}: not canonical (run evoflow fmt ${file})\n`);
-          failed = true;
-        } else writeFileSync(file, canonical);
+  nodesDirOption(
+    program
+      .command("fmt")
+      .description("rewrite pipeline files in canonical form (stable order, 2 spaces, newline at end), with \"requires\" listing the node packages they use")
+      .option("--check", "change nothing; exit 1 if a file is not canonical")
+      .option("--data <dir>", "data folder whose nodes/ holds installed node packages", ".evoflow")
+      .argument("<files...>"),
+  ).action(async (files: string[], opts: NodePackageOptions & { check?: boolean }) => {
+    const nodeTypes = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
+    const installed = nodeTypes.requirablePackages();
+    let failed = false;
+    for (const file of files) {
+      const read = readPipelineFile(file);
+      if (read.json === undefined) {
+        for (const p of read.problems) process.stderr.write(`${file}: ${p.path}: ${p.message}\n`);
+        failed = true;
+        continue;
       }
-      process.exitCode = failed ? 1 : 0;
-    });
+      const canonical = formatPipeline(fillRequires(read.json, (type) => nodeTypes.requirementOf(type), installed));
+      if (canonical === readFileSync(file, "utf8")) continue;
+      if (opts.check) {
+        process.stdout.write(`${file}: not canonical (run evoflow fmt ${file})\n`);
+        failed = true;
+      } else writeFileSync(file, canonical);
+    }
+    process.exitCode = failed ? 1 : 0;
+  });
 
   const nodes = program.command("nodes").description("node types and the node packages that give them");
   nodesDirOption(

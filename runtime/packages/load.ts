@@ -165,9 +165,15 @@ function namespacesOf(name: string, declared: unknown): string[] | string {
       return `"evoflow.namespace" must be a name (lower case letters, digits, -) or a list of them, not ${JSON.stringify(declared)}`;
     return list as string[];
   }
-  const fromName = /^@([a-z0-9-]+)\//.exec(name)?.[1] ?? /^evoflow-nodes-([a-z0-9-]+)$/.exec(name)?.[1];
-  if (fromName && NAMESPACE.test(fromName)) return [fromName];
+  const fromName = namespaceOfName(name);
+  if (fromName) return [fromName];
   return `its name gives no namespace (only @scope/… and evoflow-nodes-<namespace> do): declare one, e.g. "evoflow": { "namespace": "${name.replace(/^@[^/]+\//, "").split(/[^a-z0-9]/i)[0].toLowerCase() || "acme"}" }`;
+}
+
+/** The namespace a package's npm name gives (`@acme/…`, `evoflow-nodes-acme`: `acme`), if any. */
+export function namespaceOfName(name: string): string | undefined {
+  const fromName = /^@([a-z0-9-]+)\//.exec(name)?.[1] ?? /^evoflow-nodes-([a-z0-9-]+)$/.exec(name)?.[1];
+  return fromName && NAMESPACE.test(fromName) ? fromName : undefined;
 }
 
 /** Why an export is not a node definition this package may give, or undefined. */

@@ -59,6 +59,7 @@ import type { Message } from "../envelope";
 import type { TraceNode } from "../envelope";
 import { edgeId } from "../schema";
 import { readDeadLetters, readTrace } from "./nats-read";
+import { readRefusals } from "./nats-refusals";
 import { decodeMessage, encode, decode, type SyncReply } from "./nats-codec";
 import * as names from "./nats-names";
 import type { EdgeInfo, EdgeStats, StoredDeadLetter, SyncHandler, Transport, TransportStatus } from "./transport";
@@ -244,7 +245,7 @@ export class NatsTransport extends NatsAsyncEdges implements Transport {
       const ci = await this.jsm.consumers.info(stream, names.consumerName(id)).catch(() => undefined);
       if (ci) lag[id] = { pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered };
     }
-    return { processes, placement, lag };
+    return { processes, placement, lag, refused: await readRefusals(this.nc, pipeline) };
   }
 
   /** The dead letters on the pipeline's stream, from every process; undecodable bytes shown as a text preview. */

@@ -60,6 +60,19 @@ export interface TransportStatus {
   placement: Record<string, { replicas: number; processes: string[] }>;
   /** Per async edge: messages not yet delivered, delivered but not acknowledged, and redelivered. */
   lag: Record<string, { pending: number; ackPending: number; redelivered: number }>;
+  /** Processes that will not run their share of the pipeline, and why (a node package they lack, …). */
+  refused?: Refusal[];
+}
+
+/** A process refusing its share of a pipeline. */
+export interface Refusal {
+  process: string;
+  pipeline: string;
+  /** The nodes the process was to run, none of which it runs. */
+  nodes: string[];
+  /** Why, each with its JSON path in the pipeline (`$.requires["evoflow-nodes-acme"]`, `$.nodes[1].type`). */
+  problems: { path: string; message: string }[];
+  since: string;
 }
 
 export interface Transport {

@@ -70,7 +70,13 @@ describe("the SDK version check", () => {
     expect(sdkRangeProblem("^2", "1.4.2")).toBe("it is built for evoflow SDK ^2, and this runtime's SDK is 1.4.2: install a version of it made for SDK 1");
     expect(sdkRangeProblem("^0.9", "1.4.2")).toMatch(/built for evoflow SDK \^0\.9/);
     expect(sdkRangeProblem("^1.5", "1.4.2")).toBe("it needs evoflow SDK ^1.5, and this runtime's SDK is 1.4.2: update Evoflow");
-    expect(sdkRangeProblem(">=1 <3", "1.4.2")).toBe('its SDK range ">=1 <3" is not one this runtime reads: give the SDK major it was built for, e.g. "^1"');
+    expect(sdkRangeProblem("one", "1.4.2")).toBe('its SDK range "one" is not an npm version range: give the SDK major it was built for, e.g. "^1"');
+  });
+
+  it("reads any npm range (semver): what counts is the lowest SDK it allows", () => {
+    expect(sdkRangeProblem(">=1.2 <3", "1.4.2")).toBeUndefined();
+    expect(sdkRangeProblem("1.2.x || 1.3.x", "1.4.2")).toBeUndefined();
+    expect(sdkRangeProblem(">=1.5.0", "1.4.2")).toMatch(/needs evoflow SDK >=1\.5\.0.*update Evoflow/);
   });
 
   it("sdkVersion is a version and z the runtime's own zod", () => {
