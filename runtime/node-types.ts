@@ -6,7 +6,6 @@
 import { z } from "zod";
 import type { TypeRequirement } from "./canonical";
 import { loadNodePackages, type LoadOptions, type NodePackage } from "./packages/load";
-import { requiredRange } from "./requires";
 import { configPathFields } from "./confined-path";
 import type { PathMeta } from "../sdk/config-path";
 import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition, type NodeExample } from "../sdk/contract";
@@ -132,3 +131,8 @@ export async function loadNodeTypes(options: LoadOptions = {}): Promise<NodeType
 
 /** Evoflow's own node types, loaded from its package like anyone's: the default of a Runtime and offline commands. */
 export const nodeTypes = await loadNodeTypes();
+
+/** What `requires` lists for a package a pipeline uses: a caret range of the version installed; nothing for Evoflow's own. */
+export function requiredRange(pkg: NodePackage): string | undefined {
+  return pkg.source === "builtin" ? undefined : `^${pkg.version}`;
+}

@@ -13,11 +13,6 @@ import { requiresSchema } from "./schema";
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** What `requires` lists for a package a pipeline uses: a caret range of the version installed; nothing for Evoflow's own. */
-export function requiredRange(pkg: NodePackage): string | undefined {
-  return pkg.source === "builtin" ? undefined : `^${pkg.version}`;
-}
-
 /** The command that installs a version of `name` in `range`, quoted for a shell where the range needs it. */
 export function installCommand(name: string, range: string): string {
   const spec = `${name}@${range.trim()}`;
