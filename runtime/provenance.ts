@@ -31,16 +31,9 @@ import { mapLeaves } from "./binary-payload";
 import type { Message } from "./envelope";
 import { stringHash } from "./random";
 import { decode, encode } from "./transport/nats-codec";
+import type { TraceNode } from "../sdk/api-types";
 
-export interface TraceNode {
-  id: string;
-  node: string;
-  port: string;
-  ts: number;
-  model?: { name: string; version: string | number };
-  payload: unknown;
-  parents: TraceNode[];
-}
+export type { TraceNode };
 
 /** Bytes of encoded messages (those with binary payloads) a pipeline keeps for traces unless its settings say otherwise. */
 export const DEFAULT_TRACE_BYTES = 4 * 1024 * 1024;

@@ -26,5 +26,7 @@ export type { Message, MessageSource } from "./envelope";
 export { NodeError } from "./errors";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
 export { defineService, type ServiceKey } from "./services";
+export { edgeId } from "./pipeline";
+export type * from "./api-types";
 
 export const sdkVersion = "1.0.0";
