@@ -8,8 +8,7 @@
  */
 import { useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
-import { rolloutSummary } from "../../runtime/cl/rollout-summary";
-import { api, type HistoryEntry, type ModelCard, type PipelineStatus } from "./api";
+import { api, type HistoryEntry, type ModelCard, type PipelineStatus, type ServiceHistoryEntry } from "./api";
 
 const POLL_MS = 2000;
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "—" : `${(v * 100).toFixed(1)}%`);
@@ -141,7 +140,7 @@ interface LivePoint {
 }
 
 export function Dashboard({ service }: { service: string }) {
-  const [entries, setEntries] = useState<HistoryEntry[]>();
+  const [entries, setEntries] = useState<ServiceHistoryEntry[]>();
   const [status, setStatus] = useState<PipelineStatus>();
   const [live, setLive] = useState<LivePoint[]>([]);
   const [error, setError] = useState<string>();
@@ -293,7 +292,7 @@ export function Dashboard({ service }: { service: string }) {
               <td>{time(e.at)}</td>
               <td>{e.version !== undefined ? <a href={`#/models/${encodeURIComponent(e.model)}/${e.version}`}>{e.model}@{e.version}</a> : "—"}</td>
               <td className={e.decision === "promoted" ? "accepted" : e.decision === "pending" ? "" : "rejected"}>{e.decision}</td>
-              <td data-testid="history-rollout">{rolloutSummary(e.rollout)}</td>
+              <td data-testid="history-rollout">{e.rolloutSummary}</td>
               <td>
                 {e.trigger.kind}
                 {e.trigger.reason && <div className="muted">{e.trigger.reason}</div>}

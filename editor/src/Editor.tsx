@@ -371,8 +371,14 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     [load, say],
   );
 
-  const exportFile = useCallback(() => {
-    const text = exportPipeline(docRef.current, getNodes(), getEdges());
+  const exportFile = useCallback(async () => {
+    let text: string;
+    try {
+      text = await exportPipeline(docRef.current, getNodes(), getEdges());
+    } catch (err) {
+      say(`Cannot export: ${(err as Error).message}`, "error");
+      return;
+    }
     const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
     const a = document.createElement("a");
     a.href = url;

@@ -1,8 +1,6 @@
 /** The side panel: the selected node's properties, the selected edge (mode, queue, live tap), or the pipeline. */
 import { useEffect, useState } from "react";
-import { z } from "zod";
-import { queueSchema } from "../../runtime/schema";
-import type { JsonSchema, NodeTypeInfo, Problem } from "./api";
+import { api, type JsonSchema, type NodeTypeInfo, type Problem } from "./api";
 import type { FlowEdge, FlowNode, PipelineDoc, PlacedProblems } from "./graph";
 import { edgeMode, type EdgeMode } from "./graph";
 import { useCanvasInfo } from "./context";
@@ -10,8 +8,20 @@ import { SchemaForm } from "./SchemaForm";
 import { TapPanel } from "./TapPanel";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
-// The queue form comes from the pipeline schema itself, like node forms come from node declarations.
-const QUEUE_SCHEMA = z.toJSONSchema(queueSchema, { io: "input" }) as JsonSchema;
+// The queue form comes from the pipeline schema itself (the runtime's /api/schema), like node forms come from node declarations.
+let queueSchemaAsked: Promise<JsonSchema | undefined> | undefined;
+function useQueueSchema(): JsonSchema | undefined {
+  const [schema, setSchema] = useState<JsonSchema>();
+  useEffect(() => {
+    queueSchemaAsked ??= api.schema().then((s) => s.properties?.edges?.items?.properties?.queue, () => (queueSchemaAsked = undefined));
+    let live = true;
+    void queueSchemaAsked.then((s) => live && setSchema(s));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return schema;
+}
 
 /** An id box that applies on Enter or blur, refusing names the pipeline format does not allow. */
 function NameInput({ value, onCommit, testId, taken }: { value: string; onCommit(v: string): void; testId: string; taken?: Set<string> }) {
@@ -118,6 +128,7 @@ export function EdgePanel(props: { edge: FlowEdge; problems: PlacedProblems; dep
   const { edge, problems, deployed, onMode, onQueue } = props;
   const mode = edgeMode(edge);
   const mine = problems.edges.get(edge.id) ?? [];
+  const queueSchema = useQueueSchema();
   return (
     <div className="panel" data-testid="edge-panel">
       <h3>Edge</h3>
@@ -137,12 +148,12 @@ export function EdgePanel(props: { edge: FlowEdge; problems: PlacedProblems; dep
           <option value="async">async — handed off, never adds latency</option>
         </select>
       </div>
-      {mode === "async" && (
+      {mode === "async" && queueSchema && (
         <>
           <h4>Queue</h4>
           <SchemaForm
             key={edge.id}
-            schema={QUEUE_SCHEMA}
+            schema={queueSchema}
             value={edge.data?.queue as Record<string, unknown> | undefined}
             defaults={null}
             problems={[]}

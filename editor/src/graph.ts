@@ -4,10 +4,9 @@
  * validator problem paths (`$.nodes[2].config.window`) back to what they concern.
  */
 import type { Edge, Node } from "@xyflow/react";
-import { formatPipeline } from "../../runtime/canonical";
+import { edgeId } from "../../sdk/pipeline";
 import { incompatibility, type PortType } from "../../sdk/ports";
-import { edgeId } from "../../runtime/schema";
-import type { NodeTypeInfo, PortJson, Problem } from "./api";
+import { api, type NodeTypeInfo, type PortJson, type Problem } from "./api";
 
 export type EdgeMode = "sync" | "async";
 
@@ -149,9 +148,9 @@ export function toPipeline(doc: PipelineDoc, nodes: FlowNode[], edges: FlowEdge[
   return { json, nodeIds: nodes.map((n) => n.id), edgeIds: edges.map((e) => e.id) };
 }
 
-/** The exported file: exactly what `evoflow fmt` writes for the same pipeline. */
-export function exportPipeline(doc: PipelineDoc, nodes: FlowNode[], edges: FlowEdge[]): string {
-  return formatPipeline(toPipeline(doc, nodes, edges).json);
+/** The exported file: exactly what `evoflow fmt` writes for the same pipeline (the runtime formats it). */
+export async function exportPipeline(doc: PipelineDoc, nodes: FlowNode[], edges: FlowEdge[]): Promise<string> {
+  return (await api.format(toPipeline(doc, nodes, edges).json)).text;
 }
 
 export interface PlacedProblems {

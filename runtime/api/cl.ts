@@ -1,12 +1,14 @@
 /**
  * Continual-learning routes: a service's update history and a model version's card.
- *   GET /api/services/:name/history        every update, accepted or rejected, oldest first
+ *   GET /api/services/:name/history        every update, accepted or rejected, oldest first, with its rollout in words
  *   GET /api/models/:name/:version/card    version: a number, "champion" or "latest"
  *   GET /api/rollouts                      shadow and canary rollouts running, and each model's last finished one
  */
 import type { FastifyInstance } from "fastify";
 import { findModelCard, historyRoot, HistoryStore } from "../cl/history";
 import type { RolloutRouter } from "../cl/rollout";
+import { rolloutSummary } from "../cl/rollout-summary";
+import type { ServiceHistory } from "../../sdk/api-types";
 import { parseModelRef, RegistryError, type ModelRegistry } from "../registry/types";
 import type { Runtime } from "../runtime";
 
@@ -25,7 +27,8 @@ export async function clRoutes(app: FastifyInstance, runtime: Runtime): Promise<
       const live = e.decision === "pending" ? rollouts?.get(e.model) : undefined;
       if (live && live.candidate === e.version) e.rollout = live.status();
     }
-    return { service: name, entries };
+    const answer: ServiceHistory = { service: name, entries: entries.map((e) => ({ ...e, rolloutSummary: rolloutSummary(e.rollout) })) };
+    return answer;
   });
 
   app.get("/api/rollouts", async (_req, reply) => {
