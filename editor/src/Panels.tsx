@@ -224,3 +224,59 @@ export function PipelinePanel(props: {
     </div>
   );
 }
+
+/** The panel for what is selected: one node, one edge, or else the pipeline. */
+export function SidePanel(p: {
+  doc: PipelineDoc;
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+  problems: PlacedProblems;
+  deployed?: string;
+  running: string[];
+  info(type: string): NodeTypeInfo | undefined;
+  onRenameNode(oldId: string, newId: string): void;
+  onConfig(node: FlowNode, config: Record<string, unknown> | undefined): void;
+  onEdge(id: string, patch: Partial<NonNullable<FlowEdge["data"]>>, coalesceKey?: string): void;
+  onRenamePipeline(name: string): void;
+  onSelect(kind: "node" | "edge", id: string): void;
+}) {
+  const { problems } = p;
+  const selectedNodes = p.nodes.filter((n) => n.selected);
+  const selectedEdges = p.edges.filter((e) => e.selected);
+  if (selectedNodes.length === 1 && selectedEdges.length === 0) {
+    const node = selectedNodes[0];
+    return (
+      <NodePanel
+        node={node}
+        info={p.info(node.data.type)}
+        problems={problems}
+        nodeIds={new Set(p.nodes.map((n) => n.id))}
+        onRename={(id) => p.onRenameNode(node.id, id)}
+        onConfig={(config) => p.onConfig(node, config)}
+      />
+    );
+  }
+  if (selectedEdges.length === 1 && selectedNodes.length === 0) {
+    const edge = selectedEdges[0];
+    return (
+      <EdgePanel
+        edge={edge}
+        problems={problems}
+        deployed={p.deployed}
+        onMode={(mode) => p.onEdge(edge.id, { mode, queue: mode === "sync" ? undefined : edge.data?.queue })}
+        onQueue={(queue) => p.onEdge(edge.id, { queue }, `queue:${edge.id}`)}
+      />
+    );
+  }
+  return (
+    <PipelinePanel
+      doc={p.doc}
+      problems={problems.pipeline}
+      placed={problems}
+      counts={{ nodes: p.nodes.length, edges: p.edges.length }}
+      running={p.running}
+      onRename={p.onRenamePipeline}
+      onSelect={p.onSelect}
+    />
+  );
+}
