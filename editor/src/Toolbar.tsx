@@ -2,7 +2,7 @@
 import { useRef } from "react";
 
 /** Fit keeps a zoom at which node text stays readable; a larger pipeline is panned, not shrunk to dots. */
-export const FIT = { padding: 0.1, maxZoom: 1.25, minZoom: 0.6 };
+export const FIT = { padding: 0.1, maxZoom: 1.25, minZoom: 0.75 };
 
 export interface ToolbarProps {
   name: string;
