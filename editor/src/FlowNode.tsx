@@ -44,13 +44,17 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   if (locked) classes.push("locked");
   if (live) classes.push(live.errors > 0 ? "live-errors" : "live");
   return (
-    <div className={classes.join(" ")} data-testid={`node-${id}`}>
+    // A package's category has no rule in styles.css: its declared colour stands in.
+    <div className={classes.join(" ")} data-testid={`node-${id}`} style={info?.color ? { borderLeftColor: info.color } : undefined}>
       <div className="flow-node-header">
         <span className="flow-node-id">
           {locked && <span className="lock-mark" title={locked} data-testid={`lock-node-${id}`}>🔒 </span>}
           {id}
         </span>
-        <span className="flow-node-type">{info?.title ?? data.type}</span>
+        <span className="flow-node-type">
+          {info?.icon && <span className="flow-node-icon">{info.icon} </span>}
+          {info?.title ?? data.type}
+        </span>
       </div>
       <div className="flow-node-ports">
         <div className="ports-in">

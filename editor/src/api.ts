@@ -90,6 +90,9 @@ export interface PortJson {
 export interface NodeTypeInfo {
   type: string;
   category: string;
+  /** The declaration's own colour (CSS) and icon (an emoji or short text), if it gives them. */
+  color?: string;
+  icon?: string;
   title: string;
   description: string;
   inputs: Record<string, PortJson>;
