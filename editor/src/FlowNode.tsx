@@ -21,6 +21,16 @@ function PortRow({ name, type, side }: { name: string; type: PortJson; side: "in
   );
 }
 
+/**
+ * A category styles.css has no rule for (a package's own) still gets a colour of its own, the
+ * same on every canvas: a hue from its name. The rules for Evoflow's categories win over it.
+ */
+export function categoryColor(category: string): string {
+  let hash = 0;
+  for (const ch of category) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  return `hsl(${hash % 360} 55% 45%)`;
+}
+
 function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const { types, problems, nodeStatus } = useCanvasInfo();
   const info = types.get(data.type);
@@ -44,8 +54,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   if (locked) classes.push("locked");
   if (live) classes.push(live.errors > 0 ? "live-errors" : "live");
   return (
-    // A package's category has no rule in styles.css: its declared colour stands in.
-    <div className={classes.join(" ")} data-testid={`node-${id}`} style={info?.color ? { borderLeftColor: info.color } : undefined}>
+    <div className={classes.join(" ")} data-testid={`node-${id}`} style={{ borderLeftColor: info?.color ?? categoryColor(info?.category ?? data.type) }}>
       <div className="flow-node-header">
         <span className="flow-node-id">
           {locked && <span className="lock-mark" title={locked} data-testid={`lock-node-${id}`}>🔒 </span>}
