@@ -43,6 +43,7 @@ import { SidePanel } from "./Panels";
 import { useClipboard } from "./hooks/useClipboard";
 import { useLiveStatus } from "./hooks/useLiveStatus";
 import { usePipelineFile } from "./hooks/usePipelineFile";
+import { useShortcuts } from "./hooks/useShortcuts";
 import { useUndoHistory } from "./hooks/useUndoHistory";
 import { useValidation } from "./hooks/useValidation";
 
@@ -59,9 +60,6 @@ interface StatusLine {
   text: string;
   kind: "info" | "error" | "ok";
 }
-
-const isTyping = (el: EventTarget | null) =>
-  el instanceof HTMLElement && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
 
 export function Editor(props: { types: NodeTypeInfo[]; open?: string }) {
   return (
@@ -246,22 +244,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
 
   const { copy, paste } = useClipboard(remember, say);
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (isTyping(e.target)) return;
-      const mod = e.ctrlKey || e.metaKey;
-      if (!mod) return;
-      const key = e.key.toLowerCase();
-      if (key === "z" && !e.shiftKey) undo();
-      else if ((key === "z" && e.shiftKey) || key === "y") redo();
-      else if (key === "c") copy();
-      else if (key === "v") paste();
-      else return;
-      e.preventDefault();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [undo, redo, copy, paste]);
+  useShortcuts({ undo, redo, copy, paste });
 
   // ---- import / export ----
   const show = useCallback(
