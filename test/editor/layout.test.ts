@@ -3,12 +3,11 @@
  * covers another, no port label prints over another (checked from the DOM boxes), and at the
  * zoom Fit leaves, node text stays readable.
  */
-import { mkdtempSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ARTIFACTS, ensureEditorBuilt, launch, pageErrors, serve, type Served } from "./harness";
+import { ARTIFACTS, openEditor, type OpenEditor } from "./harness";
 
 const PIPELINES = join(ARTIFACTS, "../pipelines");
 const examples = readdirSync(PIPELINES).filter((f) => f.endsWith(".json")).sort();
@@ -41,24 +40,15 @@ async function boxes(page: Page, selector: string): Promise<Box[]> {
 }
 
 describe("layout of the example pipelines", () => {
-  let served: Served;
-  let browser: Browser;
+  let editor: OpenEditor;
   let page: Page;
-  let errors: string[];
 
   beforeAll(async () => {
-    await ensureEditorBuilt();
-    served = await serve({ runtime: { dataDir: mkdtempSync(join(tmpdir(), "evoflow-layout-")) } });
-    browser = await launch();
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    errors = pageErrors(page);
-    await page.goto(served.url);
+    editor = await openEditor({});
+    page = editor.page;
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await served?.close();
-  });
+  afterAll(() => editor?.close());
 
   it.each(examples)("%s: no two nodes and no two port labels overlap after Layout, and Fit keeps text readable", async (file) => {
     await page.setInputFiles('[data-testid="import-file"]', join(PIPELINES, file));
@@ -79,6 +69,6 @@ describe("layout of the example pipelines", () => {
     // Node titles at the fitted zoom: 12 px text zoomed no smaller than 0.75, a line of at least 10 px on screen.
     const titleHeights = await page.$$eval(".flow-node-id", (els) => els.map((el) => el.getBoundingClientRect().height));
     expect(Math.min(...titleHeights)).toBeGreaterThanOrEqual(10);
-    expect(errors).toEqual([]);
+    expect(editor.errors).toEqual([]);
   });
 });

@@ -3,14 +3,11 @@
  * entry, node with its ports, title, a colour for its own category, and a property form, all from
  * its declaration alone (the declaration is made here with the public SDK, as a package makes it).
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeTypes, nodeTypes as builtins } from "../../runtime/node-types";
 import { defineNode, port, z } from "../../sdk";
-import { ARTIFACTS, dragFromPalette, ensureEditorBuilt, handle, launch, pageErrors, serve, type Served } from "./harness";
+import { ARTIFACTS, dragFromPalette, handle, openEditor, type OpenEditor } from "./harness";
 
 const resize = defineNode({
   type: "acme.resize",
@@ -25,25 +22,15 @@ const resize = defineNode({
 });
 
 describe("a package's node in the editor", () => {
-  let served: Served;
-  let browser: Browser;
+  let editor: OpenEditor;
   let page: Page;
-  let errors: string[];
 
   beforeAll(async () => {
-    await ensureEditorBuilt();
-    const nodeTypes = new NodeTypes([...builtins.list(), resize]);
-    served = await serve({ runtime: { dataDir: mkdtempSync(join(tmpdir(), "evoflow-package-node-")), nodeTypes } });
-    browser = await launch();
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    errors = pageErrors(page);
-    await page.goto(served.url);
+    editor = await openEditor({ nodeTypes: new NodeTypes([...builtins.list(), resize]) });
+    page = editor.page;
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await served?.close();
-  });
+  afterAll(() => editor?.close());
 
   it("renders with its ports, title, a colour of its category and a form, from its declaration alone", async () => {
     await dragFromPalette(page, "acme.resize", 400, 300);
@@ -67,6 +54,6 @@ describe("a package's node in the editor", () => {
     expect(await page.locator('[data-testid="field-width"]').getAttribute("placeholder")).toBe("28");
     expect(await page.locator('label[title="Width after resizing, pixels"]').count()).toBe(1);
     await page.screenshot({ path: `${ARTIFACTS}/package-node.png` });
-    expect(errors).toEqual([]);
+    expect(editor.errors).toEqual([]);
   });
 });
