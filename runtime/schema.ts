@@ -177,9 +177,7 @@ export type Pipeline = z.output<typeof pipelineSchema>;
 export type PipelineNode = Pipeline["nodes"][number];
 export type PipelineEdge = Pipeline["edges"][number];
 
-export function edgeId(edge: { id?: string; from: string; to: string }): string {
-  return edge.id ?? `${edge.from.replace(".", "_")}-${edge.to.replace(".", "_")}`;
-}
+export { edgeId } from "../sdk/pipeline";
 
 export function splitEndpoint(endpoint: string): { node: string; port: string } {
   const dot = endpoint.indexOf(".");

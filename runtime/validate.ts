@@ -10,12 +10,9 @@ import { describePortType, incompatibility, type PortType, type Ports } from "..
 import { requirementProblems, unknownTypeMessage, unownedNamespaceHint } from "./requires";
 import { edgeId, endpointPattern, pipelineSchema, queueSchema, splitEndpoint, type Pipeline } from "./schema";
 import type { EdgeInfo } from "./transport/transport";
+import type { Problem } from "../sdk/api-types";
 
-export interface Problem {
-  /** JSON path in the pipeline file, e.g. `$.nodes[2].config.window`. */
-  path: string;
-  message: string;
-}
+export type { Problem };
 
 export interface CompiledNode {
   id: string;

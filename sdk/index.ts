@@ -43,6 +43,8 @@ export {
 } from "./registry";
 export { Ring } from "./ring";
 export { defineService, type ServiceKey } from "./services";
+export { edgeId } from "./pipeline";
+export type * from "./api-types";
 
 // 1.1: categories are open strings, and a declaration may give `color`, `icon` and `example`
 // (a package using its own category needs "sdk": "^1.1": a 1.0 runtime refuses it).

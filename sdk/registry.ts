@@ -37,62 +37,18 @@ export interface ModelSignature {
   graphName?: string;
   metadata: Record<string, string>;
 }
+import type { ArtifactInfo, BatchProfile, Lineage, ModelProfile, ModelStatus as ApiModelStatus, StatusChange, TrainingDataRef } from "./api-types";
+
+// The shapes the HTTP API answers with are declared in sdk/api-types.ts.
+export type { ArtifactInfo, BatchProfile, Lineage, ModelProfile, StatusChange, TrainingDataRef };
 
 /**
  * `candidate`: registered, not serving. `champion`: the one version serving `name@champion`
  * (at most one per name). `rejected`: failed a gate, kept with the reasons. `retired`: a
  * former champion, replaced by a newer one.
  */
-export const MODEL_STATUSES = ["candidate", "champion", "rejected", "retired"] as const;
+export const MODEL_STATUSES = ["candidate", "champion", "rejected", "retired"] as const satisfies readonly ApiModelStatus[];
 export type ModelStatus = (typeof MODEL_STATUSES)[number];
-
-/** The data a version was trained on: sequence ranges of a stream (inclusive), or a snapshot. */
-export type TrainingDataRef = { stream: string; ranges: { from: number; to: number }[] } | { snapshot: string };
-
-export interface Lineage {
-  /** The version this one was trained from (warm start), if any. */
-  baseVersion?: number;
-  data?: TrainingDataRef;
-  /** The trainer's configuration, as it ran. */
-  trainer?: Record<string, unknown>;
-}
-
-export interface ArtifactInfo {
-  format: "onnx";
-  /** Hex SHA-256 of the file's bytes. */
-  sha256: string;
-  size: number;
-}
-
-/** Results of one batch size (see `runtime/profiler`). */
-export interface BatchProfile {
-  batchSize: number;
-  /** Timed batches (warm-up excluded). */
-  batches: number;
-  /** Examples per second: batchSize × batches / elapsed. */
-  throughput: number;
-  /** Per-batch latency in milliseconds. */
-  latencyMs: { mean: number; p50: number; p95: number; p99: number; max: number };
-  /** Resident set size of the process, bytes: growth over the run and peak seen. */
-  memory: { rssDeltaBytes: number; peakRssBytes: number };
-  /** CPU time of the process over the timed batches (all threads), and that per second of wall time (2 = two cores busy). */
-  cpu: { seconds: number; utilisation: number };
-}
-
-export interface ModelProfile {
-  runtime: string;
-  executionProvider: string;
-  /** Warm-up batches run and discarded before timing, per batch size. */
-  warmupBatches: number;
-  /** Target timed duration per batch size, seconds. */
-  durationSeconds: number;
-  /** Memory of the process after loading the session, bytes over the RSS before it. */
-  loadRssDeltaBytes: number;
-  loadMs: number;
-  results: BatchProfile[];
-  host: { platform: string; arch: string; cpus: number; cpuModel: string; node: string };
-  createdAt: string;
-}
 
 export interface ValidationReport {
   passed: boolean;
@@ -101,12 +57,6 @@ export interface ValidationReport {
   /** Check-by-check figures (accuracy per class, regression against the champion, latency…). */
   checks?: Record<string, unknown>;
   createdAt?: string;
-}
-
-export interface StatusChange {
-  status: ModelStatus;
-  at: string;
-  reason?: string;
 }
 
 export interface ModelVersion {

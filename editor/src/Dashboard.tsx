@@ -8,22 +8,23 @@
  */
 import { useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
-import { rolloutSummary } from "../../runtime/cl/rollout-summary";
-import { api, type HistoryEntry, type ModelCard, type PipelineStatus } from "./api";
+import { api, type HistoryEntry, type ModelCard, type PipelineStatus, type ServiceHistoryEntry } from "./api";
+import { GateChecks } from "./GateChecks";
 
 const POLL_MS = 2000;
-const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "—" : `${(v * 100).toFixed(1)}%`);
-const time = (iso: string | number) => new Date(iso).toLocaleString();
+export const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "—" : `${(v * 100).toFixed(1)}%`);
+export const time = (iso: string | number) => new Date(iso).toLocaleString();
 
 /** The candidate's holdout accuracy as the gate measured it, else what the trainer reported. */
 export function entryAccuracy(e: HistoryEntry): number | undefined {
   return e.validation?.candidate.holdout?.accuracy ?? e.metrics?.holdoutAccuracy ?? e.metrics?.averageAccuracy;
 }
 
+/** Why an update did not go through (its gate checks are listed beside, one by one). */
 function reasonsOf(e: HistoryEntry): string[] {
   if (e.error) return [e.error];
-  if (e.validation?.reasons.length) return e.validation.reasons;
-  return e.decision === "promoted" ? (e.validation?.checks ?? []).filter((c) => c.passed).map((c) => c.detail) : [];
+  if (e.reason) return [e.reason];
+  return e.validation?.checks.length ? [] : (e.validation?.reasons ?? []);
 }
 
 /** A uPlot time chart; created once, fed new data on every poll. */
@@ -73,7 +74,7 @@ function Chart({ title, series, data, unit }: { title: string; series: { label: 
 }
 
 /** The profile of a model version: throughput and p99 latency against batch size (two y scales). */
-function ProfileChart({ profile }: { profile: NonNullable<ModelCard["profile"]> }) {
+export function ProfileChart({ profile }: { profile: NonNullable<ModelCard["profile"]> }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!box.current) return;
@@ -141,7 +142,7 @@ interface LivePoint {
 }
 
 export function Dashboard({ service }: { service: string }) {
-  const [entries, setEntries] = useState<HistoryEntry[]>();
+  const [entries, setEntries] = useState<ServiceHistoryEntry[]>();
   const [status, setStatus] = useState<PipelineStatus>();
   const [live, setLive] = useState<LivePoint[]>([]);
   const [error, setError] = useState<string>();
@@ -284,7 +285,7 @@ export function Dashboard({ service }: { service: string }) {
             <th>strategy</th>
             <th>data</th>
             <th>accuracy</th>
-            <th>reasons</th>
+            <th>checks</th>
           </tr>
         </thead>
         <tbody>
@@ -293,7 +294,7 @@ export function Dashboard({ service }: { service: string }) {
               <td>{time(e.at)}</td>
               <td>{e.version !== undefined ? <a href={`#/models/${encodeURIComponent(e.model)}/${e.version}`}>{e.model}@{e.version}</a> : "—"}</td>
               <td className={e.decision === "promoted" ? "accepted" : e.decision === "pending" ? "" : "rejected"}>{e.decision}</td>
-              <td data-testid="history-rollout">{rolloutSummary(e.rollout)}</td>
+              <td data-testid="history-rollout">{e.rolloutSummary}</td>
               <td>
                 {e.trigger.kind}
                 {e.trigger.reason && <div className="muted">{e.trigger.reason}</div>}
@@ -304,10 +305,13 @@ export function Dashboard({ service }: { service: string }) {
               </td>
               <td>{e.snapshot ? `${e.snapshot.count} examples, classes ${Object.keys(e.snapshot.classes).join(",")}` : "—"}</td>
               <td>{pct(entryAccuracy(e))}</td>
-              <td>
+              <td data-testid="history-checks">
                 {reasonsOf(e).map((r, i) => (
-                  <div key={i}>{r}</div>
+                  <div key={i} className="rejected">
+                    {r}
+                  </div>
                 ))}
+                {e.validation && <GateChecks checks={e.validation.checks} />}
               </td>
             </tr>
           ))}
@@ -352,141 +356,6 @@ export function ServicePicker() {
       >
         <input value={name} onChange={(e) => setName(e.target.value)} placeholder="service name" style={{ width: 240 }} /> <button type="submit">Open</button>
       </form>
-    </div>
-  );
-}
-
-function Bars({ rows, unit = "" }: { rows: { label: string; value: number; max: number; ok?: boolean }[]; unit?: string }) {
-  return (
-    <div className="bars">
-      {rows.map((r) => (
-        <div key={r.label} className="bar-row">
-          <span className="bar-label">{r.label}</span>
-          <span className="bar" style={{ width: `${Math.max(1, (r.value / (r.max || 1)) * 100)}%`, background: r.ok === false ? "#e03131" : "#1971c2" }} />
-          <span className="bar-value">
-            {unit === "%" ? pct(r.value) : `${r.value.toFixed(2)} ${unit}`}
-          </span>
-        </div>
-      ))}
-    </div>
-  );
-}
-
-function KeyValues({ value }: { value: Record<string, unknown> | undefined }) {
-  if (!value) return <div className="muted">—</div>;
-  return (
-    <table className="history">
-      <tbody>
-        {Object.entries(value)
-          .filter(([, v]) => v !== undefined)
-          .map(([k, v]) => (
-            <tr key={k}>
-              <th>{k}</th>
-              <td className="mono wrap">{typeof v === "object" ? JSON.stringify(v) : typeof v === "number" && !Number.isInteger(v) ? String(Number(v.toPrecision(4))) : String(v)}</td>
-            </tr>
-          ))}
-      </tbody>
-    </table>
-  );
-}
-
-export function ModelCardPage({ model, version }: { model: string; version: string }) {
-  const [card, setCard] = useState<ModelCard>();
-  const [error, setError] = useState<string>();
-  useEffect(() => {
-    api.modelCard(model, version).then(setCard, (err: Error) => setError(err.message));
-  }, [model, version]);
-  if (error) return <div className="page-error">{error}</div>;
-  if (!card) return <div className="page-loading">Loading model card…</div>;
-  const validation = card.validation as HistoryEntry["validation"] | undefined;
-  const holdout = validation?.candidate.holdout;
-  const latency = validation?.candidate.latencyMs;
-  const matrix = card.metrics?.accuracyMatrix;
-  return (
-    <div className="dashboard" data-testid="model-card">
-      <header>
-        <h1>
-          {card.model}@{card.version}
-        </h1>
-        <span className={card.decision === "promoted" || card.status === "champion" ? "accepted" : "rejected"}>{card.status ?? card.decision}</span>
-        {card.service && <a href={`#/services/${encodeURIComponent(card.service)}`}>service {card.service}</a>}
-      </header>
-      <div className="cards">
-        <div className="card">
-          <div className="label">created</div>
-          <div>{card.createdAt ? time(card.createdAt) : "—"}</div>
-        </div>
-        <div className="card">
-          <div className="label">holdout accuracy</div>
-          <div className="value">{pct(holdout?.accuracy ?? card.metrics?.holdoutAccuracy)}</div>
-        </div>
-        <div className="card">
-          <div className="label">latency p50 / p99</div>
-          <div className="value">{latency ? `${latency.p50.toFixed(2)} / ${latency.p99.toFixed(2)} ms` : "—"}</div>
-        </div>
-        <div className="card">
-          <div className="label">size</div>
-          <div className="value">{card.sizeBytes ? `${(card.sizeBytes / 1024).toFixed(0)} KB` : "—"}</div>
-        </div>
-      </div>
-      <div className="charts">
-        <div className="card">
-          <div className="label">trigger and strategy</div>
-          <KeyValues value={{ trigger: card.trigger, scenario: card.scenario, ...card.strategy }} />
-        </div>
-        <div className="card">
-          <div className="label">data snapshot</div>
-          <KeyValues value={card.data as Record<string, unknown> | undefined} />
-          <KeyValues value={card.training} />
-        </div>
-        <div className="card">
-          <div className="label">profile: accuracy per class (holdout)</div>
-          {holdout ? (
-            <Bars rows={Object.entries(holdout.perClass).map(([c, v]) => ({ label: `class ${c}`, value: v.accuracy, max: 1 }))} unit="%" />
-          ) : (
-            <div className="muted">—</div>
-          )}
-        </div>
-      </div>
-      <h3>Validation report</h3>
-      {validation ? (
-        <table className="history" data-testid="validation">
-          <tbody>
-            {validation.checks.map((c) => (
-              <tr key={c.name}>
-                <td className={c.passed ? "accepted" : "rejected"}>{c.passed ? "pass" : "fail"}</td>
-                <th>{c.name}</th>
-                <td>{c.detail}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : (
-        <div className="muted">No validation report.</div>
-      )}
-      <h3>Metrics</h3>
-      <KeyValues value={card.metrics ? Object.fromEntries(Object.entries(card.metrics).filter(([k]) => k !== "accuracyMatrix")) : undefined} />
-      {matrix && (
-        <>
-          <h4>Accuracy matrix (rows: after update i; columns: experience j)</h4>
-          <table className="history">
-            <tbody>
-              {matrix.map((row, i) => (
-                <tr key={i}>
-                  <th>{i}</th>
-                  {row.map((v, j) => (
-                    <td key={j}>{v === null ? "" : pct(v)}</td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </>
-      )}
-      <h3>Profile</h3>
-      {card.profile ? <ProfileChart profile={card.profile} /> : <div className="muted">Not profiled (evoflow profile {card.model}@{card.version}).</div>}
-      <h3>Lineage</h3>
-      <KeyValues value={card.lineage as Record<string, unknown> | undefined} />
     </div>
   );
 }

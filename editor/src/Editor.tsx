@@ -21,27 +21,31 @@ import {
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { api, ApiError, type NodeTypeInfo, type Problem } from "./api";
-import { CanvasContext, emptyProblems, type EdgeLive, type NodeLive } from "./context";
+import { CanvasContext } from "./context";
+import type { Opened } from "./core/pipeline-file";
 import { FlowEdgeComponent } from "./FlowEdge";
 import { FlowNodeComponent } from "./FlowNode";
 import {
   connectionProblem,
-  exportPipeline,
   freshNodeId,
-  fromPipeline,
   makeEdge,
   newNode,
-  placeProblems,
   toPipeline,
   type EdgeMode,
   type FlowEdge,
   type FlowNode,
   type PipelineDoc,
-  type PlacedProblems,
 } from "./graph";
 import { layoutLeftToRight } from "./layout";
+import { FIT, Toolbar } from "./Toolbar";
 import { DRAG_TYPE, Palette } from "./Palette";
-import { EdgePanel, NodePanel, PipelinePanel } from "./Panels";
+import { SidePanel } from "./Panels";
+import { useClipboard } from "./hooks/useClipboard";
+import { useLiveStatus } from "./hooks/useLiveStatus";
+import { usePipelineFile } from "./hooks/usePipelineFile";
+import { useShortcuts } from "./hooks/useShortcuts";
+import { useUndoHistory } from "./hooks/useUndoHistory";
+import { useValidation } from "./hooks/useValidation";
 
 const nodeTypes = { evoflow: FlowNodeComponent };
 const edgeTypes = { evoflow: FlowEdgeComponent };
@@ -57,9 +61,6 @@ interface StatusLine {
   kind: "info" | "error" | "ok";
 }
 
-const isTyping = (el: EventTarget | null) =>
-  el instanceof HTMLElement && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
-
 export function Editor(props: { types: NodeTypeInfo[]; open?: string }) {
   return (
     <ReactFlowProvider>
@@ -73,23 +74,19 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
   const [nodes, setNodes, onNodesChange] = useNodesState<FlowNode>([]);
   const [edges, setEdges, onEdgesChange] = useEdgesState<FlowEdge>([]);
   const [doc, setDoc] = useState<PipelineDoc>({ name: "untitled", meta: {} });
-  const [problems, setProblems] = useState<PlacedProblems>(emptyProblems);
   const [deployed, setDeployed] = useState<string>();
-  const [nodeStatus, setNodeStatus] = useState(new Map<string, NodeLive>());
-  const [edgeStatus, setEdgeStatus] = useState(new Map<string, EdgeLive>());
   const [status, setStatus] = useState<StatusLine>();
   const [layoutCount, setLayoutCount] = useState(0);
   const { screenToFlowPosition, fitView, getNodes, getEdges } = useReactFlow<FlowNode, FlowEdge>();
   const docRef = useRef(doc);
   docRef.current = doc;
-  const fileInput = useRef<HTMLInputElement>(null);
   // Fit the view once React Flow has measured the nodes just loaded or moved.
   const [fitPending, setFitPending] = useState(false);
   const nodesInitialized = useNodesInitialized();
   useEffect(() => {
     if (!fitPending || !nodesInitialized) return;
     setFitPending(false);
-    void fitView({ padding: 0.1, maxZoom: 1.25 });
+    void fitView(FIT);
   }, [fitPending, nodesInitialized, fitView]);
 
   const say = useCallback((text: string, kind: StatusLine["kind"] = "info") => {
@@ -97,23 +94,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
   }, []);
 
   // ---- undo / redo: snapshots of the document, taken before each change ----
-  const past = useRef<Snapshot[]>([]);
-  const future = useRef<Snapshot[]>([]);
-  const lastCoalesce = useRef<{ key: string; at: number }>(undefined);
   const snapshot = useCallback((): Snapshot => ({ doc: docRef.current, nodes: getNodes(), edges: getEdges() }), [getNodes, getEdges]);
-  /** Call before changing the document. Edits of one field in quick succession make one undo step. */
-  const remember = useCallback(
-    (coalesceKey?: string) => {
-      const now = Date.now();
-      const last = lastCoalesce.current;
-      lastCoalesce.current = coalesceKey ? { key: coalesceKey, at: now } : undefined;
-      if (coalesceKey && last?.key === coalesceKey && now - last.at < 1500) return;
-      past.current.push(snapshot());
-      if (past.current.length > 200) past.current.shift();
-      future.current = [];
-    },
-    [snapshot],
-  );
   const restore = useCallback(
     (s: Snapshot) => {
       setDoc(s.doc);
@@ -122,19 +103,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     },
     [setNodes, setEdges],
   );
-  const undo = useCallback(() => {
-    const prev = past.current.pop();
-    if (!prev) return say("Nothing to undo");
-    future.current.push(snapshot());
-    lastCoalesce.current = undefined;
-    restore(prev);
-  }, [restore, snapshot, say]);
-  const redo = useCallback(() => {
-    const next = future.current.pop();
-    if (!next) return say("Nothing to redo");
-    past.current.push(snapshot());
-    restore(next);
-  }, [restore, snapshot, say]);
+  const { remember, undo, redo } = useUndoHistory(snapshot, restore, say);
 
   // ---- ports of nodes whose ports depend on their config come from the runtime ----
   const portTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
@@ -156,30 +125,8 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
   );
 
   // ---- validation: the runtime's checker, after each change that is not a move ----
-  const validatedSignature = useRef("");
-  const problemsKey = useRef("[]");
-  const validateNow = useCallback(async () => {
-    const { json, nodeIds, edgeIds } = toPipeline(docRef.current, getNodes(), getEdges());
-    const signature = JSON.stringify({ ...json, nodes: (json.nodes as Record<string, unknown>[]).map(({ position: _p, ...n }) => n) });
-    validatedSignature.current = signature;
-    const result = await api.validate(json);
-    if (validatedSignature.current !== signature) return undefined; // a newer edit is being checked
-    // Unchanged problems keep the same object, so 500 nodes do not re-render for nothing.
-    const key = JSON.stringify(result.problems);
-    if (key !== problemsKey.current) {
-      problemsKey.current = key;
-      setProblems(placeProblems(result.problems, nodeIds, edgeIds));
-    }
-    return result;
-  }, [getNodes, getEdges]);
-  useEffect(() => {
-    const timer = setTimeout(() => {
-      const { json } = toPipeline(doc, nodes, edges);
-      const signature = JSON.stringify({ ...json, nodes: (json.nodes as Record<string, unknown>[]).map(({ position: _p, ...n }) => n) });
-      if (signature !== validatedSignature.current) validateNow().catch((err: Error) => say(`validate: ${err.message}`, "error"));
-    }, 300);
-    return () => clearTimeout(timer);
-  }, [doc, nodes, edges, validateNow, say]);
+  const currentDoc = useCallback(() => docRef.current, []);
+  const { problems, showProblems, validateNow } = useValidation(doc, currentDoc, nodes, edges, say);
 
   // ---- building ----
   const addNode = useCallback(
@@ -295,92 +242,26 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     setFitPending(true);
   }, [remember, setNodes, getNodes, getEdges]);
 
-  // ---- copy / paste (within the editor) ----
-  const clipboard = useRef<{ nodes: FlowNode[]; edges: FlowEdge[] }>(undefined);
-  const copy = useCallback(() => {
-    const picked = getNodes().filter((n) => n.selected);
-    if (!picked.length) return;
-    const ids = new Set(picked.map((n) => n.id));
-    clipboard.current = { nodes: picked, edges: getEdges().filter((e) => ids.has(e.source) && ids.has(e.target)) };
-    say(`Copied ${picked.length} node${picked.length > 1 ? "s" : ""}`);
-  }, [getNodes, getEdges, say]);
-  const paste = useCallback(() => {
-    const clip = clipboard.current;
-    if (!clip) return;
-    remember();
-    const taken = new Set(getNodes().map((n) => n.id));
-    const renamed = new Map<string, string>();
-    for (const n of clip.nodes) {
-      const id = freshNodeId(n.id, taken);
-      taken.add(id);
-      renamed.set(n.id, id);
-    }
-    const pastedNodes = clip.nodes.map((n) => ({ ...n, id: renamed.get(n.id)!, position: { x: n.position.x + 40, y: n.position.y + 40 }, selected: true }));
-    const pastedEdges = clip.edges.map((e) => makeEdge(renamed.get(e.source)!, e.sourceHandle ?? "", renamed.get(e.target)!, e.targetHandle ?? "", { ...e.data, explicitId: undefined }));
-    setNodes((ns) => [...ns.map((n) => ({ ...n, selected: false })), ...pastedNodes]);
-    setEdges((es) => [...es.map((e) => ({ ...e, selected: false })), ...pastedEdges]);
-    clipboard.current = { nodes: pastedNodes, edges: pastedEdges }; // pasting again offsets again
-    say(`Pasted ${pastedNodes.length} node${pastedNodes.length > 1 ? "s" : ""}`);
-  }, [remember, getNodes, setNodes, setEdges, say]);
+  const { copy, paste } = useClipboard(remember, say);
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (isTyping(e.target)) return;
-      const mod = e.ctrlKey || e.metaKey;
-      if (!mod) return;
-      const key = e.key.toLowerCase();
-      if (key === "z" && !e.shiftKey) undo();
-      else if ((key === "z" && e.shiftKey) || key === "y") redo();
-      else if (key === "c") copy();
-      else if (key === "v") paste();
-      else return;
-      e.preventDefault();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [undo, redo, copy, paste]);
+  useShortcuts({ undo, redo, copy, paste });
 
   // ---- import / export ----
-  const load = useCallback(
-    (json: unknown, source: string) => {
-      const loaded = fromPipeline(json, typeMap);
+  const show = useCallback(
+    (opened: Opened) => {
       remember();
       // The previous document's problems go; the validator reports the new one's shortly.
-      if (problemsKey.current !== "[]") {
-        problemsKey.current = "[]";
-        setProblems(emptyProblems());
-      }
-      setDoc(loaded.doc);
-      setNodes(loaded.needsLayout ? layoutLeftToRight(loaded.nodes, loaded.edges) : loaded.nodes);
-      setEdges(loaded.edges);
-      for (const n of loaded.nodes) refreshPorts(n.id, n.data.type, n.data.config, 0);
+      showProblems([]);
+      setDoc(opened.doc);
+      setNodes(opened.nodes);
+      setEdges(opened.edges);
+      for (const n of opened.nodes) refreshPorts(n.id, n.data.type, n.data.config, 0);
       setFitPending(true);
-      say(`Opened ${source}: ${loaded.nodes.length} nodes, ${loaded.edges.length} edges`, "ok");
+      say(opened.summary, "ok");
     },
-    [typeMap, remember, setNodes, setEdges, refreshPorts, say],
+    [remember, showProblems, setNodes, setEdges, refreshPorts, say],
   );
-
-  const importFile = useCallback(
-    async (file: File) => {
-      try {
-        load(JSON.parse(await file.text()), file.name);
-      } catch (err) {
-        say(`Cannot open ${file.name}: ${(err as Error).message}`, "error");
-      }
-    },
-    [load, say],
-  );
-
-  const exportFile = useCallback(() => {
-    const text = exportPipeline(docRef.current, getNodes(), getEdges(), typeMap);
-    const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = `${docRef.current.name}.json`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-    say(`Exported ${a.download} (canonical, as evoflow fmt writes it)`, "ok");
-  }, [getNodes, getEdges, typeMap, say]);
+  const { load, importFile, exportFile } = usePipelineFile(typeMap, currentDoc, show, say);
 
   // Open a running pipeline when asked (#/pipelines/<name>).
   useEffect(() => {
@@ -409,14 +290,12 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     try {
       const r = await api.deploy(json);
       setDeployed(r.name);
-      problemsKey.current = "[]";
-      setProblems(emptyProblems());
+      showProblems([]);
       say(`Deployed ${r.name}`, "ok");
     } catch (err) {
       const body = err instanceof ApiError ? (err.body as { problems?: Problem[] }) : undefined;
       if (body?.problems) {
-        problemsKey.current = JSON.stringify(body.problems);
-        setProblems(placeProblems(body.problems, nodeIds, edgeIds));
+        showProblems(body.problems, nodeIds, edgeIds);
         say(`Not deployed: ${body.problems.length} problem${body.problems.length > 1 ? "s" : ""} (see the nodes and the pipeline panel)`, "error");
       } else say(`Not deployed: ${(err as Error).message}`, "error");
     }
@@ -434,53 +313,16 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     setDeployed(undefined);
   }, [deployed, say, refreshRunning]);
 
-  useEffect(() => {
-    if (!deployed) {
-      setNodeStatus(new Map());
-      setEdgeStatus(new Map());
-      return;
-    }
-    let previous: { at: number; nodes: Map<string, number>; edges: Map<string, number> } | undefined;
-    let stopped = false;
-    const poll = async () => {
-      try {
-        const s = await api.status(deployed);
-        if (stopped) return;
-        const at = performance.now();
-        const secs = previous ? (at - previous.at) / 1000 : 0;
-        const rate = (now: number, before: number | undefined) => (secs > 0 && before !== undefined ? Math.max(0, now - before) / secs : 0);
-        const nodeLive = new Map<string, NodeLive>();
-        for (const [id, n] of Object.entries(s.nodes)) {
-          const { type: _t, in: inCount, out, errors, ...extra } = n;
-          nodeLive.set(id, { in: inCount, out, errors, rate: rate(out, previous?.nodes.get(id)), extra });
-        }
-        const edgeLive = new Map<string, EdgeLive>();
-        for (const [id, e] of Object.entries(s.edges)) edgeLive.set(id, { ...e, rate: rate(e.tapped, previous?.edges.get(id)) });
-        previous = {
-          at,
-          nodes: new Map([...nodeLive].map(([id, n]) => [id, n.out])),
-          edges: new Map([...edgeLive].map(([id, e]) => [id, e.tapped])),
-        };
-        setNodeStatus(nodeLive);
-        setEdgeStatus(edgeLive);
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 404) {
-          setDeployed(undefined);
-          say(`Pipeline ${deployed} is no longer running`, "error");
-        }
-      }
-    };
-    void poll();
-    const timer = setInterval(poll, 1000);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, [deployed, say]);
+  const gone = useCallback(
+    (name: string) => {
+      setDeployed(undefined);
+      say(`Pipeline ${name} is no longer running`, "error");
+    },
+    [say],
+  );
+  const { nodes: nodeStatus, edges: edgeStatus } = useLiveStatus(deployed, gone);
 
   // ---- selection drives the side panel ----
-  const selectedNodes = nodes.filter((n) => n.selected);
-  const selectedEdges = edges.filter((e) => e.selected);
   const select = useCallback(
     (kind: "node" | "edge", id: string) => {
       setNodes((ns) => ns.map((n) => ({ ...n, selected: kind === "node" && n.id === id })));
@@ -489,100 +331,40 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     [setNodes, setEdges],
   );
 
-  let panel;
-  if (selectedNodes.length === 1 && selectedEdges.length === 0) {
-    const node = selectedNodes[0];
-    panel = (
-      <NodePanel
-        node={node}
-        info={typeMap.get(node.data.type)}
-        problems={problems}
-        nodeIds={new Set(nodes.map((n) => n.id))}
-        onRename={(id) => renameNode(node.id, id)}
-        onConfig={(config) => setConfig(node, config)}
-      />
-    );
-  } else if (selectedEdges.length === 1 && selectedNodes.length === 0) {
-    const edge = selectedEdges[0];
-    panel = (
-      <EdgePanel
-        edge={edge}
-        problems={problems}
-        deployed={deployed}
-        onMode={(mode) => updateEdge(edge.id, { mode, queue: mode === "sync" ? undefined : edge.data?.queue })}
-        onQueue={(queue) => updateEdge(edge.id, { queue }, `queue:${edge.id}`)}
-      />
-    );
-  } else {
-    panel = (
-      <PipelinePanel
-        doc={doc}
-        problems={problems.pipeline}
-        placed={problems}
-        counts={{ nodes: nodes.length, edges: edges.length }}
-        running={running}
-        onRename={(name) => {
-          remember();
-          setDoc((d) => ({ ...d, name }));
-        }}
-        onSelect={select}
-      />
-    );
-  }
+  const panel = (
+    <SidePanel
+      {...{ doc, nodes, edges, problems, deployed, running }}
+      info={(type) => typeMap.get(type)}
+      onRenameNode={renameNode}
+      onConfig={setConfig}
+      onEdge={updateEdge}
+      onRenamePipeline={(name) => {
+        remember();
+        setDoc((d) => ({ ...d, name }));
+      }}
+      onSelect={select}
+    />
+  );
 
   const problemCount = problems.pipeline.length + [...problems.nodes.values()].reduce((a, l) => a + l.length, 0) + [...problems.edges.values()].reduce((a, l) => a + l.length, 0);
   const canvasInfo = useMemo(() => ({ types: typeMap, problems, nodeStatus, edgeStatus }), [typeMap, problems, nodeStatus, edgeStatus]);
 
   return (
     <div className="editor">
-      <header className="toolbar">
-        <b className="brand">Evoflow</b>
-        <span className="doc-name" data-testid="doc-name">
-          {doc.name}
-        </span>
-        <button type="button" onClick={() => fileInput.current?.click()} data-testid="import">
-          Import
-        </button>
-        <input ref={fileInput} type="file" accept=".json,application/json" hidden data-testid="import-file" onChange={(e) => {
-          const file = e.target.files?.[0];
-          if (file) void importFile(file);
-          e.target.value = "";
-        }} />
-        <button type="button" onClick={exportFile} data-testid="export">
-          Export
-        </button>
-        <span className="sep" />
-        <button type="button" onClick={autoLayout} data-testid="layout" title="Auto-layout, left to right (dagre)">
-          Layout
-        </button>
-        <button type="button" onClick={() => void fitView({ padding: 0.1, maxZoom: 1.25 })} data-testid="fit">
-          Fit
-        </button>
-        <button type="button" onClick={undo} title="Ctrl+Z" data-testid="undo">
-          Undo
-        </button>
-        <button type="button" onClick={redo} title="Ctrl+Shift+Z" data-testid="redo">
-          Redo
-        </button>
-        <span className="sep" />
-        <button type="button" onClick={() => void validateNow()} data-testid="validate" className={problemCount ? "warn" : ""}>
-          {problemCount ? `${problemCount} problem${problemCount > 1 ? "s" : ""}` : "Valid"}
-        </button>
-        <button type="button" onClick={() => void deploy()} data-testid="deploy" className="primary">
-          Deploy
-        </button>
-        <button type="button" onClick={() => void stop()} disabled={!deployed} data-testid="stop">
-          Stop
-        </button>
-        {deployed && (
-          <span className="deployed" data-testid="deployed">
-            ● running {deployed}
-          </span>
-        )}
-        <span className="grow" />
-        <a href="#/packages" data-testid="open-palette-manager">Palette manager</a>
-        <a href="#/services">CL dashboard</a>
-      </header>
+      <Toolbar
+        name={doc.name}
+        problemCount={problemCount}
+        deployed={deployed}
+        onImport={(file) => void importFile(file)}
+        onExport={() => void exportFile()}
+        onLayout={autoLayout}
+        onFit={() => void fitView(FIT)}
+        onUndo={undo}
+        onRedo={redo}
+        onValidate={() => void validateNow()}
+        onDeploy={() => void deploy()}
+        onStop={() => void stop()}
+      />
       <CanvasContext.Provider value={canvasInfo}>
         <div className="workspace">
           <Palette types={types} onAdd={(t) => addNode(t)} />

@@ -52,7 +52,10 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           {locked && <span className="lock-mark" title={locked} data-testid={`lock-node-${id}`}>🔒 </span>}
           {id}
         </span>
-        <span className="flow-node-type">{info?.title ?? data.type}</span>
+        <span className="flow-node-type">
+          {info?.icon && <span className="flow-node-icon">{info.icon} </span>}
+          {info?.title ?? data.type}
+        </span>
       </div>
       <div className="flow-node-ports">
         <div className="ports-in">

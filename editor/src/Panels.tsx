@@ -1,8 +1,6 @@
 /** The side panel: the selected node's properties, the selected edge (mode, queue, live tap), or the pipeline. */
 import { useEffect, useState } from "react";
-import { z } from "zod";
-import { queueSchema } from "../../runtime/schema";
-import type { JsonSchema, NodeTypeInfo, Problem } from "./api";
+import { api, type JsonSchema, type NodeTypeInfo, type Problem } from "./api";
 import type { FlowEdge, FlowNode, PipelineDoc, PlacedProblems } from "./graph";
 import { edgeMode, type EdgeMode } from "./graph";
 import { useCanvasInfo } from "./context";
@@ -11,8 +9,20 @@ import { SchemaForm } from "./SchemaForm";
 import { TapPanel } from "./TapPanel";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
-// The queue form comes from the pipeline schema itself, like node forms come from node declarations.
-const QUEUE_SCHEMA = z.toJSONSchema(queueSchema, { io: "input" }) as JsonSchema;
+// The queue form comes from the pipeline schema itself (the runtime's /api/schema), like node forms come from node declarations.
+let queueSchemaAsked: Promise<JsonSchema | undefined> | undefined;
+function useQueueSchema(): JsonSchema | undefined {
+  const [schema, setSchema] = useState<JsonSchema>();
+  useEffect(() => {
+    queueSchemaAsked ??= api.schema().then((s) => s.properties?.edges?.items?.properties?.queue, () => (queueSchemaAsked = undefined));
+    let live = true;
+    void queueSchemaAsked.then((s) => live && setSchema(s));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return schema;
+}
 
 /** An id box that applies on Enter or blur, refusing names the pipeline format does not allow. */
 function NameInput({ value, onCommit, testId, taken }: { value: string; onCommit(v: string): void; testId: string; taken?: Set<string> }) {
@@ -125,6 +135,7 @@ export function EdgePanel(props: { edge: FlowEdge; problems: PlacedProblems; dep
   const { edge, problems, deployed, onMode, onQueue } = props;
   const mode = edgeMode(edge);
   const mine = problems.edges.get(edge.id) ?? [];
+  const queueSchema = useQueueSchema();
   return (
     <div className="panel" data-testid="edge-panel">
       <h3>Edge</h3>
@@ -144,12 +155,12 @@ export function EdgePanel(props: { edge: FlowEdge; problems: PlacedProblems; dep
           <option value="async">async — handed off, never adds latency</option>
         </select>
       </div>
-      {mode === "async" && (
+      {mode === "async" && queueSchema && (
         <>
           <h4>Queue</h4>
           <SchemaForm
             key={edge.id}
-            schema={QUEUE_SCHEMA}
+            schema={queueSchema}
             value={edge.data?.queue as Record<string, unknown> | undefined}
             defaults={null}
             problems={[]}
@@ -218,5 +229,61 @@ export function PipelinePanel(props: {
         ))}
       </ul>
     </div>
+  );
+}
+
+/** The panel for what is selected: one node, one edge, or else the pipeline. */
+export function SidePanel(p: {
+  doc: PipelineDoc;
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+  problems: PlacedProblems;
+  deployed?: string;
+  running: string[];
+  info(type: string): NodeTypeInfo | undefined;
+  onRenameNode(oldId: string, newId: string): void;
+  onConfig(node: FlowNode, config: Record<string, unknown> | undefined): void;
+  onEdge(id: string, patch: Partial<NonNullable<FlowEdge["data"]>>, coalesceKey?: string): void;
+  onRenamePipeline(name: string): void;
+  onSelect(kind: "node" | "edge", id: string): void;
+}) {
+  const { problems } = p;
+  const selectedNodes = p.nodes.filter((n) => n.selected);
+  const selectedEdges = p.edges.filter((e) => e.selected);
+  if (selectedNodes.length === 1 && selectedEdges.length === 0) {
+    const node = selectedNodes[0];
+    return (
+      <NodePanel
+        node={node}
+        info={p.info(node.data.type)}
+        problems={problems}
+        nodeIds={new Set(p.nodes.map((n) => n.id))}
+        onRename={(id) => p.onRenameNode(node.id, id)}
+        onConfig={(config) => p.onConfig(node, config)}
+      />
+    );
+  }
+  if (selectedEdges.length === 1 && selectedNodes.length === 0) {
+    const edge = selectedEdges[0];
+    return (
+      <EdgePanel
+        edge={edge}
+        problems={problems}
+        deployed={p.deployed}
+        onMode={(mode) => p.onEdge(edge.id, { mode, queue: mode === "sync" ? undefined : edge.data?.queue })}
+        onQueue={(queue) => p.onEdge(edge.id, { queue }, `queue:${edge.id}`)}
+      />
+    );
+  }
+  return (
+    <PipelinePanel
+      doc={p.doc}
+      problems={problems.pipeline}
+      placed={problems}
+      counts={{ nodes: p.nodes.length, edges: p.edges.length }}
+      running={p.running}
+      onRename={p.onRenamePipeline}
+      onSelect={p.onSelect}
+    />
   );
 }

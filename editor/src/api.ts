@@ -6,10 +6,8 @@
  * from `#token=...` (removed from the address bar at once) or a prompt after a 401, is
  * kept in sessionStorage for the tab's lifetime and sent as `Authorization`.
  */
-// The runtime's own types (type-only imports: nothing of the runtime is bundled).
-import type { Message as Envelope } from "../../runtime/envelope";
-import type { TraceNode } from "../../runtime/provenance";
-import type { Problem } from "../../runtime/validate";
+// The API's answers as the SDK declares them (type-only: nothing of the runtime is bundled).
+import type { Message as Envelope, ModelCard, Problem, ServiceHistory, Trace, TraceNode } from "../../sdk";
 
 export type { Problem };
 
@@ -159,29 +157,10 @@ export interface PipelineStatus {
   edges: Record<string, EdgeStatus>;
 }
 
-export type { Envelope, TraceNode };
-
-export interface Trace {
-  traceId: string;
-  pipeline: string;
-  messages: Envelope[];
-  outputs: TraceNode[];
-}
-
-/**
- * The continual-learning loop's records, as runtime/cl/history.ts defines them
- * (`GET /api/services/:name/history` → `{service, entries}`, one entry per update
- * attempt; `GET /api/models/:name/:version/card`). Type-only imports: nothing of
- * the runtime is bundled.
- */
-export type { Decision, HistoryEntry, ModelCard } from "../../runtime/cl/history";
-export type { GateReport } from "../../runtime/cl/gate";
-import type { HistoryEntry, ModelCard } from "../../runtime/cl/history";
-
-export interface ServiceHistory {
-  service: string;
-  entries: HistoryEntry[];
-}
+export type { Envelope, Trace, TraceNode, ServiceHistory };
+export type { Decision, GateCheck, GateReport, HistoryEntry, ModelCard } from "../../sdk";
+/** A history entry as the dashboard gets it: with its rollout in words. */
+export type ServiceHistoryEntry = ServiceHistory["entries"][number];
 
 const enc = encodeURIComponent;
 
@@ -220,6 +199,10 @@ export const api = {
   uninstallPackage: (name: string) => request<{ uninstalled: string; types: string[]; npm: string }>("DELETE", `/api/packages/${name.split("/").map(enc).join("/")}`),
   /** Prometheus text of `/metrics` (node latency histograms for the dashboard's p99). */
   metrics: () => request<string>("GET", "/metrics", undefined, true, true),
+  /** The pipeline's canonical text, as `evoflow fmt` writes it. */
+  format: (pipeline: unknown) => request<{ text: string }>("POST", "/api/format", pipeline),
+  /** The pipeline file's JSON Schema (`evoflow schema`). */
+  schema: () => request<JsonSchema>("GET", "/api/schema"),
 };
 
 /**

@@ -4,22 +4,11 @@
  * only the document.
  */
 import { createContext, useContext } from "react";
-import type { EdgeStatus, NodeTypeInfo } from "./api";
+import type { NodeTypeInfo } from "./api";
+import type { EdgeLive, NodeLive } from "./core/live-status";
 import type { PlacedProblems } from "./graph";
 
-export interface NodeLive {
-  in: number;
-  out: number;
-  errors: number;
-  /** Messages out per second since the previous poll. */
-  rate: number;
-  /** Other figures the node reports (drift magnitude, buffer fill, …). */
-  extra: Record<string, unknown>;
-}
-
-export interface EdgeLive extends EdgeStatus {
-  rate: number;
-}
+export type { EdgeLive, NodeLive };
 
 export interface CanvasInfo {
   types: Map<string, NodeTypeInfo>;

@@ -4,10 +4,9 @@
  * validator problem paths (`$.nodes[2].config.window`) back to what they concern.
  */
 import type { Edge, Node } from "@xyflow/react";
-import { fillRequires, formatPipeline } from "../../runtime/canonical";
+import { edgeId } from "../../sdk/pipeline";
 import { incompatibility, type PortType } from "../../sdk/ports";
-import { edgeId } from "../../runtime/schema";
-import type { NodeTypeInfo, PortJson, Problem } from "./api";
+import { api, type NodeTypeInfo, type PortJson, type Problem } from "./api";
 
 export type EdgeMode = "sync" | "async";
 
@@ -149,17 +148,9 @@ export function toPipeline(doc: PipelineDoc, nodes: FlowNode[], edges: FlowEdge[
   return { json, nodeIds: nodes.map((n) => n.id), edgeIds: edges.map((e) => e.id) };
 }
 
-/**
- * The exported file: exactly what `evoflow fmt` writes for the same pipeline, `requires` filled
- * from the packages the runtime's node types come from (`types`: what /api/nodes said).
- */
-export function exportPipeline(doc: PipelineDoc, nodes: FlowNode[], edges: FlowEdge[], types: Map<string, NodeTypeInfo>): string {
-  const installed = new Set([...types.values()].filter((t) => t.package && t.requires).map((t) => t.package!));
-  const requirementOf = (type: string) => {
-    const info = types.get(type);
-    return info?.package ? { package: info.package, range: info.requires } : undefined;
-  };
-  return formatPipeline(fillRequires(toPipeline(doc, nodes, edges).json, requirementOf, installed));
+/** The exported file: exactly what `evoflow fmt` writes for the same pipeline (the runtime formats it). */
+export async function exportPipeline(doc: PipelineDoc, nodes: FlowNode[], edges: FlowEdge[]): Promise<string> {
+  return (await api.format(toPipeline(doc, nodes, edges).json)).text;
 }
 
 export interface PlacedProblems {

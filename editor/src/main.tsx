@@ -5,7 +5,8 @@ import "./styles.css";
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { adoptTokenFromUrl, api, type NodeTypeInfo } from "./api";
-import { Dashboard, ModelCardPage, ServicePicker } from "./Dashboard";
+import { Dashboard, ServicePicker } from "./Dashboard";
+import { ModelCardPage } from "./ModelCardPage";
 import { Editor } from "./Editor";
 import { PaletteManager } from "./PaletteManager";
 

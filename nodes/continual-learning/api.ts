@@ -1,6 +1,6 @@
 /**
  * Continual-learning routes: a service's update history and a model version's card.
- *   GET /api/services/:name/history        every update, accepted or rejected, oldest first
+ *   GET /api/services/:name/history        every update, accepted or rejected, oldest first, with its rollout in words
  *   GET /api/models/:name/:version/card    version: a number, "champion" or "latest"
  *   GET /api/rollouts                      shadow and canary rollouts running, and each model's last finished one
  * Routes of Evoflow's own node package (nodes/package.json "routes"), served by the runtime behind its access checks.
@@ -9,6 +9,8 @@ import type { FastifyInstance } from "fastify";
 import { parseModelRef, RegistryError, type RouteHost } from "../../sdk";
 import { registry as registryKey, rollouts as rolloutsKey } from "../services";
 import { findModelCard, historyRoot, HistoryStore } from "./history";
+import { rolloutSummary } from "./rollout-summary";
+import type { ServiceHistory } from "../../sdk/api-types";
 
 export default async function clRoutes(app: FastifyInstance, runtime: RouteHost): Promise<void> {
   const history = new HistoryStore(historyRoot(runtime.dataDir));
@@ -25,7 +27,8 @@ export default async function clRoutes(app: FastifyInstance, runtime: RouteHost)
       const live = e.decision === "pending" ? rollouts?.get(e.model) : undefined;
       if (live && live.candidate === e.version) e.rollout = live.status();
     }
-    return { service: name, entries };
+    const answer: ServiceHistory = { service: name, entries: entries.map((e) => ({ ...e, rolloutSummary: rolloutSummary(e.rollout) })) };
+    return answer;
   });
 
   app.get("/api/rollouts", async (_req, reply) => {

@@ -13,6 +13,9 @@ import { z } from "zod";
 import { profileModel } from "../../runtime/profiler/profile";
 import type { ModelProfile } from "../../sdk/registry";
 import type { LabelledSet } from "./fashion-mnist";
+import type { Evaluation, GateCheck, GateReport } from "../../sdk/api-types";
+
+export type { Evaluation, GateCheck, GateReport };
 
 export const gateConfigSchema = z.object({
   minAccuracy: z.number().min(0).max(1).default(0.7).describe("Holdout accuracy (all classes seen so far) the candidate must reach"),
@@ -25,30 +28,6 @@ export const gateConfigSchema = z.object({
   latencyRuns: z.number().int().min(10).max(1_000_000).default(200).describe("Timed single-example calls for the p99 (after 20 warm-up calls), through the profiler (at most 1,000,000)"),
 });
 export type GateConfig = z.output<typeof gateConfigSchema>;
-
-export interface Evaluation {
-  accuracy: number;
-  count: number;
-  perClass: Record<string, { accuracy: number; count: number }>;
-}
-
-export interface GateCheck {
-  name: string;
-  passed: boolean;
-  /** What was measured and what it was held to, in words a reviewer can read. */
-  detail: string;
-  value?: number;
-  threshold?: number;
-}
-
-export interface GateReport {
-  passed: boolean;
-  reasons: string[];
-  checks: GateCheck[];
-  candidate: { holdout?: Evaluation; golden?: Evaluation; latencyMs?: { p50: number; p99: number }; sizeBytes: number; profile?: ModelProfile };
-  champion?: { version?: number; holdout?: Evaluation; golden?: Evaluation };
-  createdAt: string;
-}
 
 /** Argmax predictions of an ONNX classifier over a labelled set, scored overall and per class. */
 export async function evaluateOnnx(bytes: Uint8Array, set: LabelledSet, classes?: readonly number[]): Promise<Evaluation> {

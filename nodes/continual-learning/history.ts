@@ -8,38 +8,9 @@
 import * as fs from "node:fs/promises";
 import path from "node:path";
 import type { ModelRegistry, ModelVersion, VersionRef } from "../../sdk/registry";
-import type { GateReport } from "./gate";
-import type { AccuracyMatrix } from "./metrics";
-import type { SnapshotMeta } from "./snapshot";
+import type { Decision, HistoryEntry, ModelCard } from "../../sdk/api-types";
 
-/** `pending`: a rollout is running; a rolled-back rollout ends `rejected`, with its `reason`. */
-export type Decision = "promoted" | "rejected" | "failed" | "pending";
-
-export interface HistoryEntry {
-  id: string;
-  service: string;
-  model: string;
-  /** The candidate's registry version (absent when training failed before registering). */
-  version?: number;
-  baseVersion?: number;
-  at: string;
-  trigger: { kind: string; reason?: string; [key: string]: unknown };
-  scenario?: string;
-  strategy: { trainer: string; mode?: string; replay?: unknown; ewc?: unknown; lwf?: unknown; [key: string]: unknown };
-  snapshot?: Pick<SnapshotMeta, "id" | "count" | "classes" | "source">;
-  trainingMs?: number;
-  samplesSeen?: number;
-  sizeBytes?: number;
-  /** Avalanche metrics: rows are update steps, columns experiences (one per update). */
-  metrics?: { accuracyMatrix: AccuracyMatrix; averageAccuracy: number; bwt: number; forgetting: number; holdoutAccuracy?: number };
-  validation?: GateReport;
-  decision: Decision;
-  /** Why a candidate that passed validation was still rejected (its rollout rolled back). */
-  reason?: string;
-  /** The shadow or canary rollout (nodes/continual-learning/rollout.ts RolloutStatus): steps, checks, requests answered by each version. */
-  rollout?: unknown;
-  error?: string;
-}
+export type { Decision, HistoryEntry, ModelCard };
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -99,31 +70,6 @@ export class HistoryStore {
     }
     return undefined;
   }
-}
-
-export interface ModelCard {
-  model: string;
-  version: number;
-  status?: string;
-  statusHistory?: ModelVersion["history"];
-  createdAt?: string;
-  artifact?: ModelVersion["artifact"];
-  signature?: { inputs: unknown; outputs: unknown };
-  lineage?: ModelVersion["lineage"];
-  /** From the CL history: why and how it was trained, what it scored, what was decided. */
-  service?: string;
-  trigger?: HistoryEntry["trigger"];
-  scenario?: string;
-  strategy?: HistoryEntry["strategy"];
-  data?: HistoryEntry["snapshot"];
-  training?: { ms?: number; samplesSeen?: number };
-  sizeBytes?: number;
-  metrics?: HistoryEntry["metrics"] & Record<string, unknown>;
-  validation?: unknown;
-  /** Throughput and latency per batch size, from the registry (the gate profiles every candidate). */
-  profile?: ModelVersion["profile"];
-  decision?: Decision;
-  rollout?: unknown;
 }
 
 /** A card from whatever is known: the registry record, the history entry, or both. */

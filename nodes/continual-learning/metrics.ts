@@ -8,7 +8,9 @@
  *   right when rows are only the accepted updates (a rejected update adds an experience, no row);
  * - BWT = −forgetting, i.e. mean over e < T of M[T][e] − M[e][e].
  */
-export type AccuracyMatrix = (number | null)[][];
+import type { AccuracyMatrix } from "../../sdk/api-types";
+
+export type { AccuracyMatrix };
 
 export interface ClMetrics {
   accuracyMatrix: AccuracyMatrix;

@@ -1,4 +1,4 @@
-/** A rollout in a few words, for the CLI's history table and the editor's dashboard (no runtime imports: the editor bundles it). */
+/** A rollout in a few words, for the CLI's history table and the editor's dashboard (sent with each history entry). */
 import type { RolloutStatus } from "./rollout";
 
 /** "canary promoted 10→25→50→100%", "canary rolled-back at 10%", "shadow running", or "-" for a direct promotion. */

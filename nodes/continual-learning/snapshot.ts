@@ -12,16 +12,10 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import path from "node:path";
+import type { SnapshotSource } from "../../sdk/api-types";
 import type { LabelledSet } from "./fashion-mnist";
 
-export interface SnapshotSource {
-  /** Where the examples came from: a stream (pipeline edge or collector) and the message ids or sequence ranges it held. */
-  stream?: string;
-  ranges?: { from: number; to: number }[];
-  messageIds?: string[];
-  /** Free-form: which sampler built it, its seed, the replay share… */
-  [key: string]: unknown;
-}
+export type { SnapshotSource };
 
 export interface SnapshotMeta {
   id: string;

@@ -3,7 +3,8 @@
  * and the one route only the editor needs: the ports a node type has for a given
  * config (join's inputs, switch's outputs depend on it), computed by the node's
  * own declaration so the canvas shows exactly the handles the validator expects
- * (the live tap it uses is runtime/api/pipelines.ts's `/live`).
+ * (the live tap it uses is runtime/api/pipelines.ts's `/live`), and the canonical text
+ * of a pipeline for the editor's export, so it is exactly what `evoflow fmt` writes.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -11,6 +12,7 @@ import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
 import { inputsOf, outputsOf } from "../../sdk/contract";
 import { describePortType, portTypeToJson, type Ports } from "../../sdk/ports";
+import { fillRequires, formatPipeline } from "../canonical";
 import { PROJECT_ROOT } from "../paths";
 import type { Runtime } from "../runtime";
 
@@ -38,6 +40,13 @@ export async function editorRoutes(app: FastifyInstance, runtime: Runtime, dist 
     if (!parsed.success)
       return reply.status(400).send({ error: "config is not valid", problems: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) });
     return { inputs: portsJson(inputsOf(def, parsed.data)), outputs: portsJson(outputsOf(def, parsed.data)) };
+  });
+
+  app.post("/api/format", async (req, reply) => {
+    if (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)) return reply.status(400).send({ error: "the body must be a pipeline (a JSON object)" });
+    // As `evoflow fmt` writes it, `requires` filled from the packages this runtime loaded.
+    const types = runtime.nodeTypes;
+    return { text: formatPipeline(fillRequires(req.body, (type) => types.requirementOf(type), types.requirablePackages())) };
   });
 
   if (!existsSync(`${dist}/index.html`)) {

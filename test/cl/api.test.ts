@@ -64,6 +64,8 @@ describe("CL API", () => {
     expect(res.statusCode).toBe(200);
     const body = res.json() as { entries: HistoryEntry[] };
     expect(body.entries.map((e) => [e.version, e.decision])).toEqual([[2, "promoted"], [3, "rejected"]]);
+    // Each with its rollout in words, as the CLI's history table prints it ("-": promoted directly).
+    expect(body.entries.map((e) => (e as HistoryEntry & { rolloutSummary: string }).rolloutSummary)).toEqual(["-", "-"]);
     expect(body.entries[1].metrics!.forgetting).toBeCloseTo(0.5, 6);
     expect(body.entries[1].metrics!.bwt).toBeCloseTo(-0.5, 6);
     const missing = await app.inject({ method: "GET", url: "/api/services/nope/history" });

@@ -109,6 +109,14 @@ describe("CL dashboard", () => {
     expect(await row.textContent()).toContain("600 new labelled examples");
     // A direct promotion: no rollout (nodes/continual-learning/rollout-summary.ts words canary and shadow ones).
     expect(await row.locator('[data-testid="history-rollout"]').textContent()).toBe("-");
+    // Each gate check on a line of its own, pass or fail; what was measured opens on demand.
+    const checks = row.locator('[data-testid="gate-check"]');
+    expect(await checks.count()).toBe(entry!.validation!.checks.length);
+    expect(await checks.locator("summary").allTextContents()).toEqual(entry!.validation!.checks.map((c) => `${c.passed ? "✓" : "✗"} ${c.name}`));
+    const first = entry!.validation!.checks[0];
+    expect(await checks.first().getByText(first.detail).isVisible()).toBe(false);
+    await checks.first().locator("summary").click();
+    expect(await checks.first().getByText(first.detail).isVisible()).toBe(true);
     await expect.poll(() => page.textContent('[data-testid="champion"]')).toBe("fmnist@2");
     expect(await page.textContent('[data-testid="accuracy"]')).toMatch(/^\d+\.\d%$/);
     expect(Number(await page.textContent('[data-testid="classes"]'))).toBe(10);
@@ -131,6 +139,13 @@ describe("CL dashboard", () => {
     const validation = page.locator('[data-testid="validation"]');
     await expect.poll(() => validation.textContent()).toContain("holdout-accuracy");
     expect(await validation.locator("td.accepted").count()).toBe(entry!.validation!.checks.length);
+    // Trigger, strategy (replay, ewc…) and the data snapshot (classes, source) in words, not JSON.
+    const cells = await page.locator('[data-testid^="card-"]').evaluateAll((els) => els.map((el) => [el.getAttribute("data-testid"), el.textContent ?? ""]));
+    expect(cells.map(([id]) => id)).toEqual(expect.arrayContaining(["card-trigger", "card-trainer", "card-classes", "card-source"]));
+    for (const [id, text] of cells) expect(text, id!).not.toMatch(/[{}[\]"]/);
+    expect(Object.fromEntries(cells)["card-trigger"]).toContain("600 new labelled examples");
+    expect(Object.fromEntries(cells)["card-classes"]).toMatch(/^\d+ classes: 0 \(/);
+    expect(await page.textContent('[data-testid="model-card"]')).toContain("accuracy per class (holdout)");
     // The gate profiled the candidate: its card charts throughput and p99 against batch size.
     await page.waitForSelector('[data-testid="chart-profile"] canvas');
     await page.screenshot({ path: `${ARTIFACTS}/model-card.png`, fullPage: true });

@@ -3,7 +3,9 @@
  * editor/dist is missing, so `npx vitest run test/editor` works alone), a real
  * runtime with the HTTP API serving it, and Debian's Chromium.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { build } from "vite";
@@ -75,4 +77,33 @@ export async function connect(page: Page, from: string, fromPort: string, to: st
   await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 5 });
   await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 5 });
   await page.mouse.up();
+}
+
+export interface OpenEditor {
+  served: Served;
+  browser: Browser;
+  page: Page;
+  /** Uncaught page errors so far. */
+  errors: string[];
+  close(): Promise<void>;
+}
+
+/** A runtime in a fresh data folder serving the built editor, open in Chromium at 1400×900. */
+export async function openEditor(runtime: RuntimeOptions = {}): Promise<OpenEditor> {
+  await ensureEditorBuilt();
+  const served = await serve({ runtime: { dataDir: mkdtempSync(join(tmpdir(), "evoflow-editor-")), ...runtime } });
+  const browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors = pageErrors(page);
+  await page.goto(served.url);
+  return {
+    served,
+    browser,
+    page,
+    errors,
+    close: async () => {
+      await browser.close();
+      await served.close();
+    },
+  };
 }

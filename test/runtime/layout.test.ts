@@ -55,8 +55,6 @@ function cycles(): string[][] {
   return found;
 }
 
-// The editor's old paths, kept until its own change lands (issue 19 point 8); then deleted.
-const EDITOR_SHIMS = /^runtime\/cl\//;
 // Still to move: the ONNX toolkit and profiler the CL code shares with the runtime and the agent,
 // the trainer child's entry point, and JSONata's time limit (behind a service in the "fn" change).
 const NODES_USE_OF_RUNTIME = /^runtime\/(onnx\/(build|ort|proto|signature)|profiler\/profile|paths|user-code\/limited-jsonata)\.ts$/;
@@ -68,7 +66,7 @@ describe("the layout's one-way imports", () => {
   });
 
   it("the runtime imports no node, and of the agent only gpu-agent/index.ts", () => {
-    const wrong = imports.filter(({ from, to }) => from.startsWith("runtime/") && !EDITOR_SHIMS.test(from) && (to.startsWith("nodes/") || (to.startsWith("gpu-agent/") && to !== "gpu-agent/index.ts")));
+    const wrong = imports.filter(({ from, to }) => from.startsWith("runtime/") && (to.startsWith("nodes/") || (to.startsWith("gpu-agent/") && to !== "gpu-agent/index.ts")));
     expect(wrong).toEqual([]);
   });
 

@@ -11,6 +11,7 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createApi, type ApiOptions } from "../../runtime/api/server";
+import { formatPipeline } from "../../runtime/canonical";
 import { Runtime } from "../../runtime/runtime";
 
 const OPERATOR = "operator-token-0123456789abcdef";
@@ -116,6 +117,11 @@ describe("API access with tokens and roles", () => {
     expect(oip.status).toBe(200);
     expect((await send(url, "POST", "/api/validate", { ...v, ...JSON_TYPE }, JSON.stringify(echo("other")))).status).toBe(200);
     expect((await send(url, "POST", "/api/nodes/control.join/ports", { ...v, ...JSON_TYPE }, JSON.stringify({ config: { inputs: ["a", "b"] } }))).status).toBe(200);
+    // The editor's export: the canonical text, as evoflow fmt writes it; a body that is no pipeline is a 400.
+    const formatted = await send(url, "POST", "/api/format", { ...v, ...JSON_TYPE }, JSON.stringify(echo("other")));
+    expect([formatted.status, (JSON.parse(formatted.body) as { text: string }).text]).toEqual([200, formatPipeline(echo("other"))]);
+    const notPipeline = await send(url, "POST", "/api/format", { ...v, ...JSON_TYPE }, "[1]");
+    expect([notPipeline.status, json(notPipeline).error]).toEqual([400, "the body must be a pipeline (a JSON object)"]);
 
     const deploy = await send(url, "POST", "/api/pipelines", { ...v, ...JSON_TYPE }, JSON.stringify(echo("sneaky")));
     expect(deploy.status).toBe(403);

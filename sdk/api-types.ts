@@ -1,0 +1,182 @@
+/**
+ * The shapes the runtime's HTTP API answers with, declared once here: the runtime builds
+ * them (runtime/validate.ts, sdk/registry.ts, nodes/continual-learning/gate.ts and history.ts
+ * import these) and the editor, or any other client, reads them without importing runtime
+ * internals. Types only: nothing here runs.
+ */
+import type { Message, TraceNode } from "./envelope";
+
+/** A pipeline problem: `POST /api/validate`, a refused deploy. */
+export interface Problem {
+  /** JSON path in the pipeline file, e.g. `$.nodes[2].config.window`. */
+  path: string;
+  message: string;
+}
+
+/** One message of a trace, with the messages it was made from (`GET /api/traces/:id`): sdk/envelope.ts. */
+export type { TraceNode };
+
+export interface Trace {
+  traceId: string;
+  pipeline: string;
+  messages: Message[];
+  outputs: TraceNode[];
+}
+
+/** Registry statuses: `candidate` registered, `champion` serving, `rejected` failed a gate, `retired` replaced. */
+export type ModelStatus = "candidate" | "champion" | "rejected" | "retired";
+
+export interface StatusChange {
+  status: ModelStatus;
+  at: string;
+  reason?: string;
+}
+
+/** The data a version was trained on: sequence ranges of a stream (inclusive), or a snapshot. */
+export type TrainingDataRef = { stream: string; ranges: { from: number; to: number }[] } | { snapshot: string };
+
+export interface Lineage {
+  /** The version this one was trained from (warm start), if any. */
+  baseVersion?: number;
+  data?: TrainingDataRef;
+  /** The trainer's configuration, as it ran. */
+  trainer?: Record<string, unknown>;
+}
+
+export interface ArtifactInfo {
+  format: "onnx";
+  /** Hex SHA-256 of the file's bytes. */
+  sha256: string;
+  size: number;
+}
+
+/** Results of one batch size (see `runtime/profiler`). */
+export interface BatchProfile {
+  batchSize: number;
+  /** Timed batches (warm-up excluded). */
+  batches: number;
+  /** Examples per second: batchSize × batches / elapsed. */
+  throughput: number;
+  /** Per-batch latency in milliseconds. */
+  latencyMs: { mean: number; p50: number; p95: number; p99: number; max: number };
+  /** Resident set size of the process, bytes: growth over the run and peak seen. */
+  memory: { rssDeltaBytes: number; peakRssBytes: number };
+  /** CPU time of the process over the timed batches (all threads), and that per second of wall time (2 = two cores busy). */
+  cpu: { seconds: number; utilisation: number };
+}
+
+export interface ModelProfile {
+  runtime: string;
+  executionProvider: string;
+  /** Warm-up batches run and discarded before timing, per batch size. */
+  warmupBatches: number;
+  /** Target timed duration per batch size, seconds. */
+  durationSeconds: number;
+  /** Memory of the process after loading the session, bytes over the RSS before it. */
+  loadRssDeltaBytes: number;
+  loadMs: number;
+  results: BatchProfile[];
+  host: { platform: string; arch: string; cpus: number; cpuModel: string; node: string };
+  createdAt: string;
+}
+
+/** A model's accuracy overall and per class on one labelled set. */
+export interface Evaluation {
+  accuracy: number;
+  count: number;
+  perClass: Record<string, { accuracy: number; count: number }>;
+}
+
+export interface GateCheck {
+  name: string;
+  passed: boolean;
+  /** What was measured and what it was held to, in words a reviewer can read. */
+  detail: string;
+  value?: number;
+  threshold?: number;
+}
+
+/** What a validator gate decided about a candidate, check by check. */
+export interface GateReport {
+  passed: boolean;
+  reasons: string[];
+  checks: GateCheck[];
+  candidate: { holdout?: Evaluation; golden?: Evaluation; latencyMs?: { p50: number; p99: number }; sizeBytes: number; profile?: ModelProfile };
+  champion?: { version?: number; holdout?: Evaluation; golden?: Evaluation };
+  createdAt: string;
+}
+
+/** Accuracy after each update step (rows) on each experience (columns); null: not seen yet. */
+export type AccuracyMatrix = (number | null)[][];
+
+/** Where a training snapshot's examples came from. */
+export interface SnapshotSource {
+  /** A stream (pipeline edge or collector) and the message ids or sequence ranges it held. */
+  stream?: string;
+  ranges?: { from: number; to: number }[];
+  messageIds?: string[];
+  /** Free-form: which sampler built it, its seed, the replay share… */
+  [key: string]: unknown;
+}
+
+/** `pending`: a rollout is running; a rolled-back rollout ends `rejected`, with its `reason`. */
+export type Decision = "promoted" | "rejected" | "failed" | "pending";
+
+/** One update attempt of a CL service, accepted or rejected (`GET /api/services/:name/history`). */
+export interface HistoryEntry {
+  id: string;
+  service: string;
+  model: string;
+  /** The candidate's registry version (absent when training failed before registering). */
+  version?: number;
+  baseVersion?: number;
+  at: string;
+  trigger: { kind: string; reason?: string; [key: string]: unknown };
+  scenario?: string;
+  strategy: { trainer: string; mode?: string; replay?: unknown; ewc?: unknown; lwf?: unknown; [key: string]: unknown };
+  snapshot?: { id: string; count: number; classes: Record<string, number>; source: SnapshotSource };
+  trainingMs?: number;
+  samplesSeen?: number;
+  sizeBytes?: number;
+  /** Avalanche metrics: rows are update steps, columns experiences (one per update). */
+  metrics?: { accuracyMatrix: AccuracyMatrix; averageAccuracy: number; bwt: number; forgetting: number; holdoutAccuracy?: number };
+  validation?: GateReport;
+  decision: Decision;
+  /** Why a candidate that passed validation was still rejected (its rollout rolled back). */
+  reason?: string;
+  /** The shadow or canary rollout (runtime/cl/rollout.ts RolloutStatus): steps, checks, requests answered by each version. */
+  rollout?: unknown;
+  error?: string;
+}
+
+/** `GET /api/services/:name/history`: entries oldest first, each with its rollout in a few words. */
+export interface ServiceHistory {
+  service: string;
+  entries: (HistoryEntry & { rolloutSummary: string })[];
+}
+
+/** A registry version joined with its history entry (`GET /api/models/:name/:version/card`). */
+export interface ModelCard {
+  model: string;
+  version: number;
+  status?: string;
+  statusHistory?: StatusChange[];
+  createdAt?: string;
+  artifact?: ArtifactInfo;
+  signature?: { inputs: unknown; outputs: unknown };
+  lineage?: Lineage;
+  /** From the CL history: why and how it was trained, what it scored, what was decided. */
+  service?: string;
+  trigger?: HistoryEntry["trigger"];
+  scenario?: string;
+  strategy?: HistoryEntry["strategy"];
+  data?: HistoryEntry["snapshot"];
+  training?: { ms?: number; samplesSeen?: number };
+  sizeBytes?: number;
+  metrics?: HistoryEntry["metrics"] & Record<string, unknown>;
+  validation?: unknown;
+  /** Throughput and latency per batch size, from the registry (the gate profiles every candidate). */
+  profile?: ModelProfile;
+  decision?: Decision;
+  rollout?: unknown;
+}
