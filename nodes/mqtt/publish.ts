@@ -19,7 +19,7 @@ const config = z.object({
 
 export default defineNode({
   type: "mqtt.publish",
-  category: "io",
+  category: "connectors",
   title: "MQTT publish",
   description:
     "Publishes each message to an MQTT topic. With QoS 1 or 2 a message is handled only once the broker acknowledged it, so an async edge before it holds the messages while the broker is away (and fills, and pushes back) and a message is dead-lettered only after `timeoutMs`.",

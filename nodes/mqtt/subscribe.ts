@@ -12,6 +12,13 @@ const config = z.object({
     .describe("Topic filters to subscribe to; `+` matches one level, `#` the rest (sensors/+/temp, plant/#)"),
   qos: qosField.default(1).describe("0 at most once; 1 at least once (acknowledged once the first edge took the message); 2 exactly once between broker and client"),
   cleanSession: z.boolean().optional().describe("Start without the broker's stored session; defaults to false with a clientId (a persistent session), true without"),
+  sessionExpirySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(4_294_967_295)
+    .default(86_400)
+    .describe("MQTT 5: how long the broker keeps a persistent session (and its queued messages) while the pipeline is away"),
   format: z.enum(["json", "text", "bytes"]).default("json").describe("How a message's bytes become the payload: parsed JSON (not JSON → a dead letter), a string, or a Uint8Array"),
   output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ topic, payload, qos, retain }`"),
 });
@@ -28,7 +35,7 @@ function filterProblem(filter: string): string | undefined {
 
 export default defineNode({
   type: "mqtt.subscribe",
-  category: "io",
+  category: "connectors",
   title: "MQTT subscribe",
   description:
     "Receives the messages of an MQTT broker's topics (wildcards allowed). At least once with QoS 1: a message is acknowledged to the broker only once the first edge accepted it (a full `block` edge holds the acknowledgement, and the broker's in-flight window pauses the stream); with a clientId the broker keeps the session, so messages sent while the pipeline was down arrive when it is back. A message that cannot be read goes to the dead letters and is acknowledged.",
@@ -61,7 +68,10 @@ export default defineNode({
 
     return {
       async start(emit) {
-        const options = await clientOptions(ctx, cfg, { clean: cfg.cleanSession ?? cfg.clientId === undefined, manualConnect: true });
+        const clean = cfg.cleanSession ?? cfg.clientId === undefined;
+        // MQTT 5 ends a session when its client disconnects unless told how long to keep it.
+        const properties = cfg.protocolVersion === 5 && !clean ? { sessionExpiryInterval: cfg.sessionExpirySeconds } : undefined;
+        const options = await clientOptions(ctx, cfg, { clean, properties, manualConnect: true });
         client = connect(cfg.url, options);
         // mqtt.js calls handleMessage for each incoming publish and sends the PUBACK (QoS 1) or
         // PUBCOMP (QoS 2) only when its callback runs, and reads no further packet meanwhile:
