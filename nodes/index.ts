@@ -3,6 +3,7 @@ import { controlNodes } from "./control";
 import { driftNodes } from "./drift";
 import { ioNodes } from "./io";
 import { modelNodes } from "./model";
+import { mqttNodes } from "./mqtt";
 import { samplerNodes } from "./sampler";
 import { trainerNodes } from "./trainer";
 import { transformNodes } from "./transform";
@@ -17,6 +18,7 @@ export const allNodes: NodeDefinition[] = [
   ...trainerNodes,
   ...validatorNodes,
   ...controlNodes,
+  ...mqttNodes,
 ];
 
 // The module nodes/package.json lists: the package's node types.

@@ -85,6 +85,12 @@ export interface NodeContext {
    * in the type's `services`, so a runtime lacking it refuses the pipeline up front) or name.
    */
   service<T>(key: ServiceKey<T> | string): T;
+  /**
+   * Sends what a source received but cannot emit (a broker's message that is not JSON) to the
+   * pipeline's dead letters with the reason, as a failing handler's message goes there; `port`
+   * names the output it was meant for. Resolves once stored, so a source may acknowledge it.
+   */
+  deadLetter(payload: unknown, reason: string, port?: string): Promise<void>;
   /** Aborted when the pipeline stops. */
   signal: AbortSignal;
 }

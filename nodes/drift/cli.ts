@@ -114,6 +114,7 @@ function nodeContext(method: string): NodeContext {
     service: (name) => {
       throw new Error(`the drift command provides no "${name}" service`);
     },
+    deadLetter: (_payload, reason) => Promise.reject(new Error(`the drift command keeps no dead letters (${reason})`)),
     signal: new AbortController().signal,
   };
 }

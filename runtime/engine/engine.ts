@@ -12,7 +12,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { binaryBytes } from "../binary-payload";
 import { pipelineDataDir, resolveConfined } from "../confined-path";
-import { newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
+import { createMessage, newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
 import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../../sdk/contract";
 import { NodeStats, type Metrics, type MetricsSource } from "../metrics";
 import { Admission, requestPathBlockEdges } from "../overload";
@@ -207,6 +207,10 @@ export class RunningPipeline implements MetricsSource {
         const s = this.options.services?.[name];
         if (s === undefined) throw new Error(`node ${nodeId} needs the "${name}" service, which this runtime does not provide`);
         return s as T;
+      },
+      deadLetter: (payload, reason, port = "out") => {
+        const node = this.nodes.get(nodeId)!;
+        return this.toDeadLetter(node, port, undefined, reason, createMessage({ pipeline: this.name, node: nodeId, port }, payload));
       },
       signal: this.abort.signal,
     };

@@ -39,6 +39,8 @@ export interface Server {
   token: string;
   output(): string;
   stop(): void;
+  /** SIGKILL: a crash, nothing flushed. */
+  kill(): void;
 }
 
 /** `evoflow run <args>` on any free port; resolves once it listens (or rejects with its output). */
@@ -54,7 +56,7 @@ export function startRun(args: string[], dataDir: string, cwd = ROOT, command: "
       if (!url) return;
       // `evoflow run` makes a token when given none, saved in the data folder.
       const token = readFileSync(path.join(dataDir, "token"), "utf8").trim();
-      resolve({ url, token, output: () => output, stop: () => child.kill("SIGTERM") });
+      resolve({ url, token, output: () => output, stop: () => child.kill("SIGTERM"), kill: () => child.kill("SIGKILL") });
     });
   });
 }

@@ -1,0 +1,125 @@
+import { connect, type MqttClient, type IPublishPacket } from "mqtt";
+import { z } from "zod";
+import { defineNode, port } from "../../sdk";
+import { brokerFields, clientOptions, qosField } from "./connection";
+
+const config = z.object({
+  ...brokerFields,
+  topics: z
+    .array(z.string().min(1).max(1024))
+    .min(1)
+    .max(100)
+    .describe("Topic filters to subscribe to; `+` matches one level, `#` the rest (sensors/+/temp, plant/#)"),
+  qos: qosField.default(1).describe("0 at most once; 1 at least once (acknowledged once the first edge took the message); 2 exactly once between broker and client"),
+  cleanSession: z.boolean().optional().describe("Start without the broker's stored session; defaults to false with a clientId (a persistent session), true without"),
+  sessionExpirySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(4_294_967_295)
+    .default(86_400)
+    .describe("MQTT 5: how long the broker keeps a persistent session (and its queued messages) while the pipeline is away"),
+  format: z.enum(["json", "text", "bytes"]).default("json").describe("How a message's bytes become the payload: parsed JSON (not JSON → a dead letter), a string, or a Uint8Array"),
+  output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ topic, payload, qos, retain }`"),
+});
+
+/** A topic filter as MQTT allows it: `+` and `#` each a whole level, `#` only last. */
+function filterProblem(filter: string): string | undefined {
+  const levels = filter.split("/");
+  for (const [i, level] of levels.entries()) {
+    if (level.includes("#") && (level !== "#" || i !== levels.length - 1)) return "`#` must be a whole level and the last one";
+    if (level.includes("+") && level !== "+") return "`+` must be a whole level";
+  }
+  return undefined;
+}
+
+export default defineNode({
+  type: "mqtt.subscribe",
+  category: "connectors",
+  title: "MQTT subscribe",
+  description:
+    "Receives the messages of an MQTT broker's topics (wildcards allowed). At least once with QoS 1: a message is acknowledged to the broker only once the first edge accepted it (a full `block` edge holds the acknowledgement, and the broker's in-flight window pauses the stream); with a clientId the broker keeps the session, so messages sent while the pipeline was down arrive when it is back. A message that cannot be read goes to the dead letters and is acknowledged.",
+  capabilities: ["network"],
+  inputs: {},
+  outputs: { out: port.any() },
+  config: config.superRefine((c, issue) => {
+    c.topics.forEach((t, i) => {
+      const problem = filterProblem(t);
+      if (problem) issue.addIssue({ code: "custom", message: `topic filter "${t}": ${problem}`, path: ["topics", i] });
+    });
+  }),
+  create: (ctx, cfg) => {
+    let client: MqttClient | undefined;
+    const counts = { received: 0, emitted: 0, deadLetters: 0, reconnects: 0 };
+    let connected = false;
+    let lastError: string | undefined;
+
+    const payloadOf = (packet: IPublishPacket): { ok: true; value: unknown } | { ok: false; reason: string } => {
+      const bytes = packet.payload as Buffer;
+      if (cfg.format === "bytes") return { ok: true, value: new Uint8Array(bytes) };
+      const text = bytes.toString("utf8");
+      if (cfg.format === "text") return { ok: true, value: text };
+      try {
+        return { ok: true, value: JSON.parse(text) };
+      } catch (err) {
+        return { ok: false, reason: `mqtt message on ${packet.topic} is not JSON (${(err as Error).message}): ${JSON.stringify(text.slice(0, 200))}` };
+      }
+    };
+
+    return {
+      async start(emit) {
+        const clean = cfg.cleanSession ?? cfg.clientId === undefined;
+        // MQTT 5 ends a session when its client disconnects unless told how long to keep it.
+        const properties = cfg.protocolVersion === 5 && !clean ? { sessionExpiryInterval: cfg.sessionExpirySeconds } : undefined;
+        const options = await clientOptions(ctx, cfg, { clean, properties, manualConnect: true });
+        client = connect(cfg.url, options);
+        // mqtt.js calls handleMessage for each incoming publish and sends the PUBACK (QoS 1) or
+        // PUBCOMP (QoS 2) only when its callback runs, and reads no further packet meanwhile:
+        // overriding it is how the acknowledgement waits for the hand-off, and how a full edge
+        // pauses the stream.
+        client.handleMessage = (packet, done) => {
+          counts.received++;
+          const read = payloadOf(packet);
+          const handOff = read.ok
+            ? emit("out", cfg.output === "payload" ? read.value : { topic: packet.topic, payload: read.value, qos: packet.qos, retain: packet.retain }).then(() => void counts.emitted++)
+            : ctx.deadLetter(new Uint8Array(packet.payload as Buffer), read.reason).then(() => void counts.deadLetters++);
+          // A failure downstream was dead-lettered there: the message was handed off all the same.
+          handOff.catch((err: Error) => ctx.log("warn", `mqtt message on ${packet.topic}: ${err.message}`)).finally(() => done());
+        };
+        client.on("connect", () => {
+          connected = true;
+          lastError = undefined;
+        });
+        client.on("reconnect", () => void counts.reconnects++);
+        client.on("close", () => (connected = false));
+        client.on("error", (err) => {
+          lastError = err.message;
+          ctx.log("warn", `mqtt ${cfg.url}: ${err.message}`);
+        });
+        client.connect();
+        // The subscription is made once the first connection is up, and the session keeps it.
+        // A broker that cannot be reached at deploy refuses the deploy (the reason in the 422);
+        // once running, mqtt.js reconnects by itself.
+        await new Promise<void>((resolve, reject) => {
+          client!.once("connect", (connack) => {
+            if (connack.sessionPresent && !options.clean) return resolve();
+            client!.subscribe(cfg.topics, { qos: cfg.qos }, (err, granted) => {
+              const refused = granted?.filter((g) => g.qos === 128);
+              if (err || refused?.length) reject(new Error(`mqtt subscribe to ${cfg.topics.join(", ")} refused: ${err?.message ?? refused!.map((g) => g.topic).join(", ")}`));
+              else resolve();
+            });
+          });
+          client!.once("error", reject);
+        }).catch((err: Error) => {
+          client!.end(true);
+          throw err;
+        });
+      },
+      async stop() {
+        // Not forced: an acknowledgement being sent is still sent; what was not handed off stays with the broker.
+        await client?.endAsync();
+      },
+      status: () => ({ connected, ...counts, ...(lastError && { error: lastError }) }),
+    };
+  },
+});
