@@ -15,6 +15,7 @@ const CATEGORY_COLORS: Record<string, string> = {
   trainer: "#f76707",
   validator: "#2f9e44",
   control: "#495057",
+  connectors: "#1098ad",
 };
 
 /** Evoflow's categories in the palette's order; others follow alphabetically. */

@@ -85,7 +85,7 @@ export default defineNode({ type: "imaging.crop", category: "imaging", icon: "�
     expect(await scale.locator('[data-testid="icon-acme.scale"]').textContent()).toBe("×");
     // A category of the package's own: a group after Evoflow's, coloured from its name.
     const groups = await page.locator(".palette h4").allTextContents();
-    expect(groups.map((g) => g.replace(/[▾▸\s\d]+/g, " ").trim())).toEqual(["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control", "imaging"]);
+    expect(groups.map((g) => g.replace(/[▾▸\s\d]+/g, " ").trim())).toEqual(["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control", "connectors", "imaging"]);
     const crop = page.locator('[data-testid="palette-imaging.crop"]');
     expect(await crop.evaluate((el) => getComputedStyle(el).borderLeftColor)).toMatch(/^rgb\(/);
     expect(await crop.evaluate((el) => getComputedStyle(el).borderLeftColor)).not.toBe("rgb(173, 181, 189)"); // not the grey of no category
@@ -126,7 +126,8 @@ export default defineNode({ type: "imaging.crop", category: "imaging", icon: "�
     await page.click('[data-testid="open-palette-manager"]');
     await page.click('[data-testid="uninstall-evoflow-nodes-acme"]');
     await expect.poll(() => page.locator('[data-testid="manage-result"]').textContent(), { timeout: 60_000 }).toContain("Uninstalled evoflow-nodes-acme: acme.count, acme.scale are gone.");
-    expect(await page.locator('[data-testid="package-evoflow-nodes-acme"]').count()).toBe(0);
+    // The list is read again after the result is shown.
+    await expect.poll(() => page.locator('[data-testid="package-evoflow-nodes-acme"]').count(), { timeout: 10_000 }).toBe(0);
     await page.click('a[href="#/"]');
     await page.waitForSelector('[data-testid="palette-imaging.crop"]');
     // The editor loads the node types again when it is opened.
