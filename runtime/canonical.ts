@@ -65,26 +65,33 @@ export interface TypeRequirement {
   range?: string;
 }
 
+/** Where fillRequires learns the packages: the runtime's node types (runtime/node-types.ts). */
+export interface RequirementSource {
+  requirementOf(type: string): TypeRequirement | undefined;
+  /** The packages installed here that `requires` lists (not Evoflow's own). */
+  requirablePackages(): ReadonlySet<string>;
+}
+
 /**
  * The pipeline with `requires` (runtime/requires.ts) filled from the node types its nodes use, as
  * `evoflow fmt` and the editor's export write it. Each package giving a used type is listed, with
- * the range already written for it, else `range`; an entry for one of the `installed` packages
+ * the range already written for it, else `range`; an entry for one of the packages installed here
  * that no node uses any more goes; others stay (a package not installed here may well be used).
  * No entry left: no `requires` key, so a pipeline of Evoflow's own types keeps its form.
- * `installed`: the packages installed here that `requires` lists (not Evoflow's own).
  */
-export function fillRequires(pipeline: unknown, requirementOf: (type: string) => TypeRequirement | undefined, installed: ReadonlySet<string>): unknown {
+export function fillRequires(pipeline: unknown, types: RequirementSource): unknown {
   if (!isPlainObject(pipeline) || !Array.isArray(pipeline.nodes)) return pipeline;
   // A `requires` that is not an object is left for validate to report, not replaced.
   if (pipeline.requires !== undefined && !isPlainObject(pipeline.requires)) return pipeline;
   const written = pipeline.requires ?? {};
   const used = new Map<string, string>();
   for (const node of pipeline.nodes) {
-    const req = isPlainObject(node) && typeof node.type === "string" ? requirementOf(node.type) : undefined;
+    const req = isPlainObject(node) && typeof node.type === "string" ? types.requirementOf(node.type) : undefined;
     if (req?.range) used.set(req.package, req.range);
   }
   // No prototype: a key "__proto__" in a file is an entry like any (validate then refuses its name).
   const requires: Record<string, unknown> = Object.create(null);
+  const installed = types.requirablePackages();
   for (const [name, range] of Object.entries(written)) if (used.has(name) || !installed.has(name)) requires[name] = range;
   for (const [name, range] of used) requires[name] ??= range;
   const { requires: _old, ...rest } = pipeline;

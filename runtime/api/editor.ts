@@ -45,8 +45,7 @@ export async function editorRoutes(app: FastifyInstance, runtime: Runtime, dist 
   app.post("/api/format", async (req, reply) => {
     if (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)) return reply.status(400).send({ error: "the body must be a pipeline (a JSON object)" });
     // As `evoflow fmt` writes it, `requires` filled from the packages this runtime loaded.
-    const types = runtime.nodeTypes;
-    return { text: formatPipeline(fillRequires(req.body, (type) => types.requirementOf(type), types.requirablePackages())) };
+    return { text: formatPipeline(fillRequires(req.body, runtime.nodeTypes)) };
   });
 
   if (!existsSync(`${dist}/index.html`)) {

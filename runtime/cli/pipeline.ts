@@ -63,7 +63,6 @@ export function register(program: Command): void {
       .argument("<files...>"),
   ).action(async (files: string[], opts: NodePackageOptions & { check?: boolean }) => {
     const nodeTypes = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
-    const installed = nodeTypes.requirablePackages();
     let failed = false;
     for (const file of files) {
       const read = readPipelineFile(file);
@@ -72,7 +71,7 @@ export function register(program: Command): void {
         failed = true;
         continue;
       }
-      const canonical = formatPipeline(fillRequires(read.json, (type) => nodeTypes.requirementOf(type), installed));
+      const canonical = formatPipeline(fillRequires(read.json, nodeTypes));
       if (canonical === readFileSync(file, "utf8")) continue;
       if (opts.check) {
         process.stdout.write(`${file}: not canonical (run evoflow fmt ${file})\n`);
