@@ -28,10 +28,11 @@ export interface DiscoverOptions {
   dirs?: readonly string[];
 }
 
+/** Folders are absolute, whatever the options: the loader checks a package's modules stay inside its folder. */
 export function discoverPackageFolders(options: DiscoverOptions): PackageFolder[] {
   const found: PackageFolder[] = [];
-  if (options.projectDir) found.push(...inNodeModules(path.join(options.projectDir, "node_modules"), "project"));
-  if (options.dataDir) found.push(...inNodeModules(path.join(options.dataDir, "nodes", "node_modules"), "data"));
+  if (options.projectDir) found.push(...inNodeModules(path.resolve(options.projectDir, "node_modules"), "project"));
+  if (options.dataDir) found.push(...inNodeModules(path.resolve(options.dataDir, "nodes", "node_modules"), "data"));
   for (const dir of options.dirs ?? []) found.push(...inNodesDir(path.resolve(dir)));
   return found;
 }

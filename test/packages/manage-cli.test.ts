@@ -4,7 +4,7 @@
  * removed again (a new one, and an upgrade that puts the previous version back).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +40,15 @@ describe("evoflow nodes install / uninstall", () => {
     expect(removed.stdout).toContain("its node types acme.count, acme.scale are gone");
     expect(installed(data)).toEqual({});
     expect(dataPackages(data)).toEqual([]);
+  }, 60_000);
+
+  it("installs into the default data folder (.evoflow, relative to where it runs) from a relative tarball path, as the README shows", () => {
+    const project = mkdtempSync(path.join(work, "project-"));
+    copyFileSync(tarball, path.join(project, path.basename(tarball)));
+    const run = evoflow(["nodes", "install", `./${path.basename(tarball)}`], project);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain("node types: acme.count, acme.scale");
+    expect(packagesSeen([], project).filter((p) => p.source === "data").map((p) => p.name)).toEqual(["evoflow-nodes-acme"]);
   }, 60_000);
 
   it("installs a folder as a copy, not a link to the working copy", () => {
