@@ -20,7 +20,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
-import { ort } from "../runtime/onnx/ort";
+import { ort } from "../onnx/ort";
 import { ModelHost } from "../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { LocalModels } from "../gpu-agent/service";
