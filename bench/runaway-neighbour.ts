@@ -104,7 +104,9 @@ async function main() {
   const runaways: { kind: string; status: number; ms: number; error: string }[] = [];
   await new Promise((r) => setTimeout(r, warmupMs));
   const stopAt = now() + seconds * 1000;
-  const kinds = [...Object.keys(RUNAWAYS), BUSY];
+  // `--kinds recursion,sort-function` looks at some kinds alone (the control always runs).
+  const only = process.argv.indexOf("--kinds");
+  const kinds = [...(only > 0 ? process.argv[only + 1].split(",").filter((k) => k in RUNAWAYS) : Object.keys(RUNAWAYS)), BUSY];
   for (let w = 0; now() < stopAt; w++) {
     const kind = w % 2 === 0 ? "idle" : kinds[((w - 1) / 2) % kinds.length];
     const start = now();
@@ -140,13 +142,13 @@ async function main() {
   const ratio = ratioTo(summary.runaway);
   const busyRatio = ratioTo(summary["busy: legit requests back to back"]);
   const outcomes = Object.fromEntries(
-    Object.keys(RUNAWAYS).map((kind) => {
+    kinds.filter((k) => k in RUNAWAYS).map((kind) => {
       const mine = runaways.filter((r) => r.kind === kind);
       return [kind, { count: mine.length, statuses: [...new Set(mine.map((r) => r.status))], errors: [...new Set(mine.map((r) => r.error))], msMax: Math.max(...mine.map((r) => r.ms)), msMedian: mine.map((r) => r.ms).sort((a, b) => a - b)[Math.floor(mine.length / 2)] }];
     }),
   );
   const hookCost = measureHookCost();
-  const out = { date: new Date().toISOString(), machine: machine(), pinned, command: `node --import tsx bench/runaway-neighbour.ts --seconds ${seconds} --concurrency ${concurrency}`, seconds, concurrency, windowMs: WINDOW_MS, settleMs: SETTLE_MS, neighbourRequests: result.start.length, neighbourErrors: errors, summary, ratio, busyRatio, runaways: outcomes, serverPeakRssMB: mb(peakRssBytes), hookCost: await hookCost };
+  const out = { date: new Date().toISOString(), machine: machine(), pinned, command: `node --import tsx ${process.argv.slice(1).map((a) => a.replace(/^.*\/bench\//, "bench/")).join(" ")}`, seconds, concurrency, windowMs: WINDOW_MS, settleMs: SETTLE_MS, neighbourRequests: result.start.length, neighbourErrors: errors, summary, ratio, busyRatio, runaways: outcomes, serverPeakRssMB: mb(peakRssBytes), hookCost: await hookCost };
   writeFileSync(join(benchDir, "results", "runaway-neighbour.json"), `${JSON.stringify(out, null, 2)}\n`);
   writeFileSync(join(benchDir, "results", "runaway-neighbour.md"), markdown(out));
   console.log(JSON.stringify({ summary, ratio, busyRatio, serverPeakRssMB: out.serverPeakRssMB, hookCost: out.hookCost }, null, 2));
