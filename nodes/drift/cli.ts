@@ -111,6 +111,7 @@ function nodeContext(method: string): NodeContext {
     registerEntrypoint: () => undefined,
     // Drift detectors name no files; the command reads its own --file.
     resolvePath: (path) => Promise.reject(new Error(`the drift command opens no config paths ("${path}")`)),
+    secret: () => Promise.reject(new Error("drift detectors hold no secrets")),
     service: (name) => {
       throw new Error(`the drift command provides no "${name}" service`);
     },
