@@ -26,6 +26,7 @@ export const COMMAND_FILES: Record<string, CommandFile> = {
   model: modelCommands,
   profile: () => import("./profile"),
   worker: () => import("./nats"),
+  test: () => import("./test"),
 };
 
 export async function buildProgram(command?: string): Promise<Command> {
