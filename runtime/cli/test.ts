@@ -9,11 +9,13 @@
 import { existsSync, readdirSync, statSync, watch, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
+import { z } from "zod";
 import { commandNodeTypes, nodesDirOption, type NodePackageOptions } from "./node-packages";
 import { junitXml } from "../../testing/pipeline/junit";
+import { pipelineTestFileSchema } from "../../testing/pipeline/test-file";
 import { runTestFile, type CaseResult, type FileResult, type RunOptions } from "../../testing/pipeline/run";
 
-type TestOptions = NodePackageOptions & { junit?: string; watch?: boolean; nats?: string };
+type TestOptions = NodePackageOptions & { junit?: string; watch?: boolean; nats?: string; schema?: boolean };
 
 const TEST_FILE = /\.test\.json$/;
 
@@ -84,8 +86,13 @@ export function register(program: Command): void {
       .option("--nats <url>", "run each case on NATS JetStream at this URL instead of in-process")
       .option("--junit <file>", "also write the results as JUnit XML")
       .option("--watch", "run again whenever a file in the tests' folders changes")
+      .option("--schema", "print the JSON Schema of test files (for an IDE's \"$schema\") and exit")
       .option("--data <dir>", "data folder whose nodes/ holds installed node packages", ".evoflow"),
   ).action(async (args: string[], opts: TestOptions) => {
+    if (opts.schema) {
+      process.stdout.write(`${JSON.stringify(z.toJSONSchema(pipelineTestFileSchema, { io: "input", unrepresentable: "any" }), null, 2)}\n`);
+      return;
+    }
     const { files, missing } = findTestFiles(args);
     for (const m of missing) process.stderr.write(`${m}: no such test file, pipeline with a .test.json beside it, or folder\n`);
     if (missing.length || files.length === 0) {

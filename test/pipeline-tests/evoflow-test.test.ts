@@ -95,13 +95,14 @@ describe("evoflow test", () => {
 
   it("refuses an invalid test file with every problem at its JSON path, and a JSONL input outside the folder", async () => {
     const dir = folder({
-      "scoring.test.json": { cases: [{ name: "x", inputs: [{ node: "request" }], expect: [{ at: "tag" }, { at: "nosuch.out", count: 1 }] }] },
+      "scoring.test.json": { cases: [{ name: "x", inputs: [{ node: "request" }], expect: [{ at: "tag.out.more", count: 1 }, { at: "tag.out" }] }] },
       "escape.test.json": { pipeline: "scoring.json", cases: [{ name: "y", inputs: [{ node: "request", file: "../outside.jsonl" }], expect: [{ at: "tag.out", count: 1 }] }] },
     });
     const { code, output } = await run([dir]);
     expect(code).toBe(1);
     expect(output).toContain('$.cases[0].inputs[0]: give either "payloads" or "file"');
-    expect(output).toContain('$.cases[0].expect[0].at: must be "node.port"');
+    expect(output).toContain('$.cases[0].expect[0].at: must be an output port "node.port" or an edge id');
+    expect(output).toContain('$.cases[0].expect[1]: expects nothing: give payloads, count, nothing, every or some');
     expect(output).toMatch(/escape\.test\.json: \$\.cases\[0\]\.inputs\[0\]\.file: .*\.\.\/outside\.jsonl/);
   });
 
@@ -122,6 +123,14 @@ describe("evoflow test", () => {
     expect(scoring.testcase[0].failure).toBeUndefined();
     expect(scoring.testcase[1].failure![0]._).toContain('-     "sum": 7');
     for (const t of scoring.testcase) expect(Number(t.$.time)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("--schema prints the JSON Schema the test files are validated with", async () => {
+    const { code, output } = await run(["--schema"]);
+    expect(code).toBe(0);
+    const schema = JSON.parse(output);
+    expect(schema.required).toEqual(["cases"]);
+    expect(Object.keys(schema.properties.cases.items.properties)).toEqual(expect.arrayContaining(["inputs", "fixtures", "expect"]));
   });
 
   it("--watch runs again when a test file changes", async () => {

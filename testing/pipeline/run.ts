@@ -98,10 +98,7 @@ async function runCase(loaded: LoadedTestFile, c: number, options: RunOptions): 
       return settle(running, settleMs, deadline);
     });
     if (!quiet) return done({ error: `still busy after ${testCase.timeoutMs} ms (timeoutMs): a source that never ends needs a fixture` });
-    const payloadsAt = (ref: string) => {
-      const capturePort = [...built.observed].find(([, r]) => r === ref)![0];
-      return built.captured.all(capturePort).map((m) => m.payload);
-    };
+    const payloadsAt = (at: string) => built.captured.all(built.captureOf.get(at)!).map((m) => m.payload);
     return done({ failures: await judge(testCase.expect, payloadsAt, running.deadLetters.toArray()) });
   } catch (err) {
     return done({ error: (err as Error).stack ?? String(err) });

@@ -19,7 +19,7 @@ import { ConfinedPathError, resolveConfined } from "../../runtime/confined-path"
 import { jsonPath } from "../../runtime/validate";
 import type { Problem } from "../test-node";
 
-const portRef = z.string().regex(/^[A-Za-z][\w-]*\.[A-Za-z][\w-]*$/, 'must be "node.port"');
+const portOrEdge = z.string().regex(/^[A-Za-z][\w-]*(\.[A-Za-z][\w-]*)?$/, 'must be an output port "node.port" or an edge id');
 
 const input = z
   .strictObject({
@@ -41,7 +41,7 @@ const fixture = z
 
 const portExpectation = z
   .strictObject({
-    at: portRef.describe("An output port (`node.port`): the messages on every edge leaving it"),
+    at: portOrEdge.describe("An output port (`node.port`), whose messages every edge leaving it carries, or an edge's id (the messages its source port emits)"),
     payloads: z.array(z.unknown()).optional().describe("Exactly these payloads, in this order unless `order` is any"),
     order: z.enum(["exact", "any"]).default("exact"),
     tolerance: z.number().min(0).default(0).describe("Numbers within this of the expected one are equal"),

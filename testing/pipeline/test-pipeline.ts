@@ -27,6 +27,8 @@ export interface BuiltCase {
   captured: Captured;
   /** Capture port → the observed `node.port`. */
   observed: Map<string, string>;
+  /** An expectation's `at` (port or edge) → its capture port. */
+  captureOf: Map<string, string>;
   /** What the runner sends once the pipeline runs: fixtures' `emit` lists, then the inputs. */
   sends: Send[];
   /** The emit of each replaced node, set when it starts. */
@@ -78,16 +80,28 @@ export function buildCase(loaded: LoadedTestFile, c: number, baseTypes: NodeType
   }
 
   const observed = new Map<string, string>();
+  const captureOf = new Map<string, string>();
+  // An edge carries what its source port emits (an async edge dropping under overflow aside).
+  const portOfExpectation = (ref: string) => {
+    if (ref.includes(".")) return ref;
+    const edge = original.compiled.edges.find((x) => x.id === ref);
+    if (!edge) problems.push({ path: at("expect", testCase.expect.findIndex((x) => "at" in x && x.at === ref), "at"), message: `the pipeline has no edge "${ref}"; its edges: ${original.compiled.edges.map((x) => x.id).join(", ")}` });
+    return edge && `${edge.from.node}.${edge.from.port}`;
+  };
   for (const [e, expectation] of testCase.expect.entries()) {
     if (isDeadLetterExpectation(expectation)) {
       if (expectation.deadLetters.node !== undefined) nodeOf(expectation.deadLetters.node, at("expect", e, "deadLetters", "node"));
       continue;
     }
-    const [id, port] = expectation.at.split(".");
+    const ref = portOfExpectation(expectation.at);
+    if (!ref) continue;
+    const [id, port] = ref.split(".");
     const node = nodeOf(id, at("expect", e, "at"));
     if (node && !(port in node.outputs))
       problems.push({ path: at("expect", e, "at"), message: `node "${id}" has no output port "${port}"; its outputs: ${Object.keys(node.outputs).join(", ") || "none"}` });
-    if (![...observed.values()].includes(expectation.at)) observed.set(`o${observed.size}`, expectation.at);
+    let capturePort = [...observed].find(([, r]) => r === ref)?.[0];
+    if (!capturePort) observed.set((capturePort = `o${observed.size}`), ref);
+    captureOf.set(expectation.at, capturePort);
   }
   if (problems.length) return { problems };
 
@@ -107,7 +121,7 @@ export function buildCase(loaded: LoadedTestFile, c: number, baseTypes: NodeType
     edges: [...raw.edges, ...[...observed].map(([capturePort, ref]) => ({ id: `testing-observe-${capturePort}`, from: ref, to: `${CAPTURE_ID}.${capturePort}`, mode: "async" }))],
   };
   const nodeTypes = new NodeTypes([...baseTypes.list(), ...replaced.values(), captureNode([...observed.keys()], captured)], baseTypes.packages, baseTypes.loadedWith);
-  return { built: { pipeline, nodeTypes, captured, observed, sends, emitters }, problems: [] };
+  return { built: { pipeline, nodeTypes, captured, observed, captureOf, sends, emitters }, problems: [] };
 }
 
 /** A stand-in for `node`: its ports and sync behaviour, no config, no capabilities; answers with `spec.answer` if given. */
