@@ -105,11 +105,12 @@ export function register(program: Command): void {
       // Node packages' services (workers, timers) may hold the loop open: the verdict is in.
       process.exit(ok ? 0 : 1);
     }
-    watchAndRerun(files, opts);
+    watchAndRerun(args, files, opts);
   });
 }
 
-function watchAndRerun(files: readonly string[], opts: TestOptions): void {
+/** Reruns what `args` name now (a test file added to a folder named is run too). */
+function watchAndRerun(args: readonly string[], files: readonly string[], opts: TestOptions): void {
   const folders = [...new Set(files.map((f) => path.dirname(path.resolve(f))))];
   let timer: NodeJS.Timeout | undefined;
   let running = Promise.resolve(true);
@@ -119,7 +120,7 @@ function watchAndRerun(files: readonly string[], opts: TestOptions): void {
     timer = setTimeout(() => {
       running = running.then(() => {
         process.stdout.write(`\n--- change seen, running again (${new Date().toISOString()}) ---\n`);
-        return runAll(findTestFiles(files).files, opts);
+        return runAll(findTestFiles(args).files, opts);
       });
     }, 200);
   };

@@ -133,7 +133,7 @@ describe("evoflow test", () => {
     expect(Object.keys(schema.properties.cases.items.properties)).toEqual(expect.arrayContaining(["inputs", "fixtures", "expect"]));
   });
 
-  it("--watch runs again when a test file changes", async () => {
+  it("--watch runs again when a test file changes or one is added", async () => {
     const dir = folder({ "scoring.test.json": { cases: [failing] } });
     const cli = evoflow(["test", dir, "--watch"]);
     try {
@@ -141,6 +141,9 @@ describe("evoflow test", () => {
       expect(cli.output).toContain("0 passed, 1 failed");
       writeFileSync(join(dir, "scoring.test.json"), JSON.stringify({ cases: [passing] }));
       await cli.waitFor(/change seen[\s\S]*1 passed, 0 failed/);
+      // A test file added to the folder named is run too.
+      writeFileSync(join(dir, "more.test.json"), JSON.stringify({ pipeline: "scoring.json", cases: [passing] }));
+      await cli.waitFor(/change seen[\s\S]*change seen[\s\S]*2 passed, 0 failed \(2 files\)/);
     } finally {
       await cli.kill();
     }

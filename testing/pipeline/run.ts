@@ -73,7 +73,8 @@ async function runCase(loaded: LoadedTestFile, c: number, options: RunOptions): 
   const done = (fields: Partial<CaseResult>): CaseResult => ({ name: testCase.name, ms: performance.now() - started, failures: [], ...fields });
   const { built, problems } = buildCase(loaded, c, options.nodeTypes);
   if (!built) return done({ error: problems.map((p) => `${p.path}: ${p.message}`).join("\n") });
-  if (options.uniqueNames) built.pipeline.name = `${built.pipeline.name}-t${Date.now().toString(36)}${c}`;
+  // Cut so the suffix never takes the name past its 128 characters.
+  if (options.uniqueNames) built.pipeline.name = `${String(built.pipeline.name).slice(0, 100)}-t${Date.now().toString(36)}${c}`;
 
   const dataDir = mkdtempSync(path.join(tmpdir(), "evoflow-test-"));
   let runtime: Runtime | undefined;
