@@ -27,6 +27,7 @@ export const COMMAND_FILES: Record<string, CommandFile> = {
   profile: () => import("./profile"),
   worker: () => import("./nats"),
   secrets: () => import("./secrets"),
+  test: () => import("./test"),
 };
 
 export async function buildProgram(command?: string): Promise<Command> {
