@@ -47,6 +47,19 @@ async function run(args: string[]): Promise<{ code: number | null; output: strin
 }
 
 describe("evoflow test", () => {
+  it("leaves the test files a glob gives validate and fmt to evoflow test, saying so", async () => {
+    const dir = folder({ "scoring.test.json": { cases: [passing] } });
+    const test = readFileSync(join(dir, "scoring.test.json"), "utf8");
+    for (const command of [["validate"], ["fmt", "--check"]]) {
+      const cli = evoflow([...command, join(dir, "scoring.json"), join(dir, "scoring.test.json")]);
+      const code = await new Promise<number | null>((resolve) => cli.child.once("exit", resolve));
+      expect(cli.output).toContain("scoring.test.json: pipeline test files (evoflow test runs them)");
+      expect(code, cli.output).toBe(command[0] === "fmt" ? 1 : 0); // scoring.json is not canonical; the test file is not judged
+      expect(cli.output).not.toContain("scoring.test.json: not canonical");
+    }
+    expect(readFileSync(join(dir, "scoring.test.json"), "utf8")).toBe(test);
+  });
+
   it("passes a case whose fixture replaces the node, and the same case without it sees the real node's dead letter", async () => {
     const dir = folder({
       "scoring.test.json": {
