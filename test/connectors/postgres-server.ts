@@ -1,0 +1,90 @@
+/**
+ * A real PostgreSQL (Debian's, version 15) as a child process: initdb into a temp folder, then
+ * `postgres` on a free loopback port with its unix socket in that folder, trust authentication
+ * for loopback clients. PostgreSQL refuses to run as root, so as root both run as the `postgres`
+ * user (setpriv, from util-linux) and the folder is given to it.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { freePort } from "../nats/server";
+
+const BIN = process.env.POSTGRES_BIN ?? "/usr/lib/postgresql/15/bin";
+
+/** The command line, run as the postgres user when we are root. */
+function asOwner(cmd: string, args: string[]): [string, string[]] {
+  if (userInfo().uid !== 0) return [cmd, args];
+  const uid = Number(execFileSync("id", ["-u", "postgres"]).toString());
+  const gid = Number(execFileSync("id", ["-g", "postgres"]).toString());
+  return ["setpriv", [`--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", cmd, ...args]];
+}
+
+export class PostgresServer {
+  private child?: ChildProcess;
+  private output = "";
+
+  private constructor(readonly port: number, private readonly dir: string) {}
+
+  /** As the superuser `evoflow`, database `evoflow`. */
+  get url(): string {
+    return `postgres://evoflow@127.0.0.1:${this.port}/evoflow`;
+  }
+
+  static async start(): Promise<PostgresServer> {
+    const dir = mkdtempSync(join(tmpdir(), "evoflow-postgres-"));
+    if (userInfo().uid === 0) chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString()), Number(execFileSync("id", ["-g", "postgres"]).toString()));
+    const [cmd, args] = asOwner(join(BIN, "initdb"), ["-D", join(dir, "data"), "-U", "evoflow", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+    execFileSync(cmd, args, { stdio: "pipe" });
+    const server = new PostgresServer(await freePort(), dir);
+    await server.restart();
+    const admin = new pg.Client({ connectionString: `postgres://evoflow@127.0.0.1:${server.port}/postgres` });
+    await admin.connect();
+    await admin.query("create database evoflow");
+    await admin.end();
+    return server;
+  }
+
+  async restart(): Promise<void> {
+    const [cmd, args] = asOwner(join(BIN, "postgres"), ["-D", join(this.dir, "data"), "-p", String(this.port), "-k", this.dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+    this.child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.child.stdout!.on("data", (d) => (this.output += d));
+    this.child.stderr!.on("data", (d) => (this.output += d));
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const probe = new pg.Client({ connectionString: `postgres://evoflow@127.0.0.1:${this.port}/postgres` });
+      const ok = await probe.connect().then(() => true, () => false);
+      await probe.end().catch(() => {});
+      if (ok) return;
+      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`postgres did not start on ${this.port}:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Runs SQL as the superuser. */
+  async sql<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]> {
+    const client = new pg.Client({ connectionString: this.url });
+    await client.connect();
+    try {
+      return (await client.query<R>(text, values)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** SIGINT: a fast shutdown. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise((r) => {
+      child.once("exit", r);
+      child.kill("SIGINT");
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
