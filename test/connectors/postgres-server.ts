@@ -33,7 +33,8 @@ export class PostgresServer {
   }
 
   static async start(): Promise<PostgresServer> {
-    const dir = mkdtempSync(join(tmpdir(), "evoflow-postgres-"));
+    // As root, the postgres user must reach the folder: the tests' own temp root is private (0700), /tmp is not.
+    const dir = mkdtempSync(join(userInfo().uid === 0 ? "/tmp" : tmpdir(), "evoflow-postgres-"));
     if (userInfo().uid === 0) chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString()), Number(execFileSync("id", ["-g", "postgres"]).toString()));
     const [cmd, args] = asOwner(join(BIN, "initdb"), ["-D", join(dir, "data"), "-U", "evoflow", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
     execFileSync(cmd, args, { stdio: "pipe" });
