@@ -4,6 +4,7 @@
  * process is killed (SIGKILL) there. A second run of the same pipeline name and node id (the
  * same consumer) first takes back the entries it read but never acknowledged and copies them to
  * another stream: every entry from 30 on arrives, and none of those acknowledged before the crash.
+ * And backpressure: a full `block` edge stops XREADGROUP instead of reading the stream into memory.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -57,3 +58,38 @@ it("entries read but not handed on when the process dies are read again by the r
     redis.disconnect();
   }
 }, 60_000);
+
+it("a full block edge stops the reading: the group reads no further than the edge holds", async () => {
+  const root = mkdtempSync(path.join(tmpdir(), "evoflow-redis-full-"));
+  const pkg = holdPackage(mkdtempSync(path.join(root, "pkg-")));
+  const redis = server.client();
+  try {
+    for (let n = 0; n < 500; n++) await redis.xadd("full", "*", "data", JSON.stringify({ n, hold: true }));
+    const file = path.join(root, "full.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: "evoflow/v1",
+        name: "full",
+        nodes: [
+          { id: "in", type: "redis.read", config: { url: server.url, stream: "full", group: "g", startAt: "all", count: 8 } },
+          { id: "hold", type: "hold.until" },
+        ],
+        edges: [{ from: "in.out", to: "hold.in", mode: "async", queue: { capacity: 4, overflow: "block" } }],
+      }),
+    );
+    const run = await startRun([file, "--nodes", pkg], path.join(root, "data"));
+    try {
+      expect(await untilIn(run, "full", "hold", 1)).toBe(1);
+      await new Promise((r) => setTimeout(r, 1500));
+      // One entry in the node, four in the edge, the sixth waiting for room: one XREADGROUP of 8, no more.
+      const [group] = (await redis.xinfo("GROUPS", "full")) as unknown[][];
+      const info = Object.fromEntries(Array.from({ length: group.length / 2 }, (_, i) => [group[2 * i], group[2 * i + 1]]));
+      expect(info).toMatchObject({ pending: 8, "entries-read": 8 });
+    } finally {
+      run.kill();
+    }
+  } finally {
+    redis.disconnect();
+  }
+}, 30_000);
