@@ -57,7 +57,12 @@ export default defineNode({
     let wake: (() => void) | undefined;
     let loop: Promise<void> | undefined;
     const select = `select ${cfg.columns?.map(quote).join(", ") ?? "*"} from ${quote(cfg.schema)}.${quote(cfg.table)}`;
-    const sleep = (ms: number) => new Promise<void>((r) => ((wake = r), setTimeout(r, ms)));
+    const sleep = (ms: number) =>
+      new Promise<void>((r) => {
+        if (stopping) return r();
+        const timer = setTimeout(r, ms);
+        wake = () => (clearTimeout(timer), r());
+      });
 
     async function listen(): Promise<void> {
       if (!cfg.notifyChannel || stopping) return;

@@ -4,12 +4,13 @@
  * for loopback clients. PostgreSQL refuses to run as root, so as root both run as the `postgres`
  * user (setpriv, from util-linux) and the folder is given to it.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { freePort } from "../nats/server";
+import { ChildServer } from "./child-server";
 
 const BIN = process.env.POSTGRES_BIN ?? "/usr/lib/postgresql/15/bin";
 
@@ -22,8 +23,7 @@ function asOwner(cmd: string, args: string[]): [string, string[]] {
 }
 
 export class PostgresServer {
-  private child?: ChildProcess;
-  private output = "";
+  private child?: ChildServer;
 
   private constructor(readonly port: number, private readonly dir: string) {}
 
@@ -49,18 +49,13 @@ export class PostgresServer {
 
   async restart(): Promise<void> {
     const [cmd, args] = asOwner(join(BIN, "postgres"), ["-D", join(this.dir, "data"), "-p", String(this.port), "-k", this.dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
-    this.child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout!.on("data", (d) => (this.output += d));
-    this.child.stderr!.on("data", (d) => (this.output += d));
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const probe = new pg.Client({ connectionString: `postgres://evoflow@127.0.0.1:${this.port}/postgres` });
-      const ok = await probe.connect().then(() => true, () => false);
-      await probe.end().catch(() => {});
-      if (ok) return;
-      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`postgres did not start on ${this.port}:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const probe = async () => {
+      const client = new pg.Client({ connectionString: `postgres://evoflow@127.0.0.1:${this.port}/postgres` });
+      const ok = await client.connect().then(() => true, () => false);
+      await client.end().catch(() => {});
+      return ok;
+    };
+    this.child = await ChildServer.start(`postgres on ${this.port}`, cmd, args, probe, 20_000);
   }
 
   /** Runs SQL as the superuser. */
@@ -76,12 +71,7 @@ export class PostgresServer {
 
   /** SIGINT: a fast shutdown. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise((r) => {
-      child.once("exit", r);
-      child.kill("SIGINT");
-    });
+    await this.child?.stop("SIGINT");
   }
 
   async close(): Promise<void> {

@@ -4,20 +4,16 @@
  * deploy (an error at the column's JSON path), payloads that do not fit dead-lettered alone,
  * new rows read by an increasing key, woken by NOTIFY.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadNode, type TestNode } from "../../testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
+import { stoppedAfterEach } from "./loaded-nodes";
 import { PostgresServer } from "./postgres-server";
 
 const insert = builtin("postgres.insert");
 const read = builtin("postgres.read");
 let db: PostgresServer;
-const nodes: TestNode[] = [];
-const load = async (...args: Parameters<typeof loadNode>) => {
-  const node = await loadNode(...args);
-  nodes.push(node);
-  return node;
-};
+const load = stoppedAfterEach();
 
 beforeAll(async () => {
   db = await PostgresServer.start();
@@ -26,9 +22,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await db?.close();
-});
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
 });
 
 const readingColumns = {

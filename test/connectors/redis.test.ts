@@ -6,21 +6,17 @@
  * sink's retries ending in a dead letter while the server is down.
  */
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadNode, type TestNode } from "../../testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
+import { stoppedAfterEach } from "./loaded-nodes";
 import { RedisServer } from "./redis-server";
 
 const read = builtin("redis.read");
 const add = builtin("redis.add");
 let server: RedisServer;
 let redis: Redis;
-const nodes: TestNode[] = [];
-const load = async (...args: Parameters<typeof loadNode>) => {
-  const node = await loadNode(...args);
-  nodes.push(node);
-  return node;
-};
+const load = stoppedAfterEach();
 const pending = async (stream: string, group: string) => ((await redis.xpending(stream, group)) as [number])[0];
 
 beforeAll(async () => {
@@ -30,9 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   redis?.disconnect();
   await server?.close();
-});
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
 });
 
 describe("redis.read", () => {
