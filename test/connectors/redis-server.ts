@@ -14,21 +14,22 @@ const BINARY = process.env.REDIS_SERVER ?? "/usr/bin/redis-server";
 export class RedisServer {
   private child?: ChildServer;
 
-  private constructor(readonly port: number, private readonly dir: string) {}
+  private constructor(readonly port: number, private readonly dir: string, private readonly fsync: "always" | "everysec") {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), "evoflow-redis-")));
+  /** `fsync: "always"` (the default) so a SIGKILLed server keeps every acknowledged write; benchmarks take "everysec". */
+  static async start(fsync: "always" | "everysec" = "always"): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), "evoflow-redis-")), fsync);
     await server.restart();
     return server;
   }
 
   /** Starts (again) on the same port and data folder. */
   async restart(): Promise<void> {
-    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"];
+    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--appendonly", "yes", "--appendfsync", this.fsync, "--save", "", "--daemonize", "no"];
     this.child = await ChildServer.start(`redis-server on ${this.port}`, BINARY, args, async () => {
       const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
       probe.on("error", () => {});
