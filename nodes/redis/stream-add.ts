@@ -6,7 +6,7 @@ import { connectRedis, serverFields } from "./connection";
 
 const config = z.object({
   ...serverFields,
-  maxLen: z.number().int().min(1).optional().describe("Trim the stream to about this many entries on each XADD (MAXLEN)"),
+  maxLen: z.number().int().min(1).max(1e12).optional().describe("Trim the stream to about this many entries on each XADD (MAXLEN)"),
   approximate: z.boolean().default(true).describe("Trim with `~`: Redis removes whole nodes only, far cheaper, and keeps at least maxLen entries"),
   format: formatField.default("json").describe("JSON text, the string as it is, or a Uint8Array's bytes"),
   retries: z.number().int().min(0).max(100).default(3).describe("Further attempts after a failed XADD, waiting backoffMs, then twice that, …; then the message goes to the dead letters"),
