@@ -4,6 +4,8 @@ import { driftNodes } from "./drift";
 import { ioNodes } from "./io";
 import { modelNodes } from "./model";
 import { mqttNodes } from "./mqtt";
+import { postgresNodes } from "./postgres";
+import { redisNodes } from "./redis";
 import { samplerNodes } from "./sampler";
 import { trainerNodes } from "./trainer";
 import { transformNodes } from "./transform";
@@ -19,6 +21,8 @@ export const allNodes: NodeDefinition[] = [
   ...validatorNodes,
   ...controlNodes,
   ...mqttNodes,
+  ...redisNodes,
+  ...postgresNodes,
 ];
 
 // The module nodes/package.json lists: the package's node types.

@@ -3,18 +3,18 @@
  * clients allowed (or only `users`, by password), persistence in a temp folder so a restart
  * keeps sessions and queued messages.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../nats/server";
+import { ChildServer } from "./child-server";
 
 const BINARY = process.env.MOSQUITTO ?? "/usr/sbin/mosquitto";
 
 export class Mosquitto {
-  private child?: ChildProcess;
-  private output = "";
+  private child?: ChildServer;
 
   private constructor(readonly port: number, private readonly dir: string, private readonly users?: Record<string, string>) {}
 
@@ -42,14 +42,7 @@ export class Mosquitto {
       access.splice(1, 1, "allow_anonymous false", `password_file ${passwords}`);
     }
     writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...access, "persistence true", `persistence_location ${this.dir}/`, "autosave_interval 1", ""].join("\n"));
-    this.child = spawn(BINARY, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout!.on("data", (d) => (this.output += d));
-    this.child.stderr!.on("data", (d) => (this.output += d));
-    const deadline = Date.now() + 10_000;
-    while (!(await this.accepts())) {
-      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`mosquitto did not start on ${this.port}:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    this.child = await ChildServer.start(`mosquitto on ${this.port}`, BINARY, ["-c", conf], () => this.accepts());
   }
 
   private accepts(): Promise<boolean> {
@@ -62,12 +55,7 @@ export class Mosquitto {
 
   /** SIGTERM: mosquitto saves its persistence file on the way out. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise((r) => {
-      child.once("exit", r);
-      child.kill("SIGTERM");
-    });
+    await this.child?.stop("SIGTERM");
   }
 
   async close(): Promise<void> {
