@@ -4,6 +4,7 @@ import { driftNodes } from "./drift";
 import { ioNodes } from "./io";
 import { modelNodes } from "./model";
 import { mqttNodes } from "./mqtt";
+import { natsNodes } from "./nats";
 import { samplerNodes } from "./sampler";
 import { trainerNodes } from "./trainer";
 import { transformNodes } from "./transform";
@@ -19,6 +20,7 @@ export const allNodes: NodeDefinition[] = [
   ...validatorNodes,
   ...controlNodes,
   ...mqttNodes,
+  ...natsNodes,
 ];
 
 // The module nodes/package.json lists: the package's node types.

@@ -3,10 +3,10 @@
  * credentials. The password is read from a file in the pipeline's data folder, so it stays out
  * of the pipeline JSON kept in Git.
  */
-import { readFile } from "node:fs/promises";
 import type { IClientOptions } from "mqtt";
 import { z } from "zod";
-import { configPath, type NodeContext } from "../../sdk";
+import type { NodeContext } from "../../sdk";
+import { passwordFileField, readPassword } from "../connectors/payload";
 
 export const brokerFields = {
   url: z
@@ -21,7 +21,7 @@ export const brokerFields = {
     .optional()
     .describe("The client's id; with it (and cleanSession false) the broker keeps the session and the QoS 1/2 messages sent while the pipeline was down"),
   username: z.string().max(256).optional(),
-  passwordFile: configPath({ kind: "file", describe: "A file in the pipeline's data folder holding the password (kept out of the pipeline JSON)" }).optional(),
+  passwordFile: passwordFileField,
   protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5).describe("MQTT 3.1.1 (4) or 5"),
 };
 
@@ -36,7 +36,7 @@ export interface BrokerConfig {
 }
 
 export async function clientOptions(ctx: NodeContext, config: BrokerConfig, extra: IClientOptions = {}): Promise<IClientOptions> {
-  const password = config.passwordFile ? (await readFile(await ctx.resolvePath(config.passwordFile, { mustExist: true }), "utf8")).trim() : undefined;
+  const password = await readPassword(ctx, config.passwordFile);
   return {
     clientId: config.clientId ?? `evoflow-${ctx.pipeline}-${ctx.nodeId}-${Math.random().toString(16).slice(2, 10)}`,
     username: config.username,
@@ -46,11 +46,4 @@ export async function clientOptions(ctx: NodeContext, config: BrokerConfig, extr
     connectTimeout: 10_000,
     ...extra,
   };
-}
-
-/** A payload as bytes on the wire: JSON unless it is text or bytes already and `format` says so. */
-export function encode(payload: unknown, format: "json" | "text" | "bytes"): Buffer | string {
-  if (format === "text") return typeof payload === "string" ? payload : JSON.stringify(payload);
-  if (format === "bytes" && payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  return JSON.stringify(payload);
 }
