@@ -12,7 +12,8 @@ import { connectAsync } from "mqtt";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
-import { startRun, type Server } from "../packages/cli";
+import { startRun } from "../packages/cli";
+import { holdPackage, nodeIn } from "./hold-package";
 import { Mosquitto } from "./mosquitto";
 
 let broker: Mosquitto;
@@ -22,25 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker?.close();
 });
-
-/** A node package whose `hold.until` passes a message on unless its payload says `hold`, and then never answers. */
-function holdPackage(dir: string): string {
-  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "evoflow-nodes-hold", version: "1.0.0", type: "module", evoflow: { sdk: "^1", nodes: ["./index.js"] } }));
-  writeFileSync(
-    path.join(dir, "index.js"),
-    `import { defineNode, port, z } from "evoflow/sdk";
-export default defineNode({ type: "hold.until", category: "transform", title: "Hold", description: "Never answers a message whose payload has hold: true.",
-  inputs: { in: port.any() }, outputs: {}, config: z.object({}),
-  create: () => ({ onMessage: (_p, m) => (m.payload.hold ? new Promise(() => {}) : undefined) }) });
-`,
-  );
-  return dir;
-}
-
-async function nodeIn(server: Server, pipeline: string, node: string): Promise<number> {
-  const res = await fetch(`${server.url}/api/pipelines/${pipeline}`, { headers: { authorization: `Bearer ${server.token}` } });
-  return ((await res.json()) as { status: { nodes: Record<string, { in: number }> } }).status.nodes[node].in;
-}
 
 it("a message not yet handed off when the process dies is delivered again; one handed off is not", async () => {
   const root = mkdtempSync(path.join(tmpdir(), "evoflow-mqtt-crash-"));
