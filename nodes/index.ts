@@ -1,4 +1,5 @@
 import type { NodeDefinition } from "../sdk";
+import { amqpNodes } from "./amqp";
 import { controlNodes } from "./control";
 import { driftNodes } from "./drift";
 import { ioNodes } from "./io";
@@ -21,6 +22,7 @@ export const allNodes: NodeDefinition[] = [
   ...controlNodes,
   ...mqttNodes,
   ...natsNodes,
+  ...amqpNodes,
 ];
 
 // The module nodes/package.json lists: the package's node types.
