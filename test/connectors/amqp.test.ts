@@ -2,7 +2,8 @@
  * amqp.consume and amqp.publish against a real rabbitmq-server child (one for the file: it is
  * slow to start): a round trip through an exchange with publisher confirms, manual acks after
  * the hand-off, undecodable messages to the dead letters, SIGKILL of `evoflow run` mid-stream
- * (the unacknowledged messages come again, none lost), and configs refused at their JSON path.
+ * (the unacknowledged messages come again, none lost), reconnects after a broker restart, and
+ * configs refused at their JSON path.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -117,4 +118,18 @@ describe("amqp", () => {
     for (let i = 0; i < 11; i++) got.push(((await again.next("out", { timeout: 10_000 })).payload as { n: number }).n);
     expect(got.sort((a, b) => a - b)).toEqual(Array.from({ length: 11 }, (_, i) => i + 2));
   }, 40_000);
+
+  it("reconnects after the broker restarts: the source consumes again, the sink publishes again", async () => {
+    await ch.assertQueue("survivor", { durable: true });
+    const source = await load(consume, { config: { url: broker.url, queue: "survivor" }, grants: ["network"] });
+    const sink = await load(publish, { config: { url: broker.url, exchange: "", routingKey: "survivor", timeoutMs: 30_000 }, grants: ["network"] });
+    await conn.close().catch(() => undefined);
+    await broker.stop();
+    await broker.restart();
+    conn = await connect(broker.url);
+    ch = await conn.createChannel();
+    await sink.send("in", { after: true }, { timeout: 30_000 });
+    expect((await source.next("out", { timeout: 15_000 })).payload).toEqual({ after: true });
+    expect(source.status()).toMatchObject({ connected: true, reconnects: 1 });
+  }, 60_000);
 });

@@ -26,25 +26,31 @@ export class RabbitMQ {
     const dir = mkdtempSync(join(tmpdir(), "evoflow-rabbitmq-"));
     writeFileSync(join(dir, "enabled_plugins"), "[].\n");
     const server = new RabbitMQ(await freePort(), await freePort(), dir);
+    await server.restart();
+    return server;
+  }
+
+  /** Starts (again) with the same ports, node name and database. */
+  async restart(): Promise<void> {
+    const dir = this.dir;
     const env = {
       ...process.env,
-      RABBITMQ_NODE_PORT: String(server.port),
-      RABBITMQ_DIST_PORT: String(server.distPort),
+      RABBITMQ_NODE_PORT: String(this.port),
+      RABBITMQ_DIST_PORT: String(this.distPort),
       RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
-      RABBITMQ_NODENAME: `evoflow-${process.pid}-${server.port}@localhost`,
+      RABBITMQ_NODENAME: `evoflow-${process.pid}-${this.port}@localhost`,
       RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
       RABBITMQ_LOG_BASE: join(dir, "log"),
       RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
     };
-    server.child = spawn(BINARY, [], { env, stdio: ["ignore", "pipe", "pipe"] });
-    server.child.stdout!.on("data", (d) => (server.output += d));
-    server.child.stderr!.on("data", (d) => (server.output += d));
+    this.child = spawn(BINARY, [], { env, stdio: ["ignore", "pipe", "pipe"] });
+    this.child.stdout!.on("data", (d) => (this.output += d));
+    this.child.stderr!.on("data", (d) => (this.output += d));
     const deadline = Date.now() + 60_000;
-    while (!(await server.accepts())) {
-      if (server.child.exitCode !== null || Date.now() > deadline) throw new Error(`rabbitmq-server did not start on ${server.port}:\n${server.output}`);
+    while (!(await this.accepts())) {
+      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`rabbitmq-server did not start on ${this.port}:\n${this.output}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    return server;
   }
 
   private accepts(): Promise<boolean> {
@@ -55,13 +61,17 @@ export class RabbitMQ {
     });
   }
 
-  async close(): Promise<void> {
+  async stop(): Promise<void> {
     const child = this.child;
     if (child && child.exitCode === null)
       await new Promise((r) => {
         child.once("exit", r);
         child.kill("SIGTERM");
       });
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
