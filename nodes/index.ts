@@ -1,4 +1,5 @@
 import type { NodeDefinition } from "../sdk";
+import { amqpNodes } from "./amqp";
 import { controlNodes } from "./control";
 import { driftNodes } from "./drift";
 import { ioNodes } from "./io";
@@ -6,6 +7,7 @@ import { modelNodes } from "./model";
 import { mqttNodes } from "./mqtt";
 import { postgresNodes } from "./postgres";
 import { redisNodes } from "./redis";
+import { natsNodes } from "./nats";
 import { samplerNodes } from "./sampler";
 import { trainerNodes } from "./trainer";
 import { transformNodes } from "./transform";
@@ -23,6 +25,8 @@ export const allNodes: NodeDefinition[] = [
   ...mqttNodes,
   ...redisNodes,
   ...postgresNodes,
+  ...natsNodes,
+  ...amqpNodes,
 ];
 
 // The module nodes/package.json lists: the package's node types.

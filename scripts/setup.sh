@@ -12,6 +12,8 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missin
 # The Redis Streams and PostgreSQL connectors' tests start a real redis-server and postgres 15.
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
+# The AMQP connector's tests start a real RabbitMQ.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist)
 # The GPU agent moves loading threads into Linux's idle scheduling class through python3's os module.
 [ -x /usr/bin/python3 ] || missing+=(python3-minimal)

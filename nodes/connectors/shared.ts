@@ -37,9 +37,9 @@ export async function readPassword(ctx: NodeContext, cfg: PasswordConfig): Promi
 export type Decoded = { ok: true; value: unknown } | { ok: false; reason: string };
 
 /** Bytes as the payload `format` asks for; `where` names the message in the dead letter's reason. */
-export function decode(bytes: Buffer, format: Format, where: string): Decoded {
+export function decode(bytes: Uint8Array, format: Format, where: string): Decoded {
   if (format === "bytes") return { ok: true, value: new Uint8Array(bytes) };
-  const text = bytes.toString("utf8");
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
   if (format === "text") return { ok: true, value: text };
   try {
     return { ok: true, value: JSON.parse(text) };
@@ -49,10 +49,10 @@ export function decode(bytes: Buffer, format: Format, where: string): Decoded {
 }
 
 /** A payload as bytes on the wire: JSON unless it is text or bytes already and `format` says so. */
-export function encode(payload: unknown, format: Format): Buffer | string {
-  if (format === "text") return typeof payload === "string" ? payload : JSON.stringify(payload);
+export function encode(payload: unknown, format: Format): Buffer {
+  if (format === "text") return Buffer.from(typeof payload === "string" ? payload : JSON.stringify(payload));
   if (format === "bytes" && payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  return JSON.stringify(payload);
+  return Buffer.from(JSON.stringify(payload));
 }
 
 /** The connection half of a connector's status: connected, how often it reconnected, the last error. */
