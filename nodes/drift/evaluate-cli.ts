@@ -25,7 +25,7 @@ import { driftNodes } from "./index";
 import { KSWIN } from "./kswin";
 import { PageHinkley } from "./page-hinkley";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// The parsed config is checked by the node schema first, so it fits each constructor.
 const MAKERS: Record<string, (p: any) => StreamingDetector> = {
   adwin: (p) => new ADWIN(p),
   ddm: (p) => new DDM(p),
