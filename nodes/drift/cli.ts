@@ -21,6 +21,8 @@ import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import type { CommandHost } from "../../sdk/extensions";
+import { registerEval } from "./evaluate-cli";
 import { driftNodes } from "./index";
 import type { DriftEvent } from "./event";
 import { createMessage } from "../../sdk/envelope";
@@ -186,8 +188,8 @@ export async function runDrift(
   return count;
 }
 
-export default function register(program: Command): void {
-  program
+export default function register(program: Command, host: CommandHost): void {
+  const drift = program
     .command("drift")
     .description("run a drift detector offline over numbers (one per line) or CSV columns; prints one JSON line per detection")
     .argument("<method>", "adwin, ddm, eddm, hddm-a, kswin, page-hinkley, ks, chi-square, psi, wasserstein, mmd")
@@ -218,4 +220,5 @@ export default function register(program: Command): void {
         process.exitCode = 2;
       }
     });
+  registerEval(drift, host);
 }
