@@ -5,7 +5,7 @@
  * (the unacknowledged messages come again, none lost), reconnects after a broker restart, and
  * configs refused at their JSON path.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { connect, type Channel, type ChannelModel } from "amqplib";
@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadNode, type TestNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
 import { startRun } from "../packages/cli";
-import { holdPackage, nodeIn } from "./hold-package";
+import { holdPackage, holdPipeline, nodeIn } from "./hold-package";
 import { RabbitMQ } from "./rabbitmq";
 
 const consume = builtin("amqp.consume");
@@ -85,19 +85,7 @@ describe("amqp", () => {
     const root = mkdtempSync(path.join(tmpdir(), "evoflow-amqp-crash-"));
     const pkg = holdPackage(mkdtempSync(path.join(root, "pkg-")));
     const config = { url: broker.url, queue: "jobs", prefetch: 1 };
-    const file = path.join(root, "crash.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        apiVersion: "evoflow/v1",
-        name: "crash",
-        nodes: [
-          { id: "in", type: "amqp.consume", config },
-          { id: "hold", type: "hold.until" },
-        ],
-        edges: [{ from: "in.out", to: "hold.in", mode: "sync" }],
-      }),
-    );
+    const file = holdPipeline(root, "amqp.consume", config);
     ch.sendToQueue("jobs", Buffer.from(JSON.stringify({ n: 1 })));
     ch.sendToQueue("jobs", Buffer.from(JSON.stringify({ n: 2, hold: true })));
     for (let n = 3; n <= 12; n++) ch.sendToQueue("jobs", Buffer.from(JSON.stringify({ n })));

@@ -30,3 +30,11 @@ export async function untilIn(server: Server, pipeline: string, node: string, co
   while ((seen = await nodeIn(server, pipeline, node)) < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   return seen;
 }
+
+/** `<root>/crash.json`: pipeline "crash", source `type` with `config` → hold.until over a sync edge. */
+export function holdPipeline(root: string, type: string, config: unknown): string {
+  const file = path.join(root, "crash.json");
+  const nodes = [{ id: "in", type, config }, { id: "hold", type: "hold.until" }];
+  writeFileSync(file, JSON.stringify({ apiVersion: "evoflow/v1", name: "crash", nodes, edges: [{ from: "in.out", to: "hold.in", mode: "sync" }] }));
+  return file;
+}

@@ -5,7 +5,7 @@
  * broker gives the same message to the next client of that session. The control: a message
  * the first edge took is acknowledged and never comes again.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { connectAsync } from "mqtt";
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
 import { startRun } from "../packages/cli";
-import { holdPackage, nodeIn } from "./hold-package";
+import { holdPackage, holdPipeline, nodeIn } from "./hold-package";
 import { Mosquitto } from "./mosquitto";
 
 let broker: Mosquitto;
@@ -28,19 +28,7 @@ it("a message not yet handed off when the process dies is delivered again; one h
   const root = mkdtempSync(path.join(tmpdir(), "evoflow-mqtt-crash-"));
   const pkg = holdPackage(mkdtempSync(path.join(root, "pkg-")));
   const clientId = "evoflow-test-crash";
-  const file = path.join(root, "crash.json");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "evoflow/v1",
-      name: "crash",
-      nodes: [
-        { id: "in", type: "mqtt.subscribe", config: { url: broker.url, topics: ["jobs/#"], qos: 1, clientId } },
-        { id: "hold", type: "hold.until" },
-      ],
-      edges: [{ from: "in.out", to: "hold.in", mode: "sync" }],
-    }),
-  );
+  const file = holdPipeline(root, "mqtt.subscribe", { url: broker.url, topics: ["jobs/#"], qos: 1, clientId });
   const server = await startRun([file, "--nodes", pkg], path.join(root, "data"));
   const publisher = await connectAsync(broker.url);
   try {

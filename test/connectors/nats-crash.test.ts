@@ -6,7 +6,7 @@
  * (SIGKILL); the next reader of that consumer gets the held message again and everything
  * published behind it. The control: a message the first edge took is acknowledged and never comes again.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -16,7 +16,7 @@ import { loadNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
 import { NatsServer } from "../nats/server";
 import { startRun } from "../packages/cli";
-import { holdPackage, nodeIn } from "./hold-package";
+import { holdPackage, holdPipeline, nodeIn } from "./hold-package";
 
 let server: NatsServer;
 let nc: NatsConnection;
@@ -39,19 +39,7 @@ it("messages not acknowledged when the process dies are delivered again; one han
   const root = mkdtempSync(path.join(tmpdir(), "evoflow-nats-crash-"));
   const pkg = holdPackage(mkdtempSync(path.join(root, "pkg-")));
   const config = { servers: [server.url], stream: "JOBS", consumer: "worker", batch: 2 };
-  const file = path.join(root, "crash.json");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "evoflow/v1",
-      name: "crash",
-      nodes: [
-        { id: "in", type: "nats.subscribe", config },
-        { id: "hold", type: "hold.until" },
-      ],
-      edges: [{ from: "in.out", to: "hold.in", mode: "sync" }],
-    }),
-  );
+  const file = holdPipeline(root, "nats.subscribe", config);
   const run = await startRun([file, "--nodes", pkg], path.join(root, "data"));
   try {
     await publish(1);
