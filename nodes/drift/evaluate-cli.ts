@@ -14,26 +14,13 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { confinedPathProblem } from "../../sdk/config-path";
 import type { CommandHost } from "../../sdk/extensions";
-import { ADWIN } from "./adwin";
-import { DDM } from "./ddm";
 import type { StreamingDetector } from "./detector";
-import { EDDM } from "./eddm";
 import { driftReport, scoreDetector, type Drift, type DriftReport } from "./evaluate";
 import { streamGenerators, type GeneratorName, type StreamKind, type SyntheticStream } from "./evaluate-streams";
-import { HDDMA } from "./hddm-a";
 import { driftNodes } from "./index";
-import { KSWIN } from "./kswin";
-import { PageHinkley } from "./page-hinkley";
+import { streamingDetectorMakers } from "./streaming-nodes";
 
 // The parsed config is checked by the node schema first, so it fits each constructor.
-const MAKERS: Record<string, (p: any) => StreamingDetector> = {
-  adwin: (p) => new ADWIN(p),
-  ddm: (p) => new DDM(p),
-  eddm: (p) => new EDDM(p),
-  "hddm-a": (p) => new HDDMA(p),
-  kswin: (p) => new KSWIN(p),
-  "page-hinkley": (p) => new PageHinkley(p),
-};
 
 class UsageError extends Error {}
 
@@ -69,10 +56,10 @@ export function expandGrid(specs: string[]): Record<string, unknown>[] {
 /** A detector for a configuration, its parameters checked by the node's schema. */
 function makeDetector(name: string, params: Record<string, unknown>): StreamingDetector {
   const def = driftNodes.find((d) => d.type === `drift.${name}`);
-  if (!def || !MAKERS[name]) throw new UsageError(`unknown streaming detector "${name}"; detectors: ${Object.keys(MAKERS).join(", ")}`);
+  if (!def || !streamingDetectorMakers[name]) throw new UsageError(`unknown streaming detector "${name}"; detectors: ${Object.keys(streamingDetectorMakers).join(", ")}`);
   const parsed = def.config.safeParse(params);
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${name} ${i.path.join(".")}: ${i.message}`).join("\n"));
-  return MAKERS[name](parsed.data);
+  return streamingDetectorMakers[name](parsed.data as Record<string, unknown>);
 }
 
 async function readJsonl(file: string, field: string): Promise<Float64Array> {
