@@ -28,7 +28,10 @@ describe("drift evaluation page", () => {
     writeFileSync(file, run);
     const page = await browser.newPage();
     const errors = pageErrors(page);
-    await page.goto(`${served.url}/#/drift`);
+    // Reached from the editor's toolbar.
+    await page.goto(`${served.url}/`);
+    await page.click('[data-testid="open-drift-eval"]');
+    await page.waitForSelector('input[aria-label="evaluation run"]');
     await page.setInputFiles('input[aria-label="evaluation run"]', file);
     await page.waitForSelector('[data-testid="drift-eval-chart"] canvas');
     const cells = await page.locator('[data-testid="drift-eval-table"] tbody tr').allInnerTexts();
