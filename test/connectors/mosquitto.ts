@@ -5,11 +5,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../nats/server";
-import { ChildServer } from "./child-server";
+import { acceptsTcp, ChildServer } from "./child-server";
 
 const BINARY = process.env.MOSQUITTO ?? "/usr/sbin/mosquitto";
 
@@ -42,15 +41,7 @@ export class Mosquitto {
       access.splice(1, 1, "allow_anonymous false", `password_file ${passwords}`);
     }
     writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...access, "persistence true", `persistence_location ${this.dir}/`, "autosave_interval 1", ""].join("\n"));
-    this.child = await ChildServer.start(`mosquitto on ${this.port}`, BINARY, ["-c", conf], () => this.accepts());
-  }
-
-  private accepts(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const socket = netConnect(this.port, "127.0.0.1");
-      socket.once("connect", () => (socket.destroy(), resolve(true)));
-      socket.once("error", () => resolve(false));
-    });
+    this.child = await ChildServer.start(`mosquitto on ${this.port}`, BINARY, ["-c", conf], () => acceptsTcp(this.port));
   }
 
   /** SIGTERM: mosquitto saves its persistence file on the way out. */

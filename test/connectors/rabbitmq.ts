@@ -3,18 +3,16 @@
  * its node name unique and its database and logs in a temp folder, no plugins. It takes a few
  * seconds to start: a test file shares one.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../nats/server";
+import { acceptsTcp, ChildServer } from "./child-server";
 
 const BINARY = process.env.RABBITMQ_SERVER ?? "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
 export class RabbitMQ {
-  private child?: ChildProcess;
-  private output = "";
+  private child?: ChildServer;
 
   private constructor(readonly port: number, private readonly distPort: number, private readonly dir: string) {}
 
@@ -43,31 +41,11 @@ export class RabbitMQ {
       RABBITMQ_LOG_BASE: join(dir, "log"),
       RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
     };
-    this.child = spawn(BINARY, [], { env, stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout!.on("data", (d) => (this.output += d));
-    this.child.stderr!.on("data", (d) => (this.output += d));
-    const deadline = Date.now() + 60_000;
-    while (!(await this.accepts())) {
-      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`rabbitmq-server did not start on ${this.port}:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  private accepts(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const socket = netConnect(this.port, "127.0.0.1");
-      socket.once("connect", () => (socket.destroy(), resolve(true)));
-      socket.once("error", () => resolve(false));
-    });
+    this.child = await ChildServer.start(`rabbitmq-server on ${this.port}`, BINARY, [], () => acceptsTcp(this.port), 60_000, env);
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child && child.exitCode === null)
-      await new Promise((r) => {
-        child.once("exit", r);
-        child.kill("SIGTERM");
-      });
+    await this.child?.stop("SIGTERM");
   }
 
   async close(): Promise<void> {
