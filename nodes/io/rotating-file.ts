@@ -70,9 +70,8 @@ export class RotatingFile {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        const text = batch.map((p) => p.line).join("");
         try {
-          await this.writeBatch(text);
+          await this.writeBatch(Buffer.from(batch.map((p) => p.line).join("")));
           this.lastError = undefined;
           for (const p of batch) p.done();
         } catch (err) {
@@ -88,28 +87,33 @@ export class RotatingFile {
     }
   }
 
-  private async writeBatch(text: string): Promise<void> {
-    const size = Buffer.byteLength(text);
+  private async writeBatch(buffer: Buffer): Promise<void> {
+    const size = buffer.length;
     const { maxBytes, maxSeconds } = this.rotation;
-    if (this.handle && ((maxBytes !== undefined && this.bytes > 0 && this.bytes + size > maxBytes) || (maxSeconds !== undefined && Date.now() - this.openedAt >= maxSeconds * 1000))) await this.rotate();
-    if (!this.handle) {
-      const real = await this.resolve(this.file);
-      this.handle = await open(real, "a");
-      this.bytes = (await this.handle.stat()).size;
-      this.openedAt = Date.now();
-      // An existing file already past its size is closed before this batch goes in.
-      if (maxBytes !== undefined && this.bytes > 0 && this.bytes + size > maxBytes) return this.writeBatch(text);
+    if (!this.handle) await this.open();
+    // An existing file already past its size is closed before this batch goes in, as the open one is.
+    const full = maxBytes !== undefined && this.bytes > 0 && this.bytes + size > maxBytes;
+    const old = maxSeconds !== undefined && Date.now() - this.openedAt >= maxSeconds * 1000;
+    if (full || old) {
+      await this.rotate();
+      await this.open();
     }
+    const handle = this.handle!;
     // A short write (disk nearly full) leaves part of the batch out: write the rest or fail.
-    const buffer = Buffer.from(text);
     try {
-      for (let at = 0; at < buffer.length; ) at += (await this.handle.write(buffer, at, buffer.length - at)).bytesWritten;
+      for (let at = 0; at < buffer.length; ) at += (await handle.write(buffer, at, buffer.length - at)).bytesWritten;
     } catch (err) {
       // What did go in is cut off again: no torn line for a reader, or for the next batch to follow.
-      await this.handle.truncate(this.bytes).catch(() => undefined);
+      await handle.truncate(this.bytes).catch(() => undefined);
       throw err;
     }
     this.bytes += size;
+  }
+
+  private async open(): Promise<void> {
+    this.handle = await open(await this.resolve(this.file), "a");
+    this.bytes = (await this.handle.stat()).size;
+    this.openedAt = Date.now();
   }
 
   private async rotate(): Promise<void> {
