@@ -47,10 +47,13 @@ export class SecretStore {
 
   /** false when there was no such secret. */
   async remove(name: string): Promise<boolean> {
-    const file = this.file(name);
-    const had = (await this.get(name)) !== undefined;
-    await rm(file, { force: true });
-    return had;
+    try {
+      await rm(this.file(name));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
   }
 
   /** The value a reference names; rejects with what to do when it is missing. */

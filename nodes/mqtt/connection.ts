@@ -1,7 +1,7 @@
 /**
  * What the MQTT source and sink share: the broker address, the client's identity and its
- * credentials. The password is read from a file in the pipeline's data folder, so it stays out
- * of the pipeline JSON kept in Git.
+ * credentials. The password is a secret reference or a file in the pipeline's data folder
+ * (nodes/connectors/shared.ts), so it stays out of the pipeline JSON kept in Git.
  */
 import type { IClientOptions } from "mqtt";
 import { z } from "zod";

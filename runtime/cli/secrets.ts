@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { SecretError, SecretStore } from "../secrets";
 
-const DATA_HELP = "data folder holding the secrets";
+const withData = (command: Command) => command.option("--data <dir>", "data folder holding the secrets", ".evoflow");
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write("the secret's value, then Enter and Ctrl-D: ");
@@ -24,11 +24,9 @@ const run = (action: () => Promise<void>) => action().catch((err: unknown) => {
 
 export function register(program: Command): void {
   const secrets = program.command("secrets").description("the data folder's secrets, which configs name as ${secret:NAME}");
-  secrets
-    .command("set")
+  withData(secrets.command("set"))
     .description("set a secret from standard input (e.g. `evoflow secrets set mqtt-password < file`)")
     .argument("<name>")
-    .option("--data <dir>", DATA_HELP, ".evoflow")
     .action((name: string, opts: { data: string }) =>
       run(async () => {
         const value = await readStdin();
@@ -37,16 +35,12 @@ export function register(program: Command): void {
         process.stdout.write(`set ${name} (configs name it "\${secret:${name}}")\n`);
       }),
     );
-  secrets
-    .command("list")
+  withData(secrets.command("list"))
     .description("the secrets' names (never their values)")
-    .option("--data <dir>", DATA_HELP, ".evoflow")
     .action((opts: { data: string }) => run(async () => void process.stdout.write((await new SecretStore(opts.data).names()).map((n) => `${n}\n`).join(""))));
-  secrets
-    .command("rm")
+  withData(secrets.command("rm"))
     .description("remove a secret")
     .argument("<name>")
-    .option("--data <dir>", DATA_HELP, ".evoflow")
     .action((name: string, opts: { data: string }) =>
       run(async () => {
         if (!(await new SecretStore(opts.data).remove(name))) throw new SecretError(`no secret "${name}"`);
