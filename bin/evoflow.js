@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bundle = `${root}dist/main.js`;
-const SOURCE_DIRS = ["runtime", "sdk", "nodes", "gpu-agent"];
+const SOURCE_DIRS = ["runtime", "sdk", "nodes", "gpu-agent", "testing"];
 
 function newestSource(dir) {
   let newest = 0;

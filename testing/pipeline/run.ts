@@ -42,6 +42,8 @@ export interface RunOptions {
   transport?: () => Promise<Transport>;
   /** Appended to the pipeline's name per case, so cases on a shared broker never read each other's streams. */
   uniqueNames?: boolean;
+  /** Run the cases against this pipeline instead of the test file's (the editor's run: what is deployed). */
+  pipeline?: unknown;
   /** Called as each case ends (the CLI prints it at once). */
   onCase?: (file: string, result: CaseResult) => void;
 }
@@ -52,7 +54,7 @@ export async function runTestFile(file: string, options: RunOptions): Promise<Fi
   const started = performance.now();
   let loaded: LoadedTestFile;
   try {
-    loaded = await loadTestFile(file);
+    loaded = await loadTestFile(file, options.pipeline);
   } catch (err) {
     if (!(err instanceof TestFileError)) throw err;
     return { file, ms: performance.now() - started, cases: [], error: err.message };
