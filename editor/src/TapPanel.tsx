@@ -3,10 +3,12 @@
  * a second and reports how many it saw, so the rate shown is the edge's true
  * rate; the panel draws a few times a second, so the page stays responsive.
  * Pause freezes the list; "Load past" reads the edge's ring back; a message
- * opens its trace.
+ * opens its trace, or is saved as a test case (hooks/useRecordCase.ts).
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, tapSocketUrl, type Envelope, type Trace, type TraceNode } from "./api";
+import { defaultCaseName, type TappedEdge } from "./core/pipeline-tests";
+import { useRecordCase } from "./hooks/useRecordCase";
 import { findTensors, previewJson, TensorImage, TensorSummary } from "./TensorView";
 
 const KEEP = 200;
@@ -21,7 +23,7 @@ interface TapState {
   sampled: boolean;
 }
 
-export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string }) {
+export function TapPanel({ pipeline, edge, from }: { pipeline: string; edge: string; from: { node: string; port: string } }) {
   const [state, setState] = useState<TapState>({ messages: [], rate: 0, received: 0, sampled: false });
   const [paused, setPaused] = useState(false);
   const [connected, setConnected] = useState(false);
@@ -123,6 +125,7 @@ export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string })
         {state.messages.length === 0 && <li className="muted">No messages yet.</li>}
       </ul>
       {selected && <MessageDetail message={selected} onTrace={() => setTraceId(selected.traceId)} />}
+      {selected && <SaveAsTest key={selected.id} pipeline={pipeline} edge={{ id: edge, ...from }} message={selected} />}
       {traceId && <TraceView traceId={traceId} onClose={() => setTraceId(undefined)} />}
     </div>
   );
@@ -143,6 +146,27 @@ function MessageDetail({ message, onTrace }: { message: Envelope; onTrace(): voi
       <button type="button" onClick={onTrace} data-testid="open-trace">
         Open trace {message.traceId.slice(0, 8)}…
       </button>
+    </div>
+  );
+}
+
+/** Saves the selected message's trace as a case of the pipeline's test file: its input, and what this edge carried. */
+function SaveAsTest({ pipeline, edge, message }: { pipeline: string; edge: TappedEdge; message: Envelope }) {
+  const [name, setName] = useState(() => defaultCaseName(edge.id, new Date(message.ts)));
+  const { save, saving, outcome } = useRecordCase(pipeline, edge);
+  return (
+    <div>
+      <div className="save-as-test">
+        <input value={name} onChange={(e) => setName(e.target.value)} data-testid="test-name" title="The case's name in the test file" />
+        <button type="button" disabled={saving || !name.trim()} onClick={() => void save([message], name.trim())} data-testid="save-as-test">
+          Save as test
+        </button>
+      </div>
+      {outcome && (
+        <div className={outcome.kind === "ok" ? "ok" : "field-problem"} data-testid="save-as-test-outcome">
+          {outcome.text}
+        </div>
+      )}
     </div>
   );
 }
