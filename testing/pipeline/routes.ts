@@ -49,7 +49,11 @@ export function pipelineTestRoutes(sourceFiles: ReadonlyMap<string, string>) {
         return void reply.status(403).send({ error: `the test file of pipeline ${name}: ${err.message}` });
       }
     };
-    const shown = (file: string) => path.relative(process.cwd(), file) || file;
+    // Relative to where the server was started when inside it (pipelines/hello-http.test.json), else absolute.
+    const shown = (file: string) => {
+      const relative = path.relative(process.cwd(), file);
+      return relative && !relative.startsWith("..") ? relative : file;
+    };
     const readTests = async (file: string): Promise<string | undefined> => {
       try {
         return await readFile(file, "utf8");
