@@ -29,7 +29,12 @@ describe("the pipeline test runner's services", () => {
         const registry = ctx.service<ModelRegistry>("registry");
         given.push(registry);
         const stop = registry.watch("m", () => {});
-        return { onMessage: async (_port, message, emit) => emit("out", message.payload), stop: async () => stop() };
+        return {
+          onMessage: async (_port, message, emit) => {
+            await emit("out", message.payload);
+          },
+          stop: async () => stop(),
+        };
       },
     });
     const types = new NodeTypes([...nodeTypes.list(), watcher], nodeTypes.packages, nodeTypes.loadedWith);
