@@ -13,6 +13,7 @@
  *   file's `grants`, else: all of them on loopback (a developer's machine: the examples
  *   and `npm start` work), `fs-write,network` beyond it (no `exec` unless told).
  */
+import path from "node:path";
 import type { Command } from "commander";
 import { createApi } from "../api/server";
 import { CAPABILITIES } from "../../sdk/contract";
@@ -26,7 +27,6 @@ import { readPipelineFile } from "./pipeline";
 import { loadServerSettings, SettingsError } from "./server-settings";
 import { serverToken } from "./token";
 import { pipelineTestRoutes } from "../../testing/pipeline/routes";
-import path from "node:path";
 
 export interface ServeOptions {
   port: string;
