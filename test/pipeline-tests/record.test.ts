@@ -8,9 +8,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { recordCase, withCase } from "../../editor/src/core/pipeline-tests";
 import type { Trace } from "../../editor/src/api";
 import { createApi } from "../../runtime/api/server";
+import { NodeTypes, nodeTypes } from "../../runtime/node-types";
+import { defineNode, port } from "../../sdk";
 import { Runtime } from "../../runtime/runtime";
 import { pipelineTestRoutes } from "../../testing/pipeline/routes";
 import { evoflow } from "../nats/cli";
@@ -119,6 +122,39 @@ describe("save as test, list and run over HTTP", () => {
     expect(cli.output).toContain("ok    sums 1 2 3");
     expect(code, cli.output).toBe(0);
   }, 60_000);
+
+  it("runs the cases with the server's grants: a node needing exec runs where the server grants it", async () => {
+    const runsCommands = defineNode({
+      type: "test.runs-commands",
+      category: "transform",
+      title: "Needs exec",
+      description: "Declares exec, as a node running a process would, and passes messages on.",
+      capabilities: ["exec"],
+      inputs: { in: port.any() },
+      outputs: { out: port.any() },
+      config: z.object({}),
+      create: () => ({
+        onMessage: async (_port, message, emit) => {
+          await emit("out", message.payload);
+        },
+      }),
+    });
+    const types = new NodeTypes([...nodeTypes.list(), runsCommands], nodeTypes.packages, nodeTypes.loadedWith);
+    const granting = new Runtime({ dataDir: join(dir, "granting"), nodeTypes: types, grants: ["exec"], log: () => {} });
+    const pipeline = { apiVersion: "evoflow/v1", name: "execs", nodes: [{ id: "request", type: "io.http" }, { id: "cmd", type: "test.runs-commands" }], edges: [{ from: "request.out", to: "cmd.in", mode: "sync" }] };
+    await granting.deploy(pipeline);
+    const grantingApp = await createApi({ runtime: granting, routes: [pipelineTestRoutes(new Map())] });
+    try {
+      const headers = { host: "127.0.0.1", ...json };
+      const file = { cases: [{ name: "passes on", inputs: [{ node: "request", payloads: [{ a: 1 }] }], expect: [{ at: "cmd.out", payloads: [{ a: 1 }] }] }] };
+      expect((await grantingApp.inject({ method: "PUT", url: "/api/pipelines/execs/tests", headers, payload: file })).statusCode).toBe(200);
+      const run = await grantingApp.inject({ method: "POST", url: "/api/pipelines/execs/tests/run", headers, payload: {} });
+      expect(run.json().cases).toEqual([{ name: "passes on", ms: expect.any(Number), failures: [] }]);
+    } finally {
+      await grantingApp.close();
+      await granting.close();
+    }
+  });
 
   it("refuses a test file that is a symlink leading out of the pipeline's folder", async () => {
     const outside = mkdtempSync(join(tmpdir(), "evoflow-outside-"));

@@ -99,7 +99,7 @@ export function pipelineTestRoutes(sourceFiles: ReadonlyMap<string, string>) {
       if (busy) return reply.status(409).send({ error: "a test run is in progress: try again when it has finished" });
       busy = true;
       try {
-        const result = await runTestFile(at.file, { nodeTypes: runtime.nodeTypes, pipeline: at.running.compiled.pipeline });
+        const result = await runTestFile(at.file, { nodeTypes: runtime.nodeTypes, grants: [...runtime.grants], pipeline: at.running.compiled.pipeline });
         return { ...result, file: shown(at.file) };
       } finally {
         busy = false;

@@ -13,6 +13,7 @@ import { PipelineInvalidError, Runtime } from "../../runtime/runtime";
 import { closeServices, createServices } from "../../runtime/services";
 import type { Transport } from "../../runtime/transport/transport";
 import type { RunningPipeline } from "../../runtime/engine/engine";
+import type { Capability } from "../../sdk/contract";
 import { NodeError } from "../../sdk/errors";
 import { judge } from "./expectations";
 import { buildCase, type BuiltCase } from "./test-pipeline";
@@ -42,6 +43,8 @@ export interface RunOptions {
   transport?: () => Promise<Transport>;
   /** Appended to the pipeline's name per case, so cases on a shared broker never read each other's streams. */
   uniqueNames?: boolean;
+  /** Capabilities the cases' nodes may use; the runtime's default (fs-write, network) when absent. */
+  grants?: readonly Capability[];
   /** Run the cases against this pipeline instead of the test file's (the editor's run: what is deployed). */
   pipeline?: unknown;
   /** Called as each case ends (the CLI prints it at once). */
@@ -88,6 +91,7 @@ async function runCase(loaded: LoadedTestFile, c: number, options: RunOptions): 
       ...(options.transport && { transport: await options.transport() }),
       nodeTypes: built.nodeTypes,
       dataDir,
+      grants: options.grants,
       services,
       log: () => {},
     });
