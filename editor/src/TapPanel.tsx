@@ -125,7 +125,7 @@ export function TapPanel({ pipeline, edge, from }: { pipeline: string; edge: str
         {state.messages.length === 0 && <li className="muted">No messages yet.</li>}
       </ul>
       {selected && <MessageDetail message={selected} onTrace={() => setTraceId(selected.traceId)} />}
-      {selected && <SaveAsTest key={selected.id} pipeline={pipeline} edge={{ id: edge, ...from }} message={selected} />}
+      <SaveAsTest pipeline={pipeline} edge={{ id: edge, ...from }} selected={selected} shown={state.messages} />
       {traceId && <TraceView traceId={traceId} onClose={() => setTraceId(undefined)} />}
     </div>
   );
@@ -150,16 +150,23 @@ function MessageDetail({ message, onTrace }: { message: Envelope; onTrace(): voi
   );
 }
 
-/** Saves the selected message's trace as a case of the pipeline's test file: its input, and what this edge carried. */
-function SaveAsTest({ pipeline, edge, message }: { pipeline: string; edge: TappedEdge; message: Envelope }) {
-  const [name, setName] = useState(() => defaultCaseName(edge.id, new Date(message.ts)));
+/**
+ * Saves the traces of the selected message, or of every message shown, as a case of the
+ * pipeline's test file: their inputs, and what this edge carried in them.
+ */
+function SaveAsTest({ pipeline, edge, selected, shown }: { pipeline: string; edge: TappedEdge; selected?: Envelope; shown: Envelope[] }) {
+  const [name, setName] = useState(() => defaultCaseName(edge.id, new Date()));
   const { save, saving, outcome } = useRecordCase(pipeline, edge);
+  const ready = !saving && name.trim() !== "";
   return (
     <div>
       <div className="save-as-test">
         <input value={name} onChange={(e) => setName(e.target.value)} data-testid="test-name" title="The case's name in the test file" />
-        <button type="button" disabled={saving || !name.trim()} onClick={() => void save([message], name.trim())} data-testid="save-as-test">
-          Save as test
+        <button type="button" disabled={!ready || !selected} onClick={() => selected && void save([selected], name.trim())} data-testid="save-as-test" title="Its trace's input, and what this edge carried">
+          Save selected as test
+        </button>
+        <button type="button" disabled={!ready || shown.length === 0} onClick={() => void save(shown, name.trim())} data-testid="save-shown-as-test" title="The traces of every message listed, in one case">
+          Save {shown.length} shown
         </button>
       </div>
       {outcome && (

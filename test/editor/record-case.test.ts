@@ -1,7 +1,8 @@
 /**
  * "Save as test" in a real Chromium against the real `evoflow run`: tap an edge of the hello
- * example, send requests, save a message as a case, see the file beside the pipeline and the case
- * listed, run it green; then change the pipeline in the editor, deploy, and see it red with a diff.
+ * example, send requests, save a message as a case (and then all messages shown as another), see
+ * the file beside the pipeline and the cases listed, run them green; then change the pipeline in
+ * the editor, deploy, and see them red with a diff.
  */
 import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -56,6 +57,7 @@ describe("recording a test case in the editor", () => {
     await page.fill('[data-testid="test-name"]', "sums from the editor");
     await page.click('[data-testid="save-as-test"]');
     await expect.poll(() => page.textContent('[data-testid="save-as-test-outcome"]')).toContain('Saved case "sums from the editor"');
+    await page.screenshot({ path: `${ARTIFACTS}/editor-save-as-test.png` });
 
     expect(testFile()).toEqual({
       cases: [
@@ -76,7 +78,24 @@ describe("recording a test case in the editor", () => {
     await page.screenshot({ path: `${ARTIFACTS}/editor-tests-green.png` });
   });
 
-  it("runs the case red with its diff once the deployed pipeline computes something else", async () => {
+  it("saves every message shown as one case, oldest first, and runs both cases green", async () => {
+    await page.click('[data-testid="edge-label-stats_out-tag_in"]');
+    await expect.poll(() => page.locator('[data-testid="tap-message"]').count(), { timeout: 10_000 }).toBe(2);
+    await page.fill('[data-testid="test-name"]', "both sums");
+    await page.click('[data-testid="save-shown-as-test"]');
+    await expect.poll(() => page.textContent('[data-testid="save-as-test-outcome"]')).toContain('Saved case "both sums"');
+    expect(testFile().cases[1]).toEqual({
+      name: "both sums",
+      inputs: [{ node: "request", port: "out", payloads: [{ x: [1, 2, 3] }, { x: [10, 20] }] }],
+      expect: [{ at: "stats_out-tag_in", payloads: [{ sum: 6, mean: 2, n: 3 }, { sum: 30, mean: 15, n: 2 }] }],
+    });
+    await page.click(".react-flow__pane", { position: { x: 20, y: 20 } });
+    await page.click('[data-testid="run-tests"]');
+    await expect.poll(() => page.textContent('[data-testid="tests-summary"]'), { timeout: 20_000 }).toContain("2 passed, 0 failed");
+    expect(await page.locator('[data-testid="test-case"][data-state="ok"]').count()).toBe(2);
+  });
+
+  it("runs the cases red with their diffs once the deployed pipeline computes something else", async () => {
     await page.click('[data-testid="node-stats"]');
     await page.fill('[data-testid="field-expression"]', '{ "sum": $sum(x) * 2, "mean": $average(x), "n": $count(x) }');
     await page.click('[data-testid="deploy"]');
@@ -87,7 +106,7 @@ describe("recording a test case in the editor", () => {
     const diff = await caseRow().locator('[data-testid="test-diff"]').textContent();
     expect(diff).toContain("stats_out-tag_in: payloads differ");
     expect(diff).toMatch(/- +"sum": 30\n\+ +"sum": 60/);
-    expect(await page.textContent('[data-testid="tests-summary"]')).toContain("0 passed, 1 failed");
+    expect(await page.textContent('[data-testid="tests-summary"]')).toContain("0 passed, 2 failed");
     await page.screenshot({ path: `${ARTIFACTS}/editor-tests-red.png` });
     expect(errors).toEqual([]);
   });

@@ -27,11 +27,11 @@ describe("recording a case from a tapped edge", () => {
     });
   });
 
-  it("joins several traces in order, one input per input node", () => {
+  it("joins several traces oldest first (a tap lists the newest first), one input per input node", () => {
     const r2 = msg("t2", "request", "out", { x: [5] });
     const s2 = msg("t2", "stats", "out", { sum: 5 }, [r2.id]);
     const second: Trace = { traceId: "t2", pipeline: "hello", messages: [s2, r2], outputs: [] };
-    const recorded = recordCase("two", { id: "e", node: "stats", port: "out" }, [trace, second]);
+    const recorded = recordCase("two", { id: "e", node: "stats", port: "out" }, [second, trace]);
     expect(recorded.inputs).toEqual([{ node: "request", port: "out", payloads: [{ x: [1, 2] }, { x: [5] }] }]);
     expect(recorded.expect).toEqual([{ at: "e", payloads: [{ sum: 3 }, { sum: 5 }] }]);
     expect(traceIdsOf([tag, stats, s2])).toEqual(["t1", "t2"]);

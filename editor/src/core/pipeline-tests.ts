@@ -24,8 +24,9 @@ const byTime = (a: Envelope, b: Envelope) => a.ts - b.ts || (a.id < b.id ? -1 : 
 export function recordCase(name: string, edge: TappedEdge, traces: readonly Trace[]): TestCaseJson {
   const inputs = new Map<string, { node: string; port: string; payloads: unknown[] }>();
   const observed: unknown[] = [];
-  for (const trace of traces) {
-    const messages = [...trace.messages].sort(byTime);
+  // Oldest trace first, as the messages entered the pipeline.
+  const ordered = traces.map((t) => ({ trace: t, messages: [...t.messages].sort(byTime) })).sort((a, b) => (a.messages[0]?.ts ?? 0) - (b.messages[0]?.ts ?? 0));
+  for (const { trace, messages } of ordered) {
     const roots = messages.filter((m) => m.parents.length === 0);
     if (roots.length === 0) throw new Error(`trace ${trace.traceId} no longer holds the message that entered the pipeline (the runtime keeps the last settings.traceCapacity messages)`);
     for (const m of roots) {
