@@ -170,7 +170,7 @@ function SaveAsTest({ pipeline, edge, selected, shown }: { pipeline: string; edg
         </button>
       </div>
       {outcome && (
-        <div className={outcome.kind === "ok" ? "ok" : "field-problem"} data-testid="save-as-test-outcome">
+        <div className={`save-outcome ${outcome.kind === "ok" ? "ok" : "field-problem"}`} data-testid="save-as-test-outcome">
           {outcome.text}
         </div>
       )}

@@ -4,7 +4,7 @@
  * the file beside the pipeline and the cases listed, run them green; then change the pipeline in
  * the editor, deploy, and see them red with a diff.
  */
-import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -108,6 +108,20 @@ describe("recording a test case in the editor", () => {
     expect(diff).toMatch(/- +"sum": 30\n\+ +"sum": 60/);
     expect(await page.textContent('[data-testid="tests-summary"]')).toContain("0 passed, 2 failed");
     await page.screenshot({ path: `${ARTIFACTS}/editor-tests-red.png` });
+  });
+
+  it("saves nothing into a test file broken by hand, and says where it is broken", async () => {
+    const broken = `${JSON.stringify({ cases: [{ name: "hand-made", expect: [{ at: "tag.out" }] }] })}\n`;
+    writeFileSync(join(dir, "hello-http.test.json"), broken);
+    await page.click('[data-testid="edge-label-stats_out-tag_in"]');
+    await page.waitForSelector('[data-testid="tap-panel"]');
+    await send([4]); // the redeployed pipeline's taps start empty
+    await page.locator('[data-testid="tap-message"]').first().click();
+    await page.click('[data-testid="save-as-test"]');
+    const outcome = page.locator('[data-testid="save-as-test-outcome"]');
+    await expect.poll(() => outcome.textContent()).toContain("Not saved: the test file is not valid");
+    expect(await outcome.textContent()).toContain("$.cases[0].expect[0]: expects nothing");
+    expect(readFileSync(join(dir, "hello-http.test.json"), "utf8")).toBe(broken);
     expect(errors).toEqual([]);
   });
 });

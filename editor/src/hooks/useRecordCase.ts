@@ -1,6 +1,6 @@
 /** React side of core/pipeline-tests.ts's recording: "save as test" on a tapped edge. */
 import { useCallback, useState } from "react";
-import { api, type Envelope } from "../api";
+import { api, ApiError, type Envelope, type Problem } from "../api";
 import { recordCase, traceIdsOf, withCase, type TappedEdge } from "../core/pipeline-tests";
 
 export interface Outcome {
@@ -22,7 +22,10 @@ export function useRecordCase(pipeline: string, edge: TappedEdge) {
         const saved = await api.saveTests(pipeline, next);
         setOutcome({ text: `Saved case "${next.cases[next.cases.length - 1].name}" to ${saved.file} (${saved.cases} cases)`, kind: "ok" });
       } catch (err) {
-        setOutcome({ text: `Not saved: ${(err as Error).message}`, kind: "error" });
+        // A test file that is not valid (edited by hand): each problem with its JSON path.
+        const problems = err instanceof ApiError ? (err.body as { problems?: Problem[] } | undefined)?.problems : undefined;
+        const details = problems?.map((p) => `\n${p.path}: ${p.message}`).join("") ?? "";
+        setOutcome({ text: `Not saved: ${(err as Error).message}${details}`, kind: "error" });
       } finally {
         setSaving(false);
       }
