@@ -23,7 +23,7 @@ export function TestsPanel({ pipeline }: { pipeline: string }) {
         ))}
       </ul>
       {rows.length > 0 && (
-        <button type="button" onClick={() => void run()} disabled={running} data-testid="run-tests">
+        <button type="button" onClick={() => void run()} disabled={running} data-testid="run-tests" title="Runs each case on a fresh copy of the pipeline as deployed now">
           {running ? "Running…" : "Run tests"}
         </button>
       )}

@@ -53,7 +53,7 @@ export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
  */
 export async function createApiWithoutAccessChecks(options: Omit<ApiOptions, keyof GuardOptions>): Promise<FastifyInstance> {
   const app = baseApp(options);
-  for (const plugin of plugins) await plugin(app, options.runtime);
+  for (const plugin of [...plugins, ...(options.routes ?? [])]) await plugin(app, options.runtime);
   return app;
 }
 
