@@ -164,6 +164,33 @@ export type ServiceHistoryEntry = ServiceHistory["entries"][number];
 
 const enc = encodeURIComponent;
 
+/** A pipeline test file (`<name>.test.json`) as written; testing/pipeline/test-file.ts is its schema. */
+export interface TestFileJson {
+  pipeline?: string;
+  cases: TestCaseJson[];
+  [key: string]: unknown;
+}
+export interface TestCaseJson {
+  name: string;
+  inputs?: { node: string; port?: string; payloads?: unknown[]; file?: string }[];
+  expect: Record<string, unknown>[];
+  [key: string]: unknown;
+}
+/** One case's outcome (testing/pipeline/run.ts CaseResult): failures are readable texts with a `-`/`+` diff. */
+export interface CaseResultJson {
+  name: string;
+  ms: number;
+  failures: string[];
+  error?: string;
+}
+export interface TestRunJson {
+  file: string;
+  ms: number;
+  cases: CaseResultJson[];
+  /** The file could not be read or is invalid: no case ran. */
+  error?: string;
+}
+
 /** A loaded node package as `/api/packages` lists it. */
 export interface PackageInfo {
   name: string;
@@ -201,6 +228,11 @@ export const api = {
   metrics: () => request<string>("GET", "/metrics", undefined, true, true),
   /** The pipeline's canonical text, as `evoflow fmt` writes it. */
   format: (pipeline: unknown) => request<{ text: string }>("POST", "/api/format", pipeline),
+  /** The running pipeline's test file (testing/pipeline/routes.ts): where it is, and its cases as written. */
+  tests: (name: string) => request<{ file: string; exists: boolean; tests: TestFileJson; problems?: Problem[] }>("GET", `/api/pipelines/${enc(name)}/tests`),
+  saveTests: (name: string, tests: TestFileJson) => request<{ file: string; cases: number }>("PUT", `/api/pipelines/${enc(name)}/tests`, tests),
+  /** Runs the cases against the pipeline as deployed now. */
+  runTests: (name: string) => request<TestRunJson>("POST", `/api/pipelines/${enc(name)}/tests/run`, {}),
   /** The pipeline file's JSON Schema (`evoflow schema`). */
   schema: () => request<JsonSchema>("GET", "/api/schema"),
 };

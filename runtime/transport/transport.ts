@@ -116,5 +116,7 @@ export interface Transport {
   detach(pipeline: string): Promise<void>;
   /** Optional: the pipeline was removed, not replaced: a transport that shares definitions with other processes takes its own back. */
   withdraw?(pipeline: string): Promise<void>;
+  /** Optional: deletes all the transport keeps of a withdrawn pipeline (on nats its stream), for throwaway pipelines such as a test case's. */
+  discard?(pipeline: string): Promise<void>;
   close(): Promise<void>;
 }
