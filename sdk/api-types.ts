@@ -180,3 +180,16 @@ export interface ModelCard {
   decision?: Decision;
   rollout?: unknown;
 }
+
+/** An edge's live figures in `GET /api/pipelines/:name/status` (runtime/engine/engine.ts builds them). */
+export interface EdgeStatus {
+  mode: string;
+  /** Messages waiting on the edge (async edges; 0 on sync edges, which do not queue). */
+  depth: number;
+  /** The async edge's queue capacity (`queue.capacity`), what `depth` fills towards. */
+  capacity?: number;
+  /** Messages dropped by a `drop-oldest` overflow policy. */
+  dropped: number;
+  /** Messages seen on the edge so far. */
+  tapped: number;
+}
