@@ -23,6 +23,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } fro
 import { api, ApiError, type NodeTypeInfo, type Problem } from "./api";
 import { CanvasContext } from "./context";
 import type { Opened } from "./core/pipeline-file";
+import { bundleEdges, placeBundles } from "./core/edge-bundles";
 import { FlowEdgeComponent } from "./FlowEdge";
 import { FlowNodeComponent } from "./FlowNode";
 import {
@@ -40,6 +41,7 @@ import { layoutLeftToRight } from "./layout";
 import { FIT, Toolbar } from "./Toolbar";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { SidePanel } from "./Panels";
+import { useCanvasDetail } from "./hooks/useCanvasDetail";
 import { useClipboard } from "./hooks/useClipboard";
 import { useLiveStatus } from "./hooks/useLiveStatus";
 import { usePipelineFile } from "./hooks/usePipelineFile";
@@ -346,8 +348,16 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     />
   );
 
+  // Zoomed out, nodes show no ports: edges are drawn as bundles between nodes instead of one line per port pair.
+  const canvasRef = useRef<HTMLElement>(null);
+  const detail = useCanvasDetail(canvasRef);
+  const bundles = useMemo(
+    () => (detail === "compact" ? placeBundles(bundleEdges(edges.map((e) => ({ id: e.id, source: e.source, target: e.target, mode: e.data?.mode })))) : undefined),
+    [detail, edges],
+  );
+
   const problemCount = problems.pipeline.length + [...problems.nodes.values()].reduce((a, l) => a + l.length, 0) + [...problems.edges.values()].reduce((a, l) => a + l.length, 0);
-  const canvasInfo = useMemo(() => ({ types: typeMap, problems, nodeStatus, edgeStatus }), [typeMap, problems, nodeStatus, edgeStatus]);
+  const canvasInfo = useMemo(() => ({ types: typeMap, problems, nodeStatus, edgeStatus, bundles }), [typeMap, problems, nodeStatus, edgeStatus, bundles]);
 
   return (
     <div className="editor">
@@ -368,7 +378,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
       <CanvasContext.Provider value={canvasInfo}>
         <div className="workspace">
           <Palette types={types} onAdd={(t) => addNode(t)} />
-          <main className="canvas" onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount}>
+          <main ref={canvasRef} className="canvas" data-detail={detail} onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount}>
             <ReactFlow<FlowNode, FlowEdge>
               nodes={nodes}
               edges={edges}

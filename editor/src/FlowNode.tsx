@@ -80,6 +80,14 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           ⚠ {nodeProblems.length === 1 ? nodeProblems[0].message : `${nodeProblems.length} problems`}
         </div>
       )}
+      {/* What the node shows when zoomed out (core/canvas-detail.ts): shown by CSS, so zooming re-renders no node. */}
+      <div className="flow-node-compact" title={`${id}: ${info?.title ?? data.type}${nodeProblems ? `\n⚠ ${nodeProblems.map((p) => p.message).join("\n⚠ ")}` : ""}`}>
+        <span className="compact-id">
+          {nodeProblems && "⚠ "}
+          {id}
+        </span>
+        <span className="compact-type">{info?.title ?? data.type}</span>
+      </div>
     </div>
   );
 }
