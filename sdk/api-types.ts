@@ -186,7 +186,7 @@ export interface EdgeStatus {
   mode: string;
   /** Messages waiting on the edge (async edges; 0 on sync edges, which do not queue). */
   depth: number;
-  /** The async edge's queue capacity (`queue.capacity`), what `depth` fills towards. */
+  /** What `depth` fills towards (`queue.capacity` in memory); absent where the queue does not bound it (NATS: the stream's retention). */
   capacity?: number;
   /** Messages dropped by a `drop-oldest` overflow policy. */
   dropped: number;

@@ -383,13 +383,7 @@ export class RunningPipeline implements MetricsSource {
       nodes[id] = { type: n.compiled.def.type, in: n.stats.in, out: n.stats.out, errors: n.stats.errors, ...n.instance.status?.() };
     const edges: Record<string, EdgeStatus> = {};
     for (const e of this.compiled.edges)
-      edges[e.id] = {
-        mode: e.mode,
-        ...this.options.transport.edgeStats(e),
-        // What the depth is measured against, so the editor can show how full an async queue is.
-        ...(e.mode === "async" && { capacity: e.queue.capacity }),
-        tapped: this.taps.read(e.id, 0).total,
-      };
+      edges[e.id] = { mode: e.mode, ...this.options.transport.edgeStats(e), tapped: this.taps.read(e.id, 0).total };
     return { nodes, edges };
   }
 }
