@@ -49,7 +49,7 @@ describe("queue depth on an async edge", () => {
           if (seen.at(-1) !== depth) seen.push(depth);
           return depth;
         },
-        { timeout: 15_000, intervals: [200] },
+        { timeout: 15_000, interval: 200 },
       )
       .toBe(CAPACITY);
     const rising = seen.filter((d) => d > 0 && d < CAPACITY);
@@ -61,9 +61,9 @@ describe("queue depth on an async edge", () => {
     await page.screenshot({ path: `${ARTIFACTS}/queue-depth-full.png` });
 
     hold.open();
-    await expect.poll(async () => Number(await queue.getAttribute("data-depth")), { timeout: 15_000, intervals: [200] }).toBeLessThan(CAPACITY * 0.8);
+    await expect.poll(async () => Number(await queue.getAttribute("data-depth")), { timeout: 15_000, interval: 200 }).toBeLessThan(CAPACITY * 0.8);
     expect(await queue.getAttribute("class")).toContain("queue-ok");
-    await expect.poll(async () => Number(await queue.getAttribute("data-depth")), { timeout: 15_000, intervals: [200] }).toBe(0);
+    await expect.poll(async () => Number(await queue.getAttribute("data-depth")), { timeout: 15_000, interval: 200 }).toBe(0);
     expect(editor.errors).toEqual([]);
   });
 });
