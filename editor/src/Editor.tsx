@@ -23,7 +23,6 @@ import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } fro
 import { api, ApiError, type NodeTypeInfo, type Problem } from "./api";
 import { CanvasContext } from "./context";
 import type { Opened } from "./core/pipeline-file";
-import { bundleEdges, placeBundles } from "./core/edge-bundles";
 import { FlowEdgeComponent } from "./FlowEdge";
 import { FlowNodeComponent } from "./FlowNode";
 import {
@@ -348,13 +347,8 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     />
   );
 
-  // Zoomed out, nodes show no ports: edges are drawn as bundles between nodes instead of one line per port pair.
   const canvasRef = useRef<HTMLElement>(null);
-  const detail = useCanvasDetail(canvasRef);
-  const bundles = useMemo(
-    () => (detail === "compact" ? placeBundles(bundleEdges(edges.map((e) => ({ id: e.id, source: e.source, target: e.target, mode: e.data?.mode })))) : undefined),
-    [detail, edges],
-  );
+  const { detail, bundles } = useCanvasDetail(canvasRef, edges);
 
   const problemCount = problems.pipeline.length + [...problems.nodes.values()].reduce((a, l) => a + l.length, 0) + [...problems.edges.values()].reduce((a, l) => a + l.length, 0);
   const canvasInfo = useMemo(() => ({ types: typeMap, problems, nodeStatus, edgeStatus, bundles }), [typeMap, problems, nodeStatus, edgeStatus, bundles]);
