@@ -1,11 +1,12 @@
 /**
  * The live queue of an async edge, as the editor shows it on the edge: a generator feeds a node
  * held at a gate, so the edge's queue rises poll after poll to its capacity (orange from 80 %,
- * red when full, the generator then waiting: `block`); opened, it drains back to 0. Real runtime
+ * red when full, the generator then waiting: `block`), on full and compact nodes alike; opened, it drains back to 0. Real runtime
  * and Chromium; the figures come through the status path the editor polls.
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MIN_TEXT_PX } from "../../editor/src/core/canvas-detail";
 import { gate, probe, testNodeTypes } from "../runtime/helpers";
 import { ARTIFACTS, openEditor, type OpenEditor } from "./harness";
 
@@ -59,6 +60,12 @@ describe("queue depth on an async edge", () => {
     expect(await queue.getAttribute("class")).toContain("queue-full");
     expect(await queue.evaluate((el) => getComputedStyle(el).color)).toBe("rgb(224, 49, 49)");
     await page.screenshot({ path: `${ARTIFACTS}/queue-depth-full.png` });
+
+    // Zoomed out to compact nodes, the edge (a bundle of one) still shows its queue, at a readable size.
+    while ((await page.getAttribute('[data-testid="canvas"]', "data-detail")) !== "compact") await page.click(".react-flow__controls-zoomout");
+    expect(await queue.textContent()).toContain(`queue ${CAPACITY}/${CAPACITY}`);
+    const onScreenPx = await queue.evaluate((el) => parseFloat(getComputedStyle(el.parentElement!).fontSize) * new DOMMatrix(getComputedStyle(document.querySelector(".react-flow__viewport")!).transform).a);
+    expect(onScreenPx).toBeGreaterThanOrEqual(MIN_TEXT_PX - 0.01);
 
     hold.open();
     await expect.poll(async () => Number(await queue.getAttribute("data-depth")), { timeout: 15_000, interval: 200 }).toBeLessThan(CAPACITY * 0.8);
