@@ -50,9 +50,15 @@ export function BundleLine({ bundle, selected, onSelect }: { bundle: Bundle; sel
   if (!from || !to) return null;
   const startX = bundle.sourceTrunk ? from.x + TRUNK : from.x;
   const endX = bundle.targetTrunk ? to.x - TRUNK : to.x;
+  // Only nodes near the curve can cover its label (the curve bends at most 40 units past its ends).
+  const [left, right] = [Math.min(startX, endX) - 40, Math.max(startX, endX) + 40];
+  const [top, bottom] = [Math.min(from.y, to.y), Math.max(from.y, to.y)];
   const boxes: Box[] = [];
-  for (const n of store.getState().nodeLookup.values())
-    boxes.push({ ...n.internals.positionAbsolute, width: n.measured.width ?? 0, height: n.measured.height ?? 0 });
+  for (const n of store.getState().nodeLookup.values()) {
+    const { x, y } = n.internals.positionAbsolute;
+    const [width, height] = [n.measured.width ?? 0, n.measured.height ?? 0];
+    if (x < right && x + width > left && y <= bottom && y + height >= top) boxes.push({ x, y, width, height });
+  }
   const { d: path, label } = bundleCurve({ x: startX, y: from.y }, { x: endX, y: to.y }, boxes);
   const memberProblems = bundle.members.flatMap((m) => problems.edges.get(m) ?? []);
   const figures = edgeFigures(bundle.members.map((m) => edgeStatus.get(m)));
