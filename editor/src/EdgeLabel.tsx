@@ -22,9 +22,9 @@ export function EdgeLabel(p: { id: string; x: number; y: number; problems?: stri
       onClick={p.onClick}
       data-testid={`edge-label-${p.id}`}
     >
+      {/* One fact a line: narrow enough for the gap between two layers of nodes. */}
       {count !== undefined && <b data-testid={p.countId}>{count} edges</b>}
-      {count !== undefined && (problems || figures) && " · "}
-      {problems ? `⚠ ${problems.length > 1 ? `${problems.length} problems` : "problem"}` : figures && rateText(figures)}
+      {problems ? <span>⚠ {problems.length > 1 ? `${problems.length} problems` : "problem"}</span> : figures && <span>{rateText(figures)}</span>}
       {!problems && figures?.queue && (
         <span
           className={`edge-queue queue-${figures.queue.fill}`}
@@ -33,7 +33,6 @@ export function EdgeLabel(p: { id: string; x: number; y: number; problems?: stri
           data-capacity={figures.queue.capacity}
           title="Messages waiting on this async edge / its queue capacity"
         >
-          {" · "}
           {queueText(figures.queue)}
         </span>
       )}

@@ -86,7 +86,15 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           {nodeProblems && "⚠ "}
           {id}
         </span>
-        <span className="compact-type">{info?.title ?? data.type}</span>
+        <span className="compact-type">
+          {/* Deployed, the rate leads: the type is what an ellipsis may cut. */}
+          {live && (
+            <span className={live.errors > 0 ? "errors" : "ok"} data-testid={`compact-status-${id}`}>
+              {live.rate.toFixed(0)}/s{live.errors > 0 && ` · ${live.errors} err`} ·{" "}
+            </span>
+          )}
+          {info?.title ?? data.type}
+        </span>
       </div>
     </div>
   );

@@ -6,12 +6,20 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MIN_TEXT_PX } from "../../editor/src/core/canvas-detail";
+import { FIT_MIN_ZOOM, MIN_TEXT_PX } from "../../editor/src/core/canvas-detail";
 import { gate, probe, testNodeTypes } from "../runtime/helpers";
 import { ARTIFACTS, openEditor, type OpenEditor } from "./harness";
 
 const EDGE = "source_out-held_in";
 const CAPACITY = 60;
+
+/** Whether the edge's label is what shows at its centre and near its corners (no node covers any of it). */
+const onTop = (page: Page, edge: string) =>
+  page.$eval(`[data-testid="edge-label-${edge}"]`, (label) => {
+    const r = label.getBoundingClientRect();
+    const points = [[r.width / 2, r.height / 2], [2, 2], [r.width - 2, 2], [2, r.height - 2], [r.width - 2, r.height - 2]];
+    return points.every(([dx, dy]) => label.contains(document.elementFromPoint(r.x + dx, r.y + dy)));
+  });
 
 describe("queue depth on an async edge", () => {
   let editor: OpenEditor;
@@ -58,14 +66,22 @@ describe("queue depth on an async edge", () => {
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
     expect(await queue.textContent()).toContain(`queue ${CAPACITY}/${CAPACITY}`);
     expect(await queue.getAttribute("class")).toContain("queue-full");
+    expect(await onTop(page, EDGE), "nothing covers the label").toBe(true);
     expect(await queue.evaluate((el) => getComputedStyle(el).color)).toBe("rgb(224, 49, 49)");
     await page.screenshot({ path: `${ARTIFACTS}/queue-depth-full.png` });
 
-    // Zoomed out to compact nodes, the edge (a bundle of one) still shows its queue, at a readable size.
-    while ((await page.getAttribute('[data-testid="canvas"]', "data-detail")) !== "compact") await page.click(".react-flow__controls-zoomout");
+    // Zoomed out to compact nodes, as far as Fit goes, the edge (a bundle of one) still shows its queue, readable and uncovered.
+    const zoom = () => page.$eval(".react-flow__viewport", (el) => new DOMMatrix(getComputedStyle(el).transform).a);
+    while ((await zoom()) > FIT_MIN_ZOOM * 1.2) await page.click(".react-flow__controls-zoomout");
+    expect(await page.getAttribute('[data-testid="canvas"]', "data-detail")).toBe("compact");
+    await page.waitForTimeout(300);
     expect(await queue.textContent()).toContain(`queue ${CAPACITY}/${CAPACITY}`);
     const onScreenPx = await queue.evaluate((el) => parseFloat(getComputedStyle(el.parentElement!).fontSize) * new DOMMatrix(getComputedStyle(document.querySelector(".react-flow__viewport")!).transform).a);
     expect(onScreenPx).toBeGreaterThanOrEqual(MIN_TEXT_PX - 0.01);
+    expect(await onTop(page, EDGE), "nothing covers the label").toBe(true);
+    // A compact node keeps its live rate, before its type.
+    expect(await page.textContent('[data-testid="compact-status-source"]')).toMatch(/^\d+\/s · $/);
+    await page.screenshot({ path: `${ARTIFACTS}/queue-depth-compact.png` });
 
     hold.open();
     await expect.poll(async () => Number(await queue.getAttribute("data-depth")), { timeout: 15_000, interval: 200 }).toBeLessThan(CAPACITY * 0.8);
