@@ -7,9 +7,9 @@
  * kept in sessionStorage for the tab's lifetime and sent as `Authorization`.
  */
 // The API's answers as the SDK declares them (type-only: nothing of the runtime is bundled).
-import type { Message as Envelope, ModelCard, Problem, ServiceHistory, Trace, TraceNode } from "../../sdk";
+import type { EdgeStatus, Message as Envelope, ModelCard, Problem, ServiceHistory, Trace, TraceNode } from "../../sdk";
 
-export type { Problem };
+export type { EdgeStatus, Problem };
 
 const TOKEN_KEY = "evoflow.token";
 
@@ -141,13 +141,6 @@ export interface JsonSchema {
   minLength?: number;
   pattern?: string;
   minItems?: number;
-}
-
-export interface EdgeStatus {
-  mode: string;
-  depth: number;
-  dropped: number;
-  tapped: number;
 }
 
 export interface PipelineStatus {

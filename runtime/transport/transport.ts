@@ -42,6 +42,8 @@ export interface EdgeStats {
   depth: number;
   /** Messages dropped by the overflow policy. */
   dropped: number;
+  /** What `depth` fills towards before the overflow policy applies; absent where the queue does not bound it (on NATS the stream's retention does). */
+  capacity?: number;
 }
 
 /** What a process runs of a pipeline, told to the transport before any edge is served. */
