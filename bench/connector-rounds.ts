@@ -16,6 +16,8 @@ export interface SideRun {
   seconds: number;
   msgsPerSecond: number;
   peakRssMB: number;
+  /** User + system CPU of the side's process once its code is loaded (connecting and deploying included), per message. */
+  cpuMicrosPerMessage: number;
 }
 
 export const arg = (name: string, fallback: number) => {
@@ -29,18 +31,19 @@ export function sideArgs(): [Side, ...string[]] | undefined {
   return i > 0 ? (process.argv.slice(i + 1) as [Side, ...string[]]) : undefined;
 }
 
-/** The side's last line on stdout, parsed, once it has ended: ends a child. */
-export function reportSide(result: Record<string, unknown>): never {
-  process.stdout.write(`${JSON.stringify({ ...result, peakRssMB: process.resourceUsage().maxRSS / 1024 })}\n`);
+/** The side's last line on stdout, its CPU counted from `since` (once its code is loaded), parsed by the parent: ends a child. */
+export function reportSide(since: NodeJS.CpuUsage): never {
+  const cpu = process.cpuUsage(since);
+  process.stdout.write(`${JSON.stringify({ peakRssMB: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
   process.exit(0);
 }
 
 /** Runs one side in a child process; `stop()` writes a line to its stdin, for sides the parent decides the end of. */
-export function sideInChild(file: string, side: Side, args: string[]): { result: Promise<Record<string, unknown> & { peakRssMB: number }>; stop: () => void } {
+export function sideInChild(file: string, side: Side, args: string[]): { result: Promise<Record<string, unknown> & { peakRssMB: number; cpuSeconds: number }>; stop: () => void } {
   const child = spawn(process.execPath, ["--import", "tsx", file, "--side", side, ...args], { stdio: ["pipe", "pipe", "inherit"] });
   let stdout = "";
   child.stdout.on("data", (d) => (stdout += d));
-  const result = new Promise<Record<string, unknown> & { peakRssMB: number }>((resolve, reject) =>
+  const result = new Promise<Record<string, unknown> & { peakRssMB: number; cpuSeconds: number }>((resolve, reject) =>
     child.once("exit", (code) => (code === 0 ? resolve(JSON.parse(stdout.trim().split("\n").pop()!)) : reject(new Error(`${side} side exited with ${code}`)))),
   );
   return { result, stop: () => child.stdin.end("stop\n") };
@@ -72,7 +75,7 @@ export function writeReport(r: Report): void {
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version };
   const after = loadavg();
   const row = (s: Side) =>
-    `| ${r.labels[s]} | ${median(of(s).map((x) => x.msgsPerSecond)).toFixed(0)} | ${of(s).map((x) => x.msgsPerSecond.toFixed(0)).join(", ")} | ${Math.max(...of(s).map((x) => x.peakRssMB)).toFixed(0)} |`;
+    `| ${r.labels[s]} | ${median(of(s).map((x) => x.msgsPerSecond)).toFixed(0)} | ${of(s).map((x) => x.msgsPerSecond.toFixed(0)).join(", ")} | ${median(of(s).map((x) => x.cpuMicrosPerMessage)).toFixed(0)} | ${Math.max(...of(s).map((x) => x.peakRssMB)).toFixed(0)} |`;
   const md = [
     `# ${r.title}`,
     "",
@@ -83,10 +86,12 @@ export function writeReport(r: Report): void {
     "",
     r.workload,
     "",
-    "| | msgs/s (median) | every round | peak RSS MB (max) |",
-    "| --- | ---: | --- | ---: |",
+    "| | msgs/s (median) | every round | CPU µs/msg (median) | peak RSS MB (max) |",
+    "| --- | ---: | --- | ---: | ---: |",
     row("raw"),
     row("evoflow"),
+    "",
+    "CPU µs/msg is the side process's user + system time, from when its code was loaded (connecting and deploying included), over the messages it moved: on a machine whose cores are taken by others, the rate follows it.",
     "",
     `Ratio evoflow / raw, the median of the rounds' (${ratios.map((x) => x.toFixed(2)).join(", ")}): **${ratio.toFixed(2)}** (target ≥ 0.8: ${ratio >= 0.8 ? "met" : "not met"}).`,
     "",

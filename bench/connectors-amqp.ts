@@ -21,6 +21,7 @@ import { arg, reportSide, sideArgs, sideInChild, stopped, writeReport, type Side
 const PREFETCH = 100;
 
 async function side(which: Side, url: string, inQueue: string, outQueue: string): Promise<never> {
+  let cpu = process.cpuUsage();
   if (which === "raw") {
     const connection = await connect(url);
     const consumer = await connection.createChannel();
@@ -35,6 +36,7 @@ async function side(which: Side, url: string, inQueue: string, outQueue: string)
     await connection.close();
   } else {
     const { Runtime } = await import("../runtime/runtime");
+    cpu = process.cpuUsage();
     const runtime = new Runtime({ dataDir: mkdtempSync(join(tmpdir(), "evoflow-bench-amqp-")), grants: ["network"] });
     await runtime.deploy({
       apiVersion: "evoflow/v1",
@@ -48,7 +50,7 @@ async function side(which: Side, url: string, inQueue: string, outQueue: string)
     await stopped();
     await runtime.close();
   }
-  return reportSide({});
+  return reportSide(cpu);
 }
 
 async function main(): Promise<void> {
@@ -82,9 +84,9 @@ async function main(): Promise<void> {
         await Promise.race([arrived, child.result]);
         const seconds = (performance.now() - first) / 1000;
         child.stop();
-        const { peakRssMB } = await child.result;
+        const { peakRssMB, cpuSeconds } = await child.result;
         await channel.cancel(counter.consumerTag);
-        runs.push({ side: which, messages: n, seconds, msgsPerSecond: (n - 1) / seconds, peakRssMB });
+        runs.push({ side: which, messages: n, seconds, msgsPerSecond: (n - 1) / seconds, peakRssMB, cpuMicrosPerMessage: (cpuSeconds * 1e6) / n });
         await channel.deleteQueue(inQueue);
         await channel.deleteQueue(outQueue);
       }
