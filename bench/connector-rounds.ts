@@ -16,7 +16,7 @@ export interface SideRun {
   seconds: number;
   msgsPerSecond: number;
   peakRssMB: number;
-  /** User + system CPU of the side's process once its code is loaded (connecting and deploying included), per message. */
+  /** User + system CPU of the side's process once it is connected (Evoflow: deployed), per message. */
   cpuMicrosPerMessage: number;
 }
 
@@ -31,7 +31,7 @@ export function sideArgs(): [Side, ...string[]] | undefined {
   return i > 0 ? (process.argv.slice(i + 1) as [Side, ...string[]]) : undefined;
 }
 
-/** The side's last line on stdout, its CPU counted from `since` (once its code is loaded), parsed by the parent: ends a child. */
+/** The side's last line on stdout, its CPU counted from `since` (once connected or deployed), parsed by the parent: ends a child. */
 export function reportSide(since: NodeJS.CpuUsage): never {
   const cpu = process.cpuUsage(since);
   process.stdout.write(`${JSON.stringify({ peakRssMB: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
@@ -91,7 +91,7 @@ export function writeReport(r: Report): void {
     row("raw"),
     row("evoflow"),
     "",
-    "CPU µs/msg is the side process's user + system time, from when its code was loaded (connecting and deploying included), over the messages it moved: on a machine whose cores are taken by others, the rate follows it.",
+    "CPU µs/msg is the side process's user + system time from when it was connected (Evoflow: deployed; its source starts during the deploy, so a few messages go uncounted) to its end, over the messages it moved: on a machine whose cores are taken by others, the rate follows it.",
     "",
     `Ratio evoflow / raw, the median of the rounds' (${ratios.map((x) => x.toFixed(2)).join(", ")}): **${ratio.toFixed(2)}** (target ≥ 0.8: ${ratio >= 0.8 ? "met" : "not met"}).`,
     "",

@@ -21,12 +21,13 @@ import { arg, reportSide, sideArgs, sideInChild, stopped, writeReport, type Side
 const PREFETCH = 100;
 
 async function side(which: Side, url: string, inQueue: string, outQueue: string): Promise<never> {
-  let cpu = process.cpuUsage();
+  let cpu: NodeJS.CpuUsage;
   if (which === "raw") {
     const connection = await connect(url);
     const consumer = await connection.createChannel();
     const publisher = await connection.createConfirmChannel();
     await consumer.prefetch(PREFETCH);
+    cpu = process.cpuUsage();
     await consumer.consume(inQueue, (m) => {
       if (!m) return;
       const body = Buffer.from(JSON.stringify(JSON.parse(m.content.toString("utf8"))));
@@ -36,7 +37,6 @@ async function side(which: Side, url: string, inQueue: string, outQueue: string)
     await connection.close();
   } else {
     const { Runtime } = await import("../runtime/runtime");
-    cpu = process.cpuUsage();
     const runtime = new Runtime({ dataDir: mkdtempSync(join(tmpdir(), "evoflow-bench-amqp-")), grants: ["network"] });
     await runtime.deploy({
       apiVersion: "evoflow/v1",
@@ -47,6 +47,7 @@ async function side(which: Side, url: string, inQueue: string, outQueue: string)
       ],
       edges: [{ from: "in.out", to: "out.in", mode: "sync" }],
     } as never);
+    cpu = process.cpuUsage();
     await stopped();
     await runtime.close();
   }

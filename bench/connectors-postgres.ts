@@ -27,12 +27,13 @@ async function count(client: pg.Client, table: string): Promise<number> {
 }
 
 async function side(which: Side, url: string, out: string, n: number): Promise<never> {
-  let cpu = process.cpuUsage();
+  let cpu: NodeJS.CpuUsage;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   if (which === "raw") {
     const writer = new pg.Client({ connectionString: url });
     await writer.connect();
+    cpu = process.cpuUsage();
     let last = 0;
     for (let done = 0; done < n; ) {
       const { rows } = await client.query(`select ${COLUMNS} from bench_in where id > $1 order by id limit 100`, [last]);
@@ -45,7 +46,6 @@ async function side(which: Side, url: string, out: string, n: number): Promise<n
     await writer.end();
   } else {
     const { Runtime } = await import("../runtime/runtime");
-    cpu = process.cpuUsage();
     const runtime = new Runtime({ dataDir: mkdtempSync(join(tmpdir(), "evoflow-bench-postgres-")), grants: ["network"] });
     await runtime.deploy({
       apiVersion: "evoflow/v1",
@@ -56,6 +56,7 @@ async function side(which: Side, url: string, out: string, n: number): Promise<n
       ],
       edges: [{ from: "in.out", to: "out.in", mode: "async", queue: { concurrency: 200 } }],
     } as never);
+    cpu = process.cpuUsage();
     while ((await count(client, out)) < n) await new Promise((r) => setTimeout(r, 20));
     await runtime.close();
   }
