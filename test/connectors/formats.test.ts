@@ -55,13 +55,16 @@ describe("CSV lines", () => {
     expect(node.status()).toMatchObject({ received: 4, emitted: 2, deadLetters: 2 });
   });
 
-  it("with a header and batch, a message of several lines becomes an array of records; one line is the default and several are refused", async () => {
+  it("with a header and batch, a message of several lines becomes an array of records (the header skipped when columns are given); one line is the default and several are refused", async () => {
     const batched = await load(subscribe, { config: { url: broker.url, topics: ["csv/batch"], format: "csv", csv: { header: true, batch: true } }, grants: ["network"] });
     await client.publishAsync("csv/batch", "sensor,celsius\ns1,20\ns2,not-a-number\n", { qos: 1 });
     expect((await batched.next("out")).payload).toEqual([
       { sensor: "s1", celsius: 20 },
       { sensor: "s2", celsius: "not-a-number" },
     ]);
+    const renamed = await load(subscribe, { config: { url: broker.url, topics: ["csv/renamed"], format: "csv", csv: { header: true, columns: ["sensor", "c"], batch: true } }, grants: ["network"] });
+    await client.publishAsync("csv/renamed", "Sensor Name,Temperature (C)\ns1,20", { qos: 1 });
+    expect((await renamed.next("out")).payload).toEqual([{ sensor: "s1", c: 20 }]);
     const single = await load(subscribe, { config: { url: broker.url, topics: ["csv/single"], format: "csv", csv: { numbers: false } }, grants: ["network"] });
     await client.publishAsync("csv/single", "a,1\nb,2", { qos: 1 });
     await client.publishAsync("csv/single", "a,1", { qos: 1 });
