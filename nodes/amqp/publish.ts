@@ -1,8 +1,7 @@
 import type { ChannelModel, ConfirmChannel } from "amqplib";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
-import { encodeField } from "../connectors/hand-off";
-import { encode } from "../connectors/shared";
+import { encode, encodeFields } from "../connectors/formats";
 import { brokerFields, connectAmqp } from "./connection";
 
 const config = z.object({
@@ -10,7 +9,7 @@ const config = z.object({
   exchange: z.string().max(255).describe("The exchange to publish to (\"\" is the default exchange, which routes by queue name)"),
   routingKey: z.string().max(255).default("").describe("The routing key of every message"),
   persistent: z.boolean().default(true).describe("Ask the broker to write the message to disk (on a durable queue it survives a broker restart)"),
-  format: encodeField,
+  ...encodeFields,
   timeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe("How long a message may be retried (while the broker is away) before it goes to the dead letters"),
 });
 
@@ -49,7 +48,7 @@ export default defineNode({
         await open().catch((err: Error) => Promise.reject(new Error(`amqp ${cfg.url}: ${err.message}`)));
       },
       async onMessage(_port, message) {
-        const body = encode(message.payload, cfg.format);
+        const body = encode(message.payload, cfg);
         const deadline = Date.now() + cfg.timeoutMs;
         for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
           try {
