@@ -16,5 +16,8 @@ export { OnnxRuntimeBackend } from "./onnxruntime";
 export const loadAgentServer = async () => (await import("./server")).createAgentServer;
 export { LocalModels, NoChampionError, type ModelDescription, type ModelService } from "./service";
 export { TritonBackend } from "./triton";
-export { HttpError, registerRuntimeV2Routes, registerV2Routes } from "./v2-routes";
+export { HttpError, registerRuntimeV2Routes, registerV2Routes, runtimeV2Provider } from "./v2-routes";
+export { modelsV2Provider } from "./v2-provider";
+/** The protocol over gRPC, loaded when a server is started with --grpc-port: no gRPC library otherwise. */
+export const loadV2GrpcServer = async () => (await import("./v2-grpc")).startV2GrpcServer;
 export type { V2Provider } from "./v2-provider";

@@ -133,8 +133,8 @@ function sendInferResult(reply: FastifyReply, request: InferRequest, result: V2I
     .send(Buffer.concat([head, ...binaries]));
 }
 
-/** HTTP status of an error from a provider. */
-function statusOf(err: unknown): number {
+/** HTTP status of an error from a provider (the gRPC service maps it to its codes). */
+export function errorStatus(err: unknown): number {
   if (err instanceof HttpError) return err.status;
   if (err instanceof TensorInputError) return 400;
   if (err instanceof NoChampionError) return 409;
@@ -153,7 +153,7 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
     body.reason = err.reason;
     reply.header("retry-after", String(err.retryAfterSeconds));
   }
-  return reply.status(statusOf(err)).header("content-type", "application/json").send(JSON.stringify(body));
+  return reply.status(errorStatus(err)).header("content-type", "application/json").send(JSON.stringify(body));
 }
 
 export interface V2RouteOptions {
@@ -292,8 +292,8 @@ export interface RuntimeV2Options {
   metrics: Registry;
 }
 
-/** A runtime's `/v2`: its own providers, then registry models through its models service; `GET /api/agent` for an in-process agent. */
-export async function registerRuntimeV2Routes(app: FastifyInstance, options: RuntimeV2Options): Promise<void> {
+/** What a runtime serves over the protocol (REST and gRPC): its own providers first, then registry models through its models service. */
+export function runtimeV2Provider(options: Pick<RuntimeV2Options, "models" | "first">): V2Provider {
   const models = options.models;
   const local = models instanceof LocalModels ? models : undefined;
   const providers = [...options.first];
@@ -304,7 +304,13 @@ export async function registerRuntimeV2Routes(app: FastifyInstance, options: Run
         versions: local?.registry ? async (name) => (await local.registry!.versions(name)).map((v) => v.version) : undefined,
       }),
     );
-  await registerV2Routes(app, firstOf(providers), { bodyLimit: app.initialConfig.bodyLimit });
+  return firstOf(providers);
+}
+
+/** A runtime's `/v2` (runtimeV2Provider); `GET /api/agent` for an in-process agent. */
+export async function registerRuntimeV2Routes(app: FastifyInstance, options: RuntimeV2Options): Promise<void> {
+  const local = options.models instanceof LocalModels ? options.models : undefined;
+  await registerV2Routes(app, runtimeV2Provider(options), { bodyLimit: app.initialConfig.bodyLimit });
   if (local) {
     local.host.registerMetrics(options.metrics);
     app.get("/api/agent", async () => local.host.status());

@@ -15,6 +15,8 @@ import { connect } from "@nats-io/transport-node";
 import {
   formatSize,
   loadAgentServer,
+  loadV2GrpcServer,
+  modelsV2Provider,
   loadNatsAgent,
   LocalModels,
   ModelHost,
@@ -29,6 +31,7 @@ import { defaultRegistryDir, FsModelRegistry } from "../registry/fs";
 import { isLoopback } from "./loopback";
 
 interface AgentOptions {
+  grpcPort?: string;
   memory?: string;
   backend: string;
   tritonUrl?: string;
@@ -78,6 +81,7 @@ export function register(program: Command): void {
     .option("--triton-token <token>", "bearer token for --triton-url, e.g. another agent's --token (default: $EVOFLOW_TRITON_TOKEN)")
     .option("--port <n>", "HTTP port for /v2, /api/agent and /metrics (0 picks a free one)", "8001")
     .option("--host <host>", "address to listen on; beyond loopback a token is required", "127.0.0.1")
+    .option("--grpc-port <n>", "also serve the Open Inference Protocol over gRPC (KServe's GRPCInferenceService) on this port, same token")
     .option("--token <token>", "token every HTTP client must send as Authorization: Bearer (operator: infer, load, unload); default $EVOFLOW_AGENT_TOKEN, which stays out of `ps`. Optional on loopback, required beyond it")
     .option("--allow-host <name>", "also answer to this Host name, e.g. the name runtimes use to reach this agent (repeatable; * turns the check off)", collect, [])
     .option("--open-metrics", "let /metrics be scraped without the token")
@@ -164,10 +168,17 @@ export function register(program: Command): void {
         `evoflow agent${natsAgent ? ` ${natsAgent.id}` : ""} listening on ${address} (backend ${backend.kind} on ${backend.device}, memory ${formatSize(memoryBytes)}` +
           `${registryDir ? `, registry ${join(resolve(registryDir))}` : ""}${opts.nats ? `, nats ${opts.nats}` : ""})\n`,
       );
+      const grpc = opts.grpcPort === undefined ? undefined : await (await loadV2GrpcServer())(opts.host, Number(opts.grpcPort), {
+        provider: modelsV2Provider(models, { host, versions: registry ? async (name) => (await registry.versions(name)).map((v) => v.version) : undefined }),
+        auth: access.auth,
+        serverName: "evoflow-agent",
+      });
+      if (grpc) process.stdout.write(`  grpc: ${opts.host}:${grpc.port} (inference.GRPCInferenceService)\n`);
       // Where the token came from, never the token itself.
       process.stdout.write(token ? `  token: from ${opts.token ? "--token" : "EVOFLOW_AGENT_TOKEN"}\n` : "  no token asked for (loopback only): any local user can load models; --token adds one\n");
       const shutdown = async () => {
         await natsAgent?.stop();
+        await grpc?.close();
         await app.close();
         await models.close();
         await nc?.close();

@@ -16,6 +16,8 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { createApi } from "../api/server";
+import { runtimeGrpcProvider } from "../api/v2";
+import { loadV2GrpcServer } from "../../gpu-agent";
 import { CAPABILITIES } from "../../sdk/contract";
 import { DEFAULT_GRANTS, PipelineInvalidError, Runtime } from "../runtime";
 import { createServices } from "../services";
@@ -40,6 +42,7 @@ export interface ServeOptions {
   nats?: string;
   replicas: string;
   nodes: string[];
+  grpcPort?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -57,7 +60,8 @@ export function serverOptions(command: Command): Command {
     .option("--grant <list>", `capabilities nodes may use: ${GRANT_LIST_HELP} (default: all on loopback, fs-write,network beyond)`)
     .option("--nats <url>", "run distributed on NATS JetStream: this process runs the nodes without a placement (see `evoflow worker`)")
     .option("--replicas <n>", "with --nats: replicas of the pipeline's stream (3 on a three-server cluster)", "1")
-    .option("--nodes <dir>", NODES_DIR_HELP, collect, []);
+    .option("--nodes <dir>", NODES_DIR_HELP, collect, [])
+    .option("--grpc-port <n>", "also serve the Open Inference Protocol over gRPC (KServe's GRPCInferenceService) on this port, same token");
 }
 
 function fail(message: string): never {
@@ -127,6 +131,11 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
   const address = await app.listen({ port: Number(opts.port), host: opts.host });
   const names = runtime.list().map((p) => p.name);
   process.stdout.write(`evoflow listening on ${address} (pipelines: ${names.join(", ") || "none yet"})\n`);
+  const grpc = opts.grpcPort === undefined ? undefined : await (await loadV2GrpcServer())(opts.host, Number(opts.grpcPort), {
+    provider: runtimeGrpcProvider(runtime),
+    auth: operator ? { tokens: { ...settings.tokens, [operator.token]: "operator" }, tokenSha256: settings.tokenSha256 } : undefined,
+  });
+  if (grpc) process.stdout.write(`  grpc: ${opts.host}:${grpc.port} (inference.GRPCInferenceService)\n`);
   process.stdout.write(`  grants: ${grants.join(", ") || "none"}\n`);
   // A wildcard address is no place to browse to: the editor link uses loopback.
   const browse = new URL(address);
@@ -139,6 +148,7 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
   if (names.length === 0) process.stdout.write(`  editor: ${base}\n`);
   for (const name of names) process.stdout.write(`  editor: ${base}#/pipelines/${encodeURIComponent(name)}\n`);
   const shutdown = async () => {
+    await grpc?.close();
     await app.close();
     await runtime.close();
     process.exit(0);
