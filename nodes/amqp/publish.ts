@@ -1,8 +1,9 @@
 import type { ChannelModel, ConfirmChannel } from "amqplib";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
+import { metrics } from "../services";
 import { encodeField } from "../connectors/hand-off";
-import { encode } from "../connectors/shared";
+import { ConnectionState, encode } from "../connectors/shared";
 import { brokerFields, connectAmqp } from "./connection";
 
 const config = z.object({
@@ -21,24 +22,31 @@ export default defineNode({
   description:
     "Publishes each message to an AMQP 0-9-1 exchange (RabbitMQ) on a confirm channel: a message is handled only once the broker confirmed it, retried with backoff on a new connection while the broker is away, and dead-lettered after `timeoutMs` or when the broker refuses it.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: { in: port.any() },
   outputs: {},
   config,
   create: (ctx, cfg) => {
     let link: { connection: ChannelModel; channel: ConfirmChannel } | undefined;
     let published = 0;
+    const state = new ConnectionState(ctx, `amqp ${cfg.url}`);
     const open = async () => {
       const connection = await connectAmqp(ctx, cfg);
-      connection.on("error", (err: Error) => ctx.log("warn", `amqp ${cfg.url}: ${err.message}`));
+      connection.on("error", (err: Error) => state.error(err));
       const channel = await connection.createConfirmChannel();
       const opened = { connection, channel };
-      const drop = () => void (link === opened && (link = undefined));
+      const drop = () => {
+        if (link !== opened) return;
+        link = undefined;
+        state.down();
+      };
       connection.on("close", drop);
       channel.on("close", drop);
-      channel.on("error", (err: Error) => ctx.log("warn", `amqp channel: ${err.message}`));
+      channel.on("error", (err: Error) => state.error(`channel: ${err.message}`));
       // A missing exchange closes the channel: refuse the deploy instead.
       await channel.checkExchange(cfg.exchange || "amq.direct");
       link = opened;
+      state.up();
     };
     const confirmed = (channel: ConfirmChannel, body: Buffer) =>
       new Promise<void>((resolve, reject) => {
@@ -66,7 +74,7 @@ export default defineNode({
       async stop() {
         await link?.connection.close().catch(() => undefined);
       },
-      status: () => ({ connected: link !== undefined, published }),
+      status: () => ({ ...state.status(), published }),
     };
   },
 });

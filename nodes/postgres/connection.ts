@@ -23,7 +23,8 @@ export const quote = (name: string) => `"${name}"`;
 /** A small pool (it reconnects by opening new connections), reporting into `state`. */
 export async function connectPostgres(ctx: NodeContext, cfg: ServerConfig, state: ConnectionState, max = 2): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: cfg.url, password: await readPassword(ctx, cfg), max, connectionTimeoutMillis: 10_000 });
-  pool.on("error", (err) => (state.error(err), state.reconnecting()));
+  // An idle connection's error is the server gone (a restart): the pool opens new ones on demand.
+  pool.on("error", (err) => state.down(err));
   pool.on("connect", () => state.up());
   // A database that cannot be reached at deploy refuses the deploy, with the reason.
   await pool.query("select 1").catch(async (err: Error) => {

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
+import { metrics } from "../services";
 import { ConnectionState, withRetries } from "../connectors/shared";
 import { connectPostgres, identifier, quote, redact, serverFields, tableColumns } from "./connection";
 
@@ -58,6 +59,7 @@ export default defineNode({
   description:
     "Inserts each message as a row of a table, columns mapped from the payload, in batched multi-row INSERTs; with `conflict` an upsert (ON CONFLICT … DO UPDATE / DO NOTHING) so a message delivered twice is stored once. At deploy each column's declared type is checked against the table (information_schema). A message is handled once its batch is committed; a lost connection is retried with backoff, then the rows are dead-lettered; a row the database refuses is dead-lettered alone, with its error.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: { in: port.any() },
   outputs: {},
   config,

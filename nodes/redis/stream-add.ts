@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
+import { metrics } from "../services";
 import { ConnectionState, encode, formatField, withRetries } from "../connectors/shared";
 import { connectRedis, serverFields } from "./connection";
 
@@ -20,6 +21,7 @@ export default defineNode({
   description:
     "Appends each message to a Redis stream (XADD), optionally trimming it to `maxLen` entries. A message is handled once Redis answered; a failed XADD is tried again with backoff, then the message goes to the dead letters with the error.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: { in: port.any() },
   outputs: {},
   config,

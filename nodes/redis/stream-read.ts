@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { defineNode, port, type Emit } from "../../sdk";
+import { metrics } from "../services";
 import { ConnectionState, decode, formatField } from "../connectors/shared";
 import { connectRedis, fieldsOf, serverFields } from "./connection";
 
@@ -31,6 +32,7 @@ export default defineNode({
   description:
     "Reads a Redis stream as a member of a consumer group (XREADGROUP). At least once: an entry is acknowledged (XACK) only once the first edge accepted it, and the next read waits for that, so a full `block` edge stops the reading. On start the consumer first takes back its own pending entries; entries another consumer left unacknowledged for `claimIdleMs` are claimed (XAUTOCLAIM). An entry without the payload field, or whose payload cannot be read, goes to the dead letters and is acknowledged.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: {},
   outputs: { out: port.any() },
   config,
