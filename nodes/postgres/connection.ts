@@ -34,6 +34,12 @@ export async function connectPostgres(ctx: NodeContext, cfg: ServerConfig, state
   return pool;
 }
 
+/** Whether `err` is the link to the server lost (a connection exception, the server shutting down, a socket error) rather than a refused statement. */
+export function lostConnection(err: unknown): boolean {
+  const code = String((err as { code?: string }).code ?? "");
+  return /^(08|57P)/.test(code) || /^E[A-Z]+$/.test(code) || /Connection terminated|timeout exceeded when trying to connect/i.test((err as Error).message ?? "");
+}
+
 /** The URL without a password someone put in it anyway. */
 export const redact = (url: string) => url.replace(/(\/\/[^:/@]+):[^@]*@/, "$1:***@");
 

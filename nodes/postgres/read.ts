@@ -5,7 +5,7 @@ import { z } from "zod";
 import { defineNode, port, type Emit } from "../../sdk";
 import { metrics } from "../services";
 import { ConnectionState, readPassword } from "../connectors/shared";
-import { connectPostgres, identifier, quote, redact, serverFields, tableColumns } from "./connection";
+import { connectPostgres, identifier, lostConnection, quote, redact, serverFields, tableColumns } from "./connection";
 
 const config = z.object({
   ...serverFields,
@@ -100,7 +100,8 @@ export default defineNode({
           if (found) await position.save(after);
         } catch (err) {
           if (stopping) return;
-          state.down(err as Error);
+          if (lostConnection(err)) state.down(err as Error);
+          else state.error(err as Error);
         }
         if (found < cfg.batchSize) await sleep(cfg.pollMs);
       }

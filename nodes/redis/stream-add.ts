@@ -10,7 +10,7 @@ const config = z.object({
   maxLen: z.number().int().min(1).max(1e12).optional().describe("Trim the stream to about this many entries on each XADD (MAXLEN)"),
   approximate: z.boolean().default(true).describe("Trim with `~`: Redis removes whole nodes only, far cheaper, and keeps at least maxLen entries"),
   format: formatField.default("json").describe("JSON text, the string as it is, or a Uint8Array's bytes"),
-  retries: z.number().int().min(0).max(100).default(3).describe("Further attempts after a failed XADD, waiting backoffMs, then twice that, …; then the message goes to the dead letters"),
+  retries: z.number().int().min(0).max(100).default(6).describe("Further attempts after a failed XADD, waiting backoffMs, then twice that, … (the default rides out about 12 s, a server restart); then the message goes to the dead letters"),
   backoffMs: z.number().int().min(1).max(60_000).default(200),
 });
 

@@ -94,6 +94,9 @@ export default defineNode({
         } catch (err) {
           if (stopping) return;
           state.error(err as Error);
+          // Entries the server gave us whose reply (or XACK) the lost link ate stay pending to this
+          // consumer: read them again first rather than wait claimIdleMs for XAUTOCLAIM.
+          ownPending = true;
           await new Promise((r) => setTimeout(r, 500));
         }
       }
