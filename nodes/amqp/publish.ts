@@ -29,6 +29,7 @@ export default defineNode({
   create: (ctx, cfg) => {
     let link: { connection: ChannelModel; channel: ConfirmChannel } | undefined;
     let published = 0;
+    let opening: Promise<void> | undefined;
     const state = new ConnectionState(ctx, `amqp ${cfg.url}`);
     const open = async () => {
       const connection = await connectAmqp(ctx, cfg);
@@ -61,7 +62,8 @@ export default defineNode({
         const deadline = Date.now() + cfg.timeoutMs;
         for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
           try {
-            if (!link) await open();
+            // One new connection for all the messages waiting on the lost one.
+            if (!link) await (opening ??= open().finally(() => (opening = undefined)));
             await confirmed(link!.channel, body);
             published++;
             return;
