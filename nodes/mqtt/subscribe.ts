@@ -40,7 +40,7 @@ export default defineNode({
   category: "connectors",
   title: "MQTT subscribe",
   description:
-    "Receives the messages of an MQTT broker's topics (wildcards allowed). At least once with QoS 1: a message is acknowledged to the broker only once the first edge accepted it (a full `block` edge holds the acknowledgement, and the broker's in-flight window pauses the stream); with a clientId the broker keeps the session, so messages sent while the pipeline was down arrive when it is back. A message that cannot be read goes to the dead letters and is acknowledged.",
+    "Receives the messages of an MQTT broker's topics (wildcards allowed). At least once with QoS 1: a message is acknowledged to the broker only once the first edge accepted it (a full `block` edge holds the acknowledgement, and the broker's in-flight window pauses the stream); with a clientId the broker keeps the session, so messages sent while the pipeline was down (or paused) arrive when it is back — as many as the broker queues per session (mosquitto: max_queued_messages, 1000 by default; it drops beyond). A message that cannot be read goes to the dead letters and is acknowledged.",
   capabilities: ["network"],
   services: [metrics],
   inputs: {},
