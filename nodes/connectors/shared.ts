@@ -73,10 +73,6 @@ export class ConnectionState {
     this.reconnectCounter = ctx.service(metrics).counter("connector_reconnects", "Times a connector's link to its broker or database came back after it was lost");
   }
 
-  get connected(): boolean {
-    return this.state === "connected";
-  }
-
   up(): void {
     if (this.state === "connected") return;
     if (this.state === "reconnecting") {
