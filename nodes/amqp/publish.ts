@@ -12,7 +12,13 @@ const config = z.object({
   routingKey: z.string().max(255).default("").describe("The routing key of every message"),
   persistent: z.boolean().default(true).describe("Ask the broker to write the message to disk (on a durable queue it survives a broker restart)"),
   format: encodeField,
-  timeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe("How long a message may be retried (while the broker is away) before it goes to the dead letters"),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe("How long a message may be retried (while the broker is away) before it goes to the dead letters; the default rides out a RabbitMQ restart, which takes 5–15 s"),
 });
 
 export default defineNode({

@@ -51,7 +51,7 @@ it("amqp.consume: every message confirmed across the restart arrives", async () 
 }, 120_000);
 
 it("amqp.publish: every message handled across the restart is in the queue", async () => {
-  const node = await load(builtin("amqp.publish"), { config: { url: broker.url, exchange: "", routingKey: "alerts", timeoutMs: 60_000 }, grants: ["network"] });
+  const node = await load(builtin("amqp.publish"), { config: { url: broker.url, exchange: "", routingKey: "alerts" }, grants: ["network"] });
   await sendAcrossRestart(COUNT, (n) => node.send("in", { n }, { timeout: 60_000 }), broker);
   expect(node.deadLetters()).toEqual([]);
   const ch = await channel();

@@ -45,7 +45,7 @@ it("mqtt.publish: every message handled across the restart reaches a subscriber"
   await consumer.subscribeAsync("alerts", { qos: 1 });
   const got: unknown[] = [];
   consumer.on("message", (_topic, body) => got.push(JSON.parse(body.toString())));
-  const node = await load(builtin("mqtt.publish"), { config: { url: broker.url, topic: "alerts", qos: 1, timeoutMs: 60_000 }, grants: ["network"] });
+  const node = await load(builtin("mqtt.publish"), { config: { url: broker.url, topic: "alerts", qos: 1 }, grants: ["network"] });
   await sendAcrossRestart(COUNT, (n) => node.send("in", { n }, { timeout: 60_000 }), broker);
   expect(node.deadLetters()).toEqual([]);
   await until(() => missing(COUNT, got).length === 0);

@@ -43,7 +43,7 @@ it("nats.subscribe (JetStream): every message stored across the restart arrives,
 }, 90_000);
 
 it("nats.publish (JetStream, idempotency key): every message handled across the restart is in the stream, once", async () => {
-  const node = await load(builtin("nats.publish"), { config: { servers: [server.url], subject: "alerts.drift", jetstream: true, idempotencyKey: "n", timeoutMs: 60_000 }, grants: ["network"] });
+  const node = await load(builtin("nats.publish"), { config: { servers: [server.url], subject: "alerts.drift", jetstream: true, idempotencyKey: "n" }, grants: ["network"] });
   await sendAcrossRestart(COUNT, (n) => node.send("in", { n }, { timeout: 60_000 }), server);
   expect(node.deadLetters()).toEqual([]);
   const stored: unknown[] = [];
