@@ -41,11 +41,18 @@ export async function keepConnected(ctx: NodeContext, config: BrokerConfig, stat
     const c = await connectAmqp(ctx, config);
     c.on("error", (err: Error) => state.error(err));
     c.on("close", () => {
+      // Only the connection in use: one closed after a failed open must not start a second retry loop.
+      if (current !== c) return;
       current = undefined;
       state.down();
       if (!stopping()) void retry();
     });
-    await open(c);
+    try {
+      await open(c);
+    } catch (err) {
+      await c.close().catch(() => undefined);
+      throw err;
+    }
     current = c;
     state.up();
   };
