@@ -1,7 +1,7 @@
 /**
  * What the broker sources (NATS, AMQP) share beyond nodes/connectors/shared.ts: the decode and
- * encode options with their defaults, the counts a source shows, and the step "decode, then hand
- * on or dead-letter" after which a source may acknowledge.
+ * encode options with their defaults, the source's status, and the step "decode, then hand on or
+ * dead-letter" after which a source may acknowledge.
  */
 import { z } from "zod";
 import type { NodeContext } from "../../sdk";

@@ -1,8 +1,7 @@
 /**
  * What every connector does the same way: its password from a secret reference or a file in the
  * pipeline's data folder (so it stays out of the pipeline JSON kept in Git), its URL without one, turning received bytes into a
- * payload by the declared format, and reporting connected / reconnecting with the last error
- * (and counting reconnects in /metrics).
+ * payload by the declared format, and reporting connected / reconnecting with the last error.
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
