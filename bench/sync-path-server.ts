@@ -26,6 +26,7 @@ import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { LocalModels } from "../gpu-agent/service";
 import { tensorFromJson, type V2Tensor } from "../gpu-agent/tensors";
 import { parseInferRequestJson } from "../gpu-agent/v2-json";
+import { accessCheck } from "../runtime/api/auth";
 import { createApi, createApiWithoutAccessChecks } from "../runtime/api/server";
 import { FsModelRegistry } from "../runtime/registry/fs";
 import { Runtime } from "../runtime/runtime";
@@ -76,7 +77,29 @@ async function evoflow(untraced: boolean, access: "checks" | "token" | "unchecke
   // The same runtime without the checks, never listening: inject turns between the two in one
   // process, so JIT, GC and placement fall on both alike (bench/auth-overhead.ts).
   const twin = access === "token" ? await createApiWithoutAccessChecks({ runtime }) : undefined;
-  return { app, twin, path: "/v2/models/classify/infer" };
+  // And once more with the very checks `app` runs, each call timed: their own cost, apart from any noise.
+  const timed = access === "token" ? await createApiWithoutAccessChecks({ runtime }, (bare) => {
+    const check = accessCheck({ auth: { tokens: { [token]: "operator" } } });
+    bare.addHook("onRequest", (req, reply, done) => {
+      // Two clock reads back to back, then the checks: the second span less the first is the checks alone.
+      const before = process.hrtime.bigint();
+      const start = process.hrtime.bigint();
+      const refused = check(req, reply);
+      const end = process.hrtime.bigint();
+      checkNs += end - start - (start - before);
+      if (!refused) done();
+    });
+  }) : undefined;
+  return { app, twin, timed, path: "/v2/models/classify/infer" };
+}
+
+let checkNs = 0n;
+/** Nanoseconds the access checks took per request over `count` requests injected into the timed app. */
+async function checkCost(app: FastifyInstance, path: string, body: string, count: number, headers: Record<string, string>): Promise<number> {
+  await injected(app, path, body, count / 10, headers); // warm-up
+  checkNs = 0n;
+  await injected(app, path, body, count, headers);
+  return Number(checkNs) / count;
 }
 
 /** CPU (every thread) per request over `count` requests injected one after another. */
@@ -89,13 +112,14 @@ async function injected(app: FastifyInstance, path: string, body: string, count:
   return (used.user + used.system) / count;
 }
 
-const { app, path, twin }: { app: FastifyInstance; path: string; twin?: FastifyInstance } = mode.startsWith("bare")
+const { app, path, twin, timed }: { app: FastifyInstance; path: string; twin?: FastifyInstance; timed?: FastifyInstance } = mode.startsWith("bare")
   ? await bare(mode === "bare-reader")
   : await evoflow(mode === "evoflow-untraced", mode === "evoflow-token" ? "token" : mode === "evoflow-unchecked" ? "unchecked" : "checks");
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
 const ready = { port: Number(new URL(address).port), path };
-process.on("message", async (msg: { inject?: { body: string; count: number; headers?: Record<string, string>; twin?: boolean } }) => {
-  if (msg.inject) process.send!({ cpuUsPerRequest: await injected(msg.inject.twin && twin ? twin : app, path, msg.inject.body, msg.inject.count, msg.inject.headers) });
+process.on("message", async (msg: { inject?: { body: string; count: number; headers?: Record<string, string>; twin?: boolean }; timeChecks?: { body: string; count: number; headers: Record<string, string> } }) => {
+  if (msg.timeChecks && timed) process.send!({ checkNsPerRequest: await checkCost(timed, path, msg.timeChecks.body, msg.timeChecks.count, msg.timeChecks.headers) });
+  else if (msg.inject) process.send!({ cpuUsPerRequest: await injected(msg.inject.twin && twin ? twin : app, path, msg.inject.body, msg.inject.count, msg.inject.headers) });
   else process.send!({ peakRssBytes: peakRss() });
 });
 process.on("disconnect", () => process.exit(0)); // the benchmark ended, however it ended

@@ -20,11 +20,14 @@
 import { EventEmitter } from "node:events";
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { writeFileAtomic } from "../runtime/files";
 import { readSignature } from "../onnx/signature";
 import type { DType, Tensor } from "../sdk/ports";
-import type { Backend, LoadedModel } from "./backend";
+import type { Backend } from "./backend";
+import type { AssignInput, Entry, HostStatus, ModelHostOptions, ModelInfo } from "./host-types";
+import { hostMetrics, registerHostMetrics, type HostMetrics } from "./host-metrics";
+import { formatSize } from "./sizes";
 import { checkInputs, TensorInputError, type TensorSpec } from "./tensors";
 
 /** The model (or version) is not assigned to this host and no source knows it: HTTP 404. */
@@ -35,121 +38,6 @@ export class ModelNotFoundError extends Error {
 /** The model cannot be made resident: too big for the budget, or no idle model freed room in time. HTTP 503. */
 export class CapacityError extends Error {
   override name = "CapacityError";
-}
-
-/** Parses a memory size: `512MB`, `1.5GiB`, `64k`, `1048576` (bytes). Decimal units are powers of 1000, `i` units of 1024. */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$/i.exec(text);
-  if (!m) throw new Error(`invalid size "${text}": use e.g. 512MB, 2GiB or a number of bytes`);
-  const power = " kmgt".indexOf(m[2].toLowerCase() || " ");
-  const bytes = Number(m[1]) * (m[3] ? 1024 : 1000) ** power;
-  if (!Number.isFinite(bytes) || bytes <= 0) throw new Error(`invalid size "${text}"`);
-  return Math.round(bytes);
-}
-
-export function formatSize(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(v < 10 && i > 0 ? 1 : 0)}${units[i]}`;
-}
-
-/** Where the host fetches a model it is asked for but was not given (the registry, another agent…). */
-export type ArtifactSource = (name: string, version: number) => Promise<Uint8Array | undefined>;
-
-export interface ModelHostOptions {
-  backend: Backend;
-  /** Budget for resident models, bytes. */
-  memoryBytes: number;
-  /** Local artifact cache folder. */
-  cacheDir: string;
-  source?: ArtifactSource;
-  /** Longest a load waits for an in-flight model to become idle and free room. Default 30 s. */
-  waitTimeoutMs?: number;
-  memoryFactor?: number;
-  memoryOverheadBytes?: number;
-  /**
-   * Backend loads running at once (default 1). A load is CPU work (parsing, graph
-   * optimisation, weight packing); several at once take every core from the requests
-   * to resident models, while one at a time leaves them the rest of the machine.
-   */
-  maxConcurrentLoads?: number;
-}
-
-export interface AssignInput {
-  name: string;
-  version: number;
-  /** The ONNX file's bytes, or a path to it. */
-  artifact: Uint8Array | string;
-  /** Declared memory need, bytes; estimated from the artifact when absent. */
-  memoryBytes?: number;
-}
-
-type ModelState = "cold" | "loading" | "resident" | "unloading";
-
-interface Entry {
-  key: string;
-  name: string;
-  version: number;
-  artifactPath: string;
-  artifactBytes: number;
-  memoryBytes: number;
-  memoryDeclared: boolean;
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-  state: ModelState;
-  loaded?: LoadedModel;
-  /** The load in progress, shared by every request that waits for it. */
-  loading?: Promise<void>;
-  unloading?: Promise<void>;
-  inFlight: number;
-  lastUsed: number;
-  loads: number;
-  evictions: number;
-  requests: number;
-  lastLoadMs?: number;
-  loadRssDeltaBytes?: number;
-  /** Unload as soon as the last request in flight finishes (an old version after a hot swap). */
-  retireWhenIdle: boolean;
-}
-
-export interface ModelInfo {
-  name: string;
-  version: number;
-  state: ModelState;
-  memoryBytes: number;
-  memoryDeclared: boolean;
-  artifactBytes: number;
-  inFlight: number;
-  requests: number;
-  loads: number;
-  evictions: number;
-  lastUsed?: string;
-  lastLoadMs?: number;
-  loadRssDeltaBytes?: number;
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-}
-
-export interface HostStatus {
-  backend: string;
-  device: string;
-  memoryBytes: number;
-  usedBytes: number;
-  freeBytes: number;
-  assigned: number;
-  assignedBytes: number;
-  resident: string[];
-  loads: number;
-  evictions: number;
-  loadFailures: number;
-  /** Most recent load times, milliseconds (newest last, at most 100). */
-  recentLoadMs: number[];
-  models: ModelInfo[];
 }
 
 /** Events: `load` ({key, ms, swapInMs, at}), `evict` ({key, inFlight, for}), `unload` ({key}). */
@@ -175,7 +63,7 @@ export class ModelHost extends EventEmitter {
   private readonly waitTimeoutMs: number;
   private readonly memoryFactor: number;
   private readonly memoryOverhead: number;
-  private readonly metrics: ReturnType<ModelHost["createMetrics"]>;
+  private readonly metrics: HostMetrics;
   private closed = false;
 
   constructor(private readonly options: ModelHostOptions) {
@@ -186,51 +74,17 @@ export class ModelHost extends EventEmitter {
     this.memoryFactor = options.memoryFactor ?? 2;
     this.memoryOverhead = options.memoryOverheadBytes ?? 2 * 1024 * 1024;
     this.maxConcurrentLoads = Math.max(1, options.maxConcurrentLoads ?? 1);
-    this.metrics = this.createMetrics();
-  }
-
-  private createMetrics() {
-    // Registered in no registry yet: `registerMetrics` adds them to the one /metrics serves.
-    const host = this;
-    return {
-      loads: new Counter({ name: "evoflow_agent_model_loads_total", help: "Models loaded into the backend", registers: [] }),
-      evictions: new Counter({ name: "evoflow_agent_model_evictions_total", help: "Idle models evicted to make room", registers: [] }),
-      loadFailures: new Counter({ name: "evoflow_agent_model_load_failures_total", help: "Loads that failed", registers: [] }),
-      loadSeconds: new Histogram({
-        name: "evoflow_agent_model_load_seconds", help: "Time to make a model resident (backend load)", registers: [],
-        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      }),
-      resident: new Gauge({
-        name: "evoflow_agent_resident_models", help: "Models resident in the backend", registers: [],
-        collect() { this.set([...host.entries.values()].filter((e) => e.state === "resident").length); },
-      }),
-      assigned: new Gauge({
-        name: "evoflow_agent_assigned_models", help: "Models assigned to the agent (resident or not)", registers: [],
-        collect() { this.set(host.entries.size); },
-      }),
-      usedBytes: new Gauge({
-        name: "evoflow_agent_memory_used_bytes", help: "Memory of resident and loading models", registers: [],
-        collect() { this.set(host.used); },
-      }),
-      budgetBytes: new Gauge({
-        name: "evoflow_agent_memory_budget_bytes", help: "Memory budget of the agent", registers: [],
-        collect() { this.set(host.memoryBytes); },
-      }),
-      inFlight: new Gauge({
-        name: "evoflow_agent_requests_in_flight", help: "Requests being served, per model", labelNames: ["model"], registers: [],
-        collect() {
-          this.reset();
-          for (const e of host.entries.values()) if (e.inFlight > 0) this.set({ model: e.key }, e.inFlight);
-        },
-      }),
-    };
+    this.metrics = hostMetrics({
+      entries: () => this.entries.values(),
+      assigned: () => this.entries.size,
+      usedBytes: () => this.used,
+      budgetBytes: this.memoryBytes,
+    });
   }
 
   /** Adds the host's metrics to a prom-client registry (the one `/metrics` serves). */
   registerMetrics(registry: Registry): void {
-    for (const metric of Object.values(this.metrics)) {
-      if (!registry.getSingleMetric((metric as unknown as { name: string }).name)) registry.registerMetric(metric);
-    }
+    registerHostMetrics(this.metrics, registry);
   }
 
   static key(name: string, version: number): string {

@@ -9,7 +9,8 @@
  */
 import { join } from "node:path";
 import type { ModelRegistry } from "../sdk/registry";
-import { ModelHost, parseSize } from "./host";
+import { ModelHost } from "./host";
+import { parseSize } from "./sizes";
 import { OnnxRuntimeBackend } from "./onnxruntime";
 import { LocalModels, type ModelService } from "./service";
 

@@ -5,7 +5,8 @@
  * routes the agent owns.
  */
 export type { Backend } from "./backend";
-export { CapacityError, formatSize, ModelHost, ModelNotFoundError, parseSize } from "./host";
+export { CapacityError, ModelHost, ModelNotFoundError } from "./host";
+export { formatSize, parseSize } from "./sizes";
 export { createModelService } from "./in-process";
 export type { NatsAgent } from "./nats";
 /** Loaded on demand: a runtime that never joins agents over NATS does not load the NATS client. */
