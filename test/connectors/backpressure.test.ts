@@ -2,13 +2,14 @@
  * A full downstream queue pauses the source, on real servers: source → async edge (capacity 16,
  * block) → a gate that holds every message until released. Many times the capacity is sent; while
  * the gate is shut the source has taken no more than the edge holds plus what one read brings
- * (the in-memory count stays bounded), the server still holds the rest (the consumer's pending
- * count, the group's lag), and nothing is dropped; once released, every message arrives, once.
+ * (the in-memory count stays bounded), the server still holds the rest (its stored count, the
+ * group's lag, the consumer's pending count, the queue's ready messages), and nothing is dropped; once released, every message arrives, once.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect as connectAmqp } from "amqplib";
 import { connect } from "@nats-io/transport-node";
 import { connectAsync } from "mqtt";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -18,6 +19,7 @@ import { defineNode, port, z } from "../../sdk";
 import { builtin } from "../nodes/builtin";
 import { NatsServer } from "../nats/server";
 import { Mosquitto } from "./mosquitto";
+import { RabbitMQ } from "./rabbitmq";
 import { RedisServer } from "./redis-server";
 import { missing, until } from "./restart-count";
 
@@ -46,17 +48,18 @@ const gateNode = defineNode({
 let mosquitto: Mosquitto;
 let redisServer: RedisServer;
 let natsServer: NatsServer;
+let rabbit: RabbitMQ;
 let root: string;
 let runtime: Runtime;
 beforeAll(async () => {
-  [mosquitto, redisServer, natsServer] = await Promise.all([Mosquitto.start({ sysInterval: 1 }), RedisServer.start(), NatsServer.start()]);
+  [mosquitto, redisServer, natsServer, rabbit] = await Promise.all([Mosquitto.start({ sysInterval: 1 }), RedisServer.start(), NatsServer.start(), RabbitMQ.start()]);
   root = mkdtempSync(path.join(tmpdir(), "evoflow-backpressure-"));
-  const types = new NodeTypes([builtin("mqtt.subscribe"), builtin("redis.read"), builtin("nats.subscribe"), gateNode]);
+  const types = new NodeTypes([builtin("mqtt.subscribe"), builtin("redis.read"), builtin("nats.subscribe"), builtin("amqp.consume"), gateNode]);
   runtime = new Runtime({ nodeTypes: types, dataDir: root, grants: ["network"] });
-}, 30_000);
+}, 90_000);
 afterAll(async () => {
   await runtime?.close();
-  await Promise.all([mosquitto?.close(), redisServer?.close(), natsServer?.dispose()]);
+  await Promise.all([mosquitto?.close(), redisServer?.close(), natsServer?.dispose(), rabbit?.close()]);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -159,5 +162,24 @@ it("nats.subscribe (JetStream): a batch waiting for room fetches no more, the co
     );
   } finally {
     await nc.close();
+  }
+}, 60_000);
+
+it("amqp.consume: unacknowledged messages up to the prefetch wait for room, the queue keeps the rest ready", async () => {
+  const connection = await connectAmqp(rabbit.url);
+  const prefetch = 8;
+  try {
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue("readings", { durable: true });
+    await pausedThenReleased(
+      "amqp.consume",
+      { url: rabbit.url, queue: "readings", prefetch },
+      (n) => new Promise<void>((resolve, reject) => channel.sendToQueue("readings", Buffer.from(JSON.stringify({ n })), {}, (err: unknown) => (err ? reject(err) : resolve()))),
+      // the edge's, the gate's one, and the prefetched ones waiting for room
+      CAPACITY + 1 + prefetch,
+      async () => (await channel.checkQueue("readings")).messageCount,
+    );
+  } finally {
+    await connection.close();
   }
 }, 60_000);
