@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { ort } from "../onnx/ort";
+import { ort, type Ort } from "../onnx/ort";
 import { ModelHost } from "../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { createAgentServer } from "../gpu-agent/server";
@@ -64,7 +64,7 @@ process.on("message", async (cmd: string) => {
     process.send!({ times });
   } else if (cmd === "bare-create") {
     // The same files straight into onnxruntime, one after the other: with the agent's session options, and with onnxruntime's defaults.
-    const time = async (options: ort.InferenceSession.SessionOptions) => {
+    const time = async (options: Ort.InferenceSession.SessionOptions) => {
       const times: number[] = [];
       for (const f of files) {
         const t0 = performance.now();
