@@ -12,7 +12,8 @@ export type { NatsAgent } from "./nats";
 /** Loaded on demand: a runtime that never joins agents over NATS does not load the NATS client. */
 export const loadNatsAgent = async () => (await import("./nats")).NatsAgent;
 export { OnnxRuntimeBackend } from "./onnxruntime";
-export { createAgentServer } from "./server";
+/** Loaded on demand too: the agent's own HTTP server (fastify) is only for `evoflow agent`, not for every runtime that hosts models. */
+export const loadAgentServer = async () => (await import("./server")).createAgentServer;
 export { LocalModels, NoChampionError, type ModelDescription, type ModelService } from "./service";
 export { TritonBackend } from "./triton";
 export { HttpError, registerRuntimeV2Routes, registerV2Routes } from "./v2-routes";

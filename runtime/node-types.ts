@@ -74,8 +74,9 @@ export class NodeTypes {
         title: def.title,
         description: def.description,
         ...(def.example && { example: def.example }),
-        inputs: defaults === undefined ? {} : ports(inputsOf(def, defaults)),
-        outputs: defaults === undefined ? {} : ports(outputsOf(def, defaults)),
+        // Fixed ports show even when the config has required fields (no defaults): only ports computed from a config need one.
+        inputs: typeof def.inputs !== "function" || defaults !== undefined ? ports(inputsOf(def, defaults)) : {},
+        outputs: typeof def.outputs !== "function" || defaults !== undefined ? ports(outputsOf(def, defaults)) : {},
         portsDependOnConfig: typeof def.inputs === "function" || typeof def.outputs === "function",
         acceptsSync: def.acceptsSync !== false,
         joinsSync: def.joinsSync === true,

@@ -28,3 +28,15 @@ export async function createServices(options: ServiceOptions): Promise<Record<st
     ...(await packageServices(options.packages ?? nodeTypes.packages, { dataDir: options.dataDir })),
   };
 }
+
+/**
+ * Closes the services `createServices` made that can be closed (the registry's champion watch,
+ * the model host's sessions, a package's own), last made first: the model host before the
+ * registry it reads. For a process that makes services more than once (`evoflow test --watch`).
+ */
+export async function closeServices(services: Record<string, unknown>): Promise<void> {
+  for (const service of Object.values(services).reverse()) {
+    const close = (service as { close?: unknown } | null)?.close;
+    if (typeof close === "function") await close.call(service);
+  }
+}

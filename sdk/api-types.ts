@@ -180,3 +180,16 @@ export interface ModelCard {
   decision?: Decision;
   rollout?: unknown;
 }
+
+/** An edge's live figures in `GET /api/pipelines/:name/status` (runtime/engine/engine.ts builds them). */
+export interface EdgeStatus {
+  mode: string;
+  /** Messages waiting on the edge (async edges; 0 on sync edges, which do not queue). */
+  depth: number;
+  /** What `depth` fills towards (`queue.capacity` in memory); absent where the queue does not bound it (NATS: the stream's retention). */
+  capacity?: number;
+  /** Messages dropped by a `drop-oldest` overflow policy. */
+  dropped: number;
+  /** Messages seen on the edge so far. */
+  tapped: number;
+}

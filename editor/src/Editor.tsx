@@ -40,6 +40,7 @@ import { layoutLeftToRight } from "./layout";
 import { FIT, Toolbar } from "./Toolbar";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { SidePanel } from "./Panels";
+import { useCanvasDetail } from "./hooks/useCanvasDetail";
 import { useClipboard } from "./hooks/useClipboard";
 import { useLiveStatus } from "./hooks/useLiveStatus";
 import { usePipelineFile } from "./hooks/usePipelineFile";
@@ -346,8 +347,11 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     />
   );
 
+  const canvasRef = useRef<HTMLElement>(null);
+  const { detail, bundles } = useCanvasDetail(canvasRef, edges);
+
   const problemCount = problems.pipeline.length + [...problems.nodes.values()].reduce((a, l) => a + l.length, 0) + [...problems.edges.values()].reduce((a, l) => a + l.length, 0);
-  const canvasInfo = useMemo(() => ({ types: typeMap, problems, nodeStatus, edgeStatus }), [typeMap, problems, nodeStatus, edgeStatus]);
+  const canvasInfo = useMemo(() => ({ types: typeMap, problems, nodeStatus, edgeStatus, bundles }), [typeMap, problems, nodeStatus, edgeStatus, bundles]);
 
   return (
     <div className="editor">
@@ -368,7 +372,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
       <CanvasContext.Provider value={canvasInfo}>
         <div className="workspace">
           <Palette types={types} onAdd={(t) => addNode(t)} />
-          <main className="canvas" onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount}>
+          <main ref={canvasRef} className="canvas" data-detail={detail} onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount}>
             <ReactFlow<FlowNode, FlowEdge>
               nodes={nodes}
               edges={edges}

@@ -2,7 +2,8 @@ import type { Channel, ChannelModel } from "amqplib";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
 import { metrics } from "../services";
-import { decodeField, handOff } from "../connectors/hand-off";
+import { decodeFields } from "../connectors/formats";
+import { handOff } from "../connectors/hand-off";
 import { ConnectionState } from "../connectors/shared";
 import { brokerFields, keepConnected } from "./connection";
 
@@ -10,7 +11,7 @@ const config = z.object({
   ...brokerFields,
   queue: z.string().min(1).max(255).describe("The queue to consume (it must exist: the broker's topology is yours)"),
   prefetch: z.number().int().min(1).max(65_535).default(32).describe("Unacknowledged messages the broker may send ahead; while they wait for a full edge it sends no more"),
-  format: decodeField,
+  ...decodeFields,
   output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ exchange, routingKey, payload }`"),
 });
 
@@ -44,7 +45,7 @@ export default defineNode({
             (m) => {
               if (!m) return; // cancelled by the broker: the connection's close brings a new consumer
               const wrap = cfg.output === "message" ? (payload: unknown) => ({ exchange: m.fields.exchange, routingKey: m.fields.routingKey, payload }) : undefined;
-              const handed: Promise<void> = handOff(ctx, emit, counts, { bytes: m.content, format: cfg.format, where: `amqp message from ${cfg.queue}`, wrap })
+              const handed: Promise<void> = handOff(ctx, emit, counts, { bytes: m.content, format: cfg, where: `amqp message from ${cfg.queue}`, wrap })
                 .then(() => channel.ack(m))
                 // A channel lost meanwhile: the broker gives the message again.
                 .catch((err: Error) => ctx.log("warn", `amqp ack on ${cfg.queue}: ${err.message}`))

@@ -2,8 +2,8 @@ import type { ChannelModel, ConfirmChannel } from "amqplib";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
 import { metrics } from "../services";
-import { encodeField } from "../connectors/hand-off";
-import { ConnectionState, encode } from "../connectors/shared";
+import { encode, encodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { brokerFields, connectAmqp } from "./connection";
 
 const config = z.object({
@@ -11,7 +11,7 @@ const config = z.object({
   exchange: z.string().max(255).describe("The exchange to publish to (\"\" is the default exchange, which routes by queue name)"),
   routingKey: z.string().max(255).default("").describe("The routing key of every message"),
   persistent: z.boolean().default(true).describe("Ask the broker to write the message to disk (on a durable queue it survives a broker restart)"),
-  format: encodeField,
+  ...encodeFields,
   timeoutMs: z
     .number()
     .int()
@@ -64,7 +64,7 @@ export default defineNode({
         await open().catch((err: Error) => Promise.reject(new Error(`amqp ${cfg.url}: ${err.message}`)));
       },
       async onMessage(_port, message) {
-        const body = encode(message.payload, cfg.format);
+        const body = encode(message.payload, cfg);
         const deadline = Date.now() + cfg.timeoutMs;
         for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
           try {

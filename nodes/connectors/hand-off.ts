@@ -1,17 +1,9 @@
 /**
- * What the broker sources (NATS, AMQP) share beyond nodes/connectors/shared.ts: the decode and
- * encode options with their defaults, the source's status, and the step "decode, then hand on or
- * dead-letter" after which a source may acknowledge.
+ * What the broker sources (NATS, AMQP) share beyond nodes/connectors/shared.ts: what a source
+ * counts, and the step "decode, then hand on or dead-letter" after which a source may acknowledge.
  */
-import { z } from "zod";
 import type { NodeContext } from "../../sdk";
-import { decode, formatField } from "./shared";
-
-export const decodeField = formatField
-  .default("json")
-  .describe("How a message's bytes become the payload: parsed JSON (not JSON → a dead letter), a string, or a Uint8Array");
-
-export const encodeField = formatField.default("json").describe("JSON text, the string as it is, or a Uint8Array's bytes");
+import { decode, type FormatConfig } from "./formats";
 
 /** What went through a source, beside its ConnectionState in its status. */
 export interface SourceCounts {
@@ -29,7 +21,7 @@ export async function handOff(
   ctx: NodeContext,
   emit: (port: string, payload: unknown) => Promise<unknown>,
   counts: SourceCounts,
-  message: { bytes: Uint8Array; format: "json" | "text" | "bytes"; where: string; wrap?: (value: unknown) => unknown },
+  message: { bytes: Uint8Array; format: FormatConfig; where: string; wrap?: (value: unknown) => unknown },
 ): Promise<void> {
   counts.received++;
   const read = decode(message.bytes, message.format, message.where);

@@ -1,7 +1,7 @@
 /**
  * What every connector does the same way: its password from a secret reference or a file in the
- * pipeline's data folder (so it stays out of the pipeline JSON kept in Git), its URL without one, turning received bytes into a
- * payload by the declared format, and reporting connected / reconnecting with the last error.
+ * pipeline's data folder (so it stays out of the pipeline JSON kept in Git), its URL without one,
+ * reporting connected / reconnecting with the last error. Message formats are in ./formats.ts.
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
@@ -27,33 +27,9 @@ export const serverUrl = (scheme: string, what: string, example: string) =>
     .refine((u) => !/^[a-z]+:\/\/[^/@]*:[^/@]*@/.test(u), 'a URL must not carry a password: give it as password, "${secret:NAME}"')
     .describe(`The server, e.g. ${example} (no password in it: use password or passwordFile)`);
 
-export const formatField = z.enum(["json", "text", "bytes"]);
-export type Format = z.output<typeof formatField>;
-
 export async function readPassword(ctx: NodeContext, cfg: PasswordConfig): Promise<string | undefined> {
   if (cfg.password) return ctx.secret(cfg.password);
   return cfg.passwordFile ? (await readFile(await ctx.resolvePath(cfg.passwordFile, { mustExist: true }), "utf8")).trim() : undefined;
-}
-
-export type Decoded = { ok: true; value: unknown } | { ok: false; reason: string };
-
-/** Bytes as the payload `format` asks for; `where` names the message in the dead letter's reason. */
-export function decode(bytes: Uint8Array, format: Format, where: string): Decoded {
-  if (format === "bytes") return { ok: true, value: new Uint8Array(bytes) };
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
-  if (format === "text") return { ok: true, value: text };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (err) {
-    return { ok: false, reason: `${where} is not JSON (${(err as Error).message}): ${JSON.stringify(text.slice(0, 200))}` };
-  }
-}
-
-/** A payload as bytes on the wire: JSON unless it is text or bytes already and `format` says so. */
-export function encode(payload: unknown, format: Format): Buffer {
-  if (format === "text") return Buffer.from(typeof payload === "string" ? payload : JSON.stringify(payload));
-  if (format === "bytes" && payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  return Buffer.from(JSON.stringify(payload));
 }
 
 /**

@@ -2,7 +2,8 @@ import { connect, type MqttClient } from "mqtt";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
 import { metrics } from "../services";
-import { ConnectionState, encode, formatField } from "../connectors/shared";
+import { encode, encodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { brokerFields, clientOptions, qosField } from "./connection";
 
 const config = z.object({
@@ -15,7 +16,7 @@ const config = z.object({
     .describe("The topic each message is published to"),
   qos: qosField.default(1).describe("1 or 2: a message counts as handled once the broker acknowledged it"),
   retain: z.boolean().default(false).describe("The broker keeps the last message for new subscribers"),
-  format: formatField.default("json").describe("JSON text, the string as it is, or a Uint8Array's bytes"),
+  ...encodeFields,
   timeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe("How long a message may wait for the broker (while it is unreachable) before it goes to the dead letters"),
 });
 
@@ -47,7 +48,7 @@ export default defineNode({
           timer = setTimeout(() => reject(new Error(`mqtt publish to ${cfg.topic}: no acknowledgement from ${cfg.url} within ${cfg.timeoutMs} ms`)), cfg.timeoutMs);
         });
         try {
-          await Promise.race([client!.publishAsync(cfg.topic, encode(message.payload, cfg.format), { qos: cfg.qos, retain: cfg.retain }), timeout]);
+          await Promise.race([client!.publishAsync(cfg.topic, encode(message.payload, cfg), { qos: cfg.qos, retain: cfg.retain }), timeout]);
           published++;
         } finally {
           clearTimeout(timer);

@@ -2,7 +2,8 @@ import { connect, type MqttClient, type IPublishPacket } from "mqtt";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
 import { metrics } from "../services";
-import { ConnectionState, decode, formatField } from "../connectors/shared";
+import { decode, decodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { brokerFields, clientOptions, qosField } from "./connection";
 
 const config = z.object({
@@ -21,7 +22,7 @@ const config = z.object({
     .max(4_294_967_295)
     .default(86_400)
     .describe("MQTT 5: how long the broker keeps a persistent session (and its queued messages) while the pipeline is away"),
-  format: formatField.default("json").describe("How a message's bytes become the payload: parsed JSON (not JSON → a dead letter), a string, or a Uint8Array"),
+  ...decodeFields,
   output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ topic, payload, qos, retain }`"),
 });
 
@@ -69,7 +70,7 @@ export default defineNode({
         // pauses the stream.
         client.handleMessage = (packet, done) => {
           counts.received++;
-          const read = decode(packet.payload as Buffer, cfg.format, `mqtt message on ${packet.topic}`);
+          const read = decode(packet.payload as Buffer, cfg, `mqtt message on ${packet.topic}`);
           const handOff = read.ok
             ? emit("out", cfg.output === "payload" ? read.value : { topic: packet.topic, payload: read.value, qos: packet.qos, retain: packet.retain }).then(() => void counts.emitted++)
             : ctx.deadLetter(new Uint8Array(packet.payload as Buffer), read.reason).then(() => void counts.deadLetters++);

@@ -3,8 +3,8 @@ import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
 import { metrics } from "../services";
-import { encodeField } from "../connectors/hand-off";
-import { ConnectionState, encode } from "../connectors/shared";
+import { encode, encodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { connectNats, serverFields, subjectField } from "./connection";
 
 const config = z
@@ -18,7 +18,7 @@ const config = z
       .max(256)
       .optional()
       .describe("JetStream: the payload field whose value is sent as Nats-Msg-Id, so the stream drops a redelivered message within its duplicate window"),
-    format: encodeField,
+    ...encodeFields,
     timeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe("How long a message may be retried (while the server is away) before it goes to the dead letters"),
   })
   .superRefine((c, issue) => {
@@ -45,7 +45,7 @@ export default defineNode({
         nc = await connectNats(ctx, cfg, state);
       },
       async onMessage(_port, message) {
-        const data = encode(message.payload, cfg.format);
+        const data = encode(message.payload, cfg);
         if (!cfg.jetstream) {
           nc!.publish(cfg.subject, data);
           counts.published++;

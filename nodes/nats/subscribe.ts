@@ -3,7 +3,8 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node"
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
 import { metrics } from "../services";
-import { decodeField, handOff } from "../connectors/hand-off";
+import { decodeFields } from "../connectors/formats";
+import { handOff } from "../connectors/hand-off";
 import { ConnectionState } from "../connectors/shared";
 import { connectNats, serverFields, streamField, subjectField } from "./connection";
 
@@ -15,7 +16,7 @@ const config = z
     stream: streamField.optional().describe("JetStream: a stream you own (with `consumer`) — at least once"),
     consumer: z.string().min(1).max(256).regex(/^[^\s.*>]+$/, "a consumer name has no spaces, dots or wildcards").optional().describe("JetStream: the durable pull consumer on `stream` to read through; it keeps the position across restarts"),
     batch: z.number().int().min(1).max(10_000).default(64).describe("JetStream: messages fetched at a time; no fetch while they are being handed on"),
-    format: decodeField,
+    ...decodeFields,
     output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ subject, payload }`"),
   })
   .superRefine((c, issue) => {
@@ -49,7 +50,7 @@ export default defineNode({
 
     const toPayload = (m: Msg | JsMsg) => ({
       bytes: m.data,
-      format: cfg.format,
+      format: cfg,
       where: `nats message on ${m.subject}`,
       wrap: cfg.output === "message" ? (payload: unknown) => ({ subject: m.subject, payload }) : undefined,
     });

@@ -2,7 +2,8 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { defineNode, port, type Emit } from "../../sdk";
 import { metrics } from "../services";
-import { ConnectionState, decode, formatField } from "../connectors/shared";
+import { decode, decodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { connectRedis, fieldsOf, serverFields } from "./connection";
 
 const config = z.object({
@@ -19,7 +20,7 @@ const config = z.object({
     .max(86_400_000)
     .default(30_000)
     .describe("Entries another consumer of the group read but did not acknowledge for this long (it crashed) are claimed with XAUTOCLAIM and handled here"),
-  format: formatField.default("json").describe("How the payload field's bytes become the payload: parsed JSON (not JSON → a dead letter), a string, or a Uint8Array"),
+  ...decodeFields,
   output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ id, stream, payload }`"),
 });
 
@@ -52,7 +53,7 @@ export default defineNode({
         const id = rawId.toString();
         counts.received++;
         const bytes = fieldsOf(flat ?? []).get(cfg.field);
-        const read = bytes ? decode(bytes, cfg.format, `redis entry ${cfg.stream} ${id}`) : { ok: false as const, reason: `redis entry ${cfg.stream} ${id} has no field "${cfg.field}"` };
+        const read = bytes ? decode(bytes, cfg, `redis entry ${cfg.stream} ${id}`) : { ok: false as const, reason: `redis entry ${cfg.stream} ${id} has no field "${cfg.field}"` };
         try {
           if (read.ok) {
             await emit("out", cfg.output === "payload" ? read.value : { id, stream: cfg.stream, payload: read.value });

@@ -13,8 +13,8 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import {
-  createAgentServer,
   formatSize,
+  loadAgentServer,
   loadNatsAgent,
   LocalModels,
   ModelHost,
@@ -153,7 +153,7 @@ export function register(program: Command): void {
         natsAgent = new (await loadNatsAgent())(nc, host, { id: opts.id });
         await natsAgent.start();
       }
-      const app = await createAgentServer({
+      const app = await (await loadAgentServer())({
         models, host,
         versions: registry ? async (name) => (await registry.versions(name)).map((v) => v.version) : undefined,
         status: () => ({ id: natsAgent?.id, nats: opts.nats, registry: registryDir && resolve(registryDir) }),

@@ -13,6 +13,7 @@
  *   file's `grants`, else: all of them on loopback (a developer's machine: the examples
  *   and `npm start` work), `fs-write,network` beyond it (no `exec` unless told).
  */
+import path from "node:path";
 import type { Command } from "commander";
 import { createApi } from "../api/server";
 import { CAPABILITIES } from "../../sdk/contract";
@@ -25,6 +26,7 @@ import { commandNodeTypes, NODES_DIR_HELP } from "./node-packages";
 import { readPipelineFile } from "./pipeline";
 import { loadServerSettings, SettingsError } from "./server-settings";
 import { serverToken } from "./token";
+import { pipelineTestRoutes } from "../../testing/pipeline/routes";
 
 export interface ServeOptions {
   port: string;
@@ -99,11 +101,13 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
       if (level !== "debug") process.stderr.write(`${level}: ${message} ${fields ? JSON.stringify(fields) : ""}\n`);
     },
   });
+  // Where each pipeline came from: its test cases are kept beside it (the editor's "save as test").
+  const sourceFiles = new Map<string, string>();
   for (const file of files) {
     const read = readPipelineFile(file);
     try {
       if (read.json === undefined) throw new PipelineInvalidError(read.problems);
-      await runtime.deploy(read.json);
+      sourceFiles.set((await runtime.deploy(read.json)).name, path.resolve(file));
     } catch (err) {
       if (!(err instanceof PipelineInvalidError)) throw err;
       for (const p of err.problems) process.stderr.write(`${file}: ${p.path}: ${p.message}\n`);
@@ -118,6 +122,7 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
     allowHosts,
     allowOrigins: [...settings.allowOrigins, ...opts.allowOrigin],
     boundHost: opts.host,
+    routes: [pipelineTestRoutes(sourceFiles)],
   });
   const address = await app.listen({ port: Number(opts.port), host: opts.host });
   const names = runtime.list().map((p) => p.name);

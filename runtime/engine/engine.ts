@@ -25,6 +25,7 @@ import type { ServiceKey } from "../../sdk/services";
 import { Ring } from "../../sdk/ring";
 import { TapStore } from "../taps";
 import type { DeadLetter, EdgeInfo, Transport } from "../transport/transport";
+import type { EdgeStatus } from "../../sdk/api-types";
 import type { CompiledNode, CompiledPipeline } from "../validate";
 
 export interface EngineOptions {
@@ -376,11 +377,11 @@ export class RunningPipeline implements MetricsSource {
   }
 
   /** Per node: counters and the node's own live figures. */
-  status(): { nodes: Record<string, Record<string, unknown>>; edges: Record<string, { mode: string; depth: number; dropped: number; tapped: number }> } {
+  status(): { nodes: Record<string, Record<string, unknown>>; edges: Record<string, EdgeStatus> } {
     const nodes: Record<string, Record<string, unknown>> = {};
     for (const [id, n] of this.nodes)
       nodes[id] = { type: n.compiled.def.type, in: n.stats.in, out: n.stats.out, errors: n.stats.errors, ...n.instance.status?.() };
-    const edges: Record<string, { mode: string; depth: number; dropped: number; tapped: number }> = {};
+    const edges: Record<string, EdgeStatus> = {};
     for (const e of this.compiled.edges)
       edges[e.id] = { mode: e.mode, ...this.options.transport.edgeStats(e), tapped: this.taps.read(e.id, 0).total };
     return { nodes, edges };

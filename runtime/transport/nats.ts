@@ -224,6 +224,17 @@ export class NatsTransport extends NatsAsyncEdges implements Transport {
     this.pipelines.delete(pipeline);
   }
 
+  /**
+   * The pipeline's stream (edges, captured sync traffic, dead letters) and every message of its
+   * definition's key: purged from the bucket's stream, as KV's own purge would leave a marker per name.
+   */
+  async discard(pipeline: string): Promise<void> {
+    await this.jsm.streams.delete(names.streamName(pipeline)).catch((err: Error) => {
+      if (!/stream not found/i.test(err.message)) throw err;
+    });
+    await this.jsm.streams.purge(`KV_${names.PIPELINES_BUCKET}`, { filter: `$KV.${names.PIPELINES_BUCKET}.${pipeline}` });
+  }
+
   async status(pipeline: string): Promise<TransportStatus> {
     const processes: TransportStatus["processes"] = [];
     for await (const key of await this.processesKv.keys(`${pipeline}.*`)) {

@@ -42,6 +42,8 @@ export interface EdgeStats {
   depth: number;
   /** Messages dropped by the overflow policy. */
   dropped: number;
+  /** What `depth` fills towards before the overflow policy applies; absent where the queue does not bound it (on NATS the stream's retention does). */
+  capacity?: number;
 }
 
 /** What a process runs of a pipeline, told to the transport before any edge is served. */
@@ -116,5 +118,7 @@ export interface Transport {
   detach(pipeline: string): Promise<void>;
   /** Optional: the pipeline was removed, not replaced: a transport that shares definitions with other processes takes its own back. */
   withdraw?(pipeline: string): Promise<void>;
+  /** Optional: deletes all the transport keeps of a withdrawn pipeline (on nats its stream), for throwaway pipelines such as a test case's. */
+  discard?(pipeline: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -53,7 +53,8 @@ describe("engine, in-process transport", () => {
     for (let i = 0; i < 5; i++) await tick();
     // One message is held by the consumer, two fill the queue: the source waits with the fourth.
     expect(running.status().nodes.g).toMatchObject({ emitted: 3, done: false });
-    expect(running.status().edges["g_out-sink_in"]).toMatchObject({ depth: 2, dropped: 0 });
+    // The status says how full the queue is against what it holds (the editor shows it on the edge).
+    expect(running.status().edges["g_out-sink_in"]).toMatchObject({ depth: 2, capacity: 2, dropped: 0 });
     hold.open();
     await expect.poll(() => running.status().nodes.g.done).toBe(true);
     await running.idle();
