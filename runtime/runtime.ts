@@ -61,7 +61,8 @@ export class Runtime {
   constructor(private readonly options: RuntimeOptions = {}) {
     this.transport = options.transport ?? new MemoryTransport();
     this.types = options.nodeTypes ?? defaultNodeTypes;
-    this.services = options.services ?? {};
+    // `metrics` is every runtime's own: counters nodes add to this runtime's /metrics.
+    this.services = { ...options.services, metrics: this.metrics.service };
     this.dataDir = options.dataDir ?? ".evoflow";
     this.secrets = new SecretStore(this.dataDir);
     this.grants = new Set(options.grants ?? DEFAULT_GRANTS);

@@ -29,6 +29,7 @@ export { createMessage, type Message, type MessageSource, type TraceNode } from 
 export { NodeError } from "./errors";
 export type { CommandHost, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
 export { jsonReplacer, stringify } from "./json";
+export type { MetricsService, NodeCounter } from "./metrics";
 export type { ModelDescription, ModelService, TensorSpec } from "./models";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
 export { seededRandom, stringHash } from "./random";
@@ -51,5 +52,6 @@ export type * from "./api-types";
 // 1.1: categories are open strings, and a declaration may give `color`, `icon` and `example`
 // (a package using its own category needs "sdk": "^1.1": a 1.0 runtime refuses it).
 // 1.2: `configSecret` fields and `ctx.secret(reference)`.
-// 1.3: `tensorFromBytes` and `numericTensorBytes` (raw little-endian tensor bytes).
+// 1.3: `tensorFromBytes` and `numericTensorBytes` (raw little-endian tensor bytes); the `metrics`
+// service's types (MetricsService): a node's own counters in /metrics.
 export const sdkVersion = "1.3.0";

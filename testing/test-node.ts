@@ -277,7 +277,7 @@ export class TestNode {
   /** Capabilities and services the node declares that the test did not give, with how to give them. */
   private missingGrantsAndServices(): Problem[] {
     const capabilities = missingCapabilities(this.def, new Set(this.options.grants ?? []));
-    const services = missingServices(this.def, new Set((this.options.services ?? []).map((s) => s.name)));
+    const services = missingServices(this.def, new Set(Object.keys(this.runtime.services)));
     return [
       ...capabilities.map((c) => ({ path: "$.type", message: `needs the "${c}" capability: grant it with loadNode(def, { grants: ["${c}"] })` })),
       ...services.map((s) => ({ path: "$.type", message: `needs the "${s}" service: give it with loadNode(def, { services: [provide(key, value)] })` })),

@@ -6,8 +6,7 @@
 import { connect, type ChannelModel } from "amqplib";
 import { z } from "zod";
 import type { NodeContext } from "../../sdk";
-import type { SourceStatus } from "../connectors/hand-off";
-import { passwordFields, readPassword, type PasswordConfig } from "../connectors/shared";
+import { passwordFields, readPassword, type ConnectionState, type PasswordConfig } from "../connectors/shared";
 
 export const brokerFields = {
   url: z
@@ -34,30 +33,36 @@ export async function connectAmqp(ctx: NodeContext, config: BrokerConfig): Promi
 
 /**
  * Runs `open` on a fresh connection now (a failure refuses the deploy) and again, once a second,
- * after the connection is lost, until `stopping()`; `status` shows which.
+ * after the connection is lost, until `stopping()`; `state` shows which.
  */
-export async function keepConnected(ctx: NodeContext, config: BrokerConfig, status: SourceStatus, stopping: () => boolean, open: (c: ChannelModel) => Promise<void>): Promise<() => ChannelModel | undefined> {
+export async function keepConnected(ctx: NodeContext, config: BrokerConfig, state: ConnectionState, stopping: () => boolean, open: (c: ChannelModel) => Promise<void>): Promise<() => ChannelModel | undefined> {
   let current: ChannelModel | undefined;
   const attach = async () => {
     const c = await connectAmqp(ctx, config);
-    c.on("error", (err: Error) => status.failed(err.message));
+    c.on("error", (err: Error) => state.error(err));
     c.on("close", () => {
+      // Only the connection in use: one closed after a failed open must not start a second retry loop.
+      if (current !== c) return;
       current = undefined;
-      status.down();
+      state.down();
       if (!stopping()) void retry();
     });
-    await open(c);
+    try {
+      await open(c);
+    } catch (err) {
+      await c.close().catch(() => undefined);
+      throw err;
+    }
     current = c;
-    status.up();
+    state.up();
   };
   const retry = async () => {
     while (!stopping() && !current) {
       await new Promise((r) => setTimeout(r, 1000));
       try {
         await attach();
-        status.counts.reconnects++;
       } catch (err) {
-        status.failed((err as Error).message);
+        state.error(err as Error);
       }
     }
   };

@@ -5,7 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { configPath, configSecret, type NodeContext } from "../../sdk";
+import { configPath, configSecret, type NodeContext, type NodeCounter } from "../../sdk";
+import { metrics } from "../services";
 
 /** A connector's password, never in the pipeline JSON: a secret reference, or a file in the pipeline's data folder. */
 export const passwordFields = {
@@ -31,31 +32,45 @@ export async function readPassword(ctx: NodeContext, cfg: PasswordConfig): Promi
   return cfg.passwordFile ? (await readFile(await ctx.resolvePath(cfg.passwordFile, { mustExist: true }), "utf8")).trim() : undefined;
 }
 
-/** The connection half of a connector's status: connected, how often it reconnected, the last error. */
+/**
+ * A connector's link to its server as its status shows it: connecting (never up yet), connected,
+ * or reconnecting (lost, the client trying again), with the last error. Each time the link comes
+ * back after a loss counts as a reconnect, in the status and in `/metrics`
+ * (evoflow_connector_reconnects_total{pipeline, node}).
+ */
 export class ConnectionState {
-  connected = false;
-  reconnects = 0;
+  private state: "connecting" | "connected" | "reconnecting" = "connecting";
+  private reconnects = 0;
   private lastError?: string;
+  private readonly reconnectCounter: NodeCounter;
 
-  constructor(private readonly ctx: NodeContext, private readonly what: string) {}
+  constructor(private readonly ctx: NodeContext, private readonly what: string) {
+    this.reconnectCounter = ctx.service(metrics).counter("connector_reconnects", "Times a connector's link to its broker or database came back after it was lost");
+  }
 
   up(): void {
-    this.connected = true;
-    this.lastError = undefined;
+    if (this.state === "connected") return;
+    if (this.state === "reconnecting") {
+      this.reconnects++;
+      this.reconnectCounter.inc({ pipeline: this.ctx.pipeline, node: this.ctx.nodeId });
+    }
+    this.state = "connected";
   }
-  down(): void {
-    this.connected = false;
+
+  /** The link is lost (or an attempt failed); a link never up stays "connecting". */
+  down(err?: Error | string): void {
+    if (this.state === "connected") this.state = "reconnecting";
+    if (err) this.error(err);
   }
-  reconnecting(): void {
-    this.connected = false;
-    this.reconnects++;
+
+  /** An error that may not have cost the link (a failed command, a refused message): shown and logged. */
+  error(err: Error | string): void {
+    this.lastError = typeof err === "string" ? err : err.message;
+    this.ctx.log("warn", `${this.what}: ${this.lastError}`);
   }
-  error(err: Error): void {
-    this.lastError = err.message;
-    this.ctx.log("warn", `${this.what}: ${err.message}`);
-  }
+
   status(): Record<string, unknown> {
-    return { connected: this.connected, reconnects: this.reconnects, ...(this.lastError && { error: this.lastError }) };
+    return { connection: this.state, reconnects: this.reconnects, ...(this.lastError && { lastError: this.lastError }) };
   }
 }
 

@@ -1,7 +1,9 @@
 import { connect, type MqttClient } from "mqtt";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
+import { metrics } from "../services";
 import { encode, encodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { brokerFields, clientOptions, qosField } from "./connection";
 
 const config = z.object({
@@ -25,19 +27,20 @@ export default defineNode({
   description:
     "Publishes each message to an MQTT topic. With QoS 1 or 2 a message is handled only once the broker acknowledged it, so an async edge before it holds the messages while the broker is away (and fills, and pushes back) and a message is dead-lettered only after `timeoutMs`.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: { in: port.any() },
   outputs: {},
   config,
   create: (ctx, cfg) => {
     let client: MqttClient | undefined;
     let published = 0;
-    let connected = false;
+    const state = new ConnectionState(ctx, `mqtt ${cfg.url}`);
     return {
       async start() {
         client = connect(cfg.url, await clientOptions(ctx, cfg));
-        client.on("connect", () => (connected = true));
-        client.on("close", () => (connected = false));
-        client.on("error", (err) => ctx.log("warn", `mqtt ${cfg.url}: ${err.message}`));
+        client.on("connect", () => state.up());
+        client.on("close", () => state.down());
+        client.on("error", (err) => state.error(err));
       },
       async onMessage(_port, message) {
         let timer: NodeJS.Timeout | undefined;
@@ -54,7 +57,7 @@ export default defineNode({
       async stop() {
         await client?.endAsync();
       },
-      status: () => ({ connected, published }),
+      status: () => ({ ...state.status(), published }),
     };
   },
 });

@@ -1,6 +1,7 @@
 import { connect, type MqttClient, type IPublishPacket } from "mqtt";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
+import { metrics } from "../services";
 import { decode, decodeFields } from "../connectors/formats";
 import { ConnectionState } from "../connectors/shared";
 import { brokerFields, clientOptions, qosField } from "./connection";
@@ -40,8 +41,9 @@ export default defineNode({
   category: "connectors",
   title: "MQTT subscribe",
   description:
-    "Receives the messages of an MQTT broker's topics (wildcards allowed). At least once with QoS 1: a message is acknowledged to the broker only once the first edge accepted it (a full `block` edge holds the acknowledgement, and the broker's in-flight window pauses the stream); with a clientId the broker keeps the session, so messages sent while the pipeline was down arrive when it is back. A message that cannot be read goes to the dead letters and is acknowledged.",
+    "Receives the messages of an MQTT broker's topics (wildcards allowed). At least once with QoS 1: a message is acknowledged to the broker only once the first edge accepted it (a full `block` edge holds the acknowledgement, and the broker's in-flight window pauses the stream); with a clientId the broker keeps the session, so messages sent while the pipeline was down (or paused) arrive when it is back — as many as the broker queues per session (mosquitto: max_queued_messages, 1000 by default; it drops beyond). A message that cannot be read goes to the dead letters and is acknowledged.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: {},
   outputs: { out: port.any() },
   config: config.superRefine((c, issue) => {
@@ -76,7 +78,6 @@ export default defineNode({
           handOff.catch((err: Error) => ctx.log("warn", `mqtt message on ${packet.topic}: ${err.message}`)).finally(() => done());
         };
         client.on("connect", () => state.up());
-        client.on("reconnect", () => state.reconnecting());
         client.on("close", () => state.down());
         client.on("error", (err) => state.error(err));
         client.connect();

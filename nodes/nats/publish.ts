@@ -2,7 +2,9 @@ import { jetstream } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
+import { metrics } from "../services";
 import { encode, encodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { connectNats, serverFields, subjectField } from "./connection";
 
 const config = z
@@ -30,15 +32,17 @@ export default defineNode({
   description:
     "Publishes each message to a NATS subject. With `jetstream` a message is handled only once the stream acknowledged it, retried with backoff while the server is away and dead-lettered after `timeoutMs`; `idempotencyKey` names the payload field sent as Nats-Msg-Id, so a message sent again after a crash is stored once. Without it, core NATS: sent once the client wrote it, at most once.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: { in: port.any() },
   outputs: {},
   config,
   create: (ctx, cfg) => {
     let nc: NatsConnection | undefined;
+    const state = new ConnectionState(ctx, `nats ${cfg.servers.join(",")}`);
     const counts = { published: 0, duplicates: 0 };
     return {
       async start() {
-        nc = await connectNats(ctx, cfg);
+        nc = await connectNats(ctx, cfg, state);
       },
       async onMessage(_port, message) {
         const data = encode(message.payload, cfg);
@@ -70,7 +74,7 @@ export default defineNode({
       async stop() {
         await nc?.drain();
       },
-      status: () => ({ connected: nc !== undefined && !nc.isClosed(), ...counts }),
+      status: () => ({ ...state.status(), ...counts }),
     };
   },
 });

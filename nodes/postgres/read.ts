@@ -3,8 +3,9 @@ import { join } from "node:path";
 import pg from "pg";
 import { z } from "zod";
 import { defineNode, port, type Emit } from "../../sdk";
+import { metrics } from "../services";
 import { ConnectionState, readPassword } from "../connectors/shared";
-import { connectPostgres, identifier, quote, redact, serverFields, tableColumns } from "./connection";
+import { connectPostgres, identifier, lostConnection, quote, redact, serverFields, tableColumns } from "./connection";
 
 const config = z.object({
   ...serverFields,
@@ -65,6 +66,7 @@ export default defineNode({
   description:
     "Reads the new rows of a table in the order of an increasing `key` column and emits each as a record. At least once: the last key handed on is saved in the node's data folder after the first edge accepted the row, so a restart goes on after it (a row handed on just before a crash may come again); a full `block` edge stops the reading. Polls every `pollMs`; with `notifyChannel` a NOTIFY wakes it at once.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: {},
   outputs: { out: port.any() },
   config,
@@ -120,8 +122,8 @@ export default defineNode({
           if (found) position.saveSoon(after, (err) => state.error(new Error(`postgres reader position: ${err.message}`)));
         } catch (err) {
           if (stopping) return;
-          state.error(err as Error);
-          state.reconnecting();
+          if (lostConnection(err)) state.down(err as Error);
+          else state.error(err as Error);
         }
         if (found < cfg.batchSize) await sleep(cfg.pollMs);
       }

@@ -28,7 +28,6 @@ export async function connectRedis(ctx: NodeContext, cfg: ServerConfig, state: C
   });
   client.on("ready", () => state.up());
   client.on("close", () => state.down());
-  client.on("reconnecting", () => state.reconnecting());
   let firstError: Error | undefined;
   client.on("error", (err: Error) => ((firstError ??= err), state.error(err)));
   // A server that cannot be reached (or refuses the credentials) at deploy refuses the deploy, with the reason.

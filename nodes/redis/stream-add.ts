@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
+import { metrics } from "../services";
 import { encode, encodeFields } from "../connectors/formats";
 import { ConnectionState, withRetries } from "../connectors/shared";
 import { connectRedis, serverFields } from "./connection";
@@ -10,7 +11,7 @@ const config = z.object({
   maxLen: z.number().int().min(1).max(1e12).optional().describe("Trim the stream to about this many entries on each XADD (MAXLEN)"),
   approximate: z.boolean().default(true).describe("Trim with `~`: Redis removes whole nodes only, far cheaper, and keeps at least maxLen entries"),
   ...encodeFields,
-  retries: z.number().int().min(0).max(100).default(3).describe("Further attempts after a failed XADD, waiting backoffMs, then twice that, …; then the message goes to the dead letters"),
+  retries: z.number().int().min(0).max(100).default(6).describe("Further attempts after a failed XADD, waiting backoffMs, then twice that, … (the default rides out about 12 s, a server restart); then the message goes to the dead letters"),
   backoffMs: z.number().int().min(1).max(60_000).default(200),
 });
 
@@ -21,6 +22,7 @@ export default defineNode({
   description:
     "Appends each message to a Redis stream (XADD), optionally trimming it to `maxLen` entries. A message is handled once Redis answered; a failed XADD is tried again with backoff, then the message goes to the dead letters with the error.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: { in: port.any() },
   outputs: {},
   config,

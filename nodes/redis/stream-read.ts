@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { defineNode, port, type Emit } from "../../sdk";
+import { metrics } from "../services";
 import { decode, decodeFields } from "../connectors/formats";
 import { ConnectionState } from "../connectors/shared";
 import { connectRedis, fieldsOf, serverFields } from "./connection";
@@ -32,6 +33,7 @@ export default defineNode({
   description:
     "Reads a Redis stream as a member of a consumer group (XREADGROUP). At least once: an entry is acknowledged (XACK) only once the first edge accepted it, and the next read waits for that, so a full `block` edge stops the reading. On start the consumer first takes back its own pending entries; entries another consumer left unacknowledged for `claimIdleMs` are claimed (XAUTOCLAIM). An entry without the payload field, or whose payload cannot be read, goes to the dead letters and is acknowledged.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: {},
   outputs: { out: port.any() },
   config,
@@ -93,6 +95,9 @@ export default defineNode({
         } catch (err) {
           if (stopping) return;
           state.error(err as Error);
+          // Entries the server gave us whose reply (or XACK) the lost link ate stay pending to this
+          // consumer: read them again first rather than wait claimIdleMs for XAUTOCLAIM.
+          ownPending = true;
           await new Promise((r) => setTimeout(r, 500));
         }
       }
