@@ -3,7 +3,7 @@
  * from a file in the pipeline's data folder), and a connection that is made again after the
  * broker went away, since amqplib does not reconnect by itself.
  */
-import { connect, type ChannelModel } from "amqplib";
+import type { ChannelModel } from "amqplib";
 import { z } from "zod";
 import type { NodeContext } from "../../sdk";
 import { passwordFields, readPassword, type ConnectionState, type PasswordConfig } from "../connectors/shared";
@@ -28,6 +28,8 @@ export async function connectAmqp(ctx: NodeContext, config: BrokerConfig): Promi
   if (config.username) url.username = encodeURIComponent(config.username);
   const password = await readPassword(ctx, config);
   if (password !== undefined) url.password = encodeURIComponent(password);
+  // The client library loads when a node of this kind starts: every runtime and worker holds the node types, few use each broker.
+  const { connect } = await import("amqplib");
   return connect(url.toString(), { clientProperties: { connection_name: `evoflow-${ctx.pipeline}-${ctx.nodeId}` } });
 }
 

@@ -1,4 +1,4 @@
-import { connect, type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
 import { metrics } from "../services";
@@ -37,6 +37,7 @@ export default defineNode({
     const state = new ConnectionState(ctx, `mqtt ${cfg.url}`);
     return {
       async start() {
+        const { connect } = await import("mqtt"); // loaded by the first mqtt node that starts, as in mqtt.subscribe
         client = connect(cfg.url, await clientOptions(ctx, cfg));
         client.on("connect", () => state.up());
         client.on("close", () => state.down());

@@ -1,4 +1,4 @@
-import { connect, type MqttClient, type IPublishPacket } from "mqtt";
+import type { MqttClient, IPublishPacket } from "mqtt";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
 import { metrics } from "../services";
@@ -63,6 +63,8 @@ export default defineNode({
         // MQTT 5 ends a session when its client disconnects unless told how long to keep it.
         const properties = cfg.protocolVersion === 5 && !clean ? { sessionExpiryInterval: cfg.sessionExpirySeconds } : undefined;
         const options = await clientOptions(ctx, cfg, { clean, properties, manualConnect: true });
+        // The client library loads when a node of this kind starts: every runtime and worker holds the node types, few use each broker.
+        const { connect } = await import("mqtt");
         client = connect(cfg.url, options);
         // mqtt.js calls handleMessage for each incoming publish and sends the PUBACK (QoS 1) or
         // PUBCOMP (QoS 2) only when its callback runs, and reads no further packet meanwhile:

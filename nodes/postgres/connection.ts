@@ -1,5 +1,5 @@
 /** What the PostgreSQL source and sink share: the server, its credentials, a table's name and quoting. */
-import pg from "pg";
+import type pg from "pg";
 import { z } from "zod";
 import type { NodeContext } from "../../sdk";
 import { ConnectionState, passwordFields, readPassword, serverUrl, type PasswordConfig } from "../connectors/shared";
@@ -22,7 +22,9 @@ export const quote = (name: string) => `"${name}"`;
 
 /** A small pool (it reconnects by opening new connections), reporting into `state`. */
 export async function connectPostgres(ctx: NodeContext, cfg: ServerConfig, state: ConnectionState, max = 2): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: cfg.url, password: await readPassword(ctx, cfg), max, connectionTimeoutMillis: 10_000 });
+  // The client library loads when a node of this kind starts: every runtime and worker holds the node types, few use each broker.
+  const { default: { Pool } } = await import("pg");
+  const pool = new Pool({ connectionString: cfg.url, password: await readPassword(ctx, cfg), max, connectionTimeoutMillis: 10_000 });
   // An idle connection's error is the server gone (a restart): the pool opens new ones on demand.
   pool.on("error", (err) => state.down(err));
   pool.on("connect", () => state.up());

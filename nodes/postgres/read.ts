@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { z } from "zod";
 import { defineNode, port, type Emit } from "../../sdk";
 import { metrics } from "../services";
@@ -90,7 +90,8 @@ export default defineNode({
 
     async function listen(): Promise<void> {
       if (!cfg.notifyChannel || stopping) return;
-      listener = new pg.Client({ connectionString: cfg.url, password: await readPassword(ctx, cfg) });
+      const { default: { Client } } = await import("pg"); // as in connection.ts
+      listener = new Client({ connectionString: cfg.url, password: await readPassword(ctx, cfg) });
       listener.on("notification", () => (counts.notifications++, wake?.()));
       listener.on("error", (err) => {
         state.error(err);
