@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsModelRegistry } from "../../runtime/registry/fs";
+import { launch, pageErrors } from "../editor/harness";
 import { expectClose, sampleInput, tempDir } from "../agent/helpers";
 import { makeMlp } from "../fixtures/mlp";
 import { evoflow, until, type CliProcess } from "../nats/cli";
@@ -187,6 +188,29 @@ describe("node-red-contrib-evoflow in real Node-RED", () => {
       expect(JSON.stringify(await red.get("/flows"))).not.toContain(secret);
     }
     expect(JSON.parse(readFileSync(join(userDir, "flows_cred.json"), "utf8"))).toHaveProperty("$");
+  });
+
+  it("shows the nodes in Node-RED's editor: palette, help, edit forms, and the token never sent back", async () => {
+    const browser = await launch();
+    try {
+      const page = await browser.newPage();
+      const errors = pageErrors(page);
+      await page.goto(red.url);
+      for (const t of ["evoflow-pipeline", "evoflow-tap", "evoflow-infer"]) await page.locator(`.red-ui-palette-node[data-palette-type="${t}"]`).waitFor();
+      await page.evaluate(() => (window as any).RED.sidebar.help.show("evoflow-tap"));
+      await expect.poll(() => page.locator(".red-ui-sidebar-help-stack").innerText()).toContain("Streams the messages on one edge");
+      // The deployed pipeline node's form holds its properties; its server's form a masked token.
+      await page.evaluate(() => (window as any).RED.editor.edit((window as any).RED.nodes.node("call")));
+      await expect.poll(() => page.locator("#node-input-pipeline").inputValue()).toBe("hello");
+      await page.evaluate(() => (window as any).RED.tray.close());
+      await page.evaluate(() => (window as any).RED.editor.editConfig("", "evoflow-server", "good"));
+      await expect.poll(() => page.locator("#node-config-input-url").inputValue()).toBe(runtimeUrl);
+      expect(await page.locator("#node-config-input-token").inputValue()).toBe("__PWRD__");
+      expect(await page.content()).not.toContain(TOKEN);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it("the tap reconnects after the runtime restarts", async () => {

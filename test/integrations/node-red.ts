@@ -64,6 +64,8 @@ export async function startNodeRed(userDir: string): Promise<NodeRed> {
       credentialSecret: "node-red test key",
       logging: { console: { level: "info" } },
       telemetry: { enabled: false },
+      // No welcome tour over the editor in the browser test.
+      editorTheme: { tours: false },
     })};\n`,
   );
   const child = spawn(process.execPath, [RED_JS, "--userDir", userDir, "--settings", join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
