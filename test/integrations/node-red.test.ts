@@ -66,13 +66,16 @@ describe("node-red-contrib-evoflow in real Node-RED", () => {
       { id: "call-nope", type: "evoflow-pipeline", z, server: "good", pipeline: "nope", wires: [["call-out"]] },
       { id: "infer-in", type: "http in", z, url: "/infer", method: "post", wires: [["infer"]] },
       { id: "infer", type: "evoflow-infer", z, server: "gpu", model: "tiny", inputName: "input", shape: "-1,4", datatype: "FP32", output: "data", wires: [["call-out"]] },
-      { id: "caught", type: "catch", z, scope: ["call-bad", "call-nope", "infer"], uncaught: false, wires: [["answer-error"]] },
+      { id: "infer-nope-in", type: "http in", z, url: "/infer-nope", method: "post", wires: [["infer-nope"]] },
+      { id: "infer-nope", type: "evoflow-infer", z, server: "gpu", model: "nope", wires: [["call-out"]] },
+      { id: "caught", type: "catch", z, scope: ["call-bad", "call-nope", "infer", "infer-nope"], uncaught: false, wires: [["answer-error"]] },
       { id: "answer-error", type: "function", z, func: "msg.statusCode = 502;\nmsg.payload = { error: msg.error.message, evoflowError: msg.evoflowError };\nreturn msg;", outputs: 1, wires: [["call-out"]] },
       // The taps: one with the token, one with a wrong one whose errors a catch node writes down.
       { id: "tap", type: "evoflow-tap", z, server: "good", pipeline: "hello", edge: EDGE, perSecond: 1000, wires: [["tapped"]] },
       ...jsonlSink("tapped", z, join(out, "tap.jsonl"), "{ topic: msg.topic, payload: msg.payload, traceId: msg.evoflow.traceId, source: msg.evoflow.source }"),
       { id: "tap-bad", type: "evoflow-tap", z, server: "bad", pipeline: "hello", edge: EDGE, wires: [[]] },
-      { id: "tap-caught", type: "catch", z, scope: ["tap-bad"], uncaught: false, wires: [["tap-errors"]] },
+      { id: "tap-missing", type: "evoflow-tap", z, server: "good", pipeline: "hello", edge: "no_such-edge", wires: [[]] },
+      { id: "tap-caught", type: "catch", z, scope: ["tap-bad", "tap-missing"], uncaught: false, wires: [["tap-errors"]] },
       ...jsonlSink("tap-errors", z, join(out, "tap-errors.jsonl"), "{ error: msg.error.message }"),
       { id: "statuses", type: "status", z, scope: ["tap", "tap-bad", "call-bad"], wires: [["status"]] },
       ...jsonlSink("status", z, join(out, "status.jsonl"), keepStatus),
@@ -157,6 +160,11 @@ describe("node-red-contrib-evoflow in real Node-RED", () => {
     // Seven values cannot fill [-1, 4]: the node says so, before any request (Node-RED puts "Error: " before a thrown error's message).
     const bad = await post("/infer", [1, 2, 3, 4, 5, 6, 7]);
     expect(bad).toEqual({ status: 502, body: { error: "Error: 7 values do not fill shape [-1,4]" } });
+    // A model the agent does not have: its v2 error body comes with the node error.
+    const nope = await post("/infer-nope", [1, 2, 3, 4]);
+    expect(nope.status).toBe(502);
+    expect(nope.body.evoflowError).toMatchObject({ status: 404, body: { error: expect.stringContaining("nope") } });
+    expect(nope.body.error).toBe(`Error: POST /v2/models/nope/infer: 404 ${nope.body.evoflowError.body.error}`);
   });
 
   it("reports refused calls as node errors with the runtime's JSON body, and keeps running", async () => {
@@ -168,8 +176,12 @@ describe("node-red-contrib-evoflow in real Node-RED", () => {
       status: 502,
       body: { error: "Error: POST /pipelines/nope: 404 pipeline entry point nope not found", evoflowError: { status: 404, body: { error: "pipeline entry point nope not found" } } },
     });
-    const tapErrors = await until("the refused tap's error", () => readJsonl(join(out, "tap-errors.jsonl"))[0]);
-    expect(tapErrors.error).toBe(`evoflow tap hello/${EDGE}: 401 wrong token`);
+    const tapErrors = await until("both taps' errors", () => {
+      const errors = readJsonl(join(out, "tap-errors.jsonl")).map((e) => e.error);
+      return errors.some((e) => e.includes("no_such-edge")) && errors.some((e) => e.includes("401")) ? errors : undefined;
+    });
+    expect(tapErrors).toContain(`evoflow tap hello/${EDGE}: 401 wrong token`);
+    expect(tapErrors).toContain("evoflow tap hello/no_such-edge: pipeline hello or edge no_such-edge not found");
     const statuses = readJsonl(join(out, "status.jsonl"));
     expect(statuses).toContainEqual({ node: "call-bad", fill: "red", text: "hello: 401 wrong token" });
     expect(statuses).toContainEqual({ node: "tap-bad", fill: "red", text: "disconnected: 401 wrong token" });

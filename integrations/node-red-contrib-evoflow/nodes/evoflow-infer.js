@@ -5,6 +5,7 @@
  * nested arrays or a typed array), sent as one input with the configured name, shape and datatype.
  */
 "use strict";
+const { reportFailure } = require("../lib/report");
 
 const DATATYPES = new Set(["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"]);
 
@@ -62,8 +63,7 @@ module.exports = function (RED) {
       try {
         body = requestFor(msg.payload, options);
       } catch (err) {
-        this.status({ fill: "red", shape: "ring", text: "bad payload" });
-        return done(err);
+        return reportFailure(this, "bad payload", err, msg, done);
       }
       const path = `/v2/models/${encodeURIComponent(model)}${version ? `/versions/${encodeURIComponent(version)}` : ""}/infer`;
       try {
@@ -76,9 +76,7 @@ module.exports = function (RED) {
         send(msg);
         done();
       } catch (err) {
-        this.status({ fill: "red", shape: "ring", text: err.status ? `${err.status} ${err.body && err.body.error ? err.body.error : ""}`.trim() : err.message });
-        if (err.status) msg.evoflowError = { status: err.status, body: err.body };
-        done(err);
+        reportFailure(this, model, err, msg, done);
       }
     });
   }

@@ -4,6 +4,7 @@
  * through, so `http in` → evoflow pipeline → `http response` works.
  */
 "use strict";
+const { reportFailure } = require("../lib/report");
 
 module.exports = function (RED) {
   function EvoflowPipelineNode(config) {
@@ -34,10 +35,7 @@ module.exports = function (RED) {
         done();
       } catch (err) {
         inFlight--;
-        this.status({ fill: "red", shape: "ring", text: err.status ? `${pipeline}: ${err.status} ${err.body && err.body.error ? err.body.error : ""}`.trim() : `${pipeline}: ${err.message}` });
-        // The runtime's error body goes with the message to catch nodes.
-        if (err.status) msg.evoflowError = { status: err.status, body: err.body };
-        done(err);
+        reportFailure(this, pipeline, err, msg, done);
       }
     });
   }
