@@ -31,13 +31,14 @@ describe("node-red-contrib-evoflow in real Node-RED", () => {
   let agent: CliProcess;
   let runtimeUrl: string;
   let agentUrl: string;
-  const runtimePort = { value: 0 };
+  let runtimePort: number;
   const runtimeData = tempDir("node-red-runtime");
   const out = tempDir("node-red-out");
   const mlp = makeMlp({ sizes: [4, 6, 2], seed: 11 });
 
+  // On the same port each time: the tap must find it again after a restart.
   const startRuntime = async () => {
-    runtime = evoflow(["run", "pipelines/hello-http.json", "--port", String(runtimePort.value), "--data", runtimeData, "--token", TOKEN]);
+    runtime = evoflow(["run", "pipelines/hello-http.json", "--port", String(runtimePort), "--data", runtimeData, "--token", TOKEN]);
     runtimeUrl = (await runtime.waitFor(/evoflow listening on (http:\/\/[^/\s]+)/))[1];
   };
 
@@ -89,7 +90,7 @@ describe("node-red-contrib-evoflow in real Node-RED", () => {
 
   beforeAll(async () => {
     ({ userDir, npmOutput } = userDirWithPalette());
-    runtimePort.value = await freePort();
+    runtimePort = await freePort();
     const registryDir = tempDir("node-red-registry");
     const registry = new FsModelRegistry(registryDir);
     await registry.register({ name: "tiny", artifact: mlp.bytes });
