@@ -30,6 +30,7 @@ export { NodeError } from "./errors";
 export type { CommandHost, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
 export { jsonReplacer, stringify } from "./json";
 export type { ModelDescription, ModelService, TensorSpec } from "./models";
+export { PythonError, type PythonPool, type PythonPoolOptions, type PythonPoolStatus, type PythonResult, type PythonSource, type PythonWorkers } from "./python";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
 export { seededRandom, stringHash } from "./random";
 export {
@@ -50,4 +51,5 @@ export type * from "./api-types";
 // 1.1: categories are open strings, and a declaration may give `color`, `icon` and `example`
 // (a package using its own category needs "sdk": "^1.1": a 1.0 runtime refuses it).
 // 1.2: `configSecret` fields and `ctx.secret(reference)`.
-export const sdkVersion = "1.2.0";
+// 1.3: the runtime's Python workers (`ctx.service("python")`, PythonWorkers) and PythonError.
+export const sdkVersion = "1.3.0";

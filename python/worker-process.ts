@@ -1,0 +1,177 @@
+/**
+ * One Python worker process (python/worker.py): started with the pool's source, it answers one
+ * call at a time. The protocol runs over fds 3 (to Python) and 4 (from Python), so the user's
+ * print() on stdout and a crash's faulthandler traceback on stderr cannot corrupt it; both are
+ * passed to the log, and stderr's end is kept to explain a death.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { PythonError, type PythonPoolOptions, type PythonResult } from "../sdk/python";
+import { encodeMessage, MessageReader, type DecodedMessage } from "./frames";
+
+/**
+ * This file is python/worker-process.ts in the sources and inlined in a chunk of dist/ in the
+ * bundle: both one folder below the project root, where python/worker.py is.
+ */
+export const WORKER_SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "python", "worker.py");
+
+/** Loading may import numpy, sklearn, torch…: far longer than a call, on a busy machine too. */
+const LOAD_TIMEOUT_MS = 60_000;
+const STDERR_KEPT = 8192;
+
+interface Pending {
+  resolve(result: PythonResult): void;
+  reject(err: PythonError): void;
+  timer: NodeJS.Timeout;
+}
+
+export class WorkerProcess {
+  readonly process: ChildProcess;
+  /** Resolves once the source is loaded; rejects with a PythonError of kind "load". */
+  readonly ready: Promise<void>;
+  loaded = false;
+  private pending?: Pending;
+  private stderrTail = "";
+  private ended = false;
+  /** Why this process was killed by us, so its exit names that rather than a crash. */
+  private killedFor?: PythonError;
+  private readonly exited: Promise<void>;
+
+  constructor(interpreter: string, private readonly options: PythonPoolOptions, readonly index: number, onExit: (worker: WorkerProcess) => void) {
+    this.process = spawn(interpreter, [WORKER_SCRIPT], {
+      stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
+      env: { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
+    });
+    const [, stdout, stderr, toPython, fromPython] = this.process.stdio as [null, Readable, Readable, Writable, Readable];
+    const reader = new MessageReader((m) => this.answer(m));
+    fromPython.on("data", (chunk: Buffer) => reader.push(chunk));
+    // A write to a worker that just died fails with EPIPE: its exit is what reports it.
+    for (const stream of [stdout, stderr, toPython, fromPython]) stream.on("error", () => {});
+    lines(stdout, (line) => options.log?.("info", line));
+    lines(stderr, (line) => {
+      this.stderrTail = (this.stderrTail + line + "\n").slice(-STDERR_KEPT);
+      options.log?.("warn", line);
+    });
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.pending = {
+        resolve: () => ((this.loaded = true), resolve()),
+        reject,
+        timer: setTimeout(() => this.kill(new PythonError(`${this.label} did not load ${describeSource(options)} within ${LOAD_TIMEOUT_MS / 1000} s`, "load")), LOAD_TIMEOUT_MS),
+      };
+    });
+    this.ready.catch(() => {}); // the pool awaits it; a load failure must not also be an unhandled rejection
+    this.exited = new Promise<void>((resolve) => {
+      // "close", not "exit": the answer a worker wrote just before exiting (a load failure) is read first.
+      this.process.once("close", (code, signal) => {
+        this.end(new PythonError(`${this.label} died (${signal ? `signal ${signal}` : `exit code ${code}`}) ${this.loaded ? "while handling this message" : `loading ${describeSource(options)}`}`, "died", this.stderrTail.trim() || undefined));
+        resolve();
+      });
+      // No process at all (the interpreter is not there): no "close" may follow.
+      this.process.once("error", (err) => {
+        if (this.process.pid !== undefined) return;
+        this.end(new PythonError(`the Python interpreter "${interpreter}" could not start: ${err.message} (set "python" in the settings to another)`, "load"));
+        resolve();
+      });
+    }).then(() => onExit(this));
+    this.write({ op: "load", source: options.source, function: options.function, pipeline: options.pipeline, node: options.node, worker: index });
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  get busy(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** Loaded, alive and between calls. */
+  get idle(): boolean {
+    return this.loaded && !this.ended && !this.pending;
+  }
+
+  private get label(): string {
+    return `Python worker ${this.index} (pid ${this.process.pid}) of node "${this.options.node}"`;
+  }
+
+  call(payload: unknown): Promise<PythonResult> {
+    if (!this.idle) throw new Error(`${this.label} is not ready for a call`);
+    return new Promise<PythonResult>((resolve, reject) => {
+      const ms = this.options.timeoutMs;
+      const timer = setTimeout(() => this.kill(new PythonError(`function ${this.options.function} of node "${this.options.node}" exceeded its time limit of ${ms.toLocaleString("en-US")} ms (timeoutMs): its worker was killed and is being replaced`, "time")), ms);
+      this.pending = { resolve, reject, timer };
+      this.write({ op: "call" }, payload);
+    });
+  }
+
+  /** Kills the process at once; a call in flight fails with `reason`. */
+  kill(reason: PythonError): void {
+    this.killedFor ??= reason;
+    this.process.kill("SIGKILL");
+  }
+
+  /** Closes its input (the worker returns on end of input), then kills it if it is still there after `graceMs`. */
+  async stop(graceMs: number): Promise<void> {
+    this.killedFor ??= new PythonError(`node "${this.options.node}" stopped before this call returned`, "died");
+    (this.process.stdio[3] as Writable).end();
+    const timer = setTimeout(() => this.process.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  rssBytes(): number | undefined {
+    try {
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.process.pid}/status`, "utf8"))?.[1];
+      return kb === undefined ? undefined : Number(kb) * 1024;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private write(header: Record<string, unknown>, payload?: unknown): void {
+    const pipe = this.process.stdio[3] as Writable;
+    for (const chunk of encodeMessage(header, payload)) pipe.write(chunk);
+  }
+
+  private answer({ header, payload }: DecodedMessage): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
+    clearTimeout(pending.timer);
+    if (header.ok) return pending.resolve({ value: header.none ? undefined : payload });
+    const traceback = header.traceback as string | undefined;
+    if (!this.loaded) {
+      const missing = header.missing as string | undefined;
+      const what = missing ? `imports "${missing}", which ${this.process.spawnfile} cannot find` : `did not load`;
+      pending.reject(new PythonError(`${describeSource(this.options)} ${what}: ${header.error}`, "load", traceback, missing));
+    } else pending.reject(new PythonError(`function ${this.options.function} raised ${header.error}`, "exception", traceback));
+  }
+
+  private end(reason: PythonError): void {
+    if (this.ended) return;
+    this.ended = true;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    const killed = this.killedFor;
+    pending.reject(killed ? new PythonError(killed.message, killed.kind, reason.traceback) : reason);
+  }
+}
+
+export function describeSource(options: PythonPoolOptions): string {
+  return "file" in options.source ? `module ${path.basename(options.source.file)}` : `the inline code of node "${options.node}"`;
+}
+
+function lines(stream: Readable, onLine: (line: string) => void): void {
+  let rest = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (text: string) => {
+    const parts = (rest + text).split("\n");
+    rest = parts.pop()!;
+    for (const line of parts) onLine(line);
+  });
+  stream.on("end", () => rest && onLine(rest));
+}

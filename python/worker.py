@@ -1,0 +1,183 @@
+"""An Evoflow Python worker (started by python/pool.ts): loads one file or piece of code once,
+then answers calls of one function in it, one at a time, for as long as the runtime keeps it.
+
+Messages come on fd 3 and answers go on fd 4, in the format of python/frames.ts: a 4-byte
+little-endian length, a JSON header, then raw buffers (tensors become numpy arrays with their
+dtype and shape, bytes become `bytes`). stdout and stderr stay free for the user's own print()
+and for the tracebacks faulthandler writes when the process itself crashes.
+"""
+import faulthandler
+import importlib.util
+import json
+import linecache
+import os
+import struct
+import sys
+import traceback
+
+faulthandler.enable()  # a segfault in a C extension still leaves a Python traceback on stderr
+
+try:
+    import numpy as np
+except ImportError:  # records still work; tensors need numpy (scripts/setup.sh installs it)
+    np = None
+
+MARK = "$evoflow"
+# Evoflow dtype -> numpy dtype, little endian (the runtime's typed arrays are).
+NUMPY_OF = {
+    "bool": "|b1", "uint8": "|u1", "uint16": "<u2", "uint32": "<u4", "int8": "|i1", "int16": "<i2",
+    "int32": "<i4", "int64": "<i8", "float32": "<f4", "float64": "<f8",
+}
+DTYPE_OF = {np.dtype(v).newbyteorder("<") if np else v: k for k, v in NUMPY_OF.items()} if np else {}
+
+
+class Ctx:
+    """What a function gets beside its payload: ctx.state lives as long as this worker."""
+
+    def __init__(self, pipeline, node, worker):
+        self.pipeline, self.node, self.worker, self.state = pipeline, node, worker, {}
+
+
+def read_exactly(f, n):
+    buf = bytearray(n)  # writable and aligned, so np.frombuffer gives an array the function may change
+    view, got = memoryview(buf), 0
+    while got < n:
+        count = f.readinto(view[got:])
+        if not count:
+            raise EOFError
+        got += count
+    return buf
+
+
+def read_message(f):
+    (length,) = struct.unpack("<I", read_exactly(f, 4))
+    header = json.loads(read_exactly(f, length))
+    buffers = [read_exactly(f, n) for n in header.pop("buffers")]
+    return header, from_wire(header.get("payload"), buffers)
+
+
+def from_wire(v, buffers):
+    if isinstance(v, list):
+        return [from_wire(x, buffers) for x in v]
+    if not isinstance(v, dict):
+        return v
+    kind = v.get(MARK)
+    if kind == "bytes":
+        return bytes(buffers[v["i"]])
+    if kind == "tensor":
+        return tensor_from(v["dtype"], v["shape"], buffers[v["i"]])
+    return {k: from_wire(x, buffers) for k, x in v.items()}
+
+
+def tensor_from(dtype, shape, buf):
+    if np is None:
+        raise RuntimeError("a tensor arrived but numpy is not installed for " + sys.executable)
+    if dtype == "string":
+        out, at = [], 0
+        while at < len(buf):
+            (n,) = struct.unpack_from("<I", buf, at)
+            out.append(bytes(buf[at + 4:at + 4 + n]).decode("utf-8"))
+            at += 4 + n
+        return np.array(out, dtype=object).reshape(shape)
+    return np.frombuffer(buf, dtype=NUMPY_OF[dtype]).reshape(shape)
+
+
+def to_wire(v, buffers):
+    if np is not None and isinstance(v, np.ndarray):
+        return tensor_to(v, buffers)
+    if np is not None and isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        buffers.append(bytes(v))
+        return {MARK: "bytes", "i": len(buffers) - 1}
+    if isinstance(v, dict):
+        return {str(k): to_wire(x, buffers) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [to_wire(x, buffers) for x in v]
+    return v
+
+
+def tensor_to(a, buffers):
+    shape = list(a.shape)
+    if a.dtype.kind in "OUS":
+        parts = []
+        for s in a.reshape(-1).tolist():
+            b = s if isinstance(s, bytes) else str(s).encode("utf-8")
+            parts.append(struct.pack("<I", len(b)) + b)
+        buffers.append(b"".join(parts))
+        return {MARK: "tensor", "i": len(buffers) - 1, "dtype": "string", "shape": shape}
+    dtype = DTYPE_OF.get(a.dtype.newbyteorder("<"))
+    if dtype is None:
+        raise TypeError(f"numpy dtype {a.dtype} has no Evoflow tensor type (use one of {', '.join(NUMPY_OF)}, or str)")
+    buffers.append(np.ascontiguousarray(a, dtype=NUMPY_OF[dtype]).tobytes())
+    return {MARK: "tensor", "i": len(buffers) - 1, "dtype": dtype, "shape": shape}
+
+
+def write_message(f, header, payload=None):
+    buffers = []
+    if payload is not None:
+        header["payload"] = to_wire(payload, buffers)
+    header["buffers"] = [len(b) for b in buffers]
+    head = json.dumps(header, allow_nan=True).encode("utf-8")
+    f.write(struct.pack("<I", len(head)) + head)
+    for b in buffers:
+        f.write(b)
+    f.flush()
+
+
+def failure(exc):
+    """The error and its traceback from the user's code on: the worker's own frames and importlib's are left out."""
+    tb = exc.__traceback__
+    while tb is not None and (tb.tb_frame.f_code.co_filename == __file__ or tb.tb_frame.f_code.co_filename.startswith("<frozen")):
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": text}
+
+
+def load(source, function):
+    """The function to call, from a file (its folder first on sys.path) or from inline code."""
+    if "file" in source:
+        path = source["file"]
+        sys.path.insert(0, os.path.dirname(path))
+        spec = importlib.util.spec_from_file_location("evoflow_user_module", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        scope, where = vars(module), path
+    else:
+        where, code = source["filename"], source["code"]
+        linecache.cache[where] = (len(code), None, code.splitlines(True), where)  # tracebacks show its lines
+        scope = {"__name__": "evoflow_user_code"}
+        exec(compile(code, where, "exec"), scope)
+    fn = scope.get(function)
+    if not callable(fn):
+        raise AttributeError(f"{where} defines no function {function!r}")
+    return fn
+
+
+def main():
+    requests, answers = open(3, "rb"), open(4, "wb")
+    header, _ = read_message(requests)
+    ctx = Ctx(header["pipeline"], header["node"], header["worker"])
+    try:
+        fn = load(header["source"], header["function"])
+    except ImportError as exc:
+        write_message(answers, {**failure(exc), "missing": exc.name})
+        return
+    except BaseException as exc:
+        write_message(answers, failure(exc))
+        return
+    write_message(answers, {"ok": True})
+    while True:
+        try:
+            _, payload = read_message(requests)
+        except EOFError:
+            return  # the runtime closed the pipe: undeploy, or the runtime itself ended
+        try:
+            result = fn(payload, ctx)
+            write_message(answers, {"ok": True, "none": result is None}, result)
+        except Exception as exc:
+            write_message(answers, failure(exc))
+
+
+if __name__ == "__main__":
+    main()
