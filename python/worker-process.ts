@@ -131,8 +131,7 @@ export class WorkerProcess {
   }
 
   private write(header: Record<string, unknown>, payload?: unknown): void {
-    const pipe = this.process.stdio[3] as Writable;
-    for (const chunk of encodeMessage(header, payload)) pipe.write(chunk);
+    (this.process.stdio[3] as Writable).write(encodeMessage(header, payload));
   }
 
   private answer({ header, payload }: DecodedMessage): void {

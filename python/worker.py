@@ -1,8 +1,8 @@
 """An Evoflow Python worker (started by python/pool.ts): loads one file or piece of code once,
 then answers calls of one function in it, one at a time, for as long as the runtime keeps it.
 
-Messages come on fd 3 and answers go on fd 4, in the format of python/frames.ts: a 4-byte
-little-endian length, a JSON header, then raw buffers (tensors become numpy arrays with their
+Messages come on fd 3 and answers go on fd 4, in the format of python/frames.ts: lengths
+(little-endian 4-byte), a JSON header, then raw buffers (tensors become numpy arrays with their
 dtype and shape, bytes become `bytes`). stdout and stderr stay free for the user's own print()
 and for the tracebacks faulthandler writes when the process itself crashes.
 """
@@ -38,7 +38,14 @@ class Ctx:
         self.pipeline, self.node, self.worker, self.state = pipeline, node, worker, {}
 
 
-def read_exactly(f, n):
+def read_bytes(f, n):
+    data = f.read(n)  # a BufferedReader's read waits for all n bytes, or the end of input
+    if len(data) < n:
+        raise EOFError
+    return data
+
+
+def read_buffer(f, n):
     buf = bytearray(n)  # writable and aligned, so np.frombuffer gives an array the function may change
     view, got = memoryview(buf), 0
     while got < n:
@@ -50,23 +57,21 @@ def read_exactly(f, n):
 
 
 def read_message(f):
-    (length,) = struct.unpack("<I", read_exactly(f, 4))
-    header = json.loads(read_exactly(f, length))
-    buffers = [read_exactly(f, n) for n in header.pop("buffers")]
-    return header, from_wire(header.get("payload"), buffers)
+    head_length, count = struct.unpack("<II", read_bytes(f, 8))
+    if not count:  # no buffer, so no marker: json's C parser alone
+        header = json.loads(read_bytes(f, head_length))
+    else:
+        sizes = struct.unpack(f"<{count}I", read_bytes(f, 4 * count))
+        head = read_bytes(f, head_length)
+        buffers = [read_buffer(f, n) for n in sizes]
+        header = json.loads(head, object_hook=lambda d: from_wire(d, buffers) if MARK in d else d)
+    return header, header.get("payload")
 
 
 def from_wire(v, buffers):
-    if isinstance(v, list):
-        return [from_wire(x, buffers) for x in v]
-    if not isinstance(v, dict):
-        return v
-    kind = v.get(MARK)
-    if kind == "bytes":
+    if v[MARK] == "bytes":
         return bytes(buffers[v["i"]])
-    if kind == "tensor":
-        return tensor_from(v["dtype"], v["shape"], buffers[v["i"]])
-    return {k: from_wire(x, buffers) for k, x in v.items()}
+    return tensor_from(v["dtype"], v["shape"], buffers[v["i"]])
 
 
 def tensor_from(dtype, shape, buf):
@@ -83,6 +88,7 @@ def tensor_from(dtype, shape, buf):
 
 
 def to_wire(v, buffers):
+    """json.dumps' `default`: what JSON has no type for, called by its C encoder as it meets it."""
     if np is not None and isinstance(v, np.ndarray):
         return tensor_to(v, buffers)
     if np is not None and isinstance(v, np.generic):
@@ -90,11 +96,7 @@ def to_wire(v, buffers):
     if isinstance(v, (bytes, bytearray, memoryview)):
         buffers.append(bytes(v))
         return {MARK: "bytes", "i": len(buffers) - 1}
-    if isinstance(v, dict):
-        return {str(k): to_wire(x, buffers) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [to_wire(x, buffers) for x in v]
-    return v
+    raise TypeError(f"a {type(v).__name__} cannot leave Python: return dicts, lists, str, numbers, bools, None, numpy arrays or bytes")
 
 
 def tensor_to(a, buffers):
@@ -115,11 +117,8 @@ def tensor_to(a, buffers):
 
 def write_message(f, header, payload=None):
     buffers = []
-    if payload is not None:
-        header["payload"] = to_wire(payload, buffers)
-    header["buffers"] = [len(b) for b in buffers]
-    head = json.dumps(header, allow_nan=True).encode("utf-8")
-    f.write(struct.pack("<I", len(head)) + head)
+    head = json.dumps({**header, "payload": payload}, default=lambda v: to_wire(v, buffers), separators=(",", ":"), allow_nan=False).encode("utf-8")
+    f.write(struct.pack(f"<II{len(buffers)}I", len(head), len(buffers), *(len(b) for b in buffers)) + head)
     for b in buffers:
         f.write(b)
     f.flush()

@@ -1,0 +1,171 @@
+/**
+ * What a python.function costs per message (issue 20): the round trip of an identity
+ * `def process(p, ctx): return p` through the engine (evoflow/testing's feed → python.function →
+ * capture, sync edges, on the real engine) and through its worker pool alone, against a raw echo:
+ * the same bytes (the message as python/frames.ts encodes it) written length-prefixed to a
+ * python3 process that reads them and writes them back, with no decoding on either side.
+ * One message at a time (latency, not throughput), two payloads: a small record, and a record
+ * holding a float32 [1, 784] tensor (a Fashion-MNIST image). The three take turns over several
+ * rounds in one run, so the shared machine's load falls on each alike; medians of the rounds.
+ * For scale, the engine's own share: the same harness around a JavaScript node (JSONata `$`).
+ * Also the RSS of an idle worker (numpy imported), the workers' peak and this process's peak.
+ * Target: python.function ≤ 1.5 × raw echo.
+ * Writes bench/results/python-function.json and .md.
+ *
+ * Run: node --import tsx bench/python-function.ts [--count 2000] [--rounds 5]
+ */
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { python } from "../nodes/services";
+import { encodeMessage } from "../python/frames";
+import { createPythonWorkers } from "../python/pool";
+import { builtin } from "../test/nodes/builtin";
+import { loadNode, provide } from "../testing";
+import { benchDir, machine, mb, numberArg, round } from "./agent-bench-lib";
+
+const count = numberArg("count", 2000);
+const rounds = numberArg("rounds", 5);
+const loadAtStart = round(loadavg()[0], 2);
+
+const payloads = {
+  record: { id: "r-1", label: 3, values: [0.5, 1.5, -2, 3.25, 4, 5, 6, 7, 8, 9] },
+  tensor: { id: "t-1", x: { dtype: "float32" as const, shape: [1, 784], data: Float32Array.from({ length: 784 }, (_, i) => Math.sin(i)) } },
+};
+type Payload = keyof typeof payloads;
+
+const IDENTITY = "def process(p, ctx):\n    return p\n";
+const ECHO = `
+import sys, struct
+i, o = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    h = i.read(4)
+    if len(h) < 4:
+        break
+    o.write(h + i.read(struct.unpack("<I", h)[0]))
+    o.flush()
+`;
+
+/** The raw echo: one length-prefixed frame out, the same frame back. */
+function rawEcho() {
+  const child = spawn("python3", ["-c", ECHO], { stdio: ["pipe", "pipe", "inherit"] });
+  const input = child.stdin as Writable, output = child.stdout as Readable;
+  let waiting: { need: number; got: number; done: () => void } | undefined;
+  output.on("data", (chunk: Buffer) => {
+    if (!waiting) return;
+    waiting.got += chunk.byteLength;
+    if (waiting.got >= waiting.need) {
+      const { done } = waiting;
+      waiting = undefined;
+      done();
+    }
+  });
+  return {
+    pid: child.pid!,
+    roundTrip: (frame: Buffer) =>
+      new Promise<void>((resolve) => {
+        waiting = { need: frame.byteLength + 4, got: 0, done: resolve };
+        const length = Buffer.alloc(4);
+        length.writeUInt32LE(frame.byteLength);
+        input.write(length);
+        input.write(frame);
+      }),
+    close: () => new Promise<void>((resolve) => (child.once("close", () => resolve()), input.end())),
+  };
+}
+
+const procKb = (pid: number, field: "VmHWM") => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) * 1024;
+
+const workers = createPythonWorkers();
+const pool = workers.pool({ source: { code: IDENTITY, filename: "<bench>" }, function: "process", workers: 1, timeoutMs: 10_000, pipeline: "bench", node: "pool" });
+await pool.start();
+const idleWorkerRss = pool.rssBytes()[0];
+const node = await loadNode(builtin("python.function"), { config: { code: IDENTITY, timeoutMs: 10_000 }, grants: ["exec"], services: [provide(python, workers)], timeout: 60_000 });
+// The engine's own share: the same harness around a JavaScript node that passes the payload on.
+const jsNode = await loadNode(builtin("transform.jsonata"), { config: { expression: "$" }, timeout: 60_000 });
+const echo = rawEcho();
+
+async function timed(n: number, one: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await one();
+  return Number(process.hrtime.bigint() - start) / 1000 / n; // µs a message
+}
+
+const ways = {
+  raw: (p: Payload) => {
+    const frame = encodeMessage({ op: "call" }, payloads[p]);
+    return () => echo.roundTrip(frame);
+  },
+  pool: (p: Payload) => () => pool.call(payloads[p]),
+  node: (p: Payload) => () => node.send("in", payloads[p]),
+  js: (p: Payload) => () => jsNode.send("in", payloads[p]),
+};
+type Way = keyof typeof ways;
+const order: Way[] = ["raw", "pool", "node", "js"];
+
+// Warm-up: JIT on both sides, then the measured rounds, each way in turn (reversed every other round).
+for (const p of Object.keys(payloads) as Payload[]) for (const w of order) await timed(Math.min(500, count), ways[w](p));
+const runs = {} as Record<Payload, Record<Way, number[]>>;
+for (const p of Object.keys(payloads) as Payload[]) {
+  runs[p] = { raw: [], pool: [], node: [], js: [] };
+  for (let r = 0; r < rounds; r++) for (const w of r % 2 === 0 ? order : [...order].reverse()) runs[p][w].push(round(await timed(count, ways[w](p)), 1));
+}
+// What the node emitted came back whole: the bench measured round trips, not dropped messages.
+const emitted = node.payloads("out").length;
+if (node.deadLetters().length > 0) throw new Error(`python.function dead-lettered: ${node.deadLetters()[0].reason}`);
+const workerPeak = procKb(pool.pids()[0], "VmHWM");
+await node.stop();
+await jsNode.stop();
+await pool.close();
+await echo.close();
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const summary = Object.fromEntries(
+  (Object.keys(payloads) as Payload[]).map((p) => {
+    const m = { raw: median(runs[p].raw), pool: median(runs[p].pool), node: median(runs[p].node), js: median(runs[p].js) };
+    return [p, { ...m, poolOverRaw: round(m.pool / m.raw, 2), nodeOverRaw: round(m.node / m.raw, 2) }];
+  }),
+) as Record<Payload, Record<Way, number> & { poolOverRaw: number; nodeOverRaw: number }>;
+const command = `node --import tsx bench/python-function.ts --count ${count} --rounds ${rounds}`;
+const result = {
+  command,
+  date: new Date().toISOString(),
+  machine: { ...machine(), loadAverage1mAtStart: loadAtStart },
+  python: workers.interpreter,
+  count,
+  rounds,
+  messagesThroughNode: emitted,
+  usPerMessage: runs,
+  median: summary,
+  target: "python.function (node) ≤ 1.5 × raw echo",
+  rss: { idleWorkerMb: mb(idleWorkerRss), workerPeakMb: mb(workerPeak), benchProcessPeakMb: mb(process.resourceUsage().maxRSS * 1024) },
+};
+writeFileSync(join(benchDir, "results/python-function.json"), `${JSON.stringify(result, null, 2)}\n`);
+
+const row = (p: Payload, what: string) => {
+  const s = summary[p];
+  return `| ${what} | ${s.raw} | ${s.pool} | ${s.node} | ${s.js} | ${s.poolOverRaw} | ${s.nodeOverRaw} | ${s.nodeOverRaw <= 1.5 ? "met" : "missed"} |`;
+};
+const md = `# python.function against a raw pipe echo
+
+Command: \`${command}\` — ${result.date}
+
+Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGB} GB, Node ${result.machine.node} (${result.machine.platform}), ${result.python}; 1-minute load average ${loadAtStart} at the start, ${result.machine.loadAverage1m} at the end (the machine is shared with other jobs: short runs, figures to read as such).
+
+One message at a time, ${count} per round, ${rounds} rounds with the three taking turns, median round, µs a message:
+**raw** the message's bytes (as python/frames.ts encodes them) length-prefixed to a python3 process that writes them back undecoded;
+**pool** python/pool.ts calling an identity \`process(p, ctx)\` in its worker (encode, decode into numpy, call, encode, decode);
+**node** the same through the engine: evoflow/testing's feed → python.function → capture, sync edges;
+**js** the engine's own share for comparison: the same harness around transform.jsonata \`$\` (no Python).
+
+| payload | raw | pool | node | js | pool/raw | node/raw | target node ≤ 1.5 × raw |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+${row("record", "record (10 numbers)")}
+${row("tensor", "float32 [1, 784] tensor")}
+
+RSS: an idle worker (numpy imported, identity loaded) ${result.rss.idleWorkerMb} MB; the pool's worker at its peak ${result.rss.workerPeakMb} MB; this process (Node, engine, both pools) at its peak ${result.rss.benchProcessPeakMb} MB.
+`;
+writeFileSync(join(benchDir, "results/python-function.md"), md);
+process.stdout.write(md);
