@@ -13,6 +13,9 @@ import { loadNode, NodeLoadError, provide, type LoadNodeOptions, type TestNode }
 import { python } from "../../nodes/services";
 import { builtin } from "../nodes/builtin";
 
+/** The interpreter python3, or EVOFLOW_PYTHON when set (as the runtime takes it), so the tests run against either. */
+const workers = () => createPythonWorkers({ interpreter: process.env.EVOFLOW_PYTHON || undefined });
+
 let node: TestNode | undefined;
 afterEach(async () => {
   await node?.stop();
@@ -20,7 +23,7 @@ afterEach(async () => {
 });
 
 const load = async (config: Record<string, unknown>, options: Partial<LoadNodeOptions> = {}) =>
-  (node = await loadNode(builtin("python.function"), { config, grants: ["exec"], services: [provide(python, createPythonWorkers())], ...options }));
+  (node = await loadNode(builtin("python.function"), { config, grants: ["exec"], services: [provide(python, workers())], ...options }));
 
 const alive = (pid: number) => {
   try {
@@ -159,7 +162,7 @@ describe("python.function refuses", () => {
     const err = await load({ module: "features.py" }, { files: { "features.py": "import numpy\nimport no_such_module_xyz\ndef process(p, ctx):\n    return p\n" } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NodeLoadError);
     expect((err as NodeLoadError).problems).toEqual([
-      { path: "$", message: expect.stringMatching(/module features\.py imports "no_such_module_xyz", which python3 cannot find: ModuleNotFoundError: No module named 'no_such_module_xyz'/) },
+      { path: "$", message: expect.stringMatching(/module features\.py imports "no_such_module_xyz", which \S+ cannot find: ModuleNotFoundError: No module named 'no_such_module_xyz'/) },
     ]);
   });
 

@@ -12,6 +12,9 @@ import { DTYPES, type DType, type Tensor } from "../../sdk";
 import { python } from "../../nodes/services";
 import { builtin } from "../nodes/builtin";
 
+/** The interpreter python3, or EVOFLOW_PYTHON when set (as the runtime takes it), so the tests run against either. */
+const workers = () => createPythonWorkers({ interpreter: process.env.EVOFLOW_PYTHON || undefined });
+
 let node: TestNode | undefined;
 afterEach(async () => {
   await node?.stop();
@@ -60,7 +63,7 @@ describe("tensors through a Python worker", () => {
     node = await loadNode(builtin("python.function"), {
       config: { code: identity },
       grants: ["exec"],
-      services: [provide(python, createPythonWorkers())],
+      services: [provide(python, workers())],
     });
     const blob = new Uint8Array([0, 255, 10, 13]);
     await node.send("in", { tensors: samples, blob, label: "x", n: 3.5 });
@@ -82,7 +85,7 @@ describe("tensors through a Python worker", () => {
     node = await loadNode(builtin("python.function"), {
       config: { code: "import numpy as np\ndef process(p, ctx):\n    if p == 'half':\n        return np.zeros(2, dtype=np.float16)\n    return np.arange(6, dtype='>i4').reshape(2, 3) * 2\n" },
       grants: ["exec"],
-      services: [provide(python, createPythonWorkers())],
+      services: [provide(python, workers())],
     });
     await node.send("in", "make");
     await node.send("in", "half");
