@@ -56,15 +56,21 @@ def read_buffer(f, n):
     return buf
 
 
+LENGTHS = struct.Struct("<II")  # the header's length, the number of buffers
+_in_buffers = []  # the buffers of the message being read, for the decoder's hook
+DECODE_WITH_BUFFERS = json.JSONDecoder(object_hook=lambda d: from_wire(d, _in_buffers) if MARK in d else d).decode
+
+
 def read_message(f):
-    head_length, count = struct.unpack("<II", read_bytes(f, 8))
+    head_length, count = LENGTHS.unpack(read_bytes(f, 8))
     if not count:  # no buffer, so no marker: json's C parser alone
         header = json.loads(read_bytes(f, head_length))
     else:
         sizes = struct.unpack(f"<{count}I", read_bytes(f, 4 * count))
         head = read_bytes(f, head_length)
-        buffers = [read_buffer(f, n) for n in sizes]
-        header = json.loads(head, object_hook=lambda d: from_wire(d, buffers) if MARK in d else d)
+        _in_buffers[:] = [read_buffer(f, n) for n in sizes]
+        header = DECODE_WITH_BUFFERS(head.decode("utf-8"))
+        _in_buffers.clear()
     return header, header.get("payload")
 
 
@@ -115,12 +121,21 @@ def tensor_to(a, buffers):
     return {MARK: "tensor", "i": len(buffers) - 1, "dtype": dtype, "shape": shape}
 
 
+_out_buffers = []  # the buffers of the message being written, filled by the encoder's `default`
+# One encoder for every message: json.dumps with options would build a new one each call.
+ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=lambda v: to_wire(v, _out_buffers)).encode
+
+
 def write_message(f, header, payload=None):
-    buffers = []
-    head = json.dumps({**header, "payload": payload}, default=lambda v: to_wire(v, buffers), separators=(",", ":"), allow_nan=False).encode("utf-8")
-    f.write(struct.pack(f"<II{len(buffers)}I", len(head), len(buffers), *(len(b) for b in buffers)) + head)
-    for b in buffers:
+    _out_buffers.clear()
+    header["payload"] = payload
+    head = ENCODE(header).encode("utf-8")
+    count = len(_out_buffers)
+    sizes = struct.pack(f"<{count}I", *map(len, _out_buffers)) if count else b""
+    f.write(LENGTHS.pack(len(head), count) + sizes + head)
+    for b in _out_buffers:
         f.write(b)
+    _out_buffers.clear()
     f.flush()
 
 
