@@ -3,8 +3,11 @@
  * a module beside its imports; what goes to the dead letters (exception with its traceback, a
  * worker killed mid-call, a crash's faulthandler traceback, a stuck call ended by the time
  * limit) while the node serves on with a replaced worker; what is refused (no exec, a path out of
- * the data folder at validate, a missing import at deploy); its status; undeploy ends the workers.
+ * the data folder at validate, a missing import at deploy); its status; undeploy ends the workers,
+ * and so does the runtime's death.
  */
+import { spawn } from "node:child_process";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { nodeTypes } from "../../runtime/node-types";
 import { validatePipeline } from "../../runtime/validate";
@@ -169,5 +172,15 @@ describe("python.function refuses", () => {
   it("an interpreter that is not there, at deploy, naming it", async () => {
     const err = await load({ code: "def process(p, ctx):\n    return p\n" }, { services: [provide(python, createPythonWorkers({ interpreter: "python3-not-installed" }))] }).catch((e: unknown) => e);
     expect((err as NodeLoadError).problems?.[0].message).toContain('the Python interpreter "python3-not-installed" could not start');
+  });
+});
+
+describe("Python workers outlive no runtime", () => {
+  it("end within seconds when the runtime is killed with -9, even stuck in a call", async () => {
+    const runtime = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "orphan-runtime.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+    const pid = Number(await new Promise<string>((resolve) => runtime.stdout!.once("data", (d: Buffer) => resolve(d.toString()))));
+    expect(alive(pid)).toBe(true);
+    runtime.kill("SIGKILL");
+    await until(() => !alive(pid), 5000);
   });
 });
