@@ -40,7 +40,7 @@ export default defineNode({
         .default("process")
         .describe("The function called with (payload, ctx)"),
       workers: z.number().int().min(1).max(32).default(1).describe("Python processes serving this node; ctx.state is per worker"),
-      // The same bounds as JSONata's timeoutMs (runtime/user-code/limited-jsonata.ts), which nodes may not import.
+      // The bounds of JSONata's timeoutMs (runtime/user-code/limited-jsonata.ts): one shared field once the user-code limits move into the SDK.
       timeoutMs: z.number().int().min(1).max(MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS).describe("Time limit of one call, ms: past it the worker is killed and replaced, and the message goes to the dead letters"),
     })
     .refine((c) => (c.module === undefined) !== (c.code === undefined), { message: "give either module (a file) or code, not both nor neither" }),
