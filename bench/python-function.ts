@@ -5,7 +5,7 @@
  * the same bytes (the message as python/frames.ts encodes it) written length-prefixed to a
  * python3 process that reads them and writes them back, with no decoding on either side.
  * One message at a time (latency, not throughput), two payloads: a small record, and a record
- * holding a float32 [1, 784] tensor (a Fashion-MNIST image). The three take turns over several
+ * holding a float32 [1, 784] tensor (a Fashion-MNIST image). The ways take turns over several
  * rounds in one run, so the shared machine's load falls on each alike; medians of the rounds.
  * For scale, the engine's own share: the same harness around a JavaScript node (JSONata `$`).
  * Also the RSS of an idle worker (numpy imported), the workers' peak and this process's peak.
@@ -178,13 +178,13 @@ Command: \`${command}\` — ${result.date}
 
 Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGB} GB, Node ${result.machine.node} (${result.machine.platform}), ${result.python}; 1-minute load average ${loadAtStart} at the start, ${result.machine.loadAverage1m} at the end (the machine is shared with other jobs: short runs, figures to read as such).
 
-One message at a time, ${count} per round, ${rounds} rounds with the three taking turns, median round, µs a message:
+One message at a time, ${count} per round, ${rounds} rounds with the four taking turns, median round, µs a message:
 **raw** the message's bytes (as python/frames.ts encodes them) length-prefixed to a python3 process that writes them back undecoded;
 **pool** python/pool.ts calling an identity \`process(p, ctx)\` in its worker (encode, decode into numpy, call, encode, decode);
 **node** the same through the engine: evoflow/testing's feed → python.function → capture, sync edges;
 **js** the engine's own share for comparison: the same harness around transform.jsonata \`$\` (no Python).
 
-Round trip, wall clock (what the target is set on; on a machine this busy it is mostly the wait to be scheduled, twice a round trip):
+Round trip, wall clock (what the target is set on):
 
 | payload | raw | pool | node | js | pool/raw | node/raw | target node ≤ 1.5 × raw |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |

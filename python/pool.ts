@@ -42,15 +42,16 @@ export class WorkerPool implements PythonPool {
   call(payload: unknown): Promise<PythonResult> {
     if (this.closed) return Promise.reject(new PythonError(`the Python workers of node "${this.options.node}" are stopped`, "died"));
     return new Promise<PythonResult>((resolve, reject) => {
-      this.queue.push({ payload, resolve, reject });
+      this.queue.push({
+        payload,
+        resolve: (result) => ((this.lastError = undefined), resolve(result)),
+        reject: (err) => {
+          if (err instanceof PythonError) this.lastError = err.traceback ? `${err.message}\n${err.traceback}` : err.message;
+          reject(err);
+        },
+      });
       this.dispatch();
-    }).then(
-      (result) => ((this.lastError = undefined), result),
-      (err: unknown) => {
-        if (err instanceof PythonError) this.lastError = err.traceback ? `${err.message}\n${err.traceback}` : err.message;
-        throw err;
-      },
-    );
+    });
   }
 
   status(): PythonPoolStatus {
@@ -109,7 +110,7 @@ export class WorkerPool implements PythonPool {
       const free = this.slots.find((w) => w?.idle);
       if (!free) break;
       const q = this.queue.shift()!;
-      free.call(q.payload).then(q.resolve, q.reject);
+      free.call(q.payload, q.resolve, q.reject);
     }
     // Workers that could not load come back on demand: the next call tries again.
     if (this.queue.length > 0 && !this.closed) for (let i = 0; i < this.slots.length; i++) if (!this.slots[i]) this.spawn(i);

@@ -25,7 +25,8 @@ const STDERR_KEPT = 8192;
 interface Pending {
   resolve(result: PythonResult): void;
   reject(err: PythonError): void;
-  timer: NodeJS.Timeout;
+  /** performance.now() past which the call has run out of time. */
+  deadline: number;
 }
 
 export class WorkerProcess {
@@ -39,6 +40,14 @@ export class WorkerProcess {
   /** Why this process was killed by us, so its exit names that rather than a crash. */
   private killedFor?: PythonError;
   private readonly exited: Promise<void>;
+  /**
+   * One timer for the worker's life, re-armed by refresh() at each call (a new setTimeout and its
+   * clearTimeout per call cost more than the call's own bookkeeping); when it fires it ends a call
+   * past its deadline and otherwise does nothing.
+   */
+  private timer: NodeJS.Timeout;
+  /** What the timer runs for: the load's limit, then (from the first call) the call's. */
+  private timerMs = LOAD_TIMEOUT_MS;
 
   constructor(interpreter: string, private readonly options: PythonPoolOptions, readonly index: number, onExit: (worker: WorkerProcess) => void) {
     this.process = spawn(interpreter, [WORKER_SCRIPT], {
@@ -55,12 +64,9 @@ export class WorkerProcess {
       this.stderrTail = (this.stderrTail + line + "\n").slice(-STDERR_KEPT);
       options.log?.("warn", line);
     });
+    this.timer = setTimeout(() => this.checkDeadline(), LOAD_TIMEOUT_MS);
     this.ready = new Promise<void>((resolve, reject) => {
-      this.pending = {
-        resolve: () => ((this.loaded = true), resolve()),
-        reject,
-        timer: setTimeout(() => this.kill(new PythonError(`${this.label} did not load ${describeSource(options)} within ${LOAD_TIMEOUT_MS / 1000} s`, "load")), LOAD_TIMEOUT_MS),
-      };
+      this.pending = { resolve: () => ((this.loaded = true), resolve()), reject, deadline: performance.now() + LOAD_TIMEOUT_MS };
     });
     this.ready.catch(() => {}); // the pool awaits it; a load failure must not also be an unhandled rejection
     this.exited = new Promise<void>((resolve) => {
@@ -96,14 +102,27 @@ export class WorkerProcess {
     return `Python worker ${this.index} (pid ${this.process.pid}) of node "${this.options.node}"`;
   }
 
-  call(payload: unknown): Promise<PythonResult> {
+  /** Sends one call; `resolve` or `reject` is called once with its outcome. */
+  call(payload: unknown, resolve: (result: PythonResult) => void, reject: (err: PythonError) => void): void {
     if (!this.idle) throw new Error(`${this.label} is not ready for a call`);
-    return new Promise<PythonResult>((resolve, reject) => {
-      const ms = this.options.timeoutMs;
-      const timer = setTimeout(() => this.kill(new PythonError(`function ${this.options.function} of node "${this.options.node}" exceeded its time limit of ${ms.toLocaleString("en-US")} ms (timeoutMs): its worker was killed and is being replaced`, "time")), ms);
-      this.pending = { resolve, reject, timer };
-      this.write({ op: "call" }, payload);
-    });
+    this.pending = { resolve, reject, deadline: performance.now() + this.options.timeoutMs };
+    if (this.timerMs === this.options.timeoutMs) this.timer.refresh();
+    else {
+      clearTimeout(this.timer);
+      this.timerMs = this.options.timeoutMs;
+      this.timer = setTimeout(() => this.checkDeadline(), this.timerMs);
+    }
+    this.write({ op: "call" }, payload);
+  }
+
+  private checkDeadline(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    const late = performance.now() - pending.deadline;
+    if (late < 0) return void setTimeout(() => this.checkDeadline(), -late + 1);
+    if (!this.loaded) return this.kill(new PythonError(`${this.label} did not load ${describeSource(this.options)} within ${LOAD_TIMEOUT_MS / 1000} s`, "load"));
+    const ms = this.options.timeoutMs.toLocaleString("en-US");
+    this.kill(new PythonError(`function ${this.options.function} of node "${this.options.node}" exceeded its time limit of ${ms} ms (timeoutMs): its worker was killed and is being replaced`, "time"));
   }
 
   /** Kills the process at once; a call in flight fails with `reason`. */
@@ -119,6 +138,7 @@ export class WorkerProcess {
     const timer = setTimeout(() => this.process.kill("SIGKILL"), graceMs);
     await this.exited;
     clearTimeout(timer);
+    clearTimeout(this.timer);
   }
 
   rssBytes(): number | undefined {
@@ -138,7 +158,6 @@ export class WorkerProcess {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
-    clearTimeout(pending.timer);
     if (header.ok) return pending.resolve({ value: header.none ? undefined : payload });
     const traceback = header.traceback as string | undefined;
     if (!this.loaded) {
@@ -153,8 +172,8 @@ export class WorkerProcess {
     this.ended = true;
     const pending = this.pending;
     this.pending = undefined;
+    clearTimeout(this.timer);
     if (!pending) return;
-    clearTimeout(pending.timer);
     const killed = this.killedFor;
     pending.reject(killed ? new PythonError(killed.message, killed.kind, reason.traceback) : reason);
   }
