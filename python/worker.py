@@ -30,7 +30,8 @@ NUMPY_OF = {
     "bool": "|b1", "uint8": "|u1", "uint16": "<u2", "uint32": "<u4", "int8": "|i1", "int16": "<i2",
     "int32": "<i4", "int64": "<i8", "float32": "<f4", "float64": "<f8",
 }
-DTYPE_OF = {np.dtype(v).newbyteorder("<") if np else v: k for k, v in NUMPY_OF.items()} if np else {}
+NUMPY_DTYPE = {k: np.dtype(v) for k, v in NUMPY_OF.items()} if np else {}
+DTYPE_OF = {v: k for k, v in NUMPY_DTYPE.items()}
 
 
 class Ctx:
@@ -95,7 +96,7 @@ def tensor_from(dtype, shape, buf):
             out.append(bytes(buf[at + 4:at + 4 + n]).decode("utf-8"))
             at += 4 + n
         return np.array(out, dtype=object).reshape(shape)
-    return np.frombuffer(buf, dtype=NUMPY_OF[dtype]).reshape(shape)
+    return np.frombuffer(buf, dtype=NUMPY_DTYPE[dtype]).reshape(shape)
 
 
 def to_wire(v, buffers):
@@ -119,10 +120,11 @@ def tensor_to(a, buffers):
             parts.append(struct.pack("<I", len(b)) + b)
         buffers.append(b"".join(parts))
         return {MARK: "tensor", "i": len(buffers) - 1, "dtype": "string", "shape": shape}
-    dtype = DTYPE_OF.get(a.dtype.newbyteorder("<"))
+    dtype = DTYPE_OF.get(a.dtype) or DTYPE_OF.get(a.dtype.newbyteorder("<"))  # big-endian arrays too, converted
     if dtype is None:
         raise TypeError(f"numpy dtype {a.dtype} has no Evoflow tensor type (use one of {', '.join(NUMPY_OF)}, or str)")
-    buffers.append(np.ascontiguousarray(a, dtype=NUMPY_OF[dtype]).tobytes())
+    # A view of the array's own memory, written as it is: no copy when it is contiguous little-endian.
+    buffers.append(memoryview(np.ascontiguousarray(a, dtype=NUMPY_DTYPE[dtype]).reshape(-1)).cast("B"))
     return {MARK: "tensor", "i": len(buffers) - 1, "dtype": dtype, "shape": shape}
 
 

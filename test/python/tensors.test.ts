@@ -81,16 +81,20 @@ describe("tensors through a Python worker", () => {
     expect([out.label, out.n]).toEqual(["x", 3.5]);
   });
 
-  it("turns a numpy array the function makes into a tensor, and refuses a dtype Evoflow has none for, naming it", async () => {
+  it("turns numpy arrays the function makes into tensors (any byte order or strides), and refuses a dtype Evoflow has none for, naming it", async () => {
     node = await loadNode(builtin("python.function"), {
-      config: { code: "import numpy as np\ndef process(p, ctx):\n    if p == 'half':\n        return np.zeros(2, dtype=np.float16)\n    return np.arange(6, dtype='>i4').reshape(2, 3) * 2\n" },
+      config: { code: "import numpy as np\ndef process(p, ctx):\n    if p == 'half':\n        return np.zeros(2, dtype=np.float16)\n    big = np.array([[0, 2, 4], [6, 8, 10]], dtype='>i4')\n    return {'big': big, 'strided': np.arange(10, dtype=np.float64)[::3], 'transposed': big.astype(np.int16).T}\n" },
       grants: ["exec"],
       services: [provide(python, workers())],
     });
     await node.send("in", "make");
     await node.send("in", "half");
-    const [made] = node.payloads<Tensor>("out");
-    expect([made.dtype, made.shape, [...(made.data as Int32Array)]]).toEqual(["int32", [2, 3], [0, 2, 4, 6, 8, 10]]);
+    const [made] = node.payloads<Record<string, Tensor>>("out");
+    const plain = (t: Tensor) => [t.dtype, t.shape, [...(t.data as Int32Array)]];
+    // Big-endian, strided and transposed arrays leave as row-major little-endian tensors.
+    expect(plain(made.big)).toEqual(["int32", [2, 3], [0, 2, 4, 6, 8, 10]]);
+    expect(plain(made.strided)).toEqual(["float64", [4], [0, 3, 6, 9]]);
+    expect(plain(made.transposed)).toEqual(["int16", [3, 2], [0, 6, 2, 8, 4, 10]]);
     expect(node.deadLetters().map((l) => l.reason)).toEqual([expect.stringContaining("TypeError: numpy dtype float16 has no Evoflow tensor type")]);
   });
 });
