@@ -41,9 +41,8 @@ export class WorkerProcess {
   private killedFor?: PythonError;
   private readonly exited: Promise<void>;
   /**
-   * One timer for the worker's life, re-armed by refresh() at each call (a new setTimeout and its
-   * clearTimeout per call cost more than the call's own bookkeeping); when it fires it ends a call
-   * past its deadline and otherwise does nothing.
+   * One timer for the worker's life, re-armed by refresh() at each call rather than a timer made
+   * and cleared per call; when it fires it ends a call past its deadline and otherwise does nothing.
    */
   private timer: NodeJS.Timeout;
   /** What the timer runs for: the load's limit, then (from the first call) the call's. */
