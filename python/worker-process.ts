@@ -173,8 +173,8 @@ export class WorkerProcess {
     this.pending = undefined;
     clearTimeout(this.timer);
     if (!pending) return;
-    const killed = this.killedFor;
-    pending.reject(killed ? new PythonError(killed.message, killed.kind, reason.traceback) : reason);
+    // Killed by us (time limit, stop): that reason alone; what stderr held is no traceback of it.
+    pending.reject(this.killedFor ?? reason);
   }
 }
 
