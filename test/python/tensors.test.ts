@@ -2,7 +2,7 @@
  * Payloads through a real python3 worker and back (python.function returning what it got):
  * tensors of every datatype the agent's OIP routes support arrive as numpy arrays of that dtype
  * and shape, and come back bit for bit (NaN payloads, -0, extremes, denormals, empty and 0-d
- * shapes, unicode strings); bytes arrive as `bytes`; records as dicts.
+ * shapes, unicode strings); bytes arrive as `bytes`; records as dicts (a Date as its JSON string).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { V2_DATATYPE } from "../../gpu-agent/tensors";
@@ -66,9 +66,9 @@ describe("tensors through a Python worker", () => {
       services: [provide(python, workers())],
     });
     const blob = new Uint8Array([0, 255, 10, 13]);
-    await node.send("in", { tensors: samples, blob, label: "x", n: 3.5 });
+    await node.send("in", { tensors: samples, blob, label: "x", n: 3.5, when: new Date(0) });
     expect(node.deadLetters()).toEqual([]);
-    const [out] = node.payloads<{ tensors: Record<string, Tensor>; seen: Record<string, unknown>; blob: Uint8Array; blob_type: string; label: string; n: number }>("out");
+    const [out] = node.payloads<{ tensors: Record<string, Tensor>; seen: Record<string, unknown>; blob: Uint8Array; blob_type: string; label: string; n: number; when: string }>("out");
     for (const [name, sent] of Object.entries(samples)) {
       const back = out.tensors[name];
       expect(out.seen[name], name).toEqual([NUMPY_NAME[sent.dtype], sent.shape, "ndarray"]);
@@ -78,7 +78,7 @@ describe("tensors through a Python worker", () => {
     }
     expect(out.blob_type).toBe("bytes");
     expect([...out.blob]).toEqual([...blob]);
-    expect([out.label, out.n]).toEqual(["x", 3.5]);
+    expect([out.label, out.n, out.when]).toEqual(["x", 3.5, "1970-01-01T00:00:00.000Z"]);
   });
 
   it("turns numpy arrays the function makes into tensors (any byte order or strides), and refuses a dtype Evoflow has none for, naming it", async () => {
