@@ -1,29 +1,30 @@
 /**
  * What a python.function costs per message (issue 20): the round trip of an identity
- * `def process(p, ctx): return p` through the engine (evoflow/testing's feed → python.function →
- * capture, sync edges, on the real engine) and through its worker pool alone, against a raw echo:
+ * `def process(p, ctx): return p` through the engine (a sync request path `io.http →
+ * python.function`, called at its entry point as the HTTP route does) and through its worker
+ * pool alone, against a raw echo:
  * the same bytes (the message as python/frames.ts encodes it) written length-prefixed to a
  * python3 process that reads them and writes them back, with no decoding on either side.
  * One message at a time (latency, not throughput), two payloads: a small record, and a record
  * holding a float32 [1, 784] tensor (a Fashion-MNIST image). The ways take turns over several
  * rounds in one run, so the shared machine's load falls on each alike; medians of the rounds.
- * For scale, the engine's own share: the same harness around a JavaScript node (JSONata `$`).
+ * For scale, the engine's own share: the same path through a JavaScript node (JSONata `$`).
  * Also the RSS of an idle worker (numpy imported), the workers' peak and this process's peak.
  * Target: python.function ≤ 1.5 × raw echo.
  * Writes bench/results/python-function.json and .md.
  *
  * Run: node --import tsx bench/python-function.ts [--count 2000] [--rounds 5]
+ * (the runtime's data folder is a temporary one: provenance and taps as a runtime keeps them by default)
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { python } from "../nodes/services";
 import { encodeMessage } from "../python/frames";
 import { createPythonWorkers } from "../python/pool";
-import { builtin } from "../test/nodes/builtin";
-import { loadNode, provide } from "../testing";
+import { Runtime } from "../runtime/runtime";
 import type { PythonPool, PythonWorkers } from "../sdk";
 import { benchDir, machine, mb, numberArg, round } from "./agent-bench-lib";
 
@@ -87,9 +88,24 @@ const idleWorkerRss = pool.rssBytes()[0];
 // The node's pool, kept to read its worker's CPU time.
 let nodePool: PythonPool | undefined;
 const service: PythonWorkers = { interpreter: workers.interpreter, pool: (o) => (nodePool = workers.pool(o)) };
-const node = await loadNode(builtin("python.function"), { config: { code: IDENTITY, timeoutMs: 10_000 }, grants: ["exec"], services: [provide(python, service)], timeout: 60_000 });
-// The engine's own share: the same harness around a JavaScript node that passes the payload on.
-const jsNode = await loadNode(builtin("transform.jsonata"), { config: { expression: "$" }, timeout: 60_000 });
+// Two sync request paths, called at io.http's entry point as its route does (no socket): one
+// through the identity python.function, one through a JavaScript node passing the payload on
+// (JSONata `$`) for the engine's own share. Nothing keeps what they answer.
+const runtime = new Runtime({ dataDir: mkdtempSync(join(tmpdir(), "evoflow-bench-python-")), services: { [python.name]: service }, grants: ["exec"] });
+const requestPath = (name: string, node: Record<string, unknown>) => ({
+  apiVersion: "evoflow/v1",
+  name,
+  nodes: [{ id: "request", type: "io.http", config: { name } }, { id: "f", ...node }],
+  edges: [{ from: "request.out", to: "f.in", mode: "sync" }],
+});
+await runtime.deploy(requestPath("bench-python", { type: "python.function", config: { code: IDENTITY, timeoutMs: 10_000 } }));
+await runtime.deploy(requestPath("bench-js", { type: "transform.jsonata", config: { expression: "$" } }));
+const entry = (name: string) => runtime.entrypoint(name)!;
+let answered = 0;
+const invoke = async (name: string, payload: unknown) => {
+  const [reply] = await entry(name).invoke(payload);
+  if (reply) answered++;
+};
 const echo = rawEcho();
 
 /** µs a message, wall clock and CPU (this process plus the Python process `pythonPid`, if any). */
@@ -116,8 +132,8 @@ const ways: Record<Way, (p: Payload) => () => Promise<unknown>> = {
     return () => echo.roundTrip(frame);
   },
   pool: (p) => () => pool.call(payloads[p]),
-  node: (p) => () => node.send("in", payloads[p]),
-  js: (p) => () => jsNode.send("in", payloads[p]),
+  node: (p) => () => invoke("bench-python", payloads[p]),
+  js: (p) => () => invoke("bench-js", payloads[p]),
 };
 
 // Warm-up: JIT on both sides, then the measured rounds, each way in turn (reversed every other round).
@@ -135,11 +151,10 @@ for (const p of Object.keys(payloads) as Payload[]) {
     }
 }
 // What the node emitted came back whole: the bench measured round trips, not dropped messages.
-const emitted = node.payloads("out").length;
-if (node.deadLetters().length > 0) throw new Error(`python.function dead-lettered: ${node.deadLetters()[0].reason}`);
+const letters = runtime.get("bench-python")!.deadLetters.toArray();
+if (letters.length > 0) throw new Error(`python.function dead-lettered: ${letters[0].reason}`);
 const workerPeak = procKb(pool.pids()[0], "VmHWM");
-await node.stop();
-await jsNode.stop();
+await runtime.close();
 await pool.close();
 await echo.close();
 
@@ -159,7 +174,7 @@ const result = {
   python: workers.interpreter,
   count,
   rounds,
-  messagesThroughNode: emitted,
+  requestsAnswered: answered,
   wallUsPerMessage: runs,
   cpuUsPerMessage: cpuRuns,
   median: summary,
@@ -181,8 +196,8 @@ Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.
 One message at a time, ${count} per round, ${rounds} rounds with the four taking turns, median round, µs a message:
 **raw** the message's bytes (as python/frames.ts encodes them) length-prefixed to a python3 process that writes them back undecoded;
 **pool** python/pool.ts calling an identity \`process(p, ctx)\` in its worker (encode, decode into numpy, call, encode, decode);
-**node** the same through the engine: evoflow/testing's feed → python.function → capture, sync edges;
-**js** the engine's own share for comparison: the same harness around transform.jsonata \`$\` (no Python).
+**node** the same through the engine: a sync request path \`io.http → python.function\` called at its entry point as the HTTP route does (no socket);
+**js** the engine's own share for comparison: \`io.http → transform.jsonata "$"\` the same way (no Python).
 
 Round trip, wall clock (what the target is set on):
 
@@ -191,14 +206,14 @@ Round trip, wall clock (what the target is set on):
 ${row("record", "record (10 numbers)", "wall")}
 ${row("tensor", "float32 [1, 784] tensor", "wall")}
 
-CPU a message, Node's process and the Python process together (the scheduler's counts, /proc/<pid>/task/*/schedstat), which the other jobs' load disturbs far less:
+CPU a message, Node's process and the Python process together (the scheduler's counts, /proc/<pid>/task/*/schedstat); between runs on this machine both tables moved by up to ±30%:
 
 | payload | raw | pool | node | js | pool/raw | node/raw | node ≤ 1.5 × raw |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${row("record", "record (10 numbers)", "cpu")}
 ${row("tensor", "float32 [1, 784] tensor", "cpu")}
 
-Where the CPU goes (medians above): pool − raw is the codec on both sides (JSON with tensors as raw buffers, numpy arrays made and turned back into bytes) and the call in Python: ${round(summary.record.cpu.pool - summary.record.cpu.raw, 1)} µs for the record, ${round(summary.tensor.cpu.pool - summary.tensor.cpu.raw, 1)} µs for the tensor; node − pool is the engine's handling of a payload the node made anew (envelope, provenance copying its tensor bytes, the harness's capture): ${round(summary.record.cpu.node - summary.record.cpu.pool, 1)} µs and ${round(summary.tensor.cpu.node - summary.tensor.cpu.pool, 1)} µs; the js column passes its input object on, so provenance shares the bytes it already holds.
+Where the CPU goes (medians above): pool − raw is the codec on both sides (JSON with tensors as raw buffers, numpy arrays made and turned back into bytes) and the call in Python: ${round(summary.record.cpu.pool - summary.record.cpu.raw, 1)} µs for the record, ${round(summary.tensor.cpu.pool - summary.tensor.cpu.raw, 1)} µs for the tensor; node − pool is the engine's handling of a payload the node made anew (envelope, the payload check, provenance copying a new tensor's bytes): ${round(summary.record.cpu.node - summary.record.cpu.pool, 1)} µs and ${round(summary.tensor.cpu.node - summary.tensor.cpu.pool, 1)} µs; the js column passes its input object on, so provenance shares the bytes it already holds.
 
 RSS: an idle worker (numpy imported, identity loaded) ${result.rss.idleWorkerMb} MB; the pool's worker at its peak ${result.rss.workerPeakMb} MB; this process (Node, engine, both pools) at its peak ${result.rss.benchProcessPeakMb} MB.
 `;
