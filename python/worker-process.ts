@@ -37,6 +37,8 @@ export class WorkerProcess {
   private pending?: Pending;
   private stderrTail = "";
   private ended = false;
+  /** The process has exited ("exit" comes before "close", which reads what it last wrote): no new call goes to it. */
+  private exitedProcess = false;
   /** Why this process was killed by us, so its exit names that rather than a crash. */
   private killedFor?: PythonError;
   private readonly exited: Promise<void>;
@@ -69,6 +71,7 @@ export class WorkerProcess {
     });
     this.ready.catch(() => {}); // the pool awaits it; a load failure must not also be an unhandled rejection
     this.exited = new Promise<void>((resolve) => {
+      this.process.once("exit", () => (this.exitedProcess = true));
       // "close", not "exit": the answer a worker wrote just before exiting (a load failure) is read first.
       this.process.once("close", (code, signal) => {
         this.end(new PythonError(`${this.label} died (${signal ? `signal ${signal}` : `exit code ${code}`}) ${this.loaded ? "while handling this message" : `loading ${describeSource(options)}`}`, "died", this.stderrTail.trim() || undefined));
@@ -81,7 +84,8 @@ export class WorkerProcess {
         resolve();
       });
     }).then(() => onExit(this));
-    this.write({ op: "load", source: options.source, function: options.function, pipeline: options.pipeline, node: options.node, worker: index });
+    const { source, function: fn, pipeline, node, setup } = options;
+    this.write({ op: "load", source, function: fn, pipeline, node, worker: index, ...(setup && { setup: setup.function }) }, setup?.argument);
   }
 
   get pid(): number | undefined {
@@ -94,7 +98,7 @@ export class WorkerProcess {
 
   /** Loaded, alive and between calls. */
   get idle(): boolean {
-    return this.loaded && !this.ended && !this.pending;
+    return this.loaded && !this.ended && !this.exitedProcess && !this.pending;
   }
 
   private get label(): string {

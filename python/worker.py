@@ -155,8 +155,8 @@ def failure(exc):
     return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": text}
 
 
-def load(source, function):
-    """The function to call, from a file (its folder first on sys.path) or from inline code."""
+def load(source, function, setup):
+    """The function to call (and the setup function, if any), from a file (its folder first on sys.path) or inline code."""
     if "file" in source:
         path = source["file"]
         sys.path.insert(0, os.path.dirname(path))
@@ -169,10 +169,12 @@ def load(source, function):
         linecache.cache[where] = (len(code), None, code.splitlines(True), where)  # tracebacks show its lines
         scope = {"__name__": "evoflow_user_code"}
         exec(compile(code, where, "exec"), scope)
-    fn = scope.get(function)
-    if not callable(fn):
-        raise AttributeError(f"{where} defines no function {function!r}")
-    return fn
+    found = []
+    for name in [function] + ([setup] if setup else []):
+        if not callable(scope.get(name)):
+            raise AttributeError(f"{where} defines no function {name!r}")
+        found.append(scope[name])
+    return found
 
 
 def exit_with_parent():
@@ -186,10 +188,12 @@ def exit_with_parent():
 def main():
     threading.Thread(target=exit_with_parent, daemon=True).start()
     requests, answers = open(3, "rb"), open(4, "wb")
-    header, _ = read_message(requests)
+    header, argument = read_message(requests)
     ctx = Ctx(header["pipeline"], header["node"], header["worker"])
     try:
-        fn = load(header["source"], header["function"])
+        fn, *setup = load(header["source"], header["function"], header.get("setup"))
+        if setup:
+            setup[0](argument, ctx)  # e.g. a model loaded into ctx.state once, before any call
     except ImportError as exc:
         write_message(answers, {**failure(exc), "missing": exc.name})
         return

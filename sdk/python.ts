@@ -17,6 +17,12 @@ export interface PythonPoolOptions {
   source: PythonSource;
   /** The function each call runs: `function(payload, ctx)`. */
   function: string;
+  /**
+   * A function of the source each worker calls once after loading, `function(argument, ctx)`,
+   * before any call (a model loaded into `ctx.state`; a worker replaced runs it again). An
+   * exception fails the load as an import error does.
+   */
+  setup?: { function: string; argument?: unknown };
   /** Processes in the pool, each handling one call at a time. */
   workers: number;
   /** How long one call may take; past it the worker is killed, replaced, and the call fails with kind "time". */
