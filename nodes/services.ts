@@ -5,6 +5,7 @@
  */
 import type { MetricsService } from "../sdk/metrics";
 import type { ModelService } from "../sdk/models";
+import type { PythonWorkers } from "../sdk/python";
 import type { ModelRegistry } from "../sdk/registry";
 import type { RolloutRouter } from "./continual-learning/rollout";
 import { defineService } from "../sdk";
@@ -13,3 +14,4 @@ export const models = defineService<ModelService>("models");
 export const metrics = defineService<MetricsService>("metrics");
 export const registry = defineService<ModelRegistry>("registry");
 export const rollouts = defineService<RolloutRouter>("cl.rollouts");
+export const python = defineService<PythonWorkers>("python");

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { createModelService } from "../gpu-agent";
+import { createPythonWorkers } from "../python/pool";
 import { nodeTypes } from "./node-types";
 import type { NodePackage } from "./packages/load";
 import { packageServices } from "./packages/extensions";
@@ -14,6 +15,8 @@ export interface ServiceOptions {
   dataDir: string;
   /** The node packages loaded (NodeTypes.packages); default: the built-in package. */
   packages?: readonly NodePackage[];
+  /** The Python interpreter of the `python` service's workers: the settings' "python", else EVOFLOW_PYTHON, else python3. */
+  python?: string;
 }
 
 export async function createServices(options: ServiceOptions): Promise<Record<string, unknown>> {
@@ -25,6 +28,8 @@ export async function createServices(options: ServiceOptions): Promise<Record<st
   return {
     registry,
     models: await createModelService({ dataDir: options.dataDir, registry }),
+    // No process starts here: each node that asks starts its own pool, and stops it on undeploy.
+    python: createPythonWorkers({ interpreter: options.python || process.env.EVOFLOW_PYTHON || undefined }),
     ...(await packageServices(options.packages ?? nodeTypes.packages, { dataDir: options.dataDir })),
   };
 }

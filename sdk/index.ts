@@ -31,6 +31,7 @@ export type { CommandHost, ProvideServices, RegisterCommand, RegisterRoutes, Rou
 export { jsonReplacer, stringify } from "./json";
 export type { MetricsService, NodeCounter } from "./metrics";
 export type { ModelDescription, ModelService, TensorSpec } from "./models";
+export { PythonError, type PythonPool, type PythonPoolOptions, type PythonPoolStatus, type PythonResult, type PythonSource, type PythonWorkers } from "./python";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
 export { seededRandom, stringHash } from "./random";
 export { numericTensorBytes, tensorFromBytes, type NumericDType } from "./tensor-bytes";
@@ -53,5 +54,6 @@ export type * from "./api-types";
 // (a package using its own category needs "sdk": "^1.1": a 1.0 runtime refuses it).
 // 1.2: `configSecret` fields and `ctx.secret(reference)`.
 // 1.3: `tensorFromBytes` and `numericTensorBytes` (raw little-endian tensor bytes); the `metrics`
-// service's types (MetricsService): a node's own counters in /metrics.
+// service's types (MetricsService): a node's own counters in /metrics; the runtime's Python
+// workers (`ctx.service("python")`, PythonWorkers) and PythonError.
 export const sdkVersion = "1.3.0";
