@@ -101,13 +101,16 @@ export function register(program: Command): void {
       return;
     }
     for (const def of nodeTypes.list()) {
-      const config = parseConfig(def, {}) ?? {};
+      // Without a valid config of defaults, ports computed from a config cannot be shown (as in NodeTypes.describe).
+      const config = parseConfig(def, {});
       const ports = (p: ReturnType<typeof inputsOf>) =>
         Object.entries(p).map(([name, t]) => `${name}: ${describePortType(t)}`).join(", ") || "-";
+      const portsOf = (side: "inputs" | "outputs") =>
+        typeof def[side] === "function" && config === undefined ? "(set by its config)" : ports((side === "inputs" ? inputsOf : outputsOf)(def, config ?? {}));
       process.stdout.write(`${def.type}  (${def.category}) ${def.title}\n`);
       const pkg = nodeTypes.packageOf(def.type);
       if (pkg) process.stdout.write(`  package: ${pkg.name}@${pkg.version}\n`);
-      process.stdout.write(`  in:  ${ports(inputsOf(def, config))}\n  out: ${ports(outputsOf(def, config))}\n`);
+      process.stdout.write(`  in:  ${portsOf("inputs")}\n  out: ${portsOf("outputs")}\n`);
       const fields = Object.keys((def.config as unknown as { shape?: object }).shape ?? {});
       if (fields.length) process.stdout.write(`  config: ${fields.join(", ")}\n`);
       const paths = configPathFields(def.config).map((f) => `${f.name} (${f.meta.kind}, ${f.meta.access})`);
