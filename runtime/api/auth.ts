@@ -163,7 +163,8 @@ function readCookie(header: string | undefined, name: string): string | undefine
   return undefined;
 }
 
-function bearer(header: string | undefined): string | undefined {
+/** The token of an `Authorization: Bearer <token>` header (HTTP, or gRPC metadata). */
+export function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1];

@@ -157,9 +157,11 @@ export function register(program: Command): void {
         natsAgent = new (await loadNatsAgent())(nc, host, { id: opts.id });
         await natsAgent.start();
       }
+      // What /v2 metadata lists as a model's versions, over REST and gRPC alike.
+      const versions = registry ? async (name: string) => (await registry.versions(name)).map((v) => v.version) : undefined;
       const app = await (await loadAgentServer())({
         models, host,
-        versions: registry ? async (name) => (await registry.versions(name)).map((v) => v.version) : undefined,
+        versions,
         status: () => ({ id: natsAgent?.id, nats: opts.nats, registry: registryDir && resolve(registryDir) }),
         access,
       });
@@ -169,7 +171,7 @@ export function register(program: Command): void {
           `${registryDir ? `, registry ${join(resolve(registryDir))}` : ""}${opts.nats ? `, nats ${opts.nats}` : ""})\n`,
       );
       const grpc = opts.grpcPort === undefined ? undefined : await (await loadV2GrpcServer())(opts.host, Number(opts.grpcPort), {
-        provider: modelsV2Provider(models, { host, versions: registry ? async (name) => (await registry.versions(name)).map((v) => v.version) : undefined }),
+        provider: modelsV2Provider(models, { host, versions }),
         auth: access.auth,
         serverName: "evoflow-agent",
       });
