@@ -19,6 +19,7 @@
  * (fastify's inject: no socket, so the loopback's noise is left out).
  */
 import { readFileSync } from "node:fs";
+import { peakRss } from "./agent-bench-lib";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,11 +39,6 @@ import * as protoLoader from "@grpc/proto-loader";
 import { FsModelRegistry } from "../runtime/registry/fs";
 import { Runtime } from "../runtime/runtime";
 
-/** VmHWM: this process's peak resident set (getrusage's maxrss would include the parent's, from before exec). */
-function peakRss(): number {
-  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  return kb ? Number(kb[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
-}
 
 const [mode, modelFile, token] = process.argv.slice(2);
 const bytes = new Uint8Array(readFileSync(modelFile));
