@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, connectAsync } from "mqtt";
 import { Mosquitto } from "../test/connectors/mosquitto";
-import { arg, reportSide, sideArgs, sideInChild, stopped, writeReport, type Side, type SideRun } from "./connector-rounds";
+import { arg, Arrivals, reportSide, sideArgs, stopped, timedSide, writeReport, type Side, type SideRun } from "./connector-rounds";
 
 async function side(which: Side, url: string, clientId: string, inTopic: string, outTopic: string): Promise<never> {
   let cpu: NodeJS.CpuUsage;
@@ -72,25 +72,12 @@ async function main(): Promise<void> {
         await session.subscribeAsync(inTopic, { qos: 1 });
         await session.endAsync();
         for (let i = 0; i < n; i += 500) await Promise.all(Array.from({ length: Math.min(500, n - i) }, () => publisher.publishAsync(inTopic, payload, { qos: 1 })));
-        let seen = 0;
-        let first = 0;
-        let all: () => void = () => {};
-        const arrived = new Promise<void>((r) => (all = r));
+        const arrivals = new Arrivals(n);
         const counter = await connectAsync(broker.url, { clientId: `counter-${which}-${round}` });
-        counter.on("message", () => {
-          if (seen++ === 0) first = performance.now();
-          if (seen === n) all();
-        });
+        counter.on("message", () => arrivals.count());
         await counter.subscribeAsync(outTopic, { qos: 1 });
-        const child = sideInChild(import.meta.filename, which, [broker.url, clientId, inTopic, outTopic]);
-        const progress = setInterval(() => process.stderr.write(`${which} round ${round}: ${seen}/${n}\n`), 5000);
-        await Promise.race([arrived, child.result]);
-        clearInterval(progress);
-        const seconds = (performance.now() - first) / 1000;
-        child.stop();
-        const { peakRssMB, cpuSeconds } = await child.result;
+        runs.push(await timedSide(import.meta.filename, which, [broker.url, clientId, inTopic, outTopic], arrivals, `${which} round ${round}`));
         await counter.endAsync();
-        runs.push({ side: which, messages: n, seconds, msgsPerSecond: (n - 1) / seconds, peakRssMB, cpuMicrosPerMessage: (cpuSeconds * 1e6) / n });
       }
   } finally {
     await publisher.endAsync();
