@@ -171,6 +171,7 @@ export function entrypointName(url: unknown): string | undefined {
 function httpIn(n: FlowNode): Mapping {
   const url = String(n.url ?? "");
   if (url.includes(":") || url.includes("*")) return notCarried(`its URL ${url} has parameters: io.http entry points are fixed names`);
+  if (n.upload === true) return notCarried("it accepts file uploads (multipart): io.http takes JSON bodies");
   const name = entrypointName(url);
   const notes = [`answers POST /pipelines/${name ?? "<pipeline>"} with a JSON body`];
   if (String(n.method ?? "get").toLowerCase() !== "post") notes.push(`Node-RED answered ${String(n.method ?? "get").toUpperCase()} ${url}: the request's query is not carried, only a JSON body`);
