@@ -80,6 +80,10 @@ function change(n: FlowNode): Mapping {
     for (const [path, v] of set.slice(whole)) value = setAt(value, path, v);
     return { kind: "node", type: "transform.jsonata", config: { expression: JSON.stringify(value) }, ports: ["out"], notes: [...notes, "sets the whole payload to a constant: a JSONata literal"] };
   }
+  // Found by the differential test against real Node-RED (test/integrations/node-red-import-differential.test.ts).
+  if (set.some(([p]) => p.length > 1))
+    notes.push("where a field along a dotted path holds a string, number or null, Node-RED skips that rule; transform.set replaces the field by an object");
+  notes.push("a payload that is not an object (Node-RED skips the rules) goes to the dead letters: transform.set takes records");
   return { kind: "node", type: "transform.set", config: { set: Object.fromEntries(set.map(([p, v]) => [p.join("."), v])) }, ports: ["out"], notes };
 }
 
