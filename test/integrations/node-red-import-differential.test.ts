@@ -1,7 +1,8 @@
 /**
- * Issue 21 point 4's differential idea on one flow: http in → change → http response runs in a
- * real Node-RED 4, and the pipeline `evoflow import` made of it runs in a real `evoflow run`; the
- * same requests get the same answers (status and JSON body) from both.
+ * Issue 21 point 4's differential idea on two flows, http in → change → http response and
+ * http in → switch → change → http response: they run in a real Node-RED 4, and the pipelines
+ * `evoflow import` made of them in a real `evoflow run`; the same requests get the same answers
+ * (status and JSON body) from both, except where the import report says they differ.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evoflow, evoflowOnce, type CliProcess } from "../nats/cli";
 import { startNodeRed, type NodeRed } from "./node-red";
 
-const FLOW = join(import.meta.dirname, "node-red-flows/http-change.json");
+const FLOW = join(import.meta.dirname, "node-red-flows/http-flows.json");
 const TOKEN = "node-red-import-differential-token";
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
@@ -18,7 +19,7 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: res.status, body: await res.json() };
 }
 
-describe("an imported http in → change → http response flow answers as Node-RED does", () => {
+describe("imported http flows answer as Node-RED does", () => {
   let red: NodeRed;
   let runtime: CliProcess;
   let runtimeUrl: string;
@@ -32,13 +33,33 @@ describe("an imported http in → change → http response flow answers as Node-
     const imported = await evoflowOnce(["import", FLOW, "--out", join(work, "pipelines")]);
     importOutput = imported.stdout + imported.stderr;
     expect(imported.code, importOutput).toBe(0);
-    runtime = evoflow(["run", join(work, "pipelines/greeter.json"), "--port", "0", "--data", join(work, "data"), "--token", TOKEN]);
+    runtime = evoflow(["run", join(work, "pipelines/greeter.json"), join(work, "pipelines/router.json"), "--port", "0", "--data", join(work, "data"), "--token", TOKEN]);
     runtimeUrl = (await runtime.waitFor(/evoflow listening on (http:\/\/[^/\s]+)/))[1];
   }, 120_000);
 
   afterAll(async () => {
     await runtime?.kill("SIGTERM");
     await red?.stop();
+  });
+
+  const both = async (path: string, body: unknown) => ({
+    red: await post(`${red.url}/${path}`, body),
+    evoflow: await post(`${runtimeUrl}/pipelines/${path}`, body, { authorization: `Bearer ${TOKEN}` }),
+  });
+
+  it("routes by a switch's rules as Node-RED does", async () => {
+    expect(importOutput).toContain('switch "by level" (by) → control.switch by-level');
+    expect(importOutput).toContain("router.json (validates)");
+    for (const level of [7, 5, 4.5, 4, 2.5, 1, 0, -2, null, undefined]) {
+      const { red: fromRed, evoflow: fromEvoflow } = await both("route", { level, id: 1 });
+      expect(fromRed.status).toBe(200);
+      expect(fromEvoflow, String(level)).toEqual(fromRed);
+    }
+    expect((await both("route", { level: 3 })).red.body).toEqual({ level: 3, band: "mid" });
+    // The difference the report names: Node-RED's >= coerces the string "7"; the import compares types strictly.
+    expect(importOutput).toContain("tests compare types strictly");
+    const coerced = await both("route", { level: "7" });
+    expect([coerced.red.body, coerced.evoflow.body]).toEqual([{ level: "7", band: "high" }, { level: "7", band: "low" }]);
   });
 
   it("imports the flow natively and gives the same answers for the same requests", async () => {
