@@ -4,6 +4,7 @@
  * became or why it was not carried. Pure (no Node.js APIs): `evoflow import` and the API's
  * POST /api/import/node-red run this same code; both validate what it returns.
  */
+import { edgeId } from "../../sdk/pipeline";
 import { flowGraph, type FlowNode } from "./flows";
 import { mapNode, type MappingContext, type Mapping } from "./mapping";
 
@@ -140,8 +141,11 @@ export function importNodeRedFlows(flows: unknown, options: ImportOptions): Impo
     }
     // A debug's note names the edges that show what it showed.
     for (const line of report.filter((l) => l.pipeline === name && l.nodeRedType === "debug")) {
-      const feeders = tabNodes.filter((n) => n.wires?.flat().includes(line.nodeRedId)).map((n) => mapped.get(n.id)?.id).filter(Boolean);
-      if (feeders.length) line.notes.push(`it showed the output of ${feeders.join(", ")}`);
+      const feeders = tabNodes.filter((n) => n.wires?.flat().includes(line.nodeRedId)).flatMap((n) => mapped.get(n.id)?.id ?? []);
+      for (const id of feeders) {
+        const taps = (edges as { from: string; to: string }[]).filter((e) => e.from.startsWith(`${id}.`)).map((e) => edgeId(e));
+        line.notes.push(taps.length ? `it showed ${id}'s output: tap ${taps.join(" or ")}` : `it showed ${id}'s output, which ends its path: \`evoflow trace\` shows it`);
+      }
     }
     pipelines.push({
       name,

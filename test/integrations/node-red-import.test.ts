@@ -67,6 +67,7 @@ describe("evoflow import of Node-RED flows", () => {
     expect(line(result, "away")).toMatchObject({ mapping: "not carried", notes: [expect.stringContaining("another tab")] });
     expect(line(result, "mystery")).toMatchObject({ mapping: "not carried", notes: [expect.stringContaining('"acme-widget"')] });
     expect(line(result, "env")).toMatchObject({ mapping: "not carried", notes: [expect.stringContaining('type "env"')] });
+    expect(line(result, "log")).toMatchObject({ mapping: "dropped", notes: [expect.stringContaining("tapped"), expect.stringContaining("it showed low's output")] });
     expect(line(result, "high").notes).toContainEqual(expect.stringContaining("msg.topic) left out"));
     const scoring = result.pipelines[0].pipeline;
     // http in → subflow's change → (link out … link in) → switch → change: sync all the way.
