@@ -38,6 +38,11 @@ export interface ImportResult {
 }
 
 const NAME_MAX = 128;
+/**
+ * Node-RED's layout spread out: its nodes are about 120×30 px, the editor's about 245×75 (ports
+ * listed), so at the same coordinates neighbours overlap; scaled, the arrangement is the same.
+ */
+const SPREAD = { x: 2, y: 2.5 };
 
 /** A name Evoflow takes for a node or a pipeline: letters first, then letters, digits, _ and -. */
 function slug(text: string, fallback: string): string {
@@ -123,7 +128,7 @@ export function importNodeRedFlows(flows: unknown, options: ImportOptions): Impo
       const id = unique(slug(n.name ?? "", slug(mapping.type.split(".")[1] ?? mapping.type, "node")), ids);
       Object.assign(line, { id, type: mapping.type, notes: mapping.notes });
       mapped.set(n.id, { id, mapping });
-      const position = typeof n.x === "number" && typeof n.y === "number" ? { x: n.x, y: n.y } : undefined;
+      const position = typeof n.x === "number" && typeof n.y === "number" ? { x: n.x * SPREAD.x, y: n.y * SPREAD.y } : undefined;
       nodes.push({ id, type: mapping.type, ...(n.name ? { title: n.name } : {}), ...(position ? { position } : {}), config: mapping.config });
     }
     const edges: unknown[] = [];

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApi } from "../../runtime/api/server";
 import { Runtime } from "../../runtime/runtime";
 import { evoflowOnce } from "../nats/cli";
-import { ensureEditorBuilt, launch, pageErrors } from "./harness";
+import { ARTIFACTS, ensureEditorBuilt, launch, pageErrors } from "./harness";
 
 const FLOWS = join(import.meta.dirname, "../integrations/node-red-flows/subflow-link-unknown.json");
 const VIEWER = "node-red-import-viewer-token";
@@ -70,9 +70,11 @@ describe("the editor's Node-RED import", () => {
     expect(text).toContain("link inresolved");
     expect(text).toContain("links to another tab");
     expect(text).toContain('acme-widget "acme"not carried');
+    await page.screenshot({ path: `${ARTIFACTS}/node-red-import-report.png` });
     await page.click('[data-testid="node-red-open"]');
     await expect.poll(() => page.textContent('[data-testid="doc-name"]')).toBe("scoring-service");
     expect(await page.locator(".react-flow__node").count()).toBe(5);
+    await page.screenshot({ path: `${ARTIFACTS}/node-red-import-canvas.png` });
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-testid="export"]')]);
     const exported = readFileSync(await download.path(), "utf8");

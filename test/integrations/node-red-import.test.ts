@@ -80,7 +80,7 @@ describe("evoflow import of Node-RED flows", () => {
       ]),
     );
     expect(scoring.edges).toHaveLength(4);
-    expect(scoring.nodes).toContainEqual(expect.objectContaining({ id: "score", type: "io.http", position: { x: 100, y: 80 }, config: { name: "score" } }));
+    expect(scoring.nodes).toContainEqual(expect.objectContaining({ id: "score", type: "io.http", position: { x: 200, y: 200 }, config: { name: "score" } }));
     expect(scoring.nodes).toContainEqual(
       expect.objectContaining({ id: "by-level", config: { rules: [{ when: '$type(level) = "number" and level >= 5', port: "out1" }], otherwise: "out2", mode: "first" } }),
     );
