@@ -45,8 +45,9 @@ export class FlowsError extends Error {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 /** Node types that only route messages: their wires are followed through them. */
 const ROUTING = new Set(["junction", "link in", "link out"]);
-/** Deeper than this, a subflow is taken to contain itself. */
-const MAX_SUBFLOW_DEPTH = 16;
+/** The subflows a copied node sits in, outermost first: an instance of one of them inside is a loop. */
+const WITHIN = Symbol("within subflows");
+type Copied = FlowNode & { [WITHIN]?: string[] };
 
 function checked(flows: unknown): FlowNode[] {
   // Node-RED's admin API and some exports wrap the array: { flows: [...] } (with rev).
@@ -71,8 +72,10 @@ function inline(instance: FlowNode, subflow: FlowNode, all: FlowNode[]): FlowNod
   const idOf = (id: string) => `${instance.id}-${id}`;
   const xs = inner.map((n) => n.x ?? 0), ys = inner.map((n) => n.y ?? 0);
   const [x0, y0] = [Math.min(...xs, 0), Math.min(...ys, 0)];
-  const copies = inner.map((n) => ({
+  const within = [...((instance as Copied)[WITHIN] ?? []), subflow.id];
+  const copies = inner.map((n): Copied => ({
     ...n,
+    [WITHIN]: within,
     id: idOf(n.id),
     z: instance.z,
     x: (instance.x ?? 0) + (n.x ?? 0) - x0,
@@ -90,8 +93,9 @@ function inline(instance: FlowNode, subflow: FlowNode, all: FlowNode[]): FlowNod
       const copy = byId.get(idOf(w.id));
       if (!copy) continue;
       const port = w.port ?? 0;
-      while (copy.wires.length <= port) copy.wires.push([]);
-      copy.wires[port] = [...copy.wires[port], ...targets];
+      const wires = (copy.wires ??= []);
+      while (wires.length <= port) wires.push([]);
+      wires[port] = [...wires[port], ...targets];
     }
   });
   for (const n of all) if (n.wires) n.wires = n.wires.map((port) => port.flatMap((t) => (t === instance.id ? inputTargets : [t])));
@@ -101,12 +105,12 @@ function inline(instance: FlowNode, subflow: FlowNode, all: FlowNode[]): FlowNod
 function inlineSubflows(list: FlowNode[], resolved: Resolved[]): FlowNode[] {
   const subflows = new Map(list.filter((n) => n.type === "subflow").map((n) => [n.id, n]));
   let nodes = list;
-  for (let depth = 0; ; depth++) {
+  for (;;) {
     const instance = nodes.find((n) => n.type.startsWith("subflow:") && n.z !== undefined && !subflows.has(n.z));
     if (!instance) return nodes;
     const subflow = subflows.get(instance.type.slice("subflow:".length));
     nodes = nodes.filter((n) => n !== instance);
-    if (!subflow || depth > MAX_SUBFLOW_DEPTH * list.length) {
+    if (!subflow || (instance as Copied)[WITHIN]?.includes(subflow.id)) {
       resolved.push({ node: instance, tab: instance.z, how: "not carried", why: subflow ? "the subflow contains itself" : `subflow ${instance.type.slice(8)} is not in the file` });
       for (const n of nodes) if (n.wires) n.wires = n.wires.map((port) => port.filter((t) => t !== instance.id));
       continue;

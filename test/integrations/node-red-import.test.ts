@@ -87,6 +87,38 @@ describe("evoflow import of Node-RED flows", () => {
     expect(validatePipeline(scoring, nodeTypes).problems).toEqual([]);
   });
 
+  it("inlines a subflow inside a subflow, and reports one that contains itself", () => {
+    const set = (id: string, z: string, field: string) => ({ id, type: "change", z, name: field, rules: [{ t: "set", p: `payload.${field}`, pt: "msg", to: "1", tot: "num" }], wires: [[]] });
+    const result = importNodeRedFlows(
+      [
+        { id: "t", type: "tab", label: "nested" },
+        { id: "A", type: "subflow", name: "A", in: [{ wires: [{ id: "a1" }] }], out: [{ wires: [{ id: "a1", port: 0 }] }] },
+        set("a1", "A", "a"),
+        { id: "B", type: "subflow", name: "B", in: [{ wires: [{ id: "b1" }] }], out: [{ wires: [{ id: "bA", port: 0 }] }] },
+        { ...set("b1", "B", "b"), wires: [["bA"]] },
+        { id: "bA", type: "subflow:A", z: "B", wires: [[]] },
+        { id: "L", type: "subflow", name: "loop", in: [{ wires: [{ id: "lL" }] }], out: [] },
+        { id: "lL", type: "subflow:L", z: "L", wires: [[]] },
+        { id: "in", type: "http in", z: "t", url: "/n", method: "post", wires: [["useB"]] },
+        { id: "useB", type: "subflow:B", z: "t", wires: [["last"]] },
+        { ...set("last", "t", "c"), wires: [["out"]] },
+        { id: "out", type: "http response", z: "t", wires: [] },
+        { id: "useL", type: "subflow:L", z: "t", wires: [] },
+      ],
+      { hasType },
+    );
+    const { pipeline } = result.pipelines[0];
+    expect(pipeline.edges).toEqual([
+      { from: "http.out", to: "b.in", mode: "sync" },
+      { from: "b.out", to: "a.in", mode: "sync" },
+      { from: "a.out", to: "c.in", mode: "sync" },
+    ]);
+    expect(line(result, "useB-bA-a1")).toMatchObject({ mapping: "node", id: "a" });
+    expect(line(result, "useL").mapping).toBe("resolved");
+    expect(line(result, "useL-lL")).toMatchObject({ mapping: "not carried", notes: ["the subflow contains itself"] });
+    expect(validatePipeline(pipeline, nodeTypes).problems).toEqual([]);
+  });
+
   it("refuses what is not a flows.json with the JSON path", () => {
     expect(() => importNodeRedFlows({ nodes: [] }, { hasType })).toThrow(new FlowsError("$", "a flows.json is an array of nodes"));
     expect(() => importNodeRedFlows([{ id: "a", type: "debug" }, { id: "a", type: "debug" }], { hasType })).toThrow("$[1].id: id a is used twice");
