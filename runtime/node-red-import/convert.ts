@@ -5,6 +5,7 @@
  * POST /api/import/node-red run this same code; both validate what it returns.
  */
 import { edgeId } from "../../sdk/pipeline";
+import { splitSyncFanIn, type ImportedEdge, type ImportedNode } from "./fan-in";
 import { flowGraph, type FlowNode } from "./flows";
 import { mapNode, type MappingContext, type Mapping } from "./mapping";
 
@@ -115,7 +116,7 @@ export function importNodeRedFlows(flows: unknown, options: ImportOptions): Impo
     const sync = requestPath(tabNodes);
     const ids = new Set<string>();
     const mapped = new Map<string, { id: string; mapping: Extract<Mapping, { kind: "node" }> }>();
-    const nodes: unknown[] = [];
+    const nodes: ImportedNode[] = [];
     for (const n of tabNodes) {
       const mapping = mapNode(n, options);
       const line: ReportLine = { pipeline: name, nodeRedId: n.id, nodeRedType: n.type, name: n.name || undefined, mapping: mapping.kind, notes: [] };
@@ -131,7 +132,7 @@ export function importNodeRedFlows(flows: unknown, options: ImportOptions): Impo
       const position = typeof n.x === "number" && typeof n.y === "number" ? { x: n.x * SPREAD.x, y: n.y * SPREAD.y } : undefined;
       nodes.push({ id, type: mapping.type, ...(n.name ? { title: n.name } : {}), ...(position ? { position } : {}), config: mapping.config });
     }
-    const edges: unknown[] = [];
+    const edges: ImportedEdge[] = [];
     for (const n of tabNodes) {
       const from = mapped.get(n.id);
       if (!from) continue;
@@ -144,11 +145,15 @@ export function importNodeRedFlows(flows: unknown, options: ImportOptions): Impo
         }
       });
     }
+    for (const [id, made] of splitSyncFanIn(nodes, edges, (base) => unique(base, ids)))
+      report
+        .find((l) => l.pipeline === name && l.id === id)
+        ?.notes.push(`fed by ${made.length + 1} branches of the request path: copied for each (${made.join(", ")}), as an Evoflow input takes one sync edge`);
     // A debug's note names the edges that show what it showed.
     for (const line of report.filter((l) => l.pipeline === name && l.nodeRedType === "debug")) {
       const feeders = tabNodes.filter((n) => n.wires?.flat().includes(line.nodeRedId)).flatMap((n) => mapped.get(n.id)?.id ?? []);
       for (const id of feeders) {
-        const taps = (edges as { from: string; to: string }[]).filter((e) => e.from.startsWith(`${id}.`)).map((e) => edgeId(e));
+        const taps = edges.filter((e) => e.from.startsWith(`${id}.`)).map((e) => edgeId(e));
         line.notes.push(taps.length ? `it showed ${id}'s output: tap ${taps.join(" or ")}` : `it showed ${id}'s output, which ends its path: \`evoflow trace\` shows it`);
       }
     }

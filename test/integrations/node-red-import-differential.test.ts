@@ -1,6 +1,6 @@
 /**
  * Issue 21 point 4's differential idea on two flows, http in → change → http response and
- * http in → switch → change → http response: they run in a real Node-RED 4, and the pipelines
+ * http in → switch → a change per output → one change they all feed → http response: they run in a real Node-RED 4, and the pipelines
  * `evoflow import` made of them in a real `evoflow run`; the same requests get the same answers
  * (status and JSON body) from both, except where the import report says they differ.
  */
@@ -50,16 +50,17 @@ describe("imported http flows answer as Node-RED does", () => {
   it("routes by a switch's rules as Node-RED does", async () => {
     expect(importOutput).toContain('switch "by level" (by) → control.switch by-level');
     expect(importOutput).toContain("router.json (validates)");
+    expect(importOutput).toContain("fed by 3 branches of the request path: copied for each (stamp-2, stamp-3)");
     for (const level of [7, 5, 4.5, 4, 2.5, 1, 0, -2, null, undefined]) {
       const { red: fromRed, evoflow: fromEvoflow } = await both("route", { level, id: 1 });
       expect(fromRed.status).toBe(200);
       expect(fromEvoflow, String(level)).toEqual(fromRed);
     }
-    expect((await both("route", { level: 3 })).red.body).toEqual({ level: 3, band: "mid" });
+    expect((await both("route", { level: 3 })).red.body).toEqual({ level: 3, band: "mid", seen: true });
     // The difference the report names: Node-RED's >= coerces the string "7"; the import compares types strictly.
     expect(importOutput).toContain("tests compare types strictly");
     const coerced = await both("route", { level: "7" });
-    expect([coerced.red.body, coerced.evoflow.body]).toEqual([{ level: "7", band: "high" }, { level: "7", band: "low" }]);
+    expect([coerced.red.body, coerced.evoflow.body]).toEqual([{ level: "7", band: "high", seen: true }, { level: "7", band: "low", seen: true }]);
   });
 
   it("imports the flow natively and gives the same answers for the same requests", async () => {
