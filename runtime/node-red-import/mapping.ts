@@ -4,6 +4,7 @@
  * headers, …) have no place, so a rule or condition on them is not carried.
  */
 import type { FlowNode } from "./flows";
+import { onPayload } from "./jsonata";
 
 export type Mapping =
   | { kind: "node"; type: string; config: Record<string, unknown>; ports: string[]; notes: string[] }
@@ -14,6 +15,8 @@ export type Mapping =
 const notCarried = (why: string): Mapping => ({ kind: "not carried", why });
 const HOSTING = "hosting Node-RED's own nodes in a pipeline (issue 21 point 1) is not built yet";
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The payload in a JSONata expression made of several change rules. */
+const PAYLOAD_VAR = "$nodeRedPayload";
 
 /** `payload.a.b` → ["a", "b"]; `payload` → []; anything else (other properties, brackets) → undefined. */
 function payloadPath(property: unknown): string[] | undefined {
@@ -56,6 +59,8 @@ function change(n: FlowNode): Mapping {
   const rules = Array.isArray(n.rules) ? (n.rules as Record<string, unknown>[]) : [];
   const notes: string[] = [];
   const set: [string[], unknown][] = [];
+  /** Whole-payload values from the first JSONata rule on, as JSONata expressions of PAYLOAD_VAR. */
+  const computed: string[] = [];
   for (const [i, rule] of rules.entries()) {
     const where = `rule ${i + 1} (${String(rule.t)} ${String(rule.pt ?? "msg")}.${String(rule.p)})`;
     if ((rule.pt ?? "msg") !== "msg") return notCarried(`${where}: ${String(rule.pt)} context has no equivalent`);
@@ -69,9 +74,26 @@ function change(n: FlowNode): Mapping {
       return notCarried(`${where}: only rules on msg.payload (as dotted names) are carried`);
     }
     if (rule.t !== "set") return notCarried(`${where}: only "set" rules are carried (transform.set sets fields)`);
+    if (rule.tot === "jsonata") {
+      if (path.length) return notCarried(`${where}: a JSONata value is carried for the whole msg.payload only`);
+      const e = onPayload(String(rule.to ?? ""), PAYLOAD_VAR);
+      if ("why" in e) return notCarried(`${where}: ${e.why}`);
+      computed.push(e.expression);
+      continue;
+    }
     const to = constant(rule.to, rule.tot);
     if ("why" in to) return notCarried(`${where}: ${to.why}`);
-    set.push([path, to.value]);
+    if (computed.length && path.length) return notCarried(`${where}: a field set after a JSONata value is not carried`);
+    if (computed.length) computed.push(JSON.stringify(to.value));
+    else set.push([path, to.value]);
+  }
+  if (computed.length) {
+    // Each whole-payload rule in turn, as Node-RED applies them: constants before the first JSONata one fold into its start.
+    const whole = set.map(([p]) => p.length).lastIndexOf(0);
+    if (whole < 0 && set.length) return notCarried("it sets fields, then the whole payload by JSONata: not carried as one expression");
+    const start = whole < 0 ? "$" : JSON.stringify(set.slice(whole).reduce<unknown>((v, [p, c]) => setAt(v, p, c), undefined));
+    const steps = [start, ...computed].map((e) => `${PAYLOAD_VAR} := ${e}`);
+    return { kind: "node", type: "transform.jsonata", config: { expression: `(${steps.join("; ")}; ${PAYLOAD_VAR})` }, ports: ["out"], notes: [...notes, "its JSONata reads the payload where Node-RED's read msg.payload"] };
   }
   const whole = set.map(([p]) => p.length).lastIndexOf(0);
   if (whole >= 0) {
@@ -92,6 +114,11 @@ function condition(rule: Record<string, unknown>, subject: string): { when: stri
   const v = constant(rule.v, rule.vt);
   const typed = (type: string, expr: string) => `$type(${subject}) = "${type}" and ${expr}`;
   const lit = (c: { value: unknown }) => JSON.stringify(c.value);
+  if (rule.t === "jsonata_exp") {
+    // Node-RED's rule matches only a result that is exactly true.
+    const e = onPayload(String(rule.v ?? ""), "$");
+    return "why" in e ? e : { when: `(${e.expression}) = true` };
+  }
   switch (rule.t) {
     case "true":
     case "false":
@@ -139,11 +166,18 @@ function condition(rule: Record<string, unknown>, subject: string): { when: stri
 }
 
 function switchNode(n: FlowNode): Mapping {
-  if ((n.propertyType ?? "msg") !== "msg") return notCarried(`it tests ${String(n.propertyType)} "${String(n.property)}": only msg.payload is carried`);
-  const path = payloadPath(n.property ?? "payload");
-  if (!path) return notCarried(`it tests msg.${String(n.property)}: only msg.payload travels between Evoflow nodes`);
   if (n.repair === true) return notCarried("it repairs message sequences (msg.parts): Evoflow messages have no sequence parts");
-  const subject = path.length ? path.join(".") : "$";
+  let subject: string;
+  if (n.propertyType === "jsonata") {
+    const e = onPayload(String(n.property ?? ""), "$");
+    if ("why" in e) return notCarried(`the value it tests: ${e.why}`);
+    subject = `(${e.expression})`;
+  } else {
+    if ((n.propertyType ?? "msg") !== "msg") return notCarried(`it tests ${String(n.propertyType)} "${String(n.property)}": only msg.payload is carried`);
+    const path = payloadPath(n.property ?? "payload");
+    if (!path) return notCarried(`it tests msg.${String(n.property)}: only msg.payload travels between Evoflow nodes`);
+    subject = path.length ? path.join(".") : "$";
+  }
   const rules = Array.isArray(n.rules) ? (n.rules as Record<string, unknown>[]) : [];
   const ports = rules.map((_r, i) => `out${i + 1}`);
   const elseAt = rules.findIndex((r) => r.t === "else");

@@ -1,6 +1,7 @@
 /**
- * Issue 21 point 4's differential idea on two flows, http in → change → http response and
- * http in → switch → a change per output → one change they all feed → http response: they run in a real Node-RED 4, and the pipelines
+ * Issue 21 point 4's differential idea on three flows, http in → change → http response,
+ * http in → switch → a change per output → one change they all feed → http response, and a
+ * switch and a change by JSONata: they run in a real Node-RED 4, and the pipelines
  * `evoflow import` made of them in a real `evoflow run`; the same requests get the same answers
  * (status and JSON body) from both, except where the import report says they differ.
  */
@@ -33,7 +34,7 @@ describe("imported http flows answer as Node-RED does", () => {
     const imported = await evoflowOnce(["import", FLOW, "--out", join(work, "pipelines")]);
     importOutput = imported.stdout + imported.stderr;
     expect(imported.code, importOutput).toBe(0);
-    runtime = evoflow(["run", join(work, "pipelines/greeter.json"), join(work, "pipelines/router.json"), "--port", "0", "--data", join(work, "data"), "--token", TOKEN]);
+    runtime = evoflow(["run", join(work, "pipelines/greeter.json"), join(work, "pipelines/router.json"), join(work, "pipelines/shout.json"), "--port", "0", "--data", join(work, "data"), "--token", TOKEN]);
     runtimeUrl = (await runtime.waitFor(/evoflow listening on (http:\/\/[^/\s]+)/))[1];
   }, 120_000);
 
@@ -61,6 +62,17 @@ describe("imported http flows answer as Node-RED does", () => {
     expect(importOutput).toContain("tests compare types strictly");
     const coerced = await both("route", { level: "7" });
     expect([coerced.red.body, coerced.evoflow.body]).toEqual([{ level: "7", band: "high", seen: true }, { level: "7", band: "low", seen: true }]);
+  });
+
+  it("evaluates JSONata switch rules and change values on the payload as Node-RED does on msg", async () => {
+    expect(importOutput).toContain('change "loud" (loud) → transform.jsonata loud: its JSONata reads the payload');
+    expect(importOutput).toContain("shout.json (validates)");
+    for (const body of [{ name: "ada", tags: ["a", "b"] }, { name: "bob", tags: ["a"] }, { name: "cy" }, { name: "dee", tags: ["x", "y", "z"], more: 1 }]) {
+      const answers = await both("shout", body);
+      expect(answers.red.status).toBe(200);
+      expect(answers.evoflow, JSON.stringify(body)).toEqual(answers.red);
+    }
+    expect((await both("shout", { name: "ada", tags: ["a", "b"] })).red.body).toEqual({ shout: "ADA", tags: 2 });
   });
 
   it("imports the flow natively and gives the same answers for the same requests", async () => {

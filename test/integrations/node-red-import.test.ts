@@ -119,6 +119,30 @@ describe("evoflow import of Node-RED flows", () => {
     expect(validatePipeline(pipeline, nodeTypes).problems).toEqual([]);
   });
 
+  it("carries JSONata that reads msg.payload alone, and reports JSONata reading more of msg", () => {
+    const change = (id: string, to: string) => ({ id, type: "change", z: "t", rules: [{ t: "set", p: "payload", pt: "msg", to, tot: "jsonata" }], wires: [[]] });
+    const result = importNodeRedFlows(
+      [
+        { id: "t", type: "tab", label: "j" },
+        change("sum", "$sum(payload.x[y > 1].z)"),
+        change("topic", 'payload & topic'),
+        change("flow", '$flowContext("n") + 1'),
+        change("root", "$$.payload"),
+        { id: "sw", type: "switch", z: "t", property: "$count(payload)", propertyType: "jsonata", rules: [{ t: "gt", v: "2", vt: "num" }], checkall: "true", outputs: 1, wires: [[]] },
+      ],
+      { hasType },
+    );
+    const nodes = result.pipelines[0].pipeline.nodes as { id: string; config: Record<string, unknown> }[];
+    expect(nodes.map((n) => [n.id, n.config])).toEqual([
+      ["jsonata", { expression: "($nodeRedPayload := $; $nodeRedPayload := $sum($nodeRedPayload.x[y > 1].z); $nodeRedPayload)" }],
+      ["switch", { rules: [{ when: '$type(($count($))) = "number" and ($count($)) > 2', port: "out1" }], otherwise: "unmatched", mode: "all" }],
+    ]);
+    expect(line(result, "topic").notes).toEqual([expect.stringContaining("reads msg.topic")]);
+    expect(line(result, "flow").notes).toEqual([expect.stringContaining("calls $flowContext, which only Node-RED has")]);
+    expect(line(result, "root").notes).toEqual([expect.stringContaining("reads msg itself")]);
+    expect(validatePipeline(result.pipelines[0].pipeline, nodeTypes).problems).toEqual([]);
+  });
+
   it("refuses what is not a flows.json with the JSON path", () => {
     expect(() => importNodeRedFlows({ nodes: [] }, { hasType })).toThrow(new FlowsError("$", "a flows.json is an array of nodes"));
     expect(() => importNodeRedFlows([{ id: "a", type: "debug" }, { id: "a", type: "debug" }], { hasType })).toThrow("$[1].id: id a is used twice");
