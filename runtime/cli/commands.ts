@@ -27,6 +27,7 @@ export const COMMAND_FILES: Record<string, CommandFile> = {
   profile: () => import("./profile"),
   worker: () => import("./nats"),
   secrets: () => import("./secrets"),
+  import: () => import("./node-red-import"),
   test: () => import("./test"),
 };
 
