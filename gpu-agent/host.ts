@@ -22,17 +22,26 @@ import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Registry } from "prom-client";
 import { writeFileAtomic } from "../runtime/files";
-import { readSignature } from "../onnx/signature";
-import type { DType, Tensor } from "../sdk/ports";
-import type { Backend } from "./backend";
+import type { Tensor } from "../sdk/ports";
+import type { ModelFormat } from "../sdk/registry";
+import type { Backend, Inspection } from "./backend";
 import type { AssignInput, Entry, HostStatus, ModelHostOptions, ModelInfo } from "./host-types";
 import { hostMetrics, registerHostMetrics, type HostMetrics } from "./host-metrics";
 import { formatSize } from "./sizes";
+import { onnxSignature } from "./onnx-signature";
 import { checkInputs, TensorInputError, type TensorSpec } from "./tensors";
+
+/** The cached artifact's name in `<cacheDir>/<name>/<version>/`, by format. */
+const ARTIFACT_FILE: Record<ModelFormat, string> = { onnx: "model.onnx", sklearn: "model.joblib", python: "model.tar" };
 
 /** The model (or version) is not assigned to this host and no source knows it: HTTP 404. */
 export class ModelNotFoundError extends Error {
   override name = "ModelNotFoundError";
+}
+
+/** The model's format runs code when loaded (sklearn, python) and this agent does not allow exec: HTTP 403. */
+export class ExecNotAllowedError extends Error {
+  override name = "ExecNotAllowedError";
 }
 
 /** The model cannot be made resident: too big for the budget, or no idle model freed room in time. HTTP 503. */
@@ -107,37 +116,38 @@ export class ModelHost extends EventEmitter {
 
   private async assignNow(key: string, input: AssignInput): Promise<ModelInfo> {
     const bytes = typeof input.artifact === "string" ? new Uint8Array(await readFile(input.artifact)) : input.artifact;
-    const signature = readSignature(bytes);
-    const specs = (list: typeof signature.inputs, what: string): TensorSpec[] =>
-      list.map((s) => {
-        if (s.kind !== "tensor" || !s.dtype) throw new TensorInputError(`${what} "${s.name}" is a ${s.kind.replace("_", " ")}; the agent serves tensors only`);
-        if (!s.shape)
-          throw new TensorInputError(
-            `${what} "${s.name}" is a ${s.dtype} tensor of unknown rank: the model file gives it no shape, not even its number of dimensions, and the agent needs that to check requests and describe the model (export the model with shapes, e.g. after onnx.shape_inference)`,
-          );
-        if (!["bool", "uint8", "uint16", "uint32", "int8", "int16", "int32", "int64", "float32", "float64", "string"].includes(s.dtype))
-          throw new TensorInputError(`${what} "${s.name}" has dtype ${s.dtype}, which the agent cannot carry`);
-        return { name: s.name, dtype: s.dtype as DType, shape: s.shape };
-      });
-    const inputs = specs(signature.inputs, "input");
-    const outputs = specs(signature.outputs, "output");
+    const format = input.format ?? "onnx";
     const dir = join(this.options.cacheDir, input.name, String(input.version));
-    const artifactPath = join(dir, "model.onnx");
+    const artifactPath = join(dir, ARTIFACT_FILE[format]);
     await mkdir(dir, { recursive: true });
-    if (await this.backend.prepare?.(artifactPath, bytes)) await rm(artifactPath, { force: true }); // left by an earlier assignment
-    else {
-      const sameFile = await stat(artifactPath).then((s) => s.size === bytes.length, () => false);
-      // Never a half-written file that looks cached, even after a crash.
-      if (!sameFile) await writeFileAtomic(artifactPath, bytes);
+    let signature: Inspection;
+    if (format === "onnx") {
+      signature = onnxSignature(bytes);
+      if (await this.backend.prepare?.(artifactPath, bytes)) await rm(artifactPath, { force: true }); // left by an earlier assignment
+      else await this.cacheArtifact(artifactPath, bytes);
+    } else {
+      await this.cacheArtifact(artifactPath, bytes);
+      // Given, or read from the model in a worker, which also measures what the model takes loaded
+      // (when given, the first load measures it: see accountMeasured).
+      if (input.signature?.inputs.length) signature = { inputs: input.signature.inputs, outputs: input.signature.outputs };
+      else if (this.backend.inspect) signature = await this.backend.inspect(format, artifactPath);
+      else throw new ExecNotAllowedError(`this agent's ${this.backend.kind} backend does not load ${format} models (they run code: start the agent with --allow-exec, or grant the runtime exec)`);
     }
+    const estimate = signature.memoryBytes ?? Math.ceil(bytes.length * this.memoryFactor + this.memoryOverhead);
     const entry: Entry = {
-      key, name: input.name, version: input.version, artifactPath, artifactBytes: bytes.length,
-      memoryBytes: input.memoryBytes ?? Math.ceil(bytes.length * this.memoryFactor + this.memoryOverhead),
+      key, name: input.name, version: input.version, format, artifactPath, artifactBytes: bytes.length,
+      memoryBytes: input.memoryBytes ?? estimate,
       memoryDeclared: input.memoryBytes !== undefined,
-      inputs, outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, retireWhenIdle: false,
+      inputs: signature.inputs, outputs: signature.outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, retireWhenIdle: false,
     };
     this.entries.set(key, entry);
     return this.info(entry);
+  }
+
+  private async cacheArtifact(artifactPath: string, bytes: Uint8Array): Promise<void> {
+    const sameFile = await stat(artifactPath).then((s) => s.size === bytes.length, () => false);
+    // Never a half-written file that looks cached, even after a crash.
+    if (!sameFile) await writeFileAtomic(artifactPath, bytes);
   }
 
   /** Unassigns a model: unloads it once idle and deletes its cached file. */
@@ -183,9 +193,9 @@ export class ModelHost extends EventEmitter {
     const key = ModelHost.key(name, version);
     let entry = this.entries.get(key);
     if (entry) return entry;
-    const bytes = await this.options.source?.(name, version);
-    if (!bytes) throw new ModelNotFoundError(`model ${key} not found`);
-    await this.assign({ name, version, artifact: bytes });
+    const found = await this.options.source?.(name, version);
+    if (!found) throw new ModelNotFoundError(`model ${key} not found`);
+    await this.assign(found instanceof Uint8Array ? { name, version, artifact: found } : { name, version, artifact: found.bytes, format: found.format, signature: found.signature });
     entry = this.entries.get(key);
     if (!entry) throw new ModelNotFoundError(`model ${key} not found`);
     return entry;
@@ -271,7 +281,7 @@ export class ModelHost extends EventEmitter {
     const started = performance.now();
     try {
       entry.loaded = await this.backend.load({
-        key: entry.key, name: entry.name, version: entry.version, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs,
+        key: entry.key, name: entry.name, version: entry.version, format: entry.format, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs,
         overcommitted: this.overcommitted(),
       });
     } catch (err) {
@@ -285,6 +295,7 @@ export class ModelHost extends EventEmitter {
       this.releaseLoadSlot();
     }
     const ms = performance.now() - started;
+    this.accountMeasured(entry);
     entry.state = "resident";
     entry.loads++;
     entry.lastLoadMs = ms;
@@ -321,13 +332,8 @@ export class ModelHost extends EventEmitter {
       const deadline = Date.now() + this.waitTimeoutMs;
       while (this.used + entry.memoryBytes > this.memoryBytes) {
         const victim = this.leastRecentlyUsedIdle();
-        if (victim) {
-          this.evictions++;
-          victim.evictions++;
-          this.metrics.evictions.inc();
-          this.emit("evict", { key: victim.key, inFlight: victim.inFlight, for: entry.key });
-          await this.unload(victim);
-        } else await this.waitForRoom(deadline, entry.key);
+        if (victim) await this.evict(victim, entry.key);
+        else await this.waitForRoom(deadline, entry.key);
       }
       this.used += entry.memoryBytes;
     });
@@ -335,10 +341,35 @@ export class ModelHost extends EventEmitter {
     return run;
   }
 
-  private leastRecentlyUsedIdle(): Entry | undefined {
+  /**
+   * A backend that can measure a loaded model (a Python worker's RSS) has it accounted at that
+   * figure rather than the estimate, unless its memory was declared; a model that grew past the
+   * budget's room evicts idle ones as a load would.
+   */
+  private accountMeasured(entry: Entry): void {
+    const measured = entry.memoryDeclared ? undefined : entry.loaded?.memoryBytes?.();
+    if (measured === undefined || measured === entry.memoryBytes) return;
+    this.used += measured - entry.memoryBytes;
+    entry.memoryBytes = measured;
+    if (this.used <= this.memoryBytes) return;
+    const trim = this.reserveChain.then(async () => {
+      for (let victim = this.leastRecentlyUsedIdle(entry); victim && this.used > this.memoryBytes; victim = this.leastRecentlyUsedIdle(entry)) await this.evict(victim, entry.key);
+    });
+    this.reserveChain = trim.catch(() => undefined);
+  }
+
+  private async evict(victim: Entry, forKey: string): Promise<void> {
+    this.evictions++;
+    victim.evictions++;
+    this.metrics.evictions.inc();
+    this.emit("evict", { key: victim.key, inFlight: victim.inFlight, for: forKey });
+    await this.unload(victim);
+  }
+
+  private leastRecentlyUsedIdle(except?: Entry): Entry | undefined {
     let best: Entry | undefined;
     for (const e of this.entries.values())
-      if (e.state === "resident" && e.inFlight === 0 && (!best || e.lastUsed < best.lastUsed)) best = e;
+      if (e !== except && e.state === "resident" && e.inFlight === 0 && (!best || e.lastUsed < best.lastUsed)) best = e;
     return best;
   }
 
@@ -388,7 +419,7 @@ export class ModelHost extends EventEmitter {
 
   private info(e: Entry): ModelInfo {
     return {
-      name: e.name, version: e.version, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
+      name: e.name, version: e.version, format: e.format, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
       inFlight: e.inFlight, requests: e.requests, loads: e.loads, evictions: e.evictions,
       lastUsed: e.lastUsed ? new Date(performance.timeOrigin + e.lastUsed).toISOString() : undefined,
       lastLoadMs: e.lastLoadMs, loadRssDeltaBytes: e.loadRssDeltaBytes, inputs: e.inputs, outputs: e.outputs,
