@@ -173,9 +173,9 @@ export class ModelHost extends EventEmitter {
   }
 
   /** What a request needs to know of an assigned model, without building its ModelInfo (asked per request). */
-  signature(name: string, version: number): { inputs: TensorSpec[]; outputs: TensorSpec[]; resident: boolean } | undefined {
+  signature(name: string, version: number): { format: ModelFormat; inputs: TensorSpec[]; outputs: TensorSpec[]; resident: boolean } | undefined {
     const e = this.entries.get(ModelHost.key(name, version));
-    return e && { inputs: e.inputs, outputs: e.outputs, resident: e.state === "resident" };
+    return e && { format: e.format, inputs: e.inputs, outputs: e.outputs, resident: e.state === "resident" };
   }
 
   get(name: string, version: number): ModelInfo | undefined {

@@ -129,7 +129,7 @@ export class LocalModels implements ModelService {
     // Assigning reads the signature from the cached file, the same way a load would.
     const { bytes, format, signature } = sourced(record, await this.registry!.readArtifact(name, version));
     const info = await this.host.assign({ name, version, artifact: bytes, format, signature });
-    return { name, version, inputs: info.inputs, outputs: info.outputs, resident: info.state === "resident" };
+    return { name, version, format: info.format, inputs: info.inputs, outputs: info.outputs, resident: info.state === "resident" };
   }
 
   infer(name: string, version: number, inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {

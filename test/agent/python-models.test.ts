@@ -192,6 +192,18 @@ describe("memory: each worker's RSS in the budget", () => {
     await host.close();
   }, 120_000);
 
+  it("a model whose signature is given is estimated at assignment, then accounted at its worker's RSS once loaded", async () => {
+    const host = new ModelHost({ backend: new PythonModelsBackend({ allowExec: true, interpreter: PYTHON }), memoryBytes: 4e9, cacheDir: join(dir, "cache-given") });
+    const signature = { inputs: [{ name: "x", dtype: "float32" as const, shape: [-1, 3] }], outputs: [{ name: "y", dtype: "float32" as const, shape: [-1, 3] }] };
+    const assigned = await host.assign({ name: "given", version: 1, format: "python", artifact: pythonModelArchive(PYTHON, dir), signature });
+    expect(assigned.memoryBytes).toBeLessThan(5e6); // artifact × 2 + 2 MiB: no worker was started
+    await host.infer("given", 1, { x: { dtype: "float32", shape: [1, 3], data: Float32Array.from([1, 2, 3]) } }, ["y"]);
+    const loaded = host.get("given", 1)!;
+    expect(loaded.memoryBytes).toBeGreaterThan(10e6);
+    expect(host.status().usedBytes).toBe(loaded.memoryBytes);
+    await host.close();
+  }, 60_000);
+
   it("never evicts a model with a request in flight: the load waits for it", async () => {
     const sleeper = pythonModelArchive(PYTHON, dir, { sleepS: 1.5 });
     const quick = pythonModelArchive(PYTHON, dir, { sleepS: 0 });
