@@ -1,8 +1,9 @@
 /**
  * ModelHost: many models on one backend within a memory budget (DESIGN.md, GPU agent).
  *
- * - Models are *assigned* (their signature read from the ONNX file, and the file copied
- *   into the local artifact cache, `<cacheDir>/<name>/<version>/model.onnx`, unless the
+ * - Models are *assigned* (their signature read from the ONNX file, or from an sklearn or
+ *   python model by the backend, and the file copied into the local artifact cache,
+ *   `<cacheDir>/<name>/<version>/model.onnx` (`.joblib`, `.tar`), unless the
  *   backend lays it out there in a form of its own for fast loads: `Backend.prepare`) and
  *   *resident* (loaded in the backend). More may be assigned than fit: overcommit.
  * - Memory per model is the declared figure, else an estimate: artifact size ×
@@ -11,6 +12,10 @@
  *   noisy (allocator caching, GC, loads running at the same time), and accounting on
  *   it would make eviction depend on timing. On this machine a CPU session of an MLP
  *   grows RSS by about 1.5–2.2× the file size plus a few MB, hence the defaults.
+ *   Models in processes of their own are different: an sklearn or python model is its
+ *   Python worker, whose RSS is the model's whole cost and is read from /proc without
+ *   the noise of a shared heap, so it is measured (at assignment, by the worker that reads
+ *   the signature, and again after each load: `LoadedModel.memoryBytes`) and accounted.
  * - A request for a model that is not resident loads it; if it does not fit, the
  *   least recently used *idle* resident model is evicted, then the next, until it
  *   fits. A model with requests in flight is never evicted: when nothing can be, the
@@ -18,30 +23,23 @@
  *   `CapacityError`. Concurrent requests for a model being loaded share the one load.
  */
 import { EventEmitter } from "node:events";
-import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Registry } from "prom-client";
-import { writeFileAtomic } from "../runtime/files";
 import type { Tensor } from "../sdk/ports";
 import type { ModelFormat } from "../sdk/registry";
-import type { Backend, Inspection } from "./backend";
+import type { Backend } from "./backend";
 import type { AssignInput, Entry, HostStatus, ModelHostOptions, ModelInfo } from "./host-types";
 import { hostMetrics, registerHostMetrics, type HostMetrics } from "./host-metrics";
 import { formatSize } from "./sizes";
-import { onnxSignature } from "./onnx-signature";
+import { cacheArtifact } from "./artifact-cache";
 import { checkInputs, TensorInputError, type TensorSpec } from "./tensors";
 
-/** The cached artifact's name in `<cacheDir>/<name>/<version>/`, by format. */
-const ARTIFACT_FILE: Record<ModelFormat, string> = { onnx: "model.onnx", sklearn: "model.joblib", python: "model.tar" };
+export { ExecNotAllowedError } from "./artifact-cache";
 
 /** The model (or version) is not assigned to this host and no source knows it: HTTP 404. */
 export class ModelNotFoundError extends Error {
   override name = "ModelNotFoundError";
-}
-
-/** The model's format runs code when loaded (sklearn, python) and this agent does not allow exec: HTTP 403. */
-export class ExecNotAllowedError extends Error {
-  override name = "ExecNotAllowedError";
 }
 
 /** The model cannot be made resident: too big for the budget, or no idle model freed room in time. HTTP 503. */
@@ -115,39 +113,15 @@ export class ModelHost extends EventEmitter {
   }
 
   private async assignNow(key: string, input: AssignInput): Promise<ModelInfo> {
-    const bytes = typeof input.artifact === "string" ? new Uint8Array(await readFile(input.artifact)) : input.artifact;
-    const format = input.format ?? "onnx";
-    const dir = join(this.options.cacheDir, input.name, String(input.version));
-    const artifactPath = join(dir, ARTIFACT_FILE[format]);
-    await mkdir(dir, { recursive: true });
-    let signature: Inspection;
-    if (format === "onnx") {
-      signature = onnxSignature(bytes);
-      if (await this.backend.prepare?.(artifactPath, bytes)) await rm(artifactPath, { force: true }); // left by an earlier assignment
-      else await this.cacheArtifact(artifactPath, bytes);
-    } else {
-      await this.cacheArtifact(artifactPath, bytes);
-      // Given, or read from the model in a worker, which also measures what the model takes loaded
-      // (when given, the first load measures it: see accountMeasured).
-      if (input.signature?.inputs.length) signature = { inputs: input.signature.inputs, outputs: input.signature.outputs };
-      else if (this.backend.inspect) signature = await this.backend.inspect(format, artifactPath);
-      else throw new ExecNotAllowedError(`this agent's ${this.backend.kind} backend does not load ${format} models (they run code: start the agent with --allow-exec, or grant the runtime exec)`);
-    }
-    const estimate = signature.memoryBytes ?? Math.ceil(bytes.length * this.memoryFactor + this.memoryOverhead);
+    const { format, artifactPath, artifactBytes, signature } = await cacheArtifact(this.backend, this.options.cacheDir, input);
     const entry: Entry = {
-      key, name: input.name, version: input.version, format, artifactPath, artifactBytes: bytes.length,
-      memoryBytes: input.memoryBytes ?? estimate,
+      key, name: input.name, version: input.version, format, artifactPath, artifactBytes,
+      memoryBytes: input.memoryBytes ?? signature.memoryBytes ?? Math.ceil(artifactBytes * this.memoryFactor + this.memoryOverhead),
       memoryDeclared: input.memoryBytes !== undefined,
       inputs: signature.inputs, outputs: signature.outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, retireWhenIdle: false,
     };
     this.entries.set(key, entry);
     return this.info(entry);
-  }
-
-  private async cacheArtifact(artifactPath: string, bytes: Uint8Array): Promise<void> {
-    const sameFile = await stat(artifactPath).then((s) => s.size === bytes.length, () => false);
-    // Never a half-written file that looks cached, even after a crash.
-    if (!sameFile) await writeFileAtomic(artifactPath, bytes);
   }
 
   /** Unassigns a model: unloads it once idle and deletes its cached file. */

@@ -19,6 +19,7 @@ import { modelsV2Provider } from "../../gpu-agent/v2-provider";
 import { createApi } from "../../runtime/api/server";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
+import { closeServices, createServices } from "../../runtime/services";
 import { tempDir } from "./helpers";
 import { pythonWithSklearn, trainSklearn, pythonModelArchive } from "./python-fixtures";
 
@@ -152,6 +153,26 @@ describe("exec", () => {
     await expect(refusing.inspect("sklearn", join(dir, "clf.joblib"))).rejects.toThrow(/does not allow exec/);
     await local.close();
   });
+});
+
+describe("the runtime's in-process agent", () => {
+  it("hosts sklearn models when the runtime grants exec, and refuses them when it does not", async () => {
+    const dataDir = tempDir("pymodels-services");
+    const reg = new FsModelRegistry(join(dataDir, "registry"));
+    await reg.register({ name: "clf", format: "sklearn", artifact: clf.bytes, allowExec: true });
+    await reg.close();
+    const input = { input: { dtype: "float32" as const, shape: [clf.rows, 6], data: Float32Array.from(clf.x) } };
+    for (const allowExec of [true, false]) {
+      const services = await createServices({ dataDir, allowExec, python: PYTHON });
+      const service = services.models as LocalModels;
+      try {
+        if (allowExec) expect(Array.from((await service.infer("clf", 1, input, ["label"])).label.data as BigInt64Array, Number)).toEqual(clf.label);
+        else await expect(service.infer("clf", 1, input)).rejects.toThrow(/does not load sklearn models.*grant the runtime exec/);
+      } finally {
+        await closeServices(services);
+      }
+    }
+  }, 60_000);
 });
 
 describe("memory: each worker's RSS in the budget", () => {
