@@ -16,7 +16,7 @@ import { PythonError, type PythonPool, type PythonWorkers } from "../sdk/python"
 import { DTYPES, isTensor, type DType, type Tensor } from "../sdk/ports";
 import { EXEC_FORMATS, type ModelFormat } from "../sdk/registry";
 import type { Backend, Inspection, LoadedModel, LoadRequest } from "./backend";
-import { ExecNotAllowedError } from "./host";
+import { ExecNotAllowedError } from "./artifact-cache";
 import type { TensorSpec } from "./tensors";
 
 const MODELS_SCRIPT = path.join(path.dirname(WORKER_SCRIPT), "models.py");
