@@ -17,6 +17,8 @@ export interface ServiceOptions {
   packages?: readonly NodePackage[];
   /** The Python interpreter of the `python` service's workers: the settings' "python", else EVOFLOW_PYTHON, else python3. */
   python?: string;
+  /** The runtime grants `exec`: its in-process agent then loads sklearn and python models (their loading runs code). */
+  allowExec?: boolean;
 }
 
 export async function createServices(options: ServiceOptions): Promise<Record<string, unknown>> {
@@ -27,7 +29,7 @@ export async function createServices(options: ServiceOptions): Promise<Record<st
   );
   return {
     registry,
-    models: await createModelService({ dataDir: options.dataDir, registry }),
+    models: await createModelService({ dataDir: options.dataDir, registry, allowExec: options.allowExec, python: options.python || process.env.EVOFLOW_PYTHON || undefined }),
     // No process starts here: each node that asks starts its own pool, and stops it on undeploy.
     python: createPythonWorkers({ interpreter: options.python || process.env.EVOFLOW_PYTHON || undefined }),
     ...(await packageServices(options.packages ?? nodeTypes.packages, { dataDir: options.dataDir })),

@@ -100,7 +100,7 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
     nodeTypes,
     dataDir: opts.data,
     grants,
-    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python }),
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, allowExec: grants.includes("exec") }),
     log: (level, message, fields) => {
       if (level !== "debug") process.stderr.write(`${level}: ${message} ${fields ? JSON.stringify(fields) : ""}\n`);
     },
