@@ -2,6 +2,7 @@ import type { NodeDefinition } from "../sdk";
 import { amqpNodes } from "./amqp";
 import { controlNodes } from "./control";
 import { driftNodes } from "./drift";
+import { explainNodes } from "./explain";
 import { ioNodes } from "./io";
 import { modelNodes } from "./model";
 import { mqttNodes } from "./mqtt";
@@ -20,6 +21,7 @@ export const allNodes: NodeDefinition[] = [
   ...pythonNodes,
   ...modelNodes,
   ...driftNodes,
+  ...explainNodes,
   ...samplerNodes,
   ...trainerNodes,
   ...validatorNodes,

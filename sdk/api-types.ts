@@ -200,3 +200,36 @@ export interface EdgeStatus {
   /** Messages seen on the edge so far. */
   tapped: number;
 }
+
+/**
+ * What an explainer found (nodes/explain/): the payload of an `explain.*` node's output and of
+ * `POST /api/traces/:traceId/explain`, kept in the trace as a message whose parent is the
+ * model input it explains.
+ */
+export interface Explanation {
+  method: "kernel-shap" | "occlusion";
+  model: { name: string; version: number };
+  input: string;
+  output: string;
+  /** The output index explained (a class). */
+  target: number;
+  /** The model's score for `target` on the explained input. */
+  score: number;
+  /** Kernel SHAP: one value per input element (the input's shape), summing to `score − baseValue`. Occlusion: [height, width], the mean drop of the target score when a patch covers each pixel. */
+  attributions: { dtype: "float32"; shape: number[]; data: Float32Array | number[] };
+  /** Kernel SHAP: the mean score over the background. */
+  baseValue?: number;
+  /** Kernel SHAP: every coalition was valued (Shapley values exactly), or a kernel-weighted sample. */
+  exact?: boolean;
+  coalitions?: number;
+  /** Kernel SHAP: background rows used. */
+  background?: number;
+  /** Occlusion: the patch, and the positions whose cover dropped the score most. */
+  patch?: { size: number; stride: number; fill: number | "mean" };
+  topPatches?: { y: number; x: number; drop: number }[];
+  /** Rows the model scored for this explanation. */
+  evaluations: number;
+  ms: number;
+  /** The model output message explained, when known (on demand, from a trace). */
+  explains?: string;
+}
