@@ -8,11 +8,22 @@
  */
 import type { Command } from "commander";
 import type { FastifyInstance } from "fastify";
+import type { Trace } from "./api-types";
+import type { Message } from "./envelope";
 import type { ModelRegistry } from "./registry";
 import type { ServiceKey } from "./services";
 
 /** `"services"`: called once per runtime process; returns services by name (the `defineService` names). */
 export type ProvideServices = (options: { dataDir: string }) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+/** What a package's routes see of a pipeline deployed in this process. */
+export interface PipelineView {
+  edges: readonly { id: string; from: { node: string; port: string }; to: { node: string; port: string }; mode: "sync" | "async" }[];
+  /** The last `limit` messages the edge carried (its tap ring), oldest first. */
+  edgeMessages(edge: string, limit?: number): Message[];
+  /** Keeps a message in the pipeline's provenance, with the trace its `traceId` names, as an emitted message is kept. */
+  recordInTrace(message: Message): void;
+}
 
 /** What a package's routes see of the runtime. */
 export interface RouteHost {
@@ -22,6 +33,10 @@ export interface RouteHost {
   service<T>(key: ServiceKey<T>): T | undefined;
   /** Whether a pipeline of that name is deployed here. */
   hasPipeline(name: string): boolean;
+  /** A deployed pipeline, or undefined. */
+  pipeline(name: string): PipelineView | undefined;
+  /** A trace as `GET /api/traces/:traceId` answers it (every process's messages on a distributed transport), or undefined. */
+  trace(traceId: string): Promise<Trace | undefined>;
 }
 
 /** `"routes"`: registered after the runtime's own, behind the same access checks (token and role, Host, Origin). */

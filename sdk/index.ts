@@ -27,7 +27,7 @@ export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } fro
 export { configSecret, parseSecretRef, type SecretRef } from "./config-secret";
 export { createMessage, type Message, type MessageSource, type TraceNode } from "./envelope";
 export { NodeError } from "./errors";
-export type { CommandHost, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
+export type { CommandHost, PipelineView, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
 export { jsonReplacer, stringify } from "./json";
 export type { MetricsService, NodeCounter } from "./metrics";
 export type { ModelDescription, ModelService, TensorSpec } from "./models";
@@ -56,4 +56,5 @@ export type * from "./api-types";
 // 1.3: `tensorFromBytes` and `numericTensorBytes` (raw little-endian tensor bytes); the `metrics`
 // service's types (MetricsService): a node's own counters in /metrics; the runtime's Python
 // workers (`ctx.service("python")`, PythonWorkers) and PythonError.
-export const sdkVersion = "1.3.0";
+// 1.4: a package's routes see deployed pipelines and traces (RouteHost.pipeline, .trace); the Explanation type.
+export const sdkVersion = "1.4.0";

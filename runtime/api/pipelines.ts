@@ -11,6 +11,7 @@ import { PipelineInvalidError, PipelineStartError, type Runtime } from "../runti
 import { pipelineJsonSchema, type Pipeline } from "../schema";
 import type { Refusal } from "../transport/transport";
 import { jsonReplacer, stringify } from "../../sdk/json";
+import type { Trace } from "../../sdk/api-types";
 
 function notFound(reply: FastifyReply, what: string) {
   return reply.status(404).send({ error: `${what} not found` });
@@ -40,6 +41,18 @@ function withRefusals(nodes: Record<string, Record<string, unknown>>, pipeline: 
       out[id] = { ...entry, refused: entry.refused ? `${entry.refused}\n${why}` : why };
     }
   return out;
+}
+
+/** A trace's messages and trees, from the pipeline holding it; undefined when none does. */
+export async function findTrace(runtime: Runtime, traceId: string): Promise<Trace | undefined> {
+  // A distributed transport holds the messages of every process (on nats: the pipeline's stream).
+  const distributed = await runtime.transport.trace?.(traceId);
+  if (distributed) return { traceId, ...distributed };
+  for (const p of runtime.list()) {
+    const messages = p.traces.messages(traceId);
+    if (messages.length > 0) return { traceId, pipeline: p.name, messages, outputs: p.traces.tree(traceId) };
+  }
+  return undefined;
 }
 
 export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
@@ -157,16 +170,7 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
     return { total: p.deadLetterCount(), letters: p.deadLetters.toArray(limit) };
   });
 
-  app.get<{ Params: { traceId: string } }>("/api/traces/:traceId", async (req, reply) => {
-    // A distributed transport holds the messages of every process (on nats: the pipeline's stream).
-    const distributed = await runtime.transport.trace?.(req.params.traceId);
-    if (distributed) return { traceId: req.params.traceId, ...distributed };
-    for (const p of runtime.list()) {
-      const messages = p.traces.messages(req.params.traceId);
-      if (messages.length > 0) return { traceId: req.params.traceId, pipeline: p.name, messages, outputs: p.traces.tree(req.params.traceId) };
-    }
-    return notFound(reply, `trace ${req.params.traceId}`);
-  });
+  app.get<{ Params: { traceId: string } }>("/api/traces/:traceId", async (req, reply) => (await findTrace(runtime, req.params.traceId)) ?? notFound(reply, `trace ${req.params.traceId}`));
 
   // Sync entry points (io.http): the body is the payload, the reply the pipeline's output.
   app.post<{ Params: { name: string } }>("/pipelines/:name", async (req, reply) => {

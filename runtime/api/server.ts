@@ -5,7 +5,8 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Runtime } from "../runtime";
 import { editorRoutes } from "./editor";
-import { pipelineRoutes } from "./pipelines";
+import { findTrace, pipelineRoutes } from "./pipelines";
+import { binaryBytes } from "../binary-payload";
 import { stringify } from "../../sdk/json";
 import { v2Routes } from "./v2";
 import { packageRoutes } from "./packages";
@@ -37,6 +38,17 @@ async function contributedRoutes(app: FastifyInstance, runtime: Runtime): Promis
     dataDir: runtime.dataDir,
     service: (key) => runtime.services[key.name] as never,
     hasPipeline: (name) => runtime.get(name) !== undefined,
+    pipeline: (name) => {
+      const p = runtime.get(name);
+      return (
+        p && {
+          edges: p.compiled.edges,
+          edgeMessages: (edge, limit) => p.taps.read(edge, limit).messages,
+          recordInTrace: (message) => p.traces.record(message, binaryBytes(message.payload)),
+        }
+      );
+    },
+    trace: (traceId) => findTrace(runtime, traceId),
   });
 }
 
