@@ -19,6 +19,8 @@ type Options = {
   patch?: string;
   stride?: string;
   fill?: string;
+  height?: string;
+  width?: string;
   top: string;
   json?: boolean;
 };
@@ -31,7 +33,7 @@ const value = (raw: string | undefined) => (raw === undefined ? undefined : Numb
 function requestBody(opts: Options): Record<string, unknown> {
   const body: Record<string, unknown> = { method: opts.method, node: opts.node, target: value(opts.target) };
   if (opts.method === "kernel-shap") Object.assign(body, { samples: value(opts.samples), background: value(opts.background) });
-  else Object.assign(body, { patch: value(opts.patch), stride: value(opts.stride), fill: value(opts.fill) });
+  else Object.assign(body, { patch: value(opts.patch), stride: value(opts.stride), fill: value(opts.fill), height: value(opts.height), width: value(opts.width) });
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }
 
@@ -68,6 +70,8 @@ export default function register(program: Command, host: CommandHost): void {
     .option("--patch <px>", "occlusion: patch side")
     .option("--stride <px>", "occlusion: pixels between patches")
     .option("--fill <value>", 'occlusion: what covers a patch, a number or "mean"')
+    .option("--height <px>", "occlusion: image height, when the input's shape does not say")
+    .option("--width <px>", "occlusion: image width, when the input's shape does not say")
     .option("--top <n>", "attributions (or patches) printed", "10")
     .option("--url <url>", "runtime API", process.env.EVOFLOW_URL ?? "http://127.0.0.1:8080")
     .option("--token <token>", "API token (default: EVOFLOW_TOKEN, else <data>/token)")
