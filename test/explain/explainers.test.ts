@@ -46,7 +46,7 @@ describe("explain.kernel-shap", () => {
     const expected = linearShap(model, 2, x.data as Float32Array, background);
     Array.from(e.attributions.data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 4));
     expect(e.score).toBeCloseTo((reply.payload as Tensor).data[2] as number, 4);
-    expect(e.attributions.data.reduce((s: number, v: number) => s + v, 0)).toBeCloseTo(e.score - e.baseValue!, 4);
+    expect(Array.from(e.attributions.data).reduce((s, v) => s + v, 0)).toBeCloseTo(e.score - e.baseValue!, 4);
   });
 
   it("samples coalitions by the Shapley kernel when the features are too many, and is still exact on a linear model", async () => {
