@@ -3,13 +3,14 @@
  * a second and reports how many it saw, so the rate shown is the edge's true
  * rate; the panel draws a few times a second, so the page stays responsive.
  * Pause freezes the list; "Load past" reads the edge's ring back; a message
- * opens its trace, or is saved as a test case (hooks/useRecordCase.ts).
+ * opens its trace (TraceView.tsx), or is saved as a test case (hooks/useRecordCase.ts).
  */
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, tapSocketUrl, type Envelope, type Trace, type TraceNode } from "./api";
+import { api, tapSocketUrl, type Envelope } from "./api";
 import { defaultCaseName, type TappedEdge } from "./core/pipeline-tests";
 import { useRecordCase } from "./hooks/useRecordCase";
-import { findTensors, previewJson, TensorImage, TensorSummary } from "./TensorView";
+import { findTensors, previewJson, TensorSummary } from "./TensorView";
+import { TraceView } from "./TraceView";
 
 const KEEP = 200;
 const FLUSH_MS = 250;
@@ -174,66 +175,6 @@ function SaveAsTest({ pipeline, edge, selected, shown }: { pipeline: string; edg
           {outcome.text}
         </div>
       )}
-    </div>
-  );
-}
-
-function TraceTree({ nodes }: { nodes: TraceNode[] }) {
-  return (
-    <ul className="trace-tree">
-      {nodes.map((n) => (
-        <li key={n.id}>
-          <div className="trace-node">
-            <b>
-              {n.node}.{n.port}
-            </b>{" "}
-            <span className="muted">{new Date(n.ts).toISOString().slice(11, 23)}</span>
-            {n.model && <span className="badge">model {n.model.name}@{n.model.version}</span>}
-            <div className="trace-payload">
-              {findTensors(n.payload).slice(0, 1).map((t) => (
-                <TensorImage key={t.path} tensor={t} size={28} />
-              ))}
-              <span className="mono">{previewJson(n.payload).slice(0, 140)}</span>
-            </div>
-          </div>
-          {n.parents.length > 0 && <TraceTree nodes={n.parents} />}
-        </li>
-      ))}
-    </ul>
-  );
-}
-
-/** The provenance of a trace: each output with, below it, the messages it was made from. */
-export function TraceView({ traceId, onClose }: { traceId: string; onClose(): void }) {
-  const [trace, setTrace] = useState<Trace>();
-  const [error, setError] = useState<string>();
-  useEffect(() => {
-    api.trace(traceId).then(setTrace, (err: Error) => setError(err.message));
-  }, [traceId]);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [onClose]);
-  return (
-    <div className="modal-backdrop" onClick={onClose}>
-      <div className="modal" onClick={(e) => e.stopPropagation()} data-testid="trace-view">
-        <div className="modal-title">
-          Trace <span className="mono">{traceId}</span>
-          <button type="button" className="link" onClick={onClose}>
-            close
-          </button>
-        </div>
-        {error && <div className="field-problem">{error}</div>}
-        {trace && (
-          <>
-            <div className="muted">
-              pipeline {trace.pipeline} · {trace.messages.length} messages
-            </div>
-            <TraceTree nodes={trace.outputs} />
-          </>
-        )}
-      </div>
     </div>
   );
 }

@@ -7,7 +7,7 @@
  * kept in sessionStorage for the tab's lifetime and sent as `Authorization`.
  */
 // The API's answers as the SDK declares them (type-only: nothing of the runtime is bundled).
-import type { EdgeStatus, Message as Envelope, ModelCard, Problem, ServiceHistory, Trace, TraceNode } from "../../sdk";
+import type { EdgeStatus, Explanation, Message as Envelope, ModelCard, Problem, ServiceHistory, Trace, TraceNode } from "../../sdk";
 
 export type { EdgeStatus, Problem };
 
@@ -157,7 +157,7 @@ export interface PipelineStatus {
   edges: Record<string, EdgeStatus>;
 }
 
-export type { Envelope, Trace, TraceNode, ServiceHistory };
+export type { Envelope, Explanation, Trace, TraceNode, ServiceHistory };
 export type { Decision, GateCheck, GateReport, HistoryEntry, ModelCard } from "../../sdk";
 /** A history entry as the dashboard gets it: with its rollout in words. */
 export type ServiceHistoryEntry = ServiceHistory["entries"][number];
@@ -218,6 +218,9 @@ export const api = {
   tapMessages: (name: string, edge: string, limit: number) =>
     request<{ edge: string; total: number; messages: Envelope[] }>("GET", `/api/pipelines/${enc(name)}/edges/${enc(edge)}/messages?limit=${limit}`),
   trace: (traceId: string) => request<Trace>("GET", `/api/traces/${enc(traceId)}`),
+  /** Explains the trace's model call (nodes/explain/api.ts) and keeps the explanation in the trace. */
+  explain: (traceId: string, body: { method: Explanation["method"]; [option: string]: unknown }) =>
+    request<{ traceId: string; pipeline: string; messageId?: string; explanation: Explanation }>("POST", `/api/traces/${enc(traceId)}/explain`, body),
   serviceHistory: (name: string) => request<ServiceHistory>("GET", `/api/services/${enc(name)}/history`),
   modelCard: (name: string, version: string) => request<ModelCard>("GET", `/api/models/${enc(name)}/${enc(version)}/card`),
   packages: () => request<{ packages: PackageInfo[]; canManage: boolean }>("GET", "/api/packages"),
