@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Explanation, Message, Tensor } from "../../sdk";
-import { randomFloats } from "../fixtures/mlp";
+import { makeMlp, randomFloats } from "../fixtures/mlp";
 import { linearModel, linearShap, modelRuntime, scoringPipeline } from "./fixtures";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -62,6 +62,25 @@ describe("explain.kernel-shap", () => {
     expect(e.coalitions).toBe(202);
     const expected = linearShap(model, e.target, x.data as Float32Array, background);
     Array.from(e.attributions.data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 3));
+  });
+
+  it("on a nonlinear model, the enumerated values add up to f(x) − base (Shapley's efficiency), and sampling converges to them", async () => {
+    const mlp = makeMlp({ sizes: [6, 8, 2], seed: 5, hidden: "tanh" });
+    const background = [0, 1, 2].map((s) => Array.from(randomFloats(6, 400 + s, 2)));
+    const { running, entry } = await deployed(mlp.bytes, [
+      { id: "exact", type: "explain.kernel-shap", config: { model: "clf", background, target: 1 } },
+      { id: "sampled", type: "explain.kernel-shap", config: { model: "clf", background, target: 1, exactMaxFeatures: 1, samples: 8192 } },
+    ]);
+    const [reply] = await entry.invoke(row(6, 8));
+    const [{ payload: exact }] = await explanationsIn(running, reply.traceId, "exact");
+    const [{ payload: sampled }] = await explanationsIn(running, reply.traceId, "sampled");
+    expect(exact.exact).toBe(true);
+    expect(sampled.exact).toBe(false);
+    const values = Array.from(exact.attributions.data);
+    // Not additive: the values differ from the linear formula's, yet sum to the prediction's gap.
+    expect(values.reduce((s, v) => s + v, 0)).toBeCloseTo(exact.score - exact.baseValue!, 4);
+    const spread = Math.max(...values.map(Math.abs));
+    Array.from(sampled.attributions.data).forEach((v, i) => expect(Math.abs(v - values[i])).toBeLessThan(0.05 * spread));
   });
 
   it("without a fixed background, uses the inputs it saw before, and waits until it has backgroundSize of them", async () => {
