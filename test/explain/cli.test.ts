@@ -2,13 +2,14 @@
  * `evoflow explain <traceId>` as a user runs it: `evoflow run` serving a real linear ONNX model
  * from its data folder's registry, a request traced over HTTP, then the CLI explaining it.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import type { Explanation } from "../../sdk";
 import { tempDir } from "../agent/helpers";
+import { startEvoflow } from "../runtime/evoflow-process";
 import { linearModel, linearShap, scoringPipeline } from "./fixtures";
 
 describe("evoflow explain", () => {
@@ -26,16 +27,7 @@ describe("evoflow explain", () => {
     await registry.promote("clf", 1);
     await registry.close();
     writeFileSync(join(data, "scorer.json"), JSON.stringify(scoringPipeline("clf")));
-    server = spawn(process.execPath, ["bin/evoflow.js", "run", join(data, "scorer.json"), "--port", "0", "--data", data], { stdio: ["ignore", "pipe", "pipe"] });
-    url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      server.stdout!.on("data", (d) => {
-        out += d;
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      server.once("exit", (code) => reject(new Error(`evoflow run exited with ${code}`)));
-    });
+    ({ server, url } = await startEvoflow(["run", join(data, "scorer.json"), "--port", "0", "--data", data]));
     const token = readFileSync(join(data, "token"), "utf8").trim();
     for (const x of inputs) {
       const res = await fetch(`${url}/pipelines/scorer`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ dtype: "float32", shape: [1, 3], data: x }) });

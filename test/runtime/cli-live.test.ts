@@ -1,11 +1,12 @@
 /**
  * `evoflow run`, `tap` and `trace` as a user runs them: real processes over HTTP.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEvoflow } from "./evoflow-process";
 
 describe("evoflow run, tap and trace", () => {
   let server: ChildProcess;
@@ -14,16 +15,7 @@ describe("evoflow run, tap and trace", () => {
 
   beforeAll(async () => {
     data = mkdtempSync(join(tmpdir(), "evoflow-cli-"));
-    server = spawn(process.execPath, ["bin/evoflow.js", "run", "pipelines/hello-http.json", "--port", "0", "--data", data], { stdio: ["ignore", "pipe", "pipe"] });
-    url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      server.stdout!.on("data", (d) => {
-        out += d;
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      server.once("exit", (code) => reject(new Error(`evoflow run exited with ${code}`)));
-    });
+    ({ server, url } = await startEvoflow(["run", "pipelines/hello-http.json", "--port", "0", "--data", data]));
   });
   afterAll(() => {
     server.kill("SIGTERM");
