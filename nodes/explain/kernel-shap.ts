@@ -13,7 +13,7 @@
  *   Sampling by the kernel makes every sample's weight equal, so the fit is ordinary least squares.
  * For an additive model (a linear one) v is linear in z, so both give φᵢ = wᵢ(xᵢ − mean(bᵢ)).
  */
-import { Matrix, solve } from "ml-matrix";
+import { Matrix, SingularValueDecomposition } from "ml-matrix";
 import { seededRandom } from "../../sdk";
 
 /** Scores rows (each a full input, features in order): the explained output of the model for each. */
@@ -139,7 +139,7 @@ function shapleyFormula(m: number, masks: Mask[], values: Float64Array): Float64
 /**
  * Least squares of v(z) − v(∅) on z with Σφ = f(x) − v(∅), the last feature eliminated:
  * v(z) − v(∅) − z_M·Δ = Σ_{i<M} φᵢ(zᵢ − z_M). SVD, so a sample that leaves some feature
- * undetermined still gets the least-norm answer rather than an error.
+ * undetermined (fewer samples than features) still gets the least-norm answer rather than an error.
  */
 function constrainedFit(m: number, masks: Mask[], values: Float64Array, base: number, full: number): Float64Array {
   const delta = full - base;
@@ -153,7 +153,8 @@ function constrainedFit(m: number, masks: Mask[], values: Float64Array, base: nu
     for (let i = 0; i < m - 1; i++) a.set(r, i, mask[i] - last);
     y.set(r, 0, values[r + 2] - base - last * delta);
   });
-  const fitted = solve(a, y, true).getColumn(0);
+  // Transposed when there are fewer samples than features (the fit is then the least-norm one of many).
+  const fitted = new SingularValueDecomposition(a, { autoTranspose: true }).solve(y).getColumn(0);
   const phi = new Float64Array(m);
   phi.set(fitted);
   phi[m - 1] = delta - fitted.reduce((s, v) => s + v, 0);

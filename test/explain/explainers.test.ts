@@ -64,6 +64,15 @@ describe("explain.kernel-shap", () => {
     Array.from(e.attributions.data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 3));
   });
 
+  it("with fewer coalitions than features still answers, its values adding up to f(x) − base", async () => {
+    const model = linearModel(40, 2, 29);
+    const { running, entry } = await deployed(model.bytes, [{ id: "shap", type: "explain.kernel-shap", config: { model: "clf", background: [Array.from(randomFloats(40, 9))], samples: 16 } }]);
+    const [reply] = await entry.invoke(row(40, 4));
+    const [{ payload: e }] = await explanationsIn(running, reply.traceId, "shap");
+    expect(e.coalitions).toBe(18);
+    expect(Array.from(e.attributions.data).reduce((s, v) => s + v, 0)).toBeCloseTo(e.score - e.baseValue!, 3);
+  });
+
   it("on a nonlinear model, the enumerated values add up to f(x) − base (Shapley's efficiency), and sampling converges to them", async () => {
     const mlp = makeMlp({ sizes: [6, 8, 2], seed: 5, hidden: "tanh" });
     const background = [0, 1, 2].map((s) => Array.from(randomFloats(6, 400 + s, 2)));
