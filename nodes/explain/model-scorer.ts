@@ -45,6 +45,7 @@ export async function modelScorer(models: ModelService, model: { name: string; v
   if (!d.outputs.some((o) => o.name === output)) throw new Error(`model ${model.name}@${model.version} has no output "${output}"`);
   const x = tensorValues(example, "the explained input");
   const shape = example.shape;
+  if (shape[0] > 1 && inputSpec.shape[0] === -1) throw new Error(`explainers explain one row at a time: the input is a batch of ${shape[0]} (shape [${shape}])`);
   const batched = shape[0] === 1 && inputSpec.shape[0] === -1;
   const Data = example.dtype === "float64" ? Float64Array : Float32Array;
   let evaluations = 0;

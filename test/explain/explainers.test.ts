@@ -112,6 +112,9 @@ describe("explain.kernel-shap", () => {
     await running.idle();
     expect(reply.source.model).toEqual({ name: "clf", version: 1 });
     expect(running.deadLetters.toArray().at(-1)!.reason).toContain("background row 0 has 3 features, the input 4");
+    await entry.invoke({ dtype: "float32", shape: [2, 4], data: new Float32Array(8) });
+    await running.idle();
+    expect(running.deadLetters.toArray().at(-1)!.reason).toContain("explainers explain one row at a time: the input is a batch of 2 (shape [2,4])");
   });
 });
 
