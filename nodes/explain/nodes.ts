@@ -4,7 +4,7 @@
  * adding latency to the request path. What it emits is a message of the request's trace (its
  * parent is the input explained), so `evoflow trace` and the editor's trace view show it.
  */
-import { defineNode, parseModelRef, port, Ring, z, type ModelService, type NodeContext, type Tensor } from "../../sdk";
+import { defineNode, parseModelRef, port, Ring, z, type Explanation, type Message, type NodeContext, type NodeInstance, type Tensor } from "../../sdk";
 import { models as modelsService } from "../services";
 import { explainWithOcclusion, explainWithShap, occlusionOptions, shapOptions } from "./explain";
 import { modelScorer, tensorValues } from "./model-scorer";
@@ -31,13 +31,33 @@ const shapConfig = shapOptions.extend({
 
 const occlusionConfig = occlusionOptions.extend(modelFields);
 
-/** The version a node explains now: pinned, or the champion, followed as the model node follows it. */
-async function followModel(ctx: NodeContext, models: ModelService, reference: string) {
-  const { name, ref } = parseModelRef(reference, "champion");
+/**
+ * An explainer's instance: the model version it explains now (pinned, or the champion, followed
+ * as the model node follows it), one message in `every` explained (of those `explain` does not
+ * skip by answering undefined), the explanation emitted in the message's trace.
+ */
+async function explainerInstance(
+  ctx: NodeContext,
+  cfg: { model: string; every: number },
+  explain: (message: Message, model: { name: string; version: number }, due: () => boolean) => Promise<Explanation | undefined>,
+  status: () => Record<string, unknown> = () => ({}),
+): Promise<NodeInstance> {
+  const models = ctx.service(modelsService);
+  const { name, ref } = parseModelRef(cfg.model, "champion");
   let version = await models.resolve(name, ref);
   const unwatch = ref === "champion" ? models.watchChampion(name, (v) => v !== undefined && (version = v)) : undefined;
-  ctx.log("debug", `explaining ${name}@${version}`);
-  return { current: () => ({ name, version }), stop: () => unwatch?.() };
+  let seen = 0;
+  let explained = 0;
+  return {
+    async onMessage(_port, message, emit) {
+      const explanation = await explain(message, { name, version }, () => seen++ % cfg.every === 0);
+      if (!explanation) return;
+      explained++;
+      await emit("out", explanation, { model: explanation.model });
+    },
+    stop: () => unwatch?.(),
+    status: () => ({ model: `${name}@${version}`, explained, ...status() }),
+  };
 }
 
 const explanationOut = { out: port.record("explanation") };
@@ -54,29 +74,23 @@ export const kernelShapNode = defineNode({
   outputs: explanationOut,
   config: shapConfig,
   services: [modelsService],
-  create: async (ctx, cfg) => {
+  create: (ctx, cfg) => {
     const models = ctx.service(modelsService);
-    const model = await followModel(ctx, models, cfg.model);
     const fixed = cfg.background?.map((row) => Float64Array.from(row));
     const recent = new Ring<Float64Array>(cfg.backgroundSize);
-    let seen = 0;
-    let explained = 0;
-    return {
-      async onMessage(_port, message, emit) {
+    return explainerInstance(
+      ctx,
+      cfg,
+      async (message, model, due) => {
         const input = message.payload as Tensor;
-        const x = tensorValues(input, "the input");
         const background = fixed ?? recent.toArray();
-        const ready = fixed !== undefined || background.length === cfg.backgroundSize;
-        recent.push(x);
-        if (!ready || seen++ % cfg.every !== 0) return;
-        const scorer = await modelScorer(models, model.current(), input, cfg);
-        const explanation = await explainWithShap(scorer, background, cfg);
-        explained++;
-        await emit("out", explanation, { model: scorer.model });
+        recent.push(tensorValues(input, "the input"));
+        // Until the background is full, messages only fill it.
+        if ((!fixed && background.length < cfg.backgroundSize) || !due()) return undefined;
+        return explainWithShap(await modelScorer(models, model, input, cfg), background, cfg);
       },
-      stop: () => model.stop(),
-      status: () => ({ model: `${model.current().name}@${model.current().version}`, explained, background: fixed ? fixed.length : `${Math.min(recent.total, cfg.backgroundSize)}/${cfg.backgroundSize}` }),
-    };
+      () => ({ background: fixed ? fixed.length : `${Math.min(recent.total, cfg.backgroundSize)}/${cfg.backgroundSize}` }),
+    );
   },
 });
 
@@ -92,21 +106,10 @@ export const occlusionNode = defineNode({
   outputs: explanationOut,
   config: occlusionConfig,
   services: [modelsService],
-  create: async (ctx, cfg) => {
+  create: (ctx, cfg) => {
     const models = ctx.service(modelsService);
-    const model = await followModel(ctx, models, cfg.model);
-    let seen = 0;
-    let explained = 0;
-    return {
-      async onMessage(_port, message, emit) {
-        if (seen++ % cfg.every !== 0) return;
-        const scorer = await modelScorer(models, model.current(), message.payload as Tensor, cfg);
-        const explanation = await explainWithOcclusion(scorer, cfg);
-        explained++;
-        await emit("out", explanation, { model: scorer.model });
-      },
-      stop: () => model.stop(),
-      status: () => ({ model: `${model.current().name}@${model.current().version}`, explained }),
-    };
+    return explainerInstance(ctx, cfg, async (message, model, due) =>
+      due() ? explainWithOcclusion(await modelScorer(models, model, message.payload as Tensor, cfg), cfg) : undefined,
+    );
   },
 });

@@ -145,6 +145,16 @@ describe("explain.occlusion", () => {
     expect(map[side * side - 1]).toBe(0);
   });
 
+  it("explains one message in `every`, and its status counts them", async () => {
+    const model = linearModel(side * side, 2, 17, weights);
+    const { running, entry } = await deployed(model.bytes, [{ id: "occ", type: "explain.occlusion", config: { model: "clf", every: 2, target: 1 } }]);
+    const traces: string[] = [];
+    for (let i = 0; i < 3; i++) traces.push((await entry.invoke(image()))[0].traceId);
+    const counts = await Promise.all(traces.map(async (t) => (await explanationsIn(running, t, "occ")).length));
+    expect(counts).toEqual([1, 0, 1]);
+    expect(running.status().nodes.occ).toMatchObject({ model: "clf@1", explained: 2 });
+  });
+
   it("refuses an input it cannot see as an image, naming what to set", async () => {
     const model = linearModel(10, 2, 19);
     const { running, entry } = await deployed(model.bytes, [{ id: "occ", type: "explain.occlusion", config: { model: "clf" } }]);
