@@ -50,7 +50,8 @@ async function runEvoflow(n: number, mode: "sync" | "async"): Promise<SideResult
     prev = `t${i}.out`;
   }
   edges.push({ from: prev, to: "sink.in", mode });
-  const running = await runtime.deploy({ apiVersion: "evoflow/v1", name: "bench", nodes, edges });
+  // A chunk's requests are all in flight at once: above the default in-flight limit (runtime/overload.ts).
+  const running = await runtime.deploy({ apiVersion: "evoflow/v1", name: "bench", nodes, edges, settings: { maxInFlight: CHUNK } });
   const entry = running.entrypoints.get("bench")!;
   const send = async (count: number) => {
     for (let done = 0; done < count; done += CHUNK) {

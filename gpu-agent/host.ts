@@ -79,6 +79,7 @@ export class ModelHost extends EventEmitter {
       assigned: () => this.entries.size,
       usedBytes: () => this.used,
       budgetBytes: this.memoryBytes,
+      cost: options.cost,
     });
   }
 
@@ -134,7 +135,7 @@ export class ModelHost extends EventEmitter {
       key, name: input.name, version: input.version, artifactPath, artifactBytes: bytes.length,
       memoryBytes: input.memoryBytes ?? Math.ceil(bytes.length * this.memoryFactor + this.memoryOverhead),
       memoryDeclared: input.memoryBytes !== undefined,
-      inputs, outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, retireWhenIdle: false,
+      inputs, outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, cpuSeconds: 0, retireWhenIdle: false,
     };
     this.entries.set(key, entry);
     return this.info(entry);
@@ -209,7 +210,7 @@ export class ModelHost extends EventEmitter {
     try {
       if (entry.state !== "resident") await this.ensureResident(entry);
       entry.lastUsed = performance.now();
-      return await entry.loaded!.run(inputs, outputs);
+      return await entry.loaded!.run(inputs, outputs, entry);
     } finally {
       entry.inFlight--;
       entry.lastUsed = performance.now();
@@ -389,7 +390,7 @@ export class ModelHost extends EventEmitter {
   private info(e: Entry): ModelInfo {
     return {
       name: e.name, version: e.version, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
-      inFlight: e.inFlight, requests: e.requests, loads: e.loads, evictions: e.evictions,
+      inFlight: e.inFlight, requests: e.requests, cpuSeconds: e.cpuSeconds, loads: e.loads, evictions: e.evictions,
       lastUsed: e.lastUsed ? new Date(performance.timeOrigin + e.lastUsed).toISOString() : undefined,
       lastLoadMs: e.lastLoadMs, loadRssDeltaBytes: e.loadRssDeltaBytes, inputs: e.inputs, outputs: e.outputs,
     };

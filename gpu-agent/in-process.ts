@@ -8,13 +8,14 @@
  * over NATS instead, placed by the scheduler in gpu-agent/nats.ts.
  */
 import { join } from "node:path";
+import type { CostModel } from "../sdk/cost";
 import type { ModelRegistry } from "../sdk/registry";
 import { ModelHost } from "./host";
 import { parseSize } from "./sizes";
 import { OnnxRuntimeBackend } from "./onnxruntime";
 import { LocalModels, type ModelService } from "./service";
 
-export function createInProcessAgent(options: { dataDir: string; registry: ModelRegistry; memory?: string }): LocalModels {
+export function createInProcessAgent(options: { dataDir: string; registry: ModelRegistry; memory?: string; cost?: CostModel }): LocalModels {
   const env = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
   const backend = new OnnxRuntimeBackend({ intraOpThreads: env("EVOFLOW_AGENT_INTRA_OP_THREADS"), workers: env("EVOFLOW_AGENT_WORKERS") });
   const host = new ModelHost({
@@ -22,11 +23,12 @@ export function createInProcessAgent(options: { dataDir: string; registry: Model
     memoryBytes: parseSize(options.memory ?? process.env.EVOFLOW_AGENT_MEMORY ?? "2GB"),
     cacheDir: join(options.dataDir, "agent-cache"),
     source: LocalModels.registrySource(options.registry),
+    cost: options.cost,
   });
   return new LocalModels(host, options.registry);
 }
 
-export async function createModelService(options: { dataDir: string; registry: ModelRegistry }): Promise<ModelService> {
+export async function createModelService(options: { dataDir: string; registry: ModelRegistry; cost?: CostModel }): Promise<ModelService> {
   const natsUrl = process.env.EVOFLOW_AGENTS_NATS;
   if (!natsUrl) return createInProcessAgent(options);
   // The NATS client loads only when agents are on NATS.

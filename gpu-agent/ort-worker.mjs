@@ -4,7 +4,7 @@
 // not stall requests to models that are already resident. Plain JavaScript so it needs
 // no TypeScript loader in the worker. onnxruntime's telemetry is off here too: the
 // backend (onnx/ort.ts) sets the process's environment before it starts a worker.
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
@@ -55,6 +55,32 @@ async function atNiceness(niceness, work) {
   }
 }
 
+// The CPU of a run, as gpu-agent/run-cpu.ts measures it (see there why this brackets the run).
+// /proc/thread-self is opened here, in the worker, so it is this thread's.
+let schedstat;
+try {
+  schedstat = openSync("/proc/thread-self/schedstat", "r");
+} catch {
+  schedstat = undefined;
+}
+const schedstatBuffer = Buffer.alloc(128);
+function threadCpuNs() {
+  if (schedstat === undefined) return 0;
+  const n = readSync(schedstat, schedstatBuffer, 0, schedstatBuffer.length, 0);
+  return Number(schedstatBuffer.toString("latin1", 0, n).split(" ", 1)[0]);
+}
+function measuredRun(start) {
+  return new Promise((resolve, reject) => {
+    let from = 0;
+    setImmediate(() => (from = threadCpuNs()));
+    const running = start();
+    setImmediate(() => {
+      const cpuSeconds = (threadCpuNs() - from) / 1e9;
+      running.then((result) => resolve({ result, cpuSeconds }), reject);
+    });
+  });
+}
+
 function reply(id, result, transfer = []) {
   parentPort.postMessage({ id, result }, transfer);
 }
@@ -71,14 +97,14 @@ parentPort.on("message", async ({ id, call: msg }) => {
       if (!session) throw new Error(`model ${msg.key} is not loaded in this worker`);
       const feeds = {};
       for (const [name, t] of Object.entries(msg.inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, t.shape);
-      const results = msg.outputs ? await session.run(feeds, msg.outputs) : await session.run(feeds);
+      const { result: results, cpuSeconds } = await measuredRun(() => (msg.outputs ? session.run(feeds, msg.outputs) : session.run(feeds)));
       const out = {};
       const transfer = [];
       for (const [name, t] of Object.entries(results)) {
         out[name] = { dtype: t.type, shape: [...t.dims], data: t.data };
         if (ArrayBuffer.isView(t.data)) transfer.push(t.data.buffer);
       }
-      reply(id, out, transfer);
+      reply(id, { outputs: out, cpuSeconds }, transfer);
     } else if (msg.type === "unload") {
       const session = sessions.get(msg.key);
       sessions.delete(msg.key);

@@ -16,6 +16,7 @@ import { SecretStore } from "../secrets";
 import { createMessage, newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
 import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../../sdk/contract";
 import { NodeStats, type Metrics, type MetricsSource } from "../metrics";
+import { syncSegments } from "../cpu-accounting";
 import { Admission, requestPathBlockEdges } from "../overload";
 import { DEFAULT_MAX_IN_FLIGHT } from "../schema";
 import { payloadProblem, type PortType } from "../../sdk/ports";
@@ -216,6 +217,7 @@ export class RunningPipeline implements MetricsSource {
         return this.toDeadLetter(node, port, undefined, reason, createMessage({ pipeline: this.name, node: nodeId, port }, payload));
       },
       signal: this.abort.signal,
+      accountCpu: (seconds) => this.nodes.get(nodeId)?.stats.cpu.addExternal(seconds),
     };
   }
 
@@ -232,16 +234,22 @@ export class RunningPipeline implements MetricsSource {
       return this.fail(node, edge, message, new NodeError(node.compiled.id, port, `payload does not match input ${node.compiled.id}.${port}: ${problem}`));
     node.stats.in++;
     const started = performance.now();
+    // CPU is charged for the synchronous segment only (runtime/cpu-accounting.ts says why).
+    const outer = syncSegments.open(node.stats.cpu, started);
     const invocation: Invocation = { replies: wantsReply ? [] : undefined, pending: undefined };
     let result: void | Promise<void> | undefined;
     try {
       result = node.instance.onMessage?.(port, message, this.emitter(node, message, invocation));
     } catch (err) {
-      node.stats.observeLatency((performance.now() - started) / 1000);
+      const now = performance.now();
+      syncSegments.close(node.stats.cpu, outer, started, now);
+      node.stats.observeLatency((now - started) / 1000);
       return this.fail(node, edge, message, err);
     }
+    const now = performance.now();
+    syncSegments.close(node.stats.cpu, outer, started, now);
     if (!result && !invocation.pending) {
-      node.stats.observeLatency((performance.now() - started) / 1000);
+      node.stats.observeLatency((now - started) / 1000);
       return invocation.replies ?? NO_REPLY;
     }
     return this.settle(node, edge, message, result, invocation, started);
@@ -380,7 +388,7 @@ export class RunningPipeline implements MetricsSource {
   status(): { nodes: Record<string, Record<string, unknown>>; edges: Record<string, EdgeStatus> } {
     const nodes: Record<string, Record<string, unknown>> = {};
     for (const [id, n] of this.nodes)
-      nodes[id] = { type: n.compiled.def.type, in: n.stats.in, out: n.stats.out, errors: n.stats.errors, ...n.instance.status?.() };
+      nodes[id] = { type: n.compiled.def.type, in: n.stats.in, out: n.stats.out, errors: n.stats.errors, cpuSeconds: n.stats.cpu.cpuSeconds, ...n.instance.status?.() };
     const edges: Record<string, EdgeStatus> = {};
     for (const e of this.compiled.edges)
       edges[e.id] = { mode: e.mode, ...this.options.transport.edgeStats(e), tapped: this.taps.read(e.id, 0).total };
