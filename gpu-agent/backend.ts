@@ -19,7 +19,7 @@ export interface LoadRequest {
   overcommitted: boolean;
 }
 
-/** Where a backend adds the CPU a run took on this machine (gpu-agent/run-cpu.ts). */
+/** Where a backend adds the CPU a run took on this machine (onnx/run-cpu.ts). */
 export interface RunAccount {
   cpuSeconds: number;
 }

@@ -55,7 +55,7 @@ export function hostMetrics(host: HostView) {
       collect() { this.set(host.budgetBytes); },
     }),
     modelCpu: new Counter({
-      name: "evoflow_model_cpu_seconds_total", help: "CPU seconds of a model version's runs on this machine (the running thread's own CPU time)", labelNames: ["model", "version"], registers: [],
+      name: "evoflow_model_cpu_seconds_total", help: "CPU seconds of a model version's runs on this machine (process CPU bracketing each run, onnx/run-cpu.ts)", labelNames: ["model", "version"], registers: [],
       collect() {
         this.reset();
         for (const e of host.entries()) if (e.requests > 0) this.inc({ model: e.name, version: String(e.version) }, e.cpuSeconds);

@@ -58,7 +58,7 @@ export interface Entry {
   loads: number;
   evictions: number;
   requests: number;
-  /** CPU seconds its runs took on this machine (gpu-agent/run-cpu.ts); 0 on Triton. */
+  /** CPU seconds its runs took on this machine (onnx/run-cpu.ts); 0 on Triton. */
   cpuSeconds: number;
   lastLoadMs?: number;
   loadRssDeltaBytes?: number;

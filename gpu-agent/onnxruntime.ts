@@ -14,7 +14,7 @@ import { splitWeights } from "../onnx/external-weights";
 import { PROJECT_ROOT } from "../runtime/paths";
 import type { DType, Tensor } from "../sdk/ports";
 import type { Backend, LoadedModel, LoadRequest, RunAccount } from "./backend";
-import { measuredRun } from "./run-cpu";
+import { measuredRun } from "../onnx/run-cpu";
 import { IdleClass } from "./idle-class";
 
 function machineHasNvidiaGpu(): boolean {

@@ -4,7 +4,7 @@
 // not stall requests to models that are already resident. Plain JavaScript so it needs
 // no TypeScript loader in the worker. onnxruntime's telemetry is off here too: the
 // backend (onnx/ort.ts) sets the process's environment before it starts a worker.
-import { openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
@@ -55,27 +55,18 @@ async function atNiceness(niceness, work) {
   }
 }
 
-// The CPU of a run, as gpu-agent/run-cpu.ts measures it (see there why this brackets the run).
-// /proc/thread-self is opened here, in the worker, so it is this thread's.
-let schedstat;
-try {
-  schedstat = openSync("/proc/thread-self/schedstat", "r");
-} catch {
-  schedstat = undefined;
-}
-const schedstatBuffer = Buffer.alloc(128);
-function threadCpuNs() {
-  if (schedstat === undefined) return 0;
-  const n = readSync(schedstat, schedstatBuffer, 0, schedstatBuffer.length, 0);
-  return Number(schedstatBuffer.toString("latin1", 0, n).split(" ", 1)[0]);
+// The CPU of a run, as onnx/run-cpu.ts measures it (see there why this brackets the run).
+function cpuMicroseconds() {
+  const used = process.cpuUsage();
+  return used.user + used.system;
 }
 function measuredRun(start) {
   return new Promise((resolve, reject) => {
     let from = 0;
-    setImmediate(() => (from = threadCpuNs()));
+    setImmediate(() => (from = cpuMicroseconds()));
     const running = start();
     setImmediate(() => {
-      const cpuSeconds = (threadCpuNs() - from) / 1e9;
+      const cpuSeconds = (cpuMicroseconds() - from) / 1e6;
       running.then((result) => resolve({ result, cpuSeconds }), reject);
     });
   });

@@ -66,7 +66,8 @@ export class Runtime {
     this.metrics = new Metrics(options.cost);
     this.types = options.nodeTypes ?? defaultNodeTypes;
     // `metrics` is every runtime's own: counters nodes add to this runtime's /metrics.
-    this.services = { ...options.services, metrics: this.metrics.service };
+    // `cost` too: the settings and energy rate that price CPU-seconds (the CL gate uses them).
+    this.services = { ...options.services, metrics: this.metrics.service, cost: this.metrics.cost };
     this.dataDir = options.dataDir ?? ".evoflow";
     this.secrets = new SecretStore(this.dataDir);
     this.grants = new Set(options.grants ?? DEFAULT_GRANTS);
