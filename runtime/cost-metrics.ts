@@ -6,9 +6,15 @@
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 import { per1000, type CostModel } from "../sdk/cost";
-import type { MetricsSource } from "./metrics";
+import type { CpuAccount } from "./cpu-accounting";
 
-export function registerCostMetrics(registry: Registry, sources: ReadonlySet<MetricsSource>, cost: CostModel): void {
+/** What this reads of runtime/metrics.ts's sources (a structural type: that module imports this one). */
+interface CpuSource {
+  pipeline: string;
+  nodeStats(): Iterable<[string, { in: number; cpu: CpuAccount }]>;
+}
+
+export function registerCostMetrics(registry: Registry, sources: ReadonlySet<CpuSource>, cost: CostModel): void {
   const registers = [registry];
   new Counter({
     name: "evoflow_node_cpu_seconds_total",
