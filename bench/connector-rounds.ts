@@ -49,6 +49,36 @@ export function sideInChild(file: string, side: Side, args: string[]): { result:
   return { result, stop: () => child.stdin.end("stop\n") };
 }
 
+/** Counts the messages reaching the output, for `timedSide`: call `count()` on each. */
+export class Arrivals {
+  seen = 0;
+  first = 0;
+  private all: () => void = () => {};
+  readonly done = new Promise<void>((r) => (this.all = r));
+
+  constructor(readonly expected: number) {}
+
+  count(): void {
+    if (this.seen++ === 0) this.first = performance.now();
+    if (this.seen === this.expected) this.all();
+  }
+}
+
+/**
+ * Runs a side in a child until every message arrived (or the child ends), then stops it: the
+ * run's figures, timed from the first arrival to the last, with progress every 5 s.
+ */
+export async function timedSide(file: string, which: Side, args: string[], arrivals: Arrivals, label: string): Promise<SideRun> {
+  const n = arrivals.expected;
+  const child = sideInChild(file, which, args);
+  const progress = setInterval(() => process.stderr.write(`${label}: ${arrivals.seen}/${n}\n`), 5000);
+  await Promise.race([arrivals.done, child.result]).finally(() => clearInterval(progress));
+  const seconds = (performance.now() - arrivals.first) / 1000;
+  child.stop();
+  const { peakRssMB, cpuSeconds } = await child.result;
+  return { side: which, messages: n, seconds, msgsPerSecond: (n - 1) / seconds, peakRssMB, cpuMicrosPerMessage: (cpuSeconds * 1e6) / n };
+}
+
 /** Resolves when the parent says stop (a line on stdin). */
 export const stopped = () => new Promise<void>((resolve) => process.stdin.once("data", () => resolve()));
 

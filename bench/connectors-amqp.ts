@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "amqplib";
 import { RabbitMQ } from "../test/connectors/rabbitmq";
-import { arg, reportSide, sideArgs, sideInChild, stopped, writeReport, type Side, type SideRun } from "./connector-rounds";
+import { arg, Arrivals, reportSide, sideArgs, stopped, timedSide, writeReport, type Side, type SideRun } from "./connector-rounds";
 
 const PREFETCH = 100;
 
@@ -73,21 +73,10 @@ async function main(): Promise<void> {
           for (let j = i; j < Math.min(n, i + 1000); j++) channel.sendToQueue(inQueue, payload, { persistent: false });
           await channel.waitForConfirms();
         }
-        let seen = 0;
-        let first = 0;
-        let all: () => void = () => {};
-        const arrived = new Promise<void>((r) => (all = r));
-        const counter = await channel.consume(outQueue, () => {
-          if (seen++ === 0) first = performance.now();
-          if (seen === n) all();
-        }, { noAck: true });
-        const child = sideInChild(import.meta.filename, which, [broker.url, inQueue, outQueue]);
-        await Promise.race([arrived, child.result]);
-        const seconds = (performance.now() - first) / 1000;
-        child.stop();
-        const { peakRssMB, cpuSeconds } = await child.result;
+        const arrivals = new Arrivals(n);
+        const counter = await channel.consume(outQueue, () => arrivals.count(), { noAck: true });
+        runs.push(await timedSide(import.meta.filename, which, [broker.url, inQueue, outQueue], arrivals, `${which} round ${round}`));
         await channel.cancel(counter.consumerTag);
-        runs.push({ side: which, messages: n, seconds, msgsPerSecond: (n - 1) / seconds, peakRssMB, cpuMicrosPerMessage: (cpuSeconds * 1e6) / n });
         await channel.deleteQueue(inQueue);
         await channel.deleteQueue(outQueue);
       }

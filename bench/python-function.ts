@@ -26,7 +26,7 @@ import { encodeMessage } from "../python/frames";
 import { createPythonWorkers } from "../python/pool";
 import { Runtime } from "../runtime/runtime";
 import type { PythonPool, PythonWorkers } from "../sdk";
-import { benchDir, machine, mb, numberArg, round } from "./agent-bench-lib";
+import { benchDir, machine, mb, numberArg, procRss, round } from "./agent-bench-lib";
 
 const count = numberArg("count", 2000);
 const rounds = numberArg("rounds", 5);
@@ -79,7 +79,6 @@ function rawEcho() {
 
 /** CPU time of every thread of a process, ns (the scheduler's own count: exact, where /proc/pid/stat counts 10 ms ticks). */
 const cpuNs = (pid: number) => readdirSync(`/proc/${pid}/task`).reduce((sum, t) => sum + Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]), 0);
-const procKb = (pid: number, field: "VmHWM") => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) * 1024;
 
 const workers = createPythonWorkers();
 const pool = workers.pool({ source: { code: IDENTITY, filename: "<bench>" }, function: "process", workers: 1, timeoutMs: 10_000, pipeline: "bench", node: "pool" });
@@ -153,7 +152,7 @@ for (const p of Object.keys(payloads) as Payload[]) {
 // What the node emitted came back whole: the bench measured round trips, not dropped messages.
 const letters = runtime.get("bench-python")!.deadLetters.toArray();
 if (letters.length > 0) throw new Error(`python.function dead-lettered: ${letters[0].reason}`);
-const workerPeak = procKb(pool.pids()[0], "VmHWM");
+const workerPeak = procRss(pool.pids()[0], "VmHWM");
 await runtime.close();
 await pool.close();
 await echo.close();

@@ -12,13 +12,13 @@
  * Run: node --import tsx bench/worker-rss.ts [--requests 5000]
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { FsModelRegistry } from "../runtime/registry/fs";
 import { makeMlp, randomFloats } from "../test/fixtures/mlp";
 import { freePort, NatsServer } from "../test/nats/server";
-import { benchDir, machine, numberArg, round } from "./agent-bench-lib";
+import { benchDir, machine, numberArg, procRss, round } from "./agent-bench-lib";
 
 const requests = numberArg("requests", 5000);
 const ROOT = resolve(benchDir, "..");
@@ -26,10 +26,7 @@ const BIN = join(ROOT, "bin/evoflow.js");
 const KINDS = ["transforms", "jsonata", "model"] as const;
 type Kind = (typeof KINDS)[number];
 
-function status(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? round(Number(m[1]) / 1024, 1) : NaN;
-}
+const status = (pid: number, field: "VmRSS" | "VmHWM") => round(procRss(pid, field) / 2 ** 20, 1);
 
 function start(args: string[], ready: RegExp, env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--max-semi-space-size=32", BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });

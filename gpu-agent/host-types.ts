@@ -1,10 +1,18 @@
 /** The model host's public shapes, and the entry it keeps per model version (gpu-agent/host.ts). */
 import type { CostModel } from "../sdk/cost";
+import type { ModelFormat } from "../sdk/registry";
 import type { Backend, LoadedModel } from "./backend";
 import type { TensorSpec } from "./tensors";
 
-/** Where the host fetches a model it is asked for but was not given (the registry, another agent…). */
-export type ArtifactSource = (name: string, version: number) => Promise<Uint8Array | undefined>;
+/** An artifact with what the host needs to know of it beside its bytes (a registry record's format and given signature). */
+export interface SourcedArtifact {
+  bytes: Uint8Array;
+  format: ModelFormat;
+  signature?: { inputs: TensorSpec[]; outputs: TensorSpec[] };
+}
+
+/** Where the host fetches a model it is asked for but was not given (the registry, another agent…); bare bytes are an ONNX file. */
+export type ArtifactSource = (name: string, version: number) => Promise<Uint8Array | SourcedArtifact | undefined>;
 
 export interface ModelHostOptions {
   backend: Backend;
@@ -30,8 +38,12 @@ export interface ModelHostOptions {
 export interface AssignInput {
   name: string;
   version: number;
-  /** The ONNX file's bytes, or a path to it. */
+  /** The artifact's bytes, or a path to it. */
   artifact: Uint8Array | string;
+  /** Default "onnx". */
+  format?: ModelFormat;
+  /** Inputs and outputs of a non-ONNX model, when known; else the backend reads them from the model (Backend.inspect). */
+  signature?: { inputs: TensorSpec[]; outputs: TensorSpec[] };
   /** Declared memory need, bytes; estimated from the artifact when absent. */
   memoryBytes?: number;
 }
@@ -42,6 +54,7 @@ export interface Entry {
   key: string;
   name: string;
   version: number;
+  format: ModelFormat;
   artifactPath: string;
   artifactBytes: number;
   memoryBytes: number;
@@ -69,6 +82,7 @@ export interface Entry {
 export interface ModelInfo {
   name: string;
   version: number;
+  format: ModelFormat;
   state: ModelState;
   memoryBytes: number;
   memoryDeclared: boolean;

@@ -5,13 +5,15 @@
  * routes the agent owns.
  */
 export type { Backend } from "./backend";
-export { CapacityError, ModelHost, ModelNotFoundError } from "./host";
+export { ByFormat } from "./by-format";
+export { CapacityError, ExecNotAllowedError, ModelHost, ModelNotFoundError } from "./host";
 export { formatSize, parseSize } from "./sizes";
 export { createModelService } from "./in-process";
 export type { NatsAgent } from "./nats";
 /** Loaded on demand: a runtime that never joins agents over NATS does not load the NATS client. */
 export const loadNatsAgent = async () => (await import("./nats")).NatsAgent;
 export { OnnxRuntimeBackend } from "./onnxruntime";
+export { PythonModelsBackend } from "./python-models";
 /** Loaded on demand too: the agent's own HTTP server (fastify) is only for `evoflow agent`, not for every runtime that hosts models. */
 export const loadAgentServer = async () => (await import("./server")).createAgentServer;
 export { LocalModels, NoChampionError, type ModelDescription, type ModelService } from "./service";

@@ -15,7 +15,7 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import type { Tensor } from "../sdk/ports";
-import { TokenTable, type AuthOptions } from "../runtime/api/auth";
+import { bearer, TokenTable, type AuthOptions } from "../runtime/api/auth";
 import { PROJECT_ROOT } from "../runtime/paths";
 import { errorStatus } from "./v2-routes";
 import type { V2Provider } from "./v2-provider";
@@ -109,7 +109,7 @@ export async function startV2GrpcServer(host: string, port: number, options: V2G
   const authorised = (metadata: grpc.Metadata): CallError | undefined => {
     if (!tokens) return undefined;
     const header = metadata.get("authorization")[0];
-    const token = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
+    const token = bearer(typeof header === "string" ? header : undefined);
     if (!token) return new CallError(grpc.status.UNAUTHENTICATED, `this server needs a token: send the metadata authorization: Bearer <token> (${options.auth?.tokenHint ?? "the token it was started with"})`);
     return tokens.roleOf(token) ? undefined : new CallError(grpc.status.UNAUTHENTICATED, "wrong token");
   };

@@ -21,7 +21,7 @@ import { traceIdFromTraceparent } from "../runtime/envelope";
 import type { Registry } from "prom-client";
 import type { Tensor } from "../sdk/ports";
 import { RegistryError } from "../sdk/registry";
-import { CapacityError, ModelNotFoundError } from "./host";
+import { CapacityError, ExecNotAllowedError, ModelNotFoundError } from "./host";
 import { LocalModels, NoChampionError, type ModelService } from "./service";
 import { checkJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../runtime/json-depth";
 import { OverloadedError } from "../runtime/overload";
@@ -139,6 +139,7 @@ export function errorStatus(err: unknown): number {
   if (err instanceof TensorInputError) return 400;
   if (err instanceof NoChampionError) return 409;
   if (err instanceof ModelNotFoundError) return 404;
+  if (err instanceof ExecNotAllowedError) return 403;
   if (err instanceof RegistryError) return err.code === "not_found" ? 404 : err.code === "invalid" ? 400 : 409;
   if (err instanceof CapacityError || err instanceof OverloadedError) return 503;
   if (err instanceof NodeError) return 400; // the pipeline refused the request (its reason is dead-lettered too)

@@ -20,6 +20,8 @@ export interface ServiceOptions {
   python?: string;
   /** Prices the in-process agent's model runs in /metrics (the settings' "cost"). */
   cost?: CostModel;
+  /** The runtime grants `exec`: its in-process agent then loads sklearn and python models (their loading runs code). */
+  allowExec?: boolean;
 }
 
 export async function createServices(options: ServiceOptions): Promise<Record<string, unknown>> {
@@ -30,7 +32,7 @@ export async function createServices(options: ServiceOptions): Promise<Record<st
   );
   return {
     registry,
-    models: await createModelService({ dataDir: options.dataDir, registry, cost: options.cost }),
+    models: await createModelService({ dataDir: options.dataDir, registry, allowExec: options.allowExec, python: options.python || process.env.EVOFLOW_PYTHON || undefined, cost: options.cost }),
     // No process starts here: each node that asks starts its own pool, and stops it on undeploy.
     python: createPythonWorkers({ interpreter: options.python || process.env.EVOFLOW_PYTHON || undefined }),
     ...(await packageServices(options.packages ?? nodeTypes.packages, { dataDir: options.dataDir })),

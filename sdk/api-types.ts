@@ -44,8 +44,15 @@ export interface Lineage {
   trainer?: Record<string, unknown>;
 }
 
+/**
+ * What an artifact is: an ONNX file; an sklearn model as a joblib/pickle file; a Python model as a
+ * tar archive of a folder with model.py (a class with load() and predict(), as MLServer's custom
+ * runtime). The last two run code when loaded, so they need `exec` (sdk/registry.ts).
+ */
+export type ModelFormat = "onnx" | "sklearn" | "python";
+
 export interface ArtifactInfo {
-  format: "onnx";
+  format: ModelFormat;
   /** Hex SHA-256 of the file's bytes. */
   sha256: string;
   size: number;

@@ -44,6 +44,7 @@ import { useCanvasDetail } from "./hooks/useCanvasDetail";
 import { useClipboard } from "./hooks/useClipboard";
 import { useLiveStatus } from "./hooks/useLiveStatus";
 import { usePipelineFile } from "./hooks/usePipelineFile";
+import { NodeRedImport } from "./NodeRedImport";
 import { useShortcuts } from "./hooks/useShortcuts";
 import { useUndoHistory } from "./hooks/useUndoHistory";
 import { useValidation } from "./hooks/useValidation";
@@ -83,6 +84,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
   docRef.current = doc;
   // Fit the view once React Flow has measured the nodes just loaded or moved.
   const [fitPending, setFitPending] = useState(false);
+  const [importingNodeRed, setImportingNodeRed] = useState(false);
   const nodesInitialized = useNodesInitialized();
   useEffect(() => {
     if (!fitPending || !nodesInitialized) return;
@@ -360,6 +362,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
         problemCount={problemCount}
         deployed={deployed}
         onImport={(file) => void importFile(file)}
+        onImportNodeRed={() => setImportingNodeRed(true)}
         onExport={() => void exportFile()}
         onLayout={autoLayout}
         onFit={() => void fitView(FIT)}
@@ -397,6 +400,15 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
           <aside className="side">{panel}</aside>
         </div>
       </CanvasContext.Provider>
+      {importingNodeRed && (
+        <NodeRedImport
+          onClose={() => setImportingNodeRed(false)}
+          onOpen={(pipeline, source) => {
+            setImportingNodeRed(false);
+            load(pipeline, source);
+          }}
+        />
+      )}
       <footer className={`status-line ${status?.kind ?? ""}`} data-testid="status-line">
         {status?.text ?? "Drag a node from the palette, connect ports, deploy. Ctrl+Z undo, Ctrl+C/V copy, Delete removes."}
       </footer>

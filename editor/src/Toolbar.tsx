@@ -13,6 +13,7 @@ export interface ToolbarProps {
   problemCount: number;
   deployed?: string;
   onImport(file: File): void;
+  onImportNodeRed(): void;
   onExport(): void;
   onLayout(): void;
   onFit(): void;
@@ -39,6 +40,9 @@ export function Toolbar(p: ToolbarProps) {
         if (file) p.onImport(file);
         e.target.value = "";
       }} />
+      <button type="button" onClick={p.onImportNodeRed} data-testid="import-node-red" title="Paste a Node-RED flows.json">
+        Import Node-RED
+      </button>
       <button type="button" onClick={p.onExport} data-testid="export">
         Export
       </button>

@@ -42,6 +42,13 @@ export class ApiError extends Error {
   }
 }
 
+/** POST /api/import/node-red's answer (runtime/node-red-import/convert.ts). */
+export interface NodeRedImport {
+  pipelines: { name: string; tab: string; text: string; pipeline: unknown; problems: Problem[] }[];
+  report: { pipeline?: string; nodeRedId: string; nodeRedType: string; name?: string; mapping: string; id?: string; type?: string; notes: string[] }[];
+  text: string;
+}
+
 /** Requests refused at the same moment share one prompt. */
 let asking: Promise<boolean> | undefined;
 function askForToken(): Promise<boolean> {
@@ -226,6 +233,8 @@ export const api = {
   saveTests: (name: string, tests: TestFileJson) => request<{ file: string; cases: number }>("PUT", `/api/pipelines/${enc(name)}/tests`, tests),
   /** Runs the cases against the pipeline as deployed now. */
   runTests: (name: string) => request<TestRunJson>("POST", `/api/pipelines/${enc(name)}/tests/run`, {}),
+  /** A pasted Node-RED flows.json as pipelines, one per tab, by the converter `evoflow import` runs. */
+  importNodeRed: (flows: unknown) => request<NodeRedImport>("POST", "/api/import/node-red", flows),
   /** The pipeline file's JSON Schema (`evoflow schema`). */
   schema: () => request<JsonSchema>("GET", "/api/schema"),
 };

@@ -54,7 +54,7 @@ export interface GuardOptions {
 
 type Need = Role | "public";
 
-// POST routes that change nothing: inference, validation, and the editor's port preview and export.
+// POST routes that change nothing: inference, validation, and the editor's port preview, export and Node-RED import.
 const VIEWER_POSTS = new Set([
   "/pipelines/:name",
   "/v2/models/:name/infer",
@@ -63,6 +63,7 @@ const VIEWER_POSTS = new Set([
   "/api/validate",
   "/api/nodes/:type/ports",
   "/api/format",
+  "/api/import/node-red",
 ]);
 const BINARY_ROUTES = new Set(["/v2/models/:name/infer", "/v2/models/:name/versions/:version/infer"]);
 const HEALTH_ROUTES = new Set(["/v2/health/live", "/v2/health/ready"]);
@@ -163,7 +164,8 @@ function readCookie(header: string | undefined, name: string): string | undefine
   return undefined;
 }
 
-function bearer(header: string | undefined): string | undefined {
+/** The token of an `Authorization: Bearer <token>` header (HTTP, or gRPC metadata). */
+export function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1];

@@ -19,9 +19,11 @@ import {
   modelsV2Provider,
   loadNatsAgent,
   LocalModels,
+  ByFormat,
   ModelHost,
   OnnxRuntimeBackend,
   parseSize,
+  PythonModelsBackend,
   TritonBackend,
   type Backend,
   type NatsAgent,
@@ -47,6 +49,8 @@ interface AgentOptions {
   cache: string;
   waitTimeout: string;
   intraOpThreads: string;
+  allowExec?: boolean;
+  python?: string;
   workers: string;
   prepackWeights: string;
   memoryArena: string;
@@ -95,6 +99,8 @@ export function register(program: Command): void {
     .option("--load-priority <class>", "CPU priority of a load in a session worker: idle (Linux's idle scheduling class for up to 25 ms, then nice 19, so requests to resident models get the cores first; nice 19 where the class is unavailable), nice (nice 19 only: keeps more of a share next to other processes' background work) or normal", "idle")
     .option("--prepack-weights <when>", "onnxruntime's weight packing on load: always, never, or auto (unless more models are assigned than fit). Unpacked loads are about 3.5 times as fast and batches of 16 about 2.4 times as slow", "auto")
     .option("--memory-arena <when>", "onnxruntime's CPU memory arena and memory pattern: always, never, or auto (unless more models are assigned than fit: an agent that swaps would allocate and free an arena at every swap)", "auto")
+    .option("--allow-exec", "also host sklearn (joblib/pickle) and python (model.py) models in Python workers: loading one runs its code, so only for a registry you trust")
+    .option("--python <interpreter>", "the interpreter of those workers (default $EVOFLOW_PYTHON, else python3)")
     .option("--intra-op-threads <n>", "onnxruntime threads per session (1 suits many small models; 0 = onnxruntime's default)", "1")
     .action(async (opts: AgentOptions) => {
       const fail = (message: string): never => {
@@ -138,6 +144,7 @@ export function register(program: Command): void {
         backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), prepackWeights, memoryArena, loadPriority, log: (m) => process.stderr.write(`warn: ${m}\n`) });
       else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url"), token: opts.tritonToken ?? (process.env.EVOFLOW_TRITON_TOKEN || undefined) });
       else return fail(`unknown backend "${opts.backend}" (use onnxruntime or triton)`);
+      if (opts.allowExec) backend = new ByFormat([backend, new PythonModelsBackend({ allowExec: true, interpreter: opts.python || process.env.EVOFLOW_PYTHON || undefined, log: (m) => process.stderr.write(`${m}\n`) })]);
 
       const registryDir = opts.registry ?? (process.env.EVOFLOW_REGISTRY || existsSync(defaultRegistryDir()) ? defaultRegistryDir() : undefined);
       const registry = registryDir ? new FsModelRegistry(resolve(registryDir)) : undefined;
@@ -157,9 +164,11 @@ export function register(program: Command): void {
         natsAgent = new (await loadNatsAgent())(nc, host, { id: opts.id });
         await natsAgent.start();
       }
+      // What /v2 metadata lists as a model's versions, over REST and gRPC alike.
+      const versions = registry ? async (name: string) => (await registry.versions(name)).map((v) => v.version) : undefined;
       const app = await (await loadAgentServer())({
         models, host,
-        versions: registry ? async (name) => (await registry.versions(name)).map((v) => v.version) : undefined,
+        versions,
         status: () => ({ id: natsAgent?.id, nats: opts.nats, registry: registryDir && resolve(registryDir) }),
         access,
       });
@@ -169,7 +178,7 @@ export function register(program: Command): void {
           `${registryDir ? `, registry ${join(resolve(registryDir))}` : ""}${opts.nats ? `, nats ${opts.nats}` : ""})\n`,
       );
       const grpc = opts.grpcPort === undefined ? undefined : await (await loadV2GrpcServer())(opts.host, Number(opts.grpcPort), {
-        provider: modelsV2Provider(models, { host, versions: registry ? async (name) => (await registry.versions(name)).map((v) => v.version) : undefined }),
+        provider: modelsV2Provider(models, { host, versions }),
         auth: access.auth,
         serverName: "evoflow-agent",
       });

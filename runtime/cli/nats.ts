@@ -95,7 +95,7 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
     nodeTypes,
     dataDir: opts.data,
     grants,
-    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python }),
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, allowExec: grants.includes("exec") }),
     localNodes: (_name, def) => workerNodes(def, selection),
     log,
   });

@@ -108,7 +108,7 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
     dataDir: opts.data,
     grants,
     cost,
-    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, cost }),
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, allowExec: grants.includes("exec"), cost }),
     log: (level, message, fields) => {
       if (level !== "debug") process.stderr.write(`${level}: ${message} ${fields ? JSON.stringify(fields) : ""}\n`);
     },
@@ -126,11 +126,13 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
       process.exit(1);
     }
   }
+  // The same tokens for HTTP and gRPC.
+  const auth = operator
+    ? { tokens: { ...settings.tokens, [operator.token]: "operator" as const }, tokenSha256: settings.tokenSha256, openMetrics: settings.openMetrics, openHealth: settings.openHealth }
+    : undefined;
   const app = await createApi({
     runtime,
-    auth: operator
-      ? { tokens: { ...settings.tokens, [operator.token]: "operator" }, tokenSha256: settings.tokenSha256, openMetrics: settings.openMetrics, openHealth: settings.openHealth }
-      : undefined,
+    auth,
     allowHosts,
     allowOrigins: [...settings.allowOrigins, ...opts.allowOrigin],
     boundHost: opts.host,
@@ -141,7 +143,7 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
   process.stdout.write(`evoflow listening on ${address} (pipelines: ${names.join(", ") || "none yet"})\n`);
   const grpc = opts.grpcPort === undefined ? undefined : await (await loadV2GrpcServer())(opts.host, Number(opts.grpcPort), {
     provider: runtimeGrpcProvider(runtime),
-    auth: operator ? { tokens: { ...settings.tokens, [operator.token]: "operator" }, tokenSha256: settings.tokenSha256 } : undefined,
+    auth,
   });
   if (grpc) process.stdout.write(`  grpc: ${opts.host}:${grpc.port} (inference.GRPCInferenceService)\n`);
   process.stdout.write(`  grants: ${grants.join(", ") || "none"}\n`);

@@ -2,7 +2,7 @@
  * File-system registry backend, the embedded default: one data folder, safe to share between
  * processes on one machine (the CLI promoting while a server serves).
  *
- *   <dir>/models/<name>/versions/<n>/model.onnx     the artifact
+ *   <dir>/models/<name>/versions/<n>/model.onnx     the artifact  (this name whatever its format: the record's artifact.format says what it is)
  *   <dir>/models/<name>/versions/<n>/version.json   the record (written last: a version exists once it is there)
  *   <dir>/models/<name>/versions/<n>/deleted        tombstone, so numbers are never reused
  *   <dir>/models/<name>/.lock                       held while a process changes the model

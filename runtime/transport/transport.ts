@@ -64,6 +64,28 @@ export interface TransportStatus {
   lag: Record<string, { pending: number; ackPending: number; redelivered: number }>;
   /** Processes that will not run their share of the pipeline, and why (a node package they lack, …). */
   refused?: Refusal[];
+  /** The last scaling events of `evoflow supervise`, oldest first: the pipeline's scaling history. */
+  scaling?: ScalingEvent[];
+}
+
+/** `evoflow supervise` changed how many worker processes run a scaled node, and why. */
+export interface ScalingEvent {
+  /** Milliseconds since the epoch. */
+  ts: number;
+  pipeline: string;
+  node: string;
+  from: number;
+  to: number;
+  /** The lag it decided on: messages pending plus delivered-unacknowledged on the node's async inputs. */
+  lag: number;
+  pending: number;
+  ackPending: number;
+  /** Messages the node's replicas handled per second over the last interval, and the seconds one took per replica (absent before the first measure). */
+  handledPerSecond?: number;
+  secondsPerMessage?: number;
+  reason: string;
+  /** The supervisor process that decided. */
+  supervisor: string;
 }
 
 /** A process refusing its share of a pipeline. */

@@ -17,7 +17,7 @@ import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
 import { LocalModels } from "../../gpu-agent/service";
 import { modelsV2Provider } from "../../gpu-agent/v2-provider";
 import { startV2GrpcServer, type V2GrpcServer } from "../../gpu-agent/v2-grpc";
-import { tensorBytes } from "../../gpu-agent/tensors";
+import { tensorBytes, V2_DATATYPE as DATATYPE } from "../../gpu-agent/tensors";
 import { buildOnnxModel } from "../../onnx/build";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import type { DType, Tensor } from "../../sdk/ports";
@@ -53,7 +53,6 @@ const SAMPLES: Record<DType, Tensor> = {
   float64: { dtype: "float64", shape: [2], data: Float64Array.from([Math.PI, -1e308]) },
   string: { dtype: "string", shape: [2], data: ["héllo", ""] },
 };
-const DATATYPE: Record<DType, string> = { bool: "BOOL", uint8: "UINT8", uint16: "UINT16", uint32: "UINT32", int8: "INT8", int16: "INT16", int32: "INT32", int64: "INT64", float32: "FP32", float64: "FP64", string: "BYTES" };
 
 function typedContents(t: Tensor): Record<string, unknown> {
   const d = t.data as ArrayLike<number | bigint | string>;

@@ -17,6 +17,8 @@ export interface MosquittoOptions {
   users?: Record<string, string>;
   /** Seconds between the broker's $SYS updates (its own figures, e.g. messages stored); mosquitto's default is 10. */
   sysInterval?: number;
+  /** QoS 1/2 messages the broker queues per client session (mosquitto's default 1000, beyond which it drops); 0: no limit. */
+  maxQueuedMessages?: number;
 }
 
 export class Mosquitto {
@@ -48,7 +50,7 @@ export class Mosquitto {
       for (const [user, password] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", passwords, user, password]);
       access.splice(1, 1, "allow_anonymous false", `password_file ${passwords}`);
     }
-    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...access, "persistence true", `persistence_location ${this.dir}/`, "autosave_interval 1", ...(this.options.sysInterval ? [`sys_interval ${this.options.sysInterval}`] : []), ""].join("\n"));
+    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...access, "persistence true", `persistence_location ${this.dir}/`, "autosave_interval 1", ...(this.options.sysInterval ? [`sys_interval ${this.options.sysInterval}`] : []), ...(this.options.maxQueuedMessages !== undefined ? [`max_queued_messages ${this.options.maxQueuedMessages}`] : []), ""].join("\n"));
     this.child = await ChildServer.start(`mosquitto on ${this.port}`, BINARY, ["-c", conf], () => acceptsTcp(this.port));
   }
 
