@@ -19,13 +19,18 @@ import type { CostModel } from "../sdk/cost";
 const LATENCY_BUCKETS = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
 export class NodeStats {
-  readonly cpu = new CpuAccount();
+  readonly cpu: CpuAccount;
   in = 0;
   out = 0;
   errors = 0;
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
   readonly latencyCounts = new Float64Array(LATENCY_BUCKETS.length + 1);
   latencySum = 0;
+
+  /** `cpuSampleEvery`: the settings' cost.nodeCpuSampleEvery (runtime/cpu-accounting.ts). */
+  constructor(cpuSampleEvery?: number) {
+    this.cpu = new CpuAccount(cpuSampleEvery);
+  }
 
   observeLatency(seconds: number): void {
     let i = 0;

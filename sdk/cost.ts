@@ -23,6 +23,14 @@ export const costSettingsSchema = z
       .describe("Energy model where RAPL is unreadable: watts of one fully busy core (Cloud Carbon Footprint's average for a cloud vCPU at full load is 3.5 W)"),
     energy: z.enum(["auto", "rapl", "model"]).default("auto").describe('"auto": RAPL where readable, else the model; "rapl": refuse to start without it; "model": always wattsPerCore'),
     raplDir: z.string().min(1).default("/sys/class/powercap").describe("Where the RAPL zones are (intel-rapl:N/energy_uj)"),
+    nodeCpu: z.boolean().default(true).describe("Measure CPU-seconds per node in the engine (sampled: bench/results/cost-overhead.md gives what it costs a hop); false leaves evoflow_node_cpu_seconds_total at what other processes report"),
+    nodeCpuSampleEvery: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(256)
+      .describe("After a node's first 64 calls, time about one call in this many (1: every call); fewer is cheaper, more follows a node whose cost varies from call to call more closely"),
   })
   .strict();
 export type CostSettings = z.output<typeof costSettingsSchema>;

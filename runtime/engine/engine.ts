@@ -128,6 +128,8 @@ export class RunningPipeline implements MetricsSource {
   private readonly abort = new AbortController();
   private deadLetterTotal = 0;
   private stopped = false;
+  /** CPU-seconds per node (settings cost.nodeCpu); bench/cost-overhead.ts flips it to measure what it costs. */
+  meterCpu: boolean;
 
   constructor(readonly compiled: CompiledPipeline, private readonly options: EngineOptions) {
     this.name = compiled.pipeline.name;
@@ -136,6 +138,7 @@ export class RunningPipeline implements MetricsSource {
     this.deadLetters = new Ring(settings?.deadLetterCapacity ?? 1000);
     this.traces = new TraceStore(settings?.traceCapacity ?? options.traceCapacity ?? 10_000, settings?.traceBytes);
     this.admission = new Admission(this.name, settings?.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, options.transport, (reason) => options.metrics.shed(this.name, reason));
+    this.meterCpu = options.metrics.cost.settings.nodeCpu;
   }
 
   get pipeline(): string {
@@ -155,7 +158,7 @@ export class RunningPipeline implements MetricsSource {
       const node: RunningNode = {
         compiled,
         instance: {},
-        stats: new NodeStats(),
+        stats: new NodeStats(this.options.metrics.cost.settings.nodeCpuSampleEvery),
         outlets: new Map(
           Object.keys(compiled.outputs).map((p) => [p, { source: { pipeline: this.name, node: compiled.id, port: p }, sync: [], async: [] }]),
         ),
@@ -237,22 +240,20 @@ export class RunningPipeline implements MetricsSource {
       return this.fail(node, edge, message, new NodeError(node.compiled.id, port, `payload does not match input ${node.compiled.id}.${port}: ${problem}`));
     node.stats.in++;
     const started = performance.now();
-    // CPU is charged for the synchronous segment only (runtime/cpu-accounting.ts says why).
-    const outer = syncSegments.open(node.stats.cpu, started);
+    // CPU is charged for the synchronous segment of sampled calls (runtime/cpu-accounting.ts says why).
+    const timed = this.meterCpu && syncSegments.enter(node.stats.cpu);
     const invocation: Invocation = { replies: wantsReply ? [] : undefined, pending: undefined };
     let result: void | Promise<void> | undefined;
     try {
       result = node.instance.onMessage?.(port, message, this.emitter(node, message, invocation));
     } catch (err) {
-      const now = performance.now();
-      syncSegments.close(node.stats.cpu, outer, started, now);
-      node.stats.observeLatency((now - started) / 1000);
+      if (timed) syncSegments.exit(node.stats.cpu);
+      node.stats.observeLatency((performance.now() - started) / 1000);
       return this.fail(node, edge, message, err);
     }
-    const now = performance.now();
-    syncSegments.close(node.stats.cpu, outer, started, now);
+    if (timed) syncSegments.exit(node.stats.cpu);
     if (!result && !invocation.pending) {
-      node.stats.observeLatency((now - started) / 1000);
+      node.stats.observeLatency((performance.now() - started) / 1000);
       return invocation.replies ?? NO_REPLY;
     }
     return this.settle(node, edge, message, result, invocation, started);

@@ -2,7 +2,8 @@
  * CPU-seconds per node in /metrics: nodes that burn a known amount of CPU (a loop until the
  * process's own CPU clock has advanced that far, so a preempted loop still burns it all) are
  * charged it within a tolerance, a node calling another over a sync edge is charged only its own
- * part, and the cost and energy per 1,000 calls follow from the configured price and watts.
+ * part, and the cost and energy per 1,000 calls follow from the configured price and watts;
+ * with one call in a few timed, a node whose cost depends on its input is still charged its total.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,7 +42,24 @@ const burner = defineNode({
   }),
 });
 
-const nodeTypes = new NodeTypes([...allNodes, burner]);
+/** Its cost depends on its input: a sampler that always caught even messages would be wrong by 3×. */
+const alternating = defineNode({
+  type: "test.burn-alternating",
+  category: "transform",
+  title: "Burn CPU by parity",
+  description: "Burns evenMs of CPU for a payload with an even i, oddMs for an odd one, then passes it on.",
+  inputs: { in: port.any() },
+  outputs: { out: port.sameAs("in") },
+  config: z.object({ evenMs: z.number(), oddMs: z.number() }),
+  create: (_ctx, config) => ({
+    onMessage(_port, message, emit) {
+      burnCpu((message.payload as { i: number }).i % 2 === 0 ? config.evenMs : config.oddMs);
+      return emit("out", message.payload).then(() => undefined);
+    },
+  }),
+});
+
+const nodeTypes = new NodeTypes([...allNodes, burner, alternating]);
 
 function metric(text: string, name: string, labels: string): number {
   const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
@@ -125,5 +143,53 @@ describe("CPU-seconds per node", () => {
     expect(burn).toBeLessThan(0.1 * 1.25);
     expect(set).toBeGreaterThan(0);
     expect(set).toBeLessThan(burn / 10);
+  });
+
+  it("sampling one call in a few: what each node burnt, from its timed calls × its calls", async () => {
+    const cost = new EnergyMeter({ energy: "model", nodeCpuSampleEvery: 8 });
+    runtime = new Runtime({ nodeTypes, cost, dataDir: mkdtempSync(path.join(tmpdir(), "evoflow-cpu-")) });
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "sampled",
+      nodes: [
+        { id: "in", type: "io.http" },
+        { id: "set", type: "transform.set", config: { set: { k: 1 } } },
+        { id: "burn", type: "test.burn-alternating", config: { evenMs: 0.05, oddMs: 0.25 } },
+        { id: "out", type: "io.sink" },
+      ],
+      edges: [
+        { from: "in.out", to: "set.in", mode: "sync" },
+        { from: "set.out", to: "burn.in", mode: "sync" },
+        { from: "burn.out", to: "out.in", mode: "async" },
+      ],
+    });
+    const entry = running.entrypoints.get("sampled")!;
+    // 2,000 calls: the first 64 timed each, then ~1 in 8, so ~300 timed calls carry the estimate.
+    const calls = 2000;
+    for (let i = 0; i < calls; i++) await entry.invoke({ i });
+    await running.idle();
+    const burnt = (calls / 2) * (0.05 + 0.25) / 1000;
+    const nodes = running.status().nodes;
+    expect(nodes.burn.cpuSeconds).toBeGreaterThan(burnt * 0.8);
+    expect(nodes.burn.cpuSeconds).toBeLessThan(burnt * 1.25);
+    expect(nodes.set.cpuSeconds as number).toBeLessThan(burnt / 10);
+    expect(nodes.out.cpuSeconds as number).toBeGreaterThan(0);
+    expect(nodes.out.cpuSeconds as number).toBeLessThan(burnt / 10);
+  });
+
+  it("cost.nodeCpu false: the engine charges nothing", async () => {
+    runtime = new Runtime({ nodeTypes, cost: new EnergyMeter({ energy: "model", nodeCpu: false }), dataDir: mkdtempSync(path.join(tmpdir(), "evoflow-cpu-")) });
+    const running = await runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "off",
+      nodes: [
+        { id: "in", type: "io.http" },
+        { id: "burn", type: "test.burn", config: { cpuMs: 2 } },
+      ],
+      edges: [{ from: "in.out", to: "burn.in", mode: "sync" }],
+    });
+    for (let i = 0; i < 5; i++) await running.entrypoints.get("off")!.invoke({ i });
+    expect(running.status().nodes.burn.cpuSeconds).toBe(0);
+    expect(metric(await runtime.metrics.text(), "evoflow_node_cpu_seconds_total", 'pipeline="off",node="burn"')).toBe(0);
   });
 });
