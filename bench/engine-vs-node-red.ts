@@ -13,6 +13,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { transformChain } from "./transform-chain";
 
 const TOTAL = 200_000;
 const CHUNK = 10_000;
@@ -41,16 +42,7 @@ function cpuSecondsSince(start: NodeJS.CpuUsage): number {
 async function runEvoflow(n: number, mode: "sync" | "async"): Promise<SideResult> {
   const { Runtime } = await import("../runtime/runtime");
   const runtime = new Runtime({ dataDir: mkdtempSync(`${tmpdir()}/evoflow-bench-`) });
-  const nodes = [{ id: "inject", type: "io.http" }, { id: "sink", type: "io.sink" }];
-  const edges: { from: string; to: string; mode: string }[] = [];
-  let prev = "inject.out";
-  for (let i = 1; i <= n; i++) {
-    nodes.push({ id: `t${i}`, type: "transform.set", config: { set: { [`k${i}`]: i } } } as never);
-    edges.push({ from: prev, to: `t${i}.in`, mode });
-    prev = `t${i}.out`;
-  }
-  edges.push({ from: prev, to: "sink.in", mode });
-  const running = await runtime.deploy({ apiVersion: "evoflow/v1", name: "bench", nodes, edges });
+  const running = await runtime.deploy(transformChain("bench", n, mode, CHUNK));
   const entry = running.entrypoints.get("bench")!;
   const send = async (count: number) => {
     for (let done = 0; done < count; done += CHUNK) {

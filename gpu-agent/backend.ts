@@ -22,9 +22,17 @@ export interface LoadRequest {
   overcommitted: boolean;
 }
 
+/** Where a backend adds the CPU a run took on this machine (onnx/run-cpu.ts). */
+export interface RunAccount {
+  cpuSeconds: number;
+}
+
 export interface LoadedModel {
-  /** Runs one request; `outputs` limits which outputs are computed (all when absent). */
-  run(inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>>;
+  /**
+   * Runs one request; `outputs` limits which outputs are computed (all when absent). A backend
+   * that runs the model here adds its CPU to `account`; Triton's runs are another server's.
+   */
+  run(inputs: Record<string, Tensor>, outputs?: string[], account?: RunAccount): Promise<Record<string, Tensor>>;
   unload(): Promise<void>;
   /**
    * What the model takes now, measured, where the backend can tell (a Python worker's RSS):

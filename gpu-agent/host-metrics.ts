@@ -1,5 +1,6 @@
-/** The model host's Prometheus metrics, under `evoflow_agent_`. */
+/** The model host's Prometheus metrics, under `evoflow_agent_`, and its models' CPU and cost under `evoflow_model_`. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { costSettingsSchema, per1000, type CostModel, type CostPer1000 } from "../sdk/cost";
 import type { Entry } from "./host-types";
 
 /** What the gauges read from the host when /metrics is scraped. */
@@ -8,10 +9,27 @@ export interface HostView {
   assigned(): number;
   usedBytes(): number;
   readonly budgetBytes: number;
+  cost?: CostModel;
+}
+
+/** Without a process's CostModel: the default settings and their declared watts per core. */
+function defaultCost(): CostModel {
+  const settings = costSettingsSchema.parse({});
+  return { settings, rate: () => ({ source: "model", joulesPerCpuSecond: settings.wattsPerCore }) };
+}
+
+/** Per model version that has served: its figures per 1,000 requests since it was assigned. */
+function perVersion(host: HostView, cost: CostModel, each: (labels: { model: string; version: string }, figures: CostPer1000) => void): void {
+  const rate = cost.rate();
+  for (const e of host.entries()) {
+    const figures = per1000(e.cpuSeconds, e.requests, cost.settings, rate);
+    if (figures) each({ model: e.name, version: String(e.version) }, figures);
+  }
 }
 
 /** Registered in no registry yet: `registerHostMetrics` adds them to the one /metrics serves. */
 export function hostMetrics(host: HostView) {
+  const cost = host.cost ?? defaultCost();
   return {
     loads: new Counter({ name: "evoflow_agent_model_loads_total", help: "Models loaded into the backend", registers: [] }),
     evictions: new Counter({ name: "evoflow_agent_model_evictions_total", help: "Idle models evicted to make room", registers: [] }),
@@ -35,6 +53,34 @@ export function hostMetrics(host: HostView) {
     budgetBytes: new Gauge({
       name: "evoflow_agent_memory_budget_bytes", help: "Memory budget of the agent", registers: [],
       collect() { this.set(host.budgetBytes); },
+    }),
+    modelCpu: new Counter({
+      name: "evoflow_model_cpu_seconds_total", help: "CPU seconds of a model version's runs on this machine (process CPU bracketing each run, onnx/run-cpu.ts)", labelNames: ["model", "version"], registers: [],
+      collect() {
+        this.reset();
+        for (const e of host.entries()) if (e.requests > 0) this.inc({ model: e.name, version: String(e.version) }, e.cpuSeconds);
+      },
+    }),
+    modelRequests: new Counter({
+      name: "evoflow_model_inferences_total", help: "Requests a model version has served here (one run each, whatever its batch)", labelNames: ["model", "version"], registers: [],
+      collect() {
+        this.reset();
+        for (const e of host.entries()) if (e.requests > 0) this.inc({ model: e.name, version: String(e.version) }, e.requests);
+      },
+    }),
+    modelCost: new Gauge({
+      name: "evoflow_model_cost_per_1000_inferences", help: "Cost of 1,000 requests at the configured price per core-hour, since the version was assigned", labelNames: ["model", "version", "currency"], registers: [],
+      collect() {
+        this.reset();
+        perVersion(host, cost, (labels, f) => this.set({ ...labels, currency: f.currency }, f.cost));
+      },
+    }),
+    modelEnergy: new Gauge({
+      name: "evoflow_model_energy_joules_per_1000_inferences", help: "Energy of 1,000 requests (source: rapl or the declared watts per core), since the version was assigned", labelNames: ["model", "version", "source"], registers: [],
+      collect() {
+        this.reset();
+        perVersion(host, cost, (labels, f) => this.set({ ...labels, source: f.energySource }, f.joules));
+      },
     }),
     inFlight: new Gauge({
       name: "evoflow_agent_requests_in_flight", help: "Requests being served, per model", labelNames: ["model"], registers: [],

@@ -1,4 +1,5 @@
 /** The model host's public shapes, and the entry it keeps per model version (gpu-agent/host.ts). */
+import type { CostModel } from "../sdk/cost";
 import type { ModelFormat } from "../sdk/registry";
 import type { Backend, LoadedModel } from "./backend";
 import type { TensorSpec } from "./tensors";
@@ -15,6 +16,8 @@ export type ArtifactSource = (name: string, version: number) => Promise<Uint8Arr
 
 export interface ModelHostOptions {
   backend: Backend;
+  /** Prices CPU-seconds per model version in /metrics (sdk/cost.ts); the defaults' model when absent. */
+  cost?: CostModel;
   /** Budget for resident models, bytes. */
   memoryBytes: number;
   /** Local artifact cache folder. */
@@ -68,6 +71,8 @@ export interface Entry {
   loads: number;
   evictions: number;
   requests: number;
+  /** CPU seconds its runs took on this machine (onnx/run-cpu.ts); 0 on Triton. */
+  cpuSeconds: number;
   lastLoadMs?: number;
   loadRssDeltaBytes?: number;
   /** Unload as soon as the last request in flight finishes (an old version after a hot swap). */
@@ -84,6 +89,8 @@ export interface ModelInfo {
   artifactBytes: number;
   inFlight: number;
   requests: number;
+  /** CPU seconds its runs took on this machine, all versions' requests counted separately. */
+  cpuSeconds: number;
   loads: number;
   evictions: number;
   lastUsed?: string;

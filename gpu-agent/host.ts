@@ -86,6 +86,7 @@ export class ModelHost extends EventEmitter {
       assigned: () => this.entries.size,
       usedBytes: () => this.used,
       budgetBytes: this.memoryBytes,
+      cost: options.cost,
     });
   }
 
@@ -118,7 +119,7 @@ export class ModelHost extends EventEmitter {
       key, name: input.name, version: input.version, format, artifactPath, artifactBytes,
       memoryBytes: input.memoryBytes ?? signature.memoryBytes ?? Math.ceil(artifactBytes * this.memoryFactor + this.memoryOverhead),
       memoryDeclared: input.memoryBytes !== undefined,
-      inputs: signature.inputs, outputs: signature.outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, retireWhenIdle: false,
+      inputs: signature.inputs, outputs: signature.outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, cpuSeconds: 0, retireWhenIdle: false,
     };
     this.entries.set(key, entry);
     return this.info(entry);
@@ -193,7 +194,7 @@ export class ModelHost extends EventEmitter {
     try {
       if (entry.state !== "resident") await this.ensureResident(entry);
       entry.lastUsed = performance.now();
-      return await entry.loaded!.run(inputs, outputs);
+      return await entry.loaded!.run(inputs, outputs, entry);
     } finally {
       entry.inFlight--;
       entry.lastUsed = performance.now();
@@ -394,7 +395,7 @@ export class ModelHost extends EventEmitter {
   private info(e: Entry): ModelInfo {
     return {
       name: e.name, version: e.version, format: e.format, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
-      inFlight: e.inFlight, requests: e.requests, loads: e.loads, evictions: e.evictions,
+      inFlight: e.inFlight, requests: e.requests, cpuSeconds: e.cpuSeconds, loads: e.loads, evictions: e.evictions,
       lastUsed: e.lastUsed ? new Date(performance.timeOrigin + e.lastUsed).toISOString() : undefined,
       lastLoadMs: e.lastLoadMs, loadRssDeltaBytes: e.loadRssDeltaBytes, inputs: e.inputs, outputs: e.outputs,
     };

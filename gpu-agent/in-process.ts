@@ -9,6 +9,7 @@
  * over NATS instead, placed by the scheduler in gpu-agent/nats.ts.
  */
 import { join } from "node:path";
+import type { CostModel } from "../sdk/cost";
 import type { ModelRegistry } from "../sdk/registry";
 import { ModelHost } from "./host";
 import { parseSize } from "./sizes";
@@ -25,6 +26,8 @@ export interface InProcessAgentOptions {
   allowExec?: boolean;
   /** Their workers' interpreter (default python3). */
   python?: string;
+  /** Prices CPU-seconds per model version in /metrics (the settings' "cost"). */
+  cost?: CostModel;
 }
 
 export function createInProcessAgent(options: InProcessAgentOptions): LocalModels {
@@ -36,6 +39,7 @@ export function createInProcessAgent(options: InProcessAgentOptions): LocalModel
     memoryBytes: parseSize(options.memory ?? process.env.EVOFLOW_AGENT_MEMORY ?? "2GB"),
     cacheDir: join(options.dataDir, "agent-cache"),
     source: LocalModels.registrySource(options.registry),
+    cost: options.cost,
   });
   return new LocalModels(host, options.registry);
 }

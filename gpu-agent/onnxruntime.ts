@@ -13,7 +13,8 @@ import { writeFileAtomic } from "../runtime/files";
 import { splitWeights } from "../onnx/external-weights";
 import { PROJECT_ROOT } from "../runtime/paths";
 import type { DType, Tensor } from "../sdk/ports";
-import type { Backend, LoadedModel, LoadRequest } from "./backend";
+import type { Backend, LoadedModel, LoadRequest, RunAccount } from "./backend";
+import { measuredRun } from "../onnx/run-cpu";
 import { IdleClass } from "./idle-class";
 
 function machineHasNvidiaGpu(): boolean {
@@ -159,9 +160,11 @@ class SessionWorker {
     return this.traffic;
   }
 
-  run(key: string, inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
+  async run(key: string, inputs: Record<string, Tensor>, outputs?: string[], account?: RunAccount): Promise<Record<string, Tensor>> {
     this.traffic = this.recentTraffic() + 1;
-    return this.call({ type: "run", key, inputs, outputs });
+    const done = await this.call<{ outputs: Record<string, Tensor>; cpuSeconds: number }>({ type: "run", key, inputs, outputs });
+    if (account) account.cpuSeconds += done.cpuSeconds;
+    return done.outputs;
   }
 
   call<T>(message: Record<string, unknown>): Promise<T> {
@@ -296,10 +299,10 @@ export class OnnxRuntimeBackend implements Backend {
       return end?.();
     };
     return {
-      run: async (inputs, outputs) => {
-        if (!endLowPriority) return worker.run(key, inputs, outputs);
+      run: async (inputs, outputs, account) => {
+        if (!endLowPriority) return worker.run(key, inputs, outputs, account);
         try {
-          return await worker.run(key, inputs, outputs);
+          return await worker.run(key, inputs, outputs, account);
         } finally {
           // Awaited: the model's later requests run at the normal class.
           await endLowPriorityOnce();
@@ -371,10 +374,11 @@ export class OnnxRuntimeBackend implements Backend {
       session = await ort.InferenceSession.create(file, this.sessionOptions("cpu", request.overcommitted));
     }
     return {
-      async run(inputs, outputs) {
+      async run(inputs, outputs, account) {
         const feeds: Record<string, Ort.Tensor> = {};
         for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrtTensor(t);
-        const results = outputs?.length ? await session.run(feeds, outputs) : await session.run(feeds);
+        const { result: results, cpuSeconds } = await measuredRun(() => (outputs?.length ? session.run(feeds, outputs) : session.run(feeds)));
+        if (account) account.cpuSeconds += cpuSeconds;
         const out: Record<string, Tensor> = {};
         for (const [name, t] of Object.entries(results)) out[name] = fromOrtTensor(t as Ort.Tensor);
         return out;

@@ -47,7 +47,7 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
-function inputTensor(input: TensorSignature, batchSize: number, dims: Record<string, number>): Ort.Tensor {
+export function inputTensor(input: TensorSignature, batchSize: number, dims: Record<string, number>): Ort.Tensor {
   if (input.kind !== "tensor" || !input.dtype) throw new Error(`input "${input.name}" is a ${input.kind}: only tensor inputs can be profiled`);
   if (!input.shape) throw new Error(`input "${input.name}" has no shape in the model (not even a rank): the profiler cannot make inputs for it`);
   const shape = input.shape.map((d, i) => {

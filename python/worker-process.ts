@@ -11,6 +11,7 @@ import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { PythonError, type PythonPoolOptions, type PythonResult } from "../sdk/python";
 import { encodeMessage, MessageReader, type DecodedMessage } from "./frames";
+import { ProcessCpu } from "./process-cpu";
 
 /**
  * This file is python/worker-process.ts in the sources and inlined in a chunk of dist/ in the
@@ -37,6 +38,8 @@ export class WorkerProcess {
   private pending?: Pending;
   private stderrTail = "";
   private ended = false;
+  /** This worker's CPU, read at each answer: what a call used (python/process-cpu.ts). */
+  private cpu?: ProcessCpu;
   /** The process has exited ("exit" comes before "close", which reads what it last wrote): no new call goes to it. */
   private exitedProcess = false;
   /** Why this process was killed by us, so its exit names that rather than a crash. */
@@ -161,7 +164,10 @@ export class WorkerProcess {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
-    if (header.ok) return pending.resolve({ value: header.none ? undefined : payload });
+    let cpuSeconds: number | undefined;
+    if (!this.loaded) this.cpu = new ProcessCpu(this.process.pid); // from here on, CPU is the calls'
+    else cpuSeconds = this.cpu?.sinceLast();
+    if (header.ok) return pending.resolve({ value: header.none ? undefined : payload, cpuSeconds });
     const traceback = header.traceback as string | undefined;
     if (!this.loaded) {
       const missing = header.missing as string | undefined;
@@ -173,6 +179,7 @@ export class WorkerProcess {
   private end(reason: PythonError): void {
     if (this.ended) return;
     this.ended = true;
+    this.cpu?.close();
     const pending = this.pending;
     this.pending = undefined;
     clearTimeout(this.timer);

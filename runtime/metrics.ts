@@ -11,16 +11,26 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
 import type { MetricsService, NodeCounter } from "../sdk/metrics";
+import { CpuAccount } from "./cpu-accounting";
+import { registerCostMetrics } from "./cost-metrics";
+import { EnergyMeter } from "./energy";
+import type { CostModel } from "../sdk/cost";
 
 const LATENCY_BUCKETS = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
 export class NodeStats {
+  readonly cpu: CpuAccount;
   in = 0;
   out = 0;
   errors = 0;
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
   readonly latencyCounts = new Float64Array(LATENCY_BUCKETS.length + 1);
   latencySum = 0;
+
+  /** `cpuSampleEvery`: the settings' cost.nodeCpuSampleEvery (runtime/cpu-accounting.ts). */
+  constructor(cpuSampleEvery?: number) {
+    this.cpu = new CpuAccount(cpuSampleEvery);
+  }
 
   observeLatency(seconds: number): void {
     let i = 0;
@@ -43,9 +53,14 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly sources = new Set<MetricsSource>();
 
-  constructor() {
+  /** Settings and energy rate that price CPU-seconds (the settings file's `cost`). */
+  readonly cost: CostModel;
+
+  constructor(cost?: CostModel) {
     collectDefaultMetrics({ register: this.registry });
+    this.cost = cost ?? new EnergyMeter();
     const sources = this.sources;
+    registerCostMetrics(this.registry, sources, this.cost);
     const counterFrom = (name: string, help: string, pick: (s: NodeStats) => number) =>
       new Counter({
         name, help, labelNames: ["pipeline", "node"], registers: [this.registry],

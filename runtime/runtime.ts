@@ -8,6 +8,7 @@ import { isSecretField } from "../sdk/config-secret";
 import { SecretError, SecretStore } from "./secrets";
 import { NodeStartError, runPipeline, type RunningPipeline } from "./engine/engine";
 import { Metrics } from "./metrics";
+import type { CostModel } from "../sdk/cost";
 import { missingCapabilities, missingServices, type Capability, type Entrypoint } from "../sdk/contract";
 import { nodeTypes as defaultNodeTypes, loadNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
@@ -30,6 +31,8 @@ export interface RuntimeOptions {
   log?: (level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
   /** Capabilities deployed nodes may use (see CAPABILITIES); DEFAULT_GRANTS when absent. */
   grants?: readonly Capability[];
+  /** Prices and energy of CPU-seconds in /metrics (the settings file's `cost`); defaults, energy "auto", when absent. */
+  cost?: CostModel;
 }
 
 export class PipelineInvalidError extends Error {
@@ -49,7 +52,7 @@ export class PipelineStartError extends PipelineInvalidError {
 export class Runtime {
   readonly transport: Transport;
   private types: NodeTypes;
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   readonly services: Record<string, unknown>;
   readonly dataDir: string;
   /** The data folder's secrets (`${secret:NAME}` in configs). */
@@ -60,9 +63,11 @@ export class Runtime {
 
   constructor(private readonly options: RuntimeOptions = {}) {
     this.transport = options.transport ?? new MemoryTransport();
+    this.metrics = new Metrics(options.cost);
     this.types = options.nodeTypes ?? defaultNodeTypes;
     // `metrics` is every runtime's own: counters nodes add to this runtime's /metrics.
-    this.services = { ...options.services, metrics: this.metrics.service };
+    // `cost` too: the settings and energy rate that price CPU-seconds (the CL gate uses them).
+    this.services = { ...options.services, metrics: this.metrics.service, cost: this.metrics.cost };
     this.dataDir = options.dataDir ?? ".evoflow";
     this.secrets = new SecretStore(this.dataDir);
     this.grants = new Set(options.grants ?? DEFAULT_GRANTS);

@@ -10,6 +10,7 @@ import { nodeTypes } from "./node-types";
 import type { NodePackage } from "./packages/load";
 import { packageServices } from "./packages/extensions";
 import { openModelRegistry } from "./registry/open";
+import type { CostModel } from "../sdk/cost";
 
 export interface ServiceOptions {
   dataDir: string;
@@ -17,6 +18,8 @@ export interface ServiceOptions {
   packages?: readonly NodePackage[];
   /** The Python interpreter of the `python` service's workers: the settings' "python", else EVOFLOW_PYTHON, else python3. */
   python?: string;
+  /** Prices the in-process agent's model runs in /metrics (the settings' "cost"). */
+  cost?: CostModel;
   /** The runtime grants `exec`: its in-process agent then loads sklearn and python models (their loading runs code). */
   allowExec?: boolean;
 }
@@ -29,7 +32,7 @@ export async function createServices(options: ServiceOptions): Promise<Record<st
   );
   return {
     registry,
-    models: await createModelService({ dataDir: options.dataDir, registry, allowExec: options.allowExec, python: options.python || process.env.EVOFLOW_PYTHON || undefined }),
+    models: await createModelService({ dataDir: options.dataDir, registry, allowExec: options.allowExec, python: options.python || process.env.EVOFLOW_PYTHON || undefined, cost: options.cost }),
     // No process starts here: each node that asks starts its own pool, and stops it on undeploy.
     python: createPythonWorkers({ interpreter: options.python || process.env.EVOFLOW_PYTHON || undefined }),
     ...(await packageServices(options.packages ?? nodeTypes.packages, { dataDir: options.dataDir })),

@@ -5,6 +5,7 @@
  * internals. Types only: nothing here runs.
  */
 import type { Message, TraceNode } from "./envelope";
+import type { CostPer1000 } from "./cost";
 
 /** A pipeline problem: `POST /api/validate`, a refused deploy. */
 export interface Problem {
@@ -108,8 +109,9 @@ export interface GateReport {
   passed: boolean;
   reasons: string[];
   checks: GateCheck[];
-  candidate: { holdout?: Evaluation; golden?: Evaluation; latencyMs?: { p50: number; p99: number }; sizeBytes: number; profile?: ModelProfile };
-  champion?: { version?: number; holdout?: Evaluation; golden?: Evaluation };
+  /** `cost`: CPU, energy and price per 1,000 single-example inferences, measured by the gate. */
+  candidate: { holdout?: Evaluation; golden?: Evaluation; latencyMs?: { p50: number; p99: number }; sizeBytes: number; profile?: ModelProfile; cost?: CostPer1000 };
+  champion?: { version?: number; holdout?: Evaluation; golden?: Evaluation; cost?: CostPer1000 };
   createdAt: string;
 }
 
@@ -184,6 +186,8 @@ export interface ModelCard {
   validation?: unknown;
   /** Throughput and latency per batch size, from the registry (the gate profiles every candidate). */
   profile?: ModelProfile;
+  /** CPU, energy and price per 1,000 inferences as the gate measured them, beside the champion's it was judged against. */
+  cost?: { candidate: CostPer1000; champion?: CostPer1000 & { version?: number } };
   decision?: Decision;
   rollout?: unknown;
 }

@@ -99,6 +99,12 @@ export interface NodeContext {
   deadLetter(payload: unknown, reason: string, port?: string): Promise<void>;
   /** Aborted when the pipeline stops. */
   signal: AbortSignal;
+  /**
+   * Adds CPU seconds this node caused in another process (its Python worker, …) to its
+   * `evoflow_node_cpu_seconds_total`; the engine measures only what runs in its own process.
+   * Optional: contexts made outside the engine (tests, CLIs) may not account.
+   */
+  accountCpu?(seconds: number): void;
 }
 
 export interface NodeInstance {

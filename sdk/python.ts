@@ -64,6 +64,8 @@ export interface PythonPoolStatus {
 /** What a call returned: `value` is the payload (numpy arrays as tensors, `bytes` as Uint8Array). */
 export interface PythonResult {
   value: unknown;
+  /** CPU seconds the worker process used for this call (Linux /proc; 0 elsewhere). */
+  cpuSeconds?: number;
 }
 
 export interface PythonPool {

@@ -4,12 +4,13 @@
  * accuracy, drift and p99 latency over time, every update with its decision and
  * reasons, and a model-card page per version. Everything comes from the runtime:
  * the CL history, the pipeline's live status (drift nodes report a magnitude
- * history) and the node latency histograms of /metrics.
+ * history), the node latency histograms of /metrics and its CPU per node (editor/src/cost.ts).
  */
 import { useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import { api, type HistoryEntry, type ModelCard, type PipelineStatus, type ServiceHistoryEntry } from "./api";
 import { GateChecks } from "./GateChecks";
+import { cpuMsPerMessage, nodeCpu, pipelineCostPer1000, type NodeCpu } from "./cost";
 
 const POLL_MS = 2000;
 export const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "—" : `${(v * 100).toFixed(1)}%`);
@@ -139,17 +140,23 @@ interface LivePoint {
   ts: number;
   drift?: number;
   p99Ms?: number;
+  /** CPU ms per message of each node over the last poll interval. */
+  cpuMs?: Map<string, number>;
 }
+
+const NODE_COLORS = ["#1971c2", "#e03131", "#2f9e44", "#f08c00", "#7048e8", "#0c8599"];
 
 export function Dashboard({ service }: { service: string }) {
   const [entries, setEntries] = useState<ServiceHistoryEntry[]>();
   const [status, setStatus] = useState<PipelineStatus>();
   const [live, setLive] = useState<LivePoint[]>([]);
+  const [cost, setCost] = useState<ReturnType<typeof pipelineCostPer1000>>();
   const [error, setError] = useState<string>();
 
   useEffect(() => {
     let stopped = false;
     let previousBuckets = new Map<string, Map<number, number>>();
+    let previousCpu: Map<string, NodeCpu> | undefined;
     const poll = async () => {
       try {
         const history = await api.serviceHistory(service);
@@ -168,7 +175,11 @@ export function Dashboard({ service }: { service: string }) {
         const p99s = [...buckets].map(([node, b]) => p99FromBuckets(b, previousBuckets.get(node))).filter((v): v is number => v !== undefined);
         const p99Ms = p99s.length ? Math.max(...p99s) : undefined;
         previousBuckets = buckets;
-        setLive((points) => [...points.slice(-300), { ts: Date.now() / 1000, p99Ms }]);
+        const cpu = nodeCpu(text, service);
+        const cpuMs = previousCpu && cpuMsPerMessage(cpu, previousCpu);
+        previousCpu = cpu;
+        setCost(pipelineCostPer1000(text, service));
+        setLive((points) => [...points.slice(-300), { ts: Date.now() / 1000, p99Ms, cpuMs }]);
       } catch {
         // Not running: the history is still shown.
       }
@@ -211,6 +222,8 @@ export function Dashboard({ service }: { service: string }) {
     }),
   ];
   const latencyData: uPlot.AlignedData = [live.map((p) => p.ts), live.map((p) => p.p99Ms ?? null)];
+  const cpuNodes = [...new Set(live.flatMap((p) => [...(p.cpuMs?.keys() ?? [])]))].sort();
+  const cpuData: uPlot.AlignedData = [live.map((p) => p.ts), ...cpuNodes.map((node) => live.map((p) => p.cpuMs?.get(node) ?? null))];
 
   return (
     <div className="dashboard" data-testid="dashboard">
@@ -253,6 +266,13 @@ export function Dashboard({ service }: { service: string }) {
           <div className="muted">{driftNodes.map(([id]) => id).join(", ") || "no drift node running"}</div>
         </div>
         <div className="card">
+          <div className="label">cost per 1,000 messages</div>
+          <div className="value" data-testid="cost">
+            {cost ? `${cost.cost.toPrecision(3)} ${cost.currency}` : "—"}
+          </div>
+          <div className="muted">CPU of every node, since deploy{cost?.energySource && ` · energy from ${cost.energySource}`}</div>
+        </div>
+        <div className="card">
           <div className="label">updates</div>
           <div className="value">
             <span className="accepted">{promoted.length}</span> / <span className="rejected">{all.filter((e) => e.decision === "rejected").length}</span>
@@ -272,6 +292,7 @@ export function Dashboard({ service }: { service: string }) {
         />
         <Chart title="drift" unit="magnitude" series={driftSeries.map((s, i) => ({ label: s.id, color: ["#e03131", "#7048e8", "#f08c00", "#1c7ed6"][i % 4] }))} data={driftData} />
         <Chart title="p99 latency" unit="ms" series={[{ label: "p99, slowest node", color: "#1971c2", points: true }]} data={latencyData} />
+        <Chart title="CPU per message" unit="ms CPU" series={cpuNodes.map((node, i) => ({ label: node, color: NODE_COLORS[i % NODE_COLORS.length], points: true }))} data={cpuData} />
       </div>
       <h3>Update history</h3>
       <table className="history" data-testid="history">

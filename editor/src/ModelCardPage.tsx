@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import { api, type HistoryEntry, type ModelCard } from "./api";
 import { readableField } from "./core/readable";
+import { costLine } from "./cost";
 import { pct, ProfileChart, time } from "./Dashboard";
 
 function Bars({ rows, unit = "" }: { rows: { label: string; value: number; max: number; ok?: boolean }[]; unit?: string }) {
@@ -73,6 +74,20 @@ export function ModelCardPage({ model, version }: { model: string; version: stri
         <div className="card">
           <div className="label">latency p50 / p99</div>
           <div className="value">{latency ? `${latency.p50.toFixed(2)} / ${latency.p99.toFixed(2)} ms` : "—"}</div>
+        </div>
+        <div className="card" data-testid="card-cost">
+          <div className="label">per 1,000 inferences</div>
+          {card.cost ? (
+            <>
+              <div className="value">{costLine(card.cost.candidate)}</div>
+              <div className="muted">
+                {card.cost.candidate.joules.toPrecision(3)} J (energy from {card.cost.candidate.energySource})
+                {card.cost.champion && ` · champion${card.cost.champion.version !== undefined ? ` @${card.cost.champion.version}` : ""}: ${costLine(card.cost.champion)}`}
+              </div>
+            </>
+          ) : (
+            <div className="value">—</div>
+          )}
         </div>
         <div className="card">
           <div className="label">size</div>

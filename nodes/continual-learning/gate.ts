@@ -6,11 +6,20 @@
  * the champion beyond ε, overall and per class; p99 latency and file size within budget; a
  * trusted golden set (data that never came from the stream) does not regress — the guard
  * against poisoned or adversarial training data, which a holdout drawn from the same
- * (poisoned) stream cannot catch.
+ * (poisoned) stream cannot catch; with a champion, CPU per 1,000 inferences no more than
+ * `maxCostRatio` × the champion's.
+ *
+ * The cost check is on by default but lenient (2×): both models are measured one after the
+ * other on this thread's own CPU clock (onnx/run-cpu.ts), so traffic served meanwhile does not
+ * skew it, and the same architecture warm-started from the champion measures within a few per
+ * cent of it; a candidate twice as costly is a changed model (a wider layer, another feature
+ * extractor) that someone should look at before it serves. 0 turns it off.
  */
 import { ort } from "../../onnx/ort";
 import { z } from "zod";
 import { profileModel } from "../../onnx/profile";
+import { cpuSecondsPerRun } from "../../onnx/run-cpu";
+import { costSettingsSchema, per1000, type CostModel, type CostPer1000 } from "../../sdk/cost";
 import type { ModelProfile } from "../../sdk/registry";
 import type { LabelledSet } from "./fashion-mnist";
 import type { Evaluation, GateCheck, GateReport } from "../../sdk/api-types";
@@ -26,6 +35,7 @@ export const gateConfigSchema = z.object({
   maxSizeBytes: z.number().int().positive().max(4_294_967_296).default(50_000_000).describe("Largest allowed ONNX file (at most 4 GiB)"),
   maxGoldenRegression: z.number().min(0).max(1).default(0.02).describe("Largest allowed drop on the trusted golden set against the champion"),
   latencyRuns: z.number().int().min(10).max(1_000_000).default(200).describe("Timed single-example calls for the p99 (after 20 warm-up calls), through the profiler (at most 1,000,000)"),
+  maxCostRatio: z.number().min(0).max(1000).default(2).describe("Largest allowed CPU per 1,000 inferences against the champion's (both measured here, batch size 1, latencyRuns calls each); 0 turns the check off"),
 });
 export type GateConfig = z.output<typeof gateConfigSchema>;
 
@@ -71,6 +81,19 @@ export interface GateInput {
   /** The trusted golden set, if configured. */
   golden?: LabelledSet;
   config: GateConfig;
+  /** Prices the CPU measured (the runtime's `cost` service); the default settings when absent. */
+  cost?: CostModel;
+}
+
+function defaultCost(): CostModel {
+  const settings = costSettingsSchema.parse({});
+  return { settings, rate: () => ({ source: "model", joulesPerCpuSecond: settings.wattsPerCore }) };
+}
+
+/** CPU, energy and cost per 1,000 single-example inferences of each model, their runs alternating (onnx/run-cpu.ts). */
+async function measureCosts(models: Uint8Array[], runs: number, cost: CostModel): Promise<CostPer1000[]> {
+  const rate = cost.rate();
+  return (await cpuSecondsPerRun(models, runs)).map((seconds) => per1000(seconds * runs, runs, cost.settings, rate)!);
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -150,13 +173,29 @@ export async function runGate(input: GateInput): Promise<GateReport> {
   const sizeBytes = input.candidate.byteLength;
   checks.push({ name: "size", passed: sizeBytes <= config.maxSizeBytes, value: sizeBytes, threshold: config.maxSizeBytes, detail: `${sizeBytes} bytes, budget ${config.maxSizeBytes}` });
 
+  const costModel = input.cost ?? defaultCost();
+  const [candidateCost, championCost] = await measureCosts(input.champion ? [input.candidate, input.champion.bytes] : [input.candidate], config.latencyRuns, costModel);
+  if (championCost) {
+    if (config.maxCostRatio > 0) {
+      const ratio = candidateCost.cpuSeconds / championCost.cpuSeconds;
+      const ms = (c: CostPer1000) => `${(c.cpuSeconds * 1000).toFixed(1)} ms`;
+      checks.push({
+        name: "cost",
+        passed: ratio <= config.maxCostRatio,
+        value: ratio,
+        threshold: config.maxCostRatio,
+        detail: `CPU per 1,000 inferences ${ms(candidateCost)} vs champion ${ms(championCost)}: ${ratio.toFixed(2)}×, allowed ≤ ${config.maxCostRatio}× (${candidateCost.cost.toPrecision(3)} ${candidateCost.currency} per 1,000, energy ${candidateCost.joules.toPrecision(3)} J from ${candidateCost.energySource})`,
+      });
+    }
+  }
+
   const reasons = checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
   return {
     passed: reasons.length === 0,
     reasons,
     checks,
-    candidate: { holdout, golden, latencyMs, sizeBytes, profile },
-    champion: input.champion ? { version: input.champion.version, holdout: championHoldout, golden: championGolden } : undefined,
+    candidate: { holdout, golden, latencyMs, sizeBytes, profile, cost: candidateCost },
+    champion: input.champion ? { version: input.champion.version, holdout: championHoldout, golden: championGolden, cost: championCost } : undefined,
     createdAt: new Date().toISOString(),
   };
 }

@@ -8,7 +8,7 @@
 import * as fs from "node:fs/promises";
 import path from "node:path";
 import type { ModelRegistry, ModelVersion, VersionRef } from "../../sdk/registry";
-import type { Decision, HistoryEntry, ModelCard } from "../../sdk/api-types";
+import type { Decision, GateReport, HistoryEntry, ModelCard } from "../../sdk/api-types";
 
 export type { Decision, HistoryEntry, ModelCard };
 
@@ -72,6 +72,14 @@ export class HistoryStore {
   }
 }
 
+/** What the gate measured of the version's cost, and of the champion it was judged against. */
+function gateCost(report: GateReport | undefined): ModelCard["cost"] {
+  const candidate = report?.candidate?.cost;
+  if (!candidate) return undefined;
+  const champion = report.champion?.cost;
+  return { candidate, ...(champion && { champion: { ...champion, version: report.champion!.version } }) };
+}
+
 /** A card from whatever is known: the registry record, the history entry, or both. */
 export function modelCard(model: string, version: number, record?: ModelVersion, entry?: HistoryEntry): ModelCard {
   return {
@@ -93,6 +101,7 @@ export function modelCard(model: string, version: number, record?: ModelVersion,
     metrics: entry?.metrics || record?.metrics ? { ...record?.metrics, ...entry?.metrics } as ModelCard["metrics"] : undefined,
     validation: entry?.validation ?? record?.validation,
     profile: record?.profile,
+    cost: gateCost(entry?.validation),
     decision: entry?.decision,
     rollout: entry?.rollout,
   };

@@ -63,7 +63,10 @@ export default defineNode({
       async onMessage(_port, message, emit) {
         let value: unknown;
         try {
-          ({ value } = await pool.call(message.payload));
+          const result = await pool.call(message.payload);
+          value = result.value;
+          // The worker's CPU is in its own process: charged to this node beside what the engine measures here.
+          if (result.cpuSeconds) ctx.accountCpu?.(result.cpuSeconds);
         } catch (err) {
           if (err instanceof PythonError && err.traceback) throw new Error(`${err.message}\n${err.traceback}`, { cause: err });
           throw err;

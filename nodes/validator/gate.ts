@@ -2,6 +2,7 @@ import { z } from "zod";
 import { isHoldout, exampleOf } from "../continual-learning/examples";
 import type { LabelledSet } from "../continual-learning/fashion-mnist";
 import { evaluateOnnx, gateConfigSchema, runGate } from "../continual-learning/gate";
+import type { CostModel } from "../../sdk/cost";
 import { HistoryStore, historyRootFromNodeDir, type HistoryEntry } from "../continual-learning/history";
 import { clMetrics } from "../continual-learning/metrics";
 import { rolloutConfigSchema, type Rollout, type RolloutRouter } from "../continual-learning/rollout";
@@ -76,7 +77,7 @@ export default defineNode({
       const bytes = await registry.readArtifact(candidate.name, candidate.version);
       const champion = await registry.get(candidate.name, "champion");
       const championBytes = champion && champion.version !== candidate.version ? await registry.readArtifact(candidate.name, champion.version) : undefined;
-      const report = await runGate({ candidate: bytes, champion: championBytes ? { bytes: championBytes, version: champion!.version } : undefined, holdout, golden, config: cfg });
+      const report = await runGate({ candidate: bytes, champion: championBytes ? { bytes: championBytes, version: champion!.version } : undefined, holdout, golden, config: cfg, cost: ctx.service<CostModel | undefined>("cost") });
 
       // Avalanche's accuracy matrix: earlier rows from the accepted updates, this candidate's row on every experience so far.
       const accepted = (await history.list(service)).filter((e) => e.model === candidate.name && e.decision === "promoted" && e.metrics);

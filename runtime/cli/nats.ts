@@ -20,7 +20,8 @@ import type { Command } from "commander";
 import type { Pipeline } from "../schema";
 import { GRANT_LIST_HELP, parseGrants } from "./grants";
 import { applyServingV8Flags } from "./heap";
-import { loadServerSettings } from "./server-settings";
+import { loadServerSettings, settingsFile } from "./server-settings";
+import { EnergyMeter } from "../energy";
 import { edgeReadFilter, parseSince, readStream, readTrace, type StartAt } from "../transport/nats-read";
 import { pipelineOfStream } from "../transport/nats-names";
 import { NatsTransport, type NatsTransportOptions } from "../transport/nats";
@@ -72,10 +73,15 @@ interface WorkerOptions {
 
 async function runWorker(opts: WorkerOptions): Promise<void> {
   applyServingV8Flags();
-  let grants, settings;
+  let grants, settings, cost;
   try {
     settings = loadServerSettings(opts.data);
     grants = opts.grant !== undefined ? parseGrants(opts.grant) : (settings.grants ?? [...DEFAULT_GRANTS]);
+    try {
+      cost = new EnergyMeter(settings.cost);
+    } catch (err) {
+      throw new Error(`${settingsFile(opts.data)}: $.cost: ${(err as Error).message}`);
+    }
   } catch (err) {
     // An unknown capability or a bad settings file (every problem with its JSON path).
     process.stderr.write(`${(err as Error).message}\n`);
@@ -95,7 +101,8 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
     nodeTypes,
     dataDir: opts.data,
     grants,
-    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, allowExec: grants.includes("exec") }),
+    cost,
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, allowExec: grants.includes("exec"), cost }),
     localNodes: (_name, def) => workerNodes(def, selection),
     log,
   });

@@ -26,7 +26,8 @@ import { applyServingV8Flags } from "./heap";
 import { isLoopback } from "./loopback";
 import { commandNodeTypes, NODES_DIR_HELP } from "./node-packages";
 import { readPipelineFile } from "./pipeline";
-import { loadServerSettings, SettingsError } from "./server-settings";
+import { loadServerSettings, settingsFile, SettingsError } from "./server-settings";
+import { EnergyMeter } from "../energy";
 import { serverToken } from "./token";
 import { pipelineTestRoutes } from "../../testing/pipeline/routes";
 
@@ -93,6 +94,12 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
   const operator = opts.auth ? serverToken({ token: opts.token, data: opts.data }) : undefined;
   if (operator?.warning) process.stderr.write(`warning: ${operator.warning}\n`);
 
+  let cost: EnergyMeter;
+  try {
+    cost = new EnergyMeter(settings.cost);
+  } catch (err) {
+    fail(`${settingsFile(opts.data)}: $.cost: ${(err as Error).message}`);
+  }
   const nodeTypes = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
   const runtime = new Runtime({
     // The NATS client loads only when it is used.
@@ -100,7 +107,8 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
     nodeTypes,
     dataDir: opts.data,
     grants,
-    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, allowExec: grants.includes("exec") }),
+    cost,
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, allowExec: grants.includes("exec"), cost }),
     log: (level, message, fields) => {
       if (level !== "debug") process.stderr.write(`${level}: ${message} ${fields ? JSON.stringify(fields) : ""}\n`);
     },

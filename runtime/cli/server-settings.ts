@@ -13,6 +13,8 @@
  *     "allowOrigins": [],      as --allow-origin
  *     "grants": ["fs-write", "network"]   capabilities granted to nodes, unless --grant is given
  *     "python": "python3"      the interpreter of Python nodes' workers (else EVOFLOW_PYTHON, else python3)
+ *     "cost": { "pricePerCoreHour": 0.05, "currency": "USD", "wattsPerCore": 3.5, "energy": "auto" }
+ *                              prices and energy of CPU-seconds in /metrics (sdk/cost.ts has every key)
  *   }
  *
  * A bad file stops the server with every problem and its JSON path.
@@ -22,6 +24,7 @@ import path from "node:path";
 import { z } from "zod";
 import { ROLES, type Role } from "../api/auth";
 import { CAPABILITIES, type Capability } from "../../sdk/contract";
+import { costSettingsSchema, type CostSettings } from "../../sdk/cost";
 
 const tokenEntry = z
   .object({
@@ -42,6 +45,7 @@ const settingsSchema = z
     allowOrigins: z.array(z.string().min(1)).default([]),
     grants: z.array(z.enum(CAPABILITIES)).optional(),
     python: z.string().min(1).optional(),
+    cost: costSettingsSchema.default(costSettingsSchema.parse({})),
   })
   .strict();
 
@@ -54,6 +58,7 @@ export interface ServerSettings {
   allowOrigins: string[];
   grants?: Capability[];
   python?: string;
+  cost: CostSettings;
 }
 
 export class SettingsError extends Error {}
@@ -91,5 +96,5 @@ export function loadServerSettings(dataDir: string): ServerSettings {
       tokens[token] = t.role;
     }
   });
-  return { tokens, tokenSha256, openMetrics: s.openMetrics, openHealth: s.openHealth, allowHosts: s.allowHosts, allowOrigins: s.allowOrigins, grants: s.grants, python: s.python };
+  return { tokens, tokenSha256, openMetrics: s.openMetrics, openHealth: s.openHealth, allowHosts: s.allowHosts, allowOrigins: s.allowOrigins, grants: s.grants, python: s.python, cost: s.cost };
 }

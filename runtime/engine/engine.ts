@@ -16,6 +16,7 @@ import { SecretStore } from "../secrets";
 import { createMessage, newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
 import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../../sdk/contract";
 import { NodeStats, type Metrics, type MetricsSource } from "../metrics";
+import { syncSegments } from "../cpu-accounting";
 import { Admission, requestPathBlockEdges } from "../overload";
 import { DEFAULT_MAX_IN_FLIGHT } from "../schema";
 import { payloadProblem, type PortType } from "../../sdk/ports";
@@ -127,6 +128,8 @@ export class RunningPipeline implements MetricsSource {
   private readonly abort = new AbortController();
   private deadLetterTotal = 0;
   private stopped = false;
+  /** CPU-seconds per node (settings cost.nodeCpu); bench/cost-overhead.ts flips it to measure what it costs. */
+  meterCpu: boolean;
 
   constructor(readonly compiled: CompiledPipeline, private readonly options: EngineOptions) {
     this.name = compiled.pipeline.name;
@@ -135,6 +138,7 @@ export class RunningPipeline implements MetricsSource {
     this.deadLetters = new Ring(settings?.deadLetterCapacity ?? 1000);
     this.traces = new TraceStore(settings?.traceCapacity ?? options.traceCapacity ?? 10_000, settings?.traceBytes);
     this.admission = new Admission(this.name, settings?.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, options.transport, (reason) => options.metrics.shed(this.name, reason));
+    this.meterCpu = options.metrics.cost.settings.nodeCpu;
   }
 
   get pipeline(): string {
@@ -154,7 +158,7 @@ export class RunningPipeline implements MetricsSource {
       const node: RunningNode = {
         compiled,
         instance: {},
-        stats: new NodeStats(),
+        stats: new NodeStats(this.options.metrics.cost.settings.nodeCpuSampleEvery),
         outlets: new Map(
           Object.keys(compiled.outputs).map((p) => [p, { source: { pipeline: this.name, node: compiled.id, port: p }, sync: [], async: [] }]),
         ),
@@ -219,6 +223,7 @@ export class RunningPipeline implements MetricsSource {
         return this.toDeadLetter(node, port, undefined, reason, createMessage({ pipeline: this.name, node: nodeId, port }, payload));
       },
       signal: this.abort.signal,
+      accountCpu: (seconds) => this.nodes.get(nodeId)?.stats.cpu.addExternal(seconds),
     };
   }
 
@@ -235,14 +240,18 @@ export class RunningPipeline implements MetricsSource {
       return this.fail(node, edge, message, new NodeError(node.compiled.id, port, `payload does not match input ${node.compiled.id}.${port}: ${problem}`));
     node.stats.in++;
     const started = performance.now();
+    // CPU is charged for the synchronous segment of sampled calls (runtime/cpu-accounting.ts says why).
+    const timed = this.meterCpu && syncSegments.enter(node.stats.cpu);
     const invocation: Invocation = { replies: wantsReply ? [] : undefined, pending: undefined };
     let result: void | Promise<void> | undefined;
     try {
       result = node.instance.onMessage?.(port, message, this.emitter(node, message, invocation));
     } catch (err) {
+      if (timed) syncSegments.exit(node.stats.cpu);
       node.stats.observeLatency((performance.now() - started) / 1000);
       return this.fail(node, edge, message, err);
     }
+    if (timed) syncSegments.exit(node.stats.cpu);
     if (!result && !invocation.pending) {
       node.stats.observeLatency((performance.now() - started) / 1000);
       return invocation.replies ?? NO_REPLY;
@@ -383,7 +392,7 @@ export class RunningPipeline implements MetricsSource {
   status(): { nodes: Record<string, Record<string, unknown>>; edges: Record<string, EdgeStatus> } {
     const nodes: Record<string, Record<string, unknown>> = {};
     for (const [id, n] of this.nodes)
-      nodes[id] = { type: n.compiled.def.type, in: n.stats.in, out: n.stats.out, errors: n.stats.errors, ...n.instance.status?.() };
+      nodes[id] = { type: n.compiled.def.type, in: n.stats.in, out: n.stats.out, errors: n.stats.errors, cpuSeconds: n.stats.cpu.cpuSeconds, ...n.instance.status?.() };
     const edges: Record<string, EdgeStatus> = {};
     for (const e of this.compiled.edges)
       edges[e.id] = { mode: e.mode, ...this.options.transport.edgeStats(e), tapped: this.taps.read(e.id, 0).total };

@@ -138,7 +138,7 @@ describe("CL loop in a pipeline", () => {
     expect(entry.scenario).toBe("NIC");
     expect(entry.trigger.reason).toContain("2,500");
     expect(entry.metrics!.accuracyMatrix).toHaveLength(1);
-    expect(entry.validation!.checks.map((c) => c.name)).toEqual(["holdout-accuracy", "no-regression", "no-class-regression", "golden-set", "latency-p99", "size"]);
+    expect(entry.validation!.checks.map((c) => c.name)).toEqual(["holdout-accuracy", "no-regression", "no-class-regression", "golden-set", "latency-p99", "size", "cost"]);
     const before = served.get(2) ?? 0;
     await classify(test, 50);
     expect(served.get(2)).toBe(before + 50);

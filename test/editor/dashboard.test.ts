@@ -132,6 +132,9 @@ describe("CL dashboard", () => {
       }
       await page.waitForTimeout(1000);
     }
+    // CPU per message of each node that handled some between two polls, and what 1,000 messages cost.
+    await expect.poll(() => page.locator('[data-testid="chart-CPU per message"]').textContent()).toContain("labelDrift");
+    expect(await page.textContent('[data-testid="cost"]')).toMatch(/^[\d.]+(e-\d+)? USD$/);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
 
     await row.locator("a", { hasText: "fmnist@2" }).click();
@@ -144,6 +147,8 @@ describe("CL dashboard", () => {
     expect(cells.map(([id]) => id)).toEqual(expect.arrayContaining(["card-trigger", "card-trainer", "card-classes", "card-source"]));
     for (const [id, text] of cells) expect(text, id!).not.toMatch(/[{}[\]"]/);
     expect(Object.fromEntries(cells)["card-trigger"]).toContain("600 new labelled examples");
+    // What the gate measured it to cost, beside the champion it was judged against.
+    expect(Object.fromEntries(cells)["card-cost"]).toMatch(/ms CPU · [\d.e-]+ USD.*energy from (rapl|model).*champion @1: [\d.]+ ms CPU/);
     expect(Object.fromEntries(cells)["card-classes"]).toMatch(/^\d+ classes: 0 \(/);
     expect(await page.textContent('[data-testid="model-card"]')).toContain("accuracy per class (holdout)");
     // The gate profiled the candidate: its card charts throughput and p99 against batch size.

@@ -1,0 +1,113 @@
+/**
+ * CPU-seconds per node, measured where the node runs, at a cost a trivial hop hardly notices.
+ *
+ * Why not `process.cpuUsage()` around every call: it is a getrusage syscall, measured here at
+ * 0.8–1.8 µs, while a whole hop of the in-process engine costs ~0.5 µs. And async node calls
+ * interleave, so the process's CPU between a call's start and its end belongs to whatever else
+ * ran meanwhile. Why not even a clock per call: two `performance.now()` and the nesting
+ * bookkeeping cost a 10-transform chain a few percent (bench/results/cost-overhead.md).
+ *
+ * What is measured instead, honestly:
+ * - every call is counted (one increment and one compare on the hot path);
+ * - a node's first WARM_CALLS calls, then about one in `sampleEvery` (settings
+ *   cost.nodeCpuSampleEvery; a random gap, so a node whose cost alternates with its input is not
+ *   always caught on the same kind of message), are timed:
+ *   the wall time of the *synchronous* segment (from `onMessage` being called until it returns or
+ *   first awaits), with nested sync hops subtracted, so a node is charged only its own code.
+ *   Every hop nested in a timed segment is timed too, or its time could not be taken out of its
+ *   caller's. A node's synchronous time is its mean timed segment × its calls;
+ * - at most once per RATIO_EVERY_MS per node, getrusage around a timed segment gives the node's
+ *   ratio of CPU to wall time (below 1 when the OS preempts it or it blocks in a sync syscall),
+ *   so a node preempted half the time is charged half. getrusage counts the whole process, so
+ *   GC helper threads working meanwhile are charged to the node whose allocations they clean up.
+ * - not measured: what a node computes after its first `await` (a continuation has no caller
+ *   on the stack to attribute it to). It shows in `process_cpu_seconds_total` but in no node;
+ *   the gap between the two is the engine, transports, HTTP, GC and such continuations.
+ * CPU spent in another process for a node (a Python worker, the model agent) is reported by
+ * that process and added with `addExternal` (see NodeContext.accountCpu).
+ */
+
+/** Calls timed one by one before sampling starts: a node called rarely is measured exactly. */
+const WARM_CALLS = 64;
+/** At most one getrusage pair per node this often: 20 per second per node at most. */
+const RATIO_EVERY_MS = 50;
+/** Timed segments nested deeper are charged to their caller (the engine defers at 100 anyway). */
+const MAX_DEPTH = 128;
+
+export class CpuAccount {
+  /** Mean calls between two timed ones after the first WARM_CALLS. */
+  constructor(readonly sampleEvery = 256) {}
+
+  /** onMessage calls. */
+  calls = 0;
+  /** The call number from which the next is timed. */
+  nextTimed = 0;
+  /** Timed calls, and the milliseconds of their own synchronous segments. */
+  timedCalls = 0;
+  timedSelfMs = 0;
+  /** Over the getrusage-bracketed segments: process CPU (ms) and wall (ms), for the CPU/wall ratio. */
+  ratioCpuMs = 0;
+  ratioWallMs = 0;
+  lastRatioAt = Number.NEGATIVE_INFINITY;
+  ratioFrom: NodeJS.CpuUsage | undefined;
+  /** CPU seconds reported for this node by other processes (Python workers, …). */
+  externalSeconds = 0;
+
+  /** CPU seconds charged to the node so far. */
+  get cpuSeconds(): number {
+    if (this.timedCalls === 0) return this.externalSeconds;
+    const ratio = this.ratioWallMs > 0 ? this.ratioCpuMs / this.ratioWallMs : 1;
+    return ((this.timedSelfMs / this.timedCalls) * this.calls * ratio) / 1000 + this.externalSeconds;
+  }
+
+  addExternal(seconds: number): void {
+    if (Number.isFinite(seconds) && seconds > 0) this.externalSeconds += seconds;
+  }
+}
+
+/**
+ * The timed synchronous segments open on this thread's stack: a sync hop runs inside its
+ * caller's segment, and its time is taken out of the caller's. One per thread (the stack is);
+ * preallocated, so a timed hop allocates nothing but its occasional getrusage result.
+ */
+class SyncSegments {
+  private depth = 0;
+  private readonly started = new Float64Array(MAX_DEPTH);
+  /** Wall ms of timed segments nested directly in each open one. */
+  private readonly nested = new Float64Array(MAX_DEPTH);
+
+  /** Counts a call to the account's node; true when it is timed, and `exit` must follow it. */
+  enter(account: CpuAccount): boolean {
+    const call = account.calls++;
+    if (this.depth === 0 && call < account.nextTimed) return false;
+    if (this.depth === MAX_DEPTH) return false;
+    if (call >= WARM_CALLS) account.nextTimed = call + 1 + ((Math.random() * (2 * account.sampleEvery - 1)) | 0);
+    const now = performance.now();
+    const d = this.depth++;
+    this.started[d] = now;
+    this.nested[d] = 0;
+    if (now - account.lastRatioAt >= RATIO_EVERY_MS && !account.ratioFrom) {
+      account.lastRatioAt = now;
+      account.ratioFrom = process.cpuUsage();
+    }
+    return true;
+  }
+
+  /** Ends the innermost timed segment, the node's call having returned (or thrown). */
+  exit(account: CpuAccount): void {
+    const d = --this.depth;
+    const inclusive = performance.now() - this.started[d];
+    account.timedSelfMs += inclusive - this.nested[d];
+    account.timedCalls++;
+    if (d > 0) this.nested[d - 1] += inclusive;
+    const from = account.ratioFrom;
+    if (from) {
+      account.ratioFrom = undefined;
+      const used = process.cpuUsage(from);
+      account.ratioCpuMs += (used.user + used.system) / 1000;
+      account.ratioWallMs += inclusive;
+    }
+  }
+}
+
+export const syncSegments = new SyncSegments();
