@@ -87,8 +87,12 @@ export interface JavascriptHooks {
 }
 
 export interface JavascriptFunction {
-  /** Runs the code on `payload`; rejects with an error naming the limit it ran into, or the code's own. */
-  run(payload: unknown, hooks: JavascriptHooks): Promise<unknown>;
+  /**
+   * Runs the code on `payload`: its result, or a promise of it when the code awaits or runs in a
+   * worker (code that does neither costs no promise). Throws or rejects with an error naming
+   * the limit it ran into, or the code's own.
+   */
+  run(payload: unknown, hooks: JavascriptHooks): unknown;
   /** ctx.state as plain data (to save). */
   state(): Record<string, unknown>;
 }

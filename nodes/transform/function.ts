@@ -54,14 +54,22 @@ export default defineNode({
       throw new Error(`transform.function "${ctx.nodeId}": ${(err as Error).message}`);
     }
     const outputs = new Set(config.outputs);
+    const first = config.outputs[0];
     return {
-      async onMessage(_port, message, emit) {
-        const send = (to: string, payload: unknown) => {
-          if (!outputs.has(to)) return Promise.reject(new Error(`ctx.emit("${to}"): no such output; the node's outputs: ${config.outputs.join(", ")}`));
-          return emit(to, payload);
+      onMessage(_port, message, emit) {
+        const hooks = {
+          emit: (to: string, payload: unknown) => {
+            if (!outputs.has(to)) return Promise.reject(new Error(`ctx.emit("${to}"): no such output; the node's outputs: ${config.outputs.join(", ")}`));
+            return emit(to, payload);
+          },
+          log: (level: "debug" | "info" | "warn" | "error", text: string) => ctx.log(level, text),
         };
-        const result = await fn.run(message.payload, { emit: send, log: (level, text) => ctx.log(level, text) });
-        if (result !== undefined && result !== null) await emit(config.outputs[0], result);
+        const send = (result: unknown) => {
+          if (result !== undefined && result !== null) void emit(first, result); // the engine waits for emits the node does not await
+        };
+        const result = fn.run(message.payload, hooks);
+        if (result instanceof Promise) return result.then(send);
+        send(result);
       },
       async stop() {
         // Written whole, then renamed: a crash mid-write leaves the previous state, not half of this one.

@@ -15,7 +15,8 @@ export interface SandboxState {
   readonly ctx: unknown;
 }
 export interface CompiledFunction {
-  run(payload: unknown, state: SandboxState, hooks: FunctionHooks, limits: FunctionRunLimits): Promise<unknown>;
+  /** The result, or a promise of it when the code is async. */
+  run(payload: unknown, state: SandboxState, hooks: FunctionHooks, limits: FunctionRunLimits): unknown;
   makeState(data: unknown): SandboxState;
   readState(state: SandboxState): Record<string, unknown>;
 }

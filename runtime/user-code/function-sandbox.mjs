@@ -38,6 +38,25 @@ function parse(code) {
 /** Thrown when a run went on past `overrunMs` before any effect: its caller runs it again elsewhere, from the start. */
 export class MoveToWorker extends Error {}
 
+const isThenable = (v) => v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";
+
+/** Whether the body awaits (outside functions of its own): only then is it wrapped in an async function. */
+function awaits(ast) {
+  let found = false;
+  const root = ast.body[0].expression;
+  walk.recursive(root.body, null, {
+    Function() {}, // a nested function's awaits are its own
+    AwaitExpression() {
+      found = true;
+    },
+    ForOfStatement(node, st, c) {
+      if (node.await) found = true;
+      walk.base.ForOfStatement(node, st, c);
+    },
+  });
+  return found;
+}
+
 /** The code with a tick at the start of every loop body and function body. */
 export function instrument(code) {
   const source = `${WRAP_HEAD}${code}\n})`;
@@ -61,7 +80,8 @@ export function instrument(code) {
   inserts.sort((a, b) => b[0] - a[0]);
   let out = source;
   for (const [at, text] of inserts) out = out.slice(0, at) + text + out.slice(at);
-  return out;
+  // A body that never awaits runs as a plain function: no promise per message.
+  return awaits(ast) ? out : `(function${out.slice("(async function".length)}`;
 }
 
 /**
@@ -166,22 +186,55 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
     });
   }
   const fn = script.runInContext(context);
-  let running = 0;
+  let running = false;
+  let heapBase = 0;
+  let heapReadAt = -Infinity;
+
+  /** Ends a run: the clock stops (code still running for it later meets a tripped clock), then `outcome` gives its result or its error. */
+  const finish = (own, outcome, timer) => {
+    clearTimeout(timer);
+    try {
+      if (own.tripped) throw own.tripped;
+      return outcome();
+    } catch (err) {
+      throw own.tripped ?? (err instanceof Error ? err : new Error(describe(err)));
+    } finally {
+      inside.limits(-Infinity, Infinity, Infinity);
+      running = false;
+    }
+  };
 
   return {
     /**
-     * Runs the code once on `payload` with `state` (a context object from `makeState`). Resolves
-     * with its result copied out; rejects with a UserCodeLimitError when it ran into a limit,
-     * else with the code's own error. One run at a time per compiled function: callers queue.
+     * Runs the code once on `payload` with `state` (a context object from `makeState`): returns
+     * its result copied out, or a promise of it when the code is async. Throws (rejects) a
+     * UserCodeLimitError when it ran into a limit, else the code's own error. One run at a time
+     * per compiled function: callers queue. Code without `await` runs as a plain function, with
+     * no promise or timer: most per-message transforms.
      */
-    async run(payload, state, runHooks, limits) {
-      if (running++) throw new Error("one run at a time");
+    run(payload, state, runHooks, limits) {
+      if (running) throw new Error("one run at a time");
+      running = true;
       hooks = runHooks;
       const overrunMs = limits.overrunMs ?? Infinity;
-      budget = { timeoutMs: limits.label ?? limits.timeoutMs, memoryMb: limits.memoryMb, overrunMs, tripped: undefined };
-      const own = budget;
+      const own = (budget = { timeoutMs: limits.label ?? limits.timeoutMs, memoryMb: limits.memoryMb, overrunMs, tripped: undefined });
       const now = performance.now();
-      inside.limits(now + limits.timeoutMs, now + overrunMs, v8.getHeapStatistics().used_heap_size + limits.memoryMb * 2 ** 20);
+      // The heap is read at most once a millisecond: a run's own growth is what the limit is about.
+      if (now - heapReadAt > 1) {
+        heapBase = v8.getHeapStatistics().used_heap_size;
+        heapReadAt = now;
+      }
+      inside.limits(now + limits.timeoutMs, now + overrunMs, heapBase + limits.memoryMb * 2 ** 20);
+      let value;
+      try {
+        value = fn(inside.copyIn(payload), state.ctx);
+        if (!isThenable(value)) return finish(own, () => copyData(value));
+      } catch (err) {
+        return finish(own, () => {
+          throw err;
+        });
+      }
+      // Async code: a timer ends a promise that never settles.
       let timer;
       const never = new Promise((_, reject) => {
         timer = setTimeout(() => {
@@ -189,19 +242,12 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
           reject(own.tripped);
         }, limits.timeoutMs + 1);
       });
-      try {
-        const value = await Promise.race([fn(inside.copyIn(payload), state.ctx), never]);
-        if (own.tripped) throw own.tripped;
-        return copyData(value);
-      } catch (err) {
-        if (own.tripped) throw own.tripped;
-        throw err instanceof Error ? err : new Error(describe(err));
-      } finally {
-        clearTimeout(timer);
-        // Code still running for this call later (an async continuation) meets a tripped clock.
-        inside.limits(-Infinity, Infinity, Infinity);
-        running = 0;
-      }
+      return Promise.race([value, never]).then(
+        (settled) => finish(own, () => copyData(settled), timer),
+        (err) => finish(own, () => {
+          throw err;
+        }, timer),
+      );
     },
     /** A state object of the context's realm, from plain data (JSON, or as a worker sends it). */
     makeState(data) {

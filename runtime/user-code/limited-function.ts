@@ -63,8 +63,8 @@ export class LimitedFunction {
   private readonly sandboxState: SandboxState;
   /** Set once a run on the runtime's thread ran into a limit: the next runs go to the worker pool. */
   private offThread: boolean;
-  /** Runs of this node one after another: its state is one, and the sandbox runs one call at a time. */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Set while an async run is unsettled: runs of this node go one after another (its state is one, and the sandbox runs one call at a time). */
+  private pending?: Promise<void>;
   private readonly requireFrom: string;
 
   constructor(readonly code: string, readonly options: FunctionOptions, state?: Record<string, unknown>) {
@@ -84,25 +84,51 @@ export class LimitedFunction {
     return this.inline.readState(this.sandboxState);
   }
 
-  run(payload: unknown, hooks: FunctionHooks): Promise<unknown> {
-    const next = this.queue.then(() => (this.offThread ? this.inWorkerPool(payload, hooks) : this.onThread(payload, hooks)));
-    this.queue = next.catch(() => {});
-    return next;
+  /** The code's result, or a promise of it when the code is async or runs in a worker (see UserCode.javascript). */
+  run(payload: unknown, hooks: FunctionHooks): unknown {
+    if (this.pending) {
+      const next = this.pending.then(() => this.runNow(payload, hooks));
+      this.track(next);
+      return next;
+    }
+    const result = this.runNow(payload, hooks);
+    if (result instanceof Promise) this.track(result);
+    return result;
   }
 
-  private async onThread(payload: unknown, hooks: FunctionHooks): Promise<unknown> {
+  /** Later runs wait for `running` to settle: one run at a time. */
+  private track(running: Promise<unknown>): void {
+    const settled = running.then(
+      () => {},
+      () => {},
+    );
+    this.pending = settled;
+    void settled.then(() => {
+      if (this.pending === settled) this.pending = undefined;
+    });
+  }
+
+  private runNow(payload: unknown, hooks: FunctionHooks): unknown {
+    return this.offThread ? this.inWorkerPool(payload, hooks) : this.onThread(payload, hooks);
+  }
+
+  private onThread(payload: unknown, hooks: FunctionHooks): unknown {
     const started = performance.now();
     // Kept to start over from if the run moves to a worker; an empty state costs nothing to keep.
     const live = this.sandboxState.state as Record<string, unknown>;
     const before = Object.keys(live).length ? this.state() : {};
-    try {
-      return await this.inline.run(payload, this.sandboxState, hooks, { ...this.options, overrunMs: INLINE_MS });
-    } catch (err) {
+    const moved = (err: unknown) => {
       if (!(err instanceof UserCodeLimitError || err instanceof MoveToWorker)) throw err;
       this.offThread = true;
       if (!(err instanceof MoveToWorker)) throw err;
       this.replaceState(before);
       return this.inWorkerPool(payload, hooks, Math.max(0, started + this.options.timeoutMs - performance.now()));
+    };
+    try {
+      const result = this.inline.run(payload, this.sandboxState, hooks, { ...this.options, overrunMs: INLINE_MS });
+      return result instanceof Promise ? result.catch(moved) : result;
+    } catch (err) {
+      return moved(err);
     }
   }
 
