@@ -10,6 +10,8 @@ import { missingCapabilities, missingServices, type Capability, type Entrypoint 
 import { nodeTypes as defaultNodeTypes, loadNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
 import { MemoryTransport } from "./transport/memory";
+import { userCodeService } from "./user-code/service";
+import { userCode } from "../sdk/user-code";
 import type { Transport } from "./transport/transport";
 import { entrypointClaims, jsonPath, validatePipeline, type CompiledPipeline, type Problem, type ValidationResult } from "./validate";
 
@@ -57,7 +59,8 @@ export class Runtime {
   constructor(private readonly options: RuntimeOptions = {}) {
     this.transport = options.transport ?? new MemoryTransport();
     this.types = options.nodeTypes ?? defaultNodeTypes;
-    this.services = options.services ?? {};
+    // userCode is the runtime's own: every runtime runs user code under its limits.
+    this.services = { [userCode.name]: userCodeService, ...options.services };
     this.dataDir = options.dataDir ?? ".evoflow";
     this.grants = new Set(options.grants ?? DEFAULT_GRANTS);
   }
@@ -145,7 +148,7 @@ export class Runtime {
   /** Every node whose type needs a capability this runtime does not grant; the whole pipeline is judged, wherever its nodes run. */
   private capabilityProblems(compiled: CompiledPipeline): Problem[] {
     return compiled.pipeline.nodes.flatMap((n, index) => {
-      const missing = missingCapabilities(compiled.nodes.get(n.id)!.def, this.grants);
+      const missing = missingCapabilities(compiled.nodes.get(n.id)!.def, this.grants, n.config);
       if (!missing.length) return [];
       const list = missing.map((c) => `"${c}"`).join(", ");
       return [{

@@ -1,5 +1,6 @@
 import type { NodeDefinition } from "../../sdk";
+import fn from "./function";
 import jsonata from "./jsonata";
 import set from "./set";
 
-export const transformNodes: NodeDefinition[] = [jsonata, set];
+export const transformNodes: NodeDefinition[] = [fn, jsonata, set];

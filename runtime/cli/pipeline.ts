@@ -9,7 +9,7 @@ import type { NodeTypes } from "../node-types";
 import { commandNodeTypes, nodesDirOption, type NodePackageOptions } from "./node-packages";
 import { registerInstallCommands } from "./node-install";
 import { describePortType } from "../../sdk/ports";
-import { inputsOf, outputsOf, parseConfig } from "../../sdk/contract";
+import { capabilitiesOf, inputsOf, outputsOf, parseConfig } from "../../sdk/contract";
 import { pipelineJsonSchema } from "../schema";
 import { validatePipeline, type Problem } from "../validate";
 
@@ -109,7 +109,8 @@ export function register(program: Command): void {
       const paths = configPathFields(def.config).map((f) => `${f.name} (${f.meta.kind}, ${f.meta.access})`);
       if (paths.length) process.stdout.write(`  paths: ${paths.join(", ")}, inside the pipeline's data folder\n`);
       // Which of them a server grants is its own setting (evoflow run --grant), unknown here.
-      if (def.capabilities?.length) process.stdout.write(`  needs: ${def.capabilities.join(", ")} (granted by the runtime: --grant)\n`);
+      const needs = capabilitiesOf(def, config);
+      if (needs.length) process.stdout.write(`  needs: ${needs.join(", ")} (granted by the runtime: --grant)\n`);
     }
   });
   registerInstallCommands(nodes);
