@@ -66,12 +66,15 @@ export class LimitedFunction {
   /** Set while an async run is unsettled: runs of this node go one after another (its state is one, and the sandbox runs one call at a time). */
   private pending?: Promise<void>;
   private readonly requireFrom: string;
+  /** The limits of a run on the runtime's thread, made once: a run is a few microseconds. */
+  private readonly inlineLimits: FunctionOptions & { overrunMs: number };
 
   constructor(readonly code: string, readonly options: FunctionOptions, state?: Record<string, unknown>) {
     this.requireFrom = options.requireFrom ?? path.join(PROJECT_ROOT, "package.json");
     this.inline = compileFunction(code, { libs: options.libs, requireFrom: this.requireFrom });
     this.sandboxState = this.inline.makeState(state ?? {});
     this.offThread = options.isolation === "worker";
+    this.inlineLimits = { ...options, overrunMs: INLINE_MS };
   }
 
   /** Whether runs go to the worker pool (asked for, or since a runaway). */
@@ -125,7 +128,7 @@ export class LimitedFunction {
       return this.inWorkerPool(payload, hooks, Math.max(0, started + this.options.timeoutMs - performance.now()));
     };
     try {
-      const result = this.inline.run(payload, this.sandboxState, hooks, { ...this.options, overrunMs: INLINE_MS });
+      const result = this.inline.run(payload, this.sandboxState, hooks, this.inlineLimits);
       return result instanceof Promise ? result.catch(moved) : result;
     } catch (err) {
       return moved(err);
