@@ -122,7 +122,9 @@ async function main(): Promise<void> {
   const messages = numberArg("messages", 100_000);
   const rounds = numberArg("rounds", 3);
   // Every call through a worker costs a round trip per node: a tenth of the messages is plenty to see it.
-  const plan: [Side, number][] = [["set", messages], ["function", messages], ["function-worker", Math.max(1000, messages / 20)]];
+  // --worker-messages 0 leaves the worker side out (a round trip per node makes it slow to run).
+  const workerMessages = numberArg("worker-messages", Math.max(1000, messages / 20));
+  const plan: [Side, number][] = [["set", messages], ["function", messages], ...(workerMessages > 0 ? [["function-worker", workerMessages] as [Side, number]] : [])];
   const all: SideResult[] = [];
   for (let round = 0; round < rounds; round++)
     for (const [side, total] of plan) {
@@ -135,11 +137,11 @@ async function main(): Promise<void> {
     return { side, messages: total, msgsPerSecond: median(runs.map((r) => r.msgsPerSecond)), msgsPerCpuSecond: median(runs.map((r) => r.msgsPerCpuSecond)), peakRssMB: Math.max(...runs.map((r) => r.peakRssMB)) };
   });
   const perCall = JSON.parse(spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "per-call"], { encoding: "utf8" }).stdout.trim().split("\n").at(-1)!) as Record<string, number>;
-  const rate = (side: Side) => summary.find((s) => s.side === side)!;
+  const rate = (side: Side) => summary.find((s) => s.side === side) ?? { msgsPerSecond: NaN, msgsPerCpuSecond: NaN };
   const ratio = rate("function").msgsPerSecond / rate("set").msgsPerSecond;
   const ratioCpu = rate("function").msgsPerCpuSecond / rate("set").msgsPerCpuSecond;
   const ratioWorker = rate("function-worker").msgsPerSecond / rate("set").msgsPerSecond;
-  const command = `node --import tsx bench/function-chain.ts --messages ${messages} --rounds ${rounds}`;
+  const command = `node --import tsx bench/function-chain.ts --messages ${messages} --rounds ${rounds} --worker-messages ${workerMessages}`;
   const date = new Date().toISOString();
   const where = machine();
   writeFileSync("bench/results/function-chain.json", `${JSON.stringify({ date, command, machine: where, nodeFlags: RUNTIME_NODE_FLAGS, summary, runs: all, perCallMicroseconds: perCall, ratio, ratioCpu, ratioWorker, target: 0.5 }, null, 2)}\n`);
@@ -156,7 +158,7 @@ async function main(): Promise<void> {
       "| --- | --- | --- | --- | --- |",
       ...summary.map((s) => `| ${s.side} | ${s.messages.toLocaleString("en")} | ${Math.round(s.msgsPerSecond).toLocaleString("en")} | ${Math.round(s.msgsPerCpuSecond).toLocaleString("en")} | ${s.peakRssMB.toFixed(0)} |`),
       "",
-      `transform.function (inline, the default) runs at **${ratio.toFixed(2)}×** transform.set's msgs/s (${ratioCpu.toFixed(2)}× per CPU-second; target ≥ 0.5×). Every call in a worker (\`isolation: "worker"\`): ${ratioWorker.toFixed(3)}×.`,
+      `transform.function (inline, the default) runs at **${ratio.toFixed(2)}×** transform.set's msgs/s (${ratioCpu.toFixed(2)}× per CPU-second; target ≥ 0.5×). ${workerMessages > 0 ? `Every call in a worker (\`isolation: "worker"\`): ${ratioWorker.toFixed(3)}×.` : "The worker side was not run (--worker-messages 0)."}`,
       "",
       "Per call of the same trivial code on one thread (µs, 200,000 calls, awaited):",
       "",
