@@ -17,7 +17,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ort } from "../runtime/onnx/ort";
+import { ort } from "../onnx/ort";
 import { TriggerPolicy } from "../nodes/control/trigger-policy";
 import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../nodes/continual-learning/fashion-mnist";
 import { evaluateOnnx, gateConfigSchema, runGate, type GateReport } from "../nodes/continual-learning/gate";

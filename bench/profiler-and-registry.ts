@@ -16,8 +16,8 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { ort } from "../runtime/onnx/ort";
-import { profileModel, percentile } from "../runtime/profiler/profile";
+import { ort } from "../onnx/ort";
+import { profileModel, percentile } from "../onnx/profile";
 import { FsModelRegistry } from "../runtime/registry/fs";
 import { makeMlp } from "../test/fixtures/mlp";
 

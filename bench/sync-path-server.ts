@@ -20,7 +20,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
-import { ort } from "../runtime/onnx/ort";
+import { ort } from "../onnx/ort";
 import { ModelHost } from "../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { LocalModels } from "../gpu-agent/service";
@@ -73,7 +73,10 @@ async function evoflow(untraced: boolean, access: "checks" | "token" | "unchecke
   });
   const app =
     access === "unchecked" ? await createApiWithoutAccessChecks({ runtime }) : await createApi({ runtime, auth: access === "token" ? { tokens: { [token]: "operator" } } : undefined });
-  return { app, path: "/v2/models/classify/infer" };
+  // The same runtime without the checks, never listening: inject turns between the two in one
+  // process, so JIT, GC and placement fall on both alike (bench/auth-overhead.ts).
+  const twin = access === "token" ? await createApiWithoutAccessChecks({ runtime }) : undefined;
+  return { app, twin, path: "/v2/models/classify/infer" };
 }
 
 /** CPU (every thread) per request over `count` requests injected one after another. */
@@ -86,13 +89,13 @@ async function injected(app: FastifyInstance, path: string, body: string, count:
   return (used.user + used.system) / count;
 }
 
-const { app, path } = mode.startsWith("bare")
+const { app, path, twin }: { app: FastifyInstance; path: string; twin?: FastifyInstance } = mode.startsWith("bare")
   ? await bare(mode === "bare-reader")
   : await evoflow(mode === "evoflow-untraced", mode === "evoflow-token" ? "token" : mode === "evoflow-unchecked" ? "unchecked" : "checks");
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
 const ready = { port: Number(new URL(address).port), path };
-process.on("message", async (msg: { inject?: { body: string; count: number; headers?: Record<string, string> } }) => {
-  if (msg.inject) process.send!({ cpuUsPerRequest: await injected(app, path, msg.inject.body, msg.inject.count, msg.inject.headers) });
+process.on("message", async (msg: { inject?: { body: string; count: number; headers?: Record<string, string>; twin?: boolean } }) => {
+  if (msg.inject) process.send!({ cpuUsPerRequest: await injected(msg.inject.twin && twin ? twin : app, path, msg.inject.body, msg.inject.count, msg.inject.headers) });
   else process.send!({ peakRssBytes: peakRss() });
 });
 process.on("disconnect", () => process.exit(0)); // the benchmark ended, however it ended

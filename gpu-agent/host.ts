@@ -22,7 +22,7 @@ import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { writeFileAtomic } from "../runtime/files";
-import { readSignature } from "../runtime/onnx/signature";
+import { readSignature } from "../onnx/signature";
 import type { DType, Tensor } from "../sdk/ports";
 import type { Backend, LoadedModel } from "./backend";
 import { checkInputs, TensorInputError, type TensorSpec } from "./tensors";

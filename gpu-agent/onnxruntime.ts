@@ -8,9 +8,9 @@ import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import path from "node:path";
-import { ort } from "../runtime/onnx/ort";
+import { ort } from "../onnx/ort";
 import { writeFileAtomic } from "../runtime/files";
-import { splitWeights } from "../runtime/onnx/external-weights";
+import { splitWeights } from "../onnx/external-weights";
 import { PROJECT_ROOT } from "../runtime/paths";
 import type { DType, Tensor } from "../sdk/ports";
 import type { Backend, LoadedModel, LoadRequest } from "./backend";
@@ -200,7 +200,7 @@ export class OnnxRuntimeBackend implements Backend {
     };
   }
 
-  /** Artifact → the split form sessions are created from (runtime/onnx/external-weights.ts). */
+  /** Artifact → the split form sessions are created from (onnx/external-weights.ts). */
   private readonly mapped = new Map<string, string>();
 
   /**

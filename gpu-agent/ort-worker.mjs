@@ -3,7 +3,7 @@
 // on the calling thread; here that thread is not the agent's event loop, so a load does
 // not stall requests to models that are already resident. Plain JavaScript so it needs
 // no TypeScript loader in the worker. onnxruntime's telemetry is off here too: the
-// backend (runtime/onnx/ort.ts) sets the process's environment before it starts a worker.
+// backend (onnx/ort.ts) sets the process's environment before it starts a worker.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";

@@ -1,9 +1,13 @@
 import type { NodeDefinition } from "../sdk";
+import { amqpNodes } from "./amqp";
 import { controlNodes } from "./control";
 import { driftNodes } from "./drift";
 import { ioNodes } from "./io";
 import { modelNodes } from "./model";
 import { mqttNodes } from "./mqtt";
+import { postgresNodes } from "./postgres";
+import { redisNodes } from "./redis";
+import { natsNodes } from "./nats";
 import { samplerNodes } from "./sampler";
 import { trainerNodes } from "./trainer";
 import { transformNodes } from "./transform";
@@ -19,6 +23,10 @@ export const allNodes: NodeDefinition[] = [
   ...validatorNodes,
   ...controlNodes,
   ...mqttNodes,
+  ...redisNodes,
+  ...postgresNodes,
+  ...natsNodes,
+  ...amqpNodes,
 ];
 
 // The module nodes/package.json lists: the package's node types.

@@ -43,46 +43,53 @@ export interface PathValue {
 }
 
 /** The path fields present in a config that parsed against `schema`, with where they are. */
-export function configPathValues(schema: z.ZodType, config: unknown, at: PropertyKey[] = []): PathValue[] {
-  const meta = pathMetaOf(schema);
+export const configPathValues = (schema: z.ZodType, config: unknown): PathValue[] => configFieldValues(schema, config, pathMetaOf);
+
+/**
+ * The string values of the fields `metaOf` marks (path fields, secret fields) present in a
+ * config that parsed against `schema`, with where they are.
+ */
+export function configFieldValues<M>(schema: z.ZodType, config: unknown, metaOf: (s: z.ZodType) => M | undefined, at: PropertyKey[] = []): { at: PropertyKey[]; value: string; meta: M }[] {
+  const walk = (s: z.ZodType, v: unknown, where: PropertyKey[]) => configFieldValues(s, v, metaOf, where);
+  const meta = metaOf(schema);
   if (meta) return typeof config === "string" ? [{ at, value: config, meta }] : [];
   const def = defOf(schema);
-  if (WRAPPERS.has(def.type)) return configPathValues(def.innerType as z.ZodType, config, at);
+  if (WRAPPERS.has(def.type)) return walk(def.innerType as z.ZodType, config, at);
   switch (def.type) {
     case "pipe": {
       // A transform's output is not the input's shape: walk the input side then.
       const out = def.out as z.ZodType;
-      return configPathValues(defOf(out).type === "transform" ? (def.in as z.ZodType) : out, config, at);
+      return walk(defOf(out).type === "transform" ? (def.in as z.ZodType) : out, config, at);
     }
     case "lazy":
-      return configPathValues((def.getter as () => z.ZodType)(), config, at);
+      return walk((def.getter as () => z.ZodType)(), config, at);
     case "object": {
       if (!isObject(config)) return [];
       const shape = def.shape as Record<string, z.ZodType>;
       return Object.entries(config).flatMap(([k, v]) => {
         const field = shape[k] ?? (def.catchall as z.ZodType | undefined);
-        return field ? configPathValues(field, v, [...at, k]) : [];
+        return field ? walk(field, v, [...at, k]) : [];
       });
     }
     case "record":
-      return isObject(config) ? Object.entries(config).flatMap(([k, v]) => configPathValues(def.valueType as z.ZodType, v, [...at, k])) : [];
+      return isObject(config) ? Object.entries(config).flatMap(([k, v]) => walk(def.valueType as z.ZodType, v, [...at, k])) : [];
     case "array":
-      return Array.isArray(config) ? config.flatMap((v, i) => configPathValues(def.element as z.ZodType, v, [...at, i])) : [];
+      return Array.isArray(config) ? config.flatMap((v, i) => walk(def.element as z.ZodType, v, [...at, i])) : [];
     case "tuple": {
       if (!Array.isArray(config)) return [];
       const items = def.items as z.ZodType[];
       return config.flatMap((v, i) => {
         const item = items[i] ?? (def.rest as z.ZodType | undefined);
-        return item ? configPathValues(item, v, [...at, i]) : [];
+        return item ? walk(item, v, [...at, i]) : [];
       });
     }
     case "union": {
       // The option the value is (as zod picked it when parsing).
       const option = (def.options as z.ZodType[]).find((o) => o.safeParse(config).success);
-      return option ? configPathValues(option, config, at) : [];
+      return option ? walk(option, config, at) : [];
     }
     case "intersection":
-      return [...configPathValues(def.left as z.ZodType, config, at), ...configPathValues(def.right as z.ZodType, config, at)];
+      return [...walk(def.left as z.ZodType, config, at), ...walk(def.right as z.ZodType, config, at)];
     default:
       return [];
   }

@@ -3,7 +3,9 @@
  * nodes ask for (model registry, agents, …). The HTTP API and the CLI drive it;
  * it knows nothing of HTTP.
  */
-import { ConfinedPathError, configPathValues, pipelineDataDir, resolveConfined } from "./confined-path";
+import { ConfinedPathError, configFieldValues, configPathValues, pipelineDataDir, resolveConfined } from "./confined-path";
+import { isSecretField } from "../sdk/config-secret";
+import { SecretError, SecretStore } from "./secrets";
 import { NodeStartError, runPipeline, type RunningPipeline } from "./engine/engine";
 import { Metrics } from "./metrics";
 import { missingCapabilities, missingServices, type Capability, type Entrypoint } from "../sdk/contract";
@@ -52,6 +54,8 @@ export class Runtime {
   readonly metrics = new Metrics();
   readonly services: Record<string, unknown>;
   readonly dataDir: string;
+  /** The data folder's secrets (`${secret:NAME}` in configs). */
+  readonly secrets: SecretStore;
   readonly grants: ReadonlySet<Capability>;
   private readonly pipelines = new Map<string, RunningPipeline>();
   private readonly deploying = new Set<CompiledPipeline>();
@@ -62,6 +66,7 @@ export class Runtime {
     // userCode is the runtime's own: every runtime runs user code under its limits.
     this.services = { [userCode.name]: userCodeService, ...options.services };
     this.dataDir = options.dataDir ?? ".evoflow";
+    this.secrets = new SecretStore(this.dataDir);
     this.grants = new Set(options.grants ?? DEFAULT_GRANTS);
   }
 
@@ -175,7 +180,7 @@ export class Runtime {
   /**
    * Config paths resolved on this machine's disk, symlinks followed: a path that leaves the
    * pipeline's data folder, or a file to read that is missing, is refused at deploy (the string
-   * itself was checked by validate).
+   * itself was checked by validate); so is a `${secret:…}` or `${env:…}` this machine lacks.
    * Only the nodes that run here: a worker's disk is its own.
    */
   private async pathProblems(compiled: CompiledPipeline, localNodes: ReadonlySet<string> | undefined): Promise<Problem[]> {
@@ -190,6 +195,15 @@ export class Runtime {
           await resolveConfined(root, field.value, { mustExist: field.meta.access === "read" });
         } catch (err) {
           if (!(err instanceof ConfinedPathError)) throw err;
+          problems.push({ path: jsonPath(["nodes", index, "config", ...field.at]), message: err.message });
+        }
+      }
+      // A secret this machine lacks: refused now, not at the node's first connection.
+      for (const field of configFieldValues(node.def.config, node.config, (s) => isSecretField(s) || undefined)) {
+        try {
+          await this.secrets.resolve(field.value);
+        } catch (err) {
+          if (!(err instanceof SecretError)) throw err;
           problems.push({ path: jsonPath(["nodes", index, "config", ...field.at]), message: err.message });
         }
       }

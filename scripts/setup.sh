@@ -9,6 +9,11 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missin
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # The MQTT connector's tests start a real broker.
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+# The Redis Streams and PostgreSQL connectors' tests start a real redis-server and postgres 15.
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
+# The AMQP connector's tests start a real RabbitMQ.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist)
 # The GPU agent moves loading threads into Linux's idle scheduling class through python3's os module.
 [ -x /usr/bin/python3 ] || missing+=(python3-minimal)

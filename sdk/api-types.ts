@@ -50,7 +50,7 @@ export interface ArtifactInfo {
   size: number;
 }
 
-/** Results of one batch size (see `runtime/profiler`). */
+/** Results of one batch size (see `onnx/profile.ts`). */
 export interface BatchProfile {
   batchSize: number;
   /** Timed batches (warm-up excluded). */

@@ -78,6 +78,12 @@ export interface NodeContext {
    * handled then goes to the dead letters) when it leaves that folder. Call it when opening.
    */
   resolvePath(path: string, options?: ResolvePathOptions): Promise<string>;
+  /**
+   * The value a `configSecret` field refers to (`${secret:NAME}` from the data folder's secret
+   * store, `${env:EVOFLOW_NAME}` from the environment); rejects naming what is missing. Call it
+   * when connecting, and keep the value out of statuses, logs and messages.
+   */
+  secret(reference: string): Promise<string>;
   log(level: "debug" | "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void;
   registerEntrypoint(entry: Entrypoint): void;
   /**

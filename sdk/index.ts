@@ -24,6 +24,7 @@ export {
   type NodeLook,
 } from "./contract";
 export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./config-path";
+export { configSecret, parseSecretRef, type SecretRef } from "./config-secret";
 export { createMessage, type Message, type MessageSource, type TraceNode } from "./envelope";
 export { NodeError } from "./errors";
 export type { CommandHost, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
@@ -48,4 +49,5 @@ export type * from "./api-types";
 
 // 1.1: categories are open strings, and a declaration may give `color`, `icon` and `example`
 // (a package using its own category needs "sdk": "^1.1": a 1.0 runtime refuses it).
-export const sdkVersion = "1.1.0";
+// 1.2: `configSecret` fields and `ctx.secret(reference)`.
+export const sdkVersion = "1.2.0";

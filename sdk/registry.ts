@@ -6,14 +6,14 @@
  * registry as the `registry` service, typed by `ModelRegistry`.
  */
 
-/** ONNX element types under Evoflow's names (runtime/onnx/dtypes.ts maps each to its ONNX code). */
+/** ONNX element types under Evoflow's names (onnx/dtypes.ts maps each to its ONNX code). */
 export type OnnxDType =
   | "float32" | "float64" | "float16" | "bfloat16"
   | "int8" | "int16" | "int32" | "int64"
   | "uint8" | "uint16" | "uint32" | "uint64"
   | "bool" | "string" | "complex64" | "complex128";
 
-/** A model's inputs and outputs as its ONNX file declares them (runtime/onnx/signature.ts reads them). */
+/** A model's inputs and outputs as its ONNX file declares them (onnx/signature.ts reads them). */
 export interface TensorSignature {
   name: string;
   /** "tensor" for ordinary tensors; other ONNX value kinds are described but carry no dtype/shape of their own. */

@@ -69,6 +69,7 @@ export function Toolbar(p: ToolbarProps) {
       <span className="grow" />
       <a href="#/packages" data-testid="open-palette-manager">Palette manager</a>
       <a href="#/services">CL dashboard</a>
+      <a href="#/drift" data-testid="open-drift-eval">Drift evaluation</a>
     </header>
   );
 }

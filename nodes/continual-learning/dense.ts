@@ -1,10 +1,10 @@
 /**
  * Dense models (softmax regression, MLP) as plain weights, and their two homes:
- * ONNX files (written with runtime/onnx/build.ts, read back with onnx-proto so a
+ * ONNX files (written with onnx/build.ts, read back with onnx-proto so a
  * stateful trainer can warm-start from the champion's file) and tfjs variables.
  */
-import { buildMlp, type Activation } from "../../runtime/onnx/build";
-import { decodeModel } from "../../runtime/onnx/signature";
+import { buildMlp, type Activation } from "../../onnx/build";
+import { decodeModel } from "../../onnx/signature";
 
 export interface DenseWeights {
   /** [inputs, units] row-major: y = x·W + b. */

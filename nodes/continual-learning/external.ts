@@ -15,7 +15,7 @@
 import * as fs from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { readSignature } from "../../runtime/onnx/signature";
+import { readSignature } from "../../onnx/signature";
 import { spawnLowPriority } from "./low-priority";
 
 export interface ExternalRun {

@@ -6,10 +6,10 @@
  * and weights carry a `head/` prefix and the model's metadata names the feature tensor, so the
  * next stateful training reads the head back out of the champion and warm-starts from it.
  */
-import { ort } from "../../runtime/onnx/ort";
-import { attr } from "../../runtime/onnx/build";
-import { onnx, type OnnxProto } from "../../runtime/onnx/proto";
-import { decodeModel, readSignature } from "../../runtime/onnx/signature";
+import { ort } from "../../onnx/ort";
+import { attr } from "../../onnx/build";
+import { onnx, type OnnxProto } from "../../onnx/proto";
+import { decodeModel, readSignature } from "../../onnx/signature";
 import { fromOnnx, toOnnx, type DenseModel } from "./dense";
 import type { LabelledSet } from "./fashion-mnist";
 

@@ -8,9 +8,9 @@
  * against poisoned or adversarial training data, which a holdout drawn from the same
  * (poisoned) stream cannot catch.
  */
-import { ort } from "../../runtime/onnx/ort";
+import { ort } from "../../onnx/ort";
 import { z } from "zod";
-import { profileModel } from "../../runtime/profiler/profile";
+import { profileModel } from "../../onnx/profile";
 import type { ModelProfile } from "../../sdk/registry";
 import type { LabelledSet } from "./fashion-mnist";
 import type { Evaluation, GateCheck, GateReport } from "../../sdk/api-types";

@@ -21,6 +21,8 @@ import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import type { CommandHost } from "../../sdk/extensions";
+import { registerEval } from "./evaluate-cli";
 import { driftNodes } from "./index";
 import type { DriftEvent } from "./event";
 import { createMessage } from "../../sdk/envelope";
@@ -111,6 +113,7 @@ function nodeContext(method: string): NodeContext {
     registerEntrypoint: () => undefined,
     // Drift detectors name no files; the command reads its own --file.
     resolvePath: (path) => Promise.reject(new Error(`the drift command opens no config paths ("${path}")`)),
+    secret: () => Promise.reject(new Error("drift detectors hold no secrets")),
     service: (name) => {
       throw new Error(`the drift command provides no "${name}" service`);
     },
@@ -185,8 +188,8 @@ export async function runDrift(
   return count;
 }
 
-export default function register(program: Command): void {
-  program
+export default function register(program: Command, host: CommandHost): void {
+  const drift = program
     .command("drift")
     .description("run a drift detector offline over numbers (one per line) or CSV columns; prints one JSON line per detection")
     .argument("<method>", "adwin, ddm, eddm, hddm-a, kswin, page-hinkley, ks, chi-square, psi, wasserstein, mmd")
@@ -217,4 +220,5 @@ export default function register(program: Command): void {
         process.exitCode = 2;
       }
     });
+  registerEval(drift, host);
 }

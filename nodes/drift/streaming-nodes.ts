@@ -34,8 +34,12 @@ interface StreamingSpec<S extends z.ZodRawShape> {
   explain(detector: StreamingDetector): string;
 }
 
+/** Each streaming detector's constructor by name (`adwin`), for what runs detectors outside a pipeline (`evoflow drift eval`). */
+export const streamingDetectorMakers: Record<string, (config: Record<string, unknown>) => StreamingDetector> = {};
+
 function streamingDriftNode<S extends z.ZodRawShape>(spec: StreamingSpec<S>): NodeDefinition {
   const config = z.object({ ...common, ...spec.params });
+  streamingDetectorMakers[spec.detector] = (cfg) => spec.make(cfg as z.output<z.ZodObject<S>>);
   return defineNode({
     type: `drift.${spec.detector}`,
     category: "drift",

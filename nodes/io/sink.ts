@@ -1,63 +1,50 @@
-import { open } from "node:fs/promises";
-import type { WriteStream } from "node:fs";
 import { z } from "zod";
 import { stringify } from "../../sdk/json";
 import { configPath, defineNode, port } from "../../sdk";
+import { RotatingFile } from "./rotating-file";
+
+const TB = 1e12;
+const rotation = z
+  .object({
+    maxBytes: z.number().int().min(1024).max(TB).optional().describe("Close the file once it holds this many bytes"),
+    maxSeconds: z.number().min(1).max(366 * 86_400).optional().describe("Close the file once it has been open this long (checked at each write)"),
+    keep: z.number().int().min(0).max(100_000).optional().describe("Closed files kept; the oldest are removed"),
+    maxTotalBytes: z.number().int().min(0).max(TB).optional().describe("Disk budget of all closed files together; the oldest are removed"),
+    compress: z.boolean().default(false).describe("Gzip each file once it is closed"),
+  })
+  .strict()
+  .refine((r) => r.maxBytes !== undefined || r.maxSeconds !== undefined, { message: "rotate needs maxBytes or maxSeconds" });
 
 /** Writes every message it receives as one JSON line (envelope included), or discards it. */
 export default defineNode({
   type: "io.sink",
   category: "io",
   title: "Sink",
-  description: "Ends a stream: appends each message (envelope and payload) as a JSON line to a file in the pipeline's data folder, or discards it.",
+  description:
+    "Ends a stream: appends each message (envelope and payload) as a JSON line to a file in the pipeline's data folder, or discards it. With `rotate`, the file is closed and renamed `<name>.<time closed>.jsonl` (gzipped if asked) by size or age, and old files are removed past a count or a disk budget. A message counts as handled once its line is on disk; a failed write (disk full) dead-letters it with the reason and shows in the status.",
   inputs: { in: port.any() },
   outputs: {},
   capabilities: ["fs-write"],
-  config: z.object({
-    kind: z.enum(["jsonl", "discard"]).default("discard").describe("jsonl: append to a file; discard: drop (still counted and tapped)"),
-    path: configPath({ kind: "file", access: "write", describe: "File for kind jsonl" }).optional(),
-  }).refine((c) => c.kind !== "jsonl" || c.path !== undefined, { message: "path is required when kind is jsonl", path: ["path"] }),
+  config: z
+    .object({
+      kind: z.enum(["jsonl", "discard"]).default("discard").describe("jsonl: append to a file; discard: drop (still counted and tapped)"),
+      path: configPath({ kind: "file", access: "write", describe: "File for kind jsonl" }).optional(),
+      rotate: rotation.optional().describe("When to start a new file, and which old ones to keep (kind jsonl)"),
+    })
+    .refine((c) => c.kind !== "jsonl" || c.path !== undefined, { message: "path is required when kind is jsonl", path: ["path"] }),
   create: (ctx, config) => {
-    let out: WriteStream | undefined;
-    let opening: Promise<WriteStream> | undefined;
-    let failed: Error | undefined;
     let count = 0;
-    /**
-     * Opened with the first message, through ctx.resolvePath: a path that leaves the data
-     * folder (a symlink planted since deploy) dead-letters that message, and the next one
-     * tries again rather than the node staying broken.
-     */
-    const openStream = (file: string) =>
-      (opening ??= ctx
-        .resolvePath(file, { forWrite: true })
-        .then(async (real) => {
-          out = (await open(real, "a")).createWriteStream();
-          out.on("error", (err) => (failed = err));
-          return out;
-        })
-        .finally(() => (opening = undefined)));
-    const write = (s: WriteStream, line: string): void | Promise<void> => {
-      count++;
-      // Respect the stream's back-pressure so a slow disk slows the edge, not memory.
-      if (!s.write(line)) return new Promise<void>((r) => s.once("drain", () => r()));
-    };
+    // Opened at the first message through ctx.resolvePath, and again at every reopen: a path that
+    // leaves the data folder (a symlink planted since deploy) fails those lines, not the node.
+    const file = config.kind === "jsonl" ? new RotatingFile(config.path!, (p) => ctx.resolvePath(p, { forWrite: true }), config.rotate) : undefined;
     return {
+      // The promise holds the edge until the line is written: a slow disk slows the stream, not memory.
       onMessage(_port, message) {
-        if (config.kind !== "jsonl") return void count++;
-        if (failed) {
-          // A write failed (disk full, file removed…): this message says why, the next one reopens.
-          const err = failed;
-          (failed = undefined), (out = undefined);
-          throw err;
-        }
-        const line = `${stringify(message)}\n`;
-        return out ? write(out, line) : openStream(config.path!).then((s) => write(s, line));
+        if (!file) return void count++;
+        return file.append(`${stringify(message)}\n`).then(() => void count++);
       },
-      async stop() {
-        await opening?.catch(() => undefined);
-        if (out) await new Promise<void>((r) => out!.end(() => r()));
-      },
-      status: () => ({ written: count }),
+      stop: () => file?.close(),
+      status: () => (file ? { written: count, rotations: file.rotations, ...(file.lastError ? { error: file.lastError } : {}) } : { written: count }),
     };
   },
 });

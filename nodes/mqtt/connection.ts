@@ -1,19 +1,15 @@
 /**
  * What the MQTT source and sink share: the broker address, the client's identity and its
- * credentials. The password is read from a file in the pipeline's data folder, so it stays out
- * of the pipeline JSON kept in Git.
+ * credentials. The password is a secret reference or a file in the pipeline's data folder
+ * (nodes/connectors/shared.ts), so it stays out of the pipeline JSON kept in Git.
  */
-import { readFile } from "node:fs/promises";
 import type { IClientOptions } from "mqtt";
 import { z } from "zod";
-import { configPath, type NodeContext } from "../../sdk";
+import type { NodeContext } from "../../sdk";
+import { passwordFields, readPassword, serverUrl, type PasswordConfig } from "../connectors/shared";
 
 export const brokerFields = {
-  url: z
-    .string()
-    .max(2048)
-    .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, "an mqtt://, mqtts://, ws:// or wss:// URL")
-    .describe("The broker, e.g. mqtt://127.0.0.1:1883"),
+  url: serverUrl("(mqtts?|wss?)", "an mqtt://, mqtts://, ws:// or wss:// URL", "mqtt://127.0.0.1:1883"),
   clientId: z
     .string()
     .min(1)
@@ -21,22 +17,21 @@ export const brokerFields = {
     .optional()
     .describe("The client's id; with it (and cleanSession false) the broker keeps the session and the QoS 1/2 messages sent while the pipeline was down"),
   username: z.string().max(256).optional(),
-  passwordFile: configPath({ kind: "file", describe: "A file in the pipeline's data folder holding the password (kept out of the pipeline JSON)" }).optional(),
+  ...passwordFields,
   protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5).describe("MQTT 3.1.1 (4) or 5"),
 };
 
 export const qosField = z.union([z.literal(0), z.literal(1), z.literal(2)]);
 
-export interface BrokerConfig {
+export interface BrokerConfig extends PasswordConfig {
   url: string;
   clientId?: string;
   username?: string;
-  passwordFile?: string;
   protocolVersion: 4 | 5;
 }
 
 export async function clientOptions(ctx: NodeContext, config: BrokerConfig, extra: IClientOptions = {}): Promise<IClientOptions> {
-  const password = config.passwordFile ? (await readFile(await ctx.resolvePath(config.passwordFile, { mustExist: true }), "utf8")).trim() : undefined;
+  const password = await readPassword(ctx, config);
   return {
     clientId: config.clientId ?? `evoflow-${ctx.pipeline}-${ctx.nodeId}-${Math.random().toString(16).slice(2, 10)}`,
     username: config.username,
@@ -46,11 +41,4 @@ export async function clientOptions(ctx: NodeContext, config: BrokerConfig, extr
     connectTimeout: 10_000,
     ...extra,
   };
-}
-
-/** A payload as bytes on the wire: JSON unless it is text or bytes already and `format` says so. */
-export function encode(payload: unknown, format: "json" | "text" | "bytes"): Buffer | string {
-  if (format === "text") return typeof payload === "string" ? payload : JSON.stringify(payload);
-  if (format === "bytes" && payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  return JSON.stringify(payload);
 }

@@ -1,7 +1,8 @@
 import { connect, type MqttClient } from "mqtt";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
-import { brokerFields, clientOptions, encode, qosField } from "./connection";
+import { encode, formatField } from "../connectors/shared";
+import { brokerFields, clientOptions, qosField } from "./connection";
 
 const config = z.object({
   ...brokerFields,
@@ -13,7 +14,7 @@ const config = z.object({
     .describe("The topic each message is published to"),
   qos: qosField.default(1).describe("1 or 2: a message counts as handled once the broker acknowledged it"),
   retain: z.boolean().default(false).describe("The broker keeps the last message for new subscribers"),
-  format: z.enum(["json", "text", "bytes"]).default("json").describe("JSON text, the string as it is, or a Uint8Array's bytes"),
+  format: formatField.default("json").describe("JSON text, the string as it is, or a Uint8Array's bytes"),
   timeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe("How long a message may wait for the broker (while it is unreachable) before it goes to the dead letters"),
 });
 

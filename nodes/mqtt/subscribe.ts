@@ -1,6 +1,7 @@
 import { connect, type MqttClient, type IPublishPacket } from "mqtt";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
+import { ConnectionState, decode, formatField } from "../connectors/shared";
 import { brokerFields, clientOptions, qosField } from "./connection";
 
 const config = z.object({
@@ -19,7 +20,7 @@ const config = z.object({
     .max(4_294_967_295)
     .default(86_400)
     .describe("MQTT 5: how long the broker keeps a persistent session (and its queued messages) while the pipeline is away"),
-  format: z.enum(["json", "text", "bytes"]).default("json").describe("How a message's bytes become the payload: parsed JSON (not JSON → a dead letter), a string, or a Uint8Array"),
+  format: formatField.default("json").describe("How a message's bytes become the payload: parsed JSON (not JSON → a dead letter), a string, or a Uint8Array"),
   output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ topic, payload, qos, retain }`"),
 });
 
@@ -50,21 +51,8 @@ export default defineNode({
   }),
   create: (ctx, cfg) => {
     let client: MqttClient | undefined;
-    const counts = { received: 0, emitted: 0, deadLetters: 0, reconnects: 0 };
-    let connected = false;
-    let lastError: string | undefined;
-
-    const payloadOf = (packet: IPublishPacket): { ok: true; value: unknown } | { ok: false; reason: string } => {
-      const bytes = packet.payload as Buffer;
-      if (cfg.format === "bytes") return { ok: true, value: new Uint8Array(bytes) };
-      const text = bytes.toString("utf8");
-      if (cfg.format === "text") return { ok: true, value: text };
-      try {
-        return { ok: true, value: JSON.parse(text) };
-      } catch (err) {
-        return { ok: false, reason: `mqtt message on ${packet.topic} is not JSON (${(err as Error).message}): ${JSON.stringify(text.slice(0, 200))}` };
-      }
-    };
+    const counts = { received: 0, emitted: 0, deadLetters: 0 };
+    const state = new ConnectionState(ctx, `mqtt ${cfg.url}`);
 
     return {
       async start(emit) {
@@ -79,23 +67,17 @@ export default defineNode({
         // pauses the stream.
         client.handleMessage = (packet, done) => {
           counts.received++;
-          const read = payloadOf(packet);
+          const read = decode(packet.payload as Buffer, cfg.format, `mqtt message on ${packet.topic}`);
           const handOff = read.ok
             ? emit("out", cfg.output === "payload" ? read.value : { topic: packet.topic, payload: read.value, qos: packet.qos, retain: packet.retain }).then(() => void counts.emitted++)
             : ctx.deadLetter(new Uint8Array(packet.payload as Buffer), read.reason).then(() => void counts.deadLetters++);
           // A failure downstream was dead-lettered there: the message was handed off all the same.
           handOff.catch((err: Error) => ctx.log("warn", `mqtt message on ${packet.topic}: ${err.message}`)).finally(() => done());
         };
-        client.on("connect", () => {
-          connected = true;
-          lastError = undefined;
-        });
-        client.on("reconnect", () => void counts.reconnects++);
-        client.on("close", () => (connected = false));
-        client.on("error", (err) => {
-          lastError = err.message;
-          ctx.log("warn", `mqtt ${cfg.url}: ${err.message}`);
-        });
+        client.on("connect", () => state.up());
+        client.on("reconnect", () => state.reconnecting());
+        client.on("close", () => state.down());
+        client.on("error", (err) => state.error(err));
         client.connect();
         // The subscription is made once the first connection is up, and the session keeps it.
         // A broker that cannot be reached at deploy refuses the deploy (the reason in the 422);
@@ -119,7 +101,7 @@ export default defineNode({
         // Not forced: an acknowledgement being sent is still sent; what was not handed off stays with the broker.
         await client?.endAsync();
       },
-      status: () => ({ connected, ...counts, ...(lastError && { error: lastError }) }),
+      status: () => ({ ...state.status(), ...counts }),
     };
   },
 });

@@ -193,15 +193,17 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
 
   // Synchronous, and a callback hook rather than an async one: no promise on every request's path.
   const check = (req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
-    const host = req.headers.host;
+    // The raw headers once: fastify's `headers` is a getter, read ten times here.
+    const headers = req.raw.headers;
+    const host = headers.host;
     if (!host) return refuse(reply, 403, "the request has no Host header");
     const name = hostName(host);
     if (!hostAllowed(name, req.socket))
       return refuse(reply, 403, `Host "${name}" is not a name this server answers to (start it with --allow-host ${name} if it should)`);
 
-    const upgrade = req.headers.upgrade?.toLowerCase() === "websocket";
+    const upgrade = headers.upgrade?.toLowerCase() === "websocket";
     const changes = !SAFE_METHODS.has(req.method);
-    const origin = req.headers.origin;
+    const origin = headers.origin;
     if ((changes || upgrade) && origin !== undefined && !anyOrigin && !origins.has(origin.toLowerCase())) {
       let own = false;
       try {
@@ -224,7 +226,7 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
           const params = new URLSearchParams(req.url.slice(req.url.indexOf("?") + 1));
           params.delete("token");
           const rest = params.toString();
-          const secure = req.headers["x-forwarded-proto"] === "https" ? "; Secure" : "";
+          const secure = headers["x-forwarded-proto"] === "https" ? "; Secure" : "";
           return reply
             .status(302)
             .header("set-cookie", `${cookieName(host)}=${encodeURIComponent(queryToken)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000${secure}`)
@@ -235,7 +237,7 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
         return refuse(reply, 401, "?token= is accepted only on WebSocket upgrades and the editor's first page: send the header Authorization: Bearer <token>");
       }
       if (need !== "public") {
-        const given = bearer(req.headers.authorization) ?? readCookie(req.headers.cookie, cookieName(host)) ?? (upgrade ? queryToken : undefined);
+        const given = bearer(headers.authorization) ?? readCookie(headers.cookie, cookieName(host)) ?? (upgrade ? queryToken : undefined);
         const role = given === undefined ? undefined : tokens.roleOf(given);
         if (!role) {
           reply.header("www-authenticate", "Bearer");
@@ -246,8 +248,8 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
     }
 
     if (changes) {
-      const type = mediaType(req.headers["content-type"]);
-      const hasBody = req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined;
+      const type = mediaType(headers["content-type"]);
+      const hasBody = headers["content-length"] !== undefined ? headers["content-length"] !== "0" : headers["transfer-encoding"] !== undefined;
       const ok = type === "application/json" || (type === "application/octet-stream" && route !== undefined && BINARY_ROUTES.has(route));
       // A DELETE carries no body and cannot be sent cross-site without a preflight; every other change must say JSON.
       if (!ok && (req.method !== "DELETE" || hasBody || type !== undefined))

@@ -9,6 +9,7 @@ import { pipelineRoutes } from "./pipelines";
 import { stringify } from "../../sdk/json";
 import { v2Routes } from "./v2";
 import { packageRoutes } from "./packages";
+import { secretRoutes } from "./secrets";
 import { addAccessChecks, type GuardOptions } from "./auth";
 import { registerJsonBodyParser } from "./json-body";
 import { registerPackageRoutes } from "../packages/extensions";
@@ -27,7 +28,7 @@ export interface ApiOptions extends GuardOptions {
 
 /** Route plugins, one per area: each gets the runtime. Then the routes node packages give (their package.json "routes"). */
 export type ApiPlugin = (app: FastifyInstance, runtime: Runtime) => void | Promise<void>;
-const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, packageRoutes, contributedRoutes];
+const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, packageRoutes, secretRoutes, contributedRoutes];
 
 async function contributedRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
   await registerPackageRoutes(app, runtime.nodeTypes.packages, {

@@ -26,6 +26,8 @@ export const COMMAND_FILES: Record<string, CommandFile> = {
   model: modelCommands,
   profile: () => import("./profile"),
   worker: () => import("./nats"),
+  secrets: () => import("./secrets"),
+  test: () => import("./test"),
 };
 
 export async function buildProgram(command?: string): Promise<Command> {

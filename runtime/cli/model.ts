@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { openModelRegistry, registryLocation } from "../registry/open";
 import { parseModelRef, RegistryError, type ModelRegistry, type ModelStatus, type ModelVersion } from "../../sdk/registry";
-import type { TensorSignature } from "../onnx/signature";
+import type { TensorSignature } from "../../onnx/signature";
 
 /** Left-aligned text columns, for terminal tables. */
 export function formatTable(header: string[], rows: string[][]): string {

@@ -21,6 +21,10 @@ export function nodesDirOption(command: Command, flag = "--nodes <dir>"): Comman
   return command.option(flag, NODES_DIR_HELP, collect, []);
 }
 
+/** `--nodes DIR` and `--data DIR`, for a command that only reads node packages (validate, fmt, nodes). */
+export const nodePackageOptions = (command: Command): Command =>
+  nodesDirOption(command).option("--data <dir>", "data folder whose nodes/ holds installed node packages", ".evoflow");
+
 export async function commandNodeTypes(opts: { dirs: readonly string[]; data: string }): Promise<NodeTypes> {
   try {
     return await loadNodeTypes({ projectDir: process.cwd(), dataDir: opts.data, dirs: opts.dirs });

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { fillRequires, formatPipeline } from "../canonical";
 import { configPathFields } from "../confined-path";
 import type { NodeTypes } from "../node-types";
-import { commandNodeTypes, nodesDirOption, type NodePackageOptions } from "./node-packages";
+import { commandNodeTypes, nodePackageOptions, type NodePackageOptions } from "./node-packages";
 import { registerInstallCommands } from "./node-install";
 import { describePortType } from "../../sdk/ports";
 import { capabilitiesOf, inputsOf, outputsOf, parseConfig } from "../../sdk/contract";
@@ -28,6 +28,13 @@ export function readPipelineFile(file: string): { json?: unknown; problems: Prob
   }
 }
 
+/** The pipelines among the files given: `<name>.test.json` beside them (a glob catches both) is `evoflow test`'s. */
+function pipelineFiles(files: string[]): string[] {
+  const tests = files.filter((f) => f.endsWith(".test.json"));
+  if (tests.length) process.stderr.write(`skipped ${tests.join(", ")}: pipeline test files (evoflow test runs them)\n`);
+  return files.filter((f) => !f.endsWith(".test.json"));
+}
+
 export function register(program: Command): void {
   program
     .command("schema")
@@ -36,16 +43,15 @@ export function register(program: Command): void {
       process.stdout.write(`${JSON.stringify(pipelineJsonSchema(), null, 2)}\n`);
     });
 
-  nodesDirOption(
+  nodePackageOptions(
     program
       .command("validate")
       .description("check pipeline files: schema, node types, configs, ports, port types, sync cycles and fan-in")
-      .argument("<files...>")
-      .option("--data <dir>", "data folder whose nodes/ holds installed node packages", ".evoflow"),
+      .argument("<files...>"),
   ).action(async (files: string[], opts: NodePackageOptions) => {
     const nodeTypes = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
     let failed = false;
-    for (const file of files) {
+    for (const file of pipelineFiles(files)) {
       const read = readPipelineFile(file);
       const problems = read.json === undefined ? read.problems : validatePipeline(read.json, nodeTypes).problems;
       for (const p of problems) process.stdout.write(`${file}: ${p.path}: ${p.message}\n`);
@@ -54,17 +60,16 @@ export function register(program: Command): void {
     process.exitCode = failed ? 1 : 0;
   });
 
-  nodesDirOption(
+  nodePackageOptions(
     program
       .command("fmt")
       .description("rewrite pipeline files in canonical form (stable order, 2 spaces, newline at end), with \"requires\" listing the node packages they use")
       .option("--check", "change nothing; exit 1 if a file is not canonical")
-      .option("--data <dir>", "data folder whose nodes/ holds installed node packages", ".evoflow")
       .argument("<files...>"),
   ).action(async (files: string[], opts: NodePackageOptions & { check?: boolean }) => {
     const nodeTypes = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
     let failed = false;
-    for (const file of files) {
+    for (const file of pipelineFiles(files)) {
       const read = readPipelineFile(file);
       if (read.json === undefined) {
         for (const p of read.problems) process.stderr.write(`${file}: ${p.path}: ${p.message}\n`);
@@ -82,13 +87,12 @@ export function register(program: Command): void {
   });
 
   const nodes = program.command("nodes").description("node types and the node packages that give them");
-  nodesDirOption(
+  nodePackageOptions(
     nodes
       .command("list", { isDefault: true })
       .description("list node types with their package, ports, port types and config schema")
       .option("--json", "print the full description as JSON")
-      .option("--packages", "list the node packages instead: name, version, folder, node types")
-      .option("--data <dir>", "data folder whose nodes/ holds installed node packages", ".evoflow"),
+      .option("--packages", "list the node packages instead: name, version, folder, node types"),
   ).action(async (opts: NodePackageOptions & { json?: boolean; packages?: boolean }) => {
     const nodeTypes = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
     if (opts.packages) return printPackages(nodeTypes, opts.json);

@@ -4,7 +4,7 @@
  */
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { DEFAULT_BATCH_SIZES, profileRegisteredModel } from "../profiler/profile";
+import { DEFAULT_BATCH_SIZES, profileRegisteredModel } from "../../onnx/profile";
 import { parseModelRef, RegistryError } from "../../sdk/registry";
 import type { ModelProfile } from "../../sdk/registry";
 import { formatBytes, formatTable, REGISTRY_OPTION, withRegistry } from "./model";

@@ -12,6 +12,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { binaryBytes } from "../binary-payload";
 import { pipelineDataDir, resolveConfined } from "../confined-path";
+import { SecretStore } from "../secrets";
 import { createMessage, newMessageId, newTraceId, type Message, type MessageSource } from "../envelope";
 import type { Emit, EmitOptions, Entrypoint, NodeContext, NodeInstance } from "../../sdk/contract";
 import { NodeStats, type Metrics, type MetricsSource } from "../metrics";
@@ -200,6 +201,7 @@ export class RunningPipeline implements MetricsSource {
         return dataDir;
       },
       resolvePath: (path, options) => resolveConfined(pipelineDir, path, options),
+      secret: (reference) => new SecretStore(this.options.dataDir).resolve(reference),
       log: (level, message, fields) => log(level, message, { pipeline: this.name, node: nodeId, ...fields }),
       registerEntrypoint: (entry) => this.entrypoints.set(entry.name, this.admission.guard(entry, requestPathBlockEdges(this.compiled.edges, nodeId))),
       service: <T>(key: ServiceKey<T> | string): T => {

@@ -3,7 +3,7 @@
  * summaries. Backends store and fetch; the rules live here so every backend applies them alike.
  */
 import { createHash } from "node:crypto";
-import { InvalidOnnxModelError, readSignature } from "../onnx/signature";
+import { InvalidOnnxModelError, readSignature } from "../../onnx/signature";
 import { checkModelName, RegistryError, MODEL_STATUSES, type Lineage, type ModelStatus, type ModelSummary, type ModelVersion, type RegisterInput } from "../../sdk/registry";
 
 /**

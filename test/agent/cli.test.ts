@@ -57,7 +57,7 @@ describe("evoflow agent (spawned)", () => {
       const status = await (await fetch(`${url}/api/agent`)).json();
       expect(status).toMatchObject({ id: "gpu0", backend: "onnxruntime", memoryBytes: 64_000_000, resident: ["tiny@1"], loads: 1 });
       expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/evoflow_agent_model_loads_total 1/);
-      // onnxruntime's telemetry is off (runtime/onnx/ort.ts): it keeps no store in the agent's home.
+      // onnxruntime's telemetry is off (onnx/ort.ts): it keeps no store in the agent's home.
       expect(existsSync(join(home, ".cache", "Microsoft"))).toBe(false);
 
       const nc = await connect({ servers: nats.url });

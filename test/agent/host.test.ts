@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CapacityError, ModelHost, ModelNotFoundError, parseSize } from "../../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
 import { TensorInputError } from "../../gpu-agent/tensors";
-import { buildOnnxModel } from "../../runtime/onnx/build";
+import { buildOnnxModel } from "../../onnx/build";
 import { makeMlp, randomFloats, seededRandom } from "../fixtures/mlp";
 import { expectClose, mlpFamily, sampleInput, tempDir, WatchedBackend, zipfSampler } from "./helpers";
 

@@ -8,7 +8,7 @@ import { runExternalTrainer } from "../../nodes/continual-learning/external";
 import { HistoryStore, historyRoot } from "../../nodes/continual-learning/history";
 import { loadFashionMnist, subset } from "../../nodes/continual-learning/fashion-mnist";
 import { writeSnapshot } from "../../nodes/continual-learning/snapshot";
-import { readSignature } from "../../runtime/onnx/signature";
+import { readSignature } from "../../onnx/signature";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { tensor } from "../../sdk/ports";

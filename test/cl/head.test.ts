@@ -2,15 +2,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ort } from "../../runtime/onnx/ort";
+import { ort } from "../../onnx/ort";
 import { headOf } from "../../nodes/continual-learning/extractor";
 import { loadFashionMnist, subset, type LabelledSet } from "../../nodes/continual-learning/fashion-mnist";
 import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
 import { predict, train, trainConfigSchema } from "../../nodes/continual-learning/train";
-import { attr, buildOnnxModel } from "../../runtime/onnx/build";
-import { decodeModel, readSignature } from "../../runtime/onnx/signature";
+import { attr, buildOnnxModel } from "../../onnx/build";
+import { decodeModel, readSignature } from "../../onnx/signature";
 import { makeMlp, randomFloats } from "../fixtures/mlp";
 
 async function runOnnx(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {

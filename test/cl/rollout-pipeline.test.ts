@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInProcessAgent } from "../../gpu-agent/in-process";
 import { HistoryStore, historyRoot, type HistoryEntry } from "../../nodes/continual-learning/history";
 import { RolloutRouter, type Rollout, type RolloutConfig, type RolloutResult } from "../../nodes/continual-learning/rollout";
-import { buildMlp } from "../../runtime/onnx/build";
+import { buildMlp } from "../../onnx/build";
 import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import type { RunningPipeline } from "../../runtime/engine/engine";

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ort } from "../../runtime/onnx/ort";
+import { ort } from "../../onnx/ort";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { indicesOfClasses, loadFashionMnist, subset } from "../../nodes/continual-learning/fashion-mnist";
 import { rolloutConfigSchema, RolloutRouter, type Rollout } from "../../nodes/continual-learning/rollout";

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ort } from "../../runtime/onnx/ort";
+import { ort } from "../../onnx/ort";
 import { fromOnnx, toOnnx } from "../../nodes/continual-learning/dense";
 import { indicesOfClasses, loadFashionMnist, subset } from "../../nodes/continual-learning/fashion-mnist";
 import { ClassBalancedBuffer, chooseScenario, combineFisher, ewcPenalty, lwfPenalty } from "../../nodes/continual-learning/strategies";
 import { tfReady } from "../../nodes/continual-learning/tf";
 import { predict, train, trainConfigSchema } from "../../nodes/continual-learning/train";
-import { readSignature } from "../../runtime/onnx/signature";
+import { readSignature } from "../../onnx/signature";
 import { seededRandom } from "../../sdk/random";
 import { makeMlp } from "../fixtures/mlp";
 

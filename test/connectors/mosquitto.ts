@@ -1,29 +1,29 @@
 /**
  * A real mosquitto broker (Debian's) as a child process on a free loopback port, anonymous
- * clients allowed, persistence in a temp folder so a restart keeps sessions and queued messages.
+ * clients allowed (or only `users`, by password), persistence in a temp folder so a restart
+ * keeps sessions and queued messages.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../nats/server";
+import { acceptsTcp, ChildServer } from "./child-server";
 
 const BINARY = process.env.MOSQUITTO ?? "/usr/sbin/mosquitto";
 
 export class Mosquitto {
-  private child?: ChildProcess;
-  private output = "";
+  private child?: ChildServer;
 
-  private constructor(readonly port: number, private readonly dir: string) {}
+  private constructor(readonly port: number, private readonly dir: string, private readonly users?: Record<string, string>) {}
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<Mosquitto> {
+  static async start(options: { users?: Record<string, string> } = {}): Promise<Mosquitto> {
     const dir = mkdtempSync(join(tmpdir(), "evoflow-mosquitto-"));
-    const broker = new Mosquitto(await freePort(), dir);
+    const broker = new Mosquitto(await freePort(), dir, options.users);
     await broker.restart();
     return broker;
   }
@@ -31,33 +31,22 @@ export class Mosquitto {
   /** Starts (again) on the same port and persistence folder. */
   async restart(): Promise<void> {
     const conf = join(this.dir, "mosquitto.conf");
-    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, "allow_anonymous true", "persistence true", `persistence_location ${this.dir}/`, "autosave_interval 1", ""].join("\n"));
-    this.child = spawn(BINARY, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout!.on("data", (d) => (this.output += d));
-    this.child.stderr!.on("data", (d) => (this.output += d));
-    const deadline = Date.now() + 10_000;
-    while (!(await this.accepts())) {
-      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`mosquitto did not start on ${this.port}:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 50));
+    // Started as root, mosquitto drops to its own user, which cannot enter this 0700 temp folder:
+    // it stays who started it ("user" has no effect for anyone else).
+    const access = ["user root", "allow_anonymous true"];
+    if (this.users) {
+      const passwords = join(this.dir, "passwords");
+      writeFileSync(passwords, "", { mode: 0o600 });
+      for (const [user, password] of Object.entries(this.users)) execFileSync("mosquitto_passwd", ["-b", passwords, user, password]);
+      access.splice(1, 1, "allow_anonymous false", `password_file ${passwords}`);
     }
-  }
-
-  private accepts(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const socket = netConnect(this.port, "127.0.0.1");
-      socket.once("connect", () => (socket.destroy(), resolve(true)));
-      socket.once("error", () => resolve(false));
-    });
+    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...access, "persistence true", `persistence_location ${this.dir}/`, "autosave_interval 1", ""].join("\n"));
+    this.child = await ChildServer.start(`mosquitto on ${this.port}`, BINARY, ["-c", conf], () => acceptsTcp(this.port));
   }
 
   /** SIGTERM: mosquitto saves its persistence file on the way out. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise((r) => {
-      child.once("exit", r);
-      child.kill("SIGTERM");
-    });
+    await this.child?.stop("SIGTERM");
   }
 
   async close(): Promise<void> {

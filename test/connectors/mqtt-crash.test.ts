@@ -5,14 +5,15 @@
  * broker gives the same message to the next client of that session. The control: a message
  * the first edge took is acknowledged and never comes again.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { connectAsync } from "mqtt";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { loadNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
-import { startRun, type Server } from "../packages/cli";
+import { startRun } from "../packages/cli";
+import { holdPackage, holdPipeline, nodeIn } from "./hold-package";
 import { Mosquitto } from "./mosquitto";
 
 let broker: Mosquitto;
@@ -23,42 +24,11 @@ afterAll(async () => {
   await broker?.close();
 });
 
-/** A node package whose `hold.until` passes a message on unless its payload says `hold`, and then never answers. */
-function holdPackage(dir: string): string {
-  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "evoflow-nodes-hold", version: "1.0.0", type: "module", evoflow: { sdk: "^1", nodes: ["./index.js"] } }));
-  writeFileSync(
-    path.join(dir, "index.js"),
-    `import { defineNode, port, z } from "evoflow/sdk";
-export default defineNode({ type: "hold.until", category: "transform", title: "Hold", description: "Never answers a message whose payload has hold: true.",
-  inputs: { in: port.any() }, outputs: {}, config: z.object({}),
-  create: () => ({ onMessage: (_p, m) => (m.payload.hold ? new Promise(() => {}) : undefined) }) });
-`,
-  );
-  return dir;
-}
-
-async function nodeIn(server: Server, pipeline: string, node: string): Promise<number> {
-  const res = await fetch(`${server.url}/api/pipelines/${pipeline}`, { headers: { authorization: `Bearer ${server.token}` } });
-  return ((await res.json()) as { status: { nodes: Record<string, { in: number }> } }).status.nodes[node].in;
-}
-
 it("a message not yet handed off when the process dies is delivered again; one handed off is not", async () => {
   const root = mkdtempSync(path.join(tmpdir(), "evoflow-mqtt-crash-"));
   const pkg = holdPackage(mkdtempSync(path.join(root, "pkg-")));
   const clientId = "evoflow-test-crash";
-  const file = path.join(root, "crash.json");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "evoflow/v1",
-      name: "crash",
-      nodes: [
-        { id: "in", type: "mqtt.subscribe", config: { url: broker.url, topics: ["jobs/#"], qos: 1, clientId } },
-        { id: "hold", type: "hold.until" },
-      ],
-      edges: [{ from: "in.out", to: "hold.in", mode: "sync" }],
-    }),
-  );
+  const file = holdPipeline(root, "mqtt.subscribe", { url: broker.url, topics: ["jobs/#"], qos: 1, clientId });
   const server = await startRun([file, "--nodes", pkg], path.join(root, "data"));
   const publisher = await connectAsync(broker.url);
   try {

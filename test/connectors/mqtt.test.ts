@@ -6,21 +6,17 @@
  * source reconnecting after a broker restart.
  */
 import { connectAsync, type MqttClient } from "mqtt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadNode, type TestNode } from "../../testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadNode } from "../../testing";
 import { builtin } from "../nodes/builtin";
+import { stoppedAfterEach } from "./loaded-nodes";
 import { Mosquitto } from "./mosquitto";
 
 const subscribe = builtin("mqtt.subscribe");
 const publish = builtin("mqtt.publish");
 let broker: Mosquitto;
 let client: MqttClient;
-const nodes: TestNode[] = [];
-const load = async (...args: Parameters<typeof loadNode>) => {
-  const node = await loadNode(...args);
-  nodes.push(node);
-  return node;
-};
+const load = stoppedAfterEach();
 
 beforeAll(async () => {
   broker = await Mosquitto.start();
@@ -29,9 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.endAsync();
   await broker?.close();
-});
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.stop();
 });
 
 describe("mqtt.subscribe", () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, openEditor, type OpenEditor } from "./harness";
 
 const PIPELINES = join(ARTIFACTS, "../pipelines");
-const examples = readdirSync(PIPELINES).filter((f) => f.endsWith(".json")).sort();
+const examples = readdirSync(PIPELINES).filter((f) => f.endsWith(".json") && !f.endsWith(".test.json")).sort();
 
 interface Box {
   id: string;

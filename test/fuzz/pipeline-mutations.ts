@@ -18,7 +18,7 @@ interface RawPipeline {
 
 const root = join(import.meta.dirname, "../..");
 export const examples: { file: string; pipeline: RawPipeline }[] = readdirSync(join(root, "pipelines"))
-  .filter((f) => f.endsWith(".json"))
+  .filter((f) => f.endsWith(".json") && !f.endsWith(".test.json"))
   .sort()
   .map((file) => ({ file, pipeline: JSON.parse(readFileSync(join(root, "pipelines", file), "utf8")) }));
 

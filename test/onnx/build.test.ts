@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ort } from "../../runtime/onnx/ort";
-import { buildMlp, buildOnnxModel, attr } from "../../runtime/onnx/build";
-import { readSignature, InvalidOnnxModelError } from "../../runtime/onnx/signature";
+import { ort } from "../../onnx/ort";
+import { buildMlp, buildOnnxModel, attr } from "../../onnx/build";
+import { readSignature, InvalidOnnxModelError } from "../../onnx/signature";
 import { makeMlp, randomFloats } from "../fixtures/mlp";
 
 async function runOrt(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {

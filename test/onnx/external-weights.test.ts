@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ort } from "../../runtime/onnx/ort";
+import { ort } from "../../onnx/ort";
 import { describe, expect, it } from "vitest";
-import { splitWeights } from "../../runtime/onnx/external-weights";
-import { onnx } from "../../runtime/onnx/proto";
+import { splitWeights } from "../../onnx/external-weights";
+import { onnx } from "../../onnx/proto";
 import { tempDir, expectClose } from "../agent/helpers";
 import { makeMlp, randomFloats } from "../fixtures/mlp";
 

@@ -1,5 +1,5 @@
 /**
- * onnxruntime's telemetry is off wherever Evoflow runs it (runtime/onnx/ort.ts). Each case
+ * onnxruntime's telemetry is off wherever Evoflow runs it (onnx/ort.ts). Each case
  * runs a child process with a home folder of its own and without the CI variables by which
  * onnxruntime turns it off itself, creates two sessions and looks for the telemetry store
  * onnxruntime keeps under ~/.cache/Microsoft.
@@ -33,10 +33,10 @@ for (const seed of [1, 2]) {
   return existsSync(join(home, ".cache", "Microsoft"));
 }
 
-const WRAPPER = `import { ort } from ${JSON.stringify(pathToFileURL(resolve("runtime/onnx/ort.ts")).href)};`;
+const WRAPPER = `import { ort } from ${JSON.stringify(pathToFileURL(resolve("onnx/ort.ts")).href)};`;
 
 describe("onnxruntime telemetry", () => {
-  it("is off for sessions created through runtime/onnx/ort.ts", async () => {
+  it("is off for sessions created through onnx/ort.ts", async () => {
     expect(await leavesTelemetryStore(WRAPPER)).toBe(false);
   });
 

@@ -2,7 +2,7 @@
  * ONNX element types under the names Evoflow uses everywhere else (`sdk/ports.ts` DTYPES),
  * plus the ONNX-only ones so a signature can describe any model file.
  */
-import type { OnnxDType } from "../../sdk/registry";
+import type { OnnxDType } from "../sdk/registry";
 import { onnx } from "./proto";
 
 const DataType = onnx.TensorProto.DataType;

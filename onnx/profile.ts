@@ -6,10 +6,10 @@
  */
 import * as os from "node:os";
 import { performance } from "node:perf_hooks";
-import { ort } from "../onnx/ort";
-import { readSignature, type TensorSignature } from "../onnx/signature";
-import type { ModelRegistry, ModelProfile, ModelVersion, BatchProfile, VersionRef } from "../../sdk/registry";
-import { RegistryError } from "../../sdk/registry";
+import { ort } from "./ort";
+import { readSignature, type TensorSignature } from "./signature";
+import type { ModelRegistry, ModelProfile, ModelVersion, BatchProfile, VersionRef } from "../sdk/registry";
+import { RegistryError } from "../sdk/registry";
 
 export interface ProfileOptions {
   /** Batch sizes to measure, in order (default 1, 2, 4, 8, 16, 32). */

@@ -5,11 +5,11 @@
  */
 import type { OnnxProto } from "./proto";
 import { onnx } from "./proto";
-import type { ModelSignature, TensorSignature } from "../../sdk/registry";
+import type { ModelSignature, TensorSignature } from "../sdk/registry";
 import { dtypeOfCode } from "./dtypes";
 
 // The signature types are the registry's (sdk/registry.ts), exported here too for their readers.
-export type { ModelSignature, TensorSignature } from "../../sdk/registry";
+export type { ModelSignature, TensorSignature } from "../sdk/registry";
 
 /** The bytes are not an ONNX model; the message says what is wrong. */
 export class InvalidOnnxModelError extends Error {

@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildMlp } from "../onnx/build";
-import { FsModelRegistry } from "../registry/fs";
+import { buildMlp } from "../../onnx/build";
+import { FsModelRegistry } from "../../runtime/registry/fs";
 import type { ModelProfile } from "../../sdk/registry";
-import { makeMlp } from "../../test/fixtures/mlp";
-import { percentile, profileModel, profileRegisteredModel, type ProfileProgress } from "./profile";
+import { makeMlp } from "../fixtures/mlp";
+import { percentile, profileModel, profileRegisteredModel, type ProfileProgress } from "../../onnx/profile";
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "../..");
