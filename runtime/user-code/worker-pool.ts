@@ -7,7 +7,7 @@ import { UserCodeLimitError, formatCount } from "./limits.mjs";
  * allocation past it ends the worker, not the process) and a deadline (terminate() stops even a
  * builtin or a regexp that never returns to JavaScript). A worker runs one job at a time and is
  * replaced after it was ended; workers start on first use (~12 MB of RSS each, 50-400 ms to
- * start) and do not keep the process alive.
+ * start) and keep the process alive only while they have work (see dispatch).
  *
  * A job's clock starts when a ready worker takes it: the limit is on the code's run time, and a
  * worker's start-up (the first job only) or a queue behind other jobs is not the code's doing.
@@ -69,6 +69,16 @@ export class UserCodeWorkerPool {
   }
 
   private dispatch(): void {
+    this.assign();
+    // A worker keeps the process alive while a job runs on it or waits for it to start, no longer:
+    // a runtime that used the pool still exits when its work is done.
+    for (const slot of this.slots) {
+      if (slot.running || (!slot.ready && this.queue.length > 0)) slot.worker.ref();
+      else slot.worker.unref();
+    }
+  }
+
+  private assign(): void {
     while (this.queue.length > 0) {
       const slot = this.slots.find((s) => s.ready && !s.running);
       if (!slot) {
@@ -96,7 +106,6 @@ export class UserCodeWorkerPool {
       execArgv: [],
       resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
-    worker.unref();
     const slot: Slot = { worker, ready: false };
     worker.on("message", (reply: { ready?: true; ok: boolean; value?: unknown; message?: string; limit?: string }) => {
       if (reply.ready) {

@@ -3,6 +3,8 @@
  * restart), async code, several outputs and ctx.emit, the time and memory limits, what the
  * code cannot reach without `exec`, a listed lib with it, and syntax errors at validate time.
  */
+import { spawn } from "node:child_process";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { nodeTypes } from "../../runtime/node-types";
 import { validatePipeline } from "../../runtime/validate";
@@ -88,6 +90,24 @@ describe("transform.function limits", () => {
       await node.send("in", { ok: true });
       expect(node.payloads("out").at(-1)).toBe("fine");
     });
+});
+
+describe("transform.function in the worker pool", () => {
+  it("a runtime whose code ran in the pool (asked for, or moved there after a slow run) exits once closed", async () => {
+    const script = path.join(import.meta.dirname, "function-pool-exit.ts");
+    const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: path.resolve(import.meta.dirname, "../.."), stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once("exit", (c, s) => resolve([c, s])));
+    clearTimeout(killer);
+    expect(JSON.parse(stdout)).toEqual([
+      { i: 1, worker: true, inline: true },
+      { i: 2, worker: true, inline: true },
+    ]);
+    // Killed instead when an idle worker holds the event loop open (it did: the bench's children never ended).
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+  }, 40_000);
 });
 
 describe("transform.function without exec", () => {
