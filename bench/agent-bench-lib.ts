@@ -3,7 +3,7 @@
  * client) over IPC, percentiles, and the machine description for the results.
  */
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { SERVING_V8_FLAGS } from "../runtime/cli/heap";
@@ -77,6 +77,19 @@ export function numberArg(name: string, fallback: number): number {
 
 export const round = (v: number, digits = 3) => Math.round(v * 10 ** digits) / 10 ** digits;
 export const mb = (bytes: number) => round(bytes / 1e6, 1);
+
+/** A process's resident set from /proc/<pid>/status, bytes: VmRSS now, VmHWM its peak; NaN when the process is gone. */
+export function procRss(pid: number | "self", field: "VmRSS" | "VmHWM"): number {
+  try {
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return kb ? Number(kb[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** This process's peak resident set (VmHWM: getrusage's maxrss would include the parent's, from before exec). */
+export const peakRss = () => procRss("self", "VmHWM") || process.resourceUsage().maxRSS * 1024;
 
 export function machine() {
   // The load average shows how busy the (shared) machine was when the figures were taken.

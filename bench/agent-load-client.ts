@@ -11,7 +11,7 @@
  * The child says "ready", the parent sends one LoadPlan, the child answers with
  * LoadResult and exits.
  */
-import { readFileSync } from "node:fs";
+import { peakRss } from "./agent-bench-lib";
 import { Agent, request } from "node:http";
 import { seededRandom } from "../sdk/random";
 
@@ -88,11 +88,6 @@ function picker(plan: LoadPlan): (sinceMs: number) => number {
   };
 }
 
-/** VmHWM: this process's peak resident set (getrusage's maxrss would include the parent's, from before exec). */
-function peakRss(): number {
-  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  return kb ? Number(kb[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
-}
 
 const now = () => performance.timeOrigin + performance.now();
 

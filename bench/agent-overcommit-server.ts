@@ -4,23 +4,19 @@
  * behind the agent's v2 server. Records every load (with its swap-in time) and, when
  * asked, times a bare `InferenceSession.create` of each model file in this process.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
+import { peakRss } from "./agent-bench-lib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { ort } from "../onnx/ort";
+import { ort, type Ort } from "../onnx/ort";
 import { ModelHost } from "../gpu-agent/host";
 import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { createAgentServer } from "../gpu-agent/server";
 import { LocalModels } from "../gpu-agent/service";
 import { PROJECT_ROOT } from "../runtime/paths";
 
-/** VmHWM: this process's peak resident set (getrusage's maxrss would include the parent's, from before exec). */
-function peakRss(): number {
-  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  return kb ? Number(kb[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
-}
 
 const [modelDir, budgetArg, warmArg, workersArg, prepackArg, loadPriorityArg, arenaArg] = process.argv.slice(2);
 const files = readdirSync(modelDir).filter((f) => f.endsWith(".onnx")).sort((a, b) => Number(a.slice(1, -5)) - Number(b.slice(1, -5)));
@@ -64,7 +60,7 @@ process.on("message", async (cmd: string) => {
     process.send!({ times });
   } else if (cmd === "bare-create") {
     // The same files straight into onnxruntime, one after the other: with the agent's session options, and with onnxruntime's defaults.
-    const time = async (options: ort.InferenceSession.SessionOptions) => {
+    const time = async (options: Ort.InferenceSession.SessionOptions) => {
       const times: number[] = [];
       for (const f of files) {
         const t0 = performance.now();

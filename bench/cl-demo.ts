@@ -17,7 +17,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ort } from "../onnx/ort";
+import { ort, type Ort } from "../onnx/ort";
 import { TriggerPolicy } from "../nodes/control/trigger-policy";
 import { indicesOfClasses, loadFashionMnist, shiftImages, subset, type LabelledSet } from "../nodes/continual-learning/fashion-mnist";
 import { evaluateOnnx, gateConfigSchema, runGate, type GateReport } from "../nodes/continual-learning/gate";
@@ -148,7 +148,7 @@ function setOf(items: StreamItem[]): LabelledSet {
   return { x, y: Int32Array.from(items, (it) => it.y), count: items.length, features: 784 };
 }
 
-async function argmaxBatch(session: ort.InferenceSession, items: StreamItem[]): Promise<number[]> {
+async function argmaxBatch(session: Ort.InferenceSession, items: StreamItem[]): Promise<number[]> {
   const set = setOf(items);
   const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", set.x, [items.length, 784]) });
   const scores = out[session.outputNames[0]].data as Float32Array;

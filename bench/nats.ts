@@ -28,6 +28,7 @@ import { Runtime } from "../runtime/runtime";
 import { decode, encode } from "../runtime/transport/nats-codec";
 import { NatsTransport } from "../runtime/transport/nats";
 import { NatsServer } from "../test/nats/server";
+import { procRss } from "./agent-bench-lib";
 
 const FLOOD = Number(process.env.BENCH_FLOOD ?? 30_000);
 /** Flooded runs of each of (a) and (b), taking turns; the median is reported. */
@@ -59,15 +60,8 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
-/** Peak RSS of a child, from /proc before it exits. */
-function peakRssMB(pid: number): number | undefined {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Math.round(Number(m[1]) / 1024) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** Peak RSS of a child, MB, from /proc before it exits. */
+const peakRssMB = (pid: number) => Math.round(procRss(pid, "VmHWM") / 2 ** 20) || undefined;
 
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 

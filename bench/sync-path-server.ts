@@ -8,6 +8,9 @@
  *   evoflow-token / evoflow-unchecked: for bench/auth-overhead.ts, the evoflow server
  *            asking for the token given as the third argument (and checking Host, Origin, content type,
  *            as every server does), and the same with no access checks at all
+ *   bare-grpc / evoflow-grpc: for bench/grpc-path.ts, the bare server with a grpc-js server
+ *            beside it (KServe's ModelInfer, raw tensor contents, the same session), and the
+ *            evoflow server with its gRPC service (gpu-agent/v2-grpc.ts); `grpcPort` in the ready message
  *   bare-reader: the bare handler reading its body as the v2 endpoint does
  *            (parseInferRequestJson, tensorFromJson) instead of JSON.parse, for
  *            reference: what the pipeline costs beyond the JSON reader
@@ -16,6 +19,7 @@
  * (fastify's inject: no socket, so the loopback's noise is left out).
  */
 import { readFileSync } from "node:fs";
+import { peakRss } from "./agent-bench-lib";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,15 +30,15 @@ import { OnnxRuntimeBackend } from "../gpu-agent/onnxruntime";
 import { LocalModels } from "../gpu-agent/service";
 import { tensorFromJson, type V2Tensor } from "../gpu-agent/tensors";
 import { parseInferRequestJson } from "../gpu-agent/v2-json";
+import { accessCheck } from "../runtime/api/auth";
 import { createApi, createApiWithoutAccessChecks } from "../runtime/api/server";
+import { runtimeGrpcProvider } from "../runtime/api/v2";
+import { startV2GrpcServer } from "../gpu-agent/v2-grpc";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
 import { FsModelRegistry } from "../runtime/registry/fs";
 import { Runtime } from "../runtime/runtime";
 
-/** VmHWM: this process's peak resident set (getrusage's maxrss would include the parent's, from before exec). */
-function peakRss(): number {
-  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  return kb ? Number(kb[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
-}
 
 const [mode, modelFile, token] = process.argv.slice(2);
 const bytes = new Uint8Array(readFileSync(modelFile));
@@ -76,7 +80,50 @@ async function evoflow(untraced: boolean, access: "checks" | "token" | "unchecke
   // The same runtime without the checks, never listening: inject turns between the two in one
   // process, so JIT, GC and placement fall on both alike (bench/auth-overhead.ts).
   const twin = access === "token" ? await createApiWithoutAccessChecks({ runtime }) : undefined;
-  return { app, twin, path: "/v2/models/classify/infer" };
+  // And once more with the very checks `app` runs, each call timed: their own cost, apart from any noise.
+  const timed = access === "token" ? await createApiWithoutAccessChecks({ runtime }, (bare) => {
+    const check = accessCheck({ auth: { tokens: { [token]: "operator" } } });
+    bare.addHook("onRequest", (req, reply, done) => {
+      // Two clock reads back to back, then the checks: the second span less the first is the checks alone.
+      const before = process.hrtime.bigint();
+      const start = process.hrtime.bigint();
+      const refused = check(req, reply);
+      const end = process.hrtime.bigint();
+      checkNs += end - start - (start - before);
+      if (!refused) done();
+    });
+  }) : undefined;
+  return { app, twin, timed, runtime, path: "/v2/models/classify/infer" };
+}
+
+/** KServe's ModelInfer on the bare session: raw float32 in, raw out, nothing else. */
+async function bareGrpc(): Promise<number> {
+  const session = await ort.InferenceSession.create(modelFile, new OnnxRuntimeBackend({ executionProvider: "cpu" }).sessionOptions());
+  const definition = protoLoader.loadSync(join(import.meta.dirname, "../gpu-agent/grpc/inference.proto"), { keepCase: true, longs: String, defaults: true, arrays: true });
+  const service = (grpc.loadPackageDefinition(definition).inference as unknown as { GRPCInferenceService: { service: grpc.ServiceDefinition } }).GRPCInferenceService.service;
+  const server = new grpc.Server();
+  server.addService(service, {
+    ModelInfer: (call: grpc.ServerUnaryCall<{ model_name: string; inputs: { name: string; shape: string[] }[]; raw_input_contents: Buffer[] }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const input = call.request.inputs[0];
+      const raw = call.request.raw_input_contents[0];
+      const data = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      session.run({ [input.name]: new ort.Tensor("float32", data, input.shape.map(Number)) }).then((results) => {
+        const out = results[session.outputNames[0]];
+        const bytes = out.data as Float32Array;
+        callback(null, { model_name: call.request.model_name, outputs: [{ name: session.outputNames[0], datatype: "FP32", shape: out.dims.map(String) }], raw_output_contents: [Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)] });
+      }, (err: Error) => callback({ code: grpc.status.INTERNAL, details: err.message }));
+    },
+  });
+  return new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+}
+
+let checkNs = 0n;
+/** Nanoseconds the access checks took per request over `count` requests injected into the timed app. */
+async function checkCost(app: FastifyInstance, path: string, body: string, count: number, headers: Record<string, string>): Promise<number> {
+  await injected(app, path, body, count / 10, headers); // warm-up
+  checkNs = 0n;
+  await injected(app, path, body, count, headers);
+  return Number(checkNs) / count;
 }
 
 /** CPU (every thread) per request over `count` requests injected one after another. */
@@ -89,13 +136,16 @@ async function injected(app: FastifyInstance, path: string, body: string, count:
   return (used.user + used.system) / count;
 }
 
-const { app, path, twin }: { app: FastifyInstance; path: string; twin?: FastifyInstance } = mode.startsWith("bare")
+const { app, path, twin, timed, runtime }: { app: FastifyInstance; path: string; twin?: FastifyInstance; timed?: FastifyInstance; runtime?: Runtime } = mode.startsWith("bare")
   ? await bare(mode === "bare-reader")
   : await evoflow(mode === "evoflow-untraced", mode === "evoflow-token" ? "token" : mode === "evoflow-unchecked" ? "unchecked" : "checks");
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
-const ready = { port: Number(new URL(address).port), path };
-process.on("message", async (msg: { inject?: { body: string; count: number; headers?: Record<string, string>; twin?: boolean } }) => {
-  if (msg.inject) process.send!({ cpuUsPerRequest: await injected(msg.inject.twin && twin ? twin : app, path, msg.inject.body, msg.inject.count, msg.inject.headers) });
+const grpcPort =
+  mode === "bare-grpc" ? await bareGrpc() : mode === "evoflow-grpc" ? (await startV2GrpcServer("127.0.0.1", 0, { provider: runtimeGrpcProvider(runtime!) })).port : undefined;
+const ready = { port: Number(new URL(address).port), path, grpcPort };
+process.on("message", async (msg: { inject?: { body: string; count: number; headers?: Record<string, string>; twin?: boolean }; timeChecks?: { body: string; count: number; headers: Record<string, string> } }) => {
+  if (msg.timeChecks && timed) process.send!({ checkNsPerRequest: await checkCost(timed, path, msg.timeChecks.body, msg.timeChecks.count, msg.timeChecks.headers) });
+  else if (msg.inject) process.send!({ cpuUsPerRequest: await injected(msg.inject.twin && twin ? twin : app, path, msg.inject.body, msg.inject.count, msg.inject.headers) });
   else process.send!({ peakRssBytes: peakRss() });
 });
 process.on("disconnect", () => process.exit(0)); // the benchmark ended, however it ended

@@ -7,24 +7,27 @@
 // dist/ with esbuild: the bundle starts in about half the CPU time and without tsx's loader
 // thread, which costs ~35 MB of RSS. Whenever a source file is newer than the bundle, the
 // sources run through tsx instead, so an edit never runs stale code and no build is needed.
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bundle = `${root}dist/main.js`;
-const SOURCE_DIRS = ["runtime", "sdk", "nodes", "gpu-agent"];
+// The folders the bundle was built from, as the build wrote them (scripts/build-runtime.mjs).
+const sources = `${root}dist/sources.json`;
 
 function newestSource(dir) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const file = `${dir}/${entry.name}`;
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(file));
-    else if (/\.(ts|mjs)$/.test(entry.name)) newest = Math.max(newest, statSync(file).mtimeMs);
+    else if (/\.(ts|mjs|json)$/.test(entry.name)) newest = Math.max(newest, statSync(file).mtimeMs);
   }
   return newest;
 }
 
-const bundleIsFresh = existsSync(bundle) && statSync(bundle).mtimeMs >= Math.max(...SOURCE_DIRS.map((d) => newestSource(`${root}${d}`)));
+const bundleIsFresh =
+  existsSync(bundle) && existsSync(sources) &&
+  statSync(bundle).mtimeMs >= Math.max(...JSON.parse(readFileSync(sources, "utf8")).map((d) => newestSource(`${root}${d}`)));
 if (bundleIsFresh) await import(bundle);
 else {
   const { register } = await import("tsx/esm/api");

@@ -1,8 +1,9 @@
 /**
  * ModelHost: many models on one backend within a memory budget (DESIGN.md, GPU agent).
  *
- * - Models are *assigned* (their signature read from the ONNX file, and the file copied
- *   into the local artifact cache, `<cacheDir>/<name>/<version>/model.onnx`, unless the
+ * - Models are *assigned* (their signature read from the ONNX file, or from an sklearn or
+ *   python model by the backend, and the file copied into the local artifact cache,
+ *   `<cacheDir>/<name>/<version>/model.onnx` (`.joblib`, `.tar`), unless the
  *   backend lays it out there in a form of its own for fast loads: `Backend.prepare`) and
  *   *resident* (loaded in the backend). More may be assigned than fit: overcommit.
  * - Memory per model is the declared figure, else an estimate: artifact size ×
@@ -11,6 +12,10 @@
  *   noisy (allocator caching, GC, loads running at the same time), and accounting on
  *   it would make eviction depend on timing. On this machine a CPU session of an MLP
  *   grows RSS by about 1.5–2.2× the file size plus a few MB, hence the defaults.
+ *   Models in processes of their own are different: an sklearn or python model is its
+ *   Python worker, whose RSS is the model's whole cost and is read from /proc without
+ *   the noise of a shared heap, so it is measured (at assignment, by the worker that reads
+ *   the signature, and again after each load: `LoadedModel.memoryBytes`) and accounted.
  * - A request for a model that is not resident loads it; if it does not fit, the
  *   least recently used *idle* resident model is evicted, then the next, until it
  *   fits. A model with requests in flight is never evicted: when nothing can be, the
@@ -18,14 +23,19 @@
  *   `CapacityError`. Concurrent requests for a model being loaded share the one load.
  */
 import { EventEmitter } from "node:events";
-import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { writeFileAtomic } from "../runtime/files";
-import { readSignature } from "../onnx/signature";
-import type { DType, Tensor } from "../sdk/ports";
-import type { Backend, LoadedModel } from "./backend";
+import type { Registry } from "prom-client";
+import type { Tensor } from "../sdk/ports";
+import type { ModelFormat } from "../sdk/registry";
+import type { Backend } from "./backend";
+import type { AssignInput, Entry, HostStatus, ModelHostOptions, ModelInfo } from "./host-types";
+import { hostMetrics, registerHostMetrics, type HostMetrics } from "./host-metrics";
+import { formatSize } from "./sizes";
+import { cacheArtifact } from "./artifact-cache";
 import { checkInputs, TensorInputError, type TensorSpec } from "./tensors";
+
+export { ExecNotAllowedError } from "./artifact-cache";
 
 /** The model (or version) is not assigned to this host and no source knows it: HTTP 404. */
 export class ModelNotFoundError extends Error {
@@ -35,121 +45,6 @@ export class ModelNotFoundError extends Error {
 /** The model cannot be made resident: too big for the budget, or no idle model freed room in time. HTTP 503. */
 export class CapacityError extends Error {
   override name = "CapacityError";
-}
-
-/** Parses a memory size: `512MB`, `1.5GiB`, `64k`, `1048576` (bytes). Decimal units are powers of 1000, `i` units of 1024. */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$/i.exec(text);
-  if (!m) throw new Error(`invalid size "${text}": use e.g. 512MB, 2GiB or a number of bytes`);
-  const power = " kmgt".indexOf(m[2].toLowerCase() || " ");
-  const bytes = Number(m[1]) * (m[3] ? 1024 : 1000) ** power;
-  if (!Number.isFinite(bytes) || bytes <= 0) throw new Error(`invalid size "${text}"`);
-  return Math.round(bytes);
-}
-
-export function formatSize(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(v < 10 && i > 0 ? 1 : 0)}${units[i]}`;
-}
-
-/** Where the host fetches a model it is asked for but was not given (the registry, another agent…). */
-export type ArtifactSource = (name: string, version: number) => Promise<Uint8Array | undefined>;
-
-export interface ModelHostOptions {
-  backend: Backend;
-  /** Budget for resident models, bytes. */
-  memoryBytes: number;
-  /** Local artifact cache folder. */
-  cacheDir: string;
-  source?: ArtifactSource;
-  /** Longest a load waits for an in-flight model to become idle and free room. Default 30 s. */
-  waitTimeoutMs?: number;
-  memoryFactor?: number;
-  memoryOverheadBytes?: number;
-  /**
-   * Backend loads running at once (default 1). A load is CPU work (parsing, graph
-   * optimisation, weight packing); several at once take every core from the requests
-   * to resident models, while one at a time leaves them the rest of the machine.
-   */
-  maxConcurrentLoads?: number;
-}
-
-export interface AssignInput {
-  name: string;
-  version: number;
-  /** The ONNX file's bytes, or a path to it. */
-  artifact: Uint8Array | string;
-  /** Declared memory need, bytes; estimated from the artifact when absent. */
-  memoryBytes?: number;
-}
-
-type ModelState = "cold" | "loading" | "resident" | "unloading";
-
-interface Entry {
-  key: string;
-  name: string;
-  version: number;
-  artifactPath: string;
-  artifactBytes: number;
-  memoryBytes: number;
-  memoryDeclared: boolean;
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-  state: ModelState;
-  loaded?: LoadedModel;
-  /** The load in progress, shared by every request that waits for it. */
-  loading?: Promise<void>;
-  unloading?: Promise<void>;
-  inFlight: number;
-  lastUsed: number;
-  loads: number;
-  evictions: number;
-  requests: number;
-  lastLoadMs?: number;
-  loadRssDeltaBytes?: number;
-  /** Unload as soon as the last request in flight finishes (an old version after a hot swap). */
-  retireWhenIdle: boolean;
-}
-
-export interface ModelInfo {
-  name: string;
-  version: number;
-  state: ModelState;
-  memoryBytes: number;
-  memoryDeclared: boolean;
-  artifactBytes: number;
-  inFlight: number;
-  requests: number;
-  loads: number;
-  evictions: number;
-  lastUsed?: string;
-  lastLoadMs?: number;
-  loadRssDeltaBytes?: number;
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-}
-
-export interface HostStatus {
-  backend: string;
-  device: string;
-  memoryBytes: number;
-  usedBytes: number;
-  freeBytes: number;
-  assigned: number;
-  assignedBytes: number;
-  resident: string[];
-  loads: number;
-  evictions: number;
-  loadFailures: number;
-  /** Most recent load times, milliseconds (newest last, at most 100). */
-  recentLoadMs: number[];
-  models: ModelInfo[];
 }
 
 /** Events: `load` ({key, ms, swapInMs, at}), `evict` ({key, inFlight, for}), `unload` ({key}). */
@@ -175,7 +70,7 @@ export class ModelHost extends EventEmitter {
   private readonly waitTimeoutMs: number;
   private readonly memoryFactor: number;
   private readonly memoryOverhead: number;
-  private readonly metrics: ReturnType<ModelHost["createMetrics"]>;
+  private readonly metrics: HostMetrics;
   private closed = false;
 
   constructor(private readonly options: ModelHostOptions) {
@@ -186,51 +81,17 @@ export class ModelHost extends EventEmitter {
     this.memoryFactor = options.memoryFactor ?? 2;
     this.memoryOverhead = options.memoryOverheadBytes ?? 2 * 1024 * 1024;
     this.maxConcurrentLoads = Math.max(1, options.maxConcurrentLoads ?? 1);
-    this.metrics = this.createMetrics();
-  }
-
-  private createMetrics() {
-    // Registered in no registry yet: `registerMetrics` adds them to the one /metrics serves.
-    const host = this;
-    return {
-      loads: new Counter({ name: "evoflow_agent_model_loads_total", help: "Models loaded into the backend", registers: [] }),
-      evictions: new Counter({ name: "evoflow_agent_model_evictions_total", help: "Idle models evicted to make room", registers: [] }),
-      loadFailures: new Counter({ name: "evoflow_agent_model_load_failures_total", help: "Loads that failed", registers: [] }),
-      loadSeconds: new Histogram({
-        name: "evoflow_agent_model_load_seconds", help: "Time to make a model resident (backend load)", registers: [],
-        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      }),
-      resident: new Gauge({
-        name: "evoflow_agent_resident_models", help: "Models resident in the backend", registers: [],
-        collect() { this.set([...host.entries.values()].filter((e) => e.state === "resident").length); },
-      }),
-      assigned: new Gauge({
-        name: "evoflow_agent_assigned_models", help: "Models assigned to the agent (resident or not)", registers: [],
-        collect() { this.set(host.entries.size); },
-      }),
-      usedBytes: new Gauge({
-        name: "evoflow_agent_memory_used_bytes", help: "Memory of resident and loading models", registers: [],
-        collect() { this.set(host.used); },
-      }),
-      budgetBytes: new Gauge({
-        name: "evoflow_agent_memory_budget_bytes", help: "Memory budget of the agent", registers: [],
-        collect() { this.set(host.memoryBytes); },
-      }),
-      inFlight: new Gauge({
-        name: "evoflow_agent_requests_in_flight", help: "Requests being served, per model", labelNames: ["model"], registers: [],
-        collect() {
-          this.reset();
-          for (const e of host.entries.values()) if (e.inFlight > 0) this.set({ model: e.key }, e.inFlight);
-        },
-      }),
-    };
+    this.metrics = hostMetrics({
+      entries: () => this.entries.values(),
+      assigned: () => this.entries.size,
+      usedBytes: () => this.used,
+      budgetBytes: this.memoryBytes,
+    });
   }
 
   /** Adds the host's metrics to a prom-client registry (the one `/metrics` serves). */
   registerMetrics(registry: Registry): void {
-    for (const metric of Object.values(this.metrics)) {
-      if (!registry.getSingleMetric((metric as unknown as { name: string }).name)) registry.registerMetric(metric);
-    }
+    registerHostMetrics(this.metrics, registry);
   }
 
   static key(name: string, version: number): string {
@@ -252,35 +113,12 @@ export class ModelHost extends EventEmitter {
   }
 
   private async assignNow(key: string, input: AssignInput): Promise<ModelInfo> {
-    const bytes = typeof input.artifact === "string" ? new Uint8Array(await readFile(input.artifact)) : input.artifact;
-    const signature = readSignature(bytes);
-    const specs = (list: typeof signature.inputs, what: string): TensorSpec[] =>
-      list.map((s) => {
-        if (s.kind !== "tensor" || !s.dtype) throw new TensorInputError(`${what} "${s.name}" is a ${s.kind.replace("_", " ")}; the agent serves tensors only`);
-        if (!s.shape)
-          throw new TensorInputError(
-            `${what} "${s.name}" is a ${s.dtype} tensor of unknown rank: the model file gives it no shape, not even its number of dimensions, and the agent needs that to check requests and describe the model (export the model with shapes, e.g. after onnx.shape_inference)`,
-          );
-        if (!["bool", "uint8", "uint16", "uint32", "int8", "int16", "int32", "int64", "float32", "float64", "string"].includes(s.dtype))
-          throw new TensorInputError(`${what} "${s.name}" has dtype ${s.dtype}, which the agent cannot carry`);
-        return { name: s.name, dtype: s.dtype as DType, shape: s.shape };
-      });
-    const inputs = specs(signature.inputs, "input");
-    const outputs = specs(signature.outputs, "output");
-    const dir = join(this.options.cacheDir, input.name, String(input.version));
-    const artifactPath = join(dir, "model.onnx");
-    await mkdir(dir, { recursive: true });
-    if (await this.backend.prepare?.(artifactPath, bytes)) await rm(artifactPath, { force: true }); // left by an earlier assignment
-    else {
-      const sameFile = await stat(artifactPath).then((s) => s.size === bytes.length, () => false);
-      // Never a half-written file that looks cached, even after a crash.
-      if (!sameFile) await writeFileAtomic(artifactPath, bytes);
-    }
+    const { format, artifactPath, artifactBytes, signature } = await cacheArtifact(this.backend, this.options.cacheDir, input);
     const entry: Entry = {
-      key, name: input.name, version: input.version, artifactPath, artifactBytes: bytes.length,
-      memoryBytes: input.memoryBytes ?? Math.ceil(bytes.length * this.memoryFactor + this.memoryOverhead),
+      key, name: input.name, version: input.version, format, artifactPath, artifactBytes,
+      memoryBytes: input.memoryBytes ?? signature.memoryBytes ?? Math.ceil(artifactBytes * this.memoryFactor + this.memoryOverhead),
       memoryDeclared: input.memoryBytes !== undefined,
-      inputs, outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, retireWhenIdle: false,
+      inputs: signature.inputs, outputs: signature.outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, retireWhenIdle: false,
     };
     this.entries.set(key, entry);
     return this.info(entry);
@@ -309,9 +147,9 @@ export class ModelHost extends EventEmitter {
   }
 
   /** What a request needs to know of an assigned model, without building its ModelInfo (asked per request). */
-  signature(name: string, version: number): { inputs: TensorSpec[]; outputs: TensorSpec[]; resident: boolean } | undefined {
+  signature(name: string, version: number): { format: ModelFormat; inputs: TensorSpec[]; outputs: TensorSpec[]; resident: boolean } | undefined {
     const e = this.entries.get(ModelHost.key(name, version));
-    return e && { inputs: e.inputs, outputs: e.outputs, resident: e.state === "resident" };
+    return e && { format: e.format, inputs: e.inputs, outputs: e.outputs, resident: e.state === "resident" };
   }
 
   get(name: string, version: number): ModelInfo | undefined {
@@ -329,9 +167,9 @@ export class ModelHost extends EventEmitter {
     const key = ModelHost.key(name, version);
     let entry = this.entries.get(key);
     if (entry) return entry;
-    const bytes = await this.options.source?.(name, version);
-    if (!bytes) throw new ModelNotFoundError(`model ${key} not found`);
-    await this.assign({ name, version, artifact: bytes });
+    const found = await this.options.source?.(name, version);
+    if (!found) throw new ModelNotFoundError(`model ${key} not found`);
+    await this.assign(found instanceof Uint8Array ? { name, version, artifact: found } : { name, version, artifact: found.bytes, format: found.format, signature: found.signature });
     entry = this.entries.get(key);
     if (!entry) throw new ModelNotFoundError(`model ${key} not found`);
     return entry;
@@ -417,7 +255,7 @@ export class ModelHost extends EventEmitter {
     const started = performance.now();
     try {
       entry.loaded = await this.backend.load({
-        key: entry.key, name: entry.name, version: entry.version, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs,
+        key: entry.key, name: entry.name, version: entry.version, format: entry.format, artifactPath: entry.artifactPath, inputs: entry.inputs, outputs: entry.outputs,
         overcommitted: this.overcommitted(),
       });
     } catch (err) {
@@ -431,6 +269,7 @@ export class ModelHost extends EventEmitter {
       this.releaseLoadSlot();
     }
     const ms = performance.now() - started;
+    this.accountMeasured(entry);
     entry.state = "resident";
     entry.loads++;
     entry.lastLoadMs = ms;
@@ -467,13 +306,8 @@ export class ModelHost extends EventEmitter {
       const deadline = Date.now() + this.waitTimeoutMs;
       while (this.used + entry.memoryBytes > this.memoryBytes) {
         const victim = this.leastRecentlyUsedIdle();
-        if (victim) {
-          this.evictions++;
-          victim.evictions++;
-          this.metrics.evictions.inc();
-          this.emit("evict", { key: victim.key, inFlight: victim.inFlight, for: entry.key });
-          await this.unload(victim);
-        } else await this.waitForRoom(deadline, entry.key);
+        if (victim) await this.evict(victim, entry.key);
+        else await this.waitForRoom(deadline, entry.key);
       }
       this.used += entry.memoryBytes;
     });
@@ -481,10 +315,35 @@ export class ModelHost extends EventEmitter {
     return run;
   }
 
-  private leastRecentlyUsedIdle(): Entry | undefined {
+  /**
+   * A backend that can measure a loaded model (a Python worker's RSS) has it accounted at that
+   * figure rather than the estimate, unless its memory was declared; a model that grew past the
+   * budget's room evicts idle ones as a load would.
+   */
+  private accountMeasured(entry: Entry): void {
+    const measured = entry.memoryDeclared ? undefined : entry.loaded?.memoryBytes?.();
+    if (measured === undefined || measured === entry.memoryBytes) return;
+    this.used += measured - entry.memoryBytes;
+    entry.memoryBytes = measured;
+    if (this.used <= this.memoryBytes) return;
+    const trim = this.reserveChain.then(async () => {
+      for (let victim = this.leastRecentlyUsedIdle(entry); victim && this.used > this.memoryBytes; victim = this.leastRecentlyUsedIdle(entry)) await this.evict(victim, entry.key);
+    });
+    this.reserveChain = trim.catch(() => undefined);
+  }
+
+  private async evict(victim: Entry, forKey: string): Promise<void> {
+    this.evictions++;
+    victim.evictions++;
+    this.metrics.evictions.inc();
+    this.emit("evict", { key: victim.key, inFlight: victim.inFlight, for: forKey });
+    await this.unload(victim);
+  }
+
+  private leastRecentlyUsedIdle(except?: Entry): Entry | undefined {
     let best: Entry | undefined;
     for (const e of this.entries.values())
-      if (e.state === "resident" && e.inFlight === 0 && (!best || e.lastUsed < best.lastUsed)) best = e;
+      if (e !== except && e.state === "resident" && e.inFlight === 0 && (!best || e.lastUsed < best.lastUsed)) best = e;
     return best;
   }
 
@@ -534,7 +393,7 @@ export class ModelHost extends EventEmitter {
 
   private info(e: Entry): ModelInfo {
     return {
-      name: e.name, version: e.version, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
+      name: e.name, version: e.version, format: e.format, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
       inFlight: e.inFlight, requests: e.requests, loads: e.loads, evictions: e.evictions,
       lastUsed: e.lastUsed ? new Date(performance.timeOrigin + e.lastUsed).toISOString() : undefined,
       lastLoadMs: e.lastLoadMs, loadRssDeltaBytes: e.loadRssDeltaBytes, inputs: e.inputs, outputs: e.outputs,

@@ -4,18 +4,33 @@
  * artifact cache under the data folder, its budget from `EVOFLOW_AGENT_MEMORY`
  * (default 2GB), its sessions' intra-op threads from `EVOFLOW_AGENT_INTRA_OP_THREADS`
  * (default 1, see gpu-agent/onnxruntime.ts), its session worker threads from
- * `EVOFLOW_AGENT_WORKERS` (default 0: sessions in the main thread). With `EVOFLOW_AGENTS_NATS=<url>`, models run on `evoflow agent`s
+ * `EVOFLOW_AGENT_WORKERS` (default 0: sessions in the main thread); sklearn and python models
+ * in Python workers too when the runtime grants `exec` (`allowExec`). With `EVOFLOW_AGENTS_NATS=<url>`, models run on `evoflow agent`s
  * over NATS instead, placed by the scheduler in gpu-agent/nats.ts.
  */
 import { join } from "node:path";
 import type { ModelRegistry } from "../sdk/registry";
-import { ModelHost, parseSize } from "./host";
+import { ModelHost } from "./host";
+import { parseSize } from "./sizes";
+import { ByFormat } from "./by-format";
 import { OnnxRuntimeBackend } from "./onnxruntime";
+import { PythonModelsBackend } from "./python-models";
 import { LocalModels, type ModelService } from "./service";
 
-export function createInProcessAgent(options: { dataDir: string; registry: ModelRegistry; memory?: string }): LocalModels {
+export interface InProcessAgentOptions {
+  dataDir: string;
+  registry: ModelRegistry;
+  memory?: string;
+  /** Load sklearn and python models (their loading runs code): the runtime grants exec. */
+  allowExec?: boolean;
+  /** Their workers' interpreter (default python3). */
+  python?: string;
+}
+
+export function createInProcessAgent(options: InProcessAgentOptions): LocalModels {
   const env = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
-  const backend = new OnnxRuntimeBackend({ intraOpThreads: env("EVOFLOW_AGENT_INTRA_OP_THREADS"), workers: env("EVOFLOW_AGENT_WORKERS") });
+  const onnx = new OnnxRuntimeBackend({ intraOpThreads: env("EVOFLOW_AGENT_INTRA_OP_THREADS"), workers: env("EVOFLOW_AGENT_WORKERS") });
+  const backend = options.allowExec ? new ByFormat([onnx, new PythonModelsBackend({ allowExec: true, interpreter: options.python })]) : onnx;
   const host = new ModelHost({
     backend,
     memoryBytes: parseSize(options.memory ?? process.env.EVOFLOW_AGENT_MEMORY ?? "2GB"),
@@ -25,7 +40,7 @@ export function createInProcessAgent(options: { dataDir: string; registry: Model
   return new LocalModels(host, options.registry);
 }
 
-export async function createModelService(options: { dataDir: string; registry: ModelRegistry }): Promise<ModelService> {
+export async function createModelService(options: InProcessAgentOptions): Promise<ModelService> {
   const natsUrl = process.env.EVOFLOW_AGENTS_NATS;
   if (!natsUrl) return createInProcessAgent(options);
   // The NATS client loads only when agents are on NATS.

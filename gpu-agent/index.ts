@@ -5,14 +5,21 @@
  * routes the agent owns.
  */
 export type { Backend } from "./backend";
-export { CapacityError, formatSize, ModelHost, ModelNotFoundError, parseSize } from "./host";
+export { ByFormat } from "./by-format";
+export { CapacityError, ExecNotAllowedError, ModelHost, ModelNotFoundError } from "./host";
+export { formatSize, parseSize } from "./sizes";
 export { createModelService } from "./in-process";
 export type { NatsAgent } from "./nats";
 /** Loaded on demand: a runtime that never joins agents over NATS does not load the NATS client. */
 export const loadNatsAgent = async () => (await import("./nats")).NatsAgent;
 export { OnnxRuntimeBackend } from "./onnxruntime";
-export { createAgentServer } from "./server";
+export { PythonModelsBackend } from "./python-models";
+/** Loaded on demand too: the agent's own HTTP server (fastify) is only for `evoflow agent`, not for every runtime that hosts models. */
+export const loadAgentServer = async () => (await import("./server")).createAgentServer;
 export { LocalModels, NoChampionError, type ModelDescription, type ModelService } from "./service";
 export { TritonBackend } from "./triton";
-export { HttpError, registerRuntimeV2Routes, registerV2Routes } from "./v2-routes";
+export { HttpError, registerRuntimeV2Routes, registerV2Routes, runtimeV2Provider } from "./v2-routes";
+export { modelsV2Provider } from "./v2-provider";
+/** The protocol over gRPC, loaded when a server is started with --grpc-port: no gRPC library otherwise. */
+export const loadV2GrpcServer = async () => (await import("./v2-grpc")).startV2GrpcServer;
 export type { V2Provider } from "./v2-provider";

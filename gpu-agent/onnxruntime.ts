@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import path from "node:path";
-import { ort } from "../onnx/ort";
+import { ort, type Ort } from "../onnx/ort";
 import { writeFileAtomic } from "../runtime/files";
 import { splitWeights } from "../onnx/external-weights";
 import { PROJECT_ROOT } from "../runtime/paths";
@@ -32,11 +32,11 @@ export function chooseExecutionProvider(): "cuda" | "cpu" {
   return providers.includes("cuda") && machineHasNvidiaGpu() ? "cuda" : "cpu";
 }
 
-export function toOrtTensor(t: Tensor): ort.Tensor {
-  return new ort.Tensor(t.dtype, t.data as ort.Tensor["data"], t.shape);
+export function toOrtTensor(t: Tensor): Ort.Tensor {
+  return new ort.Tensor(t.dtype, t.data as Ort.Tensor["data"], t.shape);
 }
 
-export function fromOrtTensor(t: ort.Tensor): Tensor {
+export function fromOrtTensor(t: Ort.Tensor): Tensor {
   return { dtype: t.type as DType, shape: [...t.dims], data: t.data as Tensor["data"] };
 }
 
@@ -181,14 +181,22 @@ class SessionWorker {
 
 export class OnnxRuntimeBackend implements Backend {
   readonly kind = "onnxruntime";
-  device: "cuda" | "cpu";
+  private chosen: "cuda" | "cpu" | undefined;
 
   constructor(private readonly options: OnnxRuntimeOptions = {}) {
-    this.device = options.executionProvider ?? chooseExecutionProvider();
+    this.chosen = options.executionProvider;
+    // Session workers load onnxruntime in their own threads, in the idle class: the library's first
+    // load in the process starts a thread of its own, which would stay there. Loaded here first, it starts in ours.
+    if (options.workers && options.workers > 0) void ort.env;
+  }
+
+  /** Chosen when first asked (a load, the status): asking onnxruntime loads it, which a process that runs no model never needs. */
+  get device(): "cuda" | "cpu" {
+    return (this.chosen ??= chooseExecutionProvider());
   }
 
   /** The session options of a load (also for comparisons in bench/); `overcommitted` as in LoadRequest. */
-  sessionOptions(provider: "cuda" | "cpu" = this.device, overcommitted = false): ort.InferenceSession.SessionOptions {
+  sessionOptions(provider: "cuda" | "cpu" = this.device, overcommitted = false): Ort.InferenceSession.SessionOptions {
     const intraOp = this.options.intraOpThreads ?? 1;
     const prepack = this.options.prepackWeights ?? "auto";
     const arena = this.options.memoryArena ?? "auto";
@@ -324,7 +332,7 @@ export class OnnxRuntimeBackend implements Backend {
    * `idleLoadLimitMs` after the load began. Resolves to what ends the low priority (the
    * caller's first run), undefined when nothing is held.
    */
-  private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string, options: ort.InferenceSession.SessionOptions): Promise<(() => Promise<void>) | undefined> {
+  private async loadAtLowPriority(worker: SessionWorker, key: string, artifactPath: string, options: Ort.InferenceSession.SessionOptions): Promise<(() => Promise<void>) | undefined> {
     const priority = this.options.loadPriority ?? "idle";
     const idle = priority === "idle" ? await (this.idleClass ??= IdleClass.start()) : undefined;
     // At nice 19 also in the idle class: it is the priority the load goes on at after `idleLoadLimitMs`.
@@ -353,22 +361,22 @@ export class OnnxRuntimeBackend implements Backend {
   async load(request: LoadRequest): Promise<LoadedModel> {
     if (this.options.workers && this.options.workers > 0) return this.loadInWorker(request);
     const file = this.sessionFile(request.artifactPath);
-    let session: ort.InferenceSession;
+    let session: Ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(file, this.sessionOptions(this.device, request.overcommitted));
     } catch (err) {
       if (this.device !== "cuda") throw err;
       this.options.log?.(`CUDA session for ${request.key} failed (${(err as Error).message}); using CPU from now on`);
-      this.device = "cpu";
+      this.chosen = "cpu";
       session = await ort.InferenceSession.create(file, this.sessionOptions("cpu", request.overcommitted));
     }
     return {
       async run(inputs, outputs) {
-        const feeds: Record<string, ort.Tensor> = {};
+        const feeds: Record<string, Ort.Tensor> = {};
         for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrtTensor(t);
         const results = outputs?.length ? await session.run(feeds, outputs) : await session.run(feeds);
         const out: Record<string, Tensor> = {};
-        for (const [name, t] of Object.entries(results)) out[name] = fromOrtTensor(t as ort.Tensor);
+        for (const [name, t] of Object.entries(results)) out[name] = fromOrtTensor(t as Ort.Tensor);
         return out;
       },
       unload: () => session.release(),

@@ -7,7 +7,10 @@
 import type { ModelDescription, ModelService } from "../sdk/models";
 import type { ModelRegistry, VersionRef } from "../sdk/registry";
 import type { Tensor } from "../sdk/ports";
+import type { ModelVersion } from "../sdk/registry";
 import { ModelHost, ModelNotFoundError } from "./host";
+import type { SourcedArtifact } from "./host-types";
+import type { TensorSpec } from "./tensors";
 // The service's types are the SDK's: nodes reach it as the `models` service (sdk/models.ts).
 export type { ModelDescription, ModelService } from "../sdk/models";
 
@@ -89,6 +92,14 @@ export class VersionResolver {
   }
 }
 
+/** A registry version's artifact as the host assigns it: its format, and its signature where the record gives one (not ONNX: read from the file). */
+export function sourced(record: ModelVersion, bytes: Uint8Array): SourcedArtifact {
+  const format = record.artifact.format ?? "onnx";
+  const given = format !== "onnx" && record.signature.inputs.length > 0;
+  const specs = (list: ModelVersion["signature"]["inputs"]) => list.map((t): TensorSpec => ({ name: t.name, dtype: t.dtype as TensorSpec["dtype"], shape: t.shape ?? [] }));
+  return { bytes, format, ...(given ? { signature: { inputs: specs(record.signature.inputs), outputs: specs(record.signature.outputs) } } : {}) };
+}
+
 /** The in-process agent: a ModelHost whose artifacts come from the registry on first use. */
 export class LocalModels implements ModelService {
   readonly resolver: VersionResolver;
@@ -99,9 +110,10 @@ export class LocalModels implements ModelService {
 
   /** The artifact source to give the host: reads from the registry. */
   static registrySource(registry: ModelRegistry) {
-    return async (name: string, version: number): Promise<Uint8Array | undefined> => {
-      if (!(await registry.get(name, version))) return undefined;
-      return registry.readArtifact(name, version);
+    return async (name: string, version: number): Promise<SourcedArtifact | undefined> => {
+      const record = await registry.get(name, version);
+      if (!record) return undefined;
+      return sourced(record, await registry.readArtifact(name, version));
     };
   }
 
@@ -115,8 +127,9 @@ export class LocalModels implements ModelService {
     const record = await this.registry?.get(name, version);
     if (!record) throw new ModelNotFoundError(`model ${name}@${version} not found`);
     // Assigning reads the signature from the cached file, the same way a load would.
-    const info = await this.host.assign({ name, version, artifact: await this.registry!.readArtifact(name, version) });
-    return { name, version, inputs: info.inputs, outputs: info.outputs, resident: info.state === "resident" };
+    const { bytes, format, signature } = sourced(record, await this.registry!.readArtifact(name, version));
+    const info = await this.host.assign({ name, version, artifact: bytes, format, signature });
+    return { name, version, format: info.format, inputs: info.inputs, outputs: info.outputs, resident: info.state === "resident" };
   }
 
   infer(name: string, version: number, inputs: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {

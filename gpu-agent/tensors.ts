@@ -7,6 +7,7 @@
  */
 import type { TensorSpec } from "../sdk/models";
 import type { DType, Tensor } from "../sdk/ports";
+import { numericTensorBytes, tensorFromBytes, TYPED_ARRAY } from "../sdk/tensor-bytes";
 import { JsonNumbers } from "./v2-json";
 
 /** A request that does not fit the model (bad datatype, shape, data): the caller's fault, HTTP 400. */
@@ -29,12 +30,6 @@ export function dtypeOfV2(datatype: string): DType {
   }
   return dtype;
 }
-
-type NumericArrayCtor = new (buffer: ArrayBuffer | number, byteOffset?: number, length?: number) => Exclude<Tensor["data"], string[]>;
-const ARRAY_OF: Record<Exclude<DType, "string">, NumericArrayCtor & { BYTES_PER_ELEMENT: number }> = {
-  bool: Uint8Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, int8: Int8Array, int16: Int16Array, int32: Int32Array,
-  int64: BigInt64Array, float32: Float32Array, float64: Float64Array,
-};
 
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -129,7 +124,7 @@ export function tensorFromJson(t: V2Tensor, where: string): Tensor {
     if (!flat.every((v) => typeof v === "string")) throw new TensorInputError(`${where}: BYTES data must be strings`);
     return { dtype, shape, data: flat as string[] };
   }
-  const data = new ARRAY_OF[dtype](count);
+  const data = new TYPED_ARRAY[dtype](count);
   // One loop per kind of element, so the hot float case checks nothing but the type.
   if (dtype === "bool") {
     for (let i = 0; i < count; i++) {
@@ -185,13 +180,9 @@ export function tensorFromBinary(t: V2Tensor, bytes: Uint8Array, where: string):
     if (out.length !== count) throw new TensorInputError(`${where}: binary data has ${out.length} BYTES elements, shape [${shape}] needs ${count}`);
     return { dtype, shape, data: out };
   }
-  const ctor = ARRAY_OF[dtype];
-  if (bytes.length !== count * ctor.BYTES_PER_ELEMENT)
-    throw new TensorInputError(`${where}: binary_data_size is ${bytes.length} bytes, shape [${shape}] of ${t.datatype} needs ${count * ctor.BYTES_PER_ELEMENT}`);
-  // Copy into a fresh, aligned buffer: the slice of the request body may be misaligned for the element size.
-  const copy = new Uint8Array(bytes.length);
-  copy.set(bytes);
-  return { dtype, shape, data: new ctor(copy.buffer, 0, count) };
+  const needed = count * TYPED_ARRAY[dtype].BYTES_PER_ELEMENT;
+  if (bytes.length !== needed) throw new TensorInputError(`${where}: binary_data_size is ${bytes.length} bytes, shape [${shape}] of ${t.datatype} needs ${needed}`);
+  return tensorFromBytes(dtype, shape, bytes);
 }
 
 /** The raw bytes of a tensor for the binary extension. */
@@ -209,8 +200,7 @@ export function tensorBytes(t: Tensor): Uint8Array {
     }
     return out;
   }
-  const data = t.data as Exclude<Tensor["data"], string[]>;
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return numericTensorBytes(t);
 }
 
 /** JSON data of a tensor, flat: BOOL as booleans, INT64 as numbers (strings beyond 2^53). */

@@ -5,7 +5,7 @@
  * `file:<version>/model.onnx`, unload).
  */
 import type { Tensor } from "../sdk/ports";
-import { checkModelName, RegistryError } from "../sdk/registry";
+import { checkModelName, RegistryError, type ModelFormat } from "../sdk/registry";
 import type { ModelHost } from "./host";
 import { ModelNotFoundError } from "./host";
 import { NoChampionError, type ModelService } from "./service";
@@ -75,6 +75,9 @@ async function orUndefined<T>(work: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
+/** OIP's `platform` per format: Triton's name for ONNX models, KServe's/MLServer's runtime names for the others. */
+const PLATFORM: Record<ModelFormat, string> = { onnx: "onnxruntime_onnx", sklearn: "sklearn", python: "python" };
+
 /**
  * Models by name: no version means the champion (or the newest the host holds when
  * there is no registry). `versions` lists what the registry, else the host, has.
@@ -89,7 +92,7 @@ export function modelsV2Provider(models: ModelService, options: { host?: ModelHo
       orUndefined(async () => {
         const d = await models.describe(name, await resolve(name, version));
         const versions = (await options.versions?.(name)) ?? options.host?.versionsOf(name) ?? [d.version];
-        return { name, versions: versions.map(String), platform: "onnxruntime_onnx", inputs: d.inputs.map(toMeta), outputs: d.outputs.map(toMeta) };
+        return { name, versions: versions.map(String), platform: PLATFORM[d.format ?? "onnx"], inputs: d.inputs.map(toMeta), outputs: d.outputs.map(toMeta) };
       }),
     infer: (name, version, inputs, outputs) =>
       orUndefined(async () => {

@@ -21,7 +21,7 @@ import { traceIdFromTraceparent } from "../runtime/envelope";
 import type { Registry } from "prom-client";
 import type { Tensor } from "../sdk/ports";
 import { RegistryError } from "../sdk/registry";
-import { CapacityError, ModelNotFoundError } from "./host";
+import { CapacityError, ExecNotAllowedError, ModelNotFoundError } from "./host";
 import { LocalModels, NoChampionError, type ModelService } from "./service";
 import { checkJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../runtime/json-depth";
 import { OverloadedError } from "../runtime/overload";
@@ -133,12 +133,13 @@ function sendInferResult(reply: FastifyReply, request: InferRequest, result: V2I
     .send(Buffer.concat([head, ...binaries]));
 }
 
-/** HTTP status of an error from a provider. */
-function statusOf(err: unknown): number {
+/** HTTP status of an error from a provider (the gRPC service maps it to its codes). */
+export function errorStatus(err: unknown): number {
   if (err instanceof HttpError) return err.status;
   if (err instanceof TensorInputError) return 400;
   if (err instanceof NoChampionError) return 409;
   if (err instanceof ModelNotFoundError) return 404;
+  if (err instanceof ExecNotAllowedError) return 403;
   if (err instanceof RegistryError) return err.code === "not_found" ? 404 : err.code === "invalid" ? 400 : 409;
   if (err instanceof CapacityError || err instanceof OverloadedError) return 503;
   if (err instanceof NodeError) return 400; // the pipeline refused the request (its reason is dead-lettered too)
@@ -153,7 +154,7 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
     body.reason = err.reason;
     reply.header("retry-after", String(err.retryAfterSeconds));
   }
-  return reply.status(statusOf(err)).header("content-type", "application/json").send(JSON.stringify(body));
+  return reply.status(errorStatus(err)).header("content-type", "application/json").send(JSON.stringify(body));
 }
 
 export interface V2RouteOptions {
@@ -292,8 +293,8 @@ export interface RuntimeV2Options {
   metrics: Registry;
 }
 
-/** A runtime's `/v2`: its own providers, then registry models through its models service; `GET /api/agent` for an in-process agent. */
-export async function registerRuntimeV2Routes(app: FastifyInstance, options: RuntimeV2Options): Promise<void> {
+/** What a runtime serves over the protocol (REST and gRPC): its own providers first, then registry models through its models service. */
+export function runtimeV2Provider(options: Pick<RuntimeV2Options, "models" | "first">): V2Provider {
   const models = options.models;
   const local = models instanceof LocalModels ? models : undefined;
   const providers = [...options.first];
@@ -304,7 +305,13 @@ export async function registerRuntimeV2Routes(app: FastifyInstance, options: Run
         versions: local?.registry ? async (name) => (await local.registry!.versions(name)).map((v) => v.version) : undefined,
       }),
     );
-  await registerV2Routes(app, firstOf(providers), { bodyLimit: app.initialConfig.bodyLimit });
+  return firstOf(providers);
+}
+
+/** A runtime's `/v2` (runtimeV2Provider); `GET /api/agent` for an in-process agent. */
+export async function registerRuntimeV2Routes(app: FastifyInstance, options: RuntimeV2Options): Promise<void> {
+  const local = options.models instanceof LocalModels ? options.models : undefined;
+  await registerV2Routes(app, runtimeV2Provider(options), { bodyLimit: app.initialConfig.bodyLimit });
   if (local) {
     local.host.registerMetrics(options.metrics);
     app.get("/api/agent", async () => local.host.status());

@@ -6,6 +6,7 @@ import { ioNodes } from "./io";
 import { modelNodes } from "./model";
 import { mqttNodes } from "./mqtt";
 import { postgresNodes } from "./postgres";
+import { pythonNodes } from "./python";
 import { redisNodes } from "./redis";
 import { natsNodes } from "./nats";
 import { samplerNodes } from "./sampler";
@@ -16,6 +17,7 @@ import { validatorNodes } from "./validator";
 export const allNodes: NodeDefinition[] = [
   ...ioNodes,
   ...transformNodes,
+  ...pythonNodes,
   ...modelNodes,
   ...driftNodes,
   ...samplerNodes,

@@ -1,5 +1,11 @@
 /**
- * onnxruntime-node as all of Evoflow imports it: with onnxruntime's telemetry off.
+ * onnxruntime-node as all of Evoflow imports it: loaded at first use, with onnxruntime's
+ * telemetry off.
+ *
+ * Loaded at first use because every runtime process holds the in-process agent and the
+ * CL nodes, and most never run a model: a worker of transforms would map onnxruntime's
+ * native library (~15 MB of RSS) for nothing. `ort` is a stand-in whose first property
+ * read loads the package (synchronously: it is CommonJS); types come from `Ort`.
  *
  * Since 1.29 onnxruntime on Linux starts a telemetry thread at a process's first session
  * and logs every session's creation into an SQLite store under ~/.cache/Microsoft (~50
@@ -7,14 +13,18 @@
  * can. A serving agent that swaps models creates hundreds of sessions a second: with the
  * telemetry on, a swap took 15–20% more CPU and the thread ran beside the requests at
  * their priority. Nor should a self-hosted server report its use. A value the user sets
- * is kept.
- *
- * onnxruntime reads the variable when it starts its environment, at the first session,
- * not at import (test/onnx/telemetry.test.ts checks this), so it may be set here, after
- * the import that a bundler hoists anyway. Session workers share the process environment.
+ * is kept. onnxruntime reads the variable at the first session (test/onnx/telemetry.test.ts).
  */
-import * as ort from "onnxruntime-node";
+import { createRequire } from "node:module";
+import type * as Ort from "onnxruntime-node";
 
-process.env.ORT_DISABLE_TELEMETRY ??= "1";
+export type { Ort };
 
-export { ort };
+let loaded: typeof Ort | undefined;
+
+function load(): typeof Ort {
+  process.env.ORT_DISABLE_TELEMETRY ??= "1";
+  return createRequire(import.meta.url)("onnxruntime-node") as typeof Ort;
+}
+
+export const ort = new Proxy({} as typeof Ort, { get: (_target, key) => (loaded ??= load())[key as keyof typeof Ort] });

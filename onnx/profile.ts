@@ -6,7 +6,7 @@
  */
 import * as os from "node:os";
 import { performance } from "node:perf_hooks";
-import { ort } from "./ort";
+import { ort, type Ort } from "./ort";
 import { readSignature, type TensorSignature } from "./signature";
 import type { ModelRegistry, ModelProfile, ModelVersion, BatchProfile, VersionRef } from "../sdk/registry";
 import { RegistryError } from "../sdk/registry";
@@ -47,7 +47,7 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
-function inputTensor(input: TensorSignature, batchSize: number, dims: Record<string, number>): ort.Tensor {
+function inputTensor(input: TensorSignature, batchSize: number, dims: Record<string, number>): Ort.Tensor {
   if (input.kind !== "tensor" || !input.dtype) throw new Error(`input "${input.name}" is a ${input.kind}: only tensor inputs can be profiled`);
   if (!input.shape) throw new Error(`input "${input.name}" has no shape in the model (not even a rank): the profiler cannot make inputs for it`);
   const shape = input.shape.map((d, i) => {

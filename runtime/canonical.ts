@@ -5,7 +5,7 @@
  * Pure (no Node.js APIs): the editor's export uses this same function, and fillRequires below.
  */
 const TOP_KEYS = ["$schema", "apiVersion", "name", "description", "requires", "settings", "nodes", "edges"];
-const NODE_KEYS = ["id", "type", "title", "placement", "position", "config"];
+const NODE_KEYS = ["id", "type", "title", "placement", "scale", "position", "config"];
 const EDGE_KEYS = ["id", "from", "to", "mode", "queue"];
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

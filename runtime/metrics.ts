@@ -10,6 +10,7 @@
  * dashboards for Node.js services work as they are; Evoflow's own are under `evoflow_`.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
+import type { MetricsService, NodeCounter } from "../sdk/metrics";
 
 const LATENCY_BUCKETS = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
@@ -117,6 +118,22 @@ export class Metrics {
   }
 
   private readonly shedCounter: Counter<"pipeline" | "reason">;
+  private readonly nodeCounters = new Map<string, NodeCounter>();
+
+  /** The `metrics` service (sdk/metrics.ts): nodes' own counters, in this registry beside the runtime's. */
+  readonly service: MetricsService = {
+    counter: (name, help) => {
+      if (!/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/.test(name) || name.endsWith("_total")) throw new Error(`metric name "${name}": lower-case words joined by _, without _total (it is added)`);
+      const full = `evoflow_${name}_total`;
+      const known = this.nodeCounters.get(full);
+      if (known) return known;
+      if (this.registry.getSingleMetric(full)) throw new Error(`metric name "${name}": ${full} is one of the runtime's own`);
+      const counter = new Counter({ name: full, help, labelNames: ["pipeline", "node"], registers: [this.registry] });
+      const made: NodeCounter = { inc: (labels, by = 1) => counter.inc(labels, by) };
+      this.nodeCounters.set(full, made);
+      return made;
+    },
+  };
 
   /** A sync request refused by load shedding (not on the hot path: only refusals count). */
   shed(pipeline: string, reason: string): void {

@@ -9,7 +9,19 @@ import { loadNodePackages, type LoadOptions, type NodePackage } from "./packages
 import { configPathFields } from "./confined-path";
 import type { PathMeta } from "../sdk/config-path";
 import { capabilitiesOf, inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition, type NodeExample } from "../sdk/contract";
-import { describePortType, portTypeToJson } from "../sdk/ports";
+import { describePortType, portTypeToJson, type Ports } from "../sdk/ports";
+
+/**
+ * A type's ports as its config's defaults give them, each side undefined where it is computed
+ * from a config that has required fields (no defaults): fixed ports show all the same.
+ */
+export function portsAtDefaults(def: NodeDefinition): { inputs?: Ports; outputs?: Ports } {
+  const defaults = parseConfig(def, {});
+  return {
+    inputs: typeof def.inputs !== "function" || defaults !== undefined ? inputsOf(def, defaults) : undefined,
+    outputs: typeof def.outputs !== "function" || defaults !== undefined ? outputsOf(def, defaults) : undefined,
+  };
+}
 
 export class NodeTypes {
   private readonly byType = new Map<string, NodeDefinition>();
@@ -62,8 +74,9 @@ export class NodeTypes {
   describe(grants?: ReadonlySet<Capability>): NodeTypeDescription[] {
     return this.list().map((def) => {
       const defaults = parseConfig(def, {});
-      const ports = (p: ReturnType<typeof inputsOf>) =>
-        Object.fromEntries(Object.entries(p).map(([k, t]) => [k, { ...portTypeToJson(t), label: describePortType(t) }]));
+      const shown = portsAtDefaults(def);
+      const ports = (p: Ports | undefined) =>
+        Object.fromEntries(Object.entries(p ?? {}).map(([k, t]) => [k, { ...portTypeToJson(t), label: describePortType(t) }]));
       return {
         type: def.type,
         ...(this.packageOf(def.type) && { package: this.packageOf(def.type)!.name }),
@@ -74,8 +87,8 @@ export class NodeTypes {
         title: def.title,
         description: def.description,
         ...(def.example && { example: def.example }),
-        inputs: defaults === undefined ? {} : ports(inputsOf(def, defaults)),
-        outputs: defaults === undefined ? {} : ports(outputsOf(def, defaults)),
+        inputs: ports(shown.inputs),
+        outputs: ports(shown.outputs),
         portsDependOnConfig: typeof def.inputs === "function" || typeof def.outputs === "function",
         acceptsSync: def.acceptsSync !== false,
         joinsSync: def.joinsSync === true,

@@ -63,8 +63,9 @@ export class Runtime {
   constructor(private readonly options: RuntimeOptions = {}) {
     this.transport = options.transport ?? new MemoryTransport();
     this.types = options.nodeTypes ?? defaultNodeTypes;
-    // userCode is the runtime's own: every runtime runs user code under its limits.
-    this.services = { [userCode.name]: userCodeService, ...options.services };
+    // userCode and `metrics` are every runtime's own: user code runs under the runtime's limits,
+    // counters nodes add go to this runtime's /metrics.
+    this.services = { [userCode.name]: userCodeService, ...options.services, metrics: this.metrics.service };
     this.dataDir = options.dataDir ?? ".evoflow";
     this.secrets = new SecretStore(this.dataDir);
     this.grants = new Set(options.grants ?? DEFAULT_GRANTS);

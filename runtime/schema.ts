@@ -45,6 +45,36 @@ export const queueSchema = z
   })
   .strict();
 
+/** Worker processes `evoflow supervise` may run for one node. */
+export const MAX_REPLICAS = 100;
+
+/**
+ * Autoscaling of a node on the nats transport (`evoflow supervise`): worker processes between
+ * the bounds, from the lag of its async inputs (messages pending plus delivered-unacknowledged
+ * on their durable consumers), as KEDA's JetStream scaler: `ceil(lag / targetLag)` replicas.
+ */
+export const scaleSchema = z
+  .object({
+    minReplicas: z.number().int().min(0).max(MAX_REPLICAS).default(1).describe(`Worker processes kept running when there is no lag (0: none until messages wait; at most ${MAX_REPLICAS})`),
+    maxReplicas: z.number().int().min(1).max(MAX_REPLICAS).describe(`Worker processes at most, however long the lag (at most ${MAX_REPLICAS})`),
+    targetLag: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_QUEUE_CAPACITY)
+      .default(100)
+      .describe("Messages waiting on the node's async inputs per replica that the supervisor aims at: replicas = ceil(lag / targetLag) within the bounds. Each replica pulls up to max(16, queue.capacity) messages ahead, so keep the inputs' capacity low for a slow node"),
+    cooldownSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(60)
+      .describe("Seconds after a scaling event before replicas are taken away (scaling up waits for nothing; at most a day)"),
+  })
+  .strict()
+  .refine((s) => s.maxReplicas >= s.minReplicas, { message: "maxReplicas must be at least minReplicas", path: ["maxReplicas"] });
+
 export const nodeSchema = z
   .object({
     id: name("node id"),
@@ -53,6 +83,9 @@ export const nodeSchema = z
     config: z.record(z.string(), z.unknown()).default({}),
     position: z.object({ x: z.number(), y: z.number() }).strict().optional(),
     placement: z.string().optional().describe("Worker group that runs this node on the nats transport"),
+    scale: scaleSchema
+      .optional()
+      .describe("Autoscaling on the nats transport: `evoflow supervise` runs this node's worker processes from the lag of its async inputs. Needs a placement (so the coordinator leaves it to workers) and an async input"),
   })
   .strict();
 

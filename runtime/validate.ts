@@ -66,6 +66,7 @@ interface RawNode {
   inputs?: Ports;
   outputs?: Ports;
   placement?: string;
+  scaled?: boolean;
 }
 
 interface RawEdge {
@@ -97,7 +98,7 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
       problems.push({ path: jsonPath(["nodes", index, "id"]), message: `duplicate node id "${n.id}" (first at ${jsonPath(["nodes", first.index])})` });
       return;
     }
-    const node: RawNode = { index, id: n.id, placement: typeof n.placement === "string" ? n.placement : undefined };
+    const node: RawNode = { index, id: n.id, placement: typeof n.placement === "string" ? n.placement : undefined, scaled: n.scale !== undefined };
     nodes.set(n.id, node);
     const def = types.get(n.type);
     if (!def) {
@@ -170,6 +171,7 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
       });
   }
 
+  append(problems, scaleProblems(nodes, edges));
   append(problems, syncFanInProblems(nodes, edges));
   append(problems, syncCycleProblems(edges));
   append(problems, duplicateEntrypointProblems(nodes, typeof input.name === "string" ? input.name : ""));
@@ -188,6 +190,19 @@ export function validatePipeline(input: unknown, types: NodeTypes): ValidationRe
     queue: queueSchema.parse(e.queue ?? {}),
   }));
   return { ok: true, problems: [], compiled: { pipeline, nodes: compiledNodes, edges: compiledEdges } };
+}
+
+/** A scaled node runs only in the supervisor's workers (a placement keeps it off the coordinator) and scales on the lag of an async input. */
+function scaleProblems(nodes: Map<string, RawNode>, edges: RawEdge[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const n of nodes.values()) {
+    if (!n.scaled) continue;
+    const path = jsonPath(["nodes", n.index, "scale"]);
+    if (n.placement === undefined) problems.push({ path, message: `node "${n.id}" is scaled but has no placement: the coordinator would run it too (give it a placement, the worker group of its replicas)` });
+    if (!edges.some((e) => e.mode === "async" && e.to.node === n.id))
+      problems.push({ path, message: `node "${n.id}" is scaled but no async edge feeds it: replicas follow the lag of its async inputs` });
+  }
+  return problems;
 }
 
 /**

@@ -25,7 +25,7 @@ const packageModules = [...nodes, ...services, ...routes, ...Object.values(comma
 const nodeEntries = Object.fromEntries(packageModules.map((m) => [path.posix.join("nodes", builtModule(m).replace(/\.js$/, "")), path.posix.join("nodes", m)]));
 
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const { metafile } = await build({
   absWorkingDir: root,
   entryPoints: { main: "runtime/cli/main.ts", "train-child": "nodes/continual-learning/train-child.ts", sdk: "sdk/index.ts", testing: "testing/index.ts", ...nodeEntries },
   outdir,
@@ -35,7 +35,11 @@ await build({
   format: "esm",
   packages: "external",
   logLevel: "warning",
+  metafile: true,
 });
+// The folders the bundle was built from, for bin/evoflow.js: a source newer than the bundle in any of them runs the sources instead.
+const sourceDirs = [...new Set(Object.keys(metafile.inputs).filter((f) => f.includes("/") && !f.startsWith("node_modules/")).map((f) => f.split("/")[0]))].sort();
+writeFileSync(path.join(outdir, "sources.json"), `${JSON.stringify(sourceDirs)}\n`);
 mkdirSync(path.join(outdir, "nodes"), { recursive: true });
 const builtPackage = {
   ...builtin,

@@ -15,8 +15,12 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missin
 # The AMQP connector's tests start a real RabbitMQ.
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist)
-# The GPU agent moves loading threads into Linux's idle scheduling class through python3's os module.
-[ -x /usr/bin/python3 ] || missing+=(python3-minimal)
+# Python nodes' workers (python/worker.py) need python3 and numpy; the sklearn model format and
+# trainer need scikit-learn. The GPU agent also moves loading threads into Linux's idle
+# scheduling class through python3's os module. dpkg -s answers in milliseconds when they are there.
+for pkg in python3 python3-numpy python3-sklearn; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt"
   export DEBIAN_FRONTEND=noninteractive

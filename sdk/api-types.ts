@@ -43,8 +43,15 @@ export interface Lineage {
   trainer?: Record<string, unknown>;
 }
 
+/**
+ * What an artifact is: an ONNX file; an sklearn model as a joblib/pickle file; a Python model as a
+ * tar archive of a folder with model.py (a class with load() and predict(), as MLServer's custom
+ * runtime). The last two run code when loaded, so they need `exec` (sdk/registry.ts).
+ */
+export type ModelFormat = "onnx" | "sklearn" | "python";
+
 export interface ArtifactInfo {
-  format: "onnx";
+  format: ModelFormat;
   /** Hex SHA-256 of the file's bytes. */
   sha256: string;
   size: number;
@@ -179,4 +186,17 @@ export interface ModelCard {
   profile?: ModelProfile;
   decision?: Decision;
   rollout?: unknown;
+}
+
+/** An edge's live figures in `GET /api/pipelines/:name/status` (runtime/engine/engine.ts builds them). */
+export interface EdgeStatus {
+  mode: string;
+  /** Messages waiting on the edge (async edges; 0 on sync edges, which do not queue). */
+  depth: number;
+  /** What `depth` fills towards (`queue.capacity` in memory); absent where the queue does not bound it (NATS: the stream's retention). */
+  capacity?: number;
+  /** Messages dropped by a `drop-oldest` overflow policy. */
+  dropped: number;
+  /** Messages seen on the edge so far. */
+  tapped: number;
 }

@@ -29,9 +29,12 @@ export { createMessage, type Message, type MessageSource, type TraceNode } from 
 export { NodeError } from "./errors";
 export type { CommandHost, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
 export { jsonReplacer, stringify } from "./json";
+export type { MetricsService, NodeCounter } from "./metrics";
 export type { ModelDescription, ModelService, TensorSpec } from "./models";
+export { PythonError, type PythonPool, type PythonPoolOptions, type PythonPoolStatus, type PythonResult, type PythonSource, type PythonWorkers } from "./python";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
 export { seededRandom, stringHash } from "./random";
+export { numericTensorBytes, tensorFromBytes, type NumericDType } from "./tensor-bytes";
 export {
   checkModelName,
   parseModelRef,
@@ -50,4 +53,7 @@ export type * from "./api-types";
 // 1.1: categories are open strings, and a declaration may give `color`, `icon` and `example`
 // (a package using its own category needs "sdk": "^1.1": a 1.0 runtime refuses it).
 // 1.2: `configSecret` fields and `ctx.secret(reference)`.
-export const sdkVersion = "1.2.0";
+// 1.3: `tensorFromBytes` and `numericTensorBytes` (raw little-endian tensor bytes); the `metrics`
+// service's types (MetricsService): a node's own counters in /metrics; the runtime's Python
+// workers (`ctx.service("python")`, PythonWorkers) and PythonError.
+export const sdkVersion = "1.3.0";

@@ -4,7 +4,7 @@
  * service with `ctx.service(key)`.
  */
 import type { DType, Tensor } from "./ports";
-import type { VersionRef } from "./registry";
+import type { ModelFormat, VersionRef } from "./registry";
 
 /** One input or output of a hosted model. */
 export interface TensorSpec {
@@ -19,6 +19,8 @@ export interface ModelDescription {
   version: number;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** What the artifact is; "onnx" when absent. */
+  format?: ModelFormat;
   /** Whether it can answer now without a load (resident somewhere). */
   resident: boolean;
 }

@@ -37,10 +37,14 @@ export interface ModelSignature {
   graphName?: string;
   metadata: Record<string, string>;
 }
-import type { ArtifactInfo, BatchProfile, Lineage, ModelProfile, ModelStatus as ApiModelStatus, StatusChange, TrainingDataRef } from "./api-types";
+import type { ArtifactInfo, BatchProfile, Lineage, ModelFormat, ModelProfile, ModelStatus as ApiModelStatus, StatusChange, TrainingDataRef } from "./api-types";
 
 // The shapes the HTTP API answers with are declared in sdk/api-types.ts.
-export type { ArtifactInfo, BatchProfile, Lineage, ModelProfile, StatusChange, TrainingDataRef };
+export type { ArtifactInfo, BatchProfile, Lineage, ModelFormat, ModelProfile, StatusChange, TrainingDataRef };
+
+export const MODEL_FORMATS = ["onnx", "sklearn", "python"] as const satisfies readonly ModelFormat[];
+/** Formats whose loading runs the artifact's code (a pickle names what to call; model.py is code). */
+export const EXEC_FORMATS: readonly ModelFormat[] = ["sklearn", "python"];
 
 /**
  * `candidate`: registered, not serving. `champion`: the one version serving `name@champion`
@@ -87,8 +91,21 @@ export interface ModelSummary {
 
 export interface RegisterInput {
   name: string;
-  /** The bytes of an `.onnx` file. */
+  /** The bytes of an `.onnx` file, a joblib/pickle file (`sklearn`), or a tar archive of a model folder (`python`). */
   artifact: Uint8Array;
+  /** Default "onnx". */
+  format?: ModelFormat;
+  /**
+   * Inputs and outputs of an `sklearn` or `python` model, when the caller knows them; else the agent
+   * reads them from the model at assignment (an sklearn model's n_features_in_ and classes_, a
+   * Python class's `inputs`/`outputs`). An ONNX model's are always read from its file.
+   */
+  signature?: { inputs: TensorSignature[]; outputs: TensorSignature[] };
+  /**
+   * The caller holds the `exec` capability and accepts that loading this artifact runs its code:
+   * required for the `sklearn` and `python` formats, refused for them without it.
+   */
+  allowExec?: boolean;
   labels?: Record<string, string>;
   metrics?: Record<string, number>;
   lineage?: Lineage;

@@ -20,7 +20,6 @@ import type { Message } from "../sdk/envelope";
 import { NodeError } from "../sdk/errors";
 import type { Ports } from "../sdk/ports";
 import type { ServiceKey } from "../sdk/services";
-import { userCode } from "../sdk/user-code";
 import { Captured, CAPTURE_ID, captureNode, FEED_ID, feedNode } from "./harness";
 
 /** A service given to the node under test; make it with `provide(key, value)`. */
@@ -278,8 +277,7 @@ export class TestNode {
   /** Capabilities and services the node declares that the test did not give, with how to give them. */
   private missingGrantsAndServices(): Problem[] {
     const capabilities = missingCapabilities(this.def, new Set(this.options.grants ?? []), this.options.config);
-    // userCode is every runtime's own (sdk/user-code.ts).
-    const services = missingServices(this.def, new Set([userCode.name, ...(this.options.services ?? []).map((s) => s.name)]));
+    const services = missingServices(this.def, new Set(Object.keys(this.runtime.services)));
     return [
       ...capabilities.map((c) => ({ path: "$.type", message: `needs the "${c}" capability: grant it with loadNode(def, { grants: ["${c}"] })` })),
       ...services.map((s) => ({ path: "$.type", message: `needs the "${s}" service: give it with loadNode(def, { services: [provide(key, value)] })` })),

@@ -40,9 +40,11 @@ import { layoutLeftToRight } from "./layout";
 import { FIT, Toolbar } from "./Toolbar";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { SidePanel } from "./Panels";
+import { useCanvasDetail } from "./hooks/useCanvasDetail";
 import { useClipboard } from "./hooks/useClipboard";
 import { useLiveStatus } from "./hooks/useLiveStatus";
 import { usePipelineFile } from "./hooks/usePipelineFile";
+import { NodeRedImport } from "./NodeRedImport";
 import { useShortcuts } from "./hooks/useShortcuts";
 import { useUndoHistory } from "./hooks/useUndoHistory";
 import { useValidation } from "./hooks/useValidation";
@@ -82,6 +84,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
   docRef.current = doc;
   // Fit the view once React Flow has measured the nodes just loaded or moved.
   const [fitPending, setFitPending] = useState(false);
+  const [importingNodeRed, setImportingNodeRed] = useState(false);
   const nodesInitialized = useNodesInitialized();
   useEffect(() => {
     if (!fitPending || !nodesInitialized) return;
@@ -346,8 +349,11 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
     />
   );
 
+  const canvasRef = useRef<HTMLElement>(null);
+  const { detail, bundles } = useCanvasDetail(canvasRef, edges);
+
   const problemCount = problems.pipeline.length + [...problems.nodes.values()].reduce((a, l) => a + l.length, 0) + [...problems.edges.values()].reduce((a, l) => a + l.length, 0);
-  const canvasInfo = useMemo(() => ({ types: typeMap, problems, nodeStatus, edgeStatus }), [typeMap, problems, nodeStatus, edgeStatus]);
+  const canvasInfo = useMemo(() => ({ types: typeMap, problems, nodeStatus, edgeStatus, bundles }), [typeMap, problems, nodeStatus, edgeStatus, bundles]);
 
   return (
     <div className="editor">
@@ -356,6 +362,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
         problemCount={problemCount}
         deployed={deployed}
         onImport={(file) => void importFile(file)}
+        onImportNodeRed={() => setImportingNodeRed(true)}
         onExport={() => void exportFile()}
         onLayout={autoLayout}
         onFit={() => void fitView(FIT)}
@@ -368,7 +375,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
       <CanvasContext.Provider value={canvasInfo}>
         <div className="workspace">
           <Palette types={types} onAdd={(t) => addNode(t)} />
-          <main className="canvas" onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount}>
+          <main ref={canvasRef} className="canvas" data-detail={detail} onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount}>
             <ReactFlow<FlowNode, FlowEdge>
               nodes={nodes}
               edges={edges}
@@ -393,6 +400,15 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
           <aside className="side">{panel}</aside>
         </div>
       </CanvasContext.Provider>
+      {importingNodeRed && (
+        <NodeRedImport
+          onClose={() => setImportingNodeRed(false)}
+          onOpen={(pipeline, source) => {
+            setImportingNodeRed(false);
+            load(pipeline, source);
+          }}
+        />
+      )}
       <footer className={`status-line ${status?.kind ?? ""}`} data-testid="status-line">
         {status?.text ?? "Drag a node from the palette, connect ports, deploy. Ctrl+Z undo, Ctrl+C/V copy, Delete removes."}
       </footer>

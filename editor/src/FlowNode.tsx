@@ -80,6 +80,22 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           ⚠ {nodeProblems.length === 1 ? nodeProblems[0].message : `${nodeProblems.length} problems`}
         </div>
       )}
+      {/* What the node shows when zoomed out (core/canvas-detail.ts): shown by CSS, so zooming re-renders no node. */}
+      <div className="flow-node-compact" title={`${id}: ${info?.title ?? data.type}${nodeProblems ? `\n⚠ ${nodeProblems.map((p) => p.message).join("\n⚠ ")}` : ""}`}>
+        <span className="compact-id">
+          {nodeProblems && "⚠ "}
+          {id}
+        </span>
+        <span className="compact-type">
+          {/* Deployed, the rate leads: the type is what an ellipsis may cut. */}
+          {live && (
+            <span className={live.errors > 0 ? "errors" : "ok"} data-testid={`compact-status-${id}`}>
+              {live.rate.toFixed(0)}/s{live.errors > 0 && ` · ${live.errors} err`} ·{" "}
+            </span>
+          )}
+          {info?.title ?? data.type}
+        </span>
+      </div>
     </div>
   );
 }

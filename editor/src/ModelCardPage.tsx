@@ -78,6 +78,11 @@ export function ModelCardPage({ model, version }: { model: string; version: stri
           <div className="label">size</div>
           <div className="value">{card.sizeBytes ? `${(card.sizeBytes / 1024).toFixed(0)} KB` : "—"}</div>
         </div>
+        <div className="card">
+          {/* sklearn and python artifacts run code when loaded: the card says which kind this is. */}
+          <div className="label">format</div>
+          <div className="value">{card.artifact?.format ?? "—"}</div>
+        </div>
       </div>
       <div className="charts">
         <div className="card">

@@ -7,6 +7,7 @@ import { useCanvasInfo } from "./context";
 import { NodeHelp } from "./NodeHelp";
 import { SchemaForm } from "./SchemaForm";
 import { TapPanel } from "./TapPanel";
+import { TestsPanel } from "./TestsPanel";
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 // The queue form comes from the pipeline schema itself (the runtime's /api/schema), like node forms come from node declarations.
@@ -169,7 +170,7 @@ export function EdgePanel(props: { edge: FlowEdge; problems: PlacedProblems; dep
         </>
       )}
       <h4>Live tap</h4>
-      {deployed ? <TapPanel key={`${deployed}/${edge.id}`} pipeline={deployed} edge={edge.id} /> : <div className="muted">Deploy the pipeline to tap this edge.</div>}
+      {deployed ? <TapPanel key={`${deployed}/${edge.id}`} pipeline={deployed} edge={edge.id} from={{ node: edge.source, port: edge.sourceHandle ?? "" }} /> : <div className="muted">Deploy the pipeline to tap this edge.</div>}
     </div>
   );
 }
@@ -180,10 +181,11 @@ export function PipelinePanel(props: {
   placed: PlacedProblems;
   counts: { nodes: number; edges: number };
   running: string[];
+  deployed?: string;
   onRename(name: string): void;
   onSelect(kind: "node" | "edge", id: string): void;
 }) {
-  const { doc, problems, placed, counts, running, onRename, onSelect } = props;
+  const { doc, problems, placed, counts, running, deployed, onRename, onSelect } = props;
   return (
     <div className="panel" data-testid="pipeline-panel">
       <h3>Pipeline</h3>
@@ -218,6 +220,7 @@ export function PipelinePanel(props: {
           )),
         )}
       </ul>
+      {deployed && <TestsPanel key={deployed} pipeline={deployed} />}
       <h4>Running in this runtime</h4>
       {running.length === 0 && <div className="muted">No pipeline is running.</div>}
       <ul className="running-list" data-testid="running-list">
@@ -282,6 +285,7 @@ export function SidePanel(p: {
       placed={problems}
       counts={{ nodes: p.nodes.length, edges: p.edges.length }}
       running={p.running}
+      deployed={p.deployed}
       onRename={p.onRenamePipeline}
       onSelect={p.onSelect}
     />

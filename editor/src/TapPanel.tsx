@@ -3,10 +3,12 @@
  * a second and reports how many it saw, so the rate shown is the edge's true
  * rate; the panel draws a few times a second, so the page stays responsive.
  * Pause freezes the list; "Load past" reads the edge's ring back; a message
- * opens its trace.
+ * opens its trace, or is saved as a test case (hooks/useRecordCase.ts).
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, tapSocketUrl, type Envelope, type Trace, type TraceNode } from "./api";
+import { defaultCaseName, type TappedEdge } from "./core/pipeline-tests";
+import { useRecordCase } from "./hooks/useRecordCase";
 import { findTensors, previewJson, TensorImage, TensorSummary } from "./TensorView";
 
 const KEEP = 200;
@@ -21,7 +23,7 @@ interface TapState {
   sampled: boolean;
 }
 
-export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string }) {
+export function TapPanel({ pipeline, edge, from }: { pipeline: string; edge: string; from: { node: string; port: string } }) {
   const [state, setState] = useState<TapState>({ messages: [], rate: 0, received: 0, sampled: false });
   const [paused, setPaused] = useState(false);
   const [connected, setConnected] = useState(false);
@@ -123,6 +125,7 @@ export function TapPanel({ pipeline, edge }: { pipeline: string; edge: string })
         {state.messages.length === 0 && <li className="muted">No messages yet.</li>}
       </ul>
       {selected && <MessageDetail message={selected} onTrace={() => setTraceId(selected.traceId)} />}
+      <SaveAsTest pipeline={pipeline} edge={{ id: edge, ...from }} selected={selected} shown={state.messages} />
       {traceId && <TraceView traceId={traceId} onClose={() => setTraceId(undefined)} />}
     </div>
   );
@@ -143,6 +146,34 @@ function MessageDetail({ message, onTrace }: { message: Envelope; onTrace(): voi
       <button type="button" onClick={onTrace} data-testid="open-trace">
         Open trace {message.traceId.slice(0, 8)}…
       </button>
+    </div>
+  );
+}
+
+/**
+ * Saves the traces of the selected message, or of every message shown, as a case of the
+ * pipeline's test file: their inputs, and what this edge carried in them.
+ */
+function SaveAsTest({ pipeline, edge, selected, shown }: { pipeline: string; edge: TappedEdge; selected?: Envelope; shown: Envelope[] }) {
+  const [name, setName] = useState(() => defaultCaseName(edge.id, new Date()));
+  const { save, saving, outcome } = useRecordCase(pipeline, edge);
+  const ready = !saving && name.trim() !== "";
+  return (
+    <div>
+      <div className="save-as-test">
+        <input value={name} onChange={(e) => setName(e.target.value)} data-testid="test-name" title="The case's name in the test file" />
+        <button type="button" disabled={!ready || !selected} onClick={() => selected && void save([selected], name.trim())} data-testid="save-as-test" title="Its trace's input, and what this edge carried">
+          Save selected as test
+        </button>
+        <button type="button" disabled={!ready || shown.length === 0} onClick={() => void save(shown, name.trim())} data-testid="save-shown-as-test" title="The traces of every message listed, in one case">
+          Save {shown.length} shown
+        </button>
+      </div>
+      {outcome && (
+        <div className={`save-outcome ${outcome.kind === "ok" ? "ok" : "field-problem"}`} data-testid="save-as-test-outcome">
+          {outcome.text}
+        </div>
+      )}
     </div>
   );
 }

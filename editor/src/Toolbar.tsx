@@ -1,14 +1,19 @@
 /** The editor's toolbar: file, layout, history, validation and deploy buttons. */
 import { useRef } from "react";
+import { FIT_MIN_ZOOM } from "./core/canvas-detail";
 
-/** Fit keeps a zoom at which node text stays readable; a larger pipeline is panned, not shrunk to dots. */
-export const FIT = { padding: 0.1, maxZoom: 1.25, minZoom: 0.75 };
+/**
+ * Fit shows the whole pipeline, its nodes compact when that needs a small zoom (their text then
+ * grows to stay readable: core/canvas-detail.ts); below FIT_MIN_ZOOM a larger pipeline is panned.
+ */
+export const FIT = { padding: 0.1, maxZoom: 1.25, minZoom: FIT_MIN_ZOOM };
 
 export interface ToolbarProps {
   name: string;
   problemCount: number;
   deployed?: string;
   onImport(file: File): void;
+  onImportNodeRed(): void;
   onExport(): void;
   onLayout(): void;
   onFit(): void;
@@ -35,6 +40,9 @@ export function Toolbar(p: ToolbarProps) {
         if (file) p.onImport(file);
         e.target.value = "";
       }} />
+      <button type="button" onClick={p.onImportNodeRed} data-testid="import-node-red" title="Paste a Node-RED flows.json">
+        Import Node-RED
+      </button>
       <button type="button" onClick={p.onExport} data-testid="export">
         Export
       </button>

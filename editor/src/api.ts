@@ -7,9 +7,9 @@
  * kept in sessionStorage for the tab's lifetime and sent as `Authorization`.
  */
 // The API's answers as the SDK declares them (type-only: nothing of the runtime is bundled).
-import type { Message as Envelope, ModelCard, Problem, ServiceHistory, Trace, TraceNode } from "../../sdk";
+import type { EdgeStatus, Message as Envelope, ModelCard, Problem, ServiceHistory, Trace, TraceNode } from "../../sdk";
 
-export type { Problem };
+export type { EdgeStatus, Problem };
 
 const TOKEN_KEY = "evoflow.token";
 
@@ -40,6 +40,13 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** POST /api/import/node-red's answer (runtime/node-red-import/convert.ts). */
+export interface NodeRedImport {
+  pipelines: { name: string; tab: string; text: string; pipeline: unknown; problems: Problem[] }[];
+  report: { pipeline?: string; nodeRedId: string; nodeRedType: string; name?: string; mapping: string; id?: string; type?: string; notes: string[] }[];
+  text: string;
 }
 
 /** Requests refused at the same moment share one prompt. */
@@ -143,13 +150,6 @@ export interface JsonSchema {
   minItems?: number;
 }
 
-export interface EdgeStatus {
-  mode: string;
-  depth: number;
-  dropped: number;
-  tapped: number;
-}
-
 export interface PipelineStatus {
   name: string;
   transport: string;
@@ -163,6 +163,33 @@ export type { Decision, GateCheck, GateReport, HistoryEntry, ModelCard } from ".
 export type ServiceHistoryEntry = ServiceHistory["entries"][number];
 
 const enc = encodeURIComponent;
+
+/** A pipeline test file (`<name>.test.json`) as written; testing/pipeline/test-file.ts is its schema. */
+export interface TestFileJson {
+  pipeline?: string;
+  cases: TestCaseJson[];
+  [key: string]: unknown;
+}
+export interface TestCaseJson {
+  name: string;
+  inputs?: { node: string; port?: string; payloads?: unknown[]; file?: string }[];
+  expect: Record<string, unknown>[];
+  [key: string]: unknown;
+}
+/** One case's outcome (testing/pipeline/run.ts CaseResult): failures are readable texts with a `-`/`+` diff. */
+export interface CaseResultJson {
+  name: string;
+  ms: number;
+  failures: string[];
+  error?: string;
+}
+export interface TestRunJson {
+  file: string;
+  ms: number;
+  cases: CaseResultJson[];
+  /** The file could not be read or is invalid: no case ran. */
+  error?: string;
+}
 
 /** A loaded node package as `/api/packages` lists it. */
 export interface PackageInfo {
@@ -201,6 +228,13 @@ export const api = {
   metrics: () => request<string>("GET", "/metrics", undefined, true, true),
   /** The pipeline's canonical text, as `evoflow fmt` writes it. */
   format: (pipeline: unknown) => request<{ text: string }>("POST", "/api/format", pipeline),
+  /** The running pipeline's test file (testing/pipeline/routes.ts): where it is, and its cases as written. */
+  tests: (name: string) => request<{ file: string; exists: boolean; tests: TestFileJson; problems?: Problem[] }>("GET", `/api/pipelines/${enc(name)}/tests`),
+  saveTests: (name: string, tests: TestFileJson) => request<{ file: string; cases: number }>("PUT", `/api/pipelines/${enc(name)}/tests`, tests),
+  /** Runs the cases against the pipeline as deployed now. */
+  runTests: (name: string) => request<TestRunJson>("POST", `/api/pipelines/${enc(name)}/tests/run`, {}),
+  /** A pasted Node-RED flows.json as pipelines, one per tab, by the converter `evoflow import` runs. */
+  importNodeRed: (flows: unknown) => request<NodeRedImport>("POST", "/api/import/node-red", flows),
   /** The pipeline file's JSON Schema (`evoflow schema`). */
   schema: () => request<JsonSchema>("GET", "/api/schema"),
 };

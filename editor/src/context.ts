@@ -5,6 +5,7 @@
  */
 import { createContext, useContext } from "react";
 import type { NodeTypeInfo } from "./api";
+import type { PlacedBundle } from "./core/edge-bundles";
 import type { EdgeLive, NodeLive } from "./core/live-status";
 import type { PlacedProblems } from "./graph";
 
@@ -15,6 +16,8 @@ export interface CanvasInfo {
   problems: PlacedProblems;
   nodeStatus: Map<string, NodeLive>;
   edgeStatus: Map<string, EdgeLive>;
+  /** Each edge's bundle while the canvas is compact (core/edge-bundles.ts); undefined at full detail. */
+  bundles?: Map<string, PlacedBundle>;
 }
 
 export const emptyProblems = (): PlacedProblems => ({ nodes: new Map(), edges: new Map(), pipeline: [] });

@@ -3,11 +3,10 @@
  * from a file in the pipeline's data folder), and a connection that is made again after the
  * broker went away, since amqplib does not reconnect by itself.
  */
-import { connect, type ChannelModel } from "amqplib";
+import type { ChannelModel } from "amqplib";
 import { z } from "zod";
 import type { NodeContext } from "../../sdk";
-import type { SourceStatus } from "../connectors/hand-off";
-import { passwordFields, readPassword, type PasswordConfig } from "../connectors/shared";
+import { passwordFields, readPassword, type ConnectionState, type PasswordConfig } from "../connectors/shared";
 
 export const brokerFields = {
   url: z
@@ -29,35 +28,43 @@ export async function connectAmqp(ctx: NodeContext, config: BrokerConfig): Promi
   if (config.username) url.username = encodeURIComponent(config.username);
   const password = await readPassword(ctx, config);
   if (password !== undefined) url.password = encodeURIComponent(password);
+  // The client library loads when a node of this kind starts: every runtime and worker holds the node types, few use each broker.
+  const { connect } = await import("amqplib");
   return connect(url.toString(), { clientProperties: { connection_name: `evoflow-${ctx.pipeline}-${ctx.nodeId}` } });
 }
 
 /**
  * Runs `open` on a fresh connection now (a failure refuses the deploy) and again, once a second,
- * after the connection is lost, until `stopping()`; `status` shows which.
+ * after the connection is lost, until `stopping()`; `state` shows which.
  */
-export async function keepConnected(ctx: NodeContext, config: BrokerConfig, status: SourceStatus, stopping: () => boolean, open: (c: ChannelModel) => Promise<void>): Promise<() => ChannelModel | undefined> {
+export async function keepConnected(ctx: NodeContext, config: BrokerConfig, state: ConnectionState, stopping: () => boolean, open: (c: ChannelModel) => Promise<void>): Promise<() => ChannelModel | undefined> {
   let current: ChannelModel | undefined;
   const attach = async () => {
     const c = await connectAmqp(ctx, config);
-    c.on("error", (err: Error) => status.failed(err.message));
+    c.on("error", (err: Error) => state.error(err));
     c.on("close", () => {
+      // Only the connection in use: one closed after a failed open must not start a second retry loop.
+      if (current !== c) return;
       current = undefined;
-      status.down();
+      state.down();
       if (!stopping()) void retry();
     });
-    await open(c);
+    try {
+      await open(c);
+    } catch (err) {
+      await c.close().catch(() => undefined);
+      throw err;
+    }
     current = c;
-    status.up();
+    state.up();
   };
   const retry = async () => {
     while (!stopping() && !current) {
       await new Promise((r) => setTimeout(r, 1000));
       try {
         await attach();
-        status.counts.reconnects++;
       } catch (err) {
-        status.failed((err as Error).message);
+        state.error(err as Error);
       }
     }
   };

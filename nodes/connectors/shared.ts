@@ -1,11 +1,12 @@
 /**
  * What every connector does the same way: its password from a secret reference or a file in the
- * pipeline's data folder (so it stays out of the pipeline JSON kept in Git), its URL without one, turning received bytes into a
- * payload by the declared format, and reporting connected / reconnecting with the last error.
+ * pipeline's data folder (so it stays out of the pipeline JSON kept in Git), its URL without one,
+ * reporting connected / reconnecting with the last error. Message formats are in ./formats.ts.
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { configPath, configSecret, type NodeContext } from "../../sdk";
+import { configPath, configSecret, type NodeContext, type NodeCounter } from "../../sdk";
+import { metrics } from "../services";
 
 /** A connector's password, never in the pipeline JSON: a secret reference, or a file in the pipeline's data folder. */
 export const passwordFields = {
@@ -26,60 +27,50 @@ export const serverUrl = (scheme: string, what: string, example: string) =>
     .refine((u) => !/^[a-z]+:\/\/[^/@]*:[^/@]*@/.test(u), 'a URL must not carry a password: give it as password, "${secret:NAME}"')
     .describe(`The server, e.g. ${example} (no password in it: use password or passwordFile)`);
 
-export const formatField = z.enum(["json", "text", "bytes"]);
-export type Format = z.output<typeof formatField>;
-
 export async function readPassword(ctx: NodeContext, cfg: PasswordConfig): Promise<string | undefined> {
   if (cfg.password) return ctx.secret(cfg.password);
   return cfg.passwordFile ? (await readFile(await ctx.resolvePath(cfg.passwordFile, { mustExist: true }), "utf8")).trim() : undefined;
 }
 
-export type Decoded = { ok: true; value: unknown } | { ok: false; reason: string };
-
-/** Bytes as the payload `format` asks for; `where` names the message in the dead letter's reason. */
-export function decode(bytes: Uint8Array, format: Format, where: string): Decoded {
-  if (format === "bytes") return { ok: true, value: new Uint8Array(bytes) };
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
-  if (format === "text") return { ok: true, value: text };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (err) {
-    return { ok: false, reason: `${where} is not JSON (${(err as Error).message}): ${JSON.stringify(text.slice(0, 200))}` };
-  }
-}
-
-/** A payload as bytes on the wire: JSON unless it is text or bytes already and `format` says so. */
-export function encode(payload: unknown, format: Format): Buffer {
-  if (format === "text") return Buffer.from(typeof payload === "string" ? payload : JSON.stringify(payload));
-  if (format === "bytes" && payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  return Buffer.from(JSON.stringify(payload));
-}
-
-/** The connection half of a connector's status: connected, how often it reconnected, the last error. */
+/**
+ * A connector's link to its server as its status shows it: connecting (never up yet), connected,
+ * or reconnecting (lost, the client trying again), with the last error. Each time the link comes
+ * back after a loss counts as a reconnect, in the status and in `/metrics`
+ * (evoflow_connector_reconnects_total{pipeline, node}).
+ */
 export class ConnectionState {
-  connected = false;
-  reconnects = 0;
+  private state: "connecting" | "connected" | "reconnecting" = "connecting";
+  private reconnects = 0;
   private lastError?: string;
+  private readonly reconnectCounter: NodeCounter;
 
-  constructor(private readonly ctx: NodeContext, private readonly what: string) {}
+  constructor(private readonly ctx: NodeContext, private readonly what: string) {
+    this.reconnectCounter = ctx.service(metrics).counter("connector_reconnects", "Times a connector's link to its broker or database came back after it was lost");
+  }
 
   up(): void {
-    this.connected = true;
-    this.lastError = undefined;
+    if (this.state === "connected") return;
+    if (this.state === "reconnecting") {
+      this.reconnects++;
+      this.reconnectCounter.inc({ pipeline: this.ctx.pipeline, node: this.ctx.nodeId });
+    }
+    this.state = "connected";
   }
-  down(): void {
-    this.connected = false;
+
+  /** The link is lost (or an attempt failed); a link never up stays "connecting". */
+  down(err?: Error | string): void {
+    if (this.state === "connected") this.state = "reconnecting";
+    if (err) this.error(err);
   }
-  reconnecting(): void {
-    this.connected = false;
-    this.reconnects++;
+
+  /** An error that may not have cost the link (a failed command, a refused message): shown and logged. */
+  error(err: Error | string): void {
+    this.lastError = typeof err === "string" ? err : err.message;
+    this.ctx.log("warn", `${this.what}: ${this.lastError}`);
   }
-  error(err: Error): void {
-    this.lastError = err.message;
-    this.ctx.log("warn", `${this.what}: ${err.message}`);
-  }
+
   status(): Record<string, unknown> {
-    return { connected: this.connected, reconnects: this.reconnects, ...(this.lastError && { error: this.lastError }) };
+    return { connection: this.state, reconnects: this.reconnects, ...(this.lastError && { lastError: this.lastError }) };
   }
 }
 

@@ -6,7 +6,7 @@
  * and weights carry a `head/` prefix and the model's metadata names the feature tensor, so the
  * next stateful training reads the head back out of the champion and warm-starts from it.
  */
-import { ort } from "../../onnx/ort";
+import { ort, type Ort } from "../../onnx/ort";
 import { attr } from "../../onnx/build";
 import { onnx, type OnnxProto } from "../../onnx/proto";
 import { decodeModel, readSignature } from "../../onnx/signature";
@@ -77,7 +77,7 @@ export class FrozenExtractor {
     private readonly model: OnnxProto.onnx.ModelProto,
     private readonly pruned: { nodes: Node[]; names: Set<string> },
     readonly output: string,
-    private readonly session: ort.InferenceSession,
+    private readonly session: Ort.InferenceSession,
     private readonly input: { name: string; shape: number[] },
   ) {}
 

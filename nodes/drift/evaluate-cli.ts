@@ -3,6 +3,7 @@
  * with River's metrics (./evaluate.ts).
  *   evoflow drift eval --detector adwin --grid delta=0.002,0.01 --stream abrupt --delta-max 200
  *   evoflow drift eval --detector page-hinkley --input errors.jsonl --drifts 1000,1500-1800 --delta-max 100
+ *   evoflow drift eval --detector ks --grid window=50,100 --grid reference-size=200 --stream abrupt
  *   evoflow drift eval --alarms 110,900 --drifts 100,500 --delta-max 50 --samples 1000
  * Detector parameters are checked by the node's own config schema (`drift.<name>`).
  * A JSONL input has one number per line (or an object, `--field` naming the number);
@@ -14,11 +15,11 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { confinedPathProblem } from "../../sdk/config-path";
 import type { CommandHost } from "../../sdk/extensions";
-import type { StreamingDetector } from "./detector";
-import { driftReport, scoreDetector, type Drift, type DriftReport } from "./evaluate";
+import { driftReport, scoreDetector, type Drift, type DriftReport, type Updatable } from "./evaluate";
 import { streamGenerators, type GeneratorName, type StreamKind, type SyntheticStream } from "./evaluate-streams";
 import { driftNodes } from "./index";
 import { streamingDetectorMakers } from "./streaming-nodes";
+import { twoSampleDetectorMakers } from "./two-sample-nodes";
 
 // The parsed config is checked by the node schema first, so it fits each constructor.
 
@@ -53,13 +54,23 @@ export function expandGrid(specs: string[]): Record<string, unknown>[] {
   return combos;
 }
 
-/** A detector for a configuration, its parameters checked by the node's schema. */
-function makeDetector(name: string, params: Record<string, unknown>): StreamingDetector {
+const detectorNames = () => [...Object.keys(streamingDetectorMakers), ...Object.keys(twoSampleDetectorMakers)];
+
+/**
+ * A detector for a configuration, its parameters checked by the node's schema. A two-sample
+ * detector sees each value as a one-feature vector: an alarm is the value ending a window whose test drifted.
+ */
+function makeDetector(name: string, params: Record<string, unknown>): Updatable {
   const def = driftNodes.find((d) => d.type === `drift.${name}`);
-  if (!def || !streamingDetectorMakers[name]) throw new UsageError(`unknown streaming detector "${name}"; detectors: ${Object.keys(streamingDetectorMakers).join(", ")}`);
+  const streaming = streamingDetectorMakers[name];
+  const twoSample = twoSampleDetectorMakers[name];
+  if (!def || !(streaming || twoSample)) throw new UsageError(`unknown detector "${name}"; detectors: ${detectorNames().join(", ")}`);
   const parsed = def.config.safeParse(params);
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${name} ${i.path.join(".")}: ${i.message}`).join("\n"));
-  return streamingDetectorMakers[name](parsed.data as Record<string, unknown>);
+  const config = parsed.data as Record<string, unknown>;
+  if (streaming) return streaming(config);
+  const detector = twoSample(config);
+  return { update: (x: number) => detector.update([x]), get driftDetected() { return detector.driftDetected; } };
 }
 
 async function readJsonl(file: string, field: string): Promise<Float64Array> {
@@ -145,7 +156,7 @@ export function registerEval(drift: Command, host: CommandHost): void {
   drift
     .command("eval")
     .description("score drift detector configurations on streams with known drifts (River's metrics), or score given alarms")
-    .option("--detector <name>", "streaming detector (repeatable): adwin, ddm, eddm, hddm-a, kswin, page-hinkley", collect, [])
+    .option("--detector <name>", "detector (repeatable): streaming adwin, ddm, eddm, hddm-a, kswin, page-hinkley; two-sample (windows) ks, chi-square, psi, wasserstein, mmd", collect, [])
     .option("--grid <name=v1,v2>", "a parameter's values to try (repeatable; every combination runs)", collect, [])
     .option("--stream <generator>", "synthetic stream: abrupt, gradual, recurring")
     .option("--kind <kind>", "gaussian values or bernoulli 0/1 errors", "gaussian")

@@ -13,7 +13,6 @@
  */
 import { z } from "zod";
 import { defineNode, port, type Message, type NodeDefinition } from "../../sdk";
-import { Ring } from "../../sdk/ring";
 import { chiSquareTest, countCategories } from "./chi-square";
 import { correctedDrift } from "./corrections";
 import type { DriftEvent } from "./event";
@@ -21,11 +20,10 @@ import { MagnitudeHistory } from "./history";
 import { ksTwoSample } from "./ks";
 import { mmdTest, mmdThreshold } from "./mmd";
 import { populationStabilityIndex, psiFromCounts } from "./psi";
+import { TwoSampleDetector, type TestOutcome, type Value, type Vector, type WindowConfig } from "./two-sample-detector";
 import { normedWasserstein } from "./wasserstein";
 import { parsePath, readPath, toVector, valuePathSchema } from "./value-path";
 
-type Value = number | string;
-type Vector = ArrayLike<Value>;
 
 const vectorSchema = z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))]);
 
@@ -42,17 +40,6 @@ const common = {
     .describe("adopt-current: the drifted window becomes the reference (one event per shift); keep-reference: always compare with the first reference"),
   history: z.number().int().min(0).max(100_000).default(500).describe("Test results kept for the dashboard"),
 };
-
-interface TestOutcome {
-  drift: boolean;
-  statistic: number;
-  pValue?: number;
-  threshold: number;
-  magnitude: number;
-  feature?: number | number[];
-  features?: DriftEvent["features"];
-  reason: string;
-}
 
 interface TwoSampleSpec<S extends z.ZodRawShape> {
   detector: string;
@@ -81,8 +68,14 @@ const RECENT_TESTS = 20;
 
 const fmt = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(4)) : x);
 
+/** The detector a two-sample node's config makes, for `evoflow drift eval` (one number per update); filled as the nodes are declared. */
+export const twoSampleDetectorMakers: Record<string, (config: Record<string, unknown>) => TwoSampleDetector> = {};
+
 function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): NodeDefinition {
   const config = z.object({ ...common, ...spec.params });
+  const makeDetector = (cfg: Record<string, unknown>) =>
+    new TwoSampleDetector(cfg as unknown as WindowConfig, (reference, current, features) => spec.test(reference, current, features, cfg as z.output<z.ZodObject<S>>));
+  twoSampleDetectorMakers[spec.detector] = (cfg) => makeDetector(cfg);
   return defineNode({
     type: `drift.${spec.detector}`,
     category: "drift",
@@ -94,62 +87,31 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
     config,
     create: (_ctx, cfg) => {
       const c = cfg as unknown as z.output<z.ZodObject<typeof common>>;
-      const params = cfg as z.output<z.ZodObject<S>>;
       const path = parsePath(c.value)!;
-      const every = c.every ?? c.window;
-      let reference: Vector[] = (c.reference ?? []).map((v) => (Array.isArray(v) ? v : [v]));
-      const referenceGiven = c.reference !== undefined;
-      // Current window: values and the ids of their messages, in rings (no per-message shifting).
-      let current = new Ring<Vector>(c.window);
-      let currentIds = new Ring<string>(c.window);
-      const currentSize = () => Math.min(current.total, c.window);
-      let sinceTest = 0;
-      let values = 0;
-      let tests = 0;
-      let drifts = 0;
+      const detector = makeDetector({ ...cfg, reference: c.reference?.map((v) => (Array.isArray(v) ? v : [v])) });
       let lastDrift: DriftEvent | undefined;
       const history = new MagnitudeHistory(c.history);
       const results: { ts: number; drift: boolean; statistic: number; pValue?: number }[] = [];
-
-      const selectFeatures = (width: number): number[] => {
-        const features = c.features ?? Array.from({ length: width }, (_, i) => i);
-        const outside = features.find((f) => f >= width);
-        if (outside !== undefined) throw new Error(`feature ${outside} does not exist: the watched value has ${width}`);
-        return features;
-      };
 
       return {
         async onMessage(_port, message: Message, emit) {
           const raw = readPath(message, path);
           const vector = toVector(raw);
           if (!vector) throw new Error(`${c.value} is not a number, string, vector or tensor in this message`);
-          const width = (reference[0] ?? current.toArray(1)[0] ?? vector).length;
+          const width = detector.width ?? vector.length;
           if (vector.length !== width) throw new Error(`${c.value} has ${vector.length} features, earlier values had ${width}`);
           // Refused before it is passed on or stored, so a bad value never reaches a test.
           if (spec.numeric)
-            for (const f of selectFeatures(width))
+            for (const f of detector.selectFeatures(width))
               if (typeof vector[f] !== "number") throw new Error(`${spec.title} needs numbers; feature ${f} of ${c.value} is ${JSON.stringify(vector[f])}`);
-          values++;
-          if (!referenceGiven && reference.length < c.referenceSize && tests === 0) {
-            reference.push(vector);
-            await emit("out", message.payload);
-            return;
-          }
-          current.push(vector);
-          currentIds.push(message.id);
-          sinceTest++;
           await emit("out", message.payload);
-          if (currentSize() < c.window || sinceTest < every) return;
-          sinceTest = 0;
-          tests++;
-          const window = current.toArray();
-          const ids = currentIds.toArray();
-          const outcome = spec.test(reference, window, selectFeatures(width), params);
+          const tested = detector.update(vector, message.id).lastTest;
+          if (!tested) return;
+          const { outcome, window, ids } = tested;
           history.record(message.ts, outcome.magnitude);
           results.push({ ts: message.ts, drift: outcome.drift, statistic: outcome.statistic, pValue: outcome.pValue });
           if (results.length > RECENT_TESTS) results.shift();
           if (!outcome.drift) return;
-          drifts++;
           lastDrift = {
             kind: "drift",
             detector: spec.detector,
@@ -158,25 +120,20 @@ function twoSampleDriftNode<S extends z.ZodRawShape>(spec: TwoSampleSpec<S>): No
             ...(outcome.pValue !== undefined ? { pValue: outcome.pValue } : {}),
             threshold: outcome.threshold,
             magnitude: outcome.magnitude,
-            window: { size: window.length, reference: reference.length, firstMessage: ids[0], lastMessage: ids[ids.length - 1] },
-            index: values - 1,
+            window: { size: window.length, reference: tested.referenceSize, firstMessage: ids[0], lastMessage: ids[ids.length - 1] },
+            index: detector.values - 1,
             reason: outcome.reason,
             ...(outcome.features ? { features: outcome.features } : {}),
           };
-          if (c.afterDrift === "adopt-current") {
-            reference = window;
-            current = new Ring<Vector>(c.window);
-            currentIds = new Ring<string>(c.window);
-          }
           await emit("drift", lastDrift);
         },
         status: () => ({
           detector: spec.detector,
-          values,
-          reference: reference.length,
-          current: currentSize(),
-          tests,
-          drifts,
+          values: detector.values,
+          reference: detector.referenceLength,
+          current: detector.currentLength,
+          tests: detector.tests,
+          drifts: detector.drifts,
           magnitude: history.toArray(),
           recentTests: results,
           lastDrift,

@@ -7,6 +7,7 @@
  * the same dtypes and trailing dimensions.
  */
 import type { Tensor } from "../../sdk";
+import { TYPED_ARRAY } from "../../sdk/tensor-bytes";
 
 export type RunBatch = (version: number, inputs: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
 
@@ -41,11 +42,12 @@ export function concatTensors(parts: Tensor[]): Tensor {
   const shape = [rows, ...first.shape.slice(1)];
   if (first.dtype === "string") return { dtype: first.dtype, shape, data: parts.flatMap((t) => t.data as string[]) };
   const length = parts.reduce((n, t) => n + t.data.length, 0);
-  const Ctor = (first.data as Float32Array).constructor as new (n: number) => Float32Array;
-  const data = new Ctor(length);
+  // The dtype's typed array, not the first part's constructor: a tensor from a JSON body holds a plain array.
+  const data = new TYPED_ARRAY[first.dtype](length);
   let at = 0;
   for (const t of parts) {
-    data.set(t.data as Float32Array, at);
+    if (first.dtype === "int64" && Array.isArray(t.data)) (t.data as unknown as number[]).forEach((v, i) => ((data as BigInt64Array)[at + i] = BigInt(v)));
+    else (data as Float32Array).set(t.data as Float32Array, at);
     at += t.data.length;
   }
   return { dtype: first.dtype, shape, data: data as Tensor["data"] };

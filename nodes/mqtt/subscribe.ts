@@ -1,7 +1,9 @@
-import { connect, type MqttClient, type IPublishPacket } from "mqtt";
+import type { MqttClient, IPublishPacket } from "mqtt";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
-import { ConnectionState, decode, formatField } from "../connectors/shared";
+import { metrics } from "../services";
+import { decode, decodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { brokerFields, clientOptions, qosField } from "./connection";
 
 const config = z.object({
@@ -20,7 +22,7 @@ const config = z.object({
     .max(4_294_967_295)
     .default(86_400)
     .describe("MQTT 5: how long the broker keeps a persistent session (and its queued messages) while the pipeline is away"),
-  format: formatField.default("json").describe("How a message's bytes become the payload: parsed JSON (not JSON → a dead letter), a string, or a Uint8Array"),
+  ...decodeFields,
   output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ topic, payload, qos, retain }`"),
 });
 
@@ -39,8 +41,9 @@ export default defineNode({
   category: "connectors",
   title: "MQTT subscribe",
   description:
-    "Receives the messages of an MQTT broker's topics (wildcards allowed). At least once with QoS 1: a message is acknowledged to the broker only once the first edge accepted it (a full `block` edge holds the acknowledgement, and the broker's in-flight window pauses the stream); with a clientId the broker keeps the session, so messages sent while the pipeline was down arrive when it is back. A message that cannot be read goes to the dead letters and is acknowledged.",
+    "Receives the messages of an MQTT broker's topics (wildcards allowed). At least once with QoS 1: a message is acknowledged to the broker only once the first edge accepted it (a full `block` edge holds the acknowledgement, and the broker's in-flight window pauses the stream); with a clientId the broker keeps the session, so messages sent while the pipeline was down (or paused) arrive when it is back — as many as the broker queues per session (mosquitto: max_queued_messages, 1000 by default; it drops beyond). A message that cannot be read goes to the dead letters and is acknowledged.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: {},
   outputs: { out: port.any() },
   config: config.superRefine((c, issue) => {
@@ -60,6 +63,8 @@ export default defineNode({
         // MQTT 5 ends a session when its client disconnects unless told how long to keep it.
         const properties = cfg.protocolVersion === 5 && !clean ? { sessionExpiryInterval: cfg.sessionExpirySeconds } : undefined;
         const options = await clientOptions(ctx, cfg, { clean, properties, manualConnect: true });
+        // The client library loads when a node of this kind starts: every runtime and worker holds the node types, few use each broker.
+        const { connect } = await import("mqtt");
         client = connect(cfg.url, options);
         // mqtt.js calls handleMessage for each incoming publish and sends the PUBACK (QoS 1) or
         // PUBCOMP (QoS 2) only when its callback runs, and reads no further packet meanwhile:
@@ -67,7 +72,7 @@ export default defineNode({
         // pauses the stream.
         client.handleMessage = (packet, done) => {
           counts.received++;
-          const read = decode(packet.payload as Buffer, cfg.format, `mqtt message on ${packet.topic}`);
+          const read = decode(packet.payload as Buffer, cfg, `mqtt message on ${packet.topic}`);
           const handOff = read.ok
             ? emit("out", cfg.output === "payload" ? read.value : { topic: packet.topic, payload: read.value, qos: packet.qos, retain: packet.retain }).then(() => void counts.emitted++)
             : ctx.deadLetter(new Uint8Array(packet.payload as Buffer), read.reason).then(() => void counts.deadLetters++);
@@ -75,7 +80,6 @@ export default defineNode({
           handOff.catch((err: Error) => ctx.log("warn", `mqtt message on ${packet.topic}: ${err.message}`)).finally(() => done());
         };
         client.on("connect", () => state.up());
-        client.on("reconnect", () => state.reconnecting());
         client.on("close", () => state.down());
         client.on("error", (err) => state.error(err));
         client.connect();

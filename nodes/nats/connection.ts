@@ -8,8 +8,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import type { NodeContext } from "../../sdk";
-import type { SourceStatus } from "../connectors/hand-off";
-import { passwordFields, readPassword, type PasswordConfig } from "../connectors/shared";
+import { passwordFields, readPassword, type ConnectionState, type PasswordConfig } from "../connectors/shared";
 
 export const serverFields = {
   servers: z
@@ -40,8 +39,8 @@ export interface ServerConfig extends PasswordConfig {
   user?: string;
 }
 
-/** Connects (refusing the deploy when no server answers) and keeps `status` current while the client reconnects by itself. */
-export async function connectNats(ctx: NodeContext, config: ServerConfig, status?: SourceStatus): Promise<NatsConnection> {
+/** Connects (refusing the deploy when no server answers) and keeps `state` current while the client reconnects by itself. */
+export async function connectNats(ctx: NodeContext, config: ServerConfig, state: ConnectionState): Promise<NatsConnection> {
   const nc = await connect({
     servers: config.servers,
     user: config.user,
@@ -50,17 +49,12 @@ export async function connectNats(ctx: NodeContext, config: ServerConfig, status
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
   });
-  status?.up();
+  state.up();
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === "disconnect") status?.down();
-      else if (s.type === "reconnect") {
-        status?.up();
-        if (status) status.counts.reconnects++;
-      } else if (s.type === "error") {
-        status?.failed(String(s.error));
-        ctx.log("warn", `nats ${config.servers.join(",")}: ${s.error}`);
-      }
+      if (s.type === "disconnect") state.down();
+      else if (s.type === "reconnect") state.up();
+      else if (s.type === "error") state.error(String(s.error));
     }
   })();
   return nc;

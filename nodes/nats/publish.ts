@@ -2,8 +2,9 @@ import { jetstream } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
-import { encodeField } from "../connectors/hand-off";
-import { encode } from "../connectors/shared";
+import { metrics } from "../services";
+import { encode, encodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { connectNats, serverFields, subjectField } from "./connection";
 
 const config = z
@@ -17,7 +18,7 @@ const config = z
       .max(256)
       .optional()
       .describe("JetStream: the payload field whose value is sent as Nats-Msg-Id, so the stream drops a redelivered message within its duplicate window"),
-    format: encodeField,
+    ...encodeFields,
     timeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe("How long a message may be retried (while the server is away) before it goes to the dead letters"),
   })
   .superRefine((c, issue) => {
@@ -31,18 +32,20 @@ export default defineNode({
   description:
     "Publishes each message to a NATS subject. With `jetstream` a message is handled only once the stream acknowledged it, retried with backoff while the server is away and dead-lettered after `timeoutMs`; `idempotencyKey` names the payload field sent as Nats-Msg-Id, so a message sent again after a crash is stored once. Without it, core NATS: sent once the client wrote it, at most once.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: { in: port.any() },
   outputs: {},
   config,
   create: (ctx, cfg) => {
     let nc: NatsConnection | undefined;
+    const state = new ConnectionState(ctx, `nats ${cfg.servers.join(",")}`);
     const counts = { published: 0, duplicates: 0 };
     return {
       async start() {
-        nc = await connectNats(ctx, cfg);
+        nc = await connectNats(ctx, cfg, state);
       },
       async onMessage(_port, message) {
-        const data = encode(message.payload, cfg.format);
+        const data = encode(message.payload, cfg);
         if (!cfg.jetstream) {
           nc!.publish(cfg.subject, data);
           counts.published++;
@@ -71,7 +74,7 @@ export default defineNode({
       async stop() {
         await nc?.drain();
       },
-      status: () => ({ connected: nc !== undefined && !nc.isClosed(), ...counts }),
+      status: () => ({ ...state.status(), ...counts }),
     };
   },
 });

@@ -1,8 +1,11 @@
 import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { z } from "zod";
-import { defineNode, port, type NodeContext } from "../../sdk";
-import { decodeField, handOff, SourceStatus } from "../connectors/hand-off";
+import { defineNode, port } from "../../sdk";
+import { metrics } from "../services";
+import { decodeFields } from "../connectors/formats";
+import { handOff } from "../connectors/hand-off";
+import { ConnectionState } from "../connectors/shared";
 import { connectNats, serverFields, streamField, subjectField } from "./connection";
 
 const config = z
@@ -13,7 +16,7 @@ const config = z
     stream: streamField.optional().describe("JetStream: a stream you own (with `consumer`) — at least once"),
     consumer: z.string().min(1).max(256).regex(/^[^\s.*>]+$/, "a consumer name has no spaces, dots or wildcards").optional().describe("JetStream: the durable pull consumer on `stream` to read through; it keeps the position across restarts"),
     batch: z.number().int().min(1).max(10_000).default(64).describe("JetStream: messages fetched at a time; no fetch while they are being handed on"),
-    format: decodeField,
+    ...decodeFields,
     output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ subject, payload }`"),
   })
   .superRefine((c, issue) => {
@@ -32,11 +35,13 @@ export default defineNode({
   description:
     "Receives the messages of a NATS subject (optionally in a queue group), or of a JetStream stream through a durable pull consumer you created on it. Core subjects are at most once, as NATS itself. JetStream is at least once: a message is acknowledged only once the first edge took it, and the next batch is fetched only when the last one was handed on, so a full `block` edge stops the fetching; a message not acknowledged (the pipeline died) is delivered again after the consumer's ack wait. A message that cannot be read goes to the dead letters and is acknowledged.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: {},
   outputs: { out: port.any() },
   config,
   create: (ctx, cfg) => {
-    const status = new SourceStatus();
+    const state = new ConnectionState(ctx, `nats ${cfg.servers.join(",")}`);
+    const counts = { received: 0, emitted: 0, deadLetters: 0 };
     let nc: NatsConnection | undefined;
     let stopping = false;
     let running: Promise<void> | undefined;
@@ -45,20 +50,20 @@ export default defineNode({
 
     const toPayload = (m: Msg | JsMsg) => ({
       bytes: m.data,
-      format: cfg.format,
+      format: cfg,
       where: `nats message on ${m.subject}`,
       wrap: cfg.output === "message" ? (payload: unknown) => ({ subject: m.subject, payload }) : undefined,
     });
 
     return {
       async start(emit) {
-        nc = await connectNats(ctx, cfg, status);
+        nc = await connectNats(ctx, cfg, state);
         try {
           if (cfg.stream) {
-            const read = await readConsumer(ctx, nc, cfg, status, {
+            const read = await readConsumer(nc, cfg, state, {
               stopping: () => stopping,
               fetched: (f) => (fetching = f),
-              handle: (m) => handOff(ctx, emit, status, toPayload(m)),
+              handle: (m) => handOff(ctx, emit, counts, toPayload(m)),
             });
             running = read();
           } else {
@@ -66,7 +71,7 @@ export default defineNode({
             const sub = subscription;
             running = (async () => {
               // One at a time: a full edge holds the loop (core NATS cannot pause the server; the client buffers).
-              for await (const m of sub) await handOff(ctx, emit, status, toPayload(m));
+              for await (const m of sub) await handOff(ctx, emit, counts, toPayload(m));
             })();
             // Started means subscribed: the server knows the subscription (and its queue group) before start resolves.
             await nc.flush();
@@ -83,7 +88,7 @@ export default defineNode({
         await running;
         await nc?.close();
       },
-      status: () => status.snapshot(),
+      status: () => ({ ...state.status(), ...counts }),
     };
   },
 });
@@ -93,10 +98,9 @@ export default defineNode({
  * the fetch loop to run: one batch, each message handed on and then acknowledged, then the next batch.
  */
 async function readConsumer(
-  ctx: NodeContext,
   nc: NatsConnection,
   cfg: Config,
-  status: SourceStatus,
+  state: ConnectionState,
   loop: { stopping: () => boolean; fetched: (f: ConsumerMessages) => void; handle: (m: JsMsg) => Promise<void> },
 ): Promise<() => Promise<void>> {
   const consumer = await jetstream(nc)
@@ -121,8 +125,7 @@ async function readConsumer(
         }
       } catch (err) {
         if (loop.stopping()) break;
-        status.failed((err as Error).message);
-        ctx.log("warn", `nats consumer ${cfg.consumer}: ${(err as Error).message}`);
+        state.error(`consumer ${cfg.consumer}: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

@@ -1,5 +1,5 @@
 /** What the PostgreSQL source and sink share: the server, its credentials, a table's name and quoting. */
-import pg from "pg";
+import type pg from "pg";
 import { z } from "zod";
 import type { NodeContext } from "../../sdk";
 import { ConnectionState, passwordFields, readPassword, serverUrl, type PasswordConfig } from "../connectors/shared";
@@ -22,8 +22,11 @@ export const quote = (name: string) => `"${name}"`;
 
 /** A small pool (it reconnects by opening new connections), reporting into `state`. */
 export async function connectPostgres(ctx: NodeContext, cfg: ServerConfig, state: ConnectionState, max = 2): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: cfg.url, password: await readPassword(ctx, cfg), max, connectionTimeoutMillis: 10_000 });
-  pool.on("error", (err) => (state.error(err), state.reconnecting()));
+  // The client library loads when a node of this kind starts: every runtime and worker holds the node types, few use each broker.
+  const { default: { Pool } } = await import("pg");
+  const pool = new Pool({ connectionString: cfg.url, password: await readPassword(ctx, cfg), max, connectionTimeoutMillis: 10_000 });
+  // An idle connection's error is the server gone (a restart): the pool opens new ones on demand.
+  pool.on("error", (err) => state.down(err));
   pool.on("connect", () => state.up());
   // A database that cannot be reached at deploy refuses the deploy, with the reason.
   await pool.query("select 1").catch(async (err: Error) => {
@@ -31,6 +34,12 @@ export async function connectPostgres(ctx: NodeContext, cfg: ServerConfig, state
     throw new Error(`postgres ${redact(cfg.url)}: ${err.message}`);
   });
   return pool;
+}
+
+/** Whether `err` is the link to the server lost (a connection exception, the server shutting down, a socket error) rather than a refused statement. */
+export function lostConnection(err: unknown): boolean {
+  const code = String((err as { code?: string }).code ?? "");
+  return /^(08|57P)/.test(code) || /^E[A-Z]+$/.test(code) || /Connection terminated|timeout exceeded when trying to connect/i.test((err as Error).message ?? "");
 }
 
 /** The URL without a password someone put in it anyway. */

@@ -1,8 +1,9 @@
 import type pg from "pg";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
+import { metrics } from "../services";
 import { ConnectionState, withRetries } from "../connectors/shared";
-import { connectPostgres, identifier, quote, redact, serverFields, tableColumns } from "./connection";
+import { connectPostgres, identifier, lostConnection, quote, redact, serverFields, tableColumns } from "./connection";
 
 /** A declared column type, the SQL types it may be stored in, and the JS values it takes. */
 const TYPES = {
@@ -28,7 +29,7 @@ const config = z.object({
     .optional(),
   batchSize: z.number().int().min(1).max(10_000).default(100).describe("Rows per INSERT; give the edge into it queue.concurrency as large to fill batches"),
   batchMs: z.number().int().min(0).max(10_000).default(5).describe("How long a batch waits for more rows"),
-  retries: z.number().int().min(0).max(100).default(3).describe("Further attempts after a failed INSERT (the connection lost), waiting backoffMs, then twice that, …; then the rows go to the dead letters"),
+  retries: z.number().int().min(0).max(100).default(6).describe("Further attempts after a failed INSERT (the connection lost), waiting backoffMs, then twice that, … (the default rides out about 12 s, a server restart); then the rows go to the dead letters"),
   backoffMs: z.number().int().min(1).max(60_000).default(200),
 });
 type Config = z.output<typeof config>;
@@ -58,6 +59,7 @@ export default defineNode({
   description:
     "Inserts each message as a row of a table, columns mapped from the payload, in batched multi-row INSERTs; with `conflict` an upsert (ON CONFLICT … DO UPDATE / DO NOTHING) so a message delivered twice is stored once. At deploy each column's declared type is checked against the table (information_schema). A message is handled once its batch is committed; a lost connection is retried with backoff, then the rows are dead-lettered; a row the database refuses is dead-lettered alone, with its error.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: { in: port.any() },
   outputs: {},
   config,
@@ -80,15 +82,21 @@ export default defineNode({
       }
       return text;
     };
+    /** A query whose lost connection shows in the status (the pool opens a new one for the next). */
+    const query = (text: string, values: unknown[]) =>
+      pool!.query(text, values).catch((err: Error) => {
+        if (lostConnection(err)) state.down(err);
+        throw err;
+      });
     /** One row, a lost connection retried with backoff; a row the database refuses fails at once. */
-    const insertOne = (row: unknown[]) => withRetries(cfg.retries, cfg.backoffMs, ctx.signal, () => pool!.query(sql(1), row), (err) => !isDataError(err));
+    const insertOne = (row: unknown[]) => withRetries(cfg.retries, cfg.backoffMs, ctx.signal, () => query(sql(1), row), (err) => !isDataError(err));
 
     async function flush(): Promise<void> {
       timer = undefined;
       const rows = batch;
       batch = [];
       try {
-        await pool!.query(sql(rows.length), rows.flatMap((r) => r.row));
+        await query(sql(rows.length), rows.flatMap((r) => r.row));
         inserted += rows.length;
         for (const r of rows) r.done();
         return;

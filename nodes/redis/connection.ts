@@ -1,5 +1,5 @@
 /** What the Redis Streams source and sink share: the server, its credentials, the stream and the field holding the payload. */
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis, RedisOptions } from "ioredis";
 import { z } from "zod";
 import type { NodeContext } from "../../sdk";
 import { ConnectionState, passwordFields, readPassword, serverUrl, type PasswordConfig } from "../connectors/shared";
@@ -19,6 +19,8 @@ export interface ServerConfig extends PasswordConfig {
 
 /** A client that reconnects by itself (every 0.2–2 s), reporting into `state`. */
 export async function connectRedis(ctx: NodeContext, cfg: ServerConfig, state: ConnectionState, extra: RedisOptions = {}): Promise<Redis> {
+  // The client library loads when a node of this kind starts: every runtime and worker holds the node types, few use each broker.
+  const { Redis } = await import("ioredis");
   const client = new Redis(cfg.url, {
     username: cfg.username,
     password: await readPassword(ctx, cfg),
@@ -28,7 +30,6 @@ export async function connectRedis(ctx: NodeContext, cfg: ServerConfig, state: C
   });
   client.on("ready", () => state.up());
   client.on("close", () => state.down());
-  client.on("reconnecting", () => state.reconnecting());
   let firstError: Error | undefined;
   client.on("error", (err: Error) => ((firstError ??= err), state.error(err)));
   // A server that cannot be reached (or refuses the credentials) at deploy refuses the deploy, with the reason.

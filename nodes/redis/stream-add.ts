@@ -1,15 +1,17 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
-import { ConnectionState, encode, formatField, withRetries } from "../connectors/shared";
+import { metrics } from "../services";
+import { encode, encodeFields } from "../connectors/formats";
+import { ConnectionState, withRetries } from "../connectors/shared";
 import { connectRedis, serverFields } from "./connection";
 
 const config = z.object({
   ...serverFields,
   maxLen: z.number().int().min(1).max(1e12).optional().describe("Trim the stream to about this many entries on each XADD (MAXLEN)"),
   approximate: z.boolean().default(true).describe("Trim with `~`: Redis removes whole nodes only, far cheaper, and keeps at least maxLen entries"),
-  format: formatField.default("json").describe("JSON text, the string as it is, or a Uint8Array's bytes"),
-  retries: z.number().int().min(0).max(100).default(3).describe("Further attempts after a failed XADD, waiting backoffMs, then twice that, …; then the message goes to the dead letters"),
+  ...encodeFields,
+  retries: z.number().int().min(0).max(100).default(6).describe("Further attempts after a failed XADD, waiting backoffMs, then twice that, … (the default rides out about 12 s, a server restart); then the message goes to the dead letters"),
   backoffMs: z.number().int().min(1).max(60_000).default(200),
 });
 
@@ -20,6 +22,7 @@ export default defineNode({
   description:
     "Appends each message to a Redis stream (XADD), optionally trimming it to `maxLen` entries. A message is handled once Redis answered; a failed XADD is tried again with backoff, then the message goes to the dead letters with the error.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: { in: port.any() },
   outputs: {},
   config,
@@ -34,7 +37,7 @@ export default defineNode({
         client = await connectRedis(ctx, cfg, state, { maxRetriesPerRequest: 0 });
       },
       async onMessage(_port, message) {
-        const body = encode(message.payload, cfg.format);
+        const body = encode(message.payload, cfg);
         await withRetries(cfg.retries, cfg.backoffMs, ctx.signal, () =>
           (client!.xadd as (...args: unknown[]) => Promise<string>)(cfg.stream, ...trim, "*", cfg.field, body).catch((err: Error) => {
             throw new Error(`redis XADD ${cfg.stream}: ${err.message}`);

@@ -1,7 +1,9 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { defineNode, port, type Emit } from "../../sdk";
-import { ConnectionState, decode, formatField } from "../connectors/shared";
+import { metrics } from "../services";
+import { decode, decodeFields } from "../connectors/formats";
+import { ConnectionState } from "../connectors/shared";
 import { connectRedis, fieldsOf, serverFields } from "./connection";
 
 const config = z.object({
@@ -18,7 +20,7 @@ const config = z.object({
     .max(86_400_000)
     .default(30_000)
     .describe("Entries another consumer of the group read but did not acknowledge for this long (it crashed) are claimed with XAUTOCLAIM and handled here"),
-  format: formatField.default("json").describe("How the payload field's bytes become the payload: parsed JSON (not JSON → a dead letter), a string, or a Uint8Array"),
+  ...decodeFields,
   output: z.enum(["payload", "message"]).default("payload").describe("Emit the payload alone, or `{ id, stream, payload }`"),
 });
 
@@ -31,6 +33,7 @@ export default defineNode({
   description:
     "Reads a Redis stream as a member of a consumer group (XREADGROUP). At least once: an entry is acknowledged (XACK) only once the first edge accepted it, and the next read waits for that, so a full `block` edge stops the reading. On start the consumer first takes back its own pending entries; entries another consumer left unacknowledged for `claimIdleMs` are claimed (XAUTOCLAIM). An entry without the payload field, or whose payload cannot be read, goes to the dead letters and is acknowledged.",
   capabilities: ["network"],
+  services: [metrics],
   inputs: {},
   outputs: { out: port.any() },
   config,
@@ -50,7 +53,7 @@ export default defineNode({
         const id = rawId.toString();
         counts.received++;
         const bytes = fieldsOf(flat ?? []).get(cfg.field);
-        const read = bytes ? decode(bytes, cfg.format, `redis entry ${cfg.stream} ${id}`) : { ok: false as const, reason: `redis entry ${cfg.stream} ${id} has no field "${cfg.field}"` };
+        const read = bytes ? decode(bytes, cfg, `redis entry ${cfg.stream} ${id}`) : { ok: false as const, reason: `redis entry ${cfg.stream} ${id} has no field "${cfg.field}"` };
         try {
           if (read.ok) {
             await emit("out", cfg.output === "payload" ? read.value : { id, stream: cfg.stream, payload: read.value });
@@ -92,6 +95,9 @@ export default defineNode({
         } catch (err) {
           if (stopping) return;
           state.error(err as Error);
+          // Entries the server gave us whose reply (or XACK) the lost link ate stay pending to this
+          // consumer: read them again first rather than wait claimIdleMs for XAUTOCLAIM.
+          ownPending = true;
           await new Promise((r) => setTimeout(r, 500));
         }
       }

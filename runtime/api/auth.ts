@@ -54,7 +54,7 @@ export interface GuardOptions {
 
 type Need = Role | "public";
 
-// POST routes that change nothing: inference, validation, and the editor's port preview and export.
+// POST routes that change nothing: inference, validation, and the editor's port preview, export and Node-RED import.
 const VIEWER_POSTS = new Set([
   "/pipelines/:name",
   "/v2/models/:name/infer",
@@ -63,6 +63,7 @@ const VIEWER_POSTS = new Set([
   "/api/validate",
   "/api/nodes/:type/ports",
   "/api/format",
+  "/api/import/node-red",
 ]);
 const BINARY_ROUTES = new Set(["/v2/models/:name/infer", "/v2/models/:name/versions/:version/infer"]);
 const HEALTH_ROUTES = new Set(["/v2/health/live", "/v2/health/ready"]);
@@ -163,7 +164,8 @@ function readCookie(header: string | undefined, name: string): string | undefine
   return undefined;
 }
 
-function bearer(header: string | undefined): string | undefined {
+/** The token of an `Authorization: Bearer <token>` header (HTTP, or gRPC metadata). */
+export function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1];
@@ -183,16 +185,17 @@ const refuse = (reply: FastifyReply, status: number, error: string) => {
   return reply.status(status).header("content-type", "application/json; charset=utf-8").send(JSON.stringify({ error }));
 };
 
-/** Adds the checks described above to `app` (call before registering routes, so every scope inherits them). */
-export function addAccessChecks(app: FastifyInstance, options: GuardOptions): void {
+/** The checks described above, for one request: the reply when refused (its answer sent), else undefined. */
+export type AccessCheck = (req: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
+
+export function accessCheck(options: GuardOptions): AccessCheck {
   const hostAllowed = hostMatcher(options);
   const anyOrigin = options.allowOrigins?.includes("*") ?? false;
   const origins = new Set((options.allowOrigins ?? []).map((o) => o.toLowerCase().replace(/\/$/, "")));
   const tokens = options.auth ? new TokenTable(options.auth) : undefined;
   const auth = options.auth;
 
-  // Synchronous, and a callback hook rather than an async one: no promise on every request's path.
-  const check = (req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
+  return (req, reply) => {
     // The raw headers once: fastify's `headers` is a getter, read ten times here.
     const headers = req.raw.headers;
     const host = headers.host;
@@ -257,6 +260,12 @@ export function addAccessChecks(app: FastifyInstance, options: GuardOptions): vo
     }
     return undefined;
   };
+}
+
+/** Adds the checks to `app` (call before registering routes, so every scope inherits them). */
+export function addAccessChecks(app: FastifyInstance, options: GuardOptions): void {
+  const check = accessCheck(options);
+  // Synchronous, and a callback hook rather than an async one: no promise on every request's path.
   // A refused request has its answer sent; fastify goes on only when `done` is called.
   app.addHook("onRequest", (req, reply, done) => {
     if (!check(req, reply)) done();

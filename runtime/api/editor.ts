@@ -4,7 +4,8 @@
  * config (join's inputs, switch's outputs depend on it), computed by the node's
  * own declaration so the canvas shows exactly the handles the validator expects
  * (the live tap it uses is runtime/api/pipelines.ts's `/live`), and the canonical text
- * of a pipeline for the editor's export, so it is exactly what `evoflow fmt` writes.
+ * of a pipeline for the editor's export, so it is exactly what `evoflow fmt` writes, and the
+ * editor's import of a pasted Node-RED flows.json, by the same converter as `evoflow import`.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -13,6 +14,7 @@ import type { FastifyInstance } from "fastify";
 import { inputsOf, outputsOf } from "../../sdk/contract";
 import { describePortType, portTypeToJson, type Ports } from "../../sdk/ports";
 import { fillRequires, formatPipeline } from "../canonical";
+import { FlowsError, formatReport, importNodeRedFlows } from "../node-red-import/convert";
 import { PROJECT_ROOT } from "../paths";
 import type { Runtime } from "../runtime";
 
@@ -46,6 +48,22 @@ export async function editorRoutes(app: FastifyInstance, runtime: Runtime, dist 
     if (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)) return reply.status(400).send({ error: "the body must be a pipeline (a JSON object)" });
     // As `evoflow fmt` writes it, `requires` filled from the packages this runtime loaded.
     return { text: formatPipeline(fillRequires(req.body, runtime.nodeTypes)) };
+  });
+
+  // Changes nothing (a viewer may, as with /api/validate): each tab's pipeline, canonical, with its validation.
+  app.post("/api/import/node-red", async (req, reply) => {
+    let result;
+    try {
+      result = importNodeRedFlows(req.body, { hasType: (t) => runtime.nodeTypes.get(t) !== undefined });
+    } catch (err) {
+      if (!(err instanceof FlowsError)) throw err;
+      return reply.status(400).send({ error: "not a Node-RED flows.json", problems: [{ path: err.path, message: err.message.slice(err.path.length + 2) }] });
+    }
+    const pipelines = result.pipelines.map(({ name, tab, pipeline }) => {
+      const text = formatPipeline(fillRequires(pipeline, runtime.nodeTypes));
+      return { name, tab, text, pipeline: JSON.parse(text) as unknown, problems: runtime.validate(pipeline).problems };
+    });
+    return { pipelines, report: result.report, text: formatReport(result) };
   });
 
   if (!existsSync(`${dist}/index.html`)) {

@@ -24,6 +24,8 @@ export interface ApiOptions extends GuardOptions {
   /** Largest request body, bytes. */
   bodyLimit?: number;
   logger?: boolean;
+  /** More route plugins, from the layer above (the CLI gives the pipeline test routes, testing/pipeline/routes.ts). */
+  routes?: ApiPlugin[];
 }
 
 /** Route plugins, one per area: each gets the runtime. Then the routes node packages give (their package.json "routes"). */
@@ -41,17 +43,19 @@ async function contributedRoutes(app: FastifyInstance, runtime: Runtime): Promis
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
   const app = baseApp(options);
   addAccessChecks(app, options);
-  for (const plugin of plugins) await plugin(app, options.runtime);
+  for (const plugin of [...plugins, ...(options.routes ?? [])]) await plugin(app, options.runtime);
   return app;
 }
 
 /**
  * The same API with no access checks at all (no token, Host, Origin or content-type
- * check): only for bench/auth-overhead.ts, which measures what the checks cost. Never serve it.
+ * check): only for bench/auth-overhead.ts, which measures what the checks cost, and adds
+ * them back timed through `before` (run before the routes are added). Never serve it.
  */
-export async function createApiWithoutAccessChecks(options: Omit<ApiOptions, keyof GuardOptions>): Promise<FastifyInstance> {
+export async function createApiWithoutAccessChecks(options: Omit<ApiOptions, keyof GuardOptions>, before?: (app: FastifyInstance) => void): Promise<FastifyInstance> {
   const app = baseApp(options);
-  for (const plugin of plugins) await plugin(app, options.runtime);
+  before?.(app);
+  for (const plugin of [...plugins, ...(options.routes ?? [])]) await plugin(app, options.runtime);
   return app;
 }
 

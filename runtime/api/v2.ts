@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { isTensor, type Tensor } from "../../sdk/ports";
-import { HttpError, registerRuntimeV2Routes, type ModelService, type V2Provider } from "../../gpu-agent";
+import { HttpError, registerRuntimeV2Routes, runtimeV2Provider, type ModelService, type V2Provider } from "../../gpu-agent";
 import type { Runtime } from "../runtime";
 
 function pipelineOutputs(payload: unknown, asked: string[] | undefined): { name: string; tensor: Tensor }[] {
@@ -43,6 +43,10 @@ export function pipelinesV2Provider(runtime: Runtime): V2Provider {
     },
   };
 }
+
+/** What the runtime serves over gRPC: the same as its `/v2` routes. */
+export const runtimeGrpcProvider = (runtime: Runtime): V2Provider =>
+  runtimeV2Provider({ models: runtime.services.models as ModelService | undefined, first: [pipelinesV2Provider(runtime)] });
 
 /** The runtime's plugin: `/v2` for sync pipelines and registry models, `GET /api/agent` for the in-process agent. */
 export async function v2Routes(app: FastifyInstance, runtime: Runtime): Promise<void> {

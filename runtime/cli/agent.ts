@@ -13,13 +13,17 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import {
-  createAgentServer,
   formatSize,
+  loadAgentServer,
+  loadV2GrpcServer,
+  modelsV2Provider,
   loadNatsAgent,
   LocalModels,
+  ByFormat,
   ModelHost,
   OnnxRuntimeBackend,
   parseSize,
+  PythonModelsBackend,
   TritonBackend,
   type Backend,
   type NatsAgent,
@@ -29,6 +33,7 @@ import { defaultRegistryDir, FsModelRegistry } from "../registry/fs";
 import { isLoopback } from "./loopback";
 
 interface AgentOptions {
+  grpcPort?: string;
   memory?: string;
   backend: string;
   tritonUrl?: string;
@@ -44,6 +49,8 @@ interface AgentOptions {
   cache: string;
   waitTimeout: string;
   intraOpThreads: string;
+  allowExec?: boolean;
+  python?: string;
   workers: string;
   prepackWeights: string;
   memoryArena: string;
@@ -78,6 +85,7 @@ export function register(program: Command): void {
     .option("--triton-token <token>", "bearer token for --triton-url, e.g. another agent's --token (default: $EVOFLOW_TRITON_TOKEN)")
     .option("--port <n>", "HTTP port for /v2, /api/agent and /metrics (0 picks a free one)", "8001")
     .option("--host <host>", "address to listen on; beyond loopback a token is required", "127.0.0.1")
+    .option("--grpc-port <n>", "also serve the Open Inference Protocol over gRPC (KServe's GRPCInferenceService) on this port, same token")
     .option("--token <token>", "token every HTTP client must send as Authorization: Bearer (operator: infer, load, unload); default $EVOFLOW_AGENT_TOKEN, which stays out of `ps`. Optional on loopback, required beyond it")
     .option("--allow-host <name>", "also answer to this Host name, e.g. the name runtimes use to reach this agent (repeatable; * turns the check off)", collect, [])
     .option("--open-metrics", "let /metrics be scraped without the token")
@@ -91,6 +99,8 @@ export function register(program: Command): void {
     .option("--load-priority <class>", "CPU priority of a load in a session worker: idle (Linux's idle scheduling class for up to 25 ms, then nice 19, so requests to resident models get the cores first; nice 19 where the class is unavailable), nice (nice 19 only: keeps more of a share next to other processes' background work) or normal", "idle")
     .option("--prepack-weights <when>", "onnxruntime's weight packing on load: always, never, or auto (unless more models are assigned than fit). Unpacked loads are about 3.5 times as fast and batches of 16 about 2.4 times as slow", "auto")
     .option("--memory-arena <when>", "onnxruntime's CPU memory arena and memory pattern: always, never, or auto (unless more models are assigned than fit: an agent that swaps would allocate and free an arena at every swap)", "auto")
+    .option("--allow-exec", "also host sklearn (joblib/pickle) and python (model.py) models in Python workers: loading one runs its code, so only for a registry you trust")
+    .option("--python <interpreter>", "the interpreter of those workers (default $EVOFLOW_PYTHON, else python3)")
     .option("--intra-op-threads <n>", "onnxruntime threads per session (1 suits many small models; 0 = onnxruntime's default)", "1")
     .action(async (opts: AgentOptions) => {
       const fail = (message: string): never => {
@@ -134,6 +144,7 @@ export function register(program: Command): void {
         backend = new OnnxRuntimeBackend({ intraOpThreads: Number(opts.intraOpThreads), workers: Number(opts.workers), prepackWeights, memoryArena, loadPriority, log: (m) => process.stderr.write(`warn: ${m}\n`) });
       else if (opts.backend === "triton") backend = new TritonBackend({ url: opts.tritonUrl ?? fail("--backend triton needs --triton-url"), token: opts.tritonToken ?? (process.env.EVOFLOW_TRITON_TOKEN || undefined) });
       else return fail(`unknown backend "${opts.backend}" (use onnxruntime or triton)`);
+      if (opts.allowExec) backend = new ByFormat([backend, new PythonModelsBackend({ allowExec: true, interpreter: opts.python || process.env.EVOFLOW_PYTHON || undefined, log: (m) => process.stderr.write(`${m}\n`) })]);
 
       const registryDir = opts.registry ?? (process.env.EVOFLOW_REGISTRY || existsSync(defaultRegistryDir()) ? defaultRegistryDir() : undefined);
       const registry = registryDir ? new FsModelRegistry(resolve(registryDir)) : undefined;
@@ -153,9 +164,11 @@ export function register(program: Command): void {
         natsAgent = new (await loadNatsAgent())(nc, host, { id: opts.id });
         await natsAgent.start();
       }
-      const app = await createAgentServer({
+      // What /v2 metadata lists as a model's versions, over REST and gRPC alike.
+      const versions = registry ? async (name: string) => (await registry.versions(name)).map((v) => v.version) : undefined;
+      const app = await (await loadAgentServer())({
         models, host,
-        versions: registry ? async (name) => (await registry.versions(name)).map((v) => v.version) : undefined,
+        versions,
         status: () => ({ id: natsAgent?.id, nats: opts.nats, registry: registryDir && resolve(registryDir) }),
         access,
       });
@@ -164,10 +177,17 @@ export function register(program: Command): void {
         `evoflow agent${natsAgent ? ` ${natsAgent.id}` : ""} listening on ${address} (backend ${backend.kind} on ${backend.device}, memory ${formatSize(memoryBytes)}` +
           `${registryDir ? `, registry ${join(resolve(registryDir))}` : ""}${opts.nats ? `, nats ${opts.nats}` : ""})\n`,
       );
+      const grpc = opts.grpcPort === undefined ? undefined : await (await loadV2GrpcServer())(opts.host, Number(opts.grpcPort), {
+        provider: modelsV2Provider(models, { host, versions }),
+        auth: access.auth,
+        serverName: "evoflow-agent",
+      });
+      if (grpc) process.stdout.write(`  grpc: ${opts.host}:${grpc.port} (inference.GRPCInferenceService)\n`);
       // Where the token came from, never the token itself.
       process.stdout.write(token ? `  token: from ${opts.token ? "--token" : "EVOFLOW_AGENT_TOKEN"}\n` : "  no token asked for (loopback only): any local user can load models; --token adds one\n");
       const shutdown = async () => {
         await natsAgent?.stop();
+        await grpc?.close();
         await app.close();
         await models.close();
         await nc?.close();

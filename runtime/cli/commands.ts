@@ -26,7 +26,9 @@ export const COMMAND_FILES: Record<string, CommandFile> = {
   model: modelCommands,
   profile: () => import("./profile"),
   worker: () => import("./nats"),
+  supervise: () => import("./supervise"),
   secrets: () => import("./secrets"),
+  import: () => import("./node-red-import"),
   test: () => import("./test"),
 };
 

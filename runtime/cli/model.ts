@@ -3,10 +3,11 @@
  * status, delete). Works on the registry `--registry` names (a folder, nats://…, mongodb://…),
  * else `EVOFLOW_REGISTRY_NATS`, `EVOFLOW_REGISTRY`, or the folder `.evoflow/registry`.
  */
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
+import * as tar from "tar";
 import type { Command } from "commander";
 import { openModelRegistry, registryLocation } from "../registry/open";
-import { parseModelRef, RegistryError, type ModelRegistry, type ModelStatus, type ModelVersion } from "../../sdk/registry";
+import { MODEL_FORMATS, parseModelRef, RegistryError, type ModelFormat, type ModelRegistry, type RegisterInput, type ModelStatus, type ModelVersion } from "../../sdk/registry";
 import type { TensorSignature } from "../../onnx/signature";
 
 /** Left-aligned text columns, for terminal tables. */
@@ -118,6 +119,33 @@ function print(text: string): void {
   process.stdout.write(text);
 }
 
+/**
+ * The artifact's bytes: the file, or for the python format a folder packed as the tar archive the
+ * format is (one blob, as every registry backend stores, which Python's tarfile unpacks).
+ */
+async function readArtifactArgument(file: string, format: ModelFormat): Promise<Uint8Array> {
+  const info = await stat(file).catch((err: Error) => {
+    throw new Error(`cannot read ${file}: ${err.message}`);
+  });
+  if (!info.isDirectory()) return new Uint8Array(await readFile(file));
+  if (format !== "python") throw new RegistryError("invalid", `${file} is a folder: only --format python takes one (a folder with model.py)`);
+  const entries = await readdir(file);
+  if (!entries.includes("model.py")) throw new RegistryError("invalid", `${file} has no model.py`);
+  const chunks: Buffer[] = [];
+  // portable: no owner names or ids of this machine in the archive, so the same folder packs alike anywhere.
+  for await (const chunk of tar.create({ cwd: file, portable: true }, entries.sort())) chunks.push(chunk as Buffer);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/** Checked by the registry (signature.inputs[i] with its JSON path). */
+async function readJsonFile(file: string): Promise<NonNullable<RegisterInput["signature"]>> {
+  try {
+    return JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new RegistryError("invalid", `cannot read ${file} as JSON: ${(err as Error).message}`);
+  }
+}
+
 function printJson(value: unknown): void {
   print(`${JSON.stringify(value, null, 2)}\n`);
 }
@@ -127,35 +155,38 @@ export function register(program: Command): void {
 
   model
     .command("register")
-    .description("register an ONNX file as the next version of a model (status candidate)")
-    .argument("<file>", "the .onnx file")
+    .description("register a model file as the next version of a model (status candidate): an ONNX file, an sklearn joblib/pickle file, or a Python model folder")
+    .argument("<file>", "the .onnx file; the .joblib/.pkl file (--format sklearn); the folder with model.py, or its tar archive (--format python)")
     .requiredOption("--name <name>", "model name")
+    .option("--format <format>", `what the file is: ${MODEL_FORMATS.join(", ")}`, "onnx")
+    .option("--allow-exec", "accept that loading the model runs its code: required for sklearn (a pickle names what to call) and python models")
+    .option("--signature <file>", "a JSON file {inputs, outputs: [{name, dtype, shape}]} for an sklearn or python model (else the agent reads it from the model)")
     .option("--label <key=value>", "a label (repeatable)", collect, [])
     .option("--metric <key=value>", "a numeric metric (repeatable)", collect, [])
     .option("--base <version>", "the version this one was trained from")
     .option("--promote", "make it the champion at once")
     .option("--json", "print the version record as JSON")
     .option(...REGISTRY_OPTION)
-    .action(async (file: string, opts: { name: string; label: string[]; metric: string[]; base?: string; promote?: boolean; json?: boolean; registry?: string }) =>
+    .action(async (file: string, opts: { name: string; format: string; allowExec?: boolean; signature?: string; label: string[]; metric: string[]; base?: string; promote?: boolean; json?: boolean; registry?: string }) =>
       withRegistry(opts.registry, async (registry) => {
-        let bytes: Uint8Array;
-        try {
-          bytes = new Uint8Array(await readFile(file));
-        } catch (err) {
-          throw new Error(`cannot read ${file}: ${(err as Error).message}`);
-        }
+        if (!(MODEL_FORMATS as readonly string[]).includes(opts.format)) throw new RegistryError("invalid", `--format must be one of ${MODEL_FORMATS.join(", ")}, got "${opts.format}"`);
+        const format = opts.format as ModelFormat;
+        const bytes = await readArtifactArgument(file, format);
         const base = opts.base === undefined ? undefined : Number(opts.base);
         if (base !== undefined && !(Number.isInteger(base) && base > 0)) throw new RegistryError("invalid", `--base must be a version number, got "${opts.base}"`);
         let version = await registry.register({
           name: opts.name,
           artifact: bytes,
+          format,
+          allowExec: opts.allowExec,
+          ...(opts.signature ? { signature: await readJsonFile(opts.signature) } : {}),
           labels: parsePairs(opts.label, "label"),
           metrics: parseMetrics(opts.metric),
           lineage: base === undefined ? {} : { baseVersion: base },
         });
         if (opts.promote) version = await registry.promote(version.name, version.version, "registered with --promote");
         if (opts.json) printJson(version);
-        else print(`registered ${version.name}@${version.version} (${version.status}, sha256 ${version.artifact.sha256.slice(0, 12)})\n`);
+        else print(`registered ${version.name}@${version.version} (${version.status}${version.artifact.format !== "onnx" ? `, ${version.artifact.format}` : ""}, sha256 ${version.artifact.sha256.slice(0, 12)})\n`);
       }),
     );
 

@@ -72,9 +72,10 @@ interface WorkerOptions {
 
 async function runWorker(opts: WorkerOptions): Promise<void> {
   applyServingV8Flags();
-  let grants;
+  let grants, settings;
   try {
-    grants = opts.grant !== undefined ? parseGrants(opts.grant) : (loadServerSettings(opts.data).grants ?? [...DEFAULT_GRANTS]);
+    settings = loadServerSettings(opts.data);
+    grants = opts.grant !== undefined ? parseGrants(opts.grant) : (settings.grants ?? [...DEFAULT_GRANTS]);
   } catch (err) {
     // An unknown capability or a bad settings file (every problem with its JSON path).
     process.stderr.write(`${(err as Error).message}\n`);
@@ -94,7 +95,7 @@ async function runWorker(opts: WorkerOptions): Promise<void> {
     nodeTypes,
     dataDir: opts.data,
     grants,
-    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages }),
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, allowExec: grants.includes("exec") }),
     localNodes: (_name, def) => workerNodes(def, selection),
     log,
   });

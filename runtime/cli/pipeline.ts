@@ -5,11 +5,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { fillRequires, formatPipeline } from "../canonical";
 import { configPathFields } from "../confined-path";
-import type { NodeTypes } from "../node-types";
+import { portsAtDefaults, type NodeTypes } from "../node-types";
 import { commandNodeTypes, nodePackageOptions, type NodePackageOptions } from "./node-packages";
 import { registerInstallCommands } from "./node-install";
-import { describePortType } from "../../sdk/ports";
-import { capabilitiesOf, inputsOf, outputsOf, parseConfig } from "../../sdk/contract";
+import { describePortType, type Ports } from "../../sdk/ports";
+import { capabilitiesOf } from "../../sdk/contract";
 import { pipelineJsonSchema } from "../schema";
 import { validatePipeline, type Problem } from "../validate";
 
@@ -101,19 +101,19 @@ export function register(program: Command): void {
       return;
     }
     for (const def of nodeTypes.list()) {
-      const config = parseConfig(def, {}) ?? {};
-      const ports = (p: ReturnType<typeof inputsOf>) =>
-        Object.entries(p).map(([name, t]) => `${name}: ${describePortType(t)}`).join(", ") || "-";
+      const shown = portsAtDefaults(def);
+      const ports = (p: Ports | undefined) =>
+        p === undefined ? "(set by its config)" : Object.entries(p).map(([name, t]) => `${name}: ${describePortType(t)}`).join(", ") || "-";
       process.stdout.write(`${def.type}  (${def.category}) ${def.title}\n`);
       const pkg = nodeTypes.packageOf(def.type);
       if (pkg) process.stdout.write(`  package: ${pkg.name}@${pkg.version}\n`);
-      process.stdout.write(`  in:  ${ports(inputsOf(def, config))}\n  out: ${ports(outputsOf(def, config))}\n`);
+      process.stdout.write(`  in:  ${ports(shown.inputs)}\n  out: ${ports(shown.outputs)}\n`);
       const fields = Object.keys((def.config as unknown as { shape?: object }).shape ?? {});
       if (fields.length) process.stdout.write(`  config: ${fields.join(", ")}\n`);
       const paths = configPathFields(def.config).map((f) => `${f.name} (${f.meta.kind}, ${f.meta.access})`);
       if (paths.length) process.stdout.write(`  paths: ${paths.join(", ")}, inside the pipeline's data folder\n`);
-      // Which of them a server grants is its own setting (evoflow run --grant), unknown here.
-      const needs = capabilitiesOf(def, config);
+      // At the defaults; which of them a server grants is its own setting (evoflow run --grant), unknown here.
+      const needs = capabilitiesOf(def, {});
       if (needs.length) process.stdout.write(`  needs: ${needs.join(", ")} (granted by the runtime: --grant)\n`);
     }
   });

@@ -13,8 +13,11 @@
  *   file's `grants`, else: all of them on loopback (a developer's machine: the examples
  *   and `npm start` work), `fs-write,network` beyond it (no `exec` unless told).
  */
+import path from "node:path";
 import type { Command } from "commander";
 import { createApi } from "../api/server";
+import { runtimeGrpcProvider } from "../api/v2";
+import { loadV2GrpcServer } from "../../gpu-agent";
 import { CAPABILITIES } from "../../sdk/contract";
 import { DEFAULT_GRANTS, PipelineInvalidError, Runtime } from "../runtime";
 import { createServices } from "../services";
@@ -25,6 +28,7 @@ import { commandNodeTypes, NODES_DIR_HELP } from "./node-packages";
 import { readPipelineFile } from "./pipeline";
 import { loadServerSettings, SettingsError } from "./server-settings";
 import { serverToken } from "./token";
+import { pipelineTestRoutes } from "../../testing/pipeline/routes";
 
 export interface ServeOptions {
   port: string;
@@ -38,6 +42,7 @@ export interface ServeOptions {
   nats?: string;
   replicas: string;
   nodes: string[];
+  grpcPort?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -55,7 +60,8 @@ export function serverOptions(command: Command): Command {
     .option("--grant <list>", `capabilities nodes may use: ${GRANT_LIST_HELP} (default: all on loopback, fs-write,network beyond)`)
     .option("--nats <url>", "run distributed on NATS JetStream: this process runs the nodes without a placement (see `evoflow worker`)")
     .option("--replicas <n>", "with --nats: replicas of the pipeline's stream (3 on a three-server cluster)", "1")
-    .option("--nodes <dir>", NODES_DIR_HELP, collect, []);
+    .option("--nodes <dir>", NODES_DIR_HELP, collect, [])
+    .option("--grpc-port <n>", "also serve the Open Inference Protocol over gRPC (KServe's GRPCInferenceService) on this port, same token");
 }
 
 function fail(message: string): never {
@@ -94,34 +100,44 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
     nodeTypes,
     dataDir: opts.data,
     grants,
-    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages }),
+    services: await createServices({ dataDir: opts.data, packages: nodeTypes.packages, python: settings.python, allowExec: grants.includes("exec") }),
     log: (level, message, fields) => {
       if (level !== "debug") process.stderr.write(`${level}: ${message} ${fields ? JSON.stringify(fields) : ""}\n`);
     },
   });
+  // Where each pipeline came from: its test cases are kept beside it (the editor's "save as test").
+  const sourceFiles = new Map<string, string>();
   for (const file of files) {
     const read = readPipelineFile(file);
     try {
       if (read.json === undefined) throw new PipelineInvalidError(read.problems);
-      await runtime.deploy(read.json);
+      sourceFiles.set((await runtime.deploy(read.json)).name, path.resolve(file));
     } catch (err) {
       if (!(err instanceof PipelineInvalidError)) throw err;
       for (const p of err.problems) process.stderr.write(`${file}: ${p.path}: ${p.message}\n`);
       process.exit(1);
     }
   }
+  // The same tokens for HTTP and gRPC.
+  const auth = operator
+    ? { tokens: { ...settings.tokens, [operator.token]: "operator" as const }, tokenSha256: settings.tokenSha256, openMetrics: settings.openMetrics, openHealth: settings.openHealth }
+    : undefined;
   const app = await createApi({
     runtime,
-    auth: operator
-      ? { tokens: { ...settings.tokens, [operator.token]: "operator" }, tokenSha256: settings.tokenSha256, openMetrics: settings.openMetrics, openHealth: settings.openHealth }
-      : undefined,
+    auth,
     allowHosts,
     allowOrigins: [...settings.allowOrigins, ...opts.allowOrigin],
     boundHost: opts.host,
+    routes: [pipelineTestRoutes(sourceFiles)],
   });
   const address = await app.listen({ port: Number(opts.port), host: opts.host });
   const names = runtime.list().map((p) => p.name);
   process.stdout.write(`evoflow listening on ${address} (pipelines: ${names.join(", ") || "none yet"})\n`);
+  const grpc = opts.grpcPort === undefined ? undefined : await (await loadV2GrpcServer())(opts.host, Number(opts.grpcPort), {
+    provider: runtimeGrpcProvider(runtime),
+    auth,
+  });
+  if (grpc) process.stdout.write(`  grpc: ${opts.host}:${grpc.port} (inference.GRPCInferenceService)\n`);
   process.stdout.write(`  grants: ${grants.join(", ") || "none"}\n`);
   // A wildcard address is no place to browse to: the editor link uses loopback.
   const browse = new URL(address);
@@ -134,6 +150,7 @@ export async function startServer(files: string[], opts: ServeOptions): Promise<
   if (names.length === 0) process.stdout.write(`  editor: ${base}\n`);
   for (const name of names) process.stdout.write(`  editor: ${base}#/pipelines/${encodeURIComponent(name)}\n`);
   const shutdown = async () => {
+    await grpc?.close();
     await app.close();
     await runtime.close();
     process.exit(0);

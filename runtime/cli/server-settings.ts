@@ -12,6 +12,7 @@
  *     "allowHosts": [],        as --allow-host (the flags add to these)
  *     "allowOrigins": [],      as --allow-origin
  *     "grants": ["fs-write", "network"]   capabilities granted to nodes, unless --grant is given
+ *     "python": "python3"      the interpreter of Python nodes' workers (else EVOFLOW_PYTHON, else python3)
  *   }
  *
  * A bad file stops the server with every problem and its JSON path.
@@ -40,6 +41,7 @@ const settingsSchema = z
     allowHosts: z.array(z.string().min(1)).default([]),
     allowOrigins: z.array(z.string().min(1)).default([]),
     grants: z.array(z.enum(CAPABILITIES)).optional(),
+    python: z.string().min(1).optional(),
   })
   .strict();
 
@@ -51,6 +53,7 @@ export interface ServerSettings {
   allowHosts: string[];
   allowOrigins: string[];
   grants?: Capability[];
+  python?: string;
 }
 
 export class SettingsError extends Error {}
@@ -88,5 +91,5 @@ export function loadServerSettings(dataDir: string): ServerSettings {
       tokens[token] = t.role;
     }
   });
-  return { tokens, tokenSha256, openMetrics: s.openMetrics, openHealth: s.openHealth, allowHosts: s.allowHosts, allowOrigins: s.allowOrigins, grants: s.grants };
+  return { tokens, tokenSha256, openMetrics: s.openMetrics, openHealth: s.openHealth, allowHosts: s.allowHosts, allowOrigins: s.allowOrigins, grants: s.grants, python: s.python };
 }

@@ -25,6 +25,7 @@ import type { ServiceKey } from "../../sdk/services";
 import { Ring } from "../../sdk/ring";
 import { TapStore } from "../taps";
 import type { DeadLetter, EdgeInfo, Transport } from "../transport/transport";
+import type { EdgeStatus } from "../../sdk/api-types";
 import type { CompiledNode, CompiledPipeline } from "../validate";
 
 export interface EngineOptions {
@@ -180,7 +181,10 @@ export class RunningPipeline implements MetricsSource {
       else await transport.consumeAsync(edge, (m) => this.handle(target, edge, m, false));
     }
     this.options.metrics.add(this);
-    for (const [id, node] of this.nodes) {
+    // Downstream first: a source may emit from within its start() (an MQTT session resuming, a
+    // generator), and each node its messages reach must have started by then.
+    for (const id of downstreamFirst(this.compiled.edges, [...this.nodes.keys()])) {
+      const node = this.nodes.get(id)!;
       try {
         await node.instance.start?.(this.emitter(node, undefined));
       } catch (err) {
@@ -376,11 +380,11 @@ export class RunningPipeline implements MetricsSource {
   }
 
   /** Per node: counters and the node's own live figures. */
-  status(): { nodes: Record<string, Record<string, unknown>>; edges: Record<string, { mode: string; depth: number; dropped: number; tapped: number }> } {
+  status(): { nodes: Record<string, Record<string, unknown>>; edges: Record<string, EdgeStatus> } {
     const nodes: Record<string, Record<string, unknown>> = {};
     for (const [id, n] of this.nodes)
       nodes[id] = { type: n.compiled.def.type, in: n.stats.in, out: n.stats.out, errors: n.stats.errors, ...n.instance.status?.() };
-    const edges: Record<string, { mode: string; depth: number; dropped: number; tapped: number }> = {};
+    const edges: Record<string, EdgeStatus> = {};
     for (const e of this.compiled.edges)
       edges[e.id] = { mode: e.mode, ...this.options.transport.edgeStats(e), tapped: this.taps.read(e.id, 0).total };
     return { nodes, edges };
@@ -397,4 +401,21 @@ export async function runPipeline(compiled: CompiledPipeline, options: EngineOpt
     throw err;
   }
   return running;
+}
+
+/** Node ids in an order where each comes after every node its edges lead to (post-order; a cycle is cut where it closes). */
+function downstreamFirst(edges: readonly { from: { node: string }; to: { node: string } }[], ids: readonly string[]): string[] {
+  const next = new Map<string, string[]>();
+  for (const e of edges) next.set(e.from.node, [...(next.get(e.from.node) ?? []), e.to.node]);
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    for (const to of next.get(id) ?? []) visit(to);
+    order.push(id);
+  };
+  for (const id of ids) visit(id);
+  const local = new Set(ids);
+  return order.filter((id) => local.has(id));
 }

@@ -4,21 +4,31 @@
  */
 import { createHash } from "node:crypto";
 import { InvalidOnnxModelError, readSignature } from "../../onnx/signature";
-import { checkModelName, RegistryError, MODEL_STATUSES, type Lineage, type ModelStatus, type ModelSummary, type ModelVersion, type RegisterInput } from "../../sdk/registry";
+import { checkModelName, EXEC_FORMATS, MODEL_FORMATS, RegistryError, MODEL_STATUSES, type Lineage, type ModelSignature, type TensorSignature, type ModelStatus, type ModelSummary, type ModelVersion, type RegisterInput } from "../../sdk/registry";
 
 /**
  * Checks a registration before anything is stored: the name, and that the artifact is an
- * ONNX model (its signature is read from it). Returns the record fields that do not depend on the version number.
+ * ONNX model (its signature is read from it), or a model of a code-running format registered
+ * with `allowExec`. Returns the record fields that do not depend on the version number.
  */
 export function prepareRegistration(input: RegisterInput): Omit<ModelVersion, "version" | "createdAt" | "updatedAt" | "history"> {
   checkModelName(input.name);
-  if (!(input.artifact instanceof Uint8Array)) throw new RegistryError("invalid", "the artifact must be the bytes of an .onnx file");
-  let signature;
-  try {
-    signature = readSignature(input.artifact);
-  } catch (err) {
-    if (err instanceof InvalidOnnxModelError) throw new RegistryError("invalid", `cannot register "${input.name}": ${err.message}`);
-    throw err;
+  const format = input.format ?? "onnx";
+  if (!(MODEL_FORMATS as readonly string[]).includes(format)) throw new RegistryError("invalid", `unknown model format "${format}": use one of ${MODEL_FORMATS.join(", ")}`);
+  if (!(input.artifact instanceof Uint8Array)) throw new RegistryError("invalid", `the artifact must be the bytes of ${format === "onnx" ? "an .onnx file" : format === "sklearn" ? "a joblib or pickle file" : "a tar archive of the model's folder"}`);
+  let signature: ModelSignature;
+  if (EXEC_FORMATS.includes(format)) {
+    if (!input.allowExec)
+      throw new RegistryError("invalid", `cannot register "${input.name}": loading a ${format} model runs its code (${format === "sklearn" ? "a pickle names what to call" : "model.py"}), so registering one needs exec (allowExec; \`evoflow model register --allow-exec\`)`);
+    signature = { inputs: checkGivenSignature(input.signature?.inputs, "inputs"), outputs: checkGivenSignature(input.signature?.outputs, "outputs"), irVersion: 0, opsets: [], metadata: {} };
+  } else {
+    if (input.signature) throw new RegistryError("invalid", "an ONNX model's signature is read from its file: give none");
+    try {
+      signature = readSignature(input.artifact);
+    } catch (err) {
+      if (err instanceof InvalidOnnxModelError) throw new RegistryError("invalid", `cannot register "${input.name}": ${err.message}`);
+      throw err;
+    }
   }
   for (const [k, v] of Object.entries(input.metrics ?? {})) {
     if (typeof v !== "number") throw new RegistryError("invalid", `metric "${k}" must be a number`);
@@ -30,12 +40,23 @@ export function prepareRegistration(input: RegisterInput): Omit<ModelVersion, "v
   return {
     name: input.name,
     status: "candidate",
-    artifact: { format: "onnx", sha256: sha256Hex(input.artifact), size: input.artifact.byteLength },
+    artifact: { format, sha256: sha256Hex(input.artifact), size: input.artifact.byteLength },
     signature,
     metrics: { ...input.metrics },
     lineage: structuredClone(input.lineage ?? {}),
     labels: { ...input.labels },
   };
+}
+
+/** A given signature's tensors (empty when none is given: the agent reads it from the model). */
+function checkGivenSignature(list: TensorSignature[] | undefined, what: string): TensorSignature[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new RegistryError("invalid", `signature.${what} must be a list of {name, dtype, shape}`);
+  return list.map((t, i) => {
+    if (typeof t?.name !== "string" || !t.name || typeof t.dtype !== "string" || !Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= -1))
+      throw new RegistryError("invalid", `signature.${what}[${i}] must be {name, dtype, shape} with sizes of -1 or more, got ${JSON.stringify(t)}`);
+    return { name: t.name, kind: "tensor", dtype: t.dtype, shape: [...t.shape] };
+  });
 }
 
 function checkLineage(lineage: Lineage | undefined): void {

@@ -207,7 +207,7 @@ export class MemoryTransport implements Transport {
 
   edgeStats(edge: EdgeInfo): EdgeStats {
     const q = this.queues.get(this.key(edge));
-    return { depth: q?.depth ?? 0, dropped: q?.dropped ?? 0 };
+    return { depth: q?.depth ?? 0, dropped: q?.dropped ?? 0, ...(edge.mode === "async" && { capacity: edge.queue.capacity }) };
   }
 
   async idle(pipeline: string): Promise<void> {

@@ -20,6 +20,8 @@ import {
   RETRY_BACKOFF_MAX_MS,
   HANDLED_WINDOW,
   MAX_NESTED_STARTS,
+  pullBatch,
+  HAND_BACK_DELAY_MS,
   RecentSet,
   type Stored,
 } from "./nats-publish";
@@ -130,12 +132,16 @@ export abstract class NatsAsyncEdges extends NatsDefinitions {
     // message: a backlog (a replacement worker's first pull) would nest one call per message
     // and overflow the stack. Past MAX_NESTED_STARTS the next starts on a fresh stack.
     let nested = 0;
+    // After a delay: the server may still hold this process's last pull request for a moment after
+    // it stopped pulling, and would send the message straight back into it, to be dropped (and wait out ackWait).
+    const handBack = (m: JsMsg) => {
+      m.nak(HAND_BACK_DELAY_MS);
+      this.end(attached);
+    };
+    // Stopping (a scale-down's SIGTERM): what waits here goes back at once, not one per freed slot.
+    attached.handBack.push(() => waiting.splice(0).forEach(handBack));
     const start = (m: JsMsg) => {
-      if (attached.quiesced) {
-        m.nak();
-        this.end(attached);
-        return;
-      }
+      if (attached.quiesced) return handBack(m);
       busy++;
       inProgress.set(m.seq, m);
       nested++;
@@ -163,9 +169,10 @@ export abstract class NatsAsyncEdges extends NatsDefinitions {
     // A callback, not the async iterator: the messages of one read from the socket are handled
     // in one go, and their acks and publishes leave in one write instead of one each.
     const messages = await consumer.consume({
-      max_messages: Math.min(256, Math.max(16, edge.queue.capacity)),
+      max_messages: pullBatch(edge),
       callback: (m) => {
         this.begin(attached);
+        if (attached.quiesced) return handBack(m);
         if (!admit(m)) return;
         if (busy < edge.queue.concurrency) start(m);
         else waiting.push(m);

@@ -22,7 +22,7 @@ import type { Message } from "../envelope";
 import type { Pipeline } from "../schema";
 import * as names from "./nats-names";
 import type { EdgeInfo, PipelineAttachment } from "./transport";
-import { HandlingScope, Window, Outbox, PubAcks, type AttachedPipeline, HEARTBEAT_MS, DUPLICATE_WINDOW_NS } from "./nats-publish";
+import { HandlingScope, Window, Outbox, PubAcks, type AttachedPipeline, HEARTBEAT_MS, DUPLICATE_WINDOW_NS, maxAckPending } from "./nats-publish";
 
 export interface NatsTransportOptions {
   servers: string | string[];
@@ -128,6 +128,7 @@ export abstract class NatsDefinitions {
       idleWaiters: [],
       lag: new Map(),
       quiesced: false,
+      handBack: [],
     };
     this.pipelines.set(name, attached);
     if ((this.options.role ?? "coordinator") === "coordinator") this.published.set(name, await this.pipelinesKv.put(name, JSON.stringify(pipeline)));
@@ -167,7 +168,7 @@ export abstract class NatsDefinitions {
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         ack_wait: ackWaitSeconds * 1e9,
-        max_ack_pending: Math.max(1024, edge.queue.capacity * 4),
+        max_ack_pending: maxAckPending(edge, pipeline),
       };
       try {
         await this.jsm.consumers.add(names.streamName(name), consumer);

@@ -5,6 +5,7 @@
  *   evoflow.<pipeline>.edge.<edge>.<traceId>     async edge messages (durable consumer per edge)
  *   evoflow.<pipeline>.capture.<edge>.<traceId>  sync edge traffic, captured per `settings.capture`
  *   evoflow.<pipeline>.dlq                       dead letters, with the reason
+ *   evoflow.<pipeline>.scale                     scaling events of `evoflow supervise` (JSON)
  *
  * The trace id is the last subject token so `evoflow trace` can ask the server for
  * one trace's messages across every edge (`evoflow.<p>.edge.*.<traceId>`) instead of
@@ -29,8 +30,9 @@ export const captureFilter = (pipeline: string, edge: string) => `evoflow.${pipe
 /** Async edges and captured sync traffic of one trace (two filters: the server wants each a subset of the stream's subjects). */
 export const traceFilters = (pipeline: string, traceId: string) => [`evoflow.${pipeline}.edge.*.${token(traceId)}`, `evoflow.${pipeline}.capture.*.${token(traceId)}`];
 export const dlqSubject = (pipeline: string) => `evoflow.${pipeline}.dlq`;
+export const scaleSubject = (pipeline: string) => `evoflow.${pipeline}.scale`;
 export const syncSubject = (pipeline: string, edge: string) => `evoflow.${pipeline}.sync.${edge}`;
-export const streamSubjects = (pipeline: string) => [`evoflow.${pipeline}.edge.>`, `evoflow.${pipeline}.capture.>`, dlqSubject(pipeline)];
+export const streamSubjects = (pipeline: string) => [`evoflow.${pipeline}.edge.>`, `evoflow.${pipeline}.capture.>`, dlqSubject(pipeline), scaleSubject(pipeline)];
 
 /** KV bucket of deployed pipeline definitions (key: pipeline name), written by `run --nats`, read by workers. */
 export const PIPELINES_BUCKET = "evoflow_pipelines";

@@ -80,6 +80,8 @@ export interface AttachedPipeline {
   lag: Map<string, number>;
   heartbeat?: NodeJS.Timeout;
   quiesced: boolean;
+  /** Per consumed edge: hands the messages delivered but not started back to the server (nak), for another replica. */
+  handBack: (() => void)[];
 }
 
 export const DUPLICATE_WINDOW_NS = 120e9;
@@ -91,6 +93,24 @@ export const RETRY_BACKOFF_MS = 200;
 export const RETRY_BACKOFF_MAX_MS = 10_000;
 /** Messages started within one another's call before the next starts on a fresh stack (see consumeAsync). */
 export const MAX_NESTED_STARTS = 100;
+
+/** How long a message a stopping process hands back waits before the server delivers it again. */
+export const HAND_BACK_DELAY_MS = 500;
+
+/** Messages one process asks the server for at a time on an async edge (at least its concurrency). */
+export const pullBatch = (edge: EdgeInfo) => Math.max(edge.queue.concurrency, Math.min(256, Math.max(16, edge.queue.capacity)));
+
+/**
+ * Messages the server hands out unacknowledged on an async edge's consumer, across every process
+ * consuming it. The client pulls again as soon as messages arrive, not once they are handled, so
+ * a process would take the whole backlog into its own queue; for a scaled node (`scale`) the
+ * bound is each replica's pull batch times maxReplicas, so what waits stays in the stream for the
+ * replicas the supervisor adds.
+ */
+export function maxAckPending(edge: EdgeInfo, pipeline: Pipeline): number {
+  const scale = pipeline.nodes.find((n) => n.id === edge.to.node)?.scale;
+  return scale ? scale.maxReplicas * pullBatch(edge) : Math.max(1024, edge.queue.capacity * 4);
+}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

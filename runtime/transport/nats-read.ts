@@ -9,6 +9,7 @@ import type { Message } from "../envelope";
 import { traceTree, type TraceNode } from "../provenance";
 import { decode, decodeMessage, type DeadLetterRecord } from "./nats-codec";
 import * as names from "./nats-names";
+import type { ScalingEvent } from "./transport";
 
 export interface StoredMessage {
   /** Stream sequence: the position to replay from (`--seq`). */
@@ -108,23 +109,35 @@ export async function readTrace(
 
 /** The dead letters of a pipeline (the last `limit`, oldest first) and how many the stream holds. */
 export async function readDeadLetters(js: JetStreamClient, pipeline: string, limit = Infinity): Promise<{ total: number; letters: DeadLetterRecord[] }> {
-  const consumer = await js.consumers.get(names.streamName(pipeline), { filter_subjects: names.dlqSubject(pipeline), deliver_policy: DeliverPolicy.All });
+  const { total, records } = await readLast(js, pipeline, names.dlqSubject(pipeline), limit, (data) => decode(data) as DeadLetterRecord);
+  return { total, letters: records };
+}
+
+/** The scaling events `evoflow supervise` recorded for a pipeline (the last `limit`, oldest first). */
+export async function readScalingEvents(js: JetStreamClient, pipeline: string, limit = Infinity): Promise<{ total: number; events: ScalingEvent[] }> {
+  const { total, records } = await readLast(js, pipeline, names.scaleSubject(pipeline), limit, (data) => JSON.parse(new TextDecoder().decode(data)) as ScalingEvent);
+  return { total, events: records };
+}
+
+/** The last `limit` records on one subject of the pipeline's stream, oldest first, and how many it holds. */
+async function readLast<T>(js: JetStreamClient, pipeline: string, subject: string, limit: number, parse: (data: Uint8Array) => T): Promise<{ total: number; records: T[] }> {
+  const consumer = await js.consumers.get(names.streamName(pipeline), { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
   const total = (await consumer.info(true)).num_pending;
-  const letters: DeadLetterRecord[] = [];
+  const records: T[] = [];
   if (total === 0 || limit <= 0) {
     await consumer.delete().catch(() => undefined);
-    return { total, letters };
+    return { total, records };
   }
   let skip = Math.max(0, total - limit);
   const messages = await consumer.consume();
   try {
     for await (const m of messages) {
       if (skip > 0) skip--;
-      else letters.push(decode(m.data) as DeadLetterRecord);
+      else records.push(parse(m.data));
       if (m.info.pending === 0) break;
     }
   } finally {
     await messages.close();
   }
-  return { total, letters };
+  return { total, records };
 }

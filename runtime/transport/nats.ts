@@ -58,7 +58,7 @@ import { NodeError } from "../../sdk/errors";
 import type { Message } from "../envelope";
 import type { TraceNode } from "../envelope";
 import { edgeId } from "../schema";
-import { readDeadLetters, readTrace } from "./nats-read";
+import { readDeadLetters, readScalingEvents, readTrace } from "./nats-read";
 import { readRefusals } from "./nats-refusals";
 import { decodeMessage, encode, decode, type SyncReply } from "./nats-codec";
 import * as names from "./nats-names";
@@ -68,6 +68,9 @@ import { NatsAsyncEdges } from "./nats-async";
 import type { NatsTransportOptions } from "./nats-definitions";
 
 export type { NatsTransportOptions } from "./nats-definitions";
+
+/** Scaling events a pipeline's status shows (the stream keeps them all, within its retention). */
+const STATUS_SCALING_EVENTS = 20;
 
 export class NatsTransport extends NatsAsyncEdges implements Transport {
   static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
@@ -207,7 +210,9 @@ export class NatsTransport extends NatsAsyncEdges implements Transport {
     const attached = this.pipelines.get(pipeline);
     if (!attached) return;
     attached.quiesced = true;
+    // Pulling stops first: a message handed back while this process still pulls comes straight back to it.
     await Promise.all([...attached.consumers.values()].map((c) => c.close()));
+    for (const handBack of attached.handBack) handBack();
     while (attached.inFlight > 0) await new Promise<void>((r) => attached.idleWaiters.push(r));
     this.outbox.send();
   }
@@ -222,6 +227,17 @@ export class NatsTransport extends NatsAsyncEdges implements Transport {
     await this.processesKv.delete(`${pipeline}.${this.processId}`).catch(() => undefined);
     for (const key of this.windows.keys()) if (key.startsWith(`${pipeline}/`)) this.windows.delete(key);
     this.pipelines.delete(pipeline);
+  }
+
+  /**
+   * The pipeline's stream (edges, captured sync traffic, dead letters) and every message of its
+   * definition's key: purged from the bucket's stream, as KV's own purge would leave a marker per name.
+   */
+  async discard(pipeline: string): Promise<void> {
+    await this.jsm.streams.delete(names.streamName(pipeline)).catch((err: Error) => {
+      if (!/stream not found/i.test(err.message)) throw err;
+    });
+    await this.jsm.streams.purge(`KV_${names.PIPELINES_BUCKET}`, { filter: `$KV.${names.PIPELINES_BUCKET}.${pipeline}` });
   }
 
   async status(pipeline: string): Promise<TransportStatus> {
@@ -245,7 +261,8 @@ export class NatsTransport extends NatsAsyncEdges implements Transport {
       const ci = await this.jsm.consumers.info(stream, names.consumerName(id)).catch(() => undefined);
       if (ci) lag[id] = { pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered };
     }
-    return { processes, placement, lag, refused: await readRefusals(this.nc, pipeline) };
+    const scaling = (await readScalingEvents(this.js, pipeline, STATUS_SCALING_EVENTS).catch(() => undefined))?.events;
+    return { processes, placement, lag, refused: await readRefusals(this.nc, pipeline), ...(scaling?.length ? { scaling } : {}) };
   }
 
   /** The dead letters on the pipeline's stream, from every process; undecodable bytes shown as a text preview. */

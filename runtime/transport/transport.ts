@@ -42,6 +42,8 @@ export interface EdgeStats {
   depth: number;
   /** Messages dropped by the overflow policy. */
   dropped: number;
+  /** What `depth` fills towards before the overflow policy applies; absent where the queue does not bound it (on NATS the stream's retention does). */
+  capacity?: number;
 }
 
 /** What a process runs of a pipeline, told to the transport before any edge is served. */
@@ -62,6 +64,28 @@ export interface TransportStatus {
   lag: Record<string, { pending: number; ackPending: number; redelivered: number }>;
   /** Processes that will not run their share of the pipeline, and why (a node package they lack, …). */
   refused?: Refusal[];
+  /** The last scaling events of `evoflow supervise`, oldest first: the pipeline's scaling history. */
+  scaling?: ScalingEvent[];
+}
+
+/** `evoflow supervise` changed how many worker processes run a scaled node, and why. */
+export interface ScalingEvent {
+  /** Milliseconds since the epoch. */
+  ts: number;
+  pipeline: string;
+  node: string;
+  from: number;
+  to: number;
+  /** The lag it decided on: messages pending plus delivered-unacknowledged on the node's async inputs. */
+  lag: number;
+  pending: number;
+  ackPending: number;
+  /** Messages the node's replicas handled per second over the last interval, and the seconds one took per replica (absent before the first measure). */
+  handledPerSecond?: number;
+  secondsPerMessage?: number;
+  reason: string;
+  /** The supervisor process that decided. */
+  supervisor: string;
 }
 
 /** A process refusing its share of a pipeline. */
@@ -116,5 +140,7 @@ export interface Transport {
   detach(pipeline: string): Promise<void>;
   /** Optional: the pipeline was removed, not replaced: a transport that shares definitions with other processes takes its own back. */
   withdraw?(pipeline: string): Promise<void>;
+  /** Optional: deletes all the transport keeps of a withdrawn pipeline (on nats its stream), for throwaway pipelines such as a test case's. */
+  discard?(pipeline: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatSize } from "../../gpu-agent/host";
+import { formatSize } from "../../gpu-agent/sizes";
 import { telemetryTestEnv, tempDir } from "./helpers";
 
 const root = join(import.meta.dirname, "../..");

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CapacityError, ModelHost, ModelNotFoundError, parseSize } from "../../gpu-agent/host";
+import { CapacityError, ModelHost, ModelNotFoundError } from "../../gpu-agent/host";
+import { parseSize } from "../../gpu-agent/sizes";
 import { OnnxRuntimeBackend } from "../../gpu-agent/onnxruntime";
 import { TensorInputError } from "../../gpu-agent/tensors";
 import { buildOnnxModel } from "../../onnx/build";

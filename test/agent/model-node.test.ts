@@ -95,6 +95,19 @@ describe("model.onnx node", () => {
     expect(status.batches).toBeLessThan(40);
   });
 
+  it("batches tensors whose data came as JSON arrays (an HTTP body) as well as typed ones", async () => {
+    const { registry, runtime } = await setup();
+    await registry.register({ name: "clf", artifact: v1.bytes });
+    await registry.promote("clf", 1);
+    const running = await runtime.deploy(pipeline("clf", { maxBatchSize: 8, maxDelayMs: 5 }));
+    const entry = running.entrypoints.get("scorer")!;
+    // What io.http hands on for {"dtype":"float32","shape":[1,6],"data":[...]}: data a plain array.
+    const inputs = Array.from({ length: 16 }, (_, i) => ({ ...input(v1, 1, i), data: Array.from(sampleInput(v1, 1, i)) }));
+    const replies = await Promise.all(inputs.map((x) => entry.invoke(x)));
+    replies.forEach(([reply], i) => expectClose((reply.payload as Tensor).data as Float32Array, v1.forward(Float32Array.from(inputs[i].data), 1)));
+    expect((running.status().nodes.model as { batches: number }).batches).toBeLessThan(16);
+  });
+
   it("a bad tensor is dead-lettered with the reason and the pipeline keeps serving", async () => {
     const { registry, runtime } = await setup();
     await registry.register({ name: "clf", artifact: v1.bytes });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ort } from "../../onnx/ort";
+import { ort, type Ort } from "../../onnx/ort";
 import { headOf } from "../../nodes/continual-learning/extractor";
 import { loadFashionMnist, subset, type LabelledSet } from "../../nodes/continual-learning/fashion-mnist";
 import { tensor } from "../../sdk/ports";
@@ -13,7 +13,7 @@ import { attr, buildOnnxModel } from "../../onnx/build";
 import { decodeModel, readSignature } from "../../onnx/signature";
 import { makeMlp, randomFloats } from "../fixtures/mlp";
 
-async function runOnnx(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+async function runOnnx(bytes: Uint8Array, feeds: Record<string, Ort.Tensor>): Promise<Ort.InferenceSession.OnnxValueMapType> {
   const session = await ort.InferenceSession.create(bytes);
   try {
     return await session.run(feeds);

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ort } from "../../onnx/ort";
+import { ort, type Ort } from "../../onnx/ort";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { indicesOfClasses, loadFashionMnist, subset } from "../../nodes/continual-learning/fashion-mnist";
 import { rolloutConfigSchema, RolloutRouter, type Rollout } from "../../nodes/continual-learning/rollout";
@@ -16,7 +16,7 @@ import { FsModelRegistry } from "../../runtime/registry/fs";
 const MODEL = "canary-test";
 let dir: string;
 let registry: FsModelRegistry;
-const sessions = new Map<number, ort.InferenceSession>();
+const sessions = new Map<number, Ort.InferenceSession>();
 const test = loadFashionMnist("test");
 
 async function register(classes: number[], flipLabels = false): Promise<number> {

@@ -35,7 +35,7 @@ describe("mqtt.subscribe", () => {
     await client.publishAsync("plant/b/temp", JSON.stringify({ c: 19 }), { qos: 1 });
     expect((await node.next("out")).payload).toMatchObject({ topic: "plant/a/temp", payload: { c: 21.5 }, qos: 1 });
     expect((await node.next("out")).payload).toMatchObject({ topic: "plant/b/temp", payload: { c: 19 } });
-    expect(node.status()).toMatchObject({ connected: true, received: 2, emitted: 2 });
+    expect(node.status()).toMatchObject({ connection: "connected", received: 2, emitted: 2 });
   });
 
   it("sends a message that is not JSON to the dead letters and goes on with the next", async () => {
@@ -73,10 +73,10 @@ describe("mqtt.subscribe", () => {
     client = await connectAsync(broker.url);
     // The persistent session (saved by mosquitto on its way down) still holds the subscription.
     const deadline = Date.now() + 10_000;
-    while (node.status().connected !== true && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (node.status().connection !== "connected" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     await client.publishAsync("restart/t", JSON.stringify({ after: true }), { qos: 1 });
     expect((await node.next("out", { timeout: 10_000 })).payload).toEqual({ after: true });
-    expect(node.status().reconnects).toBeGreaterThanOrEqual(1);
+    expect(node.status().reconnects).toBe(1);
   }, 20_000);
 });
 

@@ -75,7 +75,7 @@ describe("nats.subscribe", () => {
     await server.restart();
     const deadline = Date.now() + 10_000;
     while ((node.status().reconnects as number) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(node.status()).toMatchObject({ connected: true, reconnects: 1 });
+    expect(node.status()).toMatchObject({ connection: "connected", reconnects: 1 });
     const until = Date.now() + 10_000;
     while (Date.now() < until) {
       try {

@@ -38,7 +38,7 @@ describe("redis.read", () => {
     const deadline = Date.now() + 5000;
     while ((await pending("s1", "g")) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(await pending("s1", "g")).toBe(0);
-    expect(node.status()).toMatchObject({ connected: true, received: 2, emitted: 2, deadLetters: 0 });
+    expect(node.status()).toMatchObject({ connection: "connected", received: 2, emitted: 2, deadLetters: 0 });
   });
 
   it("sends entries that are not JSON or lack the field to the dead letters, acknowledged, and goes on", async () => {
@@ -88,17 +88,17 @@ describe("redis.read", () => {
     await server.restart();
     redis = server.client();
     const deadline = Date.now() + 10_000;
-    while (node.status().connected !== true && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (node.status().connection !== "connected" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     await redis.xadd("s5", "*", "data", JSON.stringify({ after: true }));
     expect((await node.next("out", { timeout: 10_000 })).payload).toEqual({ after: true });
-    expect(node.status().reconnects).toBeGreaterThanOrEqual(1);
+    expect(node.status().reconnects).toBe(1);
   }, 20_000);
 
   it("reads the password from a file in the data folder, and refuses one outside it", async () => {
     await redis.config("SET", "requirepass", "s3cret");
     try {
       const node = await load(read, { config: { url: server.url, stream: "s6", group: "g", passwordFile: "redis.pw" }, grants: ["network"], files: { "redis.pw": "s3cret\n" } });
-      expect(node.status()).toMatchObject({ connected: true });
+      expect(node.status()).toMatchObject({ connection: "connected" });
       await expect(loadNode(read, { config: { url: server.url, stream: "s6", group: "g" }, grants: ["network"] })).rejects.toThrow(/NOAUTH|Authentication required/);
       await expect(loadNode(read, { config: { url: server.url, stream: "s6", group: "g", passwordFile: "../../etc/passwd" }, grants: ["network"] })).rejects.toThrow(/passwordFile|outside|leaves/);
     } finally {
@@ -115,7 +115,7 @@ describe("redis.add", () => {
     expect(await redis.xlen("out1")).toBe(10);
     const [[, fields]] = (await redis.xrevrange("out1", "+", "-", "COUNT", 1)) as [string, string[]][];
     expect(JSON.parse(fields[1])).toEqual({ n: 24 });
-    expect(node.status()).toMatchObject({ added: 25, connected: true });
+    expect(node.status()).toMatchObject({ added: 25, connection: "connected" });
   });
 
   it("retries with backoff while the server is down, then dead-letters the message with the error", async () => {

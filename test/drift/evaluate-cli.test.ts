@@ -59,4 +59,24 @@ describe("evoflow drift eval", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/adwin delta: .*1/);
   });
+
+  it("scores two-sample detectors by their windows: an alarm is the value ending the window whose test drifted", async () => {
+    // A 10-noise-sd step at 1050; reference 0..199, then windows of 100 values.
+    const r = await evoflow(["drift", "eval", "--detector", "ks", "--grid", "reference-size=200", "--grid", "window=100", "--grid", "every=100,10", "--stream", "abrupt", "--n", "2000", "--drifts", "1050", "--delta-max", "200", "--json"]);
+    expect(r.stderr).toBe("");
+    const [apart, sliding] = JSON.parse(r.stdout);
+    expect(apart.params).toEqual({ referenceSize: 200, window: 100, every: 100 });
+    // Windows that do not overlap end at 299, 399, … : the first holding the change ends at 1099.
+    expect(apart).toMatchObject({ detector: "ks", episode_recall: 1, precision: 1, detection_delay: 49, false_alarm_rate: 0 });
+    // Tested every 10 values, the window ending at 1059 already holds 10 values of the new level, all beyond the old ones.
+    expect(sliding).toMatchObject({ episode_recall: 1, precision: 1, detection_delay: 9 });
+  });
+
+  it("checks a two-sample detector's parameters with its node's schema, and names every detector for an unknown one", async () => {
+    const bad = await evoflow(["drift", "eval", "--detector", "ks", "--grid", "window=1"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/ks window: .*2/);
+    const unknown = await evoflow(["drift", "eval", "--detector", "cusum"]);
+    expect(unknown.stderr).toMatch(/unknown detector "cusum"; detectors: adwin, .*ks, chi-square, psi, wasserstein, mmd/);
+  });
 });

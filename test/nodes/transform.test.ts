@@ -1,5 +1,5 @@
 /**
- * transform.set and transform.jsonata on their own with evoflow/testing, on the real engine:
+ * transform.set, transform.jsonata and transform.tensor on their own with evoflow/testing, on the real engine:
  * what they emit, what they refuse (dead letters with reasons), and configs refused at their
  * JSON paths.
  */
@@ -61,5 +61,22 @@ describe("transform.jsonata", () => {
     const refused = await loadNode(builtin("transform.jsonata"), { config: { expression: "{ 'a': ", timeoutMs: 0 } }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(NodeLoadError);
     expect(problemsOf(refused).map((p) => p.path).sort()).toEqual(["$.config.expression", "$.config.timeoutMs"]);
+  });
+});
+
+describe("transform.tensor", () => {
+  it("makes a [1, n] tensor of the fields in the order given, nested ones by dotted path", async () => {
+    node = await loadNode(builtin("transform.tensor"), { config: { fields: ["vibration", "env.temperature"] } });
+    await node.send("in", { sensor: "s1", vibration: 0.25, env: { temperature: 61.5 } });
+    expect(node.payloads("out")).toEqual([{ dtype: "float32", shape: [1, 2], data: new Float32Array([0.25, 61.5]) }]);
+  });
+
+  it("dead-letters a record whose field is missing or not a finite number, naming it", async () => {
+    node = await loadNode(builtin("transform.tensor"), { config: { fields: ["a", "b"], dtype: "float64" } });
+    await node.send("in", { a: 1 });
+    await node.send("in", { a: 1, b: "2" });
+    await node.send("in", { a: 1, b: 2 });
+    expect(node.deadLetters().map((l) => l.reason)).toEqual([expect.stringMatching(/field b is missing, not a finite number/), expect.stringMatching(/field b is "2", not a finite number/)]);
+    expect(node.payloads("out")).toEqual([{ dtype: "float64", shape: [1, 2], data: new Float64Array([1, 2]) }]);
   });
 });

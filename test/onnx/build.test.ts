@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ort } from "../../onnx/ort";
+import { ort, type Ort } from "../../onnx/ort";
 import { buildMlp, buildOnnxModel, attr } from "../../onnx/build";
 import { readSignature, InvalidOnnxModelError } from "../../onnx/signature";
 import { makeMlp, randomFloats } from "../fixtures/mlp";
 
-async function runOrt(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+async function runOrt(bytes: Uint8Array, feeds: Record<string, Ort.Tensor>): Promise<Record<string, Ort.Tensor>> {
   const session = await ort.InferenceSession.create(bytes);
   try {
     return await session.run(feeds);

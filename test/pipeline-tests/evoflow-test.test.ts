@@ -176,17 +176,32 @@ describe("evoflow test --nats", () => {
     const dir = folder({
       "scoring.test.json": { cases: [passing, failing, { name: "dead letter", inputs: passing.inputs, expect: [{ deadLetters: { node: "model", reason: "the real model ran" } }] }] },
     });
-    const { code, output } = await run([dir, "--nats", nats.url]);
-    expect(output).toMatch(/ok {4}the fixed answer is tagged/);
-    expect(output).toMatch(/FAIL {2}a wrong sum/);
-    expect(output).toContain('+     "sum": 3');
-    expect(output).toMatch(/ok {4}dead letter/);
-    expect(code).toBe(1);
-    // Each case ran under a name of its own, so its JetStream stream is on the server.
     const nc = await connect({ servers: nats.url });
     try {
-      const streams = await (await jetstreamManager(nc)).streams.names().next();
-      expect(streams.filter((s) => s.startsWith("EVOFLOW_scoring-t"))).toHaveLength(3);
+      const jsm = await jetstreamManager(nc);
+      const caseStreams = async () => (await jsm.streams.names().next()).filter((s) => s.startsWith("EVOFLOW_scoring-t"));
+      // Each case runs under a name of its own: its stream is on the server while it runs.
+      const seen = new Set<string>();
+      const cli = evoflow(["test", dir, "--nats", nats.url]);
+      const exited = new Promise<number | null>((resolve) => cli.child.once("exit", resolve));
+      let code: number | null | undefined;
+      void exited.then((c) => (code = c));
+      while (code === undefined) {
+        for (const s of await caseStreams()) seen.add(s);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const output = cli.output;
+      expect(output).toMatch(/ok {4}the fixed answer is tagged/);
+      expect(output).toMatch(/FAIL {2}a wrong sum/);
+      expect(output).toContain('+     "sum": 3');
+      expect(output).toMatch(/ok {4}dead letter/);
+      expect(code).toBe(1);
+      expect(seen.size, output).toBeGreaterThanOrEqual(1);
+      // ...and gone after it, with its definition's key in the pipelines bucket.
+      expect(await caseStreams()).toEqual([]);
+      const definitions = await jsm.streams.info("KV_evoflow_pipelines");
+      expect(definitions.state.subjects ?? {}).toEqual({});
+      expect(definitions.state.messages).toBe(0);
     } finally {
       await nc.close();
     }

@@ -130,6 +130,26 @@ export function registryConformance(backend: string, setup: () => Promise<Regist
       expect((await registry.register({ name: "broken", artifact: model(1) })).version).toBe(1);
     });
 
+    it("keeps sklearn and python artifacts as they are, with their format and given signature, only with allowExec", async () => {
+      const registry = await open();
+      // The registry does not read these formats (that would run them): any bytes are stored as given.
+      const pickle = new TextEncoder().encode("\x80\x04 a pickle stand-in");
+      await rejectsWith(registry.register({ name: "sk", format: "sklearn", artifact: pickle }), "invalid", /loading a sklearn model runs its code .*needs exec/);
+      await rejectsWith(registry.register({ name: "sk", format: "python", artifact: pickle }), "invalid", /needs exec/);
+      await rejectsWith(registry.register({ name: "sk", format: "pytorch" as never, artifact: pickle, allowExec: true }), "invalid", /unknown model format "pytorch"/);
+      await rejectsWith(registry.register({ name: "sk", format: "sklearn", artifact: pickle, allowExec: true, signature: { inputs: [{ name: "x", dtype: "float32", shape: [-2] } as never], outputs: [] } }), "invalid", /signature\.inputs\[0\]/);
+      expect(await registry.list()).toEqual([]);
+      const v = await registry.register({ name: "sk", format: "sklearn", artifact: pickle, allowExec: true, signature: { inputs: [{ name: "x", kind: "tensor", dtype: "float32", shape: [-1, 4] }], outputs: [{ name: "label", kind: "tensor", dtype: "int64", shape: [-1] }] } });
+      expect(v.artifact).toEqual({ format: "sklearn", sha256: createHash("sha256").update(pickle).digest("hex"), size: pickle.byteLength });
+      expect(v.signature.inputs).toEqual([{ name: "x", kind: "tensor", dtype: "float32", shape: [-1, 4] }]);
+      expect((await registry.get("sk", 1))?.artifact.format).toBe("sklearn");
+      expect(Buffer.from(await registry.readArtifact("sk", 1)).equals(Buffer.from(pickle))).toBe(true);
+      // No signature given: empty, for the agent to read from the model.
+      expect((await registry.register({ name: "sk", format: "python", artifact: pickle, allowExec: true })).signature.inputs).toEqual([]);
+      // An ONNX model's signature is its file's.
+      await rejectsWith(registry.register({ name: "sk", artifact: model(1), signature: { inputs: [], outputs: [] } }), "invalid", /read from its file/);
+    });
+
     it("refuses invalid names, metrics, lineage and statuses", async () => {
       const registry = await open();
       for (const name of ["", "a b", "../escape", "x@1", "-lead", "a/b"]) {

@@ -105,6 +105,27 @@ describe("fs registry backend", () => {
     await reader.close();
   });
 
+  it("still sees a change after polls have skipped a folder that stayed unchanged for a while", async () => {
+    const dir = await tempDir();
+    const writer = new FsModelRegistry(dir);
+    const reader = new FsModelRegistry(dir, { fsWatch: false, pollMs: 20 });
+    for (let i = 1; i <= 3; i++) await writer.register({ name: "m", artifact: makeMlp({ sizes: [2, 2], seed: i }).bytes });
+    await writer.promote("m", 1);
+    const champions: number[] = [];
+    reader.watch("m", (e) => e.type === "champion" && champions.push(e.version));
+    await writer.promote("m", 2);
+    await expect.poll(() => champions, { timeout: 2000 }).toEqual([2]);
+    // Long enough for the polls to skip the unchanged folder (it changed over 2 s ago), then two changes in a row.
+    await new Promise((r) => setTimeout(r, 2600));
+    await writer.promote("m", 3);
+    await writer.promote("m", 1);
+    // A poll between the two may see 3 first; the last word must be 1.
+    await expect.poll(() => champions.at(-1), { timeout: 2000 }).toBe(1);
+    expect(champions.slice(1).every((v) => v === 3 || v === 1)).toBe(true);
+    await writer.close();
+    await reader.close();
+  });
+
   it("never reports an older champion after a newer one, under rapid promotions by another client", async () => {
     const dir = await tempDir();
     const writer = new FsModelRegistry(dir);

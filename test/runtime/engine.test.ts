@@ -22,6 +22,19 @@ const recorder = (id: string, key: string) => ({ id, type: "test.recorder", conf
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe("engine, in-process transport", () => {
+  it("starts every node before the nodes that feed it, so a source may emit from within its start()", async () => {
+    const seen = probe("after-slow-start");
+    const running = await runtime().deploy(
+      // Declared source first: started in declaration order, its messages reached the sink before the sink had started.
+      pipeline("eager", [{ id: "src", type: "test.eagerSource", config: { count: 5 } }, { id: "mid", type: "transform.set", config: { set: { via: "mid" } } }, { id: "sink", type: "test.slowStart", config: { key: "after-slow-start" } }], [
+        { from: "src.out", to: "mid.in", mode: "sync" },
+        { from: "mid.out", to: "sink.in", mode: "sync" },
+      ]),
+    );
+    expect(seen.received.map((m) => m.payload)).toEqual([0, 1, 2, 3, 4].map((i) => ({ i, via: "mid" })));
+    expect(running.status().nodes.sink.errors).toBe(0);
+  });
+
   it("answers a sync request without waiting for a slow async branch", async () => {
     const slow = gate();
     const slowProbe = probe("slow", { gate: slow });
@@ -53,7 +66,8 @@ describe("engine, in-process transport", () => {
     for (let i = 0; i < 5; i++) await tick();
     // One message is held by the consumer, two fill the queue: the source waits with the fourth.
     expect(running.status().nodes.g).toMatchObject({ emitted: 3, done: false });
-    expect(running.status().edges["g_out-sink_in"]).toMatchObject({ depth: 2, dropped: 0 });
+    // The status says how full the queue is against what it holds (the editor shows it on the edge).
+    expect(running.status().edges["g_out-sink_in"]).toMatchObject({ depth: 2, capacity: 2, dropped: 0 });
     hold.open();
     await expect.poll(() => running.status().nodes.g.done).toBe(true);
     await running.idle();

@@ -59,5 +59,43 @@ const tensorSink = defineNode({
   create: () => ({ onMessage: (_p, m, emit) => emit("out", m.payload).then(() => undefined) }),
 });
 
-export const testNodes: NodeDefinition[] = [recorder, tensorSink];
+const eagerSource = defineNode({
+  type: "test.eagerSource",
+  category: "io",
+  title: "Eager source",
+  description: "Emits `count` messages from within its start(), as a source resuming a broker session does.",
+  inputs: {},
+  outputs: { out: port.any() },
+  config: z.object({ count: z.number().int() }),
+  create: (_ctx, config) => ({
+    async start(emit) {
+      for (let i = 0; i < config.count; i++) await emit("out", { i });
+    },
+  }),
+});
+
+const slowStart = defineNode({
+  type: "test.slowStart",
+  category: "io",
+  title: "Slow start",
+  description: "Takes 30 ms to start (as a client connecting); a message before then is refused. Records into probes[key].",
+  inputs: { in: port.any() },
+  outputs: {},
+  config: z.object({ key: z.string() }),
+  create: (_ctx, config) => {
+    let started = false;
+    return {
+      async start() {
+        await new Promise((r) => setTimeout(r, 30));
+        started = true;
+      },
+      async onMessage(_port, message) {
+        if (!started) throw new Error("a message before start() finished");
+        probes.get(config.key)!.received.push(message);
+      },
+    };
+  },
+});
+
+export const testNodes: NodeDefinition[] = [recorder, tensorSink, eagerSource, slowStart];
 export const testNodeTypes = new NodeTypes([...allNodes, ...testNodes]);

@@ -3,7 +3,7 @@
  * ones included, as madge counts them): no import cycle in runtime/, nodes/, gpu-agent/ or sdk/;
  * the runtime imports no node and only gpu-agent/index.ts of the agent; the SDK imports nothing
  * outside itself; testing/ (evoflow/testing, which runs nodes on the real engine) is imported by
- * nothing it tests but the CLI (`evoflow test`); nodes import the runtime only where listed below; the ONNX toolkit imports only the SDK.
+ * nothing it tests but the CLI (`evoflow test`); nodes import the runtime only where listed below; the ONNX toolkit and the Python workers import only the SDK, and of the agent only its python backend imports those workers.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -11,7 +11,7 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const AREAS = ["runtime", "onnx", "nodes", "gpu-agent", "sdk", "testing"];
+const AREAS = ["runtime", "onnx", "python", "nodes", "gpu-agent", "sdk", "testing"];
 
 function sources(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
@@ -77,6 +77,16 @@ describe("the layout's one-way imports", () => {
 
   it("the ONNX toolkit (onnx/) imports only the SDK: a library the runtime, the agent and nodes share", () => {
     expect(imports.filter(({ from, to }) => from.startsWith("onnx/") && !to.startsWith("onnx/") && !to.startsWith("sdk/"))).toEqual([]);
+  });
+
+  it("the Python workers (python/) import only the SDK: the runtime's python service and the agent's Python models", () => {
+    expect(imports.filter(({ from, to }) => from.startsWith("python/") && !to.startsWith("python/") && !to.startsWith("sdk/"))).toEqual([]);
+  });
+
+  it("the agent reaches the Python workers from its python backend alone, so the rest of it stays free of processes", () => {
+    const wrong = imports.filter(({ from, to }) => from.startsWith("gpu-agent/") && to.startsWith("python/") && from !== "gpu-agent/python-models.ts");
+    expect(wrong).toEqual([]);
+    expect(imports.some(({ from, to }) => from === "gpu-agent/python-models.ts" && to === "python/pool.ts")).toBe(true);
   });
 
   it("nothing the test helper runs imports it: only the CLI, the top layer (`evoflow test`)", () => {

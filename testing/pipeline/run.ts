@@ -10,13 +10,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { NodeTypes } from "../../runtime/node-types";
 import { PipelineInvalidError, Runtime } from "../../runtime/runtime";
-import { createServices } from "../../runtime/services";
+import { closeServices, createServices } from "../../runtime/services";
 import type { Transport } from "../../runtime/transport/transport";
 import type { RunningPipeline } from "../../runtime/engine/engine";
+import type { Capability } from "../../sdk/contract";
 import { NodeError } from "../../sdk/errors";
 import { judge } from "./expectations";
 import { buildCase, type BuiltCase } from "./test-pipeline";
-import { loadTestFile, TestFileError, type LoadedTestFile } from "./test-file";
+import { loadTestFile, TestFileError, type LoadedTestFile, type TestCase } from "./test-file";
 
 export interface CaseResult {
   name: string;
@@ -42,6 +43,10 @@ export interface RunOptions {
   transport?: () => Promise<Transport>;
   /** Appended to the pipeline's name per case, so cases on a shared broker never read each other's streams. */
   uniqueNames?: boolean;
+  /** Capabilities the cases' nodes may use; the runtime's default (fs-write, network) when absent. */
+  grants?: readonly Capability[];
+  /** Run the cases against this pipeline instead of the test file's (the editor's run: what is deployed). */
+  pipeline?: unknown;
   /** Called as each case ends (the CLI prints it at once). */
   onCase?: (file: string, result: CaseResult) => void;
 }
@@ -52,7 +57,7 @@ export async function runTestFile(file: string, options: RunOptions): Promise<Fi
   const started = performance.now();
   let loaded: LoadedTestFile;
   try {
-    loaded = await loadTestFile(file);
+    loaded = await loadTestFile(file, options.pipeline);
   } catch (err) {
     if (!(err instanceof TestFileError)) throw err;
     return { file, ms: performance.now() - started, cases: [], error: err.message };
@@ -78,35 +83,56 @@ async function runCase(loaded: LoadedTestFile, c: number, options: RunOptions): 
 
   const dataDir = mkdtempSync(path.join(tmpdir(), "evoflow-test-"));
   let runtime: Runtime | undefined;
+  let services: Record<string, unknown> | undefined;
+  let result: CaseResult;
   try {
+    services = await createServices({ dataDir, packages: built.nodeTypes.packages });
     runtime = new Runtime({
       ...(options.transport && { transport: await options.transport() }),
       nodeTypes: built.nodeTypes,
       dataDir,
-      services: await createServices({ dataDir, packages: built.nodeTypes.packages }),
+      grants: options.grants,
+      services,
       log: () => {},
     });
-    let running: RunningPipeline;
-    try {
-      running = await runtime.deploy(built.pipeline);
-    } catch (err) {
-      if (!(err instanceof PipelineInvalidError)) throw err;
-      return done({ error: `the test pipeline did not deploy:\n${err.problems.map((p) => `${p.path}: ${p.message}`).join("\n")}` });
-    }
-    const settleMs = testCase.settleMs ?? (options.transport ? 300 : 100);
-    const quiet = await within(testCase.timeoutMs, async (deadline) => {
-      await send(built);
-      return settle(running, settleMs, deadline);
-    });
-    if (!quiet) return done({ error: `still busy after ${testCase.timeoutMs} ms (timeoutMs): a source that never ends needs a fixture` });
-    const payloadsAt = (at: string) => built.captured.all(built.captureOf.get(at)!).map((m) => m.payload);
-    return done({ failures: await judge(testCase.expect, payloadsAt, running.deadLetters.toArray()) });
+    result = await play(runtime, built, testCase, options.transport !== undefined, done);
   } catch (err) {
-    return done({ error: (err as Error).stack ?? String(err) });
+    result = done({ error: (err as Error).stack ?? String(err) });
+  }
+  // A case's pipeline is throwaway: what the transport keeps of it goes too (on NATS, its stream),
+  // and so do its services (a watch, model sessions), or a long `--watch` would pile them up.
+  try {
+    if (runtime) {
+      await runtime.undeploy(String(built.pipeline.name));
+      await runtime.transport.discard?.(String(built.pipeline.name));
+    }
+  } catch (err) {
+    result = { ...result, error: `${result.error ? `${result.error}\n` : ""}the pipeline's ${runtime!.transport.kind} resources could not be removed: ${(err as Error).message}` };
   } finally {
     await runtime?.close().catch(() => {});
+    if (services) await closeServices(services).catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   }
+  return result;
+}
+
+/** Deploys the case's pipeline, sends its inputs, waits until it is quiet and judges what it saw. */
+async function play(runtime: Runtime, built: BuiltCase, testCase: TestCase, onNats: boolean, done: (fields: Partial<CaseResult>) => CaseResult): Promise<CaseResult> {
+  let running: RunningPipeline;
+  try {
+    running = await runtime.deploy(built.pipeline);
+  } catch (err) {
+    if (!(err instanceof PipelineInvalidError)) throw err;
+    return done({ error: `the test pipeline did not deploy:\n${err.problems.map((p) => `${p.path}: ${p.message}`).join("\n")}` });
+  }
+  const settleMs = testCase.settleMs ?? (onNats ? 300 : 100);
+  const quiet = await within(testCase.timeoutMs, async (deadline) => {
+    await send(built);
+    return settle(running, settleMs, deadline);
+  });
+  if (!quiet) return done({ error: `still busy after ${testCase.timeoutMs} ms (timeoutMs): a source that never ends needs a fixture` });
+  const payloadsAt = (at: string) => built.captured.all(built.captureOf.get(at)!).map((m) => m.payload);
+  return done({ failures: await judge(testCase.expect, payloadsAt, running.deadLetters.toArray()) });
 }
 
 /** Sends each input in order; a payload refused on a sync path is a dead letter, which the expectations judge. */

@@ -114,8 +114,11 @@ export class TestFileError extends Error {
 
 export const inputKey = (caseIndex: number, inputIndex: number) => `${caseIndex}/${inputIndex}`;
 
-/** Reads and checks a test file, its pipeline and its JSONL inputs; throws TestFileError with every problem. */
-export async function loadTestFile(file: string): Promise<LoadedTestFile> {
+/**
+ * Reads and checks a test file, its pipeline and its JSONL inputs; throws TestFileError with every problem.
+ * `pipeline` given: the cases run against it instead of the file's pipeline (the editor tests what it deployed).
+ */
+export async function loadTestFile(file: string, pipeline?: unknown): Promise<LoadedTestFile> {
   const dir = path.dirname(path.resolve(file));
   const json = readJson(file, "$");
   const parsed = pipelineTestFileSchema.safeParse(json);
@@ -131,7 +134,8 @@ export async function loadTestFile(file: string): Promise<LoadedTestFile> {
       return undefined;
     }
   };
-  const pipelineFile = await confined(tests.pipeline ?? path.basename(file).replace(/\.test\.json$/, ".json"), ["pipeline"]);
+  const pipelineName = tests.pipeline ?? path.basename(file).replace(/\.test\.json$/, ".json");
+  const pipelineFile = pipeline === undefined ? await confined(pipelineName, ["pipeline"]) : path.join(dir, pipelineName);
   const filePayloads = new Map<string, unknown[]>();
   for (const [c, testCase] of tests.cases.entries())
     for (const [i, inp] of testCase.inputs.entries()) {
@@ -141,7 +145,7 @@ export async function loadTestFile(file: string): Promise<LoadedTestFile> {
       if (resolved) filePayloads.set(inputKey(c, i), readJsonl(resolved, at, problems));
     }
   if (!pipelineFile || problems.length) throw new TestFileError(file, problems);
-  return { file, pipelineFile, tests, pipeline: readJson(pipelineFile, "pipeline", file), filePayloads };
+  return { file, pipelineFile, tests, pipeline: pipeline ?? readJson(pipelineFile, "pipeline", file), filePayloads };
 }
 
 function readJson(file: string, at: string, owner = file): unknown {

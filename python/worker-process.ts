@@ -1,0 +1,198 @@
+/**
+ * One Python worker process (python/worker.py): started with the pool's source, it answers one
+ * call at a time. The protocol runs over fds 3 (to Python) and 4 (from Python), so the user's
+ * print() on stdout and a crash's faulthandler traceback on stderr cannot corrupt it; both are
+ * passed to the log, and stderr's end is kept to explain a death.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { PythonError, type PythonPoolOptions, type PythonResult } from "../sdk/python";
+import { encodeMessage, MessageReader, type DecodedMessage } from "./frames";
+
+/**
+ * This file is python/worker-process.ts in the sources and inlined in a chunk of dist/ in the
+ * bundle: both one folder below the project root, where python/worker.py is.
+ */
+export const WORKER_SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "python", "worker.py");
+
+/** Loading may import numpy, sklearn, torch…: far longer than a call, on a busy machine too. */
+const LOAD_TIMEOUT_MS = 60_000;
+const STDERR_KEPT = 8192;
+
+interface Pending {
+  resolve(result: PythonResult): void;
+  reject(err: PythonError): void;
+  /** performance.now() past which the call has run out of time. */
+  deadline: number;
+}
+
+export class WorkerProcess {
+  readonly process: ChildProcess;
+  /** Resolves once the source is loaded; rejects with a PythonError of kind "load". */
+  readonly ready: Promise<void>;
+  loaded = false;
+  private pending?: Pending;
+  private stderrTail = "";
+  private ended = false;
+  /** The process has exited ("exit" comes before "close", which reads what it last wrote): no new call goes to it. */
+  private exitedProcess = false;
+  /** Why this process was killed by us, so its exit names that rather than a crash. */
+  private killedFor?: PythonError;
+  private readonly exited: Promise<void>;
+  /**
+   * One timer for the worker's life, re-armed by refresh() at each call rather than a timer made
+   * and cleared per call; when it fires it ends a call past its deadline and otherwise does nothing.
+   */
+  private timer: NodeJS.Timeout;
+  /** What the timer runs for: the load's limit, then (from the first call) the call's. */
+  private timerMs = LOAD_TIMEOUT_MS;
+
+  constructor(interpreter: string, private readonly options: PythonPoolOptions, readonly index: number, onExit: (worker: WorkerProcess) => void) {
+    this.process = spawn(interpreter, [WORKER_SCRIPT], {
+      stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
+      env: { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
+    });
+    const [, stdout, stderr, toPython, fromPython] = this.process.stdio as [null, Readable, Readable, Writable, Readable];
+    const reader = new MessageReader((m) => this.answer(m));
+    fromPython.on("data", (chunk: Buffer) => reader.push(chunk));
+    // A write to a worker that just died fails with EPIPE: its exit is what reports it.
+    for (const stream of [stdout, stderr, toPython, fromPython]) stream.on("error", () => {});
+    lines(stdout, (line) => options.log?.("info", line));
+    lines(stderr, (line) => {
+      this.stderrTail = (this.stderrTail + line + "\n").slice(-STDERR_KEPT);
+      options.log?.("warn", line);
+    });
+    this.timer = setTimeout(() => this.checkDeadline(), LOAD_TIMEOUT_MS);
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.pending = { resolve: () => ((this.loaded = true), resolve()), reject, deadline: performance.now() + LOAD_TIMEOUT_MS };
+    });
+    this.ready.catch(() => {}); // the pool awaits it; a load failure must not also be an unhandled rejection
+    this.exited = new Promise<void>((resolve) => {
+      this.process.once("exit", () => (this.exitedProcess = true));
+      // "close", not "exit": the answer a worker wrote just before exiting (a load failure) is read first.
+      this.process.once("close", (code, signal) => {
+        this.end(new PythonError(`${this.label} died (${signal ? `signal ${signal}` : `exit code ${code}`}) ${this.loaded ? "while handling this message" : `loading ${describeSource(options)}`}`, "died", this.stderrTail.trim() || undefined));
+        resolve();
+      });
+      // No process at all (the interpreter is not there): no "close" may follow.
+      this.process.once("error", (err) => {
+        if (this.process.pid !== undefined) return;
+        this.end(new PythonError(`the Python interpreter "${interpreter}" could not start: ${err.message} (set "python" in the settings to another)`, "load"));
+        resolve();
+      });
+    }).then(() => onExit(this));
+    const { source, function: fn, pipeline, node, setup } = options;
+    this.write({ op: "load", source, function: fn, pipeline, node, worker: index, ...(setup && { setup: setup.function }) }, setup?.argument);
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  get busy(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** Loaded, alive and between calls. */
+  get idle(): boolean {
+    return this.loaded && !this.ended && !this.exitedProcess && !this.pending;
+  }
+
+  private get label(): string {
+    return `Python worker ${this.index} (pid ${this.process.pid}) of node "${this.options.node}"`;
+  }
+
+  /** Sends one call; `resolve` or `reject` is called once with its outcome. */
+  call(payload: unknown, resolve: (result: PythonResult) => void, reject: (err: PythonError) => void): void {
+    if (!this.idle) throw new Error(`${this.label} is not ready for a call`);
+    this.pending = { resolve, reject, deadline: performance.now() + this.options.timeoutMs };
+    if (this.timerMs === this.options.timeoutMs) this.timer.refresh();
+    else {
+      clearTimeout(this.timer);
+      this.timerMs = this.options.timeoutMs;
+      this.timer = setTimeout(() => this.checkDeadline(), this.timerMs);
+    }
+    this.write({ op: "call" }, payload);
+  }
+
+  private checkDeadline(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    const late = performance.now() - pending.deadline;
+    if (late < 0) return void setTimeout(() => this.checkDeadline(), -late + 1);
+    if (!this.loaded) return this.kill(new PythonError(`${this.label} did not load ${describeSource(this.options)} within ${LOAD_TIMEOUT_MS / 1000} s`, "load"));
+    const ms = this.options.timeoutMs.toLocaleString("en-US");
+    this.kill(new PythonError(`function ${this.options.function} of node "${this.options.node}" exceeded its time limit of ${ms} ms (timeoutMs): its worker was killed and is being replaced`, "time"));
+  }
+
+  /** Kills the process at once; a call in flight fails with `reason`. */
+  kill(reason: PythonError): void {
+    this.killedFor ??= reason;
+    this.process.kill("SIGKILL");
+  }
+
+  /** Closes its input (the worker returns on end of input), then kills it if it is still there after `graceMs`. */
+  async stop(graceMs: number): Promise<void> {
+    this.killedFor ??= new PythonError(`node "${this.options.node}" stopped before this call returned`, "died");
+    (this.process.stdio[3] as Writable).end();
+    const timer = setTimeout(() => this.process.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+    clearTimeout(this.timer);
+  }
+
+  rssBytes(): number | undefined {
+    try {
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.process.pid}/status`, "utf8"))?.[1];
+      return kb === undefined ? undefined : Number(kb) * 1024;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private write(header: Record<string, unknown>, payload?: unknown): void {
+    (this.process.stdio[3] as Writable).write(encodeMessage(header, payload));
+  }
+
+  private answer({ header, payload }: DecodedMessage): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
+    if (header.ok) return pending.resolve({ value: header.none ? undefined : payload });
+    const traceback = header.traceback as string | undefined;
+    if (!this.loaded) {
+      const missing = header.missing as string | undefined;
+      const what = missing ? `imports "${missing}", which ${this.process.spawnfile} cannot find` : `did not load`;
+      pending.reject(new PythonError(`${describeSource(this.options)} ${what}: ${header.error}`, "load", traceback, missing));
+    } else pending.reject(new PythonError(`function ${this.options.function} raised ${header.error}`, "exception", traceback));
+  }
+
+  private end(reason: PythonError): void {
+    if (this.ended) return;
+    this.ended = true;
+    const pending = this.pending;
+    this.pending = undefined;
+    clearTimeout(this.timer);
+    if (!pending) return;
+    // Killed by us (time limit, stop): that reason alone; what stderr held is no traceback of it.
+    pending.reject(this.killedFor ?? reason);
+  }
+}
+
+export function describeSource(options: PythonPoolOptions): string {
+  return "file" in options.source ? `module ${path.basename(options.source.file)}` : `the inline code of node "${options.node}"`;
+}
+
+function lines(stream: Readable, onLine: (line: string) => void): void {
+  let rest = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (text: string) => {
+    const parts = (rest + text).split("\n");
+    rest = parts.pop()!;
+    for (const line of parts) onLine(line);
+  });
+  stream.on("end", () => rest && onLine(rest));
+}

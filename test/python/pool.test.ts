@@ -1,0 +1,84 @@
+/**
+ * The Python worker pool on its own (python/pool.ts), as the agent's Python models will use it:
+ * a setup function run once per worker with its argument (a model loaded into ctx.state before
+ * any call, again in a replacement), a setup that raises failing the start with its traceback,
+ * each worker's RSS for a memory budget, and close() ending every process.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { createPythonWorkers } from "../../python/pool";
+import { PythonError, type PythonPool, type PythonPoolOptions, type Tensor } from "../../sdk";
+
+let pool: PythonPool | undefined;
+afterEach(async () => {
+  await pool?.close();
+  pool = undefined;
+});
+
+const MODEL = `
+import os
+import numpy as np
+def load(weights, ctx):
+    ctx.state["w"] = weights
+    ctx.state["loads"] = ctx.state.get("loads", 0) + 1
+def predict(x, ctx):
+    return {"y": x @ ctx.state["w"], "pid": os.getpid(), "loads": ctx.state["loads"]}
+`;
+
+const poolOf = (options: Partial<PythonPoolOptions>) =>
+  (pool = createPythonWorkers({ interpreter: process.env.EVOFLOW_PYTHON || undefined }).pool({
+    source: { code: MODEL, filename: "<model>" },
+    function: "predict",
+    workers: 1,
+    timeoutMs: 5000,
+    pipeline: "p",
+    node: "model",
+    ...options,
+  }));
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("the Python worker pool", () => {
+  it("runs setup once per worker with its argument before any call, and again in a replacement", async () => {
+    const weights: Tensor = { dtype: "float32", shape: [2, 1], data: new Float32Array([2, 3]) };
+    const p = poolOf({ setup: { function: "load", argument: weights } });
+    await p.start();
+    const x: Tensor = { dtype: "float32", shape: [1, 2], data: new Float32Array([1, 1]) };
+    const first = (await p.call(x)).value as { y: Tensor; pid: number; loads: number };
+    expect([[...(first.y.data as Float32Array)], first.loads]).toEqual([[5], 1]);
+    process.kill(first.pid, "SIGKILL");
+    for (let i = 0; i < 100 && p.status().up === 1 && p.pids()[0] === first.pid; i++) await new Promise((r) => setTimeout(r, 20));
+    const again = (await p.call(x)).value as { y: Tensor; pid: number; loads: number };
+    expect([again.pid === first.pid, [...(again.y.data as Float32Array)], again.loads]).toEqual([false, [5], 1]);
+    expect(p.status().restarts).toBe(1);
+  });
+
+  it("fails to start when setup raises, with the traceback", async () => {
+    const err = await poolOf({ setup: { function: "load", argument: "not a tensor" }, source: { code: "def load(w, ctx):\n    raise ValueError(f'bad weights: {w}')\ndef predict(x, ctx):\n    return x\n", filename: "<model>" } })
+      .start()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PythonError);
+    expect([(err as PythonError).kind, (err as PythonError).message]).toEqual(["load", "the inline code of node \"model\" did not load: ValueError: bad weights: not a tensor"]);
+    expect((err as PythonError).traceback).toContain('File "<model>", line 2, in load');
+  });
+
+  it("reports each worker's RSS, and close() ends them all", async () => {
+    const p = poolOf({ workers: 2 });
+    await p.start();
+    const pids = p.pids();
+    expect(new Set(pids).size).toBe(2);
+    const rss = p.rssBytes();
+    expect(rss).toHaveLength(2);
+    // numpy imported: tens of MB each, far under a gigabyte.
+    for (const bytes of rss) expect(bytes).toBeGreaterThan(10e6), expect(bytes).toBeLessThan(1e9);
+    await p.close();
+    expect(pids.map(alive)).toEqual([false, false]);
+    await expect(p.call(1)).rejects.toThrow(/are stopped/);
+  });
+});
