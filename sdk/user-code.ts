@@ -79,20 +79,19 @@ export interface JavascriptOptions {
   isolation: "inline" | "worker";
   /** Installed packages `require` may load; the node must need `exec` for them. */
   libs: readonly string[];
-}
-
-export interface JavascriptHooks {
-  emit(port: string, payload: unknown): Promise<unknown>;
+  /** The ports `ctx.emit` may send on; another is refused with an error naming these. */
+  outputs: readonly string[];
+  /** Where `ctx.log` writes. */
   log(level: "debug" | "info" | "warn" | "error", text: string): void;
 }
 
 export interface JavascriptFunction {
   /**
-   * Runs the code on `payload`: its result, or a promise of it when the code awaits or runs in a
-   * worker (code that does neither costs no promise). Throws or rejects with an error naming
-   * the limit it ran into, or the code's own.
+   * Runs the code on `payload`, `ctx.emit` sending through `emit` (the handled message's): its
+   * result, or a promise of it when the code awaits or runs in a worker (code that does neither
+   * costs no promise). Throws or rejects with an error naming the limit it ran into, or the code's own.
    */
-  run(payload: unknown, hooks: JavascriptHooks): unknown;
+  run(payload: unknown, emit: (port: string, payload: unknown) => Promise<unknown>): unknown;
   /** ctx.state as plain data (to save). */
   state(): Record<string, unknown>;
 }

@@ -38,7 +38,6 @@ function parse(code) {
 /** Thrown when a run went on past `overrunMs` before any effect: its caller runs it again elsewhere, from the start. */
 export class MoveToWorker extends Error {}
 
-const isThenable = (v) => v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";
 
 /** Whether the body awaits (outside functions of its own): only then is it wrapped in an async function. */
 function awaits(ast) {
@@ -57,7 +56,7 @@ function awaits(ast) {
   return found;
 }
 
-/** The code with a tick at the start of every loop body and function body. */
+/** The code with a tick at the start of every loop body and function body, and whether it awaits. */
 export function instrument(code) {
   const source = `${WRAP_HEAD}${code}\n})`;
   const ast = parse(code);
@@ -80,8 +79,10 @@ export function instrument(code) {
   inserts.sort((a, b) => b[0] - a[0]);
   let out = source;
   for (const [at, text] of inserts) out = out.slice(0, at) + text + out.slice(at);
-  // A body that never awaits runs as a plain function: no promise per message.
-  return awaits(ast) ? out : `(function${out.slice("(async function".length)}`;
+  // A body that never awaits runs as a plain function: no promise per message. The tick is a
+  // parameter of an outer function: a global is looked up through the context's interceptor (~50 ns).
+  const isAsync = awaits(ast);
+  return { source: `(function (${TICK}) { return ${isAsync ? out : `(function${out.slice("(async function".length)}`}; })`, isAsync };
 }
 
 /**
@@ -121,30 +122,40 @@ function makeCopyData(realm) {
 
 const copyData = makeCopyData(globalThis);
 
+// The slots of a sandbox's clock. DEADLINE is NaN from a run's start to its first clock read
+// (CHECK_EVERY ticks in, the heap read then too): code of fewer ticks, most per-message
+// transforms, reads no clock at all. -Infinity once the run has ended.
+const DEADLINE = 0;
+const OVERRUN_AT = 1; // NaN until the clock starts, Infinity once the run had an effect
+const HEAP_LIMIT = 2;
+const COUNTDOWN = 3; // ticks to the next clock read
+const TRIPPED = 4; // 1 once a limit tripped: every later tick throws, even after code caught the first
+
 // Runs inside the context: the code's clock, its ctx and the bridge to the host, in a closure the
 // user's code cannot reach. Everything it hands the code is of the context's realm.
-const BOOTSTRAP = `(function (host, copyData) {
+// `clock` (a host Float64Array, slots below) is written by the host at the start and end of a
+// run: no call into the context per run.
+const BOOTSTRAP = `(function (host, copyData, clock) {
   "use strict";
-  let calls = 0, deadline = -Infinity, overrunAt = Infinity, heapLimit = Infinity, tripped = null;
   const fail = (message) => { const err = new Error(message); err.name = "UserCodeLimitError"; return err; };
-  Object.defineProperty(globalThis, "${TICK}", { value: function () {
-    if (tripped) throw fail(tripped.message);
-    if (++calls % ${CHECK_EVERY} !== 0) return;
+  const tick = function () {
+    if (clock[${TRIPPED}] !== 0) throw fail(host.tripped());
+    if (--clock[${COUNTDOWN}] > 0) return;
+    clock[${COUNTDOWN}] = ${CHECK_EVERY};
+    const deadline = clock[${DEADLINE}];
     if (deadline === -Infinity) throw fail("the message this code ran for is handled already: its code may not run on");
+    if (deadline !== deadline) return host.start(); // NaN: this run's first clock read
     const now = host.now();
-    if (now > deadline) { tripped = host.trip("time"); throw fail(tripped.message); }
-    if (now > overrunAt) { tripped = host.trip("overrun"); throw fail(tripped.message); }
-    if (host.heapUsed() > heapLimit) { tripped = host.trip("memory"); throw fail(tripped.message); }
-  } });
+    if (now > deadline) throw fail(host.trip("time"));
+    if (now > clock[${OVERRUN_AT}]) throw fail(host.trip("overrun"));
+    if (host.heapUsed() > clock[${HEAP_LIMIT}]) throw fail(host.trip("memory"));
+  };
   const text = (args) => args.map((a) => (typeof a === "string" ? a : (() => { try { return JSON.stringify(a); } catch { return String(a); } })())).join(" ");
   const log = (...args) => host.log("info", text(args));
   for (const level of ["debug", "info", "warn", "error"]) log[level] = (...args) => host.log(level, text(args));
   return {
+    tick,
     copyIn: copyData,
-    /** Sets the clock for the calls running now; a tripped limit stays tripped until reset. */
-    limits(d, overrun, heap) { deadline = d; overrunAt = overrun; heapLimit = heap; if (d !== -Infinity) tripped = null; },
-    /** Once the run had an effect (an emit, a log) it cannot start over elsewhere: it runs on here to its deadline. */
-    stay() { overrunAt = Infinity; },
     ctx(state) {
       return Object.freeze({
         state,
@@ -163,32 +174,54 @@ const BOOTSTRAP = `(function (host, copyData) {
  * promise) and `log(level, text)`; `libs` are the package names `require` may load, from `requireFrom`.
  */
 export function compileFunction(code, { libs = [], requireFrom, what = "JavaScript function" } = {}) {
-  const script = new vm.Script(instrument(code), { filename: "transform.function.js" });
+  const { source, isAsync } = instrument(code);
+  const script = new vm.Script(source, { filename: "transform.function.js" });
   const global = Object.create(null);
   const context = vm.createContext(global, { codeGeneration: { strings: false, wasm: false } });
   let hooks = { emit: async () => {}, log: () => {} };
+  let running = false;
   let budget;
+  const clock = new Float64Array(5).fill(-Infinity);
+  clock[TRIPPED] = 0;
+  let heapBase = 0;
+  let heapReadAt = -Infinity;
+  /** Starts this run's clock: at its first clock read, or at its start when it awaits. */
+  const start = () => {
+    const now = performance.now();
+    clock[DEADLINE] = now + budget.limitMs;
+    if (clock[OVERRUN_AT] !== Infinity) clock[OVERRUN_AT] = now + budget.overrunMs;
+    clock[HEAP_LIMIT] = heapBase + budget.memoryMb * 2 ** 20;
+  };
+  /** Once the run had an effect (an emit, a log) it cannot start over elsewhere: it runs on here to its deadline. */
+  const stay = () => {
+    clock[OVERRUN_AT] = Infinity;
+  };
   const host = {
     now: () => performance.now(),
     heapUsed: () => v8.getHeapStatistics().used_heap_size,
+    start,
+    tripped: () => budget.tripped.message,
     trip: (limit) => {
       budget.tripped = limit === "time"
         ? new UserCodeLimitError(`${what} exceeded its time limit of ${formatCount(budget.timeoutMs)} ms`, "time")
         : limit === "memory"
           ? new UserCodeLimitError(`${what} exceeded its memory limit of ${formatCount(budget.memoryMb)} MB`, "memory")
           : new MoveToWorker(`${what} ran over ${formatCount(budget.overrunMs)} ms on the runtime's thread`);
-      return { message: budget.tripped.message };
+      clock[TRIPPED] = 1;
+      return budget.tripped.message;
     },
     emit: (port, payload) => {
-      inside.stay();
+      if (!running) return Promise.reject(new Error(`ctx.emit("${port}") after its run ended`));
+      stay();
       return hooks.emit(port, copyData(payload));
     },
     log: (level, text) => {
-      inside.stay();
+      if (!running) return;
+      stay();
       hooks.log(level, text);
     },
   };
-  const inside = vm.runInContext(BOOTSTRAP, context)(host, vm.runInContext(`(${makeCopyData})(globalThis)`, context));
+  const inside = vm.runInContext(BOOTSTRAP, context)(host, vm.runInContext(`(${makeCopyData})(globalThis)`, context), clock);
   if (libs.length) {
     const load = createRequire(requireFrom);
     const allowed = (name) => libs.some((lib) => name === lib || name.startsWith(`${lib}/`));
@@ -197,10 +230,8 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
       return load(String(name));
     });
   }
-  const fn = script.runInContext(context);
-  let running = false;
-  let heapBase = 0;
-  let heapReadAt = -Infinity;
+  const fn = script.runInContext(context)(inside.tick);
+  const ContextPromise = vm.runInContext("Promise", context);
 
   /** Ends a run: the clock stops (code still running for it later meets a tripped clock), then `outcome` gives its result or its error. */
   const finish = (own, outcome, timer) => {
@@ -211,7 +242,7 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
     } catch (err) {
       throw own.tripped ?? (err instanceof Error ? err : new Error(describe(err)));
     } finally {
-      inside.limits(-Infinity, Infinity, Infinity);
+      clock[DEADLINE] = -Infinity;
       running = false;
     }
   };
@@ -229,18 +260,25 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
       running = true;
       hooks = runHooks;
       const overrunMs = limits.overrunMs ?? Infinity;
-      const own = (budget = { timeoutMs: limits.label ?? limits.timeoutMs, memoryMb: limits.memoryMb, overrunMs, tripped: undefined });
-      const now = performance.now();
-      // The heap is read at most once a millisecond: a run's own growth is what the limit is about.
+      const own = (budget = { timeoutMs: limits.label ?? limits.timeoutMs, limitMs: limits.timeoutMs, memoryMb: limits.memoryMb, overrunMs, tripped: undefined });
+      // The heap is read at most once a millisecond (a run's own growth is what the limit is about),
+      // at the run's start: what it allocates before its first clock read counts.
+      const now = Date.now();
       if (now - heapReadAt > 1) {
         heapBase = v8.getHeapStatistics().used_heap_size;
         heapReadAt = now;
       }
-      inside.limits(now + limits.timeoutMs, now + overrunMs, heapBase + limits.memoryMb * 2 ** 20);
+      clock[DEADLINE] = NaN;
+      clock[OVERRUN_AT] = NaN;
+      clock[COUNTDOWN] = CHECK_EVERY;
+      clock[TRIPPED] = 0;
+      // Code that awaits may run a loop after a long await: its clock starts with the run.
+      if (isAsync) start();
       let value;
       try {
         value = fn(inside.copyIn(payload), state.ctx);
-        if (!isThenable(value)) return finish(own, () => copyData(value));
+        // A thenable that is no promise of the context is data here (its `then` is dropped).
+        if (!(value instanceof ContextPromise)) return finish(own, () => copyData(value));
       } catch (err) {
         return finish(own, () => {
           throw err;

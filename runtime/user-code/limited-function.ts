@@ -39,10 +39,15 @@ export interface FunctionOptions {
   isolation: "inline" | "worker";
   /** Packages `require` may load (the node then needs `exec`). */
   libs: readonly string[];
+  /** The ports `ctx.emit` may send on. */
+  outputs: readonly string[];
+  log(level: FunctionLogLevel, text: string): void;
   /** Where `require` resolves packages from: the project's node_modules. */
   requireFrom?: string;
 }
 
+type Emit = (port: string, payload: unknown) => Promise<unknown>;
+type FunctionLogLevel = "debug" | "info" | "warn" | "error";
 let workers: UserCodeWorkerPool | undefined;
 function workerPool(): UserCodeWorkerPool {
   workers ??= new UserCodeWorkerPool({
@@ -51,11 +56,6 @@ function workerPool(): UserCodeWorkerPool {
     what: "JavaScript function",
   });
   return workers;
-}
-
-/** Throws the code's syntax error (with its line and column), as `validate` reports it. */
-export function checkJavascript(code: string): void {
-  compileFunction(code);
 }
 
 export class LimitedFunction {
@@ -67,14 +67,18 @@ export class LimitedFunction {
   private pending?: Promise<void>;
   private readonly requireFrom: string;
   /** The limits of a run on the runtime's thread, made once: a run is a few microseconds. */
-  private readonly inlineLimits: FunctionOptions & { overrunMs: number };
+  private readonly inlineLimits: { timeoutMs: number; memoryMb: number; overrunMs: number };
+  /** The sandbox's hooks, made once: `emit` sends on the running message's emit (one run at a time). */
+  private readonly hooks: FunctionHooks;
+  private emit: Emit = () => Promise.resolve();
 
   constructor(readonly code: string, readonly options: FunctionOptions, state?: Record<string, unknown>) {
     this.requireFrom = options.requireFrom ?? path.join(PROJECT_ROOT, "package.json");
     this.inline = compileFunction(code, { libs: options.libs, requireFrom: this.requireFrom });
     this.sandboxState = this.inline.makeState(state ?? {});
     this.offThread = options.isolation === "worker";
-    this.inlineLimits = { ...options, overrunMs: INLINE_MS };
+    this.inlineLimits = { timeoutMs: options.timeoutMs, memoryMb: options.memoryMb, overrunMs: INLINE_MS };
+    this.hooks = { emit: (port, payload) => this.checked(this.emit, port, payload), log: options.log };
   }
 
   /** Whether runs go to the worker pool (asked for, or since a runaway). */
@@ -88,13 +92,13 @@ export class LimitedFunction {
   }
 
   /** The code's result, or a promise of it when the code is async or runs in a worker (see UserCode.javascript). */
-  run(payload: unknown, hooks: FunctionHooks): unknown {
+  run(payload: unknown, emit: Emit): unknown {
     if (this.pending) {
-      const next = this.pending.then(() => this.runNow(payload, hooks));
+      const next = this.pending.then(() => this.runNow(payload, emit));
       this.track(next);
       return next;
     }
-    const result = this.runNow(payload, hooks);
+    const result = this.runNow(payload, emit);
     if (result instanceof Promise) this.track(result);
     return result;
   }
@@ -111,28 +115,38 @@ export class LimitedFunction {
     });
   }
 
-  private runNow(payload: unknown, hooks: FunctionHooks): unknown {
-    return this.offThread ? this.inWorkerPool(payload, hooks) : this.onThread(payload, hooks);
+  private runNow(payload: unknown, emit: Emit): unknown {
+    return this.offThread ? this.inWorkerPool(payload, emit) : this.onThread(payload, emit);
   }
 
-  private onThread(payload: unknown, hooks: FunctionHooks): unknown {
-    const started = performance.now();
+  private onThread(payload: unknown, emit: Emit): unknown {
+    this.emit = emit;
     // Kept to start over from if the run moves to a worker; an empty state costs nothing to keep.
-    const live = this.sandboxState.state as Record<string, unknown>;
-    const before = Object.keys(live).length ? this.state() : {};
-    const moved = (err: unknown) => {
-      if (!(err instanceof UserCodeLimitError || err instanceof MoveToWorker)) throw err;
-      this.offThread = true;
-      if (!(err instanceof MoveToWorker)) throw err;
-      this.replaceState(before);
-      return this.inWorkerPool(payload, hooks, Math.max(0, started + this.options.timeoutMs - performance.now()));
-    };
+    const before = Object.keys(this.sandboxState.state as object).length ? this.state() : undefined;
     try {
-      const result = this.inline.run(payload, this.sandboxState, hooks, this.inlineLimits);
-      return result instanceof Promise ? result.catch(moved) : result;
+      const result = this.inline.run(payload, this.sandboxState, this.hooks, this.inlineLimits);
+      return result instanceof Promise ? result.catch((err: unknown) => this.afterLimit(err, payload, emit, before)) : result;
     } catch (err) {
-      return moved(err);
+      return this.afterLimit(err, payload, emit, before);
     }
+  }
+
+  /**
+   * A run on the runtime's thread that ran into a limit sends this node's next runs to the pool;
+   * one that only ran over INLINE_MS, with no effect yet, starts over there from the state it
+   * started with, with what is left of its time.
+   */
+  private afterLimit(err: unknown, payload: unknown, emit: Emit, before: Record<string, unknown> | undefined): unknown {
+    if (!(err instanceof UserCodeLimitError || err instanceof MoveToWorker)) throw err;
+    this.offThread = true;
+    if (!(err instanceof MoveToWorker)) throw err;
+    this.replaceState(before ?? {});
+    return this.inWorkerPool(payload, emit, Math.max(0, this.options.timeoutMs - INLINE_MS));
+  }
+
+  private checked(emit: Emit, port: string, payload: unknown): Promise<unknown> {
+    if (!this.options.outputs.includes(port)) return Promise.reject(new Error(`ctx.emit("${port}"): no such output; the node's outputs: ${this.options.outputs.join(", ")}`));
+    return emit(port, payload);
   }
 
   private replaceState(data: Record<string, unknown>): void {
@@ -141,7 +155,7 @@ export class LimitedFunction {
     Object.assign(live, this.inline.makeState(data).state);
   }
 
-  private async inWorkerPool(payload: unknown, hooks: FunctionHooks, leftMs = this.options.timeoutMs): Promise<unknown> {
+  private async inWorkerPool(payload: unknown, emit: Emit, leftMs = this.options.timeoutMs): Promise<unknown> {
     const { timeoutMs, libs } = this.options;
     const limits = { timeoutMs: leftMs, label: timeoutMs, memoryMb: FUNCTION_WORKER_MEMORY_MB };
     const job = { code: this.code, libs, requireFrom: this.requireFrom, payload, state: this.state(), limits };
@@ -153,10 +167,8 @@ export class LimitedFunction {
     };
     // The worker ran on a copy: its state replaces this one's, keys and all.
     this.replaceState(reply.state);
-    for (const [level, text] of reply.logs) hooks.log(level, text);
-    await Promise.all(reply.emits.map(([port, p]) => hooks.emit(port, p)));
+    for (const [level, text] of reply.logs) this.options.log(level, text);
+    await Promise.all(reply.emits.map(([port, p]) => this.checked(emit, port, p)));
     return reply.value;
   }
 }
-
-type FunctionLogLevel = "debug" | "info" | "warn" | "error";
