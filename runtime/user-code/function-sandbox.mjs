@@ -87,16 +87,22 @@ export function instrument(code) {
 
 /**
  * A deep copy of plain data (objects, arrays, typed arrays, dates) made of `realm`'s builtins,
- * held as locals: evaluated once on each side of the sandbox. Inside a vm context every global
- * name is looked up through the context's interceptor, which made a copy several times slower.
+ * held as locals: evaluated once on each side of the sandbox, before any user code. Inside the
+ * context, nothing is looked up when it runs (the code may have replaced a global or a method of
+ * a prototype there, and would get the host's objects passed to it: `Function.prototype.call`
+ * then received the payload); a global would also be looked up through the context's interceptor.
  */
 function makeCopyData(realm) {
-  const { Array, ArrayBuffer, Date, Error, Object } = realm;
+  const { Array, ArrayBuffer, Date, Error, Function, Object } = realm;
+  const uncurry = Function.prototype.bind.bind(Function.prototype.call);
   const { isArray } = Array;
   const { isView } = ArrayBuffer;
-  const { keys } = Object;
-  const toString = Object.prototype.toString;
-  const getTime = Date.prototype.getTime;
+  const { hasOwn } = Object;
+  const tagOf = uncurry(Object.prototype.toString);
+  const getTime = uncurry(Date.prototype.getTime);
+  const typedArrays = Object.create(null);
+  for (const name of ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"])
+    typedArrays[`[object ${name}]`] = realm[name];
   const copyData = (value, depth = 0) => {
     if (value === null || typeof value !== "object") return typeof value === "function" ? undefined : value;
     if (depth > 200) throw new Error("value nested deeper than 200 levels (a cycle?)");
@@ -105,15 +111,23 @@ function makeCopyData(realm) {
       for (let i = 0; i < value.length; i++) out[i] = copyData(value[i], depth + 1);
       return out;
     }
+    const tag = tagOf(value);
     if (isView(value)) {
-      const Ctor = realm[toString.call(value).slice(8, -1)];
-      return typeof Ctor === "function" ? new Ctor(value) : undefined;
+      const Ctor = typedArrays[tag];
+      return Ctor === undefined ? undefined : new Ctor(value);
     }
-    if (toString.call(value) === "[object Date]") return new Date(getTime.call(value));
+    if (tag === "[object Date]") return new Date(getTime(value));
     const out = {};
-    for (const key of keys(value)) {
-      const v = copyData(value[key], depth + 1);
-      if (v !== undefined) out[key] = v;
+    // for-in with an own check: no array of keys per object (a copy per hop of a chain).
+    for (const key in value) {
+      if (!hasOwn(value, key)) continue;
+      const v = value[key];
+      if (v === null || typeof v !== "object") {
+        if (typeof v !== "function") out[key] = v;
+      } else {
+        const c = copyData(v, depth + 1);
+        if (c !== undefined) out[key] = c;
+      }
     }
     return out;
   };
@@ -135,8 +149,17 @@ const TRIPPED = 4; // 1 once a limit tripped: every later tick throws, even afte
 // user's code cannot reach. Everything it hands the code is of the context's realm.
 // `clock` (a host Float64Array, slots below) is written by the host at the start and end of a
 // run: no call into the context per run.
+// Every builtin it calls is taken before any user code runs (see makeCopyData: the code may
+// replace globals and prototype methods, and a replaced one here would be handed host objects).
 const BOOTSTRAP = `(function (host, copyData, clock) {
   "use strict";
+  const { Array, Error, Function, JSON, Object, Promise, String } = globalThis;
+  const uncurry = Function.prototype.bind.bind(Function.prototype.call);
+  const then = uncurry(Promise.prototype.then);
+  const map = uncurry(Array.prototype.map);
+  const join = uncurry(Array.prototype.join);
+  const { stringify } = JSON;
+  const { freeze } = Object;
   const fail = (message) => { const err = new Error(message); err.name = "UserCodeLimitError"; return err; };
   const tick = function () {
     if (clock[${TRIPPED}] !== 0) throw fail(host.tripped());
@@ -150,19 +173,23 @@ const BOOTSTRAP = `(function (host, copyData, clock) {
     if (now > clock[${OVERRUN_AT}]) throw fail(host.trip("overrun"));
     if (host.heapUsed() > clock[${HEAP_LIMIT}]) throw fail(host.trip("memory"));
   };
-  const text = (args) => args.map((a) => (typeof a === "string" ? a : (() => { try { return JSON.stringify(a); } catch { return String(a); } })())).join(" ");
+  const text = (args) => join(map(args, (a) => (typeof a === "string" ? a : (() => { try { return stringify(a); } catch { return String(a); } })())), " ");
   const log = (...args) => host.log("info", text(args));
   for (const level of ["debug", "info", "warn", "error"]) log[level] = (...args) => host.log(level, text(args));
   return {
     tick,
     copyIn: copyData,
+    /** Hands a promise of the context's own settlement to the host's callbacks (never the host's functions to a then() the code may have replaced). */
+    settle(promise, onValue, onError) {
+      then(promise, (v) => { onValue(v); }, (e) => { onError(e); });
+    },
     ctx(state) {
-      return Object.freeze({
+      return freeze({
         state,
         log,
         emit(port, payload) {
           const sent = host.emit(String(port), payload);
-          return new Promise((resolve, reject) => { sent.then(() => resolve(), (e) => reject(new Error(String(e && e.message || e)))); });
+          return new Promise((resolve, reject) => { sent.then(() => resolve(), (e) => reject(new Error(String((e && e.message) || e)))); });
         },
       });
     },
@@ -233,17 +260,25 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
   const fn = script.runInContext(context)(inside.tick);
   const ContextPromise = vm.runInContext("Promise", context);
 
-  /** Ends a run: the clock stops (code still running for it later meets a tripped clock), then `outcome` gives its result or its error. */
-  const finish = (own, outcome, timer) => {
-    clearTimeout(timer);
+  /** Ends a run: the clock stops (code still running for it later meets a stopped clock). */
+  const stop = () => {
+    clock[DEADLINE] = -Infinity;
+    running = false;
+  };
+  /** The error a run ends with: the limit it tripped (even if the code caught it), else its own. */
+  const failed = (own, err) => {
+    stop();
+    return own.tripped ?? (err instanceof Error ? err : new Error(describe(err)));
+  };
+  /** The run's result copied out (a getter or proxy in it runs on the run's clock), or its error. */
+  const settled = (own, value) => {
     try {
       if (own.tripped) throw own.tripped;
-      return outcome();
+      const out = copyData(value);
+      stop();
+      return out;
     } catch (err) {
-      throw own.tripped ?? (err instanceof Error ? err : new Error(describe(err)));
-    } finally {
-      clock[DEADLINE] = -Infinity;
-      running = false;
+      throw failed(own, err);
     }
   };
 
@@ -277,26 +312,33 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
       let value;
       try {
         value = fn(inside.copyIn(payload), state.ctx);
-        // A thenable that is no promise of the context is data here (its `then` is dropped).
-        if (!(value instanceof ContextPromise)) return finish(own, () => copyData(value));
       } catch (err) {
-        return finish(own, () => {
-          throw err;
-        });
+        throw failed(own, err);
       }
-      // Async code: a timer ends a promise that never settles.
+      // A thenable that is no promise of the context is data here (its `then` is dropped).
+      if (!(value instanceof ContextPromise)) return settled(own, value);
+      // Async code: a timer ends a promise that never settles. The value comes wrapped: a
+      // thenable handed to the host's resolve would get the host's functions.
       let timer;
-      const never = new Promise((_, reject) => {
+      return new Promise((resolve, reject) => {
         timer = setTimeout(() => {
           own.tripped ??= new UserCodeLimitError(`${what} exceeded its time limit of ${formatCount(own.timeoutMs)} ms`, "time");
           reject(own.tripped);
         }, limits.timeoutMs + 1);
-      });
-      return Promise.race([value, never]).then(
-        (settled) => finish(own, () => copyData(settled), timer),
-        (err) => finish(own, () => {
-          throw err;
-        }, timer),
+        try {
+          inside.settle(value, (v) => resolve({ v }), reject);
+        } catch (err) {
+          reject(err); // an object posing as a promise of the context
+        }
+      }).then(
+        (box) => {
+          clearTimeout(timer);
+          return settled(own, box.v);
+        },
+        (err) => {
+          clearTimeout(timer);
+          throw failed(own, err);
+        },
       );
     },
     /** A state object of the context's realm, from plain data (JSON, or as a worker sends it). */

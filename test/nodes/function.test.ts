@@ -132,6 +132,26 @@ describe("transform.function without exec", () => {
       expect(out).toMatch(/^(undefined|refused: .+)$/);
     });
 
+  // Builtins the code replaces on one message, waiting for the sandbox to hand them a host object on the next:
+  // `grab` records what a host object's Function would return.
+  const planted: [string, string, string][] = [
+    ["Function.prototype.call (the payload's copy)", "const call = Function.prototype.call; Function.prototype.call = function (...a) { grab(this, ...a); return Reflect.apply(call, this, a); };", "return 1;"],
+    ["a typed array's constructor (the payload's copy)", "globalThis.Float32Array = function (...a) { grab(...a); return new Uint8Array(0); };", "return 1;"],
+    ["Promise.prototype.then (the host awaiting a result)", "const then = Promise.prototype.then; Promise.prototype.then = function (...a) { grab(...a); return Reflect.apply(then, this, a); };", "return new Promise((r) => r(2));"],
+    ["a promise's own then (the host awaiting a result)", "", "const p = new Promise((r) => r(2)); p.then = function (...a) { grab(...a); return Promise.prototype.then.apply(this, a); }; return p;"],
+    ["a result's then set after it settled", "", "const o = { v: 1 }; Promise.resolve().then(() => { o.then = (...a) => grab(...a); }); return Promise.resolve().then(() => o);"],
+    ["String, Error and Array.prototype.join (emit and log)", "globalThis.String = (...a) => (grab(...a), 'x'); globalThis.Error = function (...a) { grab(...a); }; const join = Array.prototype.join; Array.prototype.join = function (...a) { grab(this, ...a); return Reflect.apply(join, this, a); };", "ctx.log('hello', { a: 1 }); return ctx.emit('nowhere', 1).then(() => 1, () => 1);"],
+  ];
+  for (const [name, plant, trigger] of planted)
+    it(`a replaced builtin is handed no host object: ${name}`, async () => {
+      const grab = "const st = ctx.state; const grab = (...xs) => { for (const x of xs) try { const p = x.constructor.constructor('return typeof process')(); if (p !== undefined) st.leaked = p; } catch {} };";
+      node = await load({ code: `if (payload.step === 1) { ctx.state.leaked = 'nothing'; ${grab} ${plant} return 'planted'; } if (payload.step === 2) { ${trigger} } return ctx.state.leaked;` });
+      await node.send("in", { step: 1 });
+      await node.send("in", { step: 2, nested: { a: [1, { b: 2 }] }, x: new Float32Array([1]) });
+      await node.send("in", { step: 3 });
+      expect(node.payloads("out").at(-1)).toBe("nothing");
+    });
+
   it("a node listing libs needs exec, and with it may require exactly those", async () => {
     await expect(load({ libs: ["zod"], code: "return 1" })).rejects.toThrow(/needs the "exec" capability/);
     node = await load({ libs: ["zod"], code: "if (payload.other) return require('jsonata'); const { z } = require('zod'); return z.number().safeParse(payload.n).success;" }, { grants: ["exec"] });
