@@ -97,7 +97,7 @@ function makeCopyData(realm) {
   const uncurry = Function.prototype.bind.bind(Function.prototype.call);
   const { isArray } = Array;
   const { isView } = ArrayBuffer;
-  const { hasOwn } = Object;
+  const { getOwnPropertySymbols, hasOwn } = Object;
   const tagOf = uncurry(Object.prototype.toString);
   const getTime = uncurry(Date.prototype.getTime);
   const typedArrays = Object.create(null);
@@ -117,16 +117,20 @@ function makeCopyData(realm) {
       return Ctor === undefined ? undefined : new Ctor(value);
     }
     if (tag === "[object Date]") return new Date(getTime(value));
-    const out = {};
-    // for-in with an own check: no array of keys per object (a copy per hop of a chain).
-    for (const key in value) {
-      if (!hasOwn(value, key)) continue;
-      const v = value[key];
-      if (v === null || typeof v !== "object") {
-        if (typeof v !== "function") out[key] = v;
-      } else {
+    // A spread first: V8 clones the object's shape at once, and the copy stays as cheap to
+    // spread for the code (a copy built key by key made the code's own spread twice as slow).
+    // Then what is not plain data goes: nested objects are copied, functions and symbols dropped.
+    const out = { ...value };
+    const symbols = getOwnPropertySymbols(out);
+    for (let i = 0; i < symbols.length; i++) delete out[symbols[i]];
+    for (const key in out) {
+      if (!hasOwn(out, key)) continue;
+      const v = out[key];
+      if (typeof v === "function") delete out[key];
+      else if (v !== null && typeof v === "object") {
         const c = copyData(v, depth + 1);
-        if (c !== undefined) out[key] = c;
+        if (c === undefined) delete out[key];
+        else out[key] = c;
       }
     }
     return out;
