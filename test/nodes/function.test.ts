@@ -137,6 +137,7 @@ describe("transform.function without exec", () => {
   const planted: [string, string, string][] = [
     ["Function.prototype.call (the payload's copy)", "const call = Function.prototype.call; Function.prototype.call = function (...a) { grab(this, ...a); return Reflect.apply(call, this, a); };", "return 1;"],
     ["a typed array's constructor (the payload's copy)", "globalThis.Float32Array = function (...a) { grab(...a); return new Uint8Array(0); };", "return 1;"],
+    ["a setter on Object.prototype (the payload's copy)", "Object.defineProperty(Object.prototype, 'nested', { set(v) { grab(v); }, configurable: true });", "return 1;"],
     ["Promise.prototype.then (the host awaiting a result)", "const then = Promise.prototype.then; Promise.prototype.then = function (...a) { grab(...a); return Reflect.apply(then, this, a); };", "return new Promise((r) => r(2));"],
     ["a promise's own then (the host awaiting a result)", "", "const p = new Promise((r) => r(2)); p.then = function (...a) { grab(...a); return Promise.prototype.then.apply(this, a); }; return p;"],
     ["a result's then set after it settled", "", "const o = { v: 1 }; Promise.resolve().then(() => { o.then = (...a) => grab(...a); }); return Promise.resolve().then(() => o);"],
