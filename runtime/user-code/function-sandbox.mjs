@@ -19,6 +19,7 @@ import v8 from "node:v8";
 import * as acorn from "acorn";
 import * as walk from "acorn-walk";
 import { UserCodeLimitError, formatCount } from "./limits.mjs";
+import "./regexp-fallback.mjs"; // a catastrophically backtracking regexp has no tick in it
 
 const TICK = "__evoflowTick";
 const CHECK_EVERY = 8;

@@ -110,6 +110,16 @@ describe("transform.function in the worker pool", () => {
   }, 40_000);
 });
 
+describe("transform.function and a catastrophically backtracking regular expression", () => {
+  it("answers at once (V8's linear-time engine takes over; without it this match takes minutes)", async () => {
+    node = await load({ code: "return /(a+)+$/.test('a'.repeat(32) + 'b');", timeoutMs: 300 });
+    const started = performance.now();
+    await node.send("in", {});
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(node.payloads("out")).toEqual([false]);
+  });
+});
+
 describe("transform.function without exec", () => {
   const escapes: [string, string][] = [
     ["require", "return typeof require"],
