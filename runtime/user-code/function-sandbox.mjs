@@ -214,7 +214,7 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
   const context = vm.createContext(global, { codeGeneration: { strings: false, wasm: false } });
   let hooks = { emit: async () => {}, log: () => {} };
   let running = false;
-  let budget;
+  const budget = { timeoutMs: 0, limitMs: 0, memoryMb: 0, overrunMs: 0, tripped: undefined };
   const clock = new Float64Array(5).fill(-Infinity);
   clock[TRIPPED] = 0;
   let heapBase = 0;
@@ -302,7 +302,13 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
       running = true;
       hooks = runHooks;
       const overrunMs = limits.overrunMs ?? Infinity;
-      const own = (budget = { timeoutMs: limits.label ?? limits.timeoutMs, limitMs: limits.timeoutMs, memoryMb: limits.memoryMb, overrunMs, tripped: undefined });
+      // One budget, filled per run (runs are one at a time): no object per message.
+      const own = budget;
+      own.timeoutMs = limits.label ?? limits.timeoutMs;
+      own.limitMs = limits.timeoutMs;
+      own.memoryMb = limits.memoryMb;
+      own.overrunMs = overrunMs;
+      own.tripped = undefined;
       // The heap is read at most once a millisecond (a run's own growth is what the limit is about),
       // at the run's start: what it allocates before its first clock read counts.
       const now = Date.now();
