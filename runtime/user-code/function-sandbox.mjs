@@ -5,12 +5,15 @@
 //
 // Why instrumentation rather than vm's `timeout`: that option starts a watchdog thread per call
 // (tens of us), and it cannot end a promise that never settles anyway. A check is a counter
-// most of the time; the clock and the heap are read every CHECK_EVERY calls (~0.2 us).
+// most of the time; the clock and the heap are read every CHECK_EVERY calls (~0.2 us), and a
+// run's clock starts at its first read (at its start when the code awaits): code of fewer ticks,
+// most per-message transforms, never reads it.
 //
 // Nothing of the host's realm reaches the code: payloads and state are copied into the
 // context's own objects (a host object's `constructor.constructor` would be the host's
 // Function, hence `process`), the code sees only functions made inside the context, and string
-// compilation (eval, new Function) is off there, so no uninstrumented code can run. With
+// compilation (eval, new Function) is off there, so no uninstrumented code can run, and the
+// bridge calls no builtin the code could have replaced there (see makeCopyData). With
 // `libs` (which needs the exec capability) the code gets a `require` of those packages only,
 // and is trusted as any code the exec capability runs.
 import { createRequire } from "node:module";
