@@ -48,6 +48,7 @@ export interface FunctionOptions {
 
 type Emit = (port: string, payload: unknown) => Promise<unknown>;
 type FunctionLogLevel = "debug" | "info" | "warn" | "error";
+
 let workers: UserCodeWorkerPool | undefined;
 function workerPool(): UserCodeWorkerPool {
   workers ??= new UserCodeWorkerPool({
