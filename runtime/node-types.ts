@@ -8,7 +8,7 @@ import type { TypeRequirement } from "./canonical";
 import { loadNodePackages, type LoadOptions, type NodePackage } from "./packages/load";
 import { configPathFields } from "./confined-path";
 import type { PathMeta } from "../sdk/config-path";
-import { inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition, type NodeExample } from "../sdk/contract";
+import { capabilitiesOf, inputsOf, missingCapabilities, outputsOf, parseConfig, type Capability, type NodeDefinition, type NodeExample } from "../sdk/contract";
 import { describePortType, portTypeToJson, type Ports } from "../sdk/ports";
 
 /**
@@ -92,8 +92,8 @@ export class NodeTypes {
         portsDependOnConfig: typeof def.inputs === "function" || typeof def.outputs === "function",
         acceptsSync: def.acceptsSync !== false,
         joinsSync: def.joinsSync === true,
-        capabilities: [...(def.capabilities ?? [])],
-        ...(grants && lockOf(def, grants)),
+        capabilities: [...capabilitiesOf(def, defaults)],
+        ...(grants && lockOf(def, grants, defaults)),
         paths: configPathFields(def.config).map((f) => ({ field: f.name, ...f.meta })),
         config: z.toJSONSchema(def.config, { io: "input", unrepresentable: "any" }),
         defaults: defaults ?? null,
@@ -102,8 +102,8 @@ export class NodeTypes {
   }
 }
 
-function lockOf(def: NodeDefinition, grants: ReadonlySet<Capability>): { locked: boolean; missing: Capability[] } {
-  const missing = missingCapabilities(def, grants);
+function lockOf(def: NodeDefinition, grants: ReadonlySet<Capability>, config: unknown): { locked: boolean; missing: Capability[] } {
+  const missing = missingCapabilities(def, grants, config);
   return { locked: missing.length > 0, missing };
 }
 

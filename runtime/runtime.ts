@@ -13,6 +13,8 @@ import { missingCapabilities, missingServices, type Capability, type Entrypoint 
 import { nodeTypes as defaultNodeTypes, loadNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
 import { MemoryTransport } from "./transport/memory";
+import { userCodeService } from "./user-code/service";
+import { userCode } from "../sdk/user-code";
 import type { Transport } from "./transport/transport";
 import { entrypointClaims, jsonPath, validatePipeline, type CompiledPipeline, type Problem, type ValidationResult } from "./validate";
 
@@ -65,9 +67,10 @@ export class Runtime {
     this.transport = options.transport ?? new MemoryTransport();
     this.metrics = new Metrics(options.cost);
     this.types = options.nodeTypes ?? defaultNodeTypes;
-    // `metrics` is every runtime's own: counters nodes add to this runtime's /metrics.
-    // `cost` too: the settings and energy rate that price CPU-seconds (the CL gate uses them).
-    this.services = { ...options.services, metrics: this.metrics.service, cost: this.metrics.cost };
+    // userCode, `metrics` and `cost` are every runtime's own: user code runs under the runtime's
+    // limits, counters nodes add go to this runtime's /metrics, and `cost` holds the settings and
+    // energy rate that price CPU-seconds (the CL gate uses them).
+    this.services = { [userCode.name]: userCodeService, ...options.services, metrics: this.metrics.service, cost: this.metrics.cost };
     this.dataDir = options.dataDir ?? ".evoflow";
     this.secrets = new SecretStore(this.dataDir);
     this.grants = new Set(options.grants ?? DEFAULT_GRANTS);
@@ -156,7 +159,7 @@ export class Runtime {
   /** Every node whose type needs a capability this runtime does not grant; the whole pipeline is judged, wherever its nodes run. */
   private capabilityProblems(compiled: CompiledPipeline): Problem[] {
     return compiled.pipeline.nodes.flatMap((n, index) => {
-      const missing = missingCapabilities(compiled.nodes.get(n.id)!.def, this.grants);
+      const missing = missingCapabilities(compiled.nodes.get(n.id)!.def, this.grants, n.config);
       if (!missing.length) return [];
       const list = missing.map((c) => `"${c}"`).join(", ");
       return [{

@@ -141,8 +141,11 @@ export interface NodeDefinition<S extends z.ZodType = z.ZodType> extends NodeLoo
    * validate and deploy can refuse two nodes claiming one name without knowing any node type.
    */
   entrypoints?(config: z.output<S>, pipeline: string): readonly string[];
-  /** Capabilities this type needs; a deploy is refused unless the runtime grants them all. */
-  capabilities?: readonly Capability[];
+  /**
+   * Capabilities this type needs; a deploy is refused unless the runtime grants them all. A
+   * function when they depend on the config (transform.function needs `exec` only with `libs`).
+   */
+  capabilities?: readonly Capability[] | ((config: z.output<S>) => readonly Capability[]);
   /** Services `create` and the instance use: a runtime that lacks one refuses the pipeline at validate and deploy. */
   services?: readonly ServiceKey[];
   create(ctx: NodeContext, config: z.output<S>): NodeInstance | Promise<NodeInstance>;
@@ -160,9 +163,16 @@ export function outputsOf(def: NodeDefinition, config: unknown): Ports {
   return typeof def.outputs === "function" ? def.outputs(config) : def.outputs;
 }
 
-/** The capabilities a node type needs that `grants` lacks. */
-export function missingCapabilities(def: NodeDefinition, grants: ReadonlySet<Capability>): Capability[] {
-  return (def.capabilities ?? []).filter((c) => !grants.has(c));
+/** The capabilities a node with `config` needs (parsed; a function declaration sees its defaults when `config` does not parse). */
+export function capabilitiesOf(def: NodeDefinition, config?: unknown): readonly Capability[] {
+  if (typeof def.capabilities !== "function") return def.capabilities ?? [];
+  const parsed = parseConfig(def, config);
+  return parsed === undefined ? [] : def.capabilities(parsed);
+}
+
+/** The capabilities a node with `config` needs that `grants` lacks. */
+export function missingCapabilities(def: NodeDefinition, grants: ReadonlySet<Capability>, config?: unknown): Capability[] {
+  return capabilitiesOf(def, config).filter((c) => !grants.has(c));
 }
 
 /** The services a node type needs that `available` lacks. */

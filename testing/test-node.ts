@@ -276,7 +276,7 @@ export class TestNode {
 
   /** Capabilities and services the node declares that the test did not give, with how to give them. */
   private missingGrantsAndServices(): Problem[] {
-    const capabilities = missingCapabilities(this.def, new Set(this.options.grants ?? []));
+    const capabilities = missingCapabilities(this.def, new Set(this.options.grants ?? []), this.options.config);
     const services = missingServices(this.def, new Set(Object.keys(this.runtime.services)));
     return [
       ...capabilities.map((c) => ({ path: "$.type", message: `needs the "${c}" capability: grant it with loadNode(def, { grants: ["${c}"] })` })),

@@ -5,8 +5,11 @@
  * decided by the runtime's validator (the same one deploy uses); its problems
  * arrive with a path and are shown beside the field they concern.
  */
-import { useEffect, useState, type ReactNode } from "react";
+import { lazy, Suspense, useEffect, useState, type ReactNode } from "react";
 import type { JsonSchema } from "./api";
+
+// CodeMirror is loaded with the first code field: most forms have none, and it is a third of the bundle.
+const CodeField = lazy(() => import("./CodeField").then((m) => ({ default: m.CodeField })));
 
 export interface FieldProblem {
   field: string;
@@ -259,6 +262,16 @@ function Field(props: FieldProps) {
     );
   if (type === "number" || type === "integer")
     return textField((t) => (Number.isFinite(Number(t)) ? { ok: true, value: Number(t) } : { ok: false, message: `"${t}" is not a number` }));
+  if (type === "string" && schema.format === "code")
+    return row(
+      "field",
+      <>
+        {label} {reset}
+      </>,
+      <Suspense fallback={<div className="code-field">loading the code editor…</div>}>
+        <CodeField testId={testId} value={typeof value === "string" ? value : undefined} placeholder={placeholder} language={schema.language} onChange={(v) => onChange(path, v)} />
+      </Suspense>,
+    );
   if (type === "string") return textField((t) => ({ ok: true, value: t }), schema.pattern === undefined);
   if (type === "object" && schema.properties && !schema.additionalProperties) {
     return group("field", <ObjectFields schema={schema} path={path} value={value} defaults={defaultValue} problems={problems} onChange={onChange} />);

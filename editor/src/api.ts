@@ -148,6 +148,9 @@ export interface JsonSchema {
   minLength?: number;
   pattern?: string;
   minItems?: number;
+  /** "code": edited as source code (with `language`, e.g. "javascript"), see CodeField. */
+  format?: string;
+  language?: string;
 }
 
 export interface PipelineStatus {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineNode, port, type Ports } from "../../sdk";
-import { jsonataExpression, jsonataLimitFields, LimitedJsonata } from "../../runtime/user-code/limited-jsonata";
+import { jsonataExpression, jsonataLimitFields, userCode } from "../../sdk/user-code";
 
 const portName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/);
 
@@ -26,8 +26,9 @@ export default defineNode({
     mode: z.enum(["first", "all"]).default("first").describe("first: only the first matching rule; all: every matching rule"),
     ...jsonataLimitFields,
   }),
-  create: (_ctx, config) => {
-    const rules = config.rules.map((r) => ({ when: new LimitedJsonata(r.when, config), port: r.port }));
+  services: [userCode],
+  create: (ctx, config) => {
+    const rules = config.rules.map((r) => ({ when: ctx.service(userCode).jsonata(r.when, config), port: r.port }));
     return {
       async onMessage(_port, message, emit) {
         let matched = false;

@@ -1,6 +1,7 @@
 import type { NodeDefinition } from "../../sdk";
+import fn from "./function";
 import jsonata from "./jsonata";
 import set from "./set";
 import tensor from "./tensor";
 
-export const transformNodes: NodeDefinition[] = [jsonata, set, tensor];
+export const transformNodes: NodeDefinition[] = [fn, jsonata, set, tensor];

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
-import { jsonataExpression, jsonataLimitFields, LimitedJsonata } from "../../runtime/user-code/limited-jsonata";
+import { jsonataExpression, jsonataLimitFields, userCode } from "../../sdk/user-code";
 
 export default defineNode({
   type: "transform.jsonata",
@@ -14,8 +14,9 @@ export default defineNode({
     expression: jsonataExpression.default("$").describe("JSONata expression evaluated against the payload"),
     ...jsonataLimitFields,
   }),
-  create: (_ctx, config) => {
-    const expression = new LimitedJsonata(config.expression, config);
+  services: [userCode],
+  create: (ctx, config) => {
+    const expression = ctx.service(userCode).jsonata(config.expression, config);
     return {
       async onMessage(_port, message, emit) {
         const result = await expression.evaluate(message.payload, { message: { id: message.id, traceId: message.traceId, ts: message.ts, source: message.source } });

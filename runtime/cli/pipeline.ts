@@ -9,6 +9,7 @@ import { portsAtDefaults, type NodeTypes } from "../node-types";
 import { commandNodeTypes, nodePackageOptions, type NodePackageOptions } from "./node-packages";
 import { registerInstallCommands } from "./node-install";
 import { describePortType, type Ports } from "../../sdk/ports";
+import { capabilitiesOf } from "../../sdk/contract";
 import { pipelineJsonSchema } from "../schema";
 import { validatePipeline, type Problem } from "../validate";
 
@@ -111,8 +112,9 @@ export function register(program: Command): void {
       if (fields.length) process.stdout.write(`  config: ${fields.join(", ")}\n`);
       const paths = configPathFields(def.config).map((f) => `${f.name} (${f.meta.kind}, ${f.meta.access})`);
       if (paths.length) process.stdout.write(`  paths: ${paths.join(", ")}, inside the pipeline's data folder\n`);
-      // Which of them a server grants is its own setting (evoflow run --grant), unknown here.
-      if (def.capabilities?.length) process.stdout.write(`  needs: ${def.capabilities.join(", ")} (granted by the runtime: --grant)\n`);
+      // At the defaults; which of them a server grants is its own setting (evoflow run --grant), unknown here.
+      const needs = capabilitiesOf(def, {});
+      if (needs.length) process.stdout.write(`  needs: ${needs.join(", ")} (granted by the runtime: --grant)\n`);
     }
   });
   registerInstallCommands(nodes);

@@ -9,6 +9,7 @@
 import v8 from "node:v8";
 import jsonata from "jsonata";
 import { SLICE_MS, TimeBudget, UserCodeLimitError, formatCount } from "./limits.mjs";
+import "./regexp-fallback.mjs";
 
 /** Largest array (items counted through nested arrays and objects) one step may make. */
 export const MAX_ITEMS = 1_000_000;
@@ -40,14 +41,9 @@ export class MoveToWorker extends Error {
   }
 }
 
-// Catastrophic backtracking (`$match(s, /(a+)+b/)` on a long `s`) cannot be interrupted on this
-// thread. With this flag V8 runs a regexp that backtracks too much (50,000 times by default) on
-// its linear-time engine instead: same matches, no unbounded run. Normal matches stay on the
-// backtracking engine (the linear one was ~20x slower on a plain pattern here). The flag is
-// process-wide and only changes how long such a regexp takes. Patterns the linear engine cannot
-// run (back-references, lookaround) cannot fall back: expressions with one run in the worker.
-// The second flag lets canRunLinear() ask V8 by compiling the pattern with the `l` flag.
-v8.setFlagsFromString("--enable-experimental-regexp-engine-on-excessive-backtracks");
+// A regexp that backtracks too much falls back to V8's linear engine (regexp-fallback.mjs);
+// patterns that engine cannot run (back-references, lookaround) cannot fall back: expressions with
+// one run in the worker. This flag lets canRunLinear() ask V8 by compiling the pattern with the `l` flag.
 v8.setFlagsFromString("--enable-experimental-regexp-engine");
 const linearRegExpAvailable = (() => {
   try {

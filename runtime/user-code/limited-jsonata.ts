@@ -24,23 +24,13 @@
  * 1.16-1.83x idle over seven runs, against 5.6x for legitimate requests sent the same way.
  */
 import path from "node:path";
-import jsonata from "jsonata";
-import { z } from "zod";
+import type { JsonataLimits } from "../../sdk/user-code";
 import { PROJECT_ROOT } from "../paths";
 import { asLimitError, compileLimited, MoveToWorker, type CompiledLimited } from "./jsonata-core.mjs";
 import { UserCodeLimitError } from "./limits.mjs";
 import { UserCodeWorkerPool } from "./worker-pool";
 
-export const DEFAULT_TIMEOUT_MS = 1000;
-export const MAX_TIMEOUT_MS = 60_000;
-/**
- * Nested evaluation steps: ~3 per level of a recursive function, so ~165 levels (`$fact(170)`
- * needs 512: raise maxDepth). Without a limit `$f(1000000)` filled a 4 GB heap. jsonata's
- * recursion costs more per level the deeper it is: a runaway stopped at 500 took ~1 ms of the
- * runtime's thread here, at 1,000 ~3 ms, with the young-generation collections that copy the
- * live levels growing alike.
- */
-export const DEFAULT_MAX_DEPTH = 500;
+export { DEFAULT_MAX_DEPTH, DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../../sdk/user-code";
 /**
  * How long an evaluation may run on the runtime's thread before it continues in a worker: long
  * enough for nearly every per-message transform, short enough that a runaway leaves the
@@ -50,41 +40,6 @@ export const INLINE_MS = 10;
 export const WORKER_MEMORY_MB = 256;
 /** Evaluations in a row within INLINE_MS after which an expression that ran away runs on the runtime's thread again. */
 export const WELL_BEHAVED_RUNS = 20;
-
-/** Compiles a JSONata expression, turning a syntax error into a zod issue so `validate` reports it with its path. */
-export const jsonataExpression = z
-  .string()
-  .min(1)
-  .superRefine((expr, ctx) => {
-    try {
-      jsonata(expr);
-    } catch (err) {
-      ctx.addIssue({ code: "custom", message: `JSONata: ${(err as Error).message}` });
-    }
-  });
-
-/** The limit fields of a node's config that runs JSONata (spread into its z.object). */
-export const jsonataLimitFields = {
-  timeoutMs: z
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_TIMEOUT_MS)
-    .default(DEFAULT_TIMEOUT_MS)
-    .describe("Time limit of one evaluation, ms: a message whose expression runs longer goes to the dead letters"),
-  maxDepth: z
-    .number()
-    .int()
-    .min(10)
-    .max(10_000)
-    .default(DEFAULT_MAX_DEPTH)
-    .describe("Nesting limit of one evaluation: about 3 per level of a recursive function (the default allows ~165 levels)"),
-};
-
-export interface JsonataLimits {
-  timeoutMs: number;
-  maxDepth: number;
-}
 
 let workers: UserCodeWorkerPool | undefined;
 function workerPool(): UserCodeWorkerPool {

@@ -11,7 +11,7 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApi } from "../../runtime/api/server";
 import { configPathFields } from "../../runtime/confined-path";
-import { CAPABILITIES } from "../../sdk/contract";
+import { CAPABILITIES, capabilitiesOf } from "../../sdk/contract";
 import { nodeTypes, type NodeTypeDescription } from "../../runtime/node-types";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { DEFAULT_GRANTS, PipelineInvalidError, Runtime } from "../../runtime/runtime";
@@ -52,7 +52,7 @@ afterAll(async () => {
 
 describe("declarations", () => {
   it("name only known capabilities; trainer.external needs exec, io.sink fs-write", () => {
-    for (const def of nodeTypes.list()) for (const c of def.capabilities ?? []) expect(CAPABILITIES, def.type).toContain(c);
+    for (const def of nodeTypes.list()) for (const c of capabilitiesOf(def)) expect(CAPABILITIES, def.type).toContain(c);
     expect(nodeTypes.get("trainer.external")!.capabilities).toEqual(["exec"]);
     expect(nodeTypes.get("io.sink")!.capabilities).toEqual(["fs-write"]);
     // Evoflow's own trainer runs Evoflow's code in its child process, not the pipeline's.
