@@ -16,10 +16,13 @@
  *   first awaits), with nested sync hops subtracted, so a node is charged only its own code.
  *   Every hop nested in a timed segment is timed too, or its time could not be taken out of its
  *   caller's. A node's synchronous time is its mean timed segment × its calls;
- * - at most once per RATIO_EVERY_MS per node, getrusage around a timed segment gives the node's
- *   ratio of CPU to wall time (below 1 when the OS preempts it or it blocks in a sync syscall),
- *   so a node preempted half the time is charged half. getrusage counts the whole process, so
- *   GC helper threads working meanwhile are charged to the node whose allocations they clean up.
+ * - getrusage around every timed segment (one in `sampleEvery` calls, so ~2 µs spread over
+ *   them) gives that segment's ratio of CPU to wall time, capped at 1: below 1 when the OS
+ *   preempted it or it blocked in a sync syscall, and never above, as a segment runs on one
+ *   thread and getrusage also counts the process's other threads (GC helpers, onnxruntime's
+ *   pool). The ratio must come from the same segments as the wall time: a segment preempted for
+ *   a 4 ms time slice in a sample of 0.25 ms ones would otherwise be charged several times over
+ *   on a busy machine (it was, when the ratio was read once per 50 ms on other segments).
  * - not measured: what a node computes after its first `await` (a continuation has no caller
  *   on the stack to attribute it to). It shows in `process_cpu_seconds_total` but in no node;
  *   the gap between the two is the engine, transports, HTTP, GC and such continuations.
@@ -29,8 +32,6 @@
 
 /** Calls timed one by one before sampling starts: a node called rarely is measured exactly. */
 const WARM_CALLS = 64;
-/** At most one getrusage pair per node this often: 20 per second per node at most. */
-const RATIO_EVERY_MS = 50;
 /** Timed segments nested deeper are charged to their caller (the engine defers at 100 anyway). */
 const MAX_DEPTH = 128;
 
@@ -42,22 +43,16 @@ export class CpuAccount {
   calls = 0;
   /** The call number from which the next is timed. */
   nextTimed = 0;
-  /** Timed calls, and the milliseconds of their own synchronous segments. */
+  /** Timed calls, and the CPU milliseconds of their own synchronous segments. */
   timedCalls = 0;
   timedSelfMs = 0;
-  /** Over the getrusage-bracketed segments: process CPU (ms) and wall (ms), for the CPU/wall ratio. */
-  ratioCpuMs = 0;
-  ratioWallMs = 0;
-  lastRatioAt = Number.NEGATIVE_INFINITY;
-  ratioFrom: NodeJS.CpuUsage | undefined;
   /** CPU seconds reported for this node by other processes (Python workers, …). */
   externalSeconds = 0;
 
   /** CPU seconds charged to the node so far. */
   get cpuSeconds(): number {
     if (this.timedCalls === 0) return this.externalSeconds;
-    const ratio = this.ratioWallMs > 0 ? this.ratioCpuMs / this.ratioWallMs : 1;
-    return ((this.timedSelfMs / this.timedCalls) * this.calls * ratio) / 1000 + this.externalSeconds;
+    return ((this.timedSelfMs / this.timedCalls) * this.calls) / 1000 + this.externalSeconds;
   }
 
   addExternal(seconds: number): void {
@@ -68,11 +63,13 @@ export class CpuAccount {
 /**
  * The timed synchronous segments open on this thread's stack: a sync hop runs inside its
  * caller's segment, and its time is taken out of the caller's. One per thread (the stack is);
- * preallocated, so a timed hop allocates nothing but its occasional getrusage result.
+ * preallocated, so a timed hop allocates nothing but its two getrusage results.
  */
 class SyncSegments {
   private depth = 0;
   private readonly started = new Float64Array(MAX_DEPTH);
+  /** Process CPU (µs) when each open segment started. */
+  private readonly cpuStarted = new Float64Array(MAX_DEPTH);
   /** Wall ms of timed segments nested directly in each open one. */
   private readonly nested = new Float64Array(MAX_DEPTH);
 
@@ -82,14 +79,11 @@ class SyncSegments {
     if (this.depth === 0 && call < account.nextTimed) return false;
     if (this.depth === MAX_DEPTH) return false;
     if (call >= WARM_CALLS) account.nextTimed = call + 1 + ((Math.random() * (2 * account.sampleEvery - 1)) | 0);
-    const now = performance.now();
     const d = this.depth++;
-    this.started[d] = now;
+    const cpu = process.cpuUsage();
+    this.cpuStarted[d] = cpu.user + cpu.system;
+    this.started[d] = performance.now();
     this.nested[d] = 0;
-    if (now - account.lastRatioAt >= RATIO_EVERY_MS && !account.ratioFrom) {
-      account.lastRatioAt = now;
-      account.ratioFrom = process.cpuUsage();
-    }
     return true;
   }
 
@@ -97,16 +91,12 @@ class SyncSegments {
   exit(account: CpuAccount): void {
     const d = --this.depth;
     const inclusive = performance.now() - this.started[d];
-    account.timedSelfMs += inclusive - this.nested[d];
+    const cpu = process.cpuUsage();
+    const cpuMs = (cpu.user + cpu.system - this.cpuStarted[d]) / 1000;
+    const ratio = inclusive > 0 ? Math.min(1, cpuMs / inclusive) : 1;
+    account.timedSelfMs += (inclusive - this.nested[d]) * ratio;
     account.timedCalls++;
     if (d > 0) this.nested[d - 1] += inclusive;
-    const from = account.ratioFrom;
-    if (from) {
-      account.ratioFrom = undefined;
-      const used = process.cpuUsage(from);
-      account.ratioCpuMs += (used.user + used.system) / 1000;
-      account.ratioWallMs += inclusive;
-    }
   }
 }
 
