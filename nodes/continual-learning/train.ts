@@ -289,7 +289,7 @@ async function trainDense(job: TrainJob, frozen: FrozenExtractor | undefined, st
           penalty.dispose();
         });
       }
-      optimizer.applyGradients(grads);
+      optimizer.applyGradients(params.map((p) => ({ name: p.name, tensor: grads[p.name] })));
       tf.dispose(Object.values(grads));
       if (pathIntegral) pathIntegral.step(await readParams());
       lossSum += (await loss.data())[0] + surrogateLoss;
