@@ -47,9 +47,14 @@ export class OnlineLearner {
     this.updates = updates;
   }
 
-  learnOne(x: ArrayLike<number>, y: number): void {
+  /** Throws, with the reason, on an example this learner cannot take. */
+  check(x: ArrayLike<number>, y: number): void {
     if (x.length !== this.features) throw new Error(`x has ${x.length} features, the learner takes ${this.features}`);
     if (!Number.isInteger(y) || y < 0 || y >= this.classes) throw new Error(`label ${y} is outside the learner's ${this.classes} classes`);
+  }
+
+  learnOne(x: ArrayLike<number>, y: number): void {
+    this.check(x, y);
     this.model.learnOne(x, y);
     this.updates++;
   }
