@@ -16,10 +16,10 @@ import { gaussianCdf, gaussianPdf, newGaussian, updateGaussian, type GaussianSta
 
 export const hoeffdingTreeConfig = z.object({
   kind: z.literal("hoeffding-tree"),
-  gracePeriod: z.number().int().min(1).default(200).describe("Weight a leaf sees between split attempts (River: grace_period=200)"),
+  gracePeriod: z.number().int().min(1).max(10_000_000).default(200).describe("Weight a leaf sees between split attempts (River: grace_period=200) (at most 10,000,000)"),
   delta: z.number().positive().max(1).default(1e-7).describe("Split confidence δ of the Hoeffding bound (River: delta=1e-7)"),
   tau: z.number().min(0).default(0.05).describe("Tie threshold τ: split anyway once the bound is below it (River: tau=0.05)"),
-  maxDepth: z.number().int().min(1).optional().describe("Deepest a leaf may be; unset: no limit (River: max_depth=None)"),
+  maxDepth: z.number().int().min(1).max(1000).optional().describe("Deepest a leaf may be; unset: no limit (River: max_depth=None) (at most 1,000)"),
   nSplits: z.number().int().min(1).max(1000).default(10).describe("Thresholds a Gaussian splitter evaluates between a feature's min and max (River: n_splits=10)"),
   minBranchFraction: z.number().min(0).max(0.5).default(0.01).describe("A split needs two branches with more than this share of the weight (River: min_branch_fraction=0.01)"),
   maxShareToSplit: z.number().min(0).max(1).default(0.99).describe("A leaf whose majority class has more than this share stops splitting (River: max_share_to_split=0.99)"),
