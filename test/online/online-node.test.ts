@@ -121,4 +121,15 @@ describe("model.online", () => {
     await runtime.close();
     await registry.close();
   });
+
+  it("the registry takes online-json snapshots only when they say what they are", async () => {
+    const registry = new FsModelRegistry(path.join(dir, "registry-formats"));
+    const bytes = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
+    await expect(registry.register({ name: "o", format: "online-json", artifact: bytes("{not json") })).rejects.toThrow(/must be JSON/);
+    await expect(registry.register({ name: "o", format: "online-json", artifact: bytes({ format: "online-json", features: 0, classes: 2 }) })).rejects.toThrow(/needs \{format: "online-json", features, classes\}/);
+    const learner = new OnlineLearner({ kind: "logistic-regression", learningRate: 0.01, interceptLearningRate: 0.01, l2: 0, clipGradient: 1e12 }, 4, 3);
+    const v = await registry.register({ name: "o", format: "online-json", artifact: learner.snapshot() });
+    expect(v.signature.outputs[0]).toMatchObject({ name: "probabilities", dtype: "float32", shape: [-1, 3] });
+    await registry.close();
+  });
 });
