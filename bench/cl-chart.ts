@@ -1,7 +1,7 @@
 /** The demo's chart as a standalone SVG: windowed stream accuracy per strategy, shifts and model updates marked. */
 import type { DemoResult } from "./cl-demo";
 
-const COLORS: Record<string, string> = { static: "#888888", stateless: "#1f77b4", stateful: "#d62728" };
+const COLORS: Record<string, string> = { static: "#888888", stateless: "#1f77b4", stateful: "#d62728", "stateful-si": "#9467bd", "online-logreg": "#2ca02c", "online-tree": "#ff7f0e" };
 
 /** The plotted line's height at request `at` (linear between window points), so update markers sit on it. */
 function onLine(windows: { end: number; accuracy: number }[], at: number): number {

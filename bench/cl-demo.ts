@@ -27,6 +27,7 @@ import { ClassBalancedBuffer, concatSets, RecentPerClass } from "../nodes/contin
 import { train, trainConfigSchema, type ClState, type TrainConfig } from "../nodes/continual-learning/train";
 import { trainInChildProcess } from "../nodes/continual-learning/trainer-process";
 import { FsModelRegistry } from "../runtime/registry/fs";
+import { runOnlineStrategy } from "./cl-online";
 
 export interface Phase {
   name: string;
@@ -46,6 +47,8 @@ export interface DemoOptions {
   stateless: { epochs: number };
   /** maxSamples: the newest labelled examples a stateful training takes (trainer.tfjs's maxSamples); older ones since the last training are left out. */
   stateful: { epochs: number; batchSize?: number; maxSamples?: number; memSize: number; batchSizeMem?: number; optimizer?: "adam" | "momentum"; learningRate?: number; ewc?: { lambda: number; decay: number; importanceSamples?: number }; lwf?: { alpha: number; temperature: number } };
+  /** Synaptic Intelligence for the stateful-si strategy. */
+  si?: { strength: number; damping: number };
   /** Test-split examples per experience for the accuracy matrix and final accuracy. */
   testPerExperience: number;
   holdoutShare: number;
@@ -54,7 +57,8 @@ export interface DemoOptions {
   onProgress?: (strategy: StrategyName, done: number, total: number, note?: string) => void;
 }
 
-export type StrategyName = "static" | "stateless" | "stateful";
+/** stateful-si: the stateful recipe with Synaptic Intelligence (`si`) in place of EWC; online-*: bench/cl-online.ts. */
+export type StrategyName = "static" | "stateless" | "stateful" | "stateful-si" | "online-logreg" | "online-tree";
 
 export interface UpdateRecord {
   at: number;
@@ -105,7 +109,7 @@ export function defaultDemoOptions(reduced: boolean): DemoOptions {
   };
 }
 
-interface StreamItem {
+export interface StreamItem {
   x: Float32Array;
   y: number;
   phase: number;
@@ -198,7 +202,7 @@ async function runStrategy(strategy: StrategyName, options: DemoOptions, stream:
     const config: TrainConfig =
       strategy === "stateless"
         ? trainConfigSchema.parse({ mode: "stateless", epochs: options.stateless.epochs, architecture: { hidden: options.hidden }, seed: options.seed + at })
-        : trainConfigSchema.parse({ mode: "stateful", epochs: options.stateful.epochs, batchSize: options.stateful.batchSize, optimizer: options.stateful.optimizer, learningRate: options.stateful.learningRate, replay: { memSize: options.stateful.memSize, batchSizeMem: options.stateful.batchSizeMem }, ewc: options.stateful.ewc && { ...options.stateful.ewc, mode: "online" }, lwf: options.stateful.lwf, seed: options.seed + at });
+        : trainConfigSchema.parse({ mode: "stateful", epochs: options.stateful.epochs, batchSize: options.stateful.batchSize, optimizer: options.stateful.optimizer, learningRate: options.stateful.learningRate, replay: { memSize: options.stateful.memSize, batchSizeMem: options.stateful.batchSizeMem }, ...(strategy === "stateful-si" ? { si: options.si ?? { strength: 0.1, damping: 0.001 } } : { ewc: options.stateful.ewc && { ...options.stateful.ewc, mode: "online" } }), lwf: options.stateful.lwf, seed: options.seed + at });
     const job = strategy === "stateless" ? { config, data: everything } : { config, data: newData, base: champion.bytes, state };
     const result = await trainInChildProcess(job);
     const registered = await registry.register({ name: model, artifact: result.onnx, lineage: { baseVersion: result.warmStart ? champion.version : undefined, trainer: { strategy } } });
@@ -209,7 +213,7 @@ async function runStrategy(strategy: StrategyName, options: DemoOptions, stream:
       champion = { version: registered.version, bytes: result.onnx };
       await session.release();
       session = await ort.InferenceSession.create(champion.bytes);
-      if (strategy === "stateful") state = result.state;
+      if (strategy.startsWith("stateful")) state = result.state;
       promotionsAt.push(at);
       promotionSeconds.push({ at, seconds: (performance.now() - wallStart) / 1000 });
     } else await registry.setStatus(model, registered.version, "rejected", report.reasons.join("; "));
@@ -309,7 +313,8 @@ export async function runClDemo(options: DemoOptions): Promise<DemoResult> {
   const workDir = mkdtempSync(path.join(tmpdir(), "evoflow-cl-demo-"));
   try {
     const strategies: StrategyResult[] = [];
-    for (const s of options.strategies ?? (["static", "stateless", "stateful"] as StrategyName[])) strategies.push(await runStrategy(s, options, stream, { onnx: first.onnx, set: initial }, tests, golden, workDir));
+    for (const s of options.strategies ?? (["static", "stateless", "stateful"] as StrategyName[]))
+      strategies.push(s.startsWith("online") ? await runOnlineStrategy(s, options, stream, initial, tests) : await runStrategy(s, options, stream, { onnx: first.onnx, set: initial }, tests, golden, workDir));
     const { onProgress: _p, ...recorded } = options;
     return {
       options: recorded,

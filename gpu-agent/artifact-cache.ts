@@ -18,7 +18,7 @@ export class ExecNotAllowedError extends Error {
 }
 
 /** The cached artifact's name, by format. */
-const ARTIFACT_FILE: Record<ModelFormat, string> = { onnx: "model.onnx", sklearn: "model.joblib", python: "model.tar" };
+const ARTIFACT_FILE: Record<ModelFormat, string> = { onnx: "model.onnx", sklearn: "model.joblib", python: "model.tar", "online-json": "model.json" };
 
 export async function cacheArtifact(backend: Backend, cacheDir: string, input: AssignInput): Promise<{ format: ModelFormat; artifactPath: string; artifactBytes: number; signature: Inspection }> {
   const bytes = typeof input.artifact === "string" ? new Uint8Array(await readFile(input.artifact)) : input.artifact;

@@ -24,7 +24,10 @@ export class ByFormat implements Backend {
 
   backendFor(format: ModelFormat): Backend {
     const b = this.byFormat.get(format);
-    if (!b) throw new Error(`this agent loads ${this.formats.join(", ")} models, not ${format}${format !== "onnx" ? " (sklearn and python models run code: they need `evoflow agent --allow-exec`, or a runtime that grants exec)" : ""}`);
+    if (!b) {
+      const why = format === "online-json" ? " (an online learner's snapshot: the model.online node serves it)" : format !== "onnx" ? " (sklearn and python models run code: they need `evoflow agent --allow-exec`, or a runtime that grants exec)" : "";
+      throw new Error(`this agent loads ${this.formats.join(", ")} models, not ${format}${why}`);
+    }
     return b;
   }
 

@@ -76,7 +76,7 @@ async function orUndefined<T>(work: () => Promise<T>): Promise<T | undefined> {
 }
 
 /** OIP's `platform` per format: Triton's name for ONNX models, KServe's/MLServer's runtime names for the others. */
-const PLATFORM: Record<ModelFormat, string> = { onnx: "onnxruntime_onnx", sklearn: "sklearn", python: "python" };
+const PLATFORM: Record<ModelFormat, string> = { onnx: "onnxruntime_onnx", sklearn: "sklearn", python: "python", "online-json": "evoflow_online_json" };
 
 /**
  * Models by name: no version means the champion (or the newest the host holds when

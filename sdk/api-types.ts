@@ -47,9 +47,10 @@ export interface Lineage {
 /**
  * What an artifact is: an ONNX file; an sklearn model as a joblib/pickle file; a Python model as a
  * tar archive of a folder with model.py (a class with load() and predict(), as MLServer's custom
- * runtime). The last two run code when loaded, so they need `exec` (sdk/registry.ts).
+ * runtime). The last two run code when loaded, so they need `exec` (sdk/registry.ts). `online-json`: an
+ * online learner's state as JSON (nodes/model/online/learner.ts), served by the model.online node, not by agents.
  */
-export type ModelFormat = "onnx" | "sklearn" | "python";
+export type ModelFormat = "onnx" | "sklearn" | "python" | "online-json";
 
 export interface ArtifactInfo {
   format: ModelFormat;

@@ -42,7 +42,7 @@ import type { ArtifactInfo, BatchProfile, Lineage, ModelFormat, ModelProfile, Mo
 // The shapes the HTTP API answers with are declared in sdk/api-types.ts.
 export type { ArtifactInfo, BatchProfile, Lineage, ModelFormat, ModelProfile, StatusChange, TrainingDataRef };
 
-export const MODEL_FORMATS = ["onnx", "sklearn", "python"] as const satisfies readonly ModelFormat[];
+export const MODEL_FORMATS = ["onnx", "sklearn", "python", "online-json"] as const satisfies readonly ModelFormat[];
 /** Formats whose loading runs the artifact's code (a pickle names what to call; model.py is code). */
 export const EXEC_FORMATS: readonly ModelFormat[] = ["sklearn", "python"];
 

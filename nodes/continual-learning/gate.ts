@@ -20,7 +20,8 @@ import { z } from "zod";
 import { profileModel } from "../../onnx/profile";
 import { cpuSecondsPerRun } from "../../onnx/run-cpu";
 import { costSettingsSchema, per1000, type CostModel, type CostPer1000 } from "../../sdk/cost";
-import type { ModelProfile } from "../../sdk/registry";
+import type { ModelFormat, ModelProfile } from "../../sdk/registry";
+import { ONLINE_FORMAT, OnlineLearner } from "../model/online/learner";
 import type { LabelledSet } from "./fashion-mnist";
 import type { Evaluation, GateCheck, GateReport } from "../../sdk/api-types";
 
@@ -39,43 +40,82 @@ export const gateConfigSchema = z.object({
 });
 export type GateConfig = z.output<typeof gateConfigSchema>;
 
+/** Argmax predictions over a labelled set, scored overall and per class; `scores` answers a chunk of rows. */
+async function tally(set: LabelledSet, classes: readonly number[] | undefined, scores: (x: Float32Array, n: number) => Promise<Float32Array>): Promise<Evaluation> {
+  const wanted = classes ? new Set(classes) : undefined;
+  const per = new Map<number, { right: number; count: number }>();
+  let right = 0;
+  let count = 0;
+  const chunk = 1000;
+  for (let from = 0; from < set.count; from += chunk) {
+    const n = Math.min(chunk, set.count - from);
+    const out = await scores(set.x.subarray(from * set.features, (from + n) * set.features), n);
+    const width = out.length / n;
+    for (let i = 0; i < n; i++) {
+      const label = set.y[from + i];
+      if (wanted && !wanted.has(label)) continue;
+      let best = 0;
+      for (let j = 1; j < width; j++) if (out[i * width + j] > out[i * width + best]) best = j;
+      const slot = per.get(label) ?? { right: 0, count: 0 };
+      slot.count++;
+      count++;
+      if (best === label) (slot.right++, right++);
+      per.set(label, slot);
+    }
+  }
+  const perClass = Object.fromEntries([...per.entries()].sort((a, b) => a[0] - b[0]).map(([c, s]) => [String(c), { accuracy: s.right / s.count, count: s.count }]));
+  return { accuracy: count ? right / count : NaN, count, perClass };
+}
+
 /** Argmax predictions of an ONNX classifier over a labelled set, scored overall and per class. */
 export async function evaluateOnnx(bytes: Uint8Array, set: LabelledSet, classes?: readonly number[]): Promise<Evaluation> {
   const session = await ort.InferenceSession.create(bytes);
   try {
-    const wanted = classes ? new Set(classes) : undefined;
-    const per = new Map<number, { right: number; count: number }>();
-    let right = 0;
-    let count = 0;
-    const chunk = 1000;
-    for (let from = 0; from < set.count; from += chunk) {
-      const n = Math.min(chunk, set.count - from);
-      const x = set.x.subarray(from * set.features, (from + n) * set.features);
+    return await tally(set, classes, async (x, n) => {
       const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x, [n, set.features]) });
-      const scores = out[session.outputNames[0]].data as Float32Array;
-      const width = scores.length / n;
-      for (let i = 0; i < n; i++) {
-        const label = set.y[from + i];
-        if (wanted && !wanted.has(label)) continue;
-        let best = 0;
-        for (let j = 1; j < width; j++) if (scores[i * width + j] > scores[i * width + best]) best = j;
-        const slot = per.get(label) ?? { right: 0, count: 0 };
-        slot.count++;
-        count++;
-        if (best === label) (slot.right++, right++);
-        per.set(label, slot);
-      }
-    }
-    const perClass = Object.fromEntries([...per.entries()].sort((a, b) => a[0] - b[0]).map(([c, s]) => [String(c), { accuracy: s.right / s.count, count: s.count }]));
-    return { accuracy: count ? right / count : NaN, count, perClass };
+      return out[session.outputNames[0]].data as Float32Array;
+    });
   } finally {
     await session.release();
   }
 }
 
+/** A registry artifact the gate can judge: ONNX (run by onnxruntime) or an online learner's online-json snapshot (run by the learner). */
+export interface GateArtifact {
+  bytes: Uint8Array;
+  format?: ModelFormat;
+}
+
+export async function evaluateArtifact(artifact: GateArtifact, set: LabelledSet, classes?: readonly number[]): Promise<Evaluation> {
+  if (artifact.format !== ONLINE_FORMAT) return evaluateOnnx(artifact.bytes, set, classes);
+  const learner = OnlineLearner.fromSnapshot(artifact.bytes);
+  return tally(set, classes, async (x, n) => {
+    const out = new Float32Array(n * learner.classes);
+    for (let i = 0; i < n; i++) out.set(learner.predictProbaOne(x.subarray(i * set.features, (i + 1) * set.features)), i * learner.classes);
+    return out;
+  });
+}
+
+/** p50/p99 of single-example predictions of an online learner, after 20 warm-up calls (the ONNX profiler's protocol). */
+function onlineLatency(bytes: Uint8Array, holdout: LabelledSet, runs: number): { p50: number; p99: number } {
+  const learner = OnlineLearner.fromSnapshot(bytes);
+  const times: number[] = [];
+  for (let i = 0; i < runs + 20; i++) {
+    const k = i % Math.max(1, holdout.count);
+    const t = performance.now();
+    learner.predictProbaOne(holdout.x.subarray(k * holdout.features, (k + 1) * holdout.features));
+    if (i >= 20) times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 export interface GateInput {
   candidate: Uint8Array;
-  champion?: { bytes: Uint8Array; version?: number };
+  /** The candidate's format (default ONNX). */
+  candidateFormat?: ModelFormat;
+  champion?: { bytes: Uint8Array; version?: number; format?: ModelFormat };
   /** Holdout examples of every class seen so far (never trained on). */
   holdout: LabelledSet;
   /** The trusted golden set, if configured. */
@@ -101,7 +141,8 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 export async function runGate(input: GateInput): Promise<GateReport> {
   const { config } = input;
   const checks: GateCheck[] = [];
-  const holdout = await evaluateOnnx(input.candidate, input.holdout);
+  const candidate: GateArtifact = { bytes: input.candidate, format: input.candidateFormat };
+  const holdout = await evaluateArtifact(candidate, input.holdout);
   checks.push({
     name: "holdout-accuracy",
     passed: holdout.accuracy >= config.minAccuracy,
@@ -113,7 +154,7 @@ export async function runGate(input: GateInput): Promise<GateReport> {
   let championHoldout: Evaluation | undefined;
   let championGolden: Evaluation | undefined;
   if (input.champion) {
-    championHoldout = await evaluateOnnx(input.champion.bytes, input.holdout);
+    championHoldout = await evaluateArtifact(input.champion, input.holdout);
     const drop = championHoldout.accuracy - holdout.accuracy;
     checks.push({
       name: "no-regression",
@@ -140,13 +181,13 @@ export async function runGate(input: GateInput): Promise<GateReport> {
 
   let golden: Evaluation | undefined;
   if (input.golden) {
-    golden = await evaluateOnnx(input.candidate, input.golden);
+    golden = await evaluateArtifact(candidate, input.golden);
     if (input.champion) {
-      championGolden = await evaluateOnnx(input.champion.bytes, input.golden);
+      championGolden = await evaluateArtifact(input.champion, input.golden);
       // Only classes the champion already knows can regress; new classes cannot be judged against it.
       const known = Object.entries(championGolden.perClass).filter(([, s]) => s.accuracy > 0.5).map(([c]) => Number(c));
-      const candidateKnown = known.length ? await evaluateOnnx(input.candidate, input.golden, known) : golden;
-      const championKnown = known.length ? await evaluateOnnx(input.champion.bytes, input.golden, known) : championGolden;
+      const candidateKnown = known.length ? await evaluateArtifact(candidate, input.golden, known) : golden;
+      const championKnown = known.length ? await evaluateArtifact(input.champion, input.golden, known) : championGolden;
       const drop = championKnown.accuracy - candidateKnown.accuracy;
       checks.push({
         name: "golden-set",
@@ -167,14 +208,16 @@ export async function runGate(input: GateInput): Promise<GateReport> {
   }
 
   // The registry engineer's profiler (warm-up excluded), batch size 1: the latency one request sees.
-  const profile = await profileModel(input.candidate, { batchSizes: [1], durationSeconds: 0.05, warmupBatches: 20, minBatches: config.latencyRuns, maxBatches: config.latencyRuns });
-  const latencyMs = { p50: profile.results[0].latencyMs.p50, p99: profile.results[0].latencyMs.p99 };
+  const profile = candidate.format === ONLINE_FORMAT ? undefined : await profileModel(input.candidate, { batchSizes: [1], durationSeconds: 0.05, warmupBatches: 20, minBatches: config.latencyRuns, maxBatches: config.latencyRuns });
+  const latencyMs = profile ? { p50: profile.results[0].latencyMs.p50, p99: profile.results[0].latencyMs.p99 } : onlineLatency(input.candidate, input.holdout, config.latencyRuns);
   checks.push({ name: "latency-p99", passed: latencyMs.p99 <= config.maxP99Ms, value: latencyMs.p99, threshold: config.maxP99Ms, detail: `p99 ${latencyMs.p99.toFixed(3)} ms (p50 ${latencyMs.p50.toFixed(3)} ms), budget ${config.maxP99Ms} ms` });
   const sizeBytes = input.candidate.byteLength;
   checks.push({ name: "size", passed: sizeBytes <= config.maxSizeBytes, value: sizeBytes, threshold: config.maxSizeBytes, detail: `${sizeBytes} bytes, budget ${config.maxSizeBytes}` });
 
-  const costModel = input.cost ?? defaultCost();
-  const [candidateCost, championCost] = await measureCosts(input.champion ? [input.candidate, input.champion.bytes] : [input.candidate], config.latencyRuns, costModel);
+  // onnxruntime measures ONNX models only; an online learner's cost per inference is not priced yet.
+  const onnx = (a?: GateArtifact) => a !== undefined && a.format !== ONLINE_FORMAT;
+  const priced = onnx(candidate) ? [input.candidate, ...(onnx(input.champion) ? [input.champion!.bytes] : [])] : [];
+  const [candidateCost, championCost] = priced.length ? await measureCosts(priced, config.latencyRuns, input.cost ?? defaultCost()) : [];
   if (championCost) {
     if (config.maxCostRatio > 0) {
       const ratio = candidateCost.cpuSeconds / championCost.cpuSeconds;

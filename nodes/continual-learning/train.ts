@@ -11,6 +11,7 @@ import { architectureOf, fromOnnx, initDense, toOnnx, type DenseModel } from "./
 import { FrozenExtractor, headOf } from "./extractor";
 import type { LabelledSet } from "./fashion-mnist";
 import { ClassBalancedBuffer, chooseScenario, combineFisher, concatSets, ewcPenalty, lwfPenalty, type Scenario } from "./strategies";
+import { PathIntegral, type SiState } from "./synaptic-intelligence";
 import type * as TF from "@tensorflow/tfjs";
 import { tfReady } from "./tf";
 
@@ -26,7 +27,7 @@ export const trainConfigSchema = z.object({
   classes: z.number().int().min(2).max(100_000).default(10).describe("Output units when there is no champion (at most 100,000)"),
   epochs: z.number().int().min(1).max(1_000).default(3).describe("At most 1,000"),
   batchSize: z.number().int().min(1).max(1_000_000).default(64).describe("At most 1,000,000"),
-  optimizer: z.enum(["adam", "momentum"]).default("adam").describe("adam; or momentum: SGD with momentum 0.9, whose steps follow the gradient's size, so a warm start moves weights the new data says little about less"),
+  optimizer: z.enum(["adam", "momentum", "sgd"]).default("adam").describe("adam; momentum: SGD with momentum 0.9, whose steps follow the gradient's size, so a warm start moves weights the new data says little about less; sgd: plain θ −= learningRate·g"),
   learningRate: z.number().positive().default(0.001).describe("Learning rate of the optimizer"),
   seed: z.number().int().default(1),
   replay: z
@@ -58,6 +59,13 @@ export const trainConfigSchema = z.object({
     })
     .optional()
     .describe("Learning without Forgetting; omit to disable"),
+  si: z
+    .object({
+      strength: z.number().min(0).default(0.1).describe("Surrogate loss weight c (Zenke et al. 2017 used 0.1 on split MNIST)"),
+      damping: z.number().positive().default(0.001).describe("Damping ξ in Ω = ω / (Δθ² + ξ) (Zenke et al.: 1e-3)"),
+    })
+    .optional()
+    .describe("Synaptic Intelligence: per-parameter importance from the path integral of the gradient over training; omit to disable"),
 });
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 
@@ -67,6 +75,8 @@ export interface ClState {
   /** EWC importance per parameter tensor and the weights it anchors to, one entry per past experience ("separate") or one ("online"). */
   ewc?: { fisher: Float32Array[]; anchor: Float32Array[] }[];
   replay?: LabelledSet;
+  /** Synaptic Intelligence's consolidated importance Ω and its anchor θ*. */
+  si?: SiState;
   experiences: number;
 }
 
@@ -237,11 +247,15 @@ async function trainDense(job: TrainJob, frozen: FrozenExtractor | undefined, st
   const trainSet = replay ? concatSets(data, frozen ? await frozen.features(replay) : replay) : data;
 
   const params = paramTensors(tf, model);
-  const optimizer = config.optimizer === "momentum" ? tf.train.momentum(config.learningRate, 0.9) : tf.train.adam(config.learningRate);
+  const optimizer = config.optimizer === "momentum" ? tf.train.momentum(config.learningRate, 0.9) : config.optimizer === "sgd" ? tf.train.sgd(config.learningRate) : tf.train.adam(config.learningRate);
   const ewcTerms = warmStart && config.ewc ? prior?.ewc ?? [] : [];
   // LwF distils the champion's answers on the classes it has already seen.
   const lwfUnits = warmStart && config.lwf ? (prior?.seenClasses ?? []) : [];
   const oldLogits = lwfUnits.length ? tf.tidy(() => forwardLogits(tf, baseModel!, baseModel!.layers.flatMap((l) => [tf.tensor2d(l.kernel, [l.inputs, l.units]), tf.tensor1d(l.bias)]), tf.tensor2d(trainSet.x, [trainSet.count, features])).dataSync() as Float32Array) : undefined;
+
+  const siPrior = warmStart && config.si ? prior?.si : undefined;
+  const readParams = async () => Promise.all(params.map(async (p) => (await p.data()) as Float32Array));
+  const pathIntegral = config.si && config.mode === "stateful" ? new PathIntegral(await readParams()) : undefined;
 
   let samplesSeen = 0;
   let finalLoss = NaN;
@@ -251,15 +265,35 @@ async function trainDense(job: TrainJob, frozen: FrozenExtractor | undefined, st
     for (const [order, from, to] of epochBatches(data.count, trainSet.count - data.count, config.batchSize, config.replay?.batchSizeMem, random)) {
       const { x, y } = batchOf(trainSet, order, from, to);
       const old = oldLogits ? batchOf({ x: oldLogits, y: trainSet.y, count: trainSet.count, features: classes }, order, from, to).x : undefined;
-      const loss = optimizer.minimize(() => {
+      // The loss without SI's surrogate: its gradient is the g of SI's path integral.
+      const { value: loss, grads } = tf.variableGrads(() => {
         const logits = forwardLogits(tf, model, params, tf.tensor2d(x, [to - from, features]));
         let total = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, "int32"), classes), logits) as TF.Scalar;
         for (const term of ewcTerms) total = total.add(ewcPenalty(tf, params, term.fisher, term.anchor, config.ewc!.lambda));
         if (old) total = total.add(lwfPenalty(tf, logits, tf.tensor2d(old, [to - from, classes]), lwfUnits, config.lwf!.alpha, config.lwf!.temperature));
         return total;
-      }, true, params);
-      lossSum += (await loss!.data())[0];
-      loss!.dispose();
+      }, params);
+      if (pathIntegral) pathIntegral.gradient(await Promise.all(params.map(async (p) => (await grads[p.name].data()) as Float32Array)));
+      let surrogateLoss = 0;
+      if (siPrior) {
+        // The surrogate c·Σ Ω(θ − θ*)² joins the step through its exact gradient 2c·Ω·(θ − θ*).
+        params.forEach((p, i) => {
+          const [gradient, penalty] = tf.tidy(() => {
+            const diff = p.sub(tf.tensor(siPrior.anchor[i], p.shape));
+            const omega = tf.tensor(siPrior.omega[i], p.shape);
+            return [grads[p.name].add(omega.mul(diff).mul(2 * config.si!.strength)), omega.mul(diff.square()).sum().mul(config.si!.strength)];
+          });
+          grads[p.name].dispose();
+          grads[p.name] = gradient;
+          surrogateLoss += (penalty.dataSync() as Float32Array)[0];
+          penalty.dispose();
+        });
+      }
+      optimizer.applyGradients(params.map((p) => ({ name: p.name, tensor: grads[p.name] })));
+      tf.dispose(Object.values(grads));
+      if (pathIntegral) pathIntegral.step(await readParams());
+      lossSum += (await loss.data())[0] + surrogateLoss;
+      loss.dispose();
       batches++;
       samplesSeen += to - from;
     }
@@ -281,6 +315,7 @@ async function trainDense(job: TrainJob, frozen: FrozenExtractor | undefined, st
     const previous = prior?.ewc ?? [];
     state.ewc = config.ewc.mode === "online" ? [{ fisher: combineFisher(previous[0]?.fisher, fresh, config.ewc.decay), anchor }] : [...previous, { fisher: fresh, anchor }];
   }
+  if (pathIntegral) state.si = pathIntegral.consolidate(trained.layers.flatMap((l) => [l.kernel, l.bias]), config.si!.damping, siPrior);
   if (config.replay && config.mode === "stateful") {
     const buffer = new ClassBalancedBuffer(config.replay.memSize, job.data.features, random);
     if (prior?.replay) buffer.add(prior.replay);

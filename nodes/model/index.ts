@@ -1,4 +1,5 @@
 import type { NodeDefinition } from "../../sdk";
+import online from "./online";
 import onnx from "./onnx";
 
-export const modelNodes: NodeDefinition[] = [onnx];
+export const modelNodes: NodeDefinition[] = [onnx, online];

@@ -71,7 +71,7 @@ export default defineNode({
         newClasses: result.newClasses,
         samplesSeen: result.samplesSeen,
         trainingMs: result.trainingMs,
-        strategy: { mode: cfg.mode, warmStart: result.warmStart, replay: cfg.replay, ewc: cfg.ewc, lwf: cfg.lwf, epochs: cfg.epochs, ...(extractor && { extractor: extractor.version }) },
+        strategy: { mode: cfg.mode, warmStart: result.warmStart, replay: cfg.replay, ewc: cfg.ewc, lwf: cfg.lwf, si: cfg.si, epochs: cfg.epochs, ...(extractor && { extractor: extractor.version }) },
         config: { ...trainConfig, ...(extractor && { extractor: { ...extractorRef, version: extractor.version } }) },
         metrics: { finalLoss: result.finalLoss },
         labels: { mode: cfg.mode, classes: result.state.seenClasses.join(",") },

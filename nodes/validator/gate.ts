@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isHoldout, exampleOf } from "../continual-learning/examples";
 import type { LabelledSet } from "../continual-learning/fashion-mnist";
-import { evaluateOnnx, gateConfigSchema, runGate } from "../continual-learning/gate";
+import { evaluateArtifact, gateConfigSchema, runGate } from "../continual-learning/gate";
 import type { CostModel } from "../../sdk/cost";
 import { HistoryStore, historyRootFromNodeDir, type HistoryEntry } from "../continual-learning/history";
 import { clMetrics } from "../continual-learning/metrics";
@@ -75,14 +75,15 @@ export default defineNode({
       if (!experiences.length) throw new Error("no holdout examples yet: wire labelled data to validator.gate.holdout");
       const holdout = recent!.contents();
       const bytes = await registry.readArtifact(candidate.name, candidate.version);
+      const format = (await registry.get(candidate.name, candidate.version))?.artifact.format;
       const champion = await registry.get(candidate.name, "champion");
       const championBytes = champion && champion.version !== candidate.version ? await registry.readArtifact(candidate.name, champion.version) : undefined;
-      const report = await runGate({ candidate: bytes, champion: championBytes ? { bytes: championBytes, version: champion!.version } : undefined, holdout, golden, config: cfg, cost: ctx.service<CostModel | undefined>("cost") });
+      const report = await runGate({ candidate: bytes, candidateFormat: format, champion: championBytes ? { bytes: championBytes, version: champion!.version, format: champion!.artifact.format } : undefined, holdout, golden, config: cfg, cost: ctx.service<CostModel | undefined>("cost") });
 
       // Avalanche's accuracy matrix: earlier rows from the accepted updates, this candidate's row on every experience so far.
       const accepted = (await history.list(service)).filter((e) => e.model === candidate.name && e.decision === "promoted" && e.metrics);
       const row: (number | null)[] = [];
-      for (const buffer of experiences) row.push((await evaluateOnnx(bytes, buffer.contents())).accuracy);
+      for (const buffer of experiences) row.push((await evaluateArtifact({ bytes, format }, buffer.contents())).accuracy);
       const width = row.length;
       const previousRows = accepted.map((e) => e.metrics!.accuracyMatrix.at(-1)!).map((r) => [...r, ...Array(Math.max(0, width - r.length)).fill(null)].slice(0, width));
       const metrics = clMetrics([...previousRows, row]);

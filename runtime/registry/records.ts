@@ -17,7 +17,8 @@ export function prepareRegistration(input: RegisterInput): Omit<ModelVersion, "v
   if (!(MODEL_FORMATS as readonly string[]).includes(format)) throw new RegistryError("invalid", `unknown model format "${format}": use one of ${MODEL_FORMATS.join(", ")}`);
   if (!(input.artifact instanceof Uint8Array)) throw new RegistryError("invalid", `the artifact must be the bytes of ${format === "onnx" ? "an .onnx file" : format === "sklearn" ? "a joblib or pickle file" : "a tar archive of the model's folder"}`);
   let signature: ModelSignature;
-  if (EXEC_FORMATS.includes(format)) {
+  if (format === "online-json") signature = onlineSignature(input);
+  else if (EXEC_FORMATS.includes(format)) {
     if (!input.allowExec)
       throw new RegistryError("invalid", `cannot register "${input.name}": loading a ${format} model runs its code (${format === "sklearn" ? "a pickle names what to call" : "model.py"}), so registering one needs exec (allowExec; \`evoflow model register --allow-exec\`)`);
     signature = { inputs: checkGivenSignature(input.signature?.inputs, "inputs"), outputs: checkGivenSignature(input.signature?.outputs, "outputs"), irVersion: 0, opsets: [], metadata: {} };
@@ -45,6 +46,26 @@ export function prepareRegistration(input: RegisterInput): Omit<ModelVersion, "v
     metrics: { ...input.metrics },
     lineage: structuredClone(input.lineage ?? {}),
     labels: { ...input.labels },
+  };
+}
+
+/** An online learner's snapshot (nodes/model/online/learner.ts): JSON naming its format, features and classes, which give the signature. */
+function onlineSignature(input: RegisterInput): ModelSignature {
+  let doc: { format?: unknown; features?: unknown; classes?: unknown };
+  try {
+    doc = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(input.artifact));
+  } catch (err) {
+    throw new RegistryError("invalid", `cannot register "${input.name}": an online-json artifact must be JSON (${(err as Error).message})`);
+  }
+  const positive = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+  if (doc?.format !== "online-json" || !positive(doc.features) || !positive(doc.classes))
+    throw new RegistryError("invalid", `cannot register "${input.name}": an online-json artifact needs {format: "online-json", features, classes} (positive integers)`);
+  return {
+    inputs: [{ name: "x", kind: "tensor", dtype: "float32", shape: [-1, doc.features as number] }],
+    outputs: [{ name: "probabilities", kind: "tensor", dtype: "float32", shape: [-1, doc.classes as number] }],
+    irVersion: 0,
+    opsets: [],
+    metadata: {},
   };
 }
 
