@@ -11,6 +11,7 @@ import { Metrics } from "./metrics";
 import { missingCapabilities, missingServices, type Capability, type Entrypoint } from "../sdk/contract";
 import { nodeTypes as defaultNodeTypes, loadNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
+import type { DriftAlarm } from "../sdk/api-types";
 import { MemoryTransport } from "./transport/memory";
 import type { Transport } from "./transport/transport";
 import { entrypointClaims, jsonPath, validatePipeline, type CompiledPipeline, type Problem, type ValidationResult } from "./validate";
@@ -230,6 +231,15 @@ export class Runtime {
 
   list(): RunningPipeline[] {
     return [...this.pipelines.values()];
+  }
+
+  /** A drift alarm kept by any pipeline deployed here, with its upstream windows (runtime/alarm-windows.ts). */
+  alarm(id: string): DriftAlarm | undefined {
+    for (const p of this.pipelines.values()) {
+      const alarm = p.alarms.get(id);
+      if (alarm) return alarm;
+    }
+    return undefined;
   }
 
   /** The sync entry point (io.http) of that name in any pipeline: asked on every request, so no array is built. */

@@ -149,6 +149,27 @@ export const pipelineSchema = z
           .max(MAX_RING_BYTES)
           .optional()
           .describe("Memory for those of them that carry binary data (tensors, images), written aside as emitted (4 MiB unless set, at most 1 GiB): the oldest go first when either limit is reached"),
+        rca: z
+          .object({
+            capacity: z
+              .number()
+              .int()
+              .min(0)
+              .max(MAX_TAP_CAPACITY)
+              .default(2048)
+              .describe(`Recent messages kept on each edge upstream of a drift node, so a drift alarm has the data before it (at most ${MAX_TAP_CAPACITY.toLocaleString("en")}); 0 keeps none`),
+            bytes: z
+              .number()
+              .int()
+              .min(64 * 1024)
+              .max(MAX_RING_BYTES)
+              .default(8 * 1024 * 1024)
+              .describe("Binary data (tensors, images) those messages may hold, per edge (8 MiB unless set, at most 1 GiB): the oldest go first when either limit is reached"),
+            alarms: z.number().int().min(0).max(1000).default(8).describe("Drift alarms kept with a copy of those windows for `evoflow rca` (at most 1,000)"),
+          })
+          .strict()
+          .optional()
+          .describe("Windows for upstream root-cause analysis of drift alarms (`evoflow rca`, nodes/drift/README.md)"),
         deadLetterCapacity: z
           .number()
           .int()

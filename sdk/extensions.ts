@@ -8,6 +8,7 @@
  */
 import type { Command } from "commander";
 import type { FastifyInstance } from "fastify";
+import type { DriftAlarm } from "./api-types";
 import type { ModelRegistry } from "./registry";
 import type { ServiceKey } from "./services";
 
@@ -22,6 +23,8 @@ export interface RouteHost {
   service<T>(key: ServiceKey<T>): T | undefined;
   /** Whether a pipeline of that name is deployed here. */
   hasPipeline(name: string): boolean;
+  /** A drift alarm of a pipeline deployed here, with its upstream windows (runtime/alarm-windows.ts); undefined when not kept. */
+  alarm(id: string): DriftAlarm | undefined;
 }
 
 /** `"routes"`: registered after the runtime's own, behind the same access checks (token and role, Host, Origin). */

@@ -37,6 +37,7 @@ async function contributedRoutes(app: FastifyInstance, runtime: Runtime): Promis
     dataDir: runtime.dataDir,
     service: (key) => runtime.services[key.name] as never,
     hasPipeline: (name) => runtime.get(name) !== undefined,
+    alarm: (id) => runtime.alarm(id),
   });
 }
 
