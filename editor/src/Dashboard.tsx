@@ -10,6 +10,7 @@ import { useEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import { api, type HistoryEntry, type ModelCard, type PipelineStatus, type ServiceHistoryEntry } from "./api";
 import { GateChecks } from "./GateChecks";
+import { RcaPanel } from "./RcaPanel";
 
 const POLL_MS = 2000;
 export const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "—" : `${(v * 100).toFixed(1)}%`);
@@ -273,6 +274,7 @@ export function Dashboard({ service }: { service: string }) {
         <Chart title="drift" unit="magnitude" series={driftSeries.map((s, i) => ({ label: s.id, color: ["#e03131", "#7048e8", "#f08c00", "#1c7ed6"][i % 4] }))} data={driftData} />
         <Chart title="p99 latency" unit="ms" series={[{ label: "p99, slowest node", color: "#1971c2", points: true }]} data={latencyData} />
       </div>
+      <RcaPanel pipeline={service} />
       <h3>Update history</h3>
       <table className="history" data-testid="history">
         <thead>

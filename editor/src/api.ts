@@ -7,7 +7,7 @@
  * kept in sessionStorage for the tab's lifetime and sent as `Authorization`.
  */
 // The API's answers as the SDK declares them (type-only: nothing of the runtime is bundled).
-import type { EdgeStatus, Message as Envelope, ModelCard, Problem, ServiceHistory, Trace, TraceNode } from "../../sdk";
+import type { AlarmSummary, EdgeStatus, Message as Envelope, ModelCard, Problem, RcaReport, ServiceHistory, Trace, TraceNode } from "../../sdk";
 
 export type { EdgeStatus, Problem };
 
@@ -218,6 +218,10 @@ export const api = {
   tapMessages: (name: string, edge: string, limit: number) =>
     request<{ edge: string; total: number; messages: Envelope[] }>("GET", `/api/pipelines/${enc(name)}/edges/${enc(edge)}/messages?limit=${limit}`),
   trace: (traceId: string) => request<Trace>("GET", `/api/traces/${enc(traceId)}`),
+  /** Drift alarms kept with their upstream windows (runtime/alarm-windows.ts), oldest first. */
+  alarms: (pipeline: string) => request<{ alarms: AlarmSummary[] }>("GET", `/api/alarms?pipeline=${enc(pipeline)}`),
+  /** Where the shift behind an alarm entered the pipeline (nodes/drift/rca.ts). */
+  rca: (id: string, correction: "bonferroni" | "fdr", mmd: boolean) => request<RcaReport>("GET", `/api/alarms/${enc(id)}/rca?correction=${correction}&mmd=${mmd}`),
   serviceHistory: (name: string) => request<ServiceHistory>("GET", `/api/services/${enc(name)}/history`),
   modelCard: (name: string, version: string) => request<ModelCard>("GET", `/api/models/${enc(name)}/${enc(version)}/card`),
   packages: () => request<{ packages: PackageInfo[]; canManage: boolean }>("GET", "/api/packages"),
