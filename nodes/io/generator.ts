@@ -11,7 +11,7 @@ const synthetic = z.object({
   seed: z.number().int().default(1).describe("Seed of the generator, for reproducible streams"),
   shiftAt: z.number().int().min(0).max(1_000_000_000).optional().describe("Index from which the mean of `x` shifts by `shift` (a drift to detect) (at most 1,000,000,000)"),
   shift: z.number().default(1),
-  shiftFeatures: z.array(z.number().int().min(0)).optional().describe("Indexes of the features of `x` that shift (all when absent), to plant a shift in one feature while the others stay"),
+  shiftFeatures: z.array(z.number().int().min(0).max(1_000_000)).max(1_000_000).optional().describe("Indexes of the features of `x` that shift (all when absent), to plant a shift in one feature while the others stay (indexes at most 1,000,000)"),
 });
 const file = z.object({
   kind: z.enum(["jsonl", "csv"]),
