@@ -13,6 +13,9 @@
  *   `settings.rca.alarms`, 8) with a copy of the rings of the edges upstream of that node
  *   as they are at that moment: the windows no longer move for it, however late it is asked.
  *   Copies share messages with the rings, so the worst case is (alarms + 1) × edges × bytes.
+ * - Each kept alarm also collects the next `settings.rca.after` messages (500) of those edges, or
+ *   `bytes` of their binary data: a streaming detector (ADWIN, Page-Hinkley) fires a few values
+ *   after a change, so the shifted data is what comes after its alarm.
  * - What a process emits: on the nats transport each process keeps its own nodes' edges.
  */
 import type { AlarmSummary, DriftAlarm, RecordedEdge } from "../sdk/api-types";
@@ -25,6 +28,7 @@ import type { CompiledNode } from "./validate";
 const DEFAULT_CAPACITY = 2048;
 const DEFAULT_BYTES = 8 * 1024 * 1024;
 const DEFAULT_ALARMS = 8;
+const DEFAULT_AFTER = 500;
 
 type Settings = NonNullable<Pipeline["settings"]>["rca"];
 
@@ -34,11 +38,38 @@ export function isAlarmPort(node: CompiledNode, port: string): boolean {
   return type?.kind === "event" && type.event === "drift";
 }
 
+/** An edge's ring, and the alarms still collecting what comes after them. */
+export class EdgeWindow {
+  readonly ring: Ring<Message>;
+  private collecting: { later: Message[]; count: number; bytes: number }[] = [];
+
+  constructor(capacity: number, private readonly bytes: number) {
+    this.ring = new Ring(capacity, bytes);
+  }
+
+  push(message: Message, binaryBytes: number): void {
+    this.ring.push(message, binaryBytes);
+    if (this.collecting.length === 0) return;
+    for (const c of this.collecting) {
+      c.later.push(message);
+      c.count--;
+      c.bytes -= binaryBytes;
+    }
+    this.collecting = this.collecting.filter((c) => c.count > 0 && c.bytes > 0);
+  }
+
+  /** Adds what this edge carries from now on to `later`, up to `count` messages. */
+  collect(later: Message[], count: number): void {
+    if (count > 0) this.collecting.push({ later, count, bytes: this.bytes });
+  }
+}
+
 export class AlarmWindows {
-  private readonly rings = new Map<string, Ring<Message>>();
+  private readonly windows = new Map<string, EdgeWindow>();
   /** Per drift node: the edges upstream of it, nearest first. */
   private readonly upstream = new Map<string, EdgeInfo[]>();
   private readonly alarms: Ring<DriftAlarm>;
+  private readonly after: number;
 
   constructor(
     private readonly pipeline: string,
@@ -48,27 +79,30 @@ export class AlarmWindows {
   ) {
     const capacity = settings?.capacity ?? DEFAULT_CAPACITY;
     this.alarms = new Ring(settings?.alarms ?? DEFAULT_ALARMS);
+    this.after = settings?.after ?? DEFAULT_AFTER;
     if (capacity === 0) return;
     for (const node of nodes.values()) {
       if (!Object.keys(node.outputs).some((port) => isAlarmPort(node, port))) continue;
       const found = upstreamEdges(node.id, edges);
       this.upstream.set(node.id, found);
-      for (const e of found) if (!this.rings.has(e.id)) this.rings.set(e.id, new Ring(capacity, settings?.bytes ?? DEFAULT_BYTES));
+      for (const e of found) if (!this.windows.has(e.id)) this.windows.set(e.id, new EdgeWindow(capacity, settings?.bytes ?? DEFAULT_BYTES));
     }
   }
 
-  /** The ring of an edge upstream of a drift node, undefined for any other edge. */
-  ring(edge: string): Ring<Message> | undefined {
-    return this.rings.get(edge);
+  /** The window of an edge upstream of a drift node, undefined for any other edge. */
+  window(edge: string): EdgeWindow | undefined {
+    return this.windows.get(edge);
   }
 
   /** Keeps an alarm a node emitted, with a copy of the windows upstream of it. */
   record(message: Message): void {
     const edges = this.upstream.get(message.source.node) ?? [];
     const recorded: RecordedEdge[] = edges.map((e) => {
-      const ring = this.rings.get(e.id)!;
-      const messages = ring.toArray();
-      return { id: e.id, from: e.from, to: e.to, messages, older: ring.total - messages.length };
+      const window = this.windows.get(e.id)!;
+      const messages = window.ring.toArray();
+      const later: Message[] = [];
+      window.collect(later, this.after);
+      return { id: e.id, from: e.from, to: e.to, messages, older: window.ring.total - messages.length, later };
     });
     const event = message.payload as { reason?: unknown; detector?: unknown } | null;
     this.alarms.push({

@@ -225,6 +225,8 @@ export interface RecordedEdge {
   messages: Message[];
   /** Messages the edge carried before those, no longer kept. */
   older: number;
+  /** What the edge carried after the alarm, oldest first: collected as it comes, up to `settings.rca.after`. */
+  later: Message[];
 }
 
 /** A drift alarm with the windows of every edge upstream of its node. */

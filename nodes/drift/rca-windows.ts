@@ -11,6 +11,12 @@
  * alarm instead, as many as the detector's window.
  * Before: the messages of the same edge just before the first of those, as many as the after
  * window (fewer when the edge kept fewer).
+ *
+ * A streaming detector (ADWIN, Page-Hinkley…) names only the value that fired, a few values after
+ * the change: each edge is split at that value's newest ancestor on it, the after-window is what
+ * the edge carried after that (ahead of the detector, then `later`, collected after the alarm as
+ * it comes), as many as the detector's window; the before-window as many messages up to the split. Asked too early, the after-window
+ * is short, and features with too few values are skipped.
  */
 import { isTensor, type Message } from "../../sdk";
 import type { DriftAlarm, RecordedEdge } from "../../sdk/api-types";
@@ -31,36 +37,54 @@ export function alarmWindows(alarm: DriftAlarm): EdgeWindows[] {
   const size = Math.max(1, window?.size ?? 0);
   const byId = new Map<string, Message>();
   for (const e of alarm.recorded) for (const m of e.messages) byId.set(m.id, m);
+  const into = alarm.recorded.filter((r) => r.to.node === alarm.node);
+  const ids = (e: RecordedEdge) => e.messages.map((m) => m.id);
 
-  // The detector's window on the edges into it; the newest messages when its ids are gone.
-  const detectorWindow = new Set<string>();
-  for (const e of alarm.recorded.filter((r) => r.to.node === alarm.node)) {
-    const ids = e.messages.map((m) => m.id);
-    const last = window?.lastMessage !== undefined ? ids.lastIndexOf(window.lastMessage) : ids.length - 1;
-    const first = window?.firstMessage !== undefined ? ids.indexOf(window.firstMessage) : -1;
-    const end = last >= 0 ? last : ids.length - 1;
-    const start = first >= 0 && first <= end ? first : Math.max(0, end + 1 - Math.min(size, Math.ceil((end + 1) / 2)));
-    for (let i = start; i <= end; i++) detectorWindow.add(ids[i]);
+  // A two-sample detector names the first message of the window it tested.
+  const tested = new Set<string>();
+  for (const e of into) {
+    const order = ids(e);
+    const first = window?.firstMessage !== undefined ? order.indexOf(window.firstMessage) : -1;
+    const last = window?.lastMessage !== undefined ? order.lastIndexOf(window.lastMessage) : order.length - 1;
+    if (first >= 0 && first <= last) for (let i = first; i <= last; i++) tested.add(order[i]);
+  }
+  if (tested.size > 0) {
+    const lineage = ancestors(tested, byId);
+    return alarm.recorded.map((edge) => {
+      const positions = edge.messages.flatMap((m, i) => (lineage.has(m.id) ? [i] : []));
+      const after = positions.length ? positions.map((i) => edge.messages[i]) : edge.messages.slice(-Math.min(size, Math.ceil(edge.messages.length / 2)));
+      const start = positions.length ? positions[0] : edge.messages.length - after.length;
+      return { edge, before: edge.messages.slice(Math.max(0, start - after.length), start), after };
+    });
   }
 
-  // Its ancestors, walked through parents over every recorded edge.
-  const lineage = new Set(detectorWindow);
-  const stack = [...detectorWindow];
+  // Else (a streaming detector, or ids gone): the value that fired splits each edge; what came after it is the after-window.
+  const fired = new Set(into.flatMap((e) => ids(e).filter((id) => id === window?.lastMessage)));
+  if (fired.size === 0) for (const e of into) if (e.messages.length) fired.add(e.messages[e.messages.length - 1].id);
+  const lineage = ancestors(fired, byId);
+  return alarm.recorded.map((edge) => {
+    let split = edge.messages.length - 1;
+    while (split >= 0 && !lineage.has(edge.messages[split].id)) split--;
+    if (split < 0) split = edge.messages.length - 1;
+    // An edge ahead of the detector (an async queue between) had carried some of them already.
+    const after = [...edge.messages.slice(split + 1), ...edge.later].slice(0, size);
+    const before = edge.messages.slice(Math.max(0, split + 1 - Math.max(after.length, 1)), split + 1);
+    return { edge, before, after };
+  });
+}
+
+/** The messages and every ancestor of theirs among the recorded ones, through `parents`. */
+function ancestors(messages: Set<string>, byId: Map<string, Message>): Set<string> {
+  const found = new Set(messages);
+  const stack = [...messages];
   while (stack.length > 0) {
     for (const parent of byId.get(stack.pop()!)?.parents ?? []) {
-      if (lineage.has(parent) || !byId.has(parent)) continue;
-      lineage.add(parent);
+      if (found.has(parent) || !byId.has(parent)) continue;
+      found.add(parent);
       stack.push(parent);
     }
   }
-
-  return alarm.recorded.map((edge) => {
-    const positions = edge.messages.flatMap((m, i) => (lineage.has(m.id) ? [i] : []));
-    const afterCount = positions.length || Math.min(size, Math.ceil(edge.messages.length / 2));
-    const start = positions.length ? positions[0] : edge.messages.length - afterCount;
-    const after = positions.length ? positions.map((i) => edge.messages[i]) : edge.messages.slice(start);
-    return { edge, before: edge.messages.slice(Math.max(0, start - after.length), start), after };
-  });
+  return found;
 }
 
 export type Leaf = number | string;

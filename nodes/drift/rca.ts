@@ -21,7 +21,7 @@
  * const alarm = {
  *   id: "a", pipeline: "p", node: "d", traceId: "t", ts: 0, edges: ["e"],
  *   event: { kind: "drift", window: { size: 20, firstMessage: "m20", lastMessage: "m39" } },
- *   recorded: [{ id: "e", from: { node: "g", port: "out" }, to: { node: "d", port: "in" }, messages: xs, older: 0 }],
+ *   recorded: [{ id: "e", from: { node: "g", port: "out" }, to: { node: "d", port: "in" }, messages: xs, older: 0, later: [] }],
  * };
  * const report = rootCause(alarm);
  * console.log(report.entry.edge, report.entry.feature, report.entry.statistic);

@@ -10,7 +10,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { AlarmWindows, isAlarmPort } from "../alarm-windows";
+import { AlarmWindows, isAlarmPort, type EdgeWindow } from "../alarm-windows";
 import { binaryBytes } from "../binary-payload";
 import { pipelineDataDir, resolveConfined } from "../confined-path";
 import { SecretStore } from "../secrets";
@@ -46,7 +46,7 @@ interface Outlet {
   edge: EdgeInfo;
   ring: Ring<Message>;
   /** Its window for root-cause analysis, on edges upstream of a drift node (runtime/alarm-windows.ts). */
-  window: Ring<Message> | undefined;
+  window: EdgeWindow | undefined;
   /** Hands a message to this async edge (see Transport.publishAsync). */
   publish: (message: Message, handling?: Message) => Promise<void> | undefined;
 }
@@ -172,7 +172,7 @@ export class RunningPipeline implements MetricsSource {
         node.outlets.get(edge.from.port)![edge.mode].push({
           edge,
           ring: this.taps.ring(edge.id),
-          window: this.alarms.ring(edge.id),
+          window: this.alarms.window(edge.id),
           publish: this.options.transport.publisher?.(edge) ?? ((m, h) => this.options.transport.publishAsync(edge, m, h)),
         });
       try {

@@ -7,6 +7,8 @@ import type { RunningPipeline } from "../../runtime/engine/engine";
 
 export const SHIFT_AT = 600;
 
+type NodeJson = { id: string; type: string; config: Record<string, unknown> };
+
 export const plantedShiftPipeline = {
   apiVersion: "evoflow/v1",
   name: "planted-shift",
@@ -17,7 +19,7 @@ export const plantedShiftPipeline = {
     // B: derived features; the detector watches `b2`, made from the shifted one.
     { id: "B", type: "transform.jsonata", config: { expression: '$merge([$, {"sum": a + c, "b2": b * 2}])' } },
     { id: "detector", type: "drift.ks", config: { value: "payload.b2", referenceSize: 300, window: 300 } },
-  ],
+  ] as NodeJson[],
   edges: [
     { from: "gen.out", to: "A.in", mode: "async" },
     { from: "A.out", to: "B.in" },

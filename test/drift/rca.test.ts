@@ -78,6 +78,20 @@ describe("root-cause analysis of a drift alarm", () => {
     expect(report.entry?.stage).toBe(0);
   });
 
+  it("a streaming detector's alarm (Page-Hinkley, a few values after the change) is analysed with what came after it", async () => {
+    const pipeline = structuredClone(plantedShiftPipeline);
+    pipeline.name = "planted-shift-ph";
+    pipeline.nodes[3] = { id: "detector", type: "drift.page-hinkley", config: { value: "payload.b2", delta: 0.5 } };
+    await finished(await runtime.deploy(pipeline));
+    const [fired] = runtime.get("planted-shift-ph")!.alarms.list();
+    const kept = runtime.alarm(fired.id)!;
+    const index = (kept.event as { index: number }).index;
+    expect(index).toBeGreaterThanOrEqual(SHIFT_AT);
+    const report = rootCause(kept);
+    expect(report.entry).toMatchObject({ edge: "gen_out-A_in", feature: "payload.x[1]", after: 900 - index - 1 });
+    expect(report.ranking.filter((t) => t.significant).map((t) => t.feature)).toEqual(["payload.x[1]", "payload.b", "payload.b", "payload.b2"]);
+  });
+
   it("serves the report behind the token, with a JSON 4xx for what it cannot answer", async () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     const ok = await app.inject({ url: `/api/alarms/${alarm.id}/rca?correction=fdr`, headers: auth });

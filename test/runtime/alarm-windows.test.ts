@@ -1,7 +1,7 @@
 /**
  * The windows kept for root-cause analysis (runtime/alarm-windows.ts) on a real pipeline: only
  * edges upstream of a drift node keep them, within `settings.rca`, and each alarm keeps a copy
- * that later traffic does not move.
+ * that later traffic does not move, plus the messages that came after it.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -47,9 +47,9 @@ describe("alarm windows", () => {
   it("keeps rings only upstream of drift nodes, the last `alarms` alarms, each with the windows as they were when it fired", async () => {
     const running = await runtime.deploy(pipeline({ capacity: 300, alarms: 3 }));
     await finished(running);
-    expect(running.alarms.ring("gen_out-A_in")).toBeDefined();
-    expect(running.alarms.ring("A_out-detector_in")?.capacity).toBe(300);
-    expect(running.alarms.ring("gen_out-side_in")).toBeUndefined();
+    expect(running.alarms.window("gen_out-A_in")).toBeDefined();
+    expect(running.alarms.window("A_out-detector_in")?.ring.capacity).toBe(300);
+    expect(running.alarms.window("gen_out-side_in")).toBeUndefined();
     const alarms = running.alarms.list();
     // Windows 200–299 … 900–999 drift: 8 alarms, the last 3 kept.
     expect(alarms).toHaveLength(3);
@@ -59,14 +59,16 @@ describe("alarm windows", () => {
     // Fired at message 799 (the 6th alarm): the ring held messages 500–799 then, and still does in the copy.
     expect(gen.messages.map((m) => (m.payload as { i: number }).i)).toEqual(Array.from({ length: 300 }, (_, k) => 500 + k));
     expect(gen.older).toBe(500);
-    expect(running.alarms.ring("gen_out-A_in")!.toArray().at(-1)?.payload).toMatchObject({ i: 999 });
+    // And it collected what came after it: messages 800–999, the generator's last.
+    expect(gen.later.map((m) => (m.payload as { i: number }).i)).toEqual(Array.from({ length: 200 }, (_, k) => 800 + k));
+    expect(running.alarms.window("gen_out-A_in")!.ring.toArray().at(-1)?.payload).toMatchObject({ i: 999 });
     expect(runtime.alarm(alarms[0].id)).toBe(first);
   });
 
   it("capacity 0 keeps no window, yet lists the alarms", async () => {
     const running = await runtime.deploy(pipeline({ capacity: 0 }));
     await finished(running);
-    expect(running.alarms.ring("gen_out-A_in")).toBeUndefined();
+    expect(running.alarms.window("gen_out-A_in")).toBeUndefined();
     const [alarm] = running.alarms.list();
     expect(running.alarms.get(alarm.id)?.recorded).toEqual([]);
   });
