@@ -12,6 +12,7 @@ import type { CostModel } from "../sdk/cost";
 import { missingCapabilities, missingServices, type Capability, type Entrypoint } from "../sdk/contract";
 import { nodeTypes as defaultNodeTypes, loadNodeTypes, type NodeTypeDescription, type NodeTypes } from "./node-types";
 import type { Pipeline } from "./schema";
+import type { DriftAlarm } from "../sdk/api-types";
 import { MemoryTransport } from "./transport/memory";
 import { userCodeService } from "./user-code/service";
 import { userCode } from "../sdk/user-code";
@@ -238,6 +239,15 @@ export class Runtime {
 
   list(): RunningPipeline[] {
     return [...this.pipelines.values()];
+  }
+
+  /** A drift alarm kept by any pipeline deployed here, with its upstream windows (runtime/alarm-windows.ts). */
+  alarm(id: string): DriftAlarm | undefined {
+    for (const p of this.pipelines.values()) {
+      const alarm = p.alarms.get(id);
+      if (alarm) return alarm;
+    }
+    return undefined;
   }
 
   /** The sync entry point (io.http) of that name in any pipeline: asked on every request, so no array is built. */

@@ -149,6 +149,34 @@ export const pipelineSchema = z
           .max(MAX_RING_BYTES)
           .optional()
           .describe("Memory for those of them that carry binary data (tensors, images), written aside as emitted (4 MiB unless set, at most 1 GiB): the oldest go first when either limit is reached"),
+        rca: z
+          .object({
+            capacity: z
+              .number()
+              .int()
+              .min(0)
+              .max(MAX_TAP_CAPACITY)
+              .default(2048)
+              .describe(`Recent messages kept on each edge upstream of a drift node, so a drift alarm has the data before it (at most ${MAX_TAP_CAPACITY.toLocaleString("en")}); 0 keeps none`),
+            bytes: z
+              .number()
+              .int()
+              .min(64 * 1024)
+              .max(MAX_RING_BYTES)
+              .default(8 * 1024 * 1024)
+              .describe("Binary data (tensors, images) those messages may hold, per edge (8 MiB unless set, at most 1 GiB): the oldest go first when either limit is reached"),
+            after: z
+              .number()
+              .int()
+              .min(0)
+              .max(MAX_TAP_CAPACITY)
+              .default(500)
+              .describe("Messages of each of those edges a kept alarm also collects after it fired (within `bytes`), the shifted data of a streaming detector's alarm (at most 100,000)"),
+            alarms: z.number().int().min(0).max(1000).default(8).describe("Drift alarms kept with a copy of those windows for `evoflow rca` (at most 1,000)"),
+          })
+          .strict()
+          .optional()
+          .describe("Windows for upstream root-cause analysis of drift alarms (`evoflow rca`, nodes/drift/README.md)"),
         deadLetterCapacity: z
           .number()
           .int()

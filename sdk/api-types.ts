@@ -238,3 +238,72 @@ export interface Explanation {
   /** The model output message explained, when known (on demand, from a trace). */
   explains?: string;
 }
+
+/** A drift alarm as `GET /api/alarms` lists it: the message a node emitted on an `event<drift>` port (runtime/alarm-windows.ts). */
+export interface AlarmSummary {
+  /** The alarm message's id: what `evoflow rca <id>` takes. */
+  id: string;
+  pipeline: string;
+  /** The drift node that fired. */
+  node: string;
+  traceId: string;
+  ts: number;
+  /** The event's `reason` and `detector`, when it has them (nodes/drift/event.ts). */
+  reason?: string;
+  detector?: string;
+  /** The upstream edges whose recent messages were kept with it. */
+  edges: string[];
+}
+
+/** One upstream edge's recent messages as they were when the alarm fired, oldest first. */
+export interface RecordedEdge {
+  id: string;
+  from: { node: string; port: string };
+  to: { node: string; port: string };
+  messages: Message[];
+  /** Messages the edge carried before those, no longer kept. */
+  older: number;
+  /** What the edge carried after the alarm, oldest first: collected as it comes, up to `settings.rca.after`. */
+  later: Message[];
+}
+
+/** A drift alarm with the windows of every edge upstream of its node. */
+export interface DriftAlarm extends AlarmSummary {
+  /** The alarm's payload (a DriftEvent from Evoflow's drift nodes). */
+  event: unknown;
+  edges: string[];
+  recorded: RecordedEdge[];
+}
+
+/** One test of `GET /api/alarms/:id/rca`: one feature (or, for MMD, all numeric features) of one upstream edge. */
+export interface RcaTest {
+  edge: string;
+  from: string;
+  to: string;
+  /** 0 for edges leaving a node with no upstream edge (a source), then one more per node on the way. */
+  stage: number;
+  /** A path into the message (`payload.x[1]`), or `*` for a joint MMD test of the edge. */
+  feature: string;
+  test: "ks" | "chi-square" | "mmd";
+  statistic: number;
+  pValue: number;
+  /** Under the corrected threshold. */
+  significant: boolean;
+  before: number;
+  after: number;
+}
+
+/** Where the shift that fired a drift alarm entered the pipeline (nodes/drift/rca.ts). */
+export interface RcaReport {
+  alarm: AlarmSummary;
+  alpha: number;
+  correction: "bonferroni" | "fdr";
+  /** The p-value under which a test counts, after the correction over all tests. */
+  threshold: number;
+  /** Significant tests first, earliest stage first, then by p-value; the rest by p-value. */
+  ranking: RcaTest[];
+  /** The first of the ranking when it is significant: the earliest edge and feature that shifted. */
+  entry?: RcaTest;
+  /** Features not tested, and why (a counter or a time, too few values, one value only). */
+  skipped: { edge: string; feature: string; reason: string }[];
+}

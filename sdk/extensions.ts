@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import type { FastifyInstance } from "fastify";
 import type { Trace } from "./api-types";
 import type { Message } from "./envelope";
+import type { DriftAlarm } from "./api-types";
 import type { ModelRegistry } from "./registry";
 import type { ServiceKey } from "./services";
 
@@ -37,6 +38,8 @@ export interface RouteHost {
   pipeline(name: string): PipelineView | undefined;
   /** A trace as `GET /api/traces/:traceId` answers it (every process's messages on a distributed transport), or undefined. */
   trace(traceId: string): Promise<Trace | undefined>;
+  /** A drift alarm of a pipeline deployed here, with its upstream windows (runtime/alarm-windows.ts); undefined when not kept. */
+  alarm(id: string): DriftAlarm | undefined;
 }
 
 /** `"routes"`: registered after the runtime's own, behind the same access checks (token and role, Host, Origin). */

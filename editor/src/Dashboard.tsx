@@ -11,6 +11,7 @@ import uPlot from "uplot";
 import { api, type HistoryEntry, type ModelCard, type PipelineStatus, type ServiceHistoryEntry } from "./api";
 import { GateChecks } from "./GateChecks";
 import { cpuMsPerMessage, nodeCpu, pipelineCostPer1000, type NodeCpu } from "./cost";
+import { RcaPanel } from "./RcaPanel";
 
 const POLL_MS = 2000;
 export const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "—" : `${(v * 100).toFixed(1)}%`);
@@ -294,6 +295,7 @@ export function Dashboard({ service }: { service: string }) {
         <Chart title="p99 latency" unit="ms" series={[{ label: "p99, slowest node", color: "#1971c2", points: true }]} data={latencyData} />
         <Chart title="CPU per message" unit="ms CPU" series={cpuNodes.map((node, i) => ({ label: node, color: NODE_COLORS[i % NODE_COLORS.length], points: true }))} data={cpuData} />
       </div>
+      <RcaPanel pipeline={service} />
       <h3>Update history</h3>
       <table className="history" data-testid="history">
         <thead>

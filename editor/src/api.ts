@@ -7,7 +7,7 @@
  * kept in sessionStorage for the tab's lifetime and sent as `Authorization`.
  */
 // The API's answers as the SDK declares them (type-only: nothing of the runtime is bundled).
-import type { EdgeStatus, Explanation, Message as Envelope, ModelCard, Problem, ServiceHistory, Trace, TraceNode } from "../../sdk";
+import type { AlarmSummary, EdgeStatus, Explanation, Message as Envelope, ModelCard, Problem, RcaReport, ServiceHistory, Trace, TraceNode } from "../../sdk";
 
 export type { EdgeStatus, Problem };
 
@@ -224,6 +224,10 @@ export const api = {
   /** Explains the trace's model call (nodes/explain/api.ts) and keeps the explanation in the trace. */
   explain: (traceId: string, body: { method: Explanation["method"]; [option: string]: unknown }) =>
     request<{ traceId: string; pipeline: string; messageId?: string; explanation: Explanation }>("POST", `/api/traces/${enc(traceId)}/explain`, body),
+  /** Drift alarms kept with their upstream windows (runtime/alarm-windows.ts), oldest first. */
+  alarms: (pipeline: string) => request<{ alarms: AlarmSummary[] }>("GET", `/api/alarms?pipeline=${enc(pipeline)}`),
+  /** Where the shift behind an alarm entered the pipeline (nodes/drift/rca.ts). */
+  rca: (id: string, correction: "bonferroni" | "fdr", mmd: boolean) => request<RcaReport>("GET", `/api/alarms/${enc(id)}/rca?correction=${correction}&mmd=${mmd}`),
   serviceHistory: (name: string) => request<ServiceHistory>("GET", `/api/services/${enc(name)}/history`),
   modelCard: (name: string, version: string) => request<ModelCard>("GET", `/api/models/${enc(name)}/${enc(version)}/card`),
   packages: () => request<{ packages: PackageInfo[]; canManage: boolean }>("GET", "/api/packages"),

@@ -11,7 +11,7 @@ import { findModelCard, historyRoot, HistoryStore, type HistoryEntry, type Model
 import { rolloutSummary } from "./rollout-summary";
 
 /** With --url: the token from --token, EVOFLOW_TOKEN or the data folder's token file, as `evoflow run` saved it. */
-async function getJson(host: CommandHost, url: string, opts: { token?: string; data: string }): Promise<unknown> {
+export async function getJson(host: CommandHost, url: string, opts: { token?: string; data: string }): Promise<unknown> {
   const res = await fetch(url, { headers: host.authHeaders(opts) });
   const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
   if (!res.ok) throw new Error((body as { error?: string }).error ?? `HTTP ${res.status}`);

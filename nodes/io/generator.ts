@@ -11,6 +11,7 @@ const synthetic = z.object({
   seed: z.number().int().default(1).describe("Seed of the generator, for reproducible streams"),
   shiftAt: z.number().int().min(0).max(1_000_000_000).optional().describe("Index from which the mean of `x` shifts by `shift` (a drift to detect) (at most 1,000,000,000)"),
   shift: z.number().default(1),
+  shiftFeatures: z.array(z.number().int().min(0).max(1_000_000)).max(1_000_000).optional().describe("Indexes of the features of `x` that shift (all when absent), to plant a shift in one feature while the others stay (indexes at most 1,000,000)"),
 });
 const file = z.object({
   kind: z.enum(["jsonl", "csv"]),
@@ -67,8 +68,8 @@ export default defineNode({
       if (src.kind !== "synthetic") return yield* records(src, await ctx.resolvePath(src.path, { mustExist: true }));
       const random = seededRandom(src.seed);
       for (let i = 0; i < src.count; i++) {
-        const mean = src.shiftAt !== undefined && i >= src.shiftAt ? src.shift : 0;
-        yield { i, x: Array.from({ length: src.features }, () => mean + gaussian(random)) };
+        const shifted = src.shiftAt !== undefined && i >= src.shiftAt;
+        yield { i, x: Array.from({ length: src.features }, (_, f) => (shifted && (src.shiftFeatures?.includes(f) ?? true) ? src.shift : 0) + gaussian(random)) };
       }
     }
     return {

@@ -170,6 +170,14 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
     return { total: p.deadLetterCount(), letters: p.deadLetters.toArray(limit) };
   });
 
+  // Drift alarms kept with their upstream windows (runtime/alarm-windows.ts); `GET /api/alarms/:id/rca` analyses one (nodes/drift/rca-api.ts).
+  app.get<{ Querystring: { pipeline?: string } }>("/api/alarms", async (req, reply) => {
+    const { pipeline } = req.query;
+    if (pipeline !== undefined && !runtime.get(pipeline)) return notFound(reply, `pipeline ${pipeline}`);
+    const pipelines = pipeline !== undefined ? [runtime.get(pipeline)!] : runtime.list();
+    return { alarms: pipelines.flatMap((p) => p.alarms.list()).sort((a, b) => a.ts - b.ts) };
+  });
+
   app.get<{ Params: { traceId: string } }>("/api/traces/:traceId", async (req, reply) => (await findTrace(runtime, req.params.traceId)) ?? notFound(reply, `trace ${req.params.traceId}`));
 
   // Sync entry points (io.http): the body is the payload, the reply the pipeline's output.

@@ -49,6 +49,7 @@ async function contributedRoutes(app: FastifyInstance, runtime: Runtime): Promis
       );
     },
     trace: (traceId) => findTrace(runtime, traceId),
+    alarm: (id) => runtime.alarm(id),
   });
 }
 

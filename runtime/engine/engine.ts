@@ -10,6 +10,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { AlarmWindows, isAlarmPort, type EdgeWindow } from "../alarm-windows";
 import { binaryBytes } from "../binary-payload";
 import { pipelineDataDir, resolveConfined } from "../confined-path";
 import { SecretStore } from "../secrets";
@@ -45,6 +46,8 @@ export interface EngineOptions {
 interface Outlet {
   edge: EdgeInfo;
   ring: Ring<Message>;
+  /** Its window for root-cause analysis, on edges upstream of a drift node (runtime/alarm-windows.ts). */
+  window: EdgeWindow | undefined;
   /** Hands a message to this async edge (see Transport.publishAsync). */
   publish: (message: Message, handling?: Message) => Promise<void> | undefined;
 }
@@ -54,6 +57,8 @@ interface OutputPort {
   source: MessageSource;
   sync: Outlet[];
   async: Outlet[];
+  /** An `event<drift>` port: what it emits is kept as an alarm. */
+  alarms: boolean;
 }
 
 interface RunningNode {
@@ -120,6 +125,8 @@ export class RunningPipeline implements MetricsSource {
   readonly name: string;
   readonly taps: TapStore;
   readonly traces: TraceStore;
+  /** Drift alarms and the windows upstream of them. */
+  readonly alarms: AlarmWindows;
   readonly deadLetters: Ring<DeadLetter>;
   readonly entrypoints = new Map<string, Entrypoint>();
   /** Load shedding of the sync requests of its entry points (runtime/overload.ts). */
@@ -136,6 +143,7 @@ export class RunningPipeline implements MetricsSource {
     const settings = compiled.pipeline.settings;
     this.taps = new TapStore(settings?.tapCapacity ?? 256, settings?.tapBytes);
     this.deadLetters = new Ring(settings?.deadLetterCapacity ?? 1000);
+    this.alarms = new AlarmWindows(this.name, compiled.nodes, compiled.edges, settings?.rca);
     this.traces = new TraceStore(settings?.traceCapacity ?? options.traceCapacity ?? 10_000, settings?.traceBytes);
     this.admission = new Admission(this.name, settings?.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, options.transport, (reason) => options.metrics.shed(this.name, reason));
     this.meterCpu = options.metrics.cost.settings.nodeCpu;
@@ -160,7 +168,7 @@ export class RunningPipeline implements MetricsSource {
         instance: {},
         stats: new NodeStats(this.options.metrics.cost.settings.nodeCpuSampleEvery),
         outlets: new Map(
-          Object.keys(compiled.outputs).map((p) => [p, { source: { pipeline: this.name, node: compiled.id, port: p }, sync: [], async: [] }]),
+          Object.keys(compiled.outputs).map((p) => [p, { source: { pipeline: this.name, node: compiled.id, port: p }, sync: [], async: [], alarms: isAlarmPort(compiled, p) }]),
         ),
         checkedInputs: new Map(Object.entries(compiled.inputs).filter(([, t]) => t.kind !== "any")),
       };
@@ -168,6 +176,7 @@ export class RunningPipeline implements MetricsSource {
         node.outlets.get(edge.from.port)![edge.mode].push({
           edge,
           ring: this.taps.ring(edge.id),
+          window: this.alarms.window(edge.id),
           publish: this.options.transport.publisher?.(edge) ?? ((m, h) => this.options.transport.publishAsync(edge, m, h)),
         });
       try {
@@ -302,10 +311,12 @@ export class RunningPipeline implements MetricsSource {
       node.stats.out++;
       const binary = binaryBytes(payload);
       this.traces.record(message, binary);
+      if (outlet.alarms) this.alarms.record(message);
       // Hand off to async edges without waiting unless a queue pushes back.
       let accepted: Promise<void> | undefined;
-      for (const { edge, ring, publish } of outlet.async) {
+      for (const { edge, ring, window, publish } of outlet.async) {
         this.taps.record(edge.id, ring, message, binary);
+        window?.push(message, binary);
         const p = publish(message, handling);
         if (p) accepted = accepted ? Promise.all([accepted, p]).then(() => undefined) : p;
       }
@@ -336,8 +347,9 @@ export class RunningPipeline implements MetricsSource {
    */
   private nestedCalls = 0;
 
-  private call({ edge, ring }: Outlet, message: Message, binary: number): Message[] | Promise<Message[]> {
+  private call({ edge, ring, window }: Outlet, message: Message, binary: number): Message[] | Promise<Message[]> {
     this.taps.record(edge.id, ring, message, binary);
+    window?.push(message, binary);
     if (this.nestedCalls >= MAX_NESTED_SYNC_HOPS) return Promise.resolve().then(() => this.options.transport.callSync(edge, message));
     this.nestedCalls++;
     try {
