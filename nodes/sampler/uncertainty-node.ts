@@ -70,7 +70,7 @@ export const uncertaintyNode = defineNode({
       })
       .default({ minDistance: 0.02, recentPicks: 100 }),
     minScore: z.number().min(0).max(1).default(0).describe("Requests scoring below this are never sent"),
-    leaseSeconds: z.number().int().min(5).max(86_400).default(300).describe("How long an item is held for the labeler who took it before it returns to the queue"),
+    leaseSeconds: z.number().int().min(1).max(86_400).default(300).describe("How long an item is held for the labeler who took it before it returns to the queue"),
     seed: z.number().int().min(0).default(0).describe("Seed of the random strategy's draws"),
   }),
   create: async (ctx, c) => {
