@@ -22,10 +22,11 @@ export function useLabelQueue(queue: string, labeler: string | undefined): Label
   const fail = (err: Error) => setError(err.message);
 
   const refresh = useCallback(async () => {
+    // The lease first, so the counts include it.
+    const next = labeler ? await api.nextLabelItem(queue, labeler) : undefined;
     setInfo(await api.labelQueue(queue));
     setRecent((await api.labelItems(queue, "labelled", 10)).items.reverse());
     if (!labeler) return;
-    const next = await api.nextLabelItem(queue, labeler);
     setItem(next?.item);
     setEmpty(!next);
     setError(undefined);
