@@ -185,5 +185,15 @@ describe("label queue on a runtime", () => {
     await post(`/api/label-queues/fm/items/${leased.id}/label`, { labeler: "bob", label: 2 });
     await running.idle();
     expect(joined.received.map((m) => m.payload)).toMatchObject([{ requestId: "r1", y: 2 }]);
+
+    // A label given while the pipeline is stopped is kept and sent on when it is deployed again.
+    await runtime!.undeploy("al");
+    const waiting = (await post("/api/label-queues/fm/next", { labeler: "ann" })).json().item;
+    await post(`/api/label-queues/fm/items/${waiting.id}/label`, { labeler: "ann", label: 0 });
+    expect((await get("/api/label-queues/fm/items?state=labelled")).json().items.find((i: { id: string }) => i.id === waiting.id).delivered).toBeUndefined();
+    running = await runtime!.deploy(pipeline({ window: { size: 2, perWindow: 2 } }));
+    await running.entrypoints.get("serve")!.invoke(request(Number(waiting.requestId.slice(1)), 0.3)); // its request, served again: the held label joins it
+    await running.idle();
+    expect(joined.received.map((m) => m.payload)).toMatchObject([{ requestId: "r1" }, { requestId: waiting.requestId, y: 0 }]);
   });
 });
