@@ -56,6 +56,8 @@ const DAY = 86_400_000;
 
 export class LabelQueue {
   private readonly items = new Map<string, LabelItem>();
+  // Asked for every request the sampler sees: a set, not a scan of the items.
+  private readonly requestIds = new Set<string>();
   private writing: Promise<void> = Promise.resolve();
   private listener?: (item: LabelItem) => Promise<void>;
 
@@ -104,7 +106,10 @@ export class LabelQueue {
     await fs.writeFile(`${file}.tmp`, compact);
     await fs.rename(`${file}.tmp`, file);
     const queue = new LabelQueue(name, file, await fs.open(file, "a"), meta, now);
-    for (const [id, item] of items) queue.items.set(id, item);
+    for (const [id, item] of items) {
+      queue.items.set(id, item);
+      queue.requestIds.add(item.requestId);
+    }
     return queue;
   }
 
@@ -134,12 +139,12 @@ export class LabelQueue {
   }
 
   has(requestId: string): boolean {
-    for (const item of this.items.values()) if (item.requestId === requestId) return true;
-    return false;
+    return this.requestIds.has(requestId);
   }
 
   async add(item: Omit<LabelItem, "id" | "enqueuedAt" | "skips">): Promise<LabelItem> {
     const full: LabelItem = { id: randomUUID(), enqueuedAt: this.now(), skips: [], ...item };
+    this.requestIds.add(full.requestId);
     await this.append({ op: "add", item: full });
     return full;
   }
