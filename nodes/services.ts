@@ -8,6 +8,7 @@ import type { ModelService } from "../sdk/models";
 import type { PythonWorkers } from "../sdk/python";
 import type { ModelRegistry } from "../sdk/registry";
 import type { RolloutRouter } from "./continual-learning/rollout";
+import type { LabelQueues } from "./sampler/label-queue";
 import { defineService } from "../sdk";
 
 export const models = defineService<ModelService>("models");
@@ -15,3 +16,4 @@ export const metrics = defineService<MetricsService>("metrics");
 export const registry = defineService<ModelRegistry>("registry");
 export const rollouts = defineService<RolloutRouter>("cl.rollouts");
 export const python = defineService<PythonWorkers>("python");
+export const labelQueues = defineService<LabelQueues>("sampler.label-queues");

@@ -307,3 +307,43 @@ export interface RcaReport {
   /** Features not tested, and why (a counter or a time, too few values, one value only). */
   skipped: { edge: string; feature: string; reason: string }[];
 }
+
+/** One prediction's likely class, as active learning's label queue shows it. */
+export interface LabelGuess {
+  /** The class index: the label sent on when this guess is chosen. */
+  label: number;
+  name?: string;
+  p: number;
+}
+
+export type LabelItemState = "queued" | "leased" | "labelled";
+
+/** An item of a label queue (nodes/sampler/label-queue.ts; `/api/label-queues/...`). */
+export interface LabelItem {
+  id: string;
+  requestId: string;
+  enqueuedAt: number;
+  /** What the labeler sees: a tensor ({dtype, shape, data}) or a record. */
+  input: unknown;
+  guesses: LabelGuess[];
+  /** How informative the sampler judged it, in [0, 1], and by which measure. */
+  score: number;
+  strategy: string;
+  source: { pipeline: string; node: string };
+  lease?: { labeler: string; until: number };
+  skips: { labeler: string; at: number }[];
+  label?: { value: number | string; labeler: string; at: number };
+  /** The label has been sent on to the collector. */
+  delivered?: boolean;
+  /** In list answers. */
+  state?: LabelItemState;
+}
+
+/** `GET /api/label-queues/:queue`. */
+export interface LabelQueueInfo {
+  name: string;
+  /** Class names, index = label value. */
+  classes?: string[];
+  leaseMs: number;
+  counts: Record<LabelItemState, number>;
+}

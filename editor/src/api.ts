@@ -7,9 +7,9 @@
  * kept in sessionStorage for the tab's lifetime and sent as `Authorization`.
  */
 // The API's answers as the SDK declares them (type-only: nothing of the runtime is bundled).
-import type { AlarmSummary, EdgeStatus, Explanation, Message as Envelope, ModelCard, Problem, RcaReport, ServiceHistory, Trace, TraceNode } from "../../sdk";
+import type { AlarmSummary, EdgeStatus, Explanation, LabelItem, LabelQueueInfo, Message as Envelope, ModelCard, Problem, RcaReport, ServiceHistory, Trace, TraceNode } from "../../sdk";
 
-export type { EdgeStatus, Problem };
+export type { EdgeStatus, LabelItem, LabelQueueInfo, Problem };
 
 const TOKEN_KEY = "evoflow.token";
 
@@ -245,6 +245,13 @@ export const api = {
   runTests: (name: string) => request<TestRunJson>("POST", `/api/pipelines/${enc(name)}/tests/run`, {}),
   /** A pasted Node-RED flows.json as pipelines, one per tab, by the converter `evoflow import` runs. */
   importNodeRed: (flows: unknown) => request<NodeRedImport>("POST", "/api/import/node-red", flows),
+  labelQueue: (queue: string) => request<LabelQueueInfo>("GET", `/api/label-queues/${enc(queue)}`),
+  labelItems: (queue: string, state?: string, limit = 20) =>
+    request<{ items: LabelItem[] }>("GET", `/api/label-queues/${enc(queue)}/items?limit=${limit}${state ? `&state=${enc(state)}` : ""}`),
+  /** The item to label now, leased to `labeler`; undefined when none waits (204). */
+  nextLabelItem: (queue: string, labeler: string) => request<{ item: LabelItem } | undefined>("POST", `/api/label-queues/${enc(queue)}/next`, { labeler }),
+  submitLabel: (queue: string, id: string, labeler: string, label: number) => request<{ item: LabelItem }>("POST", `/api/label-queues/${enc(queue)}/items/${enc(id)}/label`, { labeler, label }),
+  skipLabelItem: (queue: string, id: string, labeler: string) => request<{ item: LabelItem }>("POST", `/api/label-queues/${enc(queue)}/items/${enc(id)}/skip`, { labeler }),
   /** The pipeline file's JSON Schema (`evoflow schema`). */
   schema: () => request<JsonSchema>("GET", "/api/schema"),
 };

@@ -7,6 +7,7 @@ import { createRoot } from "react-dom/client";
 import { adoptTokenFromUrl, api, type NodeTypeInfo } from "./api";
 import { Dashboard, ServicePicker } from "./Dashboard";
 import { DriftEvalPage } from "./DriftEvalPage";
+import { LabelingPage } from "./LabelingPage";
 import { ModelCardPage } from "./ModelCardPage";
 import { Editor } from "./Editor";
 import { PaletteManager } from "./PaletteManager";
@@ -34,6 +35,7 @@ function App() {
   if (route[0] === "services") return <ServicePicker />;
   if (route[0] === "packages") return <PaletteManager />;
   if (route[0] === "drift") return <DriftEvalPage />;
+  if (route[0] === "labels" && route[1]) return <LabelingPage queue={route[1]} />;
   if (route[0] === "models" && route[1] && route[2]) return <ModelCardPage model={route[1]} version={route[2]} />;
   if (error) return <div className="page-error">Cannot reach the Evoflow runtime: {error}</div>;
   if (!types) return <div className="page-loading">Loading node types…</div>;

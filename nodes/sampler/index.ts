@@ -1,4 +1,5 @@
 import type { NodeDefinition } from "../../sdk";
 import { samplerNodeList } from "./nodes";
+import { uncertaintyNode } from "./uncertainty-node";
 
-export const samplerNodes: NodeDefinition[] = [...samplerNodeList];
+export const samplerNodes: NodeDefinition[] = [...samplerNodeList, uncertaintyNode];

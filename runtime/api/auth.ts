@@ -54,7 +54,9 @@ export interface GuardOptions {
 
 type Need = Role | "public";
 
-// POST routes that change nothing: inference, validation, and the editor's port preview, export and Node-RED import.
+// POST routes a viewer may use: those that change nothing (inference, validation, and the editor's port
+// preview, export and Node-RED import), and labelling (a viewer may post labels to a pipeline's entry
+// point, so a labeler needs no more: nodes/sampler/label-api.ts).
 const VIEWER_POSTS = new Set([
   "/pipelines/:name",
   "/v2/models/:name/infer",
@@ -64,6 +66,9 @@ const VIEWER_POSTS = new Set([
   "/api/nodes/:type/ports",
   "/api/format",
   "/api/import/node-red",
+  "/api/label-queues/:queue/next",
+  "/api/label-queues/:queue/items/:id/label",
+  "/api/label-queues/:queue/items/:id/skip",
 ]);
 const BINARY_ROUTES = new Set(["/v2/models/:name/infer", "/v2/models/:name/versions/:version/infer"]);
 const HEALTH_ROUTES = new Set(["/v2/health/live", "/v2/health/ready"]);

@@ -14,6 +14,7 @@ import { secretRoutes } from "./secrets";
 import { addAccessChecks, type GuardOptions } from "./auth";
 import { registerJsonBodyParser } from "./json-body";
 import { registerPackageRoutes } from "../packages/extensions";
+import type { RouteHost } from "../../sdk/extensions";
 
 /**
  * Access (runtime/api/auth.ts): `auth` maps tokens to roles; without it no token is asked
@@ -34,7 +35,12 @@ export type ApiPlugin = (app: FastifyInstance, runtime: Runtime) => void | Promi
 const plugins: ApiPlugin[] = [pipelineRoutes, editorRoutes, v2Routes, packageRoutes, secretRoutes, contributedRoutes];
 
 async function contributedRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
-  await registerPackageRoutes(app, runtime.nodeTypes.packages, {
+  await registerPackageRoutes(app, runtime.nodeTypes.packages, routeHost(runtime));
+}
+
+/** What a package's routes may see of the runtime (sdk/extensions.ts RouteHost). */
+export function routeHost(runtime: Runtime): RouteHost {
+  return {
     dataDir: runtime.dataDir,
     service: (key) => runtime.services[key.name] as never,
     hasPipeline: (name) => runtime.get(name) !== undefined,
@@ -50,7 +56,7 @@ async function contributedRoutes(app: FastifyInstance, runtime: Runtime): Promis
     },
     trace: (traceId) => findTrace(runtime, traceId),
     alarm: (id) => runtime.alarm(id),
-  });
+  };
 }
 
 export async function createApi(options: ApiOptions): Promise<FastifyInstance> {
