@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       "",
       `Per process (CPU-s overhead, %): ${(["async", "sync"] as const).map((e) => `${e} ${fmt(results.filter((r) => r.edges === e).map((r) => overhead(r, "cpuSeconds")))}`).join("; ")}. Target ≤ 3%.`,
       "",
-      `What is metered: every call counted; a node's first 64 calls and then about one in ${costSettingsSchema.parse({}).nodeCpuSampleEvery} (\`cost.nodeCpuSampleEvery\`) timed, with every hop nested in a timed one; getrusage around a timed segment at most every 50 ms per node (runtime/cpu-accounting.ts).`,
+      `What is metered: every call counted; a node's first 64 calls and then about one in ${costSettingsSchema.parse({}).nodeCpuSampleEvery} (\`cost.nodeCpuSampleEvery\`) timed, with every hop nested in a timed one; getrusage around every timed segment, its CPU capped at its own wall time (runtime/cpu-accounting.ts).`,
       "",
       "Before (every call's synchronous segment timed and its nesting tracked, getrusage every 10 ms per node), this bench gave on 60,000 messages per side in 10,000-message chunks, 3 processes, load average 3.8: async 2.6%, sync 3.5% median of processes (sync processes 11.1%, 3.5%, −3.9%). The 13–20% first reported for that design was not reproduced by this bench; two runtimes side by side in one process, both unmetered, differed by 11–16% on sync edges (noise of that order), which is why this bench switches one pipeline instead (the same switch, both sides off: medians −0.1% to 2.3% per process).",
       "",
