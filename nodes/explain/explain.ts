@@ -31,8 +31,8 @@ export const occlusionOptions = z.object({
   patch: z.number().int().min(1).max(1024).default(4).describe("Side of the square patch, in pixels"),
   stride: z.number().int().min(1).max(1024).default(2).describe("Pixels between patch positions"),
   fill: z.union([z.number(), z.literal("mean")]).default(0).describe('What covers the patch: a value, or "mean" (the image\'s mean)'),
-  height: z.number().int().min(1).optional().describe("Image height; default: the tensor's second-to-last dimension, or the side of a flat square (784 → 28)"),
-  width: z.number().int().min(1).optional().describe("Image width; default: the tensor's last dimension, or the side of a flat square"),
+  height: z.number().int().min(1).max(16_384).optional().describe("Image height; default: the tensor's second-to-last dimension, or the side of a flat square (784 → 28)"),
+  width: z.number().int().min(1).max(16_384).optional().describe("Image width; default: the tensor's last dimension, or the side of a flat square"),
 });
 
 export type ShapOptions = z.output<typeof shapOptions>;

@@ -16,7 +16,7 @@ const modelFields = {
     .describe('The model explained, as the model node names it: "name@3" pins a version, "name" follows the champion'),
   input: z.string().optional().describe("The model input the tensor feeds; the model's only input when absent"),
   output: z.string().optional().describe("The model output explained; the model's first output when absent"),
-  every: z.number().int().min(1).default(1).describe("Explain one message in this many (explanations cost many model runs)"),
+  every: z.number().int().min(1).max(1_000_000).default(1).describe("Explain one message in this many (explanations cost many model runs)"),
 };
 
 const shapConfig = shapOptions.extend({
