@@ -16,8 +16,8 @@
  *   first awaits), with nested sync hops subtracted, so a node is charged only its own code.
  *   Every hop nested in a timed segment is timed too, or its time could not be taken out of its
  *   caller's. A node's synchronous time is its mean timed segment × its calls;
- * - getrusage around every timed segment (one in `sampleEvery` calls, so ~2 µs spread over
- *   them) gives that segment's ratio of CPU to wall time, capped at 1: below 1 when the OS
+ * - getrusage around every outermost timed segment gives its ratio of CPU to wall time (for it
+ *   and the hops nested in it), capped at 1: below 1 when the OS
  *   preempted it or it blocked in a sync syscall, and never above, as a segment runs on one
  *   thread and getrusage also counts the process's other threads (GC helpers, onnxruntime's
  *   pool). The ratio must come from the same segments as the wall time: a segment preempted for
@@ -34,6 +34,8 @@
 const WARM_CALLS = 64;
 /** Timed segments nested deeper are charged to their caller (the engine defers at 100 anyway). */
 const MAX_DEPTH = 128;
+/** Nested segments scaled by their outermost one's ratio; more are charged unscaled. */
+const MAX_PENDING = 1024;
 
 export class CpuAccount {
   /** Mean calls between two timed ones after the first WARM_CALLS. */
@@ -43,7 +45,7 @@ export class CpuAccount {
   calls = 0;
   /** The call number from which the next is timed. */
   nextTimed = 0;
-  /** Timed calls, and the CPU milliseconds of their own synchronous segments. */
+  /** Timed calls, and the CPU milliseconds of their own synchronous segments (nested ones added when their outermost ends). */
   timedCalls = 0;
   timedSelfMs = 0;
   /** CPU seconds reported for this node by other processes (Python workers, …). */
@@ -63,15 +65,22 @@ export class CpuAccount {
 /**
  * The timed synchronous segments open on this thread's stack: a sync hop runs inside its
  * caller's segment, and its time is taken out of the caller's. One per thread (the stack is);
- * preallocated, so a timed hop allocates nothing but its two getrusage results.
+ * preallocated, so a timed hop allocates nothing but the outermost segment's two getrusage results.
+ * getrusage brackets only the outermost timed segment (0.6 µs a read; nested hops are timed
+ * often, as every hop in a timed segment is, and bracketing each cost the chain ~5%): its
+ * CPU/wall ratio scales its own time and every nested segment's, kept until it ends.
  */
 class SyncSegments {
   private depth = 0;
   private readonly started = new Float64Array(MAX_DEPTH);
-  /** Process CPU (µs) when each open segment started. */
-  private readonly cpuStarted = new Float64Array(MAX_DEPTH);
+  /** Process CPU (µs) when the outermost open segment started. */
+  private cpuStarted = 0;
   /** Wall ms of timed segments nested directly in each open one. */
   private readonly nested = new Float64Array(MAX_DEPTH);
+  /** Nested segments ended inside the open outermost one: their accounts and own wall ms, scaled when it ends. */
+  private readonly pendingAccounts: (CpuAccount | undefined)[] = new Array(MAX_PENDING).fill(undefined);
+  private readonly pendingMs = new Float64Array(MAX_PENDING);
+  private pending = 0;
 
   /** Counts a call to the account's node; true when it is timed, and `exit` must follow it. */
   enter(account: CpuAccount): boolean {
@@ -80,8 +89,7 @@ class SyncSegments {
     if (this.depth === MAX_DEPTH) return false;
     if (call >= WARM_CALLS) account.nextTimed = call + 1 + ((Math.random() * (2 * account.sampleEvery - 1)) | 0);
     const d = this.depth++;
-    const cpu = process.cpuUsage();
-    this.cpuStarted[d] = cpu.user + cpu.system;
+    if (d === 0) this.cpuStarted = cpuMicros();
     this.started[d] = performance.now();
     this.nested[d] = 0;
     return true;
@@ -91,13 +99,29 @@ class SyncSegments {
   exit(account: CpuAccount): void {
     const d = --this.depth;
     const inclusive = performance.now() - this.started[d];
-    const cpu = process.cpuUsage();
-    const cpuMs = (cpu.user + cpu.system - this.cpuStarted[d]) / 1000;
-    const ratio = inclusive > 0 ? Math.min(1, cpuMs / inclusive) : 1;
-    account.timedSelfMs += (inclusive - this.nested[d]) * ratio;
+    const self = inclusive - this.nested[d];
     account.timedCalls++;
-    if (d > 0) this.nested[d - 1] += inclusive;
+    if (d > 0) {
+      this.nested[d - 1] += inclusive;
+      if (this.pending < MAX_PENDING) {
+        this.pendingAccounts[this.pending] = account;
+        this.pendingMs[this.pending++] = self;
+      } else account.timedSelfMs += self; // unscaled: more nested hops than kept
+      return;
+    }
+    const ratio = inclusive > 0 ? Math.min(1, (cpuMicros() - this.cpuStarted) / 1000 / inclusive) : 1;
+    account.timedSelfMs += self * ratio;
+    for (let i = 0; i < this.pending; i++) {
+      this.pendingAccounts[i]!.timedSelfMs += this.pendingMs[i] * ratio;
+      this.pendingAccounts[i] = undefined;
+    }
+    this.pending = 0;
   }
+}
+
+function cpuMicros(): number {
+  const cpu = process.cpuUsage();
+  return cpu.user + cpu.system;
 }
 
 export const syncSegments = new SyncSegments();
