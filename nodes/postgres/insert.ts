@@ -34,19 +34,41 @@ const config = z.object({
 });
 type Config = z.output<typeof config>;
 
-const valueAt = (payload: unknown, path: string) => path.split(".").reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), payload);
+/** A column's place in the payload and its check, worked out once: rows are made per message. */
+interface ColumnPlan {
+  name: string;
+  at: string;
+  keys: string[];
+  nullable: boolean;
+  type: keyof typeof TYPES;
+  ok: (v: unknown) => boolean;
+}
+const plan = (cfg: Config): ColumnPlan[] =>
+  Object.entries(cfg.columns).map(([name, col]) => ({ name, at: col.from ?? name, keys: (col.from ?? name).split("."), nullable: col.nullable, type: col.type, ok: TYPES[col.type].ok }));
+
+function valueAt(payload: unknown, keys: string[]): unknown {
+  let v = payload;
+  for (const k of keys) v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
 
 /** One row's values in column order, or why the payload does not fit. */
-function rowOf(cfg: Config, payload: unknown): unknown[] {
-  return Object.entries(cfg.columns).map(([name, col]) => {
-    const v = valueAt(payload, col.from ?? name);
+function rowOf(columns: ColumnPlan[], payload: unknown): unknown[] {
+  const row = new Array<unknown>(columns.length);
+  for (let i = 0; i < columns.length; i++) {
+    const col = columns[i];
+    const v = valueAt(payload, col.keys);
     if (v === undefined || v === null) {
-      if (col.nullable) return null;
-      throw new Error(`column "${name}": the payload has no value at $.${col.from ?? name}`);
+      if (col.nullable) {
+        row[i] = null;
+        continue;
+      }
+      throw new Error(`column "${col.name}": the payload has no value at $.${col.at}`);
     }
-    if (!TYPES[col.type].ok(v)) throw new Error(`column "${name}": $.${col.from ?? name} is ${JSON.stringify(v)?.slice(0, 100)}, not ${col.type}`);
-    return col.type === "json" ? JSON.stringify(v) : v;
-  });
+    if (!col.ok(v)) throw new Error(`column "${col.name}": $.${col.at} is ${JSON.stringify(v)?.slice(0, 100)}, not ${col.type}`);
+    row[i] = col.type === "json" ? JSON.stringify(v) : v;
+  }
+  return row;
 }
 
 /** Data errors (SQLSTATE class 22, 23): retrying the same rows cannot help. */
@@ -66,12 +88,16 @@ export default defineNode({
   create: (ctx, cfg) => {
     const state = new ConnectionState(ctx, `postgres ${redact(cfg.url)}`);
     const names = Object.keys(cfg.columns);
+    const columns = plan(cfg);
     let pool: pg.Pool | undefined;
     let inserted = 0;
     let batch: { row: unknown[]; done: (err?: Error) => void }[] = [];
     let timer: NodeJS.Timeout | undefined;
 
-    const sql = (rows: number) => {
+    // A full batch's text is the common one: made once (other sizes are made when needed).
+    let fullBatch: string | undefined;
+    const sql = (rows: number) => (rows === cfg.batchSize ? (fullBatch ??= sqlFor(rows)) : sqlFor(rows));
+    const sqlFor = (rows: number) => {
       const values = Array.from({ length: rows }, (_, r) => `(${names.map((_, c) => `$${r * names.length + c + 1}`).join(", ")})`);
       const target = `${quote(cfg.schema)}.${quote(cfg.table)}`;
       let text = `insert into ${target} (${names.map(quote).join(", ")}) values ${values.join(", ")}`;
@@ -96,7 +122,9 @@ export default defineNode({
       const rows = batch;
       batch = [];
       try {
-        await query(sql(rows.length), rows.flatMap((r) => r.row));
+        const values: unknown[] = [];
+        for (const r of rows) for (const v of r.row) values.push(v);
+        await query(sql(rows.length), values);
         inserted += rows.length;
         for (const r of rows) r.done();
         return;
@@ -123,7 +151,7 @@ export default defineNode({
         }
       },
       onMessage(_port, message) {
-        const row = rowOf(cfg, message.payload);
+        const row = rowOf(columns, message.payload);
         return new Promise<void>((resolve, reject) => {
           batch.push({ row, done: (err) => (err ? reject(err) : resolve()) });
           if (batch.length >= cfg.batchSize) {

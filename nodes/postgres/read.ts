@@ -56,8 +56,11 @@ class Position {
   }
 }
 
-/** A row as a payload: dates as ISO text, so it reads the same through JSON. */
-const payloadOf = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));
+/** A row as a payload: dates as ISO text, so it reads the same through JSON. pg makes a fresh object per row, changed in place. */
+function payloadOf(row: Record<string, unknown>): Record<string, unknown> {
+  for (const k in row) if (row[k] instanceof Date) row[k] = (row[k] as Date).toISOString();
+  return row;
+}
 
 export default defineNode({
   type: "postgres.read",
