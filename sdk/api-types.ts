@@ -126,8 +126,8 @@ export interface SnapshotSource {
   [key: string]: unknown;
 }
 
-/** `pending`: a rollout is running; a rolled-back rollout ends `rejected`, with its `reason`. */
-export type Decision = "promoted" | "rejected" | "failed" | "pending";
+/** `pending`: a rollout is running; a rolled-back rollout ends `rejected`, with its `reason`; `routed`: a bandit router's traffic shares (`bandit`). */
+export type Decision = "promoted" | "rejected" | "failed" | "pending" | "routed";
 
 /** One update attempt of a CL service, accepted or rejected (`GET /api/services/:name/history`). */
 export interface HistoryEntry {
@@ -151,8 +151,10 @@ export interface HistoryEntry {
   decision: Decision;
   /** Why a candidate that passed validation was still rejected (its rollout rolled back). */
   reason?: string;
-  /** The shadow or canary rollout (runtime/cl/rollout.ts RolloutStatus): steps, checks, requests answered by each version. */
+  /** The shadow or canary rollout or A/B test (nodes/continual-learning/rollout.ts LiveStatus): steps or the sequential test's statistics, requests answered by each version. */
   rollout?: unknown;
+  /** A model.bandit record (nodes/continual-learning/bandit.ts BanditStatus): each version's pulls, rewards, posterior and traffic share. */
+  bandit?: unknown;
   error?: string;
 }
 
@@ -186,6 +188,8 @@ export interface ModelCard {
   profile?: ModelProfile;
   decision?: Decision;
   rollout?: unknown;
+  /** The latest bandit record that routed traffic to this version. */
+  bandit?: unknown;
 }
 
 /** An edge's live figures in `GET /api/pipelines/:name/status` (runtime/engine/engine.ts builds them). */

@@ -1,4 +1,5 @@
 import type { NodeDefinition } from "../../sdk";
+import bandit from "./bandit";
 import onnx from "./onnx";
 
-export const modelNodes: NodeDefinition[] = [onnx];
+export const modelNodes: NodeDefinition[] = [onnx, bandit];
