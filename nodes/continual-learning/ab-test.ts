@@ -13,11 +13,14 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import type { AbArmStatus, AbOutcome, AbTestRolloutStatus, AbTestStatus } from "../../sdk/api-types";
 import type { Message } from "../../sdk/envelope";
 import type { ModelRegistry } from "../../sdk/registry";
 import { parsePath, readPath, toNumber, valuePathSchema } from "../drift/value-path";
 import { attempt, MAX_AWAITING_LABEL, predictedClass, settle, type RolloutState } from "./live-answer";
-import { mixtureSprt, RunningMoments, type SequentialResult } from "./statistics";
+import { mixtureSprt, RunningMoments } from "./statistics";
+
+export type { AbTestRolloutStatus, AbTestStatus };
 
 export const abTestConfigSchema = z
   .object({
@@ -36,54 +39,12 @@ export const abTestConfigSchema = z
   .refine((c) => c.maxSamples >= 2 * c.minSamples, { path: ["maxSamples"], message: "must be at least 2 × minSamples: both versions need minSamples before a decision" });
 export type AbTestConfig = z.output<typeof abTestConfigSchema>;
 
-export type AbOutcome = "better" | "worse" | "inconclusive" | "errors" | "aborted";
-
-interface ArmStatus {
-  version: number;
-  requests: number;
-  errors: number;
-  scored: number;
-  mean?: number;
-  variance?: number;
-}
-
-/** The test's statistics as of its last look: what the history and the model card show. */
-export interface AbTestStatus {
-  key: string;
-  share: number;
-  metric: string;
-  alpha: number;
-  tau: number;
-  minSamples: number;
-  maxSamples: number;
-  champion: ArmStatus;
-  candidate: ArmStatus;
-  /** Requests without a key: the champion answered them, uncounted. */
-  unkeyed: number;
-  /** The last look with both versions at minSamples; `pValue` is the always-valid running minimum. */
-  sequential?: Omit<SequentialResult, "pValue"> & { pValue: number };
-  outcome?: AbOutcome;
-}
-
-/** The A/B test as the history and the API keep it (the same outer shape as a rollout's status). */
-export interface AbTestRolloutStatus {
-  model: string;
-  candidate: number;
-  champion: number;
-  mode: "ab";
-  state: RolloutState;
-  startedAt: string;
-  answered: Record<string, number>;
-  reason?: string;
-  abTest: AbTestStatus;
-}
-
 class Arm {
   readonly moments = new RunningMoments();
   requests = 0;
   errors = 0;
   constructor(readonly version: number) {}
-  status(): ArmStatus {
+  status(): AbArmStatus {
     const m = this.moments;
     return { version: this.version, requests: this.requests, errors: this.errors, scored: m.count, ...(m.count ? { mean: m.mean, variance: m.variance } : {}) };
   }

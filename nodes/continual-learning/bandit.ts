@@ -11,33 +11,12 @@
  * run repeats.
  */
 import jstatModule from "jstat";
+import type { BanditStatus } from "../../sdk/api-types";
 import { seededRandom } from "../../sdk/random";
 
+export type { BanditStatus };
+
 const { jStat } = jstatModule as unknown as { jStat: { setRandom(fn: () => number): void; beta: { sample(a: number, b: number): number } } };
-
-export interface BanditArm {
-  version: number;
-  /** Requests routed to it. */
-  pulls: number;
-  /** Rewards received: their sum, their count. */
-  reward: number;
-  rewarded: number;
-  /** Posterior mean (1 + successes) / (2 + trials). */
-  posteriorMean: number;
-  /** Share of requests it was routed over the last window (the share the policy gives it now). */
-  recentShare: number;
-}
-
-export interface BanditStatus {
-  policy: "thompson";
-  arms: BanditArm[];
-  /** Requests routed and rewards received so far. */
-  pulls: number;
-  rewards: number;
-  /** The version with the highest posterior mean. */
-  leader: number;
-  at: string;
-}
 
 const RECENT = 200;
 

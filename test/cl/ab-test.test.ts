@@ -12,20 +12,21 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInProcessAgent } from "../../gpu-agent/in-process";
 import { AbTest, abTestConfigSchema, type AbTestRolloutStatus } from "../../nodes/continual-learning/ab-test";
-import { findModelCard, HistoryStore, historyRoot, type HistoryEntry } from "../../nodes/continual-learning/history";
+import { findModelCard, HistoryStore, historyRoot } from "../../nodes/continual-learning/history";
 import { RolloutRouter, rolloutConfigSchema } from "../../nodes/continual-learning/rollout";
 import { mixtureSprt, RunningMoments } from "../../nodes/continual-learning/statistics";
-import { createMessage, tensor } from "../../sdk";
+import { createMessage } from "../../sdk";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
-import { FEATURES, noisyTeacher, row, teacher, truth, unrelated } from "./live-task";
+import { abTest, type AbPipelineHost } from "./ab-pipeline";
+import { noisyTeacher, teacher, unrelated } from "./live-task";
 
 const MODEL = "ab-mlp";
-const USERS = 300;
 let dir: string;
 let registry: FsModelRegistry;
 let runtime: Runtime;
 const router = new RolloutRouter();
+let live: AbPipelineHost;
 
 const moments = (values: number[]) => values.reduce((m, v) => (m.add(v), m), new RunningMoments());
 
@@ -34,6 +35,7 @@ beforeAll(async () => {
   registry = new FsModelRegistry(path.join(dir, "registry"));
   runtime = new Runtime({ dataDir: dir, services: { registry, models: createInProcessAgent({ dataDir: dir, registry }), "cl.rollouts": router } });
   await registry.promote(MODEL, (await registry.register({ name: MODEL, artifact: noisyTeacher(0.05, 500) })).version);
+  live = { runtime, registry, router, dir, model: MODEL };
 }, 30_000);
 
 afterAll(async () => {
@@ -82,69 +84,10 @@ describe("sticky split", () => {
   });
 });
 
-const pipeline = (ab: Record<string, unknown>) => ({
-  apiVersion: "evoflow/v1",
-  name: "ab-cl",
-  nodes: [
-    { id: "classify", type: "io.http", config: { name: "classify" } },
-    { id: "model", type: "model.onnx", config: { model: `${MODEL}@champion`, tensorField: "x", maxBatchSize: 1 } },
-    { id: "labels", type: "io.http", config: { name: "labels" } },
-    { id: "feedback", type: "io.http", config: { name: "feedback" } },
-    { id: "candidates", type: "io.http", config: { name: "candidates" } },
-    // Offline checks left open, so the A/B test is what decides.
-    { id: "gate", type: "validator.gate", config: { minAccuracy: 0, maxRegression: 1, maxClassRegression: 1, maxGoldenRegression: 1, maxP99Ms: 10_000, latencyRuns: 10, rollout: { mode: "ab", ab } } },
-    { id: "decisions", type: "io.sink", config: { kind: "discard" } },
-  ],
-  edges: [
-    { from: "classify.out", to: "model.in", mode: "sync" },
-    { from: "labels.out", to: "gate.holdout", mode: "async" },
-    { from: "feedback.out", to: "gate.feedback", mode: "async" },
-    { from: "candidates.out", to: "gate.candidate", mode: "async" },
-    { from: "gate.decision", to: "decisions.in", mode: "async" },
-  ],
-});
-
-/** Deploys, feeds the gate its holdout, sends a candidate, then serves keyed requests (labels `labelDelay` answers late) until the history has the decision. */
-async function abTest(ab: Record<string, unknown>, artifact: Uint8Array, maxRequests = 6000) {
-  const running = await runtime.deploy(pipeline(ab));
-  const [classify, labels, candidates] = ["classify", "labels", "candidates"].map((n) => running.entrypoints.get(n)!);
-  for (let i = 0; i < 200; i++) await labels.invoke({ x: tensor("float32", [FEATURES], row(i)), y: truth[i] });
-  await running.idle();
-  const version = (await registry.register({ name: MODEL, artifact })).version;
-  await candidates.invoke({ kind: "candidate", name: MODEL, version, trigger: { kind: "test" }, scenario: "NI", newClasses: [], snapshot: { id: "s", count: 0, classes: {}, source: {} }, strategy: { trainer: "test" }, trainingMs: 0, samplesSeen: 0, sizeBytes: 0 });
-  while (!router.get(MODEL)) await new Promise((r) => setTimeout(r, 10));
-  const test = router.get(MODEL) as AbTest;
-  const byUser = new Map<string, Set<number>>();
-  const history = new HistoryStore(historyRoot(dir));
-  const pending: { traceId: string; i: number }[] = [];
-  const looks: { state: string; scored: [number, number]; decided: boolean }[] = [];
-  for (let n = 0; n < maxRequests && test.state === "running"; n++) {
-    const i = 200 + n;
-    const user = `u${(n * 7919) % USERS}`;
-    const [reply] = await classify.invoke({ user, x: tensor("float32", [1, FEATURES], row(i)) });
-    const served = Number(reply.source.model!.version);
-    if (!byUser.has(user)) byUser.set(user, new Set());
-    byUser.get(user)!.add(served);
-    pending.push({ traceId: reply.traceId, i });
-    if (pending.length > 5) {
-      const { traceId, i: k } = pending.shift()!;
-      await labels.invoke({ x: tensor("float32", [FEATURES], row(k)), y: truth[k % truth.length], requestId: traceId });
-      // No idle() here: the gate is busy with the candidate until the test ends.
-      const s = test.status().abTest;
-      looks.push({ state: test.state, scored: [s.champion.scored, s.candidate.scored], decided: s.outcome !== undefined });
-    }
-  }
-  let entry: HistoryEntry | undefined;
-  while (!(entry = (await history.list("ab-cl")).find((e) => e.version === version && e.decision !== "pending"))) await new Promise((r) => setTimeout(r, 20));
-  const deadLetters = running.deadLetterCount();
-  await runtime.undeploy("ab-cl");
-  return { version, entry, result: entry.rollout as AbTestRolloutStatus, byUser, looks, deadLetters };
-}
-
 describe("A/B test in a running pipeline", () => {
   it("promotes a planted better candidate on late labels, never deciding below minSamples; each user sees one version", async () => {
     const champion = (await registry.get(MODEL, "champion"))!.version;
-    const { version, entry, result, byUser, looks, deadLetters } = await abTest({ key: "payload.user", minSamples: 150, tau: 0.1 }, teacher.bytes);
+    const { version, entry, result, byUser, looks, deadLetters } = await abTest(live, { key: "payload.user", minSamples: 150, tau: 0.1 }, teacher.bytes);
 
     expect(result.state, result.reason).toBe("promoted");
     expect(result.abTest.outcome).toBe("better");
@@ -172,7 +115,7 @@ describe("A/B test in a running pipeline", () => {
   it("refuses to decide on too few samples: a far worse candidate that never reaches minSamples stops undecided and the champion stays", async () => {
     const champion = (await registry.get(MODEL, "champion"))!.version;
     // 60 requests, half the keys each: neither version reaches 100 scored answers.
-    const { version, result, looks } = await abTest({ key: "payload.user", minSamples: 100, maxSeconds: 3 }, unrelated(), 60);
+    const { version, result, looks } = await abTest(live, { key: "payload.user", minSamples: 100, maxSeconds: 3 }, unrelated(), 60);
     expect(result.state).toBe("rolled-back");
     expect(result.abTest.outcome).toBe("inconclusive");
     expect(result.abTest.sequential).toBeUndefined();
