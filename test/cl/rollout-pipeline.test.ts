@@ -16,32 +16,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInProcessAgent } from "../../gpu-agent/in-process";
 import { HistoryStore, historyRoot, type HistoryEntry } from "../../nodes/continual-learning/history";
 import { RolloutRouter, type LiveRollout, type Rollout, type RolloutConfig, type RolloutResult } from "../../nodes/continual-learning/rollout";
-import { buildMlp } from "../../onnx/build";
 import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import type { RunningPipeline } from "../../runtime/engine/engine";
 import { Runtime } from "../../runtime/runtime";
-import { makeMlp, randomFloats } from "../fixtures/mlp";
+import { makeMlp } from "../fixtures/mlp";
+import { CLASSES, FEATURES, inputs, noisyTeacher, POOL, teacher, truth } from "./live-task";
 
 const MODEL = "rollout-mlp";
-const FEATURES = 16;
-const CLASSES = 4;
-const POOL = 2000;
 const CLIENTS = 4;
 /** Labels come this many answers after their request. */
 const LABEL_DELAY = 8;
-
-const teacher = makeMlp({ sizes: [FEATURES, 32, CLASSES], seed: 11 });
-const inputs = randomFloats(POOL * FEATURES, 99);
-const truth = Array.from({ length: POOL }, (_, i) => argmax(teacher.forward(inputs.subarray(i * FEATURES, (i + 1) * FEATURES), 1)));
-const noisyTeacher = (amplitude: number, seed: number) =>
-  buildMlp({ inputSize: FEATURES, layers: teacher.layers.map((l, i) => ({ ...l, weights: l.weights.map((w, j) => w + randomFloats(l.weights.length, seed + i)[j] * amplitude) })) });
-
-function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-  return best;
-}
 
 let dir: string;
 let registry: FsModelRegistry;
