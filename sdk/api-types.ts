@@ -129,8 +129,8 @@ export interface SnapshotSource {
   [key: string]: unknown;
 }
 
-/** `pending`: a rollout is running; a rolled-back rollout ends `rejected`, with its `reason`. */
-export type Decision = "promoted" | "rejected" | "failed" | "pending";
+/** `pending`: a rollout is running; a rolled-back rollout ends `rejected`, with its `reason`; `routed`: a bandit router's traffic shares (`bandit`). */
+export type Decision = "promoted" | "rejected" | "failed" | "pending" | "routed";
 
 /** One update attempt of a CL service, accepted or rejected (`GET /api/services/:name/history`). */
 export interface HistoryEntry {
@@ -154,9 +154,78 @@ export interface HistoryEntry {
   decision: Decision;
   /** Why a candidate that passed validation was still rejected (its rollout rolled back). */
   reason?: string;
-  /** The shadow or canary rollout (runtime/cl/rollout.ts RolloutStatus): steps, checks, requests answered by each version. */
+  /** The shadow or canary rollout or A/B test (nodes/continual-learning/rollout.ts LiveStatus): steps or the sequential test's statistics, requests answered by each version. */
   rollout?: unknown;
+  /** A model.bandit record (nodes/continual-learning/bandit.ts BanditStatus): each version's pulls, rewards, posterior and traffic share. */
+  bandit?: unknown;
   error?: string;
+}
+
+/** How an A/B test (rollout mode "ab", nodes/continual-learning/ab-test.ts) ended. */
+export type AbOutcome = "better" | "worse" | "inconclusive" | "errors" | "aborted";
+
+export interface AbArmStatus {
+  version: number;
+  requests: number;
+  errors: number;
+  scored: number;
+  mean?: number;
+  variance?: number;
+}
+
+/** The test's statistics as of its last look: what the history and the model card show. */
+export interface AbTestStatus {
+  key: string;
+  share: number;
+  metric: string;
+  alpha: number;
+  tau: number;
+  minSamples: number;
+  maxSamples: number;
+  champion: AbArmStatus;
+  candidate: AbArmStatus;
+  /** Requests without a key: the champion answered them, uncounted. */
+  unkeyed: number;
+  /** The last look with both versions at minSamples; `pValue` is the always-valid running minimum. */
+  sequential?: { difference: number; variance: number; likelihoodRatio: number; pValue: number; interval: [number, number] };
+  outcome?: AbOutcome;
+}
+
+/** The A/B test as the history and the API keep it (the same outer shape as a rollout's status). */
+export interface AbTestRolloutStatus {
+  model: string;
+  candidate: number;
+  champion: number;
+  mode: "ab";
+  state: "running" | "promoted" | "rolled-back";
+  startedAt: string;
+  answered: Record<string, number>;
+  reason?: string;
+  abTest: AbTestStatus;
+}
+
+export interface BanditArm {
+  version: number;
+  /** Requests routed to it. */
+  pulls: number;
+  /** Rewards received: their sum, their count. */
+  reward: number;
+  rewarded: number;
+  /** Posterior mean (1 + successes) / (2 + trials). */
+  posteriorMean: number;
+  /** Share of requests it was routed over the last window (the share the policy gives it now). */
+  recentShare: number;
+}
+
+export interface BanditStatus {
+  policy: "thompson";
+  arms: BanditArm[];
+  /** Requests routed and rewards received so far. */
+  pulls: number;
+  rewards: number;
+  /** The version with the highest posterior mean. */
+  leader: number;
+  at: string;
 }
 
 /** `GET /api/services/:name/history`: entries oldest first, each with its rollout in a few words. */
@@ -191,6 +260,8 @@ export interface ModelCard {
   cost?: { candidate: CostPer1000; champion?: CostPer1000 & { version?: number } };
   decision?: Decision;
   rollout?: unknown;
+  /** The latest bandit record that routed traffic to this version. */
+  bandit?: unknown;
 }
 
 /** An edge's live figures in `GET /api/pipelines/:name/status` (runtime/engine/engine.ts builds them). */

@@ -4,6 +4,7 @@ import { api, type HistoryEntry, type ModelCard } from "./api";
 import { readableField } from "./core/readable";
 import { costLine } from "./cost";
 import { pct, ProfileChart, time } from "./Dashboard";
+import { AbTestCard, BanditCard } from "./LiveTests";
 
 function Bars({ rows, unit = "" }: { rows: { label: string; value: number; max: number; ok?: boolean }[]; unit?: string }) {
   return (
@@ -134,6 +135,8 @@ export function ModelCardPage({ model, version }: { model: string; version: stri
       ) : (
         <div className="muted">No validation report.</div>
       )}
+      <AbTestCard rollout={card.rollout} />
+      <BanditCard bandit={card.bandit} version={card.version} />
       <h3>Metrics</h3>
       <KeyValues value={card.metrics ? Object.fromEntries(Object.entries(card.metrics).filter(([k]) => k !== "accuracyMatrix")) : undefined} />
       {matrix && (

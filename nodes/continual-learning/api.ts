@@ -27,7 +27,7 @@ export default async function clRoutes(app: FastifyInstance, runtime: RouteHost)
       const live = e.decision === "pending" ? rollouts?.get(e.model) : undefined;
       if (live && live.candidate === e.version) e.rollout = live.status();
     }
-    const answer: ServiceHistory = { service: name, entries: entries.map((e) => ({ ...e, rolloutSummary: rolloutSummary(e.rollout) })) };
+    const answer: ServiceHistory = { service: name, entries: entries.map((e) => ({ ...e, rolloutSummary: rolloutSummary(e.rollout, e.bandit) })) };
     return answer;
   });
 

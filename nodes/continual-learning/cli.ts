@@ -35,7 +35,7 @@ function historyTable(host: CommandHost, entries: HistoryEntry[]): string {
       pct(e.metrics?.holdoutAccuracy),
       pct(e.metrics?.averageAccuracy),
       e.metrics ? e.metrics.bwt.toFixed(3) : "-",
-      rolloutSummary(e.rollout),
+      rolloutSummary(e.rollout, e.bandit),
       [...(e.validation?.reasons ?? []), e.reason, e.error].filter(Boolean).join("; "),
     ]),
   );

@@ -62,6 +62,15 @@ export class HistoryStore {
     }
   }
 
+  /** The latest model.bandit record with `model@version` among its arms, searching every service. */
+  async findBandit(model: string, version: number): Promise<HistoryEntry | undefined> {
+    let latest: HistoryEntry | undefined;
+    for (const service of await this.services())
+      for (const e of await this.list(service))
+        if (e.model === model && (e.bandit as { arms?: { version: number }[] } | undefined)?.arms?.some((a) => a.version === version) && (!latest || e.at >= latest.at)) latest = e;
+    return latest;
+  }
+
   /** The entry that produced `model@version`, searching every service. */
   async findVersion(model: string, version: number): Promise<HistoryEntry | undefined> {
     for (const service of await this.services()) {
@@ -81,7 +90,7 @@ function gateCost(report: GateReport | undefined): ModelCard["cost"] {
 }
 
 /** A card from whatever is known: the registry record, the history entry, or both. */
-export function modelCard(model: string, version: number, record?: ModelVersion, entry?: HistoryEntry): ModelCard {
+export function modelCard(model: string, version: number, record?: ModelVersion, entry?: HistoryEntry, banditEntry?: HistoryEntry): ModelCard {
   return {
     model,
     version,
@@ -104,6 +113,7 @@ export function modelCard(model: string, version: number, record?: ModelVersion,
     cost: gateCost(entry?.validation),
     decision: entry?.decision,
     rollout: entry?.rollout,
+    bandit: banditEntry?.bandit,
   };
 }
 
@@ -116,5 +126,6 @@ export async function findModelCard(registry: ModelRegistry | undefined, history
   const version = record?.version ?? (typeof ref === "number" ? ref : undefined);
   if (version === undefined) return undefined;
   const entry = await history.findVersion(model, version);
-  return record || entry ? modelCard(model, version, record, entry) : undefined;
+  const banditEntry = await history.findBandit(model, version);
+  return record || entry || banditEntry ? modelCard(model, version, record, entry, banditEntry) : undefined;
 }

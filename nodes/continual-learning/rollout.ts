@@ -14,11 +14,13 @@
  * candidate traffic and roll back after `maxStepSeconds`.
  */
 import { z } from "zod";
-import { isTensor } from "../../sdk/ports";
 import type { ModelRegistry } from "../../sdk/registry";
+import { AbTest, abTestConfigSchema, type AbTestRolloutStatus } from "./ab-test";
+import { attempt, MAX_AWAITING_LABEL, predictedClass, settle, type RolloutState } from "./live-answer";
+import { lowestAccuracyDrop } from "./statistics";
 
 export const rolloutConfigSchema = z.object({
-  mode: z.enum(["direct", "shadow", "canary"]).default("direct").describe("direct: hot swap at once; shadow: mirror traffic, compare, then swap; canary: weighted steps with checks"),
+  mode: z.enum(["direct", "shadow", "canary", "ab"]).default("direct").describe("direct: hot swap at once; shadow: mirror traffic, compare, then swap; canary: weighted steps with checks; ab: a sequential A/B test on a sticky split (see `ab`)"),
   steps: z.array(z.number().gt(0).max(1)).min(1).default([0.05, 0.25, 0.5, 1]).describe("Canary: share of requests the candidate answers at each step (0.05 = 5%); it is promoted once the last step passes"),
   requestsPerStep: z.number().int().min(1).max(10_000_000).default(200).describe("Candidate answers observed (canary) or mirrored (shadow) before a step is judged (at most 10,000,000)"),
   labelledPerStep: z.number().int().min(0).max(10_000_000).default(0).describe("Labelled candidate answers (labels are joined to answers by request id, however late) also needed before a step is judged; 0 judges without waiting for labels (at most 10,000,000)"),
@@ -33,7 +35,8 @@ export const rolloutConfigSchema = z.object({
     .default(0.95)
     .describe("A step rolls back on accuracy only when the drop exceeds maxAccuracyDrop at this confidence (one-sided two-proportion z-test): a few dozen labels cannot tell a 5-point drop from noise"),
   minAgreement: z.number().min(0).max(1).default(0).describe("Shadow: least share of mirrored requests where candidate and champion agree (0 = not checked)"),
-});
+  ab: abTestConfigSchema.default(abTestConfigSchema.parse({})).describe("Mode ab: the sticky split, the metric and the sequential test (maxErrorRate above also applies)"),
+}).refine((c) => c.mode !== "ab" || c.ab.key !== undefined, { path: ["ab", "key"], message: 'mode "ab" needs a sticky key: where each request holds it, e.g. "payload.user"' });
 export type RolloutConfig = z.output<typeof rolloutConfigSchema>;
 
 export interface Outcome {
@@ -54,7 +57,7 @@ export interface StepReport {
   reasons: string[];
 }
 
-export type RolloutState = "running" | "promoted" | "rolled-back";
+export type { RolloutState };
 
 /** What a rollout did, for the history and the API: its steps, and how many requests each version answered. */
 export interface RolloutStatus {
@@ -77,10 +80,9 @@ export interface RolloutStatus {
 
 export type RolloutResult = RolloutStatus & { state: Exclude<RolloutState, "running"> };
 
-type Attempt<T> = { ok: true; answer: T; latencyMs: number } | { ok: false; error: unknown; latencyMs: number };
-
-/** Answers waiting for their label are kept up to this many, oldest dropped first: labels that never come cost bounded memory. */
-const MAX_AWAITING_LABEL = 50_000;
+/** What serves requests while a candidate is tested live: a shadow or canary rollout, or an A/B test. */
+export type LiveRollout = Rollout | AbTest;
+export type LiveStatus = RolloutStatus | AbTestRolloutStatus;
 
 class Window {
   latencies: number[] = [];
@@ -106,44 +108,6 @@ class Window {
     const s = [...this.latencies].sort((a, b) => a - b);
     return s.length ? s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)] : 0;
   }
-}
-
-/**
- * The lower confidence bound of the champion's accuracy minus the candidate's, from their labelled
- * answers (normal approximation of the difference of two proportions).
- */
-export function lowestAccuracyDrop(champion: { right: number; labelled: number }, candidate: { right: number; labelled: number }, confidence: number): number {
-  const [ha, ca] = [champion.right / champion.labelled, candidate.right / candidate.labelled];
-  const se = Math.sqrt((ha * (1 - ha)) / champion.labelled + (ca * (1 - ca)) / candidate.labelled);
-  return ha - ca - normalQuantile(confidence) * se;
-}
-
-/**
- * The standard normal quantile, by Acklam's rational approximation (relative error < 1.2e-9): written
- * here because it is one function and none of our dependencies exports it.
- */
-export function normalQuantile(p: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const tail = (q: number) => (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
-  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
-  const q = p - 0.5;
-  const r = q * q;
-  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
-/** The class a classifier answered: the argmax of a one-row numeric output (a record's first tensor); undefined for anything else. */
-export function predictedClass(answer: unknown): number | undefined {
-  const t = isTensor(answer) ? answer : answer && typeof answer === "object" ? Object.values(answer).find(isTensor) : undefined;
-  if (!t || typeof t.data[0] !== "number") return undefined;
-  const data = t.data as ArrayLike<number>;
-  if (data.length < 2 || data.length !== (t.shape.at(-1) ?? data.length)) return undefined;
-  let best = 0;
-  for (let i = 1; i < data.length; i++) if (data[i] > data[best]) best = i;
-  return best;
 }
 
 export class Rollout {
@@ -201,8 +165,8 @@ export class Rollout {
    */
   async serve<T>(requestId: string, run: (version: number) => Promise<T>): Promise<{ version: number; answer: T }> {
     const { serve: version, mirror } = this.route();
-    const shadow = mirror === undefined ? undefined : this.attempt(mirror, run);
-    const first = await this.attempt(version, run);
+    const shadow = mirror === undefined ? undefined : attempt(mirror, run);
+    const first = await attempt(version, run);
     const predicted = first.ok ? predictedClass(first.answer) : undefined;
     this.record(version, { ok: first.ok, latencyMs: first.latencyMs, predicted }, { requestId });
     if (shadow) {
@@ -271,16 +235,6 @@ export class Rollout {
   private answer<T>(version: number, answer: T): { version: number; answer: T } {
     this.answered.set(version, (this.answered.get(version) ?? 0) + 1);
     return { version, answer };
-  }
-
-  private async attempt<T>(version: number, run: (version: number) => Promise<T>): Promise<Attempt<T>> {
-    const t0 = performance.now();
-    try {
-      const answer = await run(version);
-      return { ok: true, answer, latencyMs: performance.now() - t0 };
-    } catch (error) {
-      return { ok: false, error, latencyMs: performance.now() - t0 };
-    }
   }
 
   private windowOf(version: number): Window | undefined {
@@ -352,13 +306,7 @@ export class Rollout {
     this.reason = reason;
     clearTimeout(this.stepTimer);
     this.awaitingLabel.clear();
-    try {
-      if (state === "promoted") await this.registry.promote(this.model, this.candidate, `${this.config.mode} rollout: ${reason}`);
-      else await this.registry.setStatus(this.model, this.candidate, "rejected", `rolled back: ${reason}`);
-    } catch (err) {
-      // The routing decision stands; the registry could not record it (e.g. closed while stopping).
-      this.reason = `${reason} (registry: ${(err as Error).message})`;
-    }
+    this.reason = await settle(this.registry, this.model, this.candidate, state, `${this.config.mode} rollout`, reason);
     this.resolveDone(this.status() as RolloutResult);
   }
 }
@@ -369,27 +317,38 @@ export class Rollout {
  * finished rollout, for the API.
  */
 export class RolloutRouter {
-  private readonly active = new Map<string, Rollout>();
-  private readonly finished = new Map<string, RolloutResult>();
+  private readonly active = new Map<string, LiveRollout>();
+  private readonly finished = new Map<string, LiveStatus>();
 
+  /** A shadow or canary rollout (direct, or no champion: promoted at once). */
   start(registry: ModelRegistry, model: string, candidate: number, champion: number | undefined, config: RolloutConfig): Rollout {
-    const running = this.active.get(model);
-    if (running) throw new Error(`a rollout of ${model}@${running.candidate} is already running`);
-    const rollout = new Rollout(registry, model, candidate, champion, config);
-    this.active.set(model, rollout);
-    void rollout.done.then((result) => {
-      if (this.active.get(model) === rollout) this.active.delete(model);
-      this.finished.set(model, result);
-    });
-    return rollout;
+    return this.track(model, () => new Rollout(registry, model, candidate, champion, config));
   }
 
-  get(model: string): Rollout | undefined {
+  /** Mode "ab": an A/B test against the champion; without a champion, a direct promotion. */
+  startLive(registry: ModelRegistry, model: string, candidate: number, champion: number | undefined, config: RolloutConfig): LiveRollout {
+    if (config.mode !== "ab" || champion === undefined) return this.start(registry, model, candidate, champion, config);
+    return this.track(model, () => new AbTest(registry, model, candidate, champion, config.ab, config.maxErrorRate));
+  }
+
+  get(model: string): LiveRollout | undefined {
     return this.active.get(model);
   }
 
   /** Running rollouts, then each model's last finished one. */
-  list(): RolloutStatus[] {
+  list(): LiveStatus[] {
     return [...[...this.active.values()].map((r) => r.status()), ...[...this.finished.entries()].filter(([m]) => !this.active.has(m)).map(([, r]) => r)];
+  }
+
+  private track<R extends LiveRollout>(model: string, make: () => R): R {
+    const running = this.active.get(model);
+    if (running) throw new Error(`a rollout of ${model}@${running.candidate} is already running`);
+    const rollout = make();
+    this.active.set(model, rollout);
+    void (rollout.done as Promise<LiveStatus>).then((result) => {
+      if (this.active.get(model) === rollout) this.active.delete(model);
+      this.finished.set(model, result);
+    });
+    return rollout;
   }
 }

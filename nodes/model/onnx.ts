@@ -2,7 +2,7 @@ import { z } from "zod";
 import { defineNode, isTensor, port, type Tensor } from "../../sdk";
 import { parseModelRef } from "../../sdk/registry";
 import type { ModelDescription } from "../../sdk/models";
-import type { Rollout, RolloutRouter } from "../continual-learning/rollout";
+import type { LiveRollout, RolloutRouter } from "../continual-learning/rollout";
 import { models as modelsService, rollouts as rolloutsService } from "../services";
 import { Batcher } from "./batcher";
 
@@ -17,6 +17,11 @@ const config = z.object({
     .describe("tensor: a Tensor in, fed to the model's input (see `input`), and one output tensor out; named: a record of Tensors by input name in, a record of every output by name out"),
   input: z.string().optional().describe("For io=tensor: the model input the tensor feeds; the model's only input when absent"),
   output: z.string().optional().describe("For io=tensor: the model output to emit; the model's first output when absent"),
+  tensorField: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$-]*$/)
+    .optional()
+    .describe('For io=tensor: the payload is a record and the tensor is this field of it (e.g. "x" in {user, x}), so other fields — an A/B test\'s sticky key — travel with the request'),
   maxBatchSize: z.number().int().min(1).max(4096).default(16).describe("Rows stacked along dimension 0 into one run; 1 turns batching off"),
   maxDelayMs: z.number().min(0).max(1000).default(0).describe("How long an idle model waits for more requests to fill a batch; 0 runs at once and batches only what queues while it is busy"),
 });
@@ -35,7 +40,7 @@ export default defineNode({
   title: "ONNX model",
   description:
     "Runs an ONNX model from the registry (name@version or name@champion) with dynamic batching; emits the outputs tagged with the model version for provenance, and hot-swaps to a new champion without failing a request.",
-  inputs: (c: z.output<typeof config>) => ({ in: c.io === "named" ? port.record("tensors") : port.tensor() }),
+  inputs: (c: z.output<typeof config>) => ({ in: c.io === "named" ? port.record("tensors") : c.tensorField ? port.record() : port.tensor() }),
   outputs: (c: z.output<typeof config>) => ({ out: c.io === "named" ? port.record("tensors") : port.tensor() }),
   config,
   services: [modelsService],
@@ -85,6 +90,12 @@ export default defineNode({
       if (!inputName) throw new Error(`model ${name}@${d.version} has inputs ${d.inputs.map((i) => i.name).join(", ")}: set \`input\`, or use io "named"`);
       return { [inputName]: payload as Tensor };
     };
+    const tensorIn = (payload: unknown): unknown => {
+      if (!cfg.tensorField) return payload;
+      const t = payload && typeof payload === "object" ? (payload as Record<string, unknown>)[cfg.tensorField] : undefined;
+      if (!isTensor(t)) throw new Error(`payload.${cfg.tensorField} is not a tensor (tensorField "${cfg.tensorField}")`);
+      return t;
+    };
     const fromOutputs = (outputs: Record<string, Tensor>, d: ModelDescription): unknown => {
       if (cfg.io === "named") return outputs;
       const outputName = cfg.output ?? d.outputs[0].name;
@@ -113,8 +124,8 @@ export default defineNode({
       }
     };
     // A rolled-back candidate is retired once its last request is done (a promoted one becomes champion through the watch).
-    const followed = new WeakSet<Rollout>();
-    const follow = (rollout: Rollout) => {
+    const followed = new WeakSet<LiveRollout>();
+    const follow = (rollout: LiveRollout) => {
       followed.add(rollout);
       void rollout.done.then(({ state }) => {
         if (state !== "rolled-back" || rollout.candidate === current) return;
@@ -134,7 +145,8 @@ export default defineNode({
         const rollout = rollouts?.get(name);
         if (rollout) {
           if (!followed.has(rollout)) follow(rollout);
-          const answered = await rollout.serve(message.traceId, (v) => runOn(v, message.payload));
+          const input = tensorIn(message.payload);
+          const answered = await rollout.serve(message.traceId, (v) => runOn(v, input), message);
           await emit("out", answered.answer, { model: { name, version: answered.version } });
           return;
         }
@@ -143,7 +155,7 @@ export default defineNode({
         let payload: unknown;
         try {
           const d = described.get(version) ?? (await describe(version));
-          const outputs = await batcher.submit(version, toInputs(message.payload, d));
+          const outputs = await batcher.submit(version, toInputs(tensorIn(message.payload), d));
           payload = fromOutputs(outputs, d);
         } finally {
           finished(version);

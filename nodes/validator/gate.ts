@@ -5,7 +5,7 @@ import { evaluateArtifact, gateConfigSchema, runGate } from "../continual-learni
 import type { CostModel } from "../../sdk/cost";
 import { HistoryStore, historyRootFromNodeDir, type HistoryEntry } from "../continual-learning/history";
 import { clMetrics } from "../continual-learning/metrics";
-import { rolloutConfigSchema, type Rollout, type RolloutRouter } from "../continual-learning/rollout";
+import { rolloutConfigSchema, type LiveRollout, type RolloutRouter } from "../continual-learning/rollout";
 import { readSnapshot } from "../continual-learning/snapshot";
 import { ClassBalancedBuffer, RecentPerClass } from "../continual-learning/strategies";
 import { seededRandom } from "../../sdk/random";
@@ -32,7 +32,8 @@ const config = gateConfigSchema.extend({
  * model.onnx nodes following the champion consult per request); a failed one, or one whose
  * rollout rolled back, is marked `rejected` with the reason and never served again. Labelled
  * examples on `holdout` that carry the served request's id (`requestId`, as sampler.collector
- * emits them) also score a running rollout's answers. Every decision goes to the service's
+ * emits them) also score a running rollout's answers; messages on `feedback` (`requestId` and a
+ * business metric) score an A/B test on metric "feedback". Every decision goes to the service's
  * history with the Avalanche metrics of the update (a rollout in progress as `pending`).
  */
 export default defineNode({
@@ -40,8 +41,8 @@ export default defineNode({
   category: "validator",
   title: "Validator gate",
   description:
-    "Validates a candidate (holdout accuracy, no regression vs champion overall and per class, latency and size budgets, golden set), then promotes it (hot swap, or a shadow or canary rollout judged on the late labels of served requests, with automatic rollback) or rejects it; records every decision in the CL history.",
-  inputs: { candidate: port.model(), holdout: port.labelled() },
+    "Validates a candidate (holdout accuracy, no regression vs champion overall and per class, latency and size budgets, golden set), then promotes it (hot swap, a shadow or canary rollout judged on the late labels of served requests with automatic rollback, or a sequential A/B test on a sticky split, on accuracy or a business metric) or rejects it; records every decision in the CL history.",
+  inputs: { candidate: port.model(), holdout: port.labelled(), feedback: port.record("feedback") },
   outputs: { decision: port.event("promotion") },
   config,
   services: [registryService],
@@ -65,7 +66,7 @@ export default defineNode({
     let recent: RecentPerClass | undefined;
     let judged = 0;
     let lastDecision: Record<string, unknown> = {};
-    let active: Rollout | undefined;
+    let active: LiveRollout | undefined;
     let queue = Promise.resolve();
     // A stopping pipeline drains its edges first: a running rollout ends (rolled back) rather than hold the stop.
     ctx.signal.addEventListener("abort", () => active?.abort("the pipeline stopped during the rollout"), { once: true });
@@ -117,14 +118,14 @@ export default defineNode({
         await registry.promote(candidate.name, candidate.version, `passed validator.gate (${report.checks.length} checks)`);
         entry.decision = "promoted";
       } else {
-        active = router.start(registry, candidate.name, candidate.version, champion?.version, cfg.rollout);
+        active = router.startLive(registry, candidate.name, candidate.version, champion?.version, cfg.rollout);
         // Recorded while it runs, so the history shows the rollout in progress; the final entry replaces it.
         await history.append({ ...entry, rollout: active.status() });
         const result = await active.done;
         active = undefined;
         entry.rollout = result;
         entry.decision = result.state === "promoted" ? "promoted" : "rejected";
-        if (result.state === "rolled-back") entry.reason = `${cfg.rollout.mode} rollout rolled back: ${result.reason}`;
+        if (result.state === "rolled-back") entry.reason = `${result.mode === "ab" ? "A/B test" : `${cfg.rollout.mode} rollout`} rolled back: ${result.reason}`;
       }
       judged++;
       entry.at = new Date().toISOString();
@@ -137,6 +138,13 @@ export default defineNode({
 
     return {
       async onMessage(portName, message, emit) {
+        if (portName === "feedback") {
+          // A business metric about a served request, for an A/B test on metric "feedback".
+          const { requestId } = message.payload as { requestId?: unknown };
+          if (typeof requestId !== "string") throw new Error("payload.requestId: a feedback message names the request it is about (its trace id)");
+          if (active && "feedback" in active) active.feedback(requestId, message);
+          return;
+        }
         if (portName === "holdout") {
           const { x, y } = exampleOf(message.payload);
           // Labels of served requests (the collector's `requestId`) score a running rollout's answers.

@@ -15,33 +15,18 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInProcessAgent } from "../../gpu-agent/in-process";
 import { HistoryStore, historyRoot, type HistoryEntry } from "../../nodes/continual-learning/history";
-import { RolloutRouter, type Rollout, type RolloutConfig, type RolloutResult } from "../../nodes/continual-learning/rollout";
-import { buildMlp } from "../../onnx/build";
+import { RolloutRouter, type LiveRollout, type Rollout, type RolloutConfig, type RolloutResult } from "../../nodes/continual-learning/rollout";
 import { tensor } from "../../sdk/ports";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import type { RunningPipeline } from "../../runtime/engine/engine";
 import { Runtime } from "../../runtime/runtime";
-import { makeMlp, randomFloats } from "../fixtures/mlp";
+import { makeMlp } from "../fixtures/mlp";
+import { CLASSES, FEATURES, inputs, noisyTeacher, POOL, teacher, truth } from "./live-task";
 
 const MODEL = "rollout-mlp";
-const FEATURES = 16;
-const CLASSES = 4;
-const POOL = 2000;
 const CLIENTS = 4;
 /** Labels come this many answers after their request. */
 const LABEL_DELAY = 8;
-
-const teacher = makeMlp({ sizes: [FEATURES, 32, CLASSES], seed: 11 });
-const inputs = randomFloats(POOL * FEATURES, 99);
-const truth = Array.from({ length: POOL }, (_, i) => argmax(teacher.forward(inputs.subarray(i * FEATURES, (i + 1) * FEATURES), 1)));
-const noisyTeacher = (amplitude: number, seed: number) =>
-  buildMlp({ inputSize: FEATURES, layers: teacher.layers.map((l, i) => ({ ...l, weights: l.weights.map((w, j) => w + randomFloats(l.weights.length, seed + i)[j] * amplitude) })) });
-
-function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-  return best;
-}
 
 let dir: string;
 let registry: FsModelRegistry;
@@ -81,7 +66,7 @@ interface Answer {
  * Concurrent clients sending requests until stopped; each answer's label follows LABEL_DELAY
  * answers later. Every failed request is counted.
  */
-function load(rollout: () => Rollout | undefined) {
+function load(rollout: () => LiveRollout | undefined) {
   const answers: Answer[] = [];
   let failures = 0;
   let stopped = false;
@@ -125,7 +110,7 @@ async function register(artifact: Uint8Array): Promise<number> {
 
 /** Sends a candidate to the gate under load; returns the final history entry, the rollout and every answer, once `after` more requests were answered after the decision. */
 async function rollOut(version: number, after = 400) {
-  let rollout: Rollout | undefined;
+  let rollout: LiveRollout | undefined;
   const traffic = load(() => (rollout ??= router.get(MODEL)));
   await running.entrypoints.get("candidates")!.invoke({ kind: "candidate", name: MODEL, version, baseVersion: 1, trigger: { kind: "test" }, scenario: "NI", newClasses: [], snapshot: { id: "snap-t", count: 0, classes: {}, source: {} }, strategy: { trainer: "test" }, trainingMs: 0, samplesSeen: 0, sizeBytes: 0 });
   const history = new HistoryStore(historyRoot(dir));
@@ -139,7 +124,7 @@ async function rollOut(version: number, after = 400) {
   const decidedAt = traffic.answers.length;
   while (traffic.answers.length < decidedAt + after) await new Promise((r) => setTimeout(r, 20));
   await traffic.stop();
-  return { entry, rollout: rollout!, result: entry.rollout as RolloutResult, answers: traffic.answers, failures: traffic.failures };
+  return { entry, rollout: rollout! as Rollout, result: entry.rollout as RolloutResult, answers: traffic.answers, failures: traffic.failures };
 }
 
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 /** The canary's accuracy check: it rolls back on a drop the labels show, not on noise. */
 import { describe, expect, it } from "vitest";
-import { lowestAccuracyDrop, normalQuantile, type RolloutStatus } from "../../nodes/continual-learning/rollout";
+import type { RolloutStatus } from "../../nodes/continual-learning/rollout";
+import { lowestAccuracyDrop, normalQuantile } from "../../nodes/continual-learning/statistics";
 import { rolloutSummary } from "../../nodes/continual-learning/rollout-summary";
 
 describe("canary accuracy check", () => {
