@@ -50,7 +50,8 @@ async function runEvoflow(n: number, mode: "sync" | "async"): Promise<SideResult
     prev = `t${i}.out`;
   }
   edges.push({ from: prev, to: "sink.in", mode });
-  const running = await runtime.deploy({ apiVersion: "evoflow/v1", name: "bench", nodes, edges });
+  // A chunk is sent at once: the pipeline admits all of it (its default limit is 256 requests in flight).
+  const running = await runtime.deploy({ apiVersion: "evoflow/v1", name: "bench", settings: { maxInFlight: CHUNK }, nodes, edges });
   const entry = running.entrypoints.get("bench")!;
   const send = async (count: number) => {
     for (let done = 0; done < count; done += CHUNK) {
