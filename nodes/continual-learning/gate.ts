@@ -31,7 +31,8 @@ export type GateConfig = z.output<typeof gateConfigSchema>;
 
 /** Argmax predictions of an ONNX classifier over a labelled set, scored overall and per class. */
 export async function evaluateOnnx(bytes: Uint8Array, set: LabelledSet, classes?: readonly number[]): Promise<Evaluation> {
-  const session = await ort.InferenceSession.create(bytes);
+  // A session that lives for one evaluation: no memory arena (kept at its peak until release), no memory pattern, no thread pool.
+  const session = await ort.InferenceSession.create(bytes, { enableCpuMemArena: false, enableMemPattern: false, intraOpNumThreads: 1 });
   try {
     const wanted = classes ? new Set(classes) : undefined;
     const per = new Map<number, { right: number; count: number }>();
