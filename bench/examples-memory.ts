@@ -21,7 +21,8 @@ const root = path.resolve(import.meta.dirname, "..");
 // bin/evoflow.js runs the bundle only while it is newer than every source, else the sources
 // through tsx, whose loader thread adds ~17 MB: measure what a fresh setup runs, the bundle.
 execFileSync(process.execPath, ["scripts/build-runtime.mjs"], { cwd: root, stdio: "inherit" });
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "120" } } });
+// --only "npm start": one of the two ways, for a quick look (the committed results run both).
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "120" }, only: { type: "string" } } });
 const seconds = Number(values.seconds);
 
 /** `npm start`'s command line, e.g. "MALLOC_ARENA_MAX=2 node --max-semi-space-size=8 bin/evoflow.js run ...": its environment and its words. */
@@ -136,8 +137,8 @@ function chartSvg(runs: Awaited<ReturnType<typeof runOnce>>[]): string {
 }
 
 const runs = [];
-for (const [i, variant] of variants.entries()) runs.push(await runOnce(variant, 18_300 + i));
-const result = { command: `node --import tsx bench/examples-memory.ts --seconds ${seconds}`, date: new Date().toISOString(), machine: machine(), seconds, runs };
+for (const [i, variant] of variants.entries()) if (!values.only || variant.name === values.only) runs.push(await runOnce(variant, 18_300 + i));
+const result = { command: `node --import tsx bench/examples-memory.ts --seconds ${seconds}${values.only ? ` --only "${values.only}"` : ""}`, date: new Date().toISOString(), machine: machine(), seconds, runs };
 const results = path.join(root, "bench", "results");
 writeFileSync(path.join(results, "examples-memory.json"), `${JSON.stringify(result, null, 1)}\n`);
 writeFileSync(path.join(results, "examples-memory.svg"), chartSvg(runs));

@@ -11,8 +11,10 @@ export function binaryBytes(payload: unknown): number {
   let bytes = 0;
   for (const key in payload) {
     const v = (payload as Record<string, unknown>)[key];
+    // Scalars first: most fields of most payloads are, and this runs at every emit.
+    if (typeof v !== "object" || v === null) continue;
     if (ArrayBuffer.isView(v)) bytes += v.byteLength;
-    else if (typeof v === "object" && v !== null && ArrayBuffer.isView((v as { data?: unknown }).data)) bytes += (v as { data: ArrayBufferView }).data.byteLength;
+    else if (ArrayBuffer.isView((v as { data?: unknown }).data)) bytes += (v as { data: ArrayBufferView }).data.byteLength;
   }
   return bytes;
 }

@@ -40,7 +40,10 @@ const HEX4 = Array.from({ length: 65536 }, (_, i) => i.toString(16).padStart(4, 
 let idCounter = 0;
 let idHigh = idPrefix + HEX4[0];
 const traceIdPrefix = randomBytes(8).toString("hex");
-let traceCounter = 0;
+// The trace counter's 64 bits as two 32-bit halves, built from HEX4 as ids are.
+let traceLow = 0;
+let traceHighCount = 0;
+let traceHigh = traceIdPrefix + HEX4[0] + HEX4[0];
 
 export function newMessageId(): string {
   idCounter = (idCounter + 1) >>> 0;
@@ -50,8 +53,12 @@ export function newMessageId(): string {
 }
 
 export function newTraceId(): string {
-  traceCounter++;
-  return traceIdPrefix + traceCounter.toString(16).padStart(16, "0");
+  traceLow = (traceLow + 1) >>> 0;
+  if (traceLow === 0) {
+    traceHighCount++;
+    traceHigh = traceIdPrefix + HEX4[traceHighCount >>> 16] + HEX4[traceHighCount & 0xffff];
+  }
+  return traceHigh + HEX4[traceLow >>> 16] + HEX4[traceLow & 0xffff];
 }
 
 /** A message from `source`, its provenance the messages it was made from (`parents`), in their trace unless `traceId` is given. */

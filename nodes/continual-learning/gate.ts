@@ -69,7 +69,8 @@ async function tally(set: LabelledSet, classes: readonly number[] | undefined, s
 
 /** Argmax predictions of an ONNX classifier over a labelled set, scored overall and per class. */
 export async function evaluateOnnx(bytes: Uint8Array, set: LabelledSet, classes?: readonly number[]): Promise<Evaluation> {
-  const session = await ort.InferenceSession.create(bytes);
+  // A session that lives for one evaluation: no memory arena (kept at its peak until release), no memory pattern, no thread pool.
+  const session = await ort.InferenceSession.create(bytes, { enableCpuMemArena: false, enableMemPattern: false, intraOpNumThreads: 1 });
   try {
     return await tally(set, classes, async (x, n) => {
       const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x, [n, set.features]) });

@@ -5,7 +5,7 @@
  * (`evoflow.*` subjects, `EVOFLOW_*` streams, see runtime/transport/nats-names.ts) are refused,
  * since a node that read or wrote them could forge or steal another pipeline's edges.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import type { NodeContext } from "../../sdk";
 import { passwordFields, readPassword, type ConnectionState, type PasswordConfig } from "../connectors/shared";
@@ -39,8 +39,18 @@ export interface ServerConfig extends PasswordConfig {
   user?: string;
 }
 
+/**
+ * The NATS client, loaded when a NATS node starts (as the other connectors' clients are):
+ * the main job, which runs none, does not hold it (~1.5 MB of heap).
+ */
+export async function natsClient() {
+  const [core, js] = await Promise.all([import("@nats-io/transport-node"), import("@nats-io/jetstream")]);
+  return { connect: core.connect, headers: core.headers, jetstream: js.jetstream };
+}
+
 /** Connects (refusing the deploy when no server answers) and keeps `state` current while the client reconnects by itself. */
 export async function connectNats(ctx: NodeContext, config: ServerConfig, state: ConnectionState): Promise<NatsConnection> {
+  const { connect } = await natsClient();
   const nc = await connect({
     servers: config.servers,
     user: config.user,

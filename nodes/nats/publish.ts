@@ -1,11 +1,10 @@
-import { jetstream } from "@nats-io/jetstream";
-import { headers, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
 import { metrics } from "../services";
 import { encode, encodeFields } from "../connectors/formats";
 import { ConnectionState } from "../connectors/shared";
-import { connectNats, serverFields, subjectField } from "./connection";
+import { connectNats, natsClient, serverFields, subjectField } from "./connection";
 
 const config = z
   .object({
@@ -38,10 +37,12 @@ export default defineNode({
   config,
   create: (ctx, cfg) => {
     let nc: NatsConnection | undefined;
+    let client: Awaited<ReturnType<typeof natsClient>> | undefined;
     const state = new ConnectionState(ctx, `nats ${cfg.servers.join(",")}`);
     const counts = { published: 0, duplicates: 0 };
     return {
       async start() {
+        client = await natsClient();
         nc = await connectNats(ctx, cfg, state);
       },
       async onMessage(_port, message) {
@@ -51,13 +52,13 @@ export default defineNode({
           counts.published++;
           return;
         }
-        const h = headers();
+        const h = client!.headers();
         if (cfg.idempotencyKey !== undefined) {
           const key = (message.payload as Record<string, unknown> | null)?.[cfg.idempotencyKey];
           if (typeof key !== "string" && typeof key !== "number") throw new Error(`nats publish: the payload has no string or number field "${cfg.idempotencyKey}" for Nats-Msg-Id`);
           h.set("Nats-Msg-Id", String(key));
         }
-        const js = jetstream(nc!);
+        const js = client!.jetstream(nc!);
         const deadline = Date.now() + cfg.timeoutMs;
         for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
           try {

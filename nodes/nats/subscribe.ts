@@ -1,4 +1,4 @@
-import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { z } from "zod";
 import { defineNode, port } from "../../sdk";
@@ -6,7 +6,7 @@ import { metrics } from "../services";
 import { decodeFields } from "../connectors/formats";
 import { handOff } from "../connectors/hand-off";
 import { ConnectionState } from "../connectors/shared";
-import { connectNats, serverFields, streamField, subjectField } from "./connection";
+import { connectNats, natsClient, serverFields, streamField, subjectField } from "./connection";
 
 const config = z
   .object({
@@ -103,6 +103,7 @@ async function readConsumer(
   state: ConnectionState,
   loop: { stopping: () => boolean; fetched: (f: ConsumerMessages) => void; handle: (m: JsMsg) => Promise<void> },
 ): Promise<() => Promise<void>> {
+  const { jetstream } = await natsClient();
   const consumer = await jetstream(nc)
     .consumers.get(cfg.stream!, cfg.consumer!)
     .catch((err: Error) => Promise.reject(new Error(`nats consumer ${cfg.consumer} on stream ${cfg.stream}: ${err.message}`)));

@@ -37,6 +37,12 @@ class EdgeQueue {
 
   publish(message: Message): Promise<void> | undefined {
     if (this.closed) return undefined;
+    // Nothing queued and a consumer free: the message goes straight to it, not through the ring.
+    if (this.size === 0 && this.handler && this.inFlight < this.edge.queue.concurrency) {
+      this.inFlight++;
+      this.run(message);
+      return undefined;
+    }
     const { capacity, overflow } = this.edge.queue;
     if (this.size < capacity) {
       this.push(message);
@@ -68,7 +74,7 @@ class EdgeQueue {
     this.ring[this.head] = undefined;
     this.head = (this.head + 1) % this.ring.length;
     this.size--;
-    this.blockedProducers.shift()?.();
+    if (this.blockedProducers.length > 0) this.blockedProducers.shift()!();
     return message;
   }
 
