@@ -29,7 +29,7 @@ export const abTestConfigSchema = z
       .describe('Where each request message holds its sticky key, e.g. "payload.user": a key always gets the same version. Requests without one go to the champion, uncounted. "traceId" splits per request. Needed for mode "ab"'),
     share: z.number().gt(0).lt(1).default(0.5).describe("Share of keys the candidate answers"),
     metric: z.enum(["accuracy", "feedback"]).default("accuracy").describe("accuracy: labels on the gate's holdout port, joined by requestId; feedback: a business metric on the gate's feedback port"),
-    feedbackPath: valuePathSchema.default("payload.value").describe("metric feedback: where each feedback message holds the metric (a number; true/false count as 1/0); its payload.requestId names the request"),
+    feedbackAt: valuePathSchema.default("payload.value").describe("metric feedback: where each feedback message holds the metric (a number; true/false count as 1/0); its payload.requestId names the request"),
     alpha: z.number().gt(0).max(0.5).default(0.05).describe("Significance: chance of declaring a difference that is not there, however often the test looks"),
     tau: z.number().positive().default(0.05).describe("Mixture standard deviation τ of the mSPRT in the metric's units: about the smallest difference worth finding (0.05 = 5 accuracy points)"),
     minSamples: z.number().int().min(10).max(10_000_000).default(200).describe("Scored answers each version needs before any decision (at most 10,000,000)"),
@@ -56,7 +56,7 @@ export class AbTest {
   readonly startedAt = new Date().toISOString();
   private readonly arms: { champion: Arm; candidate: Arm };
   private readonly keyPath: string[];
-  private readonly feedbackPath: string[];
+  private readonly feedbackAt: string[];
   private readonly awaiting = new Map<string, { arm: Arm; predicted?: number }>();
   private readonly answered = new Map<number, number>();
   private unkeyed = 0;
@@ -76,7 +76,7 @@ export class AbTest {
   ) {
     if (!config.key) throw new Error('rollout mode "ab" needs rollout.ab.key: where each request holds its sticky key');
     this.keyPath = parsePath(config.key)!;
-    this.feedbackPath = parsePath(config.feedbackPath)!;
+    this.feedbackAt = parsePath(config.feedbackAt)!;
     this.arms = { champion: new Arm(champion), candidate: new Arm(candidate) };
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.timer = setTimeout(() => void this.finish("rolled-back", "inconclusive", `no significant difference within ${config.maxSeconds} s`), config.maxSeconds * 1000);
@@ -123,10 +123,10 @@ export class AbTest {
     if (a && a.predicted !== undefined) this.score(a.arm, a.predicted === label ? 1 : 0);
   }
 
-  /** A feedback message about an answered request (metric feedback): its metric at `feedbackPath`. */
+  /** A feedback message about an answered request (metric feedback): its metric at `feedbackAt`. */
   feedback(requestId: string, message: Message): void {
     if (this.config.metric !== "feedback") return;
-    const value = toNumber(readPath(message, this.feedbackPath));
+    const value = toNumber(readPath(message, this.feedbackAt));
     if (value === undefined) return;
     const a = this.take(requestId);
     if (a) this.score(a.arm, value);
@@ -147,7 +147,7 @@ export class AbTest {
       startedAt: this.startedAt,
       answered: Object.fromEntries(this.answered),
       reason: this.reason,
-      abTest: { key: c.key!, share: c.share, metric: c.metric === "accuracy" ? "accuracy" : c.feedbackPath, alpha: c.alpha, tau: c.tau, minSamples: c.minSamples, maxSamples: c.maxSamples, champion: this.arms.champion.status(), candidate: this.arms.candidate.status(), unkeyed: this.unkeyed, sequential: this.sequential, outcome: this.outcome },
+      abTest: { key: c.key!, share: c.share, metric: c.metric === "accuracy" ? "accuracy" : c.feedbackAt, alpha: c.alpha, tau: c.tau, minSamples: c.minSamples, maxSamples: c.maxSamples, champion: this.arms.champion.status(), candidate: this.arms.candidate.status(), unkeyed: this.unkeyed, sequential: this.sequential, outcome: this.outcome },
     };
   }
 
@@ -190,7 +190,7 @@ export class AbTest {
   }
 
   private metricWords(): string {
-    return this.config.metric === "accuracy" ? "accuracy" : this.config.feedbackPath;
+    return this.config.metric === "accuracy" ? "accuracy" : this.config.feedbackAt;
   }
 
   private stopUndecided(why: string): void {

@@ -13,11 +13,12 @@ const config = z.object({
   versions: z
     .array(z.number().int().min(1))
     .min(2)
+    .max(64)
     .refine((v) => new Set(v).size === v.length, { message: "versions must differ" })
     .describe("The versions traffic is shared between (at least two)"),
-  reward: z.enum(["accuracy", "feedback"]).default("accuracy").describe("accuracy: reward 1 when the answer's class equals the label on the feedback message (at `labelPath`), else 0; feedback: a reward in [0, 1] at `rewardPath`"),
-  labelPath: valuePathSchema.default("payload.y").describe("reward accuracy: the true class in each feedback message (labelled examples as sampler.collector emits them)"),
-  rewardPath: valuePathSchema.default("payload.reward").describe("reward feedback: the reward in [0, 1] in each feedback message (true/false count as 1/0)"),
+  reward: z.enum(["accuracy", "feedback"]).default("accuracy").describe("accuracy: reward 1 when the answer's class equals the label on the feedback message (at `labelAt`), else 0; feedback: a reward in [0, 1] at `rewardAt`"),
+  labelAt: valuePathSchema.default("payload.y").describe("reward accuracy: the true class in each feedback message (labelled examples as sampler.collector emits them)"),
+  rewardAt: valuePathSchema.default("payload.reward").describe("reward feedback: the reward in [0, 1] in each feedback message (true/false count as 1/0)"),
   tensorField: z.string().regex(/^[A-Za-z_$][\w$-]*$/).optional().describe('The payload is a record and the tensor is this field (e.g. "x"); absent: the payload is the tensor'),
   seed: z.number().int().default(1).describe("Seed of the posterior draws, so a run repeats"),
   reportEvery: z.number().int().min(1).max(10_000_000).default(500).describe("Rewards between the bandit's records in the CL history (its arms' statistics and traffic shares)"),
@@ -50,7 +51,7 @@ export default defineNode({
     const described = new Map(await Promise.all(cfg.versions.map(async (v) => [v, await models.describe(cfg.model, v)] as const)));
     const batcher = new Batcher((version, inputs) => models.infer(cfg.model, version, inputs), cfg.maxBatchSize, 0);
     const awaiting = new Map<string, { version: number; predicted?: number }>();
-    const [labelPath, rewardPath] = [parsePath(cfg.labelPath)!, parsePath(cfg.rewardPath)!];
+    const [labelAt, rewardAt] = [parsePath(cfg.labelAt)!, parsePath(cfg.rewardAt)!];
     let reports = 0;
     let writing = Promise.resolve();
 
@@ -71,12 +72,12 @@ export default defineNode({
           if (!answer) return;
           let value: number | undefined;
           if (cfg.reward === "accuracy") {
-            const label = toNumber(readPath(message, labelPath));
-            if (label === undefined) throw new Error(`${cfg.labelPath}: no label in the feedback message`);
+            const label = toNumber(readPath(message, labelAt));
+            if (label === undefined) throw new Error(`${cfg.labelAt}: no label in the feedback message`);
             value = answer.predicted === label ? 1 : 0;
           } else {
-            value = toNumber(readPath(message, rewardPath));
-            if (value === undefined || value < 0 || value > 1) throw new Error(`${cfg.rewardPath}: the reward must be a number in [0, 1]`);
+            value = toNumber(readPath(message, rewardAt));
+            if (value === undefined || value < 0 || value > 1) throw new Error(`${cfg.rewardAt}: the reward must be a number in [0, 1]`);
           }
           awaiting.delete(requestId);
           bandit.reward(answer.version, value);

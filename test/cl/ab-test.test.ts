@@ -130,7 +130,7 @@ describe("A/B test in a running pipeline", () => {
   it("judges a business metric from feedback messages", async () => {
     const champion = (await registry.get(MODEL, "champion"))!.version;
     const version = (await registry.register({ name: MODEL, artifact: teacher.bytes })).version;
-    const test = new AbTest(registry, MODEL, version, champion, abTestConfigSchema.parse({ key: "payload.user", metric: "feedback", feedbackPath: "payload.revenue", minSamples: 100, tau: 1 }), 0.01);
+    const test = new AbTest(registry, MODEL, version, champion, abTestConfigSchema.parse({ key: "payload.user", metric: "feedback", feedbackAt: "payload.revenue", minSamples: 100, tau: 1 }), 0.01);
     const source = { pipeline: "p", node: "n", port: "out" };
     let i = 0;
     while (test.state === "running" && i < 5000) {

@@ -22,6 +22,7 @@ import { validatePipeline } from "../../runtime/validate";
 const NOT_SIZING: Record<string, string> = {
   seed: "a seed picks a random stream; every value is as cheap as any other",
   holdoutSeed: "a seed of the holdout hash",
+  versions: "registry version numbers the bandit routes between: ids, and at most 64 of them",
   target: "an explainer's output index: any is as cheap as another, and one past the model's output is refused",
 };
 
