@@ -87,8 +87,8 @@ export default defineNode({
   config,
   create: (ctx, cfg) => {
     const state = new ConnectionState(ctx, `postgres ${redact(cfg.url)}`);
-    const names = Object.keys(cfg.columns);
     const columns = plan(cfg);
+    const names = columns.map((c) => c.name);
     let pool: pg.Pool | undefined;
     let inserted = 0;
     let batch: { row: unknown[]; done: (err?: Error) => void }[] = [];
