@@ -140,6 +140,10 @@ describe("label queue on a runtime", () => {
     ]);
     // Roles: a token is needed; reads are a viewer's.
     expect((await app!.inject({ method: "POST", url: "/api/label-queues/fm/next", headers: { "content-type": "application/json" }, payload: "{}" })).statusCode).toBe(401);
+    // A page on another origin cannot label with a viewer's token (a label trains the next model).
+    const foreign = await app!.inject({ method: "POST", url: "/api/label-queues/fm/next", headers: { authorization: `Bearer ${VIEWER}`, "content-type": "application/json", origin: "http://evil.example" }, payload: JSON.stringify({ labeler: "mallory" }) });
+    expect(foreign.statusCode).toBe(403);
+    expect(foreign.json().error).toMatch(/Origin http:\/\/evil\.example may not change this server/);
     expect((await get("/api/label-queues")).json().queues).toEqual([{ name: "fm", classes: ["a", "b", "c"], leaseMs: 300_000, counts: { queued: 0, leased: 1, labelled: 2 } }]);
   });
 
