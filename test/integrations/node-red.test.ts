@@ -208,6 +208,9 @@ describe("node-red-contrib-evoflow in real Node-RED", () => {
     try {
       const page = await browser.newPage();
       const errors = pageErrors(page);
+      // Only loopback: a request to an outside host would hang where the network drops it.
+      const outside: string[] = [];
+      await page.route((url) => !url.href.startsWith(red.url), (route) => (outside.push(route.request().url()), route.abort()));
       await page.goto(red.url);
       for (const t of ["evoflow-pipeline", "evoflow-tap", "evoflow-infer"]) await page.locator(`.red-ui-palette-node[data-palette-type="${t}"]`).waitFor();
       await page.evaluate(() => (window as any).RED.sidebar.help.show("evoflow-tap"));
@@ -221,6 +224,7 @@ describe("node-red-contrib-evoflow in real Node-RED", () => {
       expect(await page.locator("#node-config-input-token").inputValue()).toBe("__PWRD__");
       expect(await page.content()).not.toContain(TOKEN);
       expect(errors).toEqual([]);
+      expect(outside).toEqual([]);
     } finally {
       await browser.close();
     }

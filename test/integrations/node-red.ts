@@ -64,8 +64,9 @@ export async function startNodeRed(userDir: string): Promise<NodeRed> {
       credentialSecret: "node-red test key",
       logging: { console: { level: "info" } },
       telemetry: { enabled: false },
-      // No welcome tour over the editor in the browser test.
-      editorTheme: { tours: false },
+      // No welcome tour over the editor in the browser test, and no palette catalogue fetched
+      // from catalogue.nodered.org: where outside hosts are dropped (CI), that request hangs.
+      editorTheme: { tours: false, palette: { catalogues: [] } },
     })};\n`,
   );
   const child = spawn(process.execPath, [RED_JS, "--userDir", userDir, "--settings", join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
