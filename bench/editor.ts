@@ -1,7 +1,7 @@
 /**
  * The editor in headless Chromium against a real runtime:
- *  1. open a generated 500-node pipeline file: time from choosing the file to
- *     the fitted canvas with every node measured (target ≤ 1 s);
+ *  1. open a generated 2,000-node pipeline file (BENCH_NODES to change): time from choosing the file to
+ *     the fitted canvas with every node drawn measured (target ≤ 1 s);
  *  2. auto-layout it with dagre: time from the click to the laid-out, fitted
  *     canvas (target ≤ 1 s), and dagre alone;
  *  3. tap an edge carrying ~2,000 msgs/s of 784-float records: frame times
@@ -22,11 +22,11 @@ import { createApi } from "../runtime/api/server";
 import { formatPipeline } from "../runtime/canonical";
 import { Runtime } from "../runtime/runtime";
 
-const NODES = 500;
+const NODES = Number(process.env.BENCH_NODES ?? 2000);
 const CHAIN = 10;
 const TAP_RATE = 2000;
 const FRAME_SECONDS = 5;
-const ROUNDS = 5;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const RESULTS = fileURLToPath(new URL("./results", import.meta.url));
 
 if (!existsSync(`${EDITOR_DIST}/index.html`)) {
@@ -123,28 +123,33 @@ const busySeconds = async () => {
   return metrics.find((m) => m.name === "TaskDuration")!.value;
 };
 
-// 1 and 2: open the 500-node file, then lay it out; ROUNDS times in a fresh page, the median reported.
+// 1 and 2: open the big file, then lay it out; ROUNDS times in a fresh page, the median reported.
 const file = join(work, "big.json");
 const big = bigPipeline();
 writeFileSync(file, formatPipeline(big));
 const loadBefore = loadavg()[0];
 const two = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-const rounds: { openMs: number; openBusyMs: number; layoutMs: number; layoutBusyMs: number; dagreMs: number }[] = [];
+const rounds: { openMs: number; openBusyMs: number; layoutMs: number; layoutBusyMs: number; dagreMs: number; drawn: number }[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   await page.goto(url);
   await page.waitForSelector('[data-testid="palette-io.generator"]');
   const openBusy = await busySeconds();
+  const fitsBefore = Number(await page.getAttribute('[data-testid="canvas"]', "data-fit-count"));
   const openStart = performance.now();
   await page.setInputFiles('[data-testid="import-file"]', file);
+  // Opened: the view fitted to the measured nodes, and every node drawn is measured (shown).
+  // Above 1,000 nodes the editor draws only those in view (Editor.tsx), so not all NODES.
   await page.waitForFunction(
-    (n) => {
+    (before) => {
+      if (Number(document.querySelector('[data-testid="canvas"]')?.getAttribute("data-fit-count")) <= before) return false;
       const els = document.querySelectorAll(".react-flow__node");
-      return els.length === n && [...els].every((e) => (e as HTMLElement).style.visibility !== "hidden");
+      return els.length > 0 && [...els].every((e) => (e as HTMLElement).style.visibility !== "hidden");
     },
-    NODES,
+    fitsBefore,
     { polling: "raf", timeout: 60_000 },
   );
   await two();
+  const drawn = await page.locator(".react-flow__node").count();
   const openMs = ms(openStart);
   const openBusyMs = Math.round(((await busySeconds()) - openBusy) * 1000);
   await page.waitForTimeout(1000); // let validation and the fit settle
@@ -158,7 +163,7 @@ for (let round = 0; round < ROUNDS; round++) {
   const layoutMs = ms(layoutStart);
   const layoutBusyMs = Math.round(((await busySeconds()) - layoutBusy) * 1000);
   const dagreMs = await page.evaluate(() => Math.round(performance.getEntriesByName("evoflow.dagre").at(-1)!.duration * 10) / 10);
-  rounds.push({ openMs, openBusyMs, layoutMs, layoutBusyMs, dagreMs });
+  rounds.push({ openMs, openBusyMs, layoutMs, layoutBusyMs, dagreMs, drawn });
   if (round === 0) {
     await page.waitForTimeout(500);
     await page.screenshot({ path: join(shots, "bench-big-layout.png") });
@@ -224,8 +229,8 @@ const result = {
   },
   command: "npm run build:editor && npm run bench:editor",
   /** Medians of `rounds`. */
-  open500: { nodes: big.nodes.length, edges: big.edges.length, firstRenderMs, mainThreadBusyMs: firstRenderBusyMs, targetMs: 1000 },
-  layout500: { layoutMs, mainThreadBusyMs: layoutBusyMs, dagreMs, targetMs: 1000 },
+  open: { nodes: big.nodes.length, edges: big.edges.length, firstRenderMs, mainThreadBusyMs: firstRenderBusyMs, nodesDrawn: median((r) => r.drawn), targetMs: 1000 },
+  layout: { layoutMs, mainThreadBusyMs: layoutBusyMs, dagreMs, targetMs: 1000 },
   rounds,
   tap: { targetRate: TAP_RATE, edgeMsgsPerSecond: edgeRate, shownRate, messagesShown, pauseResponseMs: pauseMs, framesIdle: idle, framesTapOpen: tapped },
   peakRssMB: { chromium: Math.round(peaks.browserMB), nodeRuntimeAndDriver: Math.round(peaks.nodeMB) },
@@ -246,7 +251,7 @@ Open and layout: median of ${ROUNDS} rounds, each in a freshly loaded page (ever
 
 | measure | result | target |
 | --- | --- | --- |
-| open a ${big.nodes.length}-node, ${big.edges.length}-edge pipeline file → fitted canvas, all nodes measured | median ${firstRenderMs} ms wall, ${firstRenderBusyMs} ms main-thread busy; best ${best((r) => r.openMs)} ms | ≤ 1000 ms |
+| open a ${big.nodes.length}-node, ${big.edges.length}-edge pipeline file → fitted canvas, every node drawn measured (${median((r) => r.drawn)} in view are drawn) | median ${firstRenderMs} ms wall, ${firstRenderBusyMs} ms main-thread busy; best ${best((r) => r.openMs)} ms | ≤ 1000 ms |
 | auto-layout (dagre, left→right) → laid-out, fitted canvas | median ${layoutMs} ms wall, ${layoutBusyMs} ms main-thread busy (dagre alone ${dagreMs} ms); best ${best((r) => r.layoutMs)} ms | ≤ 1000 ms |
 | frame times, pipeline running, no tap open | ${f(idle)} | |
 | frame times, tap panel open on an edge at ${edgeRate} msgs/s (784-float records) | ${f(tapped)} | responsive |

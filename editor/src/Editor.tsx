@@ -51,6 +51,11 @@ import { useValidation } from "./hooks/useValidation";
 
 const nodeTypes = { evoflow: FlowNodeComponent };
 const edgeTypes = { evoflow: FlowEdgeComponent };
+/**
+ * Above this many nodes only what is in view is drawn: fit stops at FIT_MIN_ZOOM, so most of a
+ * 2,000-node pipeline is off screen, and drawing all of it took 2.3 s to open (bench/editor.ts).
+ */
+const DRAW_ONLY_VISIBLE_ABOVE = 1000;
 
 interface Snapshot {
   doc: PipelineDoc;
@@ -84,12 +89,13 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
   docRef.current = doc;
   // Fit the view once React Flow has measured the nodes just loaded or moved.
   const [fitPending, setFitPending] = useState(false);
+  const [fitCount, setFitCount] = useState(0);
   const [importingNodeRed, setImportingNodeRed] = useState(false);
   const nodesInitialized = useNodesInitialized();
   useEffect(() => {
     if (!fitPending || !nodesInitialized) return;
     setFitPending(false);
-    void fitView(FIT);
+    void fitView(FIT).then(() => setFitCount((n) => n + 1));
   }, [fitPending, nodesInitialized, fitView]);
 
   const say = useCallback((text: string, kind: StatusLine["kind"] = "info") => {
@@ -375,7 +381,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
       <CanvasContext.Provider value={canvasInfo}>
         <div className="workspace">
           <Palette types={types} onAdd={(t) => addNode(t)} />
-          <main ref={canvasRef} className="canvas" data-detail={detail} onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount}>
+          <main ref={canvasRef} className="canvas" data-detail={detail} onDragOver={(e) => e.preventDefault()} onDrop={onDrop} data-testid="canvas" data-layout-count={layoutCount} data-fit-count={fitCount}>
             <ReactFlow<FlowNode, FlowEdge>
               nodes={nodes}
               edges={edges}
@@ -390,6 +396,7 @@ function EditorCanvas({ types, open }: { types: NodeTypeInfo[]; open?: string })
               onNodeDragStart={onNodeDragStart}
               deleteKeyCode={["Backspace", "Delete"]}
               minZoom={0.05}
+              onlyRenderVisibleElements={nodes.length > DRAW_ONLY_VISIBLE_ABOVE}
               defaultViewport={{ x: 0, y: 0, zoom: 1 }}
             >
               <Background />
