@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ModelHost } from "../gpu-agent/host";
 import { PythonModelsBackend } from "../gpu-agent/python-models";
+import { ONE_MATH_THREAD } from "../python/worker-process";
 import { createAgentServer } from "../gpu-agent/server";
 import { LocalModels } from "../gpu-agent/service";
 import { pythonWithSklearn } from "../test/agent/python-fixtures";
@@ -76,7 +77,8 @@ const modelFile = join(dir, "model.joblib"), xFile = join(dir, "x.f32");
 execFileSync(PYTHON, ["-c", TRAIN, modelFile, xFile, kind], { stdio: "inherit" });
 const x = new Float32Array(readFileSync(xFile).buffer.slice(0));
 
-const loop = spawn(PYTHON, ["-c", LOOP, modelFile, xFile], { stdio: ["pipe", "pipe", "inherit"] });
+// With the math-thread setting the agent's workers get (python/worker-process.ts), as is fair: one thread is faster for the loop too.
+const loop = spawn(PYTHON, ["-c", LOOP, modelFile, xFile], { stdio: ["pipe", "pipe", "inherit"], env: { ...ONE_MATH_THREAD, ...process.env } });
 const lines = createInterface({ input: loop.stdout! })[Symbol.asyncIterator]();
 const ask = async (line: string) => (loop.stdin!.write(`${line}\n`), (await lines.next()).value as string);
 await lines.next(); // ready
@@ -162,7 +164,7 @@ Command: \`${result.command}\` — ${result.at}
 Machine: ${JSON.stringify(m)} (the machine is shared with other jobs: a short run, figures to read as such).
 
 Model: ${result.model}. Batches of ${batch} test images, ${count} per round, ${rounds} rounds taking turns, median round.
-**python**: one python3 process calling \`model.predict\` on each batch in a loop. **evoflow**: the agent's HTTP server on
+**python**: one python3 process calling \`model.predict\` on each batch in a loop, with one BLAS thread as the agent's workers have. **evoflow**: the agent's HTTP server on
 loopback, python backend (one worker), a binary OIP infer per batch asking for \`label\` only, one request at a time
 from a keep-alive client in the same Node process. Labels differing between the two: ${mismatches} of ${expected.length}.
 

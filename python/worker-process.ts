@@ -30,6 +30,14 @@ interface Pending {
   deadline: number;
 }
 
+/**
+ * One BLAS/OpenMP thread a worker unless the user's environment says otherwise: a pool scales by
+ * its `workers`, and numpy's OpenBLAS otherwise starts a thread per core that spins after each
+ * call, fighting the runtime for the cores. An sklearn predict at batch 32 took 4 ms a request
+ * through the agent that way, 0.8 ms with one thread (bench/sklearn-predict.ts).
+ */
+export const ONE_MATH_THREAD = { OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
+
 export class WorkerProcess {
   readonly process: ChildProcess;
   /** Resolves once the source is loaded; rejects with a PythonError of kind "load". */
@@ -56,7 +64,7 @@ export class WorkerProcess {
   constructor(interpreter: string, private readonly options: PythonPoolOptions, readonly index: number, onExit: (worker: WorkerProcess) => void) {
     this.process = spawn(interpreter, [WORKER_SCRIPT], {
       stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
-      env: { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
+      env: { ...ONE_MATH_THREAD, ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
     });
     const [, stdout, stderr, toPython, fromPython] = this.process.stdio as [null, Readable, Readable, Writable, Readable];
     const reader = new MessageReader((m) => this.answer(m));

@@ -2,7 +2,7 @@
  * The Python worker pool on its own (python/pool.ts), as the agent's Python models will use it:
  * a setup function run once per worker with its argument (a model loaded into ctx.state before
  * any call, again in a replacement), a setup that raises failing the start with its traceback,
- * each worker's RSS for a memory budget, and close() ending every process.
+ * each worker's RSS for a memory budget, one math thread a worker by default, and close() ending every process.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { createPythonWorkers } from "../../python/pool";
@@ -45,6 +45,25 @@ const alive = (pid: number) => {
 };
 
 describe("the Python worker pool", () => {
+  it("gives each worker one BLAS/OpenMP thread unless the environment names a number", async () => {
+    const threads = "import os\ndef f(x, ctx):\n    return [os.environ.get(k) for k in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')]\n";
+    const p = poolOf({ source: { code: threads, filename: "<threads>" }, function: "f" });
+    await p.start();
+    const names = ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"];
+    expect((await p.call(null)).value).toEqual(names.map((k) => process.env[k] ?? "1"));
+    await p.close();
+    const before = process.env.OMP_NUM_THREADS;
+    process.env.OMP_NUM_THREADS = "3";
+    try {
+      const q = poolOf({ source: { code: threads, filename: "<threads>" }, function: "f" });
+      await q.start();
+      expect((await q.call(null)).value).toEqual(names.map((k) => (k === "OMP_NUM_THREADS" ? "3" : (process.env[k] ?? "1"))));
+    } finally {
+      if (before === undefined) delete process.env.OMP_NUM_THREADS;
+      else process.env.OMP_NUM_THREADS = before;
+    }
+  });
+
   it("runs setup once per worker with its argument before any call, and again in a replacement", async () => {
     const weights: Tensor = { dtype: "float32", shape: [2, 1], data: new Float32Array([2, 3]) };
     const p = poolOf({ setup: { function: "load", argument: weights } });
