@@ -94,7 +94,7 @@ async function outputBase(dataDir: string, name: string): Promise<string> {
 export async function backtestCommand(host: CommandHost, pipelineFile: string, o: BacktestOptions): Promise<{ result: BacktestResult; files: string[] }> {
   if ((o.input === undefined) === (o.nats === undefined)) throw new BacktestInputError("give the recorded stream: --input FILE.jsonl (in the data folder) or --nats URL (the pipeline's JetStream stream)");
   const pipeline = await readPipeline(pipelineFile);
-  const { trainer, drift, dataEdge } = planFromPipeline(pipeline, { trainer: o.trainer, drift: o.drift });
+  const { trainer, drift, trigger, dataEdge } = planFromPipeline(pipeline, { trainer: o.trainer, drift: o.drift });
   const windows = Number(o.windows);
   if (!Number.isInteger(windows) || windows < 2) throw new BacktestInputError(`--windows: an integer ≥ 2, got "${o.windows}"`);
   const everyHours = numbers(o.everyHours, "--every-hours", false);
@@ -104,16 +104,16 @@ export async function backtestCommand(host: CommandHost, pipelineFile: string, o
   if (samples.length === 0) throw new BacktestInputError(`the recorded stream (${o.input ?? `${pipeline.name} edge ${edge} on ${o.nats}`}) holds no labelled example`);
   const everySamples = explicitEvery.length ? explicitEvery : [Math.floor(samples.length / windows)];
   const base = await outputBase(o.data, o.out ?? pipeline.name);
-  process.stderr.write(`${samples.length} labelled examples; trainer ${trainer.node} (${trainer.config.mode}), drift node ${drift ? `${drift.node} (${drift.type}, watching ${drift.watches === "error" ? "the model's errors" : "the features"})` : "none"}\n`);
+  process.stderr.write(`${samples.length} labelled examples; trainer ${trainer.node} (${trainer.config.mode}), drift node ${drift ? `${drift.node} (${drift.type}, watching ${drift.watches === "error" ? "the model's errors" : "the features"})` : "none"}, trigger ${trigger ? `${trigger.node}${trigger.fedByDrift ? ` (fed by ${drift!.node})` : ""}` : "none"}\n`);
   const progress = progressReporter();
   let result: BacktestResult;
   try {
-    result = await runBacktest(samples, { trainer, drift: drift, windows, everySamples, everyHours }, progress.report);
+    result = await runBacktest(samples, { trainer, drift, trigger, windows, everySamples, everyHours }, progress.report);
   } finally {
     progress.stop();
   }
   const source = o.input !== undefined ? { kind: "jsonl", file: o.input } : { kind: "jetstream", nats: o.nats, pipeline: pipeline.name, edge };
-  const doc = { pipeline: pipeline.name, source, trainer: { node: trainer.node, mode: trainer.config.mode }, drift: drift && { node: drift.node, type: drift.type, watches: drift.watches }, at: new Date().toISOString(), ...result };
+  const doc = { pipeline: pipeline.name, source, trainer: { node: trainer.node, mode: trainer.config.mode }, drift: drift && { node: drift.node, type: drift.type, watches: drift.watches }, trigger, at: new Date().toISOString(), ...result };
   const files = [`${base}.json`, `${base}.svg`];
   await writeFile(files[0], `${JSON.stringify(doc, null, 2)}\n`);
   await writeFile(files[1], backtestChartSvg(result, `${pipeline.name}: freshness backtest and retraining schedules (${samples.length} samples)`));

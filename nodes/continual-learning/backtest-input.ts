@@ -1,7 +1,8 @@
 /**
  * What `evoflow cl backtest` replays and with what: the labelled examples of a recorded stream
  * (a JSONL file in the data folder, or an edge of a pipeline's JetStream stream) and the
- * pipeline's own trainer and drift node, their configs parsed by the nodes' own schemas.
+ * pipeline's own trainer, drift node and the control.trigger starting the trainer, their configs
+ * parsed by the nodes' own schemas.
  */
 import { readFile, realpath } from "node:fs/promises";
 import path from "node:path";
@@ -11,10 +12,12 @@ import { edgeId } from "../../sdk/pipeline";
 import { driftNodes } from "../drift/index";
 import { streamingDetectorMakers } from "../drift/streaming-nodes";
 import { twoSampleDetectorMakers } from "../drift/two-sample-nodes";
+import triggerNode from "../control/trigger";
 import tfjsTrainer from "../trainer/tfjs";
 import type { BacktestPlan, BacktestTrainer, Sample } from "./backtest";
 import { exampleOf } from "./examples";
 import type { TrainConfig } from "./train";
+import type { TriggerPolicyConfig } from "../control/trigger-policy";
 
 /** A mistake in what the user asked for: printed as one line, exit code 1. */
 export class BacktestInputError extends Error {}
@@ -62,7 +65,7 @@ function parsedConfig<T>(schema: { safeParse(v: unknown): { success: true; data:
 }
 
 /** The plan's trainer and drift detector from the pipeline; windows and schedules come from the command line. */
-export function planFromPipeline(pipeline: PipelineFile, options: { trainer?: string; drift?: string }): Pick<BacktestPlan, "trainer" | "drift"> & { dataEdge: string } {
+export function planFromPipeline(pipeline: PipelineFile, options: { trainer?: string; drift?: string }): Pick<BacktestPlan, "trainer" | "drift" | "trigger"> & { dataEdge: string } {
   const trainerNode = pick(pipeline, "trainer", (n) => n.type.startsWith("trainer."), options.trainer);
   if (!trainerNode) throw new BacktestInputError(`pipeline ${pipeline.name} has no trainer node: the backtest retrains with the pipeline's own trainer (trainer.tfjs)`);
   const { node, index } = trainerNode;
@@ -87,7 +90,17 @@ export function planFromPipeline(pipeline: PipelineFile, options: { trainer?: st
       ? { node: driftNode.node.id, type: driftNode.node.type, watches: "error", make: () => { const d = streaming(params); return (_x, error) => d.update(error).driftDetected; } }
       : { node: driftNode.node.id, type: driftNode.node.type, watches: "features", make: () => { const d = twoSampleDetectorMakers[name](params); return (x) => d.update(Array.from(x)).driftDetected; } };
   }
-  return { trainer, drift, dataEdge: edgeId(dataEdge) };
+  // The trigger that starts this trainer, fed by the drift node when its drift port is wired to it.
+  const triggerEdge = pipeline.edges.find((e) => e.to === `${node.id}.trigger`);
+  const triggerAt = triggerEdge && pipeline.nodes.findIndex((n) => n.type === triggerNode.type && triggerEdge.from === `${n.id}.out`);
+  let trigger: BacktestPlan["trigger"];
+  if (triggerAt !== undefined && triggerAt >= 0) {
+    const t = pipeline.nodes[triggerAt];
+    const c = parsedConfig(triggerNode.config, t, triggerAt) as { cooldownMs: number; time?: { everyMs: number }; volume?: TriggerPolicyConfig["volume"]; performance?: TriggerPolicyConfig["performance"]; drift: false | { minMagnitude?: number } };
+    const fedByDrift = drift !== undefined && c.drift !== false && pipeline.edges.some((e) => e.from === `${drift!.node}.drift` && e.to === `${t.id}.drift`);
+    trigger = { node: t.id, config: { cooldownMs: c.cooldownMs, time: c.time, volume: c.volume, performance: c.performance, drift: c.drift === false ? undefined : c.drift }, fedByDrift };
+  }
+  return { trainer, drift, trigger, dataEdge: edgeId(dataEdge) };
 }
 
 function sampleOf(payload: unknown, ts: unknown, where: string): Sample {

@@ -13,12 +13,15 @@
  *   state. On drift, the examples before the alarm are dropped (they are the concept that
  *   changed: as DDM's authors retrain on the examples after the change, Gama et al. 2004) and the
  *   retraining runs once `minSamples` examples have arrived after it; a streaming detector
- *   watches the model's 0/1 errors, a two-sample one the features. Every candidate is taken at once: the gate and the training's own duration are not
+ *   watches the model's 0/1 errors, a two-sample one the features. The pipeline's own
+ *   control.trigger is replayed too (its policies and cooldown on message time, its performance
+ *   policy fed the model's outcomes, its drift policy the drift node's alarms when wired to it). Every candidate is taken at once: the gate and the training's own duration are not
  *   replayed, so a schedule's accuracy is the best it could do.
  *
  * Compute is the process's CPU time (user + system, every thread) during each training, and the
  * samples its forward and backward passes saw (train.ts's samplesSeen).
  */
+import { TriggerPolicy, type TriggerPolicyConfig } from "../control/trigger-policy";
 import { fromOnnx, type DenseModel } from "./dense";
 import { isHoldout, toSet } from "./examples";
 import { predict, train, type ClState, type TrainConfig } from "./train";
@@ -49,9 +52,11 @@ export interface BacktestPlan {
   everyHours: number[];
   /** The pipeline's drift node, a fresh detector for each replay. */
   drift?: { node: string; type: string; watches: "error" | "features"; make(): DriftCheck };
+  /** The control.trigger that starts the trainer: its policies and cooldown on message time, fed the drift node's alarms when wired to it. */
+  trigger?: { node: string; config: TriggerPolicyConfig; fedByDrift: boolean };
 }
 
-export type Schedule = { kind: "never" } | { kind: "samples"; every: number } | { kind: "hours"; every: number } | { kind: "drift"; node: string };
+export type Schedule = { kind: "never" } | { kind: "samples"; every: number } | { kind: "hours"; every: number } | { kind: "drift"; node: string } | { kind: "trigger"; node: string };
 
 export interface Compute {
   trainings: number;
@@ -111,6 +116,8 @@ interface Trained {
 }
 
 const PREDICT_CHUNK = 256;
+/** A detector's magnitude is 1 at its drift threshold (drift/detector.ts): the least an alarm has, what a trigger's minMagnitude is compared with. */
+const ALARM_MAGNITUDE = 1;
 
 async function trainOn(trainer: BacktestTrainer, examples: Sample[], start?: Trained): Promise<Trained> {
   const cpu = process.cpuUsage();
@@ -153,8 +160,9 @@ const NO_COMPUTE: Compute = { trainings: 0, cpuSeconds: 0, wallSeconds: 0, sampl
 export function scheduleName(s: Schedule): string {
   if (s.kind === "never") return "never retrain";
   if (s.kind === "samples") return `every ${s.every} samples`;
-  if (s.kind === "hours") return `every ${s.every} h`;
-  return `on drift (${s.node})`;
+  if (s.kind === "hours") return s.every < 1 ? `every ${+(s.every * 3600).toPrecision(4)} s` : `every ${s.every} h`;
+  if (s.kind === "drift") return `on drift (${s.node})`;
+  return `pipeline's trigger (${s.node})`;
 }
 
 export function splitWindows(samples: Sample[], windows: number): WindowSpan[] {
@@ -174,7 +182,8 @@ function trainingExamples(trainer: BacktestTrainer, samples: Sample[], span: Win
 /** Replays one schedule test-then-train from `start`, beginning with the first window's model. */
 async function replay(plan: BacktestPlan, samples: Sample[], policy: Schedule, first: Trained, start: number, recentFrom: number, curveEvery: number, onProgress?: BacktestProgress): Promise<ScheduleRow> {
   const { trainer } = plan;
-  const detector = policy.kind === "drift" ? plan.drift!.make() : undefined;
+  const detector = policy.kind === "drift" || (policy.kind === "trigger" && plan.trigger!.fedByDrift) ? plan.drift!.make() : undefined;
+  const trigger = policy.kind === "trigger" ? new TriggerPolicy(plan.trigger!.config, samples[start].ts!) : undefined;
   let current = first;
   let compute = NO_COMPUTE;
   let buffer: Sample[] = [];
@@ -210,15 +219,21 @@ async function replay(plan: BacktestPlan, samples: Sample[], policy: Schedule, f
     if (!isHoldout(sample.x, trainer.holdoutShare, trainer.holdoutSeed)) buffer.push(sample);
     if (buffer.length > trainer.maxSamples) buffer.shift();
     sinceTraining++;
-    if (detector?.(sample.x, error)) {
-      alarms++;
-      // What came before the alarm is the concept that changed: the retraining waits for minSamples examples after it.
-      if (!afterAlarm) (afterAlarm = true), (buffer = []);
-    }
-    const due =
-      policy.kind === "samples" ? sinceTraining >= policy.every
-      : policy.kind === "hours" ? sample.ts! - lastTrainingTs >= policy.every * 3_600_000
-      : afterAlarm && buffer.length >= trainer.minSamples;
+    const alarm = detector?.(sample.x, error) ?? false;
+    if (alarm) alarms++;
+    // What came before the alarm is the concept that changed: the retraining waits for minSamples examples after it.
+    if (alarm && policy.kind === "drift" && !afterAlarm) (afterAlarm = true), (buffer = []);
+    let due: boolean;
+    if (trigger) {
+      // Every policy sees every example, as the node's inputs do; any firing (outside the cooldown) starts the trainer.
+      const now = sample.ts!;
+      const fired = [trigger.tick(now), trigger.sample(now), trigger.outcome(error === 0, now), alarm ? trigger.drift({ detector: plan.drift!.node, magnitude: ALARM_MAGNITUDE }, now) : undefined];
+      due = fired.some(Boolean);
+    } else
+      due =
+        policy.kind === "samples" ? sinceTraining >= policy.every
+        : policy.kind === "hours" ? sample.ts! - lastTrainingTs >= policy.every * 3_600_000
+        : afterAlarm && buffer.length >= trainer.minSamples;
     if (!due) continue;
     afterAlarm = false;
     sinceTraining = 0;
@@ -241,7 +256,7 @@ export async function runBacktest(samples: Sample[], plan: BacktestPlan, onProgr
   const { trainer, windows: count } = plan;
   if (!Number.isInteger(count) || count < 2) throw new Error(`windows must be an integer ≥ 2, got ${count}`);
   if (samples.length < count * 2) throw new Error(`the stream has ${samples.length} labelled examples: too few for ${count} windows`);
-  if (plan.everyHours.length && samples.some((s) => s.ts === undefined)) throw new Error("an every-H-hours schedule needs a timestamp on every message");
+  if ((plan.everyHours.length || plan.trigger) && samples.some((s) => s.ts === undefined)) throw new Error(`${plan.trigger ? `replaying trigger ${plan.trigger.node}` : "an every-H-hours schedule"} needs a timestamp on every message`);
   const windows = splitWindows(samples, count);
   const newest = windows[count - 1];
 
@@ -263,6 +278,7 @@ export async function runBacktest(samples: Sample[], plan: BacktestPlan, onProgr
     ...plan.everySamples.map((every) => ({ kind: "samples" as const, every })),
     ...plan.everyHours.map((every) => ({ kind: "hours" as const, every })),
     ...(plan.drift ? [{ kind: "drift" as const, node: plan.drift.node }] : []),
+    ...(plan.trigger ? [{ kind: "trigger" as const, node: plan.trigger.node }] : []),
   ];
   const start = windows[0].to;
   const curveEvery = Math.max(1, Math.round((samples.length - start) / 60));

@@ -40,6 +40,8 @@ const pipeline = (source: Record<string, unknown>) => ({
   nodes: [
     { id: "ddm", type: "drift.ddm", config: { value: "payload.error" } },
     { id: "gen", type: "io.generator", config: { source } },
+    // Its own policies on message time: a rolling accuracy under 75%, at most once an hour (100 messages), or the DDM alarm.
+    { id: "retrain", type: "control.trigger", config: { cooldownMs: 3_600_000, performance: { correct: "payload.correct", threshold: 0.75, window: 100, minOutcomes: 50 } } },
     // The generator's records, passed on as they are, to the trainer's labelled port.
     { id: "label", type: "transform.jsonata", config: { expression: "$" } },
     {
@@ -51,6 +53,8 @@ const pipeline = (source: Record<string, unknown>) => ({
   edges: [
     { from: "gen.out", to: "label.in", mode: "async" },
     { from: "label.out", to: "trainer.data", mode: "async" },
+    { from: "ddm.drift", to: "retrain.drift", mode: "async" },
+    { from: "retrain.out", to: "trainer.trigger", mode: "async" },
   ],
 });
 
@@ -66,7 +70,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function expectKnownChange(result: BacktestResult): void {
+/** `spread`: the messages' times span the stream's 12 hours (the JSONL's), not the second in which a generator sent them. */
+function expectKnownChange(result: BacktestResult, spread: boolean): void {
   const byAge = new Map(result.freshness.map((f) => [f.age, f.accuracy]));
   expect([...byAge.keys()]).toEqual([1, 2, 3, 4, 5]);
   // Ages 1–2 are windows 4 and 3, after the change; ages 3–5 are before it.
@@ -83,20 +88,29 @@ function expectKnownChange(result: BacktestResult): void {
   expect(drift.samplesSeen).toBeGreaterThan(0);
   expect(drift.accuracy).toBeGreaterThan(never.accuracy + 0.2);
   expect(drift.recentAccuracy).toBeGreaterThan(0.85);
+  // The pipeline's trigger: its DDM alarm right after the change retrains on the old concept's examples; its performance policy, an hour apart, recovers.
+  const trigger = result.schedules.find((s) => s.policy.kind === "trigger")!;
+  // Its hour of cooldown is message time: a stream sent within a second gets the one training.
+  if (!spread) return void expect(trigger.trainings).toBe(1);
+  expect(trigger.trainings).toBeGreaterThan(1);
+  const gaps = trigger.retrainedAt.slice(1).map((at, i) => at - trigger.retrainedAt[i]);
+  expect(Math.min(...gaps)).toBeGreaterThanOrEqual(100);
+  expect(trigger.recentAccuracy).toBeGreaterThan(0.85);
+  expect(trigger.accuracy).toBeGreaterThan(never.accuracy + 0.2);
 }
 
 describe("evoflow cl backtest", () => {
   it("replays a JSONL stream through the pipeline's trainer and drift node: tables, JSON and chart", async () => {
     const run = await evoflowOnce(["cl", "backtest", pipelineFile, "--data", path.join(dir, "data"), "--input", "stream.jsonl", "--every", "200", "--every-hours", "3"]);
-    expect(run.stderr).toMatch(/1200 labelled examples; trainer trainer \(stateless\), drift node ddm \(drift\.ddm/);
+    expect(run.stderr).toMatch(/1200 labelled examples; trainer trainer \(stateless\), drift node ddm \(drift\.ddm, watching the model's errors\), trigger retrain \(fed by ddm\)/);
     expect(run.stderr).toMatch(/freshness: window age 5/);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/accuracy on newest/);
-    for (const name of ["never retrain", "every 200 samples", "every 3 h", "on drift \\(ddm\\)"]) expect(run.stdout).toMatch(new RegExp(name));
+    for (const name of ["never retrain", "every 200 samples", "every 3 h", "on drift \\(ddm\\)", "pipeline's trigger \\(retrain\\)"]) expect(run.stdout).toMatch(new RegExp(name));
     const doc = JSON.parse(readFileSync(path.join(dir, "data/backtest/flip.json"), "utf8")) as BacktestResult & { source: { kind: string } };
     expect(doc.source.kind).toBe("jsonl");
     expect(doc.samples).toBe(COUNT);
-    expectKnownChange(doc);
+    expectKnownChange(doc, true);
     // Every 200 samples and every 3 hours (300 samples) retrain on schedule: 5 and 3 times from sample 200.
     expect(doc.schedules.find((s) => s.policy.kind === "samples")!.trainings).toBe(5);
     expect(doc.schedules.find((s) => s.policy.kind === "hours")!.trainings).toBe(3);
@@ -121,9 +135,9 @@ describe("evoflow cl backtest", () => {
     await expect(backtestCommand(commandHost, noTrainer, { ...opts, input: "stream.jsonl" })).rejects.toThrow("pipeline flip has no trainer node");
 
     const badConfig = path.join(dir, "bad-config.json");
-    p.nodes[3].config = { ...p.nodes[3].config, epochs: 0 };
+    p.nodes[4].config = { ...p.nodes[4].config, epochs: 0 };
     writeFileSync(badConfig, JSON.stringify(p));
-    await expect(backtestCommand(commandHost, badConfig, { ...opts, input: "stream.jsonl" })).rejects.toThrow("nodes[3].config.epochs:");
+    await expect(backtestCommand(commandHost, badConfig, { ...opts, input: "stream.jsonl" })).rejects.toThrow("nodes[4].config.epochs:");
 
     writeFileSync(path.join(data, "unlabelled.jsonl"), `{"x":[1,2],"y":0}\n{"x":[1,2]}\n`);
     await expect(backtestCommand(commandHost, pipelineFile, { ...opts, input: "unlabelled.jsonl" })).rejects.toThrow("unlabelled.jsonl:2: label must be a class index");
@@ -155,7 +169,7 @@ describe("evoflow cl backtest", () => {
     it("reads the edge into the trainer back from the pipeline's JetStream stream", async () => {
       const { result } = await backtestCommand(commandHost, pipelineFile, { data: path.join(dir, "data"), nats: server.url, windows: "6", out: "from-nats" });
       expect(result.samples).toBe(COUNT);
-      expectKnownChange(result);
+      expectKnownChange(result, false);
       const doc = JSON.parse(readFileSync(path.join(dir, "data/backtest/from-nats.json"), "utf8")) as { source: Record<string, unknown> };
       expect(doc.source).toEqual({ kind: "jetstream", nats: server.url, pipeline: "flip", edge: "label_out-trainer_data" });
       await expect(backtestCommand(commandHost, pipelineFile, { data: path.join(dir, "data"), nats: server.url, windows: "6", edge: "nope" })).rejects.toThrow("pipeline flip on");
