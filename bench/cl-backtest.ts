@@ -3,11 +3,12 @@
  * stream its io.fashion-mnist node sends (its phases: classes 0–4, then all ten, then inverted
  * images; the same seeded draws), scaled by --scale, recorded as the labelled examples its
  * collector passes to the trainer, then replayed through the pipeline's own trainer.tfjs and
- * drift.ddm by the command's code. Message times are set at --per-hour messages an hour (the
- * pipeline's 200 a second would make every schedule in hours the same). Writes
+ * drift.ddm and control.trigger by the command's code. Message times are set at --per-hour
+ * messages an hour: by default the pipeline's own rate, 200 a second, so its trigger's 15 s
+ * cooldown means what it means when it runs (and --every-hours 0.001 is every 3.6 s). Writes
  * bench/results/cl-backtest-fashion-mnist[-reduced].{json,md,svg}.
  *
- *   node --import tsx bench/cl-backtest.ts [--scale 0.5] [--per-hour 250] [--out bench/results]
+ *   node --import tsx bench/cl-backtest.ts [--scale 0.5] [--per-hour 720000] [--every-hours 0.001] [--out bench/results]
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -21,7 +22,8 @@ import { seededRandom } from "../sdk/random";
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const scale = Number(arg("--scale", "0.5"));
-const perHour = Number(arg("--per-hour", "250"));
+const perHour = Number(arg("--per-hour", "720000"));
+const everyHours = arg("--every-hours", "0.001");
 const outDir = arg("--out", "bench/results");
 const PIPELINE = "pipelines/fashion-mnist-cl.json";
 /** io.fashion-mnist's: the first 10,000 training images are its bootstrap's, the stream draws from the rest. */
@@ -56,14 +58,14 @@ async function main() {
     const stream = await recordStream(path.join(data, "fashion-mnist-stream.jsonl"));
     const name = scale === 1 ? "cl-backtest-fashion-mnist" : "cl-backtest-fashion-mnist-reduced";
     const windowSize = Math.floor(stream.count / 6);
-    const options = { data, input: "fashion-mnist-stream.jsonl", windows: "6", every: `${windowSize},${2 * windowSize}`, everyHours: "4", out: name };
-    const cliCommand = `evoflow cl backtest ${PIPELINE} --data DIR --input fashion-mnist-stream.jsonl --windows 6 --every ${options.every} --every-hours 4 --out ${name}`;
+    const options = { data, input: "fashion-mnist-stream.jsonl", windows: "6", every: `${windowSize},${2 * windowSize}`, everyHours, out: name };
+    const cliCommand = `evoflow cl backtest ${PIPELINE} --data DIR --input fashion-mnist-stream.jsonl --windows 6 --every ${options.every} --every-hours ${everyHours} --out ${name}`;
     const { result, files } = await backtestCommand(commandHost, PIPELINE, options);
     mkdirSync(outDir, { recursive: true });
     const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
     const peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
     const loadAtEnd = os.loadavg().map((l) => +l.toFixed(2));
-    const command = `node --import tsx bench/cl-backtest.ts --scale ${scale} --per-hour ${perHour}`;
+    const command = `node --import tsx bench/cl-backtest.ts --scale ${scale} --per-hour ${perHour} --every-hours ${everyHours}`;
     const doc = JSON.parse(readFileSync(files[0], "utf8")) as Record<string, unknown>;
     const record = { benchmark: "freshness backtest and retraining schedules on the Fashion-MNIST CL example", command, cliCommand, date: new Date().toISOString(), machine, peakRssMB, wallSeconds: (Date.now() - started) / 1000, loadAverage: { atStart: loadAtStart, atEnd: loadAtEnd }, stream: { ...stream, perHour }, ...doc };
     writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(record, null, 2) + "\n");
@@ -76,7 +78,7 @@ async function main() {
 Command: \`${command}\`, ${record.date}; it runs \`${cliCommand}\` (the command's own code, in process) on a recorded stream.
 Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGB} GB, Node ${machine.node}, shared with other sessions. Peak RSS: ${peakRssMB} MB. Wall time ${record.wallSeconds.toFixed(0)} s. Load average (1, 5, 15 min): ${loadAtStart.join(", ")} at the start, ${loadAtEnd.join(", ")} at the end. One run.
 
-Stream: the example's io.fashion-mnist phases scaled by ${scale} (${stream.phases.map((p) => `${p.count} × classes ${p.classes.join("")}${p.shift === "none" ? "" : ` ${p.shift}ed`}`).join(", then ")}; ${stream.count} labelled examples, the node's seeded draws), recorded as the collector hands them to the trainer, timestamped at ${perHour} an hour (${(stream.count / perHour).toFixed(0)} h in all; the pipeline itself sends 200 a second). Replayed through the pipeline's own trainer.tfjs config (stateful MLP 64, replay 1,000, online EWC, 4 epochs, minSamples 100, holdout 20%) and its drift.ddm on the model's errors. Six windows of ${result.windowSize}. Schedules start from the first window's model (not the pipeline's bootstrapped champion), and every retrained model is taken (no gate).
+Stream: the example's io.fashion-mnist phases scaled by ${scale} (${stream.phases.map((p) => `${p.count} × classes ${p.classes.join("")}${p.shift === "none" ? "" : ` ${p.shift}ed`}`).join(", then ")}; ${stream.count} labelled examples, the node's seeded draws), recorded as the collector hands them to the trainer, timestamped at ${perHour.toLocaleString("en")} an hour (${((stream.count * 3600) / perHour).toFixed(1)} s in all${perHour === 720_000 ? ", the pipeline's own rate of 200 a second" : ""}). Replayed through the pipeline's own trainer.tfjs config (stateful MLP 64, replay 1,000, online EWC, 4 epochs, minSamples 100, holdout 20%), its drift.ddm on the model's errors, and its control.trigger (drift, or rolling accuracy under 0.75 over 300 outcomes; 15 s cooldown on message time). Six windows of ${result.windowSize}. Schedules start from the first window's model (not the pipeline's bootstrapped champion), and every retrained model is taken (no gate).
 
 ![freshness and schedules](${name}.svg)
 
