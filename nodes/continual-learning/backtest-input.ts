@@ -4,10 +4,9 @@
  * pipeline's own trainer, drift node and the control.trigger starting the trainer, their configs
  * parsed by the nodes' own schemas.
  */
-import { readFile, realpath } from "node:fs/promises";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
 import type { CommandHost } from "../../sdk/extensions";
-import { confinedPathProblem } from "../../sdk/config-path";
+import { realFileInside } from "../../sdk/config-path";
 import { edgeId } from "../../sdk/pipeline";
 import { driftNodes } from "../drift/index";
 import { streamingDetectorMakers } from "../drift/streaming-nodes";
@@ -120,15 +119,9 @@ function sampleOf(payload: unknown, ts: unknown, where: string): Sample {
  * as `evoflow tap` prints them) or a bare example (`{"x":[…],"y":3,"ts":…}`).
  */
 export async function readJsonlSamples(dataDir: string, file: string): Promise<Sample[]> {
-  const problem = confinedPathProblem(file);
-  if (problem) throw new BacktestInputError(`--input: ${problem}`);
-  const root = await realpath(dataDir).catch(() => {
-    throw new BacktestInputError(`--data: no data folder "${dataDir}"`);
+  const real = await realFileInside(dataDir, file, `the data folder ${dataDir}`).catch((err: Error) => {
+    throw new BacktestInputError(`--input: ${err.message}`);
   });
-  const real = await realpath(path.resolve(root, file)).catch(() => {
-    throw new BacktestInputError(`--input: no file "${file}" in the data folder ${dataDir}`);
-  });
-  if (!real.startsWith(root + path.sep)) throw new BacktestInputError(`--input: "${file}" leaves the data folder through a symbolic link`);
   const samples: Sample[] = [];
   (await readFile(real, "utf8")).split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
