@@ -66,7 +66,7 @@ export function backtestChartSvg(result: BacktestResult, title: string): string 
     out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="3"/>`);
     out.push(`<text x="${lx + 28}" y="${ly + 4}" font-weight="bold">${esc(s.schedule)}</text>`);
     out.push(`<text x="${lx + 28}" y="${ly + 19}">accuracy ${pct(s.accuracy)}, newest window ${pct(s.recentAccuracy)}</text>`);
-    out.push(`<text x="${lx + 28}" y="${ly + 34}">${s.trainings} trainings, ${s.cpuSeconds.toFixed(1)} CPU-s, ${s.samplesSeen.toLocaleString("en")} samples</text>`);
+    out.push(`<text x="${lx + 28}" y="${ly + 34}">${s.trainings} training${s.trainings === 1 ? "" : "s"}, ${s.cpuSeconds.toFixed(1)} CPU-s, ${s.samplesSeen.toLocaleString("en")} samples</text>`);
   });
   out.push("</svg>");
   return `${out.join("\n")}\n`;
