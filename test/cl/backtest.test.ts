@@ -128,6 +128,9 @@ describe("evoflow cl backtest", () => {
     symlinkSync(pipelineFile, path.join(data, "link.jsonl"));
     await expect(backtestCommand(commandHost, pipelineFile, { ...opts, input: "link.jsonl" })).rejects.toThrow(`"link.jsonl" leaves the data folder ${data} through a symbolic link`);
     await expect(backtestCommand(commandHost, pipelineFile, opts)).rejects.toThrow("give the recorded stream: --input");
+    await expect(backtestCommand(commandHost, pipelineFile, { ...opts, input: "stream.jsonl", windows: "1" })).rejects.toThrow('--windows: an integer ≥ 2, got "1"');
+    await expect(backtestCommand(commandHost, pipelineFile, { ...opts, input: "stream.jsonl", out: "../../escape" })).rejects.toThrow("--out: \"../../escape\" leaves");
+    await expect(backtestCommand(commandHost, pipelineFile, { ...opts, input: "stream.jsonl", every: "0" })).rejects.toThrow('--every: "0" is not a positive integer');
 
     const noTrainer = path.join(dir, "no-trainer.json");
     const p: { nodes: { id: string; config: Record<string, unknown> }[] } = pipeline({ kind: "synthetic" });
