@@ -3,6 +3,7 @@
  * config is parsed; the runtime (runtime/confined-path.ts) resolves the path on disk at deploy
  * and again when a node opens it, confined to the pipeline's data folder.
  */
+import { realpath } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 
@@ -43,6 +44,24 @@ export function configPath(options: { kind: PathKind; access?: PathMeta["access"
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     })
     .meta({ description: `${options.describe} (relative to the pipeline's data folder)`, [META_KEY]: meta });
+}
+
+/**
+ * The real path of `file` inside the folder `root` (named `folder` in messages), for tools that read
+ * a file the user names: checked as config paths are, then on disk with symbolic links followed.
+ * Throws with the reason it may not be read.
+ */
+export async function realFileInside(root: string, file: string, folder: string): Promise<string> {
+  const problem = confinedPathProblem(file);
+  if (problem) throw new Error(problem.replace("the pipeline's data folder", folder));
+  const realRoot = await realpath(root).catch(() => {
+    throw new Error(`no folder "${root}"`);
+  });
+  const real = await realpath(path.resolve(realRoot, file)).catch(() => {
+    throw new Error(`no such file "${file}" in ${folder}`);
+  });
+  if (!real.startsWith(realRoot + path.sep)) throw new Error(`"${file}" leaves ${folder} through a symbolic link`);
+  return real;
 }
 
 export function pathMetaOf(schema: z.ZodType): PathMeta | undefined {

@@ -53,6 +53,21 @@ export interface CommandHost {
   authHeaders(opts: { token?: string; data?: string }): Record<string, string>;
   /** Left-aligned text columns, as the CLI prints its tables. */
   formatTable(header: string[], rows: string[][]): string;
+  /**
+   * The messages an edge of a pipeline deployed on NATS carried, oldest first, as its JetStream
+   * stream keeps them (`evoflow tap --nats` reads the same), with when the server stored each;
+   * it ends at the stream's end as it was when called.
+   */
+  readRecordedEdge(options: { nats: string; pipeline: string; edge: string }): AsyncIterable<RecordedMessage>;
+}
+
+/** A message read back from a pipeline's stream. */
+export interface RecordedMessage {
+  /** Its stream sequence. */
+  seq: number;
+  /** When the server stored it. */
+  time: Date;
+  message: Message;
 }
 
 /** `"commands"`: adds the subcommand of that name to `evoflow`. */

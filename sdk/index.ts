@@ -27,7 +27,7 @@ export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } fro
 export { configSecret, parseSecretRef, type SecretRef } from "./config-secret";
 export { createMessage, type Message, type MessageSource, type TraceNode } from "./envelope";
 export { NodeError } from "./errors";
-export type { CommandHost, PipelineView, ProvideServices, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
+export type { CommandHost, PipelineView, ProvideServices, RecordedMessage, RegisterCommand, RegisterRoutes, RouteHost } from "./extensions";
 export { jsonReplacer, stringify } from "./json";
 export type { MetricsService, NodeCounter } from "./metrics";
 export type { ModelDescription, ModelService, TensorSpec } from "./models";

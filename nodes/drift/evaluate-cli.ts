@@ -9,11 +9,10 @@
  * A JSONL input has one number per line (or an object, `--field` naming the number);
  * it is read relative to the current folder and may not leave it.
  */
-import { readFile, realpath } from "node:fs/promises";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { confinedPathProblem } from "../../sdk/config-path";
+import { realFileInside } from "../../sdk/config-path";
 import type { CommandHost } from "../../sdk/extensions";
 import { driftReport, scoreDetector, type Drift, type DriftReport, type Updatable } from "./evaluate";
 import { streamGenerators, type GeneratorName, type StreamKind, type SyntheticStream } from "./evaluate-streams";
@@ -74,13 +73,9 @@ function makeDetector(name: string, params: Record<string, unknown>): Updatable 
 }
 
 async function readJsonl(file: string, field: string): Promise<Float64Array> {
-  const problem = confinedPathProblem(file);
-  if (problem) throw new UsageError(`--input: ${problem.replace("the pipeline's data folder", "the current folder")}`);
-  const root = await realpath(process.cwd());
-  const real = await realpath(path.resolve(root, file)).catch(() => {
-    throw new UsageError(`--input: no such file "${file}"`);
+  const real = await realFileInside(process.cwd(), file, "the current folder").catch((err: Error) => {
+    throw new UsageError(`--input: ${err.message}`);
   });
-  if (!real.startsWith(root + path.sep)) throw new UsageError(`--input: "${file}" leaves the current folder through a symbolic link`);
   const lines = (await readFile(real, "utf8")).split("\n");
   const values: number[] = [];
   lines.forEach((line, i) => {
