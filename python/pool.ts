@@ -42,12 +42,18 @@ export class WorkerPool implements PythonPool {
   call(payload: unknown): Promise<PythonResult> {
     if (this.closed) return Promise.reject(new PythonError(`the Python workers of node "${this.options.node}" are stopped`, "died"));
     return new Promise<PythonResult>((resolve, reject) => {
+      // Each outcome frees its worker: the next queued call goes to it.
       this.queue.push({
         payload,
-        resolve: (result) => ((this.lastError = undefined), resolve(result)),
+        resolve: (result) => {
+          this.lastError = undefined;
+          resolve(result);
+          this.dispatch();
+        },
         reject: (err) => {
           if (err instanceof PythonError) this.lastError = err.traceback ? `${err.message}\n${err.traceback}` : err.message;
           reject(err);
+          this.dispatch();
         },
       });
       this.dispatch();

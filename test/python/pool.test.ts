@@ -45,6 +45,14 @@ const alive = (pid: number) => {
 };
 
 describe("the Python worker pool", () => {
+  it("hands queued calls to the worker as each call ends: eight at once on one worker all answer, in order", async () => {
+    const p = poolOf({ source: { code: "def f(x, ctx):\n    return x * 2\n", filename: "<double>" }, function: "f" });
+    await p.start();
+    const answers = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((i) => p.call(i)));
+    expect(answers.map((a) => a.value)).toEqual([2, 4, 6, 8, 10, 12, 14, 16]);
+    expect(p.status()).toMatchObject({ busy: 0, queued: 0 });
+  });
+
   it("gives each worker one BLAS/OpenMP thread unless the environment names a number", async () => {
     const threads = "import os\ndef f(x, ctx):\n    return [os.environ.get(k) for k in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')]\n";
     const p = poolOf({ source: { code: threads, filename: "<threads>" }, function: "f" });
