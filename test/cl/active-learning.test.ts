@@ -12,7 +12,7 @@ import type { FastifyInstance } from "fastify";
 import { createApi, routeHost } from "../../runtime/api/server";
 import { Runtime } from "../../runtime/runtime";
 import labelQueueRoutes from "../../nodes/sampler/label-api";
-import { LabelQueues } from "../../nodes/sampler/label-queue";
+import { LabelQueue, LabelQueues } from "../../nodes/sampler/label-queue";
 import { toProbabilities, uncertainty, WindowPicker } from "../../nodes/sampler/uncertainty";
 import { probe, testNodeTypes } from "../runtime/helpers";
 
@@ -145,6 +145,22 @@ describe("label queue on a runtime", () => {
     expect(foreign.statusCode).toBe(403);
     expect(foreign.json().error).toMatch(/Origin http:\/\/evil\.example may not change this server/);
     expect((await get("/api/label-queues")).json().queues).toEqual([{ name: "fm", classes: ["a", "b", "c"], leaseMs: 300_000, counts: { queued: 0, leased: 1, labelled: 2 } }]);
+  });
+
+  it("counts the hourly budget over a rolling hour, the daily one over the day", async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "evoflow-al-hour-"));
+    // Three items sent two hours ago, as the journal keeps them: they count for the day, not the hour.
+    const earlier = await LabelQueue.open(join(dataDir, "label-queues"), "fm", { now: () => Date.now() - 2 * 3_600_000 });
+    for (let i = 0; i < 3; i++) await earlier.add({ requestId: `old${i}`, input: [i], guesses: [], score: 0.5, strategy: "entropy", source: { pipeline: "al", node: "sampler" } });
+    await earlier.close();
+    await start();
+    const running = await runtime!.deploy(pipeline({ window: { size: 1, perWindow: 1 }, budget: { perHour: 2, perDay: 6 } }));
+    expect(running.status().nodes.sampler).toMatchObject({ budgetLeft: 2 });
+    for (let i = 0; i < 3; i++) await running.entrypoints.get("serve")!.invoke(request(i, 0.4));
+    await running.idle();
+    // The hour allows two of the three; the day had room for three.
+    expect(running.status().nodes.sampler).toMatchObject({ budgetLeft: 0, queued: 5 });
+    expect((await queues!.get("fm")).list().map((i) => i.requestId)).toEqual(["old0", "old1", "old2", "r0", "r1"]);
   });
 
   it("returns an item whose lease expired to the queue", async () => {
