@@ -39,6 +39,7 @@ export class PendingJournal<R> {
   private queued: Buffer[] = [];
   private writing: Promise<void> = Promise.resolve();
   private flushing = false;
+  /** Records in the file now. */
   private records = 0;
   private failure?: Error;
 
@@ -88,7 +89,6 @@ export class PendingJournal<R> {
   private append(record: PendingRecord<R>): void {
     if (this.failure) throw this.failure;
     this.queued.push(frame(record));
-    this.records++;
     if (this.flushing) return;
     this.flushing = true;
     // The next tick's write takes every record queued by then: one write call per batch, not per message.
@@ -101,6 +101,8 @@ export class PendingJournal<R> {
     this.queued = [];
     try {
       if (batch.length > 0) await this.handle.writev(batch);
+      // Counted as written: records queued while a compaction runs land in the new file after it.
+      this.records += batch.length;
       if (this.records > 2 * this.live.size + 1000) {
         await this.handle.close();
         this.handle = await rewrite(this.file, this.live.values());

@@ -1,7 +1,7 @@
 /**
  * Late labels across a runtime restart, as a user runs it: `evoflow run` serves requests whose
- * tensors the collector keeps waiting for labels; the process is stopped and started again on
- * the same data folder; labels sent then still join the requests served before, and the joined
+ * tensors the collector keeps waiting for labels; the process is killed (SIGKILL) and started
+ * again on the same data folder; labels sent then still join the requests served before, and the joined
  * samples (tensor and provenance intact) reach the edge towards training.
  */
 import type { ChildProcess } from "node:child_process";
@@ -59,9 +59,9 @@ describe("collector across a runtime restart", () => {
       const collector = async () => ((await (await call("/api/pipelines/late/status")).json()) as { nodes: { collector: Record<string, number> } }).nodes.collector;
       return { call, collector };
     };
-    const stop = async () => {
+    const stop = async (signal: NodeJS.Signals) => {
       const exited = new Promise((resolve) => server!.once("exit", resolve));
-      server!.kill("SIGTERM");
+      server!.kill(signal);
       await exited;
     };
 
@@ -74,15 +74,18 @@ describe("collector across a runtime restart", () => {
     }
     // One label before the restart joins at once; the other two requests wait.
     expect((await api.call("/pipelines/labels", { requestId: traces[2], label: 1 })).status).toBe(204);
-    await until("two requests waiting", async () => ((await api.collector()).waiting === 2 ? true : undefined), 10_000);
-    await stop();
+    const sink = join(data, "late", "training.jsonl");
+    const joinedLines = () => (existsSync(sink) ? readFileSync(sink, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+    await until("the first joined sample written", () => (joinedLines().length === 1 ? true : undefined), 10_000);
+    expect((await api.collector()).waiting).toBe(2);
+    // A crash, not a clean stop: what the collector journaled was handed to the OS as it came.
+    await stop("SIGKILL");
 
     api = await start();
     expect(await api.collector()).toMatchObject({ waiting: 2, restored: 2 });
     for (const [i, label] of [[0, 4], [1, 0]]) expect((await api.call("/pipelines/labels", { requestId: traces[i], label })).status).toBe(204);
-    const sink = join(data, "late", "training.jsonl");
     const lines = await until("three joined samples", () => {
-      const got = existsSync(sink) ? readFileSync(sink, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Line) : [];
+      const got = joinedLines();
       return got.length === 3 ? got : undefined;
     }, 10_000);
     expect(lines.map((l) => [l.payload.requestId, l.payload.y])).toEqual([[traces[2], 1], [traces[0], 4], [traces[1], 0]]);
@@ -93,7 +96,7 @@ describe("collector across a runtime restart", () => {
     expect(await api.collector()).toMatchObject({ waiting: 0, joined: 2 });
 
     // Joined requests are gone from the journal: after another restart nothing waits.
-    await stop();
+    await stop("SIGTERM");
     api = await start();
     expect(await api.collector()).toMatchObject({ waiting: 0, restored: 0 });
   }, 60_000);
