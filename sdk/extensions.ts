@@ -22,8 +22,13 @@ export interface PipelineView {
   edges: readonly { id: string; from: { node: string; port: string }; to: { node: string; port: string }; mode: "sync" | "async" }[];
   /** The last `limit` messages the edge carried (its tap ring), oldest first. */
   edgeMessages(edge: string, limit?: number): Message[];
-  /** Keeps a message in the pipeline's provenance, with the trace its `traceId` names, as an emitted message is kept. */
-  recordInTrace(message: Message): void;
+  /**
+   * Writes a message no node of the pipeline made (an explanation asked for on demand) to the
+   * pipeline's stream `stream` (EXPLANATIONS_STREAM): kept in its provenance with the trace its
+   * `traceId` names, in that stream's tap, and on a distributed transport in the pipeline's
+   * stream for every process. Resolves once stored.
+   */
+  publish(stream: string, message: Message): Promise<void>;
 }
 
 /** What a package's routes see of the runtime. */

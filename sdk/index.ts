@@ -47,7 +47,7 @@ export {
 } from "./registry";
 export { Ring } from "./ring";
 export { defineService, type ServiceKey } from "./services";
-export { edgeId } from "./pipeline";
+export { edgeId, EXPLANATIONS_STREAM } from "./pipeline";
 export type * from "./api-types";
 
 // 1.1: categories are open strings, and a declaration may give `color`, `icon` and `example`
@@ -56,5 +56,5 @@ export type * from "./api-types";
 // 1.3: `tensorFromBytes` and `numericTensorBytes` (raw little-endian tensor bytes); the `metrics`
 // service's types (MetricsService): a node's own counters in /metrics; the runtime's Python
 // workers (`ctx.service("python")`, PythonWorkers) and PythonError.
-// 1.4: a package's routes see deployed pipelines and traces (RouteHost.pipeline, .trace); the Explanation type.
+// 1.4: a package's routes see deployed pipelines and traces (RouteHost.pipeline, .trace) and write to a pipeline's stream (PipelineView.publish); the Explanation type.
 export const sdkVersion = "1.4.0";

@@ -3,9 +3,11 @@
  * explain`, the trace view's buttons): the trace's model call is found by provenance (a message
  * tagged with a model version, whose parent is the tensor it was given), the same version is asked
  * again through the `models` service, and the explanation is kept in the trace as a message whose
- * parent is that input, so the trace shows it beside the output it explains.
+ * parent is that input, so the trace shows it beside the output it explains. It is written to the
+ * pipeline's `_explanations` stream as outputs are to edges: tapped, and on NATS stored in the
+ * pipeline's JetStream stream, where every process's trace and `evoflow tap --nats` read it.
  */
-import { createMessage, isTensor, z, type Explanation, type Message, type ModelService, type PipelineView, type Tensor, type Trace } from "../../sdk";
+import { createMessage, EXPLANATIONS_STREAM, isTensor, z, type Explanation, type Message, type ModelService, type PipelineView, type Tensor, type Trace } from "../../sdk";
 import { explainWithOcclusion, explainWithShap, occlusionOptions, shapOptions } from "./explain";
 import { modelScorer, tensorValues } from "./model-scorer";
 
@@ -105,7 +107,8 @@ export async function explainTrace(
   }
   explanation.explains = call.output.id;
   const view = host.pipeline(trace.pipeline);
+  // In the request's trace (its traceId), a child of the input it explains.
   const message = createMessage({ pipeline: trace.pipeline, node: ON_DEMAND_SOURCE, port: request.method, model }, explanation, [call.input]);
-  view?.recordInTrace(message);
+  await view?.publish(EXPLANATIONS_STREAM, message);
   return { traceId, pipeline: trace.pipeline, messageId: view ? message.id : undefined, explanation };
 }

@@ -26,6 +26,8 @@ export interface LabelJoinOptions {
   maxPending?: number;
   /** Joined/expired request ids remembered to recognise duplicate and late labels. */
   memory?: number;
+  /** Told each id whose request or early label stops waiting unjoined (expired or evicted): a store of pending entries forgets it. */
+  onDrop?: (requestId: string) => void;
 }
 
 export type JoinResult<R> =
@@ -72,16 +74,27 @@ export class LabelJoin<R> {
   private readonly expired: RecentIds;
   private readonly windowMs: number;
   private readonly maxPending: number;
+  private readonly onDrop?: (requestId: string) => void;
 
-  constructor({ windowMs, maxPending = 100_000, memory = 100_000 }: LabelJoinOptions) {
+  constructor({ windowMs, maxPending = 100_000, memory = 100_000, onDrop }: LabelJoinOptions) {
     this.windowMs = windowMs;
     this.maxPending = maxPending;
+    this.onDrop = onDrop;
     this.joined = new RecentIds(memory);
     this.expired = new RecentIds(memory);
   }
 
   get waiting(): number {
     return this.pending.size;
+  }
+
+  /**
+   * Puts back what waited before a restart (a pending store's entries, oldest first), with the
+   * time it arrived; counted as neither a request nor a label again.
+   */
+  restore(entry: { op: "request"; id: string; at: number; request: R } | { op: "label"; id: string; at: number; label: Label }): void {
+    if (entry.op === "request") this.pending.set(entry.id, { request: entry.request, at: entry.at });
+    else this.earlyLabels.set(entry.id, { label: entry.label, at: entry.at });
   }
 
   /** A served request (with its prediction). Joins at once if its label came first. */
@@ -121,10 +134,7 @@ export class LabelJoin<R> {
     }
     this.counters.early++;
     this.earlyLabels.set(requestId, { label, at: now });
-    if (this.earlyLabels.size > this.maxPending) {
-      this.earlyLabels.delete(this.earlyLabels.keys().next().value!);
-      this.counters.orphaned++;
-    }
+    if (this.earlyLabels.size > this.maxPending) this.orphanOldestLabel();
     return { kind: "held" };
   }
 
@@ -136,15 +146,21 @@ export class LabelJoin<R> {
     }
     for (const [id, l] of this.earlyLabels) {
       if (now - l.at <= this.windowMs) break;
-      this.earlyLabels.delete(id);
-      this.counters.orphaned++;
+      this.orphanOldestLabel(id);
     }
+  }
+
+  private orphanOldestLabel(id: string = this.earlyLabels.keys().next().value!): void {
+    this.earlyLabels.delete(id);
+    this.counters.orphaned++;
+    this.onDrop?.(id);
   }
 
   private expireOldestRequest(id: string = this.pending.keys().next().value!): void {
     this.pending.delete(id);
     this.expired.add(id);
     this.counters.missing++;
+    this.onDrop?.(id);
   }
 
   private join(requestId: string, request: R, requestedAt: number, label: Label, labelledAt: number): JoinResult<R> {

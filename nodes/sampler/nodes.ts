@@ -11,6 +11,7 @@ import { Ring } from "../../sdk/ring";
 import { parsePath, readPath, valuePathSchema } from "../drift/value-path";
 import { ClassTracker, classCounts, seqRange, type DatasetSnapshot, type Label, type Sample } from "./dataset";
 import { LabelJoin } from "./label-join";
+import { PendingJournal } from "./pending-journal";
 import { mixTrainingSet } from "./mix";
 import { RehearsalBuffer } from "./rehearsal";
 import { Reservoir } from "./reservoir";
@@ -59,7 +60,7 @@ export const collectorNode = defineNode({
   category: "sampler",
   title: "Collector",
   description:
-    "Keeps served requests (and predictions) and joins the labels that arrive later on `label`, by request id within a window; emits each joined sample on `out` and serves dataset snapshots (message ids, sequence range, counts per class, new classes, join counters).",
+    "Keeps served requests (and predictions) and joins the labels that arrive later on `label`, by request id within a window; emits each joined sample on `out` and serves dataset snapshots (message ids, sequence range, counts per class, new classes, join counters). The waiting requests are kept in the node's data folder, so a label that comes after a restart still joins.",
   inputs: { in: port.any(), label: port.any(), snapshot: port.any() },
   outputs: { out: port.labelled(), snapshot: datasetPort() },
   config: z.object({
@@ -71,9 +72,10 @@ export const collectorNode = defineNode({
     windowMs: z.number().int().min(1).max(2_147_483_647).default(600_000).describe("How long a request waits for its label (and an early label for its request) (at most 2,147,483,647: setTimeout's limit, about 24.8 days)"),
     maxPending: z.number().int().min(1).max(10_000_000).default(100_000).describe("Requests waiting at most; the oldest expire beyond it (at most 10,000,000)"),
     capacity: z.number().int().min(1).max(10_000_000).default(10_000).describe("Joined samples kept for snapshots (the oldest are dropped) (at most 10,000,000)"),
+    durable: z.boolean().default(true).describe("Keep the waiting requests in the node's data folder, so labels arriving after a restart still join (off: in memory only)"),
     includeItems,
   }),
-  create: (ctx, c) => {
+  create: async (ctx, c) => {
     const paths = {
       requestId: parsePath(c.requestId)!,
       x: parsePath(c.x)!,
@@ -81,7 +83,10 @@ export const collectorNode = defineNode({
       labelRequestId: parsePath(c.labelRequestId)!,
       label: parsePath(c.label)!,
     };
-    const join = new LabelJoin<Message>({ windowMs: c.windowMs, maxPending: c.maxPending });
+    const opened = c.durable ? await PendingJournal.open<Message>(ctx.dataDir) : undefined;
+    const journal = opened?.journal;
+    const join = new LabelJoin<Message>({ windowMs: c.windowMs, maxPending: c.maxPending, onDrop: (id) => journal?.done(id) });
+    for (const entry of opened?.entries ?? []) join.restore(entry);
     // A ring, so keeping the last `capacity` samples costs nothing per message.
     const samples = new Ring<Sample>(c.capacity);
     const tracker = new ClassTracker();
@@ -100,15 +105,20 @@ export const collectorNode = defineNode({
           await emit("snapshot", snapshot(ctx, "collector", held, tracker, c.includeItems, { stats }));
           return;
         }
-        const result =
-          portName === "in"
-            ? join.request(idOf(message, paths.requestId, c.requestId), message, message.ts)
-            : (() => {
-                const label = readPath(message, paths.label);
-                if (!isLabel(label)) throw new Error(`${c.label} is not a number or string label in this message`);
-                return join.label(idOf(message, paths.labelRequestId, c.labelRequestId), label, message.ts);
-              })();
+        let result;
+        if (portName === "in") {
+          const id = idOf(message, paths.requestId, c.requestId);
+          result = join.request(id, message, message.ts);
+          if (result.kind === "held") journal?.add({ op: "request", id, at: message.ts, request: message });
+        } else {
+          const label = readPath(message, paths.label);
+          if (!isLabel(label)) throw new Error(`${c.label} is not a number or string label in this message`);
+          const id = idOf(message, paths.labelRequestId, c.labelRequestId);
+          result = join.label(id, label, message.ts);
+          if (result.kind === "held") journal?.add({ op: "label", id, at: message.ts, label });
+        }
         if (result.kind !== "joined") return;
+        journal?.done(result.requestId);
         const served = result.request;
         const from = `${served.source.node}.${served.source.port}`;
         const sample: Sample = { id: served.id, seq: seq++, x: readPath(served, paths.x), y: result.label, from };
@@ -122,8 +132,9 @@ export const collectorNode = defineNode({
       },
       status: () => {
         const held = samples.toArray();
-        return { samples: held.length, classes: classCounts(held), ...join.counters, waiting: join.waiting, dropped: samples.total - held.length };
+        return { samples: held.length, classes: classCounts(held), ...join.counters, waiting: join.waiting, dropped: samples.total - held.length, ...(opened ? { restored: opened.entries.length } : {}) };
       },
+      stop: () => journal?.close(),
     };
   },
 });

@@ -12,6 +12,7 @@ import { pipelineJsonSchema, type Pipeline } from "../schema";
 import type { Refusal } from "../transport/transport";
 import { jsonReplacer, stringify } from "../../sdk/json";
 import type { Trace } from "../../sdk/api-types";
+import { EXPLANATIONS_STREAM } from "../../sdk/pipeline";
 
 function notFound(reply: FastifyReply, what: string) {
   return reply.status(404).send({ error: `${what} not found` });
@@ -44,6 +45,9 @@ function withRefusals(nodes: Record<string, Record<string, unknown>>, pipeline: 
 }
 
 /** A trace's messages and trees, from the pipeline holding it; undefined when none does. */
+/** An edge of the pipeline, or its stream of on-demand explanations: what a tap may read. */
+const tapped = (p: { compiled: { edges: readonly { id: string }[] } }, edge: string) => edge === EXPLANATIONS_STREAM || p.compiled.edges.some((e) => e.id === edge);
+
 export async function findTrace(runtime: Runtime, traceId: string): Promise<Trace | undefined> {
   // A distributed transport holds the messages of every process (on nats: the pipeline's stream).
   const distributed = await runtime.transport.trace?.(traceId);
@@ -102,7 +106,7 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
     async (req, reply) => {
       const p = runtime.get(req.params.name);
       if (!p) return notFound(reply, `pipeline ${req.params.name}`);
-      if (!p.compiled.edges.some((e) => e.id === req.params.edge)) return notFound(reply, `edge ${req.params.edge}`);
+      if (!tapped(p, req.params.edge)) return notFound(reply, `edge ${req.params.edge}`);
       const limit = limitOf(req.query);
       if (Number.isNaN(limit)) return reply.status(400).send({ error: "limit must be a non-negative integer" });
       return { edge: req.params.edge, ...p.taps.read(req.params.edge, limit) };
@@ -126,7 +130,7 @@ export async function pipelineRoutes(app: FastifyInstance, runtime: Runtime): Pr
       { websocket: true },
       (socket, req) => {
         const p = runtime.get(req.params.name);
-        if (!p || !p.compiled.edges.some((e) => e.id === req.params.edge)) {
+        if (!p || !tapped(p, req.params.edge)) {
           socket.send(stringify({ error: `pipeline ${req.params.name} or edge ${req.params.edge} not found` }));
           socket.close(4404);
           return;

@@ -50,7 +50,12 @@ export function routeHost(runtime: Runtime): RouteHost {
         p && {
           edges: p.compiled.edges,
           edgeMessages: (edge, limit) => p.taps.read(edge, limit).messages,
-          recordInTrace: (message) => p.traces.record(message, binaryBytes(message.payload)),
+          publish: async (stream, message) => {
+            const bytes = binaryBytes(message.payload);
+            p.traces.record(message, bytes);
+            p.taps.record(stream, p.taps.ring(stream), message, bytes);
+            await runtime.transport.publishToStream?.(p.name, stream, message);
+          },
         }
       );
     },

@@ -30,6 +30,7 @@ import { DEFAULT_GRANTS, PipelineInvalidError, Runtime, type RuntimeOptions } fr
 import { createServices } from "../services";
 import { edgeId } from "../schema";
 import { jsonReplacer, stringify } from "../../sdk/json";
+import { EXPLANATIONS_STREAM } from "../../sdk/pipeline";
 import type { TraceNode } from "../provenance";
 import { commandNodeTypes, nodesDirOption } from "./node-packages";
 
@@ -186,8 +187,9 @@ export function tapFromNats(
       for (const letter of (await transport.deadLetters(pipeline)).letters) process.stdout.write(`${stringify(letter)}\n`);
       return;
     }
-    const found = def.edges.find((e) => edgeId(e) === edge);
-    if (!found) throw new Error(`pipeline ${pipeline} has no edge ${edge} (edges: ${def.edges.map(edgeId).join(", ")}, and dlq for the dead letters)`);
+    // The explanations made on demand are kept as captured traffic is (runtime/transport/nats-names.ts).
+    const found = edge === EXPLANATIONS_STREAM ? { mode: "sync" as const } : def.edges.find((e) => edgeId(e) === edge);
+    if (!found) throw new Error(`pipeline ${pipeline} has no edge ${edge} (edges: ${def.edges.map(edgeId).join(", ")}, dlq for the dead letters, ${EXPLANATIONS_STREAM} for explanations)`);
     const start: StartAt = opts.since
       ? { since: parseSince(opts.since) }
       : opts.seq

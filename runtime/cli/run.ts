@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option("--data <dir>", "data folder holding the server's token", ".evoflow")
     .option("--limit <n>", "recent messages to print", "20")
     .option("-f, --follow", "keep printing live messages")
-    .option("--nats <url>", "read the edge from the pipeline's JetStream stream instead of the API (edge `dlq`: the dead letters)")
+    .option("--nats <url>", "read the edge from the pipeline's JetStream stream instead of the API (edge `dlq`: the dead letters; `_explanations`: explanations made on demand)")
     .option("--since <when>", "with --nats: from a past point (10m, 2h, or a date)")
     .option("--seq <n>", "with --nats: from this stream sequence")
     .option("--last <n>", "with --nats: the last n messages (20 unless --since/--seq/--follow)")

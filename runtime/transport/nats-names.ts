@@ -4,6 +4,7 @@
  *
  *   evoflow.<pipeline>.edge.<edge>.<traceId>     async edge messages (durable consumer per edge)
  *   evoflow.<pipeline>.capture.<edge>.<traceId>  sync edge traffic, captured per `settings.capture`
+ *   evoflow.<pipeline>.capture._explanations.<traceId>  explanations made on demand (sdk EXPLANATIONS_STREAM)
  *   evoflow.<pipeline>.dlq                       dead letters, with the reason
  *   evoflow.<pipeline>.scale                     scaling events of `evoflow supervise` (JSON)
  *

@@ -271,6 +271,13 @@ export class NatsTransport extends NatsAsyncEdges implements Transport {
     return { total, letters: letters.map((l) => ({ ...l, raw: l.raw && new TextDecoder().decode(l.raw.subarray(0, 200)) })) };
   }
 
+  /** Beside the captured sync traffic (`capture.<stream>.<traceId>`), so trace and tap read it as they read an edge. */
+  async publishToStream(pipeline: string, stream: string, message: Message): Promise<void> {
+    const data = encode(message);
+    if (data.length > this.maxMessageBytes) throw new Error(`message of ${data.length} bytes is over the ${this.maxMessageBytes}-byte limit of the ${stream} stream`);
+    await this.js.publish(names.captureSubject(pipeline, stream, message.traceId), data, { msgID: `${stream}:${message.id}` });
+  }
+
   /** A trace from the streams of the pipelines this process runs: every process's async messages and captured sync traffic. */
   async trace(traceId: string): Promise<{ pipeline: string; messages: Message[]; outputs: TraceNode[] } | undefined> {
     for (const pipeline of this.pipelines.keys()) {
@@ -279,7 +286,6 @@ export class NatsTransport extends NatsAsyncEdges implements Transport {
     }
     return undefined;
   }
-
 
   async close(): Promise<void> {
     for (const name of [...this.pipelines.keys()]) await this.detach(name);

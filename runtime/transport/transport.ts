@@ -107,6 +107,12 @@ export interface Transport {
   status?(pipeline: string): Promise<TransportStatus>;
   /** Optional: a trace's messages from every process, where the transport keeps them (the nats stream). */
   trace?(traceId: string): Promise<{ pipeline: string; messages: Message[]; outputs: TraceNode[] } | undefined>;
+  /**
+   * Optional: stores a message no node emitted (an on-demand explanation) in the pipeline's own
+   * stream `stream`, where every process's trace and tap read it (on nats: the pipeline's
+   * JetStream stream). Resolves once stored. Absent (memory): the process's taps and traces are all there is.
+   */
+  publishToStream?(pipeline: string, stream: string, message: Message): Promise<void>;
   /** Optional: the pipeline's dead letters from every process (the last `limit`, oldest first) and how many there are. */
   deadLetters?(pipeline: string, limit?: number): Promise<{ total: number; letters: StoredDeadLetter[] }>;
   /** Makes this process answer calls over a sync edge. */

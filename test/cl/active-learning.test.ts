@@ -2,7 +2,7 @@
  * Active learning end to end on a real runtime and HTTP API: sampler.uncertainty picks the most
  * uncertain requests of each window within its budget, the label queue leases each item to one
  * labeler, skipped items return, labels reach the collector's join, and the queue (and the
- * budget it counts) survives a runtime restart.
+ * budget it counts) and the collector's waiting requests survive a runtime restart.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +12,7 @@ import type { FastifyInstance } from "fastify";
 import { createApi, routeHost } from "../../runtime/api/server";
 import { Runtime } from "../../runtime/runtime";
 import labelQueueRoutes from "../../nodes/sampler/label-api";
-import { LabelQueues } from "../../nodes/sampler/label-queue";
+import { LabelQueue, LabelQueues } from "../../nodes/sampler/label-queue";
 import { toProbabilities, uncertainty, WindowPicker } from "../../nodes/sampler/uncertainty";
 import { probe, testNodeTypes } from "../runtime/helpers";
 
@@ -147,6 +147,22 @@ describe("label queue on a runtime", () => {
     expect((await get("/api/label-queues")).json().queues).toEqual([{ name: "fm", classes: ["a", "b", "c"], leaseMs: 300_000, counts: { queued: 0, leased: 1, labelled: 2 } }]);
   });
 
+  it("counts the hourly budget over a rolling hour, the daily one over the day", async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "evoflow-al-hour-"));
+    // Three items sent two hours ago, as the journal keeps them: they count for the day, not the hour.
+    const earlier = await LabelQueue.open(join(dataDir, "label-queues"), "fm", { now: () => Date.now() - 2 * 3_600_000 });
+    for (let i = 0; i < 3; i++) await earlier.add({ requestId: `old${i}`, input: [i], guesses: [], score: 0.5, strategy: "entropy", source: { pipeline: "al", node: "sampler" } });
+    await earlier.close();
+    await start();
+    const running = await runtime!.deploy(pipeline({ window: { size: 1, perWindow: 1 }, budget: { perHour: 2, perDay: 6 } }));
+    expect(running.status().nodes.sampler).toMatchObject({ budgetLeft: 2 });
+    for (let i = 0; i < 3; i++) await running.entrypoints.get("serve")!.invoke(request(i, 0.4));
+    await running.idle();
+    // The hour allows two of the three; the day had room for three.
+    expect(running.status().nodes.sampler).toMatchObject({ budgetLeft: 0, queued: 5 });
+    expect((await queues!.get("fm")).list().map((i) => i.requestId)).toEqual(["old0", "old1", "old2", "r0", "r1"]);
+  });
+
   it("returns an item whose lease expired to the queue", async () => {
     dataDir = mkdtempSync(join(tmpdir(), "evoflow-al-lease-"));
     await start();
@@ -184,8 +200,7 @@ describe("label queue on a runtime", () => {
     for (const [i, top] of [0.3, 0.35].entries()) await running.entrypoints.get("serve")!.invoke(request(i + 10, top));
     await running.idle();
     expect(running.status().nodes.sampler).toMatchObject({ budgetLeft: 0, queued: 1, leased: 1, labelled: 1 });
-    // A label given now reaches the collector of the new runtime (its request served again after the restart).
-    await running.entrypoints.get("serve")!.invoke(request(1, 0.5));
+    // A label given now joins, in the new runtime's collector, the request served before the restart.
     await post(`/api/label-queues/fm/items/${leased.id}/label`, { labeler: "bob", label: 2 });
     await running.idle();
     expect(joined.received.map((m) => m.payload)).toMatchObject([{ requestId: "r1", y: 2 }]);
@@ -196,7 +211,6 @@ describe("label queue on a runtime", () => {
     await post(`/api/label-queues/fm/items/${waiting.id}/label`, { labeler: "ann", label: 0 });
     expect((await get("/api/label-queues/fm/items?state=labelled")).json().items.find((i: { id: string }) => i.id === waiting.id).delivered).toBeUndefined();
     running = await runtime!.deploy(pipeline({ window: { size: 2, perWindow: 2 } }));
-    await running.entrypoints.get("serve")!.invoke(request(Number(waiting.requestId.slice(1)), 0.3)); // its request, served again: the held label joins it
     await running.idle();
     expect(joined.received.map((m) => m.payload)).toMatchObject([{ requestId: "r1" }, { requestId: waiting.requestId, y: 0 }]);
   });

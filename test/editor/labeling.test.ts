@@ -1,7 +1,8 @@
 /**
  * The labeling page in Chromium: a sampler.uncertainty node queues real Fashion-MNIST images;
  * the page draws the one leased to the labeler with the model's guesses, a key press labels it,
- * and the label reaches the collector's join (its class counts), with who labelled it shown.
+ * and the label reaches the collector's join (its class counts), with who labelled it shown; a
+ * record is shown as a table, labelled by click, and an item skipped comes back.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -72,6 +73,48 @@ describe("labeling page", () => {
     await expect.poll(() => page.getByTestId("label-recent").innerText()).toContain(`${FASHION_MNIST_CLASSES[truth]} by ann`);
     await running.idle();
     expect(running.status().nodes.collector).toMatchObject({ samples: 1, joined: 1, classes: { [truth]: 1 } });
+    expect(errors).toEqual([]);
+  });
+
+  it("shows a record as a table, labels by click, and a skipped item comes back", async () => {
+    const running = await served.runtime.deploy({
+      apiVersion: "evoflow/v1",
+      name: "rec-al",
+      nodes: [
+        { id: "serve", type: "io.http", config: { name: "rec-al" } },
+        { id: "sampler", type: "sampler.uncertainty", config: { queue: "rec", classes: ["ok", "fault"], requestId: "payload.requestId", window: { size: 2, perWindow: 2 } } },
+        { id: "collector", type: "sampler.collector", config: { requestId: "payload.requestId", x: "payload.input" } },
+      ],
+      edges: [
+        { from: "serve.out", to: "sampler.in" },
+        { from: "serve.out", to: "collector.in" },
+        { from: "sampler.labels", to: "collector.label", mode: "async" },
+      ],
+    });
+    // r0 is the more uncertain, so it is offered first.
+    await running.entrypoints.get("rec-al")!.invoke({ requestId: "r0", input: { temperature: 81.5, site: "north" }, scores: [0.5, 0.5] });
+    await running.entrypoints.get("rec-al")!.invoke({ requestId: "r1", input: { temperature: 20, site: "south" }, scores: [0.7, 0.3] });
+    await running.idle();
+
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    const errors = pageErrors(page);
+    await page.goto(`${served.url}/#/labels/rec`);
+    await page.getByTestId("labeler-name").fill("bob");
+    await page.keyboard.press("Enter");
+    const record = page.getByTestId("label-record");
+    await expect.poll(() => record.innerText()).toMatch(/temperature\s+81\.5\s+site\s+north/);
+    // Skipped: the other item is offered; once it is labelled (by click), the skipped one returns.
+    await page.getByTestId("label-skip").click();
+    await expect.poll(() => record.innerText()).toMatch(/temperature\s+20\s+site\s+south/);
+    await page.getByTestId("label-choice-0").click();
+    await expect.poll(() => record.innerText()).toMatch(/site\s+north/);
+    await page.getByTestId("label-choice-1").click();
+    await page.getByTestId("label-empty").waitFor();
+    await expect.poll(() => page.getByTestId("label-recent").innerText()).toContain("fault by bob");
+    await running.idle();
+    expect(running.status().nodes.collector).toMatchObject({ joined: 2, classes: { 0: 1, 1: 1 } });
+    const items = (await queues.get("rec")).list();
+    expect(items.map((i) => [i.requestId, i.label?.value, i.label?.labeler, i.skips.length])).toEqual([["r0", 1, "bob", 1], ["r1", 0, "bob", 0]]);
     expect(errors).toEqual([]);
   });
 });

@@ -105,6 +105,20 @@ describe("explain.kernel-shap", () => {
     expect(running.status().nodes.shap).toMatchObject({ explained: 1, background: "3/3" });
   });
 
+  it("is added to a running pipeline by deploying it again with the explainer on an async edge", async () => {
+    const model = linearModel(3, 2, 17);
+    const { runtime, running: before, entry: firstEntry } = await deployed(model.bytes, []);
+    const [plain] = await firstEntry.invoke(row(3, 401));
+    expect(before.traces.messages(plain.traceId).map((m) => m.source.node).sort()).toEqual(["model", "request"]);
+    const background = [[0, 0, 0], [1, -1, 0.5]];
+    const running = await runtime.deploy(scoringPipeline("clf", [{ id: "shap", type: "explain.kernel-shap", config: { model: "clf", background, target: 1 } }]));
+    const x = row(3, 402);
+    const [reply] = await running.entrypoints.get("scorer")!.invoke(x);
+    const [{ payload: e }] = await explanationsIn(running, reply.traceId, "shap");
+    const expected = linearShap(model, 1, x.data as Float32Array, background);
+    Array.from(e.attributions.data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 4));
+  });
+
   it("dead-letters a message it cannot explain, with the reason, and keeps serving", async () => {
     const model = linearModel(4, 2, 13);
     const { running, entry } = await deployed(model.bytes, [{ id: "shap", type: "explain.kernel-shap", config: { model: "clf", background: [[0, 0, 0]] } }]);

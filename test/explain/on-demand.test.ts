@@ -1,7 +1,8 @@
 /**
  * POST /api/traces/:traceId/explain on a real API over a real runtime: the traced request's
  * model call is explained with the version that served it, against the model's recent inputs
- * as background, and the explanation is kept in the trace. Behind the API's token and roles.
+ * as background, and the explanation is kept in the trace and on the pipeline's `_explanations`
+ * stream (its tap). Behind the API's token and roles.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
@@ -56,6 +57,10 @@ describe("explaining a traced request on demand", () => {
     expect((kept.payload as Explanation).explains).toBe(served.id);
     // The prediction stays an output of the trace beside its explanation.
     expect(trace.outputs.map((o) => o.node).sort()).toEqual(["explain", "model"]);
+    // Written to the pipeline's explanations stream as outputs are to edges: a tap reads it back.
+    const tapped = (await call("GET", "/api/pipelines/scorer/edges/_explanations/messages")).json() as { total: number; messages: { id: string; traceId: string; parents: string[] }[] };
+    expect(tapped.total).toBe(1);
+    expect(tapped.messages[0]).toMatchObject({ id: answer.messageId, traceId: traceIds[7], parents: [request.id] });
   });
 
   it("takes background rows in the body, and explains with occlusion", async () => {
