@@ -1,8 +1,9 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type pg from "pg";
 import { z } from "zod";
 import { defineNode, port, type Emit } from "../../sdk";
+import { replaceFile } from "../../sdk/replace-file";
 import { metrics } from "../services";
 import { ConnectionState, readPassword } from "../connectors/shared";
 import { connectPostgres, identifier, lostConnection, quote, redact, serverFields, tableColumns } from "./connection";
@@ -28,9 +29,7 @@ class Position {
     }
   }
   private async save(after: unknown): Promise<void> {
-    const tmp = `${this.file}.tmp`;
-    await writeFile(tmp, JSON.stringify({ after }));
-    await rename(tmp, this.file);
+    await replaceFile(this.file, JSON.stringify({ after }));
   }
 
   private pending?: { after: unknown };

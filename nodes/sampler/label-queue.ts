@@ -21,6 +21,7 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs/promises";
 import path from "node:path";
 import type { LabelItem, LabelItemState } from "../../sdk";
+import { replaceFile } from "../../sdk/replace-file";
 
 export type { LabelItem };
 
@@ -103,8 +104,7 @@ export class LabelQueue {
     for (const it of done.slice(0, Math.max(0, done.length - keep))) items.delete(it.id);
     // Compacted: one line per item, written beside and renamed over, so a crash leaves the old or the new file.
     const compact = [JSON.stringify({ op: "meta", meta }), ...[...items.values()].map((item) => JSON.stringify({ op: "add", item }))].join("\n") + "\n";
-    await fs.writeFile(`${file}.tmp`, compact);
-    await fs.rename(`${file}.tmp`, file);
+    await replaceFile(file, compact);
     const queue = new LabelQueue(name, file, await fs.open(file, "a"), meta, now);
     for (const [id, item] of items) {
       queue.items.set(id, item);

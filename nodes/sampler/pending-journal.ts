@@ -21,6 +21,7 @@
 import * as fs from "node:fs/promises";
 import path from "node:path";
 import { deserialize, serialize } from "node:v8";
+import { replaceFile } from "../../sdk/replace-file";
 import type { Label } from "./dataset";
 
 export type PendingRecord<R> =
@@ -132,7 +133,6 @@ function frame(record: PendingRecord<unknown>): Buffer {
 /** The live entries written beside the journal and renamed over it (a crash leaves the old or the new file); the new file, open to append. */
 async function rewrite(file: string, entries: Iterable<LiveRecord<unknown>>): Promise<fs.FileHandle> {
   const frames = [...entries].map(frame);
-  await fs.writeFile(`${file}.tmp`, Buffer.concat(frames));
-  await fs.rename(`${file}.tmp`, file);
+  await replaceFile(file, Buffer.concat(frames));
   return fs.open(file, "a");
 }

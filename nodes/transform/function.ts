@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { defineNode, port, type Emit, type Ports } from "../../sdk";
+import { replaceFile } from "../../sdk/replace-file";
 import { javascriptCode, timeoutMsField, userCode } from "../../sdk/user-code";
 
 const portName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, "a port name: a letter, then letters, digits, _ or -");
@@ -67,10 +68,8 @@ export default defineNode({
         send(emit, first, result);
       },
       async stop() {
-        // Written whole, then renamed: a crash mid-write leaves the previous state, not half of this one.
         await mkdir(ctx.dataDir, { recursive: true });
-        await writeFile(`${stateFile}.tmp`, JSON.stringify(fn.state()));
-        await rename(`${stateFile}.tmp`, stateFile);
+        await replaceFile(stateFile, JSON.stringify(fn.state()));
       },
     };
   },
