@@ -44,10 +44,10 @@ function withRefusals(nodes: Record<string, Record<string, unknown>>, pipeline: 
   return out;
 }
 
-/** A trace's messages and trees, from the pipeline holding it; undefined when none does. */
 /** An edge of the pipeline, or its stream of on-demand explanations: what a tap may read. */
 const tapped = (p: { compiled: { edges: readonly { id: string }[] } }, edge: string) => edge === EXPLANATIONS_STREAM || p.compiled.edges.some((e) => e.id === edge);
 
+/** A trace's messages and trees, from the pipeline holding it; undefined when none does. */
 export async function findTrace(runtime: Runtime, traceId: string): Promise<Trace | undefined> {
   // A distributed transport holds the messages of every process (on nats: the pipeline's stream).
   const distributed = await runtime.transport.trace?.(traceId);
