@@ -37,7 +37,8 @@ const router = new RolloutRouter();
 const pipeline = (rollout: Partial<RolloutConfig>) => ({
   apiVersion: "evoflow/v1",
   name: "rollout-cl",
-  settings: { traceCapacity: 50_000 },
+  // Room for every message of both rollouts: the test reads the traces of answers given minutes apart on a slow machine.
+  settings: { traceCapacity: 200_000, traceBytes: 64 * 1024 * 1024 },
   nodes: [
     { id: "classify", type: "io.http", config: { name: "classify" } },
     { id: "model", type: "model.onnx", config: { model: `${MODEL}@champion`, maxBatchSize: 1 } },
