@@ -191,7 +191,9 @@ const killPipeline = {
   settings: { delivery: { ackWaitSeconds: 2 } },
   nodes: [
     { id: "gen", type: "io.generator", config: { source: { kind: "synthetic", count: 10_000, features: 2, seed: 3 } } },
-    { id: "tag", type: "transform.set", placement: "w", config: { set: { seen: true } } },
+    // Slower than the generator on purpose (~0.5 ms of work a message): the worker is always behind, so at the kill it holds
+    // messages it has fetched and not acknowledged, which is what the replacement must get again.
+    { id: "tag", type: "transform.jsonata", placement: "w", config: { expression: '$merge([$, {"seen": true, "work": $sum([1..2000])}])' } },
     { id: "out", type: "io.sink", config: { kind: "jsonl", path: "out.jsonl" } },
   ],
   edges: [
