@@ -4,6 +4,7 @@
  * explanation in the trace, and prints the largest attributions. A command of Evoflow's own
  * node package (nodes/package.json "commands").
  */
+import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import type { CommandHost, Explanation } from "../../sdk";
 
@@ -57,6 +58,35 @@ function describe(e: Explanation, pipeline: string, traceId: string, top: number
   return `${lines.join("\n")}\n`;
 }
 
+type Answer = { error?: string; problems?: { path: string; message: string }[]; pipeline: string; explanation: Explanation };
+
+/** The route's answer: JSON, or NDJSON progress lines (a bar on a terminal's stderr) ending with the answer. */
+async function readAnswer(res: Response): Promise<Answer> {
+  if (!res.headers.get("content-type")?.includes("application/x-ndjson") || !res.body)
+    return (await res.json().catch(() => ({ error: `HTTP ${res.status}` }))) as Answer;
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: "explaining {bar} {percentage}% | {value}/{total} model rows" }, cliProgress.Presets.shades_classic) : undefined;
+  let last: Answer | undefined;
+  let pending = "";
+  let started = false;
+  const decoder = new TextDecoder();
+  const reader = res.body.getReader();
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      const lines = (pending += decoder.decode(chunk.value, { stream: true })).split("\n");
+      pending = lines.pop()!;
+      for (const line of lines.filter(Boolean)) {
+        const parsed = JSON.parse(line) as Answer & { progress?: { done: number; total: number } };
+        if (!parsed.progress) last = parsed;
+        else if (started) bar?.update(parsed.progress.done);
+        else (started = true), bar?.start(parsed.progress.total, parsed.progress.done);
+      }
+    }
+  } finally {
+    bar?.stop();
+  }
+  return last ?? { error: "the runtime ended the answer before it was complete" } as Answer;
+}
+
 export default function register(program: Command, host: CommandHost): void {
   program
     .command("explain")
@@ -81,11 +111,11 @@ export default function register(program: Command, host: CommandHost): void {
       try {
         const res = await fetch(`${opts.url}/api/traces/${encodeURIComponent(traceId)}/explain`, {
           method: "POST",
-          headers: { ...host.authHeaders(opts), "content-type": "application/json" },
+          headers: { ...host.authHeaders(opts), "content-type": "application/json", accept: "application/x-ndjson, application/json" },
           body: JSON.stringify(requestBody(opts)),
         });
-        const answer = (await res.json().catch(() => ({ error: `HTTP ${res.status}` }))) as { error?: string; problems?: { path: string; message: string }[]; pipeline: string; explanation: Explanation };
-        if (!res.ok) throw new Error([answer.error ?? `HTTP ${res.status}`, ...(answer.problems ?? []).map((p) => `  ${p.path}: ${p.message}`)].join("\n"));
+        const answer = await readAnswer(res);
+        if (!res.ok || answer.error) throw new Error([answer.error ?? `HTTP ${res.status}`, ...(answer.problems ?? []).map((p) => `  ${p.path}: ${p.message}`)].join("\n"));
         process.stdout.write(opts.json ? `${JSON.stringify(answer, null, 2)}\n` : describe(answer.explanation, answer.pipeline, traceId, Number(opts.top), host));
       } catch (err) {
         process.stderr.write(`${(err as Error).message}\n`);

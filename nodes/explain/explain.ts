@@ -4,7 +4,7 @@
  * each, shared by the node configs and the route's body.
  */
 import { z, type Explanation } from "../../sdk";
-import { kernelShap, MAX_EXACT_FEATURES } from "./kernel-shap";
+import { kernelShap, MAX_EXACT_FEATURES, type ExplainProgress } from "./kernel-shap";
 import type { ModelScorer } from "./model-scorer";
 import { imageGeometry, occlusion } from "./occlusion";
 
@@ -40,9 +40,9 @@ export type OcclusionOptions = z.output<typeof occlusionOptions>;
 
 const float32 = (shape: number[], values: ArrayLike<number>): Explanation["attributions"] => ({ dtype: "float32", shape, data: Float32Array.from(values) });
 
-export async function explainWithShap(scorer: ModelScorer, background: Float64Array[], options: ShapOptions): Promise<Explanation> {
+export async function explainWithShap(scorer: ModelScorer, background: Float64Array[], options: ShapOptions, progress?: ExplainProgress): Promise<Explanation> {
   const started = performance.now();
-  const result = await kernelShap(scorer.x, background, scorer.score, options);
+  const result = await kernelShap(scorer.x, background, scorer.score, options, progress);
   return {
     method: "kernel-shap",
     ...describeScorer(scorer),
@@ -57,10 +57,10 @@ export async function explainWithShap(scorer: ModelScorer, background: Float64Ar
   };
 }
 
-export async function explainWithOcclusion(scorer: ModelScorer, options: OcclusionOptions): Promise<Explanation> {
+export async function explainWithOcclusion(scorer: ModelScorer, options: OcclusionOptions, progress?: ExplainProgress): Promise<Explanation> {
   const started = performance.now();
   const image = imageGeometry(scorer.shape, scorer.x.length, options);
-  const result = await occlusion(scorer.x, image, scorer.score, options);
+  const result = await occlusion(scorer.x, image, scorer.score, options, progress);
   return {
     method: "occlusion",
     ...describeScorer(scorer),

@@ -19,6 +19,9 @@ import { seededRandom } from "../../sdk";
 /** Scores rows (each a full input, features in order): the explained output of the model for each. */
 export type RowScorer = (rows: Float64Array[]) => Promise<Float64Array>;
 
+/** Told after each call of the scorer: model rows scored so far, of how many. */
+export type ExplainProgress = (done: number, total: number) => void;
+
 export interface KernelShapOptions {
   /** At or under this many features every coalition is valued: exact Shapley values. */
   exactMaxFeatures: number;
@@ -42,14 +45,14 @@ export interface ShapResult {
 /** The largest exact enumeration allowed: 2^16 coalitions, each costing one row per background row. */
 export const MAX_EXACT_FEATURES = 16;
 
-export async function kernelShap(x: Float64Array, background: Float64Array[], score: RowScorer, options: KernelShapOptions): Promise<ShapResult> {
+export async function kernelShap(x: Float64Array, background: Float64Array[], score: RowScorer, options: KernelShapOptions, progress?: ExplainProgress): Promise<ShapResult> {
   const m = x.length;
   if (m === 0) throw new Error("nothing to explain: the input has no features");
   if (background.length === 0) throw new Error("Kernel SHAP needs at least one background row");
   for (const [i, b] of background.entries()) if (b.length !== m) throw new Error(`background row ${i} has ${b.length} features, the input ${m}`);
   const exact = m <= Math.min(options.exactMaxFeatures, MAX_EXACT_FEATURES);
   const masks = exact ? allMasks(m) : sampledMasks(m, options.samples, seededRandom(options.seed));
-  const values = await coalitionValues(x, background, masks, score);
+  const values = await coalitionValues(x, background, masks, score, progress);
   const baseValue = values[0];
   const full = values[1];
   const attributions = exact ? shapleyFormula(m, masks, values) : constrainedFit(m, masks, values, baseValue, full);
@@ -94,11 +97,11 @@ function sampledMasks(m: number, samples: number, random: () => number): Mask[] 
   return out;
 }
 
-/** Rows scored per call, so a large enumeration never holds all its rows at once. */
-const ROWS_PER_CALL = 4096;
+/** Rows scored per call, so a large enumeration never holds all its rows at once (and progress can be told). */
+export const ROWS_PER_CALL = 4096;
 
 /** v(z) for each coalition: the mean score of x blended with every background row. */
-async function coalitionValues(x: Float64Array, background: Float64Array[], masks: Mask[], score: RowScorer): Promise<Float64Array> {
+async function coalitionValues(x: Float64Array, background: Float64Array[], masks: Mask[], score: RowScorer, progress?: ExplainProgress): Promise<Float64Array> {
   const values = new Float64Array(masks.length);
   const perCall = Math.max(1, Math.floor(ROWS_PER_CALL / background.length));
   for (let first = 0; first < masks.length; first += perCall) {
@@ -116,6 +119,7 @@ async function coalitionValues(x: Float64Array, background: Float64Array[], mask
       for (let r = 0; r < background.length; r++) sum += scores[c * background.length + r];
       values[first + c] = sum / background.length;
     }
+    progress?.((first + group.length) * background.length, masks.length * background.length);
   }
   return values;
 }

@@ -5,7 +5,7 @@
  * Images are channels first (C×H×W, or H×W), as ONNX image models take them: a patch covers
  * every channel.
  */
-import type { RowScorer } from "./kernel-shap";
+import { ROWS_PER_CALL, type ExplainProgress, type RowScorer } from "./kernel-shap";
 
 export interface ImageGeometry {
   channels: number;
@@ -54,7 +54,7 @@ export function imageGeometry(shape: number[], size: number, given: { height?: n
   return { channels: size / (height * width), height, width };
 }
 
-export async function occlusion(x: Float64Array, image: ImageGeometry, score: RowScorer, options: OcclusionOptions): Promise<OcclusionResult> {
+export async function occlusion(x: Float64Array, image: ImageGeometry, score: RowScorer, options: OcclusionOptions, progress?: ExplainProgress): Promise<OcclusionResult> {
   const { channels, height, width } = image;
   const patch = Math.min(options.patch, height, width);
   const fill = options.fill === "mean" ? x.reduce((s, v) => s + v, 0) / x.length : options.fill;
@@ -66,7 +66,11 @@ export async function occlusion(x: Float64Array, image: ImageGeometry, score: Ro
       for (let dy = 0; dy < patch; dy++) row.fill(fill, c * height * width + (at.y + dy) * width + at.x, c * height * width + (at.y + dy) * width + at.x + patch);
     rows.push(row);
   }
-  const scores = await score(rows);
+  const scores = new Float64Array(rows.length);
+  for (let first = 0; first < rows.length; first += ROWS_PER_CALL) {
+    scores.set(await score(rows.slice(first, first + ROWS_PER_CALL)), first);
+    progress?.(Math.min(rows.length, first + ROWS_PER_CALL), rows.length);
+  }
   const base = scores[0];
   const sum = new Float64Array(height * width);
   const covered = new Uint16Array(height * width);

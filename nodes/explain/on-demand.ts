@@ -9,6 +9,7 @@
  */
 import { createMessage, EXPLANATIONS_STREAM, isTensor, z, type Explanation, type Message, type ModelService, type PipelineView, type Tensor, type Trace } from "../../sdk";
 import { explainWithOcclusion, explainWithShap, occlusionOptions, shapOptions } from "./explain";
+import type { ExplainProgress } from "./kernel-shap";
 import { modelScorer, tensorValues } from "./model-scorer";
 
 /** The `source.node` of explanations made on demand: no node of the pipeline made them. */
@@ -86,6 +87,7 @@ export async function explainTrace(
   models: ModelService,
   traceId: string,
   request: ExplainRequest,
+  progress?: ExplainProgress,
 ): Promise<ExplainAnswer> {
   const trace = await host.trace(traceId);
   if (!trace) throw new ExplainError(404, `trace ${traceId} not found`);
@@ -100,8 +102,8 @@ export async function explainTrace(
       const background = Array.isArray(request.background) ? request.background.map((row) => Float64Array.from(row)) : recentInputs(host.pipeline(trace.pipeline), call, request.background, size);
       const wrong = background.findIndex((row) => row.length !== size);
       if (wrong >= 0) throw new ExplainError(400, `background[${wrong}] has ${background[wrong].length} features, the input ${size}`);
-      explanation = await explainWithShap(scorer, background, request);
-    } else explanation = await explainWithOcclusion(scorer, request);
+      explanation = await explainWithShap(scorer, background, request, progress);
+    } else explanation = await explainWithOcclusion(scorer, request, progress);
   } catch (err) {
     throw err instanceof ExplainError ? err : new ExplainError(422, (err as Error).message);
   }

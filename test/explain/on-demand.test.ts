@@ -78,6 +78,28 @@ describe("explaining a traced request on demand", () => {
     (o.attributions.data as number[]).forEach((v, i) => expect(v).toBeCloseTo(model.weights[i * 3] * inputs[0][i], 4));
   });
 
+  it("streams its progress in model rows to a client that accepts NDJSON, then the same answer as JSON gets", async () => {
+    const options = { method: "kernel-shap", target: 1, exactMaxFeatures: 2, samples: 4096, seed: 5 };
+    const streamed = await app.inject({ method: "POST", url: `/api/traces/${traceIds[3]}/explain`, headers: { authorization: "Bearer op-token", "content-type": "application/json", accept: "application/x-ndjson" }, payload: JSON.stringify(options) });
+    expect(streamed.statusCode).toBe(200);
+    expect(streamed.headers["content-type"]).toContain("application/x-ndjson");
+    const lines = streamed.body.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const progress = lines.slice(0, -1).map((l) => l.progress as { done: number; total: number });
+    // 4,096 coalitions (with the empty and full ones) × 7 background rows, scored 4,096 rows a call at most.
+    expect(progress.length).toBeGreaterThan(5);
+    expect(new Set(progress.map((p) => p.total)).size).toBe(1);
+    expect(progress.every((p, i) => i === 0 || p.done > progress[i - 1].done)).toBe(true);
+    expect(progress.at(-1)!.done).toBe(progress[0].total);
+    const answer = lines.at(-1);
+    expect(answer.explanation.coalitions * answer.explanation.background).toBe(progress[0].total);
+    const plain = (await call("POST", `/api/traces/${traceIds[3]}/explain`, options)).json();
+    expect(answer.explanation.attributions.data).toEqual(plain.explanation.attributions.data);
+    // Refused before any model row: still a 4xx JSON body.
+    const unknown = await app.inject({ method: "POST", url: "/api/traces/0123456789abcdef0123456789abcdef/explain", headers: { authorization: "Bearer op-token", "content-type": "application/json", accept: "application/x-ndjson" }, payload: '{"method":"occlusion"}' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error).toBe("trace 0123456789abcdef0123456789abcdef not found");
+  });
+
   it("answers bad requests with 4xx JSON: the JSON path of a bad option, an unknown trace, a target out of range", async () => {
     const bad = await call("POST", `/api/traces/${traceIds[0]}/explain`, { method: "kernel-shap", samples: 3 });
     expect(bad.statusCode).toBe(400);
