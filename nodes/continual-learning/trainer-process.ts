@@ -24,7 +24,15 @@ export interface TrainInProcessOptions {
   niceness?: number;
   /** A snapshot folder (nodes/continual-learning/snapshot.ts) that already holds `job.data`: the child reads it there instead of a copy. */
   snapshotDir?: string;
+  /**
+   * The CL state in files (state-store.ts), never in this process: the child starts from `from`
+   * (else `job.state`, if the file is not there) and writes the result's state to `to`; the
+   * result then carries only its seen classes and experience count.
+   */
+  stateFiles?: StateFiles;
 }
+
+export type StateFiles = { from?: string; to: string };
 
 type ChildMessage = { type: "progress"; progress: TrainProgress } | { type: "result"; result: TrainResult } | { type: "error"; message: string };
 
@@ -117,6 +125,6 @@ function runChild(job: Omit<TrainJob, "data">, dataDir: string, options: TrainIn
     options.signal?.addEventListener("abort", abort, { once: true });
     child.stderr!.on("data", onStderr);
     child.on("message", onMessage).on("error", onError).on("exit", onExit);
-    child.send({ type: "job", job, dataDir });
+    child.send({ type: "job", job, dataDir, stateFiles: options.stateFiles });
   });
 }

@@ -10,7 +10,7 @@ import { ExampleBuffer, exampleOf, isHoldout, toSet } from "../continual-learnin
 import type { LabelledSet } from "../continual-learning/fashion-mnist";
 import { concatSets } from "../continual-learning/strategies";
 import { HistoryStore, historyRootFromNodeDir } from "../continual-learning/history";
-import { writeSnapshot, type SnapshotMeta, type SnapshotSource } from "../continual-learning/snapshot";
+import { readSnapshot, writeSnapshot, type SnapshotMeta, type SnapshotSource } from "../continual-learning/snapshot";
 import { port, type Emit, type NodeContext, type NodeInstance } from "../../sdk";
 import type { ModelVersion } from "../../sdk/registry";
 import { registry as registryService } from "../services";
@@ -80,13 +80,19 @@ export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: st
   let skipped = 0;
   let last: { version?: number; error?: string; at?: string } = {};
   let progress: Record<string, number> = {};
-  /** The examples of the last training and the champion it started from, kept in case that candidate is not promoted. */
-  let previous: { champion?: number; data: LabelledSet; messageIds: string[] } | undefined;
+  /**
+   * The snapshot of the last training on triggered data and the champion it started from, in case
+   * that candidate is not promoted; its examples are read back from disk then rather than held
+   * here between trainings (megabytes the serving process would carry for nothing once promoted).
+   */
+  let previous: { champion?: number; dir: string } | undefined;
 
-  const trainNow = async (trigger: CandidateEvent["trigger"], data: LabelledSet, source: SnapshotSource, emit: Emit) => {
+  /** `retryIfRejected`: triggered data, which trains again (with what arrives meanwhile) should this candidate not be promoted. */
+  const trainNow = async (trigger: CandidateEvent["trigger"], data: LabelledSet, source: SnapshotSource, emit: Emit, retryIfRejected: boolean) => {
     const champion = await registry.get(cfg.model, "champion");
     const base = champion ? await registry.readArtifact(cfg.model, champion.version) : undefined;
     const snapshot = await writeSnapshot(path.join(ctx.dataDir, "snapshots"), data, source);
+    if (retryIfRejected) previous = { champion: champion?.version, dir: snapshot.dir };
     const out = await train({
       data,
       snapshot,
@@ -151,12 +157,12 @@ export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: st
         let messageIds = [...buffer.messageIds];
         // The last candidate was not promoted (the champion is the one it started from): its examples are still new to the champion, so they train again.
         const champion = (await registry.get(cfg.model, "champion"))?.version;
-        if (previous && previous.champion === champion && data.count < cfg.maxSamples) {
-          data = data.count ? concatSets(previous.data, data) : previous.data;
-          messageIds = [...previous.messageIds, ...messageIds];
+        if (!running && previous && previous.champion === champion && data.count < cfg.maxSamples) {
+          const { set, meta } = await readSnapshot(previous.dir);
+          data = data.count ? concatSets(set, data) : set;
+          messageIds = [...(meta.source.messageIds ?? []), ...messageIds];
         }
         source = { stream: `${ctx.pipeline}.${ctx.nodeId}.data`, messageIds };
-        if (!running && data.count >= cfg.minSamples) previous = { champion, data, messageIds };
       }
       // One training at a time ("best effort", as Continuum calls it): triggers during a run are counted, not queued.
       if (running || data.count < cfg.minSamples) {
@@ -166,7 +172,7 @@ export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: st
       }
       if (portName !== "dataset") buffer.clear();
       // Not awaited: examples keep arriving while training runs in its own process.
-      running = trainNow(trigger, data, source, emit)
+      running = trainNow(trigger, data, source, emit, portName !== "dataset")
         .catch(async (err: Error) => {
           const at = new Date().toISOString();
           last = { error: err.message, at };

@@ -58,11 +58,20 @@ export default defineNode({
       return { bytes: await registry.readArtifact(name, version.version), output: extractorRef.output, version: `${name}@${version.version}` };
     };
     return trainerInstance(ctx, cfg, "trainer.tfjs", async ({ data, snapshot, champion, base, onProgress }) => {
-      const state = champion ? ((await states.load(model, champion.version)) ?? stateFromLabels(champion.labels)) : undefined;
+      // The champion's saved state is read by the training process; a champion this node did not train starts from its labels.
+      const saved = champion && (await states.has(model, champion.version)) ? states.file(model, champion.version) : undefined;
+      const state = champion && !saved ? stateFromLabels(champion.labels) : undefined;
       const extractor = await loadExtractor();
+      const pending = states.pendingFile();
       const result = await trainInChildProcess(
         { config: trainConfig, data, base, state, extractor },
-        { niceness, snapshotDir: snapshot.dir, signal: ctx.signal, onProgress: (p) => onProgress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, samples: p.samples }) },
+        {
+          niceness,
+          snapshotDir: snapshot.dir,
+          stateFiles: { from: saved, to: pending },
+          signal: ctx.signal,
+          onProgress: (p) => onProgress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, samples: p.samples }),
+        },
       );
       return {
         onnx: result.onnx,
@@ -75,7 +84,7 @@ export default defineNode({
         config: { ...trainConfig, ...(extractor && { extractor: { ...extractorRef, version: extractor.version } }) },
         metrics: { finalLoss: result.finalLoss },
         labels: { mode: cfg.mode, classes: result.state.seenClasses.join(",") },
-        registered: (version) => states.save(model, version, result.state),
+        registered: (version) => states.adopt(pending, model, version),
       };
     });
   },
