@@ -168,8 +168,8 @@ ${rows.join("\n")}
 Where a runtime's memory goes (from /proc/PID/smaps of one \`npm start\` run at steady state): the Node binary's
 code ~42 MB and onnxruntime's library ~22 MB (file-backed pages); onnxruntime's first session adds ~28 MB
 (measured alone: a bare \`node\` at 39 MB reaches 81 MB after one \`InferenceSession.create\`); the rest is the V8
-heap and malloc's arenas (the examples' live typed arrays: the stream's image pool as bytes, the trainer's new and
-last-trained examples, the gate's holdout buffers, taps and provenance). \`npm start\` trades throughput for memory
+heap and malloc's arenas (the examples' live typed arrays: the stream's image pool as bytes, the trainer's new
+examples, the gate's holdout buffers, taps and provenance). \`npm start\` trades throughput for memory
 (a small young generation, V8's --optimize-for-size; two malloc arenas and a fixed mmap threshold, so that freed
 buffers of 128 kB and more go back to the system): the examples serve 200 requests/s.
 \`evoflow run\` keeps the 32 MB young generation the engine benchmark uses. The trainer's child process (tfjs) is
