@@ -1,10 +1,11 @@
 /**
  * A config field whose schema says `format: "code"` (as `javascriptCode` in sdk/user-code.ts
- * does), edited in CodeMirror 6 with the highlighting of its `language`. Its syntax errors come
+ * does, and python.function's code), edited in CodeMirror 6 with the highlighting of its `language`. Its syntax errors come
  * from the runtime's validator like every other field's problem (SchemaForm shows them beside
  * the field): the editor compiles nothing of its own.
  */
 import { javascript } from "@codemirror/lang-javascript";
+import { python } from "@codemirror/lang-python";
 import { Compartment } from "@codemirror/state";
 import { placeholder as placeholderText } from "@codemirror/view";
 import { basicSetup, EditorView } from "codemirror";
@@ -12,6 +13,7 @@ import { useEffect, useRef } from "react";
 
 const languages: Record<string, () => ReturnType<typeof javascript>> = {
   javascript: () => javascript(),
+  python: () => python(),
 };
 
 export function CodeField(props: { value: string | undefined; placeholder?: string; language?: string; testId: string; onChange(value: string | undefined): void }) {

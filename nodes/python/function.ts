@@ -33,7 +33,8 @@ export default defineNode({
   config: z
     .object({
       module: configPath({ kind: "file", describe: "Python file that defines the function" }).optional(),
-      code: z.string().min(1).optional().describe("Python code that defines the function, instead of a module"),
+      // Edited with Python highlighting (editor/src/CodeField.tsx); its syntax is checked by the worker at deploy.
+      code: z.string().min(1).meta({ format: "code", language: "python" }).optional().describe("Python code that defines the function, instead of a module"),
       function: z
         .string()
         .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a Python function name")

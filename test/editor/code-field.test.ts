@@ -62,6 +62,32 @@ describe("code field", () => {
     await expect.poll(() => problem().count(), { timeout: 10_000 }).toBe(0);
   });
 
+  it("edits python.function's code with Python highlighting", async () => {
+    await dragFromPalette(page, "python.function", 500, 420);
+    // The second "function" node: the first is transform.function's.
+    await page.locator('[data-testid="node-function2"]').click();
+    const code = page.locator('[data-testid="node-panel"] [data-testid="field-code"]');
+    await code.locator(".cm-editor").waitFor();
+    await code.locator(".cm-content").click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.insertText("def process(payload, ctx):\n    return None");
+    await expect.poll(() => code.locator(".cm-line").count()).toBe(2);
+    const colours = await code.evaluate((el) => {
+      const spans = [...el.querySelectorAll(".cm-line span")];
+      const colourOf = (text: string) => {
+        const span = spans.find((s) => s.textContent === text);
+        return span ? getComputedStyle(span).color : undefined;
+      };
+      return { def: colourOf("def"), none: colourOf("None"), plain: getComputedStyle(el.querySelector(".cm-content")!).color };
+    });
+    expect(colours.def).toBeDefined();
+    expect(colours.def).not.toBe(colours.plain);
+    expect(colours.none).toBeDefined();
+    // Back to transform.function for the next case.
+    await page.locator('[data-testid="node-function"]').click();
+    await field().locator(".cm-editor").waitFor();
+  });
+
   it("shows a syntax error with its line before deploy, and clears it once fixed", async () => {
     await replaceCode("const a = 1;\nreturn a +;");
     await expect.poll(() => problem().first().textContent(), { timeout: 10_000 }).toMatch(/JavaScript syntax error at line 2, column \d+/);
