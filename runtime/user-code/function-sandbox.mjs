@@ -125,8 +125,9 @@ function makeCopyData(realm, trustedPrototypes) {
     // objects are copied, functions and symbols dropped. Object.assign is several times faster
     // than a spread, but it sets through setters: only where the prototypes are the host's
     // (`trustedPrototypes`); in the context a setter the code put on Object.prototype would be
-    // handed the host's values, so there it is a spread (which defines).
-    const out = trustedPrototypes ? assign({}, value) : { ...value };
+    // handed the host's values, so there it is a spread (which defines). An own "__proto__" key
+    // (JSON.parse makes one) is data: assign would set the copy's prototype with it.
+    const out = trustedPrototypes && !hasOwn(value, "__proto__") ? assign({}, value) : { ...value };
     const symbols = getOwnPropertySymbols(out);
     for (let i = 0; i < symbols.length; i++) delete out[symbols[i]];
     for (const key in out) {
