@@ -36,15 +36,13 @@ export function applyServingV8Flags(): void {
 /**
  * `evoflow worker`: no memory reducer either, but the old generation grows to 1.5× its live
  * size, not 2×: a worker of transforms has to stay within 120 MB (issue 24), and with its
- * small young generation (worker-launch.mjs) little is promoted, so the tighter room did not
- * bring back mark-compacts in a row (bench/results/worker-heap-flags.md). A growing percent
- * in NODE_OPTIONS is the user's and is kept.
+ * small young generation (worker-launch.mjs) little is promoted (bench/results/worker-rss.md
+ * measures both). Node refuses these in NODE_OPTIONS; one given on node's command line is
+ * the user's and is kept.
  */
 export const WORKER_V8_FLAGS = [NO_MEMORY_REDUCER, "--heap-growing-percent=50"];
 
 export function applyWorkerV8Flags(): void {
-  for (const flag of WORKER_V8_FLAGS) {
-    const name = flag.split("=")[0];
-    if (!process.env.NODE_OPTIONS?.includes(name) && !process.execArgv.some((a) => a.startsWith(name))) setFlagsFromString(flag);
-  }
+  const nameOf = (flag: string) => flag.replace(/^--(no-)?/, "").split("=")[0];
+  for (const flag of WORKER_V8_FLAGS) if (!process.execArgv.some((a) => nameOf(a) === nameOf(flag))) setFlagsFromString(flag);
 }

@@ -6,7 +6,7 @@
  * A worker of transforms holds ~26 MB live; V8's default 16 MB semi-spaces (32 MB of young
  * generation, promoted in bulk under load) put its peak at 145–185 MB, the issue's budget
  * being 120 MB. Smaller semi-spaces mean more scavenges, each cheap as little survives one:
- * bench/results/worker-heap-flags.md measures RSS and CPU per message for each size.
+ * bench/results/worker-rss.md measures RSS and CPU per message for each size.
  */
 
 /** MB of each semi-space of a worker. */
