@@ -9,7 +9,12 @@
  * bench/results/worker-rss.md measures RSS and CPU per message for each size.
  */
 
-/** MB of each semi-space of a worker. */
+/**
+ * MB of each semi-space of a worker. Three runs at load 8–17 on 2 cores: a transforms worker
+ * peaked at 111–113 MB with 2 and 114–116 with 4 (118.6 once), each for 1.14–1.42× the CPU
+ * per message of 32 (the noise of a busy machine is as large as the difference); 2 keeps the
+ * 120 MB budget with room when the machine is loaded.
+ */
 export const WORKER_SEMI_SPACE_MB = 2;
 
 const SEMI_SPACE_FLAG = "--max-semi-space-size";
