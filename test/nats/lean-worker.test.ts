@@ -19,6 +19,7 @@ import type { TransportStatus } from "../../runtime/transport/transport";
 import { WORKER_SEMI_SPACE_MB } from "../../runtime/cli/worker-launch.mjs";
 import { evoflow, until, type CliProcess } from "./cli";
 import { freePort, NatsServer } from "./server";
+import { alive } from "../fixtures/alive";
 
 const sets = Array.from({ length: 10 }, (_, i) => ({ id: `t${i}`, type: "transform.set", placement: "t", config: { set: { [`k${i}`]: i } } }));
 const pipeline = {
@@ -32,15 +33,6 @@ const BUDGET_MB = 120;
 
 const mapsOnnxruntime = (pid: number) => readFileSync(`/proc/${pid}/maps`, "utf8").includes("libonnxruntime");
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("a worker of transforms", () => {
   let server: NatsServer;
