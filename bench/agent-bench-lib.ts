@@ -7,7 +7,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { SERVING_V8_FLAGS } from "../runtime/cli/heap";
+import { procRss } from "../runtime/process-footprint";
 import type { LoadPlan, LoadResult } from "./agent-load-client";
+
+export { procRss };
 
 export const benchDir = import.meta.dirname;
 
@@ -77,16 +80,6 @@ export function numberArg(name: string, fallback: number): number {
 
 export const round = (v: number, digits = 3) => Math.round(v * 10 ** digits) / 10 ** digits;
 export const mb = (bytes: number) => round(bytes / 1e6, 1);
-
-/** A process's resident set from /proc/<pid>/status, bytes: VmRSS now, VmHWM its peak; NaN when the process is gone. */
-export function procRss(pid: number | "self", field: "VmRSS" | "VmHWM"): number {
-  try {
-    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return kb ? Number(kb[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
 
 /** This process's peak resident set (VmHWM: getrusage's maxrss would include the parent's, from before exec). */
 export const peakRss = () => procRss("self", "VmHWM") || process.resourceUsage().maxRSS * 1024;

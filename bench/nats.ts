@@ -29,6 +29,7 @@ import { decode, encode } from "../runtime/transport/nats-codec";
 import { NatsTransport } from "../runtime/transport/nats";
 import { NatsServer } from "../test/nats/server";
 import { procRss } from "./agent-bench-lib";
+import { workerLaunchFlags } from "../runtime/cli/worker-launch.mjs";
 
 const FLOOD = Number(process.env.BENCH_FLOOD ?? 30_000);
 /** Flooded runs of each of (a) and (b), taking turns; the median is reported. */
@@ -238,7 +239,8 @@ async function main(): Promise<void> {
     const bin = join(ROOT, "bin/evoflow.js");
     for (const group of ["w1", "w2"])
       // As the CLI runs when started as `evoflow` (its shebang sets the young generation).
-      children.push(await spawnWaiting(["--max-semi-space-size=32", bin, "worker", "--nats", server.url, "--placement", group, "--data", join(dir, group)], new RegExp(`running ${floods.at(-1)!.name}`)));
+      // With a worker's own V8 flags, so bin/evoflow.js starts no launcher: CPU and RSS are the worker's.
+      children.push(await spawnWaiting([...(workerLaunchFlags([], process.env.NODE_OPTIONS) ?? []), bin, "worker", "--nats", server.url, "--placement", group, "--data", join(dir, group)], new RegExp(`running ${floods.at(-1)!.name}`)));
     await sleep(500); // both workers have all their pipelines deployed
 
     // The source runs in its own runtime, started once the workers are up, so no run measures their start.

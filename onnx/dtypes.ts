@@ -3,27 +3,29 @@
  * plus the ONNX-only ones so a signature can describe any model file.
  */
 import type { OnnxDType } from "../sdk/registry";
-import { onnx } from "./proto";
 
-const DataType = onnx.TensorProto.DataType;
-
+/**
+ * `TensorProto.DataType`'s codes, fixed by onnx.proto itself (test/onnx/build.test.ts checks
+ * them against onnx-proto's enum): written out so a process that never touches a model file
+ * need not load the protobuf classes.
+ */
 export const ONNX_DTYPE_CODES = {
-  float32: DataType.FLOAT,
-  float64: DataType.DOUBLE,
-  float16: DataType.FLOAT16,
-  bfloat16: DataType.BFLOAT16,
-  int8: DataType.INT8,
-  int16: DataType.INT16,
-  int32: DataType.INT32,
-  int64: DataType.INT64,
-  uint8: DataType.UINT8,
-  uint16: DataType.UINT16,
-  uint32: DataType.UINT32,
-  uint64: DataType.UINT64,
-  bool: DataType.BOOL,
-  string: DataType.STRING,
-  complex64: DataType.COMPLEX64,
-  complex128: DataType.COMPLEX128,
+  float32: 1,
+  float64: 11,
+  float16: 10,
+  bfloat16: 16,
+  int8: 3,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  uint8: 2,
+  uint16: 4,
+  uint32: 12,
+  uint64: 13,
+  bool: 9,
+  string: 8,
+  complex64: 14,
+  complex128: 15,
 } as const satisfies Record<OnnxDType, number>;
 
 export type { OnnxDType };

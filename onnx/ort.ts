@@ -5,7 +5,7 @@
  * Loaded at first use because every runtime process holds the in-process agent and the
  * CL nodes, and most never run a model: a worker of transforms would map onnxruntime's
  * native library (~15 MB of RSS) for nothing. `ort` is a stand-in whose first property
- * read loads the package (synchronously: it is CommonJS); types come from `Ort`.
+ * read loads the package (sdk/lazy-require.ts); types come from `Ort`.
  *
  * Since 1.29 onnxruntime on Linux starts a telemetry thread at a process's first session
  * and logs every session's creation into an SQLite store under ~/.cache/Microsoft (~50
@@ -17,14 +17,11 @@
  */
 import { createRequire } from "node:module";
 import type * as Ort from "onnxruntime-node";
+import { lazyObject } from "../sdk/lazy-require";
 
 export type { Ort };
 
-let loaded: typeof Ort | undefined;
-
-function load(): typeof Ort {
+export const ort = lazyObject(() => {
   process.env.ORT_DISABLE_TELEMETRY ??= "1";
   return createRequire(import.meta.url)("onnxruntime-node") as typeof Ort;
-}
-
-export const ort = new Proxy({} as typeof Ort, { get: (_target, key) => (loaded ??= load())[key as keyof typeof Ort] });
+});

@@ -34,6 +34,7 @@ export type { ModelDescription, ModelService, TensorSpec } from "./models";
 export { PythonError, type PythonPool, type PythonPoolOptions, type PythonPoolStatus, type PythonResult, type PythonSource, type PythonWorkers } from "./python";
 export { DTYPES, isTensor, port, tensor, type DType, type PortType, type Ports, type Tensor } from "./ports";
 export { seededRandom, stringHash } from "./random";
+export { lazyObject, lazyRequire } from "./lazy-require";
 export { numericTensorBytes, tensorFromBytes, type NumericDType } from "./tensor-bytes";
 export {
   checkModelName,

@@ -10,13 +10,14 @@
  * Beta draws come from jStat (a well-kept statistics library), fed by a seeded generator so a
  * run repeats.
  */
-import jstatModule from "jstat";
 import type { BanditStatus } from "../../sdk/api-types";
+import { lazyRequire } from "../../sdk/lazy-require";
 import { seededRandom } from "../../sdk/random";
 
 export type { BanditStatus };
 
-const { jStat } = jstatModule as unknown as { jStat: { setRandom(fn: () => number): void; beta: { sample(a: number, b: number): number } } };
+// Loaded when a bandit first draws, not in every process that has the CL nodes.
+const jstat = lazyRequire<{ jStat: { setRandom(fn: () => number): void; beta: { sample(a: number, b: number): number } } }>(import.meta.url, "jstat");
 
 const RECENT = 200;
 
@@ -39,11 +40,11 @@ export class ThompsonBandit {
 
   /** The version this request goes to: the largest draw from the posteriors. */
   choose(): number {
-    jStat.setRandom(this.random);
+    jstat.jStat.setRandom(this.random);
     let best = 0;
     let bestDraw = -1;
     for (let i = 0; i < this.versions.length; i++) {
-      const draw = jStat.beta.sample(1 + this.successes[i], 1 + this.trials[i] - this.successes[i]);
+      const draw = jstat.jStat.beta.sample(1 + this.successes[i], 1 + this.trials[i] - this.successes[i]);
       if (draw > bestDraw) (best = i), (bestDraw = draw);
     }
     this.pulls[best]++;

@@ -9,6 +9,7 @@
 import { ort, type Ort } from "../../onnx/ort";
 import { attr } from "../../onnx/build";
 import { onnx, type OnnxProto } from "../../onnx/proto";
+import { ONNX_DTYPE_CODES } from "../../onnx/dtypes";
 import { decodeModel, readSignature } from "../../onnx/signature";
 import { fromOnnx, toOnnx, type DenseModel } from "./dense";
 import type { LabelledSet } from "./fashion-mnist";
@@ -21,7 +22,7 @@ const HEAD = "head/";
 const HEAD_INPUT = `${HEAD}features`;
 /** Metadata key of a merged model: the extractor tensor its head reads. */
 export const HEAD_FEATURES_KEY = "evoflow.head.features";
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const FLOAT = ONNX_DTYPE_CODES.float32;
 const BATCH_ROWS = 512;
 
 /** The extractor's nodes (in order) needed to compute `tensor`, and every value name they touch. */

@@ -13,8 +13,11 @@
  *   Sampling by the kernel makes every sample's weight equal, so the fit is ordinary least squares.
  * For an additive model (a linear one) v is linear in z, so both give φᵢ = wᵢ(xᵢ − mean(bᵢ)).
  */
-import { CholeskyDecomposition, Matrix } from "ml-matrix";
-import { seededRandom } from "../../sdk";
+import type * as MlMatrix from "ml-matrix";
+import { lazyRequire, seededRandom } from "../../sdk";
+
+// Loaded at the first explanation, not in every process that has the explain nodes.
+const mlMatrix = lazyRequire<typeof MlMatrix>(import.meta.url, "ml-matrix");
 
 /** Scores rows (each a full input, features in order): the explained output of the model for each. */
 export type RowScorer = (rows: Float64Array[]) => Promise<Float64Array>;
@@ -170,6 +173,7 @@ function constrainedFit(m: number, masks: Mask[], values: Float64Array, base: nu
   let trace = 0;
   for (let i = 0; i < n; i++) trace += gram[i * n + i];
   const ridge = 1e-10 * Math.max(trace / n, 1);
+  const { CholeskyDecomposition, Matrix } = mlMatrix;
   const g = new Matrix(n, n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) g.set(i, j, gram[i * n + j] + (i === j ? ridge : 0));
   const fitted = new CholeskyDecomposition(g).solve(Matrix.columnVector(Array.from(rhs))).getColumn(0);

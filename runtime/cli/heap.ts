@@ -1,5 +1,6 @@
 /**
- * V8 settings of the commands that serve pipelines (`run`, `worker`).
+ * V8 settings of the commands that serve pipelines (`run`, `worker`); a worker's young
+ * generation, which only applies at start, is bin/evoflow.js's (worker-launch.mjs).
  */
 import { setFlagsFromString } from "node:v8";
 
@@ -30,4 +31,18 @@ export const SERVING_V8_FLAGS = [NO_MEMORY_REDUCER, ROOMY_OLD_GENERATION];
 export function applyServingV8Flags(): void {
   setFlagsFromString(NO_MEMORY_REDUCER);
   if (!process.execArgv.includes("--optimize-for-size")) setFlagsFromString(ROOMY_OLD_GENERATION);
+}
+
+/**
+ * `evoflow worker`: no memory reducer either, but the old generation grows to 1.5× its live
+ * size, not 2×: a worker of transforms has to stay within 120 MB (issue 24), and with its
+ * small young generation (worker-launch.mjs) little is promoted (bench/results/worker-rss.md
+ * measures both). Node refuses these in NODE_OPTIONS; one given on node's command line is
+ * the user's and is kept.
+ */
+export const WORKER_V8_FLAGS = [NO_MEMORY_REDUCER, "--heap-growing-percent=50"];
+
+export function applyWorkerV8Flags(): void {
+  const nameOf = (flag: string) => flag.replace(/^--(no-)?/, "").split("=")[0];
+  for (const flag of WORKER_V8_FLAGS) if (!process.execArgv.some((a) => nameOf(a) === nameOf(flag))) setFlagsFromString(flag);
 }

@@ -19,7 +19,7 @@
 import type { Command } from "commander";
 import type { Pipeline } from "../schema";
 import { GRANT_LIST_HELP, parseGrants } from "./grants";
-import { applyServingV8Flags } from "./heap";
+import { applyWorkerV8Flags } from "./heap";
 import { loadServerSettings, settingsFile } from "./server-settings";
 import { EnergyMeter } from "../energy";
 import { edgeReadFilter, parseSince, readStream, readTrace, type StartAt } from "../transport/nats-read";
@@ -73,7 +73,7 @@ interface WorkerOptions {
 }
 
 async function runWorker(opts: WorkerOptions): Promise<void> {
-  applyServingV8Flags();
+  applyWorkerV8Flags();
   let grants, settings, cost;
   try {
     settings = loadServerSettings(opts.data);

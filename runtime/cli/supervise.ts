@@ -33,6 +33,7 @@ import { GRANT_LIST_HELP } from "./grants";
 import { isLoopback } from "./loopback";
 import { serversOf } from "./nats";
 import { nodesDirOption } from "./node-packages";
+import { workerLaunchFlags } from "./worker-launch.mjs";
 
 const BIN = path.join(PROJECT_ROOT, "bin", "evoflow.js");
 
@@ -176,7 +177,8 @@ class Supervisor {
     const args = [BIN, "worker", "--nats", o.nats, "--pipeline", g.pipeline, "--nodes", g.node, "--placement", g.placement, "--data", o.data];
     if (o.grant !== undefined) args.push("--grant", o.grant);
     for (const dir of o.nodePackages) args.push("--node-packages", dir);
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // Started with a worker's V8 flags itself, so bin/evoflow.js needs no launcher process in between.
+    const child = spawn(process.execPath, [...(workerLaunchFlags([], process.env.NODE_OPTIONS) ?? []), ...args], { stdio: ["ignore", "pipe", "pipe"] });
     const replica: Replica = { child, stopping: false };
     g.replicas.push(replica);
     const prefix = `[${g.pipeline}/${g.node} ${child.pid}] `;

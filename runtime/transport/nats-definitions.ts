@@ -20,6 +20,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Message } from "../envelope";
 import type { Pipeline } from "../schema";
+import { processFootprint } from "../process-footprint";
 import * as names from "./nats-names";
 import type { EdgeInfo, PipelineAttachment } from "./transport";
 import { HandlingScope, Window, Outbox, PubAcks, type AttachedPipeline, HEARTBEAT_MS, DUPLICATE_WINDOW_NS, maxAckPending } from "./nats-publish";
@@ -188,6 +189,7 @@ export abstract class NatsDefinitions {
       placement: this.options.placement,
       nodes: [...attached.localNodes],
       since: this.startedAt,
+      ...processFootprint(),
     };
     await this.processesKv.put(`${attached.pipeline.name}.${this.processId}`, JSON.stringify(info));
     for (const edge of attached.edges) {

@@ -9,6 +9,7 @@
 import type { Message } from "../envelope";
 import type { TraceNode } from "../envelope";
 import type { Pipeline } from "../schema";
+import type { ProcessFootprint } from "../process-footprint";
 
 export interface EdgeInfo {
   id: string;
@@ -56,8 +57,8 @@ export interface PipelineAttachment {
 
 /** Where a distributed pipeline runs (see `Transport.status`). */
 export interface TransportStatus {
-  /** The live processes running part of the pipeline. */
-  processes: { id: string; host: string; pid: number; role: string; placement?: string; nodes: string[]; since: string }[];
+  /** The live processes running part of the pipeline, with what each holds as of its last heartbeat (every 5 s). */
+  processes: ({ id: string; host: string; pid: number; role: string; placement?: string; nodes: string[]; since: string } & ProcessFootprint)[];
   /** Per node: the processes running it; replicas share its work. */
   placement: Record<string, { replicas: number; processes: string[] }>;
   /** Per async edge: messages not yet delivered, delivered but not acknowledged, and redelivered. */

@@ -210,6 +210,6 @@ describe("autoscaling on lag", () => {
     expect(Date.now() - restarted).toBeLessThan(25_000);
     const records = sinkRecords(sink);
     expect(records.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i));
-    expect(new Set(records.map((r) => r.pid))).toEqual(new Set([first.child.pid, second.child.pid]));
+    expect(new Set(records.map((r) => r.pid))).toEqual(new Set([await first.workerPid(), await second.workerPid()]));
   }, 90_000);
 });

@@ -29,6 +29,11 @@ export class CliProcess {
     }
   }
 
+  /** The pid of the worker proper, from its first line (`evoflow worker` runs it behind a launcher). */
+  async workerPid(): Promise<number> {
+    return Number((await this.waitFor(/^worker \S+-(\d+)-[0-9a-f]{6} /m))[1]);
+  }
+
   kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;

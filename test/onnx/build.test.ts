@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { ort, type Ort } from "../../onnx/ort";
 import { buildMlp, buildOnnxModel, attr } from "../../onnx/build";
 import { readSignature, InvalidOnnxModelError } from "../../onnx/signature";
+import { ONNX_DTYPE_CODES } from "../../onnx/dtypes";
+import { onnx } from "../../onnx/proto";
 import { makeMlp, randomFloats } from "../fixtures/mlp";
 
 async function runOrt(bytes: Uint8Array, feeds: Record<string, Ort.Tensor>): Promise<Record<string, Ort.Tensor>> {
@@ -146,5 +148,12 @@ describe("signature read from the file", () => {
       expect(error, what).toBeInstanceOf(InvalidOnnxModelError);
       expect((error as Error).message, what).toMatch(/^not a valid ONNX model: /);
     }
+  });
+});
+
+describe("ONNX element type codes", () => {
+  it("are onnx.proto's TensorProto.DataType (written out so onnx-proto loads only when a model file is read)", () => {
+    const names: Record<string, string> = { float32: "FLOAT", float64: "DOUBLE" };
+    for (const [dtype, code] of Object.entries(ONNX_DTYPE_CODES)) expect([dtype, code]).toEqual([dtype, (onnx.TensorProto.DataType as unknown as Record<string, number>)[names[dtype] ?? dtype.toUpperCase()]]);
   });
 });

@@ -15,6 +15,7 @@ import { createPythonWorkers } from "../../python/pool";
 import { loadNode, NodeLoadError, provide, type LoadNodeOptions, type TestNode } from "../../testing";
 import { python } from "../../nodes/services";
 import { builtin } from "../nodes/builtin";
+import { alive } from "../fixtures/alive";
 
 /** The interpreter python3, or EVOFLOW_PYTHON when set (as the runtime takes it), so the tests run against either. */
 const workers = () => createPythonWorkers({ interpreter: process.env.EVOFLOW_PYTHON || undefined });
@@ -27,15 +28,6 @@ afterEach(async () => {
 
 const load = async (config: Record<string, unknown>, options: Partial<LoadNodeOptions> = {}) =>
   (node = await loadNode(builtin("python.function"), { config, grants: ["exec"], services: [provide(python, workers())], ...options }));
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const until = async (check: () => boolean, ms = 5000) => {
   for (const end = Date.now() + ms; !check(); ) {

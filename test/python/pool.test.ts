@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createPythonWorkers } from "../../python/pool";
 import { PythonError, type PythonPool, type PythonPoolOptions, type Tensor } from "../../sdk";
+import { alive } from "../fixtures/alive";
 
 let pool: PythonPool | undefined;
 afterEach(async () => {
@@ -34,15 +35,6 @@ const poolOf = (options: Partial<PythonPoolOptions>) =>
     node: "model",
     ...options,
   }));
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("the Python worker pool", () => {
   it("hands queued calls to the worker as each call ends: eight at once on one worker all answer, in order", async () => {
