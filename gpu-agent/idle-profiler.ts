@@ -20,7 +20,7 @@ import type { Tensor } from "../sdk/ports";
 import { TYPED_ARRAY } from "../sdk/tensor-bytes";
 import type { ModelHost } from "./host";
 import type { TensorSpec } from "./tensors";
-import { percentile } from "../onnx/profile";
+import { batchProfile } from "../onnx/profile";
 
 export type ProfilerState = "idle" | "profiling" | "paused";
 
@@ -280,15 +280,7 @@ export class IdleProfiler {
       const cpu = process.cpuUsage(cpuStart);
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       const rssEnd = process.memoryUsage.rss();
-      const sorted = [...latencies].sort((a, b) => a - b);
-      return {
-        batchSize,
-        batches: latencies.length,
-        throughput: (batchSize * latencies.length) / (elapsed / 1000),
-        latencyMs: { mean: latencies.reduce((a, b) => a + b, 0) / latencies.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] },
-        memory: { rssDeltaBytes: rssEnd - rssStart, peakRssBytes: Math.max(peakRss, rssEnd) },
-        cpu: { seconds: cpuSeconds, utilisation: cpuSeconds / (elapsed / 1000) },
-      };
+      return batchProfile(batchSize, latencies, elapsed, cpuSeconds, { rssDeltaBytes: rssEnd - rssStart, peakRssBytes: Math.max(peakRss, rssEnd) });
     });
   }
 

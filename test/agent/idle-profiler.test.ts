@@ -30,12 +30,13 @@ async function until(what: string, check: () => boolean, timeoutMs = 60_000): Pr
   }
 }
 
-async function setup(models: Record<string, MlpFixture>, memoryBytes = 64 * MB) {
+/** `workers`: session worker threads, where loads run in the idle class then at nice 19 (load-priority tests). */
+async function setup(models: Record<string, MlpFixture>, memoryBytes = 64 * MB, workers = 0) {
   const dir = tempDir("idle-profiler");
   const registry = new FsModelRegistry(join(dir, "registry"));
   for (const [name, mlp] of Object.entries(models)) await registry.register({ name, artifact: mlp.bytes });
   const host = new ModelHost({
-    backend: new OnnxRuntimeBackend({ executionProvider: "cpu", intraOpThreads: 1 }),
+    backend: new OnnxRuntimeBackend({ executionProvider: "cpu", intraOpThreads: 1, workers }),
     memoryBytes, cacheDir: join(dir, "cache"), source: LocalModels.registrySource(registry), utilisationWindowMs: 1000,
   });
   closers.push(async () => {
@@ -66,8 +67,8 @@ function steadyLoad(host: ModelHost, name: string, mlp: MlpFixture) {
 }
 
 describe("idle profiler", () => {
-  it("profiles unprofiled models while idle and puts p50/p95/p99 per batch size on the model card", async () => {
-    const { dir, registry, host } = await setup({ small: makeMlp({ sizes: [8, 32, 4], seed: 1 }), wide: makeMlp({ sizes: [64, 256, 10], seed: 2 }) });
+  it("profiles unprofiled models while idle (in session workers) and puts p50/p95/p99 per batch size on the model card", async () => {
+    const { dir, registry, host } = await setup({ small: makeMlp({ sizes: [8, 32, 4], seed: 1 }), wide: makeMlp({ sizes: [64, 256, 10], seed: 2 }) }, 64 * MB, 2);
     const profiler = startProfiler(host, registry, { agentId: "gpu0" });
     await until("both models profiled", () => profiler.status().profiled === 2 && profiler.status().state === "idle");
     expect(profiler.status()).toMatchObject({ left: 0, pauses: 0, failed: {} });
