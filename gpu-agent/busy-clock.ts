@@ -15,6 +15,7 @@ export class BusyClock {
   /** Requests begun so far: the profiler sees one arrive during its run by this changing. */
   started = 0;
   private busySince = 0;
+  private idleWaiters: (() => void)[] = [];
   private readonly slotMs: number;
   /** Busy milliseconds per slot, and which slot number (time / slotMs) each holds now. */
   private readonly busyMs = new Float64Array(SLOTS);
@@ -30,7 +31,16 @@ export class BusyClock {
   }
 
   end(): void {
-    if (--this.inFlight === 0) this.add(this.busySince, performance.now());
+    if (--this.inFlight > 0) return;
+    this.add(this.busySince, performance.now());
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves when no request is in flight (now, if none is). */
+  whenIdle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Busy share of the last window, 0…1. */

@@ -3,9 +3,10 @@
  * idle): registered models without a profile are measured on this agent — p50/p95/p99 latency
  * and throughput per batch size, on inputs generated from the model's signature — only while
  * the agent's utilisation (`BusyClock`: busy time over a window) is under `idleBelow` and no
- * request is in flight. It pauses at the first run boundary after a request arrives, drops
- * that batch size's samples (a request running beside them would skew them) and measures it
- * again once idle. The profile goes to the registry version, where the model card shows it.
+ * request is in flight. It pauses at the first run boundary after a request arrives, drops the
+ * run the request arrived during (the two shared the machine), and goes on as soon as the last
+ * request has ended, so a light load of short requests leaves it most of the time and a load
+ * over the threshold none. The profile goes to the registry version, where the model card shows it.
  *
  * It runs through the host, so the memory budget holds: a model is pinned while it is measured
  * (never evicted mid-run) and unpinned when paused; resident models are profiled first, then
@@ -86,8 +87,9 @@ export class IdleProfiler {
   private state: ProfilerState = "idle";
   private reason?: string;
   private current?: Target;
-  /** Batch sizes measured so far of the model paused in. */
+  /** Batch sizes measured so far of the model paused in, and what is timed of the one it paused in. */
   private partial: BatchProfile[] = [];
+  private batch?: { batchSize: number; latencies: number[]; timedMs: number; cpuSeconds: number; rssStart: number; peakRss: number };
   private startedResident = false;
   private requestsBefore = 0;
   private profiled = 0;
@@ -173,6 +175,8 @@ export class IdleProfiler {
   private async rest(state: ProfilerState, reason: string | undefined, ms = this.options.pollMs ?? 200): Promise<void> {
     this.state = state;
     this.reason = reason;
+    // Paused for requests in flight: on again as soon as the last one ends, not a poll later.
+    if (state === "paused" && this.host.busy.inFlight > 0) void this.host.busy.whenIdle().then(() => this.wake?.());
     await this.sleep(ms);
   }
 
@@ -206,6 +210,7 @@ export class IdleProfiler {
     if (this.current?.name !== target.name || this.current.version !== target.version) {
       this.current = target;
       this.partial = [];
+      this.batch = undefined;
       this.startedResident = info.state === "resident";
       this.requestsBefore = info.requests;
     }
@@ -215,7 +220,7 @@ export class IdleProfiler {
       for (const batchSize of batchSizesFor(info.inputs, this.options.batchSizes ?? [1, 8, 32]).slice(this.partial.length)) {
         const measured = await this.measure(target, info.inputs, batchSize);
         if (!measured) {
-          // Paused: this batch size is measured again once idle.
+          // Paused: it goes on with this batch size once idle.
           this.pauses++;
           this.state = "paused";
           return;
@@ -240,47 +245,50 @@ export class IdleProfiler {
     if (!this.startedResident && now && now.requests === this.requestsBefore && now.inFlight === 0) this.host.retire(target.name, target.version);
     this.current = undefined;
     this.partial = [];
+    this.batch = undefined;
     this.queue = this.queue.filter((t) => t.name !== target.name || t.version !== target.version);
     this.left = this.queue.length;
   }
 
-  /** One batch size, or undefined when a request arrived or the load rose before it was done. */
+  /**
+   * One batch size, or undefined when a request arrived or the load rose before it was done:
+   * what is timed so far is kept (`this.batch`) and it goes on from there once idle. The run a
+   * request arrived during is not counted (the request shared the machine with it), and after a
+   * pause one untimed run warms the session again (the request's model may have taken the caches).
+   */
   private measure(target: Target, specs: TensorSpec[], batchSize: number): Promise<BatchProfile | undefined> {
-    const warmupRuns = this.options.warmupRuns ?? 3;
     const minRuns = this.options.minRuns ?? 50;
     const durationMs = this.options.durationMs ?? 500;
     const inputs = Object.fromEntries(specs.map((s) => [s.name, generated(s, batchSize)]));
     const busy = this.host.busy;
+    const fresh = this.batch?.batchSize !== batchSize;
+    const b = fresh ? (this.batch = { batchSize, latencies: [], timedMs: 0, cpuSeconds: 0, rssStart: process.memoryUsage.rss(), peakRss: 0 }) : this.batch!;
     return this.host.whileResident(target.name, target.version, async (model) => {
       const requestsSeen = busy.started;
       const interrupted = () => this.stopped || busy.started !== requestsSeen || this.loaded() !== undefined;
-      for (let i = 0; i < warmupRuns; i++) {
+      for (let i = 0; i < (fresh ? (this.options.warmupRuns ?? 3) : 1); i++) {
         if (interrupted()) return undefined;
         this.runs++;
         await model.run(inputs);
       }
-      const latencies: number[] = [];
-      const rssStart = process.memoryUsage.rss();
-      let peakRss = rssStart;
-      const cpuStart = process.cpuUsage();
-      const start = performance.now();
-      let elapsed = 0;
-      while (latencies.length < minRuns || elapsed < durationMs) {
+      while (b.latencies.length < minRuns || b.timedMs < durationMs) {
         if (interrupted()) return undefined;
         this.runs++;
+        const cpuStart = process.cpuUsage();
         const t0 = performance.now();
         await model.run(inputs);
-        const t1 = performance.now();
-        latencies.push(t1 - t0);
-        elapsed = t1 - start;
-        if (latencies.length % 16 === 0) peakRss = Math.max(peakRss, process.memoryUsage.rss());
+        const ms = performance.now() - t0;
+        const cpu = process.cpuUsage(cpuStart);
+        if (interrupted()) return undefined;
+        b.latencies.push(ms);
+        b.timedMs += ms;
+        b.cpuSeconds += (cpu.user + cpu.system) / 1e6;
+        if (b.latencies.length % 16 === 0) b.peakRss = Math.max(b.peakRss, process.memoryUsage.rss());
       }
-      // A request that came in during the last run shared the machine with it.
-      if (interrupted()) return undefined;
-      const cpu = process.cpuUsage(cpuStart);
-      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      this.batch = undefined;
       const rssEnd = process.memoryUsage.rss();
-      return batchProfile(batchSize, latencies, elapsed, cpuSeconds, { rssDeltaBytes: rssEnd - rssStart, peakRssBytes: Math.max(peakRss, rssEnd) });
+      // Throughput over the runs' own time: a batch size may be timed in pieces between requests.
+      return batchProfile(batchSize, b.latencies, b.timedMs, b.cpuSeconds, { rssDeltaBytes: rssEnd - b.rssStart, peakRssBytes: Math.max(b.peakRss, rssEnd) });
     });
   }
 

@@ -129,6 +129,32 @@ describe("idle profiler", () => {
     expect(host.get("served", 1)!.state).toBe("resident");
   }, 180_000);
 
+  it("under a light load (utilisation under the threshold) it profiles between requests, pausing for each, and finishes", async () => {
+    const served = makeMlp({ sizes: [8, 16, 4], seed: 7 });
+    const { registry, host } = await setup({ served, target: makeMlp({ sizes: [64, 256, 10], seed: 8 }) });
+    let on = true;
+    const x = { input: { dtype: "float32" as const, shape: [1, 8], data: sampleInput(served, 1, 3) } };
+    const answered: number[] = [];
+    const client = (async () => {
+      while (on) {
+        await host.infer("served", 1, x);
+        answered.push(performance.now());
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    })();
+    try {
+      const profiler = startProfiler(host, registry);
+      await until("both profiled under the light load", () => profiler.status().profiled === 2);
+      expect(profiler.status().pauses).toBeGreaterThan(0);
+      expect(host.busy.utilisation()).toBeLessThan(0.4);
+      expect(answered.length).toBeGreaterThan(5);
+    } finally {
+      on = false;
+      await client;
+    }
+    for (const name of ["served", "target"]) expect((await registry.get(name, 1))!.profile!.results.map((r) => r.batchSize)).toEqual([1, 8, 32]);
+  }, 120_000);
+
   it("does not evict a hot model to profile another, and profiles it once that model has gone cold", async () => {
     const served = makeMlp({ sizes: [64, 256, 10], seed: 5 });
     // Room for one of the two.
