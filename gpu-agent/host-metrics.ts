@@ -8,6 +8,8 @@ export interface HostView {
   entries(): Iterable<Entry>;
   assigned(): number;
   usedBytes(): number;
+  /** Busy share of the utilisation window (BusyClock). */
+  utilisation(): number;
   readonly budgetBytes: number;
   cost?: CostModel;
 }
@@ -49,6 +51,10 @@ export function hostMetrics(host: HostView) {
     usedBytes: new Gauge({
       name: "evoflow_agent_memory_used_bytes", help: "Memory of resident and loading models", registers: [],
       collect() { this.set(host.usedBytes()); },
+    }),
+    utilisation: new Gauge({
+      name: "evoflow_agent_utilisation", help: "Share of the last window (5 s by default) with a request in flight, 0-1", registers: [],
+      collect() { this.set(host.utilisation()); },
     }),
     budgetBytes: new Gauge({
       name: "evoflow_agent_memory_budget_bytes", help: "Memory budget of the agent", registers: [],

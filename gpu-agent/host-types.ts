@@ -33,6 +33,8 @@ export interface ModelHostOptions {
    * to resident models, while one at a time leaves them the rest of the machine.
    */
   maxConcurrentLoads?: number;
+  /** The window utilisation is read over (`BusyClock`), milliseconds. Default 5 s. */
+  utilisationWindowMs?: number;
 }
 
 export interface AssignInput {
@@ -109,10 +111,21 @@ export interface HostStatus {
   assigned: number;
   assignedBytes: number;
   resident: string[];
+  /** Share of the last window with a request in flight, 0…1. */
+  utilisation: number;
   loads: number;
   evictions: number;
   loadFailures: number;
   /** Most recent load times, milliseconds (newest last, at most 100). */
   recentLoadMs: number[];
   models: ModelInfo[];
+}
+
+export function modelInfo(e: Entry): ModelInfo {
+  return {
+    name: e.name, version: e.version, format: e.format, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
+    inFlight: e.inFlight, requests: e.requests, cpuSeconds: e.cpuSeconds, loads: e.loads, evictions: e.evictions,
+    lastUsed: e.lastUsed ? new Date(performance.timeOrigin + e.lastUsed).toISOString() : undefined,
+    lastLoadMs: e.lastLoadMs, loadRssDeltaBytes: e.loadRssDeltaBytes, inputs: e.inputs, outputs: e.outputs,
+  };
 }

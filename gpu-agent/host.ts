@@ -28,8 +28,10 @@ import { join } from "node:path";
 import type { Registry } from "prom-client";
 import type { Tensor } from "../sdk/ports";
 import type { ModelFormat } from "../sdk/registry";
-import type { Backend } from "./backend";
-import type { AssignInput, Entry, HostStatus, ModelHostOptions, ModelInfo } from "./host-types";
+import type { Backend, LoadedModel } from "./backend";
+import { BusyClock } from "./busy-clock";
+import { LoadSlots } from "./load-slots";
+import { modelInfo, type AssignInput, type Entry, type HostStatus, type ModelHostOptions, type ModelInfo } from "./host-types";
 import { hostMetrics, registerHostMetrics, type HostMetrics } from "./host-metrics";
 import { formatSize } from "./sizes";
 import { cacheArtifact } from "./artifact-cache";
@@ -51,6 +53,8 @@ export class CapacityError extends Error {
 export class ModelHost extends EventEmitter {
   readonly backend: Backend;
   readonly memoryBytes: number;
+  /** Busy time of requests (not of the idle profiler's runs), for utilisation. */
+  readonly busy: BusyClock;
   private readonly entries = new Map<string, Entry>();
   private readonly assigning = new Map<string, Promise<ModelInfo>>();
   /** Bytes of resident and loading models. */
@@ -63,10 +67,7 @@ export class ModelHost extends EventEmitter {
   private reserveChain: Promise<void> = Promise.resolve();
   /** Woken whenever a model becomes idle or memory is freed. */
   private roomWaiters: (() => void)[] = [];
-  private loadsRunning = 0;
-  /** Loads waiting for one of `maxConcurrentLoads` slots, first come first served. */
-  private readonly loadSlotWaiters: (() => void)[] = [];
-  private readonly maxConcurrentLoads: number;
+  private readonly loadSlots: LoadSlots;
   private readonly waitTimeoutMs: number;
   private readonly memoryFactor: number;
   private readonly memoryOverhead: number;
@@ -80,11 +81,13 @@ export class ModelHost extends EventEmitter {
     this.waitTimeoutMs = options.waitTimeoutMs ?? 30_000;
     this.memoryFactor = options.memoryFactor ?? 2;
     this.memoryOverhead = options.memoryOverheadBytes ?? 2 * 1024 * 1024;
-    this.maxConcurrentLoads = Math.max(1, options.maxConcurrentLoads ?? 1);
+    this.loadSlots = new LoadSlots(Math.max(1, options.maxConcurrentLoads ?? 1));
+    this.busy = new BusyClock(options.utilisationWindowMs ?? 5000);
     this.metrics = hostMetrics({
       entries: () => this.entries.values(),
       assigned: () => this.entries.size,
       usedBytes: () => this.used,
+      utilisation: () => this.busy.utilisation(),
       budgetBytes: this.memoryBytes,
       cost: options.cost,
     });
@@ -103,7 +106,7 @@ export class ModelHost extends EventEmitter {
   assign(input: AssignInput): Promise<ModelInfo> {
     const key = ModelHost.key(input.name, input.version);
     const existing = this.entries.get(key);
-    if (existing) return Promise.resolve(this.info(existing));
+    if (existing) return Promise.resolve(modelInfo(existing));
     // Concurrent first requests for one model write its cache file once.
     let pending = this.assigning.get(key);
     if (!pending) {
@@ -122,7 +125,7 @@ export class ModelHost extends EventEmitter {
       inputs: signature.inputs, outputs: signature.outputs, state: "cold", inFlight: 0, lastUsed: 0, loads: 0, evictions: 0, requests: 0, cpuSeconds: 0, retireWhenIdle: false,
     };
     this.entries.set(key, entry);
-    return this.info(entry);
+    return modelInfo(entry);
   }
 
   /** Unassigns a model: unloads it once idle and deletes its cached file. */
@@ -155,12 +158,12 @@ export class ModelHost extends EventEmitter {
 
   get(name: string, version: number): ModelInfo | undefined {
     const e = this.entries.get(ModelHost.key(name, version));
-    return e && this.info(e);
+    return e && modelInfo(e);
   }
 
   /** Assigns a model from the artifact source unless it is assigned already (ModelNotFoundError when the source has none). */
   async ensureAssigned(name: string, version: number): Promise<ModelInfo> {
-    return this.info(await this.entryFor(name, version));
+    return modelInfo(await this.entryFor(name, version));
   }
 
   /** Assigned, or fetched from the source and assigned now. */
@@ -191,18 +194,45 @@ export class ModelHost extends EventEmitter {
     // Pinned before anything is awaited, so the model cannot be chosen for eviction from here on.
     entry.inFlight++;
     entry.requests++;
+    this.busy.begin();
     try {
       if (entry.state !== "resident") await this.ensureResident(entry);
       entry.lastUsed = performance.now();
       return await entry.loaded!.run(inputs, outputs, entry);
     } finally {
-      entry.inFlight--;
+      this.busy.end();
       entry.lastUsed = performance.now();
-      if (entry.inFlight === 0) {
-        if (entry.retireWhenIdle && entry.state === "resident") void this.unload(entry).catch(() => undefined);
-        this.wakeRoomWaiters();
-      }
+      this.unpin(entry);
     }
+  }
+
+  /**
+   * Runs `body` on the model made resident and pinned as a request pins it, but not counted as
+   * one (the idle profiler): requests, busy time and the LRU position stay as they were.
+   */
+  async whileResident<T>(name: string, version: number, body: (model: LoadedModel) => Promise<T>): Promise<T> {
+    const entry = await this.entryFor(name, version);
+    entry.inFlight++;
+    try {
+      await this.ensureResident(entry);
+      return await body(entry.loaded!);
+    } finally {
+      this.unpin(entry);
+    }
+  }
+
+  /** Memory a load could have without evicting a model used in the last `hotMs`: free memory and idle models used before then. */
+  coldRoomBytes(hotMs: number): number {
+    const before = performance.now() - hotMs;
+    let room = this.freeBytes();
+    for (const e of this.entries.values()) if (e.state === "resident" && e.inFlight === 0 && e.lastUsed < before) room += e.memoryBytes;
+    return room;
+  }
+
+  private unpin(entry: Entry): void {
+    if (--entry.inFlight > 0) return;
+    if (entry.retireWhenIdle && entry.state === "resident") void this.unload(entry).catch(() => undefined);
+    this.wakeRoomWaiters();
   }
 
   /** Loads a model ahead of requests (e.g. on assignment by a scheduler). */
@@ -213,8 +243,7 @@ export class ModelHost extends EventEmitter {
       await this.ensureResident(entry);
       entry.lastUsed = performance.now();
     } finally {
-      entry.inFlight--;
-      if (entry.inFlight === 0) this.wakeRoomWaiters();
+      this.unpin(entry);
     }
   }
 
@@ -249,9 +278,9 @@ export class ModelHost extends EventEmitter {
       entry.state = "cold";
       throw err;
     }
-    await this.takeLoadSlot();
+    await this.loadSlots.take();
     // RSS growth at a model's first load only: later loads measure the same again, and reading it costs the event loop a /proc read twice per load.
-    const measureRss = entry.loads === 0 && this.loadsRunning === 1;
+    const measureRss = entry.loads === 0 && this.loadSlots.running === 1;
     const rssBefore = measureRss ? process.memoryUsage.rss() : 0;
     const started = performance.now();
     try {
@@ -267,7 +296,7 @@ export class ModelHost extends EventEmitter {
       this.wakeRoomWaiters();
       throw new Error(`loading model ${entry.key} failed: ${(err as Error).message}`);
     } finally {
-      this.releaseLoadSlot();
+      this.loadSlots.release();
     }
     const ms = performance.now() - started;
     this.accountMeasured(entry);
@@ -282,21 +311,6 @@ export class ModelHost extends EventEmitter {
     this.metrics.loadSeconds.observe(ms / 1000);
     // swapInMs: from the request for the model to resident, evictions and waiting for room included.
     this.emit("load", { key: entry.key, ms, swapInMs: performance.now() - requested, at: performance.timeOrigin + performance.now() });
-  }
-
-  private takeLoadSlot(): Promise<void> | void {
-    if (this.loadsRunning < this.maxConcurrentLoads) {
-      this.loadsRunning++;
-      return;
-    }
-    // The slot passes straight from the load that ends to the next waiter (loadsRunning unchanged).
-    return new Promise((resolve) => this.loadSlotWaiters.push(resolve));
-  }
-
-  private releaseLoadSlot(): void {
-    const next = this.loadSlotWaiters.shift();
-    if (next) next();
-    else this.loadsRunning--;
   }
 
   /** Accounts the entry's memory, evicting LRU idle models (and waiting for one to become idle) as needed. */
@@ -392,17 +406,8 @@ export class ModelHost extends EventEmitter {
     return entry.unloading;
   }
 
-  private info(e: Entry): ModelInfo {
-    return {
-      name: e.name, version: e.version, format: e.format, state: e.state, memoryBytes: e.memoryBytes, memoryDeclared: e.memoryDeclared, artifactBytes: e.artifactBytes,
-      inFlight: e.inFlight, requests: e.requests, cpuSeconds: e.cpuSeconds, loads: e.loads, evictions: e.evictions,
-      lastUsed: e.lastUsed ? new Date(performance.timeOrigin + e.lastUsed).toISOString() : undefined,
-      lastLoadMs: e.lastLoadMs, loadRssDeltaBytes: e.loadRssDeltaBytes, inputs: e.inputs, outputs: e.outputs,
-    };
-  }
-
   list(): ModelInfo[] {
-    return [...this.entries.values()].map((e) => this.info(e));
+    return [...this.entries.values()].map((e) => modelInfo(e));
   }
 
   /** Memory not taken by resident or loading models. */
@@ -428,7 +433,7 @@ export class ModelHost extends EventEmitter {
       backend: this.backend.kind, device: this.backend.device, memoryBytes: this.memoryBytes, usedBytes: this.used, freeBytes: this.freeBytes(),
       assigned: models.length, assignedBytes: this.assignedBytes(),
       resident: models.filter((m) => m.state === "resident").map((m) => `${m.name}@${m.version}`),
-      loads: this.loads, evictions: this.evictions, loadFailures: this.loadFailures, recentLoadMs: [...this.recentLoadMs], models,
+      utilisation: this.busy.utilisation(), loads: this.loads, evictions: this.evictions, loadFailures: this.loadFailures, recentLoadMs: [...this.recentLoadMs], models,
     };
   }
 

@@ -8,6 +8,7 @@ export type { Backend } from "./backend";
 export { ByFormat } from "./by-format";
 export { CapacityError, ExecNotAllowedError, ModelHost, ModelNotFoundError } from "./host";
 export { formatSize, parseSize } from "./sizes";
+export { IdleProfiler } from "./idle-profiler";
 export { createModelService } from "./in-process";
 export type { NatsAgent } from "./nats";
 /** Loaded on demand: a runtime that never joins agents over NATS does not load the NATS client. */

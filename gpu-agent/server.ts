@@ -13,6 +13,7 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { addAccessChecks, type GuardOptions } from "../runtime/api/auth";
 import { registerV2Routes } from "./v2-routes";
 import type { ModelHost } from "./host";
+import type { IdleProfiler } from "./idle-profiler";
 import type { ModelService } from "./service";
 import { modelsV2Provider } from "./v2-provider";
 
@@ -25,6 +26,8 @@ export interface AgentServerOptions {
   versions?: (name: string) => Promise<number[]>;
   /** Extra status merged into `GET /api/agent` (NATS membership…). */
   status?: () => Record<string, unknown>;
+  /** Its state on /api/agent (`profiler`) and /metrics; `{ state: "off" }` when absent. */
+  profiler?: IdleProfiler;
   /** Tokens, extra Host names and the bound address; Host, Origin and content-type checks apply even when absent. */
   access?: GuardOptions;
 }
@@ -43,9 +46,10 @@ export async function createAgentServer(options: AgentServerOptions): Promise<Fa
   // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …) for existing dashboards; the agent's own are evoflow_agent_*.
   collectDefaultMetrics({ register: registry });
   options.host.registerMetrics(registry);
+  options.profiler?.registerMetrics(registry);
 
   await registerV2Routes(app, modelsV2Provider(options.models, { host: options.host, versions: options.versions }), { bodyLimit, serverName: "evoflow-agent" });
-  app.get("/api/agent", async () => ({ ...options.host.status(), ...options.status?.() }));
+  app.get("/api/agent", async () => ({ ...options.host.status(), profiler: options.profiler?.status() ?? { state: "off" }, ...options.status?.() }));
   app.get("/metrics", async (_req, reply) => reply.header("content-type", registry.contentType).send(await registry.metrics()));
   return app;
 }

@@ -47,6 +47,25 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
+/** One batch size's figures from its timed runs: latencies and wall time in ms, the process's CPU seconds and RSS over them. */
+export function batchProfile(batchSize: number, latencies: number[], elapsedMs: number, cpuSeconds: number, memory: BatchProfile["memory"]): BatchProfile {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    batchSize,
+    batches: latencies.length,
+    throughput: (batchSize * latencies.length) / (elapsedMs / 1000),
+    latencyMs: {
+      mean: latencies.reduce((a, b) => a + b, 0) / latencies.length,
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1],
+    },
+    memory,
+    cpu: { seconds: cpuSeconds, utilisation: cpuSeconds / (elapsedMs / 1000) },
+  };
+}
+
 export function inputTensor(input: TensorSignature, batchSize: number, dims: Record<string, number>): Ort.Tensor {
   if (input.kind !== "tensor" || !input.dtype) throw new Error(`input "${input.name}" is a ${input.kind}: only tensor inputs can be profiled`);
   if (!input.shape) throw new Error(`input "${input.name}" has no shape in the model (not even a rank): the profiler cannot make inputs for it`);
@@ -131,21 +150,7 @@ export async function profileModel(bytes: Uint8Array, options: ProfileOptions = 
       const cpuSeconds = (cpuUsed.user + cpuUsed.system) / 1e6;
       const rssEnd = process.memoryUsage.rss();
       peakRss = Math.max(peakRss, rssEnd);
-      const sorted = [...latencies].sort((a, b) => a - b);
-      results.push({
-        batchSize,
-        batches: latencies.length,
-        throughput: (batchSize * latencies.length) / (elapsed / 1000),
-        latencyMs: {
-          mean: latencies.reduce((a, b) => a + b, 0) / latencies.length,
-          p50: percentile(sorted, 50),
-          p95: percentile(sorted, 95),
-          p99: percentile(sorted, 99),
-          max: sorted[sorted.length - 1],
-        },
-        memory: { rssDeltaBytes: rssEnd - rssStart, peakRssBytes: peakRss },
-        cpu: { seconds: cpuSeconds, utilisation: cpuSeconds / (elapsed / 1000) },
-      });
+      results.push(batchProfile(batchSize, latencies, elapsed, cpuSeconds, { rssDeltaBytes: rssEnd - rssStart, peakRssBytes: peakRss }));
       options.onProgress?.({ batchSize, batches: latencies.length, fraction: (index + 1) / batchSizes.length });
     }
   } finally {

@@ -86,6 +86,8 @@ export interface ModelProfile {
   loadMs: number;
   results: BatchProfile[];
   host: { platform: string; arch: string; cpus: number; cpuModel: string; node: string };
+  /** Who measured it when not `evoflow profile` or the gate: an agent's idle profiler. */
+  measuredBy?: string;
   createdAt: string;
 }
 

@@ -5,6 +5,7 @@ import { readableField } from "./core/readable";
 import { costLine } from "./cost";
 import { pct, ProfileChart, time } from "./Dashboard";
 import { AbTestCard, BanditCard } from "./LiveTests";
+import { ProfileTable } from "./ProfileTable";
 
 function Bars({ rows, unit = "" }: { rows: { label: string; value: number; max: number; ok?: boolean }[]; unit?: string }) {
   return (
@@ -157,7 +158,14 @@ export function ModelCardPage({ model, version }: { model: string; version: stri
         </>
       )}
       <h3>Profile</h3>
-      {card.profile ? <ProfileChart profile={card.profile} /> : <div className="muted">Not profiled (evoflow profile {card.model}@{card.version}).</div>}
+      {card.profile ? (
+        <>
+          <ProfileChart profile={card.profile} />
+          <ProfileTable profile={card.profile} />
+        </>
+      ) : (
+        <div className="muted">Not profiled yet (an agent profiles it when idle, or evoflow profile {card.model}@{card.version}).</div>
+      )}
       <h3>Lineage</h3>
       <KeyValues value={card.lineage as Record<string, unknown> | undefined} />
     </div>

@@ -41,7 +41,7 @@ function historyTable(host: CommandHost, entries: HistoryEntry[]): string {
   );
 }
 
-function cardText(card: ModelCard): string {
+function cardText(host: CommandHost, card: ModelCard): string {
   const lines = [`${card.model}@${card.version}  ${card.status ?? card.decision ?? ""}`];
   const add = (k: string, v: unknown) => v !== undefined && lines.push(`  ${k.padEnd(12)} ${typeof v === "string" ? v : JSON.stringify(v)}`);
   add("created", card.createdAt);
@@ -66,6 +66,15 @@ function cardText(card: ModelCard): string {
   }
   add("decision", card.decision);
   add("rollout", card.rollout);
+  const profile = card.profile;
+  if (profile) {
+    lines.push(`  profile      ${profile.runtime} on ${profile.executionProvider}, ${profile.createdAt}${profile.measuredBy ? `, by the ${profile.measuredBy}` : ""}`);
+    const table = host.formatTable(
+      ["batch", "examples/s", "p50 ms", "p95 ms", "p99 ms"],
+      profile.results.map((r) => [String(r.batchSize), r.throughput.toFixed(0), r.latencyMs.p50.toFixed(3), r.latencyMs.p95.toFixed(3), r.latencyMs.p99.toFixed(3)]),
+    );
+    lines.push(...table.trimEnd().split("\n").map((l) => `    ${l}`));
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -99,7 +108,7 @@ export default function register(program: Command, host: CommandHost): void {
 
   program
     .command("card")
-    .description("the model card of a version: lineage, data, strategy, CL metrics, validation report, decision")
+    .description("the model card of a version: lineage, data, strategy, CL metrics, validation report, decision, profile (latency per batch size)")
     .argument("<model@version>", "e.g. fmnist@3, fmnist@champion")
     .option("--data <dir>", "data folder", ".evoflow")
     .option("--registry <dir>", "registry folder (default: $EVOFLOW_REGISTRY or <data>/registry)")
@@ -120,7 +129,7 @@ export default function register(program: Command, host: CommandHost): void {
           }
         }
         if (!card) throw new Error(`no model ${ref} in the registry or the CL history`);
-        process.stdout.write(opts.json ? `${JSON.stringify(card, null, 2)}\n` : cardText(card));
+        process.stdout.write(opts.json ? `${JSON.stringify(card, null, 2)}\n` : cardText(host, card));
       }),
     );
 }

@@ -20,6 +20,7 @@ import {
   loadNatsAgent,
   LocalModels,
   ByFormat,
+  IdleProfiler,
   ModelHost,
   OnnxRuntimeBackend,
   parseSize,
@@ -56,6 +57,8 @@ interface AgentOptions {
   memoryArena: string;
   concurrentLoads: string;
   loadPriority: string;
+  idleProfile: boolean;
+  profileIdleBelow: string;
 }
 
 /**
@@ -101,6 +104,8 @@ export function register(program: Command): void {
     .option("--memory-arena <when>", "onnxruntime's CPU memory arena and memory pattern: always, never, or auto (unless more models are assigned than fit: an agent that swaps would allocate and free an arena at every swap)", "auto")
     .option("--allow-exec", "also host sklearn (joblib/pickle) and python (model.py) models in Python workers: loading one runs its code, so only for a registry you trust")
     .option("--python <interpreter>", "the interpreter of those workers (default $EVOFLOW_PYTHON, else python3)")
+    .option("--profile-idle-below <share>", "profile registered models that have no profile yet (p50/p95/p99 per batch size, stored in the registry for the model card) while the agent's utilisation — the share of the last 5 s with a request in flight — is under this (0-1); pauses when requests arrive", "0.4")
+    .option("--no-idle-profile", "do not profile models while idle")
     .option("--intra-op-threads <n>", "onnxruntime threads per session (1 suits many small models; 0 = onnxruntime's default)", "1")
     .action(async (opts: AgentOptions) => {
       const fail = (message: string): never => {
@@ -138,6 +143,8 @@ export function register(program: Command): void {
         if (!Object.hasOwn(whenChoices, value)) fail(`${flag} must be always, never or auto, got "${value}"`);
         return whenChoices[value as keyof typeof whenChoices];
       };
+      const idleBelow = Number(opts.profileIdleBelow);
+      if (!(idleBelow > 0 && idleBelow <= 1)) fail(`--profile-idle-below must be a share between 0 and 1 (e.g. 0.4), got "${opts.profileIdleBelow}"`);
       const prepackWeights = when("--prepack-weights", opts.prepackWeights);
       const memoryArena = when("--memory-arena", opts.memoryArena);
       if (opts.backend === "onnxruntime")
@@ -157,6 +164,8 @@ export function register(program: Command): void {
         maxConcurrentLoads: concurrentLoads,
       });
       const models = new LocalModels(host, registry);
+      // The profiles go to the registry: without one there is nowhere to keep them.
+      const profiler = registry && opts.idleProfile ? new IdleProfiler({ host, registry, idleBelow, agentId: opts.id, log: (m) => process.stderr.write(`${m}\n`) }) : undefined;
 
       let natsAgent: NatsAgent | undefined;
       const nc = opts.nats ? await connect({ servers: opts.nats, name: "evoflow-agent" }).catch((err: Error) => fail(`cannot reach NATS at ${opts.nats}: ${err.message}`)) : undefined;
@@ -169,14 +178,16 @@ export function register(program: Command): void {
       const app = await (await loadAgentServer())({
         models, host,
         versions,
+        profiler,
         status: () => ({ id: natsAgent?.id, nats: opts.nats, registry: registryDir && resolve(registryDir) }),
         access,
       });
       const address = await app.listen({ port: Number(opts.port), host: opts.host });
       process.stdout.write(
         `evoflow agent${natsAgent ? ` ${natsAgent.id}` : ""} listening on ${address} (backend ${backend.kind} on ${backend.device}, memory ${formatSize(memoryBytes)}` +
-          `${registryDir ? `, registry ${join(resolve(registryDir))}` : ""}${opts.nats ? `, nats ${opts.nats}` : ""})\n`,
+          `${registryDir ? `, registry ${join(resolve(registryDir))}` : ""}${opts.nats ? `, nats ${opts.nats}` : ""}${profiler ? `, idle profiling under ${Math.round(idleBelow * 100)}%` : ""})\n`,
       );
+      profiler?.start();
       const grpc = opts.grpcPort === undefined ? undefined : await (await loadV2GrpcServer())(opts.host, Number(opts.grpcPort), {
         provider: modelsV2Provider(models, { host, versions }),
         auth: access.auth,
@@ -186,6 +197,7 @@ export function register(program: Command): void {
       // Where the token came from, never the token itself.
       process.stdout.write(token ? `  token: from ${opts.token ? "--token" : "EVOFLOW_AGENT_TOKEN"}\n` : "  no token asked for (loopback only): any local user can load models; --token adds one\n");
       const shutdown = async () => {
+        await profiler?.stop();
         await natsAgent?.stop();
         await grpc?.close();
         await app.close();
