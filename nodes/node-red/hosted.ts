@@ -32,7 +32,8 @@ const inlineConfigNode = z.looseObject({ credentials: credentialRefs.optional() 
 
 function fieldOf(property: NodeRedType["defaults"][string], configTypes: Map<string, NodeRedType>): z.ZodType {
   if (property.type && configTypes.has(property.type)) {
-    const schema = inlineConfigNode.describe(`The ${property.type} config node's properties, inline (credentials as \${secret:NAME})`);
+    // "" is Node-RED's own "none chosen" (an http request without tls-config).
+    const schema = z.union([z.literal(""), inlineConfigNode]).describe(`The ${property.type} config node's properties, inline (credentials as \${secret:NAME})`);
     return property.required ? schema : schema.optional();
   }
   const value = property.value;
