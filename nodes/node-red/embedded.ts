@@ -8,11 +8,11 @@
  * Each hosted node is deployed as a flow tab of its own through the runtime API
  * (`runtime.flows.addFlow`, removed with `deleteFlow`): the Node-RED node itself, its inline
  * config nodes, and Node-RED's own `catch`, `complete` and `status` nodes scoped to it, all
- * wired to `evoflow-bridge` nodes (bridge/) that hand what arrives to the hosted node's
+ * wired to `evoflow-bridge` nodes (BRIDGE_JS) that hand what arrives to the hosted node's
  * handler here. Messages are delivered synchronously (`runtimeSyncDelivery`), so what a node
  * sends while handling a message reaches the bridge before its `done`.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -40,7 +40,34 @@ interface RedApi {
 }
 
 const require = createRequire(import.meta.url);
-const BRIDGE_DIR = path.join(import.meta.dirname, "bridge");
+
+/**
+ * The Node-RED side of the bridge: a node type wired after a hosted node's outputs and its
+ * catch, complete and status nodes, handing each message to Evoflow through the embedding's
+ * settings (`evoflowBridge`). Written to a folder of its own when the runtime starts, as
+ * Node-RED loads a type only from a .js file with its .html beside it (and so it is found the
+ * same from the sources and from the bundle, scripts/build-runtime.mjs).
+ */
+const BRIDGE_JS = `module.exports = function (RED) {
+  const deliver = RED.settings.evoflowBridge;
+  function EvoflowBridge(config) {
+    RED.nodes.createNode(this, config);
+    this.on("input", (msg, _send, done) => {
+      deliver(config, msg);
+      done();
+    });
+  }
+  RED.nodes.registerType("evoflow-bridge", EvoflowBridge);
+};
+`;
+const BRIDGE_HTML = `<script type="text/javascript">RED.nodes.registerType("evoflow-bridge", { category: "config", defaults: {}, inputs: 1, outputs: 0 });</script>\n`;
+
+function bridgeDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "evoflow-node-red-bridge-"));
+  writeFileSync(path.join(dir, "evoflow-bridge.cjs"), BRIDGE_JS);
+  writeFileSync(path.join(dir, "evoflow-bridge.html"), BRIDGE_HTML);
+  return dir;
+}
 /** Node-RED's numeric log levels (@node-red/util/lib/log.js). */
 const LEVELS: Record<number, "info" | "warn" | "error"> = { 10: "error", 20: "error", 30: "warn", 40: "info" };
 
@@ -71,7 +98,7 @@ export class EmbeddedNodeRed {
     const read = (key: string) => async () => memory[key];
     red.init({
       userDir,
-      nodesDir: [BRIDGE_DIR],
+      nodesDir: [bridgeDir()],
       httpAdminRoot: false,
       httpNodeRoot: false,
       disableEditor: true,
@@ -110,7 +137,7 @@ export class EmbeddedNodeRed {
           },
         },
       },
-      // Read by bridge/evoflow-bridge.cjs through RED.settings.
+      // Read by the bridge node (BRIDGE_JS) through RED.settings.
       evoflowBridge: (config: { hosted: string; role: BridgeRole; port?: number }, msg: Record<string, unknown>) =>
         embedded?.handlers.get(config.hosted)?.onBridge(config.role, config.port ?? 0, msg),
     });
