@@ -6,10 +6,14 @@
  * in the exported pipeline and never reach a tap.
  */
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { formatPipeline } from "../../runtime/canonical";
 import { Runtime } from "../../runtime/runtime";
+import { SecretStore } from "../../runtime/secrets";
 
 const dataDir = mkdtempSync(join(tmpdir(), "evoflow-node-red-hosted-"));
 const rt = new Runtime({ dataDir, grants: ["exec"] });
@@ -41,17 +45,52 @@ describe("Node-RED nodes hosted in a pipeline", () => {
         {
           id: "fn",
           type: "node-red.function",
-          config: { func: "if (msg.payload.mode === 'throw') throw new Error('thrown: ' + msg.payload.n);\nif (msg.payload.mode === 'done') { node.error('done with error ' + msg.payload.n, msg); return null; }\nnode.status({ fill: 'green', shape: 'dot', text: 'saw ' + msg.payload.n });\nmsg.payload = { n: msg.payload.n * 10 };\nreturn msg;" },
+          config: { func: "if (msg.payload.mode === 'throw') throw new Error('thrown: ' + msg.payload.n);\nif (msg.payload.mode === 'done') { node.done(new Error('done with error ' + msg.payload.n)); return; }\nif (msg.payload.mode === 'error') { node.error('node.error ' + msg.payload.n, msg); return null; }\nnode.status({ fill: 'green', shape: 'dot', text: 'saw ' + msg.payload.n });\nmsg.payload = { n: msg.payload.n * 10 };\nreturn msg;" },
         },
       ]),
     );
     const entry = running.entrypoints.get("nr-errors")!;
     await expect(entry.invoke({ mode: "throw", n: 1 })).rejects.toThrow(/thrown: 1/);
     await expect(entry.invoke({ mode: "done", n: 2 })).rejects.toThrow(/done with error 2/);
+    await expect(entry.invoke({ mode: "error", n: 3 })).rejects.toThrow(/node.error 3/);
     const [reply] = await entry.invoke({ mode: "ok", n: 3 });
     expect(reply.payload).toEqual({ n: 30 });
-    expect(running.deadLetters.toArray().map((l) => l.reason)).toEqual([expect.stringMatching(/Node-RED function: .*thrown: 1/), expect.stringMatching(/Node-RED function: done with error 2/)]);
-    expect(running.status().nodes.fn).toMatchObject({ fill: "green", shape: "dot", text: "saw 3", received: 3, failed: 2 });
+    expect(running.deadLetters.toArray().map((l) => l.reason)).toEqual([expect.stringMatching(/Node-RED function: .*thrown: 1/), expect.stringMatching(/Node-RED function: .*done with error 2/), expect.stringMatching(/Node-RED function: node.error 3/)]);
+    expect(running.status().nodes.fn).toMatchObject({ fill: "green", shape: "dot", text: "saw 3", received: 4, failed: 3 });
     await rt.undeploy("nr-errors");
+  });
+
+  it("gives an http request node its credentials from the secret store; the pipeline JSON and the taps never hold them", async () => {
+    const password = "s3cret-Pa55word";
+    await new SecretStore(dataDir).set("web-password", password);
+    // A web service on loopback that says whether the basic auth it was sent is the right one.
+    const server = createServer((req, res) => {
+      const expected = `Basic ${Buffer.from(`robot:${password}`).toString("base64")}`;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ authorized: req.headers.authorization === expected }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/who`;
+    try {
+      const definition = chain("nr-creds", [
+        { id: "request", type: "node-red.http-request", config: { method: "GET", url, ret: "obj", authType: "basic", credentials: { user: "${secret:web-user}", password: "${secret:web-password}" } } },
+      ]);
+      const plain = structuredClone(definition);
+      (plain.nodes[1] as { config: { credentials: Record<string, string> } }).config.credentials.password = password;
+      await expect(rt.deploy(plain)).rejects.toThrow(/\$\.nodes\[1\]\.config\.credentials\.password: a secret is not written in the pipeline/);
+      await expect(rt.deploy(definition)).rejects.toThrow(/web-user/);
+      await new SecretStore(dataDir).set("web-user", "robot");
+      const running = await rt.deploy(definition);
+      const [reply] = await running.entrypoints.get("nr-creds")!.invoke({ ask: 1 });
+      expect(reply.payload).toEqual({ authorized: true });
+      const exported = formatPipeline(running.compiled.pipeline);
+      expect(exported).toContain("${secret:web-password}");
+      expect(exported).not.toContain(password);
+      for (const edge of running.compiled.edges) expect(JSON.stringify(running.taps.read(edge.id).messages)).not.toContain(password);
+      expect(JSON.stringify(running.status())).not.toContain(password);
+      await rt.undeploy("nr-creds");
+    } finally {
+      server.close();
+    }
   });
 });
