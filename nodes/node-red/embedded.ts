@@ -35,7 +35,7 @@ interface RedApi {
   init(settings: object): void;
   start(): Promise<void>;
   events: { once(event: string, listener: () => void): void };
-  nodes: { getNode(id: string): LiveNode | null };
+  nodes: { getNode(id: string): LiveNode | null; getType(type: string): unknown };
   runtime: { flows: { addFlow(opts: { flow: object }): Promise<string>; deleteFlow(opts: { id: string }): Promise<void> } };
 }
 
@@ -61,6 +61,9 @@ const BRIDGE_JS = `module.exports = function (RED) {
 };
 `;
 const BRIDGE_HTML = `<script type="text/javascript">RED.nodes.registerType("evoflow-bridge", { category: "config", defaults: {}, inputs: 1, outputs: 0 });</script>\n`;
+
+/** Node-RED's own registry (the instance node-red itself uses): it loads a module installed after start. */
+const nodeRedRegistry = () => createRequire(require.resolve("node-red"))("@node-red/registry") as { addModule(module: string): Promise<unknown> };
 
 function bridgeDir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), "evoflow-node-red-bridge-"));
@@ -150,13 +153,15 @@ export class EmbeddedNodeRed {
   }
 
   /** Deploys `node` (a Node-RED node's properties, with `id` and `type`) and its config nodes as a tab; the tab's id. */
-  deploy(label: string, node: Record<string, unknown>, configs: Record<string, unknown>[], outputs: number, handler: BridgeHandler): Promise<{ tab: string; live: LiveNode }> {
+  deploy(label: string, module: string, node: Record<string, unknown>, configs: Record<string, unknown>[], outputs: number, handler: BridgeHandler): Promise<{ tab: string; live: LiveNode }> {
     const id = String(node.id);
     const bridge = (role: BridgeRole, port = 0) => ({ id: `${id}~${role}${port}`, type: "evoflow-bridge", hosted: id, role, port, x: 0, y: 0, wires: [] });
     const outs = Array.from({ length: outputs }, (_, i) => bridge("out", i));
     const watch = (type: string, role: BridgeRole) => [{ id: `${id}~${type}`, type, scope: [id], uncaught: false, x: 0, y: 0, wires: [[`${id}~${role}0`]] }, bridge(role)];
     const nodes = [{ ...node, x: 0, y: 0, wires: outs.map((b) => [b.id]) }, ...outs, ...watch("catch", "error"), ...watch("complete", "complete"), ...watch("status", "status")];
     const run = this.queue.then(async () => {
+      // A package installed (evoflow nodes install) after this runtime started: its registry loads it from disk.
+      if (!this.red.nodes.getType(String(node.type))) await nodeRedRegistry().addModule(module);
       this.handlers.set(id, handler);
       try {
         // addFlow resolves before the new flow's nodes are made: they are when the flows have (re)started.

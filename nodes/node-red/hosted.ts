@@ -110,7 +110,7 @@ export function hostedDefinition(t: NodeRedType, configTypes: Map<string, NodeRe
           startEmit = emit;
           const { node, configs } = await nodeRedNode(t, cfg, `${ctx.pipeline}~${ctx.nodeId}`, configTypes, (ref) => ctx.secret(ref));
           const red = await EmbeddedNodeRed.get(userDir);
-          deployed = await red.deploy(`${ctx.pipeline}/${ctx.nodeId}`, node, configs, outputCount, { onBridge, onLog: (level, text) => ctx.log(level, text) });
+          deployed = await red.deploy(`${ctx.pipeline}/${ctx.nodeId}`, t.module, node, configs, outputCount, { onBridge, onLog: (level, text) => ctx.log(level, text) });
         },
         onMessage(_port, message: Message, emit: Emit) {
           received++;
