@@ -62,6 +62,16 @@ const BRIDGE_JS = `module.exports = function (RED) {
 `;
 const BRIDGE_HTML = `<script type="text/javascript">RED.nodes.registerType("evoflow-bridge", { category: "config", defaults: {}, inputs: 1, outputs: 0 });</script>\n`;
 
+/**
+ * A status text as Node-RED's editor shows it: nodes give message keys (`node-red:common.status.connected`),
+ * translated from the catalogs the runtime loaded with them.
+ */
+export function statusText(text: unknown): unknown {
+  if (typeof text !== "string" || !/^[\w@/.-]+:[\w.-]+$/.test(text)) return text;
+  const { i18n } = createRequire(require.resolve("node-red"))("@node-red/util") as { i18n: { _(key: string): string } };
+  return i18n._(text);
+}
+
 /** Node-RED's own registry (the instance node-red itself uses): it loads a module installed after start. */
 const nodeRedRegistry = () => createRequire(require.resolve("node-red"))("@node-red/registry") as { addModule(module: string): Promise<unknown> };
 

@@ -13,7 +13,7 @@
  */
 import { defineNode, parseSecretRef, port, z, type Emit, type Message, type NodeDefinition, type Ports } from "../../sdk";
 import type { NodeRedType } from "./catalog";
-import { EmbeddedNodeRed, type BridgeRole, type LiveNode } from "./embedded";
+import { EmbeddedNodeRed, statusText, type BridgeRole, type LiveNode } from "./embedded";
 
 /** The Evoflow type of a Node-RED type: spaces as in Node-RED's own credential keys (`mqtt in` → `node-red.mqtt-in`). */
 export const hostedType = (nodeRedType: string) => `node-red.${nodeRedType.replace(/\s+/g, "-")}`;
@@ -102,7 +102,7 @@ export function hostedDefinition(t: NodeRedType, configTypes: Map<string, NodeRe
         } else if (role === "complete") settle(msg._msgid);
         else {
           const { source: _source, ...status } = (msg.status ?? {}) as Record<string, unknown>;
-          shown = status;
+          shown = { ...status, ...(status.text !== undefined && { text: statusText(status.text) }) };
         }
       };
       return {
