@@ -7,9 +7,9 @@
  *
  * Each hosted node is deployed as a flow tab of its own through the runtime API
  * (`runtime.flows.addFlow`, removed with `deleteFlow`): the Node-RED node itself, its inline
- * config nodes, and Node-RED's own `catch`, `complete` and `status` nodes scoped to it, all
- * wired to `evoflow-bridge` nodes (BRIDGE_JS) that hand what arrives to the hosted node's
- * handler here. Messages are delivered synchronously (`runtimeSyncDelivery`), so what a node
+ * config nodes, and Node-RED's own `catch` and `status` nodes scoped to it, all wired to
+ * `evoflow-bridge` nodes (BRIDGE_JS) that hand what arrives to the hosted node's handler here;
+ * its `done()` comes from Node-RED's `onComplete` hook. Messages are delivered synchronously (`runtimeSyncDelivery`), so what a node
  * sends while handling a message reaches the bridge before its `done`.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -35,6 +35,7 @@ interface RedApi {
   init(settings: object): void;
   start(): Promise<void>;
   events: { once(event: string, listener: () => void): void };
+  hooks: { add(name: string, hook: (event: { msg: Record<string, unknown>; node: { id: string }; error?: unknown }) => void): void };
   nodes: { getNode(id: string): LiveNode | null; getType(type: string): unknown };
   runtime: { flows: { addFlow(opts: { flow: object }): Promise<string>; deleteFlow(opts: { id: string }): Promise<void> } };
 }
@@ -43,7 +44,7 @@ const require = createRequire(import.meta.url);
 
 /**
  * The Node-RED side of the bridge: a node type wired after a hosted node's outputs and its
- * catch, complete and status nodes, handing each message to Evoflow through the embedding's
+ * catch and status nodes, handing each message to Evoflow through the embedding's
  * settings (`evoflowBridge`). Written to a folder of its own when the runtime starts, as
  * Node-RED loads a type only from a .js file with its .html beside it (and so it is found the
  * same from the sources and from the bundle, scripts/build-runtime.mjs).
@@ -159,6 +160,11 @@ export class EmbeddedNodeRed {
     await red.start();
     await flowsStarted;
     embedded = new EmbeddedNodeRed(red);
+    // A node's done() without an error: Node-RED's onComplete hook gives it without the copy of the
+    // message a complete node would get (a failing done goes on to node.error, so to the catch node).
+    red.hooks.add("onComplete.evoflow", ({ msg, node, error }) => {
+      if (!error) embedded?.handlers.get(node.id)?.onBridge("complete", 0, msg);
+    });
     return embedded;
   }
 
@@ -168,7 +174,7 @@ export class EmbeddedNodeRed {
     const bridge = (role: BridgeRole, port = 0) => ({ id: `${id}~${role}${port}`, type: "evoflow-bridge", hosted: id, role, port, x: 0, y: 0, wires: [] });
     const outs = Array.from({ length: outputs }, (_, i) => bridge("out", i));
     const watch = (type: string, role: BridgeRole) => [{ id: `${id}~${type}`, type, scope: [id], uncaught: false, x: 0, y: 0, wires: [[`${id}~${role}0`]] }, bridge(role)];
-    const nodes = [{ ...node, x: 0, y: 0, wires: outs.map((b) => [b.id]) }, ...outs, ...watch("catch", "error"), ...watch("complete", "complete"), ...watch("status", "status")];
+    const nodes = [{ ...node, x: 0, y: 0, wires: outs.map((b) => [b.id]) }, ...outs, ...watch("catch", "error"), ...watch("status", "status")];
     const run = this.queue.then(async () => {
       // A package installed (evoflow nodes install) after this runtime started: its registry loads it from disk.
       if (!this.red.nodes.getType(String(node.type))) await nodeRedRegistry().addModule(module);

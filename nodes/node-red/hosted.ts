@@ -116,7 +116,8 @@ export function hostedDefinition(t: NodeRedType, configTypes: Map<string, NodeRe
           received++;
           return new Promise<void>((resolve, reject) => {
             pending.set(message.id, { emit, emits: [], resolve, reject });
-            deployed!.live.receive({ _msgid: message.id, payload: message.payload });
+            // Node-RED nodes change msg.payload in place: the envelope's payload (kept by taps and traces) must not change.
+            deployed!.live.receive({ _msgid: message.id, payload: structuredClone(message.payload) });
             // A node written before Node-RED had `done` never reports one: it is handled once its handler returned.
             if (deployed!.live._expectedDoneCount === 0) settle(message.id);
           });

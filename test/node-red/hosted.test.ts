@@ -35,6 +35,8 @@ describe("Node-RED nodes hosted in a pipeline", () => {
     const [reply] = await running.entrypoints.get("nr-chain")!.invoke({ a: 2, b: 40 });
     // csv turns the line into an object by its column names, numbers parsed.
     expect(reply.payload).toEqual({ a: 2, total: 42 });
+    // Node-RED's change node edits msg.payload in place: what the edge into it carried is still what was sent.
+    expect(running.taps.read("h_out-change_in").messages.map((m) => m.payload)).toEqual([{ a: 2, b: 40 }]);
     expect(running.status().nodes.change).toMatchObject({ received: 1, sent: 1, failed: 0 });
     await rt.undeploy("nr-chain");
   });
