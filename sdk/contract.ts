@@ -151,6 +151,18 @@ export interface NodeDefinition<S extends z.ZodType = z.ZodType> extends NodeLoo
   create(ctx: NodeContext, config: z.output<S>): NodeInstance | Promise<NodeInstance>;
 }
 
+/**
+ * What a node module may export instead of its definitions when the set of types is known only
+ * at load (a bridge to another ecosystem lists what is installed there): called once per load
+ * with where the runtime looks for packages.
+ */
+export type NodeTypesAtLoad = (load: NodeLoadContext) => NodeDefinition[] | Promise<NodeDefinition[]>;
+
+export interface NodeLoadContext {
+  /** The runtime's data folder, when it has one (offline commands may load without). */
+  dataDir?: string;
+}
+
 export function defineNode<S extends z.ZodType>(def: NodeDefinition<S>): NodeDefinition<S> {
   return def;
 }

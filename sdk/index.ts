@@ -21,7 +21,9 @@ export {
   type NodeDefinition,
   type NodeExample,
   type NodeInstance,
+  type NodeLoadContext,
   type NodeLook,
+  type NodeTypesAtLoad,
 } from "./contract";
 export { configPath, type PathKind, type PathMeta, type ResolvePathOptions } from "./config-path";
 export { configSecret, parseSecretRef, type SecretRef } from "./config-secret";
@@ -58,4 +60,5 @@ export type * from "./api-types";
 // service's types (MetricsService): a node's own counters in /metrics; the runtime's Python
 // workers (`ctx.service("python")`, PythonWorkers) and PythonError.
 // 1.4: a package's routes see deployed pipelines and traces (RouteHost.pipeline, .trace) and write to a pipeline's stream (PipelineView.publish); the Explanation type.
-export const sdkVersion = "1.4.0";
+// 1.5: a node module may default-export a function of the load (NodeTypesAtLoad) giving its definitions.
+export const sdkVersion = "1.5.0";

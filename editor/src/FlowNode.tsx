@@ -75,6 +75,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           {live.errors > 0 && <span className="errors"> · {live.errors} err</span>} · {live.rate.toFixed(0)}/s
         </div>
       )}
+      {live && typeof live.extra.text === "string" && live.extra.text !== "" && <OwnStatus id={id} extra={live.extra} />}
       {nodeProblems && (
         <div className="flow-node-problems" title={nodeProblems.map((p) => p.message).join("\n")}>
           ⚠ {nodeProblems.length === 1 ? nodeProblems[0].message : `${nodeProblems.length} problems`}
@@ -101,3 +102,21 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
 }
 
 export const FlowNodeComponent = memo(FlowNodeView);
+
+/** Node-RED's status colours (its editor's), for a node whose status gives `fill`. */
+const FILLS: Record<string, string> = { red: "#c00", green: "#5a8", yellow: "#F9DF31", blue: "#53A3F3", grey: "#d3d3d3" };
+
+/**
+ * A node's own status line under it, as Node-RED shows `node.status({ fill, shape, text })`: a dot
+ * (a ring for shape "ring") and the text. Hosted Node-RED nodes (node-red.<type>) report one.
+ */
+function OwnStatus({ id, extra }: { id: string; extra: Record<string, unknown> }) {
+  const fill = typeof extra.fill === "string" ? FILLS[extra.fill] : undefined;
+  const ring = extra.shape === "ring";
+  return (
+    <div className="flow-node-own-status" data-testid={`own-status-${id}`}>
+      {fill && <span className="status-dot" style={ring ? { border: `2px solid ${fill}` } : { background: fill }} />}
+      {String(extra.text)}
+    </div>
+  );
+}

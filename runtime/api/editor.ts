@@ -15,6 +15,7 @@ import { inputsOf, outputsOf } from "../../sdk/contract";
 import { describePortType, portTypeToJson, type Ports } from "../../sdk/ports";
 import { fillRequires, formatPipeline } from "../canonical";
 import { FlowsError, formatReport, importNodeRedFlows } from "../node-red-import/convert";
+import { mappingContext } from "../node-red-import/context";
 import { PROJECT_ROOT } from "../paths";
 import type { Runtime } from "../runtime";
 
@@ -54,7 +55,7 @@ export async function editorRoutes(app: FastifyInstance, runtime: Runtime, dist 
   app.post("/api/import/node-red", async (req, reply) => {
     let result;
     try {
-      result = importNodeRedFlows(req.body, { hasType: (t) => runtime.nodeTypes.get(t) !== undefined });
+      result = importNodeRedFlows(req.body, mappingContext(runtime.nodeTypes));
     } catch (err) {
       if (!(err instanceof FlowsError)) throw err;
       return reply.status(400).send({ error: "not a Node-RED flows.json", problems: [{ path: err.path, message: err.message.slice(err.path.length + 2) }] });

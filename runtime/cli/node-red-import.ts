@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { fillRequires, formatPipeline } from "../canonical";
 import { FlowsError, formatReport, importNodeRedFlows } from "../node-red-import/convert";
+import { mappingContext } from "../node-red-import/context";
 import { validatePipeline } from "../validate";
 import { commandNodeTypes, nodePackageOptions, type NodePackageOptions } from "./node-packages";
 import { readPipelineFile } from "./pipeline";
@@ -28,7 +29,7 @@ export function register(program: Command): void {
     const types = await commandNodeTypes({ dirs: opts.nodes, data: opts.data });
     let result;
     try {
-      result = importNodeRedFlows(read.json, { hasType: (t) => types.get(t) !== undefined, fallbackName: path.basename(file, ".json") });
+      result = importNodeRedFlows(read.json, { ...mappingContext(types), fallbackName: path.basename(file, ".json") });
     } catch (err) {
       if (!(err instanceof FlowsError)) throw err;
       process.stderr.write(`${file}: ${err.message}\n`);

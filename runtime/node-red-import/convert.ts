@@ -118,7 +118,7 @@ export function importNodeRedFlows(flows: unknown, options: ImportOptions): Impo
     const mapped = new Map<string, { id: string; mapping: Extract<Mapping, { kind: "node" }> }>();
     const nodes: ImportedNode[] = [];
     for (const n of tabNodes) {
-      const mapping = mapNode(n, options);
+      const mapping = mapNode(n, { ...options, configNode: (id) => graph.configNodes.get(id) });
       const line: ReportLine = { pipeline: name, nodeRedId: n.id, nodeRedType: n.type, name: n.name || undefined, mapping: mapping.kind, notes: [] };
       report.push(line);
       if (mapping.kind !== "node") {

@@ -29,6 +29,8 @@ export interface FlowGraph {
   tabs: Map<string, string>;
   /** Working nodes by id, in file order, each with its wires resolved to working nodes. */
   nodes: Map<string, FlowNode>;
+  /** Nodes on no tab (config nodes: mqtt-broker, tls-config, …) by id. */
+  configNodes: Map<string, FlowNode>;
   resolved: Resolved[];
 }
 
@@ -140,10 +142,12 @@ export function flowGraph(flows: unknown): FlowGraph {
   for (const n of list) if (n.z && !subflowIds.has(n.z) && !tabs.has(n.z)) tabs.set(n.z, n.z);
   const byId = new Map(list.map((n) => [n.id, n]));
   const nodes = new Map<string, FlowNode>();
+  const configNodes = new Map<string, FlowNode>();
   for (const n of list) {
     if (n.type === "tab" || n.type === "subflow" || (n.z && subflowIds.has(n.z))) continue;
     if (!n.z) {
-      resolved.push({ node: n, how: "not carried", why: "a config node (used by nodes Evoflow does not host yet) or a node on no tab" });
+      configNodes.set(n.id, n);
+      resolved.push({ node: n, how: "resolved", why: "a config node: its properties are inlined into each hosted Node-RED node referring to it" });
       continue;
     }
     if (ROUTING.has(n.type)) {
@@ -160,5 +164,5 @@ export function flowGraph(flows: unknown): FlowGraph {
     const wires = (n.wires ?? []).map((port) => [...new Set(port.flatMap((t) => throughRouting(t, byId, new Set())))].filter((t) => byId.get(t)?.z === n.z));
     nodes.set(n.id, { ...n, wires });
   }
-  return { tabs, nodes, resolved };
+  return { tabs, nodes, configNodes, resolved };
 }

@@ -13,7 +13,6 @@ export type Mapping =
   | { kind: "not carried"; why: string };
 
 const notCarried = (why: string): Mapping => ({ kind: "not carried", why });
-const HOSTING = "hosting Node-RED's own nodes in a pipeline (issue 21 point 1) is not built yet";
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The payload in a JSONata expression made of several change rules. */
 const PAYLOAD_VAR = "$nodeRedPayload";
@@ -219,6 +218,44 @@ function httpIn(n: FlowNode): Mapping {
 export interface MappingContext {
   /** Whether the runtime has this node type (transform.function may not be installed). */
   hasType(type: string): boolean;
+  /** For a type of this runtime: its config's field names, and its output ports for a config (context.ts). */
+  typeShape?(type: string): { fields: string[]; outputs(config: Record<string, unknown>): string[] } | undefined;
+  /** A config node of the flows (mqtt-broker, …) by id, to inline into the hosted nodes referring to it. */
+  configNode?(id: string): FlowNode | undefined;
+}
+
+/** The Evoflow type hosting a Node-RED type (nodes/node-red/hosted.ts): `mqtt in` → `node-red.mqtt-in`. */
+export const hostedType = (nodeRedType: string) => `node-red.${nodeRedType.replace(/\s+/g, "-")}`;
+/** What every flows.json node carries besides its own properties. */
+const FLOW_KEYS = new Set(["id", "type", "z", "x", "y", "w", "h", "g", "wires", "credentials", "l", "d"]);
+
+/**
+ * The Node-RED node hosted as itself, when the runtime has its type: its own properties as the
+ * config, a config node it refers to inlined. flows.json holds no credentials (Node-RED keeps them
+ * beside it, encrypted): the note says where they go.
+ */
+function hosted(n: FlowNode, ctx: MappingContext, why: string): Mapping {
+  const type = hostedType(n.type);
+  const shape = ctx.typeShape?.(type);
+  if (!shape) return notCarried(`${why}; no installed Node-RED package gives "${n.type}" to host (evoflow nodes install <package>)`);
+  const config: Record<string, unknown> = {};
+  const notes = [`hosted on the embedded Node-RED runtime (needs the exec capability)${why ? `: ${why}` : ""}`];
+  for (const [key, value] of Object.entries(n)) {
+    if (FLOW_KEYS.has(key) || !shape.fields.includes(key)) continue;
+    const configNode = typeof value === "string" ? ctx.configNode?.(value) : undefined;
+    if (configNode) {
+      config[key] = Object.fromEntries(Object.entries(configNode).filter(([k]) => !FLOW_KEYS.has(k)));
+      notes.push(`its ${configNode.type} config node (${value}) inlined as ${key}`);
+    } else config[key] = value;
+  }
+  if (shape.fields.includes("credentials") || Object.values(config).some((v) => typeof v === "object" && v !== null && !Array.isArray(v)))
+    notes.push('credentials are not in flows.json: give any it needs as "credentials": { NAME: "${secret:NAME}" } (evoflow secrets set NAME)');
+  return { kind: "node", type, config, ports: shape.outputs(config), notes };
+}
+
+/** The native mapping, or the node hosted where that is not carried. */
+function nativeOrHosted(n: FlowNode, ctx: MappingContext, native: Mapping): Mapping {
+  return native.kind === "not carried" ? hosted(n, ctx, native.why) : native;
 }
 
 export function mapNode(n: FlowNode, ctx: MappingContext): Mapping {
@@ -235,18 +272,16 @@ export function mapNode(n: FlowNode, ctx: MappingContext): Mapping {
     case "group":
       return { kind: "dropped", why: `a ${n.type}: nothing runs` };
     case "change":
-      return change(n);
+      return nativeOrHosted(n, ctx, change(n));
     case "switch":
-      return switchNode(n);
+      return nativeOrHosted(n, ctx, switchNode(n));
     case "inject":
-      return notCarried("an inject fires from Node-RED's editor or a timer; Evoflow has no such source (io.generator streams synthetic or file records): POST the payload to an io.http entry point instead");
+      return hosted(n, ctx, "an inject fires on a timer or once at deploy; no native Evoflow source does (POST to an io.http entry point instead)");
     case "function":
-      return ctx.hasType("transform.function")
-        ? notCarried("transform.function exists, but carrying Node-RED's msg, node and context API into it is not built yet")
-        : notCarried("transform.function is not among this runtime's node types");
+      return hosted(n, ctx, "Node-RED's msg, node and context API is not carried into transform.function");
     case "link call":
       return notCarried("a link call waits for a link out to return: no equivalent yet");
     default:
-      return notCarried(`no native Evoflow node does what "${n.type}" does; ${HOSTING}`);
+      return hosted(n, ctx, `no native Evoflow node does what "${n.type}" does`);
   }
 }

@@ -176,7 +176,7 @@ export async function installNodePackage(source: InstallSource, options: ManageO
   await npm(["install", "--save", ...offline, ...(source.kind === "folder" ? ["--install-links"] : []), target], dir, options.onOutput);
 
   const installedDir = path.join(dir, "node_modules", ...name.split("/"));
-  const problems = await loadProblems(options, name, installedDir);
+  const problems = await loadProblems(options, name, installedDir, knownTypes);
   if (problems.problems.length) {
     await rollBack(name, dir, saved, replaced !== undefined, options.onOutput);
     throw new PackageManageError(`${name} was installed but does not load, so it was removed again${replaced ? ` (${replaced} is back)` : ""}`, problems.problems);
@@ -186,11 +186,11 @@ export async function installNodePackage(source: InstallSource, options: ManageO
 }
 
 /** Why the freshly installed package does not load beside the others (only its own problems: others' are not its fault). */
-async function loadProblems(options: ManageOptions, name: string, installedDir: string): Promise<{ problems: string[]; loaded?: NodePackage }> {
+async function loadProblems(options: ManageOptions, name: string, installedDir: string, knownTypes: ReadonlySet<string>): Promise<{ problems: string[]; loaded?: NodePackage }> {
   try {
-    const { packages } = await loadAll(options);
-    const loaded = packages.find((p) => p.dir === installedDir);
-    if (!loaded) return { problems: [`${name} is not an Evoflow node package: its package.json has no "evoflow" key (e.g. "evoflow": { "sdk": "^1", "nodes": ["./index.js"] })`] };
+    const { packages, definitions } = await loadAll(options);
+    const loaded = packages.find((p) => p.dir === installedDir) ?? nodeRedPackage(installedDir, definitions.map((d) => d.type).filter((t) => !knownTypes.has(t)));
+    if (!loaded) return { problems: [`${name} is neither an Evoflow node package nor a Node-RED one: its package.json has no "evoflow" key (e.g. "evoflow": { "sdk": "^1", "nodes": ["./index.js"] }) and no "node-red" one`] };
     return { problems: [], loaded };
   } catch (err) {
     if (!(err instanceof NodePackageError)) throw err;
@@ -199,6 +199,18 @@ async function loadProblems(options: ManageOptions, name: string, installedDir: 
     if (!own.length) throw new PackageManageError(`${name} is installed, but other node packages do not load, so no runtime starts until they are fixed or uninstalled`, err.problems);
     return { problems: own };
   }
+}
+
+/**
+ * A Node-RED package (a `"node-red": { "nodes": … }` key) installed here: Evoflow's built-in
+ * package hosts its types (`node-red.<type>`, nodes/node-red/), so it is described by them; one
+ * giving no type to host is not a package that loads.
+ */
+function nodeRedPackage(dir: string, added: string[]): NodePackage | undefined {
+  const json = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { name: string; version?: string; "node-red"?: unknown };
+  const types = added.filter((t) => t.startsWith("node-red.")).sort();
+  if (!json["node-red"] || !types.length) return undefined;
+  return { name: json.name, version: json.version ?? "0.0.0", dir, source: "data", sdk: "", namespaces: ["node-red"], types, services: [], routes: [], commands: {} };
 }
 
 function readIfThere(file: string): string | undefined {

@@ -3,8 +3,9 @@
  *
  *   "evoflow": { "sdk": "^1", "nodes": ["./index.js"], "namespace": "acme" }
  *
- * `nodes` lists modules whose default export is a node definition (`defineNode`) or an array of
- * them; `sdk` is the SDK range it was built for (sdk-range.ts). A package may also give the
+ * `nodes` lists modules whose default export is a node definition (`defineNode`), an array of
+ * them, or a function of the load giving them (NodeTypesAtLoad, SDK 1.5); `sdk` is the SDK
+ * range it was built for (sdk-range.ts). A package may also give the
  * runtime shared services (`"services": [module]`, default export `ProvideServices`), HTTP
  * routes (`"routes": [module]`, `RegisterRoutes`) and CLI subcommands (`"commands": { name:
  * module }`, `RegisterCommand`): sdk/extensions.ts; runtime/packages/extensions.ts loads them. Evoflow's own nodes are such a
@@ -21,7 +22,7 @@
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import type { NodeDefinition } from "../../sdk/contract";
+import type { NodeDefinition, NodeLoadContext, NodeTypesAtLoad } from "../../sdk/contract";
 import { sdkVersion } from "../../sdk";
 import { BUILTIN_NODES_DIR } from "../paths";
 import { discoverPackageFolders, type DiscoverOptions, type PackageFolder, type PackageSource } from "./discover";
@@ -64,7 +65,7 @@ export async function loadNodePackages(options: LoadOptions = {}): Promise<{ pac
   const loaded: { pkg: NodePackage; definitions: NodeDefinition[] }[] = [];
   // All at once: each import is a round trip to the module loader (and its resolve hook's thread);
   // the results are taken in discovery order, so problems and clashes read the same every time.
-  const results = await Promise.all(folders.map((folder) => loadPackage(folder).catch((err: Error) => ({ problems: [err.message] }))));
+  const results = await Promise.all(folders.map((folder) => loadPackage(folder, { dataDir: options.dataDir }).catch((err: Error) => ({ problems: [err.message] }))));
   for (const result of results) {
     if ("problems" in result) problems.push(...result.problems);
     else loaded.push(result);
@@ -76,7 +77,7 @@ export async function loadNodePackages(options: LoadOptions = {}): Promise<{ pac
 
 type Loaded = { pkg: NodePackage; definitions: NodeDefinition[] } | { problems: string[] };
 
-async function loadPackage({ dir, source }: PackageFolder): Promise<Loaded> {
+async function loadPackage({ dir, source }: PackageFolder, load: NodeLoadContext): Promise<Loaded> {
   const json = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as Record<string, unknown>;
   const name = typeof json.name === "string" ? json.name : path.basename(dir);
   const label = `package "${name}" (${dir})`;
@@ -112,6 +113,7 @@ async function loadPackage({ dir, source }: PackageFolder): Promise<Loaded> {
       // A package reinstalled at the same folder is a new module: the import cache is keyed by URL.
       const url = pathToFileURL(file).href + (source === "builtin" ? "" : `?v=${statSync(file).mtimeMs}`);
       exported = ((await import(url)) as { default?: unknown }).default;
+      if (typeof exported === "function") exported = await (exported as NodeTypesAtLoad)(load);
     } catch (err) {
       problems.push(`${label}: module "${module}" does not load: ${(err as Error).message}`);
       continue;

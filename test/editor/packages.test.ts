@@ -83,9 +83,9 @@ export default defineNode({ type: "imaging.crop", category: "imaging", icon: "�
     await scale.waitFor();
     expect(await scale.evaluate((el) => getComputedStyle(el).borderLeftColor)).toBe("rgb(112, 72, 232)"); // #7048e8, as declared
     expect(await scale.locator('[data-testid="icon-acme.scale"]').textContent()).toBe("×");
-    // A category of the package's own: a group after Evoflow's, coloured from its name.
+    // A category of the package's own: a group after Evoflow's, coloured from its name (node-red: the hosted Node-RED nodes).
     const groups = await page.locator(".palette h4").allTextContents();
-    expect(groups.map((g) => g.replace(/[▾▸\s\d]+/g, " ").trim())).toEqual(["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control", "connectors", "explain", "imaging"]);
+    expect(groups.map((g) => g.replace(/[▾▸\s\d]+/g, " ").trim())).toEqual(["io", "transform", "model", "drift", "sampler", "trainer", "validator", "control", "connectors", "explain", "imaging", "node-red"]);
     const crop = page.locator('[data-testid="palette-imaging.crop"]');
     expect(await crop.evaluate((el) => getComputedStyle(el).borderLeftColor)).toMatch(/^rgb\(/);
     expect(await crop.evaluate((el) => getComputedStyle(el).borderLeftColor)).not.toBe("rgb(173, 181, 189)"); // not the grey of no category

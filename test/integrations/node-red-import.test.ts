@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatPipeline } from "../../runtime/canonical";
 import { FlowsError, importNodeRedFlows, type ImportResult } from "../../runtime/node-red-import/convert";
+import { mappingContext } from "../../runtime/node-red-import/context";
 import { nodeTypes } from "../../runtime/node-types";
 import { validatePipeline } from "../../runtime/validate";
 import { tempDir } from "../agent/helpers";
@@ -17,7 +18,7 @@ import { ROOT } from "./node-red";
 
 const EXAMPLES = join(ROOT, "node_modules/@node-red/nodes/examples");
 const FLOWS = join(import.meta.dirname, "node-red-flows");
-const hasType = (t: string) => nodeTypes.get(t) !== undefined;
+const context = mappingContext(nodeTypes);
 
 function jsonFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => {
@@ -40,7 +41,7 @@ describe("evoflow import of Node-RED flows", () => {
     const kinds = new Set<string>();
     for (const file of files) {
       const flows = read(file);
-      const result = importNodeRedFlows(flows, { hasType, fallbackName: "example" });
+      const result = importNodeRedFlows(flows, { ...context, fallbackName: "example" });
       for (const { pipeline } of result.pipelines) {
         const checked = validatePipeline(pipeline, nodeTypes);
         expect(checked.problems, `${file}: ${pipeline.name}`).toEqual([]);
@@ -58,7 +59,7 @@ describe("evoflow import of Node-RED flows", () => {
   });
 
   it("resolves a subflow and a link pair, and reports a link to another tab and an unknown node type", () => {
-    const result = importNodeRedFlows(read(join(FLOWS, "subflow-link-unknown.json")), { hasType });
+    const result = importNodeRedFlows(read(join(FLOWS, "subflow-link-unknown.json")), context);
     expect(result.pipelines.map((p) => p.name)).toEqual(["scoring-service", "other-tab"]);
     expect(line(result, "tag")).toMatchObject({ mapping: "resolved", notes: [expect.stringContaining('subflow "Tag it" inlined')] });
     expect(line(result, "tag-sf-set")).toMatchObject({ mapping: "node", type: "transform.set", id: "tagged", pipeline: "scoring-service" });
@@ -66,7 +67,8 @@ describe("evoflow import of Node-RED flows", () => {
     expect(line(result, "lin").mapping).toBe("resolved");
     expect(line(result, "away")).toMatchObject({ mapping: "not carried", notes: [expect.stringContaining("another tab")] });
     expect(line(result, "mystery")).toMatchObject({ mapping: "not carried", notes: [expect.stringContaining('"acme-widget"')] });
-    expect(line(result, "env")).toMatchObject({ mapping: "not carried", notes: [expect.stringContaining('type "env"')] });
+    // Not carried natively: hosted as Node-RED's own change node, the native reason kept.
+    expect(line(result, "env")).toMatchObject({ mapping: "node", type: "node-red.change", notes: [expect.stringMatching(/^hosted on the embedded Node-RED runtime .*type "env"/)] });
     expect(line(result, "log")).toMatchObject({ mapping: "dropped", notes: [expect.stringContaining("tapped"), expect.stringContaining("it showed low's output")] });
     expect(line(result, "high").notes).toContainEqual(expect.stringContaining("msg.topic) left out"));
     const scoring = result.pipelines[0].pipeline;
@@ -105,7 +107,7 @@ describe("evoflow import of Node-RED flows", () => {
         { id: "out", type: "http response", z: "t", wires: [] },
         { id: "useL", type: "subflow:L", z: "t", wires: [] },
       ],
-      { hasType },
+      context,
     );
     const { pipeline } = result.pipelines[0];
     expect(pipeline.edges).toEqual([
@@ -130,13 +132,15 @@ describe("evoflow import of Node-RED flows", () => {
         change("root", "$$.payload"),
         { id: "sw", type: "switch", z: "t", property: "$count(payload)", propertyType: "jsonata", rules: [{ t: "gt", v: "2", vt: "num" }], checkall: "true", outputs: 1, wires: [[]] },
       ],
-      { hasType },
+      context,
     );
-    const nodes = result.pipelines[0].pipeline.nodes as { id: string; config: Record<string, unknown> }[];
-    expect(nodes.map((n) => [n.id, n.config])).toEqual([
+    const nodes = result.pipelines[0].pipeline.nodes as { id: string; type: string; config: Record<string, unknown> }[];
+    expect(nodes.filter((n) => n.type !== "node-red.change").map((n) => [n.id, n.config])).toEqual([
       ["jsonata", { expression: "($nodeRedPayload := $; $nodeRedPayload := $sum($nodeRedPayload.x[y > 1].z); $nodeRedPayload)" }],
       ["switch", { rules: [{ when: '$type(($count($))) = "number" and ($count($)) > 2', port: "out1" }], otherwise: "unmatched", mode: "all" }],
     ]);
+    // JSONata reading more than msg.payload runs in Node-RED's own change node, hosted, with its rules as they were.
+    expect(nodes.filter((n) => n.type === "node-red.change").map((n) => n.config.rules)).toEqual(["topic", "flow", "root"].map(() => [expect.objectContaining({ t: "set", tot: "jsonata" })]));
     expect(line(result, "topic").notes).toEqual([expect.stringContaining("reads msg.topic")]);
     expect(line(result, "flow").notes).toEqual([expect.stringContaining("calls $flowContext, which only Node-RED has")]);
     expect(line(result, "root").notes).toEqual([expect.stringContaining("reads msg itself")]);
@@ -144,9 +148,9 @@ describe("evoflow import of Node-RED flows", () => {
   });
 
   it("refuses what is not a flows.json with the JSON path", () => {
-    expect(() => importNodeRedFlows({ nodes: [] }, { hasType })).toThrow(new FlowsError("$", "a flows.json is an array of nodes"));
-    expect(() => importNodeRedFlows([{ id: "a", type: "debug" }, { id: "a", type: "debug" }], { hasType })).toThrow("$[1].id: id a is used twice");
-    expect(() => importNodeRedFlows([{ id: "a", type: "debug", wires: [1] }], { hasType })).toThrow("$[0].wires:");
+    expect(() => importNodeRedFlows({ nodes: [] }, context)).toThrow(new FlowsError("$", "a flows.json is an array of nodes"));
+    expect(() => importNodeRedFlows([{ id: "a", type: "debug" }, { id: "a", type: "debug" }], context)).toThrow("$[1].id: id a is used twice");
+    expect(() => importNodeRedFlows([{ id: "a", type: "debug", wires: [1] }], context)).toThrow("$[0].wires:");
   });
 
   it("writes each tab as a canonical pipeline file and says it validated", async () => {
@@ -156,7 +160,8 @@ describe("evoflow import of Node-RED flows", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`wrote ${join(out, "scoring-service.json")} (validates)`);
     expect(run.stdout).toContain("scoring-service: acme-widget \"acme\" (mystery) not carried: no native Evoflow node");
-    expect(run.stdout).toContain("2 pipelines; 14 Node-RED nodes, 3 not carried");
+    expect(run.stdout).toContain("other-tab: change \"from env\" (env) → node-red.change from-env: hosted on the embedded Node-RED runtime");
+    expect(run.stdout).toContain("2 pipelines; 14 Node-RED nodes, 2 not carried");
     for (const name of ["scoring-service", "other-tab"]) {
       const text = readFileSync(join(out, `${name}.json`), "utf8");
       expect(formatPipeline(JSON.parse(text))).toBe(text);

@@ -82,7 +82,7 @@ describe("evoflow nodes install / uninstall", () => {
     const plain = writePackage(path.join(work, "src/left-pad-ish"), { name: "left-pad-ish" }, []);
     const notNodes = evoflow(["nodes", "install", plain, "--data", data], work);
     expect(notNodes.status).toBe(1);
-    expect(notNodes.stderr).toContain('left-pad-ish is not an Evoflow node package: its package.json has no "evoflow" key');
+    expect(notNodes.stderr).toContain('left-pad-ish is neither an Evoflow node package nor a Node-RED one: its package.json has no "evoflow" key');
     expect(installed(data)).toEqual({});
   }, 60_000);
 
