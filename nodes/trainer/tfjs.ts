@@ -65,7 +65,7 @@ export default defineNode({
         { niceness, snapshotDir: snapshot.dir, signal: ctx.signal, onProgress: (p) => onProgress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, samples: p.samples }) },
       );
       return {
-        onnx: result.onnx,
+        artifact: result.onnx,
         warmStart: result.warmStart,
         scenario: result.scenario,
         newClasses: result.newClasses,
