@@ -139,6 +139,8 @@ export default defineNode({
         entry.decision = "promoted";
       } else {
         active = router.startLive(registry, candidate.name, candidate.version, champion?.version, cfg.rollout);
+        // A candidate judged while the pipeline drains on stop gets no traffic: its rollout would hold the stop forever.
+        if (ctx.signal.aborted) active.abort("the pipeline stopped before the rollout could run");
         // Recorded while it runs, so the history shows the rollout in progress; the final entry replaces it.
         await history.append({ ...entry, rollout: active.status() });
         const result = await active.done;
