@@ -136,3 +136,32 @@ describe("trainer.sklearn in the CL loop", () => {
     expect(entries.map((e) => [e.version, e.decision])).toEqual([[2, "promoted"], [3, "rejected"]]);
   }, 120_000);
 });
+
+describe("sklearn training in a Python worker", () => {
+  const pool = sklearnTrainerPool(createPythonWorkers({ interpreter: python }), { pipeline: "test", node: "modes", niceness: 0, timeoutMs: 60_000 });
+  const data = subset(train, range(0, 600));
+  afterAll(() => pool.close());
+
+  it("stateless fits a new estimator; stateful MLPClassifier starts with every class declared; a champion of another estimator is refused", async () => {
+    await pool.start();
+    const fitted = await trainSklearn(pool, { data, config: sklearnTrainSchema.parse({ ...SGD, mode: "stateless" }) });
+    expect(fitted).toMatchObject({ warmStart: false, samplesSeen: 600, classes: [...new Set(data.y)].sort((a, b) => a - b) });
+    expect(fitted.trainAccuracy).toBeGreaterThan(0.7);
+    const mlp = { estimator: "MLPClassifier", params: { hidden_layer_sizes: [16], random_state: 0 }, epochs: 2 };
+    const net = await trainSklearn(pool, { data, config: sklearnTrainSchema.parse(mlp) });
+    expect(net).toMatchObject({ warmStart: false, samplesSeen: 1200, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
+    expect(net.signature.outputs).toEqual([
+      { name: "label", dtype: "int64", shape: [-1], kind: "tensor" },
+      { name: "probabilities", dtype: "float64", shape: [-1, 10], kind: "tensor" },
+    ]);
+    const warm = await trainSklearn(pool, { data, base: net.model, config: sklearnTrainSchema.parse(mlp) });
+    expect(warm.warmStart).toBe(true);
+    await expect(trainSklearn(pool, { data, base: fitted.model, config: sklearnTrainSchema.parse(mlp) })).rejects.toThrow(/the champion is a SGDClassifier, not a MLPClassifier/);
+  }, 60_000);
+
+  it("names what is wrong: not a classifier, no partial_fit for stateful, a label outside `classes`", async () => {
+    await expect(trainSklearn(pool, { data, config: sklearnTrainSchema.parse({ estimator: "StandardScaler" }) })).rejects.toThrow(/'StandardScaler' is not a classifier/);
+    await expect(trainSklearn(pool, { data, config: sklearnTrainSchema.parse({ estimator: "RandomForestClassifier", mode: "stateful" }) })).rejects.toThrow(/RandomForestClassifier has no partial_fit: use mode "stateless"/);
+    await expect(trainSklearn(pool, { data, config: sklearnTrainSchema.parse({ ...SGD, classes: [0, 1, 2] }) })).rejects.toThrow(/labels \[3, 4, .*\] are not among the model's classes \[0, 1, 2\]/);
+  }, 60_000);
+});
