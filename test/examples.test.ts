@@ -41,6 +41,7 @@ const calls: Record<string, { entrypoint: string; request: unknown; response: un
 };
 /** Examples that need servers of their own: the test named runs them against real ones. */
 const runElsewhere: Record<string, string> = {
+  "fashion-mnist-sklearn.json": "test/cl/sklearn-example.test.ts (exec granted, python3 with sklearn)",
   "sensor-scoring.json": "test/connectors/sensor-scoring.test.ts (mosquitto, PostgreSQL, Redis)",
 };
 const examples = readdirSync(dir).filter((f) => f.endsWith(".json") && !f.endsWith(".test.json")) // <name>.test.json: its tests (evoflow test);

@@ -1,6 +1,7 @@
 /**
  * The validator gate: a candidate becomes champion only if every configured check passes.
- * Models are run as their real ONNX files by onnxruntime-node, exactly as they would serve.
+ * Models are run as they would serve: ONNX files by onnxruntime-node, sklearn and python models
+ * by the `models` service (the agent's Python workers), online learners by the learner.
  *
  * Checks: accuracy on a holdout of every class seen so far ≥ threshold; no regression against
  * the champion beyond ε, overall and per class; p99 latency and file size within budget; a
@@ -20,6 +21,8 @@ import { z } from "zod";
 import { profileModel } from "../../onnx/profile";
 import { cpuSecondsPerRun } from "../../onnx/run-cpu";
 import { costSettingsSchema, per1000, type CostModel, type CostPer1000 } from "../../sdk/cost";
+import type { ModelService } from "../../sdk/models";
+import { tensor } from "../../sdk/ports";
 import type { ModelFormat, ModelProfile } from "../../sdk/registry";
 import { ONLINE_FORMAT, OnlineLearner } from "../model/online/learner";
 import type { LabelledSet } from "./fashion-mnist";
@@ -40,8 +43,8 @@ export const gateConfigSchema = z.object({
 });
 export type GateConfig = z.output<typeof gateConfigSchema>;
 
-/** Argmax predictions over a labelled set, scored overall and per class; `scores` answers a chunk of rows. */
-async function tally(set: LabelledSet, classes: readonly number[] | undefined, scores: (x: Float32Array, n: number) => Promise<Float32Array>): Promise<Evaluation> {
+/** Predictions over a labelled set, scored overall and per class; `predict` answers a chunk of rows with a class each. */
+async function tally(set: LabelledSet, classes: readonly number[] | undefined, predict: (x: Float32Array, n: number) => Promise<ArrayLike<number>>): Promise<Evaluation> {
   const wanted = classes ? new Set(classes) : undefined;
   const per = new Map<number, { right: number; count: number }>();
   let right = 0;
@@ -49,22 +52,27 @@ async function tally(set: LabelledSet, classes: readonly number[] | undefined, s
   const chunk = 1000;
   for (let from = 0; from < set.count; from += chunk) {
     const n = Math.min(chunk, set.count - from);
-    const out = await scores(set.x.subarray(from * set.features, (from + n) * set.features), n);
-    const width = out.length / n;
+    const predicted = await predict(set.x.subarray(from * set.features, (from + n) * set.features), n);
     for (let i = 0; i < n; i++) {
       const label = set.y[from + i];
       if (wanted && !wanted.has(label)) continue;
-      let best = 0;
-      for (let j = 1; j < width; j++) if (out[i * width + j] > out[i * width + best]) best = j;
       const slot = per.get(label) ?? { right: 0, count: 0 };
       slot.count++;
       count++;
-      if (best === label) (slot.right++, right++);
+      if (predicted[i] === label) (slot.right++, right++);
       per.set(label, slot);
     }
   }
   const perClass = Object.fromEntries([...per.entries()].sort((a, b) => a[0] - b[0]).map(([c, s]) => [String(c), { accuracy: s.right / s.count, count: s.count }]));
   return { accuracy: count ? right / count : NaN, count, perClass };
+}
+
+/** The argmax of each of the `n` rows of a score matrix. */
+function argmaxRows(scores: ArrayLike<number>, n: number): Int32Array {
+  const width = scores.length / n;
+  const best = new Int32Array(n);
+  for (let i = 0; i < n; i++) for (let j = 1; j < width; j++) if (scores[i * width + j] > scores[i * width + best[i]]) best[i] = j;
+  return best;
 }
 
 /** Argmax predictions of an ONNX classifier over a labelled set, scored overall and per class. */
@@ -74,37 +82,65 @@ export async function evaluateOnnx(bytes: Uint8Array, set: LabelledSet, classes?
   try {
     return await tally(set, classes, async (x, n) => {
       const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x, [n, set.features]) });
-      return out[session.outputNames[0]].data as Float32Array;
+      return argmaxRows(out[session.outputNames[0]].data as Float32Array, n);
     });
   } finally {
     await session.release();
   }
 }
 
-/** A registry artifact the gate can judge: ONNX (run by onnxruntime) or an online learner's online-json snapshot (run by the learner). */
+/** A registry version the `models` service runs: how the gate judges sklearn and python models, in the agent's Python workers as they serve. */
+export interface HostedModel {
+  models: ModelService;
+  name: string;
+  version: number;
+}
+
+/**
+ * A registry artifact the gate can judge: ONNX (run by onnxruntime), an online learner's
+ * online-json snapshot (run by the learner), or an sklearn / python model (run by the `models`
+ * service, `hosted`).
+ */
 export interface GateArtifact {
   bytes: Uint8Array;
   format?: ModelFormat;
+  hosted?: HostedModel;
+}
+
+const isOnnx = (a?: GateArtifact) => a !== undefined && (a.format === undefined || a.format === "onnx");
+
+/** One batch of rows through a hosted model: its `label` output when it has one (an sklearn classifier's), else the argmax of its first output. */
+async function hostedPredictor(artifact: GateArtifact, features: number): Promise<(x: Float32Array, n: number) => Promise<ArrayLike<number>>> {
+  const hosted = artifact.hosted;
+  if (!hosted) throw new Error(`a ${artifact.format} model is judged through the models service (the agent), which was not given to the gate`);
+  const { models, name, version } = hosted;
+  const described = await models.describe(name, version);
+  const output = described.outputs.find((o) => o.name === "label") ?? described.outputs[0];
+  return async (x, n) => {
+    const out = await models.infer(name, version, { [described.inputs[0].name]: tensor("float32", [n, features], x) }, [output.name]);
+    const data = out[output.name].data as ArrayLike<number | bigint>;
+    return output.name === "label" ? Int32Array.from(data, Number) : argmaxRows(Array.from(data, Number), n);
+  };
 }
 
 export async function evaluateArtifact(artifact: GateArtifact, set: LabelledSet, classes?: readonly number[]): Promise<Evaluation> {
-  if (artifact.format !== ONLINE_FORMAT) return evaluateOnnx(artifact.bytes, set, classes);
+  if (isOnnx(artifact)) return evaluateOnnx(artifact.bytes, set, classes);
+  if (artifact.format !== ONLINE_FORMAT) return tally(set, classes, await hostedPredictor(artifact, set.features));
   const learner = OnlineLearner.fromSnapshot(artifact.bytes);
   return tally(set, classes, async (x, n) => {
     const out = new Float32Array(n * learner.classes);
     for (let i = 0; i < n; i++) out.set(learner.predictProbaOne(x.subarray(i * set.features, (i + 1) * set.features)), i * learner.classes);
-    return out;
+    return argmaxRows(out, n);
   });
 }
 
-/** p50/p99 of single-example predictions of an online learner, after 20 warm-up calls (the ONNX profiler's protocol). */
-function onlineLatency(bytes: Uint8Array, holdout: LabelledSet, runs: number): { p50: number; p99: number } {
-  const learner = OnlineLearner.fromSnapshot(bytes);
+/** p50/p99 of single-example predictions, after 20 warm-up calls (the ONNX profiler's protocol), for models the profiler does not run. */
+async function singleExampleLatency(holdout: LabelledSet, runs: number, predictOne: (row: Float32Array) => unknown): Promise<{ p50: number; p99: number }> {
   const times: number[] = [];
   for (let i = 0; i < runs + 20; i++) {
     const k = i % Math.max(1, holdout.count);
     const t = performance.now();
-    learner.predictProbaOne(holdout.x.subarray(k * holdout.features, (k + 1) * holdout.features));
+    await predictOne(holdout.x.subarray(k * holdout.features, (k + 1) * holdout.features));
     if (i >= 20) times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
@@ -112,11 +148,23 @@ function onlineLatency(bytes: Uint8Array, holdout: LabelledSet, runs: number): {
   return { p50: at(0.5), p99: at(0.99) };
 }
 
+async function latencyOf(artifact: GateArtifact, holdout: LabelledSet, runs: number): Promise<{ p50: number; p99: number }> {
+  if (artifact.format === ONLINE_FORMAT) {
+    const learner = OnlineLearner.fromSnapshot(artifact.bytes);
+    return singleExampleLatency(holdout, runs, (row) => learner.predictProbaOne(row));
+  }
+  // A request's latency through the agent, its OIP hop to the Python worker included.
+  const predict = await hostedPredictor(artifact, holdout.features);
+  return singleExampleLatency(holdout, runs, (row) => predict(row, 1));
+}
+
 export interface GateInput {
   candidate: Uint8Array;
   /** The candidate's format (default ONNX). */
   candidateFormat?: ModelFormat;
-  champion?: { bytes: Uint8Array; version?: number; format?: ModelFormat };
+  /** How to run the candidate when it is not ONNX or online-json (an sklearn or python model). */
+  candidateHosted?: HostedModel;
+  champion?: { bytes: Uint8Array; version?: number; format?: ModelFormat; hosted?: HostedModel };
   /** Holdout examples of every class seen so far (never trained on). */
   holdout: LabelledSet;
   /** The trusted golden set, if configured. */
@@ -142,7 +190,7 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 export async function runGate(input: GateInput): Promise<GateReport> {
   const { config } = input;
   const checks: GateCheck[] = [];
-  const candidate: GateArtifact = { bytes: input.candidate, format: input.candidateFormat };
+  const candidate: GateArtifact = { bytes: input.candidate, format: input.candidateFormat, hosted: input.candidateHosted };
   const holdout = await evaluateArtifact(candidate, input.holdout);
   checks.push({
     name: "holdout-accuracy",
@@ -209,15 +257,14 @@ export async function runGate(input: GateInput): Promise<GateReport> {
   }
 
   // The registry engineer's profiler (warm-up excluded), batch size 1: the latency one request sees.
-  const profile = candidate.format === ONLINE_FORMAT ? undefined : await profileModel(input.candidate, { batchSizes: [1], durationSeconds: 0.05, warmupBatches: 20, minBatches: config.latencyRuns, maxBatches: config.latencyRuns });
-  const latencyMs = profile ? { p50: profile.results[0].latencyMs.p50, p99: profile.results[0].latencyMs.p99 } : onlineLatency(input.candidate, input.holdout, config.latencyRuns);
+  const profile = isOnnx(candidate) ? await profileModel(input.candidate, { batchSizes: [1], durationSeconds: 0.05, warmupBatches: 20, minBatches: config.latencyRuns, maxBatches: config.latencyRuns }) : undefined;
+  const latencyMs = profile ? { p50: profile.results[0].latencyMs.p50, p99: profile.results[0].latencyMs.p99 } : await latencyOf(candidate, input.holdout, config.latencyRuns);
   checks.push({ name: "latency-p99", passed: latencyMs.p99 <= config.maxP99Ms, value: latencyMs.p99, threshold: config.maxP99Ms, detail: `p99 ${latencyMs.p99.toFixed(3)} ms (p50 ${latencyMs.p50.toFixed(3)} ms), budget ${config.maxP99Ms} ms` });
   const sizeBytes = input.candidate.byteLength;
   checks.push({ name: "size", passed: sizeBytes <= config.maxSizeBytes, value: sizeBytes, threshold: config.maxSizeBytes, detail: `${sizeBytes} bytes, budget ${config.maxSizeBytes}` });
 
-  // onnxruntime measures ONNX models only; an online learner's cost per inference is not priced yet.
-  const onnx = (a?: GateArtifact) => a !== undefined && a.format !== ONLINE_FORMAT;
-  const priced = onnx(candidate) ? [input.candidate, ...(onnx(input.champion) ? [input.champion!.bytes] : [])] : [];
+  // onnxruntime measures ONNX models only; an online learner's or a Python model's cost per inference is not priced yet.
+  const priced = isOnnx(candidate) ? [input.candidate, ...(isOnnx(input.champion) ? [input.champion!.bytes] : [])] : [];
   const [candidateCost, championCost] = priced.length ? await measureCosts(priced, config.latencyRuns, input.cost ?? defaultCost()) : [];
   if (championCost) {
     if (config.maxCostRatio > 0) {

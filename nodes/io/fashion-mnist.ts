@@ -1,11 +1,12 @@
 import { z } from "zod";
-import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages } from "../continual-learning/fashion-mnist";
+import { imageRow, indicesOfClasses, labelledImages, loadFashionMnistImages, type LabelledSet } from "../continual-learning/fashion-mnist";
 import { seededRandom } from "../../sdk/random";
 import { trainConfigSchema } from "../continual-learning/train";
 import { trainInChildProcess } from "../continual-learning/trainer-process";
-import { defineNode, isTensor, port, tensor } from "../../sdk";
-import { MODEL_NAME } from "../../sdk/registry";
-import { registry as registryService } from "../services";
+import { sklearnTrainerPool, sklearnTrainSchema, trainSklearn } from "../continual-learning/sklearn-train";
+import { defineNode, isTensor, port, tensor, type NodeContext } from "../../sdk";
+import { MODEL_NAME, type RegisterInput } from "../../sdk/registry";
+import { python as pythonService, registry as registryService } from "../services";
 
 const phase = z.object({
   count: z.number().int().min(1).max(10_000_000).describe("Requests in this phase (at most 10,000,000)"),
@@ -21,6 +22,25 @@ const DEFAULT_PHASES = [
   { count: 2500, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], shift: "none" as const },
   { count: 2500, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], shift: "invert" as const },
 ];
+
+type Bootstrap = { epochs: number; hidden: number[]; trainer: "tfjs" | "sklearn"; estimator: string; params: Record<string, unknown> };
+
+/** The first champion's artifact, trained apart from serving: tfjs in a child process (the serving process never loads tfjs), sklearn in a Python worker. */
+async function bootstrapArtifact(ctx: NodeContext, b: Bootstrap, data: LabelledSet): Promise<Pick<RegisterInput, "artifact" | "format" | "signature" | "allowExec">> {
+  if (b.trainer === "tfjs") {
+    const first = await trainInChildProcess({ config: trainConfigSchema.parse({ epochs: b.epochs, architecture: { hidden: b.hidden } }), data });
+    return { artifact: first.onnx };
+  }
+  const pool = sklearnTrainerPool(ctx.service(pythonService), { pipeline: ctx.pipeline, node: ctx.nodeId, niceness: 10, timeoutMs: 600_000, log: (line) => ctx.log("info", line) });
+  try {
+    await pool.start();
+    // Stateful from scratch: partial_fit declares every class 0-9, so the model answers 10 probabilities as the stream's classes grow.
+    const first = await trainSklearn(pool, { data, config: sklearnTrainSchema.parse({ estimator: b.estimator, params: b.params, epochs: b.epochs, mode: "stateful" }) });
+    return { artifact: first.model, format: "sklearn", signature: first.signature, allowExec: true };
+  } finally {
+    await pool.close();
+  }
+}
 
 /**
  * A Fashion-MNIST request stream for CL demos (Debian's dataset-fashion-mnist): each image goes
@@ -69,23 +89,24 @@ export default defineNode({
         classes: z.array(z.number().int().min(0).max(9)).default([0, 1, 2, 3, 4]),
         samples: z.number().int().min(10).max(60_000).default(1500).describe("At most 60,000"),
         epochs: z.number().int().min(1).max(1_000).default(3).describe("At most 1,000"),
-        hidden: z.array(z.number().int().positive().max(65_536)).default([64]).describe("Layer widths at most 65,536"),
+        hidden: z.array(z.number().int().positive().max(65_536)).default([64]).describe("trainer tfjs: layer widths at most 65,536"),
+        trainer: z.enum(["tfjs", "sklearn"]).default("tfjs").describe("tfjs: a dense ONNX model trained in a child process; sklearn: an sklearn classifier (partial_fit, every class 0-9 declared) in a Python worker, registered as format sklearn (needs exec)"),
+        estimator: sklearnTrainSchema.shape.estimator,
+        params: sklearnTrainSchema.shape.params,
       })
       .optional()
       .describe("Train and promote a first champion when the model has none"),
   }),
+  // An sklearn bootstrap unpickles nothing but writes a pickle the agent loads: code the pipeline makes run.
+  capabilities: (cfg) => (cfg.bootstrap?.trainer === "sklearn" ? ["exec"] : []),
   create: async (ctx, cfg) => {
     if (cfg.bootstrap) {
       const registry = ctx.service(registryService);
       if (!(await registry.get(cfg.bootstrap.model, "champion"))) {
         const images = await loadFashionMnistImages("train", { to: BOOTSTRAP_IMAGES });
         const pool = indicesOfClasses(images, cfg.bootstrap.classes).slice(0, cfg.bootstrap.samples);
-        // In a child process, like every training: the serving process never loads tfjs.
-        const first = await trainInChildProcess({
-          config: trainConfigSchema.parse({ epochs: cfg.bootstrap.epochs, architecture: { hidden: cfg.bootstrap.hidden } }),
-          data: labelledImages(images, pool),
-        });
-        const v = await registry.register({ name: cfg.bootstrap.model, artifact: first.onnx, labels: { classes: cfg.bootstrap.classes.join(","), trainer: "io.fashion-mnist bootstrap" } });
+        const first = await bootstrapArtifact(ctx, cfg.bootstrap, labelledImages(images, pool));
+        const v = await registry.register({ name: cfg.bootstrap.model, ...first, labels: { classes: cfg.bootstrap.classes.join(","), trainer: `io.fashion-mnist bootstrap (${cfg.bootstrap.trainer})` } });
         await registry.promote(cfg.bootstrap.model, v.version, "bootstrap champion");
         ctx.log("info", `bootstrapped ${cfg.bootstrap.model}@${v.version} on classes ${cfg.bootstrap.classes}`);
       }

@@ -12,7 +12,7 @@ import { concatSets } from "../continual-learning/strategies";
 import { HistoryStore, historyRootFromNodeDir } from "../continual-learning/history";
 import { readSnapshot, writeSnapshot, type SnapshotMeta, type SnapshotSource } from "../continual-learning/snapshot";
 import { port, type Emit, type NodeContext, type NodeInstance } from "../../sdk";
-import type { ModelVersion } from "../../sdk/registry";
+import { EXEC_FORMATS, type ModelFormat, type ModelVersion, type RegisterInput } from "../../sdk/registry";
 import { registry as registryService } from "../services";
 import type { DatasetSnapshot } from "../sampler/dataset";
 
@@ -50,13 +50,18 @@ export interface TrainInput {
   data: LabelledSet;
   snapshot: { dir: string; meta: SnapshotMeta };
   champion?: ModelVersion;
-  /** The champion's ONNX bytes. */
+  /** The champion's artifact bytes (its format is `champion.artifact.format`). */
   base?: Uint8Array;
   onProgress(progress: Record<string, number>): void;
 }
 
 export interface TrainOutput {
-  onnx: Uint8Array;
+  /** The candidate's artifact: an ONNX file, or e.g. an sklearn joblib file. */
+  artifact: Uint8Array;
+  /** Default "onnx". The gate judges every format through the same checks (nodes/continual-learning/gate.ts). */
+  format?: ModelFormat;
+  /** Inputs and outputs of a non-ONNX candidate (an ONNX file carries its own). */
+  signature?: RegisterInput["signature"];
   warmStart: boolean;
   scenario: string;
   newClasses: number[];
@@ -106,7 +111,11 @@ export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: st
     const baseVersion = out.warmStart ? champion?.version : undefined;
     const registered = await registry.register({
       name: cfg.model,
-      artifact: out.onnx,
+      artifact: out.artifact,
+      format: out.format,
+      signature: out.signature,
+      // A trainer that makes a pickle holds "exec" (its node declares it): the registry stores only what such a node vouches for.
+      allowExec: out.format !== undefined && EXEC_FORMATS.includes(out.format),
       metrics: { trainingMs: out.trainingMs, samplesSeen: out.samplesSeen, ...out.metrics },
       labels: { scenario: out.scenario, trigger: trigger.kind, trainer, ...out.labels },
       lineage: { baseVersion, data: { snapshot: snapshot.meta.id }, trainer: { type: trainer, ...out.config, dataSource: { stream: source.stream, ranges: source.ranges } } },
@@ -127,7 +136,7 @@ export function trainerInstance(ctx: NodeContext, cfg: CommonConfig, trainer: st
       strategy: { trainer, ...out.strategy },
       trainingMs: out.trainingMs,
       samplesSeen: out.samplesSeen,
-      sizeBytes: out.onnx.byteLength,
+      sizeBytes: out.artifact.byteLength,
     };
     ctx.log("info", `trained ${cfg.model}@${registered.version} (${out.scenario}, ${snapshot.meta.count} examples, ${Math.round(out.trainingMs)} ms)`);
     await emit("candidate", event);

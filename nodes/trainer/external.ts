@@ -51,7 +51,7 @@ export default defineNode({
       const classes = [...new Set(data.y)];
       const { scenario, newClasses } = chooseScenario(seen, classes);
       return {
-        onnx: result.onnx,
+        artifact: result.onnx,
         // The command was handed the champion; whether it started from it is its own business, so lineage names it as the base.
         warmStart: base !== undefined,
         scenario,

@@ -74,7 +74,7 @@ export default defineNode({
         },
       );
       return {
-        onnx: result.onnx,
+        artifact: result.onnx,
         warmStart: result.warmStart,
         scenario: result.scenario,
         newClasses: result.newClasses,

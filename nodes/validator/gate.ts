@@ -10,7 +10,9 @@ import { readSnapshot } from "../continual-learning/snapshot";
 import { ClassBalancedBuffer, RecentPerClass } from "../continual-learning/strategies";
 import { seededRandom } from "../../sdk/random";
 import { configPath, defineNode, port } from "../../sdk";
-import { registry as registryService, rollouts as rolloutsService } from "../services";
+import { models as modelsService, registry as registryService, rollouts as rolloutsService } from "../services";
+import type { ModelService } from "../../sdk/models";
+import { EXEC_FORMATS, type ModelFormat } from "../../sdk/registry";
 import type { CandidateEvent } from "../trainer/common";
 
 const config = gateConfigSchema.extend({
@@ -56,6 +58,12 @@ export default defineNode({
         throw new Error(`rollout mode "${cfg.rollout.mode}" needs the serving side to route traffic (the "cl.rollouts" service), which this runtime does not provide; use mode "direct"`);
       }
     }
+    // sklearn and python candidates are judged as the agent serves them; a runtime without the models service judges ONNX ones only.
+    let models: ModelService | undefined;
+    try {
+      models = ctx.service(modelsService);
+    } catch {}
+    const hosted = (name: string, version: number, format?: ModelFormat) => (models && format && EXEC_FORMATS.includes(format) ? { models, name, version } : undefined);
     const history = new HistoryStore(historyRootFromNodeDir(ctx.dataDir));
     const service = cfg.service ?? ctx.pipeline;
     const golden: LabelledSet | undefined = cfg.golden ? (await readSnapshot(await ctx.resolvePath(cfg.golden, { mustExist: true }))).set : undefined;
@@ -79,12 +87,22 @@ export default defineNode({
       const format = (await registry.get(candidate.name, candidate.version))?.artifact.format;
       const champion = await registry.get(candidate.name, "champion");
       const championBytes = champion && champion.version !== candidate.version ? await registry.readArtifact(candidate.name, champion.version) : undefined;
-      const report = await runGate({ candidate: bytes, candidateFormat: format, champion: championBytes ? { bytes: championBytes, version: champion!.version, format: champion!.artifact.format } : undefined, holdout, golden, config: cfg, cost: ctx.service<CostModel | undefined>("cost") });
+      const candidateHosted = hosted(candidate.name, candidate.version, format);
+      const report = await runGate({
+        candidate: bytes,
+        candidateFormat: format,
+        candidateHosted,
+        champion: championBytes ? { bytes: championBytes, version: champion!.version, format: champion!.artifact.format, hosted: hosted(candidate.name, champion!.version, champion!.artifact.format) } : undefined,
+        holdout,
+        golden,
+        config: cfg,
+        cost: ctx.service<CostModel | undefined>("cost"),
+      });
 
       // Avalanche's accuracy matrix: earlier rows from the accepted updates, this candidate's row on every experience so far.
       const accepted = (await history.list(service)).filter((e) => e.model === candidate.name && e.decision === "promoted" && e.metrics);
       const row: (number | null)[] = [];
-      for (const buffer of experiences) row.push((await evaluateArtifact({ bytes, format }, buffer.contents())).accuracy);
+      for (const buffer of experiences) row.push((await evaluateArtifact({ bytes, format, hosted: candidateHosted }, buffer.contents())).accuracy);
       const width = row.length;
       const previousRows = accepted.map((e) => e.metrics!.accuracyMatrix.at(-1)!).map((r) => [...r, ...Array(Math.max(0, width - r.length)).fill(null)].slice(0, width));
       const metrics = clMetrics([...previousRows, row]);
@@ -113,12 +131,16 @@ export default defineNode({
       };
       if (!report.passed) {
         await registry.setStatus(candidate.name, candidate.version, "rejected", report.reasons.join("; "));
+        // A rejected Python model loaded only to be judged: its workers go once idle.
+        if (candidateHosted) models!.retire(candidate.name, candidate.version);
         entry.decision = "rejected";
       } else if (!router) {
         await registry.promote(candidate.name, candidate.version, `passed validator.gate (${report.checks.length} checks)`);
         entry.decision = "promoted";
       } else {
         active = router.startLive(registry, candidate.name, candidate.version, champion?.version, cfg.rollout);
+        // A candidate judged while the pipeline drains on stop gets no traffic: its rollout would hold the stop forever.
+        if (ctx.signal.aborted) active.abort("the pipeline stopped before the rollout could run");
         // Recorded while it runs, so the history shows the rollout in progress; the final entry replaces it.
         await history.append({ ...entry, rollout: active.status() });
         const result = await active.done;

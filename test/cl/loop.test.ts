@@ -16,8 +16,8 @@ import { writeSnapshot } from "../../nodes/continual-learning/snapshot";
 import { train, trainConfigSchema } from "../../nodes/continual-learning/train";
 import { FsModelRegistry } from "../../runtime/registry/fs";
 import { Runtime } from "../../runtime/runtime";
+import { classify as classifyImages, decisionFor as waitForDecision, feed as feedExamples } from "./cl-client";
 import { tensor } from "../../sdk/ports";
-import { OverloadedError } from "../../runtime/overload";
 
 const MODEL = "fmnist";
 let dir: string;
@@ -57,41 +57,9 @@ const servingPipeline = {
   edges: [{ from: "in.out", to: "model.in", mode: "sync" }],
 };
 
-/** Sends labelled samples as an HTTP client would: a refusal while the trainer's full queue drains (429) is retried. */
-async function feed(set: LabelledSet): Promise<void> {
-  const labels = runtime.get("fmnist-cl")!.entrypoints.get("labels")!;
-  for (let i = 0; i < set.count; i++) {
-    const payload = { x: tensor("float32", [784], set.x.slice(i * 784, (i + 1) * 784)), y: set.y[i] };
-    for (;;) {
-      try {
-        await labels.invoke(payload);
-        break;
-      } catch (err) {
-        if (!(err instanceof OverloadedError)) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-  }
-  await runtime.get("fmnist-cl")!.idle();
-}
-
-async function classify(set: LabelledSet, count: number): Promise<void> {
-  const entry = runtime.get("fmnist-serve")!.entrypoints.get("classify")!;
-  for (let i = 0; i < count; i++) {
-    const replies = await entry.invoke(tensor("float32", [1, 784], set.x.slice(i * 784, (i + 1) * 784)));
-    const version = Number(replies[0].source.model!.version);
-    served.set(version, (served.get(version) ?? 0) + 1);
-  }
-}
-
-async function decisionFor(version: number): Promise<string> {
-  for (;;) {
-    const v = await registry.get(MODEL, version);
-    const entry = (await new HistoryStore(historyRoot(dir)).list("fmnist-cl")).find((e) => e.version === version);
-    if (v && v.status !== "candidate" && entry) return v.status;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const feed = (set: LabelledSet) => feedExamples(runtime, "fmnist-cl", "labels", set);
+const classify = (set: LabelledSet, count: number) => classifyImages(runtime, "fmnist-serve", "classify", set, count, served);
+const decisionFor = (version: number) => waitForDecision(registry, dir, "fmnist-cl", MODEL, version);
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "evoflow-cl-"));
