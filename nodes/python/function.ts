@@ -9,7 +9,7 @@
  * its own (messages go to whichever is free), so state that must see every message needs one
  * worker. A worker replaced after a crash or a time limit starts with an empty `ctx.state`.
  */
-import { configPath, defineNode, port, PythonError, z } from "../../sdk";
+import { configPath, defineNode, port, PythonError, z, type PythonPoolStatus } from "../../sdk";
 import { python } from "../services";
 
 /** As JSONata's: long enough for per-message feature code, short enough that a stuck function is ended soon. */
@@ -77,7 +77,21 @@ export default defineNode({
         await Promise.all(payloads.map((p) => emit("out", p)));
       },
       stop: () => pool.close(),
-      status: () => ({ ...pool.status() }),
+      status: () => ({ ...withStatusLine(pool.status()) }),
     };
   },
 });
+
+/**
+ * The pool's figures and the line the editor shows under the node (as a hosted Node-RED node's
+ * `node.status`): workers up, restarts and the last failure's first line; red while the last call
+ * failed, a yellow ring while a worker is starting or being replaced.
+ */
+export function withStatusLine(status: PythonPoolStatus): PythonPoolStatus & { fill: string; shape: string; text: string } {
+  const parts = [`${status.up}/${status.workers} up`];
+  if (status.restarts > 0) parts.push(`${status.restarts} restart${status.restarts === 1 ? "" : "s"}`);
+  const failure = status.lastError?.split("\n")[0];
+  if (failure) parts.push(failure.length > 80 ? `${failure.slice(0, 79)}…` : failure);
+  const starting = status.up < status.workers;
+  return { ...status, fill: failure ? "red" : starting ? "yellow" : "green", shape: starting && !failure ? "ring" : "dot", text: parts.join(" · ") };
+}

@@ -70,10 +70,12 @@ describe("python.function", () => {
     expect(letter.reason).toMatch(/^function process raised ValueError: negative: -2\nTraceback \(most recent call last\):\n {2}File "<node>", line 3, in process\n {4}raise ValueError/);
     expect(letter.reason).not.toContain("worker.py");
     expect(node!.payloads("out")).toEqual([{ n: 1 }]);
-    expect(node!.status()).toMatchObject({ workers: 1, up: 1, restarts: 0 });
+    expect(node!.status()).toMatchObject({ workers: 1, up: 1, restarts: 0, fill: "green", text: "1/1 up" });
     expect(node!.status().lastError).toBeUndefined(); // a call succeeded since
     await node!.send("in", { n: -1 });
     expect(node!.status().lastError).toMatch(/ValueError: negative: -1\nTraceback/);
+    // The line under the node in the editor: red, with the failure's first line.
+    expect(node!.status()).toMatchObject({ fill: "red", shape: "dot", text: "1/1 up · function process raised ValueError: negative: -1" });
   });
 
   it("replaces a worker killed with -9 mid-call: that message is dead-lettered, the next one succeeds", async () => {
@@ -88,7 +90,7 @@ describe("python.function", () => {
     await node!.send("in", "pid");
     const [, replacement] = node!.payloads<number>("out");
     expect(replacement).not.toBe(pid);
-    expect(node!.status()).toMatchObject({ up: 1, restarts: 1 });
+    expect(node!.status()).toMatchObject({ up: 1, restarts: 1, fill: "green", text: "1/1 up · 1 restart" });
   });
 
   it("dead-letters a crash in the interpreter itself with faulthandler's traceback", async () => {
