@@ -82,6 +82,14 @@ describe("transform.function", () => {
     expect(Object.keys(out.spread as object)).toEqual(["2", "b", "a", "n", "k"]);
   });
 
+  it("binds the builtins its code names when it is compiled: a replaced globalThis.Math is read through globalThis only", async () => {
+    node = await load({ code: "if (payload.plant) { globalThis.Math = { max: () => 'replaced' }; return 'planted'; } return [Math.max(1, 2), globalThis.Math.max(1, 2), JSON.stringify(Object.keys({ a: 1 })), typeof Array.isArray];" });
+    await node.send("in", { plant: false });
+    await node.send("in", { plant: true });
+    await node.send("in", { plant: false });
+    expect(node.payloads("out")).toEqual([[2, 2, '["a"]', "function"], "planted", [2, "replaced", '["a"]', "function"]]);
+  });
+
   it("keeps a copied \"__proto__\" key data when the code put a get or set on Object.prototype", async () => {
     node = await load({ code: "if (payload.plant) { Object.prototype.get = () => 'planted'; return 'planted'; } return [Object.getOwnPropertyDescriptor(payload, '__proto__'), Object.getPrototypeOf(payload) === Object.prototype];" });
     await node.send("in", { plant: true });
