@@ -20,7 +20,7 @@ export interface CompiledFunction {
   makeState(data: unknown): SandboxState;
   readState(state: SandboxState): Record<string, unknown>;
 }
-export function instrument(code: string): { source: string; isAsync: boolean };
+export function instrument(code: string): { source: string; isAsync: boolean; globals: string[] };
 export function compileFunction(code: string, options?: { libs?: readonly string[]; requireFrom?: string; what?: string }): CompiledFunction;
 export function describe(err: unknown): string;
 export class MoveToWorker extends Error {}

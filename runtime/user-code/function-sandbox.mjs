@@ -27,6 +27,10 @@ import "./regexp-fallback.mjs"; // a catastrophically backtracking regexp has no
 const TICK = "__evoflowTick";
 const CHECK_EVERY = 8;
 const WRAP_HEAD = "(async function (payload, ctx) {\n";
+// Builtins the code names are bound as locals when it is compiled: a global read in a vm context
+// goes through the context's interceptor (0.3 us each measured in Node 20 at load ~10, more than
+// the rest of a small transform). The one difference: after `globalThis.Math = m`, a bare `Math` is still the builtin.
+const BOUND_GLOBALS = new Set(["globalThis", "Object", "Array", "JSON", "Math", "Date", "Number", "String", "Boolean", "Symbol", "BigInt", "Promise", "Map", "Set", "WeakMap", "WeakSet", "Reflect", "RegExp", "Error", "TypeError", "RangeError", "parseInt", "parseFloat", "isNaN", "isFinite", "encodeURIComponent", "decodeURIComponent", "Intl", "Uint8Array", "Int32Array", "Float32Array", "Float64Array"]);
 
 /** Parses the node's code as the body of an async function; throws a SyntaxError with the code's own line and column. */
 function parse(code) {
@@ -60,11 +64,12 @@ function awaits(ast) {
   return found;
 }
 
-/** The code with a tick at the start of every loop body and function body, and whether it awaits. */
+/** The code with a tick at the start of every loop body and function body, whether it awaits, and the builtins it names (BOUND_GLOBALS). */
 export function instrument(code) {
   const source = `${WRAP_HEAD}${code}\n})`;
   const ast = parse(code);
   const inserts = []; // [position, text]
+  const named = new Set();
   const loop = (node) => {
     const body = node.body;
     if (body.type === "BlockStatement") inserts.push([body.start + 1, `${TICK}();`]);
@@ -77,16 +82,18 @@ export function instrument(code) {
   };
   walk.full(ast, (node) => {
     if (node.type === "Identifier" && node.name.startsWith("__evoflow")) throw new SyntaxError(`names starting with __evoflow are reserved (line ${node.loc.start.line - 1})`);
+    if (node.type === "Identifier" && BOUND_GLOBALS.has(node.name)) named.add(node.name);
     if (/^(While|DoWhile|For|ForIn|ForOf)Statement$/.test(node.type)) loop(node);
     else if (/^(FunctionDeclaration|FunctionExpression|ArrowFunctionExpression)$/.test(node.type)) fn(node);
   });
   inserts.sort((a, b) => b[0] - a[0]);
   let out = source;
   for (const [at, text] of inserts) out = out.slice(0, at) + text + out.slice(at);
-  // A body that never awaits runs as a plain function: no promise per message. The tick is a
-  // parameter of an outer function: a global is looked up through the context's interceptor (~50 ns).
+  // A body that never awaits runs as a plain function: no promise per message. The tick and the
+  // builtins are parameters of an outer function: no global read through the context's interceptor.
   const isAsync = awaits(ast);
-  return { source: `(function (${TICK}) { return ${isAsync ? out : `(function${out.slice("(async function".length)}`}; })`, isAsync };
+  const globals = [...named];
+  return { source: `(function (${[TICK, ...globals].join(", ")}) { return ${isAsync ? out : `(function${out.slice("(async function".length)}`}; })`, isAsync, globals };
 }
 
 /**
@@ -95,18 +102,29 @@ export function instrument(code) {
  * context, nothing is looked up when it runs (the code may have replaced a global or a method of
  * a prototype there, and would get the host's objects passed to it: `Function.prototype.call`
  * then received the payload); a global would also be looked up through the context's interceptor.
+ *
+ * Objects are built key by key on a fresh `{}`, so copies of one shape share a map (a transition
+ * from the realm's `{}`): the code's own property reads and adds then hit V8's caches. A spread
+ * or Object.assign copy costs less itself, but its map is detached and every property added to
+ * it makes a new map (~1 us in Node 20). Inside the context a key is set with `=`: a setter the
+ * code put on Object.prototype is handed only a primitive or a copy of the context's own.
+ * `markCopies` (the context's side) gives each copy a private field no code can see: V8 11 then
+ * clones it by its generic path, whose maps are shared, where the code spreads it (`{ ...payload,
+ * k: 1 }`): without it, a spread followed by a key makes a new map per message.
  */
-function makeCopyData(realm, trustedPrototypes) {
+function makeCopyData(realm, markCopies) {
   const { Array, ArrayBuffer, Date, Error, Function, Object } = realm;
   const uncurry = Function.prototype.bind.bind(Function.prototype.call);
   const { isArray } = Array;
   const { isView } = ArrayBuffer;
-  const { assign, getOwnPropertySymbols, hasOwn } = Object;
+  const { defineProperty, hasOwn } = Object;
   const tagOf = uncurry(Object.prototype.toString);
   const getTime = uncurry(Date.prototype.getTime);
   const typedArrays = Object.create(null);
   for (const name of ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"])
     typedArrays[`[object ${name}]`] = realm[name];
+  // A class whose constructor returns the object it is given: constructing it adds the field to that object.
+  const Mark = class extends function (target) { return target; } { #copied; };
   const copyData = (value, depth = 0) => {
     if (value === null || typeof value !== "object") return typeof value === "function" ? undefined : value;
     if (depth > 200) throw new Error("value nested deeper than 200 levels (a cycle?)");
@@ -121,31 +139,27 @@ function makeCopyData(realm, trustedPrototypes) {
       return Ctor === undefined ? undefined : new Ctor(value);
     }
     if (tag === "[object Date]") return new Date(getTime(value));
-    // The object's own enumerable properties at once, then what is not plain data goes: nested
-    // objects are copied, functions and symbols dropped. Object.assign is several times faster
-    // than a spread, but it sets through setters: only where the prototypes are the host's
-    // (`trustedPrototypes`); in the context a setter the code put on Object.prototype would be
-    // handed the host's values, so there it is a spread (which defines). An own "__proto__" key
-    // (JSON.parse makes one) is data: assign would set the copy's prototype with it.
-    const out = trustedPrototypes && !hasOwn(value, "__proto__") ? assign({}, value) : { ...value };
-    const symbols = getOwnPropertySymbols(out);
-    for (let i = 0; i < symbols.length; i++) delete out[symbols[i]];
-    for (const key in out) {
-      if (!hasOwn(out, key)) continue;
-      const v = out[key];
-      if (typeof v === "function") delete out[key];
-      else if (v !== null && typeof v === "object") {
-        const c = copyData(v, depth + 1);
-        if (c === undefined) delete out[key];
-        else out[key] = c;
+    // Own enumerable string keys (for...in skips symbols); functions dropped, nested objects copied.
+    const out = {};
+    if (markCopies) new Mark(out);
+    for (const key in value) {
+      if (!hasOwn(value, key)) continue;
+      let v = value[key];
+      if (typeof v === "function") continue;
+      if (v !== null && typeof v === "object") {
+        v = copyData(v, depth + 1);
+        if (v === undefined) continue;
       }
+      // An own "__proto__" key (JSON.parse makes one) is data: `=` would set the copy's prototype.
+      if (key === "__proto__") defineProperty(out, key, { __proto__: null, value: v, writable: true, enumerable: true, configurable: true });
+      else out[key] = v;
     }
     return out;
   };
   return copyData;
 }
 
-const copyData = makeCopyData(globalThis, true);
+const copyData = makeCopyData(globalThis, false);
 
 // The slots of a sandbox's clock. DEADLINE is NaN from a run's start to its first clock read
 // (CHECK_EVERY ticks in, the heap read then too): code of fewer ticks, most per-message
@@ -212,7 +226,7 @@ const BOOTSTRAP = `(function (host, copyData, clock) {
  * promise) and `log(level, text)`; `libs` are the package names `require` may load, from `requireFrom`.
  */
 export function compileFunction(code, { libs = [], requireFrom, what = "JavaScript function" } = {}) {
-  const { source, isAsync } = instrument(code);
+  const { source, isAsync, globals } = instrument(code);
   const script = new vm.Script(source, { filename: "transform.function.js" });
   const global = Object.create(null);
   const context = vm.createContext(global, { codeGeneration: { strings: false, wasm: false } });
@@ -259,7 +273,7 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
       hooks.log(level, text);
     },
   };
-  const inside = vm.runInContext(BOOTSTRAP, context)(host, vm.runInContext(`(${makeCopyData})(globalThis, false)`, context), clock);
+  const inside = vm.runInContext(BOOTSTRAP, context)(host, vm.runInContext(`(${makeCopyData})(globalThis, true)`, context), clock);
   if (libs.length) {
     const load = createRequire(requireFrom);
     const allowed = (name) => libs.some((lib) => name === lib || name.startsWith(`${lib}/`));
@@ -268,7 +282,9 @@ export function compileFunction(code, { libs = [], requireFrom, what = "JavaScri
       return load(String(name));
     });
   }
-  const fn = script.runInContext(context)(inside.tick);
+  // The context's own builtins, read before any of the code runs.
+  const builtins = vm.runInContext(`[${globals.join(", ")}]`, context);
+  const fn = script.runInContext(context)(inside.tick, ...builtins);
   const ContextPromise = vm.runInContext("Promise", context);
 
   /** Ends a run: the clock stops (code still running for it later meets a stopped clock). */

@@ -68,6 +68,34 @@ describe("transform.function", () => {
     expect((out.echo as { polluted?: boolean }).polluted).toBeUndefined();
   });
 
+
+  it("hands the code a copy with the payload's own keys in order and nothing else (no hidden key, symbol or function)", async () => {
+    node = await load({ code: "return { keys: Reflect.ownKeys(payload).map(String), nested: Reflect.ownKeys(payload.n).map(String), json: JSON.stringify(payload), spread: { ...payload, k: 1 }, assigned: Object.assign({}, payload, { k: 1 }) };" });
+    await node.send("in", { b: 1, 2: "two", a: { y: [1, { z: 2 }], x: null }, f: () => 1, [Symbol("s")]: 1, n: { q: true } });
+    const out = node.payloads<Record<string, unknown>>("out")[0];
+    expect(out.keys).toEqual(["2", "b", "a", "n"]);
+    expect(out.nested).toEqual(["q"]);
+    expect(out.json).toBe('{"2":"two","b":1,"a":{"y":[1,{"z":2}],"x":null},"n":{"q":true}}');
+    const expected = { 2: "two", b: 1, a: { y: [1, { z: 2 }], x: null }, n: { q: true }, k: 1 };
+    expect(out.spread).toEqual(expected);
+    expect(out.assigned).toEqual(expected);
+    expect(Object.keys(out.spread as object)).toEqual(["2", "b", "a", "n", "k"]);
+  });
+
+  it("binds the builtins its code names when it is compiled: a replaced globalThis.Math is read through globalThis only", async () => {
+    node = await load({ code: "if (payload.plant) { globalThis.Math = { max: () => 'replaced' }; return 'planted'; } return [Math.max(1, 2), globalThis.Math.max(1, 2), JSON.stringify(Object.keys({ a: 1 })), typeof Array.isArray];" });
+    await node.send("in", { plant: false });
+    await node.send("in", { plant: true });
+    await node.send("in", { plant: false });
+    expect(node.payloads("out")).toEqual([[2, 2, '["a"]', "function"], "planted", [2, "replaced", '["a"]', "function"]]);
+  });
+
+  it("keeps a copied \"__proto__\" key data when the code put a get or set on Object.prototype", async () => {
+    node = await load({ code: "if (payload.plant) { Object.prototype.get = () => 'planted'; return 'planted'; } return [Object.getOwnPropertyDescriptor(payload, '__proto__'), Object.getPrototypeOf(payload) === Object.prototype];" });
+    await node.send("in", { plant: true });
+    await node.send("in", JSON.parse('{"__proto__": 1}'));
+    expect(node.payloads("out")[1]).toEqual([{ value: 1, writable: true, enumerable: true, configurable: true }, true]);
+  });
   it("keeps typed arrays typed across the sandbox", async () => {
     node = await load({ code: "return { sum: payload.x.reduce((a, b) => a + b, 0), x: payload.x.map((v) => v * 2) };" });
     await node.send("in", { x: new Float32Array([1, 2, 3]) });
