@@ -121,7 +121,7 @@ const order: Way[] = ["raw", "pool", "node", "js"];
 const pythonPid: Record<Way, () => number | undefined> = { raw: () => echo.pid, pool: () => pool.pids()[0], node: () => nodePool!.pids()[0], js: () => undefined };
 const ways: Record<Way, (p: Payload) => () => Promise<unknown>> = {
   raw: (p) => {
-    const message = encodeMessage({ op: "call" }, payloads[p]);
+    const message = Buffer.concat(encodeMessage({ op: "call" }, payloads[p]));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(message.byteLength);
     // One write a round trip, as the pool makes.

@@ -195,7 +195,13 @@ export class WorkerProcess {
   }
 
   private write(header: Record<string, unknown>, payload?: unknown): void {
-    (this.process.stdio[3] as Writable).write(encodeMessage(header, payload));
+    const input = this.process.stdio[3] as Writable;
+    const parts = encodeMessage(header, payload);
+    if (parts.length === 1) return void input.write(parts[0]);
+    // Corked, the parts leave in one writev.
+    input.cork();
+    for (const part of parts) input.write(part);
+    input.uncork();
   }
 
   private answer({ header, payload }: DecodedMessage): void {
