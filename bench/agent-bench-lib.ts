@@ -3,7 +3,7 @@
  * client) over IPC, percentiles, and the machine description for the results.
  */
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { SERVING_V8_FLAGS } from "../runtime/cli/heap";
@@ -80,6 +80,9 @@ export function numberArg(name: string, fallback: number): number {
 
 export const round = (v: number, digits = 3) => Math.round(v * 10 ** digits) / 10 ** digits;
 export const mb = (bytes: number) => round(bytes / 1e6, 1);
+
+/** CPU time of every thread of a process, ns (the scheduler's own count: exact, where /proc/pid/stat counts 10 ms ticks). */
+export const cpuNs = (pid: number) => readdirSync(`/proc/${pid}/task`).reduce((sum, t) => sum + Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]), 0);
 
 /** This process's peak resident set (VmHWM: getrusage's maxrss would include the parent's, from before exec). */
 export const peakRss = () => procRss("self", "VmHWM") || process.resourceUsage().maxRSS * 1024;

@@ -17,7 +17,7 @@
  * (the runtime's data folder is a temporary one: provenance and taps as a runtime keeps them by default)
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -26,7 +26,7 @@ import { encodeMessage } from "../python/frames";
 import { createPythonWorkers } from "../python/pool";
 import { Runtime } from "../runtime/runtime";
 import type { PythonPool, PythonWorkers } from "../sdk";
-import { benchDir, machine, mb, numberArg, procRss, round } from "./agent-bench-lib";
+import { benchDir, cpuNs, machine, mb, numberArg, procRss, round } from "./agent-bench-lib";
 
 const count = numberArg("count", 2000);
 const rounds = numberArg("rounds", 5);
@@ -77,8 +77,6 @@ function rawEcho() {
   };
 }
 
-/** CPU time of every thread of a process, ns (the scheduler's own count: exact, where /proc/pid/stat counts 10 ms ticks). */
-const cpuNs = (pid: number) => readdirSync(`/proc/${pid}/task`).reduce((sum, t) => sum + Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]), 0);
 
 const workers = createPythonWorkers();
 const pool = workers.pool({ source: { code: IDENTITY, filename: "<bench>" }, function: "process", workers: 1, timeoutMs: 10_000, pipeline: "bench", node: "pool" });
@@ -123,7 +121,7 @@ const order: Way[] = ["raw", "pool", "node", "js"];
 const pythonPid: Record<Way, () => number | undefined> = { raw: () => echo.pid, pool: () => pool.pids()[0], node: () => nodePool!.pids()[0], js: () => undefined };
 const ways: Record<Way, (p: Payload) => () => Promise<unknown>> = {
   raw: (p) => {
-    const message = encodeMessage({ op: "call" }, payloads[p]);
+    const message = Buffer.concat(encodeMessage({ op: "call" }, payloads[p]));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(message.byteLength);
     // One write a round trip, as the pool makes.

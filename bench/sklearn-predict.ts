@@ -6,16 +6,18 @@
  * `--batch` rows each (default 32). Evoflow: the agent's HTTP server (gpu-agent/server.ts) on
  * loopback with the python backend (one worker), each request a binary OIP infer asking for the
  * `label` output only (what predict gives), one request at a time from a keep-alive client in
- * this process. Python: one python3 process with the same joblib file calling model.predict on
+ * this process (`--concurrency N`: N in flight over N keep-alive sockets, so the HTTP and codec
+ * work in Node overlaps the worker's predict; still one Python process predicting one batch at a
+ * time, as the loop). Python: one python3 process with the same joblib file calling model.predict on
  * each batch in a loop. The two take turns over several rounds; medians of the rounds.
  * Labels from both are compared. Target: Evoflow ≥ 0.8 × the loop's throughput at batch 32.
  * Writes bench/results/sklearn-predict-<model>.json and .md.
  *
- * Run: node --import tsx bench/sklearn-predict.ts [--model logreg] [--count 500] [--rounds 5] [--batch 32]
+ * Run: node --import tsx bench/sklearn-predict.ts [--model logreg] [--count 500] [--rounds 5] [--batch 32] [--concurrency 1]
  * (EVOFLOW_PYTHON names an interpreter with sklearn; else python3, else /usr/bin/python3)
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,11 +28,13 @@ import { ONE_MATH_THREAD } from "../python/worker-process";
 import { createAgentServer } from "../gpu-agent/server";
 import { LocalModels } from "../gpu-agent/service";
 import { pythonWithSklearn } from "../test/agent/python-fixtures";
-import { benchDir, machine, mb, numberArg, round } from "./agent-bench-lib";
+import { benchDir, cpuNs, machine, mb, numberArg, round } from "./agent-bench-lib";
 
 const count = numberArg("count", 500);
 const rounds = numberArg("rounds", 5);
 const batch = numberArg("batch", 32);
+/** Requests the client keeps in flight (the agent's single worker still predicts one batch at a time). */
+const concurrency = numberArg("concurrency", 1);
 const BATCHES = 50; // distinct batches, cycled
 const loadAtStart = round(loadavg()[0], 2);
 const PYTHON = pythonWithSklearn();
@@ -65,9 +69,9 @@ for line in sys.stdin:
         print(json.dumps([int(v) for b in x for v in model.predict(b)]), flush=True)
         continue
     n = int(line)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for i in range(n): model.predict(x[i % ${BATCHES}])
-    print(json.dumps({"s": time.perf_counter() - t, "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}), flush=True)
+    print(json.dumps({"s": time.perf_counter() - t, "cpu": time.process_time() - c, "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}), flush=True)
 `;
 
 const MODELS = { logreg: "LogisticRegression", forest: "RandomForestClassifier (100 trees)" } as const;
@@ -88,7 +92,7 @@ await host.assign({ name: "fmnist", version: 1, format: "sklearn", artifact: new
 const app = await createAgentServer({ models: new LocalModels(host), host });
 await app.listen({ port: 0, host: "127.0.0.1" });
 const port = (app.server.address() as { port: number }).port;
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
 
 /** One binary OIP infer of batch `i`; resolves to its labels. */
 const bodies = Array.from({ length: BATCHES }, (_, i) => {
@@ -114,38 +118,63 @@ function infer(i: number): Promise<BigInt64Array> {
   });
 }
 
+/** `n` infers, `concurrency` of them in flight at any time. */
+async function inferMany(n: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < n) await infer(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
+}
+
 // Same labels both ways, on every batch.
 const expected: number[] = JSON.parse(await ask("labels"));
 const got: number[] = [];
 for (let i = 0; i < BATCHES; i++) got.push(...Array.from(await infer(i), Number));
 const mismatches = got.filter((v, i) => v !== expected[i]).length;
-for (let i = 0; i < 300; i++) await infer(i); // warm-up: JIT, the worker's first runs
+await inferMany(300); // warm-up: JIT, the worker's first runs
 
-const perRound: { python: number; evoflow: number }[] = [];
+/** The model's worker: this process's child running python/worker.py (the loop runs `-c`). */
+const workerPid = readdirSync("/proc")
+  .filter((d) => /^\d+$/.test(d))
+  .map(Number)
+  .find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1] === String(process.pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker.py");
+    } catch {
+      return false;
+    }
+  })!;
+
+const perRound: { python: number; evoflow: number; cpuUs: { python: number; node: number; worker: number } }[] = [];
 let pythonMaxRss = 0;
 for (let r = 0; r < rounds; r++) {
   const py = JSON.parse(await ask(String(count)));
   pythonMaxRss = Math.max(pythonMaxRss, py.maxrss);
-  const t = performance.now();
-  for (let i = 0; i < count; i++) await infer(i);
+  const t = performance.now(), node0 = process.cpuUsage(), worker0 = cpuNs(workerPid);
+  await inferMany(count);
   const evoflowS = (performance.now() - t) / 1000;
-  perRound.push({ python: count / py.s, evoflow: count / evoflowS });
+  const node = process.cpuUsage(node0);
+  const cpuUs = { python: (py.cpu * 1e6) / count, node: (node.user + node.system) / count, worker: (cpuNs(workerPid) - worker0) / 1000 / count };
+  perRound.push({ python: count / py.s, evoflow: count / evoflowS, cpuUs });
 }
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const pythonBps = median(perRound.map((r) => r.python)), evoflowBps = median(perRound.map((r) => r.evoflow));
 const ratio = median(perRound.map((r) => r.evoflow / r.python));
+const suffix = concurrency > 1 ? `-c${concurrency}` : "";
 const workerRss = host.status().models[0].memoryBytes;
 const result = {
-  command: `node --import tsx bench/sklearn-predict.ts --model ${kind} --count ${count} --rounds ${rounds} --batch ${batch}`,
+  command: `node --import tsx bench/sklearn-predict.ts --model ${kind} --count ${count} --rounds ${rounds} --batch ${batch}${concurrency > 1 ? ` --concurrency ${concurrency}` : ""}`,
   at: new Date().toISOString(),
   machine: { ...machine(), loadAverage1mAtStart: loadAtStart, loadAverage1mAtEnd: round(loadavg()[0], 2) },
   model: `${MODELS[kind]} on 2,000 Fashion-MNIST images (784 features, 10 classes)`,
-  batch, count, rounds, labelMismatches: mismatches,
+  batch, count, rounds, concurrency, labelMismatches: mismatches,
   batchesPerSecond: { python: round(pythonBps, 1), evoflow: round(evoflowBps, 1) },
   rowsPerSecond: { python: Math.round(pythonBps * batch), evoflow: Math.round(evoflowBps * batch) },
   ratioEvoflowToPython: round(ratio, 3),
   target: "evoflow ≥ 0.8 × python at batch 32",
   met: ratio >= 0.8,
+  cpuMicrosecondsPerBatch: Object.fromEntries((["python", "node", "worker"] as const).map((k) => [k, round(median(perRound.map((r) => r.cpuUs[k])), 1)])) as Record<"python" | "node" | "worker", number>,
   microsecondsPerBatch: { python: round(1e6 / pythonBps, 1), evoflow: round(1e6 / evoflowBps, 1), overhead: round(1e6 / evoflowBps - 1e6 / pythonBps, 1) },
   perRound: perRound.map((r) => ({ python: round(r.python, 1), evoflow: round(r.evoflow, 1) })),
   rssMB: { evoflowWorker: mb(workerRss), pythonLoopPeak: mb(pythonMaxRss), nodeProcessPeak: mb(process.resourceUsage().maxRSS * 1024) },
@@ -153,10 +182,10 @@ const result = {
 loop.stdin!.end();
 await app.close();
 await host.close();
-writeFileSync(join(benchDir, `results/sklearn-predict-${kind}.json`), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(benchDir, `results/sklearn-predict-${kind}${suffix}.json`), `${JSON.stringify(result, null, 2)}\n`);
 const m = result.machine as Record<string, unknown>;
 writeFileSync(
-  join(benchDir, `results/sklearn-predict-${kind}.md`),
+  join(benchDir, `results/sklearn-predict-${kind}${suffix}.md`),
   `# sklearn predict: Evoflow's OIP route against a Python loop
 
 Command: \`${result.command}\` — ${result.at}
@@ -165,7 +194,7 @@ Machine: ${JSON.stringify(m)} (the machine is shared with other jobs: a short ru
 
 Model: ${result.model}. Batches of ${batch} test images, ${count} per round, ${rounds} rounds taking turns, median round.
 **python**: one python3 process calling \`model.predict\` on each batch in a loop, with one BLAS thread as the agent's workers have. **evoflow**: the agent's HTTP server on
-loopback, python backend (one worker), a binary OIP infer per batch asking for \`label\` only, one request at a time
+loopback, python backend (one worker), a binary OIP infer per batch asking for \`label\` only, ${concurrency === 1 ? "one request at a time" : `${concurrency} requests in flight (the one worker still predicts one batch at a time: Node's HTTP and codec work overlaps its predict)`}
 from a keep-alive client in the same Node process. Labels differing between the two: ${mismatches} of ${expected.length}.
 
 | | batches/s | rows/s | µs a batch |
@@ -175,6 +204,8 @@ from a keep-alive client in the same Node process. Labels differing between the 
 
 Evoflow / python: **${result.ratioEvoflowToPython}** (target ≥ 0.8 at batch 32: ${result.met ? "met" : "missed"}); Evoflow's cost a batch beyond predict: ${result.microsecondsPerBatch.overhead} µs
 (HTTP request and response, OIP binary parsing, the signature check, the frame to the worker and back, numpy arrays made from the buffers).
+
+CPU a batch (median round): the Python loop ${result.cpuMicrosecondsPerBatch.python} µs; Evoflow's Node process (client, HTTP server, host, pool) ${result.cpuMicrosecondsPerBatch.node} µs and the model's worker ${result.cpuMicrosecondsPerBatch.worker} µs.
 
 RSS: the model's worker ${result.rssMB.evoflowWorker} MB (what the agent accounts for it); the Python loop's process at its peak ${result.rssMB.pythonLoopPeak} MB; this Node process (agent server, host, client) at its peak ${result.rssMB.nodeProcessPeak} MB.
 

@@ -23,22 +23,24 @@ const ARRAY_OF: Record<Exclude<DType, "string">, NumericCtor> = {
   int64: BigInt64Array, float32: Float32Array, float64: Float64Array,
 };
 
-/** A header (JSON-able fields) and the payload under `payload`, as one buffer to write. */
-export function encodeMessage(header: Record<string, unknown>, payload?: unknown): Buffer {
+/**
+ * A header (JSON-able fields) and the payload under `payload`, as the buffers to write in one
+ * writev (the worker wakes once per message): the lengths and the header, then each tensor's or
+ * bytes' own memory, not copied (a message is immutable once emitted, so it cannot change while
+ * the write waits).
+ */
+export function encodeMessage(header: Record<string, unknown>, payload?: unknown): Buffer[] {
   const buffers: Buffer[] = [];
   // A payload with no tensor or bytes (most records) is stringified as it is, not copied first.
   const wire = carriesBinary(payload) ? toWire(payload, buffers) : payload;
   const json = JSON.stringify(wire === undefined ? header : { ...header, payload: wire });
-  const headLength = Buffer.byteLength(json);
   const start = 8 + 4 * buffers.length;
-  // One buffer, so one write: the worker wakes once per message.
-  const out = Buffer.allocUnsafe(start + headLength + buffers.reduce((n, b) => n + b.byteLength, 0));
-  out.writeUInt32LE(headLength, 0);
-  out.writeUInt32LE(buffers.length, 4);
-  buffers.forEach((b, i) => out.writeUInt32LE(b.byteLength, 8 + 4 * i));
-  let at = start + out.write(json, start);
-  for (const b of buffers) at += b.copy(out, at);
-  return out;
+  const head = Buffer.allocUnsafe(start + Buffer.byteLength(json));
+  head.writeUInt32LE(head.byteLength - start, 0);
+  head.writeUInt32LE(buffers.length, 4);
+  buffers.forEach((b, i) => head.writeUInt32LE(b.byteLength, 8 + 4 * i));
+  head.write(json, start);
+  return [head, ...buffers];
 }
 
 function carriesBinary(v: unknown): boolean {

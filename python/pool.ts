@@ -1,13 +1,14 @@
 /**
  * A pool of Python workers for one node (or, later, one model of the agent): `workers` long-lived
  * processes loaded with the same source, each handling one call at a time, calls queued in
- * arrival order for the first free one. A worker that dies or runs out of time fails only its own
+ * arrival order for the first free one. A pool of one worker writes the next call to it while it
+ * runs one, as that call would go nowhere else: the worker starts it without waiting on Node. A worker that dies or runs out of time fails only its own
  * call (dead letter with the traceback or the limit) and is replaced at once, loading the source
  * again; the others serve on. A replacement that cannot load fails the calls that wait, and the
  * next call tries again, so a broken file does not spin the CPU with restarts.
  */
 import { PythonError, type PythonPool, type PythonPoolOptions, type PythonPoolStatus, type PythonResult, type PythonWorkers } from "../sdk/python";
-import { WorkerProcess } from "./worker-process";
+import { WorkerProcess, type UnstartedCall } from "./worker-process";
 
 /** How long a worker may take to return after its input is closed (undeploy) before it is killed. */
 const STOP_GRACE_MS = 1000;
@@ -85,12 +86,12 @@ export class WorkerPool implements PythonPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const q of this.queue.splice(0)) q.reject(new PythonError(`node "${this.options.node}" stopped before this message reached a Python worker`, "died"));
+    for (const q of this.queue.splice(0)) q.reject(this.stoppedError());
     await Promise.all(this.slots.map((w) => w?.stop(STOP_GRACE_MS)));
   }
 
   private spawn(index: number): WorkerProcess {
-    const worker = new WorkerProcess(this.interpreter, this.options, index, (w) => this.exited(w));
+    const worker = new WorkerProcess(this.interpreter, this.options, index, (w) => this.exited(w), (calls) => this.requeue(calls));
     this.slots[index] = worker;
     worker.ready.then(
       () => this.dispatch(),
@@ -111,9 +112,20 @@ export class WorkerPool implements PythonPool {
     this.spawn(worker.index);
   }
 
+  private stoppedError(): PythonError {
+    return new PythonError(`node "${this.options.node}" stopped before this message reached a Python worker`, "died");
+  }
+
+  /** Calls a dead worker had not started go first, in their order, to the next worker free. */
+  private requeue(calls: UnstartedCall[]): void {
+    if (this.closed) for (const c of calls) c.reject(this.stoppedError());
+    else this.queue.unshift(...calls);
+  }
+
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const free = this.slots.find((w) => w?.idle);
+      // With several workers a call waits in the pool for whichever frees first.
+      const free = this.slots.find((w) => w?.idle) ?? (this.slots.length === 1 ? this.slots.find((w) => w?.takesAhead) : undefined);
       if (!free) break;
       const q = this.queue.shift()!;
       free.call(q.payload, q.resolve, q.reject);

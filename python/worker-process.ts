@@ -1,6 +1,7 @@
 /**
  * One Python worker process (python/worker.py): started with the pool's source, it answers one
- * call at a time. The protocol runs over fds 3 (to Python) and 4 (from Python), so the user's
+ * call at a time, in order; one more call may be written ahead while it runs one (`takeAhead`), so
+ * the worker reads it the moment it answers instead of sleeping until Node writes it. The protocol runs over fds 3 (to Python) and 4 (from Python), so the user's
  * print() on stdout and a crash's faulthandler traceback on stderr cannot corrupt it; both are
  * passed to the log, and stderr's end is kept to explain a death.
  */
@@ -24,11 +25,15 @@ const LOAD_TIMEOUT_MS = 60_000;
 const STDERR_KEPT = 8192;
 
 interface Pending {
+  payload?: unknown;
   resolve(result: PythonResult): void;
   reject(err: PythonError): void;
-  /** performance.now() past which the call has run out of time. */
+  /** performance.now() past which the call has run out of time (from when the worker starts it). */
   deadline: number;
 }
+
+/** A call written to a worker that died before starting it: the pool gives it to another. */
+export type UnstartedCall = Required<Pick<Pending, "payload" | "resolve" | "reject">>;
 
 /**
  * One BLAS/OpenMP thread a worker unless the user's environment says otherwise: a pool scales by
@@ -43,7 +48,8 @@ export class WorkerProcess {
   /** Resolves once the source is loaded; rejects with a PythonError of kind "load". */
   readonly ready: Promise<void>;
   loaded = false;
-  private pending?: Pending;
+  /** The load, then the calls written: the first is the one running, any other waits in the pipe. */
+  private readonly pending: Pending[] = [];
   private stderrTail = "";
   private ended = false;
   /** This worker's CPU, read at each answer: what a call used (python/process-cpu.ts). */
@@ -61,7 +67,13 @@ export class WorkerProcess {
   /** What the timer runs for: the load's limit, then (from the first call) the call's. */
   private timerMs = LOAD_TIMEOUT_MS;
 
-  constructor(interpreter: string, private readonly options: PythonPoolOptions, readonly index: number, onExit: (worker: WorkerProcess) => void) {
+  constructor(
+    interpreter: string,
+    private readonly options: PythonPoolOptions,
+    readonly index: number,
+    onExit: (worker: WorkerProcess) => void,
+    private readonly onUnstarted: (calls: UnstartedCall[]) => void,
+  ) {
     this.process = spawn(interpreter, [WORKER_SCRIPT], {
       stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
       env: { ...ONE_MATH_THREAD, ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
@@ -78,7 +90,7 @@ export class WorkerProcess {
     });
     this.timer = setTimeout(() => this.checkDeadline(), LOAD_TIMEOUT_MS);
     this.ready = new Promise<void>((resolve, reject) => {
-      this.pending = { resolve: () => ((this.loaded = true), resolve()), reject, deadline: performance.now() + LOAD_TIMEOUT_MS };
+      this.pending.push({ resolve: () => ((this.loaded = true), resolve()), reject, deadline: performance.now() + LOAD_TIMEOUT_MS });
     });
     this.ready.catch(() => {}); // the pool awaits it; a load failure must not also be an unhandled rejection
     this.exited = new Promise<void>((resolve) => {
@@ -104,33 +116,51 @@ export class WorkerProcess {
   }
 
   get busy(): boolean {
-    return this.pending !== undefined;
+    return this.pending.length > 0;
   }
 
   /** Loaded, alive and between calls. */
   get idle(): boolean {
-    return this.loaded && !this.ended && !this.exitedProcess && !this.pending;
+    return this.live && this.pending.length === 0;
+  }
+
+  /** Running a call with none written behind it: one more may wait in its pipe. */
+  get takesAhead(): boolean {
+    return this.live && this.pending.length === 1;
+  }
+
+  private get live(): boolean {
+    return this.loaded && !this.ended && !this.exitedProcess;
   }
 
   private get label(): string {
     return `Python worker ${this.index} (pid ${this.process.pid}) of node "${this.options.node}"`;
   }
 
-  /** Sends one call; `resolve` or `reject` is called once with its outcome. */
+  /**
+   * Sends one call (idle, or `takesAhead`); `resolve` or `reject` is called once with its outcome,
+   * unless the worker dies before starting it: then it goes to `onUnstarted`.
+   */
   call(payload: unknown, resolve: (result: PythonResult) => void, reject: (err: PythonError) => void): void {
-    if (!this.idle) throw new Error(`${this.label} is not ready for a call`);
-    this.pending = { resolve, reject, deadline: performance.now() + this.options.timeoutMs };
+    if (!this.idle && !this.takesAhead) throw new Error(`${this.label} is not ready for a call`);
+    const ahead = this.pending.length > 0;
+    // A call written ahead starts its time when the one before it answers.
+    this.pending.push({ payload, resolve, reject, deadline: ahead ? Infinity : performance.now() + this.options.timeoutMs });
+    if (!ahead) this.armTimer();
+    this.write({ op: "call" }, payload);
+  }
+
+  private armTimer(): void {
     if (this.timerMs === this.options.timeoutMs) this.timer.refresh();
     else {
       clearTimeout(this.timer);
       this.timerMs = this.options.timeoutMs;
       this.timer = setTimeout(() => this.checkDeadline(), this.timerMs);
     }
-    this.write({ op: "call" }, payload);
   }
 
   private checkDeadline(): void {
-    const pending = this.pending;
+    const pending = this.pending[0];
     if (!pending) return;
     const late = performance.now() - pending.deadline;
     if (late < 0) return void setTimeout(() => this.checkDeadline(), -late + 1);
@@ -165,13 +195,23 @@ export class WorkerProcess {
   }
 
   private write(header: Record<string, unknown>, payload?: unknown): void {
-    (this.process.stdio[3] as Writable).write(encodeMessage(header, payload));
+    const input = this.process.stdio[3] as Writable;
+    const parts = encodeMessage(header, payload);
+    if (parts.length === 1) return void input.write(parts[0]);
+    // Corked, the parts leave in one writev.
+    input.cork();
+    for (const part of parts) input.write(part);
+    input.uncork();
   }
 
   private answer({ header, payload }: DecodedMessage): void {
-    const pending = this.pending;
+    const pending = this.pending.shift();
     if (!pending) return;
-    this.pending = undefined;
+    const next = this.pending[0];
+    if (next) {
+      next.deadline = performance.now() + this.options.timeoutMs;
+      this.armTimer();
+    }
     let cpuSeconds: number | undefined;
     if (!this.loaded) this.cpu = new ProcessCpu(this.process.pid); // from here on, CPU is the calls'
     else cpuSeconds = this.cpu?.sinceLast();
@@ -188,9 +228,10 @@ export class WorkerProcess {
     if (this.ended) return;
     this.ended = true;
     this.cpu?.close();
-    const pending = this.pending;
-    this.pending = undefined;
+    const [pending, ...unstarted] = this.pending.splice(0);
     clearTimeout(this.timer);
+    // The worker runs its calls in order: those behind the one it was on never began.
+    if (unstarted.length > 0) this.onUnstarted(unstarted as UnstartedCall[]);
     if (!pending) return;
     // Killed by us (time limit, stop): that reason alone; what stderr held is no traceback of it.
     pending.reject(this.killedFor ?? reason);

@@ -2,7 +2,8 @@
  * The Python worker pool on its own (python/pool.ts), as the agent's Python models will use it:
  * a setup function run once per worker with its argument (a model loaded into ctx.state before
  * any call, again in a replacement), a setup that raises failing the start with its traceback,
- * each worker's RSS for a memory budget, one math thread a worker by default, and close() ending every process.
+ * each worker's RSS for a memory budget, one math thread a worker by default, calls written ahead to a
+ * single worker surviving its death and its time limit, and close() ending every process.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { createPythonWorkers } from "../../python/pool";
@@ -43,6 +44,23 @@ describe("the Python worker pool", () => {
     const answers = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((i) => p.call(i)));
     expect(answers.map((a) => a.value)).toEqual([2, 4, 6, 8, 10, 12, 14, 16]);
     expect(p.status()).toMatchObject({ busy: 0, queued: 0 });
+  });
+
+  it("one worker is written the next call while it runs one: when it dies, the calls behind go to its replacement, in order, each with its own time", async () => {
+    const code = "import os, time\ndef f(x, ctx):\n    if x == 'die':\n        time.sleep(0.3)\n        os._exit(3)\n    if x == 'stuck':\n        time.sleep(30)\n    time.sleep(0.6 if x == 'slow' else 0)\n    return [x, os.getpid()]\n";
+    const p = poolOf({ source: { code, filename: "<die>" }, function: "f", timeoutMs: 1500 });
+    await p.start();
+    const first = p.pids()[0];
+    const [died, a, b] = await Promise.allSettled([p.call("die"), p.call("a"), p.call("b")]);
+    expect(died).toMatchObject({ status: "rejected", reason: { kind: "died" } });
+    const values = [a, b].map((r) => (r as PromiseFulfilledResult<{ value: [string, number] }>).value.value);
+    expect(values.map((v) => v[0])).toEqual(["a", "b"]);
+    expect(values[0][1]).not.toBe(first);
+    // A call written behind a stuck one starts its time limit when it starts, not when written.
+    const [stuck, slow] = await Promise.allSettled([p.call("stuck"), p.call("slow")]);
+    expect(stuck).toMatchObject({ status: "rejected", reason: { kind: "time" } });
+    expect(slow).toMatchObject({ status: "fulfilled", value: { value: ["slow", expect.any(Number)] } });
+    expect(p.status()).toMatchObject({ restarts: 2, busy: 0, queued: 0 });
   });
 
   it("gives each worker one BLAS/OpenMP thread unless the environment names a number", async () => {
