@@ -93,12 +93,16 @@ describe("CPU-seconds per node", () => {
       ],
     });
     const entry = running.entrypoints.get("burn")!;
+    // One call first, left out of the figures checked: it also pays for compiling the path (it had been charged 40% more on a loaded machine).
+    await entry.invoke({ i: -1 });
+    const warm = await runtime.metrics.text();
     const calls = 10;
     for (let i = 0; i < calls; i++) await entry.invoke({ i });
 
     const text = await runtime.metrics.text();
-    const light = metric(text, "evoflow_node_cpu_seconds_total", 'pipeline="burn",node="light"');
-    const heavy = metric(text, "evoflow_node_cpu_seconds_total", 'pipeline="burn",node="heavy"');
+    const total = (node: string) => metric(text, "evoflow_node_cpu_seconds_total", `pipeline="burn",node="${node}"`);
+    const light = total("light") - metric(warm, "evoflow_node_cpu_seconds_total", 'pipeline="burn",node="light"');
+    const heavy = total("heavy") - metric(warm, "evoflow_node_cpu_seconds_total", 'pipeline="burn",node="heavy"');
     // 10 × 10 ms and 10 × 30 ms: the light node calls the heavy one inside its own call, and is not charged for it.
     expect(light).toBeGreaterThan(0.1 * 0.8);
     expect(light).toBeLessThan(0.1 * 1.25);
@@ -108,13 +112,13 @@ describe("CPU-seconds per node", () => {
 
     // Per 1,000 calls: CPU-seconds, × 10 W, × 3.6 EUR per core-hour = 0.001 EUR per CPU-second.
     const heavyPer1000 = metric(text, "evoflow_node_cpu_seconds_per_1000_calls", 'pipeline="burn",node="heavy"');
-    expect(heavyPer1000).toBeCloseTo((heavy / calls) * 1000, 6);
+    expect(heavyPer1000).toBeCloseTo((total("heavy") / (calls + 1)) * 1000, 6);
     expect(metric(text, "evoflow_node_energy_joules_per_1000_calls", 'pipeline="burn",node="heavy",source="model"')).toBeCloseTo(heavyPer1000 * 10, 4);
     expect(metric(text, "evoflow_node_cost_per_1000_calls", 'pipeline="burn",node="heavy",currency="EUR"')).toBeCloseTo(heavyPer1000 * 0.001, 6);
     expect(metric(text, "evoflow_energy_joules_per_cpu_second", 'source="model"')).toBe(10);
     expect(metric(text, "evoflow_price_per_core_hour", 'currency="EUR"')).toBe(3.6);
     // The same figure in the pipeline's status, for the editor's dashboard.
-    expect(running.status().nodes.heavy.cpuSeconds).toBeCloseTo(heavy, 2);
+    expect(running.status().nodes.heavy.cpuSeconds).toBeCloseTo(total("heavy"), 2);
   });
 
   it("a cheap transform beside a burning node is charged a small fraction of what that node is", async () => {
