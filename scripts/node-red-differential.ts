@@ -30,6 +30,8 @@ const files = jsonFiles(EXAMPLES).filter((f) => !filter || f.includes(filter));
 const work = mkdtempSync(join(tmpdir(), "node-red-differential-"));
 writeFileSync(join(work, "package.json"), JSON.stringify({ name: "node-red-project", version: "0.0.1", private: true }));
 const red = await startNodeRed(work);
+// Node-RED is a child of this script: stopped with it when the run is interrupted.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void red.stop().finally(() => process.exit(130)));
 const runtime = new Runtime({ dataDir: join(work, "evoflow-data"), grants: ["exec", "fs-write"] });
 const load = execSync("uptime").toString().trim();
 const started = Date.now();

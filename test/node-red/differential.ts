@@ -80,6 +80,17 @@ function besidePayload(flow: FlowNode[]): string[] {
   return [...new Set(props)];
 }
 
+/** What the flow relies on that the import does not carry across nodes: named in a failure's reason. */
+function reliesOn(flow: FlowNode[]): string[] {
+  const found: string[] = [];
+  const text = JSON.stringify(flow.filter((n) => n.type !== "comment"));
+  if (/"(pt|tot|propertyType|vt)":"flow"|flow\.(get|set)\(/.test(text))
+    found.push("it keeps flow context: each hosted node runs on a Node-RED tab of its own, so one node's flow context is not the next one's");
+  if (flow.some((n) => ["split", "join", "batch", "sort"].includes(n.type) || (n.type === "csv" && n.multi === "one") || (n.type === "html" && n.as === "multi")))
+    found.push("it makes or reads message sequences (msg.parts): an Evoflow edge carries the payload only");
+  return found;
+}
+
 const KEEP = "JSON.stringify(msg.payload === undefined ? {} : { payload: msg.payload })";
 const fileOf = (dir: string, id: string) => join(dir, `${id.replace(/[^\w.-]/g, "_")}.jsonl`);
 
@@ -193,18 +204,38 @@ const short = (v: unknown) => {
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 };
 
+/** Undeploys, at most `ms` waiting for the pipeline to drain; whether it did. */
+async function undeployed(runtime: Runtime, name: string, ms = 10_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  const done = await Promise.race([runtime.undeploy(name).then(() => true), gaveUp]);
+  clearTimeout(timer);
+  return done;
+}
+
 /** Runs one example in both and compares; `dir` is a folder of its own for Node-RED's files. */
 export async function differential(flow: FlowNode[], name: string, red: NodeRed, runtime: Runtime, dir: string): Promise<Outcome> {
   const skip = skipReason(flow);
   if (skip) return { status: "skipped", reason: skip };
+  const outcome = await compared(flow, name, red, runtime, dir);
+  if (outcome.status === "skipped") return outcome;
+  const stuck = [];
+  for (const p of outcome.running) if (!(await undeployed(runtime, p))) stuck.push(p);
+  const { running: _running, ...result } = outcome;
+  if (!stuck.length) return result;
+  // A message a hosted node never reported done for keeps the pipeline from draining.
+  return { ...result, status: "fail", reason: `${result.status === "pass" ? `${result.reason}, but ` : `${result.reason}; `}pipeline ${stuck.join(", ")} did not drain within 10 s of undeploy (a hosted node never reported done)` };
+}
+
+async function compared(flow: FlowNode[], name: string, red: NodeRed, runtime: Runtime, dir: string): Promise<Outcome & { running: string[] }> {
   const imported = importForEvoflow(flow, name, runtime);
   const running = [];
   try {
     for (const p of imported.pipelines) running.push(await runtime.deploy(p));
   } catch (err) {
-    for (const r of running) await runtime.undeploy(r.name);
-    return { status: "fail", reason: `the imported pipeline does not deploy: ${(err as Error).message.replace(/\s*\n\s*/g, " ")}`, messages: 0 };
+    return { status: "fail", reason: `the imported pipeline does not deploy: ${(err as Error).message.replace(/\s*\n\s*/g, " ")}`, messages: 0, running: running.map((r) => r.name) };
   }
+  const names = running.map((r) => r.name);
   try {
     await red.deploy(forNodeRed(flow, dir));
     const debugs = flow.filter((n) => n.type === "debug");
@@ -245,11 +276,11 @@ export async function differential(flow: FlowNode[], name: string, red: NodeRed,
       differences.push(`debug ${d.name ? `"${d.name}"` : d.id}: Node-RED ${fromRed.length} message(s), Evoflow ${fromEvo.length}; #${i + 1}: Node-RED ${short(fromRed[i])}, Evoflow ${short(fromEvo[i])}`);
     }
     const deadLetters = running.flatMap((r) => r.deadLetters.toArray().map((l) => l.reason));
-    if (!differences.length) return { status: "pass", reason: messages ? `${messages} message(s) equal` : "no message reached a debug node in either", messages, fromNodeRed };
+    if (!differences.length) return { status: "pass", reason: messages ? `${messages} message(s) equal` : "no message reached a debug node in either", messages, fromNodeRed, running: names };
     const beside = besidePayload(flow);
-    const why = [...differences, ...(beside.length ? [`its injects set ${beside.join(", ")} beside the payload: an Evoflow edge carries the payload only`] : []), ...imported.notCarried.map((n) => `not carried: ${n}`), ...[...new Set(deadLetters)].slice(0, 2).map((r) => `dead letter: ${r}`)];
-    return { status: "fail", reason: why.join("; "), messages, fromNodeRed };
-  } finally {
-    for (const r of running) await runtime.undeploy(r.name);
+    const why = [...differences, ...reliesOn(flow), ...(beside.length ? [`its injects set ${beside.join(", ")} beside the payload: an Evoflow edge carries the payload only`] : []), ...imported.notCarried.map((n) => `not carried: ${n}`), ...[...new Set(deadLetters)].slice(0, 2).map((r) => `dead letter: ${r}`)];
+    return { status: "fail", reason: why.join("; "), messages, fromNodeRed, running: names };
+  } catch (err) {
+    return { status: "fail", reason: `the harness failed: ${(err as Error).message.split("\n")[0]}`, messages: 0, running: names };
   }
 }
