@@ -69,8 +69,12 @@ const FINDINGS = `## What the failures come down to
 - **Flow context is per hosted node**: each hosted node is a Node-RED tab of its own, so a value
   one change node puts in flow context is not there for the next (change/05). Global context is
   shared.
-- **A hosted rate-limiting delay never reports done** for some message: the pipeline does not
-  drain when undeployed (delay/04, delay/05), though delay/04's payloads are equal.
+- Fixed by this run: a hosted split never reported done (Node-RED's split deletes msg._msgid
+  from the message it handles, and the hosted node found its done by that id), so a pipeline
+  with one did not drain when undeployed (split/01, delay/04, delay/05): nodes/node-red/hosted.ts
+  now finds it by the message object.
+- Not explained yet: trigger/04 (Evoflow's hosted trigger also sends the "timeout" message
+  Node-RED does not) and the remaining sequence-free differences named in the table.
 - "pass" with "no message reached a debug node in either" (function/03, function/08,
   switch/09) compares nothing: those flows need a second inject, an external module or a
   context value the harness does not give.
