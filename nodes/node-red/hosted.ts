@@ -81,6 +81,9 @@ export function hostedDefinition(t: NodeRedType, configTypes: Map<string, NodeRe
       let received = 0;
       let sent = 0;
       let failed = 0;
+      // Some nodes delete msg._msgid from the message they handle (split does): its done is found by the object.
+      const delivered = new WeakMap<object, string>();
+      const idOf = (msg: Record<string, unknown>) => (msg._msgid !== undefined ? String(msg._msgid) : delivered.get(msg));
       const settle = (msgid: unknown, error?: string) => {
         const p = pending.get(String(msgid));
         if (!p) return;
@@ -98,8 +101,8 @@ export function hostedDefinition(t: NodeRedType, configTypes: Map<string, NodeRe
         } else if (role === "error") {
           failed++;
           const error = msg.error as { message?: unknown } | undefined;
-          settle(msg._msgid, String(error?.message ?? "failed"));
-        } else if (role === "complete") settle(msg._msgid);
+          settle(idOf(msg), String(error?.message ?? "failed"));
+        } else if (role === "complete") settle(idOf(msg));
         else {
           const { source: _source, ...status } = (msg.status ?? {}) as Record<string, unknown>;
           shown = { ...status, ...(status.text !== undefined && { text: statusText(status.text) }) };
@@ -117,7 +120,9 @@ export function hostedDefinition(t: NodeRedType, configTypes: Map<string, NodeRe
           return new Promise<void>((resolve, reject) => {
             pending.set(message.id, { emit, emits: [], resolve, reject });
             // Node-RED nodes change msg.payload in place: the envelope's payload (kept by taps and traces) must not change.
-            deployed!.live.receive({ _msgid: message.id, payload: structuredClone(message.payload) });
+            const msg = { _msgid: message.id, payload: structuredClone(message.payload) };
+            delivered.set(msg, message.id);
+            deployed!.live.receive(msg);
             // A node written before Node-RED had `done` never reports one: it is handled once its handler returned.
             if (deployed!.live._expectedDoneCount === 0) settle(message.id);
           });
