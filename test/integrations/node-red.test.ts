@@ -228,7 +228,7 @@ describe("node-red-contrib-evoflow in real Node-RED", () => {
     } finally {
       await browser.close();
     }
-  });
+  }, 120_000); // Chromium on Node-RED's whole editor: 7.6 s alone, past 60 s once while the full suite loaded the machine
 
   it("the tap reconnects after the runtime restarts", async () => {
     await runtime.kill("SIGTERM");
