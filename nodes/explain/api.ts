@@ -37,12 +37,9 @@ export default async function explainRoutes(app: FastifyInstance, host: RouteHos
       if (!stream) return answer;
       stream.end(`${stringify(answer)}\n`);
     } catch (err) {
-      const status = err instanceof ExplainError ? err.status : 500;
-      if (!stream) {
-        if (err instanceof ExplainError) return reply.status(status).send({ error: err.message });
-        throw err;
-      }
-      stream.end(`${JSON.stringify({ error: (err as Error).message, status })}\n`);
+      if (stream) stream.end(`${JSON.stringify({ error: (err as Error).message, status: err instanceof ExplainError ? err.status : 500 })}\n`);
+      else if (err instanceof ExplainError) return reply.status(err.status).send({ error: err.message });
+      else throw err;
     }
     return reply;
   });
