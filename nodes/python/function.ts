@@ -87,7 +87,7 @@ export default defineNode({
  * `node.status`): workers up, restarts and the last failure's first line; red while the last call
  * failed, a yellow ring while a worker is starting or being replaced.
  */
-export function withStatusLine(status: PythonPoolStatus): PythonPoolStatus & { fill: string; shape: string; text: string } {
+function withStatusLine(status: PythonPoolStatus): PythonPoolStatus & { fill: string; shape: string; text: string } {
   const parts = [`${status.up}/${status.workers} up`];
   if (status.restarts > 0) parts.push(`${status.restarts} restart${status.restarts === 1 ? "" : "s"}`);
   const failure = status.lastError?.split("\n")[0];
